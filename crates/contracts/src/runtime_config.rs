@@ -1,0 +1,270 @@
+//! Contract 1, runtime config: `GET /api/v1/config?call_id=…` (fleet → Backend) makes a stateless worker the right bot for one call.
+//!
+//! [`BotSpec`] is also what one saved bot version holds; the Backend renders `{{variables}}` from
+//! the contact into the prompt and first message before it serves a [`RuntimeConfig`].
+
+use crate::{BotId, CallId, CampaignId, ContactId, E164Number};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Everything a worker needs for one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RuntimeConfig {
+    pub call_id: CallId,
+    pub bot: BotRef,
+    /// The bot version's spec with the contact's variables already substituted.
+    pub spec: BotSpec,
+    pub call: CallInfo,
+    /// Absent for inbound calls from unknown numbers and browser test calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactInfo>,
+}
+
+/// Which bot version the call runs; the call record keeps this forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BotRef {
+    pub bot_id: BotId,
+    pub version: i64,
+    pub name: String,
+}
+
+/// Inbound or outbound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Inbound,
+    Outbound,
+    /// A test call from the console's browser widget.
+    Web,
+}
+
+impl CallDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallDirection::Inbound => "inbound",
+            CallDirection::Outbound => "outbound",
+            CallDirection::Web => "web",
+        }
+    }
+}
+
+/// Facts about this call attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CallInfo {
+    pub direction: CallDirection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<CampaignId>,
+    /// The caller ID shown (outbound) or the caller's number (inbound), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<E164Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<E164Number>,
+    /// 1 for the first attempt at a contact.
+    pub attempt: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The contact being called, with the columns the operator imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactInfo {
+    pub contact_id: ContactId,
+    pub phone: E164Number,
+    /// Imported columns, usable as `{{name}}` in prompts.
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Data from the operator's CRM for this contact, passed through untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<Value>,
+}
+
+/// One saved version of a bot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BotSpec {
+    /// BCP 47 tag, e.g. `en-US`.
+    pub language: String,
+    /// The system prompt; may use `{{variables}}` from the contact.
+    pub system_prompt: String,
+    /// What the bot says first; `None` waits for the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+    pub stt: ProviderSettings,
+    pub llm: ProviderSettings,
+    pub tts: ProviderSettings,
+    #[serde(default)]
+    pub tools: Vec<ToolSpec>,
+    /// Fields the post-call analysis extracts from the transcript.
+    #[serde(default)]
+    pub analysis: Vec<AnalysisField>,
+    #[serde(default)]
+    pub qc_rules: Vec<QcRule>,
+    #[serde(default)]
+    pub limits: CallLimits,
+    #[serde(default)]
+    pub voicemail: VoicemailBehaviour,
+    /// A deterministic script that replaces the LLM when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<Flow>,
+}
+
+/// One speech provider: a vendor, a model or voice, vendor options, and what takes over when it fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderSettings {
+    /// Vendor key, e.g. `deepgram`, `openai`, `piper`.
+    pub provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The voice for TTS providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    #[serde(default)]
+    pub options: Map<String, Value>,
+    /// Used mid-call when this provider fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<ProviderSettings>>,
+}
+
+/// A tool the LLM can call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolSpec {
+    /// An HTTP webhook; the LLM's arguments are checked against `parameters` before the call.
+    Webhook {
+        name: String,
+        description: String,
+        url: String,
+        /// A JSON Schema object describing the arguments.
+        parameters: Value,
+        #[serde(default = "default_tool_timeout_ms")]
+        timeout_ms: u64,
+        /// Something the bot says while the webhook runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filler: Option<String>,
+    },
+    EndCall,
+    Transfer {
+        /// E.164 number or SIP URI to transfer to.
+        destination: String,
+    },
+    SetDisposition {
+        allowed: Vec<String>,
+    },
+}
+
+fn default_tool_timeout_ms() -> u64 {
+    5_000
+}
+
+/// One field of the post-call analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalysisField {
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: AnalysisFieldKind,
+    /// The allowed values of an `enum` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisFieldKind {
+    String,
+    Number,
+    Boolean,
+    Enum,
+}
+
+/// A quality-control rule checked on every transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QcRule {
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    #[default]
+    Warning,
+    Critical,
+}
+
+/// Hard limits of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CallLimits {
+    pub max_duration_secs: u32,
+    pub silence_timeout_secs: u32,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            max_duration_secs: 600,
+            silence_timeout_secs: 20,
+        }
+    }
+}
+
+/// What the bot does when a machine answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum VoicemailBehaviour {
+    #[default]
+    Hangup,
+    LeaveMessage {
+        message: String,
+    },
+}
+
+/// A deterministic script: steps by name, starting at `start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Flow {
+    pub start: String,
+    pub steps: std::collections::BTreeMap<String, FlowStep>,
+}
+
+/// One step of a [`Flow`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FlowStep {
+    Say {
+        text: String,
+        next: String,
+    },
+    Ask {
+        prompt: String,
+        /// Where the answer is stored in the call's analysis.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        branches: Vec<FlowBranch>,
+        /// Taken when no branch matches.
+        otherwise: String,
+    },
+    SetField {
+        field: String,
+        value: Value,
+        next: String,
+    },
+    End {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disposition: Option<String>,
+    },
+}
+
+/// A branch of an `ask` step: any keyword heard or the DTMF digits pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FlowBranch {
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtmf: Option<String>,
+    pub next: String,
+}

@@ -1,0 +1,208 @@
+//! The only crate that writes SQL: the [`Store`] trait and its two real implementations, SQLite (embedded default) and PostgreSQL.
+//!
+//! ## Design Notes
+//! - One trait, two backends, one query text where the dialects agree: the shared code in
+//!   `shared/` is compiled once per backend (`#[path]` modules) against that backend's concrete
+//!   `sqlx` types, so there are no generic bounds and no `Any` driver. Only what truly differs
+//!   (how a write transaction starts, the skip-locked lease, migrations) is written per backend.
+//! - Times are stored as Unix epoch milliseconds and JSON as TEXT in both dialects.
+//! - Every operation whose result depends on the time takes `now` from the caller, so tests
+//!   inject the clock instead of sleeping.
+//! - Bad input is rejected here with [`StoreError::Invalid`] naming the field, before any write.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+mod validate;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use contracts::runtime_config::BotSpec;
+use contracts::{BotId, CallId, CampaignId, ContactId, UserId};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the store a `DATABASE_URL` names (`sqlite://…` or `postgres://…`), without migrating.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced by `***`, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Everything the services need from durable state.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+    /// Applies the pending migrations of this backend; returns how many ran.
+    async fn migrate(&self) -> Result<usize>;
+    /// A round trip to the database.
+    async fn ping(&self) -> Result<()>;
+
+    // Users and API keys.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn user(&self, id: UserId) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn list_users(&self, page: Page) -> Result<Paged<User>>;
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User>;
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+    /// The key with this hash, revoked or not; marks it used.
+    async fn api_key_by_hash(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(&self, page: Page) -> Result<Paged<ApiKey>>;
+    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<ApiKey>;
+
+    // Bots: every save is a new version.
+    async fn create_bot(&self, bot: NewBot) -> Result<(Bot, BotVersion)>;
+    async fn save_bot_version(
+        &self,
+        bot_id: BotId,
+        spec: BotSpec,
+        by: Option<UserId>,
+    ) -> Result<BotVersion>;
+    async fn bot(&self, id: BotId) -> Result<Bot>;
+    async fn bot_version(&self, id: BotId, version: i64) -> Result<BotVersion>;
+    async fn list_bot_versions(&self, id: BotId) -> Result<Vec<BotVersion>>;
+    async fn list_bots(&self, page: Page, include_archived: bool) -> Result<Paged<Bot>>;
+    async fn set_bot_archived(&self, id: BotId, archived: bool) -> Result<Bot>;
+
+    // Campaigns and contacts.
+    async fn create_campaign(&self, campaign: NewCampaign) -> Result<Campaign>;
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign>;
+    async fn list_campaigns(
+        &self,
+        page: Page,
+        state: Option<CampaignState>,
+    ) -> Result<Paged<Campaign>>;
+    async fn update_campaign(&self, id: CampaignId, campaign: NewCampaign) -> Result<Campaign>;
+    /// A checked move of the campaign's state from `from` to `to`.
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: CampaignState,
+        to: CampaignState,
+    ) -> Result<Campaign>;
+    /// Validates every row, then inserts them all in one transaction, or none.
+    async fn add_contacts(&self, campaign: CampaignId, contacts: Vec<NewContact>) -> Result<u64>;
+    async fn contact(&self, id: ContactId) -> Result<Contact>;
+    async fn list_contacts(
+        &self,
+        campaign: CampaignId,
+        filter: ContactFilter,
+        page: Page,
+    ) -> Result<Paged<Contact>>;
+
+    // Leases: the dialler's atomic take of due contacts.
+    /// Atomically leases up to `limit` due contacts and creates a `leased` call for each.
+    async fn lease_contacts(&self, request: LeaseRequest) -> Result<Vec<Lease>>;
+    /// Extends the leases `owner` still holds; returns how many were extended.
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        contacts: &[ContactId],
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Ends `owner`'s lease on a contact after an attempt: schedules a retry or closes it.
+    async fn finish_attempt(
+        &self,
+        contact: ContactId,
+        owner: &str,
+        last_outcome: &str,
+        next: ContactNext,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    // Calls.
+    async fn create_call(&self, call: NewCall) -> Result<Call>;
+    async fn call(&self, id: CallId) -> Result<Call>;
+    async fn list_calls(&self, filter: CallFilter, page: Page) -> Result<Paged<Call>>;
+    /// Moves a call by a conditional update and appends its event in the same transaction.
+    async fn transition(&self, transition: Transition) -> Result<Call>;
+    async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>>;
+    /// Ends calls stuck in a live state past their deadline and counts them.
+    async fn reap_stale_calls(&self, policy: ReapPolicy) -> Result<ReapReport>;
+
+    // Do-not-call list.
+    async fn add_dnc(&self, phone: &str, reason: &str) -> Result<DncEntry>;
+    async fn remove_dnc(&self, phone: &str) -> Result<bool>;
+    async fn is_dnc(&self, phone: &str) -> Result<bool>;
+    async fn list_dnc(&self, page: Page) -> Result<Paged<DncEntry>>;
+
+    // Settings.
+    async fn setting(&self, key: &str) -> Result<Option<Setting>>;
+    async fn put_setting(&self, key: &str, value: Value, by: Option<UserId>) -> Result<Setting>;
+    async fn list_settings(&self) -> Result<Vec<Setting>>;
+
+    // CRM outbox.
+    /// Queues a delivery; queuing the same call and target twice keeps the first.
+    async fn enqueue_crm_delivery(
+        &self,
+        delivery: NewCrmDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<CrmDelivery>;
+    async fn due_crm_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<CrmDelivery>>;
+    async fn record_crm_attempt(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<CrmDelivery>;
+
+    // Audit log.
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry>;
+    async fn list_audit(&self, page: Page) -> Result<Paged<AuditEntry>>;
+
+    // The dialler's leader lease.
+    /// Takes the lease when it is free or expired (a new, higher fencing token), or returns the
+    /// caller's own valid lease; `None` while another holder's lease is valid.
+    async fn acquire_leader(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LeaderLease>>;
+    /// Extends a held lease; `None` when it was lost (expired and taken, or released).
+    async fn renew_leader(
+        &self,
+        fence: &Fence,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LeaderLease>>;
+    async fn release_leader(&self, fence: &Fence) -> Result<()>;
+    /// The current lease, valid or not.
+    async fn leader(&self) -> Result<Option<LeaderLease>>;
+}

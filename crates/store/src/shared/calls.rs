@@ -1,0 +1,250 @@
+//! Calls: creation, conditional transitions with their events, the call log and the stale-call reaper.
+
+use super::{Db, Pool};
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use crate::rows::{CallEventRow, CallRow, paged, to_json};
+use crate::validate;
+use contracts::{CallId, CallOutcomeCode, CallState};
+use sqlx::QueryBuilder;
+
+const CALL_COLUMNS: &str = "id, direction, campaign_id, contact_id, bot_id, bot_version, attempt, \
+     state, outcome, from_number, to_number, carrier_call_id, worker_id, created_at, \
+     state_changed_at, answered_at, ended_at, result";
+const EVENT_COLUMNS: &str = "id, call_id, from_state, to_state, outcome, detail, at";
+
+async fn append_event(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    call_id: CallId,
+    from: Option<CallState>,
+    to: CallState,
+    outcome: Option<CallOutcomeCode>,
+    detail: Option<&serde_json::Value>,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO call_events (call_id, from_state, to_state, outcome, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(call_id.0)
+    .bind(from.map(CallState::as_str))
+    .bind(to.as_str())
+    .bind(outcome.map(CallOutcomeCode::as_str))
+    .bind(detail.map(to_json))
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
+    if !matches!(call.state, CallState::Queued | CallState::Answered) {
+        return Err(StoreError::invalid(
+            "state",
+            format!("a call starts queued or answered, not {}", call.state),
+        ));
+    }
+    let bot = super::catalog::bot(pool, call.bot_id)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound { .. } => {
+                StoreError::invalid("bot_id", format!("there is no bot {}", call.bot_id))
+            }
+            other => other,
+        })?;
+    let now = to_ms(call.now);
+    let answered_at = (call.state == CallState::Answered).then_some(now);
+    let mut tx = super::super::begin_write(pool).await?;
+    let sql = format!(
+        "INSERT INTO calls (direction, campaign_id, contact_id, bot_id, bot_version, attempt, state, \
+         from_number, to_number, created_at, state_changed_at, answered_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
+    );
+    let row: CallRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(call.direction.as_str())
+        .bind(call.campaign_id.map(|id| id.0))
+        .bind(call.contact_id.map(|id| id.0))
+        .bind(bot.id.0)
+        .bind(bot.current_version)
+        .bind(call.state.as_str())
+        .bind(call.from.map(String::from))
+        .bind(call.to.map(String::from))
+        .bind(now)
+        .bind(answered_at)
+        .fetch_one(&mut *tx)
+        .await?;
+    let created = Call::try_from(row)?;
+    append_event(&mut tx, created.id, None, created.state, None, None, now).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+pub(super) async fn call(pool: &Pool, id: CallId) -> Result<Call> {
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+    let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("call", id))?
+        .try_into()
+}
+
+pub(super) async fn list_calls(pool: &Pool, filter: CallFilter, page: Page) -> Result<Paged<Call>> {
+    let page = validate::page(page)?;
+    let mut query =
+        QueryBuilder::<Db>::new(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id < "));
+    query.push_bind(page.after.unwrap_or(i64::MAX));
+    if let Some(campaign) = filter.campaign_id {
+        query.push(" AND campaign_id = ").push_bind(campaign.0);
+    }
+    if let Some(contact) = filter.contact_id {
+        query.push(" AND contact_id = ").push_bind(contact.0);
+    }
+    if let Some(state) = filter.state {
+        query.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(direction) = filter.direction {
+        query
+            .push(" AND direction = ")
+            .push_bind(direction.as_str());
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND created_at >= ").push_bind(to_ms(since));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND created_at < ").push_bind(to_ms(until));
+    }
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(page.limit) + 1);
+    let rows: Vec<CallRow> = query.build_query_as().fetch_all(pool).await?;
+    paged(rows, page.limit, CallRow::row_id)
+}
+
+pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Call> {
+    let Transition {
+        call_id,
+        from,
+        to,
+        outcome,
+        detail,
+        at,
+        carrier_call_id,
+        worker_id,
+    } = transition;
+    if !from.can_move_to(to) {
+        return Err(StoreError::IllegalTransition { from, to });
+    }
+    if let Some(code) = outcome
+        && to.is_terminal()
+        && code.end_state() != to
+    {
+        return Err(StoreError::invalid(
+            "outcome",
+            format!("{code} ends a call as {}, not {to}", code.end_state()),
+        ));
+    }
+    let at = to_ms(at);
+    let answered_at = (to == CallState::Answered).then_some(at);
+    let ended_at = to.is_terminal().then_some(at);
+    let mut tx = super::super::begin_write(pool).await?;
+    let sql = format!(
+        "UPDATE calls SET state = $3, state_changed_at = $4, outcome = COALESCE($5, outcome), \
+         carrier_call_id = COALESCE($6, carrier_call_id), worker_id = COALESCE($7, worker_id), \
+         answered_at = COALESCE(answered_at, $8), ended_at = COALESCE(ended_at, $9) \
+         WHERE id = $1 AND state = $2 RETURNING {CALL_COLUMNS}"
+    );
+    let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(call_id.0)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(at)
+        .bind(outcome.map(CallOutcomeCode::as_str))
+        .bind(carrier_call_id)
+        .bind(worker_id)
+        .bind(answered_at)
+        .bind(ended_at)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        let actual = call(pool, call_id).await?.state;
+        return Err(StoreError::StaleTransition {
+            call_id,
+            expected: from,
+            actual,
+        });
+    };
+    let moved = Call::try_from(row)?;
+    append_event(
+        &mut tx,
+        call_id,
+        Some(from),
+        to,
+        outcome,
+        detail.as_ref(),
+        at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+pub(super) async fn call_events(pool: &Pool, id: CallId) -> Result<Vec<CallEvent>> {
+    call(pool, id).await?;
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM call_events WHERE call_id = $1 ORDER BY id");
+    let rows: Vec<CallEventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(CallEvent::try_from).collect()
+}
+
+pub(super) async fn reap_stale_calls(pool: &Pool, policy: ReapPolicy) -> Result<ReapReport> {
+    let mut report = ReapReport::default();
+    let now = to_ms(policy.now);
+    let outcome = CallOutcomeCode::CleanupStale;
+    let mut tx = super::super::begin_write(pool).await?;
+    for (state, deadline) in &policy.deadlines {
+        if !CallState::REAPABLE.contains(state) {
+            return Err(StoreError::invalid(
+                "deadlines",
+                format!("{state} is not a live state the reaper may end"),
+            ));
+        }
+        let cutoff = now - i64::try_from(deadline.as_millis()).unwrap_or(i64::MAX / 2);
+        let reaped: Vec<i64> = sqlx::query_scalar(
+            "UPDATE calls SET state = $1, outcome = $2, state_changed_at = $3, ended_at = $3 \
+             WHERE state = $4 AND state_changed_at < $5 RETURNING id",
+        )
+        .bind(outcome.end_state().as_str())
+        .bind(outcome.as_str())
+        .bind(now)
+        .bind(state.as_str())
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        if reaped.is_empty() {
+            continue;
+        }
+        let detail =
+            to_json(&serde_json::json!({ "stuck_in": state, "deadline_secs": deadline.as_secs() }));
+        for ids in reaped.chunks(500) {
+            let mut events = QueryBuilder::<Db>::new(
+                "INSERT INTO call_events (call_id, from_state, to_state, outcome, detail, at) ",
+            );
+            events.push_values(ids, |mut row, id| {
+                row.push_bind(*id)
+                    .push_bind(state.as_str())
+                    .push_bind(outcome.end_state().as_str())
+                    .push_bind(outcome.as_str())
+                    .push_bind(detail.clone())
+                    .push_bind(now);
+            });
+            events.build().execute(&mut *tx).await?;
+        }
+        report.reaped.insert(state.as_str(), reaped.len() as u64);
+    }
+    tx.commit().await?;
+    Ok(report)
+}

@@ -1,0 +1,148 @@
+//! Users and API keys.
+
+use super::{Pool, now_ms, simple_page};
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use crate::rows::{ApiKeyRow, UserRow};
+use crate::validate;
+use chrono::{DateTime, Utc};
+use contracts::UserId;
+
+const USER_COLUMNS: &str = "id, email, name, password_hash, role, disabled, created_at, updated_at";
+const API_KEY_COLUMNS: &str =
+    "id, name, prefix, key_hash, role, created_by, created_at, last_used_at, revoked_at";
+
+pub(super) async fn create_user(pool: &Pool, user: NewUser) -> Result<User> {
+    validate::user(&user)?;
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO users (email, name, password_hash, role, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING {USER_COLUMNS}"
+    );
+    let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user.email.trim().to_lowercase())
+        .bind(user.name.trim())
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(now)
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::conflict_on("user"))?;
+    row.try_into()
+}
+
+pub(super) async fn user(pool: &Pool, id: UserId) -> Result<User> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("user", id))?
+        .try_into()
+}
+
+pub(super) async fn user_by_email(pool: &Pool, email: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(pool)
+        .await?;
+    row.map(User::try_from).transpose()
+}
+
+pub(super) async fn list_users(pool: &Pool, page: Page) -> Result<Paged<User>> {
+    simple_page(pool, USER_COLUMNS, "users", None, page, UserRow::row_id).await
+}
+
+pub(super) async fn update_user(pool: &Pool, id: UserId, update: UserUpdate) -> Result<User> {
+    if let Some(name) = &update.name
+        && name.trim().is_empty()
+    {
+        return Err(StoreError::invalid("name", "must not be empty"));
+    }
+    let sql = format!(
+        "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash), \
+         role = COALESCE($4, role), disabled = COALESCE($5, disabled), updated_at = $6 \
+         WHERE id = $1 RETURNING {USER_COLUMNS}"
+    );
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .bind(update.name.as_deref().map(str::trim))
+        .bind(update.password_hash)
+        .bind(update.role.map(Role::as_str))
+        .bind(update.disabled)
+        .bind(now_ms())
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("user", id))?
+        .try_into()
+}
+
+pub(super) async fn create_api_key(pool: &Pool, key: NewApiKey) -> Result<ApiKey> {
+    if key.name.trim().is_empty() {
+        return Err(StoreError::invalid("name", "must not be empty"));
+    }
+    if key.key_hash.len() < 32 {
+        return Err(StoreError::invalid(
+            "key_hash",
+            "must be a full hash of the key",
+        ));
+    }
+    let sql = format!(
+        "INSERT INTO api_keys (name, prefix, key_hash, role, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {API_KEY_COLUMNS}"
+    );
+    let row: ApiKeyRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(key.name.trim())
+        .bind(&key.prefix)
+        .bind(&key.key_hash)
+        .bind(key.role.as_str())
+        .bind(key.created_by.map(|id| id.0))
+        .bind(now_ms())
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::conflict_on("api key"))?;
+    row.try_into()
+}
+
+pub(super) async fn api_key_by_hash(
+    pool: &Pool,
+    key_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiKey>> {
+    let sql = format!(
+        "UPDATE api_keys SET last_used_at = $2 WHERE key_hash = $1 RETURNING {API_KEY_COLUMNS}"
+    );
+    let row: Option<ApiKeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(key_hash)
+        .bind(to_ms(now))
+        .fetch_optional(pool)
+        .await?;
+    row.map(ApiKey::try_from).transpose()
+}
+
+pub(super) async fn list_api_keys(pool: &Pool, page: Page) -> Result<Paged<ApiKey>> {
+    simple_page(
+        pool,
+        API_KEY_COLUMNS,
+        "api_keys",
+        None,
+        page,
+        ApiKeyRow::row_id,
+    )
+    .await
+}
+
+pub(super) async fn revoke_api_key(pool: &Pool, id: i64, now: DateTime<Utc>) -> Result<ApiKey> {
+    let sql = format!(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
+         RETURNING {API_KEY_COLUMNS}"
+    );
+    let row: Option<ApiKeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("api key", id))?
+        .try_into()
+}

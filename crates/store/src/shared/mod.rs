@@ -1,0 +1,295 @@
+//! The `Store` implementation shared by both backends, compiled once per backend against its concrete `sqlx` types.
+//!
+//! The including module (`sqlite.rs` or `postgres.rs`) provides `Db`, `ThisStore` (with a `pool`
+//! field), `BACKEND`, `begin_write`, `run_migrations` and `lease_contacts`; everything else is here.
+
+mod calls;
+mod catalog;
+mod contacts;
+mod identity;
+mod ops;
+
+use super::{Db, ThisStore};
+use crate::error::Result;
+use crate::model::*;
+use crate::{Backend, Store};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use contracts::runtime_config::BotSpec;
+use contracts::{BotId, CallId, CampaignId, ContactId, UserId};
+use serde_json::Value;
+use std::time::Duration;
+
+pub(crate) use contacts::{
+    LeasedRow, check_lease_request, insert_leased_calls, lease_context, push_due_conditions,
+    reclaim_expired,
+};
+
+#[async_trait]
+impl Store for ThisStore {
+    fn backend(&self) -> Backend {
+        super::BACKEND
+    }
+
+    async fn migrate(&self) -> Result<usize> {
+        super::run_migrations(&self.pool).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        identity::create_user(&self.pool, user).await
+    }
+    async fn user(&self, id: UserId) -> Result<User> {
+        identity::user(&self.pool, id).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        identity::user_by_email(&self.pool, email).await
+    }
+    async fn list_users(&self, page: Page) -> Result<Paged<User>> {
+        identity::list_users(&self.pool, page).await
+    }
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User> {
+        identity::update_user(&self.pool, id, update).await
+    }
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        identity::create_api_key(&self.pool, key).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKey>> {
+        identity::api_key_by_hash(&self.pool, key_hash, now).await
+    }
+    async fn list_api_keys(&self, page: Page) -> Result<Paged<ApiKey>> {
+        identity::list_api_keys(&self.pool, page).await
+    }
+    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<ApiKey> {
+        identity::revoke_api_key(&self.pool, id, now).await
+    }
+
+    async fn create_bot(&self, bot: NewBot) -> Result<(Bot, BotVersion)> {
+        catalog::create_bot(&self.pool, bot).await
+    }
+    async fn save_bot_version(
+        &self,
+        bot_id: BotId,
+        spec: BotSpec,
+        by: Option<UserId>,
+    ) -> Result<BotVersion> {
+        catalog::save_bot_version(&self.pool, bot_id, spec, by).await
+    }
+    async fn bot(&self, id: BotId) -> Result<Bot> {
+        catalog::bot(&self.pool, id).await
+    }
+    async fn bot_version(&self, id: BotId, version: i64) -> Result<BotVersion> {
+        catalog::bot_version(&self.pool, id, version).await
+    }
+    async fn list_bot_versions(&self, id: BotId) -> Result<Vec<BotVersion>> {
+        catalog::list_bot_versions(&self.pool, id).await
+    }
+    async fn list_bots(&self, page: Page, include_archived: bool) -> Result<Paged<Bot>> {
+        catalog::list_bots(&self.pool, page, include_archived).await
+    }
+    async fn set_bot_archived(&self, id: BotId, archived: bool) -> Result<Bot> {
+        catalog::set_bot_archived(&self.pool, id, archived).await
+    }
+
+    async fn create_campaign(&self, campaign: NewCampaign) -> Result<Campaign> {
+        catalog::create_campaign(&self.pool, campaign).await
+    }
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
+        catalog::campaign(&self.pool, id).await
+    }
+    async fn list_campaigns(
+        &self,
+        page: Page,
+        state: Option<CampaignState>,
+    ) -> Result<Paged<Campaign>> {
+        catalog::list_campaigns(&self.pool, page, state).await
+    }
+    async fn update_campaign(&self, id: CampaignId, campaign: NewCampaign) -> Result<Campaign> {
+        catalog::update_campaign(&self.pool, id, campaign).await
+    }
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: CampaignState,
+        to: CampaignState,
+    ) -> Result<Campaign> {
+        catalog::set_campaign_state(&self.pool, id, from, to).await
+    }
+    async fn add_contacts(&self, campaign: CampaignId, contacts: Vec<NewContact>) -> Result<u64> {
+        contacts::add_contacts(&self.pool, campaign, contacts).await
+    }
+    async fn contact(&self, id: ContactId) -> Result<Contact> {
+        contacts::contact(&self.pool, id).await
+    }
+    async fn list_contacts(
+        &self,
+        campaign: CampaignId,
+        filter: ContactFilter,
+        page: Page,
+    ) -> Result<Paged<Contact>> {
+        contacts::list_contacts(&self.pool, campaign, filter, page).await
+    }
+
+    async fn lease_contacts(&self, request: LeaseRequest) -> Result<Vec<Lease>> {
+        super::lease_contacts(&self.pool, request).await
+    }
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        contacts: &[ContactId],
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        contacts::renew_leases(&self.pool, owner, contacts, ttl, now).await
+    }
+    async fn finish_attempt(
+        &self,
+        contact: ContactId,
+        owner: &str,
+        last_outcome: &str,
+        next: ContactNext,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        contacts::finish_attempt(&self.pool, contact, owner, last_outcome, next, now).await
+    }
+
+    async fn create_call(&self, call: NewCall) -> Result<Call> {
+        calls::create_call(&self.pool, call).await
+    }
+    async fn call(&self, id: CallId) -> Result<Call> {
+        calls::call(&self.pool, id).await
+    }
+    async fn list_calls(&self, filter: CallFilter, page: Page) -> Result<Paged<Call>> {
+        calls::list_calls(&self.pool, filter, page).await
+    }
+    async fn transition(&self, transition: Transition) -> Result<Call> {
+        calls::transition(&self.pool, transition).await
+    }
+    async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>> {
+        calls::call_events(&self.pool, id).await
+    }
+    async fn reap_stale_calls(&self, policy: ReapPolicy) -> Result<ReapReport> {
+        calls::reap_stale_calls(&self.pool, policy).await
+    }
+
+    async fn add_dnc(&self, phone: &str, reason: &str) -> Result<DncEntry> {
+        ops::add_dnc(&self.pool, phone, reason).await
+    }
+    async fn remove_dnc(&self, phone: &str) -> Result<bool> {
+        ops::remove_dnc(&self.pool, phone).await
+    }
+    async fn is_dnc(&self, phone: &str) -> Result<bool> {
+        ops::is_dnc(&self.pool, phone).await
+    }
+    async fn list_dnc(&self, page: Page) -> Result<Paged<DncEntry>> {
+        ops::list_dnc(&self.pool, page).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Setting>> {
+        ops::setting(&self.pool, key).await
+    }
+    async fn put_setting(&self, key: &str, value: Value, by: Option<UserId>) -> Result<Setting> {
+        ops::put_setting(&self.pool, key, value, by).await
+    }
+    async fn list_settings(&self) -> Result<Vec<Setting>> {
+        ops::list_settings(&self.pool).await
+    }
+
+    async fn enqueue_crm_delivery(
+        &self,
+        delivery: NewCrmDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<CrmDelivery> {
+        ops::enqueue_crm_delivery(&self.pool, delivery, now).await
+    }
+    async fn due_crm_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<CrmDelivery>> {
+        ops::due_crm_deliveries(&self.pool, now, limit).await
+    }
+    async fn record_crm_attempt(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<CrmDelivery> {
+        ops::record_crm_attempt(&self.pool, id, outcome, now).await
+    }
+
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
+        ops::append_audit(&self.pool, entry).await
+    }
+    async fn list_audit(&self, page: Page) -> Result<Paged<AuditEntry>> {
+        ops::list_audit(&self.pool, page).await
+    }
+
+    async fn acquire_leader(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LeaderLease>> {
+        ops::acquire_leader(&self.pool, holder, ttl, now).await
+    }
+    async fn renew_leader(
+        &self,
+        fence: &Fence,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LeaderLease>> {
+        ops::renew_leader(&self.pool, fence, ttl, now).await
+    }
+    async fn release_leader(&self, fence: &Fence) -> Result<()> {
+        ops::release_leader(&self.pool, fence).await
+    }
+    async fn leader(&self) -> Result<Option<LeaderLease>> {
+        ops::leader(&self.pool).await
+    }
+}
+
+/// `ttl` after `now`, in stored milliseconds.
+pub(crate) fn expiry_ms(now: DateTime<Utc>, ttl: Duration) -> i64 {
+    to_ms(now) + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn now_ms() -> i64 {
+    to_ms(Utc::now())
+}
+
+type Pool = sqlx::Pool<Db>;
+
+/// One keyset page, newest first, of `SELECT {columns} FROM {table}` (optionally `WHERE {filter}`
+/// on constant SQL) for the simple lists that take no bound filters.
+async fn simple_page<R, T>(
+    pool: &Pool,
+    columns: &str,
+    table: &str,
+    filter: Option<&str>,
+    page: Page,
+    id_of: fn(&R) -> i64,
+) -> Result<Paged<T>>
+where
+    R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    T: TryFrom<R, Error = crate::StoreError>,
+{
+    let page = crate::validate::page(page)?;
+    let extra = filter.map(|f| format!(" AND {f}")).unwrap_or_default();
+    let sql =
+        format!("SELECT {columns} FROM {table} WHERE id < $1{extra} ORDER BY id DESC LIMIT $2");
+    let rows: Vec<R> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    crate::rows::paged(rows, page.limit, id_of)
+}
+
+/// How many migrations the database records as applied (0 before the first run).
+pub(crate) async fn applied_migrations(pool: &Pool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}

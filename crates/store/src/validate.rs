@@ -1,0 +1,97 @@
+//! Checks at the store boundary: bad input becomes `StoreError::Invalid` naming the field, before any write.
+
+use crate::error::{Result, StoreError};
+use crate::model::{NewCampaign, NewContact, NewUser, Page};
+use contracts::{E164Number, TimeZoneName};
+
+pub(crate) fn phone(field: &str, text: &str) -> Result<E164Number> {
+    E164Number::parse(text).map_err(|error| StoreError::invalid(field, error))
+}
+
+pub(crate) fn time_zone(field: &str, text: &str) -> Result<TimeZoneName> {
+    TimeZoneName::parse(text).map_err(|error| StoreError::invalid(field, error))
+}
+
+fn non_empty(field: &str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(StoreError::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+pub(crate) fn page(page: Page) -> Result<Page> {
+    if page.limit == 0 || page.limit > Page::MAX_LIMIT {
+        return Err(StoreError::invalid(
+            "limit",
+            format!("must be between 1 and {}", Page::MAX_LIMIT),
+        ));
+    }
+    Ok(page)
+}
+
+pub(crate) fn user(user: &NewUser) -> Result<()> {
+    let email = user.email.trim();
+    let well_formed = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if !well_formed || email.contains(char::is_whitespace) {
+        return Err(StoreError::invalid(
+            "email",
+            "must look like name@example.com",
+        ));
+    }
+    non_empty("name", &user.name)?;
+    non_empty("password_hash", &user.password_hash)
+}
+
+pub(crate) fn campaign(campaign: &NewCampaign) -> Result<()> {
+    non_empty("name", &campaign.name)?;
+    for (field, value) in [
+        ("max_attempts", campaign.max_attempts),
+        ("concurrency_cap", campaign.concurrency_cap),
+        ("weight", campaign.weight),
+    ] {
+        if value < 1 {
+            return Err(StoreError::invalid(
+                field,
+                format!("must be at least 1, got {value}"),
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&campaign.abandon_target) {
+        return Err(StoreError::invalid(
+            "abandon_target",
+            "must be a fraction between 0 and 1",
+        ));
+    }
+    Ok(())
+}
+
+/// A contact with its phone and zone parsed; all rows are checked before any is written.
+pub(crate) struct CheckedContact<'a> {
+    pub phone: E164Number,
+    pub timezone: TimeZoneName,
+    pub contact: &'a NewContact,
+}
+
+pub(crate) fn contacts(rows: &[NewContact]) -> Result<Vec<CheckedContact<'_>>> {
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    rows.iter()
+        .enumerate()
+        .map(|(index, contact)| {
+            let phone = phone(&format!("contacts[{index}].phone"), &contact.phone)?;
+            let timezone = time_zone(&format!("contacts[{index}].timezone"), &contact.timezone)?;
+            if !seen.insert(phone.clone()) {
+                return Err(StoreError::invalid(
+                    format!("contacts[{index}].phone"),
+                    format!("{phone} appears twice in this batch"),
+                ));
+            }
+            Ok(CheckedContact {
+                phone,
+                timezone,
+                contact,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,273 @@
+//! Call transitions (conditional, with events in the same transaction), the call log and the reaper.
+
+use crate::support::*;
+use contracts::runtime_config::CallDirection;
+use contracts::{CallOutcomeCode, CallState};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{CallFilter, NewCall, Page, ReapPolicy, Store, StoreError, Transition};
+
+async fn inbound_call(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> store::Call {
+    let bot_id = bot(store).await;
+    store
+        .create_call(NewCall {
+            direction: CallDirection::Inbound,
+            bot_id,
+            campaign_id: None,
+            contact_id: None,
+            from: Some(contracts::E164Number::parse("+14155550123").unwrap()),
+            to: None,
+            state: CallState::Answered,
+            now,
+        })
+        .await
+        .unwrap()
+}
+
+async fn a_transition_moves_the_call_and_appends_its_event(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let call = inbound_call(&*store, now).await;
+    assert_eq!(call.answered_at, Some(now));
+    let later = now + chrono::Duration::seconds(1);
+    let mut attach = Transition::new(call.id, CallState::Answered, CallState::Attaching, later);
+    attach.worker_id = Some("host-a/3".into());
+    let moved = store.transition(attach).await.unwrap();
+    assert_eq!(moved.state, CallState::Attaching);
+    assert_eq!(moved.worker_id.as_deref(), Some("host-a/3"));
+    let end = now + chrono::Duration::seconds(90);
+    store
+        .transition(Transition::new(
+            call.id,
+            CallState::Attaching,
+            CallState::InProgress,
+            later,
+        ))
+        .await
+        .unwrap();
+    let ended = store
+        .transition(
+            Transition::new(call.id, CallState::InProgress, CallState::Completed, end)
+                .with_outcome(CallOutcomeCode::CallCallerHangup),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.ended_at, Some(end));
+    assert_eq!(ended.outcome, Some(CallOutcomeCode::CallCallerHangup));
+    let events = store.call_events(call.id).await.unwrap();
+    let path: Vec<_> = events.iter().map(|e| (e.from_state, e.to_state)).collect();
+    assert_eq!(
+        path,
+        vec![
+            (None, CallState::Answered),
+            (Some(CallState::Answered), CallState::Attaching),
+            (Some(CallState::Attaching), CallState::InProgress),
+            (Some(CallState::InProgress), CallState::Completed),
+        ]
+    );
+}
+
+async fn a_late_or_duplicate_event_is_rejected_and_changes_nothing(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let call = inbound_call(&*store, now).await;
+    let attach = Transition::new(call.id, CallState::Answered, CallState::Attaching, now);
+    store.transition(attach.clone()).await.unwrap();
+    let error = store.transition(attach).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::StaleTransition {
+                expected: CallState::Answered,
+                actual: CallState::Attaching,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let backwards = store
+        .transition(Transition::new(
+            call.id,
+            CallState::Attaching,
+            CallState::Answered,
+            now,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(backwards, StoreError::IllegalTransition { .. }),
+        "{backwards}"
+    );
+    assert_eq!(store.call_events(call.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.call(call.id).await.unwrap().state,
+        CallState::Attaching
+    );
+}
+
+async fn an_outcome_that_contradicts_the_end_state_is_rejected(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let call = inbound_call(&*store, now).await;
+    let error = store
+        .transition(
+            Transition::new(call.id, CallState::Answered, CallState::Abandoned, now)
+                .with_outcome(CallOutcomeCode::DialBusy),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Invalid { ref field, .. } if field == "outcome"),
+        "{error}"
+    );
+    assert_eq!(
+        store.call(call.id).await.unwrap().state,
+        CallState::Answered
+    );
+}
+
+async fn concurrent_conflicting_transitions_leave_exactly_one_winner(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    for _ in 0..5 {
+        let call = inbound_call(&*store, now).await;
+        let targets = [
+            (CallState::Attaching, None),
+            (CallState::Abandoned, Some(CallOutcomeCode::DialAbandoned)),
+            (CallState::Machine, Some(CallOutcomeCode::DialMachine)),
+            (CallState::Failed, Some(CallOutcomeCode::FleetAttachFailed)),
+        ];
+        let mut racers = tokio::task::JoinSet::new();
+        for (to, outcome) in targets {
+            let store = store.clone();
+            let mut transition = Transition::new(call.id, CallState::Answered, to, now);
+            transition.outcome = outcome;
+            racers.spawn(async move { store.transition(transition).await });
+        }
+        let mut winners = Vec::new();
+        while let Some(result) = racers.join_next().await {
+            match result.unwrap() {
+                Ok(call) => winners.push(call.state),
+                Err(StoreError::StaleTransition { .. }) => {}
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "winners: {winners:?}");
+        assert_eq!(store.call(call.id).await.unwrap().state, winners[0]);
+        assert_eq!(store.call_events(call.id).await.unwrap().len(), 2);
+    }
+}
+
+async fn stale_calls_are_reaped_with_a_reason_and_counted(store: Arc<dyn Store>) {
+    let start = at(2026, 11, 23, 9, 0);
+    let old = inbound_call(&*store, start).await;
+    store
+        .transition(Transition::new(
+            old.id,
+            CallState::Answered,
+            CallState::InProgress,
+            start,
+        ))
+        .await
+        .unwrap();
+    let fresh_at = start + chrono::Duration::minutes(50);
+    let fresh = inbound_call(&*store, fresh_at).await;
+    store
+        .transition(Transition::new(
+            fresh.id,
+            CallState::Answered,
+            CallState::InProgress,
+            fresh_at,
+        ))
+        .await
+        .unwrap();
+    let now = start + chrono::Duration::minutes(61);
+    let report = store
+        .reap_stale_calls(ReapPolicy::standard(now, Duration::from_secs(60 * 60)))
+        .await
+        .unwrap();
+    assert_eq!(report.total(), 1);
+    assert_eq!(report.reaped.get("in_progress"), Some(&1));
+    let reaped = store.call(old.id).await.unwrap();
+    assert_eq!(reaped.state, CallState::Failed);
+    assert_eq!(reaped.outcome, Some(CallOutcomeCode::CleanupStale));
+    let last = store.call_events(old.id).await.unwrap().pop().unwrap();
+    assert_eq!(last.from_state, Some(CallState::InProgress));
+    assert_eq!(last.outcome, Some(CallOutcomeCode::CleanupStale));
+    assert_eq!(
+        store.call(fresh.id).await.unwrap().state,
+        CallState::InProgress
+    );
+    let again = store
+        .reap_stale_calls(ReapPolicy::standard(now, Duration::from_secs(60 * 60)))
+        .await
+        .unwrap();
+    assert_eq!(again.total(), 0);
+}
+
+async fn the_call_log_filters_and_pages_newest_first(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let mut ids = Vec::new();
+    for minute in 0..5 {
+        ids.push(
+            inbound_call(&*store, now + chrono::Duration::minutes(minute))
+                .await
+                .id,
+        );
+    }
+    let first = store
+        .list_calls(CallFilter::default(), Page::first(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[4], ids[3]]
+    );
+    let second = store
+        .list_calls(
+            CallFilter::default(),
+            Page {
+                limit: 2,
+                after: first.next_after,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let since = store
+        .list_calls(
+            CallFilter {
+                since: Some(now + chrono::Duration::minutes(3)),
+                ..Default::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(since.items.len(), 2);
+    assert!(since.next_after.is_none());
+    let none = store
+        .list_calls(
+            CallFilter {
+                state: Some(CallState::Busy),
+                ..Default::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    let error = store
+        .list_calls(CallFilter::default(), Page::first(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { ref field, .. } if field == "limit"));
+}
+
+both_backends!(
+    a_transition_moves_the_call_and_appends_its_event,
+    a_late_or_duplicate_event_is_rejected_and_changes_nothing,
+    an_outcome_that_contradicts_the_end_state_is_rejected,
+    concurrent_conflicting_transitions_leave_exactly_one_winner,
+    stale_calls_are_reaped_with_a_reason_and_counted,
+    the_call_log_filters_and_pages_newest_first,
+);

@@ -1,0 +1,182 @@
+//! Test fixtures: a fresh migrated database per test on each backend, and the `both_backends!` macro.
+//!
+//! PostgreSQL tests need `VOX_TEST_DATABASE_URL` (an admin URL of a throwaway server); `scripts/test`
+//! starts one and sets it. Each test creates its own database on it.
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use contracts::calling_window::CallingWindows;
+use contracts::runtime_config::{BotSpec, ProviderSettings};
+use contracts::{BotId, CampaignId};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use store::{CampaignState, NewBot, NewCampaign, NewContact, Store};
+
+/// A store on a database of its own, kept alive for the test.
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let store = store::connect(&url).await.expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    TestDb {
+        store,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> TestDb {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let admin_url = std::env::var("VOX_TEST_DATABASE_URL").expect(
+        "VOX_TEST_DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL",
+    );
+    let name = format!(
+        "vox_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        Utc::now().timestamp_micros()
+    );
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
+    let store = store::connect(&format!("{base}/{name}"))
+        .await
+        .expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    TestDb { store, _dir: None }
+}
+
+/// Runs each named `async fn(Arc<dyn Store>)` once per backend, as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::support::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::support::postgres().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use both_backends;
+
+pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+pub fn provider(name: &str) -> ProviderSettings {
+    ProviderSettings {
+        provider: name.into(),
+        model: None,
+        voice: None,
+        options: Default::default(),
+        fallback: None,
+    }
+}
+
+pub fn spec(prompt: &str) -> BotSpec {
+    BotSpec {
+        language: "en-US".into(),
+        system_prompt: prompt.into(),
+        first_message: None,
+        stt: provider("whisper"),
+        llm: provider("llama"),
+        tts: provider("piper"),
+        tools: vec![],
+        analysis: vec![],
+        qc_rules: vec![],
+        limits: Default::default(),
+        voicemail: Default::default(),
+        flow: None,
+    }
+}
+
+pub async fn bot(store: &dyn Store) -> BotId {
+    let (bot, _) = store
+        .create_bot(NewBot {
+            name: "Reminders".into(),
+            spec: spec("You remind people."),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    bot.id
+}
+
+pub fn campaign_config(bot_id: BotId, name: &str) -> NewCampaign {
+    NewCampaign {
+        name: name.into(),
+        bot_id,
+        calling_windows: CallingWindows::default(),
+        max_attempts: 3,
+        concurrency_cap: 10,
+        weight: 1,
+        abandon_target: 0.03,
+        caller_id: None,
+        settings: serde_json::json!({}),
+    }
+}
+
+/// Weekdays 09:00–20:00 local.
+pub fn weekday_windows() -> CallingWindows {
+    use contracts::calling_window::{CallingWindow, Weekday::*};
+    CallingWindows(vec![CallingWindow {
+        days: vec![Mon, Tue, Wed, Thu, Fri],
+        start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+    }])
+}
+
+/// A running campaign with the given config tweaks.
+pub async fn running_campaign(
+    store: &dyn Store,
+    tweak: impl FnOnce(&mut NewCampaign),
+) -> CampaignId {
+    let bot_id = bot(store).await;
+    let mut config = campaign_config(bot_id, "Spring reminders");
+    tweak(&mut config);
+    let campaign = store.create_campaign(config).await.unwrap();
+    store
+        .set_campaign_state(campaign.id, CampaignState::Draft, CampaignState::Running)
+        .await
+        .unwrap();
+    campaign.id
+}
+
+pub fn contact(phone: &str, timezone: &str) -> NewContact {
+    NewContact {
+        phone: phone.into(),
+        timezone: timezone.into(),
+        variables: serde_json::json!({"name": "Ada"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    }
+}
+
+/// `n` contacts with distinct US numbers in New York.
+pub fn many_contacts(n: usize) -> Vec<NewContact> {
+    (0..n)
+        .map(|i| contact(&format!("+1415{:07}", i), "America/New_York"))
+        .collect()
+}

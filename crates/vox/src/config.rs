@@ -1,0 +1,461 @@
+//! Typed configuration: environment variables over an optional TOML file, validated before anything starts.
+//!
+//! Every setting has the name the seeds and DESIGN.md use (`DATABASE_URL`, `VOXBRIDGE_PORT`, …),
+//! in the environment and as a key of the TOML file alike; the environment wins. A missing or
+//! malformed setting is a [`ConfigError`] that names it, and `main` exits with 64 (EX_USAGE).
+//! Secrets are held in [`SecretString`] and never appear in a message or a log.
+
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/vox.db";
+pub const DEFAULT_OBJECT_STORE_URL: &str = "file://./data/recordings";
+pub const DEFAULT_VOXBRIDGE_HOST: &str = "0.0.0.0";
+pub const DEFAULT_VOXBRIDGE_PORT: u16 = 8080;
+pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1;
+pub const DEFAULT_LOOP_INTERVAL_SECONDS: f64 = 2.0;
+pub const DEFAULT_HEALTH_PORT: u16 = 8090;
+pub const DEFAULT_HEALTH_STALE_SECONDS: u32 = 30;
+pub const DEFAULT_STALE_IN_PROGRESS_TIMEOUT_MINUTES: u32 = 30;
+/// Shortest accepted shared secret, in bytes.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn problem(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A TOML file whose top-level keys are setting names, under the environment.
+#[derive(Debug)]
+struct Layered<'a, S: Source> {
+    env: &'a S,
+    file: HashMap<String, String>,
+}
+
+impl<S: Source> Source for Layered<'_, S> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.env
+            .get(name)
+            .or_else(|| self.file.get(name).cloned())
+            .filter(|value| !value.trim().is_empty())
+    }
+}
+
+/// Reads a TOML settings file into `NAME → text`; arrays become comma-separated lists.
+pub fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        problem(
+            "VOX_CONFIG",
+            format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|error| {
+        problem(
+            "VOX_CONFIG",
+            format!("{} is not valid TOML: {error}", path.display()),
+        )
+    })?;
+    let scalar = |value: &toml::Value| match value {
+        toml::Value::String(text) => Some(text.clone()),
+        toml::Value::Integer(n) => Some(n.to_string()),
+        toml::Value::Float(x) => Some(x.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match &value {
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(scalar)
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| v.join(",")),
+                other => scalar(other),
+            };
+            let text = text.ok_or_else(|| {
+                problem(
+                    "VOX_CONFIG",
+                    format!(
+                        "key {key} in {} must be a string, number, boolean or list",
+                        path.display()
+                    ),
+                )
+            })?;
+            Ok((key.to_uppercase(), text))
+        })
+        .collect()
+}
+
+/// Every setting of every role, parsed and checked.
+#[derive(Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub object_store_url: String,
+    pub jwt_secret: Option<SecretString>,
+    pub voxcore_secret: Option<SecretString>,
+    pub voxbridge_host: IpAddr,
+    pub voxbridge_port: u16,
+    pub voxbridge_config_url: Option<String>,
+    pub voxbridge_url: Option<String>,
+    pub voxcore_socket: Option<PathBuf>,
+    pub voxcore_listen: Option<SocketAddr>,
+    pub max_concurrent_calls: u32,
+    pub voxcore_public_url: Option<String>,
+    pub voxcore_worker_id: Option<String>,
+    pub fleet_urls: Vec<String>,
+    pub loop_interval_seconds: f64,
+    pub health_port: u16,
+    pub health_stale_seconds: u32,
+    pub stale_in_progress_timeout_minutes: u32,
+}
+
+/// What a subcommand needs beyond what every role accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Only the database (`migrate`, `up` for now).
+    Database,
+    /// The Backend API: both secrets.
+    Bridge,
+}
+
+impl Settings {
+    /// Loads from `env`, over the TOML file named by `VOX_CONFIG` (or `config_file`), and validates.
+    pub fn load(env: &impl Source, config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file_path = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("VOX_CONFIG").map(PathBuf::from));
+        let file = match file_path {
+            Some(path) => read_toml(&path)?,
+            None => HashMap::new(),
+        };
+        Self::from_source(&Layered { env, file })
+    }
+
+    fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        let text = |name: &str| source.get(name);
+        Ok(Settings {
+            database_url: database_url(text("DATABASE_URL"))?,
+            redis_url: text("REDIS_URL")
+                .map(|url| with_scheme("REDIS_URL", url, &["redis://", "rediss://"]))
+                .transpose()?,
+            object_store_url: with_scheme(
+                "OBJECT_STORE_URL",
+                text("OBJECT_STORE_URL").unwrap_or_else(|| DEFAULT_OBJECT_STORE_URL.into()),
+                &["file://", "s3://"],
+            )?,
+            jwt_secret: secret("JWT_SECRET", text("JWT_SECRET"))?,
+            voxcore_secret: secret("VOXCORE_SECRET", text("VOXCORE_SECRET"))?,
+            voxbridge_host: parsed(
+                "VOXBRIDGE_HOST",
+                text("VOXBRIDGE_HOST"),
+                DEFAULT_VOXBRIDGE_HOST.parse().expect("valid default"),
+            )?,
+            voxbridge_port: parsed(
+                "VOXBRIDGE_PORT",
+                text("VOXBRIDGE_PORT"),
+                DEFAULT_VOXBRIDGE_PORT,
+            )?,
+            voxbridge_config_url: http_url("VOXBRIDGE_CONFIG_URL", text("VOXBRIDGE_CONFIG_URL"))?,
+            voxbridge_url: http_url("VOXBRIDGE_URL", text("VOXBRIDGE_URL"))?,
+            voxcore_socket: text("VOXCORE_SOCKET").map(PathBuf::from),
+            voxcore_listen: text("VOXCORE_LISTEN")
+                .map(|value| {
+                    parsed(
+                        "VOXCORE_LISTEN",
+                        Some(value),
+                        SocketAddr::from(([127, 0, 0, 1], 0)),
+                    )
+                })
+                .transpose()?,
+            max_concurrent_calls: at_least_one(
+                "MAX_CONCURRENT_CALLS",
+                parsed(
+                    "MAX_CONCURRENT_CALLS",
+                    text("MAX_CONCURRENT_CALLS"),
+                    DEFAULT_MAX_CONCURRENT_CALLS,
+                )?,
+            )?,
+            voxcore_public_url: text("VOXCORE_PUBLIC_URL")
+                .map(|url| {
+                    with_scheme(
+                        "VOXCORE_PUBLIC_URL",
+                        url,
+                        &["http://", "https://", "ws://", "wss://"],
+                    )
+                })
+                .transpose()?,
+            voxcore_worker_id: text("VOXCORE_WORKER_ID"),
+            fleet_urls: text("FLEET_URLS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|url| !url.is_empty())
+                        .map(|url| {
+                            with_scheme(
+                                "FLEET_URLS",
+                                url.to_owned(),
+                                &["http://", "https://", "unix:"],
+                            )
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            loop_interval_seconds: positive_seconds(parsed(
+                "LOOP_INTERVAL_SECONDS",
+                text("LOOP_INTERVAL_SECONDS"),
+                DEFAULT_LOOP_INTERVAL_SECONDS,
+            )?)?,
+            health_port: parsed("HEALTH_PORT", text("HEALTH_PORT"), DEFAULT_HEALTH_PORT)?,
+            health_stale_seconds: at_least_one(
+                "HEALTH_STALE_SECONDS",
+                parsed(
+                    "HEALTH_STALE_SECONDS",
+                    text("HEALTH_STALE_SECONDS"),
+                    DEFAULT_HEALTH_STALE_SECONDS,
+                )?,
+            )?,
+            stale_in_progress_timeout_minutes: at_least_one(
+                "STALE_IN_PROGRESS_TIMEOUT_MINUTES",
+                parsed(
+                    "STALE_IN_PROGRESS_TIMEOUT_MINUTES",
+                    text("STALE_IN_PROGRESS_TIMEOUT_MINUTES"),
+                    DEFAULT_STALE_IN_PROGRESS_TIMEOUT_MINUTES,
+                )?,
+            )?,
+        })
+    }
+
+    /// Checks that the settings a role cannot run without are present.
+    pub fn require(&self, requirement: Requirement) -> Result<(), ConfigError> {
+        match requirement {
+            Requirement::Database => Ok(()),
+            Requirement::Bridge => {
+                if self.jwt_secret.is_none() {
+                    return Err(problem("JWT_SECRET", "is required by the Backend API"));
+                }
+                if self.voxcore_secret.is_none() {
+                    return Err(problem("VOXCORE_SECRET", "is required by the Backend API"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// True when the database is the embedded SQLite file.
+    pub fn is_embedded_database(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn database_url(value: Option<String>) -> Result<String, ConfigError> {
+    let url = value.unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+    let ok = url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://");
+    if !ok {
+        return Err(problem(
+            "DATABASE_URL",
+            format!(
+                "{} must start with sqlite:, postgres:// or postgresql://",
+                store::redact_url(&url)
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+fn with_scheme(
+    setting: &'static str,
+    url: String,
+    schemes: &[&str],
+) -> Result<String, ConfigError> {
+    if schemes.iter().any(|scheme| url.starts_with(scheme)) && url.len() > schemes[0].len() {
+        return Ok(url);
+    }
+    Err(problem(
+        setting,
+        format!(
+            "{} must start with one of {}",
+            store::redact_url(&url),
+            schemes.join(", ")
+        ),
+    ))
+}
+
+fn http_url(setting: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    value
+        .map(|url| with_scheme(setting, url, &["http://", "https://"]))
+        .transpose()
+}
+
+fn secret(
+    setting: &'static str,
+    value: Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(value) if value.len() < MIN_SECRET_LEN => Err(problem(
+            setting,
+            format!("must be at least {MIN_SECRET_LEN} characters (the value is not shown)"),
+        )),
+        Some(value) => Ok(Some(SecretString::from(value))),
+    }
+}
+
+fn parsed<T: std::str::FromStr>(
+    setting: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|error| problem(setting, format!("{text:?} is not valid: {error}"))),
+    }
+}
+
+fn at_least_one(setting: &'static str, value: u32) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(problem(setting, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+fn positive_seconds(value: f64) -> Result<f64, ConfigError> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(problem(
+            "LOOP_INTERVAL_SECONDS",
+            "must be a positive number of seconds",
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_describe_the_embedded_platform() {
+        let settings = Settings::load(&env(&[]), None).unwrap();
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert!(settings.is_embedded_database());
+        assert_eq!(settings.voxbridge_port, 8080);
+        assert_eq!(settings.max_concurrent_calls, 1);
+        assert_eq!(settings.health_port, 8090);
+        assert!(settings.fleet_urls.is_empty());
+    }
+
+    #[test]
+    fn malformed_settings_are_named() {
+        let cases = [
+            ("DATABASE_URL", "mysql://u:hunter22@db/vox"),
+            ("VOXBRIDGE_PORT", "eighty"),
+            ("VOXBRIDGE_HOST", "example.com"),
+            ("MAX_CONCURRENT_CALLS", "0"),
+            ("LOOP_INTERVAL_SECONDS", "-2"),
+            ("REDIS_URL", "localhost:6379"),
+            ("FLEET_URLS", "http://a:9000, ftp://b"),
+            ("JWT_SECRET", "short"),
+        ];
+        for (name, value) in cases {
+            let error = Settings::load(&env(&[(name, value)]), None).unwrap_err();
+            assert_eq!(error.setting, name, "{error}");
+        }
+    }
+
+    #[test]
+    fn error_messages_never_show_secrets() {
+        let error = Settings::load(&env(&[("DATABASE_URL", "mysql://u:hunter22@db/vox")]), None)
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter22"), "{error}");
+        let error = Settings::load(&env(&[("VOXCORE_SECRET", "tooshort")]), None).unwrap_err();
+        assert!(!error.to_string().contains("tooshort"), "{error}");
+        let settings = Settings::load(
+            &env(&[("JWT_SECRET", "a-very-long-jwt-secret-value")]),
+            None,
+        )
+        .unwrap();
+        assert!(!format!("{settings:?}").contains("a-very-long-jwt-secret-value"));
+        assert_eq!(
+            settings.jwt_secret.unwrap().expose_secret(),
+            "a-very-long-jwt-secret-value"
+        );
+    }
+
+    #[test]
+    fn the_bridge_requires_both_secrets() {
+        let settings =
+            Settings::load(&env(&[("JWT_SECRET", "0123456789abcdef0123")]), None).unwrap();
+        assert_eq!(
+            settings.require(Requirement::Bridge).unwrap_err().setting,
+            "VOXCORE_SECRET"
+        );
+        assert!(settings.require(Requirement::Database).is_ok());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_toml_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vox.toml");
+        std::fs::write(&path, "VOXBRIDGE_PORT = 9000\nhealth_port = 9100\nFLEET_URLS = [\"http://a:1\", \"http://b:2\"]\n").unwrap();
+        let settings = Settings::load(&env(&[("VOXBRIDGE_PORT", "9001")]), Some(&path)).unwrap();
+        assert_eq!(settings.voxbridge_port, 9001);
+        assert_eq!(settings.health_port, 9100);
+        assert_eq!(settings.fleet_urls, vec!["http://a:1", "http://b:2"]);
+        std::fs::write(&path, "VOXBRIDGE_PORT = [").unwrap();
+        assert_eq!(
+            Settings::load(&env(&[]), Some(&path)).unwrap_err().setting,
+            "VOX_CONFIG"
+        );
+    }
+}

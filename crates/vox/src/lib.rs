@@ -1,0 +1,10 @@
+//! The `vox` binary's library: configuration, telemetry and the subcommands, kept out of `main.rs` so tests reach them.
+
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod config;
+pub mod telemetry;
+
+/// The build version, as `vox version` and the health endpoints report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,63 @@
+//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`; the services arrive with their issues).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vox::config::{ConfigError, ProcessEnv, Requirement, Settings};
+
+/// Exit code for a missing or malformed setting (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(name = "vox", version, about = "vox: a voice-AI calling platform")]
+struct Cli {
+    /// A TOML file of settings (same names as the environment variables, which win).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the database migrations of DATABASE_URL.
+    Migrate,
+    /// Print the build version.
+    Version,
+    /// Run the whole platform on embedded defaults.
+    Up,
+}
+
+fn main() -> ExitCode {
+    vox::telemetry::init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(config) = error.downcast_ref::<ConfigError>() {
+                eprintln!("vox: {config}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("vox: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Version = cli.command {
+        println!("vox {}", vox::VERSION);
+        return Ok(());
+    }
+    let settings = Settings::load(&ProcessEnv, cli.config.as_deref())?;
+    settings.require(Requirement::Database)?;
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Migrate => vox::commands::migrate(&settings).await,
+            Command::Up => vox::commands::up(&settings).await,
+            Command::Version => unreachable!("handled before the runtime starts"),
+        }
+    })
+}

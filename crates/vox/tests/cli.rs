@@ -1,0 +1,86 @@
+//! The `vox` binary end to end: exit codes, messages that name the setting, and migrations on a real SQLite file.
+
+use std::process::{Command, Output};
+
+fn vox(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));
+    command.args(args).env_clear().env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run vox")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn version_prints_the_build_version() {
+    let output = vox(&["version"], &[]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("vox {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_malformed_setting_exits_64_naming_it_without_showing_secrets() {
+    let output = vox(
+        &["migrate"],
+        &[("DATABASE_URL", "mysql://vox:hunter22@db/vox")],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    let message = stderr(&output);
+    assert!(message.contains("DATABASE_URL"), "{message}");
+    assert!(!message.contains("hunter22"), "{message}");
+
+    let output = vox(&["migrate"], &[("MAX_CONCURRENT_CALLS", "lots")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("MAX_CONCURRENT_CALLS"));
+
+    let output = vox(&["migrate"], &[("JWT_SECRET", "sesame")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("JWT_SECRET"));
+    assert!(!stderr(&output).contains("sesame"));
+}
+
+#[test]
+fn an_unreadable_config_file_exits_64() {
+    let output = vox(&["migrate", "--config", "/nonexistent/vox.toml"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("VOX_CONFIG"));
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_a_second_run_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nested/vox.db").display());
+    let first = vox(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("1 migration(s) applied"));
+    assert!(dir.path().join("nested/vox.db").exists());
+    let second = vox(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("0 migration(s) applied"));
+}
+
+#[test]
+fn migrate_runs_against_postgres() {
+    let url = std::env::var("VOX_TEST_DATABASE_URL").expect(
+        "VOX_TEST_DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL",
+    );
+    let output = vox(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("schema up to date"));
+}
+
+#[test]
+fn up_prepares_the_embedded_database_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let output = vox(&["up"], &[("DATABASE_URL", &url)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("the database is ready"), "{said}");
+}
