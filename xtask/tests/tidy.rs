@@ -1,0 +1,77 @@
+//! Tidy checks over the whole repository, run with the rest of `cargo test`.
+
+use xtask::{MAX_LINES, crate_folders, repo_root, rust_files};
+
+const SOURCE_FOLDERS: &[&str] = &["crates", "services", "bench", "xtask"];
+
+#[test]
+fn every_source_file_opens_with_a_doc_line_saying_what_it_is() {
+    let root = repo_root();
+    let missing: Vec<_> = rust_files(&root, SOURCE_FOLDERS)
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            !text.starts_with("//!")
+        })
+        .map(|path| path.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! line: {missing:#?}"
+    );
+}
+
+#[test]
+fn no_source_file_grows_past_the_size_budget() {
+    let root = repo_root();
+    let long: Vec<_> = rust_files(&root, SOURCE_FOLDERS)
+        .into_iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .count();
+            (lines > MAX_LINES).then(|| {
+                format!(
+                    "{} ({lines} lines)",
+                    path.strip_prefix(&root).unwrap().display()
+                )
+            })
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by responsibility: {long:#?}");
+}
+
+#[test]
+fn every_crate_has_a_heading_in_the_architecture_code_map() {
+    let root = repo_root();
+    let map =
+        std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md exists");
+    let unmapped: Vec<_> = crate_folders(&root)
+        .into_iter()
+        .filter(|folder| !map.contains(&format!("### `{folder}`")))
+        .collect();
+    assert!(
+        unmapped.is_empty(),
+        "add a ### heading to ARCHITECTURE.md for: {unmapped:?}"
+    );
+}
+
+#[test]
+fn no_test_is_ignored() {
+    let root = repo_root();
+    let marker = ["#[", "ignore"].concat();
+    let ignored: Vec<_> = rust_files(&root, SOURCE_FOLDERS)
+        .into_iter()
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .contains(&marker)
+        })
+        .map(|path| path.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        ignored.is_empty(),
+        "ignored tests prove nothing: {ignored:?}"
+    );
+}
