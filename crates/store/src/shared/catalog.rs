@@ -228,15 +228,7 @@ pub(super) async fn update_campaign(
         .map_err(StoreError::conflict_on("campaign"))?;
     match row {
         Some(row) => row.try_into(),
-        None => {
-            let existing = self::campaign(pool, id).await?;
-            Err(StoreError::WrongState {
-                entity: "campaign",
-                id: id.to_string(),
-                actual: existing.state.to_string(),
-                message: "a completed campaign cannot be edited".into(),
-            })
-        }
+        None => Err(wrong_state(pool, id, "a completed campaign cannot be edited").await),
     }
 }
 
@@ -265,14 +257,19 @@ pub(super) async fn set_campaign_state(
         .await?;
     match row {
         Some(row) => row.try_into(),
-        None => {
-            let existing = campaign(pool, id).await?;
-            Err(StoreError::WrongState {
-                entity: "campaign",
-                id: id.to_string(),
-                actual: existing.state.to_string(),
-                message: format!("expected {from}"),
-            })
-        }
+        None => Err(wrong_state(pool, id, &format!("expected {from}")).await),
+    }
+}
+
+/// Why a conditional campaign update matched no row: it is missing, or in another state.
+async fn wrong_state(pool: &Pool, id: CampaignId, message: &str) -> StoreError {
+    match campaign(pool, id).await {
+        Ok(existing) => StoreError::WrongState {
+            entity: "campaign",
+            id: id.to_string(),
+            actual: existing.state.to_string(),
+            message: message.to_owned(),
+        },
+        Err(error) => error,
     }
 }

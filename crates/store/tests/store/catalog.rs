@@ -1,27 +1,14 @@
 //! Bots (versioned), campaigns (checked states, validated settings) and contact imports (all or nothing).
 
 use crate::support::*;
-use contracts::runtime_config::CallDirection;
-use contracts::{BotId, CallState};
+use contracts::BotId;
 use std::sync::Arc;
-use store::{CampaignState, ContactFilter, ContactStatus, NewCall, Page, Store, StoreError};
+use store::{CampaignState, ContactFilter, ContactStatus, Page, Store, StoreError};
 
 async fn editing_a_bot_makes_a_new_version_and_a_call_keeps_the_one_it_ran(store: Arc<dyn Store>) {
     let bot_id = bot(&*store).await;
     let now = at(2026, 11, 23, 9, 0);
-    let first_call = store
-        .create_call(NewCall {
-            direction: CallDirection::Web,
-            bot_id,
-            campaign_id: None,
-            contact_id: None,
-            from: None,
-            to: None,
-            state: CallState::Queued,
-            now,
-        })
-        .await
-        .unwrap();
+    let first_call = web_call(&*store, bot_id, now).await;
     let v2 = store
         .save_bot_version(bot_id, spec("Be brief."), None)
         .await

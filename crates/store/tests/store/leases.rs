@@ -11,6 +11,19 @@ use store::{
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// Up to 10 due contacts for `owner`.
+async fn lease(
+    store: &dyn Store,
+    campaign_id: CampaignId,
+    owner: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<store::Lease> {
+    store
+        .lease_contacts(request(campaign_id, owner, 10, now))
+        .await
+        .unwrap()
+}
+
 fn request(
     campaign_id: CampaignId,
     owner: &str,
@@ -34,10 +47,7 @@ async fn lease_creates_a_leased_call_per_contact_and_counts_the_attempt(store: A
         .await
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
-    let leases = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap();
+    let leases = lease(&*store, campaign, "d1", now).await;
     assert_eq!(leases.len(), 3);
     for lease in &leases {
         assert_eq!(lease.attempt, 1);
@@ -52,13 +62,7 @@ async fn lease_creates_a_leased_call_per_contact_and_counts_the_attempt(store: A
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].to_state, CallState::Leased);
     }
-    assert!(
-        store
-            .lease_contacts(request(campaign, "d2", 10, now))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(lease(&*store, campaign, "d2", now).await.is_empty());
 }
 
 async fn lease_refuses_a_campaign_that_is_not_running(store: Arc<dyn Store>) {
@@ -112,10 +116,7 @@ async fn lease_skips_contacts_over_their_attempt_cap(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
-    let first = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap();
+    let first = lease(&*store, campaign, "d1", now).await;
     assert_eq!(first.len(), 1);
     store
         .finish_attempt(
@@ -127,10 +128,7 @@ async fn lease_skips_contacts_over_their_attempt_cap(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let again = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap();
+    let again = lease(&*store, campaign, "d1", now).await;
     assert!(again.is_empty(), "one attempt allowed, a second was leased");
 }
 
@@ -141,15 +139,11 @@ async fn lease_skips_contacts_whose_next_attempt_is_in_the_future(store: Arc<dyn
         .await
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
-    let lease = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap()
-        .remove(0);
+    let leased = lease(&*store, campaign, "d1", now).await.remove(0);
     let retry_at = now + chrono::Duration::hours(1);
     store
         .finish_attempt(
-            lease.contact_id,
+            leased.contact_id,
             "d1",
             "dial.no_answer",
             ContactNext::RetryAt(retry_at),
@@ -158,17 +152,8 @@ async fn lease_skips_contacts_whose_next_attempt_is_in_the_future(store: Arc<dyn
         .await
         .unwrap();
     let early = now + chrono::Duration::minutes(59);
-    assert!(
-        store
-            .lease_contacts(request(campaign, "d1", 10, early))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let due = store
-        .lease_contacts(request(campaign, "d1", 10, retry_at))
-        .await
-        .unwrap();
+    assert!(lease(&*store, campaign, "d1", early).await.is_empty());
+    let due = lease(&*store, campaign, "d1", retry_at).await;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].attempt, 2);
 }
@@ -189,10 +174,7 @@ async fn lease_skips_contacts_outside_their_calling_window_across_a_dst_change(
         .unwrap();
     // Friday 6 March 2026, 13:30 UTC: 08:30 EST in New York (closed), 13:30 in London (open).
     let friday = at(2026, 3, 6, 13, 30);
-    let leases = store
-        .lease_contacts(request(campaign, "d1", 10, friday))
-        .await
-        .unwrap();
+    let leases = lease(&*store, campaign, "d1", friday).await;
     let phones: Vec<_> = leases.iter().map(|l| l.phone.to_string()).collect();
     assert_eq!(phones, vec!["+442071830001"]);
     store
@@ -207,10 +189,7 @@ async fn lease_skips_contacts_outside_their_calling_window_across_a_dst_change(
         .unwrap();
     // Monday 9 March 2026, the same 13:30 UTC is 09:30 EDT after the DST change: open.
     let monday = at(2026, 3, 9, 13, 30);
-    let leases = store
-        .lease_contacts(request(campaign, "d1", 10, monday))
-        .await
-        .unwrap();
+    let leases = lease(&*store, campaign, "d1", monday).await;
     let phones: Vec<_> = leases.iter().map(|l| l.phone.to_string()).collect();
     assert_eq!(phones, vec!["+12125550001"]);
 }
@@ -222,10 +201,7 @@ async fn an_expired_lease_is_leased_again_but_a_renewed_one_is_not(store: Arc<dy
         .await
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
-    let leases = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap();
+    let leases = lease(&*store, campaign, "d1", now).await;
     assert_eq!(leases.len(), 2);
     let later = now + chrono::Duration::seconds(50);
     let renewed = store
@@ -234,10 +210,7 @@ async fn an_expired_lease_is_leased_again_but_a_renewed_one_is_not(store: Arc<dy
         .unwrap();
     assert_eq!(renewed, 1);
     let after_first_ttl = now + chrono::Duration::seconds(61);
-    let taken = store
-        .lease_contacts(request(campaign, "d2", 10, after_first_ttl))
-        .await
-        .unwrap();
+    let taken = lease(&*store, campaign, "d2", after_first_ttl).await;
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].contact_id, leases[1].contact_id);
     assert_eq!(taken[0].attempt, 2);
@@ -269,14 +242,10 @@ async fn finish_attempt_closes_a_contact_for_good(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
-    let lease = store
-        .lease_contacts(request(campaign, "d1", 10, now))
-        .await
-        .unwrap()
-        .remove(0);
+    let leased = lease(&*store, campaign, "d1", now).await.remove(0);
     store
         .finish_attempt(
-            lease.contact_id,
+            leased.contact_id,
             "d1",
             "call.completed",
             ContactNext::Done,
@@ -284,18 +253,12 @@ async fn finish_attempt_closes_a_contact_for_good(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let contact = store.contact(lease.contact_id).await.unwrap();
+    let contact = store.contact(leased.contact_id).await.unwrap();
     assert_eq!(contact.status, ContactStatus::Done);
     assert_eq!(contact.last_outcome.as_deref(), Some("call.completed"));
     assert!(contact.lease_owner.is_none());
     let later = now + chrono::Duration::days(1);
-    assert!(
-        store
-            .lease_contacts(request(campaign, "d1", 10, later))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(lease(&*store, campaign, "d1", later).await.is_empty());
 }
 
 async fn eight_concurrent_leasers_over_10000_contacts_never_lease_one_twice(store: Arc<dyn Store>) {

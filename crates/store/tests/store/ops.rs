@@ -1,13 +1,10 @@
 //! Do-not-call list, settings, the CRM outbox and the audit log.
 
 use crate::support::*;
-use contracts::CallState;
-use contracts::runtime_config::CallDirection;
 use serde_json::json;
 use std::sync::Arc;
 use store::{
-    DeliveryOutcome, DeliveryStatus, NewAuditEntry, NewCall, NewCrmDelivery, Page, Store,
-    StoreError,
+    DeliveryOutcome, DeliveryStatus, NewAuditEntry, NewCrmDelivery, Page, Store, StoreError,
 };
 
 async fn the_dnc_list_adds_checks_and_removes_numbers(store: Arc<dyn Store>) {
@@ -56,19 +53,7 @@ async fn settings_are_upserted_and_keys_are_checked(store: Arc<dyn Store>) {
 async fn crm_deliveries_are_queued_once_retried_and_delivered(store: Arc<dyn Store>) {
     let now = at(2026, 11, 23, 9, 0);
     let bot_id = bot(&*store).await;
-    let call = store
-        .create_call(NewCall {
-            direction: CallDirection::Web,
-            bot_id,
-            campaign_id: None,
-            contact_id: None,
-            from: None,
-            to: None,
-            state: CallState::Queued,
-            now,
-        })
-        .await
-        .unwrap();
+    let call = web_call(&*store, bot_id, now).await;
     let delivery = NewCrmDelivery {
         call_id: call.id,
         target: "hubspot".into(),

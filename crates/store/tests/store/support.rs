@@ -4,13 +4,15 @@
 //! starts one and sets it. Each test creates its own database on it.
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use contracts::CallState;
 use contracts::calling_window::CallingWindows;
+use contracts::runtime_config::CallDirection;
 use contracts::runtime_config::{BotSpec, ProviderSettings};
 use contracts::{BotId, CampaignId};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use store::{CampaignState, NewBot, NewCampaign, NewContact, Store};
+use store::{Call, CampaignState, NewBot, NewCall, NewCampaign, NewContact, Store};
 
 /// A store on a database of its own, kept alive for the test.
 pub struct TestDb {
@@ -179,4 +181,21 @@ pub fn many_contacts(n: usize) -> Vec<NewContact> {
     (0..n)
         .map(|i| contact(&format!("+1415{:07}", i), "America/New_York"))
         .collect()
+}
+
+/// A queued browser test call of `bot_id`.
+pub async fn web_call(store: &dyn Store, bot_id: BotId, now: DateTime<Utc>) -> Call {
+    store
+        .create_call(NewCall {
+            direction: CallDirection::Web,
+            bot_id,
+            campaign_id: None,
+            contact_id: None,
+            from: None,
+            to: None,
+            state: CallState::Queued,
+            now,
+        })
+        .await
+        .unwrap()
 }
