@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod attach;
 pub mod call_result;
 pub mod call_state;

@@ -106,7 +106,29 @@ pub struct BotSpec {
     /// A deterministic script that replaces the LLM when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<Flow>,
+    /// Contact variables the prompt and first message may use as `{{name}}`, besides
+    /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
+    #[serde(default)]
+    pub variables: Vec<String>,
 }
+
+/// Template variables every call has: the contact's number and the call's ids.
+pub const BUILTIN_VARIABLES: &[&str] = &["phone", "call_id", "campaign_id", "contact_id"];
+
+/// Speech-to-text vendors the fleet can drive.
+pub const STT_PROVIDERS: &[&str] = &["deepgram", "openai", "whisper"];
+/// Chat LLM vendors (OpenAI-compatible servers included) and the local model.
+pub const LLM_PROVIDERS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "groq",
+    "vllm",
+    "llamacpp",
+    "ollama",
+    "llama",
+];
+/// Text-to-speech vendors and the local voices.
+pub const TTS_PROVIDERS: &[&str] = &["elevenlabs", "cartesia", "openai", "piper", "espeak"];
 
 /// One speech provider: a vendor, a model or voice, vendor options, and what takes over when it fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

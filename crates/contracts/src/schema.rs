@@ -22,6 +22,12 @@ pub fn export_all() -> BTreeMap<&'static str, Schema> {
     entry::<crate::CallOutcomeCode>(&mut out, "call_outcome_code");
     entry::<crate::calling_window::CallingWindows>(&mut out, "calling_windows");
     entry::<crate::error::ErrorBody>(&mut out, "error_body");
+    entry::<crate::api::ErrorResponse>(&mut out, "error_response");
+    entry::<crate::api::TokenResponse>(&mut out, "token_response");
+    entry::<crate::api::BotView>(&mut out, "bot_view");
+    entry::<crate::api::CampaignView>(&mut out, "campaign_view");
+    entry::<crate::api::CallDetail>(&mut out, "call_detail");
+    entry::<crate::api::BackendHealth>(&mut out, "backend_health");
     out
 }
 

@@ -103,6 +103,7 @@ fn sample_spec() -> BotSpec {
             .into_iter()
             .collect(),
         }),
+        variables: vec!["name".into()],
     }
 }
 

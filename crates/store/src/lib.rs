@@ -17,6 +17,8 @@ pub mod model;
 mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod validate;
 
 pub use error::{Result, StoreError};

@@ -1,7 +1,6 @@
 //! Test fixtures: a fresh migrated database per test on each backend, and the `both_backends!` macro.
 //!
-//! PostgreSQL tests need `VOX_TEST_DATABASE_URL` (an admin URL of a throwaway server); `scripts/test`
-//! starts one and sets it. Each test creates its own database on it.
+//! The databases come from `store::testing` (PostgreSQL needs `VOX_TEST_DATABASE_URL`).
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use contracts::CallState;
@@ -9,53 +8,9 @@ use contracts::calling_window::CallingWindows;
 use contracts::runtime_config::CallDirection;
 use contracts::runtime_config::{BotSpec, ProviderSettings};
 use contracts::{BotId, CampaignId};
-use sqlx::Connection;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use store::{Call, CampaignState, NewBot, NewCall, NewCampaign, NewContact, Store};
 
-/// A store on a database of its own, kept alive for the test.
-pub struct TestDb {
-    pub store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-pub async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
-    let store = store::connect(&url).await.expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
-    TestDb {
-        store,
-        _dir: Some(dir),
-    }
-}
-
-pub async fn postgres() -> TestDb {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let admin_url = std::env::var("VOX_TEST_DATABASE_URL").expect(
-        "VOX_TEST_DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL",
-    );
-    let name = format!(
-        "vox_test_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        Utc::now().timestamp_micros()
-    );
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
-    let store = store::connect(&format!("{base}/{name}"))
-        .await
-        .expect("open postgres");
-    store.migrate().await.expect("migrate postgres");
-    TestDb { store, _dir: None }
-}
+pub use store::testing::{postgres, sqlite};
 
 /// Runs each named `async fn(Arc<dyn Store>)` once per backend, as `sqlite::NAME` and `postgres::NAME`.
 macro_rules! both_backends {
@@ -110,6 +65,7 @@ pub fn spec(prompt: &str) -> BotSpec {
         limits: Default::default(),
         voicemail: Default::default(),
         flow: None,
+        variables: vec![],
     }
 }
 

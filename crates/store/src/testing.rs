@@ -1,0 +1,61 @@
+//! Test fixtures (feature `test-util`): a fresh, migrated database per test on SQLite or PostgreSQL.
+//!
+//! PostgreSQL fixtures need `VOX_TEST_DATABASE_URL`, an admin URL of a throwaway server;
+//! `scripts/test` starts one and sets it. Each fixture creates a database of its own there.
+
+use crate::Store;
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A store on a database of its own, kept alive (for SQLite, its folder) as long as this value.
+#[derive(Debug)]
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    /// The URL the store was opened with.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A migrated SQLite file in a fresh temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let store = crate::connect(&url).await.expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    TestDb {
+        store,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A migrated database of its own on the test PostgreSQL server.
+pub async fn postgres() -> TestDb {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let admin_url = std::env::var("VOX_TEST_DATABASE_URL").expect(
+        "VOX_TEST_DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL",
+    );
+    let name = format!(
+        "vox_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
+    let url = format!("{base}/{name}");
+    let store = crate::connect(&url).await.expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    TestDb {
+        store,
+        url,
+        _dir: None,
+    }
+}
