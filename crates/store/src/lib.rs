@@ -154,6 +154,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_calls(&self, filter: CallFilter, page: Page) -> Result<Paged<Call>>;
     /// Moves a call by a conditional update and appends its event in the same transaction.
     async fn transition(&self, transition: Transition) -> Result<Call>;
+    /// Stores a call's result document once, and (when given) moves the call in the same
+    /// transaction; a second result is a `Conflict`, a stale move a `StaleTransition`, and
+    /// either leaves nothing written.
+    async fn record_call_result(
+        &self,
+        id: CallId,
+        result: &Value,
+        transition: Option<Transition>,
+    ) -> Result<Call>;
     async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>>;
     /// Ends calls stuck in a live state past their deadline and counts them.
     async fn reap_stale_calls(&self, policy: ReapPolicy) -> Result<ReapReport>;

@@ -27,6 +27,27 @@ enum Command {
     Version,
     /// Run the whole platform on embedded defaults.
     Up,
+    /// Run the Backend API (needs JWT_SECRET and VOXCORE_SECRET).
+    Bridge,
+    /// Administration tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user, e.g. the first admin; reads the password from stdin with --password-stdin,
+    /// or generates one and prints it once.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "operator", "viewer"])]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +66,14 @@ fn main() -> ExitCode {
     }
 }
 
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("read the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Version = cli.command {
         println!("vox {}", vox::VERSION);
@@ -57,6 +86,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Migrate => vox::commands::migrate(&settings).await,
             Command::Up => vox::commands::up(&settings).await,
+            Command::Bridge => vox::commands::bridge(&settings).await,
+            Command::Admin(AdminCommand::CreateUser {
+                email,
+                name,
+                role,
+                password_stdin,
+            }) => {
+                let password = password_stdin.then(read_password).transpose()?;
+                let role = role.parse().map_err(anyhow::Error::msg)?;
+                vox::commands::create_user(&settings, &email, &name, role, password).await
+            }
             Command::Version => unreachable!("handled before the runtime starts"),
         }
     })

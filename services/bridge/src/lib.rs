@@ -1,1 +1,117 @@
-//! placeholder
+//! The Backend API (`vox bridge`): the control plane and the only owner of durable state.
+//!
+//! Shape (style.md G10): [`App::build`] binds (port 0 allowed) and returns, [`App::port`] says
+//! where, [`App::run_until_stopped`] serves until the shutdown future resolves, then drains.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod bot_rules;
+mod convert;
+pub mod error;
+mod phone;
+mod retry;
+mod routes;
+mod template;
+
+use auth::{LoginLimiter, Tokens};
+use secrecy::SecretString;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+
+/// What the Backend needs to run, validated by the caller (`vox bridge` loads it from `Settings`).
+#[derive(Debug)]
+pub struct BridgeConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    pub jwt_secret: SecretString,
+    pub voxcore_secret: SecretString,
+    /// Checked by `/health` when set.
+    pub redis_url: Option<String>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Largest JSON body accepted (413 beyond).
+    pub body_limit: usize,
+    pub stale_in_progress_timeout: Duration,
+}
+
+impl BridgeConfig {
+    pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+    pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+    pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+    /// Defaults for everything but the listen address and the secrets.
+    pub fn new(
+        host: IpAddr,
+        port: u16,
+        jwt_secret: SecretString,
+        voxcore_secret: SecretString,
+    ) -> Self {
+        Self {
+            host,
+            port,
+            jwt_secret,
+            voxcore_secret,
+            redis_url: None,
+            access_ttl: Self::DEFAULT_ACCESS_TTL,
+            refresh_ttl: Self::DEFAULT_REFRESH_TTL,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            stale_in_progress_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<BridgeConfig>,
+    pub tokens: Arc<Tokens>,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+/// A bound, not yet serving, Backend.
+#[derive(Debug)]
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+impl App {
+    pub async fn build(config: BridgeConfig, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("bind the Backend API to {address}"))?;
+        let tokens = Tokens::new(&config.jwt_secret, config.access_ttl, config.refresh_ttl);
+        let state = AppState {
+            store,
+            tokens: Arc::new(tokens),
+            limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),
+            config: Arc::new(config),
+        };
+        let router = routes::router(state);
+        tracing::info!(address = %listener.local_addr()?, "Backend API listening");
+        Ok(Self { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -121,7 +121,29 @@ pub(super) async fn list_calls(pool: &Pool, filter: CallFilter, page: Page) -> R
     paged(rows, page.limit, CallRow::row_id)
 }
 
-pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Call> {
+fn check_transition(transition: &Transition) -> Result<()> {
+    let (from, to) = (transition.from, transition.to);
+    if !from.can_move_to(to) {
+        return Err(StoreError::IllegalTransition { from, to });
+    }
+    if let Some(code) = transition.outcome
+        && to.is_terminal()
+        && code.end_state() != to
+    {
+        return Err(StoreError::invalid(
+            "outcome",
+            format!("{code} ends a call as {}, not {to}", code.end_state()),
+        ));
+    }
+    Ok(())
+}
+
+/// The conditional update and its event, inside the caller's transaction; `None` when the call
+/// was not in the expected state (nothing written).
+async fn apply_transition(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    transition: Transition,
+) -> Result<Option<Call>> {
     let Transition {
         call_id,
         from,
@@ -132,22 +154,9 @@ pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Ca
         carrier_call_id,
         worker_id,
     } = transition;
-    if !from.can_move_to(to) {
-        return Err(StoreError::IllegalTransition { from, to });
-    }
-    if let Some(code) = outcome
-        && to.is_terminal()
-        && code.end_state() != to
-    {
-        return Err(StoreError::invalid(
-            "outcome",
-            format!("{code} ends a call as {}, not {to}", code.end_state()),
-        ));
-    }
     let at = to_ms(at);
     let answered_at = (to == CallState::Answered).then_some(at);
     let ended_at = to.is_terminal().then_some(at);
-    let mut tx = super::super::begin_write(pool).await?;
     let sql = format!(
         "UPDATE calls SET state = $3, state_changed_at = $4, outcome = COALESCE($5, outcome), \
          carrier_call_id = COALESCE($6, carrier_call_id), worker_id = COALESCE($7, worker_id), \
@@ -164,30 +173,74 @@ pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Ca
         .bind(worker_id)
         .bind(answered_at)
         .bind(ended_at)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
-    let Some(row) = row else {
-        tx.rollback().await?;
-        let actual = call(pool, call_id).await?.state;
-        return Err(StoreError::StaleTransition {
-            call_id,
-            expected: from,
-            actual,
-        });
-    };
+    let Some(row) = row else { return Ok(None) };
     let moved = Call::try_from(row)?;
-    append_event(
-        &mut tx,
-        call_id,
-        Some(from),
-        to,
-        outcome,
-        detail.as_ref(),
-        at,
-    )
-    .await?;
+    append_event(tx, call_id, Some(from), to, outcome, detail.as_ref(), at).await?;
+    Ok(Some(moved))
+}
+
+async fn stale(pool: &Pool, call_id: CallId, expected: CallState) -> StoreError {
+    match call(pool, call_id).await {
+        Ok(current) => StoreError::StaleTransition {
+            call_id,
+            expected,
+            actual: current.state,
+        },
+        Err(error) => error,
+    }
+}
+
+pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Call> {
+    check_transition(&transition)?;
+    let (call_id, from) = (transition.call_id, transition.from);
+    let mut tx = super::super::begin_write(pool).await?;
+    match apply_transition(&mut tx, transition).await? {
+        Some(moved) => {
+            tx.commit().await?;
+            Ok(moved)
+        }
+        None => {
+            tx.rollback().await?;
+            Err(stale(pool, call_id, from).await)
+        }
+    }
+}
+
+pub(super) async fn record_call_result(
+    pool: &Pool,
+    call_id: CallId,
+    result: &serde_json::Value,
+    transition: Option<Transition>,
+) -> Result<Call> {
+    if let Some(transition) = &transition {
+        check_transition(transition)?;
+    }
+    let mut tx = super::super::begin_write(pool).await?;
+    let stored = sqlx::query("UPDATE calls SET result = $2 WHERE id = $1 AND result IS NULL")
+        .bind(call_id.0)
+        .bind(to_json(result))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if stored == 0 {
+        tx.rollback().await?;
+        call(pool, call_id).await?;
+        return Err(StoreError::Conflict {
+            entity: "call result",
+            detail: format!("call {call_id} already has a result"),
+        });
+    }
+    if let Some(transition) = transition {
+        let from = transition.from;
+        if apply_transition(&mut tx, transition).await?.is_none() {
+            tx.rollback().await?;
+            return Err(stale(pool, call_id, from).await);
+        }
+    }
     tx.commit().await?;
-    Ok(moved)
+    call(pool, call_id).await
 }
 
 pub(super) async fn call_events(pool: &Pool, id: CallId) -> Result<Vec<CallEvent>> {

@@ -169,6 +169,14 @@ impl Store for ThisStore {
     async fn transition(&self, transition: Transition) -> Result<Call> {
         calls::transition(&self.pool, transition).await
     }
+    async fn record_call_result(
+        &self,
+        id: CallId,
+        result: &Value,
+        transition: Option<Transition>,
+    ) -> Result<Call> {
+        calls::record_call_result(&self.pool, id, result, transition).await
+    }
     async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>> {
         calls::call_events(&self.pool, id).await
     }

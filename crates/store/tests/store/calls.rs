@@ -263,7 +263,58 @@ async fn the_call_log_filters_and_pages_newest_first(store: Arc<dyn Store>) {
     assert!(matches!(error, StoreError::Invalid { ref field, .. } if field == "limit"));
 }
 
+async fn a_result_is_recorded_once_with_its_end_move(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let call = inbound_call(&*store, now).await;
+    store
+        .transition(Transition::new(
+            call.id,
+            CallState::Answered,
+            CallState::InProgress,
+            now,
+        ))
+        .await
+        .unwrap();
+    let result = serde_json::json!({"outcome": "call.completed"});
+    let end = Transition::new(call.id, CallState::InProgress, CallState::Completed, now)
+        .with_outcome(CallOutcomeCode::CallCompleted);
+    let done = store
+        .record_call_result(call.id, &result, Some(end.clone()))
+        .await
+        .unwrap();
+    assert_eq!(done.state, CallState::Completed);
+    assert_eq!(done.result, Some(result.clone()));
+    let again = store
+        .record_call_result(call.id, &serde_json::json!({"other": 1}), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict { .. }), "{again}");
+    assert_eq!(store.call(call.id).await.unwrap().result, Some(result));
+
+    // A stale move leaves no result behind.
+    let other = inbound_call(&*store, now).await;
+    let stale = store
+        .record_call_result(
+            other.id,
+            &serde_json::json!({}),
+            Some(end_of(other.id, now)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, StoreError::StaleTransition { .. }),
+        "{stale}"
+    );
+    assert!(store.call(other.id).await.unwrap().result.is_none());
+}
+
+fn end_of(call_id: contracts::CallId, now: chrono::DateTime<chrono::Utc>) -> Transition {
+    Transition::new(call_id, CallState::InProgress, CallState::Completed, now)
+        .with_outcome(CallOutcomeCode::CallCompleted)
+}
+
 both_backends!(
+    a_result_is_recorded_once_with_its_end_move,
     a_transition_moves_the_call_and_appends_its_event,
     a_late_or_duplicate_event_is_rejected_and_changes_nothing,
     an_outcome_that_contradicts_the_end_state_is_rejected,

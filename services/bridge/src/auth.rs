@@ -1,0 +1,329 @@
+//! Authentication: argon2id passwords, JWT access and refresh tokens, API keys, the fleet secret, role checks and login rate limits.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::Utc;
+use contracts::UserId;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+use store::Role;
+use subtle::ConstantTimeEq;
+
+/// Prefix of every API key, so a bearer token is recognised as a key without a database look-up.
+pub const API_KEY_PREFIX: &str = "vox_";
+
+/// Hashes a password with argon2id and a random salt (PHC string), off the async threads.
+pub async fn hash_password(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Checks a password against a stored PHC string, off the async threads.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Passwords shorter than this are refused.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+pub fn check_password_strength(field: &str, password: &str) -> ApiResult<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A new random API key (`vox_` + 40 hex characters) and its SHA-256 hash.
+pub fn new_api_key() -> (String, String) {
+    let bytes: [u8; 20] = rand::random();
+    let key = format!("{API_KEY_PREFIX}{}", hex::encode(bytes));
+    let hash = hash_api_key(&key);
+    (key, hash)
+}
+
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    typ: TokenKind,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and checks HS256 tokens with `JWT_SECRET`.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_ttl", &self.access_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A verified token's subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub user_id: UserId,
+}
+
+impl Tokens {
+    pub fn new(secret: &SecretString, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    fn issue(&self, user: &store::User, kind: TokenKind, ttl: Duration) -> ApiResult<String> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.id.to_string(),
+            role: user.role.as_str().to_owned(),
+            typ: kind,
+            iat: now,
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)
+    }
+
+    pub fn issue_access(&self, user: &store::User) -> ApiResult<String> {
+        self.issue(user, TokenKind::Access, self.access_ttl)
+    }
+
+    pub fn issue_refresh(&self, user: &store::User) -> ApiResult<String> {
+        self.issue(user, TokenKind::Refresh, self.refresh_ttl)
+    }
+
+    fn verify(&self, token: &str, kind: TokenKind) -> ApiResult<TokenSubject> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))?;
+        if data.claims.typ != kind {
+            return Err(ApiError::unauthorized("wrong kind of token"));
+        }
+        let id = data
+            .claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the token is invalid"))?;
+        Ok(TokenSubject {
+            user_id: UserId(id),
+        })
+    }
+
+    pub fn verify_access(&self, token: &str) -> ApiResult<TokenSubject> {
+        self.verify(token, TokenKind::Access)
+    }
+
+    pub fn verify_refresh(&self, token: &str) -> ApiResult<TokenSubject> {
+        self.verify(token, TokenKind::Refresh)
+    }
+}
+
+/// Who is calling: an operator (by JWT) or a machine client (by API key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `user:<id>` or `api_key:<id>`, as written to the audit log.
+    pub actor: String,
+    pub role: Role,
+    pub user_id: Option<UserId>,
+}
+
+impl Principal {
+    /// 403 unless the caller's role is at least `role`.
+    pub fn require(&self, role: Role) -> ApiResult<()> {
+        if self.role >= role {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!(
+            "this needs the {role} role; you are {}",
+            self.role
+        )))
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        if token.starts_with(API_KEY_PREFIX) {
+            let key = state
+                .store
+                .api_key_by_hash(&hash_api_key(token), Utc::now())
+                .await?
+                .filter(|key| key.revoked_at.is_none())
+                .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+            return Ok(Principal {
+                actor: format!("api_key:{}", key.id),
+                role: key.role,
+                user_id: None,
+            });
+        }
+        let subject = state.tokens.verify_access(token)?;
+        let user = match state.store.user(subject.user_id).await {
+            Ok(user) if !user.disabled => user,
+            Ok(_) | Err(store::StoreError::NotFound { .. }) => {
+                return Err(ApiError::unauthorized("the account is disabled or gone"));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        Ok(Principal {
+            actor: format!("user:{}", user.id),
+            role: user.role,
+            user_id: Some(user.id),
+        })
+    }
+}
+
+/// A fleet worker, authenticated with `Authorization: Bearer $VOXCORE_SECRET`.
+#[derive(Debug, Clone, Copy)]
+pub struct Fleet;
+
+impl FromRequestParts<AppState> for Fleet {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = bearer(parts).unwrap_or_default().as_bytes();
+        let expected = state.config.voxcore_secret.expose_secret().as_bytes();
+        if bool::from(presented.ct_eq(expected)) {
+            return Ok(Fleet);
+        }
+        Err(ApiError::unauthorized("this route needs the fleet secret"))
+    }
+}
+
+/// Failed logins allowed per account and per client address within [`LoginLimiter::window`].
+#[derive(Debug)]
+pub struct LoginLimiter {
+    pub max_per_account: usize,
+    pub max_per_address: usize,
+    pub window: Duration,
+    failures: tokio::sync::Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl LoginLimiter {
+    pub fn new(max_per_account: usize, max_per_address: usize, window: Duration) -> Self {
+        Self {
+            max_per_account,
+            max_per_address,
+            window,
+            failures: Default::default(),
+        }
+    }
+
+    fn keys(account: &str, address: &str) -> [String; 2] {
+        [
+            format!("account:{}", account.trim().to_lowercase()),
+            format!("address:{address}"),
+        ]
+    }
+
+    /// `Err` with the seconds to wait when the account or the address is locked out.
+    pub async fn check(&self, account: &str, address: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().await;
+        for (key, max) in Self::keys(account, address)
+            .into_iter()
+            .zip([self.max_per_account, self.max_per_address])
+        {
+            if let Some(times) = failures.get_mut(&key) {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > self.window)
+                {
+                    times.pop_front();
+                }
+                if times.len() >= max {
+                    let oldest = *times.front().expect("non-empty");
+                    return Err(self
+                        .window
+                        .saturating_sub(now.duration_since(oldest))
+                        .as_secs()
+                        .max(1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn record_failure(&self, account: &str, address: &str) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().await;
+        for key in Self::keys(account, address) {
+            failures.entry(key).or_default().push_back(now);
+        }
+    }
+
+    /// A successful login clears the account's failures (not the address's).
+    pub async fn record_success(&self, account: &str) {
+        let [account_key, _] = Self::keys(account, "");
+        self.failures.lock().await.remove(&account_key);
+    }
+}

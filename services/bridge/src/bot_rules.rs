@@ -1,0 +1,268 @@
+//! Checks a bot spec before it is saved: known providers, sound tool schemas, declared template variables, a flow whose steps all exist.
+
+use crate::error::{ApiError, ApiResult};
+use crate::template;
+use contracts::runtime_config::{
+    AnalysisFieldKind, BUILTIN_VARIABLES, BotSpec, FlowStep, LLM_PROVIDERS, ProviderSettings,
+    STT_PROVIDERS, TTS_PROVIDERS, ToolSpec,
+};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// JSON Schema's type names.
+const SCHEMA_TYPES: &[&str] = &[
+    "object", "array", "string", "number", "integer", "boolean", "null",
+];
+
+pub fn check(spec: &BotSpec) -> ApiResult<()> {
+    if spec.language.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "spec.language",
+            "must be a language tag such as en-US",
+        ));
+    }
+    provider("spec.stt", &spec.stt, STT_PROVIDERS)?;
+    provider("spec.llm", &spec.llm, LLM_PROVIDERS)?;
+    provider("spec.tts", &spec.tts, TTS_PROVIDERS)?;
+    templates(spec)?;
+    tools(spec)?;
+    analysis(spec)?;
+    if !(10..=4 * 3600).contains(&spec.limits.max_duration_secs) {
+        return Err(ApiError::invalid(
+            "spec.limits.max_duration_secs",
+            "must be between 10 and 14400",
+        ));
+    }
+    if !(1..=600).contains(&spec.limits.silence_timeout_secs) {
+        return Err(ApiError::invalid(
+            "spec.limits.silence_timeout_secs",
+            "must be between 1 and 600",
+        ));
+    }
+    flow(spec)
+}
+
+fn provider(field: &str, settings: &ProviderSettings, known: &[&str]) -> ApiResult<()> {
+    let mut current = Some(settings);
+    let mut path = field.to_owned();
+    while let Some(settings) = current {
+        if !known.contains(&settings.provider.as_str()) {
+            return Err(ApiError::invalid(
+                format!("{path}.provider"),
+                format!(
+                    "unknown provider {:?}; known: {}",
+                    settings.provider,
+                    known.join(", ")
+                ),
+            ));
+        }
+        path.push_str(".fallback");
+        current = settings.fallback.as_deref();
+    }
+    Ok(())
+}
+
+fn templates(spec: &BotSpec) -> ApiResult<()> {
+    let mut declared: HashSet<&str> = BUILTIN_VARIABLES.iter().copied().collect();
+    for name in &spec.variables {
+        if template::variables(&format!("{{{{{name}}}}}")).is_err() {
+            return Err(ApiError::invalid(
+                "spec.variables",
+                format!("{name:?} is not a variable name"),
+            ));
+        }
+        declared.insert(name);
+    }
+    let texts = [
+        ("spec.system_prompt", Some(&spec.system_prompt)),
+        ("spec.first_message", spec.first_message.as_ref()),
+    ];
+    for (field, text) in texts {
+        let Some(text) = text else { continue };
+        let used =
+            template::variables(text).map_err(|message| ApiError::invalid(field, message))?;
+        if let Some(unknown) = used.iter().find(|name| !declared.contains(name.as_str())) {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "{{{{{unknown}}}}} is not a declared variable; add it to spec.variables or use one of {}",
+                    BUILTIN_VARIABLES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn tools(spec: &BotSpec) -> ApiResult<()> {
+    let mut names = HashSet::new();
+    for (index, tool) in spec.tools.iter().enumerate() {
+        let field = format!("spec.tools[{index}]");
+        match tool {
+            ToolSpec::Webhook {
+                name,
+                url,
+                parameters,
+                timeout_ms,
+                ..
+            } => {
+                let valid_name =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid_name {
+                    return Err(ApiError::invalid(
+                        format!("{field}.name"),
+                        "use letters, digits and '_'",
+                    ));
+                }
+                if !names.insert(name.as_str()) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.name"),
+                        format!("{name} is used twice"),
+                    ));
+                }
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.url"),
+                        "must be an http(s) URL",
+                    ));
+                }
+                if !(100..=30_000).contains(timeout_ms) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.timeout_ms"),
+                        "must be between 100 and 30000",
+                    ));
+                }
+                json_schema(&format!("{field}.parameters"), parameters, true)?;
+            }
+            ToolSpec::Transfer { destination } => {
+                let ok = contracts::E164Number::parse(destination).is_ok()
+                    || destination.starts_with("sip:");
+                if !ok {
+                    return Err(ApiError::invalid(
+                        format!("{field}.destination"),
+                        "must be an E.164 number or a sip: URI",
+                    ));
+                }
+            }
+            ToolSpec::SetDisposition { allowed } if allowed.is_empty() => {
+                return Err(ApiError::invalid(
+                    format!("{field}.allowed"),
+                    "list at least one disposition",
+                ));
+            }
+            ToolSpec::SetDisposition { .. } | ToolSpec::EndCall => {}
+        }
+    }
+    Ok(())
+}
+
+/// A structural check of a JSON Schema: known types, object properties that are schemas,
+/// `required` naming existing properties. `root` schemas must describe an object.
+fn json_schema(field: &str, schema: &Value, root: bool) -> ApiResult<()> {
+    let object = schema
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(field, "a JSON Schema must be an object"))?;
+    let kind = object.get("type").and_then(Value::as_str);
+    if let Some(kind) = object.get("type")
+        && !kind.as_str().is_some_and(|k| SCHEMA_TYPES.contains(&k))
+    {
+        return Err(ApiError::invalid(
+            format!("{field}.type"),
+            format!("must be one of {}", SCHEMA_TYPES.join(", ")),
+        ));
+    }
+    if root && kind != Some("object") {
+        return Err(ApiError::invalid(
+            format!("{field}.type"),
+            "tool arguments must be a schema of type object",
+        ));
+    }
+    if let Some(properties) = object.get("properties") {
+        let properties = properties.as_object().ok_or_else(|| {
+            ApiError::invalid(
+                format!("{field}.properties"),
+                "must be an object of schemas",
+            )
+        })?;
+        for (name, property) in properties {
+            json_schema(&format!("{field}.properties.{name}"), property, false)?;
+        }
+        if let Some(required) = object.get("required") {
+            let required = required.as_array().ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{field}.required"),
+                    "must be a list of property names",
+                )
+            })?;
+            for name in required {
+                let name = name.as_str().unwrap_or_default();
+                if !properties.contains_key(name) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.required"),
+                        format!("{name:?} is not a property"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(items) = object.get("items") {
+        json_schema(&format!("{field}.items"), items, false)?;
+    }
+    Ok(())
+}
+
+fn analysis(spec: &BotSpec) -> ApiResult<()> {
+    let mut names = HashSet::new();
+    for (index, field) in spec.analysis.iter().enumerate() {
+        let path = format!("spec.analysis[{index}]");
+        if field.name.trim().is_empty() || !names.insert(field.name.as_str()) {
+            return Err(ApiError::invalid(
+                format!("{path}.name"),
+                "must be a unique, non-empty name",
+            ));
+        }
+        if field.kind == AnalysisFieldKind::Enum && field.options.is_empty() {
+            return Err(ApiError::invalid(
+                format!("{path}.options"),
+                "an enum field lists its options",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn flow(spec: &BotSpec) -> ApiResult<()> {
+    let Some(flow) = &spec.flow else {
+        return Ok(());
+    };
+    let exists = |name: &str| flow.steps.contains_key(name);
+    if !exists(&flow.start) {
+        return Err(ApiError::invalid(
+            "spec.flow.start",
+            format!("no step is named {:?}", flow.start),
+        ));
+    }
+    for (name, step) in &flow.steps {
+        let field = format!("spec.flow.steps.{name}");
+        let targets: Vec<&String> = match step {
+            FlowStep::Say { next, .. } | FlowStep::SetField { next, .. } => vec![next],
+            FlowStep::Ask {
+                branches,
+                otherwise,
+                ..
+            } => branches
+                .iter()
+                .map(|b| &b.next)
+                .chain(std::iter::once(otherwise))
+                .collect(),
+            FlowStep::End { .. } => vec![],
+        };
+        if let Some(missing) = targets.into_iter().find(|target| !exists(target)) {
+            return Err(ApiError::invalid(
+                field,
+                format!("goes to {missing:?}, which is not a step"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `/auth/login`, `/auth/refresh`, `/auth/me`: sessions for operators.
+
+use crate::AppState;
+use crate::auth::{Principal, verify_password};
+use crate::convert;
+use crate::error::{ApiError, ApiJson, ApiResult};
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use contracts::api::{LoginRequest, RefreshRequest, TokenResponse, UserView};
+use std::net::SocketAddr;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/me", get(me))
+}
+
+fn session(state: &AppState, user: &store::User) -> ApiResult<TokenResponse> {
+    Ok(TokenResponse {
+        access_token: state.tokens.issue_access(user)?,
+        token_type: "Bearer".into(),
+        expires_in: state.tokens.access_ttl.as_secs(),
+        refresh_token: state.tokens.issue_refresh(user)?,
+        user: convert::user(user),
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let address = peer.ip().to_string();
+    if let Err(wait) = state.limiter.check(&request.email, &address).await {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "auth.rate_limited",
+            format!("too many failed sign-ins; try again in {wait} s"),
+        ));
+    }
+    let user = state.store.user_by_email(&request.email).await?;
+    let verified = match &user {
+        Some(user) => verify_password(request.password.clone(), user.password_hash.clone()).await,
+        None => false,
+    };
+    match user {
+        Some(user) if verified && !user.disabled => {
+            state.limiter.record_success(&request.email).await;
+            Ok(Json(session(&state, &user)?))
+        }
+        _ => {
+            state.limiter.record_failure(&request.email, &address).await;
+            Err(ApiError::unauthorized(
+                "wrong email or password, or the account is disabled",
+            ))
+        }
+    }
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let subject = state.tokens.verify_refresh(&request.refresh_token)?;
+    let user = state
+        .store
+        .user(subject.user_id)
+        .await
+        .ok()
+        .filter(|user| !user.disabled)
+        .ok_or_else(|| ApiError::unauthorized("the account is disabled or gone"))?;
+    Ok(Json(session(&state, &user)?))
+}
+
+async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<UserView>> {
+    let id = principal
+        .user_id
+        .ok_or_else(|| ApiError::not_found("an API key has no user"))?;
+    Ok(Json(convert::user(&state.store.user(id).await?)))
+}

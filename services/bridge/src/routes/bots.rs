@@ -1,0 +1,163 @@
+//! Bots: create, read, save a new version, version history, archive.
+
+use super::{audit, snapshot};
+use crate::convert;
+use crate::error::{ApiJson, ApiQuery, ApiResult};
+use crate::{AppState, auth::Principal, bot_rules};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use contracts::BotId;
+use contracts::api::{BotVersionView, BotView, Page, SaveBot};
+use store::{NewBot, Role};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bots", get(list).post(create))
+        .route("/bots/{id}", get(read).put(save).delete(archive))
+        .route("/bots/{id}/versions", get(versions))
+        .route("/bots/{id}/versions/{version}", get(version))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    #[serde(default)]
+    include_archived: bool,
+}
+
+async fn view(state: &AppState, id: BotId) -> ApiResult<BotView> {
+    let bot = state.store.bot(id).await?;
+    let current = state.store.bot_version(id, bot.current_version).await?;
+    Ok(convert::bot(&bot, &current))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<BotView>>> {
+    principal.require(Role::Viewer)?;
+    let bots = state
+        .store
+        .list_bots(
+            super::page(query.limit, query.cursor.as_deref())?,
+            query.include_archived,
+        )
+        .await?;
+    let mut items = Vec::with_capacity(bots.items.len());
+    for bot in &bots.items {
+        items.push(view(&state, bot.id).await?);
+    }
+    Ok(Json(Page {
+        items,
+        next_cursor: bots.next_after.map(|id| id.to_string()),
+    }))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SaveBot>,
+) -> ApiResult<(StatusCode, Json<BotView>)> {
+    principal.require(Role::Operator)?;
+    bot_rules::check(&body.spec)?;
+    let (bot, version) = state
+        .store
+        .create_bot(NewBot {
+            name: body.name,
+            spec: body.spec,
+            created_by: principal.user_id,
+        })
+        .await?;
+    let created = convert::bot(&bot, &version);
+    audit(
+        &state,
+        &principal,
+        "bot.create",
+        "bot",
+        bot.id,
+        None,
+        snapshot(&created),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<BotView>> {
+    principal.require(Role::Viewer)?;
+    Ok(Json(view(&state, BotId(id)).await?))
+}
+
+/// Every save is a new version; calls keep the version they ran.
+async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<SaveBot>,
+) -> ApiResult<Json<BotView>> {
+    principal.require(Role::Operator)?;
+    bot_rules::check(&body.spec)?;
+    let before = view(&state, BotId(id)).await?;
+    if body.name.trim() != before.name {
+        return Err(crate::error::ApiError::invalid(
+            "name",
+            "renaming a bot is not supported; create a new bot",
+        ));
+    }
+    state
+        .store
+        .save_bot_version(BotId(id), body.spec, principal.user_id)
+        .await?;
+    let after = view(&state, BotId(id)).await?;
+    audit(
+        &state,
+        &principal,
+        "bot.update",
+        "bot",
+        id,
+        snapshot(&before),
+        snapshot(&after),
+    )
+    .await?;
+    Ok(Json(after))
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<BotView>> {
+    principal.require(Role::Operator)?;
+    state.store.set_bot_archived(BotId(id), true).await?;
+    let after = view(&state, BotId(id)).await?;
+    audit(&state, &principal, "bot.archive", "bot", id, None, None).await?;
+    Ok(Json(after))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<BotVersionView>>> {
+    principal.require(Role::Viewer)?;
+    let versions = state.store.list_bot_versions(BotId(id)).await?;
+    Ok(Json(versions.iter().map(convert::bot_version).collect()))
+}
+
+async fn version(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, version)): Path<(i64, i64)>,
+) -> ApiResult<Json<BotVersionView>> {
+    principal.require(Role::Viewer)?;
+    Ok(Json(convert::bot_version(
+        &state.store.bot_version(BotId(id), version).await?,
+    )))
+}

@@ -1,0 +1,307 @@
+//! Campaigns (settings, checked state changes) and their contacts.
+
+use super::{audit, snapshot};
+use crate::convert;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::{AppState, auth::Principal, phone};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use contracts::CampaignId;
+use contracts::api::{
+    CampaignSettings, CampaignState as ApiState, CampaignView, ContactInput, ContactView,
+    ImportSummary, Page,
+};
+use serde_json::{Value, json};
+use store::{Campaign, CampaignState, ContactFilter, ContactStatus, NewCampaign, NewContact, Role};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/campaigns", get(list).post(create))
+        .route("/campaigns/{id}", get(read).put(update))
+        .route("/campaigns/{id}/{action}", post(act))
+        .route(
+            "/campaigns/{id}/contacts",
+            get(list_contacts).post(add_contacts),
+        )
+}
+
+fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
+    if let Some(region) = &settings.default_region {
+        phone::check_region("default_region", region)?;
+    }
+    Ok(NewCampaign {
+        name: settings.name.clone(),
+        bot_id: settings.bot_id,
+        calling_windows: settings.calling_windows.clone(),
+        max_attempts: settings.max_attempts,
+        concurrency_cap: settings.concurrency_cap,
+        weight: settings.weight,
+        abandon_target: settings.abandon_target,
+        caller_id: settings.caller_id.clone(),
+        settings: json!({ "default_region": settings.default_region, "dialler": settings.dialler }),
+    })
+}
+
+fn to_view(campaign: &Campaign) -> CampaignView {
+    let config = &campaign.config;
+    CampaignView {
+        id: campaign.id,
+        state: convert::campaign_state_out(campaign.state),
+        settings: CampaignSettings {
+            name: config.name.clone(),
+            bot_id: config.bot_id,
+            calling_windows: config.calling_windows.clone(),
+            max_attempts: config.max_attempts,
+            concurrency_cap: config.concurrency_cap,
+            weight: config.weight,
+            abandon_target: config.abandon_target,
+            caller_id: config.caller_id.clone(),
+            default_region: config
+                .settings
+                .get("default_region")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            dialler: config
+                .settings
+                .get("dialler")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        },
+        created_at: campaign.created_at,
+        updated_at: campaign.updated_at,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    state: Option<ApiState>,
+}
+
+fn state_in(state: ApiState) -> CampaignState {
+    match state {
+        ApiState::Draft => CampaignState::Draft,
+        ApiState::Running => CampaignState::Running,
+        ApiState::Paused => CampaignState::Paused,
+        ApiState::Completed => CampaignState::Completed,
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<CampaignView>>> {
+    principal.require(Role::Viewer)?;
+    let campaigns = state
+        .store
+        .list_campaigns(
+            super::page(query.limit, query.cursor.as_deref())?,
+            query.state.map(state_in),
+        )
+        .await?;
+    Ok(Json(convert::page(campaigns, to_view)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CampaignSettings>,
+) -> ApiResult<(StatusCode, Json<CampaignView>)> {
+    principal.require(Role::Operator)?;
+    let campaign = state.store.create_campaign(to_store(&body)?).await?;
+    let view = to_view(&campaign);
+    audit(
+        &state,
+        &principal,
+        "campaign.create",
+        "campaign",
+        campaign.id,
+        None,
+        snapshot(&view),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    principal.require(Role::Viewer)?;
+    Ok(Json(to_view(&state.store.campaign(CampaignId(id)).await?)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CampaignSettings>,
+) -> ApiResult<Json<CampaignView>> {
+    principal.require(Role::Operator)?;
+    let before = to_view(&state.store.campaign(CampaignId(id)).await?);
+    let after = to_view(
+        &state
+            .store
+            .update_campaign(CampaignId(id), to_store(&body)?)
+            .await?,
+    );
+    audit(
+        &state,
+        &principal,
+        "campaign.update",
+        "campaign",
+        id,
+        snapshot(&before),
+        snapshot(&after),
+    )
+    .await?;
+    Ok(Json(after))
+}
+
+/// `start` (draft → running), `pause`, `resume`, `complete`.
+async fn act(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, action)): Path<(i64, String)>,
+) -> ApiResult<Json<CampaignView>> {
+    principal.require(Role::Operator)?;
+    let current = state.store.campaign(CampaignId(id)).await?;
+    let (from, to) = match (action.as_str(), current.state) {
+        ("start", from) => (from, CampaignState::Running),
+        ("pause", from) => (from, CampaignState::Paused),
+        ("resume", from) => (from, CampaignState::Running),
+        ("complete", from) => (from, CampaignState::Completed),
+        (other, _) => {
+            return Err(ApiError::not_found(format!(
+                "no campaign action {other:?}; use start, pause, resume or complete"
+            )));
+        }
+    };
+    let allowed = match action.as_str() {
+        "start" => from == CampaignState::Draft,
+        "resume" => from == CampaignState::Paused,
+        _ => from.can_move_to(to),
+    };
+    if !allowed {
+        return Err(ApiError::conflict(
+            "conflict.state",
+            format!("a {from} campaign cannot {action}"),
+        ));
+    }
+    let moved = state
+        .store
+        .set_campaign_state(CampaignId(id), from, to)
+        .await?;
+    let view = to_view(&moved);
+    audit(
+        &state,
+        &principal,
+        &format!("campaign.{action}"),
+        "campaign",
+        id,
+        Some(json!({"state": from.as_str()})),
+        Some(json!({"state": to.as_str()})),
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ContactQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    status: Option<String>,
+    phone: Option<String>,
+}
+
+async fn list_contacts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<ContactQuery>,
+) -> ApiResult<Json<Page<ContactView>>> {
+    principal.require(Role::Viewer)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<ContactStatus>()
+                .map_err(|e| ApiError::invalid("status", e))
+        })
+        .transpose()?;
+    let filter = ContactFilter {
+        status,
+        phone: query.phone.clone(),
+    };
+    let contacts = state
+        .store
+        .list_contacts(
+            CampaignId(id),
+            filter,
+            super::page(query.limit, query.cursor.as_deref())?,
+        )
+        .await?;
+    Ok(Json(convert::page(contacts, convert::contact)))
+}
+
+/// A JSON batch of contacts: all are normalised and checked, then all are written, or none.
+async fn add_contacts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    ApiJson(rows): ApiJson<Vec<ContactInput>>,
+) -> ApiResult<(StatusCode, Json<ImportSummary>)> {
+    principal.require(Role::Operator)?;
+    let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
+    let region = campaign.settings.default_region.as_deref();
+    let contacts = rows
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let normalised = phone::normalise(&format!("[{index}].phone"), &row.phone, region)?;
+            let timezone = match row.timezone {
+                Some(zone) => zone,
+                None => phone::zone_of(&normalised)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            format!("[{index}].timezone"),
+                            "the number's country spans several time zones: give one",
+                        )
+                    })?
+                    .to_owned(),
+            };
+            Ok(NewContact {
+                phone: normalised.to_string(),
+                timezone,
+                variables: row.variables,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let imported = state
+        .store
+        .add_contacts(CampaignId(id), contacts)
+        .await
+        .map_err(|error| match error {
+            store::StoreError::Invalid { field, message } => {
+                ApiError::invalid(field.trim_start_matches("contacts"), message)
+            }
+            other => other.into(),
+        })?;
+    audit(
+        &state,
+        &principal,
+        "contacts.add",
+        "campaign",
+        id,
+        None,
+        Some(json!({"imported": imported})),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(ImportSummary { imported })))
+}

@@ -1,0 +1,209 @@
+//! The fleet's two contracts: runtime config (`GET /config`) and call results (`POST /calls/{id}/result`), both behind `VOXCORE_SECRET`.
+
+use crate::auth::Fleet;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::{AppState, retry, template};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use contracts::call_result::CallResult;
+use contracts::runtime_config::{
+    BotRef, BotSpec, CallDirection, CallInfo, ContactInfo, RuntimeConfig,
+};
+use contracts::{BotId, CallId, CallState};
+use serde_json::{Map, Value, json};
+use store::{Call, NewCall, Transition};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/config", get(config))
+        .route("/calls/{id}/result", post(result))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ConfigQuery {
+    call_id: Option<i64>,
+    bot_id: Option<i64>,
+    /// For `bot_id` calls: `inbound` (default) or `web`.
+    direction: Option<CallDirection>,
+    /// For inbound calls: the caller's number.
+    from: Option<String>,
+}
+
+/// `{{variables}}` of the prompt and first message, from the contact and the call.
+fn rendered(spec: &BotSpec, call: &Call, contact: Option<&ContactInfo>) -> BotSpec {
+    let mut values: Map<String, Value> = contact.map(|c| c.variables.clone()).unwrap_or_default();
+    values.insert("call_id".into(), json!(call.id.to_string()));
+    if let Some(id) = call.campaign_id {
+        values.insert("campaign_id".into(), json!(id.to_string()));
+    }
+    if let Some(contact) = contact {
+        values.insert("contact_id".into(), json!(contact.contact_id.to_string()));
+        values.insert("phone".into(), json!(contact.phone.as_str()));
+    }
+    let mut spec = spec.clone();
+    spec.system_prompt = template::render(&spec.system_prompt, &values);
+    spec.first_message = spec
+        .first_message
+        .map(|text| template::render(&text, &values));
+    spec
+}
+
+async fn config(
+    State(state): State<AppState>,
+    _fleet: Fleet,
+    ApiQuery(query): ApiQuery<ConfigQuery>,
+) -> ApiResult<Json<RuntimeConfig>> {
+    let call = match (query.call_id, query.bot_id) {
+        (Some(id), None) => state.store.call(CallId(id)).await?,
+        (None, Some(bot_id)) => {
+            // An inbound or test call without a campaign: the Backend opens its record here.
+            let from = query
+                .from
+                .as_deref()
+                .map(|text| {
+                    contracts::E164Number::parse(text)
+                        .map_err(|e| ApiError::invalid("from", e.to_string()))
+                })
+                .transpose()?;
+            state
+                .store
+                .create_call(NewCall {
+                    direction: query.direction.unwrap_or(CallDirection::Inbound),
+                    bot_id: BotId(bot_id),
+                    campaign_id: None,
+                    contact_id: None,
+                    from,
+                    to: None,
+                    state: CallState::Answered,
+                    now: Utc::now(),
+                })
+                .await?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "call_id",
+                "give exactly one of call_id or bot_id",
+            ));
+        }
+    };
+    let bot = state.store.bot(call.bot_id).await?;
+    let version = state
+        .store
+        .bot_version(call.bot_id, call.bot_version)
+        .await?;
+    let contact = match call.contact_id {
+        Some(id) => {
+            let contact = state.store.contact(id).await?;
+            Some(ContactInfo {
+                contact_id: contact.id,
+                phone: contact.phone,
+                variables: contact.variables,
+                crm: None,
+            })
+        }
+        None => None,
+    };
+    let config = RuntimeConfig {
+        call_id: call.id,
+        bot: BotRef {
+            bot_id: bot.id,
+            version: version.version,
+            name: bot.name,
+        },
+        spec: rendered(&version.spec, &call, contact.as_ref()),
+        call: CallInfo {
+            direction: call.direction,
+            campaign_id: call.campaign_id,
+            from: call.from.clone(),
+            to: call.to.clone(),
+            attempt: call.attempt,
+            created_at: call.created_at,
+        },
+        contact,
+    };
+    Ok(Json(config))
+}
+
+/// Stores the result once, ends the call, and schedules the contact's next attempt.
+async fn result(
+    State(state): State<AppState>,
+    _fleet: Fleet,
+    Path(id): Path<i64>,
+    ApiJson(result): ApiJson<CallResult>,
+) -> ApiResult<Json<Value>> {
+    if result.call_id != CallId(id) {
+        return Err(ApiError::invalid(
+            "call_id",
+            format!(
+                "the body is for call {}, the URL for call {id}",
+                result.call_id
+            ),
+        ));
+    }
+    if result.timings.ended_at < result.timings.started_at {
+        return Err(ApiError::invalid(
+            "timings.ended_at",
+            "is before started_at",
+        ));
+    }
+    let document = serde_json::to_value(&result).map_err(ApiError::internal)?;
+    let call = state.store.call(CallId(id)).await?;
+    if let Some(existing) = &call.result {
+        if existing == &document {
+            return Ok(Json(
+                json!({ "call_id": id, "state": call.state, "duplicate": true }),
+            ));
+        }
+        return Err(ApiError::conflict(
+            "conflict.result",
+            format!("call {id} already has a different result"),
+        ));
+    }
+    let end_state = result.outcome.end_state();
+    let transition = (!call.state.is_terminal()).then(|| {
+        let mut transition =
+            Transition::new(call.id, call.state, end_state, result.timings.ended_at);
+        transition.outcome = Some(result.outcome);
+        transition.detail = Some(json!({ "source": "call_result" }));
+        transition
+    });
+    if let Some(transition) = &transition
+        && !transition.from.can_move_to(transition.to)
+    {
+        return Err(ApiError::conflict(
+            "conflict.state",
+            format!("a call that is {} cannot end as {end_state}", call.state),
+        ));
+    }
+    let stored = state
+        .store
+        .record_call_result(call.id, &document, transition)
+        .await?;
+    schedule_retry(&state, &stored, &result).await?;
+    Ok(Json(
+        json!({ "call_id": id, "state": stored.state, "duplicate": false }),
+    ))
+}
+
+async fn schedule_retry(state: &AppState, call: &Call, result: &CallResult) -> ApiResult<()> {
+    let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
+        return Ok(());
+    };
+    let contact = state.store.contact(contact_id).await?;
+    let Some(owner) = contact.lease_owner.clone() else {
+        return Ok(());
+    };
+    let campaign = state.store.campaign(campaign_id).await?;
+    let now = Utc::now();
+    let next = retry::next_for(&campaign, &contact, result.outcome, now);
+    match state
+        .store
+        .finish_attempt(contact_id, &owner, result.outcome.as_str(), next, now)
+        .await
+    {
+        Ok(()) | Err(store::StoreError::WrongState { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,69 @@
+//! `GET /health`: 200 when the settings are present and the database (and Redis, when configured) answer; 503 naming what is down.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use contracts::api::BackendHealth;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/health", get(health))
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<BackendHealth>) {
+    let mut checks = BTreeMap::new();
+    // Startup refuses without the secrets, so a running Backend always has them.
+    checks.insert("settings".to_owned(), "ok".to_owned());
+    let database = match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(error)) => format!("down: {error}"),
+        Err(_) => "down: no answer within 2 s".to_owned(),
+    };
+    checks.insert("database".to_owned(), database);
+    if let Some(url) = &state.config.redis_url {
+        checks.insert("redis".to_owned(), redis_ping(url).await);
+    }
+    let healthy = checks.values().all(|v| v == "ok");
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = BackendHealth {
+        status: if healthy { "ok" } else { "down" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        checks,
+    };
+    (status, Json(body))
+}
+
+/// A RESP `PING` over TCP: `ok`, or why not.
+async fn redis_ping(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    let host_port = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    let address = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:6379")
+    };
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(&address).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut reply = [0_u8; 64];
+        let n = stream.read(&mut reply).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&reply[..n]).into_owned())
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {
+        Ok(Ok(reply)) if reply.starts_with("+PONG") => "ok".to_owned(),
+        Ok(Ok(reply)) => format!("down: unexpected reply {:?}", reply.trim()),
+        Ok(Err(error)) => format!("down: {error}"),
+        Err(_) => "down: no answer within 2 s".to_owned(),
+    }
+}

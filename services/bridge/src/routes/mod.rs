@@ -1,0 +1,92 @@
+//! The route table: `/health`, `/api/v1/…`, a JSON 404 for anything else, the body limit and request tracing.
+
+mod auth;
+mod bots;
+mod calls;
+mod campaigns;
+mod fleet;
+mod health;
+mod ops;
+mod users;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use serde_json::Value;
+use store::NewAuditEntry;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(bots::router())
+        .merge(campaigns::router())
+        .merge(calls::router())
+        .merge(fleet::router())
+        .merge(ops::router());
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Records an operator change: who, what, and the entity before and after.
+pub(crate) async fn audit(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    entity: &str,
+    entity_id: impl ToString,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> ApiResult<()> {
+    state
+        .store
+        .append_audit(NewAuditEntry {
+            actor: principal.actor.clone(),
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: Some(entity_id.to_string()),
+            detail: Some(serde_json::json!({ "before": before, "after": after })),
+        })
+        .await?;
+    Ok(())
+}
+
+/// `?limit=…&cursor=…` of every list route.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> ApiResult<store::Page> {
+        page(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// The store page for `?limit=…&cursor=…` (default 50 items).
+pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> ApiResult<store::Page> {
+    let after = cursor
+        .map(|cursor| {
+            cursor
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from a previous page"))
+        })
+        .transpose()?;
+    Ok(store::Page {
+        limit: limit.unwrap_or(50),
+        after,
+    })
+}
+
+/// Serialises a body for the audit log.
+pub(crate) fn snapshot<T: serde::Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok()
+}

@@ -1,0 +1,121 @@
+//! The do-not-call list and the audit log.
+
+use super::{PageQuery, audit};
+use crate::convert;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::{AppState, auth::Principal, phone};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use contracts::api::{AuditView, DncInput, DncView, Page};
+use serde_json::json;
+use store::Role;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dnc", get(list_dnc).post(add_dnc))
+        .route("/dnc/{phone}", get(check_dnc).delete(remove_dnc))
+        .route("/audit", get(list_audit))
+}
+
+fn view(entry: &store::DncEntry) -> DncView {
+    DncView {
+        phone: entry.phone.clone(),
+        reason: entry.reason.clone(),
+        created_at: entry.created_at,
+    }
+}
+
+async fn list_dnc(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<DncView>>> {
+    principal.require(Role::Viewer)?;
+    Ok(Json(convert::page(
+        state.store.list_dnc(query.page()?).await?,
+        view,
+    )))
+}
+
+async fn add_dnc(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<DncInput>,
+) -> ApiResult<(StatusCode, Json<DncView>)> {
+    principal.require(Role::Operator)?;
+    let number = phone::normalise("phone", &body.phone, None)?;
+    let entry = state
+        .store
+        .add_dnc(number.as_str(), body.reason.trim())
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "dnc.add",
+        "dnc",
+        number.as_str(),
+        None,
+        Some(json!({"reason": entry.reason})),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&entry))))
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DncCheck {
+    phone: String,
+    listed: bool,
+}
+
+async fn check_dnc(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Json<DncCheck>> {
+    principal.require(Role::Viewer)?;
+    let number = phone::normalise("phone", &number, None)?;
+    let listed = state.store.is_dnc(number.as_str()).await?;
+    Ok(Json(DncCheck {
+        phone: number.to_string(),
+        listed,
+    }))
+}
+
+async fn remove_dnc(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Operator)?;
+    let number = phone::normalise("phone", &number, None)?;
+    if !state.store.remove_dnc(number.as_str()).await? {
+        return Err(ApiError::not_found(format!(
+            "{number} is not on the do-not-call list"
+        )));
+    }
+    audit(
+        &state,
+        &principal,
+        "dnc.remove",
+        "dnc",
+        number.as_str(),
+        None,
+        None,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<AuditView>>> {
+    principal.require(Role::Admin)?;
+    Ok(Json(convert::page(
+        state.store.list_audit(query.page()?).await?,
+        convert::audit,
+    )))
+}

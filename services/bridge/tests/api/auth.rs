@@ -1,0 +1,208 @@
+//! Sign-in, refresh, roles on routes, API keys, login rate limits and users.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use store::Role;
+
+async fn sign_in_returns_tokens_and_refresh_renews_them(app: TestApp) {
+    let response = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "ADMIN@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let session: Value = response.json().await.unwrap();
+    assert_eq!(session["token_type"], "Bearer");
+    assert_eq!(session["user"]["role"], "admin");
+    let me = app
+        .get(
+            "/api/v1/auth/me",
+            Some(session["access_token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        me.json::<Value>().await.unwrap()["email"],
+        "admin@example.com"
+    );
+    // A refresh token is not an access token, and vice versa.
+    let refresh = session["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(refresh)).await.status(),
+        401
+    );
+    let renewed = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(renewed.status(), 200);
+    let bad = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": session["access_token"]}),
+        )
+        .await;
+    assert_eq!(bad.status(), 401);
+}
+
+async fn a_wrong_password_is_401_and_repeated_failures_are_rate_limited(app: TestApp) {
+    for _ in 0..5 {
+        let response = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": "admin@example.com", "password": "wrong password"}),
+            )
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    let (status, code, _) = error_of(
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "admin@example.com", "password": PASSWORD}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (429, "auth.rate_limited"));
+}
+
+async fn routes_refuse_missing_tokens_and_roles_below_theirs(app: TestApp) {
+    assert_eq!(app.get("/api/v1/bots", None).await.status(), 401);
+    assert_eq!(
+        app.get("/api/v1/bots", Some("not-a-token")).await.status(),
+        401
+    );
+    let viewer = app.user_token("viewer@example.com", Role::Viewer).await;
+    assert_eq!(app.get("/api/v1/bots", Some(&viewer)).await.status(), 200);
+    let (status, code, _) = error_of(
+        app.post(
+            "/api/v1/bots",
+            Some(&viewer),
+            &json!({"name": "x", "spec": bot_spec()}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "auth.forbidden"));
+    let operator = app.user_token("operator@example.com", Role::Operator).await;
+    assert_eq!(
+        app.post(
+            "/api/v1/bots",
+            Some(&operator),
+            &json!({"name": "x", "spec": bot_spec()})
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        app.get("/api/v1/users", Some(&operator)).await.status(),
+        403
+    );
+    assert_eq!(
+        app.get("/api/v1/audit", Some(&operator)).await.status(),
+        403
+    );
+}
+
+async fn an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked(app: TestApp) {
+    let created = app
+        .post(
+            "/api/v1/api-keys",
+            Some(&app.admin),
+            &json!({"name": "crm sync", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("vox_"));
+    let listed: Value = app
+        .get("/api/v1/api-keys", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains(&key),
+        "the key must never be shown again"
+    );
+    assert_eq!(app.get("/api/v1/bots", Some(&key)).await.status(), 200);
+    assert_eq!(
+        app.post(
+            "/api/v1/bots",
+            Some(&key),
+            &json!({"name": "x", "spec": bot_spec()})
+        )
+        .await
+        .status(),
+        403
+    );
+    let id = created["api_key"]["id"].as_i64().unwrap();
+    let revoked = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(app.get("/api/v1/bots", Some(&key)).await.status(), 401);
+}
+
+async fn admins_create_and_disable_users(app: TestApp) {
+    let weak = app.post("/api/v1/users", Some(&app.admin), &json!({"email": "op@example.com", "name": "Op", "password": "short", "role": "operator"})).await;
+    assert_eq!(error_of(weak).await.2.as_deref(), Some("password"));
+    let created = app
+        .post("/api/v1/users", Some(&app.admin), &json!({"email": "op@example.com", "name": "Op", "password": "long enough password", "role": "operator"}))
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let login = json!({"email": "op@example.com", "password": "long enough password"});
+    let token = app
+        .post("/api/v1/auth/login", None, &login)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let disabled = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(&app.admin),
+            Some(&json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(app.get("/api/v1/bots", Some(&token)).await.status(), 401);
+    assert_eq!(
+        app.post("/api/v1/auth/login", None, &login).await.status(),
+        401
+    );
+    let duplicate = app
+        .post("/api/v1/users", Some(&app.admin), &json!({"email": "op@example.com", "name": "Op", "password": "long enough password", "role": "viewer"}))
+        .await;
+    assert_eq!(error_of(duplicate).await.0, 409);
+}
+
+api_tests!(
+    sign_in_returns_tokens_and_refresh_renews_them,
+    a_wrong_password_is_401_and_repeated_failures_are_rate_limited,
+    routes_refuse_missing_tokens_and_roles_below_theirs,
+    an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked,
+    admins_create_and_disable_users,
+);

@@ -1,0 +1,173 @@
+//! Bots: validation, versions, and the error bodies of bad input.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+async fn saving_a_bot_makes_a_new_version_and_keeps_the_old_one(app: TestApp) {
+    let bot = app.create_bot(bot_spec()).await;
+    assert_eq!(bot["version"], 1);
+    let id = bot["id"].as_i64().unwrap();
+    let mut spec = bot_spec();
+    spec["system_prompt"] = json!("Be brief with {{name}}.");
+    let saved = app
+        .put(
+            &format!("/api/v1/bots/{id}"),
+            Some(&app.admin),
+            &json!({"name": "Reminders", "spec": spec}),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(saved.json::<Value>().await.unwrap()["version"], 2);
+    let versions: Value = app
+        .get(&format!("/api/v1/bots/{id}/versions"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let first: Value = app
+        .get(&format!("/api/v1/bots/{id}/versions/1"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        first["spec"]["system_prompt"],
+        "You remind {{name}} of the appointment."
+    );
+    let audit: Value = app
+        .get("/api/v1/audit", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let update = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "bot.update")
+        .expect("audited");
+    assert_eq!(update["detail"]["before"]["version"], 1);
+    assert_eq!(update["detail"]["after"]["version"], 2);
+}
+
+async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
+    let cases = [
+        (
+            json!({"llm": {"provider": "gpt-nine"}}),
+            "spec.llm.provider",
+        ),
+        (
+            json!({"llm": {"provider": "openai", "fallback": {"provider": "nope"}}}),
+            "spec.llm.fallback.provider",
+        ),
+        (
+            json!({"system_prompt": "Hi {{surname}}"}),
+            "spec.system_prompt",
+        ),
+        (json!({"first_message": "Hi {{name"}), "spec.first_message"),
+        (
+            json!({"tools": [{"type": "webhook", "name": "x", "description": "d", "url": "https://a.b", "parameters": {"type": "object", "properties": {"a": {"type": "strng"}}}}]}),
+            "spec.tools[0].parameters.properties.a.type",
+        ),
+        (
+            json!({"tools": [{"type": "webhook", "name": "x", "description": "d", "url": "https://a.b", "parameters": {"type": "object", "properties": {}, "required": ["a"]}}]}),
+            "spec.tools[0].parameters.required",
+        ),
+        (
+            json!({"tools": [{"type": "transfer", "destination": "front desk"}]}),
+            "spec.tools[0].destination",
+        ),
+        (
+            json!({"limits": {"max_duration_secs": 0, "silence_timeout_secs": 5}}),
+            "spec.limits.max_duration_secs",
+        ),
+        (
+            json!({"flow": {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi", "next": "gone"}}}}),
+            "spec.flow.steps.hello",
+        ),
+    ];
+    for (patch, field) in cases {
+        let mut spec = bot_spec();
+        for (key, value) in patch.as_object().unwrap() {
+            spec[key] = value.clone();
+        }
+        let response = app
+            .post(
+                "/api/v1/bots",
+                Some(&app.admin),
+                &json!({"name": "Bad", "spec": spec}),
+            )
+            .await;
+        let (status, code, got) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str(), got.as_deref()),
+            (422, "validation.invalid", Some(field)),
+            "{patch}"
+        );
+    }
+    let listed: Value = app
+        .get("/api/v1/bots", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["items"].as_array().unwrap().is_empty(),
+        "nothing was written"
+    );
+}
+
+async fn malformed_missing_oversized_and_non_json_bodies_get_clear_errors(app: TestApp) {
+    let url = format!("{}/api/v1/bots", app.address);
+    let send = |body: String, content_type: &'static str| {
+        app.client
+            .post(&url)
+            .bearer_auth(&app.admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let (status, code, _) = error_of(
+        send("{\"name\": ".into(), "application/json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "request.malformed_json"));
+    let (status, _, field) = error_of(
+        send(json!({"spec": bot_spec()}).to_string(), "application/json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("name")));
+    let mut spec = bot_spec();
+    spec.as_object_mut().unwrap().remove("language");
+    let (status, _, field) = error_of(
+        send(
+            json!({"name": "x", "spec": spec}).to_string(),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("spec.language")));
+    let (status, code, _) = error_of(send("name=x".into(), "text/plain").await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (415, "request.not_json"));
+}
+
+api_tests!(
+    saving_a_bot_makes_a_new_version_and_keeps_the_old_one,
+    invalid_bots_are_refused_naming_the_field,
+    malformed_missing_oversized_and_non_json_bodies_get_clear_errors,
+);
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413() {
+    let app = spawn_app_with(Backend::Sqlite, |config| config.body_limit = 4096).await;
+    let body = json!({"name": "x".repeat(8 * 1024), "spec": bot_spec()});
+    let (status, code, _) = error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
+    assert_eq!((status, code.as_str()), (413, "request.too_large"));
+}

@@ -1,0 +1,10 @@
+//! Black-box HTTP tests of the Backend API; every test runs against SQLite and PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod bots;
+mod campaigns;
+mod fleet;
+mod health;
+mod ops;
