@@ -122,3 +122,17 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// One stale-call cleanup pass (for `voxbridge-cleanup.timer`).
+pub async fn cleanup(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let timeout = Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
+    let report = bridge::cleanup::run_once(&*store, timeout)
+        .await
+        .context("reap stale calls")?;
+    println!("reaped {} stale call(s)", report.total());
+    for (state, count) in &report.reaped {
+        println!("  {state}: {count}");
+    }
+    Ok(())
+}

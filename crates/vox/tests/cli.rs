@@ -84,3 +84,58 @@ fn up_prepares_the_embedded_database_and_says_so() {
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("the database is ready"), "{said}");
 }
+
+#[test]
+fn bridge_refuses_to_start_without_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let output = vox(&["bridge"], &[("DATABASE_URL", &url)]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("JWT_SECRET"),
+        "{}",
+        stderr(&output)
+    );
+    let output = vox(
+        &["bridge"],
+        &[
+            ("DATABASE_URL", &url),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("VOXCORE_SECRET"));
+}
+
+#[test]
+fn cleanup_reports_what_it_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    assert!(
+        vox(&["migrate"], &[("DATABASE_URL", &url)])
+            .status
+            .success()
+    );
+    let output = vox(&["cleanup"], &[("DATABASE_URL", &url)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("reaped 0 stale call(s)"));
+}
+
+#[test]
+fn admin_create_user_prints_a_generated_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let output = vox(
+        &["admin", "create-user", "--email", "root@example.com"],
+        &[("DATABASE_URL", &url)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("created admin root@example.com"), "{said}");
+    assert!(said.contains("password (shown once): "), "{said}");
+    let again = vox(
+        &["admin", "create-user", "--email", "root@example.com"],
+        &[("DATABASE_URL", &url)],
+    );
+    assert!(!again.status.success());
+}

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod bot_rules;
+pub mod cleanup;
 mod convert;
 pub mod error;
 mod phone;
@@ -77,6 +78,7 @@ pub struct AppState {
 pub struct App {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    state: AppState,
 }
 
 impl App {
@@ -93,9 +95,13 @@ impl App {
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),
             config: Arc::new(config),
         };
-        let router = routes::router(state);
+        let router = routes::router(state.clone());
         tracing::info!(address = %listener.local_addr()?, "Backend API listening");
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -107,11 +113,17 @@ impl App {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let cleanup = tokio::spawn(cleanup::periodic(
+            self.state.store.clone(),
+            self.state.config.stale_in_progress_timeout,
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        cleanup.abort();
+        served
     }
 }
