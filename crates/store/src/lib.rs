@@ -185,7 +185,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         delivery: NewCrmDelivery,
         now: DateTime<Utc>,
     ) -> Result<CrmDelivery>;
-    async fn due_crm_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<CrmDelivery>>;
+    /// Takes up to `limit` due deliveries for `lease` (they are not due again before it ends,
+    /// so two senders never take the same one), oldest first.
+    async fn claim_crm_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<CrmDelivery>>;
+    async fn list_crm_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        page: Page,
+    ) -> Result<Paged<CrmDelivery>>;
+    /// Puts a dead-lettered (`failed`) delivery back in the queue, due now, with its attempts reset.
+    async fn requeue_crm_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<CrmDelivery>;
     async fn record_crm_attempt(
         &self,
         id: i64,

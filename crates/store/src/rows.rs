@@ -473,5 +473,6 @@ id_getter!(
     ContactRow,
     CallRow,
     AuditRow,
-    DncRow
+    DncRow,
+    CrmDeliveryRow
 );

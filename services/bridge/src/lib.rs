@@ -9,6 +9,7 @@ pub mod auth;
 mod bot_rules;
 pub mod cleanup;
 mod convert;
+pub mod crm;
 pub mod error;
 mod phone;
 mod retry;
@@ -36,6 +37,8 @@ pub struct BridgeConfig {
     /// Largest JSON body accepted (413 beyond).
     pub body_limit: usize,
     pub stale_in_progress_timeout: Duration,
+    /// How often the CRM outbox is sent; `None` leaves it to the caller (tests drive it).
+    pub crm_interval: Option<Duration>,
 }
 
 impl BridgeConfig {
@@ -60,6 +63,7 @@ impl BridgeConfig {
             refresh_ttl: Self::DEFAULT_REFRESH_TTL,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             stale_in_progress_timeout: Duration::from_secs(30 * 60),
+            crm_interval: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -120,10 +124,17 @@ impl App {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served_future = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
+        let crm = self
+            .state
+            .config
+            .crm_interval
+            .map(|interval| tokio::spawn(crm::periodic(self.state.store.clone(), interval)));
+        let served = served_future.await;
         cleanup.abort();
+        if let Some(crm) = crm {
+            crm.abort();
+        }
         served
     }
 }

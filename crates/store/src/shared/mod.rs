@@ -214,8 +214,23 @@ impl Store for ThisStore {
     ) -> Result<CrmDelivery> {
         ops::enqueue_crm_delivery(&self.pool, delivery, now).await
     }
-    async fn due_crm_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<CrmDelivery>> {
-        ops::due_crm_deliveries(&self.pool, now, limit).await
+    async fn claim_crm_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<CrmDelivery>> {
+        ops::claim_crm_deliveries(&self.pool, now, limit, lease).await
+    }
+    async fn list_crm_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        page: Page,
+    ) -> Result<Paged<CrmDelivery>> {
+        ops::list_crm_deliveries(&self.pool, status, page).await
+    }
+    async fn requeue_crm_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<CrmDelivery> {
+        ops::requeue_crm_delivery(&self.pool, id, now).await
     }
     async fn record_crm_attempt(
         &self,

@@ -138,21 +138,63 @@ pub(super) async fn enqueue_crm_delivery(
     row.try_into()
 }
 
-pub(super) async fn due_crm_deliveries(
+pub(super) async fn claim_crm_deliveries(
     pool: &Pool,
     now: DateTime<Utc>,
     limit: u32,
+    lease: Duration,
 ) -> Result<Vec<CrmDelivery>> {
+    // The outer `next_attempt_at <= $1` makes a concurrent claimer skip rows just claimed.
     let sql = format!(
-        "SELECT {CRM_COLUMNS} FROM crm_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-         ORDER BY next_attempt_at, id LIMIT $2"
+        "UPDATE crm_deliveries SET next_attempt_at = $3 WHERE status = 'pending' \
+         AND next_attempt_at <= $1 AND id IN (SELECT id FROM crm_deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2) \
+         RETURNING {CRM_COLUMNS}"
     );
-    let rows: Vec<CrmDeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows: Vec<CrmDeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(to_ms(now))
         .bind(i64::from(limit))
+        .bind(expiry_ms(now, lease))
         .fetch_all(pool)
         .await?;
+    rows.sort_by_key(CrmDeliveryRow::row_id);
     rows.into_iter().map(CrmDelivery::try_from).collect()
+}
+
+pub(super) async fn list_crm_deliveries(
+    pool: &Pool,
+    status: Option<DeliveryStatus>,
+    page: Page,
+) -> Result<Paged<CrmDelivery>> {
+    // Status names are constants of this crate, never caller text.
+    let filter = status.map(|status| format!("status = '{}'", status.as_str()));
+    simple_page(
+        pool,
+        CRM_COLUMNS,
+        "crm_deliveries",
+        filter.as_deref(),
+        page,
+        CrmDeliveryRow::row_id,
+    )
+    .await
+}
+
+pub(super) async fn requeue_crm_delivery(
+    pool: &Pool,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<CrmDelivery> {
+    let sql = format!(
+        "UPDATE crm_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2 \
+         WHERE id = $1 AND status = 'failed' RETURNING {CRM_COLUMNS}"
+    );
+    let row: Option<CrmDeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("failed crm delivery", id))?
+        .try_into()
 }
 
 pub(super) async fn record_crm_attempt(

@@ -3,6 +3,9 @@
 use crate::support::*;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(60);
 use store::{
     DeliveryOutcome, DeliveryStatus, NewAuditEntry, NewCrmDelivery, Page, Store, StoreError,
 };
@@ -65,7 +68,14 @@ async fn crm_deliveries_are_queued_once_retried_and_delivered(store: Arc<dyn Sto
         .unwrap();
     let again = store.enqueue_crm_delivery(delivery, now).await.unwrap();
     assert_eq!(first.id, again.id);
-    assert_eq!(store.due_crm_deliveries(now, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_crm_deliveries(now, 10, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let retry_at = now + chrono::Duration::minutes(5);
     let retried = store
         .record_crm_attempt(
@@ -79,8 +89,17 @@ async fn crm_deliveries_are_queued_once_retried_and_delivered(store: Arc<dyn Sto
         .await
         .unwrap();
     assert_eq!(retried.attempts, 1);
-    assert!(store.due_crm_deliveries(now, 10).await.unwrap().is_empty());
-    let due = store.due_crm_deliveries(retry_at, 10).await.unwrap();
+    assert!(
+        store
+            .claim_crm_deliveries(now, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store
+        .claim_crm_deliveries(retry_at, 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     let delivered = store
         .record_crm_attempt(first.id, DeliveryOutcome::Delivered, retry_at)
@@ -88,6 +107,49 @@ async fn crm_deliveries_are_queued_once_retried_and_delivered(store: Arc<dyn Sto
         .unwrap();
     assert_eq!(delivered.status, DeliveryStatus::Delivered);
     assert_eq!(delivered.last_error.as_deref(), Some("503"));
+    let failed_call = web_call(&*store, bot_id, now).await;
+    let dead = store
+        .enqueue_crm_delivery(
+            NewCrmDelivery {
+                call_id: failed_call.id,
+                target: "hubspot".into(),
+                payload: json!({}),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let claimed = store.claim_crm_deliveries(now, 10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .claim_crm_deliveries(now, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed twice"
+    );
+    store
+        .record_crm_attempt(
+            dead.id,
+            DeliveryOutcome::Failed {
+                error: "410".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let failed = store
+        .list_crm_deliveries(Some(DeliveryStatus::Failed), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    let requeued = store.requeue_crm_delivery(dead.id, now).await.unwrap();
+    assert_eq!(
+        (requeued.status, requeued.attempts),
+        (DeliveryStatus::Pending, 0)
+    );
+    assert!(store.requeue_crm_delivery(dead.id, now).await.is_err());
     let late = store
         .record_crm_attempt(first.id, DeliveryOutcome::Delivered, retry_at)
         .await

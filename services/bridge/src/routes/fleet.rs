@@ -151,14 +151,16 @@ async fn result(
     let document = serde_json::to_value(&result).map_err(ApiError::internal)?;
     let call = state.store.call(CallId(id)).await?;
     if let Some(existing) = &call.result {
-        if existing == &document {
-            return Ok(Json(
-                json!({ "call_id": id, "state": call.state, "duplicate": true }),
+        if existing != &document {
+            return Err(ApiError::conflict(
+                "conflict.result",
+                format!("call {id} already has a different result"),
             ));
         }
-        return Err(ApiError::conflict(
-            "conflict.result",
-            format!("call {id} already has a different result"),
+        // A retried delivery: finish what a crash may have cut short (both steps are idempotent).
+        after_result(&state, &call, &result, document).await?;
+        return Ok(Json(
+            json!({ "call_id": id, "state": call.state, "duplicate": true }),
         ));
     }
     let end_state = result.outcome.end_state();
@@ -181,10 +183,27 @@ async fn result(
         .store
         .record_call_result(call.id, &document, transition)
         .await?;
-    schedule_retry(&state, &stored, &result).await?;
+    after_result(&state, &stored, &result, document).await?;
     Ok(Json(
         json!({ "call_id": id, "state": stored.state, "duplicate": false }),
     ))
+}
+
+/// The contact's next attempt and the CRM push; safe to repeat.
+async fn after_result(
+    state: &AppState,
+    call: &Call,
+    result: &CallResult,
+    document: Value,
+) -> ApiResult<()> {
+    schedule_retry(state, call, result).await?;
+    let record = json!({
+        "event": "call.finished",
+        "call": crate::convert::call_summary(call),
+        "result": document,
+    });
+    crate::crm::enqueue_for_call(&*state.store, call, record).await?;
+    Ok(())
 }
 
 async fn schedule_retry(state: &AppState, call: &Call, result: &CallResult) -> ApiResult<()> {

@@ -4,6 +4,7 @@ mod auth;
 mod bots;
 mod calls;
 mod campaigns;
+mod crm;
 mod fleet;
 mod health;
 mod ops;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(bots::router())
         .merge(campaigns::router())
+        .merge(crm::router())
         .merge(calls::router())
         .merge(fleet::router())
         .merge(ops::router());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use store::{ContactStatus, LeaseRequest, Transition};
 
 /// A running campaign with one leased contact; returns the call id.
-async fn leased_call(app: &TestApp) -> i64 {
+pub async fn leased_call(app: &TestApp) -> i64 {
     let id = campaign(app, Some("GB")).await;
     let path = format!("/api/v1/campaigns/{id}/contacts");
     let rows = json!([{"phone": "020 7183 8750", "variables": {"name": "Ada"}}]);
@@ -35,7 +35,7 @@ async fn leased_call(app: &TestApp) -> i64 {
     leases[0].call_id.0
 }
 
-fn result_body(call_id: i64, outcome: &str) -> Value {
+pub fn result_body(call_id: i64, outcome: &str) -> Value {
     json!({
         "call_id": call_id,
         "outcome": outcome,

@@ -41,6 +41,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut BridgeConf
         SecretString::from("jwt-secret-for-tests-0123456789"),
         SecretString::from(FLEET_SECRET),
     );
+    config.crm_interval = None;
     tweak(&mut config);
     let app = App::build(config, db.store.clone())
         .await

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod bots;
 mod campaigns;
+mod crm;
 mod fleet;
 mod health;
 mod ops;

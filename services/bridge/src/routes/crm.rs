@@ -1,0 +1,199 @@
+//! CRM webhooks per campaign or bot (the secret is write-only), and the delivery outbox with manual retry of dead letters.
+
+use super::audit;
+use crate::crm::{Scope, Webhook, setting_key};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::{AppState, auth::Principal};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use contracts::api::Page;
+use contracts::{BotId, CallId, CampaignId};
+use serde_json::{Value, json};
+use store::{CrmDelivery, DeliveryStatus, Role};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/crm/webhooks/{scope}/{id}",
+            get(read).put(save).delete(remove),
+        )
+        .route("/crm/deliveries", get(list))
+        .route("/crm/deliveries/{id}/retry", post(retry))
+}
+
+/// A webhook as shown: the secret never leaves the Backend.
+#[derive(Debug, serde::Serialize)]
+struct WebhookView {
+    url: String,
+    secret_set: bool,
+}
+
+async fn check_owner(state: &AppState, scope: Scope, id: i64) -> ApiResult<()> {
+    match scope {
+        Scope::Campaign => state.store.campaign(CampaignId(id)).await.map(drop)?,
+        Scope::Bot => state.store.bot(BotId(id)).await.map(drop)?,
+    }
+    Ok(())
+}
+
+async fn stored(state: &AppState, scope: Scope, id: i64) -> ApiResult<Webhook> {
+    state
+        .store
+        .setting(&setting_key(scope, id))
+        .await?
+        .and_then(|setting| serde_json::from_value(setting.value).ok())
+        .ok_or_else(|| ApiError::not_found("no webhook is configured here"))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((scope, id)): Path<(Scope, i64)>,
+) -> ApiResult<Json<WebhookView>> {
+    principal.require(Role::Viewer)?;
+    let webhook = stored(&state, scope, id).await?;
+    Ok(Json(WebhookView {
+        url: webhook.url,
+        secret_set: true,
+    }))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((scope, id)): Path<(Scope, i64)>,
+    ApiJson(body): ApiJson<Webhook>,
+) -> ApiResult<Json<WebhookView>> {
+    principal.require(Role::Operator)?;
+    if !(body.url.starts_with("https://") || body.url.starts_with("http://")) {
+        return Err(ApiError::invalid("url", "must be an http(s) URL"));
+    }
+    if body.secret.len() < 16 {
+        return Err(ApiError::invalid(
+            "secret",
+            "must be at least 16 characters",
+        ));
+    }
+    check_owner(&state, scope, id).await?;
+    let value = serde_json::to_value(&body).map_err(ApiError::internal)?;
+    state
+        .store
+        .put_setting(&setting_key(scope, id), value, principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "crm.webhook.save",
+        "crm_webhook",
+        setting_key(scope, id),
+        None,
+        Some(json!({"url": body.url})),
+    )
+    .await?;
+    Ok(Json(WebhookView {
+        url: body.url,
+        secret_set: true,
+    }))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((scope, id)): Path<(Scope, i64)>,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Operator)?;
+    let before = stored(&state, scope, id).await?;
+    state
+        .store
+        .put_setting(&setting_key(scope, id), Value::Null, principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "crm.webhook.remove",
+        "crm_webhook",
+        setting_key(scope, id),
+        Some(json!({"url": before.url})),
+        None,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DeliveryView {
+    id: i64,
+    call_id: CallId,
+    target: String,
+    status: &'static str,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+fn view(delivery: &CrmDelivery) -> DeliveryView {
+    DeliveryView {
+        id: delivery.id,
+        call_id: delivery.call_id,
+        target: delivery.target.clone(),
+        status: delivery.status.as_str(),
+        attempts: delivery.attempts,
+        next_attempt_at: delivery.next_attempt_at,
+        last_error: delivery.last_error.clone(),
+        delivered_at: delivery.delivered_at,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<DeliveryView>>> {
+    principal.require(Role::Viewer)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            DeliveryStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid("status", "use pending, delivered or failed"))
+        })
+        .transpose()?;
+    let page = super::page(query.limit, query.cursor.as_deref())?;
+    Ok(Json(crate::convert::page(
+        state.store.list_crm_deliveries(status, page).await?,
+        view,
+    )))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DeliveryView>> {
+    principal.require(Role::Operator)?;
+    let delivery = state.store.requeue_crm_delivery(id, Utc::now()).await?;
+    audit(
+        &state,
+        &principal,
+        "crm.delivery.retry",
+        "crm_delivery",
+        id,
+        None,
+        None,
+    )
+    .await?;
+    Ok(Json(view(&delivery)))
+}
