@@ -119,6 +119,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Campaign>;
     /// Validates every row, then inserts them all in one transaction, or none.
     async fn add_contacts(&self, campaign: CampaignId, contacts: Vec<NewContact>) -> Result<u64>;
+    /// Like `add_contacts`, but numbers the campaign already has are skipped (the first one
+    /// wins) instead of failing the batch; returns, per row, whether it was inserted.
+    async fn import_contacts(
+        &self,
+        campaign: CampaignId,
+        contacts: Vec<NewContact>,
+    ) -> Result<Vec<bool>>;
     async fn contact(&self, id: ContactId) -> Result<Contact>;
     async fn list_contacts(
         &self,

@@ -11,6 +11,7 @@ pub mod cleanup;
 mod convert;
 pub mod crm;
 pub mod error;
+pub mod import;
 mod phone;
 mod retry;
 mod routes;

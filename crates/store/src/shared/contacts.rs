@@ -28,21 +28,7 @@ pub(super) async fn add_contacts(
     let now = now_ms();
     let mut tx = super::super::begin_write(pool).await?;
     for chunk in checked.chunks(INSERT_CHUNK) {
-        let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO contacts (campaign_id, phone, timezone, variables, status, attempts, \
-             next_attempt_at, created_at, updated_at) ",
-        );
-        insert.push_values(chunk, |mut row, contact| {
-            row.push_bind(campaign_id.0)
-                .push_bind(contact.phone.as_str().to_owned())
-                .push_bind(contact.timezone.as_str())
-                .push_bind(to_json(&contact.contact.variables))
-                .push_bind("pending")
-                .push_bind(0_i64)
-                .push_bind(0_i64)
-                .push_bind(now)
-                .push_bind(now);
-        });
+        let mut insert = insert_contacts_sql(campaign_id, chunk, now);
         insert
             .build()
             .execute(&mut *tx)
@@ -51,6 +37,55 @@ pub(super) async fn add_contacts(
     }
     tx.commit().await?;
     Ok(checked.len() as u64)
+}
+
+/// `INSERT INTO contacts … VALUES …` for one chunk of checked rows, as new pending contacts.
+fn insert_contacts_sql<'a>(
+    campaign_id: CampaignId,
+    chunk: &'a [validate::CheckedContact<'a>],
+    now: i64,
+) -> QueryBuilder<Db> {
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO contacts (campaign_id, phone, timezone, variables, status, attempts, \
+         next_attempt_at, created_at, updated_at) ",
+    );
+    insert.push_values(chunk, |mut row, contact| {
+        row.push_bind(campaign_id.0)
+            .push_bind(contact.phone.as_str().to_owned())
+            .push_bind(contact.timezone.as_str())
+            .push_bind(to_json(&contact.contact.variables))
+            .push_bind("pending")
+            .push_bind(0_i64)
+            .push_bind(0_i64)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    insert
+}
+
+/// Inserts the rows that are new to the campaign and skips numbers it already has (first one
+/// wins); returns, per row, whether it was inserted. One transaction.
+pub(super) async fn import_contacts(
+    pool: &Pool,
+    campaign_id: CampaignId,
+    contacts: Vec<NewContact>,
+) -> Result<Vec<bool>> {
+    let checked = validate::contacts(&contacts)?;
+    super::catalog::campaign(pool, campaign_id).await?;
+    let now = now_ms();
+    let mut inserted = std::collections::HashSet::with_capacity(checked.len());
+    let mut tx = super::super::begin_write(pool).await?;
+    for chunk in checked.chunks(INSERT_CHUNK) {
+        let mut insert = insert_contacts_sql(campaign_id, chunk, now);
+        insert.push(" ON CONFLICT (campaign_id, phone) DO NOTHING RETURNING phone");
+        let phones: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+        inserted.extend(phones);
+    }
+    tx.commit().await?;
+    Ok(checked
+        .iter()
+        .map(|contact| inserted.contains(contact.phone.as_str()))
+        .collect())
 }
 
 pub(super) async fn contact(pool: &Pool, id: ContactId) -> Result<Contact> {

@@ -122,6 +122,13 @@ impl Store for ThisStore {
     async fn add_contacts(&self, campaign: CampaignId, contacts: Vec<NewContact>) -> Result<u64> {
         contacts::add_contacts(&self.pool, campaign, contacts).await
     }
+    async fn import_contacts(
+        &self,
+        campaign: CampaignId,
+        contacts: Vec<NewContact>,
+    ) -> Result<Vec<bool>> {
+        contacts::import_contacts(&self.pool, campaign, contacts).await
+    }
     async fn contact(&self, id: ContactId) -> Result<Contact> {
         contacts::contact(&self.pool, id).await
     }

@@ -25,6 +25,10 @@ pub fn router() -> Router<AppState> {
             "/campaigns/{id}/contacts",
             get(list_contacts).post(add_contacts),
         )
+        .route(
+            "/campaigns/{id}/contacts/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
 }
 
 fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
@@ -304,4 +308,47 @@ async fn add_contacts(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(ImportSummary { imported })))
+}
+
+/// Largest CSV accepted (a million rows of a few columns fit well inside).
+const IMPORT_LIMIT: usize = 1024 * 1024 * 1024;
+
+#[derive(Debug, serde::Deserialize)]
+struct ImportQuery {
+    phone_column: Option<String>,
+    timezone_column: Option<String>,
+}
+
+/// `text/csv` upload, streamed: see `crate::import` for the rules.
+async fn import(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    request: axum::extract::Request,
+) -> ApiResult<Json<crate::import::ImportReport>> {
+    principal.require(Role::Operator)?;
+    let is_csv = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.not_csv",
+            "send the file as text/csv",
+        ));
+    }
+    let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
+    let options = crate::import::ImportOptions {
+        phone_column: query.phone_column.unwrap_or_else(|| "phone".into()),
+        timezone_column: query.timezone_column.unwrap_or_else(|| "timezone".into()),
+        default_region: campaign.settings.default_region,
+    };
+    let report =
+        crate::import::import_contacts(&*state.store, CampaignId(id), request.into_body(), options)
+            .await?;
+    audit(&state, &principal, "contacts.import", "campaign", id, None, Some(json!({"imported": report.imported, "rejected": report.rejected, "duplicates": report.duplicates}))).await?;
+    Ok(Json(report))
 }

@@ -108,8 +108,109 @@ async fn contacts_are_normalised_and_a_bad_row_writes_nothing(app: TestApp) {
     assert_eq!(error_of(again).await.0, 409);
 }
 
+async fn import_csv(app: &TestApp, campaign: i64, csv: String, query: &str) -> reqwest::Response {
+    app.client
+        .post(format!(
+            "{}/api/v1/campaigns/{campaign}/contacts/import{query}",
+            app.address
+        ))
+        .bearer_auth(&app.admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates(app: TestApp) {
+    let id = campaign(&app, Some("US")).await;
+    let mut csv = String::from("Mobile,timezone,name,plan\n");
+    for i in 0..2500 {
+        csv.push_str(&format!(
+            "(415) 555-{:04},America/Los_Angeles,Person {i},gold\n",
+            i
+        ));
+    }
+    csv.push_str("+44 20 7183 8750,,Grace,silver\n"); // zone from the number
+    csv.push_str("not a number,UTC,Bad,x\n"); // line 2503
+    csv.push_str("(415) 555-0007,UTC,Again,x\n"); // duplicate of line 9
+    csv.push_str("+1 212 555 0100,,NoZone,x\n"); // US spans zones: rejected
+    csv.push_str("+1 212 555 0101,Mars/Base,Zone,x\n"); // unknown zone
+    csv.push_str("+1 212 555 0102,UTC,Short\n"); // too few fields
+    let response = import_csv(&app, id, csv.clone(), "?phone_column=mobile").await;
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["rows"], 2506);
+    assert_eq!(report["imported"], 2501);
+    assert_eq!(report["duplicates"], 1);
+    assert_eq!(report["duplicate_lines"], json!([2504]));
+    assert_eq!(report["rejected"], 4);
+    let problems: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (2503, "phone".into()),
+            (2505, "timezone".into()),
+            (2506, "timezone".into()),
+            (2507, "row".into())
+        ]
+    );
+    let grace: Value = app
+        .get(
+            &format!("/api/v1/campaigns/{id}/contacts?phone=%2B442071838750"),
+            Some(&app.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grace["items"][0]["timezone"], "Europe/London");
+    assert_eq!(
+        grace["items"][0]["variables"],
+        json!({"name": "Grace", "plan": "silver"})
+    );
+
+    // The same file again: everything valid is now a duplicate, nothing new goes in.
+    let again: Value = import_csv(&app, id, csv, "?phone_column=mobile")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["imported"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2502))
+    );
+}
+
+async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
+    let id = campaign(&app, Some("US")).await;
+    let (status, _, field) =
+        error_of(import_csv(&app, id, "name,number\nA,1\n".into(), "").await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("phone_column")));
+    let json = app
+        .post(
+            &format!("/api/v1/campaigns/{id}/contacts/import"),
+            Some(&app.admin),
+            &json!([]),
+        )
+        .await;
+    assert_eq!(error_of(json).await.0, 415);
+}
+
 api_tests!(
     campaign_states_move_only_by_checked_actions,
     campaign_settings_are_validated_naming_the_field,
     contacts_are_normalised_and_a_bad_row_writes_nothing,
+    a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates,
+    a_csv_without_the_phone_column_or_as_json_is_refused,
 );
