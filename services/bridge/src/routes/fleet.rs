@@ -29,6 +29,8 @@ struct ConfigQuery {
     direction: Option<CallDirection>,
     /// For inbound calls: the caller's number.
     from: Option<String>,
+    /// For inbound calls: the number dialled, routed to its bot (`/inbound-numbers`).
+    to: Option<String>,
 }
 
 /// `{{variables}}` of the prompt and first message, from the contact and the call.
@@ -55,7 +57,23 @@ async fn config(
     _fleet: Fleet,
     ApiQuery(query): ApiQuery<ConfigQuery>,
 ) -> ApiResult<Json<RuntimeConfig>> {
-    let call = match (query.call_id, query.bot_id) {
+    let to = query
+        .to
+        .as_deref()
+        .map(|text| {
+            contracts::E164Number::parse(text).map_err(|e| ApiError::invalid("to", e.to_string()))
+        })
+        .transpose()?;
+    let routed = match (&to, query.bot_id) {
+        (Some(number), None) => Some(
+            super::settings::bot_for_number(&state, number)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no bot answers {number}")))?
+                .0,
+        ),
+        _ => query.bot_id,
+    };
+    let call = match (query.call_id, routed) {
         (Some(id), None) => state.store.call(CallId(id)).await?,
         (None, Some(bot_id)) => {
             // An inbound or test call without a campaign: the Backend opens its record here.
@@ -75,7 +93,7 @@ async fn config(
                     campaign_id: None,
                     contact_id: None,
                     from,
-                    to: None,
+                    to,
                     state: CallState::Answered,
                     now: Utc::now(),
                 })
@@ -84,7 +102,7 @@ async fn config(
         _ => {
             return Err(ApiError::invalid(
                 "call_id",
-                "give exactly one of call_id or bot_id",
+                "give exactly one of call_id, bot_id or to",
             ));
         }
     };

@@ -8,6 +8,7 @@ mod crm;
 mod fleet;
 mod health;
 mod ops;
+mod settings;
 mod users;
 
 use crate::AppState;
@@ -27,7 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crm::router())
         .merge(calls::router())
         .merge(fleet::router())
-        .merge(ops::router());
+        .merge(ops::router())
+        .merge(settings::router());
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api)

@@ -9,3 +9,4 @@ mod crm;
 mod fleet;
 mod health;
 mod ops;
+mod settings;

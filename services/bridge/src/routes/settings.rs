@@ -1,0 +1,314 @@
+//! System settings (secrets are write-only), the fleet list, and inbound number → bot routing.
+
+use super::{audit, snapshot};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::{AppState, auth::Principal, phone};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use contracts::BotId;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use store::{Role, Setting};
+
+/// Settings under this prefix are secrets (provider API keys): stored, never shown.
+pub const SECRET_PREFIX: &str = "secrets.";
+/// Settings other routes own, hidden from and refused by the generic routes.
+const RESERVED: &[&str] = &["crm.", "fleet.", "inbound."];
+const FLEET_KEY: &str = "fleet.urls";
+const INBOUND_PREFIX: &str = "inbound.number.";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(list))
+        .route("/settings/{key}", put(save).delete(remove))
+        .route("/fleets", get(fleets).put(save_fleets))
+        .route("/inbound-numbers", get(inbound))
+        .route(
+            "/inbound-numbers/{number}",
+            put(route_number).delete(unroute_number),
+        )
+}
+
+#[derive(Debug, Serialize)]
+struct SettingView {
+    key: String,
+    /// `null` for secrets.
+    value: Value,
+    secret: bool,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn view(setting: &Setting) -> SettingView {
+    let secret = setting.key.starts_with(SECRET_PREFIX);
+    SettingView {
+        key: setting.key.clone(),
+        value: if secret {
+            Value::Null
+        } else {
+            setting.value.clone()
+        },
+        secret,
+        updated_at: setting.updated_at,
+    }
+}
+
+fn reserved(key: &str) -> bool {
+    RESERVED.iter().any(|prefix| key.starts_with(prefix))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<SettingView>>> {
+    principal.require(Role::Admin)?;
+    let settings = state.store.list_settings().await?;
+    Ok(Json(
+        settings
+            .iter()
+            .filter(|s| !reserved(&s.key) && !s.value.is_null())
+            .map(view)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct SaveSetting {
+    value: Value,
+}
+
+async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<SaveSetting>,
+) -> ApiResult<Json<SettingView>> {
+    principal.require(Role::Admin)?;
+    if reserved(&key) {
+        return Err(ApiError::invalid(
+            "key",
+            format!("{key} is managed by its own route"),
+        ));
+    }
+    if key.starts_with(SECRET_PREFIX) && !body.value.as_str().is_some_and(|v| !v.is_empty()) {
+        return Err(ApiError::invalid("value", "a secret is a non-empty string"));
+    }
+    let before = state.store.setting(&key).await?.map(|s| view(&s));
+    let saved = view(
+        &state
+            .store
+            .put_setting(&key, body.value, principal.user_id)
+            .await?,
+    );
+    audit(
+        &state,
+        &principal,
+        "setting.save",
+        "setting",
+        &key,
+        before.as_ref().and_then(snapshot),
+        snapshot(&saved),
+    )
+    .await?;
+    Ok(Json(saved))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Admin)?;
+    if reserved(&key) {
+        return Err(ApiError::invalid(
+            "key",
+            format!("{key} is managed by its own route"),
+        ));
+    }
+    let before = state
+        .store
+        .setting(&key)
+        .await?
+        .filter(|s| !s.value.is_null());
+    let Some(before) = before else {
+        return Err(ApiError::not_found(format!("no setting {key}")));
+    };
+    state
+        .store
+        .put_setting(&key, Value::Null, principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "setting.remove",
+        "setting",
+        &key,
+        snapshot(&view(&before)),
+        None,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Fleets {
+    /// Worker URLs (`http(s)://…` or `unix:/path.sock`) the dialler and inbound routing use.
+    urls: Vec<String>,
+}
+
+async fn fleets(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Fleets>> {
+    principal.require(Role::Viewer)?;
+    let stored = state.store.setting(FLEET_KEY).await?;
+    let urls = stored
+        .and_then(|s| serde_json::from_value(s.value).ok())
+        .unwrap_or_default();
+    Ok(Json(Fleets { urls }))
+}
+
+async fn save_fleets(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Fleets>,
+) -> ApiResult<Json<Fleets>> {
+    principal.require(Role::Admin)?;
+    for (index, url) in body.urls.iter().enumerate() {
+        let ok = ["http://", "https://", "unix:/"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
+        if !ok {
+            return Err(ApiError::invalid(
+                format!("urls[{index}]"),
+                "must be http(s)://host:port or unix:/path.sock",
+            ));
+        }
+    }
+    let before = fleets(State(state.clone()), principal.clone()).await?.0;
+    state
+        .store
+        .put_setting(FLEET_KEY, json!(body.urls), principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "fleets.save",
+        "fleets",
+        FLEET_KEY,
+        snapshot(&before),
+        snapshot(&body),
+    )
+    .await?;
+    Ok(Json(body))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InboundRoute {
+    number: String,
+    bot_id: BotId,
+}
+
+fn number_key(number: &str) -> String {
+    format!("{INBOUND_PREFIX}{}", number.trim_start_matches('+'))
+}
+
+/// The bot that answers calls to `number`, when one is routed.
+pub async fn bot_for_number(
+    state: &AppState,
+    number: &contracts::E164Number,
+) -> ApiResult<Option<BotId>> {
+    let setting = state.store.setting(&number_key(number.as_str())).await?;
+    Ok(setting.and_then(|s| s.value.as_i64()).map(BotId))
+}
+
+async fn inbound(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<InboundRoute>>> {
+    principal.require(Role::Viewer)?;
+    let settings = state.store.list_settings().await?;
+    let routes = settings
+        .iter()
+        .filter_map(|s| {
+            let digits = s.key.strip_prefix(INBOUND_PREFIX)?;
+            Some(InboundRoute {
+                number: format!("+{digits}"),
+                bot_id: BotId(s.value.as_i64()?),
+            })
+        })
+        .collect();
+    Ok(Json(routes))
+}
+
+#[derive(Debug, Deserialize)]
+struct RouteBody {
+    bot_id: BotId,
+}
+
+async fn route_number(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<RouteBody>,
+) -> ApiResult<Json<InboundRoute>> {
+    principal.require(Role::Operator)?;
+    let number = phone::normalise("number", &number, None)?;
+    match state.store.bot(body.bot_id).await {
+        Err(store::StoreError::NotFound { .. }) => {
+            return Err(ApiError::invalid(
+                "bot_id",
+                format!("there is no bot {}", body.bot_id),
+            ));
+        }
+        other => other.map(drop)?,
+    }
+    state
+        .store
+        .put_setting(
+            &number_key(number.as_str()),
+            json!(body.bot_id.0),
+            principal.user_id,
+        )
+        .await?;
+    let route = InboundRoute {
+        number: number.to_string(),
+        bot_id: body.bot_id,
+    };
+    audit(
+        &state,
+        &principal,
+        "inbound.route",
+        "inbound_number",
+        number.as_str(),
+        None,
+        snapshot(&route),
+    )
+    .await?;
+    Ok(Json(route))
+}
+
+async fn unroute_number(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Operator)?;
+    let number = phone::normalise("number", &number, None)?;
+    if bot_for_number(&state, &number).await?.is_none() {
+        return Err(ApiError::not_found(format!("{number} is not routed")));
+    }
+    state
+        .store
+        .put_setting(&number_key(number.as_str()), Value::Null, principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "inbound.unroute",
+        "inbound_number",
+        number.as_str(),
+        None,
+        None,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
