@@ -91,7 +91,7 @@ async fn save(
             format!("{key} is managed by its own route"),
         ));
     }
-    if key.starts_with(SECRET_PREFIX) && !body.value.as_str().is_some_and(|v| !v.is_empty()) {
+    if key.starts_with(SECRET_PREFIX) && body.value.as_str().is_none_or(str::is_empty) {
         return Err(ApiError::invalid("value", "a secret is a non-empty string"));
     }
     let before = state.store.setting(&key).await?.map(|s| view(&s));
