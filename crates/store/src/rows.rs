@@ -254,6 +254,7 @@ pub(crate) struct CallRow {
     answered_at: Option<i64>,
     ended_at: Option<i64>,
     result: Option<String>,
+    disposition: Option<String>,
 }
 
 impl TryFrom<CallRow> for Call {
@@ -282,6 +283,7 @@ impl TryFrom<CallRow> for Call {
             answered_at: row.answered_at.map(from_ms),
             ended_at: row.ended_at.map(from_ms),
             result: opt_json("calls.result", row.result)?,
+            disposition: row.disposition,
         })
     }
 }

@@ -36,6 +36,10 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
         secret(&settings.voxcore_secret)?,
     );
     config.redis_url = settings.redis_url.clone();
+    config.recordings_dir = settings
+        .object_store_url
+        .strip_prefix("file://")
+        .map(std::path::PathBuf::from);
     config.stale_in_progress_timeout =
         Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
     Ok(config)

@@ -100,6 +100,7 @@ pub fn call_summary(call: &m::Call) -> api::CallSummary {
         created_at: call.created_at,
         answered_at: call.answered_at,
         ended_at: call.ended_at,
+        disposition: call.disposition.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod crm;
 pub mod error;
 pub mod import;
 mod phone;
+mod recordings;
 mod retry;
 mod routes;
 mod template;
@@ -40,6 +41,8 @@ pub struct BridgeConfig {
     pub stale_in_progress_timeout: Duration,
     /// How often the CRM outbox is sent; `None` leaves it to the caller (tests drive it).
     pub crm_interval: Option<Duration>,
+    /// The object store's local directory (`OBJECT_STORE_URL=file://…`), where recordings are.
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl BridgeConfig {
@@ -65,6 +68,7 @@ impl BridgeConfig {
             body_limit: Self::DEFAULT_BODY_LIMIT,
             stale_in_progress_timeout: Duration::from_secs(30 * 60),
             crm_interval: Some(Duration::from_secs(2)),
+            recordings_dir: None,
         }
     }
 }

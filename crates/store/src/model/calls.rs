@@ -77,6 +77,7 @@ pub struct Call {
     pub ended_at: Option<DateTime<Utc>>,
     /// The call result document (contract 2) once the worker delivered it.
     pub result: Option<Value>,
+    pub disposition: Option<String>,
 }
 
 /// Move a call from the state it is expected to be in to the next one.
@@ -134,6 +135,13 @@ pub struct CallFilter {
     pub direction: Option<CallDirection>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    pub bot_id: Option<BotId>,
+    pub outcome: Option<CallOutcomeCode>,
+    pub disposition: Option<String>,
+    /// The callee's or the caller's number (E.164).
+    pub phone: Option<String>,
+    /// Words anywhere in the call's result (transcript, analysis), case-insensitive.
+    pub text: Option<String>,
 }
 
 /// How long a call may sit in each live state before the reaper ends it.

@@ -10,7 +10,7 @@ use sqlx::QueryBuilder;
 
 const CALL_COLUMNS: &str = "id, direction, campaign_id, contact_id, bot_id, bot_version, attempt, \
      state, outcome, from_number, to_number, carrier_call_id, worker_id, created_at, \
-     state_changed_at, answered_at, ended_at, result";
+     state_changed_at, answered_at, ended_at, result, disposition";
 const EVENT_COLUMNS: &str = "id, call_id, from_state, to_state, outcome, detail, at";
 
 async fn append_event(
@@ -113,6 +113,24 @@ pub(super) async fn list_calls(pool: &Pool, filter: CallFilter, page: Page) -> R
     }
     if let Some(until) = filter.until {
         query.push(" AND created_at < ").push_bind(to_ms(until));
+    }
+    if let Some(bot) = filter.bot_id {
+        query.push(" AND bot_id = ").push_bind(bot.0);
+    }
+    if let Some(outcome) = filter.outcome {
+        query.push(" AND outcome = ").push_bind(outcome.as_str());
+    }
+    if let Some(disposition) = filter.disposition {
+        query.push(" AND disposition = ").push_bind(disposition);
+    }
+    if let Some(phone) = filter.phone {
+        query.push(" AND (to_number = ").push_bind(phone.clone());
+        query.push(" OR from_number = ").push_bind(phone).push(")");
+    }
+    if let Some(text) = filter.text {
+        // The transcript lives in the result document; a substring match, case-insensitive.
+        let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
+        query.push(" AND LOWER(result) LIKE ").push_bind(pattern);
     }
     query
         .push(" ORDER BY id DESC LIMIT ")
@@ -218,12 +236,18 @@ pub(super) async fn record_call_result(
         check_transition(transition)?;
     }
     let mut tx = super::super::begin_write(pool).await?;
-    let stored = sqlx::query("UPDATE calls SET result = $2 WHERE id = $1 AND result IS NULL")
-        .bind(call_id.0)
-        .bind(to_json(result))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let disposition = result
+        .get("disposition")
+        .and_then(serde_json::Value::as_str);
+    let stored = sqlx::query(
+        "UPDATE calls SET result = $2, disposition = $3 WHERE id = $1 AND result IS NULL",
+    )
+    .bind(call_id.0)
+    .bind(to_json(result))
+    .bind(disposition)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if stored == 0 {
         tx.rollback().await?;
         call(pool, call_id).await?;

@@ -16,6 +16,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/calls", get(list))
         .route("/calls/{id}", get(read))
+        .route("/calls/{id}/recording", get(recording))
+        .route("/calls/{id}/recording/link", get(recording_link))
+        .route("/recordings/{id}", get(signed_recording))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -28,6 +31,12 @@ struct ListQuery {
     direction: Option<CallDirection>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    bot_id: Option<i64>,
+    outcome: Option<contracts::CallOutcomeCode>,
+    disposition: Option<String>,
+    phone: Option<String>,
+    /// Free text searched in the transcript and analysis.
+    q: Option<String>,
 }
 
 async fn list(
@@ -48,6 +57,15 @@ async fn list(
         direction: query.direction,
         since: query.since,
         until: query.until,
+        bot_id: query.bot_id.map(contracts::BotId),
+        outcome: query.outcome,
+        disposition: query.disposition,
+        phone: query
+            .phone
+            .as_deref()
+            .map(|p| crate::phone::normalise("phone", p, None).map(|n| n.to_string()))
+            .transpose()?,
+        text: query.q.filter(|q| !q.trim().is_empty()),
     };
     let calls = state
         .store
@@ -75,4 +93,89 @@ async fn read(
         result,
         events: events.iter().map(convert::call_event).collect(),
     }))
+}
+
+/// Seconds a signed recording link stays valid.
+const LINK_TTL_SECS: i64 = 300;
+
+async fn recording_file(state: &AppState, id: i64) -> ApiResult<std::path::PathBuf> {
+    let call = state.store.call(CallId(id)).await?;
+    let uri = call
+        .result
+        .as_ref()
+        .and_then(|result| result.pointer("/recording/uri"))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| ApiError::not_found(format!("call {id} has no recording")))?;
+    let root = state
+        .config
+        .recordings_dir
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("no recordings directory is configured"))?;
+    crate::recordings::resolve(root, uri)
+}
+
+/// Streams the file with `Range` support (206 partial content), so players can seek.
+async fn serve(
+    path: std::path::PathBuf,
+    request: axum::extract::Request,
+) -> ApiResult<axum::response::Response> {
+    use tower::ServiceExt;
+    let response = tower_http::services::ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(response.map(axum::body::Body::new))
+}
+
+async fn recording(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+    request: axum::extract::Request,
+) -> ApiResult<axum::response::Response> {
+    principal.require(Role::Viewer)?;
+    let path = recording_file(&state, id).await?;
+    serve(path, request).await
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RecordingLink {
+    url: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A link that plays without a token for a few minutes (for `<audio src>`).
+async fn recording_link(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<RecordingLink>> {
+    use secrecy::ExposeSecret;
+    principal.require(Role::Viewer)?;
+    recording_file(&state, id).await?;
+    let secret = state.config.jwt_secret.expose_secret().as_bytes();
+    let (expires, signature) = crate::recordings::sign(secret, id, LINK_TTL_SECS);
+    Ok(Json(RecordingLink {
+        url: format!("/api/v1/recordings/{id}?expires={expires}&signature={signature}"),
+        expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SignedQuery {
+    expires: i64,
+    signature: String,
+}
+
+async fn signed_recording(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<SignedQuery>,
+    request: axum::extract::Request,
+) -> ApiResult<axum::response::Response> {
+    use secrecy::ExposeSecret;
+    let secret = state.config.jwt_secret.expose_secret().as_bytes();
+    crate::recordings::verify(secret, id, query.expires, &query.signature)?;
+    let path = recording_file(&state, id).await?;
+    serve(path, request).await
 }

@@ -169,8 +169,203 @@ async fn the_call_log_filters_by_state(app: TestApp) {
 }
 
 api_tests!(
+    the_call_log_filters_by_outcome_disposition_phone_and_transcript_text,
     config_needs_the_fleet_secret_and_renders_the_contact,
     config_by_bot_opens_an_inbound_call,
     a_result_ends_the_call_once_and_schedules_the_retry,
     the_call_log_filters_by_state,
 );
+
+/// Walks a leased call to in_progress and posts `body` as its result.
+async fn finish(app: &TestApp, call_id: i64, body: &Value) {
+    let call = contracts::CallId(call_id);
+    for (from, to) in [
+        (CallState::Leased, CallState::Dialing),
+        (CallState::Dialing, CallState::Answered),
+        (CallState::Answered, CallState::InProgress),
+    ] {
+        app.store
+            .transition(Transition::new(call, from, to, Utc::now()))
+            .await
+            .unwrap();
+    }
+    let posted = app
+        .post(
+            &format!("/api/v1/calls/{call_id}/result"),
+            Some(FLEET_SECRET),
+            body,
+        )
+        .await;
+    assert_eq!(posted.status(), 200);
+}
+
+async fn the_call_log_filters_by_outcome_disposition_phone_and_transcript_text(app: TestApp) {
+    let call_id = leased_call(&app).await;
+    let mut body = result_body(call_id, "call.completed");
+    body["disposition"] = json!("booked");
+    body["transcript"][0]["text"] = json!("Hello Ada, your appointment is on Tuesday");
+    finish(&app, call_id, &body).await;
+    let found = |query: &'static str| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/api/v1/calls?{query}"), Some(&app.admin))
+                .await
+                .json()
+                .await
+                .unwrap();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("outcome=call.completed").await, vec![call_id]);
+    assert_eq!(found("disposition=booked").await, vec![call_id]);
+    assert!(found("disposition=declined").await.is_empty());
+    assert_eq!(found("q=TUESDAY").await, vec![call_id]);
+    assert!(found("q=wednesday").await.is_empty());
+    assert_eq!(found("phone=%2B44%2020%207183%208750").await, vec![call_id]);
+    assert_eq!(found("bot_id=1").await, vec![call_id]);
+    let detail: Value = app
+        .get(&format!("/api/v1/calls/{call_id}"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["disposition"], "booked");
+    let (status, _, field) = error_of(
+        app.get("/api/v1/calls?outcome=call.exploded", Some(&app.admin))
+            .await,
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("outcome")));
+}
+
+#[tokio::test]
+async fn a_recording_streams_with_ranges_and_plays_from_a_signed_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("call.wav"), &audio).unwrap();
+    std::fs::write(std::env::temp_dir().join("vox-outside.wav"), b"secret").unwrap();
+    let root = dir.path().to_path_buf();
+    let app = spawn_app_with(Backend::Sqlite, move |config| {
+        config.recordings_dir = Some(root)
+    })
+    .await;
+    let call_id = leased_call(&app).await;
+    let mut body = result_body(call_id, "call.completed");
+    body["recording"] = json!({"uri": "file://call.wav", "format": "wav", "duration_ms": 1000, "sample_rate": 16000, "channels": 2});
+    finish(&app, call_id, &body).await;
+
+    let url = format!("{}/api/v1/calls/{call_id}/recording", app.address);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+    let whole = app
+        .client
+        .get(&url)
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), &audio[..]);
+    let part = app
+        .client
+        .get(&url)
+        .bearer_auth(&app.admin)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 100-199/10000");
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &audio[100..200]);
+
+    let link: Value = app
+        .get(
+            &format!("/api/v1/calls/{call_id}/recording/link"),
+            Some(&app.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let signed = link["url"].as_str().unwrap();
+    let played = app
+        .client
+        .get(format!("{}{signed}", app.address))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(played.status(), 206);
+    let tampered = signed.replace("signature=", "signature=0");
+    assert_eq!(
+        app.client
+            .get(format!("{}{tampered}", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // A result pointing outside the recordings directory is refused.
+    let escaping = leased_call_in_new_campaign(&app).await;
+    let mut body = result_body(escaping, "call.completed");
+    body["recording"] = json!({"uri": "file://../vox-outside.wav", "format": "wav", "duration_ms": 1, "sample_rate": 8000, "channels": 1});
+    finish(&app, escaping, &body).await;
+    let refused = app
+        .get(
+            &format!("/api/v1/calls/{escaping}/recording"),
+            Some(&app.admin),
+        )
+        .await;
+    assert!(
+        matches!(refused.status().as_u16(), 403 | 404),
+        "{}",
+        refused.status()
+    );
+}
+
+/// Another leased call, in a campaign of its own.
+async fn leased_call_in_new_campaign(app: &TestApp) -> i64 {
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"name": "Second", "bot_id": bot["id"], "default_region": "GB"});
+    let id = app
+        .post("/api/v1/campaigns", Some(&app.admin), &body)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let rows = json!([{"phone": "020 7183 8751"}]);
+    app.post(
+        &format!("/api/v1/campaigns/{id}/contacts"),
+        Some(&app.admin),
+        &rows,
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/campaigns/{id}/start"),
+        Some(&app.admin),
+        &json!({}),
+    )
+    .await;
+    let leases = app
+        .store
+        .lease_contacts(LeaseRequest {
+            campaign_id: contracts::CampaignId(id),
+            owner: "d".into(),
+            limit: 1,
+            ttl: Duration::from_secs(60),
+            now: Utc::now(),
+            fence: None,
+        })
+        .await
+        .unwrap();
+    leases[0].call_id.0
+}
