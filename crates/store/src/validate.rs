@@ -1,7 +1,7 @@
 //! Checks at the store boundary: bad input becomes `StoreError::Invalid` naming the field, before any write.
 
 use crate::error::{Result, StoreError};
-use crate::model::{NewCampaign, NewContact, NewUser, Page};
+use crate::model::{NewCampaign, NewContact, NewUser, Page, ReportFilter};
 use contracts::{E164Number, TimeZoneName};
 
 pub(crate) fn phone(field: &str, text: &str) -> Result<E164Number> {
@@ -94,4 +94,20 @@ pub(crate) fn contacts(rows: &[NewContact]) -> Result<Vec<CheckedContact<'_>>> {
             })
         })
         .collect()
+}
+
+/// The longest range a report covers.
+const MAX_REPORT_DAYS: i64 = 400;
+
+pub(crate) fn report(filter: &ReportFilter) -> Result<()> {
+    if filter.until <= filter.since {
+        return Err(StoreError::invalid("until", "must be after since"));
+    }
+    if filter.until - filter.since > chrono::Duration::days(MAX_REPORT_DAYS) {
+        return Err(StoreError::invalid(
+            "since",
+            format!("a report covers at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
+    Ok(())
 }

@@ -15,3 +15,5 @@ mod leader;
 mod leases;
 #[path = "store/ops.rs"]
 mod ops;
+#[path = "store/reports.rs"]
+mod reports;

@@ -4,11 +4,13 @@ mod calls;
 mod catalog;
 mod identity;
 mod ops;
+mod reports;
 
 pub use calls::*;
 pub use catalog::*;
 pub use identity::*;
 pub use ops::*;
+pub use reports::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 

@@ -8,6 +8,7 @@ mod catalog;
 mod contacts;
 mod identity;
 mod ops;
+mod reports;
 
 use super::{Db, ThisStore};
 use crate::error::Result;
@@ -183,6 +184,9 @@ impl Store for ThisStore {
         transition: Option<Transition>,
     ) -> Result<Call> {
         calls::record_call_result(&self.pool, id, result, transition).await
+    }
+    async fn call_report(&self, filter: ReportFilter) -> Result<CallReport> {
+        reports::call_report(&self.pool, filter).await
     }
     async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>> {
         calls::call_events(&self.pool, id).await

@@ -8,6 +8,7 @@ mod crm;
 mod fleet;
 mod health;
 mod ops;
+mod reports;
 mod settings;
 mod users;
 
@@ -29,7 +30,8 @@ pub fn router(state: AppState) -> Router {
         .merge(calls::router())
         .merge(fleet::router())
         .merge(ops::router())
-        .merge(settings::router());
+        .merge(settings::router())
+        .merge(reports::router());
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api)

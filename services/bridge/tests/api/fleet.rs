@@ -177,7 +177,7 @@ api_tests!(
 );
 
 /// Walks a leased call to in_progress and posts `body` as its result.
-async fn finish(app: &TestApp, call_id: i64, body: &Value) {
+pub async fn finish(app: &TestApp, call_id: i64, body: &Value) {
     let call = contracts::CallId(call_id);
     for (from, to) in [
         (CallState::Leased, CallState::Dialing),

@@ -9,4 +9,5 @@ mod crm;
 mod fleet;
 mod health;
 mod ops;
+mod reports;
 mod settings;

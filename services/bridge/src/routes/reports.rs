@@ -1,0 +1,241 @@
+//! Reports over a date range (per campaign or bot, by hour or day) and the streamed CSV export of call records.
+
+use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::{AppState, auth::Principal};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use contracts::{BotId, CampaignId};
+use serde::Serialize;
+use std::sync::Arc;
+use store::{Bucket, CallFilter, ReportCounts, ReportFilter, Role, Store};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reports/calls", get(report))
+        .route("/calls/export.csv", get(export))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ReportQuery {
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    campaign_id: Option<i64>,
+    bot_id: Option<i64>,
+    #[serde(default)]
+    bucket: BucketName,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BucketName {
+    Hour,
+    #[default]
+    Day,
+}
+
+/// Counts with the rates operators read.
+#[derive(Debug, Serialize)]
+struct Figures {
+    calls: i64,
+    answered: i64,
+    human: i64,
+    machine: i64,
+    abandoned: i64,
+    completed: i64,
+    talk_minutes: f64,
+    /// Answered / calls.
+    answer_rate: f64,
+    /// Abandoned / answered by a human.
+    abandon_rate: f64,
+    /// Average handle time of completed conversations, in seconds.
+    aht_seconds: f64,
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn figures(counts: &ReportCounts) -> Figures {
+    let human = counts.answered - counts.machine;
+    Figures {
+        calls: counts.calls,
+        answered: counts.answered,
+        human,
+        machine: counts.machine,
+        abandoned: counts.abandoned,
+        completed: counts.completed,
+        talk_minutes: counts.talk_ms as f64 / 60_000.0,
+        answer_rate: ratio(counts.answered, counts.calls),
+        abandon_rate: ratio(counts.abandoned, human),
+        aht_seconds: ratio(counts.talk_ms, counts.completed) / 1000.0,
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct BucketFigures {
+    start: DateTime<Utc>,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+#[derive(Debug, Serialize)]
+struct Disposition {
+    disposition: String,
+    count: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    totals: Figures,
+    buckets: Vec<BucketFigures>,
+    dispositions: Vec<Disposition>,
+}
+
+async fn report(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> ApiResult<Json<Report>> {
+    principal.require(Role::Viewer)?;
+    let filter = ReportFilter {
+        since: query.since,
+        until: query.until,
+        campaign_id: query.campaign_id.map(CampaignId),
+        bot_id: query.bot_id.map(BotId),
+        bucket: match query.bucket {
+            BucketName::Hour => Bucket::Hour,
+            BucketName::Day => Bucket::Day,
+        },
+    };
+    let report = state.store.call_report(filter).await?;
+    Ok(Json(Report {
+        totals: figures(&report.totals),
+        buckets: report
+            .buckets
+            .iter()
+            .map(|b| BucketFigures {
+                start: b.start,
+                figures: figures(&b.counts),
+            })
+            .collect(),
+        dispositions: report
+            .dispositions
+            .into_iter()
+            .map(|(disposition, count)| Disposition { disposition, count })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExportQuery {
+    campaign_id: Option<i64>,
+    bot_id: Option<i64>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+const EXPORT_PAGE: u32 = 1000;
+const EXPORT_HEADER: &str = "id,created_at,direction,state,outcome,disposition,campaign_id,bot_id,bot_version,attempt,from,to,answered_at,ended_at,talk_seconds\n";
+
+fn csv_page(calls: &[store::Call]) -> ApiResult<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let text = |v: Option<String>| v.unwrap_or_default();
+    for call in calls {
+        let talk = match (call.answered_at, call.ended_at) {
+            (Some(a), Some(e)) => format!("{:.1}", (e - a).num_milliseconds() as f64 / 1000.0),
+            _ => String::new(),
+        };
+        writer
+            .write_record([
+                call.id.to_string(),
+                call.created_at.to_rfc3339(),
+                call.direction.as_str().to_owned(),
+                call.state.as_str().to_owned(),
+                text(call.outcome.map(|o| o.as_str().to_owned())),
+                text(call.disposition.clone()),
+                text(call.campaign_id.map(|c| c.to_string())),
+                call.bot_id.to_string(),
+                call.bot_version.to_string(),
+                call.attempt.to_string(),
+                text(call.from.as_ref().map(|n| n.to_string())),
+                text(call.to.as_ref().map(|n| n.to_string())),
+                text(call.answered_at.map(|t| t.to_rfc3339())),
+                text(call.ended_at.map(|t| t.to_rfc3339())),
+                talk,
+            ])
+            .map_err(ApiError::internal)?;
+    }
+    writer.into_inner().map_err(ApiError::internal)
+}
+
+/// Every matching call, newest first, fetched a page at a time while the client reads.
+async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> ApiResult<impl IntoResponse> {
+    principal.require(Role::Viewer)?;
+    let filter = CallFilter {
+        campaign_id: query.campaign_id.map(CampaignId),
+        bot_id: query.bot_id.map(BotId),
+        since: query.since,
+        until: query.until,
+        ..CallFilter::default()
+    };
+    let store: Arc<dyn Store> = state.store.clone();
+    // The first page is read before answering, so a bad filter is a clean 4xx.
+    let first = store
+        .list_calls(filter.clone(), store::Page::first(EXPORT_PAGE))
+        .await?;
+    let head = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(EXPORT_HEADER.as_bytes()))
+    });
+    let pages = futures_util::stream::unfold(Some(first), move |page| {
+        let store = store.clone();
+        let filter = filter.clone();
+        async move {
+            let page = page?;
+            let chunk = csv_page(&page.items).map_err(|e| std::io::Error::other(e.message));
+            let next = match page.next_after {
+                None => None,
+                Some(after) => match store
+                    .list_calls(
+                        filter,
+                        store::Page {
+                            limit: EXPORT_PAGE,
+                            after: Some(after),
+                        },
+                    )
+                    .await
+                {
+                    Ok(next) => Some(next),
+                    Err(error) => {
+                        return Some((Err(std::io::Error::other(error.to_string())), None));
+                    }
+                },
+            };
+            Some((chunk.map(axum::body::Bytes::from), next))
+        }
+    });
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(head, pages));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"calls.csv\"",
+            ),
+        ],
+        body,
+    ))
+}

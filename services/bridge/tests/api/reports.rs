@@ -1,0 +1,101 @@
+//! Reports and the CSV export, over calls finished through the fleet contract.
+
+use crate::fleet::{finish, leased_call, result_body};
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+async fn a_report_shows_rates_and_dispositions_and_the_export_lists_every_call(app: TestApp) {
+    let call_id = leased_call(&app).await;
+    let mut body = result_body(call_id, "call.completed");
+    body["disposition"] = json!("booked");
+    finish(&app, call_id, &body).await;
+    let call = app.store.call(contracts::CallId(call_id)).await.unwrap();
+    let campaign = call.campaign_id.unwrap().0;
+
+    let since = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let url = format!(
+        "/api/v1/reports/calls?since={}&until={}&campaign_id={campaign}&bucket=hour",
+        urlencode(&since),
+        urlencode(&until)
+    );
+    let report: Value = app.get(&url, Some(&app.admin)).await.json().await.unwrap();
+    assert_eq!(report["totals"]["calls"], 1);
+    assert_eq!(report["totals"]["answered"], 1);
+    assert_eq!(report["totals"]["answer_rate"], 1.0);
+    assert_eq!(report["totals"]["completed"], 1);
+    assert_eq!(
+        report["dispositions"],
+        json!([{"disposition": "booked", "count": 1}])
+    );
+    assert_eq!(report["buckets"].as_array().unwrap().len(), 1);
+    let (status, _, field) = error_of(
+        app.get(
+            &format!(
+                "/api/v1/reports/calls?since={}&until={}",
+                urlencode(&until),
+                urlencode(&since)
+            ),
+            Some(&app.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("until")));
+    let (status, _, field) =
+        error_of(app.get("/api/v1/reports/calls", Some(&app.admin)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("since")));
+
+    let export = app.get("/api/v1/calls/export.csv", Some(&app.admin)).await;
+    assert_eq!(export.status(), 200);
+    assert!(
+        export.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = export.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("id,created_at,direction,state,outcome,disposition"));
+    assert!(lines[1].starts_with(&format!("{call_id},")));
+    assert!(
+        lines[1].contains(",completed,call.completed,booked,"),
+        "{}",
+        lines[1]
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
+
+api_tests!(a_report_shows_rates_and_dispositions_and_the_export_lists_every_call);
+
+#[tokio::test]
+async fn the_export_streams_more_calls_than_one_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let bot = app.create_bot(bot_spec()).await;
+    for _ in 0..2100 {
+        app.store
+            .create_call(store::NewCall {
+                direction: contracts::runtime_config::CallDirection::Web,
+                bot_id: contracts::BotId(bot["id"].as_i64().unwrap()),
+                campaign_id: None,
+                contact_id: None,
+                from: None,
+                to: None,
+                state: contracts::CallState::Queued,
+                now: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let text = app
+        .get("/api/v1/calls/export.csv", Some(&app.admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text.lines().count(), 2101);
+}
