@@ -45,8 +45,10 @@ pub struct ReportCounts {
     pub talk_ms: i64,
 }
 
-impl ReportCounts {
-    pub fn add(self, other: &ReportCounts) -> ReportCounts {
+impl std::ops::Add<&ReportCounts> for ReportCounts {
+    type Output = ReportCounts;
+
+    fn add(self, other: &ReportCounts) -> ReportCounts {
         ReportCounts {
             calls: self.calls + other.calls,
             answered: self.answered + other.answered,

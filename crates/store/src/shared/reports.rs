@@ -70,7 +70,7 @@ pub(super) async fn call_report(pool: &Pool, filter: ReportFilter) -> Result<Cal
         .collect();
     let totals = buckets
         .iter()
-        .fold(ReportCounts::default(), |sum, b| sum.add(&b.counts));
+        .fold(ReportCounts::default(), |sum, b| sum + &b.counts);
     Ok(CallReport {
         totals,
         buckets,
