@@ -21,7 +21,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const BATCH: u32 = 32;
 
 /// Whose webhook: a campaign's or a bot's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Campaign,
@@ -47,7 +49,9 @@ fn target(scope: Scope, id: i64) -> String {
 }
 
 /// A configured webhook.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 pub struct Webhook {
     pub url: String,
     pub secret: String,

@@ -36,7 +36,7 @@ pub struct ImportOptions {
     pub default_region: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RowProblem {
     /// The line in the file (the header is line 1).
     pub line: u64,
@@ -44,7 +44,7 @@ pub struct RowProblem {
     pub message: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     pub rows: u64,
     pub imported: u64,

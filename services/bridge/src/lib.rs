@@ -12,10 +12,11 @@ mod convert;
 pub mod crm;
 pub mod error;
 pub mod import;
+mod openapi;
 mod phone;
 mod recordings;
 mod retry;
-mod routes;
+pub(crate) mod routes;
 mod template;
 
 use auth::{LoginLimiter, Tokens};

@@ -20,8 +20,8 @@ pub fn router() -> Router<AppState> {
         .route("/bots/{id}/versions/{version}", get(version))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     #[serde(default)]

@@ -21,8 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/recordings/{id}", get(signed_recording))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     campaign_id: Option<i64>,
@@ -138,8 +138,8 @@ async fn recording(
     serve(path, request).await
 }
 
-#[derive(Debug, serde::Serialize)]
-struct RecordingLink {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct RecordingLink {
     url: String,
     expires_at: DateTime<Utc>,
 }
@@ -161,8 +161,8 @@ async fn recording_link(
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct SignedQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct SignedQuery {
     expires: i64,
     signature: String,
 }

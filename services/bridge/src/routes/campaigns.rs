@@ -79,8 +79,8 @@ fn to_view(campaign: &Campaign) -> CampaignView {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     state: Option<ApiState>,
@@ -216,8 +216,8 @@ async fn act(
     Ok(Json(view))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ContactQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ContactQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     status: Option<String>,
@@ -313,8 +313,8 @@ async fn add_contacts(
 /// Largest CSV accepted (a million rows of a few columns fit well inside).
 const IMPORT_LIMIT: usize = 1024 * 1024 * 1024;
 
-#[derive(Debug, serde::Deserialize)]
-struct ImportQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ImportQuery {
     phone_column: Option<String>,
     timezone_column: Option<String>,
 }

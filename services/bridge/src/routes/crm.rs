@@ -25,8 +25,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A webhook as shown: the secret never leaves the Backend.
-#[derive(Debug, serde::Serialize)]
-struct WebhookView {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct WebhookView {
     url: String,
     secret_set: bool,
 }
@@ -123,8 +123,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, serde::Serialize)]
-struct DeliveryView {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct DeliveryView {
     id: i64,
     call_id: CallId,
     target: String,
@@ -150,8 +150,8 @@ fn view(delivery: &CrmDelivery) -> DeliveryView {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ListQuery {
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,

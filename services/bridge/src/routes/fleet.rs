@@ -21,8 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/result", post(result))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ConfigQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ConfigQuery {
     call_id: Option<i64>,
     bot_id: Option<i64>,
     /// For `bot_id` calls: `inbound` (default) or `web`.

@@ -1,16 +1,16 @@
 //! The route table: `/health`, `/api/v1/…`, a JSON 404 for anything else, the body limit and request tracing.
 
-mod auth;
-mod bots;
-mod calls;
-mod campaigns;
-mod crm;
-mod fleet;
-mod health;
-mod ops;
-mod reports;
-mod settings;
-mod users;
+pub(crate) mod auth;
+pub(crate) mod bots;
+pub(crate) mod calls;
+pub(crate) mod campaigns;
+pub(crate) mod crm;
+pub(crate) mod fleet;
+pub(crate) mod health;
+pub(crate) mod ops;
+pub(crate) mod reports;
+pub(crate) mod settings;
+pub(crate) mod users;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router());
     Router::new()
         .merge(health::router())
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(|| async { axum::Json(crate::openapi::document()) }),
+        )
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(state.config.body_limit))
@@ -65,7 +69,7 @@ pub(crate) async fn audit(
 }
 
 /// `?limit=…&cursor=…` of every list route.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct PageQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,

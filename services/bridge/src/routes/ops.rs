@@ -63,8 +63,8 @@ async fn add_dnc(
     Ok((StatusCode::CREATED, Json(view(&entry))))
 }
 
-#[derive(Debug, serde::Serialize)]
-struct DncCheck {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct DncCheck {
     phone: String,
     listed: bool,
 }

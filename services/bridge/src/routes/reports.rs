@@ -19,8 +19,8 @@ pub fn router() -> Router<AppState> {
         .route("/calls/export.csv", get(export))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ReportQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ReportQuery {
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     campaign_id: Option<i64>,
@@ -29,17 +29,17 @@ struct ReportQuery {
     bucket: BucketName,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-enum BucketName {
+pub(crate) enum BucketName {
     Hour,
     #[default]
     Day,
 }
 
 /// Counts with the rates operators read.
-#[derive(Debug, Serialize)]
-struct Figures {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Figures {
     calls: i64,
     answered: i64,
     human: i64,
@@ -79,21 +79,21 @@ fn figures(counts: &ReportCounts) -> Figures {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct BucketFigures {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct BucketFigures {
     start: DateTime<Utc>,
     #[serde(flatten)]
     figures: Figures,
 }
 
-#[derive(Debug, Serialize)]
-struct Disposition {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Disposition {
     disposition: String,
     count: i64,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Report {
     totals: Figures,
     buckets: Vec<BucketFigures>,
     dispositions: Vec<Disposition>,
@@ -134,8 +134,8 @@ async fn report(
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ExportQuery {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct ExportQuery {
     campaign_id: Option<i64>,
     bot_id: Option<i64>,
     since: Option<DateTime<Utc>>,

@@ -31,8 +31,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize)]
-struct SettingView {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct SettingView {
     key: String,
     /// `null` for secrets.
     value: Value,
@@ -73,8 +73,8 @@ async fn list(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct SaveSetting {
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub(crate) struct SaveSetting {
     value: Value,
 }
 
@@ -151,8 +151,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Fleets {
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct Fleets {
     /// Worker URLs (`http(s)://…` or `unix:/path.sock`) the dialler and inbound routing use.
     urls: Vec<String>,
 }
@@ -201,8 +201,8 @@ async fn save_fleets(
     Ok(Json(body))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct InboundRoute {
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub(crate) struct InboundRoute {
     number: String,
     bot_id: BotId,
 }
@@ -239,8 +239,8 @@ async fn inbound(
     Ok(Json(routes))
 }
 
-#[derive(Debug, Deserialize)]
-struct RouteBody {
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub(crate) struct RouteBody {
     bot_id: BotId,
 }
 

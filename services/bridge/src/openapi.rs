@@ -1,0 +1,316 @@
+//! The OpenAPI 3.1 document of the Backend API, built from the route table below and the contract types' JSON Schemas; served at `/api/v1/openapi.json`.
+//!
+//! A unit test reads the route modules' sources and fails when a route is missing here, or an
+//! operation here has no route, so the document stays complete.
+
+use crate::routes::{calls, crm as crm_routes, ops, reports, settings};
+use contracts::api;
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Public,
+    Viewer,
+    Operator,
+    Admin,
+    /// `Authorization: Bearer $VOXCORE_SECRET`.
+    Fleet,
+    /// A signed link (`expires` and `signature` in the query).
+    Signed,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    None,
+    Json(SchemaFn),
+    Csv,
+    Audio,
+}
+
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    query: Option<SchemaFn>,
+    request: Body,
+    status: u16,
+    response: Body,
+}
+
+macro_rules! op {
+    ($method:literal $path:literal, $access:ident, $summary:literal, query: $query:expr, request: $request:expr, $status:literal => $response:expr) => {
+        Op {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            access: Access::$access,
+            query: $query,
+            request: $request,
+            status: $status,
+            response: $response,
+        }
+    };
+}
+
+fn json<T: JsonSchema>() -> Body {
+    Body::Json(of::<T>)
+}
+
+fn query<T: JsonSchema>() -> Option<SchemaFn> {
+    Some(of::<T>)
+}
+
+type Page<T> = api::Page<T>;
+
+fn operations() -> Vec<Op> {
+    use Body::None as Nothing;
+    vec![
+        op!("get" "/health", Public, "Health of the Backend and its dependencies", query: None, request: Nothing, 200 => json::<api::BackendHealth>()),
+        op!("get" "/api/v1/openapi.json", Public, "This document", query: None, request: Nothing, 200 => Body::Json(|_| Schema::default())),
+        op!("post" "/api/v1/auth/login", Public, "Sign in (rate-limited per account and address)", query: None, request: json::<api::LoginRequest>(), 200 => json::<api::TokenResponse>()),
+        op!("post" "/api/v1/auth/refresh", Public, "Trade a refresh token for new tokens", query: None, request: json::<api::RefreshRequest>(), 200 => json::<api::TokenResponse>()),
+        op!("get" "/api/v1/auth/me", Viewer, "The signed-in user", query: None, request: Nothing, 200 => json::<api::UserView>()),
+        op!("get" "/api/v1/users", Admin, "List users", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::UserView>>()),
+        op!("post" "/api/v1/users", Admin, "Create a user", query: None, request: json::<api::CreateUser>(), 201 => json::<api::UserView>()),
+        op!("patch" "/api/v1/users/{id}", Admin, "Change a user's name, password, role or disabled flag", query: None, request: json::<api::UpdateUser>(), 200 => json::<api::UserView>()),
+        op!("get" "/api/v1/api-keys", Admin, "List API keys (never the keys themselves)", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::ApiKeyView>>()),
+        op!("post" "/api/v1/api-keys", Admin, "Create an API key; the key is shown only in this answer", query: None, request: json::<api::CreateApiKey>(), 201 => json::<api::CreatedApiKey>()),
+        op!("delete" "/api/v1/api-keys/{id}", Admin, "Revoke an API key", query: None, request: Nothing, 200 => json::<api::ApiKeyView>()),
+        op!("get" "/api/v1/bots", Viewer, "List bots", query: query::<crate::routes::bots::ListQuery>(), request: Nothing, 200 => json::<Page<api::BotView>>()),
+        op!("post" "/api/v1/bots", Operator, "Create a bot (version 1)", query: None, request: json::<api::SaveBot>(), 201 => json::<api::BotView>()),
+        op!("get" "/api/v1/bots/{id}", Viewer, "A bot at its current version", query: None, request: Nothing, 200 => json::<api::BotView>()),
+        op!("put" "/api/v1/bots/{id}", Operator, "Save a new version of a bot", query: None, request: json::<api::SaveBot>(), 200 => json::<api::BotView>()),
+        op!("delete" "/api/v1/bots/{id}", Operator, "Archive a bot", query: None, request: Nothing, 200 => json::<api::BotView>()),
+        op!("get" "/api/v1/bots/{id}/versions", Viewer, "Every version of a bot, newest first", query: None, request: Nothing, 200 => json::<Vec<api::BotVersionView>>()),
+        op!("get" "/api/v1/bots/{id}/versions/{version}", Viewer, "One version of a bot", query: None, request: Nothing, 200 => json::<api::BotVersionView>()),
+        op!("get" "/api/v1/campaigns", Viewer, "List campaigns", query: query::<crate::routes::campaigns::ListQuery>(), request: Nothing, 200 => json::<Page<api::CampaignView>>()),
+        op!("post" "/api/v1/campaigns", Operator, "Create a campaign (draft)", query: None, request: json::<api::CampaignSettings>(), 201 => json::<api::CampaignView>()),
+        op!("get" "/api/v1/campaigns/{id}", Viewer, "A campaign", query: None, request: Nothing, 200 => json::<api::CampaignView>()),
+        op!("put" "/api/v1/campaigns/{id}", Operator, "Change a campaign's settings", query: None, request: json::<api::CampaignSettings>(), 200 => json::<api::CampaignView>()),
+        op!("post" "/api/v1/campaigns/{id}/{action}", Operator, "start, pause, resume or complete a campaign", query: None, request: Nothing, 200 => json::<api::CampaignView>()),
+        op!("get" "/api/v1/campaigns/{id}/contacts", Viewer, "List a campaign's contacts", query: query::<crate::routes::campaigns::ContactQuery>(), request: Nothing, 200 => json::<Page<api::ContactView>>()),
+        op!("post" "/api/v1/campaigns/{id}/contacts", Operator, "Add a JSON batch of contacts, all or nothing", query: None, request: json::<Vec<api::ContactInput>>(), 201 => json::<api::ImportSummary>()),
+        op!("post" "/api/v1/campaigns/{id}/contacts/import", Operator, "Import a CSV of contacts, streamed, with a per-row report", query: query::<crate::routes::campaigns::ImportQuery>(), request: Body::Csv, 200 => json::<crate::import::ImportReport>()),
+        op!("get" "/api/v1/calls", Viewer, "The call log, filtered and paginated", query: query::<calls::ListQuery>(), request: Nothing, 200 => json::<Page<api::CallSummary>>()),
+        op!("get" "/api/v1/calls/{id}", Viewer, "One call with its result and events", query: None, request: Nothing, 200 => json::<api::CallDetail>()),
+        op!("get" "/api/v1/calls/{id}/recording", Viewer, "The call's recording; honours Range", query: None, request: Nothing, 200 => Body::Audio),
+        op!("get" "/api/v1/calls/{id}/recording/link", Viewer, "A short-lived signed link to the recording", query: None, request: Nothing, 200 => json::<calls::RecordingLink>()),
+        op!("get" "/api/v1/recordings/{id}", Signed, "A recording by signed link; honours Range", query: query::<calls::SignedQuery>(), request: Nothing, 200 => Body::Audio),
+        op!("get" "/api/v1/calls/export.csv", Viewer, "Call records as CSV, streamed", query: query::<reports::ExportQuery>(), request: Nothing, 200 => Body::Csv),
+        op!("get" "/api/v1/config", Fleet, "Runtime config for a call (contract 1); by bot_id or dialled number it opens an inbound call", query: query::<crate::routes::fleet::ConfigQuery>(), request: Nothing, 200 => json::<contracts::runtime_config::RuntimeConfig>()),
+        op!("post" "/api/v1/calls/{id}/result", Fleet, "A call's result (contract 2), idempotent", query: None, request: json::<contracts::call_result::CallResult>(), 200 => Body::Json(|_| Schema::default())),
+        op!("get" "/api/v1/dnc", Viewer, "The do-not-call list", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::DncView>>()),
+        op!("post" "/api/v1/dnc", Operator, "Add a number to the do-not-call list", query: None, request: json::<api::DncInput>(), 201 => json::<api::DncView>()),
+        op!("get" "/api/v1/dnc/{phone}", Viewer, "Whether a number is on the list", query: None, request: Nothing, 200 => json::<ops::DncCheck>()),
+        op!("delete" "/api/v1/dnc/{phone}", Operator, "Remove a number from the list", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/audit", Admin, "The audit log, newest first", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::AuditView>>()),
+        op!("get" "/api/v1/reports/calls", Viewer, "Counts and rates by hour or day, and dispositions", query: query::<reports::ReportQuery>(), request: Nothing, 200 => json::<reports::Report>()),
+        op!("get" "/api/v1/settings", Admin, "System settings; secrets show no value", query: None, request: Nothing, 200 => json::<Vec<settings::SettingView>>()),
+        op!("put" "/api/v1/settings/{key}", Admin, "Save a setting (keys under secrets. are write-only)", query: None, request: json::<settings::SaveSetting>(), 200 => json::<settings::SettingView>()),
+        op!("delete" "/api/v1/settings/{key}", Admin, "Remove a setting", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/fleets", Viewer, "The fleet URLs", query: None, request: Nothing, 200 => json::<settings::Fleets>()),
+        op!("put" "/api/v1/fleets", Admin, "Replace the fleet URLs", query: None, request: json::<settings::Fleets>(), 200 => json::<settings::Fleets>()),
+        op!("get" "/api/v1/inbound-numbers", Viewer, "Inbound numbers and the bots that answer them", query: None, request: Nothing, 200 => json::<Vec<settings::InboundRoute>>()),
+        op!("put" "/api/v1/inbound-numbers/{number}", Operator, "Route a number to a bot", query: None, request: json::<settings::RouteBody>(), 200 => json::<settings::InboundRoute>()),
+        op!("delete" "/api/v1/inbound-numbers/{number}", Operator, "Stop routing a number", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/crm/webhooks/{scope}/{id}", Viewer, "A campaign's or bot's CRM webhook (never its secret)", query: None, request: Nothing, 200 => json::<crm_routes::WebhookView>()),
+        op!("put" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Set a CRM webhook", query: None, request: json::<crate::crm::Webhook>(), 200 => json::<crm_routes::WebhookView>()),
+        op!("delete" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Remove a CRM webhook", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
+        op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
+    ]
+}
+
+fn content(body: Body, generator: &mut SchemaGenerator) -> Option<Value> {
+    match body {
+        Body::None => None,
+        Body::Json(schema) => Some(json!({ "application/json": { "schema": schema(generator) } })),
+        Body::Csv => Some(json!({ "text/csv": { "schema": { "type": "string" } } })),
+        Body::Audio => {
+            Some(json!({ "audio/wav": { "schema": { "type": "string", "format": "binary" } } }))
+        }
+    }
+}
+
+fn parameters(op: &Op) -> Vec<Value> {
+    let mut out: Vec<Value> = op
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            let kind = if matches!(name, "id" | "version") {
+                "integer"
+            } else {
+                "string"
+            };
+            json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+        })
+        .collect();
+    if let Some(query) = op.query {
+        // Inline the query type and list its properties as parameters.
+        let schema = query(&mut SchemaGenerator::new(
+            SchemaSettings::openapi3().with(|s| s.inline_subschemas = true),
+        ));
+        let object = schema.as_object().cloned().unwrap_or_default();
+        let required: Vec<String> = object
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(Value::Object(properties)) = object.get("properties") {
+            for (name, property) in properties {
+                out.push(json!({ "name": name, "in": "query", "required": required.contains(name), "schema": property }));
+            }
+        }
+    }
+    out
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let error = of::<api::ErrorResponse>(&mut generator);
+    let mut paths: Map<String, Value> = Map::new();
+    for op in operations() {
+        let security = match op.access {
+            Access::Public | Access::Signed => json!([]),
+            Access::Fleet => json!([{ "fleetSecret": [] }]),
+            _ => json!([{ "bearer": [] }]),
+        };
+        let role = match op.access {
+            Access::Viewer => " Needs the viewer role or higher.",
+            Access::Operator => " Needs the operator role or higher.",
+            Access::Admin => " Needs the admin role.",
+            _ => "",
+        };
+        let mut responses = Map::new();
+        let mut ok = json!({ "description": "Success" });
+        if let Some(body) = content(op.response, &mut generator) {
+            ok["content"] = body;
+        }
+        responses.insert(op.status.to_string(), ok);
+        responses.insert(
+            "default".into(),
+            json!({ "description": "An error: {\"error\": {\"code\", \"message\", \"field\"}}", "content": { "application/json": { "schema": error } } }),
+        );
+        let mut operation = json!({
+            "summary": op.summary,
+            "description": format!("{}.{role}", op.summary),
+            "parameters": parameters(&op),
+            "security": security,
+            "responses": responses,
+        });
+        if let Some(body) = content(op.request, &mut generator) {
+            operation["requestBody"] = json!({ "required": true, "content": body });
+        }
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = operation;
+    }
+    let schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "vox Backend API", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "A JWT access token or an API key (vox_…)" },
+                "fleetSecret": { "type": "http", "scheme": "bearer", "description": "VOXCORE_SECRET, for fleet workers" }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// `(method, path)` of every `.route(...)` in the route modules' sources.
+    fn routes_in_source() -> BTreeSet<(String, String)> {
+        let sources = [
+            ("", include_str!("routes/health.rs")),
+            ("/api/v1", include_str!("routes/auth.rs")),
+            ("/api/v1", include_str!("routes/users.rs")),
+            ("/api/v1", include_str!("routes/bots.rs")),
+            ("/api/v1", include_str!("routes/campaigns.rs")),
+            ("/api/v1", include_str!("routes/calls.rs")),
+            ("/api/v1", include_str!("routes/fleet.rs")),
+            ("/api/v1", include_str!("routes/ops.rs")),
+            ("/api/v1", include_str!("routes/reports.rs")),
+            ("/api/v1", include_str!("routes/settings.rs")),
+            ("/api/v1", include_str!("routes/crm.rs")),
+            ("/api/v1", include_str!("routes/mod.rs")),
+        ];
+        let mut found = BTreeSet::new();
+        for (prefix, source) in sources {
+            let compact: String = source.split_whitespace().collect();
+            for piece in compact.split(".route(\"").skip(1) {
+                let Some((path, rest)) = piece.split_once("\",") else {
+                    continue;
+                };
+                let handlers = rest.split(".layer(").next().unwrap_or(rest);
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    let called = handlers.starts_with(&format!("{method}("))
+                        || handlers.contains(&format!(").{method}("));
+                    if called {
+                        found.insert((method.to_owned(), format!("{prefix}{path}")));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_operation_has_a_route() {
+        let documented: BTreeSet<(String, String)> = operations()
+            .iter()
+            .map(|op| (op.method.to_owned(), op.path.to_owned()))
+            .collect();
+        let mut routed = routes_in_source();
+        routed.insert(("get".into(), "/api/v1/openapi.json".into()));
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from the OpenAPI document: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "documented operations without a route: {unrouted:?}"
+        );
+        assert!(routed.len() > 40);
+    }
+
+    #[test]
+    fn the_document_resolves_every_schema_reference() {
+        let document = document();
+        let text = document.to_string();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "unresolved $ref {name}");
+        }
+        assert!(schemas.contains_key("BotSpec"));
+        assert_eq!(
+            document["paths"]["/api/v1/bots/{id}"]["put"]["parameters"][0]["name"],
+            "id"
+        );
+    }
+}
