@@ -106,23 +106,24 @@ async fn config(
             ));
         }
     };
-    let bot = state.store.bot(call.bot_id).await?;
-    let version = state
-        .store
-        .bot_version(call.bot_id, call.bot_version)
-        .await?;
-    let contact = match call.contact_id {
-        Some(id) => {
-            let contact = state.store.contact(id).await?;
-            Some(ContactInfo {
-                contact_id: contact.id,
-                phone: contact.phone,
-                variables: contact.variables,
-                crm: None,
-            })
+    // Three independent reads: one round trip's wait instead of three.
+    let contact_read = async {
+        match call.contact_id {
+            Some(id) => state.store.contact(id).await.map(Some),
+            None => Ok(None),
         }
-        None => None,
     };
+    let (bot, version, contact) = tokio::try_join!(
+        state.store.bot(call.bot_id),
+        state.store.bot_version(call.bot_id, call.bot_version),
+        contact_read,
+    )?;
+    let contact = contact.map(|contact| ContactInfo {
+        contact_id: contact.id,
+        phone: contact.phone,
+        variables: contact.variables,
+        crm: None,
+    });
     let config = RuntimeConfig {
         call_id: call.id,
         bot: BotRef {
