@@ -327,3 +327,44 @@ impl LoginLimiter {
         self.failures.lock().await.remove(&account_key);
     }
 }
+
+/// The least role a route needs, as a type: checked while the request's head is read, before
+/// any body is parsed, so a caller without the role learns nothing about the input's validity.
+pub mod role {
+    /// A role as a marker type.
+    pub trait MinRole {
+        const ROLE: store::Role;
+    }
+    #[derive(Debug)]
+    pub struct Viewer;
+    #[derive(Debug)]
+    pub struct Operator;
+    #[derive(Debug)]
+    pub struct Admin;
+    impl MinRole for Viewer {
+        const ROLE: store::Role = store::Role::Viewer;
+    }
+    impl MinRole for Operator {
+        const ROLE: store::Role = store::Role::Operator;
+    }
+    impl MinRole for Admin {
+        const ROLE: store::Role = store::Role::Admin;
+    }
+}
+
+/// A [`Principal`] that has at least the role `R`.
+#[derive(Debug)]
+pub struct Authorized<R>(pub Principal, pub std::marker::PhantomData<R>);
+
+impl<R: role::MinRole + Send + Sync> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(R::ROLE)?;
+        Ok(Authorized(principal, std::marker::PhantomData))
+    }
+}

@@ -12,7 +12,7 @@ mod convert;
 pub mod crm;
 pub mod error;
 pub mod import;
-mod openapi;
+pub mod openapi;
 mod phone;
 mod recordings;
 mod retry;

@@ -1,16 +1,17 @@
 //! Bots: create, read, save a new version, version history, archive.
 
 use super::{audit, snapshot};
+use crate::auth::{Authorized, role};
 use crate::convert;
-use crate::error::{ApiJson, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal, bot_rules};
-use axum::extract::{Path, State};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::{AppState, bot_rules};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use contracts::BotId;
 use contracts::api::{BotVersionView, BotView, Page, SaveBot};
-use store::{NewBot, Role};
+use store::NewBot;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,10 +37,9 @@ async fn view(state: &AppState, id: BotId) -> ApiResult<BotView> {
 
 async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<BotView>>> {
-    principal.require(Role::Viewer)?;
     let bots = state
         .store
         .list_bots(
@@ -59,10 +59,9 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<(StatusCode, Json<BotView>)> {
-    principal.require(Role::Operator)?;
     bot_rules::check(&body.spec)?;
     let (bot, version) = state
         .store
@@ -88,21 +87,19 @@ async fn create(
 
 async fn read(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BotView>> {
-    principal.require(Role::Viewer)?;
     Ok(Json(view(&state, BotId(id)).await?))
 }
 
 /// Every save is a new version; calls keep the version they ran.
 async fn save(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<Json<BotView>> {
-    principal.require(Role::Operator)?;
     bot_rules::check(&body.spec)?;
     let before = view(&state, BotId(id)).await?;
     if body.name.trim() != before.name {
@@ -131,10 +128,9 @@ async fn save(
 
 async fn archive(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BotView>> {
-    principal.require(Role::Operator)?;
     state.store.set_bot_archived(BotId(id), true).await?;
     let after = view(&state, BotId(id)).await?;
     audit(&state, &principal, "bot.archive", "bot", id, None, None).await?;
@@ -143,20 +139,18 @@ async fn archive(
 
 async fn versions(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<BotVersionView>>> {
-    principal.require(Role::Viewer)?;
     let versions = state.store.list_bot_versions(BotId(id)).await?;
     Ok(Json(versions.iter().map(convert::bot_version).collect()))
 }
 
 async fn version(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((id, version)): Path<(i64, i64)>,
+    _: Authorized<role::Viewer>,
+    ApiPath((id, version)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<BotVersionView>> {
-    principal.require(Role::Viewer)?;
     Ok(Json(convert::bot_version(
         &state.store.bot_version(BotId(id), version).await?,
     )))

@@ -1,16 +1,17 @@
 //! The call log: filtered, paginated list and one call with its result and events.
 
+use crate::AppState;
+use crate::auth::{Authorized, role};
 use crate::convert;
-use crate::error::{ApiError, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal};
-use axum::extract::{Path, State};
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use contracts::api::{CallDetail, CallSummary, Page};
 use contracts::runtime_config::CallDirection;
 use contracts::{CallId, CallState, CampaignId, ContactId};
-use store::{CallFilter, Role};
+use store::CallFilter;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,10 +42,9 @@ pub(crate) struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<CallSummary>>> {
-    principal.require(Role::Viewer)?;
     if let (Some(since), Some(until)) = (query.since, query.until)
         && until < since
     {
@@ -76,10 +76,9 @@ async fn list(
 
 async fn read(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CallDetail>> {
-    principal.require(Role::Viewer)?;
     let call = state.store.call(CallId(id)).await?;
     let events = state.store.call_events(call.id).await?;
     let result = call
@@ -129,11 +128,10 @@ async fn serve(
 
 async fn recording(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
     request: axum::extract::Request,
 ) -> ApiResult<axum::response::Response> {
-    principal.require(Role::Viewer)?;
     let path = recording_file(&state, id).await?;
     serve(path, request).await
 }
@@ -147,11 +145,10 @@ pub(crate) struct RecordingLink {
 /// A link that plays without a token for a few minutes (for `<audio src>`).
 async fn recording_link(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RecordingLink>> {
     use secrecy::ExposeSecret;
-    principal.require(Role::Viewer)?;
     recording_file(&state, id).await?;
     let secret = state.config.jwt_secret.expose_secret().as_bytes();
     let (expires, signature) = crate::recordings::sign(secret, id, LINK_TTL_SECS);
@@ -169,7 +166,7 @@ pub(crate) struct SignedQuery {
 
 async fn signed_recording(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<SignedQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<axum::response::Response> {

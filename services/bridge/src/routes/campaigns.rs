@@ -1,10 +1,11 @@
 //! Campaigns (settings, checked state changes) and their contacts.
 
 use super::{audit, snapshot};
+use crate::auth::{Authorized, role};
 use crate::convert;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal, phone};
-use axum::extract::{Path, State};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::{AppState, phone};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,7 +15,7 @@ use contracts::api::{
     ImportSummary, Page,
 };
 use serde_json::{Value, json};
-use store::{Campaign, CampaignState, ContactFilter, ContactStatus, NewCampaign, NewContact, Role};
+use store::{Campaign, CampaignState, ContactFilter, ContactStatus, NewCampaign, NewContact};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -97,10 +98,9 @@ fn state_in(state: ApiState) -> CampaignState {
 
 async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<CampaignView>>> {
-    principal.require(Role::Viewer)?;
     let campaigns = state
         .store
         .list_campaigns(
@@ -113,10 +113,9 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<CampaignSettings>,
 ) -> ApiResult<(StatusCode, Json<CampaignView>)> {
-    principal.require(Role::Operator)?;
     let campaign = state.store.create_campaign(to_store(&body)?).await?;
     let view = to_view(&campaign);
     audit(
@@ -134,20 +133,18 @@ async fn create(
 
 async fn read(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CampaignView>> {
-    principal.require(Role::Viewer)?;
     Ok(Json(to_view(&state.store.campaign(CampaignId(id)).await?)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CampaignSettings>,
 ) -> ApiResult<Json<CampaignView>> {
-    principal.require(Role::Operator)?;
     let before = to_view(&state.store.campaign(CampaignId(id)).await?);
     let after = to_view(
         &state
@@ -171,10 +168,9 @@ async fn update(
 /// `start` (draft → running), `pause`, `resume`, `complete`.
 async fn act(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((id, action)): Path<(i64, String)>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<CampaignView>> {
-    principal.require(Role::Operator)?;
     let current = state.store.campaign(CampaignId(id)).await?;
     let (from, to) = match (action.as_str(), current.state) {
         ("start", from) => (from, CampaignState::Running),
@@ -226,11 +222,10 @@ pub(crate) struct ContactQuery {
 
 async fn list_contacts(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ContactQuery>,
 ) -> ApiResult<Json<Page<ContactView>>> {
-    principal.require(Role::Viewer)?;
     let status = query
         .status
         .as_deref()
@@ -257,11 +252,10 @@ async fn list_contacts(
 /// A JSON batch of contacts: all are normalised and checked, then all are written, or none.
 async fn add_contacts(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(rows): ApiJson<Vec<ContactInput>>,
 ) -> ApiResult<(StatusCode, Json<ImportSummary>)> {
-    principal.require(Role::Operator)?;
     let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
     let region = campaign.settings.default_region.as_deref();
     let contacts = rows
@@ -322,12 +316,11 @@ pub(crate) struct ImportQuery {
 /// `text/csv` upload, streamed: see `crate::import` for the rules.
 async fn import(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ImportQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<Json<crate::import::ImportReport>> {
-    principal.require(Role::Operator)?;
     let is_csv = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)

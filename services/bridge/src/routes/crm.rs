@@ -1,10 +1,11 @@
 //! CRM webhooks per campaign or bot (the secret is write-only), and the delivery outbox with manual retry of dead letters.
 
 use super::audit;
+use crate::AppState;
+use crate::auth::{Authorized, role};
 use crate::crm::{Scope, Webhook, setting_key};
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal};
-use axum::extract::{Path, State};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use contracts::api::Page;
 use contracts::{BotId, CallId, CampaignId};
 use serde_json::{Value, json};
-use store::{CrmDelivery, DeliveryStatus, Role};
+use store::{CrmDelivery, DeliveryStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,10 +51,9 @@ async fn stored(state: &AppState, scope: Scope, id: i64) -> ApiResult<Webhook> {
 
 async fn read(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((scope, id)): Path<(Scope, i64)>,
+    _: Authorized<role::Viewer>,
+    ApiPath((scope, id)): ApiPath<(Scope, i64)>,
 ) -> ApiResult<Json<WebhookView>> {
-    principal.require(Role::Viewer)?;
     let webhook = stored(&state, scope, id).await?;
     Ok(Json(WebhookView {
         url: webhook.url,
@@ -63,11 +63,10 @@ async fn read(
 
 async fn save(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((scope, id)): Path<(Scope, i64)>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath((scope, id)): ApiPath<(Scope, i64)>,
     ApiJson(body): ApiJson<Webhook>,
 ) -> ApiResult<Json<WebhookView>> {
-    principal.require(Role::Operator)?;
     if !(body.url.starts_with("https://") || body.url.starts_with("http://")) {
         return Err(ApiError::invalid("url", "must be an http(s) URL"));
     }
@@ -101,10 +100,9 @@ async fn save(
 
 async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((scope, id)): Path<(Scope, i64)>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath((scope, id)): ApiPath<(Scope, i64)>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Role::Operator)?;
     let before = stored(&state, scope, id).await?;
     state
         .store
@@ -159,10 +157,9 @@ pub(crate) struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<DeliveryView>>> {
-    principal.require(Role::Viewer)?;
     let status = query
         .status
         .as_deref()
@@ -180,10 +177,9 @@ async fn list(
 
 async fn retry(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<DeliveryView>> {
-    principal.require(Role::Operator)?;
     let delivery = state.store.requeue_crm_delivery(id, Utc::now()).await?;
     audit(
         &state,

@@ -1,9 +1,9 @@
 //! The fleet's two contracts: runtime config (`GET /config`) and call results (`POST /calls/{id}/result`), both behind `VOXCORE_SECRET`.
 
 use crate::auth::Fleet;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::{AppState, retry, template};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -149,7 +149,7 @@ async fn config(
 async fn result(
     State(state): State<AppState>,
     _fleet: Fleet,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(result): ApiJson<CallResult>,
 ) -> ApiResult<Json<Value>> {
     if result.call_id != CallId(id) {

@@ -1,16 +1,16 @@
 //! The do-not-call list and the audit log.
 
 use super::{PageQuery, audit};
+use crate::auth::{Authorized, role};
 use crate::convert;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal, phone};
-use axum::extract::{Path, State};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::{AppState, phone};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use contracts::api::{AuditView, DncInput, DncView, Page};
 use serde_json::json;
-use store::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,10 +29,9 @@ fn view(entry: &store::DncEntry) -> DncView {
 
 async fn list_dnc(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<DncView>>> {
-    principal.require(Role::Viewer)?;
     Ok(Json(convert::page(
         state.store.list_dnc(query.page()?).await?,
         view,
@@ -41,10 +40,9 @@ async fn list_dnc(
 
 async fn add_dnc(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<DncInput>,
 ) -> ApiResult<(StatusCode, Json<DncView>)> {
-    principal.require(Role::Operator)?;
     let number = phone::normalise("phone", &body.phone, None)?;
     let entry = state
         .store
@@ -71,10 +69,9 @@ pub(crate) struct DncCheck {
 
 async fn check_dnc(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(number): Path<String>,
+    _: Authorized<role::Viewer>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<DncCheck>> {
-    principal.require(Role::Viewer)?;
     let number = phone::normalise("phone", &number, None)?;
     let listed = state.store.is_dnc(number.as_str()).await?;
     Ok(Json(DncCheck {
@@ -85,10 +82,9 @@ async fn check_dnc(
 
 async fn remove_dnc(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(number): Path<String>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Role::Operator)?;
     let number = phone::normalise("phone", &number, None)?;
     if !state.store.remove_dnc(number.as_str()).await? {
         return Err(ApiError::not_found(format!(
@@ -110,10 +106,9 @@ async fn remove_dnc(
 
 async fn list_audit(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Admin>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
-    principal.require(Role::Admin)?;
     Ok(Json(convert::page(
         state.store.list_audit(query.page()?).await?,
         convert::audit,

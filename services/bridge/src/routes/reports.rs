@@ -1,7 +1,8 @@
 //! Reports over a date range (per campaign or bot, by hour or day) and the streamed CSV export of call records.
 
+use crate::AppState;
+use crate::auth::{Authorized, role};
 use crate::error::{ApiError, ApiQuery, ApiResult};
-use crate::{AppState, auth::Principal};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -11,7 +12,7 @@ use chrono::{DateTime, Utc};
 use contracts::{BotId, CampaignId};
 use serde::Serialize;
 use std::sync::Arc;
-use store::{Bucket, CallFilter, ReportCounts, ReportFilter, Role, Store};
+use store::{Bucket, CallFilter, ReportCounts, ReportFilter, Store};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -101,10 +102,9 @@ pub(crate) struct Report {
 
 async fn report(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<Report>> {
-    principal.require(Role::Viewer)?;
     let filter = ReportFilter {
         since: query.since,
         until: query.until,
@@ -181,10 +181,9 @@ fn csv_page(calls: &[store::Call]) -> ApiResult<Vec<u8>> {
 /// Every matching call, newest first, fetched a page at a time while the client reads.
 async fn export(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    principal.require(Role::Viewer)?;
     let filter = CallFilter {
         campaign_id: query.campaign_id.map(CampaignId),
         bot_id: query.bot_id.map(BotId),

@@ -1,16 +1,17 @@
 //! System settings (secrets are write-only), the fleet list, and inbound number → bot routing.
 
 use super::{audit, snapshot};
-use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::{AppState, auth::Principal, phone};
-use axum::extract::{Path, State};
+use crate::auth::{Authorized, role};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::{AppState, phone};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use contracts::BotId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{Role, Setting};
+use store::Setting;
 
 /// Settings under this prefix are secrets (provider API keys): stored, never shown.
 pub const SECRET_PREFIX: &str = "secrets.";
@@ -60,9 +61,8 @@ fn reserved(key: &str) -> bool {
 
 async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Admin>,
 ) -> ApiResult<Json<Vec<SettingView>>> {
-    principal.require(Role::Admin)?;
     let settings = state.store.list_settings().await?;
     Ok(Json(
         settings
@@ -80,11 +80,10 @@ pub(crate) struct SaveSetting {
 
 async fn save(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(key): Path<String>,
+    Authorized(principal, _): Authorized<role::Admin>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<SaveSetting>,
 ) -> ApiResult<Json<SettingView>> {
-    principal.require(Role::Admin)?;
     if reserved(&key) {
         return Err(ApiError::invalid(
             "key",
@@ -116,10 +115,9 @@ async fn save(
 
 async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(key): Path<String>,
+    Authorized(principal, _): Authorized<role::Admin>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Role::Admin)?;
     if reserved(&key) {
         return Err(ApiError::invalid(
             "key",
@@ -157,21 +155,26 @@ pub(crate) struct Fleets {
     urls: Vec<String>,
 }
 
-async fn fleets(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Fleets>> {
-    principal.require(Role::Viewer)?;
+async fn stored_fleets(state: &AppState) -> ApiResult<Fleets> {
     let stored = state.store.setting(FLEET_KEY).await?;
     let urls = stored
         .and_then(|s| serde_json::from_value(s.value).ok())
         .unwrap_or_default();
-    Ok(Json(Fleets { urls }))
+    Ok(Fleets { urls })
+}
+
+async fn fleets(
+    State(state): State<AppState>,
+    _: Authorized<role::Viewer>,
+) -> ApiResult<Json<Fleets>> {
+    Ok(Json(stored_fleets(&state).await?))
 }
 
 async fn save_fleets(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Admin>,
     ApiJson(body): ApiJson<Fleets>,
 ) -> ApiResult<Json<Fleets>> {
-    principal.require(Role::Admin)?;
     for (index, url) in body.urls.iter().enumerate() {
         let ok = ["http://", "https://", "unix:/"]
             .iter()
@@ -183,7 +186,7 @@ async fn save_fleets(
             ));
         }
     }
-    let before = fleets(State(state.clone()), principal.clone()).await?.0;
+    let before = stored_fleets(&state).await?;
     state
         .store
         .put_setting(FLEET_KEY, json!(body.urls), principal.user_id)
@@ -222,9 +225,8 @@ pub async fn bot_for_number(
 
 async fn inbound(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Viewer>,
 ) -> ApiResult<Json<Vec<InboundRoute>>> {
-    principal.require(Role::Viewer)?;
     let settings = state.store.list_settings().await?;
     let routes = settings
         .iter()
@@ -246,11 +248,10 @@ pub(crate) struct RouteBody {
 
 async fn route_number(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(number): Path<String>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<RouteBody>,
 ) -> ApiResult<Json<InboundRoute>> {
-    principal.require(Role::Operator)?;
     let number = phone::normalise("number", &number, None)?;
     match state.store.bot(body.bot_id).await {
         Err(store::StoreError::NotFound { .. }) => {
@@ -288,10 +289,9 @@ async fn route_number(
 
 async fn unroute_number(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(number): Path<String>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Role::Operator)?;
     let number = phone::normalise("number", &number, None)?;
     if bot_for_number(&state, &number).await?.is_none() {
         return Err(ApiError::not_found(format!("{number} is not routed")));

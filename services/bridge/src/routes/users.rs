@@ -2,10 +2,10 @@
 
 use super::{PageQuery, audit, snapshot};
 use crate::AppState;
-use crate::auth::{Principal, check_password_strength, hash_password, new_api_key};
+use crate::auth::{Authorized, check_password_strength, hash_password, new_api_key, role};
 use crate::convert;
-use crate::error::{ApiJson, ApiQuery, ApiResult};
-use axum::extract::{Path, State};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use contracts::UserId;
 use contracts::api::{
     ApiKeyView, CreateApiKey, CreateUser, CreatedApiKey, Page, UpdateUser, UserView,
 };
-use store::{NewApiKey, NewUser, Role, UserUpdate};
+use store::{NewApiKey, NewUser, UserUpdate};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,20 +26,18 @@ pub fn router() -> Router<AppState> {
 
 async fn list_users(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Admin>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<UserView>>> {
-    principal.require(Role::Admin)?;
     let users = state.store.list_users(query.page()?).await?;
     Ok(Json(convert::page(users, convert::user)))
 }
 
 async fn create_user(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Admin>,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    principal.require(Role::Admin)?;
     check_password_strength("password", &body.password)?;
     let user = state
         .store
@@ -66,11 +64,10 @@ async fn create_user(
 
 async fn update_user(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Admin>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    principal.require(Role::Admin)?;
     let before = convert::user(&state.store.user(UserId(id)).await?);
     let password_hash = match body.password {
         Some(password) => {
@@ -107,20 +104,18 @@ async fn update_user(
 
 async fn list_keys(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<role::Admin>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
-    principal.require(Role::Admin)?;
     let keys = state.store.list_api_keys(query.page()?).await?;
     Ok(Json(convert::page(keys, convert::api_key)))
 }
 
 async fn create_key(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal, _): Authorized<role::Admin>,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    principal.require(Role::Admin)?;
     let (key, key_hash) = new_api_key();
     let stored = state
         .store
@@ -151,10 +146,9 @@ async fn create_key(
 
 async fn revoke_key(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<i64>,
+    Authorized(principal, _): Authorized<role::Admin>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ApiKeyView>> {
-    principal.require(Role::Admin)?;
     let revoked = state.store.revoke_api_key(id, Utc::now()).await?;
     let view = convert::api_key(&revoked);
     audit(

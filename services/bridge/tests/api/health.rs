@@ -14,6 +14,8 @@ async fn health_is_ok_when_the_database_answers(app: TestApp) {
 async fn unknown_routes_answer_a_json_404(app: TestApp) {
     let (status, code, _) = error_of(app.get("/api/v1/nothing-here", Some(&app.admin)).await).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
+    let (status, _, field) = error_of(app.get("/api/v1/bots/abc", Some(&app.admin)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("path")));
 }
 
 api_tests!(
