@@ -178,6 +178,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // Do-not-call list.
     async fn add_dnc(&self, phone: &str, reason: &str) -> Result<DncEntry>;
+    /// Lists `(phone, reason)` pairs in one transaction; numbers already listed keep their entry.
+    /// Returns, per entry, whether it was newly listed.
+    async fn add_dnc_batch(&self, entries: Vec<(String, String)>) -> Result<Vec<bool>>;
     async fn remove_dnc(&self, phone: &str) -> Result<bool>;
     async fn is_dnc(&self, phone: &str) -> Result<bool>;
     async fn list_dnc(&self, page: Page) -> Result<Paged<DncEntry>>;

@@ -59,7 +59,7 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    fn reject(&mut self, problem: RowProblem) {
+    pub(crate) fn reject(&mut self, problem: RowProblem) {
         self.rejected += 1;
         if self.errors.len() < REPORT_LIMIT {
             self.errors.push(problem);
@@ -68,7 +68,7 @@ impl ImportReport {
         }
     }
 
-    fn duplicate(&mut self, line: u64) {
+    pub(crate) fn duplicate(&mut self, line: u64) {
         self.duplicates += 1;
         if self.duplicate_lines.len() < REPORT_LIMIT {
             self.duplicate_lines.push(line);
@@ -78,15 +78,37 @@ impl ImportReport {
     }
 }
 
-type Parsed = Vec<(u64, Result<NewContact, RowProblem>)>;
+/// Parsed rows with their line numbers.
+pub(crate) type Parsed<T> = Vec<(u64, Result<T, RowProblem>)>;
 
-/// Reads the CSV body on a blocking thread and sends parsed batches; the first message is the
-/// header check.
-fn parse(
+/// Reads a CSV body on a blocking thread: `prepare` checks the header and returns the row
+/// mapper; batches of mapped rows come out of the channel, the header check first.
+pub(crate) fn spawn_parser<T, F, P>(
+    body: Body,
+    prepare: P,
+) -> (
+    mpsc::Receiver<ApiResult<Parsed<T>>>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    T: Send + 'static,
+    F: FnMut(&csv::StringRecord, u64) -> Result<T, RowProblem>,
+    P: FnOnce(&csv::StringRecord) -> ApiResult<F> + Send + 'static,
+{
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let (sender, receiver) = mpsc::channel(2);
+    let task = tokio::task::spawn_blocking(move || parse(reader, prepare, sender));
+    (receiver, task)
+}
+
+fn parse<T, F>(
     reader: impl std::io::Read,
-    options: ImportOptions,
-    batches: mpsc::Sender<ApiResult<Parsed>>,
-) {
+    prepare: impl FnOnce(&csv::StringRecord) -> ApiResult<F>,
+    batches: mpsc::Sender<ApiResult<Parsed<T>>>,
+) where
+    F: FnMut(&csv::StringRecord, u64) -> Result<T, RowProblem>,
+{
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -101,21 +123,13 @@ fn parse(
             return;
         }
     };
-    let Some(phone_at) = headers
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case(&options.phone_column))
-    else {
-        let message = format!(
-            "the header has no {:?} column (columns: {})",
-            options.phone_column,
-            headers.iter().collect::<Vec<_>>().join(", ")
-        );
-        let _ = batches.blocking_send(Err(ApiError::invalid("phone_column", message)));
-        return;
+    let mut map_row = match prepare(&headers) {
+        Ok(map_row) => map_row,
+        Err(error) => {
+            let _ = batches.blocking_send(Err(error));
+            return;
+        }
     };
-    let zone_at = headers
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case(&options.timezone_column));
     let mut batch = Vec::with_capacity(BATCH);
     let mut record = csv::StringRecord::new();
     loop {
@@ -123,10 +137,20 @@ fn parse(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                batch.push((
-                    line,
-                    row(&headers, &record, line, phone_at, zone_at, &options),
-                ));
+                let mapped = if record.len() == headers.len() {
+                    map_row(&record, line)
+                } else {
+                    Err(RowProblem {
+                        line,
+                        field: "row".into(),
+                        message: format!(
+                            "has {} fields, the header has {}",
+                            record.len(),
+                            headers.len()
+                        ),
+                    })
+                };
+                batch.push((line, mapped));
             }
             Err(error) => {
                 let line = error.position().map_or(0, |p| p.line());
@@ -160,6 +184,20 @@ fn parse(
     if !batch.is_empty() {
         let _ = batches.blocking_send(Ok(batch));
     }
+}
+
+/// The position of the column named `name` (any case), or a 422 naming `field`.
+pub(crate) fn column(headers: &csv::StringRecord, name: &str, field: &str) -> ApiResult<usize> {
+    headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            let columns = headers.iter().collect::<Vec<_>>().join(", ");
+            ApiError::invalid(
+                field,
+                format!("the header has no {name:?} column (columns: {columns})"),
+            )
+        })
 }
 
 fn row(
@@ -228,32 +266,91 @@ pub async fn import_contacts(
     body: Body,
     options: ImportOptions,
 ) -> ApiResult<ImportReport> {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(stream));
-    let (sender, mut batches) = mpsc::channel(2);
-    let parser = tokio::task::spawn_blocking(move || parse(reader, options, sender));
+    let (mut batches, parser) = spawn_parser(body, move |headers| {
+        let phone_at = column(headers, &options.phone_column, "phone_column")?;
+        let zone_at = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(&options.timezone_column));
+        let headers = headers.clone();
+        Ok(move |record: &csv::StringRecord, line| {
+            row(&headers, record, line, phone_at, zone_at, &options)
+        })
+    });
+    collect(
+        &mut batches,
+        parser,
+        |contact: &NewContact| contact.phone.clone(),
+        |contacts| Box::pin(async move { Ok(store.import_contacts(campaign, contacts).await?) }),
+    )
+    .await
+}
+
+/// Imports a CSV of numbers (`phone`, optional `reason`) into the do-not-call list.
+pub async fn import_dnc(
+    store: &dyn Store,
+    body: Body,
+    default_region: Option<String>,
+) -> ApiResult<ImportReport> {
+    let (mut batches, parser) = spawn_parser(body, move |headers| {
+        let phone_at = column(headers, "phone", "phone_column")?;
+        let reason_at = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("reason"));
+        Ok(move |record: &csv::StringRecord, line| {
+            let raw = record.get(phone_at).unwrap_or_default();
+            let number =
+                phone::normalise("phone", raw, default_region.as_deref()).map_err(|e| {
+                    RowProblem {
+                        line,
+                        field: "phone".into(),
+                        message: e.message,
+                    }
+                })?;
+            let reason = reason_at
+                .and_then(|at| record.get(at))
+                .unwrap_or("imported")
+                .to_owned();
+            Ok((number.to_string(), reason))
+        })
+    });
+    collect(
+        &mut batches,
+        parser,
+        |entry: &(String, String)| entry.0.clone(),
+        |entries| Box::pin(async move { Ok(store.add_dnc_batch(entries).await?) }),
+    )
+    .await
+}
+
+/// Drains the parser: rejected rows and numbers repeated in a batch go to the report, the rest
+/// to `write`, which says per row whether it went in (a `false` is a duplicate of stored data).
+async fn collect<'a, T>(
+    batches: &mut mpsc::Receiver<ApiResult<Parsed<T>>>,
+    parser: tokio::task::JoinHandle<()>,
+    key: impl Fn(&T) -> String,
+    mut write: impl FnMut(Vec<T>) -> futures_util::future::BoxFuture<'a, ApiResult<Vec<bool>>>,
+) -> ApiResult<ImportReport> {
     let mut report = ImportReport::default();
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
         report.rows += batch.len() as u64;
         let mut seen = HashSet::with_capacity(batch.len());
         let mut lines = Vec::with_capacity(batch.len());
-        let mut contacts = Vec::with_capacity(batch.len());
+        let mut items = Vec::with_capacity(batch.len());
         for (line, parsed) in batch {
             match parsed {
-                Ok(contact) if !seen.insert(contact.phone.clone()) => report.duplicate(line),
-                Ok(contact) => {
+                Ok(item) if !seen.insert(key(&item)) => report.duplicate(line),
+                Ok(item) => {
                     lines.push(line);
-                    contacts.push(contact);
+                    items.push(item);
                 }
                 Err(problem) => report.reject(problem),
             }
         }
-        if contacts.is_empty() {
+        if items.is_empty() {
             continue;
         }
-        let inserted = store.import_contacts(campaign, contacts).await?;
-        for (line, inserted) in lines.into_iter().zip(inserted) {
+        for (line, inserted) in lines.into_iter().zip(write(items).await?) {
             if inserted {
                 report.imported += 1;
             } else {

@@ -111,6 +111,7 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/calls/{id}/result", Fleet, "A call's result (contract 2), idempotent", query: None, request: json::<contracts::call_result::CallResult>(), 200 => Body::Json(|_| Schema::default())),
         op!("get" "/api/v1/dnc", Viewer, "The do-not-call list", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::DncView>>()),
         op!("post" "/api/v1/dnc", Operator, "Add a number to the do-not-call list", query: None, request: json::<api::DncInput>(), 201 => json::<api::DncView>()),
+        op!("post" "/api/v1/dnc/import", Operator, "Import a CSV of numbers (phone, optional reason) into the list, streamed", query: query::<ops::DncImportQuery>(), request: Body::Csv, 200 => json::<crate::import::ImportReport>()),
         op!("get" "/api/v1/dnc/{phone}", Viewer, "Whether a number is on the list", query: None, request: Nothing, 200 => json::<ops::DncCheck>()),
         op!("delete" "/api/v1/dnc/{phone}", Operator, "Remove a number from the list", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/audit", Admin, "The audit log, newest first", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::AuditView>>()),

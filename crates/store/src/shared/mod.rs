@@ -198,6 +198,9 @@ impl Store for ThisStore {
     async fn add_dnc(&self, phone: &str, reason: &str) -> Result<DncEntry> {
         ops::add_dnc(&self.pool, phone, reason).await
     }
+    async fn add_dnc_batch(&self, entries: Vec<(String, String)>) -> Result<Vec<bool>> {
+        ops::add_dnc_batch(&self.pool, entries).await
+    }
     async fn remove_dnc(&self, phone: &str) -> Result<bool> {
         ops::remove_dnc(&self.pool, phone).await
     }

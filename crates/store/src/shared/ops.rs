@@ -30,6 +30,37 @@ pub(super) async fn add_dnc(pool: &Pool, phone: &str, reason: &str) -> Result<Dn
     row.try_into()
 }
 
+pub(super) async fn add_dnc_batch(
+    pool: &Pool,
+    entries: Vec<(String, String)>,
+) -> Result<Vec<bool>> {
+    let phones = entries
+        .iter()
+        .enumerate()
+        .map(|(index, (phone, _))| validate::phone(&format!("entries[{index}].phone"), phone))
+        .collect::<Result<Vec<_>>>()?;
+    let now = now_ms();
+    let mut listed = std::collections::HashSet::with_capacity(entries.len());
+    let mut tx = super::super::begin_write(pool).await?;
+    for chunk in phones.iter().zip(&entries).collect::<Vec<_>>().chunks(500) {
+        let mut insert =
+            sqlx::QueryBuilder::<super::Db>::new("INSERT INTO dnc (phone, reason, created_at) ");
+        insert.push_values(chunk, |mut row, (phone, (_, reason))| {
+            row.push_bind(phone.as_str().to_owned())
+                .push_bind(reason.clone())
+                .push_bind(now);
+        });
+        insert.push(" ON CONFLICT (phone) DO NOTHING RETURNING phone");
+        let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+        listed.extend(inserted);
+    }
+    tx.commit().await?;
+    Ok(phones
+        .iter()
+        .map(|phone| listed.contains(phone.as_str()))
+        .collect())
+}
+
 pub(super) async fn remove_dnc(pool: &Pool, phone: &str) -> Result<bool> {
     let phone = validate::phone("phone", phone)?;
     let removed = sqlx::query("DELETE FROM dnc WHERE phone = $1")

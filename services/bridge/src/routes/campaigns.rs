@@ -305,7 +305,7 @@ async fn add_contacts(
 }
 
 /// Largest CSV accepted (a million rows of a few columns fit well inside).
-const IMPORT_LIMIT: usize = 1024 * 1024 * 1024;
+pub(crate) const IMPORT_LIMIT: usize = 1024 * 1024 * 1024;
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ImportQuery {
@@ -321,18 +321,7 @@ async fn import(
     ApiQuery(query): ApiQuery<ImportQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<Json<crate::import::ImportReport>> {
-    let is_csv = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
-    if !is_csv {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "request.not_csv",
-            "send the file as text/csv",
-        ));
-    }
+    require_csv(&request)?;
     let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
     let options = crate::import::ImportOptions {
         phone_column: query.phone_column.unwrap_or_else(|| "phone".into()),
@@ -344,4 +333,21 @@ async fn import(
             .await?;
     audit(&state, &principal, "contacts.import", "campaign", id, None, Some(json!({"imported": report.imported, "rejected": report.rejected, "duplicates": report.duplicates}))).await?;
     Ok(Json(report))
+}
+
+/// 415 unless the body is `text/csv`.
+pub(crate) fn require_csv(request: &axum::extract::Request) -> ApiResult<()> {
+    let is_csv = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    if is_csv {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.not_csv",
+        "send the file as text/csv",
+    ))
 }

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::{AppState, phone};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use contracts::api::{AuditView, DncInput, DncView, Page};
 use serde_json::json;
@@ -15,6 +15,12 @@ use serde_json::json;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/dnc", get(list_dnc).post(add_dnc))
+        .route(
+            "/dnc/import",
+            post(import_dnc).layer(axum::extract::DefaultBodyLimit::max(
+                super::campaigns::IMPORT_LIMIT,
+            )),
+        )
         .route("/dnc/{phone}", get(check_dnc).delete(remove_dnc))
         .route("/audit", get(list_audit))
 }
@@ -113,4 +119,27 @@ async fn list_audit(
         state.store.list_audit(query.page()?).await?,
         convert::audit,
     )))
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct DncImportQuery {
+    /// Region (e.g. `US`) for numbers without a country code.
+    default_region: Option<String>,
+}
+
+/// `text/csv` with a `phone` column and an optional `reason` column, streamed.
+async fn import_dnc(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiQuery(query): ApiQuery<DncImportQuery>,
+    request: axum::extract::Request,
+) -> ApiResult<Json<crate::import::ImportReport>> {
+    super::campaigns::require_csv(&request)?;
+    if let Some(region) = &query.default_region {
+        phone::check_region("default_region", region)?;
+    }
+    let report =
+        crate::import::import_dnc(&*state.store, request.into_body(), query.default_region).await?;
+    audit(&state, &principal, "dnc.import", "dnc", "import", None, Some(json!({"listed": report.imported, "rejected": report.rejected, "duplicates": report.duplicates}))).await?;
+    Ok(Json(report))
 }

@@ -44,4 +44,64 @@ async fn numbers_are_added_checked_and_removed_from_the_dnc_list(app: TestApp) {
     assert_eq!(gone.status(), 404);
 }
 
-api_tests!(numbers_are_added_checked_and_removed_from_the_dnc_list);
+async fn a_dnc_csv_is_imported_with_a_report_and_existing_entries_kept(app: TestApp) {
+    app.post(
+        "/api/v1/dnc",
+        Some(&app.admin),
+        &json!({"phone": "+14155550100", "reason": "complaint"}),
+    )
+    .await;
+    let csv =
+        "Phone,Reason\n(415) 555-0100,again\n(415) 555-0101,asked\nnope,x\n(415) 555-0101,twice\n";
+    let response = app
+        .client
+        .post(format!(
+            "{}/api/v1/dnc/import?default_region=US",
+            app.address
+        ))
+        .bearer_auth(&app.admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        (report["rows"].as_u64(), report["imported"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(
+        report["duplicates"], 2,
+        "one already listed, one repeated in the file"
+    );
+    assert_eq!(report["errors"][0]["line"], 4);
+    let check: Value = app
+        .get("/api/v1/dnc/+14155550101", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["listed"], true);
+    let kept: Value = app
+        .get("/api/v1/dnc?limit=10", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = kept["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["phone"] == "+14155550100")
+        .unwrap();
+    assert_eq!(
+        first["reason"], "complaint",
+        "an existing entry keeps its reason"
+    );
+}
+
+api_tests!(
+    numbers_are_added_checked_and_removed_from_the_dnc_list,
+    a_dnc_csv_is_imported_with_a_report_and_existing_entries_kept,
+);
