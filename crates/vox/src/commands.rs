@@ -116,15 +116,107 @@ pub async fn create_user(
     Ok(())
 }
 
-/// The all-in-one. For now: the embedded database and the Backend API.
+/// Where `vox up` keeps the secrets it generated on first run (next to the embedded database).
+const UP_SECRETS_FILE: &str = "./data/secrets.toml";
+
+/// The secrets `vox up` uses: from the settings when given, else generated once and kept in
+/// [`UP_SECRETS_FILE`] (mode 0600) so restarts keep tokens and links valid.
+fn up_secrets(settings: &Settings) -> anyhow::Result<(SecretString, SecretString)> {
+    let path = std::path::Path::new(UP_SECRETS_FILE);
+    let mut stored: std::collections::BTreeMap<String, String> = match std::fs::read_to_string(path)
+    {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("read {UP_SECRETS_FILE}"))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Default::default(),
+        Err(error) => return Err(error).with_context(|| format!("read {UP_SECRETS_FILE}")),
+    };
+    let mut changed = false;
+    let mut secret = |name: &str, given: &Option<SecretString>| -> SecretString {
+        if let Some(given) = given {
+            return given.clone();
+        }
+        let value = stored.entry(name.to_owned()).or_insert_with(|| {
+            changed = true;
+            let bytes: [u8; 24] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        });
+        SecretString::from(value.clone())
+    };
+    let jwt = secret("JWT_SECRET", &settings.jwt_secret);
+    let fleet = secret("VOXCORE_SECRET", &settings.voxcore_secret);
+    if changed {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("create {}", folder.display()))?;
+        }
+        std::fs::write(
+            path,
+            toml::to_string(&stored).context("encode the secrets")?,
+        )
+        .with_context(|| format!("write {UP_SECRETS_FILE}"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restrict {UP_SECRETS_FILE}"))?;
+        }
+    }
+    Ok((jwt, fleet))
+}
+
+/// The all-in-one on embedded defaults. For now it runs the Backend API (the fleet, dialler and
+/// simulator join as their issues land): migrates, creates an admin on first run and prints its
+/// password once, and serves until SIGTERM.
 pub async fn up(settings: &Settings) -> anyhow::Result<()> {
-    migrate(settings).await?;
+    let (jwt_secret, voxcore_secret) = up_secrets(settings)?;
+    let store = open_store(settings).await?;
+    let applied = store.migrate().await.context("migrate the database")?;
     println!(
-        "vox {}: the database is ready. The fleet, dialler and simulator are not part of this build yet; \
-         run `vox bridge` (with JWT_SECRET and VOXCORE_SECRET) for the Backend API.",
-        crate::VERSION
+        "database {}: {applied} migration(s) applied",
+        store::redact_url(&settings.database_url)
     );
-    Ok(())
+    if store
+        .list_users(store::Page::first(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        let bytes: [u8; 12] = rand::random();
+        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let password_hash = bridge::auth::hash_password(password.clone())
+            .await
+            .map_err(|error| anyhow::anyhow!(error.message))?;
+        store
+            .create_user(store::NewUser {
+                email: "admin@vox.local".into(),
+                name: "Administrator".into(),
+                password_hash,
+                role: store::Role::Admin,
+            })
+            .await
+            .context("create the first admin")?;
+        println!("first run: created admin@vox.local with password {password} (shown once)");
+    }
+    let mut config = bridge::BridgeConfig::new(
+        settings.voxbridge_host,
+        settings.voxbridge_port,
+        jwt_secret,
+        voxcore_secret,
+    );
+    config.redis_url = settings.redis_url.clone();
+    config.recordings_dir = settings
+        .object_store_url
+        .strip_prefix("file://")
+        .map(std::path::PathBuf::from);
+    let app = bridge::App::build(config, store).await?;
+    println!(
+        "vox {}: Backend API on http://{}:{} (the fleet, dialler, simulator and console are not part of this build yet)",
+        crate::VERSION,
+        settings.voxbridge_host,
+        app.port()
+    );
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .context("serve the Backend API")
 }
 
 /// One stale-call cleanup pass (for `voxbridge-cleanup.timer`).
