@@ -1,14 +1,14 @@
 //! CRM push end to end: a real webhook receiver on loopback checks signatures; retries, backoff, dead letters and the retry API.
 
-use crate::fleet::{leased_call, result_body};
+use crate::fleet::{finish, leased_call, result_body};
 use crate::helpers::*;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
-use contracts::{CallId, CallState};
+use contracts::CallId;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::{DeliveryStatus, Page, Transition};
+use store::{DeliveryStatus, Page};
 use tokio::sync::Mutex;
 
 const SECRET: &str = "webhook-secret-0123456789";
@@ -70,24 +70,7 @@ async fn finished_call(app: &TestApp, url: &str) -> i64 {
         json!({"url": url, "secret_set": true}),
         "the secret is never shown"
     );
-    for (from, to) in [
-        (CallState::Leased, CallState::Dialing),
-        (CallState::Dialing, CallState::Answered),
-        (CallState::Answered, CallState::InProgress),
-    ] {
-        app.store
-            .transition(Transition::new(call.id, from, to, Utc::now()))
-            .await
-            .unwrap();
-    }
-    let posted = app
-        .post(
-            &format!("/api/v1/calls/{call_id}/result"),
-            Some(FLEET_SECRET),
-            &result_body(call_id, "call.completed"),
-        )
-        .await;
-    assert_eq!(posted.status(), 200);
+    finish(app, call_id, &result_body(call_id, "call.completed")).await;
     call_id
 }
 

@@ -11,15 +11,21 @@ use store::{ContactStatus, LeaseRequest, Transition};
 /// A running campaign with one leased contact; returns the call id.
 pub async fn leased_call(app: &TestApp) -> i64 {
     let id = campaign(app, Some("GB")).await;
+    lease_one(app, id, "020 7183 8750").await
+}
+
+/// Adds `phone` to campaign `id`, starts it, and leases the contact; returns the call id.
+async fn lease_one(app: &TestApp, id: i64, phone: &str) -> i64 {
     let path = format!("/api/v1/campaigns/{id}/contacts");
-    let rows = json!([{"phone": "020 7183 8750", "variables": {"name": "Ada"}}]);
+    let rows = json!([{"phone": phone, "variables": {"name": "Ada"}}]);
     assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);
-    app.post(
-        &format!("/api/v1/campaigns/{id}/start"),
-        Some(&app.admin),
-        &json!({}),
-    )
-    .await;
+    let start = format!("/api/v1/campaigns/{id}/start");
+    assert_eq!(
+        app.post(&start, Some(&app.admin), &json!({}))
+            .await
+            .status(),
+        200
+    );
     let leases = app
         .store
         .lease_contacts(LeaseRequest {
@@ -334,38 +340,9 @@ async fn a_recording_streams_with_ranges_and_plays_from_a_signed_link() {
 async fn leased_call_in_new_campaign(app: &TestApp) -> i64 {
     let bot = app.create_bot(bot_spec()).await;
     let body = json!({"name": "Second", "bot_id": bot["id"], "default_region": "GB"});
-    let id = app
-        .post("/api/v1/campaigns", Some(&app.admin), &body)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
+    let created = app.post("/api/v1/campaigns", Some(&app.admin), &body).await;
+    let id = created.json::<Value>().await.unwrap()["id"]
         .as_i64()
         .unwrap();
-    let rows = json!([{"phone": "020 7183 8751"}]);
-    app.post(
-        &format!("/api/v1/campaigns/{id}/contacts"),
-        Some(&app.admin),
-        &rows,
-    )
-    .await;
-    app.post(
-        &format!("/api/v1/campaigns/{id}/start"),
-        Some(&app.admin),
-        &json!({}),
-    )
-    .await;
-    let leases = app
-        .store
-        .lease_contacts(LeaseRequest {
-            campaign_id: contracts::CampaignId(id),
-            owner: "d".into(),
-            limit: 1,
-            ttl: Duration::from_secs(60),
-            now: Utc::now(),
-            fence: None,
-        })
-        .await
-        .unwrap();
-    leases[0].call_id.0
+    lease_one(app, id, "020 7183 8751").await
 }
