@@ -26,6 +26,29 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bucket of `OBJECT_STORE_URL=s3://…`, when that is where recordings are.
+fn s3_recordings(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<bridge::recordings::S3Recordings>>> {
+    use secrecy::ExposeSecret;
+    let Some(bucket) = settings.s3_bucket() else {
+        return Ok(None);
+    };
+    let s3 = bridge::recordings::S3Recordings::new(bridge::recordings::S3Settings {
+        bucket: bucket.to_owned(),
+        endpoint: settings.s3_endpoint.clone(),
+        access_key_id: settings.s3_access_key_id.clone().unwrap_or_default(),
+        secret_access_key: settings
+            .s3_secret_access_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default(),
+        region: settings.s3_region.clone(),
+    })
+    .context("configure the S3 object store")?;
+    Ok(Some(Arc::new(s3)))
+}
+
 fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     settings.require(Requirement::Bridge)?;
     let secret = |s: &Option<SecretString>| s.clone().context("checked by require");
@@ -207,6 +230,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         .object_store_url
         .strip_prefix("file://")
         .map(std::path::PathBuf::from);
+    config.s3_recordings = s3_recordings(settings)?;
     let app = bridge::App::build(config, store).await?;
     println!(
         "vox {}: Backend API on http://{}:{} (the fleet, dialler, simulator and console are not part of this build yet)",

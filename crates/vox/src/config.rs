@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/vox.db";
 pub const DEFAULT_OBJECT_STORE_URL: &str = "file://./data/recordings";
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
 pub const DEFAULT_VOXBRIDGE_HOST: &str = "0.0.0.0";
 pub const DEFAULT_VOXBRIDGE_PORT: u16 = 8080;
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1;
@@ -126,6 +127,11 @@ pub struct Settings {
     pub database_url: String,
     pub redis_url: Option<String>,
     pub object_store_url: String,
+    /// S3-compatible endpoint (MinIO, test servers); AWS when absent.
+    pub s3_endpoint: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<SecretString>,
+    pub s3_region: String,
     pub jwt_secret: Option<SecretString>,
     pub voxcore_secret: Option<SecretString>,
     pub voxbridge_host: IpAddr,
@@ -178,6 +184,10 @@ impl Settings {
                 text("OBJECT_STORE_URL").unwrap_or_else(|| DEFAULT_OBJECT_STORE_URL.into()),
                 &["file://", "s3://"],
             )?,
+            s3_endpoint: http_url("S3_ENDPOINT", text("S3_ENDPOINT"))?,
+            s3_access_key_id: text("S3_ACCESS_KEY_ID"),
+            s3_secret_access_key: text("S3_SECRET_ACCESS_KEY").map(SecretString::from),
+            s3_region: text("S3_REGION").unwrap_or_else(|| DEFAULT_S3_REGION.into()),
             jwt_secret: secret("JWT_SECRET", text("JWT_SECRET"))?,
             voxcore_secret: secret("VOXCORE_SECRET", text("VOXCORE_SECRET"))?,
             voxbridge_host: parsed(
@@ -261,8 +271,28 @@ impl Settings {
         })
     }
 
+    /// The bucket when `OBJECT_STORE_URL` is `s3://bucket[/…]`.
+    pub fn s3_bucket(&self) -> Option<&str> {
+        let rest = self.object_store_url.strip_prefix("s3://")?;
+        Some(rest.split('/').next().unwrap_or(rest))
+    }
+
     /// Checks that the settings a role cannot run without are present.
     pub fn require(&self, requirement: Requirement) -> Result<(), ConfigError> {
+        if self.s3_bucket().is_some() {
+            if self.s3_access_key_id.is_none() {
+                return Err(problem(
+                    "S3_ACCESS_KEY_ID",
+                    "is required when OBJECT_STORE_URL is s3://",
+                ));
+            }
+            if self.s3_secret_access_key.is_none() {
+                return Err(problem(
+                    "S3_SECRET_ACCESS_KEY",
+                    "is required when OBJECT_STORE_URL is s3://",
+                ));
+            }
+        }
         match requirement {
             Requirement::Database => Ok(()),
             Requirement::Bridge => {
@@ -430,6 +460,19 @@ mod tests {
             settings.jwt_secret.unwrap().expose_secret(),
             "a-very-long-jwt-secret-value"
         );
+    }
+
+    #[test]
+    fn an_s3_object_store_needs_its_keys() {
+        let settings =
+            Settings::load(&env(&[("OBJECT_STORE_URL", "s3://recordings/calls")]), None).unwrap();
+        assert_eq!(settings.s3_bucket(), Some("recordings"));
+        assert_eq!(
+            settings.require(Requirement::Database).unwrap_err().setting,
+            "S3_ACCESS_KEY_ID"
+        );
+        let error = Settings::load(&env(&[("S3_ENDPOINT", "minio:9000")]), None).unwrap_err();
+        assert_eq!(error.setting, "S3_ENDPOINT");
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod error;
 pub mod import;
 pub mod openapi;
 mod phone;
-mod recordings;
+pub mod recordings;
 mod retry;
 pub(crate) mod routes;
 mod template;
@@ -44,6 +44,8 @@ pub struct BridgeConfig {
     pub crm_interval: Option<Duration>,
     /// The object store's local directory (`OBJECT_STORE_URL=file://…`), where recordings are.
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// The S3-compatible bucket (`OBJECT_STORE_URL=s3://…`), for `s3://` recordings.
+    pub s3_recordings: Option<Arc<recordings::S3Recordings>>,
 }
 
 impl BridgeConfig {
@@ -70,6 +72,7 @@ impl BridgeConfig {
             stale_in_progress_timeout: Duration::from_secs(30 * 60),
             crm_interval: Some(Duration::from_secs(2)),
             recordings_dir: None,
+            s3_recordings: None,
         }
     }
 }

@@ -97,20 +97,42 @@ async fn read(
 /// Seconds a signed recording link stays valid.
 const LINK_TTL_SECS: i64 = 300;
 
-async fn recording_file(state: &AppState, id: i64) -> ApiResult<std::path::PathBuf> {
+/// The recording reference of a call's result.
+async fn recording_uri(state: &AppState, id: i64) -> ApiResult<String> {
     let call = state.store.call(CallId(id)).await?;
-    let uri = call
-        .result
+    call.result
         .as_ref()
         .and_then(|result| result.pointer("/recording/uri"))
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| ApiError::not_found(format!("call {id} has no recording")))?;
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::not_found(format!("call {id} has no recording")))
+}
+
+/// Serves a recording from the bucket (`s3://…`) or the local directory, with range support.
+async fn serve_recording(
+    state: &AppState,
+    id: i64,
+    request: axum::extract::Request,
+) -> ApiResult<axum::response::Response> {
+    let uri = recording_uri(state, id).await?;
+    if uri.starts_with("s3://") {
+        let bucket = state
+            .config
+            .s3_recordings
+            .as_deref()
+            .ok_or_else(|| ApiError::not_found("no S3 object store is configured"))?;
+        let range = request
+            .headers()
+            .get(axum::http::header::RANGE)
+            .and_then(|v| v.to_str().ok());
+        return bucket.serve(&uri, range).await;
+    }
     let root = state
         .config
         .recordings_dir
         .as_deref()
         .ok_or_else(|| ApiError::not_found("no recordings directory is configured"))?;
-    crate::recordings::resolve(root, uri)
+    serve(crate::recordings::resolve(root, &uri)?, request).await
 }
 
 /// Streams the file with `Range` support (206 partial content), so players can seek.
@@ -132,8 +154,7 @@ async fn recording(
     ApiPath(id): ApiPath<i64>,
     request: axum::extract::Request,
 ) -> ApiResult<axum::response::Response> {
-    let path = recording_file(&state, id).await?;
-    serve(path, request).await
+    serve_recording(&state, id, request).await
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -149,7 +170,7 @@ async fn recording_link(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RecordingLink>> {
     use secrecy::ExposeSecret;
-    recording_file(&state, id).await?;
+    recording_uri(&state, id).await?;
     let secret = state.config.jwt_secret.expose_secret().as_bytes();
     let (expires, signature) = crate::recordings::sign(secret, id, LINK_TTL_SECS);
     Ok(Json(RecordingLink {
@@ -173,6 +194,5 @@ async fn signed_recording(
     use secrecy::ExposeSecret;
     let secret = state.config.jwt_secret.expose_secret().as_bytes();
     crate::recordings::verify(secret, id, query.expires, &query.signature)?;
-    let path = recording_file(&state, id).await?;
-    serve(path, request).await
+    serve_recording(&state, id, request).await
 }

@@ -337,7 +337,7 @@ async fn a_recording_streams_with_ranges_and_plays_from_a_signed_link() {
 }
 
 /// Another leased call, in a campaign of its own.
-async fn leased_call_in_new_campaign(app: &TestApp) -> i64 {
+pub async fn leased_call_in_new_campaign(app: &TestApp) -> i64 {
     let bot = app.create_bot(bot_spec()).await;
     let body = json!({"name": "Second", "bot_id": bot["id"], "default_region": "GB"});
     let created = app.post("/api/v1/campaigns", Some(&app.admin), &body).await;

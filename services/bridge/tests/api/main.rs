@@ -10,5 +10,6 @@ mod crm;
 mod fleet;
 mod health;
 mod ops;
+mod recordings;
 mod reports;
 mod settings;
