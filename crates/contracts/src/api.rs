@@ -153,6 +153,12 @@ pub struct CampaignSettings {
     pub bot_id: BotId,
     #[serde(default)]
     pub calling_windows: CallingWindows,
+    /// When the campaign may start dialling; absent means as soon as it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// When it stops dialling for good; absent means when its contacts are done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
     #[serde(default = "default_max_attempts")]
     pub max_attempts: i64,
     #[serde(default = "default_concurrency_cap")]

@@ -36,6 +36,11 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
     if let Some(region) = &settings.default_region {
         phone::check_region("default_region", region)?;
     }
+    if let (Some(starts), Some(ends)) = (settings.starts_at, settings.ends_at)
+        && ends <= starts
+    {
+        return Err(ApiError::invalid("ends_at", "must be after starts_at"));
+    }
     Ok(NewCampaign {
         name: settings.name.clone(),
         bot_id: settings.bot_id,
@@ -45,7 +50,12 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
         weight: settings.weight,
         abandon_target: settings.abandon_target,
         caller_id: settings.caller_id.clone(),
-        settings: json!({ "default_region": settings.default_region, "dialler": settings.dialler }),
+        settings: json!({
+            "default_region": settings.default_region,
+            "starts_at": settings.starts_at,
+            "ends_at": settings.ends_at,
+            "dialler": settings.dialler,
+        }),
     })
 }
 
@@ -63,6 +73,14 @@ fn to_view(campaign: &Campaign) -> CampaignView {
             weight: config.weight,
             abandon_target: config.abandon_target,
             caller_id: config.caller_id.clone(),
+            starts_at: config
+                .settings
+                .get("starts_at")
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
+            ends_at: config
+                .settings
+                .get("ends_at")
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
             default_region: config
                 .settings
                 .get("default_region")

@@ -14,6 +14,50 @@ pub async fn campaign(app: &TestApp, region: Option<&str>) -> i64 {
         .unwrap()
 }
 
+async fn a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy(app: TestApp) {
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({
+        "name": "Renewals",
+        "bot_id": bot["id"],
+        "starts_at": "2026-12-01T09:00:00Z",
+        "ends_at": "2026-12-24T18:00:00Z",
+        "calling_windows": [{"days": ["mon", "tue"], "start": "09:00:00", "end": "20:00:00"}],
+        "concurrency_cap": 25,
+        "weight": 3,
+        "abandon_target": 0.02,
+        "caller_id": "+14155550100",
+        "dialler": {"pacing": "predictive", "retry": {"dial.busy": {"after_minutes": 45}}}
+    });
+    let created: Value = app
+        .post("/api/v1/campaigns", Some(&app.admin), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let read: Value = app
+        .get(
+            &format!("/api/v1/campaigns/{}", created["id"]),
+            Some(&app.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in [
+        "starts_at",
+        "ends_at",
+        "calling_windows",
+        "concurrency_cap",
+        "weight",
+        "abandon_target",
+        "caller_id",
+        "dialler",
+    ] {
+        assert_eq!(read[field], body[field], "{field}");
+    }
+    assert_eq!(read["state"], "draft");
+}
+
 async fn campaign_states_move_only_by_checked_actions(app: TestApp) {
     let id = campaign(&app, None).await;
     let app = &app;
@@ -208,6 +252,7 @@ async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
 }
 
 api_tests!(
+    a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy,
     campaign_states_move_only_by_checked_actions,
     campaign_settings_are_validated_naming_the_field,
     contacts_are_normalised_and_a_bad_row_writes_nothing,
