@@ -74,6 +74,19 @@ async fn a_wrong_password_is_401_and_repeated_failures_are_rate_limited(app: Tes
     assert_eq!((status, code.as_str()), (429, "auth.rate_limited"));
 }
 
+async fn one_address_trying_many_accounts_is_rate_limited(app: TestApp) {
+    for i in 0..20 {
+        let body = json!({"email": format!("nobody{i}@example.com"), "password": "guess guess"});
+        assert_eq!(
+            app.post("/api/v1/auth/login", None, &body).await.status(),
+            401
+        );
+    }
+    let body = json!({"email": "admin@example.com", "password": PASSWORD});
+    let (status, code, _) = error_of(app.post("/api/v1/auth/login", None, &body).await).await;
+    assert_eq!((status, code.as_str()), (429, "auth.rate_limited"));
+}
+
 async fn routes_refuse_missing_tokens_and_roles_below_theirs(app: TestApp) {
     assert_eq!(app.get("/api/v1/bots", None).await.status(), 401);
     assert_eq!(
@@ -202,6 +215,7 @@ async fn admins_create_and_disable_users(app: TestApp) {
 api_tests!(
     sign_in_returns_tokens_and_refresh_renews_them,
     a_wrong_password_is_401_and_repeated_failures_are_rate_limited,
+    one_address_trying_many_accounts_is_rate_limited,
     routes_refuse_missing_tokens_and_roles_below_theirs,
     an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked,
     admins_create_and_disable_users,
