@@ -171,6 +171,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         transition: Option<Transition>,
     ) -> Result<Call>;
     async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>>;
+    /// A call with its bot version's spec and its contact, in one query.
+    async fn call_runtime(&self, id: CallId) -> Result<CallRuntime>;
     /// Counts and talk time per bucket over a range, and the dispositions.
     async fn call_report(&self, filter: ReportFilter) -> Result<CallReport>;
     /// Ends calls stuck in a live state past their deadline and counts them.

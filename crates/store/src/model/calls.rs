@@ -180,3 +180,13 @@ impl ReapReport {
         self.reaped.values().sum()
     }
 }
+
+/// What a worker needs to run one call, read in one query (the runtime config's source).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRuntime {
+    pub call: Call,
+    pub bot_name: String,
+    pub spec: contracts::runtime_config::BotSpec,
+    /// The contact's id, number and variables, for campaign calls.
+    pub contact: Option<(ContactId, E164Number, serde_json::Map<String, Value>)>,
+}

@@ -325,3 +325,50 @@ pub(super) async fn reap_stale_calls(pool: &Pool, policy: ReapPolicy) -> Result<
     tx.commit().await?;
     Ok(report)
 }
+
+#[derive(sqlx::FromRow)]
+struct RuntimeRow {
+    #[sqlx(flatten)]
+    call: CallRow,
+    bot_name: String,
+    spec: String,
+    contact_phone: Option<String>,
+    contact_variables: Option<String>,
+}
+
+pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime> {
+    let columns = CALL_COLUMNS
+        .split(',')
+        .map(|column| format!("c.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, b.name AS bot_name, v.spec, k.phone AS contact_phone, \
+         k.variables AS contact_variables FROM calls c \
+         JOIN bots b ON b.id = c.bot_id \
+         JOIN bot_versions v ON v.bot_id = c.bot_id AND v.version = c.bot_version \
+         LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1"
+    );
+    let row: Option<RuntimeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    let row = row.ok_or_else(|| StoreError::not_found("call", id))?;
+    let spec = crate::rows::json("bot_versions.spec", &row.spec)?;
+    let call = Call::try_from(row.call)?;
+    let contact = match (call.contact_id, row.contact_phone, row.contact_variables) {
+        (Some(contact_id), Some(phone), Some(variables)) => Some((
+            contact_id,
+            contracts::E164Number::parse(&phone)
+                .map_err(|e| StoreError::corrupt("contacts.phone", e))?,
+            crate::rows::json("contacts.variables", &variables)?,
+        )),
+        _ => None,
+    };
+    Ok(CallRuntime {
+        call,
+        bot_name: row.bot_name,
+        spec,
+        contact,
+    })
+}

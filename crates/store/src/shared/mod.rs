@@ -185,6 +185,9 @@ impl Store for ThisStore {
     ) -> Result<Call> {
         calls::record_call_result(&self.pool, id, result, transition).await
     }
+    async fn call_runtime(&self, id: CallId) -> Result<CallRuntime> {
+        calls::call_runtime(&self.pool, id).await
+    }
     async fn call_report(&self, filter: ReportFilter) -> Result<CallReport> {
         reports::call_report(&self.pool, filter).await
     }

@@ -73,8 +73,8 @@ async fn config(
         ),
         _ => query.bot_id,
     };
-    let call = match (query.call_id, routed) {
-        (Some(id), None) => state.store.call(CallId(id)).await?,
+    let call_id = match (query.call_id, routed) {
+        (Some(id), None) => CallId(id),
         (None, Some(bot_id)) => {
             // An inbound or test call without a campaign: the Backend opens its record here.
             let from = query
@@ -98,6 +98,7 @@ async fn config(
                     now: Utc::now(),
                 })
                 .await?
+                .id
         }
         _ => {
             return Err(ApiError::invalid(
@@ -106,32 +107,25 @@ async fn config(
             ));
         }
     };
-    // Three independent reads: one round trip's wait instead of three.
-    let contact_read = async {
-        match call.contact_id {
-            Some(id) => state.store.contact(id).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (bot, version, contact) = tokio::try_join!(
-        state.store.bot(call.bot_id),
-        state.store.bot_version(call.bot_id, call.bot_version),
-        contact_read,
-    )?;
-    let contact = contact.map(|contact| ContactInfo {
-        contact_id: contact.id,
-        phone: contact.phone,
-        variables: contact.variables,
-        crm: None,
-    });
+    // One query: the call, its bot version's spec and its contact.
+    let runtime = state.store.call_runtime(call_id).await?;
+    let call = &runtime.call;
+    let contact = runtime
+        .contact
+        .map(|(contact_id, phone, variables)| ContactInfo {
+            contact_id,
+            phone,
+            variables,
+            crm: None,
+        });
     let config = RuntimeConfig {
         call_id: call.id,
         bot: BotRef {
-            bot_id: bot.id,
-            version: version.version,
-            name: bot.name,
+            bot_id: call.bot_id,
+            version: call.bot_version,
+            name: runtime.bot_name.clone(),
         },
-        spec: rendered(&version.spec, &call, contact.as_ref()),
+        spec: rendered(&runtime.spec, call, contact.as_ref()),
         call: CallInfo {
             direction: call.direction,
             campaign_id: call.campaign_id,
