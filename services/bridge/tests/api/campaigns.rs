@@ -153,17 +153,11 @@ async fn contacts_are_normalised_and_a_bad_row_writes_nothing(app: TestApp) {
 }
 
 async fn import_csv(app: &TestApp, campaign: i64, csv: String, query: &str) -> reqwest::Response {
-    app.client
-        .post(format!(
-            "{}/api/v1/campaigns/{campaign}/contacts/import{query}",
-            app.address
-        ))
-        .bearer_auth(&app.admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
+    app.post_csv(
+        &format!("/api/v1/campaigns/{campaign}/contacts/import{query}"),
+        csv,
+    )
+    .await
 }
 
 async fn a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates(app: TestApp) {

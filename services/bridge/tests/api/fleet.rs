@@ -96,16 +96,7 @@ async fn config_by_bot_opens_an_inbound_call(app: TestApp) {
 async fn a_result_ends_the_call_once_and_schedules_the_retry(app: TestApp) {
     let call_id = leased_call(&app).await;
     let call = contracts::CallId(call_id);
-    for (from, to) in [
-        (CallState::Leased, CallState::Dialing),
-        (CallState::Dialing, CallState::Answered),
-        (CallState::Answered, CallState::InProgress),
-    ] {
-        app.store
-            .transition(Transition::new(call, from, to, Utc::now()))
-            .await
-            .unwrap();
-    }
+    walk_to_in_progress(&app, call_id).await;
     let path = format!("/api/v1/calls/{call_id}/result");
     let wrong = app
         .post(
@@ -182,8 +173,8 @@ api_tests!(
     the_call_log_filters_by_state,
 );
 
-/// Walks a leased call to in_progress and posts `body` as its result.
-pub async fn finish(app: &TestApp, call_id: i64, body: &Value) {
+/// Walks a leased call to in_progress, as the dialler and the worker would.
+async fn walk_to_in_progress(app: &TestApp, call_id: i64) {
     let call = contracts::CallId(call_id);
     for (from, to) in [
         (CallState::Leased, CallState::Dialing),
@@ -195,6 +186,11 @@ pub async fn finish(app: &TestApp, call_id: i64, body: &Value) {
             .await
             .unwrap();
     }
+}
+
+/// Walks a leased call to in_progress and posts `body` as its result.
+pub async fn finish(app: &TestApp, call_id: i64, body: &Value) {
+    walk_to_in_progress(app, call_id).await;
     let posted = app
         .post(
             &format!("/api/v1/calls/{call_id}/result"),
@@ -266,25 +262,12 @@ async fn a_recording_streams_with_ranges_and_plays_from_a_signed_link() {
     body["recording"] = json!({"uri": "file://call.wav", "format": "wav", "duration_ms": 1000, "sample_rate": 16000, "channels": 2});
     finish(&app, call_id, &body).await;
 
-    let url = format!("{}/api/v1/calls/{call_id}/recording", app.address);
-    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
-    let whole = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/calls/{call_id}/recording");
+    assert_eq!(app.get(&path, None).await.status(), 401);
+    let whole = app.get_range(&path, None).await;
     assert_eq!(whole.status(), 200);
     assert_eq!(whole.bytes().await.unwrap().as_ref(), &audio[..]);
-    let part = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.admin)
-        .header("range", "bytes=100-199")
-        .send()
-        .await
-        .unwrap();
+    let part = app.get_range(&path, Some("bytes=100-199")).await;
     assert_eq!(part.status(), 206);
     assert_eq!(part.headers()["content-range"], "bytes 100-199/10000");
     assert_eq!(part.bytes().await.unwrap().as_ref(), &audio[100..200]);

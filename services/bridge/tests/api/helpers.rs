@@ -117,6 +117,30 @@ impl TestApp {
         self.request(Method::PUT, path, token, Some(body)).await
     }
 
+    /// Posts `csv` as `text/csv` to `path` (with its query) as the admin.
+    pub async fn post_csv(&self, path: &str, csv: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(&self.admin)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs `path` as the admin, with a `Range` header when given.
+    pub async fn get_range(&self, path: &str, range: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(&self.admin);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        request.send().await.expect("request")
+    }
+
     /// Creates a bot as the admin and returns its JSON.
     pub async fn create_bot(&self, spec: Value) -> Value {
         let response = self

@@ -54,17 +54,8 @@ async fn a_dnc_csv_is_imported_with_a_report_and_existing_entries_kept(app: Test
     let csv =
         "Phone,Reason\n(415) 555-0100,again\n(415) 555-0101,asked\nnope,x\n(415) 555-0101,twice\n";
     let response = app
-        .client
-        .post(format!(
-            "{}/api/v1/dnc/import?default_region=US",
-            app.address
-        ))
-        .bearer_auth(&app.admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+        .post_csv("/api/v1/dnc/import?default_region=US", csv)
+        .await;
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.unwrap();
     assert_eq!(

@@ -62,35 +62,15 @@ async fn a_recording_in_s3_streams_with_ranges_and_from_a_signed_link() {
     body["recording"] = json!({"uri": format!("s3://{bucket}/calls/1.wav"), "format": "wav", "duration_ms": 1000, "sample_rate": 16000, "channels": 2});
     finish(&app, call_id, &body).await;
 
-    let url = format!("{}/api/v1/calls/{call_id}/recording", app.address);
-    let whole = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/calls/{call_id}/recording");
+    let whole = app.get_range(&path, None).await;
     assert_eq!(whole.status(), 200);
     assert_eq!(whole.bytes().await.unwrap().as_ref(), &audio[..]);
-    let part = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.admin)
-        .header("range", "bytes=1000-1999")
-        .send()
-        .await
-        .unwrap();
+    let part = app.get_range(&path, Some("bytes=1000-1999")).await;
     assert_eq!(part.status(), 206);
     assert_eq!(part.headers()["content-range"], "bytes 1000-1999/50000");
     assert_eq!(part.bytes().await.unwrap().as_ref(), &audio[1000..2000]);
-    let tail = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.admin)
-        .header("range", "bytes=-10")
-        .send()
-        .await
-        .unwrap();
+    let tail = app.get_range(&path, Some("bytes=-10")).await;
     assert_eq!(tail.bytes().await.unwrap().as_ref(), &audio[49_990..]);
 
     let link: Value = app
