@@ -1,0 +1,125 @@
+//! The user-turn aggregator: transcripts between speech start and stop become one `UserTurn`, with an end-of-turn hook.
+//!
+//! The assistant side of the context is kept where the audio is played ([`AudioOutput`](super::AudioOutput)
+//! reports what was heard) and applied by the LLM processor, which owns the context.
+
+use crate::frame::{CallEvent, Direction, Frame, SystemFrame};
+use crate::processor::{Outbox, Processor, ProcessorError};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Decides whether what the user said so far is a finished turn. A smarter model (a turn
+/// classifier, an LLM) can stand in here; the pipeline only asks the question.
+pub trait EndOfTurn: Send + Sync + std::fmt::Debug {
+    /// `true` when the text reads as complete; `false` makes the aggregator wait a little longer.
+    fn is_complete(&self, text: &str) -> bool;
+}
+
+/// The default hook: a turn that trails off ("and", "so", "um", a comma) is not finished.
+#[derive(Debug, Clone, Default)]
+pub struct PunctuationEndOfTurn;
+
+const TRAILING_WORDS: &[&str] = &[
+    "and", "or", "but", "so", "because", "um", "uh", "the", "a", "to", "with", "my", "is",
+];
+
+impl EndOfTurn for PunctuationEndOfTurn {
+    fn is_complete(&self, text: &str) -> bool {
+        let text = text.trim();
+        if text.ends_with(',') || text.ends_with("...") {
+            return false;
+        }
+        let last = text
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        !TRAILING_WORDS.contains(&last.as_str())
+    }
+}
+
+/// Collects final transcripts into user turns.
+#[derive(Debug)]
+pub struct UserAggregator {
+    end_of_turn: Box<dyn EndOfTurn>,
+    /// How long to wait for more speech after an incomplete-sounding turn.
+    incomplete_wait: Duration,
+    speaking: bool,
+    /// The caller spoke since the last final transcript: its words are still to come.
+    awaiting_transcript: bool,
+    text: String,
+}
+
+impl UserAggregator {
+    pub fn new(end_of_turn: Box<dyn EndOfTurn>, incomplete_wait: Duration) -> Self {
+        Self {
+            end_of_turn,
+            incomplete_wait,
+            speaking: false,
+            awaiting_transcript: false,
+            text: String::new(),
+        }
+    }
+
+    async fn maybe_finish(&mut self, out: &Outbox) {
+        if self.speaking || self.awaiting_transcript || self.text.trim().is_empty() {
+            return;
+        }
+        if !self.end_of_turn.is_complete(&self.text) {
+            // Cancelled by the interruption that more speech brings; the text is kept.
+            tokio::time::sleep(self.incomplete_wait).await;
+        }
+        let text = std::mem::take(&mut self.text).trim().to_owned();
+        out.up(SystemFrame::Call(CallEvent::UserSaid(text.clone())));
+        out.down(SystemFrame::UserTurn(text));
+    }
+}
+
+impl Default for UserAggregator {
+    fn default() -> Self {
+        Self::new(Box::new(PunctuationEndOfTurn), Duration::from_millis(1_200))
+    }
+}
+
+#[async_trait]
+impl Processor for UserAggregator {
+    fn name(&self) -> &'static str {
+        "user_aggregator"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
+        match frame {
+            Frame::System(SystemFrame::UserStartedSpeaking)
+                if direction == Direction::Downstream =>
+            {
+                self.speaking = true;
+                self.awaiting_transcript = true;
+                out.forward(frame, direction);
+            }
+            Frame::System(SystemFrame::UserStoppedSpeaking)
+                if direction == Direction::Downstream =>
+            {
+                self.speaking = false;
+                out.forward(frame, direction);
+                self.maybe_finish(out).await;
+            }
+            Frame::System(SystemFrame::Transcription(transcript)) => {
+                if !self.text.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(transcript.text.trim());
+                self.awaiting_transcript = false;
+                self.maybe_finish(out).await;
+            }
+            Frame::System(SystemFrame::InterimTranscription(_)) => {}
+            other => out.forward(other, direction),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! The LLM stage: owns the conversation context, streams replies, runs tools, and keeps only what the caller heard.
+//!
+//! The context is trimmed on barge-in: a reply is "unconfirmed" until the output reports it was
+//! heard in full; when the output reports an interrupted turn, the reply's text is replaced by what
+//! was actually played. A provider that fails before any output is retried on the next provider of
+//! the chain at once; one that fails mid-reply ends that reply, and the next turn uses the next
+//! provider. With no provider left the error is fatal and names the provider.
+
+use crate::frame::{
+    CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame, ToolCallRecord,
+};
+use crate::metrics::{MarkKind, TurnMark};
+use crate::processor::{Outbox, Processor, ProcessorError};
+use crate::services::{LanguageModel, LlmEvent, LlmRequest, Message, ProviderError, ToolCall};
+use crate::tools::{ToolAction, ToolSet};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Most model round trips in one reply (each tool round is one).
+const MAX_TOOL_ROUNDS: usize = 5;
+
+/// The LLM stage.
+pub struct LlmProcessor {
+    chain: Vec<Arc<dyn LanguageModel>>,
+    active: usize,
+    system: String,
+    messages: Vec<Message>,
+    tools: ToolSet,
+    first_message: Option<String>,
+    /// Longest wait for the first event, and between events, of a reply.
+    stall_timeout: Duration,
+    /// Index of the first message of the reply the caller has not been confirmed to hear.
+    unconfirmed: Option<usize>,
+}
+
+impl std::fmt::Debug for LlmProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmProcessor")
+            .field("messages", &self.messages.len())
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LlmProcessor {
+    pub fn new(
+        chain: Vec<Arc<dyn LanguageModel>>,
+        system: String,
+        first_message: Option<String>,
+        tools: ToolSet,
+    ) -> Self {
+        Self {
+            chain,
+            active: 0,
+            system,
+            messages: Vec::new(),
+            tools,
+            first_message,
+            stall_timeout: Duration::from_secs(10),
+            unconfirmed: None,
+        }
+    }
+
+    /// Changes how long a provider may stay silent before it counts as failed.
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// The conversation so far (for tests and the post-call record).
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    fn add_user(&mut self, text: String) {
+        if let Some(Message::User(previous)) = self.messages.last_mut() {
+            previous.push(' ');
+            previous.push_str(&text);
+        } else {
+            self.messages.push(Message::User(text));
+        }
+    }
+
+    /// Gives every tool call left without a result (its reply was cancelled) an error result,
+    /// so the context stays valid for every vendor.
+    fn repair_tool_results(&mut self) {
+        let Some(Message::Assistant { tool_calls, .. }) = self
+            .messages
+            .iter()
+            .rev()
+            .find(|m| matches!(m, Message::Assistant { .. }))
+        else {
+            return;
+        };
+        let missing: Vec<ToolCall> = tool_calls
+            .iter()
+            .filter(|call| {
+                !self.messages.iter().any(
+                    |m| matches!(m, Message::ToolResult { call_id, .. } if *call_id == call.id),
+                )
+            })
+            .cloned()
+            .collect();
+        for call in missing {
+            self.messages.push(Message::ToolResult {
+                call_id: call.id,
+                name: call.name,
+                content: r#"{"error":"interrupted"}"#.to_owned(),
+            });
+        }
+    }
+
+    /// Applies what the output says the caller heard of the unconfirmed reply.
+    fn apply_heard(&mut self, heard: &str, interrupted: bool) {
+        let Some(start) = self.unconfirmed.take() else {
+            return;
+        };
+        if !interrupted {
+            return;
+        }
+        let mut heard = Some(heard.trim().to_owned());
+        for message in self.messages.iter_mut().skip(start) {
+            if let Message::Assistant { text, .. } = message {
+                *text = heard.take().unwrap_or_default();
+            }
+        }
+        let mut index = start;
+        while index < self.messages.len() {
+            if matches!(&self.messages[index], Message::Assistant { text, tool_calls } if text.is_empty() && tool_calls.is_empty())
+            {
+                self.messages.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    /// Streams one model round into the last (assistant) message; returns the tool calls.
+    async fn stream_round(
+        &mut self,
+        out: &Outbox,
+        first_token: &mut bool,
+    ) -> Option<Vec<ToolCall>> {
+        let request = LlmRequest {
+            system: self.system.clone(),
+            messages: self.messages.clone(),
+            tools: self.tools.definitions(),
+        };
+        self.messages.push(Message::Assistant {
+            text: String::new(),
+            tool_calls: Vec::new(),
+        });
+        loop {
+            let provider = self.chain.get(self.active)?.clone();
+            let has_fallback = self.active + 1 < self.chain.len();
+            let mut produced = false;
+            let mut calls = Vec::new();
+            let failure =
+                match tokio::time::timeout(self.stall_timeout, provider.stream(&request)).await {
+                    Err(_) => Some(ProviderError::Timeout {
+                        provider: provider.name().to_owned(),
+                        after: self.stall_timeout,
+                    }),
+                    Ok(Err(error)) => Some(error),
+                    Ok(Ok(mut stream)) => loop {
+                        match tokio::time::timeout(self.stall_timeout, stream.next()).await {
+                            Err(_) => {
+                                break Some(ProviderError::Timeout {
+                                    provider: provider.name().to_owned(),
+                                    after: self.stall_timeout,
+                                });
+                            }
+                            Ok(None) => break None,
+                            Ok(Some(Err(error))) => break Some(error),
+                            Ok(Some(Ok(LlmEvent::Text(text)))) => {
+                                produced = true;
+                                if *first_token {
+                                    *first_token = false;
+                                    out.down(SystemFrame::Metric(TurnMark::now(
+                                        MarkKind::LlmFirstToken,
+                                    )));
+                                }
+                                if let Some(Message::Assistant { text: reply, .. }) =
+                                    self.messages.last_mut()
+                                {
+                                    reply.push_str(&text);
+                                }
+                                out.down(DataFrame::LlmText(text));
+                            }
+                            Ok(Some(Ok(LlmEvent::ToolCall(call)))) => {
+                                produced = true;
+                                calls.push(call);
+                            }
+                        }
+                    },
+                };
+            match failure {
+                None => {
+                    if let Some(Message::Assistant { tool_calls, .. }) = self.messages.last_mut() {
+                        tool_calls.clone_from(&calls);
+                    }
+                    return Some(calls);
+                }
+                Some(error) => {
+                    tracing::warn!(%error, "language model failed");
+                    out.error(
+                        error.provider().to_owned(),
+                        error.to_string(),
+                        !has_fallback,
+                    );
+                    self.active += 1;
+                    if !has_fallback {
+                        return None;
+                    }
+                    if produced {
+                        // What was said stays said; the next turn uses the next provider.
+                        return Some(Vec::new());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reply(&mut self, out: &Outbox) {
+        out.down(ControlFrame::LlmResponseStart);
+        self.unconfirmed = Some(self.messages.len());
+        let mut first_token = true;
+        let mut end = None;
+        for _ in 0..MAX_TOOL_ROUNDS {
+            let Some(calls) = self.stream_round(out, &mut first_token).await else {
+                return;
+            };
+            if calls.is_empty() {
+                break;
+            }
+            for call in calls {
+                if let Some(filler) = self.tools.filler(&call.name) {
+                    out.down(DataFrame::Speak(filler.to_owned()));
+                }
+                let started = Instant::now();
+                let outcome = self.tools.execute(&call).await;
+                out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    result: outcome.result.clone(),
+                    duration: started.elapsed(),
+                })));
+                self.messages.push(Message::ToolResult {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content: outcome.result.to_string(),
+                });
+                match outcome.action {
+                    ToolAction::Continue => {}
+                    ToolAction::Disposition(value) => {
+                        out.up(SystemFrame::Call(CallEvent::Disposition(value)))
+                    }
+                    ToolAction::EndCall => end = Some(EndReason::BotEnded),
+                    ToolAction::Transfer { destination } => {
+                        end = Some(EndReason::Transferred { destination })
+                    }
+                }
+            }
+            if end.is_some() {
+                break;
+            }
+        }
+        out.down(ControlFrame::LlmResponseEnd);
+        if let Some(reason) = end {
+            out.down(ControlFrame::End(reason));
+        }
+    }
+}
+
+#[async_trait]
+impl Processor for LlmProcessor {
+    fn name(&self) -> &'static str {
+        "llm"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
+        match frame {
+            Frame::System(SystemFrame::Start(_)) => {
+                out.forward(frame, direction);
+                if let Some(first) = self.first_message.clone() {
+                    self.unconfirmed = Some(self.messages.len());
+                    self.messages.push(Message::Assistant {
+                        text: first.clone(),
+                        tool_calls: Vec::new(),
+                    });
+                    out.down(DataFrame::Speak(first));
+                }
+            }
+            Frame::System(SystemFrame::UserTurn(text)) => {
+                self.add_user(text);
+                self.reply(out).await;
+            }
+            Frame::System(SystemFrame::Interruption) => {
+                self.repair_tool_results();
+                out.forward(frame, direction);
+            }
+            Frame::System(SystemFrame::AssistantHeard {
+                ref text,
+                interrupted,
+            }) => {
+                self.apply_heard(text, interrupted);
+                out.forward(frame, direction);
+            }
+            other => out.forward(other, direction),
+        }
+        Ok(())
+    }
+}

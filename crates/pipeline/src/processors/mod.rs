@@ -1,0 +1,17 @@
+//! The processors a call's pipeline is built from, in the order they usually stand.
+
+mod aggregators;
+mod flow;
+mod llm;
+mod output;
+mod stt;
+mod tts;
+mod vad;
+
+pub use aggregators::{EndOfTurn, PunctuationEndOfTurn, UserAggregator};
+pub use flow::FlowProcessor;
+pub use llm::LlmProcessor;
+pub use output::{AudioOutput, heard_part};
+pub use stt::SttProcessor;
+pub use tts::{TtsProcessor, take_sentence};
+pub use vad::VadProcessor;

@@ -1,0 +1,248 @@
+//! Function calling: the bot's tools as the LLM sees them, argument checks against their JSON Schema, and running them.
+//!
+//! Webhook tools go through a [`WebhookClient`] (HTTP lives in `providers`) under the tool's
+//! timeout; the built-ins (end call, transfer, set disposition) run here. A failed or refused call
+//! is given back to the model as `{"error": …}`, so it can say so or try again.
+
+use crate::services::{ToolCall, ToolDefinition};
+use async_trait::async_trait;
+use contracts::runtime_config::ToolSpec;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Posts a tool call to its webhook and returns the JSON reply.
+#[async_trait]
+pub trait WebhookClient: Send + Sync {
+    async fn call(&self, url: &str, body: &Value) -> Result<Value, String>;
+}
+
+/// Name of the built-in tool that ends the call.
+pub const END_CALL: &str = "end_call";
+/// Name of the built-in tool that transfers the call.
+pub const TRANSFER_CALL: &str = "transfer_call";
+/// Name of the built-in tool that sets the call's disposition.
+pub const SET_DISPOSITION: &str = "set_disposition";
+
+enum Tool {
+    Webhook {
+        definition: ToolDefinition,
+        url: String,
+        validator: jsonschema::Validator,
+        timeout: Duration,
+        filler: Option<String>,
+    },
+    EndCall,
+    Transfer {
+        destination: String,
+    },
+    SetDisposition {
+        allowed: Vec<String>,
+    },
+}
+
+/// What running a tool asks of the call, besides giving the result back to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolAction {
+    Continue,
+    EndCall,
+    Transfer { destination: String },
+    Disposition(String),
+}
+
+/// The result of one tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub result: Value,
+    pub action: ToolAction,
+}
+
+impl ToolOutcome {
+    fn error(message: impl Into<String>) -> Self {
+        Self {
+            result: json!({ "error": message.into() }),
+            action: ToolAction::Continue,
+        }
+    }
+}
+
+/// The tools of one bot, ready to offer and run.
+pub struct ToolSet {
+    tools: Vec<Tool>,
+    webhooks: Option<Arc<dyn WebhookClient>>,
+    /// Sent with every webhook call (the call's ids), under `"call"`.
+    context: Value,
+}
+
+impl std::fmt::Debug for ToolSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSet")
+            .field(
+                "tools",
+                &self
+                    .definitions()
+                    .iter()
+                    .map(|d| d.name.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolSet {
+    /// Compiles the bot's tools; a schema that does not compile is refused, naming the tool.
+    pub fn new(
+        specs: &[ToolSpec],
+        webhooks: Option<Arc<dyn WebhookClient>>,
+        context: Value,
+    ) -> Result<Self, String> {
+        let mut tools = Vec::with_capacity(specs.len());
+        for spec in specs {
+            tools.push(match spec {
+                ToolSpec::Webhook {
+                    name,
+                    description,
+                    url,
+                    parameters,
+                    timeout_ms,
+                    filler,
+                } => Tool::Webhook {
+                    validator: jsonschema::validator_for(parameters)
+                        .map_err(|e| format!("tool {name}: parameters: {e}"))?,
+                    definition: ToolDefinition {
+                        name: name.clone(),
+                        description: description.clone(),
+                        parameters: parameters.clone(),
+                    },
+                    url: url.clone(),
+                    timeout: Duration::from_millis(*timeout_ms),
+                    filler: filler.clone(),
+                },
+                ToolSpec::EndCall => Tool::EndCall,
+                ToolSpec::Transfer { destination } => Tool::Transfer {
+                    destination: destination.clone(),
+                },
+                ToolSpec::SetDisposition { allowed } => Tool::SetDisposition {
+                    allowed: allowed.clone(),
+                },
+            });
+        }
+        Ok(Self {
+            tools,
+            webhooks,
+            context,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    /// The tools as offered to the model.
+    pub fn definitions(&self) -> Vec<ToolDefinition> {
+        self.tools
+            .iter()
+            .map(|tool| match tool {
+                Tool::Webhook { definition, .. } => definition.clone(),
+                Tool::EndCall => ToolDefinition {
+                    name: END_CALL.to_owned(),
+                    description: "End the call after saying goodbye.".to_owned(),
+                    parameters: json!({ "type": "object", "properties": {} }),
+                },
+                Tool::Transfer { .. } => ToolDefinition {
+                    name: TRANSFER_CALL.to_owned(),
+                    description: "Transfer the caller to a human agent.".to_owned(),
+                    parameters: json!({ "type": "object", "properties": {} }),
+                },
+                Tool::SetDisposition { allowed } => ToolDefinition {
+                    name: SET_DISPOSITION.to_owned(),
+                    description: "Record the outcome of the call.".to_owned(),
+                    parameters: json!({
+                        "type": "object",
+                        "properties": { "disposition": { "type": "string", "enum": allowed } },
+                        "required": ["disposition"],
+                    }),
+                },
+            })
+            .collect()
+    }
+
+    fn find(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|tool| match tool {
+            Tool::Webhook { definition, .. } => definition.name == name,
+            Tool::EndCall => name == END_CALL,
+            Tool::Transfer { .. } => name == TRANSFER_CALL,
+            Tool::SetDisposition { .. } => name == SET_DISPOSITION,
+        })
+    }
+
+    /// What the bot says while the named tool runs, if anything.
+    pub fn filler(&self, name: &str) -> Option<&str> {
+        match self.find(name) {
+            Some(Tool::Webhook { filler, .. }) => filler.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Checks the arguments and runs the tool.
+    pub async fn execute(&self, call: &ToolCall) -> ToolOutcome {
+        let Some(tool) = self.find(&call.name) else {
+            return ToolOutcome::error(format!("unknown tool {}", call.name));
+        };
+        match tool {
+            Tool::Webhook {
+                url,
+                validator,
+                timeout,
+                ..
+            } => {
+                let problems: Vec<String> = validator
+                    .iter_errors(&call.arguments)
+                    .map(|e| format!("{}: {e}", e.instance_path()))
+                    .collect();
+                if !problems.is_empty() {
+                    return ToolOutcome::error(format!(
+                        "invalid arguments: {}",
+                        problems.join("; ")
+                    ));
+                }
+                let Some(client) = &self.webhooks else {
+                    return ToolOutcome::error("webhooks are not available");
+                };
+                let body =
+                    json!({ "tool": call.name, "arguments": call.arguments, "call": self.context });
+                match tokio::time::timeout(*timeout, client.call(url, &body)).await {
+                    Ok(Ok(result)) => ToolOutcome {
+                        result,
+                        action: ToolAction::Continue,
+                    },
+                    Ok(Err(message)) => ToolOutcome::error(message),
+                    Err(_) => {
+                        ToolOutcome::error(format!("timed out after {} ms", timeout.as_millis()))
+                    }
+                }
+            }
+            Tool::EndCall => ToolOutcome {
+                result: json!({ "ok": true }),
+                action: ToolAction::EndCall,
+            },
+            Tool::Transfer { destination } => ToolOutcome {
+                result: json!({ "ok": true }),
+                action: ToolAction::Transfer {
+                    destination: destination.clone(),
+                },
+            },
+            Tool::SetDisposition { allowed } => {
+                match call.arguments.get("disposition").and_then(Value::as_str) {
+                    Some(value) if allowed.iter().any(|a| a == value) => ToolOutcome {
+                        result: json!({ "ok": true }),
+                        action: ToolAction::Disposition(value.to_owned()),
+                    },
+                    other => ToolOutcome::error(format!(
+                        "disposition must be one of {allowed:?}, got {other:?}"
+                    )),
+                }
+            }
+        }
+    }
+}

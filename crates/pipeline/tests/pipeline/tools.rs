@@ -1,0 +1,225 @@
+//! Function calling: fillers, schema-checked arguments, timeouts and the built-in tools.
+
+use crate::support::*;
+use async_trait::async_trait;
+use contracts::runtime_config::ToolSpec;
+use pipeline::assemble::Assembly;
+use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, words};
+use pipeline::tools::WebhookClient;
+use pipeline::{CallEvent, EndReason, LlmEvent, Message, ToolCall};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A webhook receiver in memory: answers after `delay`, counting calls.
+#[derive(Debug, Default)]
+struct Webhooks {
+    delay: Duration,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl WebhookClient for Webhooks {
+    async fn call(&self, url: &str, body: &Value) -> Result<Value, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        Ok(json!({ "url": url, "slots": ["9am", "11am"], "asked": body["arguments"] }))
+    }
+}
+
+fn lookup_tool(timeout_ms: u64) -> ToolSpec {
+    ToolSpec::Webhook {
+        name: "find_slots".to_owned(),
+        description: "Finds free appointment slots".to_owned(),
+        url: "http://crm.test/slots".to_owned(),
+        parameters: json!({
+            "type": "object",
+            "properties": { "day": { "type": "string", "enum": ["monday", "tuesday"] } },
+            "required": ["day"],
+        }),
+        timeout_ms,
+        filler: Some("One moment while I check.".to_owned()),
+    }
+}
+
+fn call(name: &str, arguments: Value) -> LlmEvent {
+    LlmEvent::ToolCall(ToolCall {
+        id: format!("call_{name}"),
+        name: name.to_owned(),
+        arguments,
+    })
+}
+
+async fn run_with_tools(
+    tools: Vec<ToolSpec>,
+    replies: Vec<Vec<LlmEvent>>,
+    webhooks: Arc<Webhooks>,
+) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
+    let mut bot = spec();
+    bot.tools = tools;
+    let llm = ScriptedLlm::new("llm", replies);
+    let mut requests = llm.record_requests();
+    let assembly = Assembly {
+        webhooks: Some(webhooks),
+        ..chains(
+            vec![Arc::new(ScriptedStt::new("stt", &["Anything on Tuesday?"]))],
+            vec![Arc::new(llm)],
+            vec![Arc::new(ToneTts::new("tts"))],
+        )
+    };
+    let mut inputs = utterance();
+    inputs.push(TestInput::Wait(Duration::from_secs(8)));
+    let out = run_test(build(&bot, assembly), inputs).await;
+    let mut all = Vec::new();
+    while let Ok(request) = requests.try_recv() {
+        all.push(request);
+    }
+    (out, all)
+}
+
+fn tool_results(request: &pipeline::LlmRequest) -> Vec<Value> {
+    request
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::ToolResult { content, .. } => Some(serde_json::from_str(content).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tool_call_speaks_its_filler_and_gives_the_result_back_to_the_model() {
+    let webhooks = Arc::new(Webhooks {
+        delay: Duration::from_secs(2),
+        ..Default::default()
+    });
+    let replies = vec![
+        vec![call("find_slots", json!({ "day": "tuesday" }))],
+        words("Nine or eleven on Tuesday."),
+    ];
+    let (out, requests) = run_with_tools(vec![lookup_tool(5_000)], replies, webhooks.clone()).await;
+    assert_eq!(webhooks.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(requests[0].tools[0].name, "find_slots");
+    let results = tool_results(&requests[1]);
+    assert_eq!(results[0]["slots"], json!(["9am", "11am"]));
+    assert_eq!(results[0]["asked"], json!({ "day": "tuesday" }));
+    let spoken = heard(&out.up);
+    assert_eq!(spoken.len(), 1, "{spoken:?}");
+    assert_eq!(
+        spoken[0].0,
+        "One moment while I check. Nine or eleven on Tuesday."
+    );
+    let recorded = call_events(&out.up).into_iter().find_map(|e| match e {
+        CallEvent::ToolCalled(record) => Some(record),
+        _ => None,
+    });
+    assert_eq!(recorded.unwrap().duration, Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn tool_arguments_that_break_the_schema_are_refused_without_calling_the_webhook() {
+    let webhooks = Arc::new(Webhooks::default());
+    let replies = vec![
+        vec![call("find_slots", json!({ "day": "someday" }))],
+        words("Sorry, which day?"),
+    ];
+    let (_, requests) = run_with_tools(vec![lookup_tool(5_000)], replies, webhooks.clone()).await;
+    assert_eq!(webhooks.calls.load(Ordering::SeqCst), 0);
+    let error = tool_results(&requests[1])[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.starts_with("invalid arguments") && error.contains("/day"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_webhook_that_outlives_its_timeout_gives_the_model_an_error() {
+    let webhooks = Arc::new(Webhooks {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    });
+    let replies = vec![
+        vec![call("find_slots", json!({ "day": "monday" }))],
+        words("The system is slow."),
+    ];
+    let (_, requests) = run_with_tools(vec![lookup_tool(1_500)], replies, webhooks).await;
+    assert_eq!(
+        tool_results(&requests[1])[0]["error"],
+        "timed out after 1500 ms"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_end_call_tool_ends_the_call_after_the_goodbye_is_played() {
+    let replies = vec![{
+        let mut reply = words("Thanks for calling, goodbye.");
+        reply.push(call("end_call", json!({})));
+        reply
+    }];
+    let (out, _) = run_with_tools(
+        vec![ToolSpec::EndCall],
+        replies,
+        Arc::new(Webhooks::default()),
+    )
+    .await;
+    assert_eq!(out.report.end_reason, EndReason::BotEnded);
+    assert_eq!(
+        heard(&out.up),
+        vec![("Thanks for calling, goodbye.".to_owned(), false)]
+    );
+    assert!(audio_out(&out.down) > Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn set_disposition_records_an_allowed_value_and_refuses_others() {
+    let replies = vec![
+        vec![call("set_disposition", json!({ "disposition": "maybe" }))],
+        vec![call(
+            "set_disposition",
+            json!({ "disposition": "interested" }),
+        )],
+        words("Noted."),
+    ];
+    let tools = vec![ToolSpec::SetDisposition {
+        allowed: vec!["interested".to_owned(), "not_interested".to_owned()],
+    }];
+    let (out, requests) = run_with_tools(tools, replies, Arc::new(Webhooks::default())).await;
+    assert!(
+        tool_results(&requests[1])[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("must be one of")
+    );
+    let dispositions: Vec<_> = call_events(&out.up)
+        .into_iter()
+        .filter_map(|e| match e {
+            CallEvent::Disposition(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dispositions, vec!["interested".to_owned()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_transfer_tool_ends_the_call_with_its_destination() {
+    let replies = vec![{
+        let mut reply = words("Connecting you now.");
+        reply.push(call("transfer_call", json!({})));
+        reply
+    }];
+    let tools = vec![ToolSpec::Transfer {
+        destination: "+14155550100".to_owned(),
+    }];
+    let (out, _) = run_with_tools(tools, replies, Arc::new(Webhooks::default())).await;
+    assert_eq!(
+        out.report.end_reason,
+        EndReason::Transferred {
+            destination: "+14155550100".to_owned()
+        }
+    );
+}
