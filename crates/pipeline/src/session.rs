@@ -139,10 +139,13 @@ async fn run_processor(mut processor: Box<dyn Processor>, mut rx: QueueReceiver,
             },
         };
         let mut cancelled_by = None;
+        // Starting (opening provider streams) is never cancelled: a caller who talks at once
+        // must not leave the call without its STT.
+        let cancellable = !matches!(frame, Frame::System(SystemFrame::Start(_)));
         let result = {
             let work = processor.process(frame, direction, &out);
             tokio::pin!(work);
-            let mut system_open = true;
+            let mut system_open = cancellable;
             loop {
                 tokio::select! {
                     biased;

@@ -1,0 +1,257 @@
+//! Builds a call's provider fallback chains from a bot's `ProviderSettings`, keys and endpoint overrides.
+
+use crate::http::Endpoint;
+use crate::llm::{AnthropicLlm, OpenAiLlm};
+use crate::stt::{DeepgramStt, OpenAiStt};
+use crate::tts::{CartesiaTts, ElevenLabsTts, EspeakTts, OpenAiTts};
+use contracts::runtime_config::{BotSpec, ProviderSettings};
+use pipeline::assemble::ProviderChains;
+use pipeline::{LanguageModel, SpeechToText, TextToSpeech};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keys and endpoint overrides, by vendor key (`openai`, `deepgram`, …).
+#[derive(Clone, Default)]
+pub struct ProviderEnv {
+    pub keys: BTreeMap<String, String>,
+    /// Base URLs that replace a vendor's default (a proxy, a self-hosted server, a test server).
+    pub base_urls: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ProviderEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderEnv")
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("base_urls", &self.base_urls)
+            .finish()
+    }
+}
+
+/// Why a chain could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("{capability} provider {provider:?} is not known")]
+    Unknown {
+        capability: &'static str,
+        provider: String,
+    },
+    #[error("{capability} provider {provider:?} needs an API key; none is configured")]
+    MissingKey {
+        capability: &'static str,
+        provider: String,
+    },
+    #[error("{capability} provider {provider:?} needs options.{option}")]
+    MissingOption {
+        capability: &'static str,
+        provider: String,
+        option: &'static str,
+    },
+    #[error("{capability} provider {provider:?} is not available in this build: {reason}")]
+    Unavailable {
+        capability: &'static str,
+        provider: String,
+        reason: &'static str,
+    },
+}
+
+/// The settings and its fallbacks, primary first.
+fn chain(settings: &ProviderSettings) -> Vec<&ProviderSettings> {
+    let mut out = vec![settings];
+    let mut next = settings.fallback.as_deref();
+    while let Some(fallback) = next {
+        out.push(fallback);
+        next = fallback.fallback.as_deref();
+    }
+    out
+}
+
+struct Resolver<'a> {
+    env: &'a ProviderEnv,
+    capability: &'static str,
+}
+
+impl Resolver<'_> {
+    fn option(settings: &ProviderSettings, name: &str) -> Option<String> {
+        settings
+            .options
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    fn endpoint(
+        &self,
+        settings: &ProviderSettings,
+        default_base: Option<&str>,
+        needs_key: bool,
+    ) -> Result<Endpoint, BuildError> {
+        let provider = settings.provider.clone();
+        let base = Self::option(settings, "base_url")
+            .or_else(|| self.env.base_urls.get(&provider).cloned())
+            .or_else(|| default_base.map(str::to_owned))
+            .ok_or(BuildError::MissingOption {
+                capability: self.capability,
+                provider: provider.clone(),
+                option: "base_url",
+            })?;
+        let key = self.env.keys.get(&provider).cloned();
+        if needs_key && key.is_none() {
+            return Err(BuildError::MissingKey {
+                capability: self.capability,
+                provider,
+            });
+        }
+        let mut endpoint = Endpoint::new(&provider, &base, key);
+        if let Some(ms) = settings.options.get("timeout_ms").and_then(Value::as_u64) {
+            endpoint.timeout = Duration::from_millis(ms);
+        }
+        Ok(endpoint)
+    }
+
+    fn unknown(&self, settings: &ProviderSettings) -> BuildError {
+        BuildError::Unknown {
+            capability: self.capability,
+            provider: settings.provider.clone(),
+        }
+    }
+}
+
+fn llm(
+    settings: &ProviderSettings,
+    env: &ProviderEnv,
+) -> Result<Arc<dyn LanguageModel>, BuildError> {
+    let r = Resolver {
+        env,
+        capability: "llm",
+    };
+    let model = |default: &str| settings.model.clone().unwrap_or_else(|| default.to_owned());
+    let openai = |base: Option<&str>,
+                  key: bool,
+                  default_model: &str|
+     -> Result<Arc<dyn LanguageModel>, BuildError> {
+        Ok(Arc::new(OpenAiLlm::new(
+            r.endpoint(settings, base, key)?,
+            &model(default_model),
+        )))
+    };
+    match settings.provider.as_str() {
+        "openai" => openai(Some("https://api.openai.com/v1"), true, "gpt-4o-mini"),
+        "groq" => openai(
+            Some("https://api.groq.com/openai/v1"),
+            true,
+            "llama-3.1-8b-instant",
+        ),
+        "vllm" => openai(Some("http://127.0.0.1:8000/v1"), false, "default"),
+        "llamacpp" => openai(Some("http://127.0.0.1:8080/v1"), false, "default"),
+        "ollama" => openai(Some("http://127.0.0.1:11434/v1"), false, "llama3.2"),
+        "anthropic" => Ok(Arc::new(AnthropicLlm::new(
+            r.endpoint(settings, Some("https://api.anthropic.com"), true)?,
+            &model("claude-3-5-haiku-latest"),
+        ))),
+        "llama" => Err(BuildError::Unavailable {
+            capability: "llm",
+            provider: "llama".to_owned(),
+            reason: "the in-process llama.cpp model is not built yet; run llama.cpp's server and use \"llamacpp\"",
+        }),
+        _ => Err(r.unknown(settings)),
+    }
+}
+
+fn stt(
+    settings: &ProviderSettings,
+    language: &str,
+    env: &ProviderEnv,
+) -> Result<Arc<dyn SpeechToText>, BuildError> {
+    let r = Resolver {
+        env,
+        capability: "stt",
+    };
+    let iso = language.split('-').next().unwrap_or("en").to_owned();
+    match settings.provider.as_str() {
+        "deepgram" => Ok(Arc::new(DeepgramStt::new(
+            r.endpoint(settings, Some("wss://api.deepgram.com"), true)?,
+            settings.model.as_deref().unwrap_or("nova-3"),
+            language,
+        ))),
+        "openai" => Ok(Arc::new(OpenAiStt::new(
+            r.endpoint(settings, Some("https://api.openai.com/v1"), true)?,
+            settings.model.as_deref().unwrap_or("whisper-1"),
+            Some(iso),
+        ))),
+        // A whisper server (whisper.cpp, faster-whisper) with an OpenAI-compatible route.
+        "whisper" => Ok(Arc::new(OpenAiStt::new(
+            r.endpoint(settings, None, false)?,
+            settings.model.as_deref().unwrap_or("whisper-1"),
+            Some(iso),
+        ))),
+        _ => Err(r.unknown(settings)),
+    }
+}
+
+fn tts(
+    settings: &ProviderSettings,
+    language: &str,
+    env: &ProviderEnv,
+) -> Result<Arc<dyn TextToSpeech>, BuildError> {
+    let r = Resolver {
+        env,
+        capability: "tts",
+    };
+    let voice = |default: &str| settings.voice.clone().unwrap_or_else(|| default.to_owned());
+    let model = |default: &str| settings.model.clone().unwrap_or_else(|| default.to_owned());
+    match settings.provider.as_str() {
+        "elevenlabs" => Ok(Arc::new(ElevenLabsTts::new(
+            r.endpoint(settings, Some("wss://api.elevenlabs.io"), true)?,
+            &voice("21m00Tcm4TlvDq8ikWAM"),
+            &model("eleven_flash_v2_5"),
+        ))),
+        "cartesia" => Ok(Arc::new(CartesiaTts::new(
+            r.endpoint(settings, Some("wss://api.cartesia.ai"), true)?,
+            &settings.voice.clone().ok_or(BuildError::MissingOption {
+                capability: "tts",
+                provider: "cartesia".to_owned(),
+                option: "voice",
+            })?,
+            &model("sonic-2"),
+            language.split('-').next().unwrap_or("en"),
+        ))),
+        "openai" => Ok(Arc::new(OpenAiTts::new(
+            r.endpoint(settings, Some("https://api.openai.com/v1"), true)?,
+            &model("gpt-4o-mini-tts"),
+            &voice("alloy"),
+        ))),
+        "espeak" => Ok(Arc::new(EspeakTts {
+            voice: voice(&language.to_lowercase()),
+            ..EspeakTts::default()
+        })),
+        "piper" => Err(BuildError::Unavailable {
+            capability: "tts",
+            provider: "piper".to_owned(),
+            reason: "Piper voices are not built yet; use \"espeak\"",
+        }),
+        _ => Err(r.unknown(settings)),
+    }
+}
+
+/// Every provider chain of `spec`. A flow bot gets no LLM chain.
+pub fn build_chains(spec: &BotSpec, env: &ProviderEnv) -> Result<ProviderChains, BuildError> {
+    let stt = chain(&spec.stt)
+        .into_iter()
+        .map(|s| stt(s, &spec.language, env))
+        .collect::<Result<_, _>>()?;
+    let tts = chain(&spec.tts)
+        .into_iter()
+        .map(|s| tts(s, &spec.language, env))
+        .collect::<Result<_, _>>()?;
+    let llm = if spec.flow.is_some() {
+        Vec::new()
+    } else {
+        chain(&spec.llm)
+            .into_iter()
+            .map(|s| llm(s, env))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(ProviderChains { stt, llm, tts })
+}

@@ -1,0 +1,17 @@
+//! Speech provider adapters: each vendor capability in its own file, each speaking the vendor's documented wire protocol.
+//!
+//! Every adapter implements one of `pipeline`'s traits (`SpeechToText`, `LanguageModel`,
+//! `TextToSpeech`), has timeouts, and maps failures to typed `ProviderError`s (auth, rate-limited
+//! with retry-after, timeout, protocol, connection). [`factory`] builds a call's fallback chains from
+//! a bot's `ProviderSettings`. `espeak` is the local, keyless default voice.
+
+pub mod factory;
+mod http;
+pub mod llm;
+pub mod stt;
+pub mod tts;
+pub mod webhook;
+mod ws;
+
+pub use factory::{BuildError, ProviderEnv, build_chains};
+pub use http::Endpoint;

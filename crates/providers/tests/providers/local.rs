@@ -1,0 +1,169 @@
+//! The local pieces: espeak-ng speaking for real, the webhook client, and building chains from a bot's settings.
+
+use crate::support::*;
+use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use contracts::runtime_config::{BotSpec, CallLimits, ProviderSettings, VoicemailBehaviour};
+use pipeline::TextToSpeech;
+use pipeline::tools::WebhookClient;
+use providers::tts::EspeakTts;
+use providers::webhook::HttpWebhooks;
+use providers::{BuildError, ProviderEnv, build_chains};
+use serde_json::{Value, json};
+
+fn speech_events(samples: &[i16], rate: SampleRate) -> Vec<VadEvent> {
+    let mut detector = VoiceDetector::new(rate, VadParams::default()).unwrap();
+    let mut padded = samples.to_vec();
+    padded.extend(vec![0; rate.samples_in_ms(1_500) as usize]);
+    padded
+        .chunks(rate.frame_samples())
+        .filter_map(|frame| detector.push(frame))
+        .collect()
+}
+
+#[tokio::test]
+async fn espeak_speaks_at_every_call_rate_and_the_vad_hears_speech_in_it() {
+    for rate in [SampleRate::Hz8000, SampleRate::Hz16000, SampleRate::Hz24000] {
+        let tts = EspeakTts::default();
+        let (chunks, error) = collect(
+            tts.synthesize("Your appointment is on Tuesday at nine.", rate)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(error, None);
+        let samples = chunks.concat();
+        let seconds = samples.len() as f64 / f64::from(rate.hz());
+        assert!((1.5..5.0).contains(&seconds), "{seconds} s at {rate:?}");
+        assert_eq!(
+            speech_events(&samples, rate),
+            vec![VadEvent::Started, VadEvent::Stopped],
+            "{rate:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn espeak_that_cannot_run_is_a_typed_error_naming_it() {
+    let tts = EspeakTts {
+        program: "/nonexistent/espeak-ng".to_owned(),
+        ..EspeakTts::default()
+    };
+    let err = tts
+        .synthesize("Hi.", SampleRate::Hz8000)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.provider(), "espeak");
+    assert!(err.to_string().contains("cannot run"), "{err}");
+}
+
+#[tokio::test]
+async fn the_webhook_client_posts_json_and_reports_failures() {
+    async fn slots(body: String) -> (StatusCode, String) {
+        let request: Value = serde_json::from_str(&body).unwrap();
+        if request["arguments"]["day"] == "never" {
+            return (StatusCode::BAD_GATEWAY, "upstream down".to_owned());
+        }
+        (
+            StatusCode::OK,
+            json!({ "slots": ["9am"], "echo": request["arguments"] }).to_string(),
+        )
+    }
+    let addr = serve(Router::new().route("/slots", post(slots))).await;
+    let client = HttpWebhooks::default();
+    let url = format!("http://{addr}/slots");
+    let reply = client
+        .call(&url, &json!({ "arguments": { "day": "tuesday" } }))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply,
+        json!({ "slots": ["9am"], "echo": { "day": "tuesday" } })
+    );
+    let err = client
+        .call(&url, &json!({ "arguments": { "day": "never" } }))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("502") && err.contains("upstream down"),
+        "{err}"
+    );
+}
+
+fn provider(name: &str, fallback: Option<ProviderSettings>) -> ProviderSettings {
+    ProviderSettings {
+        provider: name.to_owned(),
+        model: None,
+        voice: Some("v1".to_owned()),
+        options: Default::default(),
+        fallback: fallback.map(Box::new),
+    }
+}
+
+fn spec(llm: ProviderSettings, tts: ProviderSettings) -> BotSpec {
+    BotSpec {
+        language: "en-US".to_owned(),
+        system_prompt: "p".to_owned(),
+        first_message: None,
+        stt: provider("deepgram", None),
+        llm,
+        tts,
+        tools: vec![],
+        analysis: vec![],
+        qc_rules: vec![],
+        limits: CallLimits::default(),
+        voicemail: VoicemailBehaviour::default(),
+        flow: None,
+        variables: vec![],
+    }
+}
+
+#[test]
+fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
+    let mut env = ProviderEnv::default();
+    for vendor in ["deepgram", "openai", "anthropic", "cartesia"] {
+        env.keys.insert(vendor.to_owned(), "k".to_owned());
+    }
+    let bot = spec(
+        provider(
+            "openai",
+            Some(provider("anthropic", Some(provider("ollama", None)))),
+        ),
+        provider("cartesia", Some(provider("espeak", None))),
+    );
+    let chains = build_chains(&bot, &env).unwrap();
+    let names = |list: Vec<String>| list;
+    assert_eq!(
+        names(chains.llm.iter().map(|p| p.name().to_owned()).collect()),
+        vec!["openai", "anthropic", "ollama"]
+    );
+    assert_eq!(
+        names(chains.tts.iter().map(|p| p.name().to_owned()).collect()),
+        vec!["cartesia", "espeak"]
+    );
+
+    let bot = spec(provider("groq", None), provider("espeak", None));
+    assert_eq!(
+        build_chains(&bot, &env).err(),
+        Some(BuildError::MissingKey {
+            capability: "llm",
+            provider: "groq".to_owned()
+        })
+    );
+    let bot = spec(provider("openai", None), provider("speakomatic", None));
+    assert_eq!(
+        build_chains(&bot, &env).err(),
+        Some(BuildError::Unknown {
+            capability: "tts",
+            provider: "speakomatic".to_owned()
+        })
+    );
+    let bot = spec(provider("llama", None), provider("espeak", None));
+    assert!(matches!(
+        build_chains(&bot, &env),
+        Err(BuildError::Unavailable { .. })
+    ));
+}
