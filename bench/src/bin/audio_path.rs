@@ -13,7 +13,10 @@ use std::time::Instant;
 const SECONDS: usize = 600;
 
 fn main() -> anyhow::Result<()> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/audio/tests/data/speech_16k.wav");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/audio/tests/data/speech_16k.wav"
+    );
     let speech = wav::decode(&std::fs::read(path).context("read the speech sample")?)?.samples;
     // Ten minutes of call audio at 8 kHz, speech with pauses, as the carrier sends it.
     let mut down = Resampler::new(SampleRate::Hz16000, SampleRate::Hz8000)?;
@@ -63,11 +66,19 @@ fn main() -> anyhow::Result<()> {
     let frames = caller_ulaw.len() as f64;
     let per_frame_us = path_time.as_secs_f64() * 1e6 / frames;
     let baseline_us = baseline.as_secs_f64() * 1e6 / frames;
-    println!("audio path, {SECONDS} s of call audio ({} frames of 20 ms), one core", caller_ulaw.len());
+    println!(
+        "audio path, {SECONDS} s of call audio ({} frames of 20 ms), one core",
+        caller_ulaw.len()
+    );
     println!("  baseline (G.711 decode + encode): {baseline_us:.3} µs per frame");
-    println!("  full path (decode, 8→16 kHz, VAD, 16→8 kHz, encode): {per_frame_us:.3} µs per frame");
+    println!(
+        "  full path (decode, 8→16 kHz, VAD, 16→8 kHz, encode): {per_frame_us:.3} µs per frame"
+    );
     println!("  ratio to baseline: ×{:.1}", per_frame_us / baseline_us);
-    println!("  share of the 200 µs goal: {:.1} %", per_frame_us / 200.0 * 100.0);
+    println!(
+        "  share of the 200 µs goal: {:.1} %",
+        per_frame_us / 200.0 * 100.0
+    );
     println!(
         "  CPU per second of call audio: {:.2} ms (real-time factor {:.4}); VAD turns seen: {events}",
         per_frame_us * 50.0 / 1000.0,

@@ -37,8 +37,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();
-    let (p50, p99, max) = (percentile(&samples, 0.5), percentile(&samples, 0.99), samples[samples.len() - 1]);
-    println!("  {name}: n={} p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms", samples.len(), ms(p50), ms(p99), ms(max));
+    let (p50, p99, max) = (
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1],
+    );
+    println!(
+        "  {name}: n={} p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        samples.len(),
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
     p99
 }
 
@@ -55,19 +65,28 @@ impl Processor for Forward {
         "forward"
     }
 
-    async fn process(&mut self, frame: Frame, direction: Direction, out: &Outbox) -> Result<(), ProcessorError> {
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
         out.forward(frame, direction);
         Ok(())
     }
 }
 
 async fn hop_baseline() -> Vec<Duration> {
-    let processors: Vec<Box<dyn Processor>> = (0..6).map(|_| Box::new(Forward) as Box<dyn Processor>).collect();
+    let processors: Vec<Box<dyn Processor>> = (0..6)
+        .map(|_| Box::new(Forward) as Box<dyn Processor>)
+        .collect();
     let mut handle = pipeline::spawn(processors, SessionConfig::default());
     let mut samples = Vec::with_capacity(HOPS);
     for _ in 0..HOPS {
         let started = Instant::now();
-        let _ = handle.commands.send(Command::Input(SystemFrame::Dtmf('1').into()));
+        let _ = handle
+            .commands
+            .send(Command::Input(SystemFrame::Dtmf('1').into()));
         while let Some(frame) = handle.output.recv().await {
             if frame == Frame::System(SystemFrame::Dtmf('1')) {
                 break;
@@ -80,7 +99,9 @@ async fn hop_baseline() -> Vec<Duration> {
 }
 
 async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
-    let transcripts: Vec<String> = (0..TURNS).map(|i| format!("Question number {i}.")).collect();
+    let transcripts: Vec<String> = (0..TURNS)
+        .map(|i| format!("Question number {i}."))
+        .collect();
     let transcripts: Vec<&str> = transcripts.iter().map(String::as_str).collect();
     let replies: Vec<&str> = vec!["Sure."; TURNS];
     let mut tts = ToneTts::new("tone");
@@ -114,7 +135,9 @@ async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
     for _ in 0..TURNS {
         for frame in speech.chunks(rate.frame_samples()) {
             let chunk = AudioChunk::new(frame.to_vec(), rate);
-            let _ = handle.commands.send(Command::Input(SystemFrame::InputAudio(chunk).into()));
+            let _ = handle
+                .commands
+                .send(Command::Input(SystemFrame::InputAudio(chunk).into()));
         }
         // The reply plays; the next question waits until the bot is done.
         loop {
@@ -129,23 +152,48 @@ async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
     }
     let _ = handle.commands.send(Command::Hangup);
     let report = handle.report.await?;
-    Ok(report.turns.iter().filter_map(|t| t.first_audio_sent).collect())
+    Ok(report
+        .turns
+        .iter()
+        .filter_map(|t| t.first_audio_sent)
+        .collect())
 }
 
 fn main() -> anyhow::Result<()> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/audio/tests/data/speech_16k.wav");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/audio/tests/data/speech_16k.wav"
+    );
     let mut speech = wav::decode(&std::fs::read(path).context("read the speech sample")?)?.samples;
     // One second of speech, then the 0.8 s of silence the VAD needs to end the turn.
     speech.truncate(16_000 * 2);
     speech.drain(..16_000);
     speech.extend(vec![0; 16_000]);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         println!("pipeline latency, zero-latency providers, {TURNS} turns, multi-threaded runtime");
-        let baseline = summary("baseline: one frame across 6 forwarding processors", hop_baseline().await);
-        let turn = summary("turn: VAD stop → first bot audio frame sent", turns(&speech).await?);
-        println!("  p99 ratio turn / baseline: ×{:.1}", turn.as_secs_f64() / baseline.as_secs_f64());
-        println!("  goal: turn p99 under 5 ms: {}", if turn < Duration::from_millis(5) { "met" } else { "NOT met" });
+        let baseline = summary(
+            "baseline: one frame across 6 forwarding processors",
+            hop_baseline().await,
+        );
+        let turn = summary(
+            "turn: VAD stop → first bot audio frame sent",
+            turns(&speech).await?,
+        );
+        println!(
+            "  p99 ratio turn / baseline: ×{:.1}",
+            turn.as_secs_f64() / baseline.as_secs_f64()
+        );
+        println!(
+            "  goal: turn p99 under 5 ms: {}",
+            if turn < Duration::from_millis(5) {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
         Ok(())
     })
 }

@@ -61,7 +61,8 @@ pub enum SttInput {
     Audio(Vec<i16>),
     /// The VAD heard speech start (per-utterance providers start buffering).
     SpeechStarted,
-    /// The VAD heard speech stop: finalize what was heard.
+    /// The VAD heard speech stop: finalize what was heard. The provider answers with exactly one
+    /// `Final`, empty when nothing more was heard, so the user's turn can end.
     SpeechStopped,
 }
 

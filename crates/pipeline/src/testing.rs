@@ -149,9 +149,8 @@ impl SpeechToText for ScriptedStt {
                     let _ = events_tx.send(Err(error.clone()));
                     return;
                 }
-                if let Some(text) = transcripts.get(index) {
-                    let _ = events_tx.send(Ok(SttEvent::Final(text.clone())));
-                }
+                let text = transcripts.get(index).cloned().unwrap_or_default();
+                let _ = events_tx.send(Ok(SttEvent::Final(text)));
             }
         });
         Ok(SttStream {

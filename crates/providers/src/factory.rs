@@ -18,6 +18,8 @@ pub struct ProviderEnv {
     pub keys: BTreeMap<String, String>,
     /// Base URLs that replace a vendor's default (a proxy, a self-hosted server, a test server).
     pub base_urls: BTreeMap<String, String>,
+    /// The local model (`llama`), loaded once per process by whoever owns the settings.
+    pub local_llm: Option<Arc<dyn LanguageModel>>,
 }
 
 impl std::fmt::Debug for ProviderEnv {
@@ -25,6 +27,10 @@ impl std::fmt::Debug for ProviderEnv {
         f.debug_struct("ProviderEnv")
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
             .field("base_urls", &self.base_urls)
+            .field(
+                "local_llm",
+                &self.local_llm.as_ref().map(|m| m.name().to_owned()),
+            )
             .finish()
     }
 }
@@ -150,10 +156,10 @@ fn llm(
             r.endpoint(settings, Some("https://api.anthropic.com"), true)?,
             &model("claude-3-5-haiku-latest"),
         ))),
-        "llama" => Err(BuildError::Unavailable {
+        "llama" => env.local_llm.clone().ok_or(BuildError::Unavailable {
             capability: "llm",
             provider: "llama".to_owned(),
-            reason: "the in-process llama.cpp model is not built yet; run llama.cpp's server and use \"llamacpp\"",
+            reason: "no local model is loaded (configure the GGUF model file)",
         }),
         _ => Err(r.unknown(settings)),
     }

@@ -46,7 +46,7 @@ pub struct UserAggregator {
     /// How long to wait for more speech after an incomplete-sounding turn.
     incomplete_wait: Duration,
     speaking: bool,
-    /// The caller spoke since the last final transcript: its words are still to come.
+    /// The caller stopped speaking and STT's final answer for it has not come yet.
     awaiting_transcript: bool,
     text: String,
 }
@@ -99,22 +99,26 @@ impl Processor for UserAggregator {
                 if direction == Direction::Downstream =>
             {
                 self.speaking = true;
-                self.awaiting_transcript = true;
                 out.forward(frame, direction);
             }
             Frame::System(SystemFrame::UserStoppedSpeaking)
                 if direction == Direction::Downstream =>
             {
                 self.speaking = false;
+                self.awaiting_transcript = true;
                 out.forward(frame, direction);
-                self.maybe_finish(out).await;
             }
             Frame::System(SystemFrame::Transcription(transcript)) => {
-                if !self.text.is_empty() {
-                    self.text.push(' ');
+                let words = transcript.text.trim();
+                if !words.is_empty() {
+                    if !self.text.is_empty() {
+                        self.text.push(' ');
+                    }
+                    self.text.push_str(words);
                 }
-                self.text.push_str(transcript.text.trim());
-                self.awaiting_transcript = false;
+                if !self.speaking {
+                    self.awaiting_transcript = false;
+                }
                 self.maybe_finish(out).await;
             }
             Frame::System(SystemFrame::InterimTranscription(_)) => {}

@@ -8,10 +8,9 @@
 //! `{"type": "error", "error": {"type", "message"}}` (<https://docs.anthropic.com/en/api/messages-streaming>).
 
 use crate::http::Endpoint;
+use crate::llm::{SseDecoder, sse_stream};
 use async_trait::async_trait;
-use eventsource_stream::Eventsource;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, stream};
 use pipeline::{LanguageModel, LlmEvent, LlmRequest, Message, ProviderError, ToolCall};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -104,7 +103,13 @@ struct Decoder {
     stopped: bool,
 }
 
-impl Decoder {
+impl SseDecoder for Decoder {
+    const END: &'static str = "message_stop";
+
+    fn finished(&self) -> bool {
+        self.stopped
+    }
+
     fn event(
         &mut self,
         provider: &str,
@@ -239,48 +244,10 @@ impl LanguageModel for AnthropicLlm {
             builder = builder.header("x-api-key", key);
         }
         let response = endpoint.send(builder).await?;
-        let provider = endpoint.name.clone();
-        let state = (
-            response.bytes_stream().eventsource(),
+        Ok(sse_stream(
+            response,
+            endpoint.name.clone(),
             Decoder::default(),
-            provider,
-            false,
-        );
-        Ok(stream::unfold(
-            state,
-            |(mut events, mut decoder, provider, finished)| async move {
-                if finished {
-                    return None;
-                }
-                loop {
-                    let outcome = match events.next().await {
-                        None if decoder.stopped => return None,
-                        None => Err(ProviderError::Protocol {
-                            provider: provider.clone(),
-                            message: "stream ended before message_stop".to_owned(),
-                        }),
-                        Some(Err(error)) => Err(ProviderError::Connection {
-                            provider: provider.clone(),
-                            message: error.to_string(),
-                        }),
-                        Some(Ok(event)) => decoder.event(&provider, &event.event, &event.data),
-                    };
-                    match outcome {
-                        Ok(batch) if batch.is_empty() => continue,
-                        Ok(batch) => {
-                            return Some((
-                                batch.into_iter().map(Ok).collect::<Vec<_>>(),
-                                (events, decoder, provider, false),
-                            ));
-                        }
-                        Err(error) => {
-                            return Some((vec![Err(error)], (events, decoder, provider, true)));
-                        }
-                    }
-                }
-            },
-        )
-        .flat_map(stream::iter)
-        .boxed())
+        ))
     }
 }

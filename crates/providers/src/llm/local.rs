@@ -7,8 +7,8 @@
 //! trusted with tools, so none are offered; tool results in the context are passed as text.
 
 use async_trait::async_trait;
-use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
+use futures_util::stream::{self, BoxStream};
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -66,7 +66,10 @@ impl LocalLlm {
     /// Loads the model at `path` (a GGUF file).
     pub fn load(path: &Path) -> Result<Self, ProviderError> {
         if !path.is_file() {
-            return Err(error(format!("model file {} does not exist", path.display())));
+            return Err(error(format!(
+                "model file {} does not exist",
+                path.display()
+            )));
         }
         let model = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
             .map_err(|e| error(format!("cannot load {}: {e}", path.display())))?;
@@ -85,7 +88,9 @@ impl LocalLlm {
             chat.push(match message {
                 Message::User(text) => ("user", text.clone()),
                 Message::Assistant { text, .. } => ("assistant", text.clone()),
-                Message::ToolResult { name, content, .. } => ("user", format!("(tool {name} returned: {content})")),
+                Message::ToolResult { name, content, .. } => {
+                    ("user", format!("(tool {name} returned: {content})"))
+                }
             });
         }
         let messages = chat
@@ -94,7 +99,10 @@ impl LocalLlm {
             .map(|(role, text)| LlamaChatMessage::new(role.to_owned(), text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| error(e.to_string()))?;
-        let template = self.model.chat_template(None).map_err(|e| error(format!("chat template: {e}")))?;
+        let template = self
+            .model
+            .chat_template(None)
+            .map_err(|e| error(format!("chat template: {e}")))?;
         self.model
             .apply_chat_template(&template, &messages, true)
             .map_err(|e| error(format!("chat template: {e}")))
@@ -102,29 +110,43 @@ impl LocalLlm {
 
     /// Generates greedily on the current thread, sending text pieces until the model ends its
     /// turn, `max_tokens` are out, or the receiver is gone.
-    fn generate(&self, prompt: &str, out: &mpsc::UnboundedSender<Result<LlmEvent, ProviderError>>) -> Result<(), ProviderError> {
+    fn generate(
+        &self,
+        prompt: &str,
+        out: &mpsc::UnboundedSender<Result<LlmEvent, ProviderError>>,
+    ) -> Result<(), ProviderError> {
         let backend = backend()?;
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(self.context_tokens))
             .with_n_batch(self.context_tokens)
             .with_n_threads(self.threads)
             .with_n_threads_batch(self.threads);
-        let mut context = self.model.new_context(backend, params).map_err(|e| error(format!("context: {e}")))?;
+        let mut context = self
+            .model
+            .new_context(backend, params)
+            .map_err(|e| error(format!("context: {e}")))?;
         let vocab = self.model.vocab();
         let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
         if tokens.len() + self.max_tokens >= self.context_tokens as usize {
-            return Err(error(format!("the conversation ({} tokens) does not fit the context", tokens.len())));
+            return Err(error(format!(
+                "the conversation ({} tokens) does not fit the context",
+                tokens.len()
+            )));
         }
         let mut batch = LlamaBatch::new(self.context_tokens as usize, 1);
         let last = tokens.len() as i32 - 1;
         for (i, token) in (0i32..).zip(tokens.iter().copied()) {
-            batch.add(token, i, &[0], i == last).map_err(|e| error(e.to_string()))?;
+            batch
+                .add(token, i, &[0], i == last)
+                .map_err(|e| error(e.to_string()))?;
         }
-        context.decode(&mut batch).map_err(|e| error(format!("decode: {e}")))?;
+        context
+            .decode(&mut batch)
+            .map_err(|e| error(format!("decode: {e}")))?;
         let mut sampler = LlamaSampler::chain_simple([LlamaSampler::greedy()]);
-        let mut position = tokens.len() as i32;
         let mut pending: Vec<u8> = Vec::new();
-        for _ in 0..self.max_tokens {
+        let first_position = tokens.len() as i32;
+        for position in (first_position..).take(self.max_tokens) {
             let token = sampler.sample(&context, batch.n_tokens() - 1);
             sampler.accept(token);
             if vocab.is_eog(token) || out.is_closed() {
@@ -142,9 +164,12 @@ impl LocalLlm {
                 let _ = out.send(Ok(LlmEvent::Text(text)));
             }
             batch.clear();
-            batch.add(token, position, &[0], true).map_err(|e| error(e.to_string()))?;
-            position += 1;
-            context.decode(&mut batch).map_err(|e| error(format!("decode: {e}")))?;
+            batch
+                .add(token, position, &[0], true)
+                .map_err(|e| error(e.to_string()))?;
+            context
+                .decode(&mut batch)
+                .map_err(|e| error(format!("decode: {e}")))?;
         }
         Ok(())
     }
@@ -168,6 +193,9 @@ impl LanguageModel for LocalLlm {
                 let _ = tx.send(Err(e));
             }
         });
-        Ok(stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed())
+        Ok(stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed())
     }
 }

@@ -7,10 +7,9 @@
 //! (<https://platform.openai.com/docs/api-reference/chat/create>, "streaming").
 
 use crate::http::Endpoint;
+use crate::llm::{SseDecoder, sse_stream};
 use async_trait::async_trait;
-use eventsource_stream::Eventsource;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, stream};
 use pipeline::{LanguageModel, LlmEvent, LlmRequest, Message, ProviderError, ToolCall};
 use serde_json::{Value, json};
 
@@ -87,6 +86,23 @@ struct PartialCall {
 struct Decoder {
     calls: Vec<PartialCall>,
     done: bool,
+}
+
+impl SseDecoder for Decoder {
+    const END: &'static str = "[DONE]";
+
+    fn event(
+        &mut self,
+        provider: &str,
+        _name: &str,
+        data: &str,
+    ) -> Result<Vec<LlmEvent>, ProviderError> {
+        self.chunk(provider, data)
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
 }
 
 impl Decoder {
@@ -194,53 +210,10 @@ impl LanguageModel for OpenAiLlm {
             builder = builder.bearer_auth(key);
         }
         let response = endpoint.send(builder).await?;
-        let provider = endpoint.name.clone();
-        let events = response.bytes_stream().eventsource();
-        let state = (events, Decoder::default(), provider, false);
-        Ok(stream::unfold(
-            state,
-            |(mut events, mut decoder, provider, finished)| async move {
-                if finished {
-                    return None;
-                }
-                loop {
-                    match events.next().await {
-                        None if decoder.done => return None,
-                        None => {
-                            let error = ProviderError::Protocol {
-                                provider: provider.clone(),
-                                message: "stream ended before [DONE]".to_owned(),
-                            };
-                            return Some((vec![Err(error)], (events, decoder, provider, true)));
-                        }
-                        Some(Err(error)) => {
-                            let error = ProviderError::Connection {
-                                provider: provider.clone(),
-                                message: error.to_string(),
-                            };
-                            return Some((vec![Err(error)], (events, decoder, provider, true)));
-                        }
-                        Some(Ok(event)) => match decoder.chunk(&provider, &event.data) {
-                            Ok(batch) if batch.is_empty() => {
-                                if decoder.done {
-                                    return None;
-                                }
-                            }
-                            Ok(batch) => {
-                                return Some((
-                                    batch.into_iter().map(Ok).collect(),
-                                    (events, decoder, provider, false),
-                                ));
-                            }
-                            Err(error) => {
-                                return Some((vec![Err(error)], (events, decoder, provider, true)));
-                            }
-                        },
-                    }
-                }
-            },
-        )
-        .flat_map(stream::iter)
-        .boxed())
+        Ok(sse_stream(
+            response,
+            endpoint.name.clone(),
+            Decoder::default(),
+        ))
     }
 }

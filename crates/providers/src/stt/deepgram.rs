@@ -54,8 +54,19 @@ impl DeepgramStt {
     }
 }
 
-/// The transcript of a `Results` message, with whether it is final; `None` for other messages.
-fn parse_result(provider: &str, text: &str) -> Result<Option<SttEvent>, ProviderError> {
+/// Longest wait for the answer to `Finalize` before the utterance counts as fully transcribed
+/// (Deepgram answers only when audio was still buffered).
+const FINALIZE_WAIT: Duration = Duration::from_millis(1_500);
+
+/// A `Results` message: its transcript, whether it is final, and whether it answers `Finalize`.
+struct Results {
+    transcript: String,
+    is_final: bool,
+    from_finalize: bool,
+}
+
+/// The `Results` in a message; `None` for the other message types.
+fn parse_result(provider: &str, text: &str) -> Result<Option<Results>, ProviderError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ProviderError::Protocol {
         provider: provider.to_owned(),
         message: format!("malformed message: {e}"),
@@ -72,17 +83,16 @@ fn parse_result(provider: &str, text: &str) -> Result<Option<SttEvent>, Provider
         })?
         .trim()
         .to_owned();
-    if transcript.is_empty() {
-        return Ok(None);
-    }
-    let is_final = value
-        .get("is_final")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Ok(Some(if is_final {
-        SttEvent::Final(transcript)
-    } else {
-        SttEvent::Interim(transcript)
+    Ok(Some(Results {
+        transcript,
+        is_final: value
+            .get("is_final")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        from_finalize: value
+            .get("from_finalize")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }))
 }
 
@@ -111,7 +121,10 @@ impl SpeechToText for DeepgramStt {
         tokio::spawn(async move {
             let mut keep_alive = tokio::time::interval(KEEP_ALIVE_EVERY);
             keep_alive.tick().await;
+            let mut finalizing: Option<tokio::time::Instant> = None;
             loop {
+                let finalize_by =
+                    finalizing.unwrap_or_else(|| tokio::time::Instant::now() + KEEP_ALIVE_EVERY);
                 tokio::select! {
                     input = input_rx.recv() => {
                         let message = match input {
@@ -119,7 +132,10 @@ impl SpeechToText for DeepgramStt {
                                 keep_alive.reset();
                                 Message::Binary(pcm_to_le_bytes(&samples).into())
                             }
-                            Some(SttInput::SpeechStopped) => Message::Text(r#"{"type":"Finalize"}"#.into()),
+                            Some(SttInput::SpeechStopped) => {
+                                finalizing = Some(tokio::time::Instant::now() + FINALIZE_WAIT);
+                                Message::Text(r#"{"type":"Finalize"}"#.into())
+                            }
                             Some(SttInput::SpeechStarted) => continue,
                             None => {
                                 let _ = sink.send(Message::Text(r#"{"type":"CloseStream"}"#.into())).await;
@@ -130,6 +146,11 @@ impl SpeechToText for DeepgramStt {
                             let _ = events_tx.send(Err(ProviderError::Connection { provider: provider.clone(), message: error.to_string() }));
                             return;
                         }
+                    }
+                    _ = tokio::time::sleep_until(finalize_by), if finalizing.is_some() => {
+                        // Nothing was buffered: the utterance was already transcribed in full.
+                        finalizing = None;
+                        let _ = events_tx.send(Ok(SttEvent::Final(String::new())));
                     }
                     _ = keep_alive.tick() => {
                         let _ = sink.send(Message::Text(r#"{"type":"KeepAlive"}"#.into())).await;
@@ -149,7 +170,22 @@ impl SpeechToText for DeepgramStt {
                             None => Err(ProviderError::Connection { provider: provider.clone(), message: "socket closed without a close frame".to_owned() }),
                         };
                         match outcome {
-                            Ok(Some(event)) => { let _ = events_tx.send(Ok(event)); }
+                            Ok(Some(results)) => {
+                                let event = if results.from_finalize {
+                                    // The answer to Finalize ends the utterance, even when empty.
+                                    finalizing = None;
+                                    Some(SttEvent::Final(results.transcript))
+                                } else if results.transcript.is_empty() {
+                                    None
+                                } else if results.is_final {
+                                    Some(SttEvent::Final(results.transcript))
+                                } else {
+                                    Some(SttEvent::Interim(results.transcript))
+                                };
+                                if let Some(event) = event {
+                                    let _ = events_tx.send(Ok(event));
+                                }
+                            }
                             Ok(None) => {}
                             Err(error) => { let _ = events_tx.send(Err(error)); return; }
                         }

@@ -107,7 +107,6 @@ impl SpeechToText for OpenAiStt {
                             continue;
                         };
                         match this.transcribe(&samples, rate).await {
-                            Ok(text) if text.is_empty() => {}
                             Ok(text) => {
                                 let _ = events_tx.send(Ok(SttEvent::Final(text)));
                             }

@@ -9,17 +9,14 @@
 //! "error" | "title" + "message"}`. `timestamps` and `flush_done` messages carry nothing we use.
 
 use crate::http::Endpoint;
-use crate::tts::PcmAssembler;
-use crate::ws::{close_error, connect};
+use crate::tts::{PcmAssembler, WsStep, send_all, ws_audio};
+use crate::ws::connect;
 use async_trait::async_trait;
 use audio::SampleRate;
-use base64::Engine;
 use futures_util::stream::BoxStream;
-use futures_util::{SinkExt, StreamExt, stream};
 use pipeline::{ProviderError, TextToSpeech};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio_tungstenite::tungstenite::Message;
 
 /// The API version this adapter speaks.
 pub const CARTESIA_VERSION: &str = "2024-11-13";
@@ -99,72 +96,24 @@ impl TextToSpeech for CartesiaTts {
             "output_format": { "container": "raw", "encoding": "pcm_s16le", "sample_rate": rate.hz() },
             "continue": false,
         });
-        socket
-            .send(Message::Text(request.to_string().into()))
-            .await
-            .map_err(|e| self.endpoint.connection(e.to_string()))?;
+        send_all(&mut socket, vec![request]).await;
         let assembler = PcmAssembler::new(&provider, rate, rate)?;
-        let state = (socket, assembler, provider, false);
-        Ok(stream::unfold(
-            state,
-            |(mut socket, mut assembler, provider, done)| async move {
-                if done {
-                    return None;
-                }
-                loop {
-                    let protocol = |message: String| ProviderError::Protocol {
-                        provider: provider.clone(),
-                        message,
-                    };
-                    let outcome: Result<Option<Vec<i16>>, ProviderError> = match socket.next().await
-                    {
-                        Some(Ok(Message::Text(text))) => match serde_json::from_str::<Value>(&text)
-                        {
-                            Err(e) => Err(protocol(format!("malformed message: {e}"))),
-                            Ok(value) => match value.get("type").and_then(Value::as_str) {
-                                Some("chunk") => match value.get("data").and_then(Value::as_str) {
-                                    Some(data) => match base64::engine::general_purpose::STANDARD
-                                        .decode(data)
-                                    {
-                                        Ok(bytes) => Ok(Some(assembler.push(&bytes))),
-                                        Err(e) => {
-                                            Err(protocol(format!("chunk data is not base64: {e}")))
-                                        }
-                                    },
-                                    None => Err(protocol("chunk without data".to_owned())),
-                                },
-                                Some("done") => Ok(None),
-                                Some("error") => Err(error_of(&provider, &value)),
-                                _ => continue,
-                            },
-                        },
-                        Some(Ok(Message::Close(frame))) => Err(match frame {
-                            Some(frame) => close_error(&provider, frame.code.into(), &frame.reason),
-                            None => protocol("socket closed before done".to_owned()),
-                        }),
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => Err(ProviderError::Connection {
-                            provider: provider.clone(),
-                            message: e.to_string(),
-                        }),
-                        None => Err(ProviderError::Connection {
-                            provider: provider.clone(),
-                            message: "socket closed before done".to_owned(),
-                        }),
-                    };
-                    return match outcome {
-                        Ok(Some(samples)) => {
-                            Some((Ok(samples), (socket, assembler, provider, false)))
-                        }
-                        Ok(None) => {
-                            let _ = socket.close(None).await;
-                            Some((Ok(assembler.finish()), (socket, assembler, provider, true)))
-                        }
-                        Err(e) => Some((Err(e), (socket, assembler, provider, true))),
-                    };
-                }
-            },
-        )
-        .boxed())
+        Ok(ws_audio(socket, provider, assembler, read, false))
+    }
+}
+
+/// One server message: a chunk, the end of the context, an error, or something we do not use.
+fn read(provider: &str, value: &Value) -> WsStep {
+    match value.get("type").and_then(Value::as_str) {
+        Some("chunk") => match value.get("data").and_then(Value::as_str) {
+            Some(data) => WsStep::Audio(data.to_owned()),
+            None => WsStep::Fail(ProviderError::Protocol {
+                provider: provider.to_owned(),
+                message: "chunk without data".to_owned(),
+            }),
+        },
+        Some("done") => WsStep::Done,
+        Some("error") => WsStep::Fail(error_of(provider, value)),
+        _ => WsStep::Skip,
     }
 }

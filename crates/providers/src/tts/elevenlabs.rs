@@ -8,16 +8,13 @@
 //! `{"isFinal": true}` at the end. A refused key closes the socket with 1008.
 
 use crate::http::Endpoint;
-use crate::tts::PcmAssembler;
-use crate::ws::{close_error, connect};
+use crate::tts::{PcmAssembler, WsStep, send_all, ws_audio};
+use crate::ws::connect;
 use async_trait::async_trait;
 use audio::SampleRate;
-use base64::Engine;
 use futures_util::stream::BoxStream;
-use futures_util::{SinkExt, StreamExt, stream};
 use pipeline::{ProviderError, TextToSpeech};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 /// An ElevenLabs voice (`base_url` is `wss://api.elevenlabs.io`).
 #[derive(Debug, Clone)]
@@ -69,87 +66,32 @@ impl TextToSpeech for ElevenLabsTts {
         let mut socket = connect(&provider, &url, &headers, self.endpoint.timeout).await?;
         let opening =
             json!({ "text": " ", "voice_settings": { "stability": 0.5, "similarity_boost": 0.8 } });
-        for message in [
-            opening,
-            json!({ "text": format!("{text} "), "flush": true }),
-            json!({ "text": "" }),
-        ] {
-            if let Err(error) = socket.send(Message::Text(message.to_string().into())).await {
-                // The server closed on us (a refused key does that): its close frame, read
-                // below, says why.
-                tracing::debug!(%error, "elevenlabs stopped taking text");
-                break;
-            }
-        }
-        let assembler = PcmAssembler::new(&provider, wire_rate, rate)?;
-        let state = (socket, assembler, provider, false);
-        Ok(stream::unfold(
-            state,
-            |(mut socket, mut assembler, provider, done)| async move {
-                if done {
-                    return None;
-                }
-                loop {
-                    let error = |message: String| ProviderError::Protocol {
-                        provider: provider.clone(),
-                        message,
-                    };
-                    let outcome: Result<Option<Vec<i16>>, ProviderError> = match socket.next().await
-                    {
-                        Some(Ok(Message::Text(text))) => match serde_json::from_str::<Value>(&text)
-                        {
-                            Err(e) => Err(error(format!("malformed message: {e}"))),
-                            Ok(value) => {
-                                if let Some(audio) = value.get("audio").and_then(Value::as_str) {
-                                    match base64::engine::general_purpose::STANDARD.decode(audio) {
-                                        Ok(bytes) => Ok(Some(assembler.push(&bytes))),
-                                        Err(e) => Err(error(format!("audio is not base64: {e}"))),
-                                    }
-                                } else if value.get("isFinal").and_then(Value::as_bool)
-                                    == Some(true)
-                                {
-                                    Ok(None)
-                                } else if let Some(message) =
-                                    value.get("message").or_else(|| value.get("error"))
-                                {
-                                    Err(ProviderError::Other {
-                                        provider: provider.clone(),
-                                        message: message.to_string(),
-                                    })
-                                } else {
-                                    continue;
-                                }
-                            }
-                        },
-                        Some(Ok(Message::Close(frame))) => match frame {
-                            Some(frame) if u16::from(frame.code) != 1000 => {
-                                Err(close_error(&provider, frame.code.into(), &frame.reason))
-                            }
-                            _ => Ok(None),
-                        },
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => Err(ProviderError::Connection {
-                            provider: provider.clone(),
-                            message: e.to_string(),
-                        }),
-                        None => Err(ProviderError::Connection {
-                            provider: provider.clone(),
-                            message: "socket closed before isFinal".to_owned(),
-                        }),
-                    };
-                    return match outcome {
-                        Ok(Some(samples)) => {
-                            Some((Ok(samples), (socket, assembler, provider, false)))
-                        }
-                        Ok(None) => {
-                            let tail = assembler.finish();
-                            Some((Ok(tail), (socket, assembler, provider, true)))
-                        }
-                        Err(e) => Some((Err(e), (socket, assembler, provider, true))),
-                    };
-                }
-            },
+        send_all(
+            &mut socket,
+            vec![
+                opening,
+                json!({ "text": format!("{text} "), "flush": true }),
+                json!({ "text": "" }),
+            ],
         )
-        .boxed())
+        .await;
+        let assembler = PcmAssembler::new(&provider, wire_rate, rate)?;
+        Ok(ws_audio(socket, provider, assembler, read, true))
+    }
+}
+
+/// One server message: audio, the final marker, or an error.
+fn read(provider: &str, value: &Value) -> WsStep {
+    if let Some(audio) = value.get("audio").and_then(Value::as_str) {
+        WsStep::Audio(audio.to_owned())
+    } else if value.get("isFinal").and_then(Value::as_bool) == Some(true) {
+        WsStep::Done
+    } else if let Some(message) = value.get("message").or_else(|| value.get("error")) {
+        WsStep::Fail(ProviderError::Other {
+            provider: provider.to_owned(),
+            message: message.to_string(),
+        })
+    } else {
+        WsStep::Skip
     }
 }
