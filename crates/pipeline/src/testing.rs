@@ -103,6 +103,8 @@ pub struct ScriptedStt {
     pub name: String,
     pub transcripts: Vec<String>,
     pub behaviour: Behaviour,
+    /// How long opening the stream takes (a vendor's handshake).
+    pub open_delay: Duration,
     next: Arc<AtomicUsize>,
 }
 
@@ -112,6 +114,7 @@ impl ScriptedStt {
             name: name.to_owned(),
             transcripts: transcripts.iter().map(|s| (*s).to_owned()).collect(),
             behaviour: Behaviour::Works,
+            open_delay: Duration::ZERO,
             next: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -129,6 +132,7 @@ impl SpeechToText for ScriptedStt {
     }
 
     async fn open(&self, _rate: SampleRate) -> Result<SttStream, ProviderError> {
+        tokio::time::sleep(self.open_delay).await;
         if let Behaviour::Fails(error) = &self.behaviour {
             return Err(error.clone());
         }

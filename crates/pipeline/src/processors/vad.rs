@@ -11,6 +11,7 @@ use audio::{VadEvent, VadParams, VoiceDetector};
 pub struct VadProcessor {
     params: VadParams,
     detector: Option<VoiceDetector>,
+    input_rate: audio::SampleRate,
     allow_interruptions: bool,
 }
 
@@ -19,6 +20,7 @@ impl VadProcessor {
         Self {
             params,
             detector: None,
+            input_rate: audio::SampleRate::Hz16000,
             allow_interruptions: true,
         }
     }
@@ -39,12 +41,21 @@ impl Processor for VadProcessor {
         match &frame {
             Frame::System(SystemFrame::Start(params)) => {
                 self.allow_interruptions = params.allow_interruptions;
+                self.input_rate = params.input_rate;
                 self.detector = Some(
                     VoiceDetector::new(params.input_rate, self.params)
                         .map_err(|e| ProcessorError::fatal(format!("VAD: {e}")))?,
                 );
             }
             Frame::System(SystemFrame::InputAudio(chunk)) if direction == Direction::Downstream => {
+                if chunk.rate != self.input_rate {
+                    // Refused at the edge: audio at another rate would be heard at the wrong pitch.
+                    return Err(ProcessorError::recoverable(format!(
+                        "caller audio at {} Hz in a call at {} Hz was dropped",
+                        chunk.rate.hz(),
+                        self.input_rate.hz()
+                    )));
+                }
                 let detector = self
                     .detector
                     .as_mut()

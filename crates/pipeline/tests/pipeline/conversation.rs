@@ -3,7 +3,7 @@
 use crate::support::*;
 use audio::SampleRate;
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test};
-use pipeline::{CallEvent, DataFrame, Frame, Message, SystemFrame, TransportMessage};
+use pipeline::{AudioChunk, CallEvent, DataFrame, Frame, Message, SystemFrame, TransportMessage};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,4 +188,55 @@ async fn the_first_message_is_spoken_before_the_caller_says_anything() {
             .iter()
             .any(|f| matches!(f, Frame::Data(DataFrame::OutputAudio(_))))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_who_talks_while_stt_connects_is_still_heard() {
+    let mut stt = ScriptedStt::new("stt", &["Hello? Anyone there?"]);
+    stt.open_delay = Duration::from_millis(800);
+    let processors = build(
+        &spec(),
+        chains(
+            vec![Arc::new(stt)],
+            vec![Arc::new(ScriptedLlm::texts("llm", &["Yes, hello!"]))],
+            vec![Arc::new(ToneTts::new("tts"))],
+        ),
+    );
+    // The caller's speech arrives all at once, long before the STT stream is open.
+    let mut inputs: Vec<TestInput> = utterance()
+        .into_iter()
+        .filter(|i| matches!(i, TestInput::Frame(_)))
+        .collect();
+    inputs.push(TestInput::Wait(Duration::from_secs(3)));
+    let out = run_test(processors, inputs).await;
+    assert_eq!(
+        call_events(&out.up),
+        vec![CallEvent::UserSaid("Hello? Anyone there?".to_owned())]
+    );
+    assert_eq!(heard(&out.up), vec![("Yes, hello!".to_owned(), false)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_audio_at_the_wrong_rate_is_refused_with_an_error_not_a_panic() {
+    let processors = build(
+        &spec(),
+        chains(
+            vec![Arc::new(ScriptedStt::new("stt", &[]))],
+            vec![Arc::new(ScriptedLlm::texts("llm", &[]))],
+            vec![Arc::new(ToneTts::new("tts"))],
+        ),
+    );
+    let wrong = AudioChunk::new(vec![0; 160], SampleRate::Hz8000);
+    let out = run_test(
+        processors,
+        vec![TestInput::Frame(SystemFrame::InputAudio(wrong).into())],
+    )
+    .await;
+    let errors = errors(&out.up);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        !errors[0].fatal && errors[0].source == "vad" && errors[0].message.contains("8000 Hz"),
+        "{errors:?}"
+    );
+    assert_eq!(out.report.end_reason, pipeline::EndReason::CallerHungUp);
 }
