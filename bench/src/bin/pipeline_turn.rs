@@ -35,7 +35,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
+fn summary(name: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let (p50, p99, max) = (
         percentile(&samples, 0.5),
@@ -49,7 +49,7 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
         ms(p99),
         ms(max)
     );
-    p99
+    (p50, p99)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -172,13 +172,24 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // `--hops-only`: just the baseline, in a form scripts/bench-pipecat reads.
+    let hops_only = std::env::args().any(|a| a == "--hops-only");
     runtime.block_on(async {
+        if hops_only {
+            let (p50, p99) = summary(
+                "vox: one frame across 6 forwarding processors",
+                hop_baseline().await,
+            );
+            println!("VOX_P50_MS={:.6}", ms(p50));
+            println!("VOX_P99_MS={:.6}", ms(p99));
+            return Ok(());
+        }
         println!("pipeline latency, zero-latency providers, {TURNS} turns, multi-threaded runtime");
-        let baseline = summary(
+        let (_, baseline) = summary(
             "baseline: one frame across 6 forwarding processors",
             hop_baseline().await,
         );
-        let turn = summary(
+        let (_, turn) = summary(
             "turn: VAD stop → first bot audio frame sent",
             turns(&speech).await?,
         );

@@ -101,7 +101,11 @@ impl AudioOutput {
         let frame = chunk.rate.frame_samples();
         for piece in chunk.samples.chunks(frame) {
             let due = self.play_start + self.sent;
-            tokio::time::sleep_until(due.checked_sub(self.lead).unwrap_or(due)).await;
+            let send_at = due.checked_sub(self.lead).unwrap_or(due);
+            // Only wait when ahead of the lead: a timer costs a wake-up even when already due.
+            if send_at > Instant::now() {
+                tokio::time::sleep_until(send_at).await;
+            }
             if self.first_audio_pending {
                 self.first_audio_pending = false;
                 out.down(SystemFrame::Metric(TurnMark::now(MarkKind::FirstAudioSent)));
