@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use audio::{SampleRate, wav};
-use contracts::runtime_config::{BotSpec, CallLimits, ProviderSettings, VoicemailBehaviour};
+use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::assemble::{self, Assembly, ProviderChains};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, ToneTts};
 use pipeline::{
@@ -20,16 +20,6 @@ use std::time::{Duration, Instant};
 
 const TURNS: usize = 300;
 const HOPS: usize = 2_000;
-
-fn settings(name: &str) -> ProviderSettings {
-    ProviderSettings {
-        provider: name.to_owned(),
-        model: None,
-        voice: None,
-        options: Default::default(),
-        fallback: None,
-    }
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -106,21 +96,13 @@ async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
     let replies: Vec<&str> = vec!["Sure."; TURNS];
     let mut tts = ToneTts::new("tone");
     tts.per_char = Duration::from_millis(4);
-    let spec = BotSpec {
-        language: "en-US".to_owned(),
-        system_prompt: "bench".to_owned(),
-        first_message: None,
-        stt: settings("scripted"),
-        llm: settings("scripted"),
-        tts: settings("tone"),
-        tools: vec![],
-        analysis: vec![],
-        qc_rules: vec![],
-        limits: CallLimits::default(),
-        voicemail: VoicemailBehaviour::default(),
-        flow: None,
-        variables: vec![],
-    };
+    let spec = BotSpec::new(
+        "en-US",
+        "bench",
+        ProviderSettings::named("scripted"),
+        ProviderSettings::named("scripted"),
+        ProviderSettings::named("tone"),
+    );
     let assembly = Assembly {
         providers: ProviderChains {
             stt: vec![Arc::new(ScriptedStt::new("scripted", &transcripts))],

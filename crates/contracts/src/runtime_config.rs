@@ -112,6 +112,33 @@ pub struct BotSpec {
     pub variables: Vec<String>,
 }
 
+impl BotSpec {
+    /// A bot with this prompt and these providers, and every other setting at its default.
+    pub fn new(
+        language: &str,
+        system_prompt: &str,
+        stt: ProviderSettings,
+        llm: ProviderSettings,
+        tts: ProviderSettings,
+    ) -> Self {
+        Self {
+            language: language.to_owned(),
+            system_prompt: system_prompt.to_owned(),
+            first_message: None,
+            stt,
+            llm,
+            tts,
+            tools: Vec::new(),
+            analysis: Vec::new(),
+            qc_rules: Vec::new(),
+            limits: CallLimits::default(),
+            voicemail: VoicemailBehaviour::default(),
+            flow: None,
+            variables: Vec::new(),
+        }
+    }
+}
+
 /// Template variables every call has: the contact's number and the call's ids.
 pub const BUILTIN_VARIABLES: &[&str] = &["phone", "call_id", "campaign_id", "contact_id"];
 
@@ -145,6 +172,19 @@ pub struct ProviderSettings {
     /// Used mid-call when this provider fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Box<ProviderSettings>>,
+}
+
+impl ProviderSettings {
+    /// The vendor with its defaults: no model, voice, options or fallback.
+    pub fn named(provider: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            model: None,
+            voice: None,
+            options: Map::new(),
+            fallback: None,
+        }
+    }
 }
 
 /// A tool the LLM can call.

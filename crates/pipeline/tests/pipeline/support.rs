@@ -1,7 +1,7 @@
 //! Shared helpers: a bot spec, real speech audio, assembled pipelines and frame queries.
 
 use audio::SampleRate;
-use contracts::runtime_config::{BotSpec, CallLimits, ProviderSettings, VoicemailBehaviour};
+use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::assemble::{self, Assembly, ProviderChains};
 use pipeline::testing::TestInput;
 use pipeline::{
@@ -10,32 +10,14 @@ use pipeline::{
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn provider(name: &str) -> ProviderSettings {
-    ProviderSettings {
-        provider: name.to_owned(),
-        model: None,
-        voice: None,
-        options: Default::default(),
-        fallback: None,
-    }
-}
-
 pub fn spec() -> BotSpec {
-    BotSpec {
-        language: "en-US".to_owned(),
-        system_prompt: "You book appointments.".to_owned(),
-        first_message: None,
-        stt: provider("deepgram"),
-        llm: provider("openai"),
-        tts: provider("cartesia"),
-        tools: Vec::new(),
-        analysis: Vec::new(),
-        qc_rules: Vec::new(),
-        limits: CallLimits::default(),
-        voicemail: VoicemailBehaviour::default(),
-        flow: None,
-        variables: Vec::new(),
-    }
+    BotSpec::new(
+        "en-US",
+        "You book appointments.",
+        ProviderSettings::named("deepgram"),
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("cartesia"),
+    )
 }
 
 /// Real speech (espeak-ng, 16 kHz): "Hello, I would like to book an appointment for Tuesday morning please."

@@ -1,23 +1,13 @@
 //! A whole turn over real protocols: espeak-ng speech → VAD → Deepgram (test server) → OpenAI chat (test server) → espeak-ng → paced audio out.
 
 use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};
-use contracts::runtime_config::{BotSpec, CallLimits, ProviderSettings, VoicemailBehaviour};
+use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::assemble::{self, Assembly};
 use pipeline::testing::{TestInput, run_test};
 use pipeline::{AudioChunk, CallEvent, DataFrame, Frame, SystemFrame};
 use providers::tts::EspeakTts;
 use providers::{ProviderEnv, build_chains};
 use std::time::Duration;
-
-fn settings(name: &str) -> ProviderSettings {
-    ProviderSettings {
-        provider: name.to_owned(),
-        model: None,
-        voice: None,
-        options: Default::default(),
-        fallback: None,
-    }
-}
 
 #[tokio::test]
 async fn a_spoken_question_gets_a_spoken_answer_through_real_wire_protocols() {
@@ -32,21 +22,13 @@ async fn a_spoken_question_gets_a_spoken_answer_through_real_wire_protocols() {
         .insert("deepgram".to_owned(), format!("ws://{deepgram}"));
     env.base_urls
         .insert("openai".to_owned(), format!("http://{openai}/v1"));
-    let bot = BotSpec {
-        language: "en-US".to_owned(),
-        system_prompt: "You take restaurant bookings.".to_owned(),
-        first_message: None,
-        stt: settings("deepgram"),
-        llm: settings("openai"),
-        tts: settings("espeak"),
-        tools: vec![],
-        analysis: vec![],
-        qc_rules: vec![],
-        limits: CallLimits::default(),
-        voicemail: VoicemailBehaviour::default(),
-        flow: None,
-        variables: vec![],
-    };
+    let bot = BotSpec::new(
+        "en-US",
+        "You take restaurant bookings.",
+        ProviderSettings::named("deepgram"),
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
     let assembly = Assembly {
         providers: build_chains(&bot, &env).unwrap(),
         ..Assembly::default()

@@ -5,7 +5,7 @@ use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use contracts::runtime_config::{BotSpec, CallLimits, ProviderSettings, VoicemailBehaviour};
+use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::TextToSpeech;
 use pipeline::tools::WebhookClient;
 use providers::tts::EspeakTts;
@@ -95,30 +95,14 @@ async fn the_webhook_client_posts_json_and_reports_failures() {
 
 fn provider(name: &str, fallback: Option<ProviderSettings>) -> ProviderSettings {
     ProviderSettings {
-        provider: name.to_owned(),
-        model: None,
         voice: Some("v1".to_owned()),
-        options: Default::default(),
         fallback: fallback.map(Box::new),
+        ..ProviderSettings::named(name)
     }
 }
 
 fn spec(llm: ProviderSettings, tts: ProviderSettings) -> BotSpec {
-    BotSpec {
-        language: "en-US".to_owned(),
-        system_prompt: "p".to_owned(),
-        first_message: None,
-        stt: provider("deepgram", None),
-        llm,
-        tts,
-        tools: vec![],
-        analysis: vec![],
-        qc_rules: vec![],
-        limits: CallLimits::default(),
-        voicemail: VoicemailBehaviour::default(),
-        flow: None,
-        variables: vec![],
-    }
+    BotSpec::new("en-US", "p", provider("deepgram", None), llm, tts)
 }
 
 #[test]
