@@ -138,17 +138,16 @@ impl VoiceDetector {
         self.pending.extend_from_slice(samples);
         let frame = self.rate.frame_samples();
         let mut event = None;
-        let pending = std::mem::take(&mut self.pending);
-        let mut frames = pending.chunks_exact(frame);
-        for whole in frames.by_ref() {
-            if let Some(e) = self.analyse_frame(whole) {
+        let mut pending = std::mem::take(&mut self.pending);
+        let whole = pending.len() - pending.len() % frame;
+        for chunk in pending[..whole].chunks_exact(frame) {
+            if let Some(e) = self.analyse_frame(chunk) {
                 event = Some(e);
             }
         }
-        let rest = frames.remainder().to_vec();
+        // Keep the partial frame in the same buffer: no allocation on the audio path.
+        pending.drain(..whole);
         self.pending = pending;
-        self.pending.clear();
-        self.pending.extend_from_slice(&rest);
         event
     }
 
