@@ -122,6 +122,9 @@ impl SpeechToText for DeepgramStt {
             let mut keep_alive = tokio::time::interval(KEEP_ALIVE_EVERY);
             keep_alive.tick().await;
             let mut finalizing: Option<tokio::time::Instant> = None;
+            // Final segments heard after the caller stopped and before Finalize's answer: they join
+            // that answer, so one utterance stays one `Final` (one user turn).
+            let mut held = String::new();
             loop {
                 let finalize_by =
                     finalizing.unwrap_or_else(|| tokio::time::Instant::now() + KEEP_ALIVE_EVERY);
@@ -150,7 +153,7 @@ impl SpeechToText for DeepgramStt {
                     _ = tokio::time::sleep_until(finalize_by), if finalizing.is_some() => {
                         // Nothing was buffered: the utterance was already transcribed in full.
                         finalizing = None;
-                        let _ = events_tx.send(Ok(SttEvent::Final(String::new())));
+                        let _ = events_tx.send(Ok(SttEvent::Final(std::mem::take(&mut held))));
                     }
                     _ = keep_alive.tick() => {
                         let _ = sink.send(Message::Text(r#"{"type":"KeepAlive"}"#.into())).await;
@@ -174,8 +177,19 @@ impl SpeechToText for DeepgramStt {
                                 let event = if results.from_finalize {
                                     // The answer to Finalize ends the utterance, even when empty.
                                     finalizing = None;
-                                    Some(SttEvent::Final(results.transcript))
+                                    let mut text = std::mem::take(&mut held);
+                                    if !text.is_empty() && !results.transcript.is_empty() {
+                                        text.push(' ');
+                                    }
+                                    text.push_str(&results.transcript);
+                                    Some(SttEvent::Final(text))
                                 } else if results.transcript.is_empty() {
+                                    None
+                                } else if results.is_final && finalizing.is_some() {
+                                    if !held.is_empty() {
+                                        held.push(' ');
+                                    }
+                                    held.push_str(&results.transcript);
                                     None
                                 } else if results.is_final {
                                     Some(SttEvent::Final(results.transcript))

@@ -97,6 +97,17 @@ async fn session(mut socket: WebSocket, model: String, rate: usize, heard: Strin
                 match control["type"].as_str() {
                     // With nothing buffered, Deepgram has nothing to answer a Finalize with.
                     Some("Finalize") if model == "quiet" => {}
+                    // An endpoint-final segment for the first words lands just before the answer to
+                    // Finalize, which carries the rest.
+                    Some("Finalize") if model == "split" => {
+                        let (first, rest) = heard.split_once(' ').unwrap();
+                        let _ = socket
+                            .send(Message::Text(results(first, true, false).into()))
+                            .await;
+                        let _ = socket
+                            .send(Message::Text(results(rest, true, true).into()))
+                            .await;
+                    }
                     Some("Finalize") => {
                         let _ = socket
                             .send(Message::Text(results(&heard, true, true).into()))
@@ -162,6 +173,23 @@ async fn deepgram_streams_interim_results_and_a_final_one_on_finalize() {
         events.last(),
         Some(&SttEvent::Final("hello world".to_owned()))
     );
+}
+
+#[tokio::test]
+async fn final_segments_before_the_finalize_answer_join_it_in_one_final() {
+    let addr = deepgram_server("book an appointment").await;
+    let mut stream = stt(addr, "split").open(SampleRate::Hz16000).await.unwrap();
+    stream.input.send(SttInput::Audio(vec![100; 320])).unwrap();
+    stream.input.send(SttInput::SpeechStopped).unwrap();
+    let mut finals = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(2_500), stream.events.recv()).await
+    {
+        if let SttEvent::Final(text) = event.unwrap() {
+            finals.push(text);
+        }
+    }
+    assert_eq!(finals, vec!["book an appointment".to_owned()]);
 }
 
 #[tokio::test]
