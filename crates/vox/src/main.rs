@@ -29,6 +29,8 @@ enum Command {
     Up,
     /// Run the Backend API (needs JWT_SECRET and VOXCORE_SECRET).
     Bridge,
+    /// Run a fleet worker (needs VOXCORE_SECRET, VOXBRIDGE_URL and VOXCORE_SOCKET or VOXCORE_LISTEN).
+    Core,
     /// Reap calls stuck past STALE_IN_PROGRESS_TIMEOUT_MINUTES once, and report them.
     Cleanup,
     /// Administration tasks.
@@ -89,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate => vox::commands::migrate(&settings).await,
             Command::Up => vox::commands::up(&settings).await,
             Command::Bridge => vox::commands::bridge(&settings).await,
+            Command::Core => vox::commands::core(&settings).await,
             Command::Cleanup => vox::commands::cleanup(&settings).await,
             Command::Admin(AdminCommand::CreateUser {
                 email,

@@ -33,6 +33,9 @@ enum Command {
         /// Transcriptions run at once; the rest wait.
         #[arg(long, env = "WHISPER_PARALLEL", default_value_t = 1)]
         parallel: usize,
+        /// Exit when standard input closes (a parent process that holds the pipe has gone).
+        #[arg(long)]
+        exit_on_stdin_close: bool,
     },
     /// Convert a CTranslate2 (faster-whisper) model directory to a ggml file.
     Convert {
@@ -74,7 +77,15 @@ fn main() -> anyhow::Result<()> {
             listen,
             threads,
             parallel,
+            exit_on_stdin_close,
         } => {
+            if exit_on_stdin_close {
+                std::thread::spawn(|| {
+                    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                    tracing::info!("standard input closed; exiting");
+                    std::process::exit(0);
+                });
+            }
             let engine = Engine::load(&model, threads)
                 .with_context(|| format!("loading {}", model.display()))?;
             let name = model

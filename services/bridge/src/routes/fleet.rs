@@ -110,6 +110,16 @@ async fn config(
     // One query: the call, its bot version's spec and its contact.
     let runtime = state.store.call_runtime(call_id).await?;
     let call = &runtime.call;
+    // A worker asking for an answered call's config has taken it: the call is now in progress.
+    if matches!(call.state, CallState::Answered | CallState::Attaching) {
+        let mut transition =
+            Transition::new(call.id, call.state, CallState::InProgress, Utc::now());
+        transition.detail = Some(json!({ "source": "runtime_config" }));
+        match state.store.transition(transition).await {
+            Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     let contact = runtime
         .contact
         .map(|(contact_id, phone, variables)| ContactInfo {

@@ -84,7 +84,8 @@ async fn config_by_bot_opens_an_inbound_call(app: TestApp) {
         .unwrap();
     let call_id = config["call_id"].as_i64().unwrap();
     let call = app.store.call(contracts::CallId(call_id)).await.unwrap();
-    assert_eq!(call.state, CallState::Answered);
+    // Opened answered, and in progress now that a worker holds its config.
+    assert_eq!(call.state, CallState::InProgress);
     assert_eq!(
         config["spec"]["system_prompt"],
         "You remind  of the appointment."

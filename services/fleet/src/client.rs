@@ -1,0 +1,100 @@
+//! The worker's calls to the Backend: the runtime config (contract 1) and the call result (contract 2), both with the fleet secret.
+
+use contracts::CallId;
+use contracts::runtime_config::RuntimeConfig;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+/// How a delivery failed: worth retrying, or refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("will retry: {0}")]
+    Transient(String),
+    #[error("refused: {0}")]
+    Permanent(String),
+}
+
+/// A client for the Backend's fleet routes.
+#[derive(Debug, Clone)]
+pub struct BridgeClient {
+    http: reqwest::Client,
+    config_url: String,
+    bridge_url: String,
+    secret: SecretString,
+}
+
+impl BridgeClient {
+    pub fn new(config_url: &str, bridge_url: &str, secret: SecretString) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("a reqwest client with timeouts builds");
+        Self {
+            http,
+            config_url: config_url.to_owned(),
+            bridge_url: bridge_url.trim_end_matches('/').to_owned(),
+            secret,
+        }
+    }
+
+    /// `GET {config_url}?call_id=…`, tried three times over about two seconds.
+    pub async fn runtime_config(&self, call_id: CallId) -> Result<RuntimeConfig, String> {
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt * attempt))).await;
+            }
+            let response = self
+                .http
+                .get(format!("{}?call_id={}", self.config_url, call_id.0))
+                .bearer_auth(self.secret.expose_secret())
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status().is_success() => {
+                    return r
+                        .json::<RuntimeConfig>()
+                        .await
+                        .map_err(|e| format!("the runtime config is malformed: {e}"));
+                }
+                Ok(r) if r.status().is_client_error() => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(format!(
+                        "the Backend refused the config request ({status}): {body}"
+                    ));
+                }
+                Ok(r) => last = format!("the Backend answered {}", r.status()),
+                Err(e) => last = format!("the Backend is unreachable: {e}"),
+            }
+        }
+        Err(last)
+    }
+
+    /// `POST {bridge}/api/v1/calls/{id}/result` with the stored JSON document.
+    pub async fn post_result(&self, call_id: CallId, document: &[u8]) -> Result<(), DeliveryError> {
+        let url = format!("{}/api/v1/calls/{}/result", self.bridge_url, call_id.0);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.secret.expose_secret())
+            .header("content-type", "application/json")
+            .body(document.to_vec())
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("the Backend is unreachable: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        let message = format!("the Backend answered {status}: {body}");
+        // 401 may be a secret being rotated and 408/429 are load: keep trying those.
+        if status.is_client_error() && !matches!(status.as_u16(), 401 | 408 | 429) {
+            Err(DeliveryError::Permanent(message))
+        } else {
+            Err(DeliveryError::Transient(message))
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The voice fleet worker (`vox core`): takes answered calls by attach, runs each through a speech pipeline over the carrier's media WebSocket, and delivers every result durably.
+//!
+//! `Worker::bind` listens (Unix socket or TCP) and starts the outbox delivery loop;
+//! `Worker::serve` runs until the stop signal, then drains: no new calls (health says draining,
+//! attach answers 429), calls in progress finish up to the drain deadline, results are delivered,
+//! and it returns.
+
+pub mod call;
+pub mod client;
+pub mod config;
+pub mod fleet_health;
+pub mod media;
+pub mod outbox;
+pub mod post_call;
+pub mod routes;
+pub mod slots;
+
+pub use config::{Listen, WorkerConfig};
+pub use outbox::{Outbox, RecordingStore, S3Settings};
+
+use anyhow::Context;
+use client::BridgeClient;
+use contracts::call_result::CallResult;
+use slots::Slots;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every request and call of one worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: WorkerConfig,
+    pub slots: Slots,
+    pub client: BridgeClient,
+    pub outbox: Outbox,
+    /// For webhook tools.
+    pub http: reqwest::Client,
+    /// The address actually bound (a TCP port of 0 becomes the real one).
+    local_http: Option<String>,
+}
+
+impl Shared {
+    /// The base of media URLs: `VOXCORE_PUBLIC_URL`, else the bound TCP address.
+    pub fn media_base(&self) -> String {
+        let base = match (&self.config.public_url, &self.local_http) {
+            (Some(url), _) => url.clone(),
+            (None, Some(http)) => http.clone(),
+            (None, None) => "http://localhost".to_owned(),
+        };
+        let base = base.trim_end_matches('/');
+        if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// Puts a finished call's package in the outbox (logged loudly if even that fails).
+    pub async fn store_result(&self, (result, recording): (CallResult, Option<(String, Vec<u8>)>)) {
+        let call_id = result.call_id;
+        let document = match serde_json::to_vec(&result) {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::error!(call_id = call_id.0, %error, "the call result does not serialize");
+                return;
+            }
+        };
+        let entry = outbox::Entry {
+            call_id,
+            result: document,
+            recording,
+        };
+        if let Err(error) = self.outbox.put(entry).await {
+            tracing::error!(call_id = call_id.0, %error, outbox = %self.outbox.dir().display(), "writing the call result to the outbox failed");
+        }
+    }
+}
+
+enum Bound {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// A bound worker, ready to serve.
+pub struct Worker {
+    shared: Arc<Shared>,
+    listener: Bound,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Binds the listener and opens the outbox (results left by an earlier run are delivered).
+    pub async fn bind(config: WorkerConfig) -> anyhow::Result<Self> {
+        let outbox = Outbox::open(&config.outbox_dir)
+            .with_context(|| format!("opening the outbox {}", config.outbox_dir.display()))?;
+        let (listener, local_http) = match &config.listen {
+            Listen::Tcp(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?;
+                let local = listener.local_addr()?;
+                (Bound::Tcp(listener), Some(format!("http://{local}")))
+            }
+            Listen::Unix(path) => {
+                if path.exists() {
+                    // A socket left by a worker that died; refuse if one still answers.
+                    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                        anyhow::bail!("another worker is listening on {}", path.display());
+                    }
+                    std::fs::remove_file(path)
+                        .with_context(|| format!("removing the stale socket {}", path.display()))?;
+                }
+                let listener = tokio::net::UnixListener::bind(path)
+                    .with_context(|| format!("binding {}", path.display()))?;
+                (Bound::Unix(listener), None)
+            }
+        };
+        let client = BridgeClient::new(
+            &config.config_url,
+            &config.bridge_url,
+            config.secret.clone(),
+        );
+        let shared = Arc::new(Shared {
+            slots: Slots::new(config.max_calls, config.attach_ttl),
+            client,
+            outbox,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .context("building the HTTP client")?,
+            local_http,
+            config,
+        });
+        Ok(Self { shared, listener })
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// The `http://` address of a TCP worker.
+    pub fn http_address(&self) -> Option<String> {
+        self.shared.local_http.clone()
+    }
+
+    /// Serves until `stop` resolves, then drains and returns once results are delivered or the
+    /// drain deadline passes.
+    pub async fn serve(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        let (outbox_stop_tx, outbox_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let delivery = tokio::spawn(shared.outbox.clone().run(
+            shared.client.clone(),
+            shared.config.recordings.clone(),
+            async {
+                let _ = outbox_stop_rx.await;
+            },
+        ));
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain_shared = shared.clone();
+        let shutdown = async move {
+            stop.await;
+            tracing::info!(worker = %drain_shared.config.worker_id, "draining: no new calls");
+            drain_shared.slots.drain();
+            let deadline = tokio::time::Instant::now() + drain_shared.config.drain_timeout;
+            if !drain_shared.slots.idle(deadline).await {
+                tracing::warn!("drain deadline passed with calls still running");
+            }
+            let _ = drained_tx.send(());
+        };
+        let router = routes::router(shared.clone());
+        let served = match self.listener {
+            Bound::Tcp(listener) => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Bound::Unix(listener) => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        let _ = drained_rx.await;
+        // Deliver what the drained calls left, until the drain deadline.
+        let client = shared.client.clone();
+        let mut backoff = std::collections::HashMap::new();
+        let deadline =
+            tokio::time::Instant::now() + shared.config.drain_timeout.min(Duration::from_secs(30));
+        while shared
+            .outbox
+            .flush(&client, &shared.config.recordings, &mut backoff)
+            .await
+            > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let _ = outbox_stop_tx.send(());
+        let _ = delivery.await;
+        if let Listen::Unix(path) = &shared.config.listen {
+            let _ = std::fs::remove_file(path);
+        }
+        served.context("serving")
+    }
+}

@@ -1,0 +1,211 @@
+//! The worker's HTTP face: `GET /health`, `GET /health/fleet`, `POST /attach` (contract 4) and the media WebSockets under `/ws/{protocol}/{token}`.
+
+use crate::slots::Refusal;
+use crate::{Shared, media};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use contracts::attach::{AttachAccepted, AttachRequest, MediaProtocol};
+use contracts::error::ErrorBody;
+use contracts::health::{HealthStatus, WorkerHealth};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/fleet", get(fleet_health))
+        .route("/attach", post(attach))
+        .route("/ws/{protocol}/{token}", get(media_socket))
+        .with_state(shared)
+}
+
+fn error(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    field: Option<&str>,
+) -> Response {
+    let body = ErrorBody {
+        code: code.to_owned(),
+        message: message.into(),
+        field: field.map(str::to_owned),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// This worker's health.
+pub fn worker_health(shared: &Shared) -> WorkerHealth {
+    let counts = shared.slots.counts();
+    WorkerHealth {
+        status: if counts.draining {
+            HealthStatus::Draining
+        } else {
+            HealthStatus::Ok
+        },
+        worker_id: shared.config.worker_id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        worker_calls: counts.busy + counts.reserved,
+        worker_max: counts.max,
+        fleet_available: counts.available(),
+        draining: counts.draining,
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Json<WorkerHealth> {
+    Json(worker_health(&shared))
+}
+
+async fn fleet_health(State(shared): State<Arc<Shared>>) -> Response {
+    let own = worker_health(&shared);
+    Json(
+        crate::fleet_health::aggregate(&shared.config.fleet_endpoints, &shared.config.listen, own)
+            .await,
+    )
+    .into_response()
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(given) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let expected = shared.config.secret.expose_secret().as_bytes();
+    bool::from(given.as_bytes().ct_eq(expected))
+}
+
+async fn attach(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "auth.fleet_secret",
+            "attach needs the fleet secret",
+            None,
+        );
+    }
+    let request: AttachRequest = match serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|e| (e.to_string(), None))
+        .and_then(|value| {
+            serde_json::from_value(value).map_err(|e| {
+                let text = e.to_string();
+                let field = text.split('`').nth(1).map(str::to_owned);
+                (text, field)
+            })
+        }) {
+        Ok(request) => request,
+        Err((message, field)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "validation.invalid",
+                format!("the attach request is malformed: {message}"),
+                field.as_deref(),
+            );
+        }
+    };
+    if request.media_protocol == MediaProtocol::Telnyx {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "validation.invalid",
+            "this worker does not speak the Telnyx media protocol",
+            Some("media_protocol"),
+        );
+    }
+    let protocol = request.media_protocol;
+    let call_id = request.call_id;
+    let fetch_shared = shared.clone();
+    let reserved = shared.slots.reserve(request, move || {
+        tokio::spawn(async move { fetch_shared.client.runtime_config(call_id).await })
+    });
+    match reserved {
+        Ok((token, expires)) => {
+            let left = expires.saturating_duration_since(tokio::time::Instant::now());
+            let accepted = AttachAccepted {
+                call_id,
+                worker_id: shared.config.worker_id.clone(),
+                media_url: format!(
+                    "{}/ws/{}/{token}",
+                    shared.media_base(),
+                    media::path_segment(protocol)
+                ),
+                expires_at: Utc::now() + chrono::Duration::from_std(left).unwrap_or_default(),
+            };
+            tracing::info!(call_id = call_id.0, "attach accepted");
+            (StatusCode::ACCEPTED, Json(accepted)).into_response()
+        }
+        Err(refusal @ (Refusal::Full | Refusal::Draining)) => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "fleet.capacity_exhausted",
+            refusal.to_string(),
+            None,
+        ),
+        Err(refusal @ Refusal::Duplicate(_)) => error(
+            StatusCode::CONFLICT,
+            "conflict.call",
+            refusal.to_string(),
+            Some("call_id"),
+        ),
+    }
+}
+
+async fn media_socket(
+    State(shared): State<Arc<Shared>>,
+    Path((protocol, token)): Path<(String, String)>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(reserved) = shared.slots.peek(&token) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "auth.media_token",
+            "the media token is unknown, used or expired",
+            None,
+        );
+    };
+    if media::path_segment(reserved.media_protocol) != protocol {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "validation.invalid",
+            format!(
+                "this call's media is {}, not {protocol}",
+                media::path_segment(reserved.media_protocol)
+            ),
+            Some("protocol"),
+        );
+    }
+    let Some(reservation) = shared.slots.claim(&token) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "auth.media_token",
+            "the media token is unknown, used or expired",
+            None,
+        );
+    };
+    let call_id = reservation.request.call_id;
+    upgrade.on_upgrade(move |socket| async move {
+        // The call runs in its own task: a panic ends this call only, and the slot is freed either way.
+        let started = Utc::now();
+        let task = tokio::spawn(crate::call::run(shared.clone(), reservation, socket));
+        if let Err(error) = task.await {
+            tracing::error!(call_id = call_id.0, %error, "the call task failed");
+            let (result, recording) = crate::call::minimal_result(
+                call_id,
+                started,
+                contracts::CallOutcomeCode::FleetWorkerLost,
+                &format!("the worker's call task failed: {error}"),
+            );
+            shared.store_result((result, recording)).await;
+        }
+        shared.slots.release(call_id);
+    })
+}
