@@ -20,6 +20,9 @@ pub struct ProviderEnv {
     pub base_urls: BTreeMap<String, String>,
     /// The local model (`llama`), loaded once per process by whoever owns the settings.
     pub local_llm: Option<Arc<dyn LanguageModel>>,
+    /// One HTTP client for every call of the process: connections and TLS sessions to a vendor are
+    /// reused across requests, turns and calls. `None`: each request builds its own.
+    pub http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for ProviderEnv {
@@ -110,6 +113,7 @@ impl Resolver<'_> {
             });
         }
         let mut endpoint = Endpoint::new(&provider, &base, key);
+        endpoint.http = self.env.http.clone();
         if let Some(ms) = settings.options.get("timeout_ms").and_then(Value::as_u64) {
             endpoint.timeout = Duration::from_millis(ms);
         }

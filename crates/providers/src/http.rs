@@ -14,6 +14,8 @@ pub struct Endpoint {
     pub api_key: Option<String>,
     /// Connect and first-byte timeout.
     pub timeout: Duration,
+    /// A client shared across calls (`ProviderEnv::http`); `None` builds one per request.
+    pub http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -33,6 +35,7 @@ impl Endpoint {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
             timeout: Duration::from_secs(10),
+            http: None,
         }
     }
 
@@ -40,9 +43,15 @@ impl Endpoint {
         format!("{}{path}", self.base_url)
     }
 
+    /// The shared client when the process gave one (its keep-alive pool and TLS setup serve every
+    /// call), else a client of this endpoint's own.
     pub(crate) fn client(&self) -> Result<reqwest::Client, ProviderError> {
+        if let Some(client) = &self.http {
+            return Ok(client.clone());
+        }
         reqwest::Client::builder()
             .connect_timeout(self.timeout)
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| self.connection(e.to_string()))
     }

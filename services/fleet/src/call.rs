@@ -70,7 +70,11 @@ pub async fn run(shared: Arc<Shared>, mut reservation: Reservation, socket: WebS
         Some(handle) => handle
             .await
             .unwrap_or_else(|e| Err(format!("config task failed: {e}"))),
-        None => shared.client.runtime_config(call_id).await,
+        None => shared
+            .client
+            .runtime_config(call_id)
+            .await
+            .map_err(|e| e.to_string()),
     };
     let result = match config {
         Ok(config) => converse(&shared, &request, config, socket, started_at).await,

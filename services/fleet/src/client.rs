@@ -14,6 +14,20 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
+/// Why the runtime config could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The Backend does not know the call.
+    #[error("the Backend does not know this call: {0}")]
+    UnknownCall(String),
+    /// The Backend refused the request (a 4xx other than 404).
+    #[error("the Backend refused the config request: {0}")]
+    Refused(String),
+    /// The Backend could not be reached or failed (after retries), or answered garbage.
+    #[error("the runtime config is unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// A client for the Backend's fleet routes.
 #[derive(Debug, Clone)]
 pub struct BridgeClient {
@@ -39,7 +53,7 @@ impl BridgeClient {
     }
 
     /// `GET {config_url}?call_id=…`, tried three times over about two seconds.
-    pub async fn runtime_config(&self, call_id: CallId) -> Result<RuntimeConfig, String> {
+    pub async fn runtime_config(&self, call_id: CallId) -> Result<RuntimeConfig, ConfigError> {
         let mut last = String::new();
         for attempt in 0..3u32 {
             if attempt > 0 {
@@ -53,23 +67,24 @@ impl BridgeClient {
                 .await;
             match response {
                 Ok(r) if r.status().is_success() => {
-                    return r
-                        .json::<RuntimeConfig>()
-                        .await
-                        .map_err(|e| format!("the runtime config is malformed: {e}"));
+                    return r.json::<RuntimeConfig>().await.map_err(|e| {
+                        ConfigError::Unavailable(format!("the runtime config is malformed: {e}"))
+                    });
                 }
                 Ok(r) if r.status().is_client_error() => {
                     let status = r.status();
                     let body = r.text().await.unwrap_or_default();
-                    return Err(format!(
-                        "the Backend refused the config request ({status}): {body}"
-                    ));
+                    return Err(if status.as_u16() == 404 {
+                        ConfigError::UnknownCall(body)
+                    } else {
+                        ConfigError::Refused(format!("{status}: {body}"))
+                    });
                 }
                 Ok(r) => last = format!("the Backend answered {}", r.status()),
                 Err(e) => last = format!("the Backend is unreachable: {e}"),
             }
         }
-        Err(last)
+        Err(ConfigError::Unavailable(last))
     }
 
     /// `POST {bridge}/api/v1/calls/{id}/result` with the stored JSON document.

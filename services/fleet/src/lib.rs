@@ -98,7 +98,18 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// Binds the listener and opens the outbox (results left by an earlier run are delivered).
-    pub async fn bind(config: WorkerConfig) -> anyhow::Result<Self> {
+    pub async fn bind(mut config: WorkerConfig) -> anyhow::Result<Self> {
+        if config.providers.http.is_none() {
+            // One pool for every call's provider requests: no new connection or TLS setup per turn.
+            config.providers.http = Some(
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_nodelay(true)
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .build()
+                    .context("building the providers' HTTP client")?,
+            );
+        }
         let outbox = Outbox::open(&config.outbox_dir)
             .with_context(|| format!("opening the outbox {}", config.outbox_dir.display()))?;
         let (listener, local_http) = match &config.listen {
@@ -166,6 +177,31 @@ impl Worker {
                 let _ = outbox_stop_rx.await;
             },
         ));
+        // Reservations whose media never came: the call's record says so.
+        let sweep_shared = shared.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                for request in sweep_shared.slots.take_expired() {
+                    tracing::warn!(
+                        call_id = request.call_id.0,
+                        "the media never connected; the reservation expired"
+                    );
+                    let detail = format!(
+                        "the carrier's media did not connect within {:?} of the attach",
+                        sweep_shared.config.attach_ttl
+                    );
+                    let result = call::minimal_result(
+                        request.call_id,
+                        request.answered_at,
+                        contracts::CallOutcomeCode::FleetAttachFailed,
+                        &detail,
+                    );
+                    sweep_shared.store_result(result).await;
+                }
+            }
+        });
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let drain_shared = shared.clone();
         let shutdown = async move {
@@ -181,6 +217,11 @@ impl Worker {
         let router = routes::router(shared.clone());
         let served = match self.listener {
             Bound::Tcp(listener) => {
+                // Media frames are small and due every 20 ms: never hold one back for an ACK.
+                use axum::serve::ListenerExt;
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown)
                     .await
@@ -206,6 +247,7 @@ impl Worker {
         {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        sweeper.abort();
         let _ = outbox_stop_tx.send(());
         let _ = delivery.await;
         if let Listen::Unix(path) = &shared.config.listen {

@@ -397,6 +397,57 @@ mod tests {
         }
     }
 
+    fn said(speaker: Speaker, text: &str) -> TranscriptEntry {
+        TranscriptEntry {
+            speaker,
+            text: text.into(),
+            at_ms: 0,
+            interrupted: false,
+            detail: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn analysis_falls_back_to_the_next_llm_and_fills_the_fields() {
+        use pipeline::testing::{Behaviour, ScriptedLlm};
+        let broken = ScriptedLlm::texts("primary", &["unused"]).behaving(Behaviour::Fails(
+            pipeline::ProviderError::Timeout {
+                provider: "primary".into(),
+                after: Duration::from_secs(1),
+            },
+        ));
+        let answer = "Here you go: {\"analysis\": {\"interest\": \"high\"}, \"qc\": [{\"rule\": \"polite\", \"passed\": true}]}";
+        let working = ScriptedLlm::texts("secondary", &[answer]);
+        let llms: Vec<Arc<dyn LanguageModel>> = vec![Arc::new(broken), Arc::new(working)];
+        let fields = [field("interest", AnalysisFieldKind::Enum, &["high", "low"])];
+        let rules = [QcRule {
+            name: "polite".into(),
+            description: "The bot stays polite".into(),
+            severity: Default::default(),
+        }];
+        let transcript = [
+            said(Speaker::Assistant, "Hello, would you like a demo?"),
+            said(Speaker::User, "Yes, very much."),
+        ];
+        let out = analyse(&llms, &fields, &rules, &transcript, Duration::from_secs(5)).await;
+        assert_eq!(out.fields.get("interest"), Some(&json!("high")), "{out:?}");
+        assert_eq!(out.findings.len(), 1);
+        assert!(out.findings[0].passed);
+    }
+
+    #[tokio::test]
+    async fn a_bot_without_analysis_fields_or_rules_skips_the_llm() {
+        let out = analyse(
+            &[],
+            &[],
+            &[],
+            &[said(Speaker::User, "hi")],
+            Duration::from_secs(1),
+        )
+        .await;
+        assert_eq!(out, Analysis::default());
+    }
+
     #[test]
     fn json_is_found_inside_chatter_and_code_fences() {
         let text =

@@ -1,5 +1,6 @@
 //! The worker's HTTP face: `GET /health`, `GET /health/fleet`, `POST /attach` (contract 4) and the media WebSockets under `/ws/{protocol}/{token}`.
 
+use crate::client::ConfigError;
 use crate::slots::Refusal;
 use crate::{Shared, media};
 use axum::extract::ws::WebSocketUpgrade;
@@ -124,10 +125,45 @@ async fn attach(
     }
     let protocol = request.media_protocol;
     let call_id = request.call_id;
-    let fetch_shared = shared.clone();
-    let reserved = shared.slots.reserve(request, move || {
-        tokio::spawn(async move { fetch_shared.client.runtime_config(call_id).await })
-    });
+    // Cheap refusals first; the config fetch then proves the Backend knows the call, and the
+    // reservation (which may still lose a race for the last slot) holds the config for the media.
+    let counts = shared.slots.counts();
+    if counts.available() == 0 {
+        let refusal = if counts.draining {
+            Refusal::Draining
+        } else {
+            Refusal::Full
+        };
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "fleet.capacity_exhausted",
+            refusal.to_string(),
+            None,
+        );
+    }
+    let config = match shared.client.runtime_config(call_id).await {
+        Ok(config) => config,
+        Err(e @ ConfigError::UnknownCall(_)) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found.call",
+                e.to_string(),
+                Some("call_id"),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(call_id = call_id.0, error = %e, "attach refused: no runtime config");
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "fleet.config_unavailable",
+                e.to_string(),
+                None,
+            );
+        }
+    };
+    let reserved = shared
+        .slots
+        .reserve(request, move || tokio::spawn(async move { Ok(config) }));
     match reserved {
         Ok((token, expires)) => {
             let left = expires.saturating_duration_since(tokio::time::Instant::now());

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The runtime config, fetched while the media connects.
+/// The runtime config of a reserved call (fetched before the attach is answered).
 pub type ConfigFetch = JoinHandle<Result<RuntimeConfig, String>>;
 
 /// An answered call waiting for its media.
@@ -40,18 +40,27 @@ pub enum Refusal {
 struct Inner {
     reservations: HashMap<String, Reservation>,
     busy: HashMap<CallId, Instant>,
+    /// Reservations whose media never connected, until the worker reports them.
+    expired: Vec<AttachRequest>,
     draining: bool,
 }
 
 impl Inner {
     fn prune(&mut self, now: Instant) {
-        self.reservations.retain(|_, r| {
-            let live = r.expires > now;
-            if !live && let Some(fetch) = &r.config {
-                fetch.abort();
+        let expired: Vec<String> = self
+            .reservations
+            .iter()
+            .filter(|(_, r)| r.expires <= now)
+            .map(|(token, _)| token.clone())
+            .collect();
+        for token in expired {
+            if let Some(r) = self.reservations.remove(&token) {
+                if let Some(fetch) = &r.config {
+                    fetch.abort();
+                }
+                self.expired.push(r.request);
             }
-            live
-        });
+        }
     }
 }
 
@@ -150,6 +159,13 @@ impl Slots {
         Some(reservation)
     }
 
+    /// Reservations that expired unused since the last call (each reported once).
+    pub fn take_expired(&self) -> Vec<AttachRequest> {
+        let mut inner = self.lock();
+        inner.prune(Instant::now());
+        std::mem::take(&mut inner.expired)
+    }
+
     /// Frees the slot of a finished call.
     pub fn release(&self, call_id: CallId) {
         self.lock().busy.remove(&call_id);
@@ -233,6 +249,10 @@ mod tests {
         assert_eq!(slots.counts().reserved, 0);
         assert!(slots.claim(&token).is_none(), "an expired token is refused");
         slots.reserve(request(2), no_fetch).unwrap();
+        let expired = slots.take_expired();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].call_id, CallId(1));
+        assert!(slots.take_expired().is_empty(), "reported once");
     }
 
     #[tokio::test(start_paused = true)]

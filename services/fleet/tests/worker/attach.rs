@@ -48,10 +48,30 @@ async fn a_malformed_attach_names_the_field_and_reserves_nothing() {
 }
 
 #[tokio::test]
+async fn attach_for_a_call_the_backend_does_not_know_is_refused_with_404() {
+    let backend = backend().await;
+    let worker = worker(&backend, 1).await;
+    let body =
+        serde_json::to_value(attach_request(CallId(424_242), MediaProtocol::Twilio)).unwrap();
+    let (status, error) = attach(&worker.url, &body, Some(SECRET)).await;
+    assert_eq!(status, 404, "{error}");
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("not_found.call"), Some("call_id"))
+    );
+    assert_eq!(
+        health(&worker.url).await.fleet_available,
+        1,
+        "nothing was reserved"
+    );
+}
+
+#[tokio::test]
 async fn a_full_worker_answers_429_and_health_counts_the_reservation() {
     let backend = backend().await;
     let worker = worker(&backend, 1).await;
-    let accepted = attach_ok(&worker.url, CallId(1), MediaProtocol::Twilio).await;
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Twilio).await;
     assert_eq!(accepted.worker_id, "worker-test");
     assert!(
         accepted.media_url.contains("/ws/twilio/"),
@@ -86,7 +106,8 @@ async fn media_tokens_are_refused_when_unknown_reused_or_for_another_protocol() 
         unknown.is_err(),
         "an unknown token is refused before the upgrade"
     );
-    let accepted = attach_ok(&worker.url, CallId(7), MediaProtocol::Twilio).await;
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Twilio).await;
     let wrong = accepted.media_url.replace("/ws/twilio/", "/ws/vonage/");
     assert!(tokio_tungstenite::connect_async(&wrong).await.is_err());
     assert_eq!(
@@ -146,4 +167,36 @@ async fn fleet_health_aggregates_unix_socket_workers_and_reports_the_one_that_is
     assert_eq!((fleet.worker_max, fleet.fleet_available), (4, 4));
     let down = fleet.workers.iter().find(|w| w.health.is_none()).unwrap();
     assert!(down.endpoint.ends_with("voxcore_3.sock") && down.error.is_some());
+}
+
+#[tokio::test]
+async fn a_reservation_whose_media_never_connects_expires_and_the_call_record_says_why() {
+    let backend = backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = worker_config(
+        &backend.url,
+        dir.path().join("outbox"),
+        &backend.recordings,
+        1,
+    );
+    config.attach_ttl = std::time::Duration::from_millis(300);
+    let worker = start_worker(config).await;
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+    let result = result_of(&backend.store, call_id, std::time::Duration::from_secs(10)).await;
+    assert_eq!(
+        result.outcome,
+        contracts::CallOutcomeCode::FleetAttachFailed
+    );
+    assert_eq!(
+        health(&worker.url).await.fleet_available,
+        1,
+        "the slot is free again"
+    );
+    assert!(
+        tokio_tungstenite::connect_async(&accepted.media_url)
+            .await
+            .is_err(),
+        "the expired token is refused"
+    );
 }

@@ -123,6 +123,7 @@ pub fn whisper_url() -> String {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--model")
             .arg(&model)
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -207,6 +208,20 @@ pub fn flow_bot(greeting: &str) -> BotSpec {
         severity: Default::default(),
     });
     spec
+}
+
+/// A bot whose calls are only attached in the test, never spoken to.
+pub fn silent_bot() -> BotSpec {
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!("http://127.0.0.1:9/v1"));
+    BotSpec::new(
+        "en-US",
+        "Unused.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    )
 }
 
 /// A bot and an answered call for it; returns the call id.
