@@ -512,6 +512,32 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_worker_needs_its_secret_the_backend_and_somewhere_to_listen() {
+        let full = [
+            ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+            ("VOXBRIDGE_URL", "http://127.0.0.1:8080"),
+            ("VOXCORE_SOCKET", "/tmp/voxcore_1.sock"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("VOXCORE_FLEET_SOCKETS", "/tmp/voxcore_*.sock, http://10.0.0.2:9000"),
+        ];
+        let settings = Settings::load(&env(&full), None).unwrap();
+        settings.require(Requirement::Core).unwrap();
+        assert_eq!(settings.voxcore_fleet_sockets.len(), 2);
+        assert_eq!(settings.provider_keys.len(), 1);
+        assert_eq!(settings.provider_keys[0].0, "openai");
+        for missing in ["VOXCORE_SECRET", "VOXBRIDGE_URL", "VOXCORE_SOCKET"] {
+            let partial: Vec<_> = full.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let error = Settings::load(&env(&partial), None)
+                .unwrap()
+                .require(Requirement::Core)
+                .unwrap_err();
+            assert_eq!(error.setting, missing, "{error}");
+        }
+        let error = Settings::load(&env(&[("VOXCORE_DRAIN_SECONDS", "soon")]), None).unwrap_err();
+        assert_eq!(error.setting, "VOXCORE_DRAIN_SECONDS");
+    }
+
+    #[test]
     fn error_messages_never_show_secrets() {
         let error = Settings::load(&env(&[("DATABASE_URL", "mysql://u:hunter22@db/vox")]), None)
             .unwrap_err();
