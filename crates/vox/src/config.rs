@@ -518,7 +518,10 @@ mod tests {
             ("VOXBRIDGE_URL", "http://127.0.0.1:8080"),
             ("VOXCORE_SOCKET", "/tmp/voxcore_1.sock"),
             ("OPENAI_API_KEY", "sk-test"),
-            ("VOXCORE_FLEET_SOCKETS", "/tmp/voxcore_*.sock, http://10.0.0.2:9000"),
+            (
+                "VOXCORE_FLEET_SOCKETS",
+                "/tmp/voxcore_*.sock, http://10.0.0.2:9000",
+            ),
         ];
         let settings = Settings::load(&env(&full), None).unwrap();
         settings.require(Requirement::Core).unwrap();
@@ -526,7 +529,11 @@ mod tests {
         assert_eq!(settings.provider_keys.len(), 1);
         assert_eq!(settings.provider_keys[0].0, "openai");
         for missing in ["VOXCORE_SECRET", "VOXBRIDGE_URL", "VOXCORE_SOCKET"] {
-            let partial: Vec<_> = full.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let partial: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             let error = Settings::load(&env(&partial), None)
                 .unwrap()
                 .require(Requirement::Core)
