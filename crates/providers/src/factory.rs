@@ -65,6 +65,18 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// `stt`, `llm` or `tts`: which chain could not be built.
+    pub fn capability(&self) -> &'static str {
+        match self {
+            BuildError::Unknown { capability, .. }
+            | BuildError::MissingKey { capability, .. }
+            | BuildError::MissingOption { capability, .. }
+            | BuildError::Unavailable { capability, .. } => capability,
+        }
+    }
+}
+
 /// The settings and its fallbacks, primary first.
 fn chain(settings: &ProviderSettings) -> Vec<&ProviderSettings> {
     let mut out = vec![settings];

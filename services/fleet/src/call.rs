@@ -60,36 +60,22 @@ async fn send_all(socket: &mut WebSocket, messages: Vec<WsMessage>) -> bool {
     true
 }
 
+/// Says goodbye in the protocol's terms and closes the socket (the carrier ends the leg).
+async fn hang_up(socket: &mut WebSocket, protocol: &mut dyn Protocol, reason: &str) {
+    let _ = send_all(socket, protocol.hangup(reason)).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
 /// Runs one claimed call to its end and leaves its result in the outbox.
-pub async fn run(shared: Arc<Shared>, mut reservation: Reservation, socket: WebSocket) {
-    let request = reservation.request.clone();
-    let call_id = request.call_id;
-    let started_at = Utc::now();
-    let fetch = reservation.config.take();
-    let config = match fetch {
-        Some(handle) => handle
-            .await
-            .unwrap_or_else(|e| Err(format!("config task failed: {e}"))),
-        None => shared
-            .client
-            .runtime_config(call_id)
-            .await
-            .map_err(|e| e.to_string()),
-    };
-    let result = match config {
-        Ok(config) => converse(&shared, &request, config, socket, started_at).await,
-        Err(detail) => {
-            tracing::warn!(call_id = call_id.0, %detail, "runtime config unavailable; hanging up");
-            let mut socket = socket;
-            let _ = socket.send(Message::Close(None)).await;
-            minimal_result(
-                call_id,
-                started_at,
-                CallOutcomeCode::ConfigFetchFailed,
-                &detail,
-            )
-        }
-    };
+pub async fn run(shared: Arc<Shared>, reservation: Reservation, socket: WebSocket) {
+    let result = converse(
+        &shared,
+        &reservation.request,
+        *reservation.config,
+        socket,
+        Utc::now(),
+    )
+    .await;
     shared.store_result(result).await;
 }
 
@@ -204,8 +190,7 @@ async fn converse(
     let rate = match await_start(&mut socket, protocol.as_mut(), &mut early_audio).await {
         Ok(rate) => rate,
         Err(failure) => {
-            let _ = send_all(&mut socket, protocol.hangup(&failure.detail)).await;
-            let _ = socket.send(Message::Close(None)).await;
+            hang_up(&mut socket, protocol.as_mut(), &failure.detail).await;
             return minimal_result(call_id, started_at, failure.outcome, &failure.detail);
         }
     };
@@ -214,21 +199,13 @@ async fn converse(
     let chains = match providers::factory::build_chains(spec, &shared.config.providers) {
         Ok(chains) => chains,
         Err(error) => {
-            let outcome = match &error {
-                providers::factory::BuildError::Unknown { capability, .. }
-                | providers::factory::BuildError::MissingKey { capability, .. }
-                | providers::factory::BuildError::MissingOption { capability, .. }
-                | providers::factory::BuildError::Unavailable { capability, .. } => {
-                    match *capability {
-                        "stt" => CallOutcomeCode::ProviderSttFailed,
-                        "tts" => CallOutcomeCode::ProviderTtsFailed,
-                        _ => CallOutcomeCode::ProviderLlmFailed,
-                    }
-                }
+            let outcome = match error.capability() {
+                "stt" => CallOutcomeCode::ProviderSttFailed,
+                "tts" => CallOutcomeCode::ProviderTtsFailed,
+                _ => CallOutcomeCode::ProviderLlmFailed,
             };
             let detail = error.to_string();
-            let _ = send_all(&mut socket, protocol.hangup(&detail)).await;
-            let _ = socket.send(Message::Close(None)).await;
+            hang_up(&mut socket, protocol.as_mut(), &detail).await;
             return minimal_result(call_id, started_at, outcome, &detail);
         }
     };
@@ -248,8 +225,7 @@ async fn converse(
     let processors = match pipeline(spec, assembly) {
         Ok(p) => p,
         Err(detail) => {
-            let _ = send_all(&mut socket, protocol.hangup(&detail)).await;
-            let _ = socket.send(Message::Close(None)).await;
+            hang_up(&mut socket, protocol.as_mut(), &detail).await;
             return minimal_result(
                 call_id,
                 started_at,
@@ -385,8 +361,7 @@ async fn converse(
         end_detail = error.to_string();
     }
     if !caller_gone {
-        let _ = send_all(&mut socket, protocol.hangup(&end_detail)).await;
-        let _ = socket.send(Message::Close(None)).await;
+        hang_up(&mut socket, protocol.as_mut(), &end_detail).await;
     }
     tracing::info!(call_id = call_id.0, %outcome, detail = %end_detail, "call ended");
 

@@ -77,13 +77,6 @@ async fn ask_http(url: &str) -> Result<WorkerHealth, String> {
         .map_err(|e| format!("malformed health: {e}"))
 }
 
-fn is_self(endpoint: &str, listen: &Listen) -> bool {
-    match listen {
-        Listen::Unix(path) => Path::new(endpoint) == path.as_path(),
-        Listen::Tcp(addr) => endpoint.trim_end_matches('/') == format!("http://{addr}"),
-    }
-}
-
 /// The host's aggregate. This worker answers for itself without a request.
 pub async fn aggregate(patterns: &[String], listen: &Listen, own: WorkerHealth) -> FleetHealth {
     let mut list = endpoints(patterns);
@@ -91,13 +84,14 @@ pub async fn aggregate(patterns: &[String], listen: &Listen, own: WorkerHealth) 
         Listen::Unix(path) => path.display().to_string(),
         Listen::Tcp(addr) => format!("http://{addr}"),
     };
-    if !list.iter().any(|e| is_self(e, listen)) {
-        list.insert(0, own_endpoint);
+    let is_self = |endpoint: &str| endpoint.trim_end_matches('/') == own_endpoint;
+    if !list.iter().any(|e| is_self(e)) {
+        list.insert(0, own_endpoint.clone());
     }
     let asks = list.into_iter().map(|endpoint| {
         let own = own.clone();
         async move {
-            let answer = if is_self(&endpoint, listen) {
+            let answer = if is_self(&endpoint) {
                 Ok(own)
             } else {
                 let ask = async {

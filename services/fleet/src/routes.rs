@@ -127,13 +127,7 @@ async fn attach(
     let call_id = request.call_id;
     // Cheap refusals first; the config fetch then proves the Backend knows the call, and the
     // reservation (which may still lose a race for the last slot) holds the config for the media.
-    let counts = shared.slots.counts();
-    if counts.available() == 0 {
-        let refusal = if counts.draining {
-            Refusal::Draining
-        } else {
-            Refusal::Full
-        };
+    if let Err(refusal) = shared.slots.admission() {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "fleet.capacity_exhausted",
@@ -161,10 +155,7 @@ async fn attach(
             );
         }
     };
-    let reserved = shared
-        .slots
-        .reserve(request, move || tokio::spawn(async move { Ok(config) }));
-    match reserved {
+    match shared.slots.reserve(request, config) {
         Ok((token, expires)) => {
             let left = expires.saturating_duration_since(tokio::time::Instant::now());
             let accepted = AttachAccepted {

@@ -11,18 +11,15 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The runtime config of a reserved call (fetched before the attach is answered).
-pub type ConfigFetch = JoinHandle<Result<RuntimeConfig, String>>;
-
-/// An answered call waiting for its media.
+/// An answered call waiting for its media, with the runtime config fetched before the attach
+/// was answered.
 #[derive(Debug)]
 pub struct Reservation {
     pub request: AttachRequest,
     pub expires: Instant,
-    pub config: Option<ConfigFetch>,
+    pub config: Box<RuntimeConfig>,
 }
 
 /// Why a reservation was refused.
@@ -55,9 +52,6 @@ impl Inner {
             .collect();
         for token in expired {
             if let Some(r) = self.reservations.remove(&token) {
-                if let Some(fetch) = &r.config {
-                    fetch.abort();
-                }
                 self.expired.push(r.request);
             }
         }
@@ -105,11 +99,28 @@ impl Slots {
         self.inner.lock()
     }
 
+    fn admits(&self, inner: &Inner) -> Result<(), Refusal> {
+        if inner.draining {
+            Err(Refusal::Draining)
+        } else if (inner.reservations.len() + inner.busy.len()) as u32 >= self.max {
+            Err(Refusal::Full)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether a new call would be taken now (a hint: `reserve` decides).
+    pub fn admission(&self) -> Result<(), Refusal> {
+        let mut inner = self.lock();
+        inner.prune(Instant::now());
+        self.admits(&inner)
+    }
+
     /// Reserves a slot for `request`; returns the one-time token and when it expires.
     pub fn reserve(
         &self,
         request: AttachRequest,
-        config: impl FnOnce() -> ConfigFetch,
+        config: RuntimeConfig,
     ) -> Result<(String, Instant), Refusal> {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -126,9 +137,7 @@ impl Slots {
         {
             return Err(Refusal::Duplicate(call_id));
         }
-        if (inner.reservations.len() + inner.busy.len()) as u32 >= self.max {
-            return Err(Refusal::Full);
-        }
+        self.admits(&inner)?;
         let token = hex::encode(rand::random::<[u8; 24]>());
         let expires = now + self.ttl;
         inner.reservations.insert(
@@ -136,7 +145,7 @@ impl Slots {
             Reservation {
                 request,
                 expires,
-                config: Some(config()),
+                config: Box::new(config),
             },
         );
         Ok((token, expires))
@@ -224,31 +233,56 @@ mod tests {
         }
     }
 
-    fn no_fetch() -> ConfigFetch {
-        tokio::spawn(async { Err("not fetched in this test".to_owned()) })
+    fn config(id: i64) -> RuntimeConfig {
+        use contracts::runtime_config::{BotRef, BotSpec, CallInfo, ProviderSettings};
+        let named = ProviderSettings::named;
+        RuntimeConfig {
+            call_id: CallId(id),
+            bot: BotRef {
+                bot_id: contracts::BotId(1),
+                version: 1,
+                name: "bot".into(),
+            },
+            spec: BotSpec::new(
+                "en-US",
+                "",
+                named("whisper"),
+                named("openai"),
+                named("espeak"),
+            ),
+            call: CallInfo {
+                direction: CallDirection::Outbound,
+                campaign_id: None,
+                from: None,
+                to: None,
+                attempt: 1,
+                created_at: Utc::now(),
+            },
+            contact: None,
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_full_worker_refuses_until_a_call_ends() {
         let slots = Slots::new(2, Duration::from_secs(10));
-        let (a, _) = slots.reserve(request(1), no_fetch).unwrap();
-        slots.reserve(request(2), no_fetch).unwrap();
-        assert_eq!(slots.reserve(request(3), no_fetch), Err(Refusal::Full));
+        let (a, _) = slots.reserve(request(1), config(1)).unwrap();
+        slots.reserve(request(2), config(2)).unwrap();
+        assert_eq!(slots.reserve(request(3), config(3)), Err(Refusal::Full));
         assert!(slots.claim(&a).is_some());
         assert_eq!(slots.counts().available(), 0);
         slots.release(CallId(1));
         assert_eq!(slots.counts().available(), 1);
-        slots.reserve(request(3), no_fetch).unwrap();
+        slots.reserve(request(3), config(3)).unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_unused_reservation_expires_and_frees_its_slot() {
         let slots = Slots::new(1, Duration::from_secs(10));
-        let (token, _) = slots.reserve(request(1), no_fetch).unwrap();
+        let (token, _) = slots.reserve(request(1), config(1)).unwrap();
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(slots.counts().reserved, 0);
         assert!(slots.claim(&token).is_none(), "an expired token is refused");
-        slots.reserve(request(2), no_fetch).unwrap();
+        slots.reserve(request(2), config(2)).unwrap();
         let expired = slots.take_expired();
         assert_eq!(expired.len(), 1);
         assert_eq!(expired[0].call_id, CallId(1));
@@ -258,7 +292,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_token_works_once() {
         let slots = Slots::new(1, Duration::from_secs(10));
-        let (token, _) = slots.reserve(request(1), no_fetch).unwrap();
+        let (token, _) = slots.reserve(request(1), config(1)).unwrap();
         assert!(slots.claim(&token).is_some());
         assert!(slots.claim(&token).is_none());
         assert!(slots.claim("not-a-token").is_none());
@@ -267,13 +301,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_draining_worker_reserves_nothing_and_a_call_is_reserved_once() {
         let slots = Slots::new(3, Duration::from_secs(10));
-        slots.reserve(request(1), no_fetch).unwrap();
+        slots.reserve(request(1), config(1)).unwrap();
         assert_eq!(
-            slots.reserve(request(1), no_fetch),
+            slots.reserve(request(1), config(1)),
             Err(Refusal::Duplicate(CallId(1)))
         );
         slots.drain();
-        assert_eq!(slots.reserve(request(2), no_fetch), Err(Refusal::Draining));
+        assert_eq!(slots.reserve(request(2), config(2)), Err(Refusal::Draining));
         assert_eq!(slots.counts().available(), 0);
     }
 }

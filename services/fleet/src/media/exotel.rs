@@ -43,15 +43,10 @@ impl Protocol for Exotel {
         match value.get("event").and_then(Value::as_str) {
             Some("connected") => Ok(Inbound::Ignored),
             Some("start") => {
-                if let Some(hz) = value
-                    .pointer("/start/media_format/sample_rate")
-                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                {
+                if let Some(hz) = super::number_at(&value, "/start/media_format/sample_rate") {
                     self.rate = super::rate_from(NAME, hz)?;
                 }
-                let bits = value
-                    .pointer("/start/media_format/bit_rate")
-                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+                let bits = super::number_at(&value, "/start/media_format/bit_rate");
                 if bits.is_some_and(|b| b != 16) {
                     return Err(MediaError::new(
                         NAME,

@@ -143,6 +143,12 @@ pub(crate) fn str_at<'a>(
         .ok_or_else(|| MediaError::new(protocol, format!("missing string {pointer}")))
 }
 
+/// A number carriers send either as a JSON number or as a string (`"8000"`).
+pub(crate) fn number_at(value: &Value, pointer: &str) -> Option<u64> {
+    let v = value.pointer(pointer)?;
+    v.as_u64().or_else(|| v.as_str()?.parse().ok())
+}
+
 pub(crate) fn base64_payload(protocol: &'static str, value: &Value) -> Result<Vec<u8>, MediaError> {
     use base64::Engine;
     let text = str_at(protocol, value, "/media/payload")?;

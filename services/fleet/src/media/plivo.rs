@@ -60,10 +60,7 @@ impl Protocol for Plivo {
         match value.get("event").and_then(Value::as_str) {
             Some("start") => {
                 let encoding = str_at(NAME, &value, "/start/mediaFormat/encoding")?;
-                let hz = value
-                    .pointer("/start/mediaFormat/sampleRate")
-                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                    .unwrap_or(8000);
+                let hz = super::number_at(&value, "/start/mediaFormat/sampleRate").unwrap_or(8000);
                 self.codec = match encoding {
                     "audio/x-mulaw" => Codec::Mulaw,
                     "audio/x-l16" => Codec::L16,
