@@ -1,5 +1,7 @@
 //! Shared pieces of the benchmark harnesses: fresh databases on each backend and a seeded running campaign.
 
+pub mod fake_providers;
+
 use anyhow::Context;
 use contracts::CampaignId;
 use sqlx::Connection;

@@ -13,7 +13,6 @@
 use anyhow::Context;
 use audio::{Resampler, SampleRate, g711, wav};
 use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -109,39 +108,6 @@ async fn result(
 ) -> Json<Value> {
     f.results.lock().push(body);
     Json(json!({"ok": true}))
-}
-
-async fn transcribe(State(f): State<Shared>) -> Json<Value> {
-    tokio::time::sleep(f.latency).await;
-    Json(json!({"text": "I would like to book an appointment."}))
-}
-
-async fn chat(State(f): State<Shared>) -> impl IntoResponse {
-    tokio::time::sleep(f.latency).await;
-    let chunk = |text: &str| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
-        )
-    };
-    let body = format!(
-        "{}{}data: [DONE]\n\n",
-        chunk("Sure,"),
-        chunk(" I can book that for you.")
-    );
-    ([("content-type", "text/event-stream")], body)
-}
-
-async fn speech(State(f): State<Shared>) -> impl IntoResponse {
-    tokio::time::sleep(f.latency).await;
-    // 1.5 s of a 440 Hz tone at 24 kHz, the rate of `response_format: pcm`.
-    let samples: Vec<u8> = (0..36_000)
-        .flat_map(|i| {
-            let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 24_000.0).sin() * 8_000.0) as i16;
-            s.to_le_bytes()
-        })
-        .collect();
-    ([("content-type", "application/octet-stream")], samples)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -388,10 +354,8 @@ async fn main() -> anyhow::Result<()> {
     let app = Router::new()
         .route("/api/v1/config", get(config))
         .route("/api/v1/calls/{id}/result", post(result))
-        .route("/v1/audio/transcriptions", post(transcribe))
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/audio/speech", post(speech))
-        .with_state(fakes.clone());
+        .with_state(fakes.clone())
+        .merge(bench::fake_providers::router(fakes.latency, 1.5));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let dir = tempfile::tempdir()?;
