@@ -1,6 +1,7 @@
-//! Shared pieces of the benchmark harnesses: fresh databases on each backend and a seeded running campaign.
+//! Shared pieces of the benchmark harnesses: fresh databases on each backend, a seeded running campaign, fake speech providers and the pacing simulation.
 
 pub mod fake_providers;
+pub mod pacing_sim;
 
 use anyhow::Context;
 use contracts::CampaignId;

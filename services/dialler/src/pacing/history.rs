@@ -1,0 +1,247 @@
+//! What a campaign's pacer has learnt: how dials resolve and when, how long conversations last, and how many answered calls were abandoned, recently and over the legal window.
+
+use super::overflow::LogNormal;
+use std::collections::VecDeque;
+
+/// How a dial resolved, as the dialler saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Answered and classified human: it needs a slot.
+    Human,
+    /// Answered by a machine (carrier AMD or the bot): no slot.
+    Machine,
+    /// Busy, no answer, failed, invalid: never answered.
+    Unanswered,
+}
+
+/// Dials and conversations kept for estimates (the most recent; older ones age out, so the
+/// estimates follow a list whose answer rate changes through the day).
+const DIALS_KEPT: usize = 1_000;
+const CONVERSATIONS_KEPT: usize = 500;
+
+/// Counts of human-answered calls and abandons in fixed time buckets over a rolling span.
+#[derive(Debug, Clone)]
+pub struct Window {
+    bucket_secs: f64,
+    span_secs: f64,
+    /// (bucket start, answered humans, abandoned), oldest first.
+    buckets: VecDeque<(f64, u64, u64)>,
+}
+
+impl Window {
+    pub fn new(bucket_secs: f64, span_secs: f64) -> Self {
+        Self {
+            bucket_secs,
+            span_secs,
+            buckets: VecDeque::new(),
+        }
+    }
+
+    pub fn record(&mut self, now: f64, abandoned: bool) {
+        let start = (now / self.bucket_secs).floor() * self.bucket_secs;
+        match self.buckets.back_mut() {
+            Some(b) if b.0 == start => {
+                b.1 += 1;
+                b.2 += u64::from(abandoned);
+            }
+            _ => self.buckets.push_back((start, 1, u64::from(abandoned))),
+        }
+        self.prune(now);
+    }
+
+    fn prune(&mut self, now: f64) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| b.0 + self.bucket_secs <= now - self.span_secs)
+        {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// (answered humans, abandoned) within the span before `now`.
+    pub fn totals(&self, now: f64) -> (u64, u64) {
+        self.buckets
+            .iter()
+            .filter(|b| b.0 + self.bucket_secs > now - self.span_secs)
+            .fold((0, 0), |(n, a), b| (n + b.1, a + b.2))
+    }
+
+    /// Abandoned / (answered humans) within the span; `None` before any.
+    pub fn rate(&self, now: f64) -> Option<f64> {
+        let (n, a) = self.totals(now);
+        (n > 0).then(|| a as f64 / n as f64)
+    }
+}
+
+/// A campaign's history, fed by the dialler as calls resolve and end.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// (seconds from dial to resolution, resolution) of the most recent dials.
+    dials: VecDeque<(f64, Resolution)>,
+    conversations: VecDeque<f64>,
+    pub(crate) recent: Window,
+    pub(crate) legal: Window,
+    humans: u64,
+    first_connect: Option<f64>,
+}
+
+impl History {
+    pub fn new(recent_secs: f64, legal_secs: f64) -> Self {
+        Self {
+            dials: VecDeque::with_capacity(DIALS_KEPT),
+            conversations: VecDeque::with_capacity(CONVERSATIONS_KEPT),
+            recent: Window::new(60.0, recent_secs),
+            legal: Window::new(3_600.0, legal_secs),
+            humans: 0,
+            first_connect: None,
+        }
+    }
+
+    /// A dial resolved `elapsed` seconds after it was placed.
+    pub fn record_dial(&mut self, elapsed: f64, resolution: Resolution) {
+        if self.dials.len() == DIALS_KEPT {
+            self.dials.pop_front();
+        }
+        self.dials.push_back((elapsed.max(0.0), resolution));
+    }
+
+    /// A human-answered call got a slot (`abandoned: false`) or did not in time (`true`).
+    pub fn record_human(&mut self, now: f64, abandoned: bool) {
+        self.humans += 1;
+        if !abandoned && self.first_connect.is_none() {
+            self.first_connect = Some(now);
+        }
+        self.recent.record(now, abandoned);
+        self.legal.record(now, abandoned);
+    }
+
+    /// A conversation that held a slot for `secs` ended.
+    pub fn record_conversation(&mut self, secs: f64) {
+        if self.conversations.len() == CONVERSATIONS_KEPT {
+            self.conversations.pop_front();
+        }
+        self.conversations.push_back(secs);
+    }
+
+    /// Human-answered calls seen since the pacer started.
+    pub fn humans(&self) -> u64 {
+        self.humans
+    }
+
+    /// The handle-time distribution: fitted to the conversations that ended, once there are 20 and
+    /// the first connection is three prior means old; `prior` before. (Early on, the only
+    /// conversations to have ended are the short ones: a fit then would think every call short,
+    /// expect slots to free sooner than they do, and overdial.)
+    pub fn handle_time(&self, now: f64, prior: LogNormal) -> LogNormal {
+        let prior_mean = (prior.mu + prior.sigma * prior.sigma / 2.0).exp();
+        let settled = self
+            .first_connect
+            .is_some_and(|first| now - first >= 3.0 * prior_mean);
+        if self.conversations.len() < 20 || !settled {
+            return prior;
+        }
+        LogNormal::fit(self.conversations.iter().copied()).unwrap_or(prior)
+    }
+
+    /// Of answered calls, the share classified human (`prior` before 20 answers).
+    pub fn human_given_answered(&self, prior: f64) -> f64 {
+        let (h, m) = self.dials.iter().fold((0u32, 0u32), |(h, m), d| match d.1 {
+            Resolution::Human => (h + 1, m),
+            Resolution::Machine => (h, m + 1),
+            Resolution::Unanswered => (h, m),
+        });
+        if h + m < 20 {
+            return prior;
+        }
+        f64::from(h) / f64::from(h + m)
+    }
+
+    /// The resolution times, sorted, for `Arrivals`.
+    pub fn arrivals(&self) -> Arrivals {
+        let mut all: Vec<f64> = self.dials.iter().map(|d| d.0).collect();
+        let mut human: Vec<f64> = self
+            .dials
+            .iter()
+            .filter(|d| d.1 == Resolution::Human)
+            .map(|d| d.0)
+            .collect();
+        all.sort_by(f64::total_cmp);
+        human.sort_by(f64::total_cmp);
+        Arrivals { all, human }
+    }
+}
+
+/// The empirical law of when dials turn into humans who need a slot.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    all: Vec<f64>,
+    human: Vec<f64>,
+}
+
+impl Arrivals {
+    /// Enough resolved dials to estimate from.
+    pub fn is_informed(&self) -> bool {
+        self.all.len() >= 50
+    }
+
+    /// The share of recent dials that became humans needing a slot.
+    pub fn human_share(&self) -> f64 {
+        if self.all.is_empty() {
+            return 0.0;
+        }
+        self.human.len() as f64 / self.all.len() as f64
+    }
+
+    /// The `p` quantile of the time from dial to a human needing a slot; `None` before any.
+    pub fn human_quantile(&self, p: f64) -> Option<f64> {
+        if self.human.is_empty() {
+            return None;
+        }
+        let i = ((self.human.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize;
+        Some(self.human[i])
+    }
+
+    /// P(a dial still unresolved `age` seconds after it was placed becomes a human needing a slot
+    /// within the next `h` seconds), from the recent dials that were still unresolved at that age.
+    pub fn human_within(&self, age: f64, h: f64) -> f64 {
+        let later = |v: &[f64], t: f64| v.len() - v.partition_point(|x| *x <= t);
+        let unresolved = later(&self.all, age);
+        if unresolved == 0 {
+            return 0.0;
+        }
+        let humans = later(&self.human, age) - later(&self.human, age + h);
+        humans as f64 / unresolved as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_forgets_what_is_older_than_its_span() {
+        let mut w = Window::new(60.0, 1_800.0);
+        w.record(0.0, true);
+        w.record(10.0, false);
+        assert_eq!(w.totals(100.0), (2, 1));
+        w.record(1_900.0, false);
+        assert_eq!(w.totals(1_900.0), (1, 0));
+    }
+
+    #[test]
+    fn human_within_counts_humans_among_dials_unresolved_at_that_age() {
+        let mut h = History::new(1_800.0, 86_400.0);
+        for t in [5.0, 10.0, 20.0] {
+            h.record_dial(t, Resolution::Human);
+        }
+        h.record_dial(30.0, Resolution::Unanswered);
+        let a = h.arrivals();
+        // At age 0 all four are unresolved; two become human by 12 s.
+        assert!((a.human_within(0.0, 12.0) - 0.5).abs() < 1e-12);
+        // At age 12 two are left (20 s human, 30 s unanswered): one within 12 s.
+        assert!((a.human_within(12.0, 12.0) - 0.5).abs() < 1e-12);
+        // Past every resolution: nothing is expected.
+        assert_eq!(a.human_within(40.0, 12.0), 0.0);
+    }
+}

@@ -1,0 +1,332 @@
+//! The pacer: how many new dials a campaign places now, from what it can observe (free slots, calls in conversation, ringing, screening and waiting) and what it has learnt.
+//!
+//! The predictive mode is the state-aware pacer of the team's `bench/pacing.md`: choose the
+//! largest `n` such that the expected overflow of human-answered calls over the slots that will be
+//! free within a look-ahead `H` stays under `α_eff · E[demand]`, where
+//!
+//! - supply `S = free + Σ_busy P(call ends within H | its age)` (the handle-time law, lognormal,
+//!   fitted to the campaign's conversations);
+//! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
+//!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from recent dials);
+//! - `O = E[max(0, D − S)]` under a normal approximation of `D − S`;
+//! - `α_eff = α_target · k`, and every minute `k ← k · exp(g · (α_target − observed) / α_target)`
+//!   on the abandon rate observed over the last 30 minutes, `k ∈ [0.2, 3]`.
+//!
+//! It dials progressively (one call per free slot, counting calls already on their way) until it
+//! has seen enough human answers, and whenever the legal window's abandon rate nears its cap.
+
+mod history;
+pub mod overflow;
+
+pub use history::{Arrivals, History, Resolution, Window};
+use overflow::{LogNormal, expected_overflow};
+
+/// How a campaign paces, chosen per campaign.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// One dial per free slot, less the calls already on their way.
+    Progressive,
+    /// Keep `level × slots` calls dialling or talking (VICIdial's RATIO).
+    FixedRatio { level: f64 },
+    /// The state-aware predictive pacer.
+    Predictive,
+}
+
+/// A campaign's pacing settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacingConfig {
+    pub mode: Mode,
+    /// Abandoned / human-answered calls the pacer aims for (0.02 = 2 %).
+    pub abandon_target: f64,
+    /// The legal limit on the abandon rate over `legal_window_secs` (0.03 = 3 %, the US rule).
+    pub legal_cap: f64,
+    /// The regulatory window (30 days in the US).
+    pub legal_window_secs: f64,
+    /// Fall back to progressive when the legal window's rate reaches this share of the cap.
+    pub legal_guard: f64,
+    /// Look-ahead `H`, seconds: the floor of the learnt value (about ring-to-answer plus screening).
+    pub lookahead_secs: f64,
+    /// `H` is learnt as this quantile of the time from dial to a human needing a slot.
+    pub lookahead_quantile: f64,
+    /// The most humans, as a share of the slots, that one decision's dials beyond progressive
+    /// are expected to bring.
+    pub max_step: f64,
+    /// Human answers seen before predictive dialling starts.
+    pub warmup_humans: u64,
+    /// Pools of at most this many slots aim lower (`small_pool_factor × target`): their abandon
+    /// rate is noisy and overshoots.
+    pub small_pool_slots: f64,
+    pub small_pool_factor: f64,
+    /// Feedback: period, window and gain of the `k` update.
+    pub feedback_every_secs: f64,
+    pub feedback_window_secs: f64,
+    pub feedback_gain: f64,
+    /// Handle time assumed before 20 conversations are seen.
+    pub prior_handle_mean_secs: f64,
+    pub prior_handle_cv: f64,
+    /// P(human | answered) assumed before 20 answers are seen.
+    pub prior_human_given_answered: f64,
+}
+
+impl Default for PacingConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Predictive,
+            abandon_target: 0.02,
+            legal_cap: 0.03,
+            legal_window_secs: 30.0 * 86_400.0,
+            legal_guard: 0.9,
+            lookahead_secs: 8.0,
+            lookahead_quantile: 0.5,
+            max_step: 0.03,
+            warmup_humans: 50,
+            small_pool_slots: 20.0,
+            small_pool_factor: 0.75,
+            feedback_every_secs: 60.0,
+            feedback_window_secs: 1_800.0,
+            feedback_gain: 0.3,
+            prior_handle_mean_secs: 120.0,
+            prior_handle_cv: 0.8,
+            prior_human_given_answered: 0.5,
+        }
+    }
+}
+
+/// What the dialler observes of one campaign at a decision.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot<'a> {
+    /// The slots this campaign may fill (its fair share of the pool).
+    pub slots: f64,
+    /// Of those, free now (not in conversation, not promised to a waiting call).
+    pub free: f64,
+    /// Age in seconds of each of its conversations.
+    pub busy: &'a [f64],
+    /// Seconds since each of its unanswered dials was placed.
+    pub ringing: &'a [f64],
+    /// Answered calls being screened for a machine.
+    pub screening: usize,
+    /// Human-answered calls waiting for a slot.
+    pub waiting: usize,
+    /// The most new dials allowed now (contacts ready, concurrency and line caps).
+    pub headroom: usize,
+}
+
+/// Why a decision was progressive or predictive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Progressive,
+    /// Predictive is configured but there are not enough human answers yet.
+    WarmingUp,
+    /// The legal window's abandon rate is near its cap.
+    LegalGuard,
+    FixedRatio,
+    Predictive,
+}
+
+impl Applied {
+    /// A stable label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Progressive => "progressive",
+            Self::WarmingUp => "warming_up",
+            Self::LegalGuard => "legal_guard",
+            Self::FixedRatio => "fixed_ratio",
+            Self::Predictive => "predictive",
+        }
+    }
+}
+
+/// One pacing decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    pub dials: usize,
+    pub applied: Applied,
+    /// The abandon rate the predictive pacer aimed at (`α_eff`).
+    pub alpha: f64,
+    /// Its expected overflow at the chosen `n`.
+    pub expected_overflow: f64,
+}
+
+/// One campaign's pacer.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    pub config: PacingConfig,
+    pub history: History,
+    k: f64,
+    last_feedback: Option<f64>,
+}
+
+impl Pacer {
+    pub fn new(config: PacingConfig) -> Self {
+        let history = History::new(config.feedback_window_secs, config.legal_window_secs);
+        Self {
+            config,
+            history,
+            k: 1.0,
+            last_feedback: None,
+        }
+    }
+
+    /// The feedback multiplier on the abandon target.
+    pub fn k(&self) -> f64 {
+        self.k
+    }
+
+    /// The abandon rate over the last `feedback_window_secs` and over the legal window.
+    pub fn abandon_rates(&self, now: f64) -> (Option<f64>, Option<f64>) {
+        (self.history.recent.rate(now), self.history.legal.rate(now))
+    }
+
+    /// How many dials to place now.
+    pub fn decide(&mut self, now: f64, s: &Snapshot<'_>) -> Decision {
+        let progressive = |applied| Decision {
+            dials: progressive_dials(s),
+            applied,
+            alpha: 0.0,
+            expected_overflow: 0.0,
+        };
+        match self.config.mode {
+            Mode::Progressive => return progressive(Applied::Progressive),
+            Mode::FixedRatio { level } => {
+                let target = (level * s.slots).round();
+                let engaged = (s.ringing.len() + s.screening + s.busy.len() + s.waiting) as f64;
+                let dials = ((target - engaged).max(0.0) as usize).min(s.headroom);
+                return Decision {
+                    dials,
+                    applied: Applied::FixedRatio,
+                    alpha: 0.0,
+                    expected_overflow: 0.0,
+                };
+            }
+            Mode::Predictive => {}
+        }
+        if let Some(rate) = self.history.legal.rate(now)
+            && rate >= self.config.legal_cap * self.config.legal_guard
+        {
+            return progressive(Applied::LegalGuard);
+        }
+        let arrivals = self.history.arrivals();
+        if self.history.humans() < self.config.warmup_humans || !arrivals.is_informed() {
+            return progressive(Applied::WarmingUp);
+        }
+        self.feedback(now, s.slots);
+        let alpha = self.target(s.slots) * self.k;
+        self.predictive(now, s, &arrivals, alpha)
+    }
+
+    fn target(&self, slots: f64) -> f64 {
+        if slots <= self.config.small_pool_slots {
+            self.config.abandon_target * self.config.small_pool_factor
+        } else {
+            self.config.abandon_target
+        }
+    }
+
+    /// Every `feedback_every_secs`, nudge `k` by how the recent abandon rate compares to target.
+    fn feedback(&mut self, now: f64, slots: f64) {
+        let Some(last) = self.last_feedback else {
+            self.last_feedback = Some(now);
+            return;
+        };
+        if now - last < self.config.feedback_every_secs {
+            return;
+        }
+        self.last_feedback = Some(now);
+        let (humans, abandoned) = self.history.recent.totals(now);
+        if humans < 20 {
+            return;
+        }
+        let target = self.target(slots);
+        let observed = abandoned as f64 / humans as f64;
+        self.k = (self.k * (self.config.feedback_gain * (target - observed) / target).exp())
+            .clamp(0.2, 3.0);
+    }
+
+    fn predictive(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals, alpha: f64) -> Decision {
+        // H covers most human arrivals of a dial placed now: a dial's human who lands after H is
+        // in no decision's demand until the next ticks, when it can no longer be un-dialled.
+        let h = arrivals
+            .human_quantile(self.config.lookahead_quantile)
+            .map_or(self.config.lookahead_secs, |q| {
+                q.clamp(self.config.lookahead_secs, 60.0)
+            });
+        let prior = LogNormal::from_mean_cv(
+            self.config.prior_handle_mean_secs,
+            self.config.prior_handle_cv,
+        );
+        let handle = self.history.handle_time(now, prior);
+        let (mut supply, mut supply_var) = (s.free.max(0.0), 0.0);
+        for &age in s.busy {
+            let p = handle.ends_within(age, h);
+            supply += p;
+            supply_var += p * (1.0 - p);
+        }
+        let human = self
+            .history
+            .human_given_answered(self.config.prior_human_given_answered);
+        let (mut demand, mut demand_var) = (s.waiting as f64, 0.0);
+        demand += s.screening as f64 * human;
+        demand_var += s.screening as f64 * human * (1.0 - human);
+        for &age in s.ringing {
+            let q = arrivals.human_within(age, h);
+            demand += q;
+            demand_var += q * (1.0 - q);
+        }
+        let q_new = arrivals.human_within(0.0, h);
+        let overflow = |n: usize| {
+            let d = demand + n as f64 * q_new;
+            let var = demand_var + n as f64 * q_new * (1.0 - q_new) + supply_var;
+            (expected_overflow(d - supply, var.sqrt()), d)
+        };
+        let fits = |n: usize| {
+            let (o, d) = overflow(n);
+            // The tolerance lets a pacer with no demand at all dial (O is then a rounding crumb).
+            o <= alpha * d + 1e-9
+        };
+        // `O(n) − α·E[D(n)]` is convex in n: once over, it stays over, so the largest n that
+        // fits is found by bisection.
+        if q_new <= 0.0 {
+            // No recent dial became a human within H: nothing to predict from.
+            return Decision {
+                dials: progressive_dials(s),
+                applied: Applied::WarmingUp,
+                alpha,
+                expected_overflow: 0.0,
+            };
+        }
+        // At most the dials expected to bring `step × slots` humans beyond progressive per
+        // decision: when few calls are in flight (the first predictive decision, a resumed
+        // campaign) the model would place them all at once, and the humans of one burst land
+        // together, past what H foresaw.
+        let per_human = 1.0 / arrivals.human_share().max(0.01);
+        let step = (self.config.max_step * s.slots * per_human).ceil().max(1.0) as usize;
+        let most = s.headroom.min(progressive_dials(s) + step);
+        let dials = if !fits(0) {
+            0
+        } else if fits(most) {
+            most
+        } else {
+            let (mut lo, mut hi) = (0, most);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid) { lo = mid } else { hi = mid }
+            }
+            lo
+        };
+        Decision {
+            dials,
+            applied: Applied::Predictive,
+            alpha,
+            expected_overflow: overflow(dials).0,
+        }
+    }
+}
+
+/// One dial per free slot, less the calls already on their way to one.
+fn progressive_dials(s: &Snapshot<'_>) -> usize {
+    let on_the_way = (s.ringing.len() + s.screening + s.waiting) as f64;
+    ((s.free - on_the_way).max(0.0).floor() as usize).min(s.headroom)
+}
+
+#[cfg(test)]
+mod tests;
