@@ -15,6 +15,7 @@
 mod error;
 pub mod model;
 mod postgres;
+pub mod retry;
 mod rows;
 mod sqlite;
 #[cfg(feature = "test-util")]

@@ -15,7 +15,6 @@ pub mod import;
 pub mod openapi;
 mod phone;
 pub mod recordings;
-mod retry;
 pub(crate) mod routes;
 mod template;
 

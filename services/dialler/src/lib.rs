@@ -1,9 +1,13 @@
-//! The dialler (`vox dialler`): how many calls each running campaign places per tick, and how the fleet's slots are shared.
+//! The dialler (`vox dialler`): paces running campaigns, leases contacts, places calls through a carrier and attaches the answered ones to free fleet workers.
 //!
-//! This is the pure decision core, with no I/O and no clock of its own (time is passed in, in
-//! seconds), so the production loop and the pacing benchmark's discrete-event simulation run the
-//! same code: `pacing` (the state-aware predictive pacer, progressive and fixed-ratio modes, the
-//! abandon feedback and the legal-window guard) and `fair_share` (weighted shares of slots).
+//! `pacing` (the state-aware predictive pacer, progressive and fixed-ratio modes, the abandon
+//! feedback and the legal-window guard) and `fair_share` (weighted shares of slots) are pure and
+//! clock-free, so the loop and the pacing benchmark's discrete-event simulation run the same
+//! code. `engine` is the loop body (`tick()` and carrier events, time passed in); `carrier` is
+//! the interface a telephony provider implements; `fleet` reaches the workers.
 
+pub mod carrier;
+pub mod engine;
 pub mod fair_share;
+pub mod fleet;
 pub mod pacing;

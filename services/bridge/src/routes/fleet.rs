@@ -2,7 +2,7 @@
 
 use crate::auth::Fleet;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::{AppState, retry, template};
+use crate::{AppState, template};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +13,7 @@ use contracts::runtime_config::{
 };
 use contracts::{BotId, CallId, CallState};
 use serde_json::{Map, Value, json};
+use store::retry;
 use store::{Call, NewCall, Transition};
 
 pub fn router() -> Router<AppState> {
@@ -239,7 +240,11 @@ async fn schedule_retry(state: &AppState, call: &Call, result: &CallResult) -> A
     };
     let campaign = state.store.campaign(campaign_id).await?;
     let now = Utc::now();
-    let next = retry::next_for(&campaign, &contact, result.outcome, now);
+    let next = retry::jittered(
+        retry::next_for(&campaign, &contact, result.outcome, now),
+        now,
+        rand::random::<f64>(),
+    );
     match state
         .store
         .finish_attempt(contact_id, &owner, result.outcome.as_str(), next, now)

@@ -1,0 +1,316 @@
+//! One call's way through the dialler: placing it, carrier events, attach to a worker (or waiting for one under the 2-second rule), and ending it with an outcome and the contact's next attempt.
+
+use super::{Engine, Live, Phase, secs};
+use crate::carrier::{CarrierEvent, Dial};
+use crate::fleet::AttachError;
+use crate::pacing::Resolution;
+use chrono::{DateTime, Utc};
+use contracts::attach::{AmdVerdict, AttachRequest};
+use contracts::runtime_config::CallDirection;
+use contracts::{CallId, CallOutcomeCode, CallState};
+use serde_json::json;
+use std::time::Duration;
+use store::{Campaign, Lease, Transition, retry};
+
+/// Calls may not ring for less than this (the minimum ring time rule).
+const RING_FLOOR: Duration = Duration::from_secs(15);
+
+impl Engine {
+    /// Moves the call's record from its current state; a refused move is logged, not fatal.
+    async fn record(
+        &mut self,
+        call_id: CallId,
+        to: CallState,
+        at: DateTime<Utc>,
+        build: impl FnOnce(&mut Transition),
+    ) {
+        let Some(live) = self.live.get_mut(&call_id) else {
+            return;
+        };
+        let mut transition = Transition::new(call_id, live.state, to, at);
+        build(&mut transition);
+        match self.store.transition(transition).await {
+            Ok(_) => live.state = to,
+            Err(error) => {
+                self.stats.store_errors += 1;
+                tracing::warn!(%call_id, %error, "could not record the call's move to {to}");
+            }
+        }
+    }
+
+    /// Places the leased contact's call.
+    pub(super) async fn place(&mut self, campaign: &Campaign, lease: Lease, now: DateTime<Utc>) {
+        let call_id = lease.call_id;
+        self.live.insert(
+            call_id,
+            Live {
+                campaign: campaign.id,
+                contact: lease.contact_id,
+                to: lease.phone.clone(),
+                from: campaign.config.caller_id.clone(),
+                carrier_call_id: String::new(),
+                dialled: now,
+                answered: None,
+                amd: None,
+                state: CallState::Leased,
+                phase: Phase::Ringing,
+            },
+        );
+        self.record(call_id, CallState::Dialing, now, |_| {}).await;
+        let dial = Dial {
+            call_id,
+            to: lease.phone,
+            from: campaign.config.caller_id.clone(),
+            ring_timeout: self.config.ring_timeout.max(RING_FLOOR),
+            detect_machine: true,
+        };
+        match self.carrier.place(dial).await {
+            Ok(carrier_id) => {
+                self.stats.dials += 1;
+                if let Some(live) = self.live.get_mut(&call_id) {
+                    live.carrier_call_id = carrier_id;
+                }
+            }
+            Err(error) => {
+                self.stats.carrier_errors += 1;
+                tracing::warn!(%call_id, %error, "placing the call failed");
+                self.end(call_id, error.outcome(), &error.to_string(), now)
+                    .await;
+            }
+        }
+    }
+
+    /// Reacts to what the carrier reports.
+    pub async fn on_event(&mut self, event: CarrierEvent) {
+        let call_id = event.call_id();
+        let Some(live) = self.live.get(&call_id).cloned() else {
+            tracing::debug!(%call_id, "an event for a call this dialler does not track");
+            return;
+        };
+        match event {
+            CarrierEvent::Ringing { at, .. } => {
+                if live.state == CallState::Dialing {
+                    self.record(call_id, CallState::Ringing, at, |_| {}).await;
+                }
+            }
+            CarrierEvent::Answered { at, amd, .. } => self.answered(call_id, at, amd).await,
+            CarrierEvent::Ended {
+                at,
+                outcome,
+                detail,
+                ..
+            } => match live.phase {
+                Phase::Ringing => {
+                    self.learn(&live, at, Resolution::Unanswered);
+                    self.end(call_id, outcome, &detail, at).await;
+                }
+                Phase::Waiting { .. } => {
+                    // The callee hung up while waiting for a slot: it was abandoned.
+                    self.abandon(call_id, at, false).await;
+                }
+                Phase::Talking { since } => {
+                    // The worker posts the result; the slot is free again.
+                    if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
+                        pacer.history.record_conversation(secs(at) - secs(since));
+                    }
+                    self.live.remove(&call_id);
+                    self.attach_waiting(at).await;
+                }
+            },
+        }
+    }
+
+    fn learn(&mut self, live: &Live, at: DateTime<Utc>, resolution: Resolution) {
+        if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
+            pacer
+                .history
+                .record_dial(secs(at) - secs(live.dialled), resolution);
+        }
+    }
+
+    async fn answered(&mut self, call_id: CallId, at: DateTime<Utc>, amd: Option<AmdVerdict>) {
+        self.stats.answered += 1;
+        if let Some(live) = self.live.get_mut(&call_id) {
+            live.answered = Some(at);
+            live.amd = amd;
+        }
+        self.record(call_id, CallState::Answered, at, |t| {
+            t.detail = amd.map(|v| json!({ "amd": v }));
+        })
+        .await;
+        let Some(live) = self.live.get(&call_id).cloned() else {
+            return;
+        };
+        if amd == Some(AmdVerdict::Machine) {
+            self.stats.machines += 1;
+            self.learn(&live, at, Resolution::Machine);
+            if let Err(error) = self.carrier.play_and_hang_up(call_id, "").await {
+                tracing::warn!(%call_id, %error, "hanging up on a machine failed");
+            }
+            self.end(
+                call_id,
+                CallOutcomeCode::DialMachine,
+                "the carrier detected a machine",
+                at,
+            )
+            .await;
+            return;
+        }
+        // A human, or no verdict: the bot screens for a machine itself once attached.
+        self.learn(&live, at, Resolution::Human);
+        if let Some(live) = self.live.get_mut(&call_id) {
+            live.phase = Phase::Waiting { since: at };
+        }
+        self.waiting.push_back(call_id);
+        self.attach_waiting(at).await;
+    }
+
+    /// Gives free workers to waiting calls, oldest first, until one finds none.
+    pub(super) async fn attach_waiting(&mut self, now: DateTime<Utc>) {
+        while let Some(&call_id) = self.waiting.front() {
+            match self.attach(call_id, now).await {
+                Ok(()) => {
+                    self.waiting.pop_front();
+                    if let Some(live) = self.live.get(&call_id)
+                        && let Some(pacer) = self.pacers.get_mut(&live.campaign)
+                    {
+                        pacer.history.record_human(secs(now), false);
+                    }
+                }
+                Err(AttachError::NoCapacity { .. }) => return,
+                Err(refused @ AttachError::Refused { .. }) => {
+                    self.waiting.pop_front();
+                    let detail = refused.to_string();
+                    let _ = self.carrier.play_and_hang_up(call_id, "").await;
+                    self.end(call_id, CallOutcomeCode::FleetAttachFailed, &detail, now)
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn attach(&mut self, call_id: CallId, now: DateTime<Utc>) -> Result<(), AttachError> {
+        let Some(live) = self.live.get(&call_id).cloned() else {
+            return Ok(());
+        };
+        let request = AttachRequest {
+            call_id,
+            direction: CallDirection::Outbound,
+            campaign_id: Some(live.campaign),
+            carrier: self.carrier.name().to_owned(),
+            carrier_call_id: live.carrier_call_id.clone(),
+            media_protocol: self.carrier.media_protocol(),
+            from: live.from.clone(),
+            to: Some(live.to.clone()),
+            answered_at: live.answered.unwrap_or_else(Utc::now),
+            amd: live.amd,
+        };
+        let accepted = self.fleet.attach(&request).await?;
+        self.record(call_id, CallState::Attaching, now, |t| {
+            t.worker_id = Some(accepted.worker_id.clone());
+        })
+        .await;
+        if let Err(error) = self.carrier.connect(call_id, &accepted.media_url).await {
+            // The callee is gone: the worker's reservation expires and records the call.
+            tracing::warn!(%call_id, %error, "connecting the media to the worker failed");
+        }
+        self.stats.attached += 1;
+        if let Some(live) = self.live.get_mut(&call_id) {
+            live.phase = Phase::Talking { since: now };
+        }
+        Ok(())
+    }
+
+    /// The 2-second rule: a call that waited `grace` for a slot hears the message and is
+    /// abandoned.
+    pub(super) async fn expire_waiting(&mut self, now: DateTime<Utc>) {
+        let grace = chrono::Duration::from_std(self.config.grace).unwrap_or_default();
+        let expired: Vec<CallId> = self
+            .waiting
+            .iter()
+            .copied()
+            .filter(|id| {
+                matches!(self.live.get(id).map(|l| &l.phase), Some(Phase::Waiting { since }) if now - *since >= grace)
+            })
+            .collect();
+        for call_id in expired {
+            self.abandon(call_id, now, true).await;
+        }
+    }
+
+    async fn abandon(&mut self, call_id: CallId, now: DateTime<Utc>, play: bool) {
+        self.waiting.retain(|id| *id != call_id);
+        self.stats.abandoned += 1;
+        if let Some(live) = self.live.get(&call_id)
+            && let Some(pacer) = self.pacers.get_mut(&live.campaign)
+        {
+            pacer.history.record_human(secs(now), true);
+        }
+        if play {
+            let message = self.config.abandon_message.clone();
+            if let Err(error) = self.carrier.play_and_hang_up(call_id, &message).await {
+                tracing::warn!(%call_id, %error, "playing the abandon message failed");
+            }
+        }
+        let detail = if play {
+            "no worker was free within the grace period"
+        } else {
+            "the callee hung up while waiting for a worker"
+        };
+        self.end(call_id, CallOutcomeCode::DialAbandoned, detail, now)
+            .await;
+    }
+
+    /// Records the call's end with `outcome` and schedules the contact's next attempt.
+    pub(super) async fn end(
+        &mut self,
+        call_id: CallId,
+        outcome: CallOutcomeCode,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) {
+        let Some(live) = self.live.get(&call_id).cloned() else {
+            return;
+        };
+        let end_state = outcome.end_state();
+        // Some ends need the answer recorded first (a machine or an abandon after ringing).
+        if matches!(end_state, CallState::Machine | CallState::Abandoned)
+            && matches!(live.state, CallState::Dialing | CallState::Ringing)
+        {
+            self.record(call_id, CallState::Answered, now, |_| {}).await;
+        }
+        let detail = detail.to_owned();
+        self.record(call_id, end_state, now, |t| {
+            t.outcome = Some(outcome);
+            t.detail = Some(json!({ "detail": detail }));
+        })
+        .await;
+        self.live.remove(&call_id);
+        self.schedule_next(&live, outcome, now).await;
+    }
+
+    async fn schedule_next(&mut self, live: &Live, outcome: CallOutcomeCode, now: DateTime<Utc>) {
+        let next = async {
+            let campaign = self.store.campaign(live.campaign).await?;
+            let contact = self.store.contact(live.contact).await?;
+            let next = retry::jittered(
+                retry::next_for(&campaign, &contact, outcome, now),
+                now,
+                rand::random::<f64>(),
+            );
+            self.store
+                .finish_attempt(
+                    live.contact,
+                    &self.config.owner,
+                    outcome.as_str(),
+                    next,
+                    now,
+                )
+                .await
+        };
+        if let Err(error) = next.await {
+            self.stats.store_errors += 1;
+            tracing::warn!(contact = %live.contact, %error, "could not schedule the contact's next attempt");
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The dialler's loop body: `tick()` (leadership, running campaigns, fleet supply, pacing, fair share, fenced leases, placing calls) and the reaction to carrier events (`calls.rs`).
+//!
+//! Time is passed in (`now`), so tests drive ticks and events without sleeping; `run` is the
+//! production driver (a tick every `tick` interval, events as they come, and the 2-second rule
+//! checked every 100 ms).
+
+mod calls;
+
+use crate::carrier::{Carrier, CarrierEvent};
+use crate::fair_share::{self, Claim};
+use crate::fleet::FleetClient;
+use crate::pacing::{Applied, Decision, Mode, Pacer, PacingConfig, Snapshot};
+use chrono::{DateTime, Utc};
+use contracts::attach::AmdVerdict;
+use contracts::{CallId, CallState, CampaignId, ContactId, E164Number};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Campaign, CampaignState, Fence, LeaseRequest, Page, Store, StoreError};
+use tokio::sync::mpsc;
+
+/// How the dialler runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This instance's id: the lease owner and leader-lease holder.
+    pub owner: String,
+    pub tick: Duration,
+    /// Contact leases last this long unless renewed (every tick while the call lives).
+    pub lease_ttl: Duration,
+    /// The leader lease: a standby takes over this long after the leader stops renewing.
+    pub leader_ttl: Duration,
+    /// An answered human with no slot for this long is abandoned (the 2-second rule).
+    pub grace: Duration,
+    /// How long a call may ring (at least 15 s).
+    pub ring_timeout: Duration,
+    /// Played to an abandoned call before hanging up.
+    pub abandon_message: String,
+}
+
+impl EngineConfig {
+    pub fn new(owner: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            tick: Duration::from_secs(2),
+            lease_ttl: Duration::from_secs(600),
+            leader_ttl: Duration::from_secs(10),
+            grace: Duration::from_secs(2),
+            ring_timeout: Duration::from_secs(30),
+            abandon_message: "Sorry, we called you by mistake. We will not call again today."
+                .to_owned(),
+        }
+    }
+}
+
+/// Where a live call is, as the dialler tracks it (its store state is in `state`).
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// Placed, not answered.
+    Ringing,
+    /// Answered by a human (or no verdict), waiting for a worker since `since`.
+    Waiting { since: DateTime<Utc> },
+    /// With a worker since `since`.
+    Talking { since: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone)]
+struct Live {
+    campaign: CampaignId,
+    contact: ContactId,
+    to: E164Number,
+    from: Option<E164Number>,
+    carrier_call_id: String,
+    dialled: DateTime<Utc>,
+    answered: Option<DateTime<Utc>>,
+    amd: Option<AmdVerdict>,
+    /// The call's state in the store.
+    state: CallState,
+    phase: Phase,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub ticks: u64,
+    pub dials: u64,
+    pub answered: u64,
+    pub machines: u64,
+    pub abandoned: u64,
+    pub attached: u64,
+    pub carrier_errors: u64,
+    pub store_errors: u64,
+    pub last_tick: Option<DateTime<Utc>>,
+    /// The last decision per campaign.
+    pub decisions: HashMap<CampaignId, Decision>,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickReport {
+    pub leader: bool,
+    pub campaigns: usize,
+    pub fleet_free: u32,
+    pub dials: usize,
+}
+
+/// The dialler.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    carrier: Arc<dyn Carrier>,
+    fleet: Arc<FleetClient>,
+    config: EngineConfig,
+    fence: Option<Fence>,
+    pacers: HashMap<CampaignId, Pacer>,
+    live: HashMap<CallId, Live>,
+    waiting: VecDeque<CallId>,
+    pub stats: Stats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("owner", &self.config.owner)
+            .field("carrier", &self.carrier.name())
+            .field("fence", &self.fence)
+            .field("live", &self.live.len())
+            .field("waiting", &self.waiting.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seconds since the epoch: the pacer's clock.
+fn secs(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// The campaign's pacing settings, from `settings.dialler.pacing`
+/// (`{"mode": "predictive" | "progressive" | "ratio", "level": 1.5}`) and its abandon target.
+pub fn pacing_config(campaign: &Campaign) -> PacingConfig {
+    let pacing = campaign.config.settings.pointer("/dialler/pacing");
+    let mode = match pacing.and_then(|p| p.get("mode")).and_then(|m| m.as_str()) {
+        Some("progressive") => Mode::Progressive,
+        Some("ratio") => Mode::FixedRatio {
+            level: pacing
+                .and_then(|p| p.get("level"))
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(1.0),
+        },
+        _ => Mode::Predictive,
+    };
+    PacingConfig {
+        mode,
+        abandon_target: campaign.config.abandon_target,
+        ..PacingConfig::default()
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        carrier: Arc<dyn Carrier>,
+        fleet: Arc<FleetClient>,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            store,
+            carrier,
+            fleet,
+            config,
+            fence: None,
+            pacers: HashMap::new(),
+            live: HashMap::new(),
+            waiting: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The leader fence, while this instance leads.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
+    }
+
+    /// Calls placed and not yet over.
+    pub fn active_calls(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Takes or keeps the leader lease; false while another instance leads.
+    async fn lead(&mut self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let ttl = self.config.leader_ttl;
+        if let Some(fence) = &self.fence {
+            if self.store.renew_leader(fence, ttl, now).await?.is_some() {
+                return Ok(true);
+            }
+            tracing::warn!(token = fence.token, "lost the dialler leader lease");
+            self.fence = None;
+        }
+        match self
+            .store
+            .acquire_leader(&self.config.owner, ttl, now)
+            .await?
+        {
+            Some(lease) => {
+                tracing::info!(token = lease.fencing_token, "leading the dialler");
+                self.fence = Some(Fence {
+                    holder: lease.holder,
+                    token: lease.fencing_token,
+                });
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// One iteration of the loop.
+    pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+        self.stats.ticks += 1;
+        self.stats.last_tick = Some(now);
+        if !self.lead(now).await? {
+            return Ok(TickReport::default());
+        }
+        self.expire_waiting(now).await;
+        self.attach_waiting(now).await;
+        let campaigns = self
+            .store
+            .list_campaigns(Page::first(Page::MAX_LIMIT), Some(CampaignState::Running))
+            .await?
+            .items;
+        let fleet_free = match self.fleet.available().await {
+            Ok(free) => free,
+            Err(error) => {
+                tracing::warn!(%error, "the fleet's free slots are unknown; dialling nothing");
+                0
+            }
+        };
+        let mut report = TickReport {
+            leader: true,
+            campaigns: campaigns.len(),
+            fleet_free,
+            dials: 0,
+        };
+        // The pool: the fleet's free slots plus the ones our own conversations hold.
+        let talking = |c: CampaignId| {
+            self.live
+                .values()
+                .filter(|l| l.campaign == c && matches!(l.phase, Phase::Talking { .. }))
+                .count()
+        };
+        let ours: usize = campaigns.iter().map(|c| talking(c.id)).sum();
+        let pool = f64::from(fleet_free) + ours as f64;
+        let claims: Vec<Claim> = campaigns
+            .iter()
+            .map(|c| Claim {
+                weight: c.config.weight as f64,
+                cap: c.config.concurrency_cap as f64,
+            })
+            .collect();
+        let shares = fair_share::shares(pool, &claims);
+        let mut free_left = f64::from(fleet_free) - self.waiting.len() as f64;
+        for (campaign, share) in campaigns.iter().zip(shares) {
+            let (busy, ringing, waiting) = self.observe(campaign.id, now);
+            let in_flight = self
+                .live
+                .values()
+                .filter(|l| l.campaign == campaign.id)
+                .count();
+            let free = (share - busy.len() as f64 - waiting as f64)
+                .max(0.0)
+                .min(free_left.max(0.0));
+            free_left -= free;
+            let headroom =
+                (campaign.config.concurrency_cap.max(0) as usize).saturating_sub(in_flight);
+            let snapshot = Snapshot {
+                slots: share,
+                free,
+                busy: &busy,
+                ringing: &ringing,
+                screening: 0,
+                waiting,
+                headroom,
+            };
+            let pacer = self
+                .pacers
+                .entry(campaign.id)
+                .or_insert_with(|| Pacer::new(pacing_config(campaign)));
+            pacer.config.abandon_target = campaign.config.abandon_target;
+            let decision = pacer.decide(secs(now), &snapshot);
+            self.stats.decisions.insert(campaign.id, decision);
+            if decision.dials > 0 {
+                report.dials += self.dial(campaign, decision.dials, now).await?;
+            }
+            if decision.applied == Applied::LegalGuard {
+                tracing::info!(campaign = %campaign.id, "abandon rate near the legal cap: dialling progressively");
+            }
+        }
+        self.renew_leases(now).await;
+        Ok(report)
+    }
+
+    /// Conversation ages, ringing ages and waiting calls of one campaign.
+    fn observe(&self, campaign: CampaignId, now: DateTime<Utc>) -> (Vec<f64>, Vec<f64>, usize) {
+        let (mut busy, mut ringing, mut waiting) = (Vec::new(), Vec::new(), 0);
+        for live in self.live.values().filter(|l| l.campaign == campaign) {
+            match live.phase {
+                Phase::Talking { since } => busy.push(secs(now) - secs(since)),
+                Phase::Ringing => ringing.push(secs(now) - secs(live.dialled)),
+                Phase::Waiting { .. } => waiting += 1,
+            }
+        }
+        (busy, ringing, waiting)
+    }
+
+    /// Leases up to `n` contacts (fenced) and places a call to each.
+    async fn dial(
+        &mut self,
+        campaign: &Campaign,
+        n: usize,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let request = LeaseRequest {
+            campaign_id: campaign.id,
+            owner: self.config.owner.clone(),
+            limit: u32::try_from(n).unwrap_or(u32::MAX),
+            ttl: self.config.lease_ttl,
+            now,
+            fence: self.fence.clone(),
+        };
+        let leases = match self.store.lease_contacts(request).await {
+            Ok(leases) => leases,
+            Err(StoreError::Fenced { .. }) => {
+                tracing::warn!("the lease was fenced off: another dialler leads now");
+                self.fence = None;
+                return Ok(0);
+            }
+            Err(StoreError::WrongState { .. }) => return Ok(0),
+            Err(other) => return Err(other),
+        };
+        let placed = leases.len();
+        for lease in leases {
+            self.place(campaign, lease, now).await;
+        }
+        Ok(placed)
+    }
+
+    async fn renew_leases(&mut self, now: DateTime<Utc>) {
+        let contacts: Vec<ContactId> = self.live.values().map(|l| l.contact).collect();
+        if contacts.is_empty() {
+            return;
+        }
+        if let Err(error) = self
+            .store
+            .renew_leases(&self.config.owner, &contacts, self.config.lease_ttl, now)
+            .await
+        {
+            self.stats.store_errors += 1;
+            tracing::warn!(%error, "renewing contact leases failed");
+        }
+    }
+
+    /// The production driver: ticks on the interval, events as they arrive, the 2-second rule
+    /// every 100 ms; returns when `shutdown` resolves.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<CarrierEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+        mut on_tick: impl FnMut(&Engine, &TickReport),
+    ) {
+        let mut ticks = tokio::time::interval(self.config.tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut grace = tokio::time::interval(Duration::from_millis(100));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = ticks.tick() => {
+                    match self.tick(Utc::now()).await {
+                        Ok(report) => on_tick(&self, &report),
+                        Err(error) => {
+                            self.stats.store_errors += 1;
+                            tracing::error!(%error, "the dialler tick failed");
+                        }
+                    }
+                }
+                _ = grace.tick() => self.expire_waiting(Utc::now()).await,
+                Some(event) = events.recv() => self.on_event(event).await,
+            }
+        }
+        if let Some(fence) = self.fence.take() {
+            let _ = self.store.release_leader(&fence).await;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Carrier events: answers attached to workers (next worker on 429), the 2-second rule, machines, unanswered calls, refused numbers, and the contact's next attempt.
+
+use crate::support::{both_backends, campaign, engine, secs, worker};
+use contracts::attach::AmdVerdict;
+use contracts::{CallId, CallOutcomeCode, CallState};
+use dialler::carrier::CarrierEvent;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use store::{ContactStatus, Store};
+
+async fn placed(carrier: &crate::support::ScriptedCarrier) -> Vec<CallId> {
+    carrier
+        .log
+        .lock()
+        .placed
+        .iter()
+        .map(|d| d.call_id)
+        .collect()
+}
+
+async fn an_answered_call_goes_to_a_worker_and_its_media_is_connected(store: Arc<dyn Store>) {
+    campaign(&*store, 5).await;
+    let (w, url) = worker("w1", 1).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let call = placed(&carrier).await[0];
+    engine
+        .on_event(CarrierEvent::Ringing {
+            call_id: call,
+            at: secs(1),
+        })
+        .await;
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: call,
+            at: secs(9),
+            amd: Some(AmdVerdict::Human),
+        })
+        .await;
+    let attached = w.attached.lock().clone();
+    assert_eq!(attached.len(), 1);
+    assert_eq!(attached[0].call_id, call);
+    assert_eq!(attached[0].carrier, "sim");
+    assert_eq!(attached[0].amd, Some(AmdVerdict::Human));
+    let connected = carrier.log.lock().connected.clone();
+    assert_eq!(
+        connected,
+        vec![(call, format!("ws://w1/ws/vox/token-{}", call.0))]
+    );
+    let stored = store.call(call).await.unwrap();
+    assert_eq!(stored.state, CallState::Attaching);
+    assert_eq!(stored.worker_id.as_deref(), Some("w1"));
+}
+
+async fn a_busy_worker_is_skipped_for_the_next_one(store: Arc<dyn Store>) {
+    campaign(&*store, 5).await;
+    let (full, full_url) = worker("full", 0).await;
+    let (free, free_url) = worker("free", 1).await;
+    // Health comes from the first URL, which sees the fleet: one slot free (on the other worker).
+    *full.fleet_view.lock() = Some(1);
+    let (mut engine, carrier, fleet) = engine(store.clone(), "dialler-a", vec![full_url, free_url]);
+    engine.tick(secs(0)).await.unwrap();
+    let call = placed(&carrier).await[0];
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: call,
+            at: secs(9),
+            amd: None,
+        })
+        .await;
+    assert!(full.attached.lock().is_empty());
+    assert_eq!(free.attached.lock().len(), 1);
+    assert_eq!(fleet.counters.attach_retries.load(Ordering::Relaxed), 1);
+}
+
+async fn an_answered_call_with_no_free_worker_hears_the_message_and_is_abandoned_after_two_seconds(
+    store: Arc<dyn Store>,
+) {
+    let campaign_id = campaign(&*store, 5).await;
+    let (w, url) = worker("w1", 1).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let call = placed(&carrier).await[0];
+    // The slot goes elsewhere before the answer.
+    *w.free.lock() = 0;
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: call,
+            at: secs(9),
+            amd: None,
+        })
+        .await;
+    engine.tick(secs(10)).await.unwrap();
+    assert_eq!(store.call(call).await.unwrap().state, CallState::Answered);
+    engine.tick(secs(11)).await.unwrap();
+    let stored = store.call(call).await.unwrap();
+    assert_eq!(stored.state, CallState::Abandoned);
+    assert_eq!(stored.outcome, Some(CallOutcomeCode::DialAbandoned));
+    let played = carrier.log.lock().played.clone();
+    assert_eq!(played.len(), 1);
+    assert!(
+        played[0].1.contains("will not call again today"),
+        "{played:?}"
+    );
+    // The contact comes back later (the abandon retry), not now.
+    let contact = store.contact(stored.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.status, ContactStatus::Pending);
+    assert!(contact.next_attempt_at > secs(11), "{contact:?}");
+    assert_eq!(engine.stats.abandoned, 1);
+    let _ = campaign_id;
+}
+
+async fn a_carrier_machine_verdict_ends_the_call_as_a_machine_and_schedules_a_retry(
+    store: Arc<dyn Store>,
+) {
+    campaign(&*store, 5).await;
+    let (w, url) = worker("w1", 1).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let call = placed(&carrier).await[0];
+    engine
+        .on_event(CarrierEvent::Ringing {
+            call_id: call,
+            at: secs(1),
+        })
+        .await;
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: call,
+            at: secs(20),
+            amd: Some(AmdVerdict::Machine),
+        })
+        .await;
+    assert!(w.attached.lock().is_empty());
+    let stored = store.call(call).await.unwrap();
+    assert_eq!(stored.state, CallState::Machine);
+    assert_eq!(stored.outcome, Some(CallOutcomeCode::DialMachine));
+    let contact = store.contact(stored.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.status, ContactStatus::Pending);
+    assert!(contact.next_attempt_at >= secs(20) + chrono::Duration::hours(3));
+}
+
+async fn a_busy_line_ends_as_busy_and_frees_its_place_for_the_next_tick(store: Arc<dyn Store>) {
+    campaign(&*store, 5).await;
+    let (_w, url) = worker("w1", 1).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let call = placed(&carrier).await[0];
+    engine
+        .on_event(CarrierEvent::Ended {
+            call_id: call,
+            at: secs(4),
+            outcome: CallOutcomeCode::DialBusy,
+            detail: "busy".into(),
+        })
+        .await;
+    let stored = store.call(call).await.unwrap();
+    assert_eq!(stored.state, CallState::Busy);
+    assert_eq!(engine.active_calls(), 0);
+    let report = engine.tick(secs(6)).await.unwrap();
+    assert_eq!(report.dials, 1);
+    let second = placed(&carrier).await[1];
+    assert_ne!(
+        store.call(second).await.unwrap().contact_id,
+        stored.contact_id
+    );
+}
+
+async fn a_number_the_carrier_refuses_is_never_retried(store: Arc<dyn Store>) {
+    campaign(&*store, 1).await;
+    let (_w, url) = worker("w1", 1).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    carrier.invalid.lock().insert("+14155550000".into());
+    engine.tick(secs(0)).await.unwrap();
+    assert!(placed(&carrier).await.is_empty());
+    assert_eq!(engine.active_calls(), 0);
+    let calls = store
+        .list_calls(Default::default(), store::Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(calls.items.len(), 1);
+    assert_eq!(
+        calls.items[0].outcome,
+        Some(CallOutcomeCode::DialInvalidNumber)
+    );
+    let contact = store
+        .contact(calls.items[0].contact_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(contact.status, ContactStatus::Done);
+}
+
+async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
+    campaign(&*store, 5).await;
+    let (w, url) = worker("w1", 2).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let calls = placed(&carrier).await;
+    let (first, second) = (calls[0], calls[1]);
+    *w.free.lock() = 1;
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: first,
+            at: secs(9),
+            amd: None,
+        })
+        .await;
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: second,
+            at: secs(9),
+            amd: None,
+        })
+        .await;
+    assert_eq!(store.call(second).await.unwrap().state, CallState::Answered);
+    // The first conversation ends at the carrier: its worker is free again, and the waiting
+    // call gets it within the same event, long before the next tick.
+    *w.free.lock() = 1;
+    engine
+        .on_event(CarrierEvent::Ended {
+            call_id: first,
+            at: secs(10),
+            outcome: CallOutcomeCode::CallCallerHangup,
+            detail: "hung up".into(),
+        })
+        .await;
+    assert_eq!(
+        store.call(second).await.unwrap().state,
+        CallState::Attaching
+    );
+}
+
+both_backends!(
+    an_answered_call_goes_to_a_worker_and_its_media_is_connected,
+    a_busy_worker_is_skipped_for_the_next_one,
+    an_answered_call_with_no_free_worker_hears_the_message_and_is_abandoned_after_two_seconds,
+    a_carrier_machine_verdict_ends_the_call_as_a_machine_and_schedules_a_retry,
+    a_busy_line_ends_as_busy_and_frees_its_place_for_the_next_tick,
+    a_number_the_carrier_refuses_is_never_retried,
+    a_freed_slot_goes_to_a_waiting_call_at_once,
+);
