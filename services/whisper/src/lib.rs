@@ -9,6 +9,7 @@ pub mod convert;
 pub mod engine;
 pub mod mel;
 pub mod server;
+pub mod testing;
 
 pub use convert::{ConvertError, Converted, convert};
 pub use engine::{Engine, EngineError, Segment, Transcript};

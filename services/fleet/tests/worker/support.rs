@@ -13,8 +13,7 @@ use fleet::{Listen, RecordingStore, Worker, WorkerConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use store::{NewBot, NewCall, Store};
 
@@ -77,68 +76,13 @@ pub async fn backend() -> Backend {
     }
 }
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/models"))
-        })
-}
+#[path = "../../../whisper/src/testing.rs"]
+mod sidecar;
 
-/// The `vox-whisper` binary cargo built beside this test (`cargo test --workspace` builds it).
-fn whisper_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("vox-whisper");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p whisper-server` (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-/// The local STT sidecar, once per test binary; it exits when this process does (its stdin closes).
+/// The local STT sidecar, once per test binary (`services/whisper/src/testing.rs`, included by
+/// path: linking the whisper crate beside llama.cpp would clash).
 pub fn whisper_url() -> String {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let model = models_dir().join("whisper/ggml-tiny.en.bin");
-        assert!(
-            model.is_file(),
-            "{} is missing: scripts/test converts it (scripts/whisper-model)",
-            model.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(whisper_binary())
-            .args([
-                "serve",
-                "--exit-on-stdin-close",
-                "--threads",
-                "2",
-                "--listen",
-            ])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--model")
-            .arg(&model)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start vox-whisper");
-        // Keep the pipe open for the life of the test process.
-        std::mem::forget(child);
-        for _ in 0..400 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return format!("http://127.0.0.1:{port}/v1");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("vox-whisper did not start listening");
-    })
-    .clone()
+    sidecar::sidecar_url()
 }
 
 /// The appointment flow: greet, ask, branch on "appointment"/"book" or DTMF 1.

@@ -1,0 +1,146 @@
+//! The simulated callee on the media leg: connects to the worker's `vox` WebSocket, streams a phone line's audio in real time (speech from espeak-ng, silence between), waits for the bot to finish before speaking its next line, and hangs up.
+
+use audio::SampleRate;
+use futures_util::{SinkExt, StreamExt};
+use providers::tts::espeak::EspeakTts;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+const RATE: SampleRate = SampleRate::Hz16000;
+const FRAME: Duration = Duration::from_millis(20);
+/// The bot is done speaking when no audio has come for this long.
+const BOT_QUIET: Duration = Duration::from_millis(900);
+/// Speak first if the bot says nothing this long after connecting.
+const OPENING_WAIT: Duration = Duration::from_secs(4);
+
+/// How the media leg went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversation {
+    /// Lines the callee said.
+    pub lines_said: usize,
+    /// Seconds of bot audio received.
+    pub bot_audio_secs: f64,
+    /// The worker ended the call (`{"type":"end"}` or closed the socket) rather than the callee.
+    pub ended_by_worker: bool,
+    /// The worker's end reason, when it gave one.
+    pub end_reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CalleeError {
+    #[error("connecting to the worker's media URL failed: {0}")]
+    Connect(String),
+    #[error("the voice failed: {0}")]
+    Voice(String),
+    #[error("the media socket failed: {0}")]
+    Socket(String),
+}
+
+/// What the callee does once connected.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Lines to say, each after the bot has spoken (a voicemail greeting is one line said at once).
+    pub lines: Vec<String>,
+    /// Say the first line at once rather than waiting for the bot (a voicemail greeting).
+    pub speak_first: bool,
+    /// Hang up this long after connecting if nothing else ended the call.
+    pub hang_up_after: Duration,
+}
+
+/// Runs the callee's side of a call until one side hangs up.
+pub async fn converse(
+    media_url: &str,
+    part: Part,
+    voice: &EspeakTts,
+) -> Result<Conversation, CalleeError> {
+    let (socket, _) = tokio_tungstenite::connect_async(media_url)
+        .await
+        .map_err(|e| CalleeError::Connect(e.to_string()))?;
+    let (mut tx, mut rx) = socket.split();
+    tx.send(Message::Text(
+        json!({"type": "start", "sample_rate": RATE.hz()})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .map_err(|e| CalleeError::Socket(e.to_string()))?;
+
+    let mut lines: VecDeque<String> = part.lines.into();
+    let mut speaking: VecDeque<i16> = VecDeque::new();
+    let mut outcome = Conversation::default();
+    let connected = Instant::now();
+    let mut last_bot_audio: Option<Instant> = None;
+    let mut bot_spoke_since_last_line = false;
+    let mut speak_now = part.speak_first;
+    let mut ticks = tokio::time::interval(FRAME);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let frame_len = RATE.frame_samples();
+    loop {
+        tokio::select! {
+            message = rx.next() => match message {
+                Some(Ok(Message::Binary(bytes))) => {
+                    outcome.bot_audio_secs += bytes.len() as f64 / 2.0 / f64::from(RATE.hz());
+                    last_bot_audio = Some(Instant::now());
+                    bot_spoke_since_last_line = true;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    match value.get("type").and_then(Value::as_str) {
+                        Some("end") => {
+                            outcome.ended_by_worker = true;
+                            outcome.end_reason = value.get("reason").and_then(Value::as_str).map(str::to_owned);
+                        }
+                        Some("clear") => {}
+                        _ => {}
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    outcome.ended_by_worker = true;
+                    return Ok(outcome);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(CalleeError::Socket(e.to_string())),
+            },
+            _ = ticks.tick() => {
+                let now = Instant::now();
+                if speaking.is_empty() && !lines.is_empty() {
+                    let bot_done = bot_spoke_since_last_line
+                        && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
+                    let waited = outcome.lines_said == 0 && now - connected >= OPENING_WAIT;
+                    if speak_now || bot_done || waited {
+                        speak_now = false;
+                        let line = lines.pop_front().unwrap_or_default();
+                        let samples = voice
+                            .speak(&line, RATE)
+                            .await
+                            .map_err(|e| CalleeError::Voice(e.to_string()))?;
+                        speaking.extend(samples);
+                        outcome.lines_said += 1;
+                        bot_spoke_since_last_line = false;
+                    }
+                }
+                let done_talking = lines.is_empty()
+                    && speaking.is_empty()
+                    && bot_spoke_since_last_line
+                    && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
+                if done_talking || now - connected >= part.hang_up_after {
+                    let _ = tx.send(Message::Text(json!({"type": "hangup"}).to_string().into())).await;
+                    let _ = tx.close().await;
+                    return Ok(outcome);
+                }
+                // A phone line never goes quiet: speech when there is some, else silence.
+                let n = frame_len.min(speaking.len());
+                let mut frame: Vec<i16> = speaking.drain(..n).collect();
+                frame.resize(frame_len, 0);
+                let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+                if tx.send(Message::Binary(bytes.into())).await.is_err() {
+                    outcome.ended_by_worker = true;
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Who answers a simulated dial, when, and what they do: the population a campaign's numbers reach.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The callees behind a campaign's (or a contact list's) numbers. Shares are of dials; what is
+/// left after answer, voicemail, busy and failed rings out unanswered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Population {
+    /// A person answers.
+    pub answer: f64,
+    /// Voicemail picks up (a machine with a greeting).
+    pub voicemail: f64,
+    pub busy: f64,
+    /// The network fails the call (SIT tone, congestion).
+    pub failed: f64,
+    /// A person answers after a lognormal ring time with this median and σ (seconds).
+    pub ring_median_secs: f64,
+    pub ring_sigma: f64,
+    /// Voicemail picks up after this many seconds.
+    pub voicemail_after_secs: f64,
+    pub voicemail_greeting: String,
+    /// The carrier reports its machine detection (otherwise the bot must tell).
+    pub carrier_amd: bool,
+    /// What the person says, one line per turn, after the bot has spoken.
+    pub script: Vec<String>,
+    /// The person hangs up this long after the call connects, if the bot has not ended it.
+    pub hang_up_after_secs: f64,
+    /// The person hangs up if no worker is connected this long after answering.
+    pub patience_secs: f64,
+}
+
+impl Default for Population {
+    fn default() -> Self {
+        Self {
+            answer: 0.25,
+            voicemail: 0.25,
+            busy: 0.08,
+            failed: 0.12,
+            ring_median_secs: 9.0,
+            ring_sigma: 0.5,
+            voicemail_after_secs: 22.0,
+            voicemail_greeting: "Hi, you have reached Sam. Please leave a message after the tone."
+                .to_owned(),
+            carrier_amd: true,
+            script: vec![
+                "Hello?".to_owned(),
+                "Yes, I would like to book an appointment.".to_owned(),
+                "Thank you, goodbye.".to_owned(),
+            ],
+            hang_up_after_secs: 90.0,
+            patience_secs: 10.0,
+        }
+    }
+}
+
+/// Why a population is unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PopulationError {
+    #[error("{field} must be between 0 and 1, not {value}")]
+    Share { field: &'static str, value: f64 },
+    #[error("answer + voicemail + busy + failed is {0}, over 1")]
+    Total(f64),
+    #[error("{field} must be positive, not {value}")]
+    Positive { field: &'static str, value: f64 },
+}
+
+fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.random::<f64>()
+}
+
+/// What happens to one dial.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fate {
+    /// A person answers after `after` seconds of ringing.
+    Person {
+        after: f64,
+    },
+    Voicemail {
+        after: f64,
+    },
+    Busy {
+        after: f64,
+    },
+    Failed {
+        after: f64,
+    },
+    /// Rings until the ring timeout.
+    NoAnswer,
+}
+
+impl Population {
+    pub fn validate(&self) -> Result<(), PopulationError> {
+        for (field, value) in [
+            ("answer", self.answer),
+            ("voicemail", self.voicemail),
+            ("busy", self.busy),
+            ("failed", self.failed),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(PopulationError::Share { field, value });
+            }
+        }
+        let total = self.answer + self.voicemail + self.busy + self.failed;
+        if total > 1.0 + 1e-9 {
+            return Err(PopulationError::Total(total));
+        }
+        for (field, value) in [
+            ("ring_median_secs", self.ring_median_secs),
+            ("voicemail_after_secs", self.voicemail_after_secs),
+            ("hang_up_after_secs", self.hang_up_after_secs),
+            ("patience_secs", self.patience_secs),
+        ] {
+            if value.is_nan() || value <= 0.0 {
+                return Err(PopulationError::Positive { field, value });
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws one dial's fate; a person or voicemail later than `ring_timeout` never answers.
+    pub fn draw(&self, rng: &mut impl Rng, ring_timeout: f64) -> Fate {
+        let u: f64 = rng.random();
+        let fate = if u < self.answer {
+            // Box–Muller for the lognormal ring time.
+            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            Fate::Person {
+                after: self.ring_median_secs * (self.ring_sigma * z).exp(),
+            }
+        } else if u < self.answer + self.voicemail {
+            Fate::Voicemail {
+                after: self.voicemail_after_secs * uniform(rng, 0.8, 1.2),
+            }
+        } else if u < self.answer + self.voicemail + self.busy {
+            Fate::Busy {
+                after: uniform(rng, 2.0, 6.0),
+            }
+        } else if u < self.answer + self.voicemail + self.busy + self.failed {
+            Fate::Failed {
+                after: uniform(rng, 1.0, 4.0),
+            }
+        } else {
+            Fate::NoAnswer
+        };
+        match fate {
+            Fate::Person { after } | Fate::Voicemail { after } if after >= ring_timeout => {
+                Fate::NoAnswer
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn draws_follow_the_population_shares() {
+        let p = Population::default();
+        let mut rng = StdRng::seed_from_u64(7);
+        let n = 20_000;
+        let (mut people, mut busy, mut none) = (0, 0, 0);
+        for _ in 0..n {
+            match p.draw(&mut rng, 30.0) {
+                Fate::Person { after } => {
+                    assert!(after < 30.0);
+                    people += 1;
+                }
+                Fate::Busy { .. } => busy += 1,
+                Fate::NoAnswer => none += 1,
+                _ => {}
+            }
+        }
+        let share = |k: i32| f64::from(k) / f64::from(n);
+        assert!((share(people) - 0.25).abs() < 0.015, "{}", share(people));
+        assert!((share(busy) - 0.08).abs() < 0.01, "{}", share(busy));
+        assert!((share(none) - 0.30).abs() < 0.015, "{}", share(none));
+    }
+
+    #[test]
+    fn a_late_answer_is_no_answer() {
+        let p = Population {
+            answer: 1.0,
+            voicemail: 0.0,
+            busy: 0.0,
+            failed: 0.0,
+            ring_median_secs: 60.0,
+            ring_sigma: 0.01,
+            ..Population::default()
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(p.draw(&mut rng, 30.0), Fate::NoAnswer);
+    }
+
+    #[test]
+    fn shares_over_one_are_refused_with_the_total() {
+        let p = Population {
+            answer: 0.9,
+            busy: 0.5,
+            ..Population::default()
+        };
+        assert!(matches!(p.validate(), Err(PopulationError::Total(t)) if t > 1.0));
+        let p = Population {
+            patience_secs: 0.0,
+            ..Population::default()
+        };
+        assert_eq!(
+            p.validate(),
+            Err(PopulationError::Positive {
+                field: "patience_secs",
+                value: 0.0
+            })
+        );
+    }
+}

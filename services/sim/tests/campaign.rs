@@ -1,0 +1,285 @@
+//! End to end: a campaign of simulated contacts through the real Backend, the dialler engine, a real fleet worker and the PSTN simulator, on SQLite.
+//!
+//! The simulated population answers (a person who asks to book), is voicemail (the carrier's AMD
+//! says machine) or is busy; the bot is a flow that books on "appointment". The test runs until
+//! every contact is done or waiting for a later retry and every call is final, then checks the
+//! records: conversations with transcripts, machines and busy lines with retries scheduled, and no
+//! contact ever dialled twice at once.
+
+use bridge::{App, BridgeConfig};
+use contracts::call_result::{CallResult, Speaker};
+use contracts::runtime_config::{BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings};
+use contracts::{CallOutcomeCode, CallState};
+use dialler::engine::{Engine, EngineConfig};
+use dialler::fleet::FleetClient;
+use fleet::{Listen, RecordingStore, Worker, WorkerConfig};
+use secrecy::SecretString;
+use serde_json::json;
+use sim::{Population, SimCarrier};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{
+    CallFilter, CampaignState, ContactStatus, NewBot, NewCampaign, NewContact, Page, Store,
+};
+
+#[path = "../../whisper/src/testing.rs"]
+mod sidecar;
+
+const SECRET: &str = "fleet-secret-for-tests-0123";
+
+fn booking_bot() -> BotSpec {
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        "ask".to_owned(),
+        FlowStep::Ask {
+            prompt: "Hello, this is the clinic. How can I help?".to_owned(),
+            field: Some("request".to_owned()),
+            branches: vec![FlowBranch {
+                keywords: vec!["appointment".to_owned(), "book".to_owned()],
+                dtmf: None,
+                next: "bye".to_owned(),
+            }],
+            otherwise: "bye".to_owned(),
+        },
+    );
+    steps.insert(
+        "bye".to_owned(),
+        FlowStep::End {
+            text: Some("Booked. Goodbye.".to_owned()),
+            disposition: Some("booked".to_owned()),
+        },
+    );
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!(sidecar::sidecar_url()));
+    let mut spec = BotSpec::new(
+        "en-US",
+        "A scripted booking line.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
+    spec.flow = Some(Flow {
+        start: "ask".to_owned(),
+        steps,
+    });
+    spec.limits.max_duration_secs = 60;
+    spec
+}
+
+async fn seed(store: &dyn Store, contacts: usize) -> contracts::CampaignId {
+    let (bot, _) = store
+        .create_bot(NewBot {
+            name: "Clinic".into(),
+            spec: booking_bot(),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let campaign = store
+        .create_campaign(NewCampaign {
+            name: "Recall".into(),
+            bot_id: bot.id,
+            calling_windows: Default::default(),
+            max_attempts: 2,
+            concurrency_cap: 10,
+            weight: 1,
+            abandon_target: 0.02,
+            caller_id: Some(contracts::E164Number::parse("+14155550100").unwrap()),
+            settings: json!({}),
+        })
+        .await
+        .unwrap();
+    let rows = (0..contacts)
+        .map(|i| NewContact {
+            phone: format!("+1415555{i:04}"),
+            timezone: "America/New_York".into(),
+            variables: Default::default(),
+        })
+        .collect();
+    store.add_contacts(campaign.id, rows).await.unwrap();
+    store
+        .set_campaign_state(campaign.id, CampaignState::Draft, CampaignState::Running)
+        .await
+        .unwrap();
+    campaign.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_with_retries_scheduled() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    std::fs::create_dir_all(&recordings).unwrap();
+
+    let mut config = BridgeConfig::new(
+        [127, 0, 0, 1].into(),
+        0,
+        SecretString::from("jwt-secret-for-tests-0123456789"),
+        SecretString::from(SECRET),
+    );
+    config.crm_interval = None;
+    config.recordings_dir = Some(recordings.clone());
+    let app = App::build(config, store.clone()).await.unwrap();
+    let bridge_url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let mut worker_config = WorkerConfig::new(
+        "worker-1",
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        SecretString::from(SECRET),
+        &bridge_url,
+        dir.path().join("outbox"),
+        RecordingStore::local(&recordings),
+    );
+    worker_config.max_calls = 2;
+    let worker = Worker::bind(worker_config).await.unwrap();
+    let worker_url = worker.http_address().unwrap();
+    tokio::spawn(worker.serve(std::future::pending()));
+
+    let campaign = seed(&*store, 6).await;
+    let population = Population {
+        answer: 0.5,
+        voicemail: 0.25,
+        busy: 0.25,
+        failed: 0.0,
+        ring_median_secs: 1.0,
+        ring_sigma: 0.2,
+        voicemail_after_secs: 1.5,
+        script: vec!["Yes, I would like to book an appointment.".to_owned()],
+        hang_up_after_secs: 40.0,
+        ..Population::default()
+    };
+    population.validate().unwrap();
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let carrier = Arc::new(SimCarrier::new(population, 42, events_tx));
+    let fleet = Arc::new(FleetClient::new(
+        vec![worker_url],
+        SECRET.to_owned(),
+        Duration::from_secs(5),
+    ));
+    let mut engine_config = EngineConfig::new("dialler-test");
+    engine_config.tick = Duration::from_millis(500);
+    let engine = Engine::new(store.clone(), carrier.clone(), fleet, engine_config);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let dialler = tokio::spawn(engine.run(
+        events_rx,
+        async {
+            let _ = stop_rx.await;
+        },
+        |_, _| {},
+    ));
+
+    // Run until every contact has had its first attempt and every call is final.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    let calls = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let calls = store
+            .list_calls(
+                CallFilter {
+                    campaign_id: Some(campaign),
+                    ..CallFilter::default()
+                },
+                Page::first(100),
+            )
+            .await
+            .unwrap()
+            .items;
+        let contacts_tried = calls
+            .iter()
+            .filter_map(|c| c.contact_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if contacts_tried == 6 && calls.iter().all(|c| c.state.is_terminal()) {
+            break calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the campaign did not finish: {:?}",
+            calls.iter().map(|c| (c.id, c.state)).collect::<Vec<_>>()
+        );
+    };
+    let _ = stop_tx.send(());
+    dialler.await.unwrap();
+
+    let stats = carrier.stats.lock().clone();
+    eprintln!("simulator: {stats:?}");
+    eprintln!(
+        "calls: {:?}",
+        calls
+            .iter()
+            .map(|c| (c.id.0, c.state, c.outcome))
+            .collect::<Vec<_>>()
+    );
+    assert!(stats.answered >= 1, "{stats:?}");
+    // Every answered person talked to the bot and the call was recorded, with a transcript.
+    let completed: Vec<_> = calls
+        .iter()
+        .filter(|c| c.state == CallState::Completed)
+        .collect();
+    assert_eq!(
+        completed.len() as u64,
+        stats.answered,
+        "{stats:?} {calls:?}"
+    );
+    for call in &completed {
+        let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
+        assert!(result.recording.is_some(), "{result:?}");
+        let user: Vec<&str> = result
+            .transcript
+            .iter()
+            .filter(|t| t.speaker == Speaker::User)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert!(
+            user.iter()
+                .any(|t| t.to_lowercase().contains("appointment")),
+            "{user:?}"
+        );
+        assert_eq!(call.disposition.as_deref(), Some("booked"));
+    }
+    // Machines and busy lines ended with their codes and come back later (max 2 attempts).
+    for call in calls.iter().filter(|c| {
+        matches!(
+            c.outcome,
+            Some(CallOutcomeCode::DialMachine | CallOutcomeCode::DialBusy)
+        )
+    }) {
+        let contact = store.contact(call.contact_id.unwrap()).await.unwrap();
+        if contact.attempts < 2 {
+            assert_eq!(contact.status, ContactStatus::Pending, "{contact:?}");
+            assert!(contact.next_attempt_at > call.created_at, "{contact:?}");
+        }
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.outcome == Some(CallOutcomeCode::DialMachine)),
+        "{calls:?}"
+    );
+    // No contact was ever dialled twice at once.
+    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for call in &calls {
+        by_contact
+            .entry(call.contact_id.unwrap())
+            .or_default()
+            .push((
+                call.created_at,
+                call.ended_at.unwrap_or(call.state_changed_at),
+            ));
+    }
+    for spans in by_contact.values_mut() {
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
+        }
+    }
+}
