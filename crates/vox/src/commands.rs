@@ -1,4 +1,4 @@
-//! The subcommands: `migrate`, `bridge`, `core`, `cleanup`, `admin create-user`, and `up` (for now, the embedded database and the Backend API).
+//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `cleanup`, `admin create-user`, and `up` (for now, the embedded database and the Backend API).
 
 use crate::config::{Requirement, Settings};
 use anyhow::Context;
@@ -359,4 +359,52 @@ pub async fn core(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(worker = %config.worker_id, listen = %config.listen, max_calls = config.max_calls, "fleet worker starting");
     let worker = fleet::Worker::bind(config).await?;
     worker.serve(shutdown_signal()).await
+}
+
+/// The dialler until SIGTERM: the loop, with `/health` and `/metrics` on 127.0.0.1:`HEALTH_PORT`.
+/// Calls go through the PSTN simulator, the one carrier built so far.
+pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
+    settings.require(Requirement::Dialler)?;
+    let store = open_store(settings).await?;
+    let secret = settings
+        .voxcore_secret
+        .as_ref()
+        .map(|s| s.expose_secret().to_owned())
+        .context("checked by require")?;
+    let fleet = Arc::new(dialler::fleet::FleetClient::new(
+        settings.fleet_urls.clone(),
+        secret,
+        Duration::from_secs(5),
+    ));
+    let owner = format!(
+        "dialler-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let carrier = Arc::new(sim::SimCarrier::new(
+        sim::Population::default(),
+        rand::random(),
+        events_tx,
+    ));
+    let mut config = dialler::engine::EngineConfig::new(&owner);
+    config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
+    let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
+    let monitor = Arc::new(dialler::health::Monitor::new(
+        settings.health_stale_seconds,
+        crate::VERSION,
+        fleet,
+    ));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.health_port))
+        .await
+        .with_context(|| format!("listen on 127.0.0.1:{} (HEALTH_PORT)", settings.health_port))?;
+    let router = dialler::health::router(monitor.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    tracing::info!(%owner, fleet = ?settings.fleet_urls, health_port = settings.health_port, "dialler starting");
+    engine
+        .run(events_rx, shutdown_signal(), |engine, report| {
+            monitor.update(engine, report)
+        })
+        .await;
+    Ok(())
 }

@@ -184,6 +184,8 @@ pub enum Requirement {
     Bridge,
     /// A fleet worker: the fleet secret, the Backend's URL and somewhere to listen.
     Core,
+    /// The dialler: the fleet secret and the fleet's URLs.
+    Dialler,
 }
 
 impl Settings {
@@ -372,6 +374,21 @@ impl Settings {
                 }
                 Ok(())
             }
+            Requirement::Dialler => {
+                if self.voxcore_secret.is_none() {
+                    return Err(problem(
+                        "VOXCORE_SECRET",
+                        "is required by the dialler (it attaches calls to workers)",
+                    ));
+                }
+                if self.fleet_urls.is_empty() {
+                    return Err(problem(
+                        "FLEET_URLS",
+                        "is required by the dialler: the fleet's base URLs, comma-separated",
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -508,6 +525,29 @@ mod tests {
         for (name, value) in cases {
             let error = Settings::load(&env(&[(name, value)]), None).unwrap_err();
             assert_eq!(error.setting, name, "{error}");
+        }
+    }
+
+    #[test]
+    fn the_dialler_needs_the_fleet_secret_and_the_fleet_urls() {
+        let full = [
+            ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+            ("FLEET_URLS", "http://127.0.0.1:9001, http://127.0.0.1:9002"),
+        ];
+        let settings = Settings::load(&env(&full), None).unwrap();
+        settings.require(Requirement::Dialler).unwrap();
+        assert_eq!(settings.fleet_urls.len(), 2);
+        for missing in ["VOXCORE_SECRET", "FLEET_URLS"] {
+            let partial: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let error = Settings::load(&env(&partial), None)
+                .unwrap()
+                .require(Requirement::Dialler)
+                .unwrap_err();
+            assert_eq!(error.setting, missing, "{error}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`; the services arrive with their issues).
+//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `cleanup`, `admin`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -31,6 +31,8 @@ enum Command {
     Bridge,
     /// Run a fleet worker (needs VOXCORE_SECRET, VOXBRIDGE_URL and VOXCORE_SOCKET or VOXCORE_LISTEN).
     Core,
+    /// Run the dialler (needs VOXCORE_SECRET and FLEET_URLS; health on 127.0.0.1:HEALTH_PORT).
+    Dialler,
     /// Reap calls stuck past STALE_IN_PROGRESS_TIMEOUT_MINUTES once, and report them.
     Cleanup,
     /// Administration tasks.
@@ -92,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Up => vox::commands::up(&settings).await,
             Command::Bridge => vox::commands::bridge(&settings).await,
             Command::Core => vox::commands::core(&settings).await,
+            Command::Dialler => vox::commands::dialler(&settings).await,
             Command::Cleanup => vox::commands::cleanup(&settings).await,
             Command::Admin(AdminCommand::CreateUser {
                 email,

@@ -212,3 +212,55 @@ fn admin_create_user_prints_a_generated_password_once() {
     );
     assert!(!again.status.success());
 }
+
+#[test]
+fn dialler_refuses_to_start_without_fleet_urls_and_serves_its_health_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    assert!(
+        vox(&["migrate"], &[("DATABASE_URL", &url)])
+            .status
+            .success()
+    );
+    let secret = ("VOXCORE_SECRET", "fleet-secret-0123456789");
+    let output = vox(&["dialler"], &[("DATABASE_URL", &url), secret]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("FLEET_URLS"),
+        "{}",
+        stderr(&output)
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vox"))
+        .arg("dialler")
+        .env_clear()
+        .env("RUST_LOG", "error")
+        .env("DATABASE_URL", &url)
+        .env(secret.0, secret.1)
+        .env("FLEET_URLS", "http://127.0.0.1:9")
+        .env("HEALTH_PORT", port.to_string())
+        .env("LOOP_INTERVAL_SECONDS", "0.2")
+        .spawn()
+        .unwrap();
+    let mut health = String::new();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            health = http_get(port, "/health");
+            if health.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let metrics = http_get(port, "/metrics");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"leader\":true"), "{health}");
+    assert!(metrics.contains("vox_dialler_ticks_total"), "{metrics}");
+}

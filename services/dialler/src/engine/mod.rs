@@ -94,6 +94,20 @@ pub struct Stats {
     pub decisions: HashMap<CampaignId, Decision>,
 }
 
+/// One campaign's figures for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignMetrics {
+    pub campaign: CampaignId,
+    pub answer_rate: Option<f64>,
+    pub aht_secs: Option<f64>,
+    /// Abandon rate over the last 30 minutes and over the legal window.
+    pub abandon_recent: Option<f64>,
+    pub abandon_legal: Option<f64>,
+    pub k: f64,
+    pub decision: Option<Decision>,
+    pub in_flight: usize,
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickReport {
@@ -179,6 +193,29 @@ impl Engine {
         self.fence.as_ref()
     }
 
+    /// What each campaign's pacer knows and last decided, for `/metrics`.
+    pub fn campaign_metrics(&self, now: DateTime<Utc>) -> Vec<CampaignMetrics> {
+        let mut out: Vec<CampaignMetrics> = self
+            .pacers
+            .iter()
+            .map(|(id, pacer)| {
+                let (recent, legal) = pacer.abandon_rates(secs(now));
+                CampaignMetrics {
+                    campaign: *id,
+                    answer_rate: pacer.history.answer_rate(),
+                    aht_secs: pacer.history.mean_handle(),
+                    abandon_recent: recent,
+                    abandon_legal: legal,
+                    k: pacer.k(),
+                    decision: self.stats.decisions.get(id).copied(),
+                    in_flight: self.live.values().filter(|l| l.campaign == *id).count(),
+                }
+            })
+            .collect();
+        out.sort_by_key(|m| m.campaign.0);
+        out
+    }
+
     /// Calls placed and not yet over.
     pub fn active_calls(&self) -> usize {
         self.live.len()
@@ -225,11 +262,15 @@ impl Engine {
             .list_campaigns(Page::first(Page::MAX_LIMIT), Some(CampaignState::Running))
             .await?
             .items;
-        let fleet_free = match self.fleet.available().await {
-            Ok(free) => free,
-            Err(error) => {
-                tracing::warn!(%error, "the fleet's free slots are unknown; dialling nothing");
-                0
+        let fleet_free = if campaigns.is_empty() {
+            0
+        } else {
+            match self.fleet.available().await {
+                Ok(free) => free,
+                Err(error) => {
+                    tracing::warn!(%error, "the fleet's free slots are unknown; dialling nothing");
+                    0
+                }
             }
         };
         let mut report = TickReport {

@@ -129,6 +129,23 @@ impl History {
         self.humans
     }
 
+    /// Mean length of the recent conversations (average handle time); `None` before any.
+    pub fn mean_handle(&self) -> Option<f64> {
+        (!self.conversations.is_empty())
+            .then(|| self.conversations.iter().sum::<f64>() / self.conversations.len() as f64)
+    }
+
+    /// Share of recent dials answered by a person (classified human); `None` before any.
+    pub fn answer_rate(&self) -> Option<f64> {
+        (!self.dials.is_empty()).then(|| {
+            self.dials
+                .iter()
+                .filter(|d| d.1 == Resolution::Human)
+                .count() as f64
+                / self.dials.len() as f64
+        })
+    }
+
     /// The handle-time distribution: fitted to the conversations that ended, once there are 20 and
     /// the first connection is three prior means old; `prior` before. (Early on, the only
     /// conversations to have ended are the short ones: a fit then would think every call short,

@@ -84,7 +84,30 @@ async fn an_unreachable_fleet_means_no_dials_not_a_failed_tick(store: Arc<dyn St
     assert!(carrier.log.lock().placed.is_empty());
 }
 
+async fn health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing(store: Arc<dyn Store>) {
+    campaign(&*store, 10).await;
+    let (_w, url) = worker("w1", 3).await;
+    let (mut engine, _carrier, fleet) = engine(store.clone(), "dialler-a", vec![url]);
+    let monitor = dialler::health::Monitor::new(30, "test", fleet);
+    let (code, body) = monitor.health(secs(0));
+    assert_eq!(code.as_u16(), 503);
+    assert_eq!(body.status, contracts::health::HealthStatus::Stale);
+    let report = engine.tick(secs(0)).await.unwrap();
+    monitor.update(&engine, &report);
+    let (code, body) = monitor.health(secs(10));
+    assert_eq!(code.as_u16(), 200);
+    assert!(body.leader);
+    assert_eq!((body.campaigns_running, body.active_dials), (1, 3));
+    let (code, _) = monitor.health(secs(31));
+    assert_eq!(code.as_u16(), 503);
+    let metrics = monitor.metrics();
+    assert!(metrics.contains("vox_dialler_dials_total 3"), "{metrics}");
+    assert!(metrics.contains("vox_dialler_leader 1"), "{metrics}");
+    assert!(metrics.contains("mode=\"warming_up\"} 3"), "{metrics}");
+}
+
 both_backends!(
+    health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing,
     a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up,
     a_second_dialler_stands_by_while_the_first_leads_and_takes_over_when_it_stops,
     a_campaign_that_is_not_running_is_not_dialled,
