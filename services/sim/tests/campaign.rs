@@ -1,4 +1,4 @@
-//! End to end: a campaign of simulated contacts through the real Backend, the dialler engine, a real fleet worker and the PSTN simulator, on SQLite.
+//! End to end: a campaign of simulated contacts through the real Backend, the dialler engine, a real fleet worker and the PSTN simulator, on SQLite and on PostgreSQL.
 //!
 //! The simulated population answers (a person who asks to book), is voicemail (the carrier's AMD
 //! says machine) or is busy; the bot is a flow that books on "appointment". The test runs until
@@ -106,16 +106,30 @@ async fn seed(store: &dyn Store, contacts: usize) -> contracts::CampaignId {
     campaign.id
 }
 
+/// The two backends' runs take turns: each is real-time audio through whisper on a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_with_retries_scheduled() {
+async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_sqlite() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = store::testing::sqlite().await;
+    campaign_end_to_end(db.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_postgresql() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = store::testing::postgres().await;
+    campaign_end_to_end(db.store.clone()).await;
+}
+
+async fn campaign_end_to_end(store: Arc<dyn Store>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
-    let db = store::testing::sqlite().await;
-    let store = db.store.clone();
     let dir = tempfile::tempdir().unwrap();
     let recordings = dir.path().join("recordings");
     std::fs::create_dir_all(&recordings).unwrap();

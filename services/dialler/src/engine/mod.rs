@@ -5,6 +5,7 @@
 //! checked every 100 ms).
 
 mod calls;
+mod restore;
 
 use crate::carrier::{Carrier, CarrierEvent};
 use crate::fair_share::{self, Claim};
@@ -319,10 +320,13 @@ impl Engine {
                 waiting,
                 headroom,
             };
-            let pacer = self
-                .pacers
-                .entry(campaign.id)
-                .or_insert_with(|| Pacer::new(pacing_config(campaign)));
+            if !self.pacers.contains_key(&campaign.id) {
+                let pacer = self.restored_pacer(campaign, now).await;
+                self.pacers.insert(campaign.id, pacer);
+            }
+            let Some(pacer) = self.pacers.get_mut(&campaign.id) else {
+                continue;
+            };
             pacer.config.abandon_target = campaign.config.abandon_target;
             let decision = pacer.decide(secs(now), &snapshot);
             self.stats.decisions.insert(campaign.id, decision);

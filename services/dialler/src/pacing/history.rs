@@ -67,6 +67,24 @@ impl Window {
             .fold((0, 0), |(n, a), b| (n + b.1, a + b.2))
     }
 
+    /// Adds counts recorded elsewhere (the store's report) to the bucket holding `at`.
+    pub fn seed(&mut self, at: f64, humans: u64, abandoned: u64) {
+        if humans == 0 {
+            return;
+        }
+        let start = (at / self.bucket_secs).floor() * self.bucket_secs;
+        match self.buckets.iter_mut().find(|b| b.0 == start) {
+            Some(b) => {
+                b.1 += humans;
+                b.2 += abandoned;
+            }
+            None => {
+                let i = self.buckets.partition_point(|b| b.0 < start);
+                self.buckets.insert(i, (start, humans, abandoned));
+            }
+        }
+    }
+
     /// Abandoned / (answered humans) within the span; `None` before any.
     pub fn rate(&self, now: f64) -> Option<f64> {
         let (n, a) = self.totals(now);
@@ -114,6 +132,21 @@ impl History {
         }
         self.recent.record(now, abandoned);
         self.legal.record(now, abandoned);
+    }
+
+    /// Seeds what the store remembers after a restart: the legal window's counts per hour
+    /// (`(hour start, humans, abandoned)`) and recent human answers for the feedback window.
+    pub fn restore(&mut self, legal_hours: &[(f64, u64, u64)], recent: &[(f64, bool)]) {
+        for &(start, humans, abandoned) in legal_hours {
+            self.legal.seed(start, humans, abandoned);
+            self.humans += humans;
+        }
+        for &(at, abandoned) in recent {
+            self.recent.record(at, abandoned);
+            if !abandoned && self.first_connect.is_none_or(|f| at < f) {
+                self.first_connect = Some(at);
+            }
+        }
     }
 
     /// A conversation that held a slot for `secs` ended.

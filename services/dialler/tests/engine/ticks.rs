@@ -106,7 +106,128 @@ async fn health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing(store
     assert!(metrics.contains("mode=\"warming_up\"} 3"), "{metrics}");
 }
 
+async fn a_new_dialler_restores_each_campaigns_pacing_history_from_the_store(
+    store: Arc<dyn Store>,
+) {
+    let id = campaign(&*store, 10).await;
+    let bot = store.campaign(id).await.unwrap().config.bot_id;
+    // An hour ago: 61 calls answered 9 s after the dial that talked a minute, and 1 abandon,
+    // left by an earlier dialler.
+    for i in 0..62 {
+        let at = secs(-3_600 + i * 20);
+        let answered = at + chrono::Duration::seconds(9);
+        let call = store
+            .create_call(store::NewCall {
+                direction: contracts::runtime_config::CallDirection::Outbound,
+                bot_id: bot,
+                campaign_id: Some(id),
+                contact_id: None,
+                from: None,
+                to: None,
+                state: CallState::Queued,
+                now: at,
+            })
+            .await
+            .unwrap();
+        let mut moves = vec![store::Transition::new(
+            call.id,
+            CallState::Queued,
+            CallState::Answered,
+            answered,
+        )];
+        if i >= 1 {
+            moves.push(store::Transition::new(
+                call.id,
+                CallState::Answered,
+                CallState::InProgress,
+                answered,
+            ));
+            let mut end = store::Transition::new(
+                call.id,
+                CallState::InProgress,
+                CallState::Completed,
+                answered + chrono::Duration::seconds(60),
+            );
+            end.outcome = Some(contracts::CallOutcomeCode::CallCompleted);
+            moves.push(end);
+        } else {
+            let mut end = store::Transition::new(
+                call.id,
+                CallState::Answered,
+                CallState::Abandoned,
+                answered,
+            );
+            end.outcome = Some(contracts::CallOutcomeCode::DialAbandoned);
+            moves.push(end);
+        }
+        for m in moves {
+            store.transition(m).await.unwrap();
+        }
+    }
+    let (_w, url) = worker("w1", 3).await;
+    let (mut engine, _carrier, _) = engine(store.clone(), "dialler-new", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let metrics = engine.campaign_metrics(secs(0));
+    assert_eq!(metrics.len(), 1);
+    let m = &metrics[0];
+    // Enough history: it paces predictively at once instead of warming up again.
+    assert_eq!(
+        m.decision.map(|d| d.applied),
+        Some(dialler::pacing::Applied::Predictive),
+        "{m:?}"
+    );
+    let legal = m.abandon_legal.unwrap();
+    assert!((legal - 1.0 / 62.0).abs() < 1e-9, "{legal}");
+    assert!((m.aht_secs.unwrap() - 60.0).abs() < 1e-6, "{m:?}");
+}
+
+async fn a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive(
+    store: Arc<dyn Store>,
+) {
+    let id = campaign(&*store, 10).await;
+    let bot = store.campaign(id).await.unwrap().config.bot_id;
+    // Yesterday: 2 abandons in 60 answered calls (3.3 %), over the 2.7 % guard of the 3 % cap.
+    for i in 0..60 {
+        let at = secs(-86_400 + i * 20);
+        let call = store
+            .create_call(store::NewCall {
+                direction: contracts::runtime_config::CallDirection::Outbound,
+                bot_id: bot,
+                campaign_id: Some(id),
+                contact_id: None,
+                from: None,
+                to: None,
+                state: CallState::Answered,
+                now: at,
+            })
+            .await
+            .unwrap();
+        let (to, outcome) = if i < 2 {
+            (
+                CallState::Abandoned,
+                contracts::CallOutcomeCode::DialAbandoned,
+            )
+        } else {
+            (CallState::Machine, contracts::CallOutcomeCode::DialMachine)
+        };
+        let mut end = store::Transition::new(call.id, CallState::Answered, to, at);
+        end.outcome = Some(outcome);
+        store.transition(end).await.unwrap();
+    }
+    let (_w, url) = worker("w1", 3).await;
+    let (mut engine, _carrier, _) = engine(store.clone(), "dialler-new", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let m = &engine.campaign_metrics(secs(0))[0];
+    // Machines are not humans: 2 abandons of 2 humans, a 100 % window, guarded.
+    assert_eq!(m.abandon_legal, Some(1.0), "{m:?}");
+    let d = m.decision.unwrap();
+    assert_eq!(d.applied, dialler::pacing::Applied::LegalGuard, "{d:?}");
+    assert_eq!(d.dials, 3);
+}
+
 both_backends!(
+    a_new_dialler_restores_each_campaigns_pacing_history_from_the_store,
+    a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive,
     health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing,
     a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up,
     a_second_dialler_stands_by_while_the_first_leads_and_takes_over_when_it_stops,
