@@ -212,6 +212,9 @@ async fn act(
             format!("a {from} campaign cannot {action}"),
         ));
     }
+    if to == CampaignState::Running {
+        ready_to_dial(&state, &current).await?;
+    }
     let moved = state
         .store
         .set_campaign_state(CampaignId(id), from, to)
@@ -228,6 +231,44 @@ async fn act(
     )
     .await?;
     Ok(Json(view))
+}
+
+/// A campaign may run only with a usable bot and someone left to call.
+async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
+    let bot = match state.store.bot(campaign.config.bot_id).await {
+        Ok(bot) => bot,
+        Err(store::StoreError::NotFound { .. }) => {
+            return Err(ApiError::invalid(
+                "bot_id",
+                "the campaign's bot does not exist",
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if bot.archived {
+        return Err(ApiError::invalid(
+            "bot_id",
+            "the campaign's bot is archived: restore it or pick another bot",
+        ));
+    }
+    let pending = state
+        .store
+        .list_contacts(
+            campaign.id,
+            ContactFilter {
+                status: Some(ContactStatus::Pending),
+                phone: None,
+            },
+            store::Page::first(1),
+        )
+        .await?;
+    if pending.items.is_empty() {
+        return Err(ApiError::invalid(
+            "contacts",
+            "the campaign has no contact left to call: add or import contacts first",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]

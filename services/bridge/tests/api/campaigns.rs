@@ -61,6 +61,9 @@ async fn a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy(app: Test
 async fn campaign_states_move_only_by_checked_actions(app: TestApp) {
     let id = campaign(&app, None).await;
     let app = &app;
+    let rows = json!([{"phone": "+14155550123", "timezone": "America/Los_Angeles"}]);
+    let path = format!("/api/v1/campaigns/{id}/contacts");
+    assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);
     let act = |action: &'static str| async move {
         app.post(
             &format!("/api/v1/campaigns/{id}/{action}"),
@@ -83,6 +86,44 @@ async fn campaign_states_move_only_by_checked_actions(app: TestApp) {
     }
     assert_eq!(act("start").await.status(), 409);
     assert_eq!(act("explode").await.status(), 404);
+}
+
+async fn a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start(app: TestApp) {
+    let id = campaign(&app, None).await;
+    let start = format!("/api/v1/campaigns/{id}/start");
+    let (status, code, field) =
+        error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
+    assert_eq!(
+        (status, code.as_str(), field.as_deref()),
+        (422, "validation.invalid", Some("contacts"))
+    );
+    let rows = json!([{"phone": "+14155550123", "timezone": "America/Los_Angeles"}]);
+    let path = format!("/api/v1/campaigns/{id}/contacts");
+    assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);
+    let read: Value = app
+        .get(&format!("/api/v1/campaigns/{id}"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["state"], "draft", "a refused start changes nothing");
+    let bot = read["bot_id"].as_i64().unwrap();
+    app.store
+        .set_bot_archived(contracts::BotId(bot), true)
+        .await
+        .unwrap();
+    let (status, _, field) = error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("bot_id")));
+    app.store
+        .set_bot_archived(contracts::BotId(bot), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post(&start, Some(&app.admin), &json!({}))
+            .await
+            .status(),
+        200
+    );
 }
 
 async fn campaign_settings_are_validated_naming_the_field(app: TestApp) {
@@ -248,6 +289,7 @@ async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
 api_tests!(
     a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy,
     campaign_states_move_only_by_checked_actions,
+    a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start,
     campaign_settings_are_validated_naming_the_field,
     contacts_are_normalised_and_a_bad_row_writes_nothing,
     a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates,

@@ -148,18 +148,26 @@ fn secs(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-/// The campaign's pacing settings, from `settings.dialler.pacing`
-/// (`{"mode": "predictive" | "progressive" | "ratio", "level": 1.5}`) and its abandon target.
+/// The campaign's pacing settings, from `settings.dialler.pacing`: a mode name
+/// (`"predictive"`, `"progressive"`, `"ratio"` with `settings.dialler.ratio_level`) or an object
+/// `{"mode": …, "level": 1.5}`; predictive when absent. Its abandon target is the campaign's.
 pub fn pacing_config(campaign: &Campaign) -> PacingConfig {
-    let pacing = campaign.config.settings.pointer("/dialler/pacing");
-    let mode = match pacing.and_then(|p| p.get("mode")).and_then(|m| m.as_str()) {
-        Some("progressive") => Mode::Progressive,
-        Some("ratio") => Mode::FixedRatio {
-            level: pacing
-                .and_then(|p| p.get("level"))
-                .and_then(serde_json::Value::as_f64)
-                .unwrap_or(1.0),
-        },
+    let dialler = campaign.config.settings.get("dialler");
+    let pacing = dialler.and_then(|d| d.get("pacing"));
+    let mode = pacing
+        .and_then(|p| {
+            p.as_str()
+                .or_else(|| p.get("mode").and_then(|m| m.as_str()))
+        })
+        .unwrap_or("predictive");
+    let level = pacing
+        .and_then(|p| p.get("level"))
+        .or_else(|| dialler.and_then(|d| d.get("ratio_level")))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1.0);
+    let mode = match mode {
+        "progressive" => Mode::Progressive,
+        "ratio" | "fixed_ratio" => Mode::FixedRatio { level },
         _ => Mode::Predictive,
     };
     PacingConfig {
@@ -167,6 +175,20 @@ pub fn pacing_config(campaign: &Campaign) -> PacingConfig {
         abandon_target: campaign.config.abandon_target,
         ..PacingConfig::default()
     }
+}
+
+/// Whether `now` is inside the campaign's schedule (`settings.starts_at` … `settings.ends_at`).
+pub fn in_schedule(campaign: &Campaign, now: DateTime<Utc>) -> bool {
+    let at = |key: &str| {
+        campaign
+            .config
+            .settings
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    at("starts_at").is_none_or(|s| now >= s) && at("ends_at").is_none_or(|e| now < e)
 }
 
 impl Engine {
@@ -262,7 +284,10 @@ impl Engine {
             .store
             .list_campaigns(Page::first(Page::MAX_LIMIT), Some(CampaignState::Running))
             .await?
-            .items;
+            .items
+            .into_iter()
+            .filter(|c| in_schedule(c, now))
+            .collect::<Vec<_>>();
         let fleet_free = if campaigns.is_empty() {
             0
         } else {
@@ -432,5 +457,64 @@ impl Engine {
         if let Some(fence) = self.fence.take() {
             let _ = self.store.release_leader(&fence).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use store::NewCampaign;
+
+    fn campaign(settings: serde_json::Value) -> Campaign {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Campaign {
+            id: CampaignId(1),
+            state: CampaignState::Running,
+            config: NewCampaign {
+                name: "c".into(),
+                bot_id: contracts::BotId(1),
+                calling_windows: Default::default(),
+                max_attempts: 3,
+                concurrency_cap: 10,
+                weight: 1,
+                abandon_target: 0.025,
+                caller_id: None,
+                settings,
+            },
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn pacing_mode_comes_from_the_campaigns_dialler_settings() {
+        let c = campaign(json!({"dialler": {"pacing": "progressive"}}));
+        assert_eq!(pacing_config(&c).mode, Mode::Progressive);
+        let c = campaign(json!({"dialler": {"pacing": "ratio", "ratio_level": 1.4}}));
+        assert_eq!(pacing_config(&c).mode, Mode::FixedRatio { level: 1.4 });
+        let c = campaign(json!({"dialler": {"pacing": {"mode": "ratio", "level": 2.0}}}));
+        assert_eq!(pacing_config(&c).mode, Mode::FixedRatio { level: 2.0 });
+        let c = campaign(json!({}));
+        let config = pacing_config(&c);
+        assert_eq!(config.mode, Mode::Predictive);
+        assert_eq!(config.abandon_target, 0.025);
+    }
+
+    #[test]
+    fn a_campaign_is_dialled_only_inside_its_schedule() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let c = campaign(
+            json!({"starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-24T18:00:00Z"}),
+        );
+        assert!(!in_schedule(&c, at("2026-11-30T23:59:59Z")));
+        assert!(in_schedule(&c, at("2026-12-01T09:00:00Z")));
+        assert!(!in_schedule(&c, at("2026-12-24T18:00:00Z")));
+        assert!(in_schedule(
+            &campaign(json!({"starts_at": null})),
+            at("2020-01-01T00:00:00Z")
+        ));
     }
 }
