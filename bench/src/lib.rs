@@ -2,6 +2,7 @@
 
 pub mod fake_providers;
 pub mod pacing_sim;
+pub mod speech;
 
 use anyhow::Context;
 use contracts::CampaignId;

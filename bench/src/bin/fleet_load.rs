@@ -18,9 +18,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use clap::Parser;
 use contracts::call_result::CallResult;
-use contracts::runtime_config::{
-    BotRef, BotSpec, CallDirection, CallInfo, ProviderSettings, RuntimeConfig,
-};
+use contracts::runtime_config::{BotRef, BotSpec, CallDirection, CallInfo, RuntimeConfig};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex as StdMutex;
 use serde_json::{Value, json};
@@ -57,19 +55,7 @@ struct Fakes {
 type Shared = Arc<Fakes>;
 
 fn spec(base: &str) -> BotSpec {
-    let with_base = |name: &str| {
-        let mut p = ProviderSettings::named(name);
-        p.options
-            .insert("base_url".into(), json!(format!("{base}/v1")));
-        p
-    };
-    let mut spec = BotSpec::new(
-        "en-US",
-        "You book appointments.",
-        with_base("whisper"),
-        with_base("vllm"),
-        with_base("openai"),
-    );
+    let mut spec = bench::speech::openai_compatible_bot(base);
     spec.first_message = Some("Hello.".into());
     spec.limits.max_duration_secs = 600;
     spec.limits.silence_timeout_secs = 120;

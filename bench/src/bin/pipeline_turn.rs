@@ -7,7 +7,8 @@
 //! forward it (the runner's cost per hop times six). Goal: the turn under 5 ms at p99.
 
 use anyhow::Context;
-use audio::{SampleRate, wav};
+use audio::SampleRate;
+use bench::speech::{ms, percentile};
 use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::assemble::{self, Assembly, ProviderChains};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, ToneTts};
@@ -20,10 +21,6 @@ use std::time::{Duration, Instant};
 
 const TURNS: usize = 300;
 const HOPS: usize = 2_000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn summary(name: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -40,10 +37,6 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
         ms(max)
     );
     (p50, p99)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 #[derive(Debug)]
@@ -142,14 +135,8 @@ async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/audio/tests/data/speech_16k.wav"
-    );
-    let mut speech = wav::decode(&std::fs::read(path).context("read the speech sample")?)?.samples;
     // One second of speech, then the 0.8 s of silence the VAD needs to end the turn.
-    speech.truncate(16_000 * 2);
-    speech.drain(..16_000);
+    let mut speech = bench::speech::speech_second()?;
     speech.extend(vec![0; 16_000]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

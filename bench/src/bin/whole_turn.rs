@@ -13,13 +13,13 @@
 //! three HTTP round trips, the aggregation, the streaming and the framing). Ratios Pipecat / vox.
 
 use anyhow::Context;
-use audio::{SampleRate, wav};
+use audio::SampleRate;
+use bench::speech::{ms, percentile};
 use clap::Parser;
-use contracts::runtime_config::{BotSpec, ProviderSettings};
+use contracts::runtime_config::BotSpec;
 use pipeline::assemble::{self, Assembly};
 use pipeline::{AudioChunk, Command, DataFrame, Frame, SessionConfig, SystemFrame};
 use providers::factory::{ProviderEnv, build_chains};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -37,32 +37,8 @@ struct Args {
     python: String,
 }
 
-fn speech_clip() -> anyhow::Result<(String, Vec<i16>)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/audio/tests/data/speech_16k.wav"
-    );
-    let mut samples = wav::decode(&std::fs::read(path).context("read the speech sample")?)?.samples;
-    // The sentence's second second, as in pipeline_turn (turn.py cuts the same).
-    samples.truncate(16_000 * 2);
-    samples.drain(..16_000);
-    Ok((path.to_owned(), samples))
-}
-
 fn spec(base: &str) -> BotSpec {
-    let with_base = |name: &str| {
-        let mut p = ProviderSettings::named(name);
-        p.options
-            .insert("base_url".into(), json!(format!("{base}/v1")));
-        p
-    };
-    let mut spec = BotSpec::new(
-        "en-US",
-        "You book appointments.",
-        with_base("whisper"),
-        with_base("vllm"),
-        with_base("openai"),
-    );
+    let mut spec = bench::speech::openai_compatible_bot(base);
     spec.limits.max_duration_secs = 3_600;
     spec.limits.silence_timeout_secs = 600;
     spec
@@ -225,14 +201,6 @@ async fn pipecat_turns(base: &str, wav: &str, args: &Args) -> anyhow::Result<Tur
     Ok(turns)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// p50, p99 and max of `samples`.
 fn stats(mut samples: Vec<Duration>) -> [Duration; 3] {
     samples.sort();
@@ -246,7 +214,7 @@ fn stats(mut samples: Vec<Duration>) -> [Duration; 3] {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (wav, speech) = speech_clip()?;
+    let speech = bench::speech::speech_second()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app: axum::Router = bench::fake_providers::router(Duration::ZERO, 0.5);
@@ -257,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
         args.turns, args.gap
     );
     let vox = vox_turns(&base, &speech, &args).await?;
-    let pipecat = pipecat_turns(&base, &wav, &args).await?;
+    let pipecat = pipecat_turns(&base, bench::speech::SPEECH_WAV, &args).await?;
     println!(
         "| runtime | end of speech → first bot audio p50 | p99 | max | end-of-turn decision → first bot audio p50 | p99 | max |"
     );

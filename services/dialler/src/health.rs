@@ -91,96 +91,101 @@ impl Monitor {
     pub fn metrics(&self) -> String {
         let o = self.observed.lock().clone();
         let mut out = String::new();
-        let mut gauge = |name: &str, help: &str, kind: &str, value: f64| {
+        let (gauge, counter) = ("gauge", "counter");
+        let retries = self.fleet.counters.attach_retries.load(Ordering::Relaxed);
+        let attach_errors = self.fleet.counters.attach_errors.load(Ordering::Relaxed);
+        let totals: [(&str, &str, &str, f64); 14] = [
+            (
+                "vox_dialler_leader",
+                "1 while this instance holds the leader lease.",
+                gauge,
+                f64::from(u8::from(o.leader)),
+            ),
+            (
+                "vox_dialler_ticks_total",
+                "Loop iterations run.",
+                counter,
+                o.stats.ticks as f64,
+            ),
+            (
+                "vox_dialler_campaigns_running",
+                "Running campaigns at the last tick.",
+                gauge,
+                f64::from(o.campaigns),
+            ),
+            (
+                "vox_dialler_active_dials",
+                "Calls placed and not over (each holds a contact lease).",
+                gauge,
+                f64::from(o.active),
+            ),
+            (
+                "vox_dialler_fleet_free_slots",
+                "Free fleet slots at the last tick.",
+                gauge,
+                f64::from(o.fleet_free),
+            ),
+            (
+                "vox_dialler_dials_total",
+                "Calls placed.",
+                counter,
+                o.stats.dials as f64,
+            ),
+            (
+                "vox_dialler_answered_total",
+                "Calls answered.",
+                counter,
+                o.stats.answered as f64,
+            ),
+            (
+                "vox_dialler_machines_total",
+                "Calls the carrier's AMD called a machine.",
+                counter,
+                o.stats.machines as f64,
+            ),
+            (
+                "vox_dialler_abandoned_total",
+                "Answered calls abandoned (no worker within the grace).",
+                counter,
+                o.stats.abandoned as f64,
+            ),
+            (
+                "vox_dialler_attached_total",
+                "Calls attached to a worker.",
+                counter,
+                o.stats.attached as f64,
+            ),
+            (
+                "vox_dialler_attach_retries_total",
+                "Attach requests passed on to the next worker.",
+                counter,
+                retries as f64,
+            ),
+            (
+                "vox_dialler_attach_errors_total",
+                "Attach requests that failed other than by 429.",
+                counter,
+                attach_errors as f64,
+            ),
+            (
+                "vox_dialler_carrier_errors_total",
+                "Carrier requests that failed.",
+                counter,
+                o.stats.carrier_errors as f64,
+            ),
+            (
+                "vox_dialler_store_errors_total",
+                "Store operations that failed.",
+                counter,
+                o.stats.store_errors as f64,
+            ),
+        ];
+        for (name, help, kind, value) in totals {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
-        };
-        gauge(
-            "vox_dialler_leader",
-            "1 while this instance holds the leader lease.",
-            "gauge",
-            f64::from(u8::from(o.leader)),
-        );
-        gauge(
-            "vox_dialler_ticks_total",
-            "Loop iterations run.",
-            "counter",
-            o.stats.ticks as f64,
-        );
-        gauge(
-            "vox_dialler_campaigns_running",
-            "Running campaigns at the last tick.",
-            "gauge",
-            f64::from(o.campaigns),
-        );
-        gauge(
-            "vox_dialler_active_dials",
-            "Calls placed and not over (each holds a contact lease).",
-            "gauge",
-            f64::from(o.active),
-        );
-        gauge(
-            "vox_dialler_fleet_free_slots",
-            "Free fleet slots at the last tick.",
-            "gauge",
-            f64::from(o.fleet_free),
-        );
-        gauge(
-            "vox_dialler_dials_total",
-            "Calls placed.",
-            "counter",
-            o.stats.dials as f64,
-        );
-        gauge(
-            "vox_dialler_answered_total",
-            "Calls answered.",
-            "counter",
-            o.stats.answered as f64,
-        );
-        gauge(
-            "vox_dialler_machines_total",
-            "Calls the carrier's AMD called a machine.",
-            "counter",
-            o.stats.machines as f64,
-        );
-        gauge(
-            "vox_dialler_abandoned_total",
-            "Answered calls abandoned (no worker within the grace).",
-            "counter",
-            o.stats.abandoned as f64,
-        );
-        gauge(
-            "vox_dialler_attached_total",
-            "Calls attached to a worker.",
-            "counter",
-            o.stats.attached as f64,
-        );
-        gauge(
-            "vox_dialler_attach_retries_total",
-            "Attach requests passed on to the next worker.",
-            "counter",
-            self.fleet.counters.attach_retries.load(Ordering::Relaxed) as f64,
-        );
-        gauge(
-            "vox_dialler_attach_errors_total",
-            "Attach requests that failed other than by 429.",
-            "counter",
-            self.fleet.counters.attach_errors.load(Ordering::Relaxed) as f64,
-        );
-        gauge(
-            "vox_dialler_carrier_errors_total",
-            "Carrier requests that failed.",
-            "counter",
-            o.stats.carrier_errors as f64,
-        );
-        gauge(
-            "vox_dialler_store_errors_total",
-            "Store operations that failed.",
-            "counter",
-            o.stats.store_errors as f64,
-        );
+        }
         let per = |out: &mut String, name: &str, help: &str, rows: &[(String, f64)]| {
             if rows.is_empty() {
                 return;

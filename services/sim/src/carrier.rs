@@ -139,38 +139,29 @@ impl Carrier for SimCarrier {
             let (after, answered) = match fate {
                 Fate::Person { after } => (after, Answered::Person),
                 Fate::Voicemail { after } => (after, Answered::Voicemail),
-                Fate::Busy { after } => {
+                unanswered => {
+                    let (after, outcome, detail) = match unanswered {
+                        Fate::Busy { after } => {
+                            (after, CallOutcomeCode::DialBusy, "the line is busy")
+                        }
+                        Fate::Failed { after } => (
+                            after,
+                            CallOutcomeCode::DialFailed,
+                            "the network failed the call",
+                        ),
+                        _ => (ring_timeout, CallOutcomeCode::DialNoAnswer, "no answer"),
+                    };
                     tokio::time::sleep(secs(after)).await;
-                    stats.lock().busy += 1;
+                    {
+                        let mut s = stats.lock();
+                        match outcome {
+                            CallOutcomeCode::DialBusy => s.busy += 1,
+                            CallOutcomeCode::DialFailed => s.failed += 1,
+                            _ => s.no_answer += 1,
+                        }
+                    }
                     calls.lock().remove(&call_id);
-                    return Self::ended(
-                        &events,
-                        call_id,
-                        CallOutcomeCode::DialBusy,
-                        "the line is busy",
-                    );
-                }
-                Fate::Failed { after } => {
-                    tokio::time::sleep(secs(after)).await;
-                    stats.lock().failed += 1;
-                    calls.lock().remove(&call_id);
-                    return Self::ended(
-                        &events,
-                        call_id,
-                        CallOutcomeCode::DialFailed,
-                        "the network failed the call",
-                    );
-                }
-                Fate::NoAnswer => {
-                    tokio::time::sleep(secs(ring_timeout)).await;
-                    stats.lock().no_answer += 1;
-                    calls.lock().remove(&call_id);
-                    return Self::ended(
-                        &events,
-                        call_id,
-                        CallOutcomeCode::DialNoAnswer,
-                        "no answer",
-                    );
+                    return Self::ended(&events, call_id, outcome, detail);
                 }
             };
             tokio::time::sleep(secs(after)).await;

@@ -79,6 +79,16 @@ struct Live {
     phase: Phase,
 }
 
+/// One campaign's live calls as the pacer sees them: conversation ages, ringing ages, calls
+/// waiting for a worker, and all of them together.
+#[derive(Debug, Default)]
+struct Observed {
+    busy: Vec<f64>,
+    ringing: Vec<f64>,
+    waiting: usize,
+    in_flight: usize,
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -305,14 +315,9 @@ impl Engine {
             fleet_free,
             dials: 0,
         };
+        let observed: Vec<Observed> = campaigns.iter().map(|c| self.observe(c.id, now)).collect();
         // The pool: the fleet's free slots plus the ones our own conversations hold.
-        let talking = |c: CampaignId| {
-            self.live
-                .values()
-                .filter(|l| l.campaign == c && matches!(l.phase, Phase::Talking { .. }))
-                .count()
-        };
-        let ours: usize = campaigns.iter().map(|c| talking(c.id)).sum();
+        let ours: usize = observed.iter().map(|o| o.busy.len()).sum();
         let pool = f64::from(fleet_free) + ours as f64;
         let claims: Vec<Claim> = campaigns
             .iter()
@@ -323,13 +328,13 @@ impl Engine {
             .collect();
         let shares = fair_share::shares(pool, &claims);
         let mut free_left = f64::from(fleet_free) - self.waiting.len() as f64;
-        for (campaign, share) in campaigns.iter().zip(shares) {
-            let (busy, ringing, waiting) = self.observe(campaign.id, now);
-            let in_flight = self
-                .live
-                .values()
-                .filter(|l| l.campaign == campaign.id)
-                .count();
+        for ((campaign, share), seen) in campaigns.iter().zip(shares).zip(observed) {
+            let Observed {
+                busy,
+                ringing,
+                waiting,
+                in_flight,
+            } = seen;
             let free = (share - busy.len() as f64 - waiting as f64)
                 .max(0.0)
                 .min(free_left.max(0.0));
@@ -366,17 +371,18 @@ impl Engine {
         Ok(report)
     }
 
-    /// Conversation ages, ringing ages and waiting calls of one campaign.
-    fn observe(&self, campaign: CampaignId, now: DateTime<Utc>) -> (Vec<f64>, Vec<f64>, usize) {
-        let (mut busy, mut ringing, mut waiting) = (Vec::new(), Vec::new(), 0);
+    /// What the pacer sees of one campaign's live calls.
+    fn observe(&self, campaign: CampaignId, now: DateTime<Utc>) -> Observed {
+        let mut seen = Observed::default();
         for live in self.live.values().filter(|l| l.campaign == campaign) {
+            seen.in_flight += 1;
             match live.phase {
-                Phase::Talking { since } => busy.push(secs(now) - secs(since)),
-                Phase::Ringing => ringing.push(secs(now) - secs(live.dialled)),
-                Phase::Waiting { .. } => waiting += 1,
+                Phase::Talking { since } => seen.busy.push(secs(now) - secs(since)),
+                Phase::Ringing => seen.ringing.push(secs(now) - secs(live.dialled)),
+                Phase::Waiting { .. } => seen.waiting += 1,
             }
         }
-        (busy, ringing, waiting)
+        seen
     }
 
     /// Leases up to `n` contacts (fenced) and places a call to each.

@@ -1,0 +1,49 @@
+//! What the speech benchmarks share: the spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, and percentiles of durations.
+
+use anyhow::Context;
+use audio::wav;
+use contracts::runtime_config::{BotSpec, ProviderSettings};
+use serde_json::json;
+use std::time::Duration;
+
+/// The espeak test sentence (16 kHz), in the audio crate's test data.
+pub const SPEECH_WAV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/audio/tests/data/speech_16k.wav"
+);
+
+/// One second of speech: the sentence's second second (`bench/pipecat/turn.py` cuts the same).
+pub fn speech_second() -> anyhow::Result<Vec<i16>> {
+    let mut samples =
+        wav::decode(&std::fs::read(SPEECH_WAV).context("read the speech sample")?)?.samples;
+    samples.truncate(16_000 * 2);
+    samples.drain(..16_000);
+    Ok(samples)
+}
+
+/// A bot whose STT, LLM and TTS are the OpenAI-compatible `whisper`, `vllm` and `openai`
+/// providers at `base` (`/v1` is appended).
+pub fn openai_compatible_bot(base: &str) -> BotSpec {
+    let with_base = |name: &str| {
+        let mut p = ProviderSettings::named(name);
+        p.options
+            .insert("base_url".into(), json!(format!("{base}/v1")));
+        p
+    };
+    BotSpec::new(
+        "en-US",
+        "You book appointments.",
+        with_base("whisper"),
+        with_base("vllm"),
+        with_base("openai"),
+    )
+}
+
+/// The `p` quantile of sorted samples (nearest rank).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
