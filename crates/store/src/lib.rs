@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dialler_settings;
 mod error;
 pub mod model;
 mod postgres;

@@ -4,7 +4,8 @@
 //! `{"dial.busy": {"after_minutes": 30}, "dial.machine": {"after_minutes": 240}, …}`; an outcome
 //! without an entry uses [`default_delay`]. Attempts past the cap, conversations that happened,
 //! and invalid numbers are never retried. Shared by the Backend (results a worker posts) and the
-//! dialler (calls that end before a worker: busy, no answer, machine, abandoned, failed).
+//! dialler (calls that end before a worker: busy, no answer, machine, abandoned, failed). A
+//! lockout (`dialler_settings::lockout`) is a floor under the delay.
 
 use crate::{Campaign, Contact, ContactNext};
 use chrono::{DateTime, Duration, Utc};
@@ -52,8 +53,10 @@ pub fn next_for(
         .and_then(|rule| rule.get("after_minutes"))
         .and_then(Value::as_i64)
         .map(Duration::minutes);
+    // A lockout (after an abandon or a machine) is a floor under whatever the policy says.
+    let lockout = crate::dialler_settings::lockout(&campaign.config.settings, outcome);
     match configured.or_else(|| default_delay(outcome)) {
-        Some(delay) if delay >= Duration::zero() => ContactNext::RetryAt(now + delay),
+        Some(delay) if delay >= Duration::zero() => ContactNext::RetryAt(now + delay.max(lockout)),
         _ => ContactNext::Done,
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn campaign(campaign: &NewCampaign) -> Result<()> {
             "must be a fraction between 0 and 1",
         ));
     }
-    Ok(())
+    crate::dialler_settings::check(&campaign.settings)
 }
 
 /// A contact with its phone and zone parsed; all rows are checked before any is written.

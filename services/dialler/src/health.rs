@@ -94,7 +94,7 @@ impl Monitor {
         let (gauge, counter) = ("gauge", "counter");
         let retries = self.fleet.counters.attach_retries.load(Ordering::Relaxed);
         let attach_errors = self.fleet.counters.attach_errors.load(Ordering::Relaxed);
-        let totals: [(&str, &str, &str, f64); 14] = [
+        let totals: [(&str, &str, &str, f64); 15] = [
             (
                 "vox_dialler_leader",
                 "1 while this instance holds the leader lease.",
@@ -172,6 +172,12 @@ impl Monitor {
                 "Carrier requests that failed.",
                 counter,
                 o.stats.carrier_errors as f64,
+            ),
+            (
+                "vox_dialler_rate_limited_total",
+                "Placements the carrier held back for a later tick (rate-limiting).",
+                counter,
+                o.stats.rate_limited as f64,
             ),
             (
                 "vox_dialler_store_errors_total",

@@ -193,6 +193,8 @@ pub(crate) struct LeaseContext {
     pub bot_id: i64,
     pub bot_version: i64,
     pub max_attempts: i64,
+    /// At most this many calls to one contact in any 24 hours (`dialler.max_attempts_per_day`).
+    pub per_day: Option<i64>,
     pub caller_id: Option<String>,
     /// Zones whose local time is inside a calling window now; `None` when there are no windows.
     pub allowed_zones: Option<Vec<&'static str>>,
@@ -219,6 +221,7 @@ struct LeaseCampaignRow {
     bot_id: i64,
     current_version: i64,
     caller_id: Option<String>,
+    settings: String,
 }
 
 /// Checks the fence (when given) and the campaign, inside the lease transaction.
@@ -246,7 +249,7 @@ pub(crate) async fn lease_context(
         }
     }
     let row: Option<LeaseCampaignRow> = sqlx::query_as(
-        "SELECT c.state, c.calling_windows, c.max_attempts, c.bot_id, b.current_version, c.caller_id \
+        "SELECT c.state, c.calling_windows, c.max_attempts, c.bot_id, b.current_version, c.caller_id, c.settings \
          FROM campaigns c JOIN bots b ON b.id = c.bot_id WHERE c.id = $1",
     )
     .bind(request.campaign_id.0)
@@ -262,7 +265,9 @@ pub(crate) async fn lease_context(
         });
     }
     let windows: CallingWindows = json("campaigns.calling_windows", &row.calling_windows)?;
+    let settings: serde_json::Value = json("campaigns.settings", &row.settings)?;
     Ok(LeaseContext {
+        per_day: crate::dialler_settings::max_attempts_per_day(&settings),
         bot_id: row.bot_id,
         bot_version: row.current_version,
         max_attempts: row.max_attempts,
@@ -381,6 +386,14 @@ pub(crate) fn push_due_conditions(
         .push(" AND attempts < ")
         .push_bind(context.max_attempts);
     query.push(" AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = contacts.phone)");
+    if let Some(cap) = context.per_day {
+        let since = request.now - chrono::Duration::hours(24);
+        query
+            .push(" AND (SELECT COUNT(*) FROM calls WHERE calls.contact_id = contacts.id AND calls.created_at > ")
+            .push_bind(to_ms(since))
+            .push(") < ")
+            .push_bind(cap);
+    }
 }
 
 /// Rejects a malformed lease request before the transaction starts.

@@ -1,4 +1,4 @@
-//! Leases: due contacts only, DNC, attempt caps, calling windows across DST, expiry, and no double leases under concurrency.
+//! Leases: due contacts only, DNC, attempt caps (overall and per 24 hours), calling windows across DST, expiry, and no double leases under concurrency.
 
 use crate::support::*;
 use contracts::{CallState, CampaignId};
@@ -130,6 +130,44 @@ async fn lease_skips_contacts_over_their_attempt_cap(store: Arc<dyn Store>) {
         .unwrap();
     let again = lease(&*store, campaign, "d1", now).await;
     assert!(again.is_empty(), "one attempt allowed, a second was leased");
+}
+
+async fn lease_skips_contacts_called_their_daily_maximum_in_the_last_24_hours(
+    store: Arc<dyn Store>,
+) {
+    let campaign = running_campaign(&*store, |c| {
+        c.max_attempts = 5;
+        c.settings = serde_json::json!({"dialler": {"max_attempts_per_day": 2}});
+    })
+    .await;
+    store
+        .add_contacts(campaign, many_contacts(1))
+        .await
+        .unwrap();
+    let start = at(2026, 11, 23, 15, 0);
+    for minute in 0..2 {
+        let now = start + chrono::Duration::minutes(minute);
+        let leased = lease(&*store, campaign, "d1", now).await;
+        assert_eq!(leased.len(), 1, "attempt {} of the day", minute + 1);
+        store
+            .finish_attempt(
+                leased[0].contact_id,
+                "d1",
+                "dial.busy",
+                ContactNext::RetryAt(now),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    let third = start + chrono::Duration::minutes(2);
+    assert!(
+        lease(&*store, campaign, "d1", third).await.is_empty(),
+        "a third call within 24 hours was leased"
+    );
+    // A day after the first call, one of the two has left the window.
+    let next_day = start + chrono::Duration::hours(24) + chrono::Duration::seconds(30);
+    assert_eq!(lease(&*store, campaign, "d1", next_day).await.len(), 1);
 }
 
 async fn lease_skips_contacts_whose_next_attempt_is_in_the_future(store: Arc<dyn Store>) {
@@ -348,6 +386,7 @@ both_backends!(
     lease_refuses_a_campaign_that_is_not_running,
     lease_skips_contacts_on_the_dnc_list,
     lease_skips_contacts_over_their_attempt_cap,
+    lease_skips_contacts_called_their_daily_maximum_in_the_last_24_hours,
     lease_skips_contacts_whose_next_attempt_is_in_the_future,
     lease_skips_contacts_outside_their_calling_window_across_a_dst_change,
     an_expired_lease_is_leased_again_but_a_renewed_one_is_not,

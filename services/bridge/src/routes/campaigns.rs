@@ -233,7 +233,7 @@ async fn act(
     Ok(Json(view))
 }
 
-/// A campaign may run only with a usable bot and someone left to call.
+/// A campaign may run only with a usable bot, someone left to call, and a caller ID of ours.
 async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
     let bot = match state.store.bot(campaign.config.bot_id).await {
         Ok(bot) => bot,
@@ -266,6 +266,21 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
         return Err(ApiError::invalid(
             "contacts",
             "the campaign has no contact left to call: add or import contacts first",
+        ));
+    }
+    // The number callees see must be one of ours and answer when they call back (caller-ID
+    // rules require a number that can be returned), so it must be routed to a bot.
+    if let Some(caller_id) = &campaign.config.caller_id
+        && super::settings::bot_for_number(state, caller_id)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::invalid(
+            "caller_id",
+            format!(
+                "{caller_id} is not one of this platform's numbers: route it to a bot under \
+                 /inbound-numbers so callbacks are answered, or clear the caller ID"
+            ),
         ));
     }
     Ok(())

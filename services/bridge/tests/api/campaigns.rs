@@ -126,6 +126,45 @@ async fn a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start(ap
     );
 }
 
+async fn a_campaign_whose_caller_id_is_not_one_of_our_numbers_refuses_to_start(app: TestApp) {
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"name": "Callback", "bot_id": bot["id"], "caller_id": "+442071838750"});
+    let created: Value = app
+        .post("/api/v1/campaigns", Some(&app.admin), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let rows = json!([{"phone": "+14155550123", "timezone": "America/Los_Angeles"}]);
+    let path = format!("/api/v1/campaigns/{id}/contacts");
+    assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);
+    let start = format!("/api/v1/campaigns/{id}/start");
+    let (status, _, field) = error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("caller_id")));
+    let read: Value = app
+        .get(&format!("/api/v1/campaigns/{id}"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["state"], "draft", "a refused start changes nothing");
+    let route = app
+        .put(
+            "/api/v1/inbound-numbers/+442071838750",
+            Some(&app.admin),
+            &json!({"bot_id": bot["id"]}),
+        )
+        .await;
+    assert_eq!(route.status(), 200);
+    assert_eq!(
+        app.post(&start, Some(&app.admin), &json!({}))
+            .await
+            .status(),
+        200
+    );
+}
+
 async fn campaign_settings_are_validated_naming_the_field(app: TestApp) {
     let bot = app.create_bot(bot_spec()).await;
     let cases = [
@@ -145,6 +184,18 @@ async fn campaign_settings_are_validated_naming_the_field(app: TestApp) {
         (
             json!({"name": "A", "bot_id": bot["id"], "caller_id": "12345"}),
             "caller_id",
+        ),
+        (
+            json!({"name": "A", "bot_id": bot["id"], "dialler": {"pacing": "fast"}}),
+            "dialler.pacing",
+        ),
+        (
+            json!({"name": "A", "bot_id": bot["id"], "dialler": {"retry": {"dial.bsy": {"after_minutes": 5}}}}),
+            "dialler.retry.dial.bsy",
+        ),
+        (
+            json!({"name": "A", "bot_id": bot["id"], "dialler": {"max_attempts_per_day": 0}}),
+            "dialler.max_attempts_per_day",
         ),
     ];
     for (body, field) in cases {
@@ -290,6 +341,7 @@ api_tests!(
     a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy,
     campaign_states_move_only_by_checked_actions,
     a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start,
+    a_campaign_whose_caller_id_is_not_one_of_our_numbers_refuses_to_start,
     campaign_settings_are_validated_naming_the_field,
     contacts_are_normalised_and_a_bad_row_writes_nothing,
     a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates,

@@ -1,13 +1,13 @@
 //! One call's way through the dialler: placing it, carrier events, attach to a worker (or waiting for one under the 2-second rule), and ending it with an outcome and the contact's next attempt.
 
 use super::{Engine, Live, Phase, secs};
-use crate::carrier::{CarrierEvent, Dial};
+use crate::carrier::{CarrierError, CarrierEvent, Dial};
 use crate::fleet::AttachError;
 use crate::pacing::Resolution;
 use chrono::{DateTime, Utc};
 use contracts::attach::{AmdVerdict, AttachRequest};
 use contracts::runtime_config::CallDirection;
-use contracts::{CallId, CallOutcomeCode, CallState};
+use contracts::{CallId, CallOutcomeCode, CallState, CampaignId};
 use serde_json::json;
 use std::time::Duration;
 use store::{Campaign, Lease, Transition, retry};
@@ -38,7 +38,7 @@ impl Engine {
         }
     }
 
-    /// Places the leased contact's call.
+    /// Takes on the leased contact's call and places it.
     pub(super) async fn place(&mut self, campaign: &Campaign, lease: Lease, now: DateTime<Utc>) {
         let call_id = lease.call_id;
         self.live.insert(
@@ -46,21 +46,43 @@ impl Engine {
             Live {
                 campaign: campaign.id,
                 contact: lease.contact_id,
-                to: lease.phone.clone(),
+                to: lease.phone,
+                timezone: lease.timezone,
                 from: campaign.config.caller_id.clone(),
                 carrier_call_id: String::new(),
                 dialled: now,
                 answered: None,
                 amd: None,
                 state: CallState::Leased,
-                phase: Phase::Ringing,
+                phase: Phase::Unplaced,
             },
         );
-        self.record(call_id, CallState::Dialing, now, |_| {}).await;
+        self.try_place(campaign, call_id, now).await;
+    }
+
+    /// Places a leased call that has not been placed yet: checks compliance once more, then asks
+    /// the carrier. A carrier that is rate-limiting keeps the call for the next tick.
+    pub(super) async fn try_place(
+        &mut self,
+        campaign: &Campaign,
+        call_id: CallId,
+        now: DateTime<Utc>,
+    ) {
+        let Some(live) = self.live.get(&call_id).cloned() else {
+            return;
+        };
+        // The lease checked these in its transaction; placing may come later (a carrier that is
+        // rate-limiting), and a number can join the DNC list in between, so they are checked
+        // again at the last moment.
+        if let Some((outcome, detail)) = self.recheck(campaign, &live, now).await {
+            tracing::info!(%call_id, %outcome, "not dialled: {detail}");
+            self.end(call_id, outcome, detail, now).await;
+            return;
+        }
         let dial = Dial {
             call_id,
-            to: lease.phone,
-            from: campaign.config.caller_id.clone(),
+            to: live.to.clone(),
+            from: live.from.clone(),
             ring_timeout: self.config.ring_timeout.max(RING_FLOOR),
             detect_machine: true,
         };
@@ -69,13 +91,76 @@ impl Engine {
                 self.stats.dials += 1;
                 if let Some(live) = self.live.get_mut(&call_id) {
                     live.carrier_call_id = carrier_id;
+                    live.dialled = now;
+                    live.phase = Phase::Ringing;
                 }
+                self.record(call_id, CallState::Dialing, now, |_| {}).await;
+            }
+            Err(error @ CarrierError::RateLimited(_)) => {
+                self.stats.rate_limited += 1;
+                tracing::info!(%call_id, %error, "the carrier is rate-limiting; placing the call next tick");
             }
             Err(error) => {
                 self.stats.carrier_errors += 1;
                 tracing::warn!(%call_id, %error, "placing the call failed");
                 self.end(call_id, error.outcome(), &error.to_string(), now)
                     .await;
+            }
+        }
+    }
+
+    /// Places the calls a rate-limiting carrier held back; those of a campaign that stopped
+    /// running (or left its schedule) are canceled and their contacts come due again.
+    pub(super) async fn place_held_back(&mut self, running: &[Campaign], now: DateTime<Utc>) {
+        let held: Vec<(CallId, CampaignId)> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.phase == Phase::Unplaced)
+            .map(|(id, l)| (*id, l.campaign))
+            .collect();
+        for (call_id, campaign_id) in held {
+            match running.iter().find(|c| c.id == campaign_id) {
+                Some(campaign) => self.try_place(campaign, call_id, now).await,
+                None => {
+                    self.end(
+                        call_id,
+                        CallOutcomeCode::DialCanceled,
+                        "the campaign stopped before the call was placed",
+                        now,
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// The compliance checks just before dialling: the DNC list and the contact's calling window.
+    async fn recheck(
+        &mut self,
+        campaign: &Campaign,
+        live: &Live,
+        now: DateTime<Utc>,
+    ) -> Option<(CallOutcomeCode, &'static str)> {
+        if !campaign.config.calling_windows.allows(live.timezone, now) {
+            return Some((
+                CallOutcomeCode::ComplianceOutsideWindow,
+                "the contact's calling window closed before the call was placed",
+            ));
+        }
+        match self.store.is_dnc(live.to.as_str()).await {
+            Ok(false) => None,
+            Ok(true) => Some((
+                CallOutcomeCode::ComplianceDnc,
+                "the number joined the do-not-call list before the call was placed",
+            )),
+            Err(error) => {
+                // Unsure is not allowed: a number is dialled only when known to be callable.
+                self.stats.store_errors += 1;
+                tracing::warn!(%error, "the DNC check failed; not dialling");
+                Some((
+                    CallOutcomeCode::DialCanceled,
+                    "the DNC list could not be checked",
+                ))
             }
         }
     }
@@ -100,7 +185,7 @@ impl Engine {
                 detail,
                 ..
             } => match live.phase {
-                Phase::Ringing => {
+                Phase::Unplaced | Phase::Ringing => {
                     self.learn(&live, at, Resolution::Unanswered);
                     self.end(call_id, outcome, &detail, at).await;
                 }

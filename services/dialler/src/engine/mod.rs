@@ -13,7 +13,7 @@ use crate::fleet::FleetClient;
 use crate::pacing::{Applied, Decision, Mode, Pacer, PacingConfig, Snapshot};
 use chrono::{DateTime, Utc};
 use contracts::attach::AmdVerdict;
-use contracts::{CallId, CallState, CampaignId, ContactId, E164Number};
+use contracts::{CallId, CallState, CampaignId, ContactId, E164Number, TimeZoneName};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,8 @@ impl EngineConfig {
 /// Where a live call is, as the dialler tracks it (its store state is in `state`).
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
+    /// Leased, not placed yet (the carrier was rate-limiting).
+    Unplaced,
     /// Placed, not answered.
     Ringing,
     /// Answered by a human (or no verdict), waiting for a worker since `since`.
@@ -69,6 +71,7 @@ struct Live {
     campaign: CampaignId,
     contact: ContactId,
     to: E164Number,
+    timezone: TimeZoneName,
     from: Option<E164Number>,
     carrier_call_id: String,
     dialled: DateTime<Utc>,
@@ -99,6 +102,8 @@ pub struct Stats {
     pub abandoned: u64,
     pub attached: u64,
     pub carrier_errors: u64,
+    /// Placements the carrier held back (rate-limiting); the call is placed on a later tick.
+    pub rate_limited: u64,
     pub store_errors: u64,
     pub last_tick: Option<DateTime<Utc>>,
     /// The last decision per campaign.
@@ -309,6 +314,7 @@ impl Engine {
                 }
             }
         };
+        self.place_held_back(&campaigns, now).await;
         let mut report = TickReport {
             leader: true,
             campaigns: campaigns.len(),
@@ -378,7 +384,9 @@ impl Engine {
             seen.in_flight += 1;
             match live.phase {
                 Phase::Talking { since } => seen.busy.push(secs(now) - secs(since)),
-                Phase::Ringing => seen.ringing.push(secs(now) - secs(live.dialled)),
+                Phase::Unplaced | Phase::Ringing => {
+                    seen.ringing.push(secs(now) - secs(live.dialled))
+                }
                 Phase::Waiting { .. } => seen.waiting += 1,
             }
         }

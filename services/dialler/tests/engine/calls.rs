@@ -102,10 +102,13 @@ async fn an_answered_call_with_no_free_worker_hears_the_message_and_is_abandoned
         played[0].1.contains("will not call again today"),
         "{played:?}"
     );
-    // The contact comes back later (the abandon retry), not now.
+    // The contact comes back after the 72-hour abandon lockout (less at most 10 % jitter), not now.
     let contact = store.contact(stored.contact_id.unwrap()).await.unwrap();
     assert_eq!(contact.status, ContactStatus::Pending);
-    assert!(contact.next_attempt_at > secs(11), "{contact:?}");
+    assert!(
+        contact.next_attempt_at >= secs(11) + chrono::Duration::hours(64),
+        "{contact:?}"
+    );
     assert_eq!(engine.stats.abandoned, 1);
     let _ = campaign_id;
 }
@@ -137,7 +140,8 @@ async fn a_carrier_machine_verdict_ends_the_call_as_a_machine_and_schedules_a_re
     assert_eq!(stored.outcome, Some(CallOutcomeCode::DialMachine));
     let contact = store.contact(stored.contact_id.unwrap()).await.unwrap();
     assert_eq!(contact.status, ContactStatus::Pending);
-    assert!(contact.next_attempt_at >= secs(20) + chrono::Duration::hours(3));
+    // The machine lockout (a day, less at most 10 % jitter) is the floor under the 4-hour retry.
+    assert!(contact.next_attempt_at >= secs(20) + chrono::Duration::hours(21));
 }
 
 async fn a_busy_line_ends_as_busy_and_frees_its_place_for_the_next_tick(store: Arc<dyn Store>) {
@@ -190,6 +194,56 @@ async fn a_number_the_carrier_refuses_is_never_retried(store: Arc<dyn Store>) {
     assert_eq!(contact.status, ContactStatus::Done);
 }
 
+async fn a_rate_limited_call_is_placed_next_tick_after_the_compliance_checks_again(
+    store: Arc<dyn Store>,
+) {
+    campaign(&*store, 2).await;
+    let (_w, url) = worker("w1", 2).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    *carrier.rate_limited.lock() = 2;
+    let report = engine.tick(secs(0)).await.unwrap();
+    assert_eq!(report.dials, 2, "both contacts leased");
+    assert!(
+        placed(&carrier).await.is_empty(),
+        "the carrier held both back"
+    );
+    assert_eq!(engine.active_calls(), 2);
+    assert_eq!(engine.stats.rate_limited, 2);
+    let calls = store
+        .list_calls(Default::default(), store::Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        calls.iter().all(|c| c.state == CallState::Leased),
+        "{calls:?}"
+    );
+    // One number joins the DNC list before the carrier takes calls again.
+    store
+        .add_dnc("+14155550000", "asked not to be called")
+        .await
+        .unwrap();
+    engine.tick(secs(2)).await.unwrap();
+    let placed_now = placed(&carrier).await;
+    assert_eq!(placed_now.len(), 1);
+    let placed_call = store.call(placed_now[0]).await.unwrap();
+    assert_eq!(placed_call.state, CallState::Dialing);
+    assert_eq!(placed_call.to.unwrap().as_str(), "+14155550001");
+    let blocked = calls
+        .iter()
+        .find(|c| c.to.as_ref().unwrap().as_str() == "+14155550000")
+        .unwrap();
+    let blocked = store.call(blocked.id).await.unwrap();
+    assert_eq!(blocked.state, CallState::Canceled);
+    assert_eq!(blocked.outcome, Some(CallOutcomeCode::ComplianceDnc));
+    let contact = store.contact(blocked.contact_id.unwrap()).await.unwrap();
+    assert_eq!(
+        contact.status,
+        ContactStatus::Done,
+        "a DNC number is never retried"
+    );
+}
+
 async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
     campaign(&*store, 5).await;
     let (w, url) = worker("w1", 2).await;
@@ -237,5 +291,6 @@ both_backends!(
     a_carrier_machine_verdict_ends_the_call_as_a_machine_and_schedules_a_retry,
     a_busy_line_ends_as_busy_and_frees_its_place_for_the_next_tick,
     a_number_the_carrier_refuses_is_never_retried,
+    a_rate_limited_call_is_placed_next_tick_after_the_compliance_checks_again,
     a_freed_slot_goes_to_a_waiting_call_at_once,
 );

@@ -110,11 +110,14 @@ pub struct CarrierLog {
     pub canceled: Vec<CallId>,
 }
 
-/// A carrier that places nothing anywhere: it logs requests and refuses the numbers in `invalid`.
+/// A carrier that places nothing anywhere: it logs requests, refuses the numbers in `invalid` and
+/// rate-limits the next `rate_limited` placements.
 #[derive(Debug, Default)]
 pub struct ScriptedCarrier {
     pub log: Mutex<CarrierLog>,
     pub invalid: Mutex<HashSet<String>>,
+    /// The next this-many placements are refused as rate-limited.
+    pub rate_limited: Mutex<u32>,
 }
 
 #[async_trait::async_trait]
@@ -128,6 +131,13 @@ impl Carrier for ScriptedCarrier {
     }
 
     async fn place(&self, dial: Dial) -> Result<String, CarrierError> {
+        {
+            let mut limited = self.rate_limited.lock();
+            if *limited > 0 {
+                *limited -= 1;
+                return Err(CarrierError::RateLimited("1 call per second".into()));
+            }
+        }
         if self.invalid.lock().contains(dial.to.as_str()) {
             return Err(CarrierError::InvalidNumber(format!(
                 "{} is unallocated",
