@@ -94,7 +94,7 @@ impl Monitor {
         let (gauge, counter) = ("gauge", "counter");
         let retries = self.fleet.counters.attach_retries.load(Ordering::Relaxed);
         let attach_errors = self.fleet.counters.attach_errors.load(Ordering::Relaxed);
-        let totals: [(&str, &str, &str, f64); 15] = [
+        let totals: [(&str, &str, &str, f64); 16] = [
             (
                 "vox_dialler_leader",
                 "1 while this instance holds the leader lease.",
@@ -172,6 +172,12 @@ impl Monitor {
                 "Carrier requests that failed.",
                 counter,
                 o.stats.carrier_errors as f64,
+            ),
+            (
+                "vox_dialler_adopted_total",
+                "Calls a previous leader left before a worker had them, ended by this one.",
+                counter,
+                o.stats.adopted as f64,
             ),
             (
                 "vox_dialler_rate_limited_total",

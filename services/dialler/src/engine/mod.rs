@@ -6,6 +6,7 @@
 
 mod calls;
 mod restore;
+mod takeover;
 
 use crate::carrier::{Carrier, CarrierEvent};
 use crate::fair_share::{self, Claim};
@@ -102,6 +103,8 @@ pub struct Stats {
     pub abandoned: u64,
     pub attached: u64,
     pub carrier_errors: u64,
+    /// Calls a previous leader left before a worker had them, ended by this one.
+    pub adopted: u64,
     /// Placements the carrier held back (rate-limiting); the call is placed on a later tick.
     pub rate_limited: u64,
     pub store_errors: u64,
@@ -259,14 +262,18 @@ impl Engine {
         self.live.len()
     }
 
-    /// Takes or keeps the leader lease; false while another instance leads.
+    /// Takes or keeps the leader lease; false while another instance leads. A new lease whose
+    /// token is not the next after ours means another dialler led in between (and ended the calls
+    /// we were following): we stand down what we had before leading again.
     async fn lead(&mut self, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let ttl = self.config.leader_ttl;
+        let mut previous = None;
         if let Some(fence) = &self.fence {
             if self.store.renew_leader(fence, ttl, now).await?.is_some() {
                 return Ok(true);
             }
             tracing::warn!(token = fence.token, "lost the dialler leader lease");
+            previous = Some(fence.token);
             self.fence = None;
         }
         match self
@@ -276,13 +283,22 @@ impl Engine {
         {
             Some(lease) => {
                 tracing::info!(token = lease.fencing_token, "leading the dialler");
+                if previous.is_some_and(|token| lease.fencing_token != token + 1) {
+                    self.stand_down().await;
+                }
                 self.fence = Some(Fence {
                     holder: lease.holder,
                     token: lease.fencing_token,
                 });
+                self.adopt_orphans(now).await;
                 Ok(true)
             }
-            None => Ok(false),
+            None => {
+                if previous.is_some() {
+                    self.stand_down().await;
+                }
+                Ok(false)
+            }
         }
     }
 
@@ -413,6 +429,7 @@ impl Engine {
             Err(StoreError::Fenced { .. }) => {
                 tracing::warn!("the lease was fenced off: another dialler leads now");
                 self.fence = None;
+                self.stand_down().await;
                 return Ok(0);
             }
             Err(StoreError::WrongState { .. }) => return Ok(0),

@@ -1,9 +1,11 @@
-//! Ticks: leadership, leases up to the supply, fencing of a second dialler.
+//! Ticks: leadership, leases up to the supply, fencing of a second dialler, and a new leader ending the calls the old one left.
 
 use crate::support::{both_backends, campaign, engine, secs, worker};
-use contracts::CallState;
+use contracts::attach::AmdVerdict;
+use contracts::{CallOutcomeCode, CallState};
+use dialler::carrier::CarrierEvent;
 use std::sync::Arc;
-use store::{CallFilter, Page, Store};
+use store::{CallFilter, ContactStatus, Page, Store};
 
 async fn a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up(store: Arc<dyn Store>) {
     let campaign = campaign(&*store, 10).await;
@@ -32,26 +34,63 @@ async fn a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up(store: Arc
     assert_eq!(report.dials, 0);
 }
 
-async fn a_second_dialler_stands_by_while_the_first_leads_and_takes_over_when_it_stops(
+async fn a_second_dialler_stands_by_takes_over_when_the_first_stops_and_ends_what_it_left(
     store: Arc<dyn Store>,
 ) {
-    campaign(&*store, 10).await;
-    let (_w, url) = worker("w1", 2).await;
+    campaign(&*store, 2).await;
+    let (w, url) = worker("w1", 2).await;
     let (mut leader, first, _) = engine(store.clone(), "dialler-a", vec![url.clone()]);
     let (mut standby, second, _) = engine(store.clone(), "dialler-b", vec![url]);
     assert!(leader.tick(secs(0)).await.unwrap().leader);
+    let placed: Vec<_> = first.log.lock().placed.iter().map(|d| d.call_id).collect();
+    assert_eq!(placed.len(), 2);
+    // One call is answered while the fleet is full: it waits for a worker; the other rings.
+    *w.free.lock() = 0;
+    leader
+        .on_event(CarrierEvent::Answered {
+            call_id: placed[0],
+            at: secs(5),
+            amd: Some(AmdVerdict::Human),
+        })
+        .await;
     let report = standby.tick(secs(1)).await.unwrap();
     assert!(!report.leader);
     assert!(second.log.lock().placed.is_empty());
-    // The leader stops renewing; after the leader TTL (10 s) the standby leads, with a higher fence.
+    // The leader stops (its events go nowhere now); after the leader TTL (10 s) the standby
+    // leads, with a higher fence, and ends the calls the old leader left.
     let report = standby.tick(secs(12)).await.unwrap();
     assert!(report.leader);
     assert!(standby.fence().unwrap().token > 0);
-    // The old leader's next lease attempt is fenced off: it dials nothing more.
+    assert_eq!(standby.stats.adopted, 2);
+    let answered = store.call(placed[0]).await.unwrap();
+    assert_eq!(answered.outcome, Some(CallOutcomeCode::DialAbandoned));
+    let rang = store.call(placed[1]).await.unwrap();
+    assert_eq!(rang.state, CallState::Canceled);
+    assert_eq!(rang.outcome, Some(CallOutcomeCode::DialCanceled));
+    let abandoned_contact = store.contact(answered.contact_id.unwrap()).await.unwrap();
+    assert_eq!(abandoned_contact.status, ContactStatus::Pending);
+    assert!(abandoned_contact.next_attempt_at > secs(12) + chrono::Duration::hours(60));
+    let freed = store.contact(rang.contact_id.unwrap()).await.unwrap();
+    assert_eq!(freed.status, ContactStatus::Pending);
+    assert!(freed.next_attempt_at <= secs(12), "{freed:?}");
+    // The old leader's next tick finds the lease gone: it hangs up what it was following and
+    // dials nothing more.
     let before = first.log.lock().placed.len();
     let report = leader.tick(secs(13)).await.unwrap();
     assert!(!report.leader);
     assert_eq!(first.log.lock().placed.len(), before);
+    assert_eq!(first.log.lock().canceled, vec![placed[1]]);
+    assert_eq!(first.log.lock().played.len(), 1);
+    assert_eq!(leader.active_calls(), 0);
+    // With the fleet free again the new leader redials the freed contact at once.
+    *w.free.lock() = 2;
+    standby.tick(secs(14)).await.unwrap();
+    let redialled: Vec<_> = second.log.lock().placed.iter().map(|d| d.call_id).collect();
+    let mut contacts = Vec::new();
+    for call in redialled {
+        contacts.push(store.call(call).await.unwrap().contact_id.unwrap());
+    }
+    assert_eq!(contacts, vec![freed.id], "the abandoned one is locked out");
 }
 
 async fn a_campaign_that_is_not_running_is_not_dialled(store: Arc<dyn Store>) {
@@ -230,7 +269,7 @@ both_backends!(
     a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive,
     health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing,
     a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up,
-    a_second_dialler_stands_by_while_the_first_leads_and_takes_over_when_it_stops,
+    a_second_dialler_stands_by_takes_over_when_the_first_stops_and_ends_what_it_left,
     a_campaign_that_is_not_running_is_not_dialled,
     an_unreachable_fleet_means_no_dials_not_a_failed_tick,
 );

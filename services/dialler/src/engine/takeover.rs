@@ -1,0 +1,130 @@
+//! Leadership changes and live calls: a new leader ends the calls a dead leader left before a worker had them (their carrier events went to the dead process) and frees their contacts; a dialler that loses the lease stands down its own.
+//!
+//! A call placed by another dialler and not yet with a worker (`leased`, `dialing`, `ringing`,
+//! `answered`) cannot be followed from here: its progress arrives at the process that placed it.
+//! The new leader asks the carrier to hang it up (best effort), ends it, and hands its contact
+//! back: a call that rang ends `dial.canceled` (its retry is due at once, so nothing is lost), one
+//! a person answered and nobody spoke to ends `dial.abandoned` (it was, and the legal window must
+//! count it). Calls with a worker are the worker's; it posts their results.
+
+use super::{Engine, Phase};
+use chrono::{DateTime, Utc};
+use contracts::runtime_config::CallDirection;
+use contracts::{CallOutcomeCode, CallState};
+use serde_json::json;
+use store::{CallFilter, ContactNext, Page, Transition, retry};
+
+/// States of a call the dialler follows before a worker has it.
+const DIALLER_STATES: [CallState; 4] = [
+    CallState::Leased,
+    CallState::Dialing,
+    CallState::Ringing,
+    CallState::Answered,
+];
+
+impl Engine {
+    /// Ends every outbound call in a dialler-owned state that this instance is not following.
+    /// Runs when this instance becomes the leader.
+    pub(super) async fn adopt_orphans(&mut self, now: DateTime<Utc>) {
+        for state in DIALLER_STATES {
+            let filter = CallFilter {
+                state: Some(state),
+                direction: Some(CallDirection::Outbound),
+                ..CallFilter::default()
+            };
+            let mut page = Page::first(Page::MAX_LIMIT);
+            loop {
+                let listed = match self.store.list_calls(filter.clone(), page).await {
+                    Ok(listed) => listed,
+                    Err(error) => {
+                        self.stats.store_errors += 1;
+                        tracing::warn!(%error, "could not list the calls a previous dialler left");
+                        return;
+                    }
+                };
+                for call in listed.items {
+                    if !self.live.contains_key(&call.id) {
+                        self.end_orphan(call, now).await;
+                    }
+                }
+                match listed.next_after {
+                    Some(after) => page.after = Some(after),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    async fn end_orphan(&mut self, call: store::Call, now: DateTime<Utc>) {
+        let (outcome, detail) = if call.state == CallState::Answered {
+            (
+                CallOutcomeCode::DialAbandoned,
+                "answered while the dialler that placed it stopped; nobody was connected",
+            )
+        } else {
+            (
+                CallOutcomeCode::DialCanceled,
+                "the dialler that placed it stopped before it was answered",
+            )
+        };
+        if let Err(error) = self.carrier.cancel(call.id).await {
+            tracing::debug!(call_id = %call.id, %error, "the carrier could not cancel an orphaned call");
+        }
+        let mut transition = Transition::new(call.id, call.state, outcome.end_state(), now);
+        transition.outcome = Some(outcome);
+        transition.detail = Some(json!({ "detail": detail, "adopted_by": self.config.owner }));
+        if let Err(error) = self.store.transition(transition).await {
+            // Another writer moved it first (a worker, the reaper): nothing to adopt.
+            tracing::debug!(call_id = %call.id, %error, "an orphaned call moved on its own");
+            return;
+        }
+        self.stats.adopted += 1;
+        if outcome == CallOutcomeCode::DialAbandoned {
+            self.stats.abandoned += 1;
+        }
+        tracing::info!(call_id = %call.id, %outcome, "ended a call the previous dialler left");
+        let Some(contact_id) = call.contact_id else {
+            return;
+        };
+        let freed = async {
+            let contact = self.store.contact(contact_id).await?;
+            let Some(owner) = contact.lease_owner.clone() else {
+                return Ok(());
+            };
+            let next = match call.campaign_id {
+                Some(campaign_id) => {
+                    let campaign = self.store.campaign(campaign_id).await?;
+                    retry::next_for(&campaign, &contact, outcome, now)
+                }
+                None => ContactNext::RetryAt(now),
+            };
+            self.store
+                .finish_attempt(contact_id, &owner, outcome.as_str(), next, now)
+                .await
+        };
+        if let Err(error) = freed.await {
+            self.stats.store_errors += 1;
+            tracing::warn!(contact = %contact_id, %error, "could not free an orphaned call's contact");
+        }
+    }
+
+    /// This instance lost the leader lease: it hangs up what it was dialling (the new leader ends
+    /// those calls in the store and redials their contacts) and follows nothing any more.
+    pub(super) async fn stand_down(&mut self) {
+        let live: Vec<_> = self.live.drain().collect();
+        self.waiting.clear();
+        for (call_id, call) in live {
+            let hung_up = match call.phase {
+                Phase::Unplaced | Phase::Talking { .. } => Ok(()),
+                Phase::Ringing => self.carrier.cancel(call_id).await,
+                Phase::Waiting { .. } => {
+                    let message = self.config.abandon_message.clone();
+                    self.carrier.play_and_hang_up(call_id, &message).await
+                }
+            };
+            if let Err(error) = hung_up {
+                tracing::debug!(%call_id, %error, "hanging up while standing down failed");
+            }
+        }
+    }
+}
