@@ -81,6 +81,14 @@ impl SimCarrier {
         }
     }
 
+    /// Stops every simulated call at once, as when the process hosting the simulator dies: rings
+    /// stop and connected callees drop their media; no events follow.
+    pub fn crash(&self) {
+        for (_, call) in self.calls.lock().drain() {
+            call.task.abort();
+        }
+    }
+
     fn emit(events: &mpsc::UnboundedSender<CarrierEvent>, event: CarrierEvent) {
         let _ = events.send(event);
     }

@@ -123,7 +123,13 @@ async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_postgre
     campaign_end_to_end(db.store.clone()).await;
 }
 
-async fn campaign_end_to_end(store: Arc<dyn Store>) {
+/// The Backend and one fleet worker (two calls at a time), spawned on loopback over `store`.
+struct Platform {
+    _dir: tempfile::TempDir,
+    worker_url: String,
+}
+
+async fn platform(store: Arc<dyn Store>) -> Platform {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -158,7 +164,89 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
     let worker = Worker::bind(worker_config).await.unwrap();
     let worker_url = worker.http_address().unwrap();
     tokio::spawn(worker.serve(std::future::pending()));
+    Platform {
+        _dir: dir,
+        worker_url,
+    }
+}
 
+/// A running `vox dialler` engine with its own simulated carrier.
+struct Dialler {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    carrier: Arc<SimCarrier>,
+}
+
+fn start_dialler(
+    store: Arc<dyn Store>,
+    worker_url: &str,
+    population: Population,
+    seed: u64,
+    owner: &str,
+) -> Dialler {
+    population.validate().unwrap();
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let carrier = Arc::new(SimCarrier::new(population, seed, events_tx));
+    let fleet = Arc::new(FleetClient::new(
+        vec![worker_url.to_owned()],
+        SECRET.to_owned(),
+        Duration::from_secs(5),
+    ));
+    let mut engine_config = EngineConfig::new(owner);
+    engine_config.tick = Duration::from_millis(500);
+    engine_config.leader_ttl = Duration::from_secs(2);
+    let engine = Engine::new(store, carrier.clone(), fleet, engine_config);
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(engine.run(
+        events_rx,
+        async {
+            let _ = stop_rx.await;
+        },
+        |_, _| {},
+    ));
+    Dialler {
+        task,
+        stop,
+        carrier,
+    }
+}
+
+async fn campaign_calls(store: &dyn Store, campaign: contracts::CampaignId) -> Vec<store::Call> {
+    store
+        .list_calls(
+            CallFilter {
+                campaign_id: Some(campaign),
+                ..CallFilter::default()
+            },
+            Page::first(100),
+        )
+        .await
+        .unwrap()
+        .items
+}
+
+/// No contact was ever dialled twice at once.
+fn assert_no_overlapping_attempts(calls: &[store::Call]) {
+    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for call in calls {
+        by_contact
+            .entry(call.contact_id.unwrap())
+            .or_default()
+            .push((
+                call.created_at,
+                call.ended_at.unwrap_or(call.state_changed_at),
+            ));
+    }
+    for spans in by_contact.values_mut() {
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
+        }
+    }
+}
+
+async fn campaign_end_to_end(store: Arc<dyn Store>) {
+    let platform = platform(store.clone()).await;
     let campaign = seed(&*store, 6).await;
     let population = Population {
         answer: 0.5,
@@ -172,41 +260,23 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
         hang_up_after_secs: 40.0,
         ..Population::default()
     };
-    population.validate().unwrap();
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let carrier = Arc::new(SimCarrier::new(population, 42, events_tx));
-    let fleet = Arc::new(FleetClient::new(
-        vec![worker_url],
-        SECRET.to_owned(),
-        Duration::from_secs(5),
-    ));
-    let mut engine_config = EngineConfig::new("dialler-test");
-    engine_config.tick = Duration::from_millis(500);
-    let engine = Engine::new(store.clone(), carrier.clone(), fleet, engine_config);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let dialler = tokio::spawn(engine.run(
-        events_rx,
-        async {
-            let _ = stop_rx.await;
-        },
-        |_, _| {},
-    ));
+    let Dialler {
+        task: dialler,
+        stop: stop_tx,
+        carrier,
+    } = start_dialler(
+        store.clone(),
+        &platform.worker_url,
+        population,
+        42,
+        "dialler-test",
+    );
 
     // Run until every contact has had its first attempt and every call is final.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     let calls = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let calls = store
-            .list_calls(
-                CallFilter {
-                    campaign_id: Some(campaign),
-                    ..CallFilter::default()
-                },
-                Page::first(100),
-            )
-            .await
-            .unwrap()
-            .items;
+        let calls = campaign_calls(&*store, campaign).await;
         let contacts_tried = calls
             .iter()
             .filter_map(|c| c.contact_id)
@@ -279,21 +349,143 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
             .any(|c| c.outcome == Some(CallOutcomeCode::DialMachine)),
         "{calls:?}"
     );
-    // No contact was ever dialled twice at once.
-    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
-    for call in &calls {
-        by_contact
-            .entry(call.contact_id.unwrap())
-            .or_default()
-            .push((
-                call.created_at,
-                call.ended_at.unwrap_or(call.state_changed_at),
-            ));
-    }
-    for spans in by_contact.values_mut() {
-        spans.sort();
-        for pair in spans.windows(2) {
-            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
+    assert_no_overlapping_attempts(&calls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dialler_killed_mid_campaign_is_replaced_and_nothing_is_lost_on_sqlite() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = store::testing::sqlite().await;
+    dialler_killed_mid_campaign(db.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dialler_killed_mid_campaign_is_replaced_and_nothing_is_lost_on_postgresql() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = store::testing::postgres().await;
+    dialler_killed_mid_campaign(db.store.clone()).await;
+}
+
+/// The first dialler dies (its process, simulator included, is gone: no lease released, no event
+/// delivered) while its calls ring; a second one started beside it takes over.
+async fn dialler_killed_mid_campaign(store: Arc<dyn Store>) {
+    let platform = platform(store.clone()).await;
+    let campaign = seed(&*store, 6).await;
+    let population = Population {
+        answer: 0.5,
+        voicemail: 0.0,
+        busy: 0.5,
+        failed: 0.0,
+        // Long rings, so the first dialler dies with calls ringing.
+        ring_median_secs: 4.0,
+        ring_sigma: 0.2,
+        script: vec!["Yes, I would like to book an appointment.".to_owned()],
+        hang_up_after_secs: 40.0,
+        ..Population::default()
+    };
+    let first = start_dialler(
+        store.clone(),
+        &platform.worker_url,
+        population.clone(),
+        7,
+        "dialler-a",
+    );
+    // Wait until the first dialler has calls ringing, then kill it and its simulator.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let calls = campaign_calls(&*store, campaign).await;
+        if calls
+            .iter()
+            .any(|c| matches!(c.state, CallState::Dialing | CallState::Ringing))
+        {
+            break;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing was dialled"
+        );
     }
+    first.task.abort();
+    first.carrier.crash();
+    let _ = first.task.await;
+    let left: Vec<_> = campaign_calls(&*store, campaign)
+        .await
+        .into_iter()
+        .filter(|c| !c.state.is_terminal())
+        .map(|c| c.id)
+        .collect();
+    assert!(!left.is_empty());
+
+    let second = start_dialler(
+        store.clone(),
+        &platform.worker_url,
+        population,
+        8,
+        "dialler-b",
+    );
+    // Run until every call is final and every contact is done or waiting for a later retry.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    let calls = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let calls = campaign_calls(&*store, campaign).await;
+        let contacts = store
+            .list_contacts(campaign, Default::default(), Page::first(100))
+            .await
+            .unwrap()
+            .items;
+        let now = chrono::Utc::now();
+        let settled = contacts.iter().all(|c| {
+            c.status == ContactStatus::Done
+                || (c.status == ContactStatus::Pending && c.next_attempt_at > now)
+        });
+        if settled && calls.iter().all(|c| c.state.is_terminal()) {
+            break calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the campaign did not settle: calls {:?} contacts {:?}",
+            calls
+                .iter()
+                .map(|c| (c.id, c.state, c.outcome))
+                .collect::<Vec<_>>(),
+            contacts
+                .iter()
+                .map(|c| (c.id, c.status, c.next_attempt_at))
+                .collect::<Vec<_>>()
+        );
+    };
+    let _ = second.stop.send(());
+    second.task.await.unwrap();
+    eprintln!(
+        "calls: {:?}",
+        calls
+            .iter()
+            .map(|c| (c.id.0, c.contact_id, c.state, c.outcome))
+            .collect::<Vec<_>>()
+    );
+    // What the first dialler left ringing was ended by the second, and those contacts were
+    // dialled again: nothing was lost.
+    let canceled: Vec<_> = calls
+        .iter()
+        .filter(|c| left.contains(&c.id) && c.outcome == Some(CallOutcomeCode::DialCanceled))
+        .collect();
+    assert!(!canceled.is_empty(), "{calls:?}");
+    for call in canceled {
+        assert!(
+            calls
+                .iter()
+                .any(|later| later.contact_id == call.contact_id && later.id.0 > call.id.0),
+            "contact {:?} was not dialled again after its call was orphaned",
+            call.contact_id
+        );
+    }
+    // Everyone the second dialler reached talked to the bot.
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.state == CallState::Completed && c.disposition.as_deref() == Some("booked")),
+        "{calls:?}"
+    );
+    assert_no_overlapping_attempts(&calls);
 }
