@@ -244,7 +244,7 @@ async fn run_level(
     for i in 0..calls {
         *next_id += 1;
         let body = json!({"call_id": *next_id, "direction": "outbound", "carrier": "twilio", "carrier_call_id": format!("CA{next_id}"),
-            "media_protocol": "twilio", "answered_at": chrono::Utc::now()});
+            "media_protocol": "twilio", "answered_at": chrono::Utc::now(), "amd": "human"});
         let reply: Value = client
             .post(format!("{worker_url}/attach"))
             .bearer_auth(SECRET)

@@ -1,4 +1,4 @@
-//! Pure audio DSP for calls: 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer and voice activity detection.
+//! Pure audio DSP for calls: 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer, voice activity detection and answering-machine detection.
 //!
 //! ## Design Notes
 //! Nothing here is async and nothing does I/O: every function takes samples or bytes and returns
@@ -7,6 +7,7 @@
 //! lives only at the carrier edge. Malformed input (an odd byte count, an unsupported rate, a frame
 //! of the wrong size) is refused with an [`AudioError`], never a panic.
 
+pub mod amd;
 mod error;
 pub mod g711;
 mod mix;

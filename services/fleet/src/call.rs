@@ -8,11 +8,16 @@
 use crate::Shared;
 use crate::media::{self, Inbound, MediaError, Protocol, WsMessage};
 use crate::post_call::{self, Timeline};
+use crate::screen::{self, Heard, Screening};
 use crate::slots::Reservation;
+use audio::amd::{AmdDecision, Answerer};
 use audio::{SampleRate, StereoRecorder, Track};
 use axum::extract::ws::{Message, WebSocket};
 use chrono::{DateTime, Utc};
-use contracts::call_result::{CallResult, CallTimings, RecordingRef, TurnTiming};
+use contracts::call_result::{
+    CallResult, CallTimings, RecordingRef, Speaker, TranscriptEntry, TurnTiming,
+};
+use contracts::runtime_config::CallDirection;
 use contracts::runtime_config::RuntimeConfig;
 use contracts::{CallId, CallOutcomeCode};
 use futures_util::StreamExt;
@@ -43,7 +48,7 @@ fn to_ws(message: WsMessage) -> Message {
     }
 }
 
-fn from_ws(message: Message) -> Option<WsMessage> {
+pub(crate) fn from_ws(message: Message) -> Option<WsMessage> {
     match message {
         Message::Text(text) => Some(WsMessage::Text(text.to_string())),
         Message::Binary(bytes) => Some(WsMessage::Binary(bytes.to_vec())),
@@ -51,7 +56,7 @@ fn from_ws(message: Message) -> Option<WsMessage> {
     }
 }
 
-async fn send_all(socket: &mut WebSocket, messages: Vec<WsMessage>) -> bool {
+pub(crate) async fn send_all(socket: &mut WebSocket, messages: Vec<WsMessage>) -> bool {
     for message in messages {
         if socket.send(to_ws(message)).await.is_err() {
             return false;
@@ -209,6 +214,43 @@ async fn converse(
             return minimal_result(call_id, started_at, outcome, &detail);
         }
     };
+    // The call's clock and recording start with the stream, screening included.
+    let clock = Instant::now();
+    let mut recorder = StereoRecorder::new(rate);
+    let mut caller_samples: u64 = 0;
+    let mut screened = None;
+    if request.direction == CallDirection::Outbound && request.amd.is_none() {
+        let mut heard = Heard {
+            socket: &mut socket,
+            protocol: protocol.as_mut(),
+            recorder: &mut recorder,
+            caller_samples: &mut caller_samples,
+            rate,
+        };
+        match screen::screen(&mut heard, std::mem::take(&mut early_audio)).await {
+            Screening::Person(decision) => screened = Some(decision),
+            Screening::Gone => {
+                return minimal_result(
+                    call_id,
+                    started_at,
+                    CallOutcomeCode::CallCallerHangup,
+                    "the callee hung up while the bot listened for a machine",
+                );
+            }
+            Screening::Machine(decision) => {
+                let tts = chains.tts.first().cloned();
+                let left = screen::leave_message(&mut heard, &spec.voicemail, tts, clock).await;
+                hang_up(&mut socket, protocol.as_mut(), "answering machine").await;
+                tracing::info!(
+                    call_id = call_id.0,
+                    reason = decision.reason,
+                    message_left = left.is_some(),
+                    "a machine answered"
+                );
+                return machine_result(shared, request, started_at, recorder, decision, left);
+            }
+        }
+    }
     let analysis_llms = chains.llm.clone();
     let assembly = Assembly {
         providers: chains,
@@ -240,9 +282,6 @@ async fn converse(
         allow_interruptions: true,
     };
     let mut handle = pipeline::spawn(processors, session_config(spec, start));
-    let clock = Instant::now();
-    let mut recorder = StereoRecorder::new(rate);
-    let mut caller_samples: u64 = 0;
     let mut timeline = Timeline::default();
     let mut user_started: Option<Duration> = None;
     let mut media_error: Option<MediaError> = None;
@@ -377,6 +416,11 @@ async fn converse(
                 detail: None,
             });
     }
+    if let Some(decision) = screened {
+        conversation
+            .transcript
+            .insert(0, screening_note(&decision, false));
+    }
     let (mut findings, llm_rules) = post_call::qc_findings(spec, &conversation, &timeline);
     let analysis = post_call::analyse(
         &analysis_llms,
@@ -393,16 +437,7 @@ async fn converse(
     let mut fields = conversation.fields;
     fields.extend(analysis.fields);
 
-    let wav = recorder.to_wav().ok();
-    let duration_ms = recorder.end() * 1000 / u64::from(rate.hz());
-    let key = format!("calls/{}/{}.wav", started_at.format("%Y/%m/%d"), call_id.0);
-    let recording = wav.as_ref().map(|_| RecordingRef {
-        uri: shared.config.recordings.uri(&key),
-        format: "wav".to_owned(),
-        duration_ms,
-        sample_rate: rate.hz(),
-        channels: 2,
-    });
+    let (recording, wav) = recording(shared, call_id, started_at, &mut recorder);
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis().min(u128::from(u32::MAX)) as u32);
     let result = CallResult {
         call_id,
@@ -429,5 +464,99 @@ async fn converse(
         },
         machine_detected: false,
     };
-    (result, wav.map(|bytes| (key, bytes)))
+    (result, wav)
+}
+
+/// The stereo recording's reference and its bytes under the call's key.
+fn recording(
+    shared: &Shared,
+    call_id: CallId,
+    started_at: DateTime<Utc>,
+    recorder: &mut StereoRecorder,
+) -> (Option<RecordingRef>, Option<(String, Vec<u8>)>) {
+    let rate = recorder.rate();
+    let Ok(wav) = recorder.to_wav() else {
+        return (None, None);
+    };
+    let key = format!("calls/{}/{}.wav", started_at.format("%Y/%m/%d"), call_id.0);
+    let reference = RecordingRef {
+        uri: shared.config.recordings.uri(&key),
+        format: "wav".to_owned(),
+        duration_ms: recorder.end() * 1000 / u64::from(rate.hz()),
+        sample_rate: rate.hz(),
+        channels: 2,
+    };
+    (Some(reference), Some((key, wav)))
+}
+
+/// The transcript's note of what the bot's machine check decided.
+fn screening_note(decision: &AmdDecision, machine: bool) -> TranscriptEntry {
+    let verdict = if machine {
+        "machine"
+    } else {
+        match decision.answerer {
+            Answerer::NotSure => "not sure, taken for a person",
+            _ => "person",
+        }
+    };
+    TranscriptEntry {
+        speaker: Speaker::System,
+        text: format!(
+            "answering-machine check: {verdict} ({}) after {:.1} s",
+            decision.reason, decision.after_secs
+        ),
+        at_ms: (decision.after_secs * 1000.0) as u64,
+        interrupted: false,
+        detail: Some(serde_json::json!({
+            "amd": verdict,
+            "reason": decision.reason,
+            "after_secs": decision.after_secs,
+        })),
+    }
+}
+
+/// The result of a call a machine answered: the check, the message left (if any), the recording.
+fn machine_result(
+    shared: &Shared,
+    request: &contracts::attach::AttachRequest,
+    started_at: DateTime<Utc>,
+    mut recorder: StereoRecorder,
+    decision: AmdDecision,
+    message_left: Option<String>,
+) -> (CallResult, Option<(String, Vec<u8>)>) {
+    let mut transcript = vec![screening_note(&decision, true)];
+    if let Some(message) = &message_left {
+        transcript.push(TranscriptEntry {
+            speaker: Speaker::Assistant,
+            text: message.clone(),
+            at_ms: (decision.after_secs * 1000.0) as u64,
+            interrupted: false,
+            detail: Some(serde_json::json!({"voicemail": true})),
+        });
+    }
+    let (recording, wav) = recording(shared, request.call_id, started_at, &mut recorder);
+    let result = CallResult {
+        call_id: request.call_id,
+        outcome: CallOutcomeCode::DialMachine,
+        disposition: Some(
+            if message_left.is_some() {
+                "voicemail_left"
+            } else {
+                "machine"
+            }
+            .to_owned(),
+        ),
+        transcript,
+        analysis: Default::default(),
+        qc_findings: Vec::new(),
+        recording,
+        timings: CallTimings {
+            answered_at: Some(request.answered_at),
+            started_at,
+            ended_at: Utc::now().max(started_at),
+            turns: Vec::new(),
+        },
+        machine_detected: true,
+    };
+    (result, wav)
 }

@@ -13,6 +13,7 @@ pub mod media;
 pub mod outbox;
 pub mod post_call;
 pub mod routes;
+mod screen;
 pub mod slots;
 
 pub use config::{Listen, WorkerConfig};

@@ -44,10 +44,23 @@ pub enum CalleeError {
 pub struct Part {
     /// Lines to say, each after the bot has spoken (a voicemail greeting is one line said at once).
     pub lines: Vec<String>,
-    /// Say the first line at once rather than waiting for the bot (a voicemail greeting).
+    /// Say the first line at once rather than waiting for the bot (a greeting).
     pub speak_first: bool,
+    /// A voicemail: the first line ends with the beep, then the line records in silence.
+    pub beep: bool,
     /// Hang up this long after connecting if nothing else ended the call.
     pub hang_up_after: Duration,
+}
+
+/// Half a second of quiet, then the voicemail's 1 kHz beep for 400 ms.
+fn beep() -> Vec<i16> {
+    let rate = RATE.hz() as f32;
+    let mut samples = vec![0i16; (rate * 0.5) as usize];
+    samples.extend(
+        (0..(rate * 0.4) as usize)
+            .map(|i| (8000.0 * (std::f32::consts::TAU * 1000.0 * i as f32 / rate).sin()) as i16),
+    );
+    samples
 }
 
 /// Runs the callee's side of a call until one side hangs up.
@@ -118,6 +131,9 @@ pub async fn converse(
                             .await
                             .map_err(|e| CalleeError::Voice(e.to_string()))?;
                         speaking.extend(samples);
+                        if part.beep && outcome.lines_said == 0 {
+                            speaking.extend(beep());
+                        }
                         outcome.lines_said += 1;
                         bot_spoke_since_last_line = false;
                     }

@@ -43,6 +43,8 @@ pub struct SimStats {
     pub conversations_done: u64,
     pub lines_said: u64,
     pub media_errors: u64,
+    /// Voicemails the bot spoke a message into.
+    pub voicemail_messages: u64,
 }
 
 /// The simulated carrier.
@@ -243,14 +245,24 @@ impl Carrier for SimCarrier {
                 .ok_or_else(|| CarrierError::Failed(format!("call {call_id} is not answered")))?
         };
         let part = match answered {
-            Answered::Person => Part {
-                lines: self.population.script.clone(),
-                speak_first: false,
-                hang_up_after: secs(self.population.hang_up_after_secs),
-            },
+            Answered::Person => {
+                let answer = &self.population.answer_with;
+                let mut lines = Vec::new();
+                if !answer.trim().is_empty() {
+                    lines.push(answer.clone());
+                }
+                lines.extend(self.population.script.iter().cloned());
+                Part {
+                    speak_first: !answer.trim().is_empty(),
+                    lines,
+                    beep: false,
+                    hang_up_after: secs(self.population.hang_up_after_secs),
+                }
+            }
             Answered::Voicemail => Part {
                 lines: vec![self.population.voicemail_greeting.clone()],
                 speak_first: true,
+                beep: true,
                 hang_up_after: secs(self.population.hang_up_after_secs.min(30.0)),
             },
         };
@@ -268,6 +280,9 @@ impl Carrier for SimCarrier {
                     let mut s = stats.lock();
                     s.conversations_done += 1;
                     s.lines_said += talk.lines_said as u64;
+                    if answered == Answered::Voicemail && talk.bot_audio_secs > 0.5 {
+                        s.voicemail_messages += 1;
+                    }
                     if talk.ended_by_worker {
                         (
                             CallOutcomeCode::CallBotHangup,

@@ -23,6 +23,8 @@ pub struct Population {
     pub voicemail_greeting: String,
     /// The carrier reports its machine detection (otherwise the bot must tell).
     pub carrier_amd: bool,
+    /// What the person says on picking up, before the bot speaks ("" for nothing).
+    pub answer_with: String,
     /// What the person says, one line per turn, after the bot has spoken.
     pub script: Vec<String>,
     /// The person hangs up this long after the call connects, if the bot has not ended it.
@@ -44,8 +46,8 @@ impl Default for Population {
             voicemail_greeting: "Hi, you have reached Sam. Please leave a message after the tone."
                 .to_owned(),
             carrier_amd: true,
+            answer_with: "Hello?".to_owned(),
             script: vec![
-                "Hello?".to_owned(),
                 "Yes, I would like to book an appointment.".to_owned(),
                 "Thank you, goodbye.".to_owned(),
             ],

@@ -1,14 +1,17 @@
 //! End to end: a campaign of simulated contacts through the real Backend, the dialler engine, a real fleet worker and the PSTN simulator, on SQLite and on PostgreSQL.
 //!
-//! The simulated population answers (a person who asks to book), is voicemail (the carrier's AMD
-//! says machine) or is busy; the bot is a flow that books on "appointment". The test runs until
-//! every contact is done or waiting for a later retry and every call is final, then checks the
-//! records: conversations with transcripts, machines and busy lines with retries scheduled, and no
-//! contact ever dialled twice at once.
+//! The simulated population answers (a person who says hello, then asks to book), is voicemail
+//! (a greeting and a beep; the carrier has no machine detection, so the bot tells and leaves its
+//! message) or is busy; the bot is a flow that books on "appointment". The test runs until every
+//! contact is done or waiting for a later retry and every call is final, then checks the records:
+//! conversations with transcripts, machines and busy lines with retries scheduled, and no contact
+//! ever dialled twice at once. A second pair kills the dialler mid-campaign.
 
 use bridge::{App, BridgeConfig};
 use contracts::call_result::{CallResult, Speaker};
-use contracts::runtime_config::{BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings};
+use contracts::runtime_config::{
+    BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings, VoicemailBehaviour,
+};
 use contracts::{CallOutcomeCode, CallState};
 use dialler::engine::{Engine, EngineConfig};
 use dialler::fleet::FleetClient;
@@ -65,6 +68,9 @@ fn booking_bot() -> BotSpec {
         steps,
     });
     spec.limits.max_duration_secs = 60;
+    spec.voicemail = VoicemailBehaviour::LeaveMessage {
+        message: "Hello, this is the clinic. Please call us back to book.".to_owned(),
+    };
     spec
 }
 
@@ -256,6 +262,9 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
         ring_median_secs: 1.0,
         ring_sigma: 0.2,
         voicemail_after_secs: 1.5,
+        // The carrier has no machine detection: the bot tells people ("Hello?") from voicemail.
+        carrier_amd: false,
+        answer_with: "Hello?".to_owned(),
         script: vec!["Yes, I would like to book an appointment.".to_owned()],
         hang_up_after_secs: 40.0,
         ..Population::default()
@@ -343,12 +352,26 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
             assert!(contact.next_attempt_at > call.created_at, "{contact:?}");
         }
     }
-    assert!(
-        calls
-            .iter()
-            .any(|c| c.outcome == Some(CallOutcomeCode::DialMachine)),
-        "{calls:?}"
-    );
+    // Voicemail was told from people by the bot itself, which left its message after the beep.
+    let machines: Vec<_> = calls
+        .iter()
+        .filter(|c| c.outcome == Some(CallOutcomeCode::DialMachine))
+        .collect();
+    assert!(!machines.is_empty(), "{calls:?}");
+    for call in &machines {
+        let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
+        assert!(result.machine_detected, "{result:?}");
+        assert_eq!(call.disposition.as_deref(), Some("voicemail_left"));
+        assert!(result.recording.is_some());
+        assert!(
+            result
+                .transcript
+                .iter()
+                .any(|t| t.speaker == Speaker::Assistant && t.text.contains("call us back")),
+            "{result:?}"
+        );
+    }
+    assert_eq!(stats.voicemail_messages, machines.len() as u64, "{stats:?}");
     assert_no_overlapping_attempts(&calls);
 }
 
@@ -379,6 +402,7 @@ async fn dialler_killed_mid_campaign(store: Arc<dyn Store>) {
         // Long rings, so the first dialler dies with calls ringing.
         ring_median_secs: 4.0,
         ring_sigma: 0.2,
+        answer_with: String::new(),
         script: vec!["Yes, I would like to book an appointment.".to_owned()],
         hang_up_after_secs: 40.0,
         ..Population::default()

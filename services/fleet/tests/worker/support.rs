@@ -3,7 +3,7 @@
 use audio::{Resampler, SampleRate, wav};
 use bridge::{App, BridgeConfig};
 use chrono::Utc;
-use contracts::attach::{AttachAccepted, AttachRequest, MediaProtocol};
+use contracts::attach::{AmdVerdict, AttachAccepted, AttachRequest, MediaProtocol};
 use contracts::call_result::CallResult;
 use contracts::runtime_config::{
     BotSpec, CallDirection, Flow, FlowBranch, FlowStep, ProviderSettings,
@@ -267,7 +267,8 @@ pub fn attach_request(call_id: CallId, protocol: MediaProtocol) -> AttachRequest
         from: None,
         to: None,
         answered_at: Utc::now(),
-        amd: None,
+        // The carrier screened the call: the bot's own machine check is tested on its own.
+        amd: Some(AmdVerdict::Human),
     }
 }
 

@@ -1,0 +1,155 @@
+//! The bot's own answering-machine detection, for outbound calls the carrier did not screen: the first seconds of the callee's audio decide between a person (the conversation starts) and a machine (the bot leaves its voicemail message after the beep, or hangs up, as the bot says).
+//!
+//! The audio heard while screening is recorded but not given to the pipeline: a person's
+//! "Hello?" is answered by the bot's first message, not transcribed as a reply to it. A verdict
+//! of "not sure" counts as a person, since hanging up on a person is an abandoned call.
+
+use crate::call::{from_ws, send_all};
+use crate::media::{Inbound, Protocol};
+use audio::amd::{AmdDecision, AmdParams, Answerer, BeepDetector, MachineDetector};
+use audio::{SampleRate, StereoRecorder, Track, VadParams, VoiceDetector};
+use axum::extract::ws::WebSocket;
+use contracts::runtime_config::VoicemailBehaviour;
+use futures_util::StreamExt;
+use pipeline::TextToSpeech;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a machine's greeting may go on before the message is left anyway.
+const GREETING_LIMIT: Duration = Duration::from_secs(20);
+/// Silence that ends a greeting without a beep.
+const GREETING_END_SILENCE: Duration = Duration::from_millis(1500);
+
+/// The caller's side of the media as screening read it.
+pub(crate) struct Heard<'a> {
+    pub socket: &'a mut WebSocket,
+    pub protocol: &'a mut dyn Protocol,
+    pub recorder: &'a mut StereoRecorder,
+    pub caller_samples: &'a mut u64,
+    pub rate: SampleRate,
+}
+
+impl Heard<'_> {
+    /// The next frame of caller audio; `None` when the caller is gone.
+    async fn next_audio(&mut self) -> Option<Vec<i16>> {
+        loop {
+            let message = from_ws(self.socket.next().await?.ok()?)?;
+            match self.protocol.parse(message) {
+                Ok(Inbound::Audio(samples)) => {
+                    self.recorder
+                        .write(Track::Caller, *self.caller_samples, &samples);
+                    *self.caller_samples += samples.len() as u64;
+                    return Some(samples);
+                }
+                Ok(Inbound::Stop) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Frames of `samples`, 20 ms each (carriers send other sizes).
+    fn frames(&self, pending: &mut Vec<i16>, samples: Vec<i16>) -> Vec<Vec<i16>> {
+        pending.extend(samples);
+        let n = self.rate.frame_samples();
+        let mut frames = Vec::new();
+        while pending.len() >= n {
+            frames.push(pending.drain(..n).collect());
+        }
+        frames
+    }
+}
+
+/// What screening found.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Screening {
+    /// A person (or not sure): start the conversation.
+    Person(AmdDecision),
+    Machine(AmdDecision),
+    /// The callee hung up while being screened.
+    Gone,
+}
+
+/// Listens to the first seconds of the call (`early` is audio that came with the start).
+pub(crate) async fn screen(heard: &mut Heard<'_>, early: Vec<i16>) -> Screening {
+    let Ok(mut detector) = MachineDetector::new(heard.rate, AmdParams::default()) else {
+        return Screening::Person(AmdDecision {
+            answerer: Answerer::NotSure,
+            reason: "the detector does not support this sample rate",
+            after_secs: 0.0,
+        });
+    };
+    let mut pending = Vec::new();
+    let mut input = early;
+    loop {
+        for frame in heard.frames(&mut pending, input) {
+            if let Some(decision) = detector.push(&frame) {
+                return match decision.answerer {
+                    Answerer::Machine => Screening::Machine(decision),
+                    Answerer::Human | Answerer::NotSure => Screening::Person(decision),
+                };
+            }
+        }
+        match heard.next_audio().await {
+            Some(samples) => input = samples,
+            None => return Screening::Gone,
+        }
+    }
+}
+
+/// After a machine verdict: waits for the greeting to end (the beep, or a long silence), then
+/// speaks `message` and returns it; `None` when the machine hung up first or the voice failed.
+pub(crate) async fn leave_message(
+    heard: &mut Heard<'_>,
+    behaviour: &VoicemailBehaviour,
+    tts: Option<Arc<dyn TextToSpeech>>,
+    clock: Instant,
+) -> Option<String> {
+    let VoicemailBehaviour::LeaveMessage { message } = behaviour else {
+        return None;
+    };
+    let tts = tts?;
+    let mut beep = BeepDetector::new(heard.rate);
+    let mut vad = VoiceDetector::new(heard.rate, VadParams::default()).ok()?;
+    let frame = Duration::from_millis(u64::from(audio::FRAME_MS));
+    let (mut silence, mut waited) = (Duration::ZERO, Duration::ZERO);
+    let mut pending = Vec::new();
+    'greeting: while waited < GREETING_LIMIT {
+        let samples = heard.next_audio().await?;
+        for f in heard.frames(&mut pending, samples) {
+            waited += frame;
+            vad.push(&f);
+            silence = if vad.in_speech() {
+                Duration::ZERO
+            } else {
+                silence + frame
+            };
+            if beep.push(&f) || silence >= GREETING_END_SILENCE {
+                break 'greeting;
+            }
+        }
+    }
+    let mut stream = match tts.synthesize(message, heard.rate).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "the voicemail message could not be spoken");
+            return None;
+        }
+    };
+    let mut spoken = 0usize;
+    let start = clock.elapsed().as_micros() as u64 * u64::from(heard.rate.hz()) / 1_000_000;
+    while let Some(chunk) = stream.next().await {
+        let Ok(samples) = chunk else { break };
+        heard
+            .recorder
+            .write(Track::Bot, start + spoken as u64, &samples);
+        spoken += samples.len();
+        if !send_all(heard.socket, heard.protocol.audio(&samples)).await {
+            return None;
+        }
+    }
+    // The carrier plays what it was sent in real time: stay on the line until it has.
+    let secs = spoken as f64 / f64::from(heard.rate.hz());
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    Some(message.clone())
+}
