@@ -1,5 +1,6 @@
 //! Contract 2, call result: `POST /api/v1/calls/{call_id}/result` (fleet → Backend), idempotent on `call_id`.
 
+use crate::attach::AmdVerdict;
 use crate::{CallId, CallOutcomeCode};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -26,6 +27,34 @@ pub struct CallResult {
     /// True when the worker decided a machine answered.
     #[serde(default)]
     pub machine_detected: bool,
+    /// What the answering-machine checks said, on outbound calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd: Option<AmdCheck>,
+}
+
+/// The answering-machine checks of one outbound call, and any sign that one was wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AmdCheck {
+    /// The carrier's verdict, when it ran a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<AmdVerdict>,
+    /// The bot's own verdict (`unknown`: not sure, taken for a person), when it listened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<AmdVerdict>,
+    /// Why the bot decided as it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<AmdEvidence>,
+}
+
+/// A sign that a machine check was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AmdEvidence {
+    /// Passed on as a person, but the first thing heard was a voicemail greeting (a false
+    /// negative of whichever check passed it).
+    MachineTakenForPerson,
 }
 
 /// Who spoke a transcript line.

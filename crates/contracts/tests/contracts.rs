@@ -3,7 +3,8 @@
 use chrono::{TimeZone, Utc};
 use contracts::attach::{AmdVerdict, AttachAccepted, AttachRequest, MediaProtocol};
 use contracts::call_result::{
-    CallResult, CallTimings, QcFinding, RecordingRef, Speaker, TranscriptEntry, TurnTiming,
+    AmdCheck, AmdEvidence, CallResult, CallTimings, QcFinding, RecordingRef, Speaker,
+    TranscriptEntry, TurnTiming,
 };
 use contracts::health::{DiallerHealth, FleetHealth, FleetWorker, HealthStatus, WorkerHealth};
 use contracts::runtime_config::*;
@@ -200,8 +201,15 @@ fn call_result_round_trips_and_names_outcome_by_code() {
             }],
         },
         machine_detected: false,
+        amd: Some(AmdCheck {
+            carrier: Some(AmdVerdict::Human),
+            bot: None,
+            reason: None,
+            evidence: Some(AmdEvidence::MachineTakenForPerson),
+        }),
     };
     let json = round_trip(&result);
+    assert_eq!(json["amd"]["evidence"], "machine_taken_for_person");
     assert_eq!(json["outcome"], "call.bot_hangup");
 }
 

@@ -177,6 +177,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn call_runtime(&self, id: CallId) -> Result<CallRuntime>;
     /// Counts and talk time per bucket over a range, and the dispositions.
     async fn call_report(&self, filter: ReportFilter) -> Result<CallReport>;
+    /// Machine verdicts (carrier's, bot's) over a range and the evidence that some were wrong
+    /// (`filter.bucket` is not used).
+    async fn amd_report(&self, filter: ReportFilter) -> Result<AmdCounts>;
     /// Ends calls stuck in a live state past their deadline and counts them.
     async fn reap_stale_calls(&self, policy: ReapPolicy) -> Result<ReapReport>;
 

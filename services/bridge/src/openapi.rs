@@ -116,6 +116,7 @@ fn operations() -> Vec<Op> {
         op!("delete" "/api/v1/dnc/{phone}", Operator, "Remove a number from the list", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/audit", Admin, "The audit log, newest first", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::AuditView>>()),
         op!("get" "/api/v1/reports/calls", Viewer, "Counts and rates by hour or day, and dispositions", query: query::<reports::ReportQuery>(), request: Nothing, 200 => json::<reports::Report>()),
+        op!("get" "/api/v1/reports/amd", Viewer, "Answering-machine verdicts (carrier's, bot's) and the evidence of false positives and negatives", query: query::<reports::AmdQuery>(), request: Nothing, 200 => json::<reports::AmdReport>()),
         op!("get" "/api/v1/settings", Admin, "System settings; secrets show no value", query: None, request: Nothing, 200 => json::<Vec<settings::SettingView>>()),
         op!("put" "/api/v1/settings/{key}", Admin, "Save a setting (keys under secrets. are write-only)", query: None, request: json::<settings::SaveSetting>(), 200 => json::<settings::SettingView>()),
         op!("delete" "/api/v1/settings/{key}", Admin, "Remove a setting", query: None, request: Nothing, 204 => Body::None),

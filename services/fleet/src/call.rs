@@ -10,13 +10,10 @@ use crate::media::{self, Inbound, MediaError, Protocol, WsMessage};
 use crate::post_call::{self, Timeline};
 use crate::screen::{self, Heard, Screening};
 use crate::slots::Reservation;
-use audio::amd::{AmdDecision, Answerer};
 use audio::{SampleRate, StereoRecorder, Track};
 use axum::extract::ws::{Message, WebSocket};
 use chrono::{DateTime, Utc};
-use contracts::call_result::{
-    CallResult, CallTimings, RecordingRef, Speaker, TranscriptEntry, TurnTiming,
-};
+use contracts::call_result::{CallResult, CallTimings, RecordingRef, TurnTiming};
 use contracts::runtime_config::CallDirection;
 use contracts::runtime_config::RuntimeConfig;
 use contracts::{CallId, CallOutcomeCode};
@@ -112,6 +109,7 @@ pub fn minimal_result(
             turns: Vec::new(),
         },
         machine_detected: false,
+        amd: None,
     };
     (result, None)
 }
@@ -247,7 +245,9 @@ async fn converse(
                     message_left = left.is_some(),
                     "a machine answered"
                 );
-                return machine_result(shared, request, started_at, recorder, decision, left);
+                return screen::machine_result(
+                    shared, request, started_at, recorder, decision, left,
+                );
             }
         }
     }
@@ -419,7 +419,7 @@ async fn converse(
     if let Some(decision) = screened {
         conversation
             .transcript
-            .insert(0, screening_note(&decision, false));
+            .insert(0, screen::screening_note(&decision, false));
     }
     let (mut findings, llm_rules) = post_call::qc_findings(spec, &conversation, &timeline);
     let analysis = post_call::analyse(
@@ -438,6 +438,7 @@ async fn converse(
     fields.extend(analysis.fields);
 
     let (recording, wav) = recording(shared, call_id, started_at, &mut recorder);
+    let transcript_for_check = conversation.transcript.clone();
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis().min(u128::from(u32::MAX)) as u32);
     let result = CallResult {
         call_id,
@@ -463,12 +464,13 @@ async fn converse(
                 .collect(),
         },
         machine_detected: false,
+        amd: screen::amd_check(request, screened.as_ref(), &transcript_for_check),
     };
     (result, wav)
 }
 
 /// The stereo recording's reference and its bytes under the call's key.
-fn recording(
+pub(crate) fn recording(
     shared: &Shared,
     call_id: CallId,
     started_at: DateTime<Utc>,
@@ -487,76 +489,4 @@ fn recording(
         channels: 2,
     };
     (Some(reference), Some((key, wav)))
-}
-
-/// The transcript's note of what the bot's machine check decided.
-fn screening_note(decision: &AmdDecision, machine: bool) -> TranscriptEntry {
-    let verdict = if machine {
-        "machine"
-    } else {
-        match decision.answerer {
-            Answerer::NotSure => "not sure, taken for a person",
-            _ => "person",
-        }
-    };
-    TranscriptEntry {
-        speaker: Speaker::System,
-        text: format!(
-            "answering-machine check: {verdict} ({}) after {:.1} s",
-            decision.reason, decision.after_secs
-        ),
-        at_ms: (decision.after_secs * 1000.0) as u64,
-        interrupted: false,
-        detail: Some(serde_json::json!({
-            "amd": verdict,
-            "reason": decision.reason,
-            "after_secs": decision.after_secs,
-        })),
-    }
-}
-
-/// The result of a call a machine answered: the check, the message left (if any), the recording.
-fn machine_result(
-    shared: &Shared,
-    request: &contracts::attach::AttachRequest,
-    started_at: DateTime<Utc>,
-    mut recorder: StereoRecorder,
-    decision: AmdDecision,
-    message_left: Option<String>,
-) -> (CallResult, Option<(String, Vec<u8>)>) {
-    let mut transcript = vec![screening_note(&decision, true)];
-    if let Some(message) = &message_left {
-        transcript.push(TranscriptEntry {
-            speaker: Speaker::Assistant,
-            text: message.clone(),
-            at_ms: (decision.after_secs * 1000.0) as u64,
-            interrupted: false,
-            detail: Some(serde_json::json!({"voicemail": true})),
-        });
-    }
-    let (recording, wav) = recording(shared, request.call_id, started_at, &mut recorder);
-    let result = CallResult {
-        call_id: request.call_id,
-        outcome: CallOutcomeCode::DialMachine,
-        disposition: Some(
-            if message_left.is_some() {
-                "voicemail_left"
-            } else {
-                "machine"
-            }
-            .to_owned(),
-        ),
-        transcript,
-        analysis: Default::default(),
-        qc_findings: Vec::new(),
-        recording,
-        timings: CallTimings {
-            answered_at: Some(request.answered_at),
-            started_at,
-            ended_at: Utc::now().max(started_at),
-            turns: Vec::new(),
-        },
-        machine_detected: true,
-    };
-    (result, wav)
 }

@@ -4,12 +4,19 @@
 //! "Hello?" is answered by the bot's first message, not transcribed as a reply to it. A verdict
 //! of "not sure" counts as a person, since hanging up on a person is an abandoned call.
 
+use crate::Shared;
 use crate::call::{from_ws, send_all};
 use crate::media::{Inbound, Protocol};
 use audio::amd::{AmdDecision, AmdParams, Answerer, BeepDetector, MachineDetector};
 use audio::{SampleRate, StereoRecorder, Track, VadParams, VoiceDetector};
 use axum::extract::ws::WebSocket;
-use contracts::runtime_config::VoicemailBehaviour;
+use chrono::{DateTime, Utc};
+use contracts::CallOutcomeCode;
+use contracts::attach::{AmdVerdict, AttachRequest};
+use contracts::call_result::{
+    AmdCheck, AmdEvidence, CallResult, CallTimings, Speaker, TranscriptEntry,
+};
+use contracts::runtime_config::{CallDirection, VoicemailBehaviour};
 use futures_util::StreamExt;
 use pipeline::TextToSpeech;
 use std::sync::Arc;
@@ -152,4 +159,194 @@ pub(crate) async fn leave_message(
     let secs = spoken as f64 / f64::from(heard.rate.hz());
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     Some(message.clone())
+}
+
+/// The transcript's note of what the bot's machine check decided.
+pub(crate) fn screening_note(decision: &AmdDecision, machine: bool) -> TranscriptEntry {
+    let verdict = if machine {
+        "machine"
+    } else {
+        match decision.answerer {
+            Answerer::NotSure => "not sure, taken for a person",
+            _ => "person",
+        }
+    };
+    TranscriptEntry {
+        speaker: Speaker::System,
+        text: format!(
+            "answering-machine check: {verdict} ({}) after {:.1} s",
+            decision.reason, decision.after_secs
+        ),
+        at_ms: (decision.after_secs * 1000.0) as u64,
+        interrupted: false,
+        detail: Some(serde_json::json!({
+            "amd": verdict,
+            "reason": decision.reason,
+            "after_secs": decision.after_secs,
+        })),
+    }
+}
+
+/// The result of a call a machine answered: the check, the message left (if any), the recording.
+pub(crate) fn machine_result(
+    shared: &Shared,
+    request: &contracts::attach::AttachRequest,
+    started_at: DateTime<Utc>,
+    mut recorder: StereoRecorder,
+    decision: AmdDecision,
+    message_left: Option<String>,
+) -> (CallResult, Option<(String, Vec<u8>)>) {
+    let mut transcript = vec![screening_note(&decision, true)];
+    if let Some(message) = &message_left {
+        transcript.push(TranscriptEntry {
+            speaker: Speaker::Assistant,
+            text: message.clone(),
+            at_ms: (decision.after_secs * 1000.0) as u64,
+            interrupted: false,
+            detail: Some(serde_json::json!({"voicemail": true})),
+        });
+    }
+    let (recording, wav) =
+        crate::call::recording(shared, request.call_id, started_at, &mut recorder);
+    let result = CallResult {
+        call_id: request.call_id,
+        outcome: CallOutcomeCode::DialMachine,
+        disposition: Some(
+            if message_left.is_some() {
+                "voicemail_left"
+            } else {
+                "machine"
+            }
+            .to_owned(),
+        ),
+        transcript,
+        analysis: Default::default(),
+        qc_findings: Vec::new(),
+        recording,
+        timings: CallTimings {
+            answered_at: Some(request.answered_at),
+            started_at,
+            ended_at: Utc::now().max(started_at),
+            turns: Vec::new(),
+        },
+        machine_detected: true,
+        amd: Some(AmdCheck {
+            carrier: request.amd,
+            bot: Some(AmdVerdict::Machine),
+            reason: Some(decision.reason.to_owned()),
+            evidence: None,
+        }),
+    };
+    (result, wav)
+}
+
+/// What people never say on picking up, and voicemail greetings do.
+const VOICEMAIL_PHRASES: &[&str] = &[
+    "leave a message",
+    "leave your message",
+    "after the tone",
+    "after the beep",
+    "not available",
+    "can't come to the phone",
+    "cannot come to the phone",
+    "voicemail",
+    "voice mail",
+    "mailbox",
+    "record your message",
+];
+
+/// The machine checks of a call that went to a conversation: the carrier's verdict, the bot's
+/// (when it listened), and evidence against them when the first thing the callee said in the
+/// first 20 seconds sounds like a voicemail greeting. `None` for calls that are not outbound.
+pub(crate) fn amd_check(
+    request: &AttachRequest,
+    screened: Option<&AmdDecision>,
+    transcript: &[TranscriptEntry],
+) -> Option<AmdCheck> {
+    if request.direction != CallDirection::Outbound {
+        return None;
+    }
+    let heard_voicemail = transcript
+        .iter()
+        .filter(|t| t.speaker == Speaker::User && t.at_ms < 20_000)
+        .take(2)
+        .any(|t| {
+            let text = t.text.to_lowercase();
+            VOICEMAIL_PHRASES.iter().any(|p| text.contains(p))
+        });
+    Some(AmdCheck {
+        carrier: request.amd,
+        bot: screened.map(|d| match d.answerer {
+            Answerer::Machine => AmdVerdict::Machine,
+            Answerer::Human => AmdVerdict::Human,
+            Answerer::NotSure => AmdVerdict::Unknown,
+        }),
+        reason: screened.map(|d| d.reason.to_owned()),
+        evidence: heard_voicemail.then_some(AmdEvidence::MachineTakenForPerson),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::CallId;
+    use contracts::attach::MediaProtocol;
+
+    fn request(amd: Option<AmdVerdict>) -> AttachRequest {
+        AttachRequest {
+            call_id: CallId(1),
+            direction: CallDirection::Outbound,
+            campaign_id: None,
+            carrier: "sim".into(),
+            carrier_call_id: "SIM-1".into(),
+            media_protocol: MediaProtocol::Vox,
+            from: None,
+            to: None,
+            answered_at: Utc::now(),
+            amd,
+        }
+    }
+
+    fn said(text: &str, at_ms: u64) -> TranscriptEntry {
+        TranscriptEntry {
+            speaker: Speaker::User,
+            text: text.into(),
+            at_ms,
+            interrupted: false,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn a_voicemail_greeting_heard_after_a_human_verdict_is_false_negative_evidence() {
+        let check = amd_check(
+            &request(Some(AmdVerdict::Human)),
+            None,
+            &[said(
+                "Hi, you've reached Sam, please leave a message.",
+                1200,
+            )],
+        )
+        .unwrap();
+        assert_eq!(check.carrier, Some(AmdVerdict::Human));
+        assert_eq!(check.evidence, Some(AmdEvidence::MachineTakenForPerson));
+        let person = amd_check(
+            &request(None),
+            Some(&AmdDecision {
+                answerer: Answerer::Human,
+                reason: "a short greeting, then silence",
+                after_secs: 1.2,
+            }),
+            &[
+                said("Hello?", 800),
+                said("My voicemail is full, by the way.", 45_000),
+            ],
+        )
+        .unwrap();
+        assert_eq!(person.bot, Some(AmdVerdict::Human));
+        assert_eq!(person.evidence, None, "late words are not a greeting");
+        let mut inbound = request(None);
+        inbound.direction = CallDirection::Inbound;
+        assert_eq!(amd_check(&inbound, None, &[]), None);
+    }
 }

@@ -8,6 +8,7 @@
 //! ever dialled twice at once. A second pair kills the dialler mid-campaign.
 
 use bridge::{App, BridgeConfig};
+use contracts::attach::AmdVerdict;
 use contracts::call_result::{CallResult, Speaker};
 use contracts::runtime_config::{
     BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings, VoicemailBehaviour,
@@ -338,6 +339,10 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
             "{user:?}"
         );
         assert_eq!(call.disposition.as_deref(), Some("booked"));
+        // The bot listened first and let the person through ("Hello?" then silence).
+        let check = result.amd.clone().unwrap();
+        assert_eq!(check.bot, Some(AmdVerdict::Human), "{check:?}");
+        assert_eq!(check.evidence, None);
     }
     // Machines and busy lines ended with their codes and come back later (max 2 attempts).
     for call in calls.iter().filter(|c| {
@@ -361,6 +366,9 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
     for call in &machines {
         let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
         assert!(result.machine_detected, "{result:?}");
+        let check = result.amd.clone().unwrap();
+        assert_eq!(check.bot, Some(AmdVerdict::Machine), "{check:?}");
+        assert_eq!(check.carrier, None);
         assert_eq!(call.disposition.as_deref(), Some("voicemail_left"));
         assert!(result.recording.is_some());
         assert!(

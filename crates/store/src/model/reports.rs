@@ -29,6 +29,22 @@ pub struct ReportFilter {
     pub bucket: Bucket,
 }
 
+/// Answering-machine figures over the calls of a range, with the evidence of wrong verdicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AmdCounts {
+    /// Answered calls that were not machines (people, as far as any check knew).
+    pub people: i64,
+    /// Machines the carrier's check caught (never given to a worker).
+    pub carrier_machines: i64,
+    /// Machines the bot's own check caught.
+    pub bot_machines: i64,
+    /// False-negative evidence: passed on as a person, and a voicemail greeting was heard.
+    pub machine_taken_for_person: i64,
+    /// False-positive evidence: a machine verdict with no message left, and the number called
+    /// back within 24 hours.
+    pub callbacks_after_machine: i64,
+}
+
 /// Counts over a set of calls; rates are derived from them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReportCounts {

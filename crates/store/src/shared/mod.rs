@@ -188,6 +188,9 @@ impl Store for ThisStore {
     async fn call_runtime(&self, id: CallId) -> Result<CallRuntime> {
         calls::call_runtime(&self.pool, id).await
     }
+    async fn amd_report(&self, filter: ReportFilter) -> Result<AmdCounts> {
+        reports::amd_report(&self.pool, filter).await
+    }
     async fn call_report(&self, filter: ReportFilter) -> Result<CallReport> {
         reports::call_report(&self.pool, filter).await
     }

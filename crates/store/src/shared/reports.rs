@@ -1,4 +1,4 @@
-//! Call reports: counts and talk time per hour or day bucket (UTC), and dispositions, in one pass over the calls of a range.
+//! Call reports: counts and talk time per hour or day bucket (UTC), and dispositions, in one pass over the calls of a range; the answering-machine report with its evidence counts.
 
 use super::{Db, Pool};
 use crate::error::Result;
@@ -75,5 +75,46 @@ pub(super) async fn call_report(pool: &Pool, filter: ReportFilter) -> Result<Cal
         totals,
         buckets,
         dispositions,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct AmdRow {
+    people: i64,
+    carrier_machines: i64,
+    bot_machines: i64,
+    machine_taken_for_person: i64,
+    callbacks_after_machine: i64,
+}
+
+/// Machine verdicts and the evidence against them over the calls of `filter`'s range.
+pub(super) async fn amd_report(pool: &Pool, filter: ReportFilter) -> Result<AmdCounts> {
+    crate::validate::report(&filter)?;
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT \
+         CAST(COALESCE(SUM(CASE WHEN answered_at IS NOT NULL AND state <> 'machine' THEN 1 ELSE 0 END), 0) AS BIGINT) AS people, \
+         CAST(COALESCE(SUM(CASE WHEN state = 'machine' AND worker_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS carrier_machines, \
+         CAST(COALESCE(SUM(CASE WHEN state = 'machine' AND worker_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS bot_machines, \
+         CAST(COALESCE(SUM(CASE WHEN result LIKE ",
+    );
+    query.push_bind("%\"evidence\":\"machine_taken_for_person\"%");
+    query.push(
+        " THEN 1 ELSE 0 END), 0) AS BIGINT) AS machine_taken_for_person, \
+         CAST(COALESCE(SUM(CASE WHEN state = 'machine' \
+           AND (disposition IS NULL OR disposition <> 'voicemail_left') \
+           AND EXISTS (SELECT 1 FROM calls i WHERE i.direction = 'inbound' \
+             AND i.from_number = calls.to_number AND i.created_at >= calls.state_changed_at \
+             AND i.created_at < calls.state_changed_at + 86400000) \
+           THEN 1 ELSE 0 END), 0) AS BIGINT) AS callbacks_after_machine \
+         FROM calls",
+    );
+    push_filter(&mut query, &filter);
+    let row: AmdRow = query.build_query_as().fetch_one(pool).await?;
+    Ok(AmdCounts {
+        people: row.people,
+        carrier_machines: row.carrier_machines,
+        bot_machines: row.bot_machines,
+        machine_taken_for_person: row.machine_taken_for_person,
+        callbacks_after_machine: row.callbacks_after_machine,
     })
 }

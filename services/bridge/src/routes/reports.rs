@@ -1,4 +1,4 @@
-//! Reports over a date range (per campaign or bot, by hour or day) and the streamed CSV export of call records.
+//! Reports over a date range (per campaign or bot, by hour or day), the answering-machine report with its evidence of wrong verdicts, and the streamed CSV export of call records.
 
 use crate::AppState;
 use crate::auth::{Authorized, role};
@@ -17,6 +17,7 @@ use store::{Bucket, CallFilter, ReportCounts, ReportFilter, Store};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reports/calls", get(report))
+        .route("/reports/amd", get(amd_report))
         .route("/calls/export.csv", get(export))
 }
 
@@ -131,6 +132,65 @@ async fn report(
             .into_iter()
             .map(|(disposition, count)| Disposition { disposition, count })
             .collect(),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct AmdQuery {
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    campaign_id: Option<i64>,
+    bot_id: Option<i64>,
+}
+
+/// Answering-machine verdicts over a range and the evidence that some were wrong.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct AmdReport {
+    /// Answered calls that were not machines.
+    people: i64,
+    /// Machines the carrier caught (never given to a worker).
+    carrier_machines: i64,
+    /// Machines the bot caught itself.
+    bot_machines: i64,
+    /// False-negative evidence: passed on as a person, and the callee's first words were a
+    /// voicemail greeting.
+    machine_taken_for_person: i64,
+    /// False-positive evidence: a machine verdict with no message left, and the number called
+    /// back within 24 hours.
+    callbacks_after_machine: i64,
+    /// Machines / answered.
+    machine_share: f64,
+    /// `machine_taken_for_person` / people.
+    false_negative_evidence_rate: f64,
+    /// `callbacks_after_machine` / machines.
+    false_positive_evidence_rate: f64,
+}
+
+async fn amd_report(
+    State(state): State<AppState>,
+    _: Authorized<role::Viewer>,
+    ApiQuery(query): ApiQuery<AmdQuery>,
+) -> ApiResult<Json<AmdReport>> {
+    let counts = state
+        .store
+        .amd_report(ReportFilter {
+            since: query.since,
+            until: query.until,
+            campaign_id: query.campaign_id.map(CampaignId),
+            bot_id: query.bot_id.map(BotId),
+            bucket: Bucket::Day,
+        })
+        .await?;
+    let machines = counts.carrier_machines + counts.bot_machines;
+    Ok(Json(AmdReport {
+        people: counts.people,
+        carrier_machines: counts.carrier_machines,
+        bot_machines: counts.bot_machines,
+        machine_taken_for_person: counts.machine_taken_for_person,
+        callbacks_after_machine: counts.callbacks_after_machine,
+        machine_share: ratio(machines, machines + counts.people),
+        false_negative_evidence_rate: ratio(counts.machine_taken_for_person, counts.people),
+        false_positive_evidence_rate: ratio(counts.callbacks_after_machine, machines),
     }))
 }
 

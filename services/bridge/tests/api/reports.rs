@@ -66,11 +66,92 @@ async fn a_report_shows_rates_and_dispositions_and_the_export_lists_every_call(a
     );
 }
 
+async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wrong(app: TestApp) {
+    use contracts::runtime_config::CallDirection;
+    use contracts::{CallOutcomeCode, CallState, E164Number};
+    use store::{NewCall, Transition};
+    // A conversation whose first words were a voicemail greeting the carrier took for a person.
+    let call_id = leased_call(&app).await;
+    let mut body = result_body(call_id, "call.completed");
+    body["amd"] = json!({"carrier": "human", "evidence": "machine_taken_for_person"});
+    finish(&app, call_id, &body).await;
+    let first = app.store.call(contracts::CallId(call_id)).await.unwrap();
+    let now = chrono::Utc::now();
+    let machine = |to: &'static str, worker: Option<&'static str>| {
+        let app = &app;
+        let first = &first;
+        async move {
+            let call = app
+                .store
+                .create_call(NewCall {
+                    direction: CallDirection::Outbound,
+                    bot_id: first.bot_id,
+                    campaign_id: first.campaign_id,
+                    contact_id: None,
+                    from: None,
+                    to: Some(E164Number::parse(to).unwrap()),
+                    state: CallState::Answered,
+                    now,
+                })
+                .await
+                .unwrap();
+            let mut from = CallState::Answered;
+            if let Some(worker) = worker {
+                let mut attach = Transition::new(call.id, from, CallState::Attaching, now);
+                attach.worker_id = Some(worker.to_owned());
+                app.store.transition(attach).await.unwrap();
+                from = CallState::Attaching;
+            }
+            let mut end = Transition::new(call.id, from, CallState::Machine, now);
+            end.outcome = Some(CallOutcomeCode::DialMachine);
+            app.store.transition(end).await.unwrap();
+        }
+    };
+    // The carrier caught one machine; the bot caught another, whose number then called back.
+    machine("+442071838751", None).await;
+    machine("+442071838752", Some("worker-1")).await;
+    app.store
+        .create_call(NewCall {
+            direction: CallDirection::Inbound,
+            bot_id: first.bot_id,
+            campaign_id: None,
+            contact_id: None,
+            from: Some(E164Number::parse("+442071838752").unwrap()),
+            to: None,
+            state: CallState::Answered,
+            now: now + chrono::Duration::minutes(5),
+        })
+        .await
+        .unwrap();
+
+    let since = (now - chrono::Duration::days(1)).to_rfc3339();
+    let until = (now + chrono::Duration::days(1)).to_rfc3339();
+    let url = format!(
+        "/api/v1/reports/amd?since={}&until={}&campaign_id={}",
+        urlencode(&since),
+        urlencode(&until),
+        first.campaign_id.unwrap().0
+    );
+    let report: Value = app.get(&url, Some(&app.admin)).await.json().await.unwrap();
+    assert_eq!(report["people"], 1, "{report}");
+    assert_eq!(report["carrier_machines"], 1, "{report}");
+    assert_eq!(report["bot_machines"], 1, "{report}");
+    assert_eq!(report["machine_taken_for_person"], 1, "{report}");
+    assert_eq!(report["callbacks_after_machine"], 1, "{report}");
+    assert_eq!(report["false_negative_evidence_rate"], 1.0);
+    assert_eq!(report["false_positive_evidence_rate"], 0.5);
+    let (status, _, field) = error_of(app.get("/api/v1/reports/amd", Some(&app.admin)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("since")));
+}
+
 fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
 
-api_tests!(a_report_shows_rates_and_dispositions_and_the_export_lists_every_call);
+api_tests!(
+    a_report_shows_rates_and_dispositions_and_the_export_lists_every_call,
+    the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wrong,
+);
 
 #[tokio::test]
 async fn the_export_streams_more_calls_than_one_page() {
