@@ -408,3 +408,82 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         .await;
     Ok(())
 }
+
+/// `vox sim`: runs the load generator and prints a progress line per call and the report.
+pub async fn sim(
+    settings: &Settings,
+    number: &str,
+    calls: usize,
+    concurrency: usize,
+    population: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    settings.require(Requirement::Sim)?;
+    let number = sim::load::number(number).context("--number")?;
+    let population = match population {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read the population file {}", path.display()))?;
+            sim::Population::from_json(&text).map_err(|e| {
+                anyhow::anyhow!("the population file {} is malformed: {e}", path.display())
+            })?
+        }
+        None => sim::Population::default(),
+    };
+    let secret = settings
+        .voxcore_secret
+        .as_ref()
+        .map(|s| s.expose_secret().to_owned())
+        .context("checked by require")?;
+    let fleet = Arc::new(dialler::fleet::FleetClient::new(
+        settings.fleet_urls.clone(),
+        secret.clone(),
+        Duration::from_secs(5),
+    ));
+    let config = sim::LoadConfig {
+        bridge_url: settings
+            .voxbridge_url
+            .clone()
+            .context("checked by require")?,
+        secret,
+        number,
+        calls,
+        concurrency,
+        population,
+    };
+    let report = sim::load::run(config, fleet, |r| {
+        println!(
+            "{}/{} calls over: {} talked, {} failed",
+            r.connected + r.failed,
+            r.calls,
+            r.connected,
+            r.failed
+        );
+    })
+    .await?;
+    let q = |values: &[f64], p: f64| {
+        sim::LoadReport::quantile(values, p).map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
+    };
+    println!(
+        "calls {} · talked {} · ended by the bot {} · failed {} · lines said {} · {:.1} s",
+        report.calls,
+        report.connected,
+        report.ended_by_bot,
+        report.failed,
+        report.lines_said,
+        report.wall_secs
+    );
+    println!(
+        "first bot audio after connect: p50 {} s, p95 {} s · call length: p50 {} s, p95 {} s",
+        q(&report.first_audio_secs, 0.5),
+        q(&report.first_audio_secs, 0.95),
+        q(&report.call_secs, 0.5),
+        q(&report.call_secs, 0.95)
+    );
+    for error in &report.errors {
+        println!("error: {error}");
+    }
+    if report.failed > 0 {
+        anyhow::bail!("{} of {} calls failed", report.failed, report.calls);
+    }
+    Ok(())
+}

@@ -186,6 +186,8 @@ pub enum Requirement {
     Core,
     /// The dialler: the fleet secret and the fleet's URLs.
     Dialler,
+    /// The load generator: the fleet secret, the fleet's URLs and the Backend's URL.
+    Sim,
 }
 
 impl Settings {
@@ -385,6 +387,27 @@ impl Settings {
                     return Err(problem(
                         "FLEET_URLS",
                         "is required by the dialler: the fleet's base URLs, comma-separated",
+                    ));
+                }
+                Ok(())
+            }
+            Requirement::Sim => {
+                if self.voxcore_secret.is_none() {
+                    return Err(problem(
+                        "VOXCORE_SECRET",
+                        "is required by the load generator (it attaches calls to workers)",
+                    ));
+                }
+                if self.voxbridge_url.is_none() {
+                    return Err(problem(
+                        "VOXBRIDGE_URL",
+                        "is required by the load generator (the Backend creates each call)",
+                    ));
+                }
+                if self.fleet_urls.is_empty() {
+                    return Err(problem(
+                        "FLEET_URLS",
+                        "is required by the load generator: the fleet's base URLs, comma-separated",
                     ));
                 }
                 Ok(())

@@ -1,4 +1,4 @@
-//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `cleanup`, `admin`).
+//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `cleanup`, `admin`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -35,6 +35,22 @@ enum Command {
     Dialler,
     /// Reap calls stuck past STALE_IN_PROGRESS_TIMEOUT_MINUTES once, and report them.
     Cleanup,
+    /// The load generator: simulated callers ring an inbound number routed to a bot and talk to
+    /// it (needs VOXCORE_SECRET, VOXBRIDGE_URL and FLEET_URLS); exits 1 if any call failed.
+    Sim {
+        /// The inbound number to ring (E.164); it must be routed to a bot.
+        #[arg(long)]
+        number: String,
+        /// How many calls in all.
+        #[arg(long, default_value_t = 10)]
+        calls: usize,
+        /// At most this many at once.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// A JSON file of the callers' behaviour (`script`, `hang_up_after_secs`, …).
+        #[arg(long, value_name = "PATH")]
+        population: Option<PathBuf>,
+    },
     /// Administration tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -96,6 +112,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Core => vox::commands::core(&settings).await,
             Command::Dialler => vox::commands::dialler(&settings).await,
             Command::Cleanup => vox::commands::cleanup(&settings).await,
+            Command::Sim {
+                number,
+                calls,
+                concurrency,
+                population,
+            } => {
+                vox::commands::sim(
+                    &settings,
+                    &number,
+                    calls,
+                    concurrency,
+                    population.as_deref(),
+                )
+                .await
+            }
             Command::Admin(AdminCommand::CreateUser {
                 email,
                 name,

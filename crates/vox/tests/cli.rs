@@ -264,3 +264,47 @@ fn dialler_refuses_to_start_without_fleet_urls_and_serves_its_health_when_config
     assert!(health.contains("\"leader\":true"), "{health}");
     assert!(metrics.contains("vox_dialler_ticks_total"), "{metrics}");
 }
+
+#[test]
+fn sim_says_what_is_missing_or_malformed_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let db = ("DATABASE_URL", url.as_str());
+    let secret = ("VOXCORE_SECRET", "fleet-secret-0123456789");
+    let bridge = ("VOXBRIDGE_URL", "http://127.0.0.1:9");
+    let fleet = ("FLEET_URLS", "http://127.0.0.1:9");
+    let args = ["sim", "--number", "+442071838750", "--calls", "1"];
+    let output = vox(&args, &[db, secret, fleet]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("VOXBRIDGE_URL"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = vox(
+        &["sim", "--number", "0207 183", "--calls", "1"],
+        &[db, secret, bridge, fleet],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--number"), "{}", stderr(&output));
+
+    let population = dir.path().join("people.json");
+    std::fs::write(&population, r#"{"answer": 0.5, "talk_time": 3}"#).unwrap();
+    let mut with_file = args.to_vec();
+    with_file.extend(["--population", population.to_str().unwrap()]);
+    let output = vox(&with_file, &[db, secret, bridge, fleet]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("talk_time"), "{}", stderr(&output));
+
+    // Nobody answers at the Backend's address: the call fails, and the exit code says so.
+    let output = vox(&args, &[db, secret, bridge, fleet]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("failed 1"), "{out}");
+    assert!(
+        stderr(&output).contains("1 of 1 calls failed"),
+        "{}",
+        stderr(&output)
+    );
+}

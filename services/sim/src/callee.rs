@@ -23,6 +23,8 @@ pub struct Conversation {
     pub lines_said: usize,
     /// Seconds of bot audio received.
     pub bot_audio_secs: f64,
+    /// Seconds from connecting to the bot's first audio, when it spoke.
+    pub first_bot_audio_secs: Option<f64>,
     /// The worker ended the call (`{"type":"end"}` or closed the socket) rather than the callee.
     pub ended_by_worker: bool,
     /// The worker's end reason, when it gave one.
@@ -96,6 +98,9 @@ pub async fn converse(
             message = rx.next() => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     outcome.bot_audio_secs += bytes.len() as f64 / 2.0 / f64::from(RATE.hz());
+                    outcome
+                        .first_bot_audio_secs
+                        .get_or_insert_with(|| connected.elapsed().as_secs_f64());
                     last_bot_audio = Some(Instant::now());
                     bot_spoke_since_last_line = true;
                 }

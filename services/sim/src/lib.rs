@@ -5,7 +5,9 @@
 
 pub mod callee;
 pub mod carrier;
+pub mod load;
 pub mod population;
 
 pub use carrier::{SimCarrier, SimStats};
+pub use load::{LoadConfig, LoadError, LoadReport};
 pub use population::{Fate, Population, PopulationError};

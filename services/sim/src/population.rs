@@ -93,6 +93,13 @@ pub enum Fate {
 }
 
 impl Population {
+    /// A population from a JSON file's text (unknown keys refused), validated.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let population: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        population.validate().map_err(|e| e.to_string())?;
+        Ok(population)
+    }
+
     pub fn validate(&self) -> Result<(), PopulationError> {
         for (field, value) in [
             ("answer", self.answer),

@@ -7,17 +7,12 @@
 //! conversations with transcripts, machines and busy lines with retries scheduled, and no contact
 //! ever dialled twice at once. A second pair kills the dialler mid-campaign.
 
-use bridge::{App, BridgeConfig};
+mod support;
 use contracts::attach::AmdVerdict;
 use contracts::call_result::{CallResult, Speaker};
-use contracts::runtime_config::{
-    BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings, VoicemailBehaviour,
-};
 use contracts::{CallOutcomeCode, CallState};
 use dialler::engine::{Engine, EngineConfig};
 use dialler::fleet::FleetClient;
-use fleet::{Listen, RecordingStore, Worker, WorkerConfig};
-use secrecy::SecretString;
 use serde_json::json;
 use sim::{Population, SimCarrier};
 use std::collections::BTreeMap;
@@ -26,54 +21,7 @@ use std::time::Duration;
 use store::{
     CallFilter, CampaignState, ContactStatus, NewBot, NewCampaign, NewContact, Page, Store,
 };
-
-#[path = "../../whisper/src/testing.rs"]
-mod sidecar;
-
-const SECRET: &str = "fleet-secret-for-tests-0123";
-
-fn booking_bot() -> BotSpec {
-    let mut steps = BTreeMap::new();
-    steps.insert(
-        "ask".to_owned(),
-        FlowStep::Ask {
-            prompt: "Hello, this is the clinic. How can I help?".to_owned(),
-            field: Some("request".to_owned()),
-            branches: vec![FlowBranch {
-                keywords: vec!["appointment".to_owned(), "book".to_owned()],
-                dtmf: None,
-                next: "bye".to_owned(),
-            }],
-            otherwise: "bye".to_owned(),
-        },
-    );
-    steps.insert(
-        "bye".to_owned(),
-        FlowStep::End {
-            text: Some("Booked. Goodbye.".to_owned()),
-            disposition: Some("booked".to_owned()),
-        },
-    );
-    let mut stt = ProviderSettings::named("whisper");
-    stt.options
-        .insert("base_url".to_owned(), json!(sidecar::sidecar_url()));
-    let mut spec = BotSpec::new(
-        "en-US",
-        "A scripted booking line.",
-        stt,
-        ProviderSettings::named("openai"),
-        ProviderSettings::named("espeak"),
-    );
-    spec.flow = Some(Flow {
-        start: "ask".to_owned(),
-        steps,
-    });
-    spec.limits.max_duration_secs = 60;
-    spec.voicemail = VoicemailBehaviour::LeaveMessage {
-        message: "Hello, this is the clinic. Please call us back to book.".to_owned(),
-    };
-    spec
-}
+use support::{SECRET, booking_bot, platform};
 
 async fn seed(store: &dyn Store, contacts: usize) -> contracts::CampaignId {
     let (bot, _) = store
@@ -128,53 +76,6 @@ async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_postgre
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = store::testing::postgres().await;
     campaign_end_to_end(db.store.clone()).await;
-}
-
-/// The Backend and one fleet worker (two calls at a time), spawned on loopback over `store`.
-struct Platform {
-    _dir: tempfile::TempDir,
-    worker_url: String,
-}
-
-async fn platform(store: Arc<dyn Store>) -> Platform {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let recordings = dir.path().join("recordings");
-    std::fs::create_dir_all(&recordings).unwrap();
-
-    let mut config = BridgeConfig::new(
-        [127, 0, 0, 1].into(),
-        0,
-        SecretString::from("jwt-secret-for-tests-0123456789"),
-        SecretString::from(SECRET),
-    );
-    config.crm_interval = None;
-    config.recordings_dir = Some(recordings.clone());
-    let app = App::build(config, store.clone()).await.unwrap();
-    let bridge_url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-
-    let mut worker_config = WorkerConfig::new(
-        "worker-1",
-        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
-        SecretString::from(SECRET),
-        &bridge_url,
-        dir.path().join("outbox"),
-        RecordingStore::local(&recordings),
-    );
-    worker_config.max_calls = 2;
-    let worker = Worker::bind(worker_config).await.unwrap();
-    let worker_url = worker.http_address().unwrap();
-    tokio::spawn(worker.serve(std::future::pending()));
-    Platform {
-        _dir: dir,
-        worker_url,
-    }
 }
 
 /// A running `vox dialler` engine with its own simulated carrier.

@@ -1,0 +1,223 @@
+//! The load generator (`vox sim`): simulated callers ring an inbound number, the Backend routes each to its bot, the fleet takes it (next worker on 429), and a simulated caller talks to the bot over the `vox` media protocol in real time; a report of what the callers heard comes back.
+//!
+//! Each call goes the way a carrier's inbound call does: `GET /api/v1/config?to=…&from=…` with the
+//! fleet secret creates the call record (the number must be routed to a bot), `POST /attach`
+//! reserves a worker slot, and the caller connects to the media URL the attach returned. The
+//! Backend gets every result from the workers as usual, so the console shows the calls.
+
+use crate::callee::{self, Part};
+use crate::population::Population;
+use chrono::Utc;
+use contracts::E164Number;
+use contracts::attach::{AttachRequest, MediaProtocol};
+use contracts::runtime_config::{CallDirection, RuntimeConfig};
+use dialler::fleet::{AttachError, FleetClient};
+use parking_lot::Mutex;
+use providers::tts::espeak::EspeakTts;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a caller waits for a free worker slot before the call counts as failed.
+const SLOT_WAIT: Duration = Duration::from_secs(15);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The Backend's base URL (`VOXBRIDGE_URL`).
+    pub bridge_url: String,
+    /// The fleet secret (`VOXCORE_SECRET`).
+    pub secret: String,
+    /// The inbound number the callers dial; it must be routed to a bot.
+    pub number: E164Number,
+    /// How many calls in all, and at most how many at once.
+    pub calls: usize,
+    pub concurrency: usize,
+    /// What callers say (`script`) and when they give up (`hang_up_after_secs`).
+    pub population: Population,
+}
+
+/// Why the generator cannot start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{field} must be at least 1")]
+    Zero { field: &'static str },
+    #[error("the population is unusable: {0}")]
+    Population(#[from] crate::population::PopulationError),
+    #[error("the number {0:?} is not an E.164 number (+ and 8 to 15 digits)")]
+    Number(String),
+}
+
+/// The number to ring, from what an operator typed.
+pub fn number(text: &str) -> Result<E164Number, LoadError> {
+    E164Number::parse(text).map_err(|_| LoadError::Number(text.to_owned()))
+}
+
+/// What the callers saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    pub calls: usize,
+    /// Calls that reached a worker's media socket.
+    pub connected: usize,
+    /// Calls the bot ended (rather than the caller giving up).
+    pub ended_by_bot: usize,
+    pub failed: usize,
+    /// The first few failures, for the operator.
+    pub errors: Vec<String>,
+    /// Seconds from connecting to the bot's first audio, per call that heard it.
+    pub first_audio_secs: Vec<f64>,
+    /// Seconds each connected call lasted.
+    pub call_secs: Vec<f64>,
+    pub lines_said: usize,
+    pub wall_secs: f64,
+}
+
+impl LoadReport {
+    /// The `q` quantile (0–1) of `values`, when there are any.
+    pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let index = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        Some(sorted[index])
+    }
+}
+
+/// One call's way: the Backend's call record, a worker, the conversation.
+async fn one_call(
+    config: &LoadConfig,
+    http: &reqwest::Client,
+    fleet: &FleetClient,
+    voice: &EspeakTts,
+    index: usize,
+) -> Result<callee::Conversation, String> {
+    let from = format!("+1202555{:04}", index % 10_000);
+    let runtime: RuntimeConfig = http
+        .get(format!(
+            "{}/api/v1/config?to={}&from={}",
+            config.bridge_url.trim_end_matches('/'),
+            config.number.as_str().replace('+', "%2B"),
+            from.replace('+', "%2B")
+        ))
+        .bearer_auth(&config.secret)
+        .send()
+        .await
+        .map_err(|e| format!("the Backend did not answer: {e}"))?
+        .error_for_status()
+        .map_err(|e| format!("the Backend refused the call: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the Backend's runtime config was unreadable: {e}"))?;
+    let request = AttachRequest {
+        call_id: runtime.call_id,
+        direction: CallDirection::Inbound,
+        campaign_id: None,
+        carrier: "sim".to_owned(),
+        carrier_call_id: format!("SIM-LOAD-{}", runtime.call_id.0),
+        media_protocol: MediaProtocol::Vox,
+        from: E164Number::parse(&from).ok(),
+        to: Some(config.number.clone()),
+        answered_at: Utc::now(),
+        amd: None,
+    };
+    // Like a carrier's queue: a full fleet is asked again until a slot frees or the wait is over.
+    let deadline = Instant::now() + SLOT_WAIT;
+    let accepted = loop {
+        match fleet.attach(&request).await {
+            Ok(accepted) => break accepted,
+            Err(AttachError::NoCapacity { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(format!("call {}: {e}", runtime.call_id)),
+        }
+    };
+    let part = Part {
+        lines: config.population.script.clone(),
+        speak_first: false,
+        beep: false,
+        hang_up_after: Duration::from_secs_f64(config.population.hang_up_after_secs),
+    };
+    callee::converse(&accepted.media_url, part, voice)
+        .await
+        .map_err(|e| format!("call {}: {e}", runtime.call_id))
+}
+
+/// Runs the calls, `concurrency` at a time; `progress` sees the report after each call ends.
+pub async fn run(
+    config: LoadConfig,
+    fleet: Arc<FleetClient>,
+    progress: impl Fn(&LoadReport) + Send + Sync + 'static,
+) -> Result<LoadReport, LoadError> {
+    if config.calls == 0 {
+        return Err(LoadError::Zero { field: "calls" });
+    }
+    if config.concurrency == 0 {
+        return Err(LoadError::Zero {
+            field: "concurrency",
+        });
+    }
+    config.population.validate()?;
+    let started = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let gate = Arc::new(tokio::sync::Semaphore::new(config.concurrency));
+    let report = Arc::new(Mutex::new(LoadReport {
+        calls: config.calls,
+        ..LoadReport::default()
+    }));
+    let progress = Arc::new(progress);
+    let config = Arc::new(config);
+    let voice = EspeakTts::default();
+    let mut tasks = Vec::with_capacity(config.calls);
+    for index in 0..config.calls {
+        let Ok(permit) = gate.clone().acquire_owned().await else {
+            break;
+        };
+        let (config, http, fleet, voice, report, progress) = (
+            config.clone(),
+            http.clone(),
+            fleet.clone(),
+            voice.clone(),
+            report.clone(),
+            progress.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let began = Instant::now();
+            let outcome = one_call(&config, &http, &fleet, &voice, index).await;
+            drop(permit);
+            let snapshot = {
+                let mut r = report.lock();
+                match outcome {
+                    Ok(talk) => {
+                        r.connected += 1;
+                        r.ended_by_bot += usize::from(talk.ended_by_worker);
+                        r.lines_said += talk.lines_said;
+                        r.call_secs.push(began.elapsed().as_secs_f64());
+                        if let Some(first) = talk.first_bot_audio_secs {
+                            r.first_audio_secs.push(first);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "a simulated call failed");
+                        r.failed += 1;
+                        if r.errors.len() < 5 {
+                            r.errors.push(error);
+                        }
+                    }
+                }
+                r.clone()
+            };
+            progress(&snapshot);
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let mut done = report.lock().clone();
+    done.wall_secs = started.elapsed().as_secs_f64();
+    Ok(done)
+}
