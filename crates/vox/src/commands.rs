@@ -464,12 +464,14 @@ pub async fn sim(
         sim::LoadReport::quantile(values, p).map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
     };
     println!(
-        "calls {} · talked {} · ended by the bot {} · failed {} · lines said {} · {:.1} s",
+        "calls {} · talked {} · ended by the bot {} · failed {} · lines said {} · barge-ins {} (clears {}) · {:.1} s",
         report.calls,
         report.connected,
         report.ended_by_bot,
         report.failed,
         report.lines_said,
+        report.barge_ins,
+        report.clears,
         report.wall_secs
     );
     println!(

@@ -1,10 +1,12 @@
 //! The simulated callee on the media leg: connects to the worker's `vox` WebSocket, streams a phone line's audio in real time (speech from espeak-ng, silence between), waits for the bot to finish before speaking its next line, and hangs up.
 
+use crate::persona::Persona;
 use audio::SampleRate;
 use futures_util::{SinkExt, StreamExt};
 use providers::tts::espeak::EspeakTts;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -29,6 +31,12 @@ pub struct Conversation {
     pub ended_by_worker: bool,
     /// The worker's end reason, when it gave one.
     pub end_reason: Option<String>,
+    /// The callee spoke over the bot (barge-in), and the worker told its carrier to drop the
+    /// bot's buffered audio this many times.
+    pub barged_in: bool,
+    pub clears: usize,
+    /// What the bot said, as the worker's live transcript gave it.
+    pub bot_lines: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +60,10 @@ pub struct Part {
     pub beep: bool,
     /// Hang up this long after connecting if nothing else ended the call.
     pub hang_up_after: Duration,
+    /// Once the scripted lines run out, an LLM persona says what comes next.
+    pub persona: Option<Arc<Persona>>,
+    /// Speak this line over the bot once it has talked this long (barge-in).
+    pub barge_in: Option<(Duration, String)>,
 }
 
 /// Half a second of quiet, then the voicemail's 1 kHz beep for 400 ms.
@@ -90,6 +102,13 @@ pub async fn converse(
     let mut last_bot_audio: Option<Instant> = None;
     let mut bot_spoke_since_last_line = false;
     let mut speak_now = part.speak_first;
+    // The conversation so far for the persona: (the bot's line?, text).
+    let mut heard: Vec<(bool, String)> = Vec::new();
+    let mut replies = 0u32;
+    let mut persona_done = part.persona.is_none();
+    let mut pending: Option<tokio::task::JoinHandle<Option<String>>> = None;
+    let mut bot_turn_started: Option<Instant> = None;
+    let mut barge_in = part.barge_in.clone();
     let mut ticks = tokio::time::interval(FRAME);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let frame_len = RATE.frame_samples();
@@ -97,6 +116,10 @@ pub async fn converse(
         tokio::select! {
             message = rx.next() => match message {
                 Some(Ok(Message::Binary(bytes))) => {
+                    let arrived = Instant::now();
+                    if last_bot_audio.is_none_or(|t| arrived - t >= BOT_QUIET) {
+                        bot_turn_started = Some(arrived);
+                    }
                     outcome.bot_audio_secs += bytes.len() as f64 / 2.0 / f64::from(RATE.hz());
                     outcome
                         .first_bot_audio_secs
@@ -111,7 +134,13 @@ pub async fn converse(
                             outcome.ended_by_worker = true;
                             outcome.end_reason = value.get("reason").and_then(Value::as_str).map(str::to_owned);
                         }
-                        Some("clear") => {}
+                        Some("clear") => outcome.clears += 1,
+                        Some("transcript") if value.get("speaker").and_then(Value::as_str) == Some("assistant") => {
+                            if let Some(text) = value.get("text").and_then(Value::as_str) {
+                                outcome.bot_lines.push(text.to_owned());
+                                heard.push((true, text.to_owned()));
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -124,6 +153,47 @@ pub async fn converse(
             },
             _ = ticks.tick() => {
                 let now = Instant::now();
+                let bot_quiet = bot_spoke_since_last_line
+                    && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
+                // A persona's reply that is ready becomes the next line.
+                if pending.as_ref().is_some_and(|task| task.is_finished()) {
+                    match pending.take().map(|task| async { task.await.ok().flatten() }) {
+                        Some(reply) => match reply.await {
+                            Some(line) => {
+                                lines.push_back(line);
+                                speak_now = true;
+                            }
+                            None => persona_done = true,
+                        },
+                        None => persona_done = true,
+                    }
+                }
+                if speaking.is_empty() && lines.is_empty() && !persona_done && pending.is_none() && bot_quiet {
+                    if let Some(persona) = part.persona.clone().filter(|p| replies < p.max_turns()) {
+                        replies += 1;
+                        let so_far = heard.clone();
+                        pending = Some(tokio::spawn(async move { persona.reply(&so_far).await }));
+                    } else {
+                        persona_done = true;
+                    }
+                }
+                // Barge-in: once the bot has talked long enough in one go, speak over it.
+                let bot_talking = last_bot_audio.is_some_and(|t| now - t < Duration::from_millis(200));
+                if speaking.is_empty() && bot_talking
+                    && let Some((after, _)) = &barge_in
+                    && bot_turn_started.is_some_and(|s| now - s >= *after)
+                    && let Some((_, line)) = barge_in.take()
+                {
+                    let samples = voice
+                        .speak(&line, RATE)
+                        .await
+                        .map_err(|e| CalleeError::Voice(e.to_string()))?;
+                    speaking.extend(samples);
+                    heard.push((false, line));
+                    outcome.barged_in = true;
+                    outcome.lines_said += 1;
+                    bot_spoke_since_last_line = false;
+                }
                 if speaking.is_empty() && !lines.is_empty() {
                     let bot_done = bot_spoke_since_last_line
                         && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
@@ -136,6 +206,7 @@ pub async fn converse(
                             .await
                             .map_err(|e| CalleeError::Voice(e.to_string()))?;
                         speaking.extend(samples);
+                        heard.push((false, line));
                         if part.beep && outcome.lines_said == 0 {
                             speaking.extend(beep());
                         }
@@ -145,8 +216,9 @@ pub async fn converse(
                 }
                 let done_talking = lines.is_empty()
                     && speaking.is_empty()
-                    && bot_spoke_since_last_line
-                    && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
+                    && persona_done
+                    && pending.is_none()
+                    && bot_quiet;
                 if done_talking || now - connected >= part.hang_up_after {
                     let _ = tx.send(Message::Text(json!({"type": "hangup"}).to_string().into())).await;
                     let _ = tx.close().await;

@@ -8,8 +8,8 @@ use contracts::{CallId, CallOutcomeCode};
 use dialler::carrier::{Carrier, CarrierError, CarrierEvent, Dial};
 use parking_lot::Mutex;
 use providers::tts::espeak::EspeakTts;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +54,7 @@ pub struct SimCarrier {
     rng: Mutex<StdRng>,
     calls: Arc<Mutex<HashMap<CallId, SimCall>>>,
     voice: EspeakTts,
+    persona: Option<Arc<crate::Persona>>,
     pub stats: Arc<Mutex<SimStats>>,
 }
 
@@ -73,12 +74,17 @@ impl SimCarrier {
         seed: u64,
         events: mpsc::UnboundedSender<CarrierEvent>,
     ) -> Self {
+        let persona = population
+            .persona
+            .clone()
+            .map(|c| Arc::new(crate::Persona::new(c)));
         Self {
             population,
             events,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             calls: Arc::new(Mutex::new(HashMap::new())),
             voice: EspeakTts::default(),
+            persona,
             stats: Arc::new(Mutex::new(SimStats::default())),
         }
     }
@@ -246,24 +252,16 @@ impl Carrier for SimCarrier {
         };
         let part = match answered {
             Answered::Person => {
-                let answer = &self.population.answer_with;
-                let mut lines = Vec::new();
-                if !answer.trim().is_empty() {
-                    lines.push(answer.clone());
-                }
-                lines.extend(self.population.script.iter().cloned());
-                Part {
-                    speak_first: !answer.trim().is_empty(),
-                    lines,
-                    beep: false,
-                    hang_up_after: secs(self.population.hang_up_after_secs),
-                }
+                let u = self.rng.lock().random::<f64>();
+                self.population.person_part(self.persona.clone(), u)
             }
             Answered::Voicemail => Part {
                 lines: vec![self.population.voicemail_greeting.clone()],
                 speak_first: true,
                 beep: true,
                 hang_up_after: secs(self.population.hang_up_after_secs.min(30.0)),
+                persona: None,
+                barge_in: None,
             },
         };
         self.stats.lock().connected += 1;

@@ -6,8 +6,10 @@
 pub mod callee;
 pub mod carrier;
 pub mod load;
+pub mod persona;
 pub mod population;
 
 pub use carrier::{SimCarrier, SimStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
+pub use persona::{Persona, PersonaConfig};
 pub use population::{Fate, Population, PopulationError};

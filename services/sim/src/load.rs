@@ -5,7 +5,8 @@
 //! reserves a worker slot, and the caller connects to the media URL the attach returned. The
 //! Backend gets every result from the workers as usual, so the console shows the calls.
 
-use crate::callee::{self, Part};
+use crate::callee;
+use crate::persona::Persona;
 use crate::population::Population;
 use chrono::Utc;
 use contracts::E164Number;
@@ -69,6 +70,9 @@ pub struct LoadReport {
     /// Seconds each connected call lasted.
     pub call_secs: Vec<f64>,
     pub lines_said: usize,
+    /// Calls in which the caller spoke over the bot, and the clears the workers sent back.
+    pub barge_ins: usize,
+    pub clears: usize,
     pub wall_secs: f64,
 }
 
@@ -91,6 +95,7 @@ async fn one_call(
     http: &reqwest::Client,
     fleet: &FleetClient,
     voice: &EspeakTts,
+    persona: Option<Arc<Persona>>,
     index: usize,
 ) -> Result<callee::Conversation, String> {
     let from = format!("+1202555{:04}", index % 10_000);
@@ -133,12 +138,14 @@ async fn one_call(
             Err(e) => return Err(format!("call {}: {e}", runtime.call_id)),
         }
     };
-    let part = Part {
-        lines: config.population.script.clone(),
-        speak_first: false,
-        beep: false,
-        hang_up_after: Duration::from_secs_f64(config.population.hang_up_after_secs),
-    };
+    // An inbound caller waits for the bot's greeting rather than saying hello.
+    let mut part = config
+        .population
+        .person_part(persona, rand::random::<f64>());
+    if !config.population.answer_with.trim().is_empty() {
+        part.lines.remove(0);
+        part.speak_first = false;
+    }
     callee::converse(&accepted.media_url, part, voice)
         .await
         .map_err(|e| format!("call {}: {e}", runtime.call_id))
@@ -172,11 +179,17 @@ pub async fn run(
     let progress = Arc::new(progress);
     let config = Arc::new(config);
     let voice = EspeakTts::default();
+    let persona = config
+        .population
+        .persona
+        .clone()
+        .map(|c| Arc::new(Persona::new(c)));
     let mut tasks = Vec::with_capacity(config.calls);
     for index in 0..config.calls {
         let Ok(permit) = gate.clone().acquire_owned().await else {
             break;
         };
+        let persona = persona.clone();
         let (config, http, fleet, voice, report, progress) = (
             config.clone(),
             http.clone(),
@@ -187,7 +200,7 @@ pub async fn run(
         );
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
-            let outcome = one_call(&config, &http, &fleet, &voice, index).await;
+            let outcome = one_call(&config, &http, &fleet, &voice, persona, index).await;
             drop(permit);
             let snapshot = {
                 let mut r = report.lock();
@@ -196,6 +209,8 @@ pub async fn run(
                         r.connected += 1;
                         r.ended_by_bot += usize::from(talk.ended_by_worker);
                         r.lines_said += talk.lines_said;
+                        r.barge_ins += usize::from(talk.barged_in);
+                        r.clears += talk.clears;
                         r.call_secs.push(began.elapsed().as_secs_f64());
                         if let Some(first) = talk.first_bot_audio_secs {
                             r.first_audio_secs.push(first);

@@ -1,5 +1,6 @@
 //! Who answers a simulated dial, when, and what they do: the population a campaign's numbers reach.
 
+use crate::persona::PersonaConfig;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,13 @@ pub struct Population {
     pub hang_up_after_secs: f64,
     /// The person hangs up if no worker is connected this long after answering.
     pub patience_secs: f64,
+    /// When the script runs out, an LLM plays the person (who they are, the model to use).
+    pub persona: Option<PersonaConfig>,
+    /// The share of people who speak over the bot once it has talked `barge_in_after_secs` in
+    /// one go, saying `barge_in_line`.
+    pub barge_in: f64,
+    pub barge_in_after_secs: f64,
+    pub barge_in_line: String,
 }
 
 impl Default for Population {
@@ -53,6 +61,10 @@ impl Default for Population {
             ],
             hang_up_after_secs: 90.0,
             patience_secs: 10.0,
+            persona: None,
+            barge_in: 0.0,
+            barge_in_after_secs: 1.0,
+            barge_in_line: "Sorry, can I just ask something?".to_owned(),
         }
     }
 }
@@ -93,6 +105,34 @@ pub enum Fate {
 }
 
 impl Population {
+    /// What a person who answered does on the line: say hello (when they do), the script, then
+    /// the persona; speak over the bot once if the draw `u` (uniform in `[0, 1)`) says so.
+    pub fn person_part(
+        &self,
+        persona: Option<std::sync::Arc<crate::Persona>>,
+        u: f64,
+    ) -> crate::callee::Part {
+        let answer = self.answer_with.trim();
+        let mut lines = Vec::new();
+        if !answer.is_empty() {
+            lines.push(self.answer_with.clone());
+        }
+        lines.extend(self.script.iter().cloned());
+        crate::callee::Part {
+            speak_first: !answer.is_empty(),
+            lines,
+            beep: false,
+            hang_up_after: std::time::Duration::from_secs_f64(self.hang_up_after_secs),
+            persona,
+            barge_in: (u < self.barge_in).then(|| {
+                (
+                    std::time::Duration::from_secs_f64(self.barge_in_after_secs),
+                    self.barge_in_line.clone(),
+                )
+            }),
+        }
+    }
+
     /// A population from a JSON file's text (unknown keys refused), validated.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let population: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -106,6 +146,7 @@ impl Population {
             ("voicemail", self.voicemail),
             ("busy", self.busy),
             ("failed", self.failed),
+            ("barge_in", self.barge_in),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(PopulationError::Share { field, value });
@@ -120,6 +161,7 @@ impl Population {
             ("voicemail_after_secs", self.voicemail_after_secs),
             ("hang_up_after_secs", self.hang_up_after_secs),
             ("patience_secs", self.patience_secs),
+            ("barge_in_after_secs", self.barge_in_after_secs),
         ] {
             if value.is_nan() || value <= 0.0 {
                 return Err(PopulationError::Positive { field, value });
