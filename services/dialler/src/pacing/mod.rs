@@ -13,7 +13,9 @@
 //!   on the abandon rate observed over the last 30 minutes, `k ∈ [0.2, 3]`.
 //!
 //! It dials progressively (one call per free slot, counting calls already on their way) until it
-//! has seen enough human answers, and whenever the legal window's abandon rate nears its cap.
+//! has seen enough human answers, and whenever the legal window's abandon rate reaches the guard
+//! (95 % of its cap); on the way there, from 70 % of the cap, the abandon it aims at tapers to
+//! nothing, so it slows down rather than flapping between modes.
 
 mod history;
 pub mod overflow;
@@ -44,6 +46,9 @@ pub struct PacingConfig {
     pub legal_window_secs: f64,
     /// Fall back to progressive when the legal window's rate reaches this share of the cap.
     pub legal_guard: f64,
+    /// From this share of the cap up to `legal_guard`, the abandon the pacer aims at shrinks
+    /// linearly to nothing, so it slows down as the window nears its cap instead of switching.
+    pub legal_taper_from: f64,
     /// Look-ahead `H`, seconds: the floor of the learnt value (about ring-to-answer plus screening).
     pub lookahead_secs: f64,
     /// `H` is learnt as this quantile of the time from dial to a human needing a slot.
@@ -75,7 +80,8 @@ impl Default for PacingConfig {
             abandon_target: 0.02,
             legal_cap: 0.03,
             legal_window_secs: 30.0 * 86_400.0,
-            legal_guard: 0.9,
+            legal_guard: 0.95,
+            legal_taper_from: 0.7,
             lookahead_secs: 8.0,
             lookahead_quantile: 0.5,
             max_step: 0.03,
@@ -84,7 +90,7 @@ impl Default for PacingConfig {
             small_pool_factor: 0.75,
             feedback_every_secs: 60.0,
             feedback_window_secs: 1_800.0,
-            feedback_gain: 0.3,
+            feedback_gain: 0.1,
             prior_handle_mean_secs: 120.0,
             prior_handle_cv: 0.8,
             prior_human_given_answered: 0.5,
@@ -210,8 +216,21 @@ impl Pacer {
             return progressive(Applied::WarmingUp);
         }
         self.feedback(now, s.slots);
-        let alpha = self.target(s.slots) * self.k;
+        let alpha = self.target(s.slots) * self.k * self.legal_taper(now);
         self.predictive(now, s, &arrivals, alpha)
+    }
+
+    /// 1 while the legal window is well under its cap, falling to 0 at the guard.
+    fn legal_taper(&self, now: f64) -> f64 {
+        let Some(rate) = self.history.legal.rate(now) else {
+            return 1.0;
+        };
+        let from = self.config.legal_cap * self.config.legal_taper_from;
+        let to = self.config.legal_cap * self.config.legal_guard;
+        if to <= from {
+            return 1.0;
+        }
+        ((to - rate) / (to - from)).clamp(0.0, 1.0)
     }
 
     fn target(&self, slots: f64) -> f64 {

@@ -125,6 +125,23 @@ fn the_legal_guard_falls_back_to_progressive_as_the_window_nears_its_cap() {
 }
 
 #[test]
+fn the_aim_tapers_as_the_legal_window_climbs_toward_the_guard() {
+    let mut p = seasoned(200);
+    // 5 abandons in 205 humans is 2.44 %: between the taper's start (70 % of 3 %) and the guard
+    // (95 %), so the pacer aims at (2.85 − 2.44) / (2.85 − 2.1) of its target.
+    for _ in 0..5 {
+        p.history.record_human(500.0, true);
+    }
+    let d = p.decide(1_000.0, &snapshot(50.0, 10.0, &[30.0; 40], &[]));
+    assert_eq!(d.applied, Applied::Predictive);
+    let rate = 5.0 / 205.0;
+    let expected = 0.02 * (0.0285 - rate) / (0.0285 - 0.021);
+    assert!((d.alpha - expected).abs() < 1e-9, "{d:?} vs {expected}");
+    let calm = seasoned(200).decide(1_000.0, &snapshot(50.0, 10.0, &[30.0; 40], &[]));
+    assert!((calm.alpha - 0.02).abs() < 1e-12, "{calm:?}");
+}
+
+#[test]
 fn feedback_lowers_the_target_when_abandons_run_above_it_and_raises_it_when_below() {
     let mut hot = seasoned(200);
     let s = snapshot(50.0, 10.0, &[30.0; 40], &[]);
