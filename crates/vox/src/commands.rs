@@ -381,9 +381,19 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         std::process::id(),
         rand::random::<u32>()
     );
+    let populations = match &settings.sim_population {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read SIM_POPULATION {}", path.display()))?;
+            sim::Populations::from_json(&text).map_err(|e| {
+                anyhow::anyhow!("SIM_POPULATION {} is malformed: {e}", path.display())
+            })?
+        }
+        None => sim::Populations::default(),
+    };
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let carrier = Arc::new(sim::SimCarrier::new(
-        sim::Population::default(),
+    let carrier = Arc::new(sim::SimCarrier::from_populations(
+        populations,
         rand::random(),
         events_tx,
     ));

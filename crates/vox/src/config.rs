@@ -173,6 +173,9 @@ pub struct Settings {
     pub health_port: u16,
     pub health_stale_seconds: u32,
     pub stale_in_progress_timeout_minutes: u32,
+    /// `SIM_POPULATION`: a JSON file of who the dialler's simulated carrier reaches
+    /// (`{"default": {…}, "campaigns": {"<id>": {…}}}`); the simulator's defaults when unset.
+    pub sim_population: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -262,6 +265,7 @@ impl Settings {
                 .transpose()?,
             voxcore_worker_id: text("VOXCORE_WORKER_ID"),
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
+            sim_population: text("SIM_POPULATION").map(PathBuf::from),
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')

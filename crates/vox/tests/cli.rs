@@ -308,3 +308,31 @@ fn sim_says_what_is_missing_or_malformed_and_exits_non_zero() {
         stderr(&output)
     );
 }
+
+#[test]
+fn dialler_refuses_a_malformed_sim_population_file_naming_the_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    assert!(
+        vox(&["migrate"], &[("DATABASE_URL", &url)])
+            .status
+            .success()
+    );
+    let file = dir.path().join("people.json");
+    std::fs::write(&file, r#"{"campaigns": {"3": {"answer": 2.0}}}"#).unwrap();
+    let output = vox(
+        &["dialler"],
+        &[
+            ("DATABASE_URL", &url),
+            ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+            ("FLEET_URLS", "http://127.0.0.1:9"),
+            ("SIM_POPULATION", file.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("SIM_POPULATION") && err.contains("campaigns.3"),
+        "{err}"
+    );
+}

@@ -8,13 +8,15 @@
 
 use chrono::{DateTime, Utc};
 use contracts::attach::{AmdVerdict, MediaProtocol};
-use contracts::{CallId, CallOutcomeCode, E164Number};
+use contracts::{CallId, CallOutcomeCode, CampaignId, E164Number};
 use std::time::Duration;
 
 /// One outbound call to place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dial {
     pub call_id: CallId,
+    /// The campaign it dials for (a simulator picks the campaign's population by it).
+    pub campaign_id: CampaignId,
     pub to: E164Number,
     pub from: Option<E164Number>,
     /// How long it may ring before the carrier gives up (never under 15 s).

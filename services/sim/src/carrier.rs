@@ -4,7 +4,7 @@ use crate::callee::{self, Part};
 use crate::population::{Fate, Population};
 use chrono::Utc;
 use contracts::attach::{AmdVerdict, MediaProtocol};
-use contracts::{CallId, CallOutcomeCode};
+use contracts::{CallId, CallOutcomeCode, CampaignId};
 use dialler::carrier::{Carrier, CarrierError, CarrierEvent, Dial};
 use parking_lot::Mutex;
 use providers::tts::espeak::EspeakTts;
@@ -28,6 +28,28 @@ struct SimCall {
     /// The task that rings the call (aborted on cancel) or, once connected, runs the callee.
     task: JoinHandle<()>,
     answered: Option<Answered>,
+    /// The population the number belongs to.
+    profile: Arc<Profile>,
+}
+
+/// A population and the persona its people speak with.
+#[derive(Debug)]
+struct Profile {
+    population: Population,
+    persona: Option<Arc<crate::Persona>>,
+}
+
+impl Profile {
+    fn new(population: Population) -> Arc<Self> {
+        let persona = population
+            .persona
+            .clone()
+            .map(|c| Arc::new(crate::Persona::new(c)));
+        Arc::new(Self {
+            population,
+            persona,
+        })
+    }
 }
 
 /// Running totals, for the load generator's report.
@@ -49,19 +71,20 @@ pub struct SimStats {
 
 /// The simulated carrier.
 pub struct SimCarrier {
-    population: Population,
+    default: Arc<Profile>,
+    campaigns: HashMap<CampaignId, Arc<Profile>>,
     events: mpsc::UnboundedSender<CarrierEvent>,
     rng: Mutex<StdRng>,
     calls: Arc<Mutex<HashMap<CallId, SimCall>>>,
     voice: EspeakTts,
-    persona: Option<Arc<crate::Persona>>,
     pub stats: Arc<Mutex<SimStats>>,
 }
 
 impl std::fmt::Debug for SimCarrier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimCarrier")
-            .field("population", &self.population)
+            .field("population", &self.default.population)
+            .field("campaigns", &self.campaigns.len())
             .field("calls", &self.calls.lock().len())
             .finish_non_exhaustive()
     }
@@ -74,19 +97,41 @@ impl SimCarrier {
         seed: u64,
         events: mpsc::UnboundedSender<CarrierEvent>,
     ) -> Self {
-        let persona = population
-            .persona
-            .clone()
-            .map(|c| Arc::new(crate::Persona::new(c)));
         Self {
-            population,
+            default: Profile::new(population),
+            campaigns: HashMap::new(),
             events,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             calls: Arc::new(Mutex::new(HashMap::new())),
             voice: EspeakTts::default(),
-            persona,
             stats: Arc::new(Mutex::new(SimStats::default())),
         }
+    }
+
+    /// A carrier over a `SIM_POPULATION` file's populations.
+    pub fn from_populations(
+        populations: crate::population::Populations,
+        seed: u64,
+        events: mpsc::UnboundedSender<CarrierEvent>,
+    ) -> Self {
+        let mut carrier = Self::new(populations.default, seed, events);
+        for (id, population) in populations.campaigns {
+            carrier = carrier.with_campaign(CampaignId(id), population);
+        }
+        carrier
+    }
+
+    /// The numbers of `campaign` reach `population` instead of the default one.
+    pub fn with_campaign(mut self, campaign: CampaignId, population: Population) -> Self {
+        self.campaigns.insert(campaign, Profile::new(population));
+        self
+    }
+
+    fn profile(&self, campaign: CampaignId) -> Arc<Profile> {
+        self.campaigns
+            .get(&campaign)
+            .unwrap_or(&self.default)
+            .clone()
     }
 
     /// Stops every simulated call at once, as when the process hosting the simulator dies: rings
@@ -135,13 +180,14 @@ impl Carrier for SimCarrier {
 
     async fn place(&self, dial: Dial) -> Result<String, CarrierError> {
         let ring_timeout = dial.ring_timeout.as_secs_f64();
-        let fate = self.population.draw(&mut *self.rng.lock(), ring_timeout);
+        let profile = self.profile(dial.campaign_id);
+        let fate = profile.population.draw(&mut *self.rng.lock(), ring_timeout);
         let call_id = dial.call_id;
         let events = self.events.clone();
         let stats = self.stats.clone();
         let calls = self.calls.clone();
-        let amd = self.population.carrier_amd;
-        let patience = secs(self.population.patience_secs);
+        let amd = profile.population.carrier_amd;
+        let patience = secs(profile.population.patience_secs);
         stats.lock().placed += 1;
         let task = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -219,6 +265,7 @@ impl Carrier for SimCarrier {
             SimCall {
                 task,
                 answered: None,
+                profile,
             },
         );
         Ok(format!("SIM-{}", call_id.0))
@@ -241,25 +288,28 @@ impl Carrier for SimCarrier {
     }
 
     async fn connect(&self, call_id: CallId, media_url: &str) -> Result<(), CarrierError> {
-        let answered = {
+        let (answered, profile) = {
             let mut calls = self.calls.lock();
             let call = calls
                 .get_mut(&call_id)
                 .ok_or(CarrierError::UnknownCall(call_id))?;
             call.task.abort();
-            call.answered
-                .ok_or_else(|| CarrierError::Failed(format!("call {call_id} is not answered")))?
+            let answered = call
+                .answered
+                .ok_or_else(|| CarrierError::Failed(format!("call {call_id} is not answered")))?;
+            (answered, call.profile.clone())
         };
+        let population = &profile.population;
         let part = match answered {
             Answered::Person => {
                 let u = self.rng.lock().random::<f64>();
-                self.population.person_part(self.persona.clone(), u)
+                population.person_part(profile.persona.clone(), u)
             }
             Answered::Voicemail => Part {
-                lines: vec![self.population.voicemail_greeting.clone()],
+                lines: vec![population.voicemail_greeting.clone()],
                 speak_first: true,
                 beep: true,
-                hang_up_after: secs(self.population.hang_up_after_secs.min(30.0)),
+                hang_up_after: secs(population.hang_up_after_secs.min(30.0)),
                 persona: None,
                 barge_in: None,
             },
@@ -307,6 +357,7 @@ impl Carrier for SimCarrier {
             SimCall {
                 task,
                 answered: Some(answered),
+                profile: profile.clone(),
             },
         );
         Ok(())
@@ -318,5 +369,54 @@ impl Carrier for SimCarrier {
             call.task.abort();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn only(share: &str) -> Population {
+        let mut p = Population {
+            answer: 0.0,
+            voicemail: 0.0,
+            busy: 0.0,
+            failed: 0.0,
+            ..Population::default()
+        };
+        match share {
+            "busy" => p.busy = 1.0,
+            _ => p.failed = 1.0,
+        }
+        p
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_campaign_reaches_its_own_population_and_the_rest_the_default() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let carrier =
+            SimCarrier::new(only("failed"), 1, tx).with_campaign(CampaignId(7), only("busy"));
+        let dial = |call: i64, campaign: i64| Dial {
+            call_id: CallId(call),
+            campaign_id: CampaignId(campaign),
+            to: contracts::E164Number::parse("+14155550100").unwrap(),
+            from: None,
+            ring_timeout: Duration::from_secs(30),
+            detect_machine: true,
+        };
+        carrier.place(dial(1, 7)).await.unwrap();
+        carrier.place(dial(2, 8)).await.unwrap();
+        let mut ends = std::collections::BTreeMap::new();
+        while ends.len() < 2 {
+            if let Some(CarrierEvent::Ended {
+                call_id, outcome, ..
+            }) = rx.recv().await
+            {
+                ends.insert(call_id.0, outcome);
+            }
+        }
+        assert_eq!(ends[&1], CallOutcomeCode::DialBusy);
+        assert_eq!(ends[&2], CallOutcomeCode::DialFailed);
     }
 }

@@ -12,4 +12,4 @@ pub mod population;
 pub use carrier::{SimCarrier, SimStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
 pub use persona::{Persona, PersonaConfig};
-pub use population::{Fate, Population, PopulationError};
+pub use population::{Fate, Population, PopulationError, Populations};

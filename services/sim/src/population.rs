@@ -69,6 +69,34 @@ impl Default for Population {
     }
 }
 
+/// The populations a simulated carrier reaches: one per campaign, and the default for the rest
+/// (a `SIM_POPULATION` file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Populations {
+    pub default: Population,
+    /// By campaign id.
+    pub campaigns: std::collections::BTreeMap<i64, Population>,
+}
+
+impl Populations {
+    /// From a JSON file's text (unknown keys refused), each population validated; the error
+    /// names the part that is wrong.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let populations: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        populations
+            .default
+            .validate()
+            .map_err(|e| format!("default: {e}"))?;
+        for (id, population) in &populations.campaigns {
+            population
+                .validate()
+                .map_err(|e| format!("campaigns.{id}: {e}"))?;
+        }
+        Ok(populations)
+    }
+}
+
 /// Why a population is unusable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PopulationError {
@@ -246,6 +274,21 @@ mod tests {
         };
         let mut rng = StdRng::seed_from_u64(1);
         assert_eq!(p.draw(&mut rng, 30.0), Fate::NoAnswer);
+    }
+
+    #[test]
+    fn a_populations_file_names_the_campaign_whose_population_is_wrong() {
+        let ok = Populations::from_json(
+            r#"{"default": {"answer": 0.3}, "campaigns": {"7": {"answer": 0.5, "carrier_amd": false}}}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.default.answer, 0.3);
+        assert!(!ok.campaigns[&7].carrier_amd);
+        let bad = Populations::from_json(r#"{"campaigns": {"7": {"answer": 0.9, "busy": 0.5}}}"#)
+            .unwrap_err();
+        assert!(bad.starts_with("campaigns.7:"), "{bad}");
+        let unknown = Populations::from_json(r#"{"defaults": {}}"#).unwrap_err();
+        assert!(unknown.contains("defaults"), "{unknown}");
     }
 
     #[test]
