@@ -65,7 +65,16 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
         .map(std::path::PathBuf::from);
     config.stale_in_progress_timeout =
         Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
+    config.console_dir = console_dir(settings);
     Ok(config)
+}
+
+/// The console's build: `CONSOLE_DIR`, else `console/dist` when it has been built.
+fn console_dir(settings: &Settings) -> Option<std::path::PathBuf> {
+    settings.console_dir.clone().or_else(|| {
+        let built = std::path::PathBuf::from("console/dist");
+        built.join("index.html").is_file().then_some(built)
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -231,12 +240,19 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         .strip_prefix("file://")
         .map(std::path::PathBuf::from);
     config.s3_recordings = s3_recordings(settings)?;
+    config.console_dir = console_dir(settings);
+    let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store).await?;
     println!(
-        "vox {}: Backend API on http://{}:{} (the fleet, dialler, simulator and console are not part of this build yet)",
+        "vox {}: Backend API on http://{}:{}{} (the fleet, dialler and simulator are not part of `up` yet)",
         crate::VERSION,
         settings.voxbridge_host,
-        app.port()
+        app.port(),
+        if console {
+            ", with the console at /"
+        } else {
+            " (build the console with `npm --prefix console ci && npm --prefix console run build` to serve it)"
+        }
     );
     app.run_until_stopped(shutdown_signal())
         .await

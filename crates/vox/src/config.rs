@@ -176,6 +176,9 @@ pub struct Settings {
     /// `SIM_POPULATION`: a JSON file of who the dialler's simulated carrier reaches
     /// (`{"default": {…}, "campaigns": {"<id>": {…}}}`); the simulator's defaults when unset.
     pub sim_population: Option<PathBuf>,
+    /// `CONSOLE_DIR`: the console's build the Backend serves at `/` (default `console/dist` when
+    /// it has been built).
+    pub console_dir: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -266,6 +269,7 @@ impl Settings {
             voxcore_worker_id: text("VOXCORE_WORKER_ID"),
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
             sim_population: text("SIM_POPULATION").map(PathBuf::from),
+            console_dir: text("CONSOLE_DIR").map(PathBuf::from),
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')

@@ -45,6 +45,9 @@ pub struct BridgeConfig {
     pub recordings_dir: Option<std::path::PathBuf>,
     /// The S3-compatible bucket (`OBJECT_STORE_URL=s3://…`), for `s3://` recordings.
     pub s3_recordings: Option<Arc<recordings::S3Recordings>>,
+    /// The console's build (`console/dist`), served at `/` with its client-side routes; `None`
+    /// serves the API only (nginx serves the console in production).
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 impl BridgeConfig {
@@ -72,6 +75,7 @@ impl BridgeConfig {
             crm_interval: Some(Duration::from_secs(2)),
             recordings_dir: None,
             s3_recordings: None,
+            console_dir: None,
         }
     }
 }

@@ -279,6 +279,25 @@ mod tests {
         found
     }
 
+    /// The console generates its API types from this copy (`npm run gen:api`), so it is never
+    /// written twice by hand and never stale.
+    #[test]
+    fn the_consoles_copy_of_the_document_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../console/src/api/openapi.json");
+        let text = serde_json::to_string_pretty(&document()).unwrap() + "\n";
+        if std::env::var_os("VOX_UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "{} is out of date: run `VOX_UPDATE_SCHEMAS=1 cargo test -p bridge --lib openapi` and commit it",
+            path.display()
+        );
+    }
+
     #[test]
     fn every_route_is_documented_and_every_operation_has_a_route() {
         let documented: BTreeSet<(String, String)> = operations()

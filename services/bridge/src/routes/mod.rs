@@ -31,15 +31,25 @@ pub fn router(state: AppState) -> Router {
         .merge(fleet::router())
         .merge(ops::router())
         .merge(settings::router())
-        .merge(reports::router());
-    Router::new()
+        .merge(reports::router())
+        .fallback(|| async { ApiError::not_found("no such route") });
+    let router = Router::new()
         .merge(health::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(|| async { axum::Json(crate::openapi::document()) }),
         )
-        .nest("/api/v1", api)
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .nest("/api/v1", api);
+    // The console's files, and its index for a client-side route (`/bots/3`); the API's unknown
+    // paths stay JSON 404s.
+    let router = match &state.config.console_dir {
+        Some(dir) => router.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => router.fallback(|| async { ApiError::not_found("no such route") }),
+    };
+    router
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

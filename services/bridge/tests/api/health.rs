@@ -45,3 +45,36 @@ async fn health_is_503_naming_redis_when_configured_redis_is_down() {
     );
     assert_eq!(body["checks"]["database"], "ok");
 }
+
+#[tokio::test]
+async fn the_console_is_served_at_the_root_with_its_client_side_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>vox</title>",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("assets/app.js"), "console.log(1)").unwrap();
+    let console = dir.path().to_path_buf();
+    let app = spawn_app_with(Backend::Sqlite, move |c| c.console_dir = Some(console)).await;
+    let index = app.get("/", None).await;
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("<title>vox</title>"));
+    let asset = app.get("/assets/app.js", None).await;
+    assert_eq!(asset.status(), 200);
+    assert!(
+        asset.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    // A client-side route gets the index; the API's unknown paths stay JSON 404s.
+    let route = app.get("/campaigns/3", None).await;
+    assert_eq!(route.status(), 200);
+    assert!(route.text().await.unwrap().contains("<title>vox</title>"));
+    let (status, code, _) = error_of(app.get("/api/v1/nothing-here", None).await).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+    let health = app.get("/health", None).await;
+    assert_eq!(health.status(), 200);
+}
