@@ -1,0 +1,68 @@
+// The console's shell: sign-in when there is no session (returning to the page the operator was on), else the navigation and the pages.
+import { AppShell, Burger, Group, NavLink, Text, Button } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useEffect, useState } from 'react';
+import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
+import { api } from './api/client';
+import { Bots } from './pages/Bots';
+import { SignIn } from './pages/SignIn';
+
+const SECTIONS = [{ to: '/bots', label: 'Bots' }];
+
+export function App() {
+  const [session, setSession] = useState(api.session);
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [opened, { toggle }] = useDisclosure();
+
+  useEffect(() => {
+    api.onSignedOut = () => {
+      setSession(null);
+      navigate(`/sign-in?next=${encodeURIComponent(location.pathname)}`);
+    };
+  }, [navigate, location.pathname]);
+
+  if (!session) {
+    return (
+      <Routes>
+        <Route path="/sign-in" element={<SignIn onSignedIn={() => setSession(api.session)} />} />
+        <Route
+          path="*"
+          element={<Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />}
+        />
+      </Routes>
+    );
+  }
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Text fw={700}>vox</Text>
+          </Group>
+          <Group>
+            <Text size="sm" c="dimmed">
+              {session.user.email} · {session.user.role}
+            </Text>
+            <Button variant="subtle" size="xs" onClick={() => api.signOut()}>
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs">
+        {SECTIONS.map((s) => (
+          <NavLink key={s.to} component={Link} to={s.to} label={s.label} active={location.pathname.startsWith(s.to)} />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <Routes>
+          <Route path="/bots" element={<Bots role={session.user.role} />} />
+          <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') || '/bots'} replace />} />
+          <Route path="*" element={<Navigate to="/bots" replace />} />
+        </Routes>
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,121 @@
+// The Backend API client: typed from the Backend's OpenAPI document (schema.d.ts, generated), with the session's tokens, one refresh on a 401, and errors that name their field.
+import type { components } from './schema';
+
+export type TokenResponse = components['schemas']['TokenResponse'];
+export type UserView = components['schemas']['UserView'];
+export type BotView = components['schemas']['BotView'];
+
+/// The Backend's base URL: `VITE_API_URL` at build time, else the page's own origin.
+export const API_URL: string = (import.meta.env?.VITE_API_URL as string | undefined) ?? '';
+
+/// A refused request: the HTTP status, the Backend's stable code, and the field it names.
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/// Where the session lives between page loads.
+export interface SessionStore {
+  load(): TokenResponse | null;
+  save(session: TokenResponse | null): void;
+}
+
+export const browserSession: SessionStore = {
+  load() {
+    const text = globalThis.localStorage?.getItem('vox.session');
+    return text ? (JSON.parse(text) as TokenResponse) : null;
+  },
+  save(session) {
+    if (session) globalThis.localStorage?.setItem('vox.session', JSON.stringify(session));
+    else globalThis.localStorage?.removeItem('vox.session');
+  },
+};
+
+async function refused(response: Response): Promise<ApiError> {
+  try {
+    const body = await response.json();
+    const error = body?.error ?? {};
+    return new ApiError(
+      response.status,
+      error.code ?? 'unknown',
+      error.message ?? response.statusText,
+      error.field ?? undefined,
+    );
+  } catch {
+    return new ApiError(response.status, 'unknown', response.statusText || 'the request failed');
+  }
+}
+
+export class Api {
+  /// Called when the session is over (refresh refused): the app returns to sign-in.
+  onSignedOut: () => void = () => {};
+
+  constructor(
+    private base: string = API_URL,
+    private sessions: SessionStore = browserSession,
+    private fetcher: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  get session(): TokenResponse | null {
+    return this.sessions.load();
+  }
+
+  async signIn(email: string, password: string): Promise<TokenResponse> {
+    const session = await this.send<TokenResponse>('POST', '/api/v1/auth/login', { email, password }, false);
+    this.sessions.save(session);
+    return session;
+  }
+
+  signOut() {
+    this.sessions.save(null);
+    this.onSignedOut();
+  }
+
+  /// A JSON request with the access token; after a 401 the session is refreshed once and the
+  /// request repeated; a refused refresh signs out.
+  async send<T>(method: string, path: string, body?: unknown, authorised = true): Promise<T> {
+    const attempt = async () => {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const token = this.sessions.load()?.access_token;
+      if (authorised && token) headers.authorization = `Bearer ${token}`;
+      return this.fetcher(`${this.base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    };
+    let response = await attempt();
+    if (response.status === 401 && authorised && (await this.refresh())) {
+      response = await attempt();
+    }
+    if (!response.ok) {
+      const error = await refused(response);
+      if (response.status === 401 && authorised) this.signOut();
+      throw error;
+    }
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+
+  private async refresh(): Promise<boolean> {
+    const refresh_token = this.sessions.load()?.refresh_token;
+    if (!refresh_token) return false;
+    const response = await this.fetcher(`${this.base}/api/v1/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token }),
+    });
+    if (!response.ok) return false;
+    this.sessions.save((await response.json()) as TokenResponse);
+    return true;
+  }
+}
+
+export const api = new Api();
