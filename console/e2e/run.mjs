@@ -1,7 +1,7 @@
 // End-to-end console test: a real `vox bridge` on a fresh SQLite database serving the console's build, driven by Debian's Chromium through playwright-core; screenshots of the pages go to docs/console/.
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +22,64 @@ function freePort() {
       server.close(() => ok(port));
     });
   });
+}
+
+/// A stereo 16 kHz WAV: a tone on the left (the caller), another on the right (the bot).
+function wav(seconds) {
+  const rate = 16000;
+  const frames = rate * seconds;
+  const data = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i++) {
+    data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 4);
+    data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 660 * i) / rate)), i * 4 + 2);
+  }
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + data.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(2, 22);
+  head.writeUInt32LE(rate, 24);
+  head.writeUInt32LE(rate * 4, 28);
+  head.writeUInt16LE(4, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(data.length, 40);
+  return Buffer.concat([head, data]);
+}
+
+/// A finished call of `botId` through the fleet's contract: the worker's config request creates
+/// it, its result (transcript, analysis, a recording on disk) finishes it.
+async function finishedCall(base, botId) {
+  const fleet = { authorization: `Bearer ${env.VOXCORE_SECRET}` };
+  const config = await (await fetch(`${base}/api/v1/config?bot_id=${botId}&direction=web`, { headers: fleet })).json();
+  const id = config.call_id;
+  check(id, `no call was created: ${JSON.stringify(config)}`);
+  const key = `calls/e2e/${id}.wav`;
+  mkdirSync(join(dir, 'recordings/calls/e2e'), { recursive: true });
+  writeFileSync(join(dir, 'recordings', key), wav(3));
+  const result = {
+    call_id: id,
+    outcome: 'call.completed',
+    disposition: 'booked',
+    transcript: [
+      { speaker: 'assistant', text: 'Hello Ada, this is the dental clinic.', at_ms: 0 },
+      { speaker: 'user', text: 'I would like to book a cleaning next week.', at_ms: 1800 },
+      { speaker: 'assistant', text: 'Booked for Tuesday at ten. Goodbye.', at_ms: 2600 },
+    ],
+    analysis: { interest: 'high' },
+    qc_findings: [{ rule: 'greeting', passed: true }],
+    recording: { uri: `file://${key}`, format: 'wav', duration_ms: 3000, sample_rate: 16000, channels: 2 },
+    timings: { started_at: new Date(Date.now() - 3000).toISOString(), ended_at: new Date().toISOString() },
+  };
+  const posted = await fetch(`${base}/api/v1/calls/${id}/result`, {
+    method: 'POST',
+    headers: { ...fleet, 'content-type': 'application/json' },
+    body: JSON.stringify(result),
+  });
+  check(posted.ok, `the result was refused: ${posted.status} ${await posted.text()}`);
+  return id;
 }
 
 function check(condition, message) {
@@ -94,6 +152,44 @@ try {
   await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
   await page.screenshot({ path: join(shots, 'bots.png'), fullPage: true });
 
+  // A finished call: the log lists it, its page shows the transcript and plays the recording,
+  // which can seek (the Backend serves ranges).
+  const login = await (
+    await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    })
+  ).json();
+  const bots = await (await fetch(`${base}/api/v1/bots`, { headers: { authorization: `Bearer ${login.access_token}` } })).json();
+  const callId = await finishedCall(base, bots.items[0].id);
+  await page.getByRole('link', { name: 'Calls' }).click();
+  await page.getByRole('cell', { name: `#${callId}` }).waitFor();
+  await page.screenshot({ path: join(shots, 'calls.png'), fullPage: true });
+  await page.getByRole('cell', { name: `#${callId}` }).click();
+  await page.getByText('I would like to book a cleaning next week.').waitFor();
+  const player = page.getByTestId('recording');
+  await player.waitFor();
+  const duration = await player.evaluate(
+    (audio) =>
+      new Promise((ok, fail) => {
+        if (audio.readyState >= 1) return ok(audio.duration);
+        audio.addEventListener('loadedmetadata', () => ok(audio.duration));
+        audio.addEventListener('error', () => fail(new Error(`the player failed: ${audio.error?.message}`)));
+      }),
+  );
+  check(Math.abs(duration - 3) < 0.1, `the recording is ${duration} s, not 3 s`);
+  const seeked = await player.evaluate(
+    (audio) =>
+      new Promise((ok) => {
+        audio.addEventListener('seeked', () => ok(audio.currentTime), { once: true });
+        audio.currentTime = 2;
+      }),
+  );
+  check(Math.abs(seeked - 2) < 0.1, `seeking to 2 s landed at ${seeked} s`);
+  await page.screenshot({ path: join(shots, 'call.png'), fullPage: true });
+  await page.getByRole('link', { name: 'Bots' }).click();
+
   // The session survives a reload; the page works at a phone's width.
   await page.reload();
   await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
@@ -104,7 +200,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, reload, phone width and sign-out passed');
+  console.log('console e2e: sign-in, bot creation, a finished call with its transcript and recording, reload, phone width and sign-out passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

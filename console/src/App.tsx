@@ -5,9 +5,14 @@ import { useEffect, useState } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { api } from './api/client';
 import { Bots } from './pages/Bots';
+import { Call } from './pages/Call';
+import { Calls } from './pages/Calls';
 import { SignIn } from './pages/SignIn';
 
-const SECTIONS = [{ to: '/bots', label: 'Bots' }];
+const SECTIONS = [
+  { to: '/bots', label: 'Bots' },
+  { to: '/calls', label: 'Calls' },
+];
 
 export function App() {
   const [session, setSession] = useState(api.session);
@@ -59,6 +64,8 @@ export function App() {
       <AppShell.Main>
         <Routes>
           <Route path="/bots" element={<Bots role={session.user.role} />} />
+          <Route path="/calls" element={<Calls />} />
+          <Route path="/calls/:id" element={<Call />} />
           <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') || '/bots'} replace />} />
           <Route path="*" element={<Navigate to="/bots" replace />} />
         </Routes>

@@ -4,6 +4,8 @@ import type { components } from './schema';
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type UserView = components['schemas']['UserView'];
 export type BotView = components['schemas']['BotView'];
+export type CallSummary = components['schemas']['CallSummary'];
+export type CallDetail = components['schemas']['CallDetail'];
 
 /// The Backend's base URL: `VITE_API_URL` at build time, else the page's own origin.
 export const API_URL: string = (import.meta.env?.VITE_API_URL as string | undefined) ?? '';
@@ -57,7 +59,7 @@ export class Api {
   onSignedOut: () => void = () => {};
 
   constructor(
-    private base: string = API_URL,
+    public base: string = API_URL,
     private sessions: SessionStore = browserSession,
     private fetcher: typeof fetch = (...args) => fetch(...args),
   ) {}
