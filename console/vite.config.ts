@@ -4,6 +4,7 @@ import react from '@vitejs/plugin-react';
 
 export default defineConfig({
   plugins: [react()],
+  build: { chunkSizeWarningLimit: 800 },
   server: {
     proxy: { '/api': process.env.VITE_API_URL ?? 'http://127.0.0.1:8080' },
   },

@@ -152,6 +152,32 @@ try {
   await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
   await page.screenshot({ path: join(shots, 'bots.png'), fullPage: true });
 
+  // A campaign: created for the bot, a CSV imported with a bad row reported by line, started.
+  await page.getByRole('link', { name: 'Campaigns' }).click();
+  await page.getByText('No campaigns yet.').waitFor();
+  await page.getByLabel('Campaign name').fill('Spring cleaning');
+  await page.getByRole('textbox', { name: 'Bot' }).click();
+  await page.getByRole('option', { name: 'Dental reminders' }).click();
+  await page.getByLabel('Default region').fill('US');
+  await page.getByRole('button', { name: 'Create campaign' }).click();
+  await page.getByRole('cell', { name: 'Spring cleaning' }).waitFor();
+  // Starting without contacts is refused, with the Backend's reason on the row.
+  await page.getByRole('button', { name: 'start' }).click();
+  await page.getByText('no contact left to call', { exact: false }).waitFor();
+  await page.getByRole('button', { name: 'Import contacts' }).click();
+  const csv = 'name,mobile,tz\nAda,(415) 555-2671,America/Los_Angeles\nGrace,212 555 0123,America/New_York\nAlan,not a number,Europe/London\n';
+  await page.locator('input[type=file]').setInputFiles({ name: 'contacts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('textbox', { name: 'Phone column' }).waitFor();
+  check((await page.getByRole('textbox', { name: 'Phone column' }).inputValue()) === 'mobile', 'the phone column was not found');
+  check((await page.getByRole('textbox', { name: 'Time zone column' }).inputValue()) === 'tz', 'the time zone column was not found');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  const report = page.getByTestId('import-report');
+  await report.getByText('3 rows: 2 imported, 0 duplicates, 1 rejected').waitFor();
+  await report.getByText('line 4, phone', { exact: false }).waitFor();
+  await page.screenshot({ path: join(shots, 'campaigns.png'), fullPage: true });
+  await page.getByRole('button', { name: 'start' }).click();
+  await page.getByText('running', { exact: true }).waitFor();
+
   // A finished call: the log lists it, its page shows the transcript and plays the recording,
   // which can seek (the Backend serves ranges).
   const login = await (
@@ -200,7 +226,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, a finished call with its transcript and recording, reload, phone width and sign-out passed');
+  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reload, phone width and sign-out passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

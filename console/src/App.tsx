@@ -7,10 +7,12 @@ import { api } from './api/client';
 import { Bots } from './pages/Bots';
 import { Call } from './pages/Call';
 import { Calls } from './pages/Calls';
+import { Campaigns } from './pages/Campaigns';
 import { SignIn } from './pages/SignIn';
 
 const SECTIONS = [
   { to: '/bots', label: 'Bots' },
+  { to: '/campaigns', label: 'Campaigns' },
   { to: '/calls', label: 'Calls' },
 ];
 
@@ -64,6 +66,7 @@ export function App() {
       <AppShell.Main>
         <Routes>
           <Route path="/bots" element={<Bots role={session.user.role} />} />
+          <Route path="/campaigns" element={<Campaigns role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
           <Route path="/calls/:id" element={<Call />} />
           <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') || '/bots'} replace />} />

@@ -6,6 +6,8 @@ export type UserView = components['schemas']['UserView'];
 export type BotView = components['schemas']['BotView'];
 export type CallSummary = components['schemas']['CallSummary'];
 export type CallDetail = components['schemas']['CallDetail'];
+export type CampaignView = components['schemas']['CampaignView'];
+export type ImportReport = components['schemas']['ImportReport'];
 
 /// The Backend's base URL: `VITE_API_URL` at build time, else the page's own origin.
 export const API_URL: string = (import.meta.env?.VITE_API_URL as string | undefined) ?? '';
@@ -104,6 +106,34 @@ export class Api {
     }
     if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
+  }
+
+  /// Uploads a file as the request body with progress (0–1) as it goes: XMLHttpRequest, since
+  /// fetch reports no upload progress. The session is checked (and refreshed) first.
+  async upload<T>(path: string, file: Blob, type: string, progress: (done: number) => void): Promise<T> {
+    await this.send('GET', '/api/v1/auth/me');
+    const token = this.sessions.load()?.access_token ?? '';
+    return new Promise<T>((ok, fail) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.base}${path}`);
+      xhr.setRequestHeader('content-type', type);
+      xhr.setRequestHeader('authorization', `Bearer ${token}`);
+      xhr.upload.onprogress = (e) => e.lengthComputable && progress(e.loaded / e.total);
+      xhr.onerror = () => fail(new ApiError(0, 'network', 'the upload could not reach the Backend'));
+      xhr.onload = () => {
+        const body = (() => {
+          try {
+            return JSON.parse(xhr.responseText);
+          } catch {
+            return null;
+          }
+        })();
+        if (xhr.status >= 200 && xhr.status < 300) return ok(body as T);
+        const error = body?.error ?? {};
+        fail(new ApiError(xhr.status, error.code ?? 'unknown', error.message ?? xhr.statusText, error.field ?? undefined));
+      };
+      xhr.send(file);
+    });
   }
 
   private async refresh(): Promise<boolean> {
