@@ -214,6 +214,21 @@ try {
   );
   check(Math.abs(seeked - 2) < 0.1, `seeking to 2 s landed at ${seeked} s`);
   await page.screenshot({ path: join(shots, 'call.png'), fullPage: true });
+
+  // Reports: the finished call in the totals and the chart; the records as a CSV download.
+  await page.getByRole('link', { name: 'Reports' }).click();
+  const totals = page.getByTestId('totals');
+  await totals.getByText('Calls').waitFor();
+  check((await totals.innerText()).includes('100.0 %'), `the answer rate is not shown: ${await totals.innerText()}`);
+  await page.locator('.recharts-surface').first().waitFor();
+  await page.screenshot({ path: join(shots, 'reports.png'), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  const exported = join(dir, 'calls.csv');
+  await download.saveAs(exported);
+  const { readFileSync } = await import('node:fs');
+  const lines = readFileSync(exported, 'utf8').trim().split('\n');
+  check(lines[0].startsWith('id,created_at,direction,state,outcome,disposition'), `not the export's header: ${lines[0]}`);
+  check(lines.length === 2 && lines[1].includes(',completed,call.completed,booked,'), `the export is not the one call: ${lines}`);
   await page.getByRole('link', { name: 'Bots' }).click();
 
   // The session survives a reload; the page works at a phone's width.
@@ -226,7 +241,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reload, phone width and sign-out passed');
+  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, reload, phone width and sign-out passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

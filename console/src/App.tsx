@@ -1,19 +1,22 @@
 // The console's shell: sign-in when there is no session (returning to the page the operator was on), else the navigation and the pages.
-import { AppShell, Burger, Group, NavLink, Text, Button } from '@mantine/core';
+import { AppShell, Burger, Button, Group, Loader, NavLink, Text } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { api } from './api/client';
 import { Bots } from './pages/Bots';
 import { Call } from './pages/Call';
 import { Calls } from './pages/Calls';
 import { Campaigns } from './pages/Campaigns';
+// The charts library is large: the reports page loads it when it is opened.
+const Reports = lazy(() => import('./pages/Reports').then((m) => ({ default: m.Reports })));
 import { SignIn } from './pages/SignIn';
 
 const SECTIONS = [
   { to: '/bots', label: 'Bots' },
   { to: '/campaigns', label: 'Campaigns' },
   { to: '/calls', label: 'Calls' },
+  { to: '/reports', label: 'Reports' },
 ];
 
 export function App() {
@@ -68,6 +71,14 @@ export function App() {
           <Route path="/bots" element={<Bots role={session.user.role} />} />
           <Route path="/campaigns" element={<Campaigns role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
+          <Route
+            path="/reports"
+            element={
+              <Suspense fallback={<Loader />}>
+                <Reports />
+              </Suspense>
+            }
+          />
           <Route path="/calls/:id" element={<Call />} />
           <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') || '/bots'} replace />} />
           <Route path="*" element={<Navigate to="/bots" replace />} />

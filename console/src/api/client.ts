@@ -108,6 +108,15 @@ export class Api {
     return (await response.json()) as T;
   }
 
+  /// A file the Backend sends (a CSV export), with the session's token.
+  async download(path: string): Promise<Blob> {
+    await this.send('GET', '/api/v1/auth/me');
+    const token = this.sessions.load()?.access_token ?? '';
+    const response = await this.fetcher(`${this.base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!response.ok) throw await refused(response);
+    return response.blob();
+  }
+
   /// Uploads a file as the request body with progress (0–1) as it goes: XMLHttpRequest, since
   /// fetch reports no upload progress. The session is checked (and refreshed) first.
   async upload<T>(path: string, file: Blob, type: string, progress: (done: number) => void): Promise<T> {
