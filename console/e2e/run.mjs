@@ -231,6 +231,32 @@ try {
   check(lines.length === 2 && lines[1].includes(',completed,call.completed,booked,'), `the export is not the one call: ${lines}`);
   await page.getByRole('link', { name: 'Bots' }).click();
 
+  // Settings: an API key shown once then only by its prefix, and revoked; a DNC entry refused
+  // for a bad number at the field, then added and removed.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByLabel('Key name').fill('CRM sync');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = (await page.getByTestId('new-key').locator('code').innerText()).trim();
+  check(key.length >= 20, `no key shown: ${key}`);
+  await page.getByRole('cell', { name: 'CRM sync' }).waitFor();
+  check(!(await page.locator('table').first().innerText()).includes(key), 'the full key is listed');
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByText('revoked', { exact: true }).waitFor();
+  await page.getByLabel('Number').fill('12345');
+  await page.getByRole('button', { name: 'Add' }).click();
+  const numberError = page.locator('.mantine-TextInput-error');
+  await numberError.first().waitFor();
+  check((await numberError.first().innerText()).trim().length > 0, 'no error under the number');
+  check((await page.getByText('Nobody is on the list.').count()) === 1, 'a bad number was added');
+  await page.getByLabel('Number').fill('+14155550100');
+  await page.getByLabel('Reason').fill('asked not to be called');
+  await page.getByRole('button', { name: 'Add' }).click();
+  await page.getByRole('cell', { name: '+14155550100' }).waitFor();
+  await page.screenshot({ path: join(shots, 'settings.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Remove' }).click();
+  await page.getByText('Nobody is on the list.').waitFor();
+  await page.getByRole('link', { name: 'Bots' }).click();
+
   // The session survives a reload; the page works at a phone's width.
   await page.reload();
   await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
@@ -241,7 +267,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, reload, phone width and sign-out passed');
+  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, API keys and the DNC list, reload, phone width and sign-out passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

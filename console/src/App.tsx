@@ -10,6 +10,7 @@ import { Calls } from './pages/Calls';
 import { Campaigns } from './pages/Campaigns';
 // The charts library is large: the reports page loads it when it is opened.
 const Reports = lazy(() => import('./pages/Reports').then((m) => ({ default: m.Reports })));
+import { Settings } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
 
 const SECTIONS = [
@@ -17,6 +18,7 @@ const SECTIONS = [
   { to: '/campaigns', label: 'Campaigns' },
   { to: '/calls', label: 'Calls' },
   { to: '/reports', label: 'Reports' },
+  { to: '/settings', label: 'Settings' },
 ];
 
 export function App() {
@@ -71,6 +73,7 @@ export function App() {
           <Route path="/bots" element={<Bots role={session.user.role} />} />
           <Route path="/campaigns" element={<Campaigns role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
+          <Route path="/settings" element={<Settings role={session.user.role} />} />
           <Route
             path="/reports"
             element={

@@ -1,6 +1,8 @@
 // The Backend API client: typed from the Backend's OpenAPI document (schema.d.ts, generated), with the session's tokens, one refresh on a 401, and errors that name their field.
 import type { components } from './schema';
 
+export type { components };
+
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type UserView = components['schemas']['UserView'];
 export type BotView = components['schemas']['BotView'];
