@@ -263,11 +263,29 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(shots, 'bots-phone.png'), fullPage: true });
 
+  // An expired session (both tokens refused) returns to sign-in, and then to the page it was on.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${base}/calls`);
+  await page.getByRole('heading', { name: 'Calls' }).waitFor();
+  await page.evaluate(() => {
+    const session = JSON.parse(localStorage.getItem('vox.session'));
+    session.access_token = 'expired';
+    session.refresh_token = 'revoked';
+    localStorage.setItem('vox.session', JSON.stringify(session));
+  });
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Reports' }).waitFor();
+  check(new URL(page.url()).pathname === '/reports', `not back on /reports: ${page.url()}`);
+
   // Signing out returns to sign-in.
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, API keys and the DNC list, reload, phone width and sign-out passed');
+  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, API keys and the DNC list, reload, phone width, an expired session and sign-out passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

@@ -21,6 +21,12 @@ const SECTIONS = [
   { to: '/settings', label: 'Settings' },
 ];
 
+/// Where to go after signing in: the `next` page, never sign-in itself.
+function nextPage(search: string): string {
+  const next = new URLSearchParams(search).get('next');
+  return next && next.startsWith('/') && !next.startsWith('/sign-in') ? next : '/bots';
+}
+
 export function App() {
   const [session, setSession] = useState(api.session);
   const navigate = useNavigate();
@@ -28,11 +34,14 @@ export function App() {
   const [opened, { toggle }] = useDisclosure();
 
   useEffect(() => {
+    // Several requests can find the session over at once: the first one sends the operator to
+    // sign-in with the page they were on; the others find them there already.
     api.onSignedOut = () => {
       setSession(null);
-      navigate(`/sign-in?next=${encodeURIComponent(location.pathname)}`);
+      const here = window.location.pathname;
+      if (!here.startsWith('/sign-in')) navigate(`/sign-in?next=${encodeURIComponent(here)}`);
     };
-  }, [navigate, location.pathname]);
+  }, [navigate]);
 
   if (!session) {
     return (
@@ -83,7 +92,7 @@ export function App() {
             }
           />
           <Route path="/calls/:id" element={<Call />} />
-          <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') || '/bots'} replace />} />
+          <Route path="/sign-in" element={<Navigate to={nextPage(location.search)} replace />} />
           <Route path="*" element={<Navigate to="/bots" replace />} />
         </Routes>
       </AppShell.Main>
