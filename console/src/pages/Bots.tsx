@@ -1,6 +1,7 @@
 // Bots: the list (loading, error with a retry, empty), and a form to create one whose refusals are shown at the field the Backend names.
 import { Alert, Button, Card, Group, Loader, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { Failed } from '../components/Failed';
 import { api, ApiError, type BotView } from '../api/client';
 
 type Load = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: BotView[] };
@@ -26,14 +27,7 @@ export function Bots({ role }: { role: string }) {
       {role !== 'viewer' && <NewBot onCreated={refresh} />}
       {load.state === 'loading' && <Loader />}
       {load.state === 'failed' && (
-        <Alert color="red" title="The bots could not be loaded">
-          <Group>
-            <Text size="sm">{load.message}</Text>
-            <Button size="xs" onClick={refresh}>
-              Retry
-            </Button>
-          </Group>
-        </Alert>
+        <Failed title="The bots could not be loaded" message={load.message} onRetry={refresh} />
       )}
       {load.state === 'ready' && load.bots.length === 0 && <Text c="dimmed">No bots yet.</Text>}
       {load.state === 'ready' && load.bots.length > 0 && (

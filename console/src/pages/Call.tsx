@@ -1,7 +1,8 @@
 // One call: its timings, the transcript as a chat, the stereo recording in a player that can seek, the analysis, QC findings and the state history.
-import { Alert, Badge, Button, Card, Group, Loader, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Badge, Button, Card, Group, Loader, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
+import { Failed } from '../components/Failed';
 import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
 
@@ -34,14 +35,7 @@ export function Call() {
 
   if (error) {
     return (
-      <Alert color="red" title={`Call ${id} could not be loaded`}>
-        <Group>
-          <Text size="sm">{error}</Text>
-          <Button size="xs" onClick={load}>
-            Retry
-          </Button>
-        </Group>
-      </Alert>
+      <Failed title={`Call ${id} could not be loaded`} message={error} onRetry={load} />
     );
   }
   if (!call) return <Loader />;

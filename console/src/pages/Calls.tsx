@@ -1,7 +1,8 @@
 // The call log: filter by state and by words in the transcript, newest first, more pages on demand; a row opens the call.
-import { Alert, Badge, Button, Group, Loader, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Group, Loader, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
+import { Failed } from '../components/Failed';
 import { api, type CallSummary } from '../api/client';
 
 const STATES = ['queued', 'leased', 'dialing', 'ringing', 'answered', 'attaching', 'in_progress', 'completed', 'no_answer', 'busy', 'failed', 'machine', 'abandoned', 'canceled'];
@@ -53,14 +54,7 @@ export function Calls() {
         <TextInput label="Words in the transcript" value={text} onChange={(e) => setText(e.currentTarget.value)} w={260} />
       </Group>
       {status === 'failed' && (
-        <Alert color="red" title="The calls could not be loaded">
-          <Group>
-            <Text size="sm">{error}</Text>
-            <Button size="xs" onClick={() => load(null)}>
-              Retry
-            </Button>
-          </Group>
-        </Alert>
+        <Failed title="The calls could not be loaded" message={error} onRetry={() => load(null)} />
       )}
       {status === 'ready' && calls.length === 0 && <Text c="dimmed">No calls match.</Text>}
       {calls.length > 0 && (

@@ -1,6 +1,7 @@
 // Campaigns: the list with start / pause / resume / complete (the Backend's refusal shown on the row), a form to create one, and the CSV import with a column-mapping step, upload progress and the per-row report.
 import { Alert, Badge, Button, Card, FileInput, Group, Loader, NumberInput, Progress, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { Failed } from '../components/Failed';
 import { api, ApiError, type BotView, type CampaignView, type ImportReport } from '../api/client';
 
 const ACTIONS: Record<string, string[]> = {
@@ -50,14 +51,7 @@ export function Campaigns({ role }: { role: string }) {
       <Title order={2}>Campaigns</Title>
       {canEdit && <NewCampaign bots={bots} onCreated={load} />}
       {error && (
-        <Alert color="red" title="The campaigns could not be loaded">
-          <Group>
-            <Text size="sm">{error}</Text>
-            <Button size="xs" onClick={load}>
-              Retry
-            </Button>
-          </Group>
-        </Alert>
+        <Failed title="The campaigns could not be loaded" message={error} onRetry={load} />
       )}
       {!campaigns && !error && <Loader />}
       {campaigns && campaigns.length === 0 && <Text c="dimmed">No campaigns yet.</Text>}

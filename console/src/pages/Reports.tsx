@@ -1,7 +1,8 @@
 // Reports: answer rate, abandon rate and average handle time over time, dispositions, for all calls or one campaign or bot, and the call records as CSV.
 import { LineChart } from '@mantine/charts';
-import { Alert, Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
+import { Failed } from '../components/Failed';
 import { api, type BotView, type CampaignView } from '../api/client';
 
 interface Figures {
@@ -103,14 +104,7 @@ export function Reports() {
         </Button>
       </Group>
       {error && (
-        <Alert color="red" title="The report could not be loaded">
-          <Group>
-            <Text size="sm">{error}</Text>
-            <Button size="xs" onClick={load}>
-              Retry
-            </Button>
-          </Group>
-        </Alert>
+        <Failed title="The report could not be loaded" message={error} onRetry={load} />
       )}
       {!report && !error && <Loader />}
       {report && (

@@ -398,13 +398,7 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         rand::random::<u32>()
     );
     let populations = match &settings.sim_population {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("read SIM_POPULATION {}", path.display()))?;
-            sim::Populations::from_json(&text).map_err(|e| {
-                anyhow::anyhow!("SIM_POPULATION {} is malformed: {e}", path.display())
-            })?
-        }
+        Some(path) => json_file(path, "SIM_POPULATION", sim::Populations::from_json)?,
         None => sim::Populations::default(),
     };
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -446,13 +440,7 @@ pub async fn sim(
     settings.require(Requirement::Sim)?;
     let number = sim::load::number(number).context("--number")?;
     let population = match population {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("read the population file {}", path.display()))?;
-            sim::Population::from_json(&text).map_err(|e| {
-                anyhow::anyhow!("the population file {} is malformed: {e}", path.display())
-            })?
-        }
+        Some(path) => json_file(path, "the population file", sim::Population::from_json)?,
         None => sim::Population::default(),
     };
     let secret = settings
@@ -514,4 +502,15 @@ pub async fn sim(
         anyhow::bail!("{} of {} calls failed", report.failed, report.calls);
     }
     Ok(())
+}
+
+/// Reads `path` and parses it with `parse`, naming `what` in the error.
+fn json_file<T>(
+    path: &std::path::Path,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("read {what} {}", path.display()))?;
+    parse(&text).map_err(|e| anyhow::anyhow!("{what} {} is malformed: {e}", path.display()))
 }

@@ -438,7 +438,7 @@ async fn converse(
     fields.extend(analysis.fields);
 
     let (recording, wav) = recording(shared, call_id, started_at, &mut recorder);
-    let transcript_for_check = conversation.transcript.clone();
+    let amd = screen::amd_check(request, screened.as_ref(), &conversation.transcript);
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis().min(u128::from(u32::MAX)) as u32);
     let result = CallResult {
         call_id,
@@ -464,7 +464,7 @@ async fn converse(
                 .collect(),
         },
         machine_detected: false,
-        amd: screen::amd_check(request, screened.as_ref(), &transcript_for_check),
+        amd,
     };
     (result, wav)
 }

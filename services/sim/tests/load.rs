@@ -4,13 +4,11 @@ mod support;
 
 use contracts::runtime_config::CallDirection;
 use contracts::{CallState, E164Number};
-use dialler::fleet::FleetClient;
-use serde_json::json;
 use sim::{LoadConfig, Population};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{CallFilter, NewBot, Page, Store};
-use support::{SECRET, booking_bot, platform};
+use store::{CallFilter, Page, Store};
+use support::{SECRET, platform, route_booking_bot};
 
 fn config(bridge_url: &str, number: &str, calls: usize) -> LoadConfig {
     LoadConfig {
@@ -32,23 +30,8 @@ async fn simulated_callers_ring_a_routed_number_and_book_with_the_bot() {
     let db = store::testing::sqlite().await;
     let store: Arc<dyn Store> = db.store.clone();
     let platform = platform(store.clone()).await;
-    let (bot, _) = store
-        .create_bot(NewBot {
-            name: "Clinic".into(),
-            spec: booking_bot(),
-            created_by: None,
-        })
-        .await
-        .unwrap();
-    store
-        .put_setting("inbound.number.442071838750", json!(bot.id.0), None)
-        .await
-        .unwrap();
-    let fleet = Arc::new(FleetClient::new(
-        vec![platform.worker_url.clone()],
-        SECRET.to_owned(),
-        Duration::from_secs(5),
-    ));
+    route_booking_bot(&*store, "+442071838750").await;
+    let fleet = platform.fleet();
     let seen = Arc::new(parking_lot::Mutex::new(0usize));
     let counter = seen.clone();
     let report = sim::load::run(

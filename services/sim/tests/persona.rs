@@ -8,14 +8,13 @@ use axum::routing::post;
 use contracts::call_result::{CallResult, Speaker};
 use contracts::runtime_config::CallDirection;
 use contracts::{CallState, E164Number};
-use dialler::fleet::FleetClient;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sim::{LoadConfig, PersonaConfig, Population};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{CallFilter, NewBot, Page, Store};
-use support::{SECRET, booking_bot, platform};
+use store::{CallFilter, Page, Store};
+use support::{SECRET, platform, route_booking_bot};
 
 /// A chat-completions server that always answers `reply`, streamed, and keeps the requests.
 async fn fake_model(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -74,24 +73,9 @@ async fn an_llm_persona_books_with_the_bot_and_a_caller_who_barges_in_is_heard()
     let db = store::testing::sqlite().await;
     let store: Arc<dyn Store> = db.store.clone();
     let platform = platform(store.clone()).await;
-    let (bot, _) = store
-        .create_bot(NewBot {
-            name: "Clinic".into(),
-            spec: booking_bot(),
-            created_by: None,
-        })
-        .await
-        .unwrap();
-    store
-        .put_setting("inbound.number.442071838750", json!(bot.id.0), None)
-        .await
-        .unwrap();
+    route_booking_bot(&*store, "+442071838750").await;
     let (model_url, requests) = fake_model("I would like to book an appointment, please.").await;
-    let fleet = Arc::new(FleetClient::new(
-        vec![platform.worker_url.clone()],
-        SECRET.to_owned(),
-        Duration::from_secs(5),
-    ));
+    let fleet = platform.fleet();
     let persona = PersonaConfig {
         prompt: "You are Ada. You want a dentist appointment next week.".to_owned(),
         base_url: model_url,

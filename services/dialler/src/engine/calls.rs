@@ -7,7 +7,7 @@ use crate::pacing::Resolution;
 use chrono::{DateTime, Utc};
 use contracts::attach::{AmdVerdict, AttachRequest};
 use contracts::runtime_config::CallDirection;
-use contracts::{CallId, CallOutcomeCode, CallState, CampaignId};
+use contracts::{CallId, CallOutcomeCode, CallState, CampaignId, ContactId};
 use serde_json::json;
 use std::time::Duration;
 use store::{Campaign, Lease, Transition, retry};
@@ -376,27 +376,39 @@ impl Engine {
     }
 
     async fn schedule_next(&mut self, live: &Live, outcome: CallOutcomeCode, now: DateTime<Utc>) {
+        let owner = self.config.owner.clone();
+        self.schedule_contact(live.contact, live.campaign, Some(&owner), outcome, now)
+            .await;
+    }
+
+    /// Ends the lease on `contact` held by `owner` (or by whoever holds it, for a call another
+    /// dialler left) with the campaign's next attempt after `outcome`, jittered.
+    pub(super) async fn schedule_contact(
+        &mut self,
+        contact: ContactId,
+        campaign: CampaignId,
+        owner: Option<&str>,
+        outcome: CallOutcomeCode,
+        now: DateTime<Utc>,
+    ) {
         let next = async {
-            let campaign = self.store.campaign(live.campaign).await?;
-            let contact = self.store.contact(live.contact).await?;
+            let campaign = self.store.campaign(campaign).await?;
+            let row = self.store.contact(contact).await?;
+            let Some(owner) = owner.map(str::to_owned).or_else(|| row.lease_owner.clone()) else {
+                return Ok(());
+            };
             let next = retry::jittered(
-                retry::next_for(&campaign, &contact, outcome, now),
+                retry::next_for(&campaign, &row, outcome, now),
                 now,
                 rand::random::<f64>(),
             );
             self.store
-                .finish_attempt(
-                    live.contact,
-                    &self.config.owner,
-                    outcome.as_str(),
-                    next,
-                    now,
-                )
+                .finish_attempt(contact, &owner, outcome.as_str(), next, now)
                 .await
         };
         if let Err(error) = next.await {
             self.stats.store_errors += 1;
-            tracing::warn!(contact = %live.contact, %error, "could not schedule the contact's next attempt");
+            tracing::warn!(%contact, %error, "could not schedule the contact's next attempt");
         }
     }
 }

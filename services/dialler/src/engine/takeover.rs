@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use contracts::runtime_config::CallDirection;
 use contracts::{CallOutcomeCode, CallState};
 use serde_json::json;
-use store::{CallFilter, ContactNext, Page, Transition, retry};
+use store::{CallFilter, Page, Transition};
 
 /// States of a call the dialler follows before a worker has it.
 const DIALLER_STATES: [CallState; 4] = [
@@ -83,28 +83,9 @@ impl Engine {
             self.stats.abandoned += 1;
         }
         tracing::info!(call_id = %call.id, %outcome, "ended a call the previous dialler left");
-        let Some(contact_id) = call.contact_id else {
-            return;
-        };
-        let freed = async {
-            let contact = self.store.contact(contact_id).await?;
-            let Some(owner) = contact.lease_owner.clone() else {
-                return Ok(());
-            };
-            let next = match call.campaign_id {
-                Some(campaign_id) => {
-                    let campaign = self.store.campaign(campaign_id).await?;
-                    retry::next_for(&campaign, &contact, outcome, now)
-                }
-                None => ContactNext::RetryAt(now),
-            };
-            self.store
-                .finish_attempt(contact_id, &owner, outcome.as_str(), next, now)
-                .await
-        };
-        if let Err(error) = freed.await {
-            self.stats.store_errors += 1;
-            tracing::warn!(contact = %contact_id, %error, "could not free an orphaned call's contact");
+        if let (Some(contact), Some(campaign)) = (call.contact_id, call.campaign_id) {
+            self.schedule_contact(contact, campaign, None, outcome, now)
+                .await;
         }
     }
 

@@ -109,3 +109,31 @@ pub async fn platform(store: Arc<dyn Store>) -> Platform {
         worker_url,
     }
 }
+
+impl Platform {
+    /// A fleet client for the platform's worker.
+    pub fn fleet(&self) -> Arc<dialler::fleet::FleetClient> {
+        Arc::new(dialler::fleet::FleetClient::new(
+            vec![self.worker_url.clone()],
+            SECRET.to_owned(),
+            std::time::Duration::from_secs(5),
+        ))
+    }
+}
+
+/// The booking bot, answering calls to `number` (E.164).
+pub async fn route_booking_bot(store: &dyn Store, number: &str) {
+    let (bot, _) = store
+        .create_bot(store::NewBot {
+            name: "Clinic".into(),
+            spec: booking_bot(),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let key = format!("inbound.number.{}", number.trim_start_matches('+'));
+    store
+        .put_setting(&key, json!(bot.id.0), None)
+        .await
+        .unwrap();
+}
