@@ -71,3 +71,34 @@ pub struct DiallerHealth {
     pub campaigns_running: u32,
     pub active_dials: u32,
 }
+
+/// A campaign's last pacing decision, kept in the store by the leading dialler every tick and
+/// shown by the Backend's live view of the campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PacingDecision {
+    /// The rule that decided: `progressive`, `warming_up`, `legal_guard`, `fixed_ratio` or
+    /// `predictive`.
+    pub applied: String,
+    /// Calls this decision placed.
+    pub dials: u32,
+    /// The campaign's fair share of the fleet's call slots.
+    pub slots: f64,
+    /// Its calls dialling, ringing, waiting or talking before this decision.
+    pub in_flight: u32,
+    /// Calls on their way or talking per slot after this decision (the dial level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dial_level: Option<f64>,
+    /// The campaign's abandon-rate target and the rate the pacer aimed at this time.
+    pub abandon_target: f64,
+    pub aimed_abandon_rate: f64,
+    /// The measured abandon rate over the last 30 minutes and over the legal window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandon_recent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandon_legal: Option<f64>,
+    /// Human answers per dial and the average handle time the pacer has learnt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aht_seconds: Option<f64>,
+}

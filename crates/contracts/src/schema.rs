@@ -18,6 +18,7 @@ pub fn export_all() -> BTreeMap<&'static str, Schema> {
     entry::<crate::health::WorkerHealth>(&mut out, "worker_health");
     entry::<crate::health::FleetHealth>(&mut out, "fleet_health");
     entry::<crate::health::DiallerHealth>(&mut out, "dialler_health");
+    entry::<crate::health::PacingDecision>(&mut out, "pacing_decision");
     entry::<crate::CallState>(&mut out, "call_state");
     entry::<crate::CallOutcomeCode>(&mut out, "call_outcome_code");
     entry::<crate::calling_window::CallingWindows>(&mut out, "calling_windows");

@@ -31,7 +31,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
-use contracts::{BotId, CallId, CampaignId, ContactId, UserId};
+use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -249,4 +249,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn release_leader(&self, fence: &Fence) -> Result<()>;
     /// The current lease, valid or not.
     async fn leader(&self) -> Result<Option<LeaderLease>>;
+
+    // What the dialler shows of itself.
+    /// Keeps a campaign's last pacing decision (one per campaign, overwritten).
+    async fn record_pacing(
+        &self,
+        holder: &str,
+        campaign: CampaignId,
+        decision: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn pacing(&self, campaign: CampaignId) -> Result<Option<PacingRecord>>;
+    /// How many of a campaign's calls are in each live state (states with none are left out).
+    async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>>;
 }

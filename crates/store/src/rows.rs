@@ -478,3 +478,38 @@ id_getter!(
     DncRow,
     CrmDeliveryRow
 );
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PacingRow {
+    campaign_id: i64,
+    holder: String,
+    decision: String,
+    decided_at: i64,
+}
+
+impl TryFrom<PacingRow> for PacingRecord {
+    type Error = StoreError;
+
+    fn try_from(row: PacingRow) -> Result<Self> {
+        Ok(PacingRecord {
+            campaign_id: CampaignId(row.campaign_id),
+            holder: row.holder,
+            decision: json("campaign_pacing.decision", &row.decision)?,
+            decided_at: from_ms(row.decided_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StateCountRow {
+    state: String,
+    count: i64,
+}
+
+impl TryFrom<StateCountRow> for (CallState, i64) {
+    type Error = StoreError;
+
+    fn try_from(row: StateCountRow) -> Result<Self> {
+        Ok((parse::<CallState>("calls.state", &row.state)?, row.count))
+    }
+}

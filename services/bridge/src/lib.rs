@@ -87,6 +87,8 @@ pub struct AppState {
     pub config: Arc<BridgeConfig>,
     pub tokens: Arc<Tokens>,
     pub limiter: Arc<LoginLimiter>,
+    /// For the fleets: their health, attaching test calls.
+    pub http: reqwest::Client,
 }
 
 /// A bound, not yet serving, Backend.
@@ -110,6 +112,7 @@ impl App {
             tokens: Arc::new(tokens),
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),
             config: Arc::new(config),
+            http: reqwest::Client::new(),
         };
         let router = routes::router(state.clone());
         tracing::info!(address = %listener.local_addr()?, "Backend API listening");

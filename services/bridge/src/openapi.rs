@@ -3,7 +3,7 @@
 //! A unit test reads the route modules' sources and fails when a route is missing here, or an
 //! operation here has no route, so the document stays complete.
 
-use crate::routes::{calls, crm as crm_routes, ops, reports, settings};
+use crate::routes::{calls, crm as crm_routes, live, ops, reports, settings};
 use contracts::api;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -91,6 +91,7 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/bots/{id}", Viewer, "A bot at its current version", query: None, request: Nothing, 200 => json::<api::BotView>()),
         op!("put" "/api/v1/bots/{id}", Operator, "Save a new version of a bot", query: None, request: json::<api::SaveBot>(), 200 => json::<api::BotView>()),
         op!("delete" "/api/v1/bots/{id}", Operator, "Archive a bot", query: None, request: Nothing, 200 => json::<api::BotView>()),
+        op!("post" "/api/v1/bots/{id}/test-call", Operator, "Open a web call to the bot on a free fleet worker; the reply's media_url speaks the vox media protocol", query: None, request: Nothing, 201 => json::<contracts::attach::AttachAccepted>()),
         op!("get" "/api/v1/bots/{id}/versions", Viewer, "Every version of a bot, newest first", query: None, request: Nothing, 200 => json::<Vec<api::BotVersionView>>()),
         op!("get" "/api/v1/bots/{id}/versions/{version}", Viewer, "One version of a bot", query: None, request: Nothing, 200 => json::<api::BotVersionView>()),
         op!("get" "/api/v1/campaigns", Viewer, "List campaigns", query: query::<crate::routes::campaigns::ListQuery>(), request: Nothing, 200 => json::<Page<api::CampaignView>>()),
@@ -98,6 +99,7 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/campaigns/{id}", Viewer, "A campaign", query: None, request: Nothing, 200 => json::<api::CampaignView>()),
         op!("put" "/api/v1/campaigns/{id}", Operator, "Change a campaign's settings", query: None, request: json::<api::CampaignSettings>(), 200 => json::<api::CampaignView>()),
         op!("post" "/api/v1/campaigns/{id}/{action}", Operator, "start, pause, resume or complete a campaign", query: None, request: Nothing, 200 => json::<api::CampaignView>()),
+        op!("get" "/api/v1/campaigns/{id}/live", Viewer, "A campaign now: its calls by stage, the last hour's rates, the dialler's last pacing decision", query: None, request: Nothing, 200 => json::<live::CampaignLive>()),
         op!("get" "/api/v1/campaigns/{id}/contacts", Viewer, "List a campaign's contacts", query: query::<crate::routes::campaigns::ContactQuery>(), request: Nothing, 200 => json::<Page<api::ContactView>>()),
         op!("post" "/api/v1/campaigns/{id}/contacts", Operator, "Add a JSON batch of contacts, all or nothing", query: None, request: json::<Vec<api::ContactInput>>(), 201 => json::<api::ImportSummary>()),
         op!("post" "/api/v1/campaigns/{id}/contacts/import", Operator, "Import a CSV of contacts, streamed, with a per-row report", query: query::<crate::routes::campaigns::ImportQuery>(), request: Body::Csv, 200 => json::<crate::import::ImportReport>()),
@@ -120,6 +122,7 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/settings", Admin, "System settings; secrets show no value", query: None, request: Nothing, 200 => json::<Vec<settings::SettingView>>()),
         op!("put" "/api/v1/settings/{key}", Admin, "Save a setting (keys under secrets. are write-only)", query: None, request: json::<settings::SaveSetting>(), 200 => json::<settings::SettingView>()),
         op!("delete" "/api/v1/settings/{key}", Admin, "Remove a setting", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/fleet/status", Viewer, "Each fleet's workers, calls and free slots, and the dialler's leader lease", query: None, request: Nothing, 200 => json::<live::FleetStatus>()),
         op!("get" "/api/v1/fleets", Viewer, "The fleet URLs", query: None, request: Nothing, 200 => json::<settings::Fleets>()),
         op!("put" "/api/v1/fleets", Admin, "Replace the fleet URLs", query: None, request: json::<settings::Fleets>(), 200 => json::<settings::Fleets>()),
         op!("get" "/api/v1/inbound-numbers", Viewer, "Inbound numbers and the bots that answer them", query: None, request: Nothing, 200 => json::<Vec<settings::InboundRoute>>()),
@@ -257,6 +260,8 @@ mod tests {
             ("/api/v1", include_str!("routes/reports.rs")),
             ("/api/v1", include_str!("routes/settings.rs")),
             ("/api/v1", include_str!("routes/crm.rs")),
+            ("/api/v1", include_str!("routes/live.rs")),
+            ("/api/v1", include_str!("routes/test_call.rs")),
             ("/api/v1", include_str!("routes/mod.rs")),
         ];
         let mut found = BTreeSet::new();

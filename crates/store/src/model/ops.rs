@@ -1,7 +1,7 @@
 //! Operations data: do-not-call list, settings, the CRM outbox, the audit log and the dialler's leader lease.
 
 use chrono::{DateTime, Utc};
-use contracts::{CallId, E164Number, UserId};
+use contracts::{CallId, CampaignId, E164Number, UserId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,4 +109,14 @@ pub struct LeaderLease {
     pub holder: String,
     pub fencing_token: i64,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The dialler's last pacing decision for a campaign, as the leader `holder` wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacingRecord {
+    pub campaign_id: CampaignId,
+    pub holder: String,
+    /// The dialler's decision document (`contracts::api::PacingDecision`).
+    pub decision: Value,
+    pub decided_at: DateTime<Utc>,
 }

@@ -3,9 +3,9 @@
 use super::{Db, Pool};
 use crate::error::{Result, StoreError};
 use crate::model::*;
-use crate::rows::{CallEventRow, CallRow, paged, to_json};
+use crate::rows::{CallEventRow, CallRow, StateCountRow, paged, to_json};
 use crate::validate;
-use contracts::{CallId, CallOutcomeCode, CallState};
+use contracts::{CallId, CallOutcomeCode, CallState, CampaignId};
 use sqlx::QueryBuilder;
 
 const CALL_COLUMNS: &str = "id, direction, campaign_id, contact_id, bot_id, bot_version, attempt, \
@@ -371,4 +371,27 @@ pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime>
         spec,
         contact,
     })
+}
+
+/// How many of a campaign's calls are in each live (not yet ended) state.
+pub(super) async fn live_call_counts(
+    pool: &Pool,
+    campaign: CampaignId,
+) -> Result<Vec<(CallState, i64)>> {
+    let live: Vec<&str> = CallState::ALL
+        .iter()
+        .filter(|state| !state.is_terminal())
+        .map(|state| state.as_str())
+        .collect();
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT state, CAST(COUNT(*) AS BIGINT) AS count FROM calls WHERE campaign_id = ",
+    );
+    query.push_bind(campaign.0).push(" AND state IN (");
+    let mut states = query.separated(", ");
+    for state in live {
+        states.push_bind(state);
+    }
+    query.push(") GROUP BY state");
+    let rows: Vec<StateCountRow> = query.build_query_as().fetch_all(pool).await?;
+    rows.into_iter().map(TryFrom::try_from).collect()
 }

@@ -17,7 +17,7 @@ use crate::{Backend, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
-use contracts::{BotId, CallId, CampaignId, ContactId, UserId};
+use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -289,6 +289,21 @@ impl Store for ThisStore {
     }
     async fn leader(&self) -> Result<Option<LeaderLease>> {
         ops::leader(&self.pool).await
+    }
+    async fn record_pacing(
+        &self,
+        holder: &str,
+        campaign: CampaignId,
+        decision: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        ops::record_pacing(&self.pool, holder, campaign, decision, now).await
+    }
+    async fn pacing(&self, campaign: CampaignId) -> Result<Option<PacingRecord>> {
+        ops::pacing(&self.pool, campaign).await
+    }
+    async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>> {
+        calls::live_call_counts(&self.pool, campaign).await
     }
 }
 

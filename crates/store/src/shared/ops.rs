@@ -3,10 +3,10 @@
 use super::{Pool, expiry_ms, now_ms, simple_page};
 use crate::error::{Result, StoreError};
 use crate::model::*;
-use crate::rows::{AuditRow, CrmDeliveryRow, DncRow, LeaderRow, SettingRow, to_json};
+use crate::rows::{AuditRow, CrmDeliveryRow, DncRow, LeaderRow, PacingRow, SettingRow, to_json};
 use crate::validate;
 use chrono::{DateTime, Utc};
-use contracts::UserId;
+use contracts::{CampaignId, UserId};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -370,4 +370,36 @@ pub(super) async fn leader(pool: &Pool) -> Result<Option<LeaderLease>> {
     .fetch_optional(pool)
     .await?;
     Ok(row.map(LeaderLease::from))
+}
+
+pub(super) async fn record_pacing(
+    pool: &Pool,
+    holder: &str,
+    campaign: CampaignId,
+    decision: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO campaign_pacing (campaign_id, holder, decision, decided_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id) DO UPDATE SET \
+         holder = excluded.holder, decision = excluded.decision, decided_at = excluded.decided_at",
+    )
+    .bind(campaign.0)
+    .bind(holder)
+    .bind(to_json(decision))
+    .bind(to_ms(now))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn pacing(pool: &Pool, campaign: CampaignId) -> Result<Option<PacingRecord>> {
+    let row: Option<PacingRow> = sqlx::query_as(
+        "SELECT campaign_id, holder, decision, decided_at FROM campaign_pacing \
+         WHERE campaign_id = $1",
+    )
+    .bind(campaign.0)
+    .fetch_optional(pool)
+    .await?;
+    row.map(PacingRecord::try_from).transpose()
 }

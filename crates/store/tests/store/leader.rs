@@ -159,7 +159,90 @@ async fn concurrent_acquirers_get_exactly_one_lease(store: Arc<dyn Store>) {
     assert_eq!(holders, 1);
 }
 
+async fn a_campaigns_pacing_decision_is_kept_and_the_next_one_replaces_it(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let campaign = running_campaign(store.as_ref(), |_| {}).await;
+    assert_eq!(store.pacing(campaign).await.unwrap(), None);
+    let first = serde_json::json!({"mode": "predictive", "dials": 3});
+    store
+        .record_pacing("dialler-a", campaign, &first, now)
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::seconds(2);
+    let second = serde_json::json!({"mode": "predictive", "dials": 0});
+    store
+        .record_pacing("dialler-b", campaign, &second, later)
+        .await
+        .unwrap();
+    let kept = store.pacing(campaign).await.unwrap().expect("recorded");
+    assert_eq!(kept.decision, second);
+    assert_eq!(kept.holder, "dialler-b");
+    assert_eq!(kept.decided_at, later);
+}
+
+async fn live_call_counts_count_one_campaigns_calls_that_have_not_ended(store: Arc<dyn Store>) {
+    use contracts::runtime_config::CallDirection;
+    use contracts::{CallOutcomeCode, CallState};
+    use store::{NewCall, Transition};
+    let now = at(2026, 11, 23, 9, 0);
+    let campaign = running_campaign(store.as_ref(), |_| {}).await;
+    let bot_id = store.campaign(campaign).await.unwrap().config.bot_id;
+    let mut other = campaign_config(bot_id, "Another campaign");
+    other.name = "Another campaign".into();
+    let other = store.create_campaign(other).await.unwrap().id;
+    let call = |campaign_id, state| NewCall {
+        direction: CallDirection::Outbound,
+        bot_id,
+        campaign_id: Some(campaign_id),
+        contact_id: None,
+        from: None,
+        to: None,
+        state,
+        now,
+    };
+    store
+        .create_call(call(campaign, CallState::Queued))
+        .await
+        .unwrap();
+    let talking = store
+        .create_call(call(campaign, CallState::Answered))
+        .await
+        .unwrap();
+    store
+        .transition(Transition::new(
+            talking.id,
+            CallState::Answered,
+            CallState::InProgress,
+            now,
+        ))
+        .await
+        .unwrap();
+    let dropped = store
+        .create_call(call(campaign, CallState::Answered))
+        .await
+        .unwrap();
+    store
+        .transition(
+            Transition::new(dropped.id, CallState::Answered, CallState::Abandoned, now)
+                .with_outcome(CallOutcomeCode::DialAbandoned),
+        )
+        .await
+        .unwrap();
+    store
+        .create_call(call(other, CallState::Answered))
+        .await
+        .unwrap();
+    let mut counts = store.live_call_counts(campaign).await.unwrap();
+    counts.sort_by_key(|(state, _)| state.as_str());
+    assert_eq!(
+        counts,
+        vec![(CallState::InProgress, 1), (CallState::Queued, 1)]
+    );
+}
+
 both_backends!(
+    a_campaigns_pacing_decision_is_kept_and_the_next_one_replaces_it,
+    live_call_counts_count_one_campaigns_calls_that_have_not_ended,
     a_second_leader_cannot_act_while_the_first_holds_a_valid_lease,
     an_expired_leader_is_replaced_with_a_higher_token_and_fenced_out,
     a_released_lease_is_free_at_once_and_the_token_still_grows,

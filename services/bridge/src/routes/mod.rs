@@ -7,9 +7,11 @@ pub(crate) mod campaigns;
 pub(crate) mod crm;
 pub(crate) mod fleet;
 pub(crate) mod health;
+pub(crate) mod live;
 pub(crate) mod ops;
 pub(crate) mod reports;
 pub(crate) mod settings;
+pub(crate) mod test_call;
 pub(crate) mod users;
 
 use crate::AppState;
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(settings::router())
         .merge(reports::router())
+        .merge(live::router())
+        .merge(test_call::router())
         .fallback(|| async { ApiError::not_found("no such route") });
     let router = Router::new()
         .merge(health::router())

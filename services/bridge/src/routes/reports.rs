@@ -65,7 +65,7 @@ fn ratio(part: i64, whole: i64) -> f64 {
     }
 }
 
-fn figures(counts: &ReportCounts) -> Figures {
+pub(crate) fn figures(counts: &ReportCounts) -> Figures {
     let human = counts.answered - counts.machine;
     Figures {
         calls: counts.calls,

@@ -152,10 +152,10 @@ async fn remove(
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct Fleets {
     /// Worker URLs (`http(s)://…` or `unix:/path.sock`) the dialler and inbound routing use.
-    urls: Vec<String>,
+    pub(crate) urls: Vec<String>,
 }
 
-async fn stored_fleets(state: &AppState) -> ApiResult<Fleets> {
+pub(crate) async fn stored_fleets(state: &AppState) -> ApiResult<Fleets> {
     let stored = state.store.setting(FLEET_KEY).await?;
     let urls = stored
         .and_then(|s| serde_json::from_value(s.value).ok())

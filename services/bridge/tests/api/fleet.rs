@@ -15,7 +15,7 @@ pub async fn leased_call(app: &TestApp) -> i64 {
 }
 
 /// Adds `phone` to campaign `id`, starts it, and leases the contact; returns the call id.
-async fn lease_one(app: &TestApp, id: i64, phone: &str) -> i64 {
+pub async fn lease_one(app: &TestApp, id: i64, phone: &str) -> i64 {
     let path = format!("/api/v1/campaigns/{id}/contacts");
     let rows = json!([{"phone": phone, "variables": {"name": "Ada"}}]);
     assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);

@@ -14,6 +14,7 @@ use crate::fleet::FleetClient;
 use crate::pacing::{Applied, Decision, Mode, Pacer, PacingConfig, Snapshot};
 use chrono::{DateTime, Utc};
 use contracts::attach::AmdVerdict;
+use contracts::health::PacingDecision;
 use contracts::{CallId, CallState, CampaignId, ContactId, E164Number, TimeZoneName};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -111,6 +112,31 @@ pub struct Stats {
     pub last_tick: Option<DateTime<Utc>>,
     /// The last decision per campaign.
     pub decisions: HashMap<CampaignId, Decision>,
+}
+
+/// A decision as the console shows it.
+fn shown_decision(
+    pacer: &Pacer,
+    decision: &Decision,
+    slots: f64,
+    in_flight: usize,
+    now: DateTime<Utc>,
+) -> PacingDecision {
+    let (recent, legal) = pacer.abandon_rates(secs(now));
+    let on_way = (in_flight + decision.dials) as f64;
+    PacingDecision {
+        applied: decision.applied.label().to_owned(),
+        dials: u32::try_from(decision.dials).unwrap_or(u32::MAX),
+        slots,
+        in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
+        dial_level: (slots > 0.0).then(|| on_way / slots),
+        abandon_target: pacer.config.abandon_target,
+        aimed_abandon_rate: decision.alpha,
+        abandon_recent: recent,
+        abandon_legal: legal,
+        answer_rate: pacer.history.answer_rate(),
+        aht_seconds: pacer.history.mean_handle(),
+    }
 }
 
 /// One campaign's figures for `/metrics`.
@@ -382,6 +408,8 @@ impl Engine {
             pacer.config.abandon_target = campaign.config.abandon_target;
             let decision = pacer.decide(secs(now), &snapshot);
             self.stats.decisions.insert(campaign.id, decision);
+            let shown = shown_decision(pacer, &decision, share, in_flight, now);
+            self.show_decision(campaign.id, &shown, now).await;
             if decision.dials > 0 {
                 report.dials += self.dial(campaign, decision.dials, now).await?;
             }
@@ -391,6 +419,26 @@ impl Engine {
         }
         self.renew_leases(now).await;
         Ok(report)
+    }
+
+    /// Keeps the decision where the Backend's live view reads it; a failed write costs nothing
+    /// but the view's freshness.
+    async fn show_decision(
+        &mut self,
+        campaign: CampaignId,
+        shown: &PacingDecision,
+        now: DateTime<Utc>,
+    ) {
+        let Some(fence) = &self.fence else { return };
+        let document = serde_json::to_value(shown).unwrap_or_default();
+        if let Err(error) = self
+            .store
+            .record_pacing(&fence.holder, campaign, &document, now)
+            .await
+        {
+            self.stats.store_errors += 1;
+            tracing::warn!(%campaign, %error, "could not keep the pacing decision");
+        }
     }
 
     /// What the pacer sees of one campaign's live calls.

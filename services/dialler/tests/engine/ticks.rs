@@ -2,6 +2,7 @@
 
 use crate::support::{both_backends, campaign, engine, secs, worker};
 use contracts::attach::AmdVerdict;
+use contracts::health::PacingDecision;
 use contracts::{CallOutcomeCode, CallState};
 use dialler::carrier::CarrierEvent;
 use std::sync::Arc;
@@ -29,9 +30,23 @@ async fn a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up(store: Arc
         .unwrap();
     assert_eq!(calls.items.len(), 3);
     assert!(calls.items.iter().all(|c| c.state == CallState::Dialing));
+    // The decision is kept where the Backend's live view reads it.
+    let kept = store.pacing(campaign).await.unwrap().expect("a decision");
+    let decision: PacingDecision = serde_json::from_value(kept.decision).unwrap();
+    assert_eq!(
+        (decision.applied.as_str(), decision.dials),
+        ("warming_up", 3)
+    );
+    assert_eq!(
+        (kept.holder.as_str(), decision.dial_level),
+        ("dialler-a", Some(1.0))
+    );
     // The next tick counts the three ringing calls: no free slot is left for new dials.
     let report = engine.tick(secs(2)).await.unwrap();
     assert_eq!(report.dials, 0);
+    let kept = store.pacing(campaign).await.unwrap().expect("a decision");
+    let decision: PacingDecision = serde_json::from_value(kept.decision).unwrap();
+    assert_eq!((decision.dials, decision.in_flight), (0, 3));
 }
 
 async fn a_second_dialler_stands_by_takes_over_when_the_first_stops_and_ends_what_it_left(
