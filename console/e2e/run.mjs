@@ -82,6 +82,35 @@ async function finishedCall(base, botId) {
   return id;
 }
 
+/// A mono 16 kHz WAV of silence: the fake microphone of the test call (Chromium loops it).
+function silence(seconds) {
+  const data = Buffer.alloc(16000 * seconds * 2);
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + data.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(1, 22);
+  head.writeUInt32LE(16000, 24);
+  head.writeUInt32LE(32000, 28);
+  head.writeUInt16LE(2, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(data.length, 40);
+  return Buffer.concat([head, data]);
+}
+
+async function waitUp(url, what) {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    check(i < 100, `${what} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function check(condition, message) {
   if (!condition) throw new Error(message);
 }
@@ -106,19 +135,28 @@ const run = (args, input) => {
 run(['migrate']);
 run(['admin', 'create-user', '--email', email, '--password-stdin'], `${password}\n`);
 const bridge = spawn(vox, ['bridge'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+// A real fleet worker for the test call (a flow bot: espeak-ng speaks, no model needed).
+const workerPort = await freePort();
+const workerUrl = `http://127.0.0.1:${workerPort}`;
+const worker = spawn(vox, ['core'], {
+  env: { ...env, VOXBRIDGE_URL: `http://127.0.0.1:${port}`, VOXCORE_LISTEN: `127.0.0.1:${workerPort}`, VOXCORE_FLEET_SOCKETS: workerUrl },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+const microphone = join(dir, 'silence.wav');
+writeFileSync(microphone, silence(4));
 let browser;
 try {
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break;
-    } catch {}
-    check(i < 100, 'vox bridge did not come up');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUp(`${base}/health`, 'vox bridge');
+  await waitUp(`${workerUrl}/health`, 'vox core');
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      // The test call's microphone: granted without a prompt, fed from a silent file.
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${microphone}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   mkdirSync(shots, { recursive: true });
@@ -138,17 +176,74 @@ try {
   await page.getByText('No bots yet.').waitFor();
   check(new URL(page.url()).pathname === '/bots', `not back on /bots: ${page.url()}`);
 
-  // The form checks before sending, then creates the bot, which the list shows.
+  // The fleet the test call will use, saved under Settings.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('tab', { name: 'Fleets and routing' }).click();
+  await page.getByLabel('Fleet URLs').fill('ftp://nowhere');
+  await page.getByRole('button', { name: 'Save fleets' }).click();
+  await page.getByText('Line 1: http(s)://host:port', { exact: false }).waitFor();
+  await page.getByLabel('Fleet URLs').fill(workerUrl);
+  await page.getByRole('button', { name: 'Save fleets' }).click();
+  await page.getByText('Saved.').waitFor();
+  await page.getByRole('link', { name: 'Bots' }).click();
+
+  // The bot builder checks before sending, then the Backend's refusal lands at its field.
+  await page.getByRole('link', { name: 'New bot' }).click();
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('Give the bot a name.').waitFor();
   await page.getByLabel('Name').fill('Dental reminders');
   await page.getByLabel('Prompt').fill('You remind {{name}} of the dental appointment.');
   await page.getByLabel('First message').fill('Hello {{name}}, this is the dental clinic.');
-  // The Backend refuses an undeclared variable, and the console shows it at the prompt.
   await page.getByRole('button', { name: 'Create bot' }).click();
-  await page.getByText('{{name}} is not a declared variable', { exact: false }).waitFor();
-  await page.getByLabel('Variables').fill('name');
+  await page.getByText('{{name}} is not a declared variable', { exact: false }).first().waitFor();
+  check((await page.getByTestId('variable-hints').innerText()).includes('{{name}}'), 'the used variables are not hinted');
+  await page.getByRole('textbox', { name: 'Variables' }).fill('name');
+  await page.getByRole('textbox', { name: 'Variables' }).press('Enter');
+  await page.getByLabel('Language').fill(' ');
   await page.getByRole('button', { name: 'Create bot' }).click();
+  const languageError = page.locator('.mantine-TextInput-error');
+  await languageError.first().waitFor();
+  check((await page.getByTestId('spec-errors').innerText()).includes('spec.language'), 'the Backend did not name spec.language');
+  await page.getByLabel('Language').fill('en-US');
+  // A webhook tool, an analysis field and a voicemail message.
+  await page.getByRole('tab', { name: 'Tools' }).click();
+  await page.getByRole('button', { name: 'Add a tool' }).click();
+  await page.getByRole('menuitem', { name: 'Webhook' }).click();
+  await page.getByLabel('Tool name').fill('book_slot');
+  await page.getByLabel('Webhook URL').fill('https://crm.example/book');
+  await page.getByRole('tab', { name: 'Analysis and quality' }).click();
+  await page.getByRole('button', { name: 'Add an analysis field' }).click();
+  await page.getByLabel('Field name').fill('interest');
+  await page.getByRole('tab', { name: 'Limits and voicemail' }).click();
+  await page.getByText('Leave a message after the beep').click();
+  await page.getByLabel('Voicemail message').fill('Hello, this is the dental clinic. Please call us back.');
+  await page.getByRole('button', { name: 'Create bot' }).click();
+  await page.getByText('Saved as version 1.').waitFor();
+  await page.screenshot({ path: join(shots, 'bot-builder.png'), fullPage: true });
+
+  // Version 2 runs a deterministic flow; the history diffs it against version 1.
+  await page.getByRole('tab', { name: 'Flow' }).click();
+  await page.getByRole('switch', { name: 'Run as a deterministic flow', exact: false }).check();
+  await page.getByTestId('step-greet').waitFor();
+  await page.screenshot({ path: join(shots, 'bot-flow.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Save a new version' }).click();
+  await page.getByText('Saved as version 2.').waitFor();
+  await page.getByText('v2 (current)').waitFor();
+  const diff = await page.getByTestId('version-diff').innerText();
+  check(diff.includes('+   "flow": {') || diff.includes('+ "flow"') || /\+\s+"flow"/.test(diff), `the diff does not add the flow: ${diff.slice(0, 400)}`);
+
+  // A test call from the browser: the worker speaks the flow's first line, the transcript shows it.
+  await page.getByRole('button', { name: 'Start a test call' }).click();
+  await page.getByTestId('live-transcript').getByText('Can you confirm your appointment?', { exact: false }).waitFor({ timeout: 20000 });
+  check((await page.getByTestId('test-call-state').innerText()).trim().toLowerCase() === 'live', 'the test call is not live');
+  await page.screenshot({ path: join(shots, 'test-call.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await page.getByText('you hung up').waitFor();
+
+  // Restoring version 1 saves it as version 3.
+  await page.getByRole('button', { name: 'Restore v1' }).click();
+  await page.getByText('Restored version 1 as version 3.').waitFor();
+  await page.getByRole('link', { name: 'All bots' }).click();
   await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
   await page.screenshot({ path: join(shots, 'bots.png'), fullPage: true });
 
@@ -177,6 +272,23 @@ try {
   await page.screenshot({ path: join(shots, 'campaigns.png'), fullPage: true });
   await page.getByRole('button', { name: 'start' }).click();
   await page.getByText('running', { exact: true }).waitFor();
+
+  // The campaign page: settings checked then saved, and the live view refreshing on its own.
+  await page.getByRole('link', { name: 'Spring cleaning' }).click();
+  await page.getByTestId('live-view').waitFor();
+  const updated = page.getByText('Updated ', { exact: false });
+  const firstUpdate = await updated.innerText();
+  await page.waitForFunction((before) => [...document.querySelectorAll('p')].some((p) => p.textContent?.startsWith('Updated ') && p.textContent !== before), firstUpdate, { timeout: 10000 });
+  await page.getByRole('button', { name: 'Add a calling window' }).click();
+  await page.getByLabel('Abandon-rate target (%)').fill('25');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Between 0.1 % and 10 %.').waitFor();
+  await page.getByLabel('Abandon-rate target (%)').fill('2.5');
+  await page.getByLabel('Busy').fill('30');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Saved.').waitFor();
+  await page.screenshot({ path: join(shots, 'campaign.png'), fullPage: true });
+  await page.getByRole('link', { name: 'All campaigns' }).click();
 
   // A finished call: the log lists it, its page shows the transcript and plays the recording,
   // which can seek (the Backend serves ranges).
@@ -228,8 +340,16 @@ try {
   const { readFileSync } = await import('node:fs');
   const lines = readFileSync(exported, 'utf8').trim().split('\n');
   check(lines[0].startsWith('id,created_at,direction,state,outcome,disposition'), `not the export's header: ${lines[0]}`);
-  check(lines.length === 2 && lines[1].includes(',completed,call.completed,booked,'), `the export is not the one call: ${lines}`);
+  const row = lines.find((line) => line.startsWith(`${callId},`));
+  check(row?.includes(',completed,call.completed,booked,'), `the export lacks the finished call: ${lines}`);
   await page.getByRole('link', { name: 'Bots' }).click();
+
+  // Fleet status: the worker up with its free slots; no dialler has run.
+  await page.getByRole('link', { name: 'Fleet' }).click();
+  await page.getByText('answering').waitFor();
+  check(/Workers up\s+1\b/.test(await page.getByTestId('fleet-totals').innerText()), `the worker is not counted: ${await page.getByTestId('fleet-totals').innerText()}`);
+  await page.getByText('never ran').waitFor();
+  await page.screenshot({ path: join(shots, 'fleet.png'), fullPage: true });
 
   // Settings: an API key shown once then only by its prefix, and revoked; a DNC entry refused
   // for a bad number at the field, then added and removed.
@@ -242,6 +362,7 @@ try {
   check(!(await page.locator('table').first().innerText()).includes(key), 'the full key is listed');
   await page.getByRole('button', { name: 'Revoke' }).click();
   await page.getByText('revoked', { exact: true }).waitFor();
+  await page.getByRole('tab', { name: 'Do not call' }).click();
   await page.getByLabel('Number').fill('12345');
   await page.getByRole('button', { name: 'Add' }).click();
   const numberError = page.locator('.mantine-TextInput-error');
@@ -255,6 +376,31 @@ try {
   await page.screenshot({ path: join(shots, 'settings.png'), fullPage: true });
   await page.getByRole('button', { name: 'Remove' }).click();
   await page.getByText('Nobody is on the list.').waitFor();
+  await page.locator('input[type=file]').setInputFiles({ name: 'dnc.csv', mimeType: 'text/csv', buffer: Buffer.from('phone,reason\n+14155550111,asked\nnot a number,typo\n') });
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.getByTestId('dnc-report').getByText('2 rows: 1 listed', { exact: false }).waitFor();
+  await page.getByRole('cell', { name: '+14155550111' }).waitFor();
+
+  // Users: a viewer added; provider keys write-only; the audit log lists the changes.
+  await page.getByRole('tab', { name: 'Users' }).click();
+  await page.getByLabel('Email').fill('viewer@vox.test');
+  await page.getByLabel('Full name').fill('Vera Viewer');
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.getByText('At least 12 characters.').waitFor();
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('textbox', { name: 'Role', exact: true }).click();
+  await page.getByRole('option', { name: 'viewer' }).click();
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('cell', { name: 'viewer@vox.test' }).waitFor();
+  await page.getByRole('tab', { name: 'System and provider keys' }).click();
+  await page.getByLabel('OpenAI API key').fill('sk-test-0123456789');
+  await page.getByRole('button', { name: 'Save' }).first().click();
+  await page.getByText('set', { exact: true }).first().waitFor();
+  check((await page.getByLabel('OpenAI API key').inputValue()) === '', 'the saved key is still shown');
+  await page.getByRole('tab', { name: 'Audit log' }).click();
+  await page.getByTestId('audit-log').getByText('bot.create', { exact: true }).waitFor();
+  await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
   await page.getByRole('link', { name: 'Bots' }).click();
 
   // The session survives a reload; the page works at a phone's width.
@@ -285,7 +431,21 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, bot creation, a campaign with a CSV import and its start, a finished call with its transcript and recording, reports and the CSV export, API keys and the DNC list, reload, phone width, an expired session and sign-out passed');
+
+  // A viewer sees no edit buttons, and the bot builder is read-only.
+  await page.getByLabel('Email').fill('viewer@vox.test');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Bots' }).click();
+  await page.getByRole('cell', { name: 'Dental reminders' }).waitFor();
+  check((await page.getByRole('link', { name: 'New bot' }).count()) === 0, 'a viewer is offered New bot');
+  await page.getByRole('cell', { name: 'Dental reminders' }).click();
+  await page.getByText('Version 3', { exact: false }).waitFor();
+  check((await page.getByRole('button', { name: 'Save a new version' }).count()) === 0, 'a viewer is offered Save');
+  check((await page.getByRole('button', { name: 'Start a test call' }).isDisabled()), 'a viewer may start a test call');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
+  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, API keys, the DNC list and its CSV import, users, provider keys, the audit log, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {
@@ -296,5 +456,6 @@ try {
 } finally {
   await browser?.close();
   bridge.kill('SIGTERM');
+  worker.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,10 +4,13 @@ import { useDisclosure } from '@mantine/hooks';
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { api } from './api/client';
+import { Bot } from './pages/Bot';
 import { Bots } from './pages/Bots';
 import { Call } from './pages/Call';
 import { Calls } from './pages/Calls';
+import { Campaign } from './pages/Campaign';
 import { Campaigns } from './pages/Campaigns';
+import { Fleet } from './pages/Fleet';
 // The charts library is large: the reports page loads it when it is opened.
 const Reports = lazy(() => import('./pages/Reports').then((m) => ({ default: m.Reports })));
 import { Settings } from './pages/Settings';
@@ -18,6 +21,7 @@ const SECTIONS = [
   { to: '/campaigns', label: 'Campaigns' },
   { to: '/calls', label: 'Calls' },
   { to: '/reports', label: 'Reports' },
+  { to: '/fleet', label: 'Fleet' },
   { to: '/settings', label: 'Settings' },
 ];
 
@@ -80,8 +84,11 @@ export function App() {
       <AppShell.Main>
         <Routes>
           <Route path="/bots" element={<Bots role={session.user.role} />} />
+          <Route path="/bots/:id" element={<Bot role={session.user.role} />} />
           <Route path="/campaigns" element={<Campaigns role={session.user.role} />} />
+          <Route path="/campaigns/:id" element={<Campaign role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
+          <Route path="/fleet" element={<Fleet />} />
           <Route path="/settings" element={<Settings role={session.user.role} />} />
           <Route
             path="/reports"

@@ -1,13 +1,15 @@
-// Bots: the list (loading, error with a retry, empty), and a form to create one whose refusals are shown at the field the Backend names.
-import { Alert, Button, Card, Group, Loader, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+// Bots: the list (loading, error with a retry, empty), each row opening the bot builder, and a button to create one.
+import { Button, Group, Loader, Stack, Table, Text, Title } from '@mantine/core';
+import { useCallback, useEffect, useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
 import { Failed } from '../components/Failed';
-import { api, ApiError, type BotView } from '../api/client';
+import { api, type BotView } from '../api/client';
 
 type Load = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: BotView[] };
 
 export function Bots({ role }: { role: string }) {
   const [load, setLoad] = useState<Load>({ state: 'loading' });
+  const navigate = useNavigate();
   const refresh = useCallback(async () => {
     setLoad({ state: 'loading' });
     try {
@@ -23,8 +25,14 @@ export function Bots({ role }: { role: string }) {
 
   return (
     <Stack>
-      <Title order={2}>Bots</Title>
-      {role !== 'viewer' && <NewBot onCreated={refresh} />}
+      <Group justify="space-between">
+        <Title order={2}>Bots</Title>
+        {role !== 'viewer' && (
+          <Button component={Link} to="/bots/new">
+            New bot
+          </Button>
+        )}
+      </Group>
       {load.state === 'loading' && <Loader />}
       {load.state === 'failed' && (
         <Failed title="The bots could not be loaded" message={load.message} onRetry={refresh} />
@@ -42,7 +50,7 @@ export function Bots({ role }: { role: string }) {
           </Table.Thead>
           <Table.Tbody>
             {load.bots.map((bot) => (
-              <Table.Tr key={bot.id}>
+              <Table.Tr key={bot.id} style={{ cursor: 'pointer' }} onClick={() => navigate(`/bots/${bot.id}`)}>
                 <Table.Td>{bot.name}</Table.Td>
                 <Table.Td>{bot.version}</Table.Td>
                 <Table.Td>{bot.spec.language}</Table.Td>
@@ -53,90 +61,5 @@ export function Bots({ role }: { role: string }) {
         </Table>
       )}
     </Stack>
-  );
-}
-
-function NewBot({ onCreated }: { onCreated: () => void }) {
-  const [name, setName] = useState('');
-  const [prompt, setPrompt] = useState('');
-  const [firstMessage, setFirstMessage] = useState('');
-  const [variables, setVariables] = useState('');
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const missing: Record<string, string> = {};
-    if (!name.trim()) missing.name = 'Give the bot a name.';
-    if (!prompt.trim()) missing['spec.system_prompt'] = 'Say what the bot does.';
-    setErrors(missing);
-    if (Object.keys(missing).length > 0) return;
-    setBusy(true);
-    try {
-      await api.send('POST', '/api/v1/bots', {
-        name,
-        spec: {
-          language: 'en-US',
-          system_prompt: prompt,
-          first_message: firstMessage || undefined,
-          variables: variables
-            .split(',')
-            .map((v) => v.trim())
-            .filter(Boolean),
-          stt: { provider: 'whisper' },
-          llm: { provider: 'openai' },
-          tts: { provider: 'espeak' },
-        },
-      });
-      setName('');
-      setPrompt('');
-      setFirstMessage('');
-      setVariables('');
-      onCreated();
-    } catch (e) {
-      if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <Card withBorder>
-      <form onSubmit={submit}>
-        <Stack gap="xs">
-          <Text fw={600}>New bot</Text>
-          {errors.form && <Alert color="red">{errors.form}</Alert>}
-          <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} />
-          <Textarea
-            label="Prompt"
-            description="What the bot does; {{variables}} come from each contact"
-            value={prompt}
-            onChange={(e) => setPrompt(e.currentTarget.value)}
-            error={errors['spec.system_prompt']}
-            autosize
-            minRows={3}
-          />
-          <TextInput
-            label="Variables"
-            description="Comma-separated, e.g. name, appointment_time"
-            value={variables}
-            onChange={(e) => setVariables(e.currentTarget.value)}
-            error={errors['spec.variables']}
-          />
-          <TextInput
-            label="First message"
-            value={firstMessage}
-            onChange={(e) => setFirstMessage(e.currentTarget.value)}
-            error={errors['spec.first_message']}
-          />
-          <Group>
-            <Button type="submit" loading={busy}>
-              Create bot
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Card>
   );
 }

@@ -1,10 +1,11 @@
 // Campaigns: the list with start / pause / resume / complete (the Backend's refusal shown on the row), a form to create one, and the CSV import with a column-mapping step, upload progress and the per-row report.
-import { Alert, Badge, Button, Card, FileInput, Group, Loader, NumberInput, Progress, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Card, FileInput, Group, Loader, NumberInput, Progress, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { Link } from 'react-router-dom';
 import { Failed } from '../components/Failed';
 import { api, ApiError, type BotView, type CampaignView, type ImportReport } from '../api/client';
 
-const ACTIONS: Record<string, string[]> = {
+export const ACTIONS: Record<string, string[]> = {
   draft: ['start'],
   running: ['pause', 'complete'],
   paused: ['resume', 'complete'],
@@ -68,7 +69,11 @@ export function Campaigns({ role }: { role: string }) {
           <Table.Tbody>
             {campaigns.map((c) => (
               <Table.Tr key={c.id}>
-                <Table.Td>{c.name}</Table.Td>
+                <Table.Td>
+                  <Anchor component={Link} to={`/campaigns/${c.id}`}>
+                    {c.name}
+                  </Anchor>
+                </Table.Td>
                 <Table.Td>{bots.find((b) => b.id === c.bot_id)?.name ?? `#${c.bot_id}`}</Table.Td>
                 <Table.Td>
                   <Badge color={c.state === 'running' ? 'green' : 'gray'}>{c.state}</Badge>

@@ -1,0 +1,73 @@
+// Unit tests of the bot spec checks the console makes before sending, and of the version diff.
+import { describe, expect, it } from 'vitest';
+import { canonical, diffLines } from './diff';
+import { blankSpec, checkSpec, undeclared, usedVariables } from './spec';
+
+describe('bot spec checks', () => {
+  it('finds each placeholder once, with or without spaces', () => {
+    expect(usedVariables('Hi {{name}}, {{ time }} and {{name}} again; {{9bad}}')).toEqual(['name', 'time']);
+  });
+
+  it('names an undeclared variable at the text that uses it, and accepts built-ins', () => {
+    const spec = { ...blankSpec(), system_prompt: 'Call {{phone}} for {{name}}.' };
+    expect(undeclared(spec)).toEqual(['name']);
+    expect(checkSpec('Reminders', spec)['spec.system_prompt']).toContain('{{name}}');
+    expect(checkSpec('Reminders', { ...spec, variables: ['name'] })).toEqual({});
+  });
+
+  it('refuses a webhook with a bad name, URL or schema by the fields the Backend uses', () => {
+    const spec = {
+      ...blankSpec(),
+      system_prompt: 'Book.',
+      tools: [{ type: 'webhook' as const, name: 'book slot', description: '', url: 'ftp://x', parameters: [], timeout_ms: 5000 }],
+    };
+    const errors = checkSpec('Bot', spec);
+    expect(Object.keys(errors).sort()).toEqual(['spec.tools[0].name', 'spec.tools[0].parameters', 'spec.tools[0].url']);
+  });
+
+  it('refuses a flow whose start or a step target does not exist', () => {
+    const spec = {
+      ...blankSpec(),
+      flow: {
+        start: 'hello',
+        steps: {
+          ask: { type: 'ask' as const, prompt: 'Yes or no?', branches: [{ keywords: ['yes'], next: 'bye' }], otherwise: 'nowhere' },
+          bye: { type: 'end' as const, text: 'Bye.' },
+        },
+      },
+    };
+    const errors = checkSpec('Survey', spec);
+    expect(errors['spec.flow.start']).toContain('hello');
+    expect(errors['spec.flow.steps.ask']).toContain('nowhere');
+    expect(errors['spec.system_prompt']).toBeUndefined();
+  });
+
+  it('wants the server URL of a self-hosted provider', () => {
+    const spec = { ...blankSpec(), system_prompt: 'x', stt: { provider: 'whisper', options: {} } };
+    expect(checkSpec('Bot', spec)['spec.stt.options']).toContain('base_url');
+    expect(checkSpec('Bot', { ...spec, stt: blankSpec().stt })).toEqual({});
+  });
+
+  it('wants a message when the bot leaves one on a voicemail', () => {
+    const spec = { ...blankSpec(), system_prompt: 'x', voicemail: { action: 'leave_message' as const, message: ' ' } };
+    expect(checkSpec('Bot', spec)['spec.voicemail.message']).toBeDefined();
+  });
+});
+
+describe('version diff', () => {
+  it('keeps common lines and marks what was removed and added', () => {
+    expect(diffLines('a\nb\nc', 'a\nc\nd')).toEqual([
+      { kind: 'same', text: 'a' },
+      { kind: 'removed', text: 'b' },
+      { kind: 'same', text: 'c' },
+      { kind: 'added', text: 'd' },
+    ]);
+  });
+
+  it('diffs specs by content, not by key order or absent values', () => {
+    const one = canonical({ b: 1, a: { y: 2, x: null } });
+    const two = canonical({ a: { y: 2 }, b: 1 });
+    expect(one).toBe(two);
+    expect(diffLines(one, two).every((l) => l.kind === 'same')).toBe(true);
+  });
+});
