@@ -450,7 +450,7 @@ try {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {
     console.error('page text at the failure:\n' + (await page.locator('body').innerText().catch(() => '')));
-    await page.screenshot({ path: join(shots, 'failure.png') }).catch(() => {});
+    await page.screenshot({ path: join(root, 'target', 'console-e2e-failure.png') }).catch(() => {});
   }
   throw error;
 } finally {
