@@ -42,12 +42,6 @@ describe('bot spec checks', () => {
     expect(errors['spec.system_prompt']).toBeUndefined();
   });
 
-  it('wants the server URL of a self-hosted provider', () => {
-    const spec = { ...blankSpec(), system_prompt: 'x', stt: { provider: 'whisper', options: {} } };
-    expect(checkSpec('Bot', spec)['spec.stt.options']).toContain('base_url');
-    expect(checkSpec('Bot', { ...spec, stt: blankSpec().stt })).toEqual({});
-  });
-
   it('wants a message when the bot leaves one on a voicemail', () => {
     const spec = { ...blankSpec(), system_prompt: 'x', voicemail: { action: 'leave_message' as const, message: ' ' } };
     expect(checkSpec('Bot', spec)['spec.voicemail.message']).toBeDefined();

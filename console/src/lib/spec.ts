@@ -81,10 +81,6 @@ export function checkSpec(name: string, spec: BotSpec): Record<string, string> {
   if (spec.voicemail.action === 'leave_message' && !spec.voicemail.message.trim()) {
     errors['spec.voicemail.message'] = 'Say what the bot leaves on a voicemail.';
   }
-  // A whisper server has no well-known address (the other self-hosted ones do).
-  if (spec.stt.provider === 'whisper' && !(spec.stt.options as Record<string, unknown> | undefined)?.base_url) {
-    errors['spec.stt.options'] = `The whisper provider needs options.base_url, e.g. ${WHISPER_DEFAULT_URL}.`;
-  }
   const names = new Set<string>();
   spec.tools.forEach((tool, i) => {
     const field = `spec.tools[${i}]`;

@@ -1,4 +1,4 @@
-//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `cleanup`, `admin create-user`, and `up` (for now, the embedded database and the Backend API).
+//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `sim`, `cleanup` and `admin create-user` (`up` is in `up.rs`).
 
 use crate::config::{Requirement, Settings};
 use anyhow::Context;
@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn store::Store>> {
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn store::Store>> {
     let shown = store::redact_url(&settings.database_url);
     store::connect(&settings.database_url)
         .await
@@ -27,7 +27,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The bucket of `OBJECT_STORE_URL=s3://…`, when that is where recordings are.
-fn s3_recordings(
+pub(crate) fn s3_recordings(
     settings: &Settings,
 ) -> anyhow::Result<Option<Arc<bridge::recordings::S3Recordings>>> {
     use secrecy::ExposeSecret;
@@ -70,7 +70,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
 }
 
 /// The console's build: `CONSOLE_DIR`, else `console/dist` when it has been built.
-fn console_dir(settings: &Settings) -> Option<std::path::PathBuf> {
+pub(crate) fn console_dir(settings: &Settings) -> Option<std::path::PathBuf> {
     settings.console_dir.clone().or_else(|| {
         let built = std::path::PathBuf::from("console/dist");
         built.join("index.html").is_file().then_some(built)
@@ -78,7 +78,7 @@ fn console_dir(settings: &Settings) -> Option<std::path::PathBuf> {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -148,118 +148,6 @@ pub async fn create_user(
     Ok(())
 }
 
-/// Where `vox up` keeps the secrets it generated on first run (next to the embedded database).
-const UP_SECRETS_FILE: &str = "./data/secrets.toml";
-
-/// The secrets `vox up` uses: from the settings when given, else generated once and kept in
-/// [`UP_SECRETS_FILE`] (mode 0600) so restarts keep tokens and links valid.
-fn up_secrets(settings: &Settings) -> anyhow::Result<(SecretString, SecretString)> {
-    let path = std::path::Path::new(UP_SECRETS_FILE);
-    let mut stored: std::collections::BTreeMap<String, String> = match std::fs::read_to_string(path)
-    {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("read {UP_SECRETS_FILE}"))?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Default::default(),
-        Err(error) => return Err(error).with_context(|| format!("read {UP_SECRETS_FILE}")),
-    };
-    let mut changed = false;
-    let mut secret = |name: &str, given: &Option<SecretString>| -> SecretString {
-        if let Some(given) = given {
-            return given.clone();
-        }
-        let value = stored.entry(name.to_owned()).or_insert_with(|| {
-            changed = true;
-            let bytes: [u8; 24] = rand::random();
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        });
-        SecretString::from(value.clone())
-    };
-    let jwt = secret("JWT_SECRET", &settings.jwt_secret);
-    let fleet = secret("VOXCORE_SECRET", &settings.voxcore_secret);
-    if changed {
-        if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder)
-                .with_context(|| format!("create {}", folder.display()))?;
-        }
-        std::fs::write(
-            path,
-            toml::to_string(&stored).context("encode the secrets")?,
-        )
-        .with_context(|| format!("write {UP_SECRETS_FILE}"))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("restrict {UP_SECRETS_FILE}"))?;
-        }
-    }
-    Ok((jwt, fleet))
-}
-
-/// The all-in-one on embedded defaults. For now it runs the Backend API (the fleet, dialler and
-/// simulator join as their issues land): migrates, creates an admin on first run and prints its
-/// password once, and serves until SIGTERM.
-pub async fn up(settings: &Settings) -> anyhow::Result<()> {
-    let (jwt_secret, voxcore_secret) = up_secrets(settings)?;
-    let store = open_store(settings).await?;
-    let applied = store.migrate().await.context("migrate the database")?;
-    println!(
-        "database {}: {applied} migration(s) applied",
-        store::redact_url(&settings.database_url)
-    );
-    if store
-        .list_users(store::Page::first(1))
-        .await?
-        .items
-        .is_empty()
-    {
-        let bytes: [u8; 12] = rand::random();
-        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let password_hash = bridge::auth::hash_password(password.clone())
-            .await
-            .map_err(|error| anyhow::anyhow!(error.message))?;
-        store
-            .create_user(store::NewUser {
-                email: "admin@vox.local".into(),
-                name: "Administrator".into(),
-                password_hash,
-                role: store::Role::Admin,
-            })
-            .await
-            .context("create the first admin")?;
-        println!("first run: created admin@vox.local with password {password} (shown once)");
-    }
-    let mut config = bridge::BridgeConfig::new(
-        settings.voxbridge_host,
-        settings.voxbridge_port,
-        jwt_secret,
-        voxcore_secret,
-    );
-    config.redis_url = settings.redis_url.clone();
-    config.recordings_dir = settings
-        .object_store_url
-        .strip_prefix("file://")
-        .map(std::path::PathBuf::from);
-    config.s3_recordings = s3_recordings(settings)?;
-    config.console_dir = console_dir(settings);
-    let console = config.console_dir.is_some();
-    let app = bridge::App::build(config, store).await?;
-    println!(
-        "vox {}: Backend API on http://{}:{}{} (the fleet, dialler and simulator are not part of `up` yet)",
-        crate::VERSION,
-        settings.voxbridge_host,
-        app.port(),
-        if console {
-            ", with the console at /"
-        } else {
-            " (build the console with `npm --prefix console ci && npm --prefix console run build` to serve it)"
-        }
-    );
-    app.run_until_stopped(shutdown_signal())
-        .await
-        .context("serve the Backend API")
-}
-
-/// One stale-call cleanup pass (for `voxbridge-cleanup.timer`).
 pub async fn cleanup(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let timeout = Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
@@ -505,7 +393,7 @@ pub async fn sim(
 }
 
 /// Reads `path` and parses it with `parse`, naming `what` in the error.
-fn json_file<T>(
+pub(crate) fn json_file<T>(
     path: &std::path::Path,
     what: &str,
     parse: impl FnOnce(&str) -> Result<T, String>,

@@ -179,6 +179,12 @@ pub struct Settings {
     /// `CONSOLE_DIR`: the console's build the Backend serves at `/` (default `console/dist` when
     /// it has been built).
     pub console_dir: Option<PathBuf>,
+    /// `VOX_UP_WORKERS`: how many fleet workers `vox up` runs (default 4, each with
+    /// `MAX_CONCURRENT_CALLS` slots).
+    pub vox_up_workers: u32,
+    /// `WHISPER_MODEL`: the ggml model `vox up` serves with the `vox-whisper` sidecar (default
+    /// `target/models/whisper/ggml-tiny.en.bin`, where `scripts/up` puts it).
+    pub whisper_model: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -270,6 +276,11 @@ impl Settings {
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
             sim_population: text("SIM_POPULATION").map(PathBuf::from),
             console_dir: text("CONSOLE_DIR").map(PathBuf::from),
+            vox_up_workers: at_least_one(
+                "VOX_UP_WORKERS",
+                parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
+            )?,
+            whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')

@@ -4,7 +4,9 @@
 
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod telemetry;
+pub mod up;
 
 /// The build version, as `vox version` and the health endpoints report it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -107,7 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Migrate => vox::commands::migrate(&settings).await,
-            Command::Up => vox::commands::up(&settings).await,
+            Command::Up => vox::up::up(&settings).await,
             Command::Bridge => vox::commands::bridge(&settings).await,
             Command::Core => vox::commands::core(&settings).await,
             Command::Dialler => vox::commands::dialler(&settings).await,

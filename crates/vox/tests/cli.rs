@@ -1,6 +1,9 @@
 //! The `vox` binary end to end: exit codes, messages that name the setting, and migrations on a real SQLite file.
 
+mod support;
+
 use std::process::{Command, Output};
+use support::http_get;
 
 fn vox(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));
@@ -75,87 +78,6 @@ fn migrate_runs_against_postgres() {
     let output = vox(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("schema up to date"));
-}
-
-/// Starts `vox up` in `dir` on a free port; returns the child, the port and what it printed first.
-fn start_up(dir: &std::path::Path) -> (std::process::Child, u16, Vec<String>) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vox"))
-        .arg("up")
-        .current_dir(dir)
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .env("VOXBRIDGE_HOST", "127.0.0.1")
-        .env("VOXBRIDGE_PORT", "0")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start vox up");
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        let port = line
-            .split("Backend API on http://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|port| port.parse().ok());
-        lines.push(line);
-        if let Some(port) = port {
-            return (child, port, lines);
-        }
-    }
-    let _ = child.kill();
-    let status = child.wait();
-    panic!("vox up stopped before serving ({status:?}): {lines:?}");
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
-
-#[test]
-fn up_serves_the_backend_and_creates_the_admin_only_on_first_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut first, port, said) = start_up(dir.path());
-    let health = http_get(port, "/health");
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(
-        said.iter()
-            .any(|l| l.starts_with("first run: created admin@vox.local with password ")),
-        "{said:?}"
-    );
-    assert!(dir.path().join("data/vox.db").exists());
-    let secrets = dir.path().join("data/secrets.toml");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let kept = std::fs::read_to_string(&secrets).unwrap();
-
-    let (mut second, _, said) = start_up(dir.path());
-    second.kill().unwrap();
-    second.wait().unwrap();
-    assert!(!said.iter().any(|l| l.starts_with("first run")), "{said:?}");
-    assert_eq!(
-        std::fs::read_to_string(&secrets).unwrap(),
-        kept,
-        "secrets survive a restart"
-    );
 }
 
 #[test]

@@ -1,0 +1,118 @@
+//! The demo `vox up` seeds on first run: a scripted clinic bot answering a demo number, and a running campaign of simulated contacts that calls through the PSTN simulator with it as caller ID.
+
+use contracts::calling_window::CallingWindows;
+use contracts::runtime_config::{
+    BotSpec, Flow, FlowBranch, FlowStep, ProviderSettings, VoicemailBehaviour,
+};
+use std::collections::BTreeMap;
+use store::{CampaignState, NewBot, NewCampaign, NewContact, Store};
+
+/// The demo line: a fictional number (555-01xx) routed to the demo bot, the campaign's caller ID.
+pub const DEMO_NUMBER: &str = "+15555550100";
+pub const DEMO_CAMPAIGN: &str = "Demo: clinic appointments";
+/// How many simulated people the demo campaign calls.
+const DEMO_CONTACTS: u32 = 60;
+
+/// The demo bot: a deterministic flow (no language model), the local speech providers.
+pub fn clinic_bot() -> BotSpec {
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        "ask".to_owned(),
+        FlowStep::Ask {
+            prompt: "Hello, this is the dental clinic. Would you like to book your check-up?"
+                .to_owned(),
+            field: Some("request".to_owned()),
+            branches: vec![FlowBranch {
+                keywords: ["yes", "book", "appointment", "sure"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                dtmf: Some("1".to_owned()),
+                next: "booked".to_owned(),
+            }],
+            otherwise: "later".to_owned(),
+        },
+    );
+    steps.insert(
+        "booked".to_owned(),
+        FlowStep::End {
+            text: Some("Lovely, you are booked for Tuesday at ten. Goodbye.".to_owned()),
+            disposition: Some("booked".to_owned()),
+        },
+    );
+    steps.insert(
+        "later".to_owned(),
+        FlowStep::End {
+            text: Some("No problem, we will call again another time. Goodbye.".to_owned()),
+            disposition: Some("not_now".to_owned()),
+        },
+    );
+    let mut spec = BotSpec::new(
+        "en-US",
+        "A scripted clinic line that books check-ups.",
+        ProviderSettings::named("whisper"),
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
+    spec.flow = Some(Flow {
+        start: "ask".to_owned(),
+        steps,
+    });
+    spec.limits.max_duration_secs = 90;
+    spec.voicemail = VoicemailBehaviour::LeaveMessage {
+        message: "Hello, this is the dental clinic. Please call us back to book your check-up."
+            .to_owned(),
+    };
+    spec
+}
+
+/// Seeds the demo when the database has no bot yet; returns the campaign's name when it did.
+pub async fn seed(store: &dyn Store, slots: u32) -> anyhow::Result<Option<String>> {
+    if !store
+        .list_bots(store::Page::first(1), true)
+        .await?
+        .items
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let (bot, _) = store
+        .create_bot(NewBot {
+            name: "Demo: dental clinic".into(),
+            spec: clinic_bot(),
+            created_by: None,
+        })
+        .await?;
+    let number = DEMO_NUMBER.trim_start_matches('+');
+    store
+        .put_setting(
+            &format!("inbound.number.{number}"),
+            serde_json::json!(bot.id.0),
+            None,
+        )
+        .await?;
+    let campaign = store
+        .create_campaign(NewCampaign {
+            name: DEMO_CAMPAIGN.into(),
+            bot_id: bot.id,
+            calling_windows: CallingWindows::default(),
+            max_attempts: 2,
+            concurrency_cap: i64::from(slots.max(1)),
+            weight: 1,
+            abandon_target: 0.03,
+            caller_id: Some(contracts::E164Number::parse(DEMO_NUMBER)?),
+            settings: serde_json::json!({}),
+        })
+        .await?;
+    let contacts = (0..DEMO_CONTACTS)
+        .map(|i| NewContact {
+            phone: format!("+1555555{:04}", 1000 + i),
+            timezone: "America/New_York".into(),
+            variables: serde_json::Map::new(),
+        })
+        .collect();
+    store.add_contacts(campaign.id, contacts).await?;
+    store
+        .set_campaign_state(campaign.id, CampaignState::Draft, CampaignState::Running)
+        .await?;
+    Ok(Some(DEMO_CAMPAIGN.to_owned()))
+}

@@ -1,0 +1,445 @@
+//! `vox up`: the whole platform in one process on embedded defaults — the Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as its carrier, and the local speech-to-text sidecar — with a demo bot and a running demo campaign on first run.
+
+use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
+use crate::config::Settings;
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Where `vox up` keeps its state: the database (by default), recordings, outboxes, secrets, the lock.
+const DATA_DIR: &str = "./data";
+/// The secrets `vox up` generated on first run, next to the embedded database.
+const UP_SECRETS_FILE: &str = "secrets.toml";
+/// Held while a `vox up` runs on the data directory.
+const LOCK_FILE: &str = "vox.lock";
+/// Where `scripts/up` (and `scripts/whisper-model`) leave the speech-to-text model.
+const DEFAULT_WHISPER_MODEL: &str = "target/models/whisper/ggml-tiny.en.bin";
+
+/// The data directory, locked for this process: a second `vox up` on the same data is refused
+/// before it touches anything, and a directory that cannot be written is named.
+fn lock_data(data: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data).with_context(|| {
+        format!(
+            "the data directory {} cannot be created (is its parent writable?)",
+            data.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        // Root writes through a read-only mode; the operator's intent still counts.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data)
+            .with_context(|| format!("read {}", data.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o222 == 0 {
+            anyhow::bail!(
+                "the data directory {} is not writable (mode {:o}); vox up keeps its database, recordings and secrets there",
+                data.display(),
+                mode & 0o777
+            );
+        }
+    }
+    let path = data.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "the data directory {} is not writable (vox up keeps its database, recordings and secrets there)",
+                data.display()
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `vox up` is already running on {}; stop it first (its data is left as it is)",
+            data.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("lock {}", path.display()))
+        }
+    }
+}
+
+/// The secrets `vox up` uses: from the settings when given, else generated once and kept in
+/// the data directory (mode 0600) so restarts keep tokens and links valid.
+fn up_secrets(data: &Path, settings: &Settings) -> anyhow::Result<(SecretString, SecretString)> {
+    let path = data.join(UP_SECRETS_FILE);
+    let shown = path.display().to_string();
+    let mut stored: std::collections::BTreeMap<String, String> =
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("read {shown}"))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(error) => return Err(error).with_context(|| format!("read {shown}")),
+        };
+    let mut changed = false;
+    let mut secret = |name: &str, given: &Option<SecretString>| -> SecretString {
+        if let Some(given) = given {
+            return given.clone();
+        }
+        let value = stored.entry(name.to_owned()).or_insert_with(|| {
+            changed = true;
+            let bytes: [u8; 24] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        });
+        SecretString::from(value.clone())
+    };
+    let jwt = secret("JWT_SECRET", &settings.jwt_secret);
+    let fleet = secret("VOXCORE_SECRET", &settings.voxcore_secret);
+    if changed {
+        std::fs::write(
+            &path,
+            toml::to_string(&stored).context("encode the secrets")?,
+        )
+        .with_context(|| format!("write {shown}"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restrict {shown}"))?;
+        }
+    }
+    Ok((jwt, fleet))
+}
+
+/// Creates `admin@vox.local` on first run and prints its password once.
+async fn first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
+    if !store
+        .list_users(store::Page::first(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let bytes: [u8; 12] = rand::random();
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let password_hash = bridge::auth::hash_password(password.clone())
+        .await
+        .map_err(|error| anyhow::anyhow!(error.message))?;
+    store
+        .create_user(store::NewUser {
+            email: "admin@vox.local".into(),
+            name: "Administrator".into(),
+            password_hash,
+            role: store::Role::Admin,
+        })
+        .await
+        .context("create the first admin")?;
+    println!("first run: created admin@vox.local with password {password} (shown once)");
+    Ok(())
+}
+
+/// The local speech-to-text sidecar, when `vox up` could start it.
+struct Sidecar {
+    child: Option<tokio::process::Child>,
+    url: String,
+}
+
+/// `WHISPER_URL` when given; else `vox-whisper serve` started from next to this binary with
+/// `WHISPER_MODEL`; `Err` says why speech-to-text is off.
+async fn whisper(settings: &Settings) -> Result<Sidecar, String> {
+    if let Some(url) = &settings.whisper_url {
+        return Ok(Sidecar {
+            child: None,
+            url: url.clone(),
+        });
+    }
+    let binary = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("vox-whisper");
+    if !binary.is_file() {
+        return Err(format!(
+            "{} is not built (cargo build --release -p whisper-server, or run scripts/up)",
+            binary.display()
+        ));
+    }
+    let model = settings
+        .whisper_model
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WHISPER_MODEL));
+    if !model.is_file() {
+        return Err(format!(
+            "the model {} is missing (scripts/whisper-model fetches it; WHISPER_MODEL names another)",
+            model.display()
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let child = tokio::process::Command::new(&binary)
+        .arg("serve")
+        .arg("--model")
+        .arg(&model)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", binary.display()))?;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(Sidecar {
+                child: Some(child),
+                url: format!("http://127.0.0.1:{port}/v1"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("vox-whisper did not start listening within 10 s".into())
+}
+
+/// A future that resolves once `stop` says so.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The all-in-one, until SIGTERM or Ctrl-C; then every part drains.
+pub async fn up(settings: &Settings) -> anyhow::Result<()> {
+    let data = Path::new(DATA_DIR);
+    let _lock = lock_data(data)?;
+    let (jwt_secret, voxcore_secret) = up_secrets(data, settings)?;
+    let store = open_store(settings).await?;
+    let applied = store.migrate().await.context("migrate the database")?;
+    println!(
+        "database {}: {applied} migration(s) applied",
+        store::redact_url(&settings.database_url)
+    );
+    let recordings_dir = settings
+        .object_store_url
+        .strip_prefix("file://")
+        .map(PathBuf::from);
+    let mut config = bridge::BridgeConfig::new(
+        settings.voxbridge_host,
+        settings.voxbridge_port,
+        jwt_secret,
+        voxcore_secret.clone(),
+    );
+    config.redis_url = settings.redis_url.clone();
+    config.recordings_dir = recordings_dir.clone();
+    config.s3_recordings = s3_recordings(settings)?;
+    config.console_dir = console_dir(settings);
+    let console = config.console_dir.is_some();
+    let app = bridge::App::build(config, store.clone())
+        .await
+        .map_err(|error| {
+            let taken = error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+            });
+            if taken {
+                error.context(format!(
+                    "port {} is taken (set VOXBRIDGE_PORT to another)",
+                    settings.voxbridge_port
+                ))
+            } else {
+                error
+            }
+        })?;
+    first_admin(&*store).await?;
+    let bridge_url = format!("http://127.0.0.1:{}", app.port());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let sidecar = whisper(settings).await;
+    if let Err(why) = &sidecar {
+        println!(
+            "speech-to-text is off: {why}; bots using the whisper provider will not hear callers"
+        );
+    }
+    let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
+
+    let mut worker_urls = Vec::new();
+    for index in 1..=settings.vox_up_workers {
+        let worker_id = format!("voxcore-{index}");
+        let recordings = fleet::RecordingStore::local(
+            recordings_dir
+                .clone()
+                .unwrap_or_else(|| data.join("recordings")),
+        );
+        let mut worker = fleet::WorkerConfig::new(
+            &worker_id,
+            fleet::Listen::Tcp(([127, 0, 0, 1], 0).into()),
+            voxcore_secret.clone(),
+            &bridge_url,
+            data.join("outbox").join(&worker_id),
+            recordings,
+        );
+        worker.max_calls = settings.max_concurrent_calls;
+        worker.drain_timeout = Duration::from_secs(30);
+        for (provider, key) in &settings.provider_keys {
+            worker
+                .providers
+                .keys
+                .insert((*provider).to_owned(), key.expose_secret().to_owned());
+        }
+        if let Some(url) = &whisper_url {
+            worker
+                .providers
+                .base_urls
+                .insert("whisper".to_owned(), url.clone());
+        }
+        let worker = fleet::Worker::bind(worker)
+            .await
+            .with_context(|| format!("start fleet worker {worker_id}"))?;
+        worker_urls.push(
+            worker
+                .http_address()
+                .context("a TCP worker has an address")?,
+        );
+        let stop = stopped(stop_rx.clone());
+        tasks.spawn(async move { worker.serve(stop).await });
+    }
+    // The Backend's test calls and fleet page, and the dialler, use these workers.
+    store
+        .put_setting("fleet.urls", serde_json::json!(worker_urls), None)
+        .await
+        .context("save the fleet URLs")?;
+
+    let demo = crate::demo::seed(
+        &*store,
+        settings.vox_up_workers * settings.max_concurrent_calls,
+    )
+    .await
+    .context("seed the demo bot and campaign")?;
+
+    let dialler = dialler_part(settings, store.clone(), &voxcore_secret, &worker_urls).await?;
+    let stop = stopped(stop_rx.clone());
+    tasks.spawn(async move {
+        dialler.run(stop).await;
+        Ok(())
+    });
+    let stop = stopped(stop_rx.clone());
+    tasks.spawn(async move { Ok(app.run_until_stopped(stop).await?) });
+
+    let host = if settings.voxbridge_host.is_unspecified() {
+        "localhost".to_owned()
+    } else {
+        settings.voxbridge_host.to_string()
+    };
+    let port = bridge_url.rsplit(':').next().unwrap_or_default();
+    println!(
+        "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with the PSTN simulator · speech-to-text {}",
+        crate::VERSION,
+        worker_urls.len(),
+        settings.max_concurrent_calls,
+        if whisper_url.is_some() { "on" } else { "off" },
+    );
+    if let Some(demo) = demo {
+        println!("first run: the demo campaign \"{demo}\" is dialling simulated contacts");
+    }
+    if console {
+        println!("console: http://{host}:{port}/ (sign in, then watch the calls under Calls)");
+    } else {
+        println!(
+            "the console is not built (npm --prefix console ci && npm --prefix console run build, or run scripts/up)"
+        );
+    }
+
+    tokio::select! {
+        () = shutdown_signal() => {}
+        Some(ended) = tasks.join_next() => {
+            // A part stopped on its own: that is a failure; stop the rest.
+            let _ = stop_tx.send(true);
+            drop(sidecar);
+            return match ended {
+                Ok(Ok(())) => Err(anyhow::anyhow!("a part of vox up stopped unexpectedly")),
+                Ok(Err(error)) => Err(error),
+                Err(error) => Err(anyhow::anyhow!("a part of vox up failed: {error}")),
+            };
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(ended) = tasks.join_next().await {
+        if let Ok(Err(error)) = ended {
+            tracing::warn!(%error, "a part of vox up stopped with an error");
+        }
+    }
+    if let Ok(Sidecar {
+        child: Some(mut child),
+        ..
+    }) = sidecar
+    {
+        let _ = child.kill().await;
+    }
+    Ok(())
+}
+
+/// The dialler, ready to run: the engine over the simulated carrier, and its health server.
+struct DiallerPart {
+    engine: dialler::engine::Engine,
+    events: tokio::sync::mpsc::UnboundedReceiver<dialler::carrier::CarrierEvent>,
+    monitor: Arc<dialler::health::Monitor>,
+}
+
+impl DiallerPart {
+    async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) {
+        let monitor = self.monitor;
+        self.engine
+            .run(self.events, stop, |engine, report| {
+                monitor.update(engine, report)
+            })
+            .await;
+    }
+}
+
+async fn dialler_part(
+    settings: &Settings,
+    store: Arc<dyn store::Store>,
+    secret: &SecretString,
+    worker_urls: &[String],
+) -> anyhow::Result<DiallerPart> {
+    let fleet = Arc::new(dialler::fleet::FleetClient::new(
+        worker_urls.to_vec(),
+        secret.expose_secret().to_owned(),
+        Duration::from_secs(5),
+    ));
+    let populations = match &settings.sim_population {
+        Some(path) => {
+            crate::commands::json_file(path, "SIM_POPULATION", sim::Populations::from_json)?
+        }
+        None => sim::Populations::default(),
+    };
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let carrier = Arc::new(sim::SimCarrier::from_populations(
+        populations,
+        rand::random(),
+        events_tx,
+    ));
+    let owner = format!("vox-up-{}", std::process::id());
+    let mut config = dialler::engine::EngineConfig::new(&owner);
+    config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
+    let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
+    let monitor = Arc::new(dialler::health::Monitor::new(
+        settings.health_stale_seconds,
+        crate::VERSION,
+        fleet,
+    ));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.health_port))
+        .await
+        .with_context(|| {
+            format!(
+                "the dialler's health port 127.0.0.1:{} is taken (set HEALTH_PORT to another)",
+                settings.health_port
+            )
+        })?;
+    let router = dialler::health::router(monitor.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(DiallerPart {
+        engine,
+        events,
+        monitor,
+    })
+}
