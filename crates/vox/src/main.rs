@@ -1,4 +1,4 @@
-//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `cleanup`, `admin`).
+//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `check`, `cleanup`, `admin`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -33,6 +33,14 @@ enum Command {
     Core,
     /// Run the dialler (needs VOXCORE_SECRET and FLEET_URLS; health on 127.0.0.1:HEALTH_PORT).
     Dialler,
+    /// The smoke check the health timer runs: the Backend (VOXBRIDGE_URL), each fleet
+    /// (FLEET_URLS) and the dialler on 127.0.0.1:HEALTH_PORT; a line per failing check, exit 1
+    /// when any fails.
+    Check {
+        /// Leave out the dialler (a host that does not run it).
+        #[arg(long)]
+        skip_dialler: bool,
+    },
     /// Reap calls stuck past STALE_IN_PROGRESS_TIMEOUT_MINUTES once, and report them.
     Cleanup,
     /// The load generator: simulated callers ring an inbound number routed to a bot and talk to
@@ -112,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Core => vox::commands::core(&settings).await,
             Command::Dialler => vox::commands::dialler(&settings).await,
             Command::Cleanup => vox::commands::cleanup(&settings).await,
+            Command::Check { skip_dialler } => vox::check::check(&settings, skip_dialler).await,
             Command::Sim {
                 number,
                 calls,

@@ -1,4 +1,4 @@
-//! `vox up` end to end: every part starts on embedded defaults, the demo is seeded once, SIGTERM stops it cleanly, and a taken port, a read-only data directory or a second `vox up` on the same data are refused with the reason and the data left alone.
+//! `vox up` end to end: every part starts on embedded defaults, the demo is seeded once, `vox check` passes against it and names what fails, SIGTERM stops it cleanly, and a taken port, a read-only data directory or a second `vox up` on the same data are refused with the reason and the data left alone.
 
 mod support;
 
@@ -9,6 +9,10 @@ use std::time::Duration;
 use support::{body, http, http_get};
 
 fn up_command(dir: &Path, port: u16) -> Command {
+    up_command_with(dir, port, 0)
+}
+
+fn up_command_with(dir: &Path, port: u16, health_port: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));
     command
         .arg("up")
@@ -17,7 +21,7 @@ fn up_command(dir: &Path, port: u16) -> Command {
         .env("RUST_LOG", "warn")
         .env("VOXBRIDGE_HOST", "127.0.0.1")
         .env("VOXBRIDGE_PORT", port.to_string())
-        .env("HEALTH_PORT", "0")
+        .env("HEALTH_PORT", health_port.to_string())
         .env("VOX_UP_WORKERS", "2")
         .env("LOOP_INTERVAL_SECONDS", "0.2");
     command
@@ -26,7 +30,11 @@ fn up_command(dir: &Path, port: u16) -> Command {
 /// Starts `vox up` in `dir` on a free port; returns the child, the port and what it printed
 /// until it said where the Backend is.
 fn start_up(dir: &Path) -> (Child, u16, Vec<String>) {
-    let mut child = up_command(dir, 0)
+    start_up_with(dir, 0)
+}
+
+fn start_up_with(dir: &Path, health_port: u16) -> (Child, u16, Vec<String>) {
+    let mut child = up_command_with(dir, 0, health_port)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start vox up");
@@ -178,4 +186,87 @@ fn up_refuses_a_read_only_data_directory_and_writes_nothing_there() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert!(message.contains("is not writable"), "{message}");
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn check(env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));
+    command.arg("check").env_clear().env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let health_port = free_port();
+    let (up, port, said) = start_up_with(dir.path(), health_port);
+    let password = said
+        .iter()
+        .find_map(|l| l.strip_prefix("first run: created admin@vox.local with password "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let token = sign_in(port, &password);
+    let fleets = json(&http(port, "GET", "/api/v1/fleets", Some(&token), None));
+    let fleet_urls: Vec<&str> = fleets["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    let env = |fleets: String| {
+        vec![
+            ("VOXBRIDGE_URL", format!("http://127.0.0.1:{port}")),
+            ("FLEET_URLS", fleets),
+            ("HEALTH_PORT", health_port.to_string()),
+        ]
+    };
+    // The dialler's first tick may still be on its way.
+    let mut passed = check(&env(fleet_urls.join(",")));
+    for _ in 0..50 {
+        if passed.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        passed = check(&env(fleet_urls.join(",")));
+    }
+    let said = String::from_utf8_lossy(&passed.stdout).into_owned();
+    assert!(
+        passed.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+    assert!(said.contains("ok: 5 check(s) passed"), "{said}");
+
+    let failed = check(&env(format!("{},http://127.0.0.1:9", fleet_urls[0])));
+    let said = String::from_utf8_lossy(&failed.stdout).into_owned();
+    assert_eq!(failed.status.code(), Some(1), "{said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("FAIL fleet http://127.0.0.1:9: unreachable"),
+        "{said}"
+    );
+
+    assert!(terminate(up).success());
+    let down = check(&env(fleet_urls[0].to_owned()));
+    let said = String::from_utf8_lossy(&down.stdout).into_owned();
+    assert_eq!(down.status.code(), Some(1));
+    for part in [
+        "FAIL backend:",
+        "FAIL fleet",
+        "FAIL dialler health:",
+        "FAIL dialler metrics:",
+    ] {
+        assert!(said.contains(part), "{part} missing: {said}");
+    }
 }

@@ -1,0 +1,174 @@
+//! `vox check`: the smoke check the health timer runs — the Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics` — with one line per failing check and a non-zero exit when any fails.
+
+use crate::config::Settings;
+use contracts::health::{DiallerHealth, FleetHealth, HealthStatus};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `vox check` looks at; the parts a host does not run are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    /// The Backend's base URL (`VOXBRIDGE_URL`), when this host checks it.
+    pub backend: Option<String>,
+    /// Fleet base URLs (`FLEET_URLS`).
+    pub fleets: Vec<String>,
+    /// The dialler's health server (`http://127.0.0.1:HEALTH_PORT`), unless skipped.
+    pub dialler: Option<String>,
+}
+
+impl Targets {
+    pub fn from_settings(settings: &Settings, skip_dialler: bool) -> Self {
+        Self {
+            backend: settings.voxbridge_url.clone(),
+            fleets: settings.fleet_urls.clone(),
+            dialler: (!skip_dialler).then(|| format!("http://127.0.0.1:{}", settings.health_port)),
+        }
+    }
+}
+
+/// One check and what was wrong, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub name: String,
+    pub problem: Option<String>,
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String), String> {
+    let response = client
+        .get(url)
+        .timeout(TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("unreachable ({e})"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("the answer broke off ({e})"))?;
+    Ok((status, body))
+}
+
+async fn backend(client: &reqwest::Client, base: &str) -> Option<String> {
+    match get(client, &format!("{base}/health")).await {
+        Err(problem) => Some(problem),
+        Ok((200, _)) => None,
+        Ok((status, body)) => Some(format!("answered {status}: {}", body.trim())),
+    }
+}
+
+async fn fleet(client: &reqwest::Client, base: &str) -> Option<String> {
+    let (status, body) = match get(client, &format!("{base}/health/fleet")).await {
+        Err(problem) => return Some(problem),
+        Ok(answer) => answer,
+    };
+    if status != 200 {
+        return Some(format!("answered {status}"));
+    }
+    let health: FleetHealth = match serde_json::from_str(&body) {
+        Ok(health) => health,
+        Err(e) => return Some(format!("not a fleet health document ({e})")),
+    };
+    if health.workers_up == 0 {
+        return Some("no worker answers".into());
+    }
+    if health.workers_down > 0 {
+        let down: Vec<&str> = health
+            .workers
+            .iter()
+            .filter(|w| w.health.is_none())
+            .map(|w| w.endpoint.as_str())
+            .collect();
+        return Some(format!(
+            "{} of {} workers down ({})",
+            health.workers_down,
+            health.workers_up + health.workers_down,
+            down.join(", ")
+        ));
+    }
+    None
+}
+
+async fn dialler_health(client: &reqwest::Client, base: &str) -> Option<String> {
+    let (status, body) = match get(client, &format!("{base}/health")).await {
+        Err(problem) => return Some(problem),
+        Ok(answer) => answer,
+    };
+    let health: Result<DiallerHealth, _> = serde_json::from_str(&body);
+    match (status, health) {
+        (200, Ok(h)) if matches!(h.status, HealthStatus::Ok | HealthStatus::Standby) => None,
+        (_, Ok(h)) if h.status == HealthStatus::Stale => Some(format!(
+            "stale: no tick within {} s (last at {})",
+            h.stale_after_seconds,
+            h.last_tick_at
+                .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339())
+        )),
+        (status, _) => Some(format!("answered {status}: {}", body.trim())),
+    }
+}
+
+async fn dialler_metrics(client: &reqwest::Client, base: &str) -> Option<String> {
+    match get(client, &format!("{base}/metrics")).await {
+        Err(problem) => Some(problem),
+        Ok((200, body)) if body.contains("vox_dialler_ticks_total") => None,
+        Ok((200, _)) => Some("the metrics lack vox_dialler_ticks_total".into()),
+        Ok((status, _)) => Some(format!("answered {status}")),
+    }
+}
+
+/// Runs every check of `targets` at once.
+pub async fn run(targets: &Targets) -> Vec<Outcome> {
+    let client = reqwest::Client::new();
+    let mut checks: Vec<(
+        String,
+        std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>,
+    )> = Vec::new();
+    if let Some(base) = &targets.backend {
+        let base = base.trim_end_matches('/');
+        checks.push(("backend".into(), Box::pin(backend(&client, base))));
+    }
+    for base in &targets.fleets {
+        let base = base.trim_end_matches('/');
+        checks.push((format!("fleet {base}"), Box::pin(fleet(&client, base))));
+    }
+    if let Some(base) = &targets.dialler {
+        checks.push((
+            "dialler health".into(),
+            Box::pin(dialler_health(&client, base)),
+        ));
+        checks.push((
+            "dialler metrics".into(),
+            Box::pin(dialler_metrics(&client, base)),
+        ));
+    }
+    let (names, futures): (Vec<String>, Vec<_>) = checks.into_iter().unzip();
+    let problems = futures_util::future::join_all(futures).await;
+    names
+        .into_iter()
+        .zip(problems)
+        .map(|(name, problem)| Outcome { name, problem })
+        .collect()
+}
+
+/// `vox check`: prints a line per failing check (and a summary), fails when any check failed.
+pub async fn check(settings: &Settings, skip_dialler: bool) -> anyhow::Result<()> {
+    let targets = Targets::from_settings(settings, skip_dialler);
+    let outcomes = run(&targets).await;
+    if outcomes.is_empty() {
+        anyhow::bail!("nothing to check: set VOXBRIDGE_URL or FLEET_URLS, or leave the dialler in");
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
+    for outcome in &failed {
+        println!(
+            "FAIL {}: {}",
+            outcome.name,
+            outcome.problem.as_deref().unwrap_or_default()
+        );
+    }
+    if failed.is_empty() {
+        println!("ok: {} check(s) passed", outcomes.len());
+        Ok(())
+    } else {
+        anyhow::bail!("{} of {} check(s) failed", failed.len(), outcomes.len())
+    }
+}
