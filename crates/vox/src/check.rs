@@ -116,13 +116,13 @@ async fn dialler_metrics(client: &reqwest::Client, base: &str) -> Option<String>
     }
 }
 
+/// One check on its way: what is wrong, if anything.
+type Check<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + 'a>>;
+
 /// Runs every check of `targets` at once.
 pub async fn run(targets: &Targets) -> Vec<Outcome> {
     let client = reqwest::Client::new();
-    let mut checks: Vec<(
-        String,
-        std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>,
-    )> = Vec::new();
+    let mut checks: Vec<(String, Check<'_>)> = Vec::new();
     if let Some(base) = &targets.backend {
         let base = base.trim_end_matches('/');
         checks.push(("backend".into(), Box::pin(backend(&client, base))));
