@@ -27,7 +27,7 @@ upstream=""
 routes=""
 for i in $(seq 1 "$workers"); do
     socket="${pattern//%i/$i}"
-    upstream+="    server unix:${socket} max_conns=1 fail_timeout=10;"$'\n'
+    upstream+="    server unix:${socket} max_conns=1 max_fails=0;"$'\n'
     routes+="    location /w/${i}/ {"$'\n'
     routes+="        proxy_pass http://unix:${socket}:/;"$'\n'
     routes+="        proxy_http_version 1.1;"$'\n'
