@@ -2,11 +2,10 @@
 
 mod support;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::Command;
+use support::calls::*;
 use support::platform::*;
-use tokio_tungstenite::tungstenite::Message;
 
 /// Three workers behind nginx; returns the platform and nginx's base URL.
 fn fleet_host() -> (Platform, String) {
@@ -71,71 +70,6 @@ fn fleet_host() -> (Platform, String) {
     (platform, base)
 }
 
-async fn sign_in(platform: &Platform) -> String {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", platform.bridge_url()))
-        .json(&json!({"email": EMAIL, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
-}
-
-/// A flow bot that greets (espeak-ng speaks; nothing needs to be heard).
-fn greeter() -> Value {
-    json!({
-        "language": "en-US",
-        "system_prompt": "A greeting line.",
-        "stt": {"provider": "whisper", "options": {"base_url": "http://127.0.0.1:9/v1"}},
-        "llm": {"provider": "openai"},
-        "tts": {"provider": "espeak"},
-        "flow": {"start": "hello", "steps": {
-            "hello": {"type": "ask", "prompt": "Hello from the fleet behind nginx.", "branches": [], "otherwise": "bye"},
-            "bye": {"type": "end", "text": "Goodbye."}
-        }}
-    })
-}
-
-async fn create_bot(platform: &Platform, token: &str) -> i64 {
-    let bot: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/bots", platform.bridge_url()))
-        .bearer_auth(token)
-        .json(&json!({"name": "Greeter", "spec": greeter()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    bot["id"].as_i64().unwrap_or_else(|| panic!("{bot}"))
-}
-
-/// A web call of `bot` opened through the fleet contract; returns its id.
-async fn open_call(platform: &Platform, bot: i64) -> i64 {
-    let config: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/config?bot_id={bot}&direction=web",
-            platform.bridge_url()
-        ))
-        .bearer_auth(FLEET_SECRET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    config["call_id"].as_i64().unwrap()
-}
-
-fn attach_body(call_id: i64) -> String {
-    json!({"call_id": call_id, "direction": "web", "carrier": "test", "carrier_call_id": format!("t-{call_id}"),
-           "media_protocol": "vox", "answered_at": "2026-11-24T09:00:00Z"})
-    .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_health_through_nginx_counts_every_worker_socket() {
     let (_platform, base) = fleet_host();
@@ -154,29 +88,10 @@ async fn fleet_health_through_nginx_counts_every_worker_socket() {
 async fn a_call_through_nginx_gets_its_media_on_the_worker_that_reserved_it() {
     let (platform, base) = fleet_host();
     let token = sign_in(&platform).await;
-    let bot = create_bot(&platform, &token).await;
-    let client = reqwest::Client::new();
-    let saved = client
-        .put(format!("{}/api/v1/fleets", platform.bridge_url()))
-        .bearer_auth(&token)
-        .json(&json!({"urls": [base]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200);
+    let bot = greeter(&platform, &token, "Hello from the fleet behind nginx.").await;
+    save_fleets(&platform, &token, &[&base]).await;
     // The Backend attaches through nginx; the reply's media URL goes back through nginx.
-    let accepted: Value = client
-        .post(format!(
-            "{}/api/v1/bots/{bot}/test-call",
-            platform.bridge_url()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accepted = test_call(&platform, &token, bot).await;
     let media = accepted["media_url"]
         .as_str()
         .unwrap_or_else(|| panic!("{accepted}"));
@@ -189,73 +104,27 @@ async fn a_call_through_nginx_gets_its_media_on_the_worker_that_reserved_it() {
         media.starts_with(&expected),
         "{media} is not under {expected}"
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(media).await.unwrap();
-    socket
-        .send(Message::Text(
-            json!({"type": "start", "sample_rate": 16000})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
-    let mut audio = 0usize;
-    let heard = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        while let Some(message) = socket.next().await {
-            match message.unwrap() {
-                Message::Binary(bytes) => audio += bytes.len(),
-                Message::Text(text) => {
-                    let line: Value = serde_json::from_str(&text).unwrap();
-                    if line["type"] == "transcript" && line["speaker"] == "assistant" {
-                        return line["text"].as_str().unwrap_or_default().to_owned();
-                    }
-                }
-                _ => {}
-            }
-        }
-        String::new()
-    })
-    .await
-    .expect("the bot spoke within 20 s");
+    let (heard, audio) = talk(media).await;
     assert_eq!(heard, "Hello from the fleet behind nginx.");
-    socket
-        .send(Message::Text(json!({"type": "hangup"}).to_string().into()))
-        .await
-        .unwrap();
+    assert!(audio > 0, "the bot's audio came through nginx");
     let call_id = accepted["call_id"].as_i64().unwrap();
-    let mut state = Value::Null;
-    for _ in 0..100 {
-        let call: Value = client
-            .get(format!("{}/api/v1/calls/{call_id}", platform.bridge_url()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        state = call["state"].clone();
-        if state == "completed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let state = final_state(&platform, &token, call_id).await;
     assert_eq!(
         state, "completed",
         "the worker's result reached the Backend"
     );
-    assert!(audio > 0, "the bot's audio came through nginx");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_through_nginx_retries_a_busy_workers_429_and_says_429_when_all_are_busy() {
     let (platform, base) = fleet_host();
     let token = sign_in(&platform).await;
-    let bot = create_bot(&platform, &token).await;
+    let bot = greeter(&platform, &token, "Hello.").await;
     // Workers 1 and 2 are taken behind nginx's back: it cannot know they are busy.
     for i in [1, 2] {
         let call = open_call(&platform, bot).await;
         let socket = platform.path(&format!("voxcore_{i}.sock"));
-        let (status, body) = support::platform::unix_http(
+        let (status, body) = unix_http(
             &socket,
             "POST",
             "/attach",
@@ -282,12 +151,20 @@ async fn attach_through_nginx_retries_a_busy_workers_429_and_says_429_when_all_a
     let call = open_call(&platform, bot).await;
     let refused = attach(call).await.unwrap();
     assert_eq!(refused.status(), 429);
-    let log = std::fs::read_to_string(platform.path("nginx-access.log")).unwrap();
-    let last = log
-        .lines()
-        .rfind(|l| l.starts_with("/attach "))
-        .unwrap()
-        .to_owned();
+    // nginx writes a request's log line as it finishes it, just after answering.
+    let attaches = || -> Vec<String> {
+        let log = std::fs::read_to_string(platform.path("nginx-access.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.starts_with("/attach "))
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_for("the refused attach in nginx's log", || {
+        attaches().len() == 2
+    });
+    let first = attaches()[0].clone();
+    assert!(first.ends_with("202]"), "{first}");
+    let last = attaches()[1].clone();
     assert_eq!(
         last.matches("429").count(),
         4,

@@ -1,6 +1,7 @@
 //! What the `vox` binary's tests share: a bare HTTP/1.1 client for loopback requests.
 #![allow(dead_code, reason = "each test binary uses a part of it")]
 
+pub mod calls;
 pub mod platform;
 
 use std::io::{Read, Write};

@@ -173,6 +173,38 @@ impl Platform {
         sockets
     }
 
+    /// `count` workers on loopback TCP ports (a fleet of one each), with media URLs under
+    /// `public(i)`; returns their base URLs.
+    pub fn tcp_workers(&mut self, count: usize, public: impl Fn(usize) -> String) -> Vec<String> {
+        let mut urls = Vec::new();
+        for i in 1..=count {
+            let port = free_port();
+            let url = format!("http://127.0.0.1:{port}");
+            let child = self
+                .vox()
+                .arg("core")
+                .env("VOXBRIDGE_URL", self.bridge_url())
+                .env("VOXCORE_LISTEN", format!("127.0.0.1:{port}"))
+                .env("VOXCORE_WORKER_ID", format!("voxcore-{i}"))
+                .env("VOXCORE_PUBLIC_URL", public(i))
+                .env("VOXCORE_OUTBOX", self.path(&format!("outbox/{i}")))
+                .env("MAX_CONCURRENT_CALLS", "1")
+                .spawn()
+                .unwrap();
+            self.children.push(child);
+            wait_for("a TCP worker", || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            urls.push(url);
+        }
+        urls
+    }
+
+    /// The process id of the last program started with [`Platform::spawn`].
+    pub fn last_pid(&self) -> u32 {
+        self.children.last().map(Child::id).unwrap_or_default()
+    }
+
     /// Runs a program in the foreground of the platform (killed on drop).
     pub fn spawn(&mut self, command: &mut Command) {
         let child = command
