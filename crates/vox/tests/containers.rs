@@ -41,13 +41,7 @@ fn the_dockerfile_copies_only_what_the_tree_has_and_runs_unprivileged() {
         }
         let parts: Vec<&str> = line.split_whitespace().skip(1).collect();
         for source in &parts[..parts.len() - 1] {
-            // The console stage copies from inside console/.
-            let path = if line.contains("console/") || !source.contains('/') && *source != "console"
-            {
-                repo_root().join(source)
-            } else {
-                repo_root().join(source)
-            };
+            let path = repo_root().join(source);
             assert!(
                 path.exists(),
                 "{line}: {} is not in the tree",
