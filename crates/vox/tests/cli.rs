@@ -71,6 +71,29 @@ fn migrate_creates_the_sqlite_file_and_a_second_run_applies_nothing() {
 }
 
 #[test]
+fn an_older_release_still_migrates_and_opens_a_database_a_newer_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vox.db");
+    let url = format!("sqlite://{}", path.display());
+    assert!(vox(&["migrate"], &[("DATABASE_URL", &url)]).status.success());
+    // What a later release leaves behind: a migration this binary has never heard of.
+    let newer = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); \
+             db.execute(\"INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99990001, 'from a newer release', 1, x'00', 1)\"); db.commit()",
+        )
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(newer.success());
+    let rolled_back = vox(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(rolled_back.status.success(), "{}", stderr(&rolled_back));
+    assert!(String::from_utf8_lossy(&rolled_back.stdout).contains("0 migration(s) applied"));
+}
+
+#[test]
 fn migrate_runs_against_postgres() {
     let url = std::env::var("VOX_TEST_DATABASE_URL").expect(
         "VOX_TEST_DATABASE_URL is not set: run scripts/test, which starts a throwaway PostgreSQL",
