@@ -75,7 +75,11 @@ fn an_older_release_still_migrates_and_opens_a_database_a_newer_one_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vox.db");
     let url = format!("sqlite://{}", path.display());
-    assert!(vox(&["migrate"], &[("DATABASE_URL", &url)]).status.success());
+    assert!(
+        vox(&["migrate"], &[("DATABASE_URL", &url)])
+            .status
+            .success()
+    );
     // What a later release leaves behind: a migration this binary has never heard of.
     let newer = Command::new("python3")
         .arg("-c")
