@@ -265,8 +265,75 @@ pub async fn core(settings: &Settings) -> anyhow::Result<()> {
     worker.serve(shutdown_signal()).await
 }
 
-/// The dialler until SIGTERM: the loop, with `/health` and `/metrics` on 127.0.0.1:`HEALTH_PORT`.
-/// Calls go through the PSTN simulator, the one carrier built so far.
+/// The dialler, ready to run: the engine over the PSTN simulator (the one carrier built so far)
+/// and its health server on 127.0.0.1:`HEALTH_PORT`, already listening.
+pub(crate) struct Dialler {
+    engine: dialler::engine::Engine,
+    events: tokio::sync::mpsc::UnboundedReceiver<dialler::carrier::CarrierEvent>,
+    monitor: Arc<dialler::health::Monitor>,
+}
+
+impl Dialler {
+    pub(crate) async fn over_simulator(
+        settings: &Settings,
+        store: Arc<dyn store::Store>,
+        secret: &str,
+        fleet_urls: &[String],
+        owner: &str,
+    ) -> anyhow::Result<Self> {
+        let fleet = Arc::new(dialler::fleet::FleetClient::new(
+            fleet_urls.to_vec(),
+            secret.to_owned(),
+            Duration::from_secs(5),
+        ));
+        let populations = match &settings.sim_population {
+            Some(path) => json_file(path, "SIM_POPULATION", sim::Populations::from_json)?,
+            None => sim::Populations::default(),
+        };
+        let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let carrier = Arc::new(sim::SimCarrier::from_populations(
+            populations,
+            rand::random(),
+            events_tx,
+        ));
+        let mut config = dialler::engine::EngineConfig::new(owner);
+        config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
+        let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
+        let monitor = Arc::new(dialler::health::Monitor::new(
+            settings.health_stale_seconds,
+            crate::VERSION,
+            fleet,
+        ));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.health_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "listen on 127.0.0.1:{} (HEALTH_PORT): is the port taken?",
+                    settings.health_port
+                )
+            })?;
+        let router = dialler::health::router(monitor.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        tracing::info!(%owner, fleet = ?fleet_urls, health_port = settings.health_port, "dialler starting");
+        Ok(Self {
+            engine,
+            events,
+            monitor,
+        })
+    }
+
+    /// Dials until `stop` resolves.
+    pub(crate) async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) {
+        let monitor = self.monitor;
+        self.engine
+            .run(self.events, stop, |engine, report| {
+                monitor.update(engine, report)
+            })
+            .await;
+    }
+}
+
+/// The dialler until SIGTERM.
 pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
     settings.require(Requirement::Dialler)?;
     let store = open_store(settings).await?;
@@ -275,44 +342,14 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .context("checked by require")?;
-    let fleet = Arc::new(dialler::fleet::FleetClient::new(
-        settings.fleet_urls.clone(),
-        secret,
-        Duration::from_secs(5),
-    ));
     let owner = format!(
         "dialler-{}-{:08x}",
         std::process::id(),
         rand::random::<u32>()
     );
-    let populations = match &settings.sim_population {
-        Some(path) => json_file(path, "SIM_POPULATION", sim::Populations::from_json)?,
-        None => sim::Populations::default(),
-    };
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let carrier = Arc::new(sim::SimCarrier::from_populations(
-        populations,
-        rand::random(),
-        events_tx,
-    ));
-    let mut config = dialler::engine::EngineConfig::new(&owner);
-    config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
-    let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
-    let monitor = Arc::new(dialler::health::Monitor::new(
-        settings.health_stale_seconds,
-        crate::VERSION,
-        fleet,
-    ));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.health_port))
-        .await
-        .with_context(|| format!("listen on 127.0.0.1:{} (HEALTH_PORT)", settings.health_port))?;
-    let router = dialler::health::router(monitor.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    tracing::info!(%owner, fleet = ?settings.fleet_urls, health_port = settings.health_port, "dialler starting");
-    engine
-        .run(events_rx, shutdown_signal(), |engine, report| {
-            monitor.update(engine, report)
-        })
+    Dialler::over_simulator(settings, store, &secret, &settings.fleet_urls, &owner)
+        .await?
+        .run(shutdown_signal())
         .await;
     Ok(())
 }

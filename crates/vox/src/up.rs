@@ -5,7 +5,6 @@ use crate::config::Settings;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -315,7 +314,15 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     .await
     .context("seed the demo bot and campaign")?;
 
-    let dialler = dialler_part(settings, store.clone(), &voxcore_secret, &worker_urls).await?;
+    let owner = format!("vox-up-{}", std::process::id());
+    let dialler = crate::commands::Dialler::over_simulator(
+        settings,
+        store.clone(),
+        voxcore_secret.expose_secret(),
+        &worker_urls,
+        &owner,
+    )
+    .await?;
     let stop = stopped(stop_rx.clone());
     tasks.spawn(async move {
         dialler.run(stop).await;
@@ -375,71 +382,4 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         let _ = child.kill().await;
     }
     Ok(())
-}
-
-/// The dialler, ready to run: the engine over the simulated carrier, and its health server.
-struct DiallerPart {
-    engine: dialler::engine::Engine,
-    events: tokio::sync::mpsc::UnboundedReceiver<dialler::carrier::CarrierEvent>,
-    monitor: Arc<dialler::health::Monitor>,
-}
-
-impl DiallerPart {
-    async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) {
-        let monitor = self.monitor;
-        self.engine
-            .run(self.events, stop, |engine, report| {
-                monitor.update(engine, report)
-            })
-            .await;
-    }
-}
-
-async fn dialler_part(
-    settings: &Settings,
-    store: Arc<dyn store::Store>,
-    secret: &SecretString,
-    worker_urls: &[String],
-) -> anyhow::Result<DiallerPart> {
-    let fleet = Arc::new(dialler::fleet::FleetClient::new(
-        worker_urls.to_vec(),
-        secret.expose_secret().to_owned(),
-        Duration::from_secs(5),
-    ));
-    let populations = match &settings.sim_population {
-        Some(path) => {
-            crate::commands::json_file(path, "SIM_POPULATION", sim::Populations::from_json)?
-        }
-        None => sim::Populations::default(),
-    };
-    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
-    let carrier = Arc::new(sim::SimCarrier::from_populations(
-        populations,
-        rand::random(),
-        events_tx,
-    ));
-    let owner = format!("vox-up-{}", std::process::id());
-    let mut config = dialler::engine::EngineConfig::new(&owner);
-    config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
-    let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
-    let monitor = Arc::new(dialler::health::Monitor::new(
-        settings.health_stale_seconds,
-        crate::VERSION,
-        fleet,
-    ));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.health_port))
-        .await
-        .with_context(|| {
-            format!(
-                "the dialler's health port 127.0.0.1:{} is taken (set HEALTH_PORT to another)",
-                settings.health_port
-            )
-        })?;
-    let router = dialler::health::router(monitor.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(DiallerPart {
-        engine,
-        events,
-        monitor,
-    })
 }

@@ -6,7 +6,18 @@ pub mod platform;
 
 use std::io::{Read, Write};
 
-/// One request on a fresh connection; returns the whole answer, head and body.
+/// An HTTP/1.1 request with a JSON body, closing the connection after the answer.
+pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let body = body.unwrap_or("");
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// One request on a fresh loopback connection; returns the whole answer, head and body.
 pub fn http(
     port: u16,
     method: &str,
@@ -15,15 +26,9 @@ pub fn http(
     body: Option<&str>,
 ) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    stream
+        .write_all(request(method, path, token, body).as_bytes())
+        .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
