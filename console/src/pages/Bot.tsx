@@ -13,6 +13,7 @@ import { Versions } from '../components/bot/Versions';
 import { CallSection, VoiceSection } from '../components/bot/VoiceSection';
 import { Failed } from '../components/Failed';
 import { blankSpec, checkSpec, type BotSpec } from '../lib/spec';
+import { messageOf } from '../lib/load';
 
 /// Which tab holds a field the Backend named.
 function tabOf(field: string): string {
@@ -47,7 +48,7 @@ export function Bot({ role }: { role: string }) {
       setName(view.name);
       setSpec({ ...blankSpec(), ...view.spec });
     } catch (e) {
-      setLoadError(e instanceof Error ? e.message : String(e));
+      setLoadError(messageOf(e));
     }
   }, [id, isNew]);
   useEffect(() => {
@@ -75,7 +76,7 @@ export function Bot({ role }: { role: string }) {
       if (e instanceof ApiError && e.field) {
         setErrors({ [e.field]: e.message });
         setTab(tabOf(e.field));
-      } else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      } else setErrors({ form: messageOf(e) });
     } finally {
       setBusy(false);
     }

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { Failed } from '../components/Failed';
 import { api, type BotView } from '../api/client';
+import { messageOf } from '../lib/load';
 
 type Load = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: BotView[] };
 
@@ -16,7 +17,7 @@ export function Bots({ role }: { role: string }) {
       const page = await api.send<{ items: BotView[] }>('GET', '/api/v1/bots');
       setLoad({ state: 'ready', bots: page.items });
     } catch (e) {
-      setLoad({ state: 'failed', message: e instanceof Error ? e.message : String(e) });
+      setLoad({ state: 'failed', message: messageOf(e) });
     }
   }, []);
   useEffect(() => {

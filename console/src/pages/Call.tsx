@@ -5,6 +5,7 @@ import { Link, useParams } from 'react-router-dom';
 import { Failed } from '../components/Failed';
 import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
+import { messageOf } from '../lib/load';
 
 function when(at?: string | null) {
   return at ? new Date(at).toLocaleString() : '—';
@@ -26,7 +27,7 @@ export function Call() {
         setAudio(`${api.base}${link.url}`);
       }
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, [id]);
   useEffect(() => {

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { Failed } from '../components/Failed';
 import { api, type CallSummary } from '../api/client';
+import { messageOf } from '../lib/load';
 
 const STATES = ['queued', 'leased', 'dialing', 'ringing', 'answered', 'attaching', 'in_progress', 'completed', 'no_answer', 'busy', 'failed', 'machine', 'abandoned', 'canceled'];
 
@@ -36,7 +37,7 @@ export function Calls() {
         setCursor(page.next_cursor ?? null);
         setStatus('ready');
       } catch (e) {
-        setError(e instanceof Error ? e.message : String(e));
+        setError(messageOf(e));
         setStatus('failed');
       }
     },

@@ -7,6 +7,7 @@ import { LiveView } from '../components/campaign/Live';
 import { SettingsForm } from '../components/campaign/SettingsForm';
 import { Failed } from '../components/Failed';
 import { ACTIONS } from './Campaigns';
+import { messageOf } from '../lib/load';
 
 export function Campaign({ role }: { role: string }) {
   const { id } = useParams();
@@ -21,7 +22,7 @@ export function Campaign({ role }: { role: string }) {
       setCampaign(c);
       setBots(b.items);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, [id]);
   useEffect(() => {
@@ -36,7 +37,7 @@ export function Campaign({ role }: { role: string }) {
     try {
       setCampaign(await api.send<CampaignView>('POST', `/api/v1/campaigns/${id}/${action}`, {}));
     } catch (e) {
-      setActionError(e instanceof Error ? e.message : String(e));
+      setActionError(messageOf(e));
     }
   }
   return (

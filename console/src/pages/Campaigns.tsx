@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { Failed } from '../components/Failed';
 import { api, ApiError, type BotView, type CampaignView, type ImportReport } from '../api/client';
+import { messageOf } from '../lib/load';
 
 export const ACTIONS: Record<string, string[]> = {
   draft: ['start'],
@@ -29,7 +30,7 @@ export function Campaigns({ role }: { role: string }) {
       setCampaigns(c.items);
       setBots(b.items);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, []);
   useEffect(() => {
@@ -42,7 +43,7 @@ export function Campaigns({ role }: { role: string }) {
       await api.send('POST', `/api/v1/campaigns/${campaign.id}/${action}`, {});
       await load();
     } catch (e) {
-      setRowError((old) => ({ ...old, [campaign.id]: e instanceof Error ? e.message : String(e) }));
+      setRowError((old) => ({ ...old, [campaign.id]: messageOf(e) }));
     }
   }
 
@@ -134,7 +135,7 @@ function NewCampaign({ bots, onCreated }: { bots: BotView[]; onCreated: () => vo
       onCreated();
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      else setErrors({ form: messageOf(e) });
     } finally {
       setBusy(false);
     }
@@ -204,7 +205,7 @@ function Import({ campaign, onClose }: { campaign: CampaignView; onClose: () => 
       const result = await api.upload<ImportReport>(`/api/v1/campaigns/${campaign.id}/contacts/import?${query}`, file, 'text/csv', setProgress);
       setReport(result);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     } finally {
       setProgress(null);
     }

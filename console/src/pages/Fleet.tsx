@@ -1,48 +1,14 @@
 // Fleet status: each fleet's workers (calls, free slots, draining, down), the totals, and the dialler's leader lease, refreshed every five seconds.
 import { Alert, Badge, Card, Group, Loader, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
-import { useEffect, useState } from 'react';
 import { api, type components } from '../api/client';
+import { Figure } from '../components/Figure';
+import { usePoll } from '../lib/load';
 
 type FleetStatus = components['schemas']['FleetStatus'];
 const EVERY_MS = 5000;
 
-function Figure({ label, value }: { label: string; value: string | number }) {
-  return (
-    <Card withBorder padding="sm">
-      <Text size="xs" c="dimmed">
-        {label}
-      </Text>
-      <Text fw={700} size="xl">
-        {value}
-      </Text>
-    </Card>
-  );
-}
-
 export function Fleet() {
-  const [status, setStatus] = useState<FleetStatus | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const next = await api.send<FleetStatus>('GET', '/api/v1/fleet/status');
-        if (!stopped) {
-          setStatus(next);
-          setError(null);
-        }
-      } catch (e) {
-        if (!stopped) setError(e instanceof Error ? e.message : String(e));
-      }
-      if (!stopped) timer = setTimeout(poll, EVERY_MS);
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, []);
+  const { data: status, error } = usePoll(() => api.send<FleetStatus>('GET', '/api/v1/fleet/status'), EVERY_MS, []);
 
   const dialler = status?.dialler;
   return (

@@ -4,6 +4,7 @@ import { Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Ti
 import { useCallback, useEffect, useState } from 'react';
 import { Failed } from '../components/Failed';
 import { api, type BotView, type CampaignView } from '../api/client';
+import { messageOf } from '../lib/load';
 
 interface Figures {
   calls: number;
@@ -66,7 +67,7 @@ export function Reports() {
     try {
       setReport(await api.send<Report>('GET', `/api/v1/reports/calls?${query}`));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, [window, range]);
   useEffect(() => {
@@ -83,7 +84,7 @@ export function Reports() {
       link.click();
       URL.revokeObjectURL(link.href);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 

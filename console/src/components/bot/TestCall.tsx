@@ -3,6 +3,7 @@ import { Alert, Badge, Button, Card, Group, Paper, Stack, Text } from '@mantine/
 import { useEffect, useRef, useState } from 'react';
 import { api, type components } from '../../api/client';
 import { VoxCall, type Line } from '../../lib/voxcall';
+import { messageOf } from '../../lib/load';
 
 type Accepted = components['schemas']['AttachAccepted'];
 
@@ -34,7 +35,7 @@ export function TestCall({ botId, canCall }: { botId: number; canCall: boolean }
       await voxCall.start();
     } catch (e) {
       setState('idle');
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, type components } from '../../api/client';
 import { canonical, diffLines } from '../../lib/diff';
 import { Failed } from '../Failed';
+import { messageOf } from '../../lib/load';
 
 type Version = components['schemas']['BotVersionView'];
 
@@ -23,7 +24,7 @@ export function Versions({ botId, current, canEdit, onRestore }: { botId: number
         setTo(String(list[0].version));
       }
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, [botId]);
   useEffect(() => {
@@ -66,7 +67,7 @@ export function Versions({ botId, current, canEdit, onRestore }: { botId: number
                       try {
                         await onRestore(v);
                       } catch (e) {
-                        setRestoreError(e instanceof Error ? e.message : String(e));
+                        setRestoreError(messageOf(e));
                       }
                     }}
                   >

@@ -1,49 +1,16 @@
 // A campaign's live view: its calls by stage, the last hour's answer and abandon rates against the target, and the dialler's pacing, refreshed every two seconds without a page reload.
 import { Alert, Badge, Card, Group, Progress, SimpleGrid, Stack, Text } from '@mantine/core';
-import { useEffect, useState } from 'react';
 import { api, type components } from '../../api/client';
+import { usePoll } from '../../lib/load';
+import { Figure } from '../Figure';
 
 type Live = components['schemas']['CampaignLive'];
 const EVERY_MS = 2000;
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
 
-function Figure({ label, value, testId }: { label: string; value: string | number; testId?: string }) {
-  return (
-    <Card withBorder padding="sm" data-testid={testId}>
-      <Text size="xs" c="dimmed">
-        {label}
-      </Text>
-      <Text fw={700} size="xl">
-        {value}
-      </Text>
-    </Card>
-  );
-}
-
 export function LiveView({ campaignId }: { campaignId: number }) {
-  const [live, setLive] = useState<Live | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const next = await api.send<Live>('GET', `/api/v1/campaigns/${campaignId}/live`);
-        if (stopped) return;
-        setLive(next);
-        setError(null);
-      } catch (e) {
-        if (!stopped) setError(e instanceof Error ? e.message : String(e));
-      }
-      if (!stopped) timer = setTimeout(poll, EVERY_MS);
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [campaignId]);
+  const { data: live, error } = usePoll(() => api.send<Live>('GET', `/api/v1/campaigns/${campaignId}/live`), EVERY_MS, [campaignId]);
 
   if (!live) return error ? <Alert color="red" title="The live view could not be loaded">{error} (retrying)</Alert> : <Text c="dimmed">Loading the live view…</Text>;
   const hour = live.last_hour;

@@ -2,6 +2,7 @@
 import { ActionIcon, Alert, Button, Card, Chip, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type BotView, type CampaignView, type components } from '../../api/client';
+import { messageOf } from '../../lib/load';
 
 type Settings = components['schemas']['CampaignSettings'];
 type Window = components['schemas']['CallingWindow'];
@@ -63,7 +64,7 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
       onSaved(view);
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      else setErrors({ form: messageOf(e) });
     } finally {
       setBusy(false);
     }

@@ -1,28 +1,22 @@
 // API keys for machine clients: a new key is shown once, then only its prefix; revoke.
 import { Alert, Badge, Button, Card, Code, Group, Loader, Select, Stack, Table, Text, TextInput } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, type components } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
 
 type ApiKeyView = components['schemas']['ApiKeyView'];
 type CreatedApiKey = components['schemas']['CreatedApiKey'];
 
 export function ApiKeys() {
-  const [keys, setKeys] = useState<ApiKeyView[] | null>(null);
   const [name, setName] = useState('');
   const [keyRole, setKeyRole] = useState<string | null>('operator');
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setKeys((await api.send<{ items: ApiKeyView[] }>('GET', '/api/v1/api-keys')).items);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { data: keys, error: loadError, reload: load } = useLoad(
+    async () => (await api.send<{ items: ApiKeyView[] }>('GET', '/api/v1/api-keys')).items,
+    [],
+  );
 
   async function create(event: FormEvent) {
     event.preventDefault();
@@ -33,7 +27,7 @@ export function ApiKeys() {
       setName('');
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 
@@ -42,7 +36,7 @@ export function ApiKeys() {
       await api.send('DELETE', `/api/v1/api-keys/${id}`);
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 
@@ -57,13 +51,13 @@ export function ApiKeys() {
             <Button type="submit">Create key</Button>
           </Group>
         </form>
-        {error && <Alert color="red">{error}</Alert>}
+        {(error ?? loadError) && <Alert color="red">{error ?? loadError}</Alert>}
         {created && (
           <Alert color="yellow" title="Copy the key now: it is not shown again" data-testid="new-key">
             <Code>{created.key}</Code>
           </Alert>
         )}
-        {!keys && !error && <Loader size="sm" />}
+        {!keys && !loadError && <Loader size="sm" />}
         {keys && (
           <Table>
             <Table.Tbody>

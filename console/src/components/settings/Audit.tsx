@@ -2,6 +2,7 @@
 import { Alert, Button, Card, Code, Loader, Stack, Table, Text } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { api, type components } from '../../api/client';
+import { messageOf } from '../../lib/load';
 
 type AuditView = components['schemas']['AuditView'];
 
@@ -20,7 +21,7 @@ export function Audit() {
       setEntries((old) => (after ? [...old, ...page.items] : page.items));
       setCursor(page.next_cursor ?? null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     } finally {
       setBusy(false);
     }

@@ -1,12 +1,12 @@
 // The do-not-call list: add one number (the Backend's field error at the field), import a CSV with progress and a per-row report, remove.
 import { Alert, Button, Card, FileInput, Group, Loader, Progress, Stack, Table, Text, TextInput } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, ApiError, type components, type ImportReport } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
 
 type DncView = components['schemas']['DncView'];
 
 export function Dnc({ canEdit }: { canEdit: boolean }) {
-  const [entries, setEntries] = useState<DncView[] | null>(null);
   const [phone, setPhone] = useState('');
   const [reason, setReason] = useState('');
   const [fieldError, setFieldError] = useState<string | undefined>();
@@ -17,16 +17,10 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
   const [progress, setProgress] = useState<number | null>(null);
   const [report, setReport] = useState<ImportReport | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setEntries((await api.send<{ items: DncView[] }>('GET', '/api/v1/dnc')).items);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { data: entries, error: loadError, reload: load } = useLoad(
+    async () => (await api.send<{ items: DncView[] }>('GET', '/api/v1/dnc')).items,
+    [],
+  );
 
   async function add(event: FormEvent) {
     event.preventDefault();
@@ -39,7 +33,7 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.field === 'phone') setFieldError(e.message);
-      else setError(e instanceof Error ? e.message : String(e));
+      else setError(messageOf(e));
     }
   }
 
@@ -55,7 +49,7 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.field === 'default_region') setRegionError(e.message);
-      else setError(e instanceof Error ? e.message : String(e));
+      else setError(messageOf(e));
     } finally {
       setProgress(null);
     }
@@ -66,7 +60,7 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
       await api.send('DELETE', `/api/v1/dnc/${encodeURIComponent(number)}`);
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 
@@ -105,8 +99,8 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
             ))}
           </Alert>
         )}
-        {error && <Alert color="red">{error}</Alert>}
-        {!entries && !error && <Loader size="sm" />}
+        {(error ?? loadError) && <Alert color="red">{error ?? loadError}</Alert>}
+        {!entries && !loadError && <Loader size="sm" />}
         {entries && entries.length === 0 && <Text c="dimmed">Nobody is on the list.</Text>}
         {entries && entries.length > 0 && (
           <Table>

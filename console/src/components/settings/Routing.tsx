@@ -2,6 +2,7 @@
 import { Alert, Button, Card, Group, Loader, Select, Stack, Table, Text, TextInput, Textarea } from '@mantine/core';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, type BotView, type components } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
 
 type InboundRoute = components['schemas']['InboundRoute'];
 
@@ -15,7 +16,7 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
     try {
       setText((await api.send<{ urls: string[] }>('GET', '/api/v1/fleets')).urls.join('\n'));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }, []);
   useEffect(() => {
@@ -33,7 +34,7 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
       setSaved(true);
     } catch (e) {
       if (e instanceof ApiError && e.field) setFieldError(`${e.field}: ${e.message}`);
-      else setError(e instanceof Error ? e.message : String(e));
+      else setError(messageOf(e));
     }
   }
   return (
@@ -59,25 +60,17 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
 }
 
 export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
-  const [routes, setRoutes] = useState<InboundRoute[] | null>(null);
-  const [bots, setBots] = useState<BotView[]>([]);
+  const loaded = useLoad(async () => {
+    const [routes, bots] = await Promise.all([api.send<InboundRoute[]>('GET', '/api/v1/inbound-numbers'), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
+    return { routes, bots: bots.items };
+  }, []);
+  const { error: loadError, reload: load } = loaded;
+  const routes = loaded.data?.routes ?? null;
+  const bots = loaded.data?.bots ?? [];
   const [error, setError] = useState<string | null>(null);
   const [number, setNumber] = useState('');
   const [botId, setBotId] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      const [r, b] = await Promise.all([api.send<InboundRoute[]>('GET', '/api/v1/inbound-numbers'), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
-      setRoutes(r);
-      setBots(b.items);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
   async function route(event: FormEvent) {
     event.preventDefault();
     const found: Record<string, string> = {};
@@ -91,7 +84,7 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field === 'number' ? 'number' : e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      else setErrors({ form: messageOf(e) });
     }
   }
   async function unroute(n: string) {
@@ -99,7 +92,7 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
       await api.send('DELETE', `/api/v1/inbound-numbers/${encodeURIComponent(n)}`);
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
   const botName = (id: unknown) => bots.find((b) => b.id === id)?.name ?? `#${String(id)}`;
@@ -107,8 +100,8 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
     <Card withBorder>
       <Stack gap="xs">
         <Text fw={600}>Inbound numbers</Text>
-        {error && <Alert color="red">{error}</Alert>}
-        {!routes && !error && <Loader size="sm" />}
+        {(error ?? loadError) && <Alert color="red">{error ?? loadError}</Alert>}
+        {!routes && !loadError && <Loader size="sm" />}
         {routes && routes.length === 0 && <Text c="dimmed">No number is routed yet.</Text>}
         {routes && routes.length > 0 && (
           <Table>

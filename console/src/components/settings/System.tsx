@@ -1,7 +1,9 @@
 // System settings for admins: provider keys (write-only: saved, then shown only as set) and other settings as JSON values.
 import { Alert, Badge, Button, Card, Group, JsonInput, Loader, PasswordInput, SimpleGrid, Stack, Table, Text, TextInput } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, ApiError, type components } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
+import { Failed } from '../Failed';
 
 type SettingView = components['schemas']['SettingView'];
 const PROVIDER_KEYS = [
@@ -24,7 +26,7 @@ function ProviderKey({ settingKey, label, isSet, onSaved }: { settingKey: string
       setValue('');
       onSaved();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
   return (
@@ -39,22 +41,11 @@ function ProviderKey({ settingKey, label, isSet, onSaved }: { settingKey: string
 }
 
 export function System() {
-  const [settings, setSettings] = useState<SettingView[] | null>(null);
+  const { data: settings, error: loadError, reload: load } = useLoad(() => api.send<SettingView[]>('GET', '/api/v1/settings'), []);
   const [error, setError] = useState<string | null>(null);
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setSettings(await api.send<SettingView[]>('GET', '/api/v1/settings'));
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   async function save(event: FormEvent) {
     event.preventDefault();
@@ -75,7 +66,7 @@ export function System() {
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      else setErrors({ form: messageOf(e) });
     }
   }
 
@@ -84,11 +75,11 @@ export function System() {
       await api.send('DELETE', `/api/v1/settings/${k}`);
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 
-  if (error) return <Alert color="red" title="The settings could not be loaded">{error} <Button size="xs" variant="white" onClick={load}>Retry</Button></Alert>;
+  if (loadError) return <Failed title="The settings could not be loaded" message={loadError} onRetry={load} />;
   if (!settings) return <Loader size="sm" />;
   const isSet = new Set(settings.filter((s) => s.secret).map((s) => s.key));
   const plain = settings.filter((s) => !s.secret);
@@ -109,6 +100,7 @@ export function System() {
         <Text fw={600} mb="xs">
           Settings
         </Text>
+        {error && <Alert color="red">{error}</Alert>}
         {plain.length === 0 && <Text c="dimmed">No settings yet.</Text>}
         {plain.length > 0 && (
           <Table>

@@ -1,26 +1,19 @@
 // Users and roles for admins: create a user (checked before sending, the Backend's field errors at the field), change a role, disable or enable.
 import { Alert, Badge, Button, Card, Group, Loader, PasswordInput, Select, Stack, Table, Text, TextInput } from '@mantine/core';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, ApiError, type UserView } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
 
 const ROLES = ['admin', 'operator', 'viewer'];
 
 export function Users({ me }: { me: string }) {
-  const [users, setUsers] = useState<UserView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [form, setForm] = useState({ email: '', name: '', password: '', role: 'operator' });
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setUsers((await api.send<{ items: UserView[] }>('GET', '/api/v1/users?limit=200')).items);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { data: users, error: loadError, reload: load } = useLoad(
+    async () => (await api.send<{ items: UserView[] }>('GET', '/api/v1/users?limit=200')).items,
+    [],
+  );
 
   async function create(event: FormEvent) {
     event.preventDefault();
@@ -36,7 +29,7 @@ export function Users({ me }: { me: string }) {
       await load();
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
-      else setErrors({ form: e instanceof Error ? e.message : String(e) });
+      else setErrors({ form: messageOf(e) });
     }
   }
 
@@ -46,7 +39,7 @@ export function Users({ me }: { me: string }) {
       await api.send('PATCH', `/api/v1/users/${user.id}`, patch);
       await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   }
 
@@ -57,8 +50,8 @@ export function Users({ me }: { me: string }) {
         <Text size="sm" c="dimmed">
           Admins manage everything; operators run bots and campaigns; viewers only look.
         </Text>
-        {error && <Alert color="red">{error}</Alert>}
-        {!users && !error && <Loader size="sm" />}
+        {(error ?? loadError) && <Alert color="red">{error ?? loadError}</Alert>}
+        {!users && !loadError && <Loader size="sm" />}
         {users && (
           <Table>
             <Table.Tbody>
