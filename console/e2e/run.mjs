@@ -24,6 +24,24 @@ function freePort() {
   });
 }
 
+/// 16-bit PCM samples (`data`, interleaved) as a WAV file.
+function pcmWav(data, rate, channels) {
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + data.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(channels, 22);
+  head.writeUInt32LE(rate, 24);
+  head.writeUInt32LE(rate * channels * 2, 28);
+  head.writeUInt16LE(channels * 2, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(data.length, 40);
+  return Buffer.concat([head, data]);
+}
+
 /// A stereo 16 kHz WAV: a tone on the left (the caller), another on the right (the bot).
 function wav(seconds) {
   const rate = 16000;
@@ -33,20 +51,7 @@ function wav(seconds) {
     data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 4);
     data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 660 * i) / rate)), i * 4 + 2);
   }
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + data.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(2, 22);
-  head.writeUInt32LE(rate, 24);
-  head.writeUInt32LE(rate * 4, 28);
-  head.writeUInt16LE(4, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(data.length, 40);
-  return Buffer.concat([head, data]);
+  return pcmWav(data, rate, 2);
 }
 
 /// A finished call of `botId` through the fleet's contract: the worker's config request creates
@@ -84,21 +89,7 @@ async function finishedCall(base, botId) {
 
 /// A mono 16 kHz WAV of silence: the fake microphone of the test call (Chromium loops it).
 function silence(seconds) {
-  const data = Buffer.alloc(16000 * seconds * 2);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + data.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(16000, 24);
-  head.writeUInt32LE(32000, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(data.length, 40);
-  return Buffer.concat([head, data]);
+  return pcmWav(Buffer.alloc(16000 * seconds * 2), 16000, 1);
 }
 
 async function waitUp(url, what) {
