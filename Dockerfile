@@ -3,7 +3,7 @@
 # static build, and a small Debian runtime with espeak-ng (the local voice). The command picks the
 # role: `up` (default), `bridge`, `core`, `dialler`, `check`, `migrate`. No Docker engine runs on
 # our machines: CI checks this file with hadolint and the COPY sources against the tree
-# (crates/vox/tests/containers.rs); docs/deploy.md says how to build and run it.
+# (crates/vox/tests/deploy/containers.rs); docs/deploy.md says how to build and run it.
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \

@@ -328,8 +328,10 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         dialler.run(stop).await;
         Ok(())
     });
-    let stop = stopped(stop_rx.clone());
-    tasks.spawn(async move { Ok(app.run_until_stopped(stop).await?) });
+    // The Backend stops last: draining workers still post their results to it.
+    let (bridge_stop_tx, bridge_stop_rx) = watch::channel(false);
+    let bridge_stop = stopped(bridge_stop_rx);
+    let mut bridge = tokio::spawn(async move { app.run_until_stopped(bridge_stop).await });
 
     let host = if settings.voxbridge_host.is_unspecified() {
         "localhost".to_owned()
@@ -355,23 +357,32 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         );
     }
 
-    tokio::select! {
-        () = shutdown_signal() => {}
-        Some(ended) = tasks.join_next() => {
-            // A part stopped on its own: that is a failure; stop the rest.
-            let _ = stop_tx.send(true);
-            drop(sidecar);
-            return match ended {
-                Ok(Ok(())) => Err(anyhow::anyhow!("a part of vox up stopped unexpectedly")),
-                Ok(Err(error)) => Err(error),
-                Err(error) => Err(anyhow::anyhow!("a part of vox up failed: {error}")),
-            };
-        }
-    }
+    let failure = tokio::select! {
+        () = shutdown_signal() => None,
+        Some(ended) = tasks.join_next() => Some(match ended {
+            Ok(Ok(())) => anyhow::anyhow!("a part of vox up stopped unexpectedly"),
+            Ok(Err(error)) => error,
+            Err(error) => anyhow::anyhow!("a part of vox up failed: {error}"),
+        }),
+        ended = &mut bridge => Some(match ended {
+            Ok(Ok(())) => anyhow::anyhow!("the Backend stopped unexpectedly"),
+            Ok(Err(error)) => anyhow::Error::from(error).context("the Backend stopped"),
+            Err(error) => anyhow::anyhow!("the Backend failed: {error}"),
+        }),
+    };
+    // The dialler and the workers first (calls finish, results are delivered), then the Backend.
     let _ = stop_tx.send(true);
     while let Some(ended) = tasks.join_next().await {
         if let Ok(Err(error)) = ended {
             tracing::warn!(%error, "a part of vox up stopped with an error");
+        }
+    }
+    let _ = bridge_stop_tx.send(true);
+    if !bridge.is_finished() {
+        match bridge.await {
+            Ok(Err(error)) => tracing::warn!(%error, "the Backend stopped with an error"),
+            Err(error) => tracing::warn!(%error, "the Backend task failed"),
+            Ok(Ok(())) => {}
         }
     }
     if let Ok(Sidecar {
@@ -381,5 +392,5 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     {
         let _ = child.kill().await;
     }
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }

@@ -53,16 +53,28 @@ impl FleetClient {
         }
     }
 
-    /// Free slots across the fleet: the first URL whose `/health/fleet` answers well.
+    /// Free slots across the fleet: the sum over every fleet host (URL) whose `/health/fleet`
+    /// answers, asked at once; a host that does not answer adds nothing. An error only when none
+    /// answers.
     pub async fn available(&self) -> Result<u32, String> {
-        let mut last = "no fleet URL is configured".to_owned();
-        for url in &self.urls {
-            match self.fleet_health(url).await {
-                Ok(health) => return Ok(health.fleet_available),
-                Err(e) => last = e,
+        if self.urls.is_empty() {
+            return Err("no fleet URL is configured".to_owned());
+        }
+        let answers =
+            futures_util::future::join_all(self.urls.iter().map(|url| self.fleet_health(url)))
+                .await;
+        let mut free = None;
+        let mut last = String::new();
+        for answer in answers {
+            match answer {
+                Ok(health) => *free.get_or_insert(0u32) += health.fleet_available,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a fleet did not answer its health; counting it as full");
+                    last = e;
+                }
             }
         }
-        Err(last)
+        free.ok_or(last)
     }
 
     async fn fleet_health(&self, url: &str) -> Result<FleetHealth, String> {

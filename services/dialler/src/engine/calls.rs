@@ -31,6 +31,15 @@ impl Engine {
         build(&mut transition);
         match self.store.transition(transition).await {
             Ok(_) => live.state = to,
+            // The worker took the call while the attach was answered: its config request moved
+            // the record to in_progress first, which is where `attaching` was heading anyway.
+            Err(store::StoreError::StaleTransition {
+                actual: CallState::InProgress,
+                ..
+            }) if to == CallState::Attaching => {
+                live.state = CallState::InProgress;
+                tracing::debug!(%call_id, "the worker took the call before the attach was recorded");
+            }
             Err(error) => {
                 self.stats.store_errors += 1;
                 tracing::warn!(%call_id, %error, "could not record the call's move to {to}");

@@ -56,8 +56,7 @@ async fn a_busy_worker_is_skipped_for_the_next_one(store: Arc<dyn Store>) {
     campaign(&*store, 5).await;
     let (full, full_url) = worker("full", 0).await;
     let (free, free_url) = worker("free", 1).await;
-    // Health comes from the first URL, which sees the fleet: one slot free (on the other worker).
-    *full.fleet_view.lock() = Some(1);
+    // Two fleets: the first has no free slot, the second one.
     let (mut engine, carrier, fleet) = engine(store.clone(), "dialler-a", vec![full_url, free_url]);
     engine.tick(secs(0)).await.unwrap();
     let call = placed(&carrier).await[0];

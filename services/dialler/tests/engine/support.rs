@@ -173,13 +173,11 @@ impl Carrier for ScriptedCarrier {
 pub struct FakeWorker {
     pub id: String,
     pub free: Mutex<u32>,
-    /// What its `/health/fleet` reports, when not its own free slots (a fleet aggregate).
-    pub fleet_view: Mutex<Option<u32>>,
     pub attached: Mutex<Vec<AttachRequest>>,
 }
 
 async fn fleet_health(State(w): State<Arc<FakeWorker>>) -> Json<FleetHealth> {
-    let free = w.fleet_view.lock().unwrap_or(*w.free.lock());
+    let free = *w.free.lock();
     Json(FleetHealth {
         workers: vec![],
         workers_up: 1,
@@ -219,7 +217,6 @@ pub async fn worker(id: &str, free: u32) -> (Arc<FakeWorker>, String) {
     let worker = Arc::new(FakeWorker {
         id: id.to_owned(),
         free: Mutex::new(free),
-        fleet_view: Mutex::new(None),
         attached: Mutex::new(Vec::new()),
     });
     let app = Router::new()

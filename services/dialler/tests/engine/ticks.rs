@@ -125,6 +125,18 @@ async fn a_campaign_that_is_not_running_is_not_dialled(store: Arc<dyn Store>) {
     assert!(carrier.log.lock().placed.is_empty());
 }
 
+async fn free_slots_are_added_up_over_every_fleet_and_a_silent_one_counts_as_full(
+    store: Arc<dyn Store>,
+) {
+    campaign(&*store, 10).await;
+    let (_a, first) = worker("a", 2).await;
+    let (_b, second) = worker("b", 1).await;
+    let silent = "http://127.0.0.1:9".to_owned();
+    let (mut engine, _, _) = engine(store.clone(), "dialler-a", vec![first, silent, second]);
+    let report = engine.tick(secs(0)).await.unwrap();
+    assert_eq!((report.fleet_free, report.dials), (3, 3));
+}
+
 async fn an_unreachable_fleet_means_no_dials_not_a_failed_tick(store: Arc<dyn Store>) {
     campaign(&*store, 5).await;
     let (mut engine, carrier, _) = engine(
@@ -286,5 +298,6 @@ both_backends!(
     a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up,
     a_second_dialler_stands_by_takes_over_when_the_first_stops_and_ends_what_it_left,
     a_campaign_that_is_not_running_is_not_dialled,
+    free_slots_are_added_up_over_every_fleet_and_a_silent_one_counts_as_full,
     an_unreachable_fleet_means_no_dials_not_a_failed_tick,
 );

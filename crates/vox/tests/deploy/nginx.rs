@@ -1,11 +1,9 @@
 //! The fleet host's nginx (deploy/nginx) tested for real: Debian's nginx rendered by render.sh in front of three `vox core` workers on Unix sockets and a real Backend — the host's health through it, a call's media reaching the worker that reserved it, and a busy worker's 429 retried on the next.
 
-mod support;
-
+use crate::support::calls::*;
+use crate::support::platform::*;
 use serde_json::Value;
 use std::process::Command;
-use support::calls::*;
-use support::platform::*;
 
 /// Three workers behind nginx; returns the platform and nginx's base URL.
 fn fleet_host() -> (Platform, String) {

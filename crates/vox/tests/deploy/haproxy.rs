@@ -1,12 +1,10 @@
 //! The WSS ingress (deploy/haproxy) tested for real: Debian's HAProxy rendered by render.sh over two fleets on loopback and a real Backend — each fleet reached by its prefix, a call's media through the ingress, and add-fleet.sh adding a fleet by configuration and reload alone while refusing a bad one.
 
-mod support;
-
+use crate::support::calls::*;
+use crate::support::platform::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use support::calls::*;
-use support::platform::*;
 
 struct Ingress {
     platform: Platform,
@@ -32,7 +30,7 @@ fn script(name: &str, platform: &Platform, port: u16) -> Command {
 
 fn fleet_health(base: &str, prefix: &str) -> (u16, Value) {
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    let answer = support::http(port, "GET", &format!("{prefix}/health/fleet"), None, None);
+    let answer = crate::support::http(port, "GET", &format!("{prefix}/health/fleet"), None, None);
     let status = answer
         .split_whitespace()
         .nth(1)
@@ -40,7 +38,7 @@ fn fleet_health(base: &str, prefix: &str) -> (u16, Value) {
         .unwrap_or(0);
     (
         status,
-        serde_json::from_str(&support::body(&answer)).unwrap_or(Value::Null),
+        serde_json::from_str(&crate::support::body(&answer)).unwrap_or(Value::Null),
     )
 }
 
