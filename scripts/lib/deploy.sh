@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# What the deployment tests run for real: Debian's nginx and HAProxy (deploy/nginx, deploy/haproxy),
+# What the deployment and registry tests run for real: Debian's nginx and HAProxy (deploy/nginx,
+# deploy/haproxy), redis-server (crates/registry),
 # systemd-analyze (deploy/systemd) and docker-compose (to validate deploy/compose; no engine runs),
 # installed from Debian's packages when missing and running as root, and hadolint for the
 # Dockerfile. The tests start their own instances on loopback; nothing is enabled or started here.
@@ -9,6 +10,7 @@ deploy_install() {
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
     [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    [ -x /usr/bin/redis-server ] || missing+=(redis-server)
     command -v systemd-analyze >/dev/null || missing+=(systemd)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
@@ -20,7 +22,7 @@ deploy_install() {
     echo "==> installing ${missing[*]} from Debian's packages"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages' own services are not wanted: the tests run their own instances.
-    for service in nginx haproxy; do
+    for service in nginx haproxy redis-server; do
         if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
             systemctl stop "$service" || true
         fi
