@@ -3,8 +3,8 @@
 //! Keys (`P` is the prefix): `P workers` (zset worker → registration expiry), `P w:<id>` (hash:
 //! url, host, slots, busy, draining), `P held:<id>` (zset reservation → deadline), `P calls:<id>` (set: the confirmed ones), `P free` (zset
 //! worker → free slots, eligible workers only), `P deadlines` (zset reservation → deadline),
-//! `P r:<id>` (hash: worker, campaign, client), `P count:campaign|client` and
-//! `P quota:campaign|client` (hashes), `P drained_hosts` (set).
+//! `P r:<id>` (hash: worker, campaign, client), `P count` and `P quota` (hashes:
+//! `campaign:<id>` and `client:<id>` → slots), `P drained_hosts` (set).
 
 use crate::{
     Capacity, Claimant, QuotaScope, Refusal, Registry, RegistryError, Reservation, Result,
@@ -33,16 +33,23 @@ local function refresh(wid)
   local f = free_of(wid)
   if f == nil then redis.call('ZREM', p..'free', wid) else redis.call('ZADD', p..'free', f, wid) end
 end
+-- Frees a reservation; returns its worker and whether it had been confirmed.
 local function drop_res(rid)
-  local r = redis.call('HMGET', p..'r:'..rid, 'worker', 'campaign', 'client')
+  local r = redis.call('HMGET', p..'r:'..rid, 'worker', 'campaign', 'client', 'confirmed')
   if not r[1] then return false end
   redis.call('ZREM', p..'held:'..r[1], rid)
-  redis.call('SREM', p..'calls:'..r[1], rid)
+  if r[4] == '1' then redis.call('SREM', p..'calls:'..r[1], rid) end
   redis.call('ZREM', p..'deadlines', rid)
-  if r[2] and r[2] ~= '' then redis.call('HINCRBY', p..'count:campaign', r[2], -1) end
-  if r[3] and r[3] ~= '' then redis.call('HINCRBY', p..'count:client', r[3], -1) end
+  if r[2] and r[2] ~= '' then redis.call('HINCRBY', p..'count', 'campaign:'..r[2], -1) end
+  if r[3] and r[3] ~= '' then redis.call('HINCRBY', p..'count', 'client:'..r[3], -1) end
   redis.call('DEL', p..'r:'..rid)
-  return r[1]
+  return r[1], r[4] == '1'
+end
+-- After an unconfirmed reservation is freed: one slot more, exactly, unless the worker is not
+-- eligible (no score) or was over-full (score 0: recompute).
+local function freed_one(wid, confirmed)
+  local score = redis.call('ZSCORE', p..'free', wid)
+  if confirmed or not score or tonumber(score) == 0 then refresh(wid) else redis.call('ZINCRBY', p..'free', 1, wid) end
 end
 local function drop_worker(wid)
   for _, rid in ipairs(redis.call('ZRANGE', p..'held:'..wid, 0, -1)) do drop_res(rid) end
@@ -53,8 +60,8 @@ end
 local function prune(now)
   for _, wid in ipairs(redis.call('ZRANGEBYSCORE', p..'workers', '-inf', now)) do drop_worker(wid) end
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', p..'deadlines', '-inf', now)) do
-    local wid = drop_res(rid)
-    if wid then refresh(wid) end
+    local wid, confirmed = drop_res(rid)
+    if wid then freed_one(wid, confirmed) end
   end
 end
 "#;
@@ -78,15 +85,13 @@ const RESERVE: &str = r#"
 local now, ttl, rid, campaign, client = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 prune(now)
 if redis.call('EXISTS', p..'r:'..rid) == 1 then return {'duplicate'} end
-if campaign ~= '' then
-  local quota = redis.call('HGET', p..'quota:campaign', campaign)
-  if quota and tonumber(redis.call('HGET', p..'count:campaign', campaign) or '0') >= tonumber(quota) then
+local quota = redis.call('HMGET', p..'quota', 'campaign:'..campaign, 'client:'..client)
+if quota[1] or quota[2] then
+  local held = redis.call('HMGET', p..'count', 'campaign:'..campaign, 'client:'..client)
+  if campaign ~= '' and quota[1] and tonumber(held[1] or '0') >= tonumber(quota[1]) then
     return {'refused', 'campaign_quota'}
   end
-end
-if client ~= '' then
-  local quota = redis.call('HGET', p..'quota:client', client)
-  if quota and tonumber(redis.call('HGET', p..'count:client', client) or '0') >= tonumber(quota) then
+  if client ~= '' and quota[2] and tonumber(held[2] or '0') >= tonumber(quota[2]) then
     return {'refused', 'client_quota'}
   end
 end
@@ -96,9 +101,10 @@ local wid = top[1]
 redis.call('ZADD', p..'held:'..wid, now + ttl, rid)
 redis.call('ZADD', p..'deadlines', now + ttl, rid)
 redis.call('HSET', p..'r:'..rid, 'worker', wid, 'campaign', campaign, 'client', client)
-if campaign ~= '' then redis.call('HINCRBY', p..'count:campaign', campaign, 1) end
-if client ~= '' then redis.call('HINCRBY', p..'count:client', client, 1) end
-refresh(wid)
+if campaign ~= '' then redis.call('HINCRBY', p..'count', 'campaign:'..campaign, 1) end
+if client ~= '' then redis.call('HINCRBY', p..'count', 'client:'..client, 1) end
+-- An unconfirmed reservation uses exactly one more slot, and the worker had at least one free.
+redis.call('ZINCRBY', p..'free', -1, wid)
 return {'ok', wid, redis.call('HGET', p..'w:'..wid, 'url')}
 "#;
 
@@ -109,15 +115,16 @@ local wid = redis.call('HGET', p..'r:'..rid, 'worker')
 if not wid then return 0 end
 redis.call('ZADD', p..'held:'..wid, untl, rid)
 redis.call('SADD', p..'calls:'..wid, rid)
+redis.call('HSET', p..'r:'..rid, 'confirmed', '1')
 redis.call('ZADD', p..'deadlines', untl, rid)
 refresh(wid)
 return 1
 "#;
 
 const RELEASE: &str = r#"
-local wid = drop_res(ARGV[1])
+local wid, confirmed = drop_res(ARGV[1])
 if not wid then return 0 end
-refresh(wid)
+freed_one(wid, confirmed)
 return 1
 "#;
 
@@ -138,7 +145,8 @@ return 1
 "#;
 
 const SET_QUOTA: &str = r#"
-if ARGV[3] == '' then redis.call('HDEL', p..'quota:'..ARGV[1], ARGV[2]) else redis.call('HSET', p..'quota:'..ARGV[1], ARGV[2], ARGV[3]) end
+local field = ARGV[1]..':'..ARGV[2]
+if ARGV[3] == '' then redis.call('HDEL', p..'quota', field) else redis.call('HSET', p..'quota', field, ARGV[3]) end
 return 1
 "#;
 
