@@ -43,7 +43,18 @@ impl Run {
     }
 }
 
-async fn run(registry: Arc<dyn Registry>, args: &Args) -> anyhow::Result<Run> {
+/// Where each reserver gets its registry: all share one, or each has its own connection.
+type Connect = Arc<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, anyhow::Result<Arc<dyn Registry>>>
+        + Send
+        + Sync,
+>;
+
+async fn run(
+    registry: Arc<dyn Registry>,
+    own: Option<Connect>,
+    args: &Args,
+) -> anyhow::Result<Run> {
     for i in 0..args.workers {
         let worker = WorkerInfo {
             worker_id: format!("w{i:04}"),
@@ -59,7 +70,10 @@ async fn run(registry: Arc<dyn Registry>, args: &Args) -> anyhow::Result<Run> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..args.reservers {
-        let registry = registry.clone();
+        let registry = match &own {
+            Some(connect) => connect().await?,
+            None => registry.clone(),
+        };
         let ledger = ledger.clone();
         let slots = args.slots;
         tasks.spawn(async move {
@@ -119,7 +133,7 @@ fn report(name: &str, run: &Run, baseline: Option<&Run>) {
         )
     });
     println!(
-        "{name:<11} {:>9.0} reservations/s · reserve p50 {:.3} ms, p99 {:.3} ms · {} refused{ratio}",
+        "{name:<21} {:>9.0} reservations/s · reserve p50 {:.3} ms, p99 {:.3} ms · {} refused{ratio}",
         run.per_second(),
         p(0.5),
         p(0.99),
@@ -173,11 +187,24 @@ async fn main() -> anyhow::Result<()> {
             (format!("redis://127.0.0.1:{port}/"), Some(server))
         }
     };
-    let baseline = run(Arc::new(InProcess::new()), &args).await?;
+    let baseline = run(Arc::new(InProcess::new()), None, &args).await?;
     report("in-process", &baseline, None);
     let redis = RedisRegistry::connect(&url, "bench:reg:").await?;
-    let measured = run(Arc::new(redis), &args).await?;
-    report("redis", &measured, Some(&baseline));
+    let shared = run(Arc::new(redis), None, &args).await?;
+    report("redis", &shared, Some(&baseline));
+    // The same with a connection per reserver (as separate diallers or routers would have).
+    let own_url = url.clone();
+    let connect: Connect = Arc::new(move || {
+        let url = own_url.clone();
+        Box::pin(async move {
+            let registry: Arc<dyn Registry> =
+                Arc::new(RedisRegistry::connect(&url, "bench:reg2:").await?);
+            Ok(registry)
+        })
+    });
+    let first = connect().await?;
+    let separate = run(first, Some(connect), &args).await?;
+    report("redis, 8 connections", &separate, Some(&baseline));
     // A bare round trip on the same kind of connection, for scale.
     let client = redis::Client::open(url.as_str())?;
     let mut connection = redis::aio::ConnectionManager::new(client).await?;
