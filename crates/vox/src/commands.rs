@@ -259,10 +259,38 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
 
 /// A fleet worker until SIGTERM, then a drain.
 pub async fn core(settings: &Settings) -> anyhow::Result<()> {
-    let config = core_config(settings)?;
+    let mut config = core_config(settings)?;
+    if let Some(url) = &settings.registry_url {
+        let registry = registry::RedisRegistry::connect(url, REGISTRY_PREFIX)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| {
+                format!(
+                    "connect to the capacity registry {}",
+                    store::redact_url(url)
+                )
+            })?;
+        config.registry = Some(fleet::RegistryLink {
+            registry: Arc::new(registry),
+            host: host_name(),
+            every: Duration::from_secs(2),
+        });
+    }
     tracing::info!(worker = %config.worker_id, listen = %config.listen, max_calls = config.max_calls, "fleet worker starting");
     let worker = fleet::Worker::bind(config).await?;
     worker.serve(shutdown_signal()).await
+}
+
+/// Where the capacity registry's keys live in Redis.
+const REGISTRY_PREFIX: &str = "vox:reg:";
+
+/// This machine's name, for draining a host in the registry.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The dialler, ready to run: the engine over the PSTN simulator (the one carrier built so far)

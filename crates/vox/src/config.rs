@@ -182,6 +182,9 @@ pub struct Settings {
     /// `VOX_UP_WORKERS`: how many fleet workers `vox up` runs (default 4, each with
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
+    /// `REGISTRY_URL`: the Redis capacity registry (`redis://…`) a fleet worker heartbeats its
+    /// slots into; unset, the fleet is found by polling `FLEET_URLS`.
+    pub registry_url: Option<String>,
     /// `WHISPER_MODEL`: the ggml model `vox up` serves with the `vox-whisper` sidecar (default
     /// `target/models/whisper/ggml-tiny.en.bin`, where `scripts/up` puts it).
     pub whisper_model: Option<PathBuf>,
@@ -281,6 +284,9 @@ impl Settings {
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
             )?,
             whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
+            registry_url: text("REGISTRY_URL")
+                .map(|url| with_scheme("REGISTRY_URL", url, &["redis://", "rediss://"]))
+                .transpose()?,
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')

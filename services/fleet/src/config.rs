@@ -54,6 +54,8 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     /// Keys, base URLs and local models for the speech providers.
     pub providers: ProviderEnv,
+    /// The capacity registry the worker heartbeats into (`REGISTRY_URL`), when there is one.
+    pub registry: Option<crate::registration::RegistryLink>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -97,6 +99,7 @@ impl WorkerConfig {
             fleet_endpoints: Vec::new(),
             drain_timeout: Duration::from_secs(300),
             providers: ProviderEnv::default(),
+            registry: None,
         }
     }
 }

@@ -12,12 +12,14 @@ pub mod fleet_health;
 pub mod media;
 pub mod outbox;
 pub mod post_call;
+pub mod registration;
 pub mod routes;
 mod screen;
 pub mod slots;
 
 pub use config::{Listen, WorkerConfig};
 pub use outbox::{Outbox, RecordingStore, S3Settings};
+pub use registration::RegistryLink;
 
 use anyhow::Context;
 use client::BridgeClient;
@@ -203,6 +205,11 @@ impl Worker {
                 }
             }
         });
+        let beating = shared
+            .config
+            .registry
+            .clone()
+            .map(|link| tokio::spawn(registration::heartbeat(shared.clone(), link)));
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let drain_shared = shared.clone();
         let shutdown = async move {
@@ -249,6 +256,10 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         sweeper.abort();
+        if let (Some(beating), Some(link)) = (beating, &shared.config.registry) {
+            beating.abort();
+            registration::leave(&shared, link).await;
+        }
         let _ = outbox_stop_tx.send(());
         let _ = delivery.await;
         if let Listen::Unix(path) = &shared.config.listen {

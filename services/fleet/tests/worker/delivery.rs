@@ -229,3 +229,53 @@ async fn the_recording_is_uploaded_to_an_s3_compatible_bucket() {
     assert_eq!((wav.channels, wav.sample_rate_hz), (2, 16_000));
     assert!(wav.duration_ms() > 1_000);
 }
+
+#[tokio::test]
+async fn a_worker_heartbeats_its_slots_into_the_registry_and_leaves_it_when_it_stops() {
+    let backend = backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    let registry: std::sync::Arc<dyn registry::Registry> =
+        std::sync::Arc::new(registry::InProcess::new());
+    let mut config = worker_config(
+        &backend.url,
+        dir.path().join("outbox"),
+        &backend.recordings,
+        3,
+    );
+    config.registry = Some(fleet::RegistryLink {
+        registry: registry.clone(),
+        host: "host-a".into(),
+        every: Duration::from_millis(50),
+    });
+    let mut worker = start_worker(config).await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while registry.capacity(now()).await.unwrap().workers == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let capacity = registry.capacity(now()).await.unwrap();
+    assert_eq!((capacity.slots, capacity.free), (3, 3));
+    // A reservation through the registry goes to this worker's own URL.
+    let slot = registry
+        .reserve("r1", &registry::Claimant::default(), 5_000, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(slot.url, worker.url);
+    worker.stop.take().unwrap().send(()).unwrap();
+    worker.done.await.unwrap().unwrap();
+    assert_eq!(
+        registry.capacity(now()).await.unwrap().workers,
+        0,
+        "it left on stopping"
+    );
+}
