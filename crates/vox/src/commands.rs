@@ -261,17 +261,8 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
 pub async fn core(settings: &Settings) -> anyhow::Result<()> {
     let mut config = core_config(settings)?;
     if let Some(url) = &settings.registry_url {
-        let registry = registry::RedisRegistry::connect(url, REGISTRY_PREFIX)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| {
-                format!(
-                    "connect to the capacity registry {}",
-                    store::redact_url(url)
-                )
-            })?;
         config.registry = Some(fleet::RegistryLink {
-            registry: Arc::new(registry),
+            registry: redis_registry(url).await?,
             host: host_name(),
             every: Duration::from_secs(2),
         });
@@ -283,6 +274,20 @@ pub async fn core(settings: &Settings) -> anyhow::Result<()> {
 
 /// Where the capacity registry's keys live in Redis.
 const REGISTRY_PREFIX: &str = "vox:reg:";
+
+/// The Redis capacity registry at `url`.
+async fn redis_registry(url: &str) -> anyhow::Result<Arc<dyn registry::Registry>> {
+    let registry = registry::RedisRegistry::connect(url, REGISTRY_PREFIX)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "connect to the capacity registry {}",
+                store::redact_url(url)
+            )
+        })?;
+    Ok(Arc::new(registry))
+}
 
 /// This machine's name, for draining a host in the registry.
 fn host_name() -> String {
@@ -307,13 +312,18 @@ impl Dialler {
         store: Arc<dyn store::Store>,
         secret: &str,
         fleet_urls: &[String],
+        registry: Option<Arc<dyn registry::Registry>>,
         owner: &str,
     ) -> anyhow::Result<Self> {
-        let fleet = Arc::new(dialler::fleet::FleetClient::new(
+        let mut fleet = dialler::fleet::FleetClient::new(
             fleet_urls.to_vec(),
             secret.to_owned(),
             Duration::from_secs(5),
-        ));
+        );
+        if let Some(registry) = registry {
+            fleet = fleet.with_registry(registry);
+        }
+        let fleet = Arc::new(fleet);
         let populations = match &settings.sim_population {
             Some(path) => json_file(path, "SIM_POPULATION", sim::Populations::from_json)?,
             None => sim::Populations::default(),
@@ -375,10 +385,21 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         std::process::id(),
         rand::random::<u32>()
     );
-    Dialler::over_simulator(settings, store, &secret, &settings.fleet_urls, &owner)
-        .await?
-        .run(shutdown_signal())
-        .await;
+    let registry = match &settings.registry_url {
+        Some(url) => Some(redis_registry(url).await?),
+        None => None,
+    };
+    Dialler::over_simulator(
+        settings,
+        store,
+        &secret,
+        &settings.fleet_urls,
+        registry,
+        &owner,
+    )
+    .await?
+    .run(shutdown_signal())
+    .await;
     Ok(())
 }
 

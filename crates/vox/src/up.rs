@@ -5,6 +5,7 @@ use crate::config::Settings;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -260,6 +261,8 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     }
     let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
 
+    // The all-in-one's capacity registry: the workers heartbeat into it, the dialler reserves.
+    let registry: Arc<dyn registry::Registry> = Arc::new(registry::InProcess::new());
     let mut worker_urls = Vec::new();
     for index in 1..=settings.vox_up_workers {
         let worker_id = format!("voxcore-{index}");
@@ -277,6 +280,11 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
             recordings,
         );
         worker.max_calls = settings.max_concurrent_calls;
+        worker.registry = Some(fleet::RegistryLink {
+            registry: registry.clone(),
+            host: "localhost".into(),
+            every: Duration::from_secs(1),
+        });
         worker.drain_timeout = Duration::from_secs(30);
         for (provider, key) in &settings.provider_keys {
             worker
@@ -320,6 +328,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         store.clone(),
         voxcore_secret.expose_secret(),
         &worker_urls,
+        Some(registry.clone()),
         &owner,
     )
     .await?;

@@ -1,7 +1,9 @@
-//! The dialler's client of the voice fleet: free slots from `/health/fleet`, and attach with failover to the next worker on 429, garbage or timeout.
+//! The dialler's client of the voice fleet: free slots from each fleet's `/health/fleet` or from the capacity registry, and attach with failover to the next worker on 429, garbage or timeout (through a reserved slot when there is a registry).
 
 use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::health::FleetHealth;
+use registry::{Claimant, Registry};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -33,6 +35,8 @@ pub struct FleetClient {
     http: reqwest::Client,
     next: AtomicUsize,
     pub counters: FleetCounters,
+    /// The capacity registry, when the fleet is found through one instead of by polling.
+    registry: Option<Arc<dyn Registry>>,
 }
 
 impl FleetClient {
@@ -50,13 +54,27 @@ impl FleetClient {
             http,
             next: AtomicUsize::new(0),
             counters: FleetCounters::default(),
+            registry: None,
         }
+    }
+
+    /// Finds free slots and workers through the capacity registry instead of the URLs.
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// Free slots across the fleet: the sum over every fleet host (URL) whose `/health/fleet`
     /// answers, asked at once; a host that does not answer adds nothing. An error only when none
     /// answers.
     pub async fn available(&self) -> Result<u32, String> {
+        if let Some(registry) = &self.registry {
+            return registry
+                .capacity(now_ms())
+                .await
+                .map(|capacity| capacity.free)
+                .map_err(|e| e.to_string());
+        }
         if self.urls.is_empty() {
             return Err("no fleet URL is configured".to_owned());
         }
@@ -90,8 +108,12 @@ impl FleetClient {
             .map_err(|e| format!("{url}/health/fleet answered garbage: {e}"))
     }
 
-    /// Attaches the call to the first worker that takes it, starting from the next URL in turn.
+    /// Attaches the call to the first worker that takes it: through the capacity registry when
+    /// there is one, else starting from the next fleet URL in turn.
     pub async fn attach(&self, request: &AttachRequest) -> Result<AttachAccepted, AttachError> {
+        if let Some(registry) = &self.registry {
+            return self.attach_reserved(registry.as_ref(), request).await;
+        }
         let n = self.urls.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut failed = 0;
@@ -99,49 +121,140 @@ impl FleetClient {
             if i > 0 {
                 self.counters.attach_retries.fetch_add(1, Ordering::Relaxed);
             }
-            let url = &self.urls[(start + i) % n];
-            let response = match self
-                .http
-                .post(format!("{url}/attach"))
-                .bearer_auth(&self.secret)
-                .json(request)
-                .send()
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(url, error = %e, "attach failed; trying the next worker");
-                    failed += 1;
-                    self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            let status = response.status();
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                continue;
-            }
-            if status.is_success() {
-                match response.json::<AttachAccepted>().await {
-                    Ok(accepted) => return Ok(accepted),
-                    Err(e) => {
-                        tracing::warn!(url, error = %e, "attach answered garbage; trying the next worker");
-                        failed += 1;
-                        self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
+            match self.post_attach(&self.urls[(start + i) % n], request).await {
+                Posted::Accepted(accepted) => return Ok(accepted),
+                Posted::Busy => {}
+                Posted::Failed => failed += 1,
+                Posted::Refused { status, body } => {
+                    return Err(AttachError::Refused { status, body });
                 }
             }
-            let body = response.text().await.unwrap_or_default();
-            if status.is_client_error() {
-                return Err(AttachError::Refused {
-                    status: status.as_u16(),
-                    body,
-                });
-            }
-            tracing::warn!(url, %status, "attach got a server error; trying the next worker");
-            failed += 1;
-            self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
         }
         Err(AttachError::NoCapacity { tried: n, failed })
     }
+
+    /// A slot reserved in the registry, then the attach to its worker; a worker that turns out
+    /// busy (its last heartbeat was older than its last call) gives the slot back and the next
+    /// reservation goes elsewhere. An accepted call's slot stays confirmed until the worker's
+    /// heartbeat counts the call itself.
+    async fn attach_reserved(
+        &self,
+        registry: &dyn Registry,
+        request: &AttachRequest,
+    ) -> Result<AttachAccepted, AttachError> {
+        let claimant = Claimant {
+            campaign: request.campaign_id.map(|id| id.0.to_string()),
+            client: None,
+        };
+        let mut failed = 0;
+        for attempt in 0..RESERVE_ATTEMPTS {
+            if attempt > 0 {
+                self.counters.attach_retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let id = format!("call-{}-{attempt}", request.call_id.0);
+            let now = now_ms();
+            let slot = match registry
+                .reserve(&id, &claimant, RESERVATION_TTL_MS, now)
+                .await
+            {
+                Ok(Ok(slot)) => slot,
+                Ok(Err(refusal)) => {
+                    tracing::debug!(?refusal, "the registry has no slot for the call");
+                    return Err(AttachError::NoCapacity {
+                        tried: attempt,
+                        failed,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the capacity registry is unreachable");
+                    self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(AttachError::NoCapacity {
+                        tried: attempt,
+                        failed: failed + 1,
+                    });
+                }
+            };
+            let posted = self.post_attach(&slot.url, request).await;
+            if let Posted::Accepted(accepted) = posted {
+                if let Err(error) = registry.confirm(&id, now + CONFIRMED_MS, now).await {
+                    tracing::warn!(%error, "could not confirm the slot; it lapses by itself");
+                }
+                return Ok(accepted);
+            }
+            if let Err(error) = registry.release(&id).await {
+                tracing::warn!(%error, "could not give the slot back; it lapses by itself");
+            }
+            match posted {
+                Posted::Refused { status, body } => {
+                    return Err(AttachError::Refused { status, body });
+                }
+                Posted::Failed => failed += 1,
+                _ => {}
+            }
+        }
+        Err(AttachError::NoCapacity {
+            tried: RESERVE_ATTEMPTS,
+            failed,
+        })
+    }
+
+    /// One `POST {url}/attach`.
+    async fn post_attach(&self, url: &str, request: &AttachRequest) -> Posted {
+        let failed = |what: &str, error: &dyn std::fmt::Display| {
+            tracing::warn!(url, %error, "attach {what}; trying the next worker");
+            self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
+            Posted::Failed
+        };
+        let response = match self
+            .http
+            .post(format!("{url}/attach"))
+            .bearer_auth(&self.secret)
+            .json(request)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => return failed("failed", &e),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Posted::Busy;
+        }
+        if status.is_success() {
+            return match response.json::<AttachAccepted>().await {
+                Ok(accepted) => Posted::Accepted(accepted),
+                Err(e) => failed("answered garbage", &e),
+            };
+        }
+        let body = response.text().await.unwrap_or_default();
+        if status.is_client_error() {
+            return Posted::Refused {
+                status: status.as_u16(),
+                body,
+            };
+        }
+        failed("got a server error", &status)
+    }
+}
+
+/// What one attach request came to.
+enum Posted {
+    Accepted(AttachAccepted),
+    Busy,
+    Failed,
+    Refused { status: u16, body: String },
+}
+
+/// Reservations tried for one call before it waits for the next tick.
+const RESERVE_ATTEMPTS: usize = 3;
+/// An unconfirmed reservation lapses after this (the worker's attach TTL is 10 s).
+const RESERVATION_TTL_MS: u64 = 15_000;
+/// An accepted call keeps its slot confirmed this long: past the worker's next heartbeats, which
+/// count the call themselves.
+const CONFIRMED_MS: u64 = 6_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

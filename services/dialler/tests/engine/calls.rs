@@ -1,11 +1,12 @@
 //! Carrier events: answers attached to workers (next worker on 429), the 2-second rule, machines, unanswered calls, refused numbers, and the contact's next attempt.
 
-use crate::support::{both_backends, campaign, engine, secs, worker};
+use crate::support::{both_backends, campaign, engine, engine_over, secs, worker};
 use contracts::attach::AmdVerdict;
 use contracts::{CallId, CallOutcomeCode, CallState};
 use dialler::carrier::CarrierEvent;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 use store::{ContactStatus, Store};
 
 async fn placed(carrier: &crate::support::ScriptedCarrier) -> Vec<CallId> {
@@ -50,6 +51,44 @@ async fn an_answered_call_goes_to_a_worker_and_its_media_is_connected(store: Arc
     let stored = store.call(call).await.unwrap();
     assert_eq!(stored.state, CallState::Attaching);
     assert_eq!(stored.worker_id.as_deref(), Some("w1"));
+}
+
+async fn with_a_registry_the_call_goes_to_the_worker_it_reserves(store: Arc<dyn Store>) {
+    use registry::{InProcess, Registry, WorkerInfo};
+    campaign(&*store, 5).await;
+    let (unregistered, _) = worker("unregistered", 1).await;
+    let (registered, url) = worker("registered", 1).await;
+    let registry: Arc<dyn Registry> = Arc::new(InProcess::new());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let info = WorkerInfo {
+        worker_id: "registered".into(),
+        url,
+        host: "host-a".into(),
+        slots: 1,
+        busy: 0,
+    };
+    registry.heartbeat(&info, 600_000, now).await.unwrap();
+    let client = dialler::fleet::FleetClient::new(vec![], "secret".into(), Duration::from_secs(5))
+        .with_registry(registry.clone());
+    let (mut engine, carrier, _) = engine_over(store.clone(), "dialler-a", client);
+    let report = engine.tick(secs(0)).await.unwrap();
+    assert_eq!((report.fleet_free, report.dials), (1, 1));
+    let call = placed(&carrier).await[0];
+    engine
+        .on_event(CarrierEvent::Answered {
+            call_id: call,
+            at: secs(9),
+            amd: None,
+        })
+        .await;
+    assert_eq!(registered.attached.lock().len(), 1);
+    assert!(unregistered.attached.lock().is_empty());
+    // The slot stays taken (confirmed) until the worker's own heartbeat counts the call.
+    let capacity = registry.capacity(now + 1_000).await.unwrap();
+    assert_eq!(capacity.free, 0);
 }
 
 async fn a_busy_worker_is_skipped_for_the_next_one(store: Arc<dyn Store>) {
@@ -284,6 +323,7 @@ async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
 }
 
 both_backends!(
+    with_a_registry_the_call_goes_to_the_worker_it_reserves,
     an_answered_call_goes_to_a_worker_and_its_media_is_connected,
     a_busy_worker_is_skipped_for_the_next_one,
     an_answered_call_with_no_free_worker_hears_the_message_and_is_abandoned_after_two_seconds,

@@ -235,12 +235,21 @@ pub fn engine(
     owner: &str,
     fleet: Vec<String>,
 ) -> (Engine, Arc<ScriptedCarrier>, Arc<FleetClient>) {
+    engine_over(
+        store,
+        owner,
+        FleetClient::new(fleet, "secret".into(), Duration::from_secs(5)),
+    )
+}
+
+/// An engine over `store` with the scripted carrier and the given fleet client.
+pub fn engine_over(
+    store: Arc<dyn Store>,
+    owner: &str,
+    fleet: FleetClient,
+) -> (Engine, Arc<ScriptedCarrier>, Arc<FleetClient>) {
     let carrier = Arc::new(ScriptedCarrier::default());
-    let fleet = Arc::new(FleetClient::new(
-        fleet,
-        "secret".into(),
-        Duration::from_secs(5),
-    ));
+    let fleet = Arc::new(fleet);
     let engine = Engine::new(
         store,
         carrier.clone(),
