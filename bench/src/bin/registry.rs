@@ -141,15 +141,6 @@ fn report(name: &str, run: &Run, baseline: Option<&Run>) {
     );
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -164,27 +155,8 @@ async fn main() -> anyhow::Result<()> {
     let (url, _server) = match &args.redis {
         Some(url) => (url.clone(), None),
         None => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let child = std::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(std::process::Stdio::null())
-                .spawn()?;
-            let server = Server(child);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            (format!("redis://127.0.0.1:{port}/"), Some(server))
+            let server = registry::testing::RedisServer::start();
+            (server.url(), Some(server))
         }
     };
     let baseline = run(Arc::new(InProcess::new()), None, &args).await?;

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Failed } from '../components/Failed';
 import { api, type BotView, type CampaignView } from '../api/client';
 import { messageOf } from '../lib/load';
+import { Figure } from '../components/Figure';
 
 interface Figures {
   calls: number;
@@ -111,11 +112,11 @@ export function Reports() {
       {report && (
         <>
           <SimpleGrid cols={{ base: 2, sm: 5 }} data-testid="totals">
-            <Stat label="Calls" value={String(report.totals.calls)} />
-            <Stat label="Answered" value={percent(report.totals.answer_rate)} />
-            <Stat label="Abandoned" value={percent(report.totals.abandon_rate)} />
-            <Stat label="Completed" value={String(report.totals.completed)} />
-            <Stat label="Average handle" value={`${report.totals.aht_seconds.toFixed(0)} s`} />
+            <Figure label="Calls" value={String(report.totals.calls)} />
+            <Figure label="Answered" value={percent(report.totals.answer_rate)} />
+            <Figure label="Abandoned" value={percent(report.totals.abandon_rate)} />
+            <Figure label="Completed" value={String(report.totals.completed)} />
+            <Figure label="Average handle" value={`${report.totals.aht_seconds.toFixed(0)} s`} />
           </SimpleGrid>
           <Card withBorder>
             <Text fw={600} mb="xs">
@@ -155,18 +156,5 @@ export function Reports() {
         </>
       )}
     </Stack>
-  );
-}
-
-function Stat({ label, value }: { label: string; value: string }) {
-  return (
-    <Card withBorder p="sm">
-      <Text size="xs" c="dimmed">
-        {label}
-      </Text>
-      <Text fw={700} size="lg">
-        {value}
-      </Text>
-    </Card>
   );
 }

@@ -9,6 +9,8 @@
 
 mod in_process;
 mod redis_registry;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use in_process::InProcess;
 pub use redis_registry::RedisRegistry;
