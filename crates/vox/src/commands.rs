@@ -109,6 +109,34 @@ pub async fn bridge(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Creates a user (the first admin, typically); prints a generated password once when none is given.
+/// A password for a user nobody chose one for: 24 hex digits.
+pub(crate) fn generated_password() -> String {
+    let bytes: [u8; 12] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hashes `password` (argon2id) and creates the user.
+pub(crate) async fn add_user(
+    store: &dyn store::Store,
+    email: &str,
+    name: &str,
+    role: store::Role,
+    password: &str,
+) -> anyhow::Result<store::User> {
+    let password_hash = bridge::auth::hash_password(password.to_owned())
+        .await
+        .map_err(|error| anyhow::anyhow!(error.message))?;
+    store
+        .create_user(store::NewUser {
+            email: email.to_owned(),
+            name: name.to_owned(),
+            password_hash,
+            role,
+        })
+        .await
+        .context("create the user")
+}
+
 pub async fn create_user(
     settings: &Settings,
     email: &str,
@@ -119,28 +147,14 @@ pub async fn create_user(
     let store = open_store(settings).await?;
     store.migrate().await.context("migrate the database")?;
     let generated = password.is_none();
-    let password = password.unwrap_or_else(|| {
-        let bytes: [u8; 12] = rand::random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    });
+    let password = password.unwrap_or_else(generated_password);
     if password.chars().count() < bridge::auth::MIN_PASSWORD_LEN {
         anyhow::bail!(
             "the password must be at least {} characters",
             bridge::auth::MIN_PASSWORD_LEN
         );
     }
-    let password_hash = bridge::auth::hash_password(password.clone())
-        .await
-        .map_err(|error| anyhow::anyhow!(error.message))?;
-    let user = store
-        .create_user(store::NewUser {
-            email: email.to_owned(),
-            name: name.to_owned(),
-            password_hash,
-            role,
-        })
-        .await
-        .context("create the user")?;
+    let user = add_user(&*store, email, name, role, &password).await?;
     println!("created {} {} (id {})", user.role, user.email, user.id);
     if generated {
         println!("password (shown once): {password}");

@@ -118,20 +118,16 @@ async fn first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let bytes: [u8; 12] = rand::random();
-    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let password_hash = bridge::auth::hash_password(password.clone())
-        .await
-        .map_err(|error| anyhow::anyhow!(error.message))?;
-    store
-        .create_user(store::NewUser {
-            email: "admin@vox.local".into(),
-            name: "Administrator".into(),
-            password_hash,
-            role: store::Role::Admin,
-        })
-        .await
-        .context("create the first admin")?;
+    let password = crate::commands::generated_password();
+    crate::commands::add_user(
+        store,
+        "admin@vox.local",
+        "Administrator",
+        store::Role::Admin,
+        &password,
+    )
+    .await
+    .context("create the first admin")?;
     println!("first run: created admin@vox.local with password {password} (shown once)");
     Ok(())
 }

@@ -42,20 +42,25 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The base of media URLs: `VOXCORE_PUBLIC_URL`, else the bound TCP address.
-    pub fn media_base(&self) -> String {
+    /// Where this worker is reached over HTTP: `VOXCORE_PUBLIC_URL`, else the bound TCP address.
+    pub fn public_base(&self) -> String {
         let base = match (&self.config.public_url, &self.local_http) {
-            (Some(url), _) => url.clone(),
-            (None, Some(http)) => http.clone(),
-            (None, None) => "http://localhost".to_owned(),
+            (Some(url), _) => url.as_str(),
+            (None, Some(http)) => http.as_str(),
+            (None, None) => "http://localhost",
         };
-        let base = base.trim_end_matches('/');
+        base.trim_end_matches('/').to_owned()
+    }
+
+    /// The base of media URLs: [`Shared::public_base`] with a WebSocket scheme.
+    pub fn media_base(&self) -> String {
+        let base = self.public_base();
         if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
         } else if let Some(rest) = base.strip_prefix("http://") {
             format!("ws://{rest}")
         } else {
-            base.to_owned()
+            base
         }
     }
 

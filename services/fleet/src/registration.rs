@@ -33,7 +33,7 @@ fn info(shared: &Shared, host: &str) -> registry::WorkerInfo {
     let counts = shared.slots.counts();
     registry::WorkerInfo {
         worker_id: shared.config.worker_id.clone(),
-        url: shared.media_base().replacen("ws", "http", 1),
+        url: shared.public_base(),
         host: host.to_owned(),
         slots: counts.max,
         busy: (counts.busy + counts.reserved).min(counts.max),
