@@ -1,4 +1,4 @@
-// Fleet status: each fleet's workers (calls, free slots, draining, down), the totals, and the dialler's leader lease, refreshed every five seconds.
+// Fleet status: each fleet's workers (calls, free slots, draining, down), the totals, the capacity registry's view when there is one, and the dialler's leader lease, refreshed every five seconds.
 import { Alert, Badge, Card, Group, Loader, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { api, type components } from '../api/client';
 import { Figure } from '../components/Figure';
@@ -36,6 +36,23 @@ export function Fleet() {
               </Text>
             )}
           </Card>
+          {status.registry && (
+            <Card withBorder data-testid="fleet-registry">
+              <Group justify="space-between">
+                <Text fw={600}>Capacity registry</Text>
+                {status.registry.error ? <Badge color="red">unreachable</Badge> : <Badge color="green">answering</Badge>}
+              </Group>
+              {status.registry.error ? (
+                <Text size="sm" c="red">
+                  {status.registry.error}
+                </Text>
+              ) : (
+                <Text size="sm" c="dimmed">
+                  {status.registry.workers} workers heartbeating, {status.registry.slots} slots, {status.registry.free} free, {status.registry.draining} draining
+                </Text>
+              )}
+            </Card>
+          )}
           {status.fleets.length === 0 && <Text c="dimmed">No fleet is configured: add one under Settings → Fleets and routing.</Text>}
           {status.fleets.map((fleet) => (
             <Card withBorder key={fleet.url}>

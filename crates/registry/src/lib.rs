@@ -57,6 +57,19 @@ pub enum Refusal {
     ClientQuota,
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoCapacity => "no live, undrained worker has a free slot",
+            Self::CampaignQuota => "the campaign holds its quota of slots",
+            Self::ClientQuota => "the client holds its quota of slots",
+        })
+    }
+}
+
+/// Where the platform keeps the registry's keys in Redis (`REDIS_URL`): the same for every service.
+pub const DEFAULT_PREFIX: &str = "vox:reg:";
+
 /// What a quota applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuotaScope {

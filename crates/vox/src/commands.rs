@@ -99,7 +99,10 @@ pub(crate) async fn shutdown_signal() {
 
 /// The Backend API until SIGTERM.
 pub async fn bridge(settings: &Settings) -> anyhow::Result<()> {
-    let config = bridge_config(settings)?;
+    let mut config = bridge_config(settings)?;
+    if let Some(url) = &settings.redis_url {
+        config.registry = Some(redis_registry(url).await?);
+    }
     let store = open_store(settings).await?;
     store.migrate().await.context("migrate the database")?;
     let app = bridge::App::build(config, store).await?;
@@ -274,7 +277,7 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
 /// A fleet worker until SIGTERM, then a drain.
 pub async fn core(settings: &Settings) -> anyhow::Result<()> {
     let mut config = core_config(settings)?;
-    if let Some(url) = &settings.registry_url {
+    if let Some(url) = &settings.redis_url {
         config.registry = Some(fleet::RegistryLink {
             registry: redis_registry(url).await?,
             host: host_name(),
@@ -286,12 +289,9 @@ pub async fn core(settings: &Settings) -> anyhow::Result<()> {
     worker.serve(shutdown_signal()).await
 }
 
-/// Where the capacity registry's keys live in Redis.
-const REGISTRY_PREFIX: &str = "vox:reg:";
-
 /// The Redis capacity registry at `url`.
-async fn redis_registry(url: &str) -> anyhow::Result<Arc<dyn registry::Registry>> {
-    let registry = registry::RedisRegistry::connect(url, REGISTRY_PREFIX)
+pub(crate) async fn redis_registry(url: &str) -> anyhow::Result<Arc<dyn registry::Registry>> {
+    let registry = registry::RedisRegistry::connect(url, registry::DEFAULT_PREFIX)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| {
@@ -399,7 +399,7 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         std::process::id(),
         rand::random::<u32>()
     );
-    let registry = match &settings.registry_url {
+    let registry = match &settings.redis_url {
         Some(url) => Some(redis_registry(url).await?),
         None => None,
     };
@@ -436,11 +436,15 @@ pub async fn sim(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .context("checked by require")?;
-    let fleet = Arc::new(dialler::fleet::FleetClient::new(
+    let mut fleet = dialler::fleet::FleetClient::new(
         settings.fleet_urls.clone(),
         secret.clone(),
         Duration::from_secs(5),
-    ));
+    );
+    if let Some(url) = &settings.redis_url {
+        fleet = fleet.with_registry(redis_registry(url).await?);
+    }
+    let fleet = Arc::new(fleet);
     let config = sim::LoadConfig {
         bridge_url: settings
             .voxbridge_url

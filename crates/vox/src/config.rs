@@ -135,6 +135,9 @@ pub fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
 #[derive(Debug)]
 pub struct Settings {
     pub database_url: String,
+    /// `REDIS_URL`: the Redis capacity registry (`redis://…`): fleet workers heartbeat their
+    /// slots into it, the dialler and the Backend reserve slots from it, the Backend's health
+    /// checks it; unset, the fleet is found by polling `FLEET_URLS`.
     pub redis_url: Option<String>,
     pub object_store_url: String,
     /// S3-compatible endpoint (MinIO, test servers); AWS when absent.
@@ -182,9 +185,6 @@ pub struct Settings {
     /// `VOX_UP_WORKERS`: how many fleet workers `vox up` runs (default 4, each with
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
-    /// `REGISTRY_URL`: the Redis capacity registry (`redis://…`) a fleet worker heartbeats its
-    /// slots into; unset, the fleet is found by polling `FLEET_URLS`.
-    pub registry_url: Option<String>,
     /// `WHISPER_MODEL`: the ggml model `vox up` serves with the `vox-whisper` sidecar (default
     /// `target/models/whisper/ggml-tiny.en.bin`, where `scripts/up` puts it).
     pub whisper_model: Option<PathBuf>,
@@ -284,9 +284,6 @@ impl Settings {
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
             )?,
             whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
-            registry_url: text("REGISTRY_URL")
-                .map(|url| with_scheme("REGISTRY_URL", url, &["redis://", "rediss://"]))
-                .transpose()?,
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')
@@ -408,10 +405,11 @@ impl Settings {
                         "is required by the dialler (it attaches calls to workers)",
                     ));
                 }
-                if self.fleet_urls.is_empty() {
+                if self.fleet_urls.is_empty() && self.redis_url.is_none() {
                     return Err(problem(
                         "FLEET_URLS",
-                        "is required by the dialler: the fleet's base URLs, comma-separated",
+                        "is required by the dialler when there is no capacity registry (REDIS_URL): \
+                         the fleet's base URLs, comma-separated",
                     ));
                 }
                 Ok(())
@@ -429,10 +427,11 @@ impl Settings {
                         "is required by the load generator (the Backend creates each call)",
                     ));
                 }
-                if self.fleet_urls.is_empty() {
+                if self.fleet_urls.is_empty() && self.redis_url.is_none() {
                     return Err(problem(
                         "FLEET_URLS",
-                        "is required by the load generator: the fleet's base URLs, comma-separated",
+                        "is required by the load generator when there is no capacity registry (REDIS_URL): \
+                         the fleet's base URLs, comma-separated",
                     ));
                 }
                 Ok(())

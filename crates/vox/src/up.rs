@@ -222,7 +222,11 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         jwt_secret,
         voxcore_secret.clone(),
     );
+    // The all-in-one's capacity registry: the workers heartbeat into it, the dialler and the
+    // Backend's test calls reserve from it.
+    let registry: Arc<dyn registry::Registry> = Arc::new(registry::InProcess::new());
     config.redis_url = settings.redis_url.clone();
+    config.registry = Some(registry.clone());
     config.recordings_dir = recordings_dir.clone();
     config.s3_recordings = s3_recordings(settings)?;
     config.console_dir = console_dir(settings);
@@ -257,8 +261,6 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     }
     let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
 
-    // The all-in-one's capacity registry: the workers heartbeat into it, the dialler reserves.
-    let registry: Arc<dyn registry::Registry> = Arc::new(registry::InProcess::new());
     let mut worker_urls = Vec::new();
     for index in 1..=settings.vox_up_workers {
         let worker_id = format!("voxcore-{index}");

@@ -39,13 +39,9 @@ fn a_malformed_setting_exits_64_naming_it_without_showing_secrets() {
     assert!(message.contains("DATABASE_URL"), "{message}");
     assert!(!message.contains("hunter22"), "{message}");
 
-    let output = vox(&["migrate"], &[("REGISTRY_URL", "http://redis:6379")]);
+    let output = vox(&["migrate"], &[("REDIS_URL", "http://redis:6379")]);
     assert_eq!(output.status.code(), Some(64));
-    assert!(
-        stderr(&output).contains("REGISTRY_URL"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("REDIS_URL"), "{}", stderr(&output));
 
     let output = vox(&["migrate"], &[("MAX_CONCURRENT_CALLS", "lots")]);
     assert_eq!(output.status.code(), Some(64));

@@ -105,7 +105,7 @@ fn up_runs_every_part_seeds_the_demo_once_and_stops_on_sigterm() {
     let campaigns = json(&http(port, "GET", "/api/v1/campaigns", Some(&token), None));
     assert_eq!(campaigns["items"][0]["name"], "Demo: clinic appointments");
     assert_eq!(campaigns["items"][0]["state"], "running");
-    // Both workers answer, and the dialler leads within a few ticks.
+    // Both workers answer and heartbeat into the registry, and the dialler leads within a few ticks.
     let mut status = serde_json::Value::Null;
     for _ in 0..100 {
         status = json(&http(
@@ -115,13 +115,18 @@ fn up_runs_every_part_seeds_the_demo_once_and_stops_on_sigterm() {
             Some(&token),
             None,
         ));
-        if status["workers_up"] == 2 && status["dialler"]["healthy"] == true {
+        if status["workers_up"] == 2
+            && status["dialler"]["healthy"] == true
+            && status["registry"]["workers"] == 2
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(status["workers_up"], 2, "{status}");
     assert_eq!(status["dialler"]["healthy"], true, "{status}");
+    // The in-process registry holds both workers' heartbeats.
+    assert_eq!(status["registry"]["workers"], 2, "{status}");
     assert!(terminate(first).success());
     assert!(dir.path().join("data/vox.db").exists());
     let secrets = dir.path().join("data/secrets.toml");

@@ -34,6 +34,10 @@ pub struct BridgeConfig {
     pub voxcore_secret: SecretString,
     /// Checked by `/health` when set.
     pub redis_url: Option<String>,
+    /// The capacity registry (Redis at `redis_url`, or `vox up`'s in-process one): test calls
+    /// reserve a slot there instead of trying the saved fleets, and the fleet status shows its
+    /// capacity.
+    pub registry: Option<Arc<dyn registry::Registry>>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     /// Largest JSON body accepted (413 beyond).
@@ -68,6 +72,7 @@ impl BridgeConfig {
             jwt_secret,
             voxcore_secret,
             redis_url: None,
+            registry: None,
             access_ttl: Self::DEFAULT_ACCESS_TTL,
             refresh_ttl: Self::DEFAULT_REFRESH_TTL,
             body_limit: Self::DEFAULT_BODY_LIMIT,

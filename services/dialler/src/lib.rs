@@ -4,12 +4,12 @@
 //! feedback and the legal-window guard) and `fair_share` (weighted shares of slots) are pure and
 //! clock-free, so the loop and the pacing benchmark's discrete-event simulation run the same
 //! code. `engine` is the loop body (`tick()` and carrier events, time passed in); `carrier` is
-//! the interface a telephony provider implements; `fleet` reaches the workers; `health` serves
+//! the interface a telephony provider implements; `fleet` (the `fleet-client` crate, re-exported) reaches the workers; `health` serves
 //! `/health` and `/metrics`.
 
 pub mod carrier;
 pub mod engine;
 pub mod fair_share;
-pub mod fleet;
+pub use fleet_client as fleet;
 pub mod health;
 pub mod pacing;

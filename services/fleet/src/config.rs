@@ -54,7 +54,7 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     /// Keys, base URLs and local models for the speech providers.
     pub providers: ProviderEnv,
-    /// The capacity registry the worker heartbeats into (`REGISTRY_URL`), when there is one.
+    /// The capacity registry the worker heartbeats into (`REDIS_URL`), when there is one.
     pub registry: Option<crate::registration::RegistryLink>,
 }
 

@@ -4,7 +4,7 @@ use crate::Shared;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Where and how a worker registers (`REGISTRY_URL`).
+/// Where and how a worker registers (`REDIS_URL`).
 #[derive(Clone)]
 pub struct RegistryLink {
     pub registry: Arc<dyn registry::Registry>,

@@ -1,4 +1,4 @@
-//! The deployment, tested with the real programs in one test binary: nginx and HAProxy rendered from `deploy/`, the systemd units and configuration reference, and the container files.
+//! The deployment, tested with the real programs in one test binary: nginx and HAProxy rendered from `deploy/`, the systemd units and configuration reference, the container files, and the capacity registry over Debian's redis-server.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -7,3 +7,4 @@ mod configuration;
 mod containers;
 mod haproxy;
 mod nginx;
+mod registry;

@@ -60,6 +60,8 @@ pub struct Platform {
     pub dir: tempfile::TempDir,
     pub bridge_port: u16,
     children: Vec<Child>,
+    /// Set for every program the platform starts (`REDIS_URL`, say).
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Platform {
@@ -87,6 +89,7 @@ impl Platform {
                 format!("file://{}", self.path("recordings").display()),
             )
             .env("VOXCORE_SECRET", FLEET_SECRET)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command
     }
@@ -101,10 +104,19 @@ impl Platform {
 
     /// A migrated database with an admin, and `vox bridge` serving it.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Platform::start`], with `env` set for every program the platform starts.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let mut platform = Platform {
             dir: tempfile::tempdir().unwrap(),
             bridge_port: free_port(),
             children: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         assert!(
             platform
@@ -176,28 +188,43 @@ impl Platform {
     /// `count` workers on loopback TCP ports (a fleet of one each), with media URLs under
     /// `public(i)`; returns their base URLs.
     pub fn tcp_workers(&mut self, count: usize, public: impl Fn(usize) -> String) -> Vec<String> {
-        let mut urls = Vec::new();
-        for i in 1..=count {
-            let port = free_port();
-            let url = format!("http://127.0.0.1:{port}");
-            let child = self
-                .vox()
-                .arg("core")
-                .env("VOXBRIDGE_URL", self.bridge_url())
-                .env("VOXCORE_LISTEN", format!("127.0.0.1:{port}"))
-                .env("VOXCORE_WORKER_ID", format!("voxcore-{i}"))
-                .env("VOXCORE_PUBLIC_URL", public(i))
-                .env("VOXCORE_OUTBOX", self.path(&format!("outbox/{i}")))
-                .env("MAX_CONCURRENT_CALLS", "1")
-                .spawn()
-                .unwrap();
-            self.children.push(child);
-            wait_for("a TCP worker", || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            });
-            urls.push(url);
+        (1..=count)
+            .map(|i| self.tcp_worker(i, Some(public(i))))
+            .collect()
+    }
+
+    /// Worker `i` on a loopback TCP port, its media URLs under `public` (else its own address);
+    /// returns its base URL.
+    pub fn tcp_worker(&mut self, i: usize, public: Option<String>) -> String {
+        let port = free_port();
+        let mut command = self.vox();
+        command
+            .arg("core")
+            .env("VOXBRIDGE_URL", self.bridge_url())
+            .env("VOXCORE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("VOXCORE_WORKER_ID", format!("voxcore-{i}"))
+            .env("VOXCORE_OUTBOX", self.path(&format!("outbox/{i}")))
+            .env("MAX_CONCURRENT_CALLS", "1");
+        if let Some(public) = public {
+            command.env("VOXCORE_PUBLIC_URL", public);
         }
-        urls
+        self.children.push(command.spawn().unwrap());
+        wait_for("a TCP worker", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Kills the program started `index`-th (0 is the Backend) at once, as a crash would.
+    pub fn kill(&mut self, index: usize) {
+        let child = &mut self.children[index];
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// `vox` with the platform's environment, for a program the test runs itself.
+    pub fn command(&self) -> Command {
+        self.vox()
     }
 
     /// The process id of the last program started with [`Platform::spawn`].

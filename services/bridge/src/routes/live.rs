@@ -140,6 +140,21 @@ pub(crate) struct FleetStatus {
     draining: u32,
     /// `None` when no dialler has ever run against this database.
     dialler: Option<DiallerLease>,
+    /// The capacity registry's view, when the platform runs one (`REDIS_URL`, or `vox up`'s).
+    registry: Option<RegistryStatus>,
+}
+
+/// What the capacity registry holds: the workers heartbeating within their TTL and their slots.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+pub(crate) struct RegistryStatus {
+    workers: u32,
+    slots: u32,
+    /// Slots neither busy nor reserved on workers that are not draining.
+    free: u32,
+    /// Workers draining (by themselves or their host).
+    draining: u32,
+    /// Why the registry could not be read, when it could not.
+    error: Option<String>,
 }
 
 async fn fleet_status(
@@ -157,7 +172,24 @@ async fn fleet_status(
         free_slots: 0,
         draining: 0,
         dialler: None,
+        registry: None,
     };
+    if let Some(registry) = &state.config.registry {
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+        status.registry = Some(match registry.capacity(now_ms).await {
+            Ok(capacity) => RegistryStatus {
+                workers: capacity.workers,
+                slots: capacity.slots,
+                free: capacity.free,
+                draining: capacity.draining,
+                error: None,
+            },
+            Err(error) => RegistryStatus {
+                error: Some(error.to_string()),
+                ..RegistryStatus::default()
+            },
+        });
+    }
     for (url, answer) in urls.into_iter().zip(answers) {
         let (health, error) = match answer {
             Ok(health) => {

@@ -1,4 +1,4 @@
-//! A test call from the console: the Backend opens a web call for a bot, attaches it to a free fleet worker (the next fleet on a 429) and hands the browser the worker's `vox` media URL.
+//! A test call from the console: the Backend opens a web call for a bot, attaches it to a free fleet worker (a slot reserved in the capacity registry when there is one, else the saved fleets in turn, the next on a 429) and hands the browser the worker's `vox` media URL.
 
 use super::audit;
 use super::settings::stored_fleets;
@@ -13,6 +13,7 @@ use chrono::Utc;
 use contracts::attach::{AttachAccepted, AttachRequest, MediaProtocol};
 use contracts::runtime_config::CallDirection;
 use contracts::{BotId, CallOutcomeCode, CallState};
+use fleet_client::{AttachError, FleetClient};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use store::{NewCall, Transition};
@@ -22,12 +23,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Why one fleet did not take the call.
-enum Refused {
-    Full,
-    Other(String),
-}
 
 async fn test_call(
     State(state): State<AppState>,
@@ -44,12 +39,22 @@ async fn test_call(
         .into_iter()
         .filter(|url| !url.starts_with("unix:"))
         .collect();
-    if urls.is_empty() {
+    let registry = state.config.registry.clone();
+    if urls.is_empty() && registry.is_none() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "fleet.none",
             "no fleet with an http(s) URL is configured: add one under Settings → Fleets",
         ));
+    }
+    // With a capacity registry the saved fleets are not polled: the registry names the worker.
+    let mut fleet = FleetClient::new(
+        urls,
+        state.config.voxcore_secret.expose_secret().to_owned(),
+        ATTACH_TIMEOUT,
+    );
+    if let Some(registry) = registry {
+        fleet = fleet.with_registry(registry);
     }
     let now = Utc::now();
     let call = state
@@ -77,30 +82,28 @@ async fn test_call(
         answered_at: now,
         amd: None,
     };
-    let mut reasons = Vec::new();
-    let mut all_full = true;
-    for url in &urls {
-        match attach(&state, url, &request).await {
-            Ok(accepted) => {
-                audit(
-                    &state,
-                    &principal,
-                    "bots.test_call",
-                    "calls",
-                    call.id,
-                    None,
-                    Some(json!({ "bot_id": bot.id, "worker_id": accepted.worker_id })),
-                )
-                .await?;
-                return Ok((StatusCode::CREATED, Json(accepted)));
-            }
-            Err(Refused::Full) => reasons.push(format!("{url}: no free slot")),
-            Err(Refused::Other(reason)) => {
-                all_full = false;
-                reasons.push(format!("{url}: {reason}"));
-            }
+    let (all_full, reasons) = match fleet.attach(&request).await {
+        Ok(accepted) => {
+            audit(
+                &state,
+                &principal,
+                "bots.test_call",
+                "calls",
+                call.id,
+                None,
+                Some(json!({ "bot_id": bot.id, "worker_id": accepted.worker_id })),
+            )
+            .await?;
+            return Ok((StatusCode::CREATED, Json(accepted)));
         }
-    }
+        Err(AttachError::NoCapacity {
+            failed, reasons, ..
+        }) => (failed == 0, reasons),
+        Err(AttachError::Refused { status, body }) => (
+            false,
+            vec![format!("a worker refused the call: {status} {body}")],
+        ),
+    };
     // Nobody took it: the call ends here instead of waiting for the stale reaper.
     let mut end = Transition::new(call.id, CallState::Answered, CallState::Failed, Utc::now())
         .with_outcome(CallOutcomeCode::FleetAttachFailed);
@@ -122,28 +125,4 @@ async fn test_call(
         code,
         format!("{what} ({})", reasons.join("; ")),
     ))
-}
-
-async fn attach(
-    state: &AppState,
-    url: &str,
-    request: &AttachRequest,
-) -> Result<AttachAccepted, Refused> {
-    let response = state
-        .http
-        .post(format!("{}/attach", url.trim_end_matches('/')))
-        .bearer_auth(state.config.voxcore_secret.expose_secret())
-        .json(request)
-        .timeout(ATTACH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| Refused::Other(format!("unreachable: {e}")))?;
-    match response.status() {
-        StatusCode::ACCEPTED | StatusCode::OK => response
-            .json::<AttachAccepted>()
-            .await
-            .map_err(|e| Refused::Other(format!("a malformed attach reply: {e}"))),
-        StatusCode::TOO_MANY_REQUESTS => Err(Refused::Full),
-        status => Err(Refused::Other(format!("answered {status}"))),
-    }
 }

@@ -1,4 +1,8 @@
-//! The dialler's client of the voice fleet: free slots from each fleet's `/health/fleet` or from the capacity registry, and attach with failover to the next worker on 429, garbage or timeout (through a reserved slot when there is a registry).
+//! The voice fleet as its callers reach it (the dialler, the Backend's test calls, `vox sim`): free slots from each fleet's `/health/fleet` or from the capacity registry, and attach with failover to the next worker on 429, garbage or timeout (through a reserved slot when there is a registry).
+//!
+//! Without a registry it polls the fleet URLs (`FLEET_URLS`, each host's nginx or a worker); with
+//! one it never polls: the registry says which worker has a free slot, reserves it atomically,
+//! and the attach goes straight to that worker's URL.
 
 use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::health::FleetHealth;
@@ -10,9 +14,14 @@ use std::time::Duration;
 /// Why no worker took a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttachError {
-    /// Every worker answered 429 (or none answered well): the call waits for a slot.
+    /// Every worker answered 429 (or none answered well): the call waits for a slot. `reasons`
+    /// says, per worker or fleet tried, why it did not take the call.
     #[error("no worker has a free slot ({tried} tried, {failed} failed)")]
-    NoCapacity { tried: usize, failed: usize },
+    NoCapacity {
+        tried: usize,
+        failed: usize,
+        reasons: Vec<String>,
+    },
     /// A worker refused the call itself (unknown call, bad request): another worker would too.
     #[error("the fleet refused the call: {status} {body}")]
     Refused { status: u16, body: String },
@@ -117,20 +126,29 @@ impl FleetClient {
         let n = self.urls.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut failed = 0;
+        let mut reasons = Vec::new();
         for i in 0..n {
             if i > 0 {
                 self.counters.attach_retries.fetch_add(1, Ordering::Relaxed);
             }
-            match self.post_attach(&self.urls[(start + i) % n], request).await {
+            let url = &self.urls[(start + i) % n];
+            match self.post_attach(url, request).await {
                 Posted::Accepted(accepted) => return Ok(accepted),
-                Posted::Busy => {}
-                Posted::Failed => failed += 1,
+                Posted::Busy => reasons.push(format!("{url}: no free slot")),
+                Posted::Failed(why) => {
+                    failed += 1;
+                    reasons.push(format!("{url}: {why}"));
+                }
                 Posted::Refused { status, body } => {
                     return Err(AttachError::Refused { status, body });
                 }
             }
         }
-        Err(AttachError::NoCapacity { tried: n, failed })
+        Err(AttachError::NoCapacity {
+            tried: n,
+            failed,
+            reasons,
+        })
     }
 
     /// A slot reserved in the registry, then the attach to its worker; a worker that turns out
@@ -147,6 +165,7 @@ impl FleetClient {
             client: None,
         };
         let mut failed = 0;
+        let mut reasons = Vec::new();
         for attempt in 0..RESERVE_ATTEMPTS {
             if attempt > 0 {
                 self.counters.attach_retries.fetch_add(1, Ordering::Relaxed);
@@ -160,17 +179,21 @@ impl FleetClient {
                 Ok(Ok(slot)) => slot,
                 Ok(Err(refusal)) => {
                     tracing::debug!(?refusal, "the registry has no slot for the call");
+                    reasons.push(format!("the capacity registry: {refusal}"));
                     return Err(AttachError::NoCapacity {
                         tried: attempt,
                         failed,
+                        reasons,
                     });
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the capacity registry is unreachable");
                     self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
+                    reasons.push(format!("the capacity registry is unreachable: {error}"));
                     return Err(AttachError::NoCapacity {
                         tried: attempt,
                         failed: failed + 1,
+                        reasons,
                     });
                 }
             };
@@ -188,13 +211,19 @@ impl FleetClient {
                 Posted::Refused { status, body } => {
                     return Err(AttachError::Refused { status, body });
                 }
-                Posted::Failed => failed += 1,
-                _ => {}
+                Posted::Failed(why) => {
+                    failed += 1;
+                    reasons.push(format!("{} ({}): {why}", slot.worker_id, slot.url));
+                }
+                Posted::Busy | Posted::Accepted(_) => {
+                    reasons.push(format!("{} ({}): no free slot", slot.worker_id, slot.url))
+                }
             }
         }
         Err(AttachError::NoCapacity {
             tried: RESERVE_ATTEMPTS,
             failed,
+            reasons,
         })
     }
 
@@ -203,7 +232,7 @@ impl FleetClient {
         let failed = |what: &str, error: &dyn std::fmt::Display| {
             tracing::warn!(url, %error, "attach {what}; trying the next worker");
             self.counters.attach_errors.fetch_add(1, Ordering::Relaxed);
-            Posted::Failed
+            Posted::Failed(format!("attach {what}: {error}"))
         };
         let response = match self
             .http
@@ -241,7 +270,7 @@ impl FleetClient {
 enum Posted {
     Accepted(AttachAccepted),
     Busy,
-    Failed,
+    Failed(String),
     Refused { status: u16, body: String },
 }
 
