@@ -14,6 +14,7 @@
 
 pub mod dialler_settings;
 mod error;
+mod knowledge;
 pub mod model;
 mod postgres;
 pub mod retry;
@@ -24,6 +25,7 @@ pub mod testing;
 mod validate;
 
 pub use error::{Result, StoreError};
+pub use knowledge::KnowledgeStore;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -70,7 +72,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Everything the services need from durable state.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
     /// Applies the pending migrations of this backend; returns how many ran.
     async fn migrate(&self) -> Result<usize>;

@@ -9,6 +9,8 @@ mod calls;
 mod catalog;
 #[path = "store/identity.rs"]
 mod identity;
+#[path = "store/knowledge.rs"]
+mod knowledge;
 #[path = "store/leader.rs"]
 mod leader;
 #[path = "store/leases.rs"]

@@ -3,12 +3,14 @@
 mod calls;
 mod catalog;
 mod identity;
+mod knowledge;
 mod ops;
 mod reports;
 
 pub use calls::*;
 pub use catalog::*;
 pub use identity::*;
+pub use knowledge::*;
 pub use ops::*;
 pub use reports::*;
 

@@ -7,13 +7,14 @@ mod calls;
 mod catalog;
 mod contacts;
 mod identity;
+mod knowledge;
 mod ops;
 mod reports;
 
 use super::{Db, ThisStore};
 use crate::error::Result;
 use crate::model::*;
-use crate::{Backend, Store};
+use crate::{Backend, KnowledgeStore, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
@@ -304,6 +305,85 @@ impl Store for ThisStore {
     }
     async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>> {
         calls::live_call_counts(&self.pool, campaign).await
+    }
+}
+
+#[async_trait]
+impl KnowledgeStore for ThisStore {
+    async fn create_knowledge_base(
+        &self,
+        name: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KnowledgeBase> {
+        knowledge::create_knowledge_base(&self.pool, name, description, now).await
+    }
+    async fn knowledge_base(&self, id: i64) -> Result<KnowledgeBase> {
+        knowledge::knowledge_base(&self.pool, id).await
+    }
+    async fn knowledge_bases(&self) -> Result<Vec<KnowledgeBase>> {
+        knowledge::knowledge_bases(&self.pool).await
+    }
+    async fn update_knowledge_base(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KnowledgeBase> {
+        knowledge::update_knowledge_base(&self.pool, id, name, description, now).await
+    }
+    async fn delete_knowledge_base(&self, id: i64) -> Result<()> {
+        knowledge::delete_knowledge_base(&self.pool, id).await
+    }
+    async fn add_document(&self, document: NewKbDocument) -> Result<KbDocument> {
+        knowledge::add_document(&self.pool, document).await
+    }
+    async fn document(&self, id: i64) -> Result<KbDocument> {
+        knowledge::document(&self.pool, id).await
+    }
+    async fn documents(&self, knowledge_base_id: i64) -> Result<Vec<KbDocument>> {
+        knowledge::documents(&self.pool, knowledge_base_id).await
+    }
+    async fn delete_document(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        knowledge::delete_document(&self.pool, id, now).await
+    }
+    async fn reindex_knowledge_base(&self, id: i64, now: DateTime<Utc>) -> Result<u64> {
+        knowledge::reindex_knowledge_base(&self.pool, id, now).await
+    }
+    async fn claim_document(
+        &self,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Result<Option<ClaimedDocument>> {
+        knowledge::claim_document(&self.pool, now, stale_after).await
+    }
+    async fn document_progress(
+        &self,
+        id: i64,
+        done: i64,
+        total: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        knowledge::document_progress(&self.pool, id, done, total, now).await
+    }
+    async fn finish_document(
+        &self,
+        id: i64,
+        model: &str,
+        chunks: Vec<NewChunk>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        knowledge::finish_document(&self.pool, id, model, chunks, now).await
+    }
+    async fn fail_document(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
+        knowledge::fail_document(&self.pool, id, error, now).await
+    }
+    async fn chunks(&self, knowledge_base_id: i64) -> Result<Vec<StoredChunk>> {
+        knowledge::chunks(&self.pool, knowledge_base_id).await
+    }
+    async fn chunk_sources(&self, ids: &[i64]) -> Result<Vec<ChunkSource>> {
+        knowledge::chunk_sources(&self.pool, ids).await
     }
 }
 
