@@ -215,12 +215,34 @@ impl Index {
     }
 }
 
-/// The words of a text as the keyword side sees them: lower-case runs of letters and digits.
+/// The words of a text as the keyword side sees them: lower-case runs of letters and digits,
+/// English stop words dropped, words reduced to their Snowball (Porter 2) stem, so "fees" finds
+/// "fee" and "missed" finds "missing"; numbers and codes are kept as written.
 pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
+    static STEMMER: std::sync::OnceLock<rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    let stemmer =
+        STEMMER.get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+        .filter(|w| STOP_WORDS.binary_search(&w.as_str()).is_err())
+        .map(|w| {
+            if w.chars().any(|c| c.is_ascii_digit()) {
+                w
+            } else {
+                stemmer.stem(&w).into_owned()
+            }
+        })
 }
+
+/// Words too common to tell passages apart (sorted, for the binary search).
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "am", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could",
+    "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "my", "of", "on", "or", "our", "so", "that", "the", "their", "them",
+    "there", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who",
+    "will", "with", "would", "you", "your",
+];
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight lanes the compiler turns into SIMD.
@@ -289,5 +311,15 @@ impl TopK {
             .into_iter()
             .map(|Scored(score, row)| (row, score))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stop_words_are_sorted_for_the_binary_search() {
+        let mut sorted = super::STOP_WORDS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, super::STOP_WORDS);
     }
 }

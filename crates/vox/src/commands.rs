@@ -69,6 +69,42 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     Ok(config)
 }
 
+/// The knowledge bases' embedding model: an OpenAI-compatible endpoint when `EMBEDDINGS_URL` is
+/// set, else all-MiniLM-L6-v2 from `EMBEDDING_MODEL_DIR` (or `default_dir` when it exists), else
+/// none (the Backend then refuses uploads and searches, saying which setting to give).
+pub(crate) async fn embedder(
+    settings: &Settings,
+    default_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Arc<dyn knowledge::Embedder>>> {
+    if let Some(url) = &settings.embeddings_url {
+        return Ok(Some(Arc::new(knowledge::embed::OpenAiEmbeddings::new(
+            url,
+            &settings.embeddings_model,
+            settings
+                .embeddings_api_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
+            settings.embeddings_dimensions as usize,
+            Duration::from_secs(30),
+        ))));
+    }
+    let dir = match (&settings.embedding_model_dir, default_dir) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) if dir.join("model.safetensors").is_file() => dir.to_owned(),
+        _ => {
+            tracing::info!(
+                "knowledge bases are off: set EMBEDDING_MODEL_DIR (all-MiniLM-L6-v2) or EMBEDDINGS_URL"
+            );
+            return Ok(None);
+        }
+    };
+    let model = tokio::task::spawn_blocking(move || knowledge::embed::MiniLm::load(&dir))
+        .await
+        .context("load the embedding model")?
+        .context("EMBEDDING_MODEL_DIR")?;
+    Ok(Some(Arc::new(model)))
+}
+
 /// The console's build: `CONSOLE_DIR`, else `console/dist` when it has been built.
 pub(crate) fn console_dir(settings: &Settings) -> Option<std::path::PathBuf> {
     settings.console_dir.clone().or_else(|| {
@@ -103,6 +139,7 @@ pub async fn bridge(settings: &Settings) -> anyhow::Result<()> {
     if let Some(url) = &settings.redis_url {
         config.registry = Some(redis_registry(url).await?);
     }
+    config.embedder = embedder(settings, None).await?;
     let store = open_store(settings).await?;
     store.migrate().await.context("migrate the database")?;
     let app = bridge::App::build(config, store).await?;

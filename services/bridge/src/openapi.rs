@@ -3,7 +3,7 @@
 //! A unit test reads the route modules' sources and fails when a route is missing here, or an
 //! operation here has no route, so the document stays complete.
 
-use crate::routes::{calls, crm as crm_routes, live, ops, reports, settings};
+use crate::routes::{calls, crm as crm_routes, knowledge_bases, live, ops, reports, settings};
 use contracts::api;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -34,6 +34,8 @@ enum Body {
     Json(SchemaFn),
     Csv,
     Audio,
+    /// A document upload: any of the formats a knowledge base takes.
+    Document,
 }
 
 struct Op {
@@ -128,6 +130,16 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/inbound-numbers", Viewer, "Inbound numbers and the bots that answer them", query: None, request: Nothing, 200 => json::<Vec<settings::InboundRoute>>()),
         op!("put" "/api/v1/inbound-numbers/{number}", Operator, "Route a number to a bot", query: None, request: json::<settings::RouteBody>(), 200 => json::<settings::InboundRoute>()),
         op!("delete" "/api/v1/inbound-numbers/{number}", Operator, "Stop routing a number", query: None, request: Nothing, 204 => Body::None),
+        op!("get" "/api/v1/knowledge-bases", Viewer, "Every knowledge base", query: None, request: Nothing, 200 => json::<Vec<knowledge_bases::BaseView>>()),
+        op!("post" "/api/v1/knowledge-bases", Operator, "Create a knowledge base", query: None, request: json::<knowledge_bases::BaseInput>(), 201 => json::<knowledge_bases::BaseView>()),
+        op!("get" "/api/v1/knowledge-bases/{id}", Viewer, "A knowledge base with its documents and their indexing status", query: None, request: Nothing, 200 => json::<knowledge_bases::BaseDetail>()),
+        op!("put" "/api/v1/knowledge-bases/{id}", Operator, "Rename or describe a knowledge base", query: None, request: json::<knowledge_bases::BaseInput>(), 200 => json::<knowledge_bases::BaseView>()),
+        op!("delete" "/api/v1/knowledge-bases/{id}", Operator, "Delete a knowledge base, its documents and chunks", query: None, request: Nothing, 204 => Body::None),
+        op!("post" "/api/v1/knowledge-bases/{id}/documents", Operator, "Upload one document (PDF, DOCX, Markdown, HTML or text; streamed, at most 25 MiB); unreadable ones are stored as failed with why", query: query::<knowledge_bases::UploadQuery>(), request: Body::Document, 201 => json::<knowledge_bases::DocumentView>()),
+        op!("delete" "/api/v1/knowledge-bases/{id}/documents/{document}", Operator, "Delete a document and its chunks", query: None, request: Nothing, 204 => Body::None),
+        op!("post" "/api/v1/knowledge-bases/{id}/reindex", Operator, "Queue every document of the base for indexing again", query: None, request: Nothing, 200 => json::<knowledge_bases::Reindexed>()),
+        op!("post" "/api/v1/knowledge-bases/{id}/search", Viewer, "Try a hybrid search on a knowledge base", query: None, request: json::<knowledge_bases::SearchInput>(), 200 => json::<knowledge_bases::SearchResults>()),
+        op!("post" "/api/v1/knowledge/search", Fleet, "A live call's knowledge search (the search_knowledge tool)", query: None, request: json::<knowledge_bases::CallSearchInput>(), 200 => json::<knowledge_bases::SearchResults>()),
         op!("get" "/api/v1/crm/webhooks/{scope}/{id}", Viewer, "A campaign's or bot's CRM webhook (never its secret)", query: None, request: Nothing, 200 => json::<crm_routes::WebhookView>()),
         op!("put" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Set a CRM webhook", query: None, request: json::<crate::crm::Webhook>(), 200 => json::<crm_routes::WebhookView>()),
         op!("delete" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Remove a CRM webhook", query: None, request: Nothing, 204 => Body::None),
@@ -141,6 +153,9 @@ fn content(body: Body, generator: &mut SchemaGenerator) -> Option<Value> {
         Body::None => None,
         Body::Json(schema) => Some(json!({ "application/json": { "schema": schema(generator) } })),
         Body::Csv => Some(json!({ "text/csv": { "schema": { "type": "string" } } })),
+        Body::Document => Some(
+            json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }),
+        ),
         Body::Audio => {
             Some(json!({ "audio/wav": { "schema": { "type": "string", "format": "binary" } } }))
         }
@@ -262,6 +277,7 @@ mod tests {
             ("/api/v1", include_str!("routes/crm.rs")),
             ("/api/v1", include_str!("routes/live.rs")),
             ("/api/v1", include_str!("routes/test_call.rs")),
+            ("/api/v1", include_str!("routes/knowledge_bases.rs")),
             ("/api/v1", include_str!("routes/mod.rs")),
         ];
         let mut found = BTreeSet::new();
@@ -271,6 +287,8 @@ mod tests {
                 let Some((path, rest)) = piece.split_once("\",") else {
                     continue;
                 };
+                // The handlers end with the route call; the router function ends at its `}`.
+                let rest = rest.split('}').next().unwrap_or(rest);
                 let handlers = rest.split(".layer(").next().unwrap_or(rest);
                 for method in ["get", "post", "put", "patch", "delete"] {
                     let called = handlers.starts_with(&format!("{method}("))

@@ -73,6 +73,13 @@ async fn names_and_numbers_are_found_by_their_words() {
 }
 
 #[test]
+fn keywords_match_across_word_forms_and_ignore_stop_words() {
+    let terms: Vec<String> =
+        knowledge::index::terms("Is there a fee for missing appointments? INV-20931").collect();
+    assert_eq!(terms, ["fee", "miss", "appoint", "inv", "20931"]);
+}
+
+#[test]
 fn a_vector_of_the_wrong_size_is_refused_and_an_empty_index_finds_nothing() {
     let mut index = Index::new(3);
     let error = index.add(1, "x", &[1.0, 0.0]).unwrap_err();

@@ -130,7 +130,7 @@ pub fn embedding_to_bytes(vector: &[f32]) -> Vec<u8> {
 
 /// The stored bytes back to a vector; `None` when the length is not a multiple of 4.
 pub fn embedding_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(

@@ -7,6 +7,7 @@ pub(crate) mod campaigns;
 pub(crate) mod crm;
 pub(crate) mod fleet;
 pub(crate) mod health;
+pub(crate) mod knowledge_bases;
 pub(crate) mod live;
 pub(crate) mod ops;
 pub(crate) mod reports;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(live::router())
         .merge(test_call::router())
+        .merge(knowledge_bases::router())
         .fallback(|| async { ApiError::not_found("no such route") });
     let router = Router::new()
         .merge(health::router())

@@ -9,6 +9,7 @@ mod campaigns;
 mod crm;
 mod fleet;
 mod health;
+mod knowledge;
 mod live;
 mod ops;
 mod recordings;
