@@ -212,10 +212,32 @@ pub enum ToolSpec {
     SetDisposition {
         allowed: Vec<String>,
     },
+    /// Searches the named knowledge bases (through the Backend) for passages that answer the
+    /// caller; the passages and their sources land in the transcript with the tool call.
+    SearchKnowledge {
+        knowledge_base_ids: Vec<i64>,
+        /// Passages given to the model per search.
+        #[serde(default = "default_knowledge_top_k")]
+        top_k: u32,
+        /// The latency budget: a search slower than this answers "no result in time".
+        #[serde(default = "default_knowledge_timeout_ms")]
+        timeout_ms: u64,
+        /// Something the bot says while it searches.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filler: Option<String>,
+    },
 }
 
 fn default_tool_timeout_ms() -> u64 {
     5_000
+}
+
+fn default_knowledge_top_k() -> u32 {
+    3
+}
+
+fn default_knowledge_timeout_ms() -> u64 {
+    1_500
 }
 
 /// One field of the post-call analysis.

@@ -8,7 +8,7 @@ use crate::processors::{
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
-use crate::tools::{ToolSet, WebhookClient};
+use crate::tools::{KnowledgeClient, ToolSet, WebhookClient};
 use audio::VadParams;
 use contracts::runtime_config::BotSpec;
 use std::sync::Arc;
@@ -58,6 +58,8 @@ impl std::fmt::Debug for ProviderChains {
 pub struct Assembly {
     pub providers: ProviderChains,
     pub webhooks: Option<Arc<dyn WebhookClient>>,
+    /// Where a `search_knowledge` tool searches (the Backend, for this call).
+    pub knowledge: Option<Arc<dyn KnowledgeClient>>,
     /// Sent with every webhook tool call (the call's ids).
     pub call_context: serde_json::Value,
     pub vad: VadParams,
@@ -82,7 +84,8 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
             if assembly.providers.llm.is_empty() {
                 return Err("a bot without a flow needs an LLM provider".to_owned());
             }
-            let tools = ToolSet::new(&spec.tools, assembly.webhooks, assembly.call_context)?;
+            let tools = ToolSet::new(&spec.tools, assembly.webhooks, assembly.call_context)?
+                .with_knowledge(assembly.knowledge);
             Box::new(LlmProcessor::new(
                 assembly.providers.llm,
                 spec.system_prompt.clone(),

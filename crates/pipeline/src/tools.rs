@@ -1,7 +1,8 @@
 //! Function calling: the bot's tools as the LLM sees them, argument checks against their JSON Schema, and running them.
 //!
 //! Webhook tools go through a [`WebhookClient`] (HTTP lives in `providers`) under the tool's
-//! timeout; the built-ins (end call, transfer, set disposition) run here. A failed or refused call
+//! timeout, the knowledge search through a [`KnowledgeClient`] (the fleet asks the Backend) under
+//! its latency budget; the built-ins (end call, transfer, set disposition) run here. A failed or refused call
 //! is given back to the model as `{"error": …}`, so it can say so or try again.
 
 use crate::services::{ToolCall, ToolDefinition};
@@ -17,6 +18,20 @@ pub trait WebhookClient: Send + Sync {
     async fn call(&self, url: &str, body: &Value) -> Result<Value, String>;
 }
 
+/// Searches knowledge bases for passages: `(query, knowledge base ids, top k)` to the reply given
+/// to the model (passages with their sources).
+#[async_trait]
+pub trait KnowledgeClient: Send + Sync {
+    async fn search(
+        &self,
+        query: &str,
+        knowledge_bases: &[i64],
+        top_k: u32,
+    ) -> Result<Value, String>;
+}
+
+/// Name of the built-in tool that searches the bot's knowledge bases.
+pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
 /// Name of the built-in tool that ends the call.
 pub const END_CALL: &str = "end_call";
 /// Name of the built-in tool that transfers the call.
@@ -38,6 +53,12 @@ enum Tool {
     },
     SetDisposition {
         allowed: Vec<String>,
+    },
+    SearchKnowledge {
+        knowledge_bases: Vec<i64>,
+        top_k: u32,
+        timeout: Duration,
+        filler: Option<String>,
     },
 }
 
@@ -70,6 +91,7 @@ impl ToolOutcome {
 pub struct ToolSet {
     tools: Vec<Tool>,
     webhooks: Option<Arc<dyn WebhookClient>>,
+    knowledge: Option<Arc<dyn KnowledgeClient>>,
     /// Sent with every webhook call (the call's ids), under `"call"`.
     context: Value,
 }
@@ -125,13 +147,32 @@ impl ToolSet {
                 ToolSpec::SetDisposition { allowed } => Tool::SetDisposition {
                     allowed: allowed.clone(),
                 },
+                ToolSpec::SearchKnowledge {
+                    knowledge_base_ids,
+                    top_k,
+                    timeout_ms,
+                    filler,
+                } => Tool::SearchKnowledge {
+                    knowledge_bases: knowledge_base_ids.clone(),
+                    top_k: *top_k,
+                    timeout: Duration::from_millis(*timeout_ms),
+                    filler: filler.clone(),
+                },
             });
         }
         Ok(Self {
             tools,
             webhooks,
+            knowledge: None,
             context,
         })
+    }
+
+    /// Searches knowledge bases through `client` (the fleet's Backend client).
+    #[must_use]
+    pub fn with_knowledge(mut self, client: Option<Arc<dyn KnowledgeClient>>) -> Self {
+        self.knowledge = client;
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -163,6 +204,20 @@ impl ToolSet {
                         "required": ["disposition"],
                     }),
                 },
+                Tool::SearchKnowledge { .. } => ToolDefinition {
+                    name: SEARCH_KNOWLEDGE.to_owned(),
+                    description: "Search the knowledge base for facts that answer the caller. \
+                                  Answer only from the passages found; say so when none fits."
+                        .to_owned(),
+                    parameters: json!({
+                        "type": "object",
+                        "properties": { "query": {
+                            "type": "string",
+                            "description": "What to look up, in the caller's words",
+                        } },
+                        "required": ["query"],
+                    }),
+                },
             })
             .collect()
     }
@@ -173,13 +228,16 @@ impl ToolSet {
             Tool::EndCall => name == END_CALL,
             Tool::Transfer { .. } => name == TRANSFER_CALL,
             Tool::SetDisposition { .. } => name == SET_DISPOSITION,
+            Tool::SearchKnowledge { .. } => name == SEARCH_KNOWLEDGE,
         })
     }
 
     /// What the bot says while the named tool runs, if anything.
     pub fn filler(&self, name: &str) -> Option<&str> {
         match self.find(name) {
-            Some(Tool::Webhook { filler, .. }) => filler.as_deref(),
+            Some(Tool::Webhook { filler, .. } | Tool::SearchKnowledge { filler, .. }) => {
+                filler.as_deref()
+            }
             _ => None,
         }
     }
@@ -220,6 +278,38 @@ impl ToolSet {
                     Err(_) => {
                         ToolOutcome::error(format!("timed out after {} ms", timeout.as_millis()))
                     }
+                }
+            }
+            Tool::SearchKnowledge {
+                knowledge_bases,
+                top_k,
+                timeout,
+                ..
+            } => {
+                let query = call
+                    .arguments
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .unwrap_or_default();
+                if query.is_empty() {
+                    return ToolOutcome::error("query must be a non-empty string");
+                }
+                let Some(client) = &self.knowledge else {
+                    return ToolOutcome::error("the knowledge base is not available");
+                };
+                match tokio::time::timeout(*timeout, client.search(query, knowledge_bases, *top_k))
+                    .await
+                {
+                    Ok(Ok(result)) => ToolOutcome {
+                        result,
+                        action: ToolAction::Continue,
+                    },
+                    Ok(Err(message)) => ToolOutcome::error(message),
+                    Err(_) => ToolOutcome::error(format!(
+                        "the knowledge search found nothing within {} ms",
+                        timeout.as_millis()
+                    )),
                 }
             }
             Tool::EndCall => ToolOutcome {

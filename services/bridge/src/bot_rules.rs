@@ -150,6 +150,31 @@ fn tools(spec: &BotSpec) -> ApiResult<()> {
                     "list at least one disposition",
                 ));
             }
+            ToolSpec::SearchKnowledge {
+                knowledge_base_ids,
+                top_k,
+                timeout_ms,
+                ..
+            } => {
+                if knowledge_base_ids.is_empty() {
+                    return Err(ApiError::invalid(
+                        format!("{field}.knowledge_base_ids"),
+                        "name at least one knowledge base",
+                    ));
+                }
+                if !(1..=10).contains(top_k) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.top_k"),
+                        "must be between 1 and 10",
+                    ));
+                }
+                if !(100..=10_000).contains(timeout_ms) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.timeout_ms"),
+                        "must be between 100 and 10000",
+                    ));
+                }
+            }
             ToolSpec::SetDisposition { .. } | ToolSpec::EndCall => {}
         }
     }

@@ -257,6 +257,10 @@ async fn converse(
         webhooks: Some(Arc::new(providers::webhook::HttpWebhooks::new(
             shared.http.clone(),
         ))),
+        knowledge: Some(Arc::new(crate::client::CallKnowledge::new(
+            shared.client.clone(),
+            call_id,
+        ))),
         call_context: serde_json::json!({
             "call_id": call_id.0,
             "campaign_id": config.call.campaign_id.map(|c| c.0),

@@ -1,4 +1,4 @@
-//! The worker's calls to the Backend: the runtime config (contract 1) and the call result (contract 2), both with the fleet secret.
+//! The worker's calls to the Backend: the runtime config (contract 1), the call result (contract 2) and a live call's knowledge search, all with the fleet secret.
 
 use contracts::CallId;
 use contracts::runtime_config::RuntimeConfig;
@@ -111,5 +111,74 @@ impl BridgeClient {
         } else {
             Err(DeliveryError::Transient(message))
         }
+    }
+}
+
+/// One call's knowledge search, through the Backend (`POST /api/v1/knowledge/search`): what the
+/// `search_knowledge` tool runs. The model gets each passage's text and source.
+#[derive(Debug, Clone)]
+pub struct CallKnowledge {
+    client: BridgeClient,
+    call_id: CallId,
+}
+
+impl CallKnowledge {
+    pub fn new(client: BridgeClient, call_id: CallId) -> Self {
+        Self { client, call_id }
+    }
+}
+
+#[async_trait::async_trait]
+impl pipeline::tools::KnowledgeClient for CallKnowledge {
+    async fn search(
+        &self,
+        query: &str,
+        knowledge_bases: &[i64],
+        top_k: u32,
+    ) -> Result<serde_json::Value, String> {
+        let url = format!("{}/api/v1/knowledge/search", self.client.bridge_url);
+        let response = self
+            .client
+            .http
+            .post(url)
+            .bearer_auth(self.client.secret.expose_secret())
+            .json(&serde_json::json!({
+                "call_id": self.call_id,
+                "query": query,
+                "knowledge_base_ids": knowledge_bases,
+                "top_k": top_k,
+            }))
+            .send()
+            .await
+            .map_err(|e| format!("the knowledge base is unreachable: {}", e.without_url()))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the knowledge search answered garbage: {}", e.without_url()))?;
+        if !status.is_success() {
+            let why = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given");
+            return Err(format!("the knowledge search failed ({status}): {why}"));
+        }
+        let passages: Vec<serde_json::Value> = body["passages"]
+            .as_array()
+            .map(|found| {
+                found
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "text": p["text"],
+                            "source": p["document_name"],
+                            "document_id": p["document_id"],
+                            "chunk_id": p["chunk_id"],
+                            "similarity": p["similarity"],
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(serde_json::json!({ "passages": passages }))
     }
 }

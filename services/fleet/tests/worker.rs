@@ -12,3 +12,5 @@ mod attach;
 mod calls;
 #[path = "worker/delivery.rs"]
 mod delivery;
+#[path = "worker/knowledge.rs"]
+mod knowledge;

@@ -223,3 +223,117 @@ async fn the_transfer_tool_ends_the_call_with_its_destination() {
         }
     );
 }
+
+/// A knowledge base in memory: one passage per search after `delay`, recording the queries.
+#[derive(Debug, Default)]
+struct Knowledge {
+    delay: Duration,
+    asked: tokio::sync::Mutex<Vec<(String, Vec<i64>, u32)>>,
+}
+
+#[async_trait]
+impl pipeline::tools::KnowledgeClient for Knowledge {
+    async fn search(&self, query: &str, bases: &[i64], top_k: u32) -> Result<Value, String> {
+        self.asked
+            .lock()
+            .await
+            .push((query.to_owned(), bases.to_vec(), top_k));
+        tokio::time::sleep(self.delay).await;
+        Ok(json!({ "passages": [{ "text": "Open 8 to 6 on weekdays.", "source": "hours.md" }] }))
+    }
+}
+
+async fn run_with_knowledge(
+    knowledge: Arc<Knowledge>,
+    replies: Vec<Vec<LlmEvent>>,
+) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
+    let mut bot = spec();
+    bot.tools = vec![ToolSpec::SearchKnowledge {
+        knowledge_base_ids: vec![4, 7],
+        top_k: 2,
+        timeout_ms: 1_500,
+        filler: Some("Let me look that up.".to_owned()),
+    }];
+    let llm = ScriptedLlm::new("llm", replies);
+    let mut requests = llm.record_requests();
+    let assembly = Assembly {
+        knowledge: Some(knowledge),
+        ..chains(
+            vec![Arc::new(ScriptedStt::new("stt", &["When are you open?"]))],
+            vec![Arc::new(llm)],
+            vec![Arc::new(ToneTts::new("tts"))],
+        )
+    };
+    let mut inputs = utterance();
+    inputs.push(TestInput::Wait(Duration::from_secs(8)));
+    let out = run_test(build(&bot, assembly), inputs).await;
+    let mut all = Vec::new();
+    while let Ok(request) = requests.try_recv() {
+        all.push(request);
+    }
+    (out, all)
+}
+
+#[tokio::test(start_paused = true)]
+async fn search_knowledge_gives_the_model_passages_with_their_sources_and_records_them() {
+    let knowledge = Arc::new(Knowledge {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let replies = vec![
+        vec![call(
+            "search_knowledge",
+            json!({ "query": "opening hours" }),
+        )],
+        words("We are open eight to six on weekdays."),
+    ];
+    let (out, requests) = run_with_knowledge(knowledge.clone(), replies).await;
+    assert_eq!(requests[0].tools[0].name, "search_knowledge");
+    assert_eq!(
+        knowledge.asked.lock().await.clone(),
+        vec![("opening hours".to_owned(), vec![4, 7], 2)]
+    );
+    let results = tool_results(&requests[1]);
+    assert_eq!(results[0]["passages"][0]["source"], "hours.md");
+    let spoken = heard(&out.up);
+    assert_eq!(
+        spoken[0].0,
+        "Let me look that up. We are open eight to six on weekdays."
+    );
+    // The passages and their sources are in the call's events, so the transcript keeps them.
+    let recorded = call_events(&out.up).into_iter().find_map(|e| match e {
+        CallEvent::ToolCalled(record) => Some(record),
+        _ => None,
+    });
+    let recorded = recorded.unwrap();
+    assert_eq!(
+        recorded.result["passages"][0]["text"],
+        "Open 8 to 6 on weekdays."
+    );
+    assert_eq!(recorded.duration, Duration::from_millis(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_knowledge_search_over_its_budget_or_without_a_query_gives_the_model_an_error() {
+    let slow = Arc::new(Knowledge {
+        delay: Duration::from_secs(3),
+        ..Default::default()
+    });
+    let replies = vec![
+        vec![call("search_knowledge", json!({ "query": "parking" }))],
+        vec![call("search_knowledge", json!({ "query": "  " }))],
+        words("I could not find that."),
+    ];
+    let (_, requests) = run_with_knowledge(slow.clone(), replies).await;
+    let late = tool_results(&requests[1]);
+    assert!(
+        late[0]["error"].as_str().unwrap().contains("1500 ms"),
+        "{late:?}"
+    );
+    let empty = tool_results(&requests[2]);
+    assert!(
+        empty[1]["error"].as_str().unwrap().contains("query"),
+        "{empty:?}"
+    );
+    assert_eq!(slow.asked.lock().await.len(), 1);
+}

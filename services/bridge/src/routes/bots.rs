@@ -3,7 +3,7 @@
 use super::{audit, snapshot};
 use crate::auth::{Authorized, role};
 use crate::convert;
-use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::{AppState, bot_rules};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,6 +63,7 @@ async fn create(
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<(StatusCode, Json<BotView>)> {
     bot_rules::check(&body.spec)?;
+    knowledge_bases_exist(&state, &body.spec).await?;
     let (bot, version) = state
         .store
         .create_bot(NewBot {
@@ -101,6 +102,7 @@ async fn save(
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<Json<BotView>> {
     bot_rules::check(&body.spec)?;
+    knowledge_bases_exist(&state, &body.spec).await?;
     let before = view(&state, BotId(id)).await?;
     if body.name.trim() != before.name {
         return Err(crate::error::ApiError::invalid(
@@ -154,4 +156,32 @@ async fn version(
     Ok(Json(convert::bot_version(
         &state.store.bot_version(BotId(id), version).await?,
     )))
+}
+
+/// A `search_knowledge` tool may only name knowledge bases that exist.
+async fn knowledge_bases_exist(
+    state: &AppState,
+    spec: &contracts::runtime_config::BotSpec,
+) -> ApiResult<()> {
+    for (index, tool) in spec.tools.iter().enumerate() {
+        let contracts::runtime_config::ToolSpec::SearchKnowledge {
+            knowledge_base_ids, ..
+        } = tool
+        else {
+            continue;
+        };
+        for (position, id) in knowledge_base_ids.iter().enumerate() {
+            match state.store.knowledge_base(*id).await {
+                Ok(_) => {}
+                Err(store::StoreError::NotFound { .. }) => {
+                    return Err(ApiError::invalid(
+                        format!("spec.tools[{index}].knowledge_base_ids[{position}]"),
+                        format!("there is no knowledge base {id}"),
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    Ok(())
 }

@@ -272,6 +272,50 @@ async fn bad_uploads_and_searches_are_refused_naming_the_field(app: TestApp) {
         let (status, _, got) = error_of(app.post(&path, Some(&viewer), &body).await).await;
         assert_eq!((status, got.as_deref()), (422, Some(field)), "{body}");
     }
+    // A bot's search_knowledge tool must name bases that exist, and sensible limits.
+    for (tool, field) in [
+        (
+            json!({"type": "search_knowledge", "knowledge_base_ids": []}),
+            "spec.tools[0].knowledge_base_ids",
+        ),
+        (
+            json!({"type": "search_knowledge", "knowledge_base_ids": [base, base + 100]}),
+            "spec.tools[0].knowledge_base_ids[1]",
+        ),
+        (
+            json!({"type": "search_knowledge", "knowledge_base_ids": [base], "top_k": 50}),
+            "spec.tools[0].top_k",
+        ),
+        (
+            json!({"type": "search_knowledge", "knowledge_base_ids": [base], "timeout_ms": 20}),
+            "spec.tools[0].timeout_ms",
+        ),
+    ] {
+        let mut spec = bot_spec();
+        spec["tools"] = json!([tool]);
+        let response = app
+            .post(
+                "/api/v1/bots",
+                Some(&app.admin),
+                &json!({"name": "Helpdesk", "spec": spec}),
+            )
+            .await;
+        let (status, _, got) = error_of(response).await;
+        assert_eq!((status, got.as_deref()), (422, Some(field)), "{spec}");
+    }
+    let mut spec = bot_spec();
+    spec["tools"] = json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "filler": "Let me check."}]);
+    let saved = app
+        .post(
+            "/api/v1/bots",
+            Some(&app.admin),
+            &json!({"name": "Helpdesk", "spec": spec}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["spec"]["tools"][0]["top_k"], 3, "{saved}");
+    assert_eq!(saved["spec"]["tools"][0]["timeout_ms"], 1500);
     // Nothing was stored by the refusals.
     let detail: Value = app
         .get(&format!("/api/v1/knowledge-bases/{base}"), Some(&viewer))
