@@ -54,6 +54,9 @@ pub struct DimensionMismatch {
     pub got: usize,
 }
 
+/// From this many rows on, the vector scan runs on every core.
+const PARALLEL_ROWS: usize = 20_000;
+
 /// BM25's constants (Robertson's usual values).
 const BM25_K1: f32 = 1.2;
 const BM25_B: f32 = 0.75;
@@ -172,14 +175,49 @@ impl Index {
     }
 
     /// Every row scored by cosine (a dot product of unit vectors); the best `depth`, best first.
+    /// A large index is scanned in parallel slices, one per core.
     fn nearest(&self, vector: &[f32], depth: usize) -> Vec<(u32, f32)> {
         if vector.len() != self.dimensions || self.dimensions == 0 {
             return Vec::new();
         }
-        let mut best = TopK::new(depth);
-        for (row, candidate) in self.vectors.chunks_exact(self.dimensions).enumerate() {
-            best.offer(row as u32, dot(candidate, vector));
-        }
+        let rows = self.ids.len();
+        let threads = if rows >= PARALLEL_ROWS {
+            std::thread::available_parallelism().map_or(1, usize::from).min(8)
+        } else {
+            1
+        };
+        let scan = |from: usize, to: usize| {
+            let mut best = TopK::new(depth);
+            let slice = &self.vectors[from * self.dimensions..to * self.dimensions];
+            for (i, candidate) in slice.chunks_exact(self.dimensions).enumerate() {
+                best.offer((from + i) as u32, dot(candidate, vector));
+            }
+            best
+        };
+        let best = if threads <= 1 {
+            scan(0, rows)
+        } else {
+            let per = rows.div_ceil(threads);
+            let parts: Vec<TopK> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let (from, to) = (t * per, ((t + 1) * per).min(rows));
+                        scope.spawn(move || scan(from, to))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| TopK::new(0)))
+                    .collect()
+            });
+            let mut merged = TopK::new(depth);
+            for part in parts {
+                for (row, score) in part.into_sorted() {
+                    merged.offer(row, score);
+                }
+            }
+            merged
+        };
         best.into_sorted()
     }
 
@@ -193,7 +231,8 @@ impl Index {
         let mut query: Vec<String> = terms(text).collect();
         query.sort();
         query.dedup();
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // A dense accumulator: far cheaper than a map when common terms touch many rows.
+        let mut scores = vec![0f32; self.ids.len()];
         for term in &query {
             let Some(postings) = self.postings.get(term) else {
                 continue;
@@ -204,12 +243,14 @@ impl Index {
                 let tf = tf as f32;
                 let length = self.lengths[row as usize] as f32;
                 let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / average.max(1.0));
-                *scores.entry(row).or_default() += idf * tf * (BM25_K1 + 1.0) / (tf + norm);
+                scores[row as usize] += idf * tf * (BM25_K1 + 1.0) / (tf + norm);
             }
         }
         let mut best = TopK::new(depth);
-        for (row, score) in scores {
-            best.offer(row, score);
+        for (row, &score) in scores.iter().enumerate() {
+            if score > 0.0 {
+                best.offer(row as u32, score);
+            }
         }
         best.into_sorted()
     }

@@ -10,8 +10,8 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// sentence-transformers' `max_seq_length` for this model (`sentence_bert_config.json`).
 const MAX_TOKENS: usize = 256;
-/// Texts embedded in one forward pass; longer lists go in batches of this size.
-const BATCH: usize = 32;
+/// Texts embedded in one forward pass (on a CPU, larger batches only add padding).
+const BATCH: usize = 8;
 
 /// The loaded model, shared by every caller; each call runs on a blocking thread.
 #[derive(Clone)]
@@ -81,10 +81,16 @@ impl MiniLm {
     }
 
     /// Embeds on the calling thread (the async [`Embedder::embed`] moves this off the runtime).
+    /// Texts are batched by length, so a batch pads little; the vectors come back in order.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
-            out.extend(self.inner.batch(batch)?);
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
+            let group: Vec<String> = batch.iter().map(|&i| texts[i].clone()).collect();
+            for (&i, vector) in batch.iter().zip(self.inner.batch(&group)?) {
+                out[i] = vector;
+            }
         }
         Ok(out)
     }
