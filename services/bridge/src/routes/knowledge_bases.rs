@@ -108,8 +108,7 @@ impl From<KbDocument> for DocumentView {
 /// A base with its documents and the embedding model the Backend indexes with.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct BaseDetail {
-    #[serde(flatten)]
-    base: BaseView,
+    knowledge_base: BaseView,
     documents: Vec<DocumentView>,
     /// `None` when no embedding model is configured: uploads are refused.
     embedding_model: Option<String>,
@@ -161,7 +160,7 @@ async fn show(
     let base = state.store.knowledge_base(id).await?;
     let documents = state.store.documents(id).await?;
     Ok(Json(BaseDetail {
-        base: base.into(),
+        knowledge_base: base.into(),
         documents: documents.into_iter().map(DocumentView::from).collect(),
         embedding_model: state.knowledge.model().map(str::to_owned),
     }))

@@ -121,7 +121,7 @@ async fn uploads_are_indexed_in_the_background_and_found_by_meaning_and_by_name(
             .iter()
             .all(|d| d["chunks_done"] == d["chunks_total"])
     );
-    assert_eq!(detail["chunks"], 2, "{detail}");
+    assert_eq!(detail["knowledge_base"]["chunks"], 2, "{detail}");
 
     let found = search(&app, base, "When can I come in during the week?").await;
     assert_eq!(found[0]["document_name"], "hours.md", "{found:?}");
@@ -192,7 +192,7 @@ async fn uploads_are_indexed_in_the_background_and_found_by_meaning_and_by_name(
         .unwrap();
     assert_eq!(reindexed["queued"], 1);
     let detail = settled(&app, base).await;
-    assert_eq!(detail["chunks"], 1, "{detail}");
+    assert_eq!(detail["knowledge_base"]["chunks"], 1, "{detail}");
     let audit: Value = app
         .get("/api/v1/audit", Some(&app.admin))
         .await
