@@ -182,7 +182,9 @@ impl Index {
         }
         let rows = self.ids.len();
         let threads = if rows >= PARALLEL_ROWS {
-            std::thread::available_parallelism().map_or(1, usize::from).min(8)
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(8)
         } else {
             1
         };
