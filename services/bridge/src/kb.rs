@@ -1,4 +1,9 @@
 //! The Backend's knowledge bases at work: the indexer (claims pending documents from the store, chunks, embeds in batches with progress, stores the chunks; a restart resumes where it stopped) and search (one in-memory hybrid index per base, rebuilt when the base's version moves).
+//!
+//! A rebuild runs in its own task, one at a time per base: a caller that gives up (a live call's
+//! latency budget) does not cancel it, and while it runs longer than `FRESH_WAIT` a search is
+//! answered from the base's previous index rather than not at all. The indexer starts the
+//! rebuild as soon as a document is indexed, so the first search after an upload rarely waits.
 
 use chrono::Utc;
 use knowledge::index::Mode;
@@ -41,13 +46,21 @@ pub enum SearchError {
     Embed(#[from] knowledge::EmbedError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the search index could not be built: {0}")]
+    Index(String),
 }
+
+/// How long a search waits for a base's index to be rebuilt before it uses the previous one.
+const FRESH_WAIT: Duration = Duration::from_millis(500);
 
 /// Indexes documents and answers searches; shared by the routes and the background indexer.
 pub struct Knowledge {
     store: Arc<dyn Store>,
     embedder: Option<Arc<dyn Embedder>>,
+    /// Per base: the version it was built from and the index.
     indexes: RwLock<HashMap<i64, (i64, Arc<Index>)>>,
+    /// Per base: held while its index is rebuilt, so rebuilds of one base never overlap.
+    builds: parking_lot::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     wake: Notify,
     chunking: ChunkParams,
 }
@@ -66,6 +79,7 @@ impl Knowledge {
             store,
             embedder,
             indexes: RwLock::new(HashMap::new()),
+            builds: parking_lot::Mutex::new(HashMap::new()),
             wake: Notify::new(),
             chunking: ChunkParams::default(),
         }
@@ -84,7 +98,7 @@ impl Knowledge {
     /// Indexes pending documents for ever; the Backend runs it as a task and aborts it on stop.
     pub async fn run_indexer(self: Arc<Self>) {
         loop {
-            match self.index_next().await {
+            match Self::index_next(&self).await {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(error) => tracing::warn!(%error, "the knowledge indexer could not claim work"),
@@ -94,17 +108,19 @@ impl Knowledge {
     }
 
     /// Claims and indexes one document; `false` when there was none.
-    pub async fn index_next(&self) -> Result<bool, StoreError> {
+    pub async fn index_next(self: &Arc<Self>) -> Result<bool, StoreError> {
         let Some(claimed) = self.store.claim_document(Utc::now(), STALE_CLAIM).await? else {
             return Ok(false);
         };
         let id = claimed.document.id;
+        let base = claimed.document.knowledge_base_id;
         let outcome = self.index(claimed).await;
         let now = Utc::now();
         match outcome {
             Ok((model, chunks)) => {
                 match self.store.finish_document(id, &model, chunks, now).await {
-                    Ok(()) | Err(StoreError::WrongState { .. }) => {}
+                    Ok(()) => self.warm(base),
+                    Err(StoreError::WrongState { .. }) => {}
                     Err(error) => return Err(error),
                 }
             }
@@ -161,7 +177,7 @@ impl Knowledge {
 
     /// The best `top_k` passages for `query` across `bases`.
     pub async fn search(
-        &self,
+        self: &Arc<Self>,
         bases: &[i64],
         query: &str,
         top_k: usize,
@@ -181,7 +197,7 @@ impl Knowledge {
         let mut hits = Vec::new();
         for &base in bases {
             let base = self.store.knowledge_base(base).await?;
-            let index = self.index_of(&base, embedder.as_ref()).await?;
+            let index = self.index_of(&base, embedder).await?;
             hits.extend(index.search(&vector, query, &params));
         }
         hits.sort_by(|a, b| {
@@ -210,34 +226,89 @@ impl Knowledge {
             .collect())
     }
 
-    /// The base's index at its current version, built from the store when stale; only chunks of
-    /// the configured model take part.
+    /// The base's index at its current version: rebuilt when stale (in its own task), the previous
+    /// one answering when the rebuild takes longer than `FRESH_WAIT`.
     async fn index_of(
-        &self,
+        self: &Arc<Self>,
         base: &KnowledgeBase,
-        embedder: &dyn Embedder,
-    ) -> Result<Arc<Index>, StoreError> {
-        if let Some((version, index)) = self.indexes.read().get(&base.id)
+        embedder: &Arc<dyn Embedder>,
+    ) -> Result<Arc<Index>, SearchError> {
+        let cached = self.indexes.read().get(&base.id).cloned();
+        if let Some((version, index)) = &cached
             && *version == base.version
         {
             return Ok(index.clone());
         }
-        let chunks = self.store.chunks(base.id).await?;
-        let mut index = Index::new(embedder.dimensions());
-        for chunk in chunks.iter().filter(|c| c.model == embedder.model()) {
-            if let Err(error) = index.add(chunk.id, &chunk.text, &chunk.embedding) {
-                tracing::warn!(chunk = chunk.id, %error, "a stored chunk does not fit the model");
+        let this = self.clone();
+        let (id, embedder) = (base.id, embedder.clone());
+        let build = tokio::spawn(async move { this.rebuild(id, embedder).await });
+        let built = match cached {
+            Some((_, previous)) => match tokio::time::timeout(FRESH_WAIT, build).await {
+                Ok(built) => built,
+                Err(_) => {
+                    tracing::info!(
+                        base = id,
+                        "the index is being rebuilt; searching the previous one"
+                    );
+                    return Ok(previous);
+                }
+            },
+            None => build.await,
+        };
+        built.map_err(|e| SearchError::Index(e.to_string()))?
+    }
+
+    /// Starts rebuilding a base's index now (after its chunks changed), without waiting.
+    fn warm(self: &Arc<Self>, base: i64) {
+        let Some(embedder) = self.embedder.clone() else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = this.rebuild(base, embedder).await {
+                tracing::warn!(base, %error, "could not rebuild a knowledge base's index");
             }
+        });
+    }
+
+    /// Builds the base's index from the store unless another build just did; only chunks of the
+    /// configured model take part. Builds of one base run one at a time.
+    async fn rebuild(
+        &self,
+        id: i64,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Arc<Index>, SearchError> {
+        let lock = self.builds.lock().entry(id).or_default().clone();
+        let _one_at_a_time = lock.lock().await;
+        let base = self.store.knowledge_base(id).await?;
+        if let Some((version, index)) = self.indexes.read().get(&id)
+            && *version == base.version
+        {
+            return Ok(index.clone());
         }
+        let chunks = self.store.chunks(id).await?;
+        // Stemming every chunk's words is CPU work: off the async threads.
+        let index = tokio::task::spawn_blocking(move || {
+            let mut index = Index::new(embedder.dimensions());
+            for chunk in chunks.iter().filter(|c| c.model == embedder.model()) {
+                if let Err(error) = index.add(chunk.id, &chunk.text, &chunk.embedding) {
+                    tracing::warn!(chunk = chunk.id, %error, "a stored chunk does not fit the model");
+                }
+            }
+            index
+        })
+        .await
+        .map_err(|e| SearchError::Index(e.to_string()))?;
         let index = Arc::new(index);
         self.indexes
             .write()
-            .insert(base.id, (base.version, index.clone()));
+            .insert(id, (base.version, index.clone()));
         Ok(index)
     }
 
     /// Forgets a deleted base's index.
     pub fn forget(&self, base: i64) {
         self.indexes.write().remove(&base);
+        self.builds.lock().remove(&base);
     }
 }

@@ -450,6 +450,7 @@ async fn run_search(
                 "knowledge.embedding_failed",
                 e.to_string(),
             ),
+            SearchError::Index(e) => ApiError::internal(e),
         })?;
     Ok(Json(SearchResults {
         passages: passages.into_iter().map(PassageView::from).collect(),
