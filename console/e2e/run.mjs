@@ -463,7 +463,7 @@ try {
   check((await page.getByRole('button', { name: 'Start a test call' }).isDisabled()), 'a viewer may start a test call');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, API keys, the DNC list and its CSV import, users, provider keys, the audit log, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
+  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {
