@@ -264,24 +264,65 @@ mod tests {
     /// `(method, path)` of every `.route(...)` in the route modules' sources.
     fn routes_in_source() -> BTreeSet<(String, String)> {
         let sources = [
-            ("", include_str!("routes/health.rs")),
-            ("/api/v1", include_str!("routes/auth.rs")),
-            ("/api/v1", include_str!("routes/users.rs")),
-            ("/api/v1", include_str!("routes/bots.rs")),
-            ("/api/v1", include_str!("routes/campaigns.rs")),
-            ("/api/v1", include_str!("routes/calls.rs")),
-            ("/api/v1", include_str!("routes/fleet.rs")),
-            ("/api/v1", include_str!("routes/ops.rs")),
-            ("/api/v1", include_str!("routes/reports.rs")),
-            ("/api/v1", include_str!("routes/settings.rs")),
-            ("/api/v1", include_str!("routes/crm.rs")),
-            ("/api/v1", include_str!("routes/live.rs")),
-            ("/api/v1", include_str!("routes/test_call.rs")),
-            ("/api/v1", include_str!("routes/knowledge_bases.rs")),
-            ("/api/v1", include_str!("routes/mod.rs")),
+            ("", "routes/health.rs", include_str!("routes/health.rs")),
+            ("/api/v1", "routes/auth.rs", include_str!("routes/auth.rs")),
+            (
+                "/api/v1",
+                "routes/users.rs",
+                include_str!("routes/users.rs"),
+            ),
+            ("/api/v1", "routes/bots.rs", include_str!("routes/bots.rs")),
+            (
+                "/api/v1",
+                "routes/campaigns.rs",
+                include_str!("routes/campaigns.rs"),
+            ),
+            (
+                "/api/v1",
+                "routes/calls.rs",
+                include_str!("routes/calls.rs"),
+            ),
+            (
+                "/api/v1",
+                "routes/fleet.rs",
+                include_str!("routes/fleet.rs"),
+            ),
+            ("/api/v1", "routes/ops.rs", include_str!("routes/ops.rs")),
+            (
+                "/api/v1",
+                "routes/reports.rs",
+                include_str!("routes/reports.rs"),
+            ),
+            (
+                "/api/v1",
+                "routes/settings.rs",
+                include_str!("routes/settings.rs"),
+            ),
+            ("/api/v1", "routes/crm.rs", include_str!("routes/crm.rs")),
+            ("/api/v1", "routes/live.rs", include_str!("routes/live.rs")),
+            (
+                "/api/v1",
+                "routes/test_call.rs",
+                include_str!("routes/test_call.rs"),
+            ),
+            (
+                "/api/v1",
+                "routes/knowledge_bases.rs",
+                include_str!("routes/knowledge_bases.rs"),
+            ),
+            ("/api/v1", "routes/mod.rs", include_str!("routes/mod.rs")),
         ];
+        // Every route file is read here: a new one cannot be left out of this check.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = format!("routes/{}", entry.unwrap().file_name().to_string_lossy());
+            assert!(
+                sources.iter().any(|(_, file, _)| *file == name),
+                "{name} is not read by routes_in_source: add it"
+            );
+        }
         let mut found = BTreeSet::new();
-        for (prefix, source) in sources {
+        for (prefix, _, source) in sources {
             let compact: String = source.split_whitespace().collect();
             for piece in compact.split(".route(\"").skip(1) {
                 let Some((path, rest)) = piece.split_once("\",") else {
