@@ -127,25 +127,35 @@ where
                 "send the body as application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request.too_large",
-                        "the body is too large",
-                    )
-                } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "request.unreadable",
-                        rejection.body_text(),
-                    )
-                }
-            })?;
+        let bytes = body_bytes(request, state, "the body is too large").await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The whole body, within the route's body limit: 413 `request.too_large` saying `too_large`
+/// beyond it, 400 when it cannot be read.
+pub async fn body_bytes<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    too_large: &str,
+) -> ApiResult<Bytes> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request.too_large",
+                    too_large,
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "request.unreadable",
+                    rejection.body_text(),
+                )
+            }
+        })
 }
 
 /// Parses JSON, telling syntax errors (400) from values that do not fit (422 with the path).

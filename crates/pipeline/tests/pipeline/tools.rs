@@ -56,18 +56,31 @@ async fn run_with_tools(
     replies: Vec<Vec<LlmEvent>>,
     webhooks: Arc<Webhooks>,
 ) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
+    run_bot(tools, "Anything on Tuesday?", replies, |assembly| {
+        assembly.webhooks = Some(webhooks);
+    })
+    .await
+}
+
+/// A bot with `tools` hears `said`, answers with the scripted `replies` (one per LLM request),
+/// and runs for 8 s; `tweak` gives the assembly its tool clients. Returns the output and every
+/// request the LLM got.
+async fn run_bot(
+    tools: Vec<ToolSpec>,
+    said: &str,
+    replies: Vec<Vec<LlmEvent>>,
+    tweak: impl FnOnce(&mut Assembly),
+) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
     let mut bot = spec();
     bot.tools = tools;
     let llm = ScriptedLlm::new("llm", replies);
     let mut requests = llm.record_requests();
-    let assembly = Assembly {
-        webhooks: Some(webhooks),
-        ..chains(
-            vec![Arc::new(ScriptedStt::new("stt", &["Anything on Tuesday?"]))],
-            vec![Arc::new(llm)],
-            vec![Arc::new(ToneTts::new("tts"))],
-        )
-    };
+    let mut assembly = chains(
+        vec![Arc::new(ScriptedStt::new("stt", &[said]))],
+        vec![Arc::new(llm)],
+        vec![Arc::new(ToneTts::new("tts"))],
+    );
+    tweak(&mut assembly);
     let mut inputs = utterance();
     inputs.push(TestInput::Wait(Duration::from_secs(8)));
     let out = run_test(build(&bot, assembly), inputs).await;
@@ -247,31 +260,16 @@ async fn run_with_knowledge(
     knowledge: Arc<Knowledge>,
     replies: Vec<Vec<LlmEvent>>,
 ) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
-    let mut bot = spec();
-    bot.tools = vec![ToolSpec::SearchKnowledge {
+    let tool = ToolSpec::SearchKnowledge {
         knowledge_base_ids: vec![4, 7],
         top_k: 2,
         timeout_ms: 1_500,
         filler: Some("Let me look that up.".to_owned()),
-    }];
-    let llm = ScriptedLlm::new("llm", replies);
-    let mut requests = llm.record_requests();
-    let assembly = Assembly {
-        knowledge: Some(knowledge),
-        ..chains(
-            vec![Arc::new(ScriptedStt::new("stt", &["When are you open?"]))],
-            vec![Arc::new(llm)],
-            vec![Arc::new(ToneTts::new("tts"))],
-        )
     };
-    let mut inputs = utterance();
-    inputs.push(TestInput::Wait(Duration::from_secs(8)));
-    let out = run_test(build(&bot, assembly), inputs).await;
-    let mut all = Vec::new();
-    while let Ok(request) = requests.try_recv() {
-        all.push(request);
-    }
-    (out, all)
+    run_bot(vec![tool], "When are you open?", replies, |assembly| {
+        assembly.knowledge = Some(knowledge);
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,16 +1,15 @@
-//! Knowledge bases over HTTP: create, rename, delete; upload documents (one file per request, streamed, its text extracted at once: readable ones wait for the indexer, unreadable ones are stored as failed with why); delete a document, re-index a base; try a search; and the fleet's search for a live call's `search_knowledge` tool.
+//! Knowledge bases over HTTP: create, rename, delete; upload documents (one file per request, at most 25 MiB, its text extracted at once: readable ones wait for the indexer, unreadable ones are stored as failed with why); delete a document, re-index a base; try a search; and the fleet's search for a live call's `search_knowledge` tool.
 
 use super::{audit, snapshot};
 use crate::AppState;
 use crate::auth::{Authorized, Fleet, role};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, body_bytes};
 use crate::kb::{Passage, SearchError};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use knowledge::index::Mode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -219,7 +218,7 @@ pub(crate) struct UploadQuery {
     name: String,
 }
 
-/// One document as the request body (any content type), streamed and hashed as it arrives.
+/// One document as the request body (any content type), up to `UPLOAD_LIMIT`.
 async fn upload(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
@@ -251,31 +250,16 @@ async fn upload(
             e.to_string(),
         )
     })?;
-    let mut stream = request.into_body().into_data_stream();
-    let mut bytes = Vec::new();
-    let mut hash = Sha256::new();
-    while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(|e| {
-            if e.to_string().contains("length limit") {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!(
-                        "a document may be at most {} MiB",
-                        UPLOAD_LIMIT / (1024 * 1024)
-                    ),
-                )
-            } else {
-                ApiError::invalid("body", format!("the upload broke off: {e}"))
-            }
-        })?;
-        hash.update(&piece);
-        bytes.extend_from_slice(&piece);
-    }
+    let too_large = format!(
+        "a document may be at most {} MiB",
+        UPLOAD_LIMIT / (1024 * 1024)
+    );
+    let bytes = body_bytes(request, &state, &too_large).await?;
     if bytes.is_empty() {
         return Err(ApiError::invalid("body", "the file is empty"));
     }
     let size = bytes.len() as i64;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     let text = tokio::task::spawn_blocking(move || knowledge::extract(format, &bytes))
         .await
         .map_err(|e| ApiError::internal(format!("extraction stopped: {e}")))?;
@@ -286,7 +270,7 @@ async fn upload(
             name,
             format: format.name().to_owned(),
             size_bytes: size,
-            sha256: hex::encode(hash.finalize()),
+            sha256,
             body: text.map_err(|e| e.to_string()),
             now: Utc::now(),
         })
