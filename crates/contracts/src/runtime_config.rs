@@ -225,7 +225,29 @@ pub enum ToolSpec {
         /// Something the bot says while it searches.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filler: Option<String>,
+        /// When the search runs: when the model calls the tool (the default), or before every
+        /// reply with the caller's words, its passages given to the model with that turn.
+        #[serde(default, skip_serializing_if = "Retrieval::is_tool")]
+        retrieval: Retrieval,
     },
+}
+
+/// When a bot's knowledge search runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrieval {
+    /// The model decides: `search_knowledge` is one of its tools.
+    #[default]
+    Tool,
+    /// Before every reply the caller's last words are searched and the passages found are put
+    /// in front of the model for that reply (no tool is offered; no round trip is spent on it).
+    EveryTurn,
+}
+
+impl Retrieval {
+    fn is_tool(&self) -> bool {
+        *self == Retrieval::Tool
+    }
 }
 
 fn default_tool_timeout_ms() -> u64 {

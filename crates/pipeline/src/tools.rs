@@ -7,7 +7,7 @@
 
 use crate::services::{ToolCall, ToolDefinition};
 use async_trait::async_trait;
-use contracts::runtime_config::ToolSpec;
+use contracts::runtime_config::{Retrieval, ToolSpec};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +59,8 @@ enum Tool {
         top_k: u32,
         timeout: Duration,
         filler: Option<String>,
+        /// Run before every reply with the caller's words instead of offered as a tool.
+        every_turn: bool,
     },
 }
 
@@ -152,11 +154,13 @@ impl ToolSet {
                     top_k,
                     timeout_ms,
                     filler,
+                    retrieval,
                 } => Tool::SearchKnowledge {
                     knowledge_bases: knowledge_base_ids.clone(),
                     top_k: *top_k,
                     timeout: Duration::from_millis(*timeout_ms),
                     filler: filler.clone(),
+                    every_turn: *retrieval == Retrieval::EveryTurn,
                 },
             });
         }
@@ -179,10 +183,32 @@ impl ToolSet {
         self.tools.is_empty()
     }
 
-    /// The tools as offered to the model.
+    /// Whether a knowledge search runs before every reply ([`ToolSet::retrieve`]).
+    pub fn retrieves_every_turn(&self) -> bool {
+        self.tools.iter().any(|tool| {
+            matches!(
+                tool,
+                Tool::SearchKnowledge {
+                    every_turn: true,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The tools as offered to the model (a knowledge search that runs every turn is not one).
     pub fn definitions(&self) -> Vec<ToolDefinition> {
         self.tools
             .iter()
+            .filter(|tool| {
+                !matches!(
+                    tool,
+                    Tool::SearchKnowledge {
+                        every_turn: true,
+                        ..
+                    }
+                )
+            })
             .map(|tool| match tool {
                 Tool::Webhook { definition, .. } => definition.clone(),
                 Tool::EndCall => ToolDefinition {
@@ -228,7 +254,7 @@ impl ToolSet {
             Tool::EndCall => name == END_CALL,
             Tool::Transfer { .. } => name == TRANSFER_CALL,
             Tool::SetDisposition { .. } => name == SET_DISPOSITION,
-            Tool::SearchKnowledge { .. } => name == SEARCH_KNOWLEDGE,
+            Tool::SearchKnowledge { every_turn, .. } => name == SEARCH_KNOWLEDGE && !every_turn,
         })
     }
 
@@ -239,6 +265,52 @@ impl ToolSet {
                 filler.as_deref()
             }
             _ => None,
+        }
+    }
+
+    /// Runs the knowledge search that runs before every reply with `query` (the caller's words);
+    /// `None` when the bot has none.
+    pub async fn retrieve(&self, query: &str) -> Option<ToolOutcome> {
+        let tool = self.tools.iter().find(|tool| {
+            matches!(
+                tool,
+                Tool::SearchKnowledge {
+                    every_turn: true,
+                    ..
+                }
+            )
+        })?;
+        Some(self.search(tool, query).await)
+    }
+
+    /// A knowledge search under its latency budget.
+    async fn search(&self, tool: &Tool, query: &str) -> ToolOutcome {
+        let Tool::SearchKnowledge {
+            knowledge_bases,
+            top_k,
+            timeout,
+            ..
+        } = tool
+        else {
+            return ToolOutcome::error("not a knowledge search");
+        };
+        let query = query.trim();
+        if query.is_empty() {
+            return ToolOutcome::error("query must be a non-empty string");
+        }
+        let Some(client) = &self.knowledge else {
+            return ToolOutcome::error("the knowledge base is not available");
+        };
+        match tokio::time::timeout(*timeout, client.search(query, knowledge_bases, *top_k)).await {
+            Ok(Ok(result)) => ToolOutcome {
+                result,
+                action: ToolAction::Continue,
+            },
+            Ok(Err(message)) => ToolOutcome::error(message),
+            Err(_) => ToolOutcome::error(format!(
+                "the knowledge search found nothing within {} ms",
+                timeout.as_millis()
+            )),
         }
     }
 
@@ -280,37 +352,13 @@ impl ToolSet {
                     }
                 }
             }
-            Tool::SearchKnowledge {
-                knowledge_bases,
-                top_k,
-                timeout,
-                ..
-            } => {
+            Tool::SearchKnowledge { .. } => {
                 let query = call
                     .arguments
                     .get("query")
                     .and_then(Value::as_str)
-                    .map(str::trim)
                     .unwrap_or_default();
-                if query.is_empty() {
-                    return ToolOutcome::error("query must be a non-empty string");
-                }
-                let Some(client) = &self.knowledge else {
-                    return ToolOutcome::error("the knowledge base is not available");
-                };
-                match tokio::time::timeout(*timeout, client.search(query, knowledge_bases, *top_k))
-                    .await
-                {
-                    Ok(Ok(result)) => ToolOutcome {
-                        result,
-                        action: ToolAction::Continue,
-                    },
-                    Ok(Err(message)) => ToolOutcome::error(message),
-                    Err(_) => ToolOutcome::error(format!(
-                        "the knowledge search found nothing within {} ms",
-                        timeout.as_millis()
-                    )),
-                }
+                self.search(tool, query).await
             }
             Tool::EndCall => ToolOutcome {
                 result: json!({ "ok": true }),

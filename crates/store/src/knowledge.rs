@@ -53,8 +53,9 @@ pub trait KnowledgeStore: Send + Sync {
         total: i64,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Replaces the document's chunks with `chunks` (all from `model`), marks it indexed and
-    /// moves the base's version on, in one transaction.
+    /// Replaces the document's chunks with `chunks` (all from `model`), marks it indexed, removes
+    /// older documents of the same name in its base (a newer upload replaces them once indexed)
+    /// and moves the base's version on, in one transaction.
     async fn finish_document(
         &self,
         id: i64,

@@ -156,6 +156,13 @@ fn tools(spec: &BotSpec) -> ApiResult<()> {
                 timeout_ms,
                 ..
             } => {
+                // One search a bot: the model sees it as the tool `search_knowledge`.
+                if !names.insert("search_knowledge") {
+                    return Err(ApiError::invalid(
+                        format!("{field}.type"),
+                        "search_knowledge is used twice (one knowledge search per bot; it may name several bases)",
+                    ));
+                }
                 if knowledge_base_ids.is_empty() {
                     return Err(ApiError::invalid(
                         format!("{field}.knowledge_base_ids"),

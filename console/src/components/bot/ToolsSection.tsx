@@ -1,5 +1,5 @@
-// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), knowledge search (which bases, how many passages, the latency budget), end call, transfer and set disposition.
-import { ActionIcon, Button, Card, Group, JsonInput, Menu, MultiSelect, NumberInput, Stack, TagsInput, Text, TextInput } from '@mantine/core';
+// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), knowledge search (which bases, when it runs, how many passages, the latency budget), end call, transfer and set disposition.
+import { ActionIcon, Button, Card, Group, JsonInput, Menu, MultiSelect, NumberInput, Select, Stack, TagsInput, Text, TextInput } from '@mantine/core';
 import { api, type components } from '../../api/client';
 import { useLoad } from '../../lib/load';
 import { useState } from 'react';
@@ -102,10 +102,22 @@ export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
                     onChange={(ids) => set(i, { ...tool, knowledge_base_ids: ids.map(Number) })}
                     error={errors[`${field}.knowledge_base_ids`] ?? Object.entries(errors).find(([k]) => k.startsWith(`${field}.knowledge_base_ids[`))?.[1]}
                   />
+                  <Select
+                    label="When it searches"
+                    data={[
+                      { value: 'tool', label: 'When the model asks (a tool it may call)' },
+                      { value: 'every_turn', label: "Before every reply, with the caller's words" },
+                    ]}
+                    value={tool.retrieval ?? 'tool'}
+                    readOnly={readOnly}
+                    allowDeselect={false}
+                    onChange={(v) => set(i, { ...tool, retrieval: v === 'every_turn' ? 'every_turn' : 'tool' })}
+                    error={errors[`${field}.retrieval`]}
+                  />
                   <Group grow align="flex-start">
                     <NumberInput label="Passages per search" min={1} max={10} value={tool.top_k} readOnly={readOnly} onChange={(v) => set(i, { ...tool, top_k: Number(v) || 0 })} error={errors[`${field}.top_k`]} />
                     <NumberInput label="Latency budget (ms)" min={100} max={10000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
-                    <TextInput label="Filler" description="Said while it searches" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
+                    <TextInput label="Filler" description="Said while it searches (when the model asks)" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
                   </Group>
                 </>
               )}

@@ -12,9 +12,10 @@ use crate::frame::{
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
 use crate::services::{LanguageModel, LlmEvent, LlmRequest, Message, ProviderError, ToolCall};
-use crate::tools::{ToolAction, ToolSet};
+use crate::tools::{SEARCH_KNOWLEDGE, ToolAction, ToolSet};
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -34,6 +35,8 @@ pub struct LlmProcessor {
     stall_timeout: Duration,
     /// Index of the first message of the reply the caller has not been confirmed to hear.
     unconfirmed: Option<usize>,
+    /// What the knowledge search found for the caller's last words, for this reply only.
+    retrieved: Option<String>,
 }
 
 impl std::fmt::Debug for LlmProcessor {
@@ -61,6 +64,7 @@ impl LlmProcessor {
             first_message,
             stall_timeout: Duration::from_secs(10),
             unconfirmed: None,
+            retrieved: None,
         }
     }
 
@@ -144,8 +148,16 @@ impl LlmProcessor {
         out: &Outbox,
         first_token: &mut bool,
     ) -> Option<Vec<ToolCall>> {
+        let system = match &self.retrieved {
+            Some(passages) => format!(
+                "{}\n\nThe knowledge base's passages for the caller's last words (answer from \
+                 them when they fit; say so when none does):\n{passages}",
+                self.system
+            ),
+            None => self.system.clone(),
+        };
         let request = LlmRequest {
-            system: self.system.clone(),
+            system,
             messages: self.messages.clone(),
             tools: self.tools.definitions(),
         };
@@ -221,6 +233,33 @@ impl LlmProcessor {
                     }
                 }
             }
+        }
+    }
+
+    /// Searches the knowledge base with the caller's last words when the bot retrieves before
+    /// every reply; the search is recorded like a tool call, and what it found goes with this
+    /// reply only.
+    async fn retrieve(&mut self, out: &Outbox) {
+        self.retrieved = None;
+        if !self.tools.retrieves_every_turn() {
+            return;
+        }
+        let Some(Message::User(query)) = self.messages.last() else {
+            return;
+        };
+        let query = query.clone();
+        let started = Instant::now();
+        let Some(outcome) = self.tools.retrieve(&query).await else {
+            return;
+        };
+        out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
+            name: SEARCH_KNOWLEDGE.to_owned(),
+            arguments: json!({ "query": query, "every_turn": true }),
+            result: outcome.result.clone(),
+            duration: started.elapsed(),
+        })));
+        if outcome.result.get("error").is_none() {
+            self.retrieved = Some(outcome.result.to_string());
         }
     }
 
@@ -301,6 +340,7 @@ impl Processor for LlmProcessor {
             }
             Frame::System(SystemFrame::UserTurn(text)) => {
                 self.add_user(text);
+                self.retrieve(out).await;
                 self.reply(out).await;
             }
             Frame::System(SystemFrame::Interruption) => {

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use async_trait::async_trait;
-use contracts::runtime_config::ToolSpec;
+use contracts::runtime_config::{Retrieval, ToolSpec};
 use pipeline::assemble::Assembly;
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, words};
 use pipeline::tools::WebhookClient;
@@ -258,6 +258,7 @@ impl pipeline::tools::KnowledgeClient for Knowledge {
 
 async fn run_with_knowledge(
     knowledge: Arc<Knowledge>,
+    retrieval: Retrieval,
     replies: Vec<Vec<LlmEvent>>,
 ) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
     let tool = ToolSpec::SearchKnowledge {
@@ -265,6 +266,7 @@ async fn run_with_knowledge(
         top_k: 2,
         timeout_ms: 1_500,
         filler: Some("Let me look that up.".to_owned()),
+        retrieval,
     };
     run_bot(vec![tool], "When are you open?", replies, |assembly| {
         assembly.knowledge = Some(knowledge);
@@ -285,7 +287,7 @@ async fn search_knowledge_gives_the_model_passages_with_their_sources_and_record
         )],
         words("We are open eight to six on weekdays."),
     ];
-    let (out, requests) = run_with_knowledge(knowledge.clone(), replies).await;
+    let (out, requests) = run_with_knowledge(knowledge.clone(), Retrieval::Tool, replies).await;
     assert_eq!(requests[0].tools[0].name, "search_knowledge");
     assert_eq!(
         knowledge.asked.lock().await.clone(),
@@ -322,7 +324,7 @@ async fn a_knowledge_search_over_its_budget_or_without_a_query_gives_the_model_a
         vec![call("search_knowledge", json!({ "query": "  " }))],
         words("I could not find that."),
     ];
-    let (_, requests) = run_with_knowledge(slow.clone(), replies).await;
+    let (_, requests) = run_with_knowledge(slow.clone(), Retrieval::Tool, replies).await;
     let late = tool_results(&requests[1]);
     assert!(
         late[0]["error"].as_str().unwrap().contains("1500 ms"),
@@ -334,4 +336,72 @@ async fn a_knowledge_search_over_its_budget_or_without_a_query_gives_the_model_a
         "{empty:?}"
     );
     assert_eq!(slow.asked.lock().await.len(), 1);
+}
+
+fn tool_records(up: &[pipeline::Frame]) -> Vec<pipeline::frame::ToolCallRecord> {
+    call_events(up)
+        .into_iter()
+        .filter_map(|e| match e {
+            CallEvent::ToolCalled(record) => Some(record),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn retrieval_before_every_reply_puts_passages_for_the_callers_words_in_front_of_the_model() {
+    let knowledge = Arc::new(Knowledge {
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let replies = vec![words("We are open eight to six on weekdays.")];
+    let (out, requests) =
+        run_with_knowledge(knowledge.clone(), Retrieval::EveryTurn, replies).await;
+    // The caller's own words were searched, before the model was asked; no tool is offered.
+    assert_eq!(
+        knowledge.asked.lock().await.clone(),
+        vec![("When are you open?".to_owned(), vec![4, 7], 2)]
+    );
+    assert!(requests[0].tools.is_empty(), "{:?}", requests[0].tools);
+    assert!(
+        requests[0].system.contains("Open 8 to 6 on weekdays.")
+            && requests[0].system.contains("hours.md"),
+        "{}",
+        requests[0].system
+    );
+    // No filler: nothing is said while a search that runs every turn works.
+    assert_eq!(heard(&out.up)[0].0, "We are open eight to six on weekdays.");
+    // The search is in the call's events like a tool call, passages and sources included.
+    let records = tool_records(&out.up);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].name, "search_knowledge");
+    assert_eq!(records[0].arguments["every_turn"], true);
+    assert_eq!(records[0].result["passages"][0]["source"], "hours.md");
+    assert_eq!(records[0].duration, Duration::from_millis(200));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retrieval_over_its_budget_lets_the_reply_go_on_without_passages() {
+    let slow = Arc::new(Knowledge {
+        delay: Duration::from_secs(3),
+        ..Default::default()
+    });
+    let replies = vec![words("Let me find out for you.")];
+    let (out, requests) = run_with_knowledge(slow, Retrieval::EveryTurn, replies).await;
+    assert!(
+        !requests[0].system.contains("passages"),
+        "{}",
+        requests[0].system
+    );
+    assert_eq!(heard(&out.up)[0].0, "Let me find out for you.");
+    let records = tool_records(&out.up);
+    assert!(
+        records[0].result["error"]
+            .as_str()
+            .unwrap()
+            .contains("1500 ms"),
+        "{:?}",
+        records[0].result
+    );
+    assert_eq!(records[0].duration, Duration::from_millis(1_500));
 }

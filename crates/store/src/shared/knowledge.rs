@@ -350,10 +350,10 @@ pub(super) async fn finish_document(
     let now_ms = to_ms(now);
     let total = i64::try_from(chunks.len()).unwrap_or(i64::MAX);
     let mut tx = super::super::begin_write(pool).await?;
-    let base: Option<i64> = sqlx::query_scalar(
+    let found: Option<(i64, String)> = sqlx::query_as(
         "UPDATE kb_documents SET status = 'indexed', error = NULL, model = $2, \
          chunks_total = $3, chunks_done = $3, claimed_at = NULL, updated_at = $4 \
-         WHERE id = $1 AND status = 'indexing' RETURNING knowledge_base_id",
+         WHERE id = $1 AND status = 'indexing' RETURNING knowledge_base_id, name",
     )
     .bind(id)
     .bind(model)
@@ -361,7 +361,7 @@ pub(super) async fn finish_document(
     .bind(now_ms)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(base) = base else {
+    let Some((base, name)) = found else {
         // Deleted, or re-queued by a re-index while it was being embedded: nothing to keep.
         return Err(StoreError::WrongState {
             entity: "document",
@@ -390,6 +390,14 @@ pub(super) async fn finish_document(
         .execute(&mut *tx)
         .await?;
     }
+    // A newer upload of the same file replaces the older ones now that it can answer in their
+    // place (their chunks go with them), in the same step, so searches never see neither.
+    sqlx::query("DELETE FROM kb_documents WHERE knowledge_base_id = $1 AND name = $2 AND id < $3")
+        .bind(base)
+        .bind(&name)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     bump(&mut tx, base, now).await?;
     tx.commit().await?;
     Ok(())

@@ -180,7 +180,88 @@ async fn knowledge_bases_refuse_bad_names_and_deleting_one_removes_everything(
     assert!(store.knowledge_bases().await.unwrap().is_empty());
 }
 
+async fn a_newer_upload_of_the_same_name_replaces_the_older_once_it_is_indexed(
+    store: Arc<dyn Store>,
+) {
+    let now = at(2026, 11, 24, 9, 0);
+    let base = store
+        .create_knowledge_base("Prices", "", now)
+        .await
+        .unwrap();
+    let other = store.create_knowledge_base("Other", "", now).await.unwrap();
+    let index = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            let claimed = store.claim_document(now, STALE).await.unwrap().unwrap();
+            store
+                .finish_document(
+                    claimed.document.id,
+                    "m",
+                    vec![chunk(0, text, vec![1.0])],
+                    now,
+                )
+                .await
+                .unwrap();
+            claimed.document.id
+        }
+    };
+    store
+        .add_document(upload(base.id, "prices.txt", Ok("A cleaning is $80.")))
+        .await
+        .unwrap();
+    let old = index("A cleaning is $80.").await;
+    store
+        .add_document(upload(other.id, "prices.txt", Ok("Another base's prices.")))
+        .await
+        .unwrap();
+    index("Another base's prices.").await;
+    let failed = store
+        .add_document(upload(
+            base.id,
+            "prices.txt",
+            Err("the file could not be read"),
+        ))
+        .await
+        .unwrap();
+    store
+        .add_document(upload(base.id, "prices.txt", Ok("A cleaning is $95.")))
+        .await
+        .unwrap();
+    // While the new version waits, the old one still answers.
+    let texts = |base: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .chunks(base)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.text)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(texts(base.id).await, ["A cleaning is $80."]);
+    let new = index("A cleaning is $95.").await;
+    assert_eq!(texts(base.id).await, ["A cleaning is $95."]);
+    let names: Vec<i64> = store
+        .documents(base.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(
+        names,
+        [new],
+        "the old version and the failed upload are gone"
+    );
+    assert!(old < failed.id && failed.id < new);
+    // Another base's document of the same name is not touched.
+    assert_eq!(texts(other.id).await, ["Another base's prices."]);
+}
+
 both_backends!(
+    a_newer_upload_of_the_same_name_replaces_the_older_once_it_is_indexed,
     documents_are_claimed_once_indexed_with_their_chunks_and_move_the_version,
     an_indexer_that_went_quiet_loses_its_claim_and_a_requeued_one_cannot_finish,
     knowledge_bases_refuse_bad_names_and_deleting_one_removes_everything,

@@ -475,7 +475,38 @@ async fn search_for_call(
             "name at least one knowledge base",
         ));
     }
-    // Only a call the Backend knows may search (the worker's secret is checked by `Fleet`).
-    state.store.call(body.call_id).await?;
+    // Only a call the Backend knows may search (the worker's secret is checked by `Fleet`), and
+    // only the bases its bot's version names.
+    let call = state.store.call(body.call_id).await?;
+    let bot = state
+        .store
+        .bot_version(call.bot_id, call.bot_version)
+        .await?;
+    let allowed: Vec<i64> = bot
+        .spec
+        .tools
+        .iter()
+        .filter_map(|tool| match tool {
+            contracts::runtime_config::ToolSpec::SearchKnowledge {
+                knowledge_base_ids, ..
+            } => Some(knowledge_base_ids.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if let Some((position, id)) = body
+        .knowledge_base_ids
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !allowed.contains(id))
+    {
+        return Err(ApiError {
+            field: Some(format!("knowledge_base_ids[{position}]")),
+            ..ApiError::forbidden(format!(
+                "the bot of call {} (version {}) does not search knowledge base {id}",
+                body.call_id.0, call.bot_version
+            ))
+        });
+    }
     run_search(&state, &body.knowledge_base_ids, &body.query, top_k, mode).await
 }

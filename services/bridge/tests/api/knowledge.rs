@@ -129,8 +129,10 @@ async fn uploads_are_indexed_in_the_background_and_found_by_meaning_and_by_name(
     assert_eq!(found[0]["document_name"], "fees.html", "{found:?}");
     assert!(found[0]["text"].as_str().unwrap().contains("$25"));
 
-    // A live call's tool searches with the fleet's secret.
-    let bot = app.create_bot(bot_spec()).await["id"].as_i64().unwrap();
+    // A live call's tool searches with the fleet's secret, in the bases its bot names only.
+    let mut spec = bot_spec();
+    spec["tools"] = json!([{"type": "search_knowledge", "knowledge_base_ids": [base]}]);
+    let bot = app.create_bot(spec).await["id"].as_i64().unwrap();
     let config: Value = app
         .get(
             &format!("/api/v1/config?bot_id={bot}&direction=web"),
@@ -156,6 +158,28 @@ async fn uploads_are_indexed_in_the_background_and_found_by_meaning_and_by_name(
         .post("/api/v1/knowledge/search", Some(&app.admin), &body)
         .await;
     assert_eq!(refused.status(), 401);
+    let elsewhere = app
+        .post(
+            "/api/v1/knowledge-bases",
+            Some(&app.admin),
+            &json!({"name": "Elsewhere"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let other = json!({"call_id": config["call_id"], "query": "fee", "knowledge_base_ids": [base, elsewhere]});
+    let (status, _, field) = error_of(
+        app.post("/api/v1/knowledge/search", Some(FLEET_SECRET), &other)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, field.as_deref()),
+        (403, Some("knowledge_base_ids[1]"))
+    );
     let unknown = json!({"call_id": 999_999, "query": "fee", "knowledge_base_ids": [base]});
     let response = app
         .post("/api/v1/knowledge/search", Some(FLEET_SECRET), &unknown)
@@ -273,26 +297,31 @@ async fn bad_uploads_and_searches_are_refused_naming_the_field(app: TestApp) {
         assert_eq!((status, got.as_deref()), (422, Some(field)), "{body}");
     }
     // A bot's search_knowledge tool must name bases that exist, and sensible limits.
-    for (tool, field) in [
+    for (tools, field) in [
         (
-            json!({"type": "search_knowledge", "knowledge_base_ids": []}),
+            json!([{"type": "search_knowledge", "knowledge_base_ids": []}]),
             "spec.tools[0].knowledge_base_ids",
         ),
         (
-            json!({"type": "search_knowledge", "knowledge_base_ids": [base, base + 100]}),
+            json!([{"type": "search_knowledge", "knowledge_base_ids": [base, base + 100]}]),
             "spec.tools[0].knowledge_base_ids[1]",
         ),
         (
-            json!({"type": "search_knowledge", "knowledge_base_ids": [base], "top_k": 50}),
+            json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "top_k": 50}]),
             "spec.tools[0].top_k",
         ),
         (
-            json!({"type": "search_knowledge", "knowledge_base_ids": [base], "timeout_ms": 20}),
+            json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "timeout_ms": 20}]),
             "spec.tools[0].timeout_ms",
+        ),
+        (
+            json!([{"type": "search_knowledge", "knowledge_base_ids": [base]},
+                   {"type": "search_knowledge", "knowledge_base_ids": [base], "retrieval": "every_turn"}]),
+            "spec.tools[1].type",
         ),
     ] {
         let mut spec = bot_spec();
-        spec["tools"] = json!([tool]);
+        spec["tools"] = tools;
         let response = app
             .post(
                 "/api/v1/bots",
@@ -304,7 +333,8 @@ async fn bad_uploads_and_searches_are_refused_naming_the_field(app: TestApp) {
         assert_eq!((status, got.as_deref()), (422, Some(field)), "{spec}");
     }
     let mut spec = bot_spec();
-    spec["tools"] = json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "filler": "Let me check."}]);
+    spec["tools"] = json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "filler": "Let me check.",
+                            "retrieval": "every_turn"}]);
     let saved = app
         .post(
             "/api/v1/bots",
@@ -316,6 +346,7 @@ async fn bad_uploads_and_searches_are_refused_naming_the_field(app: TestApp) {
     let saved: Value = saved.json().await.unwrap();
     assert_eq!(saved["spec"]["tools"][0]["top_k"], 3, "{saved}");
     assert_eq!(saved["spec"]["tools"][0]["timeout_ms"], 1500);
+    assert_eq!(saved["spec"]["tools"][0]["retrieval"], "every_turn");
     // Nothing was stored by the refusals.
     let detail: Value = app
         .get(&format!("/api/v1/knowledge-bases/{base}"), Some(&viewer))

@@ -2,6 +2,7 @@
 
 use crate::support::*;
 use chrono::Utc;
+use contracts::runtime_config::{Retrieval, ToolSpec};
 use fleet::client::{BridgeClient, CallKnowledge};
 use pipeline::tools::KnowledgeClient;
 use secrecy::SecretString;
@@ -50,7 +51,15 @@ async fn the_worker_searches_the_knowledge_base_of_its_call_through_the_backend(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let call = answered_call(&backend.store, silent_bot()).await;
+    let mut spec = silent_bot();
+    spec.tools = vec![ToolSpec::SearchKnowledge {
+        knowledge_base_ids: vec![base.id],
+        top_k: 1,
+        timeout_ms: 1_500,
+        filler: None,
+        retrieval: Retrieval::Tool,
+    }];
+    let call = answered_call(&backend.store, spec).await;
     let client = BridgeClient::new(
         &format!("{}/api/v1/config", backend.url),
         &backend.url,
