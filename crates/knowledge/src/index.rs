@@ -56,13 +56,35 @@ pub struct DimensionMismatch {
 
 /// From this many rows on, the vector scan runs on every core.
 const PARALLEL_ROWS: usize = 20_000;
+/// From this many chunks on, [`Index::add_all`] counts words on every core.
+const PARALLEL_COUNTING_ROWS: usize = 1_000;
+
+/// A chunk's terms with their occurrences (in first-seen order), and its length in terms.
+type Counted = (Vec<(String, u32)>, u32);
+
+fn count_terms(text: &str) -> Counted {
+    let mut counts: Vec<(String, u32)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut length = 0u32;
+    for term in terms(text) {
+        length += 1;
+        match at.get(&term) {
+            Some(&i) => counts[i].1 += 1,
+            None => {
+                at.insert(term.clone(), counts.len());
+                counts.push((term, 1));
+            }
+        }
+    }
+    (counts, length)
+}
 
 /// BM25's constants (Robertson's usual values).
 const BM25_K1: f32 = 1.2;
 const BM25_B: f32 = 0.75;
 
 /// The chunks of one or more knowledge bases, searchable.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Index {
     dimensions: usize,
     ids: Vec<i64>,
@@ -100,27 +122,63 @@ impl Index {
 
     /// Adds chunk `id` with its text (for the keyword side) and its unit vector.
     pub fn add(&mut self, id: i64, text: &str, vector: &[f32]) -> Result<(), DimensionMismatch> {
-        if vector.len() != self.dimensions {
-            return Err(DimensionMismatch {
+        self.check(vector)?;
+        let counted = count_terms(text);
+        self.push(id, vector, counted);
+        Ok(())
+    }
+
+    /// Adds many chunks in order, as [`Index::add`] one by one would, their words stemmed and
+    /// counted on every core when there are many (the costly part of building an index). Nothing
+    /// is added when a vector does not fit.
+    pub fn add_all(&mut self, rows: &[(i64, &str, &[f32])]) -> Result<(), DimensionMismatch> {
+        for (_, _, vector) in rows {
+            self.check(vector)?;
+        }
+        let threads = if rows.len() >= PARALLEL_COUNTING_ROWS {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            1
+        };
+        let per_thread = rows.len().div_ceil(threads).max(1);
+        let counted: Vec<Vec<Counted>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(per_thread)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|row| count_terms(row.1)).collect())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("counting terms does not panic"))
+                .collect()
+        });
+        for (row, counted) in rows.iter().zip(counted.into_iter().flatten()) {
+            self.push(row.0, row.2, counted);
+        }
+        Ok(())
+    }
+
+    fn check(&self, vector: &[f32]) -> Result<(), DimensionMismatch> {
+        if vector.len() == self.dimensions {
+            Ok(())
+        } else {
+            Err(DimensionMismatch {
                 expected: self.dimensions,
                 got: vector.len(),
-            });
+            })
         }
+    }
+
+    fn push(&mut self, id: i64, vector: &[f32], (counts, length): Counted) {
         let row = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.ids.push(id);
         self.vectors.extend_from_slice(vector);
-        let mut counts: HashMap<String, u32> = HashMap::new();
-        let mut length = 0u32;
-        for term in terms(text) {
-            *counts.entry(term).or_default() += 1;
-            length += 1;
-        }
         for (term, count) in counts {
             self.postings.entry(term).or_default().push((row, count));
         }
         self.lengths.push(length);
         self.total_length += u64::from(length);
-        Ok(())
     }
 
     /// The best `params.top_k` chunks for a query given as text (keyword side) and unit vector.

@@ -289,15 +289,27 @@ impl Knowledge {
         let chunks = self.store.chunks(id).await?;
         // Stemming every chunk's words is CPU work: off the async threads.
         let index = tokio::task::spawn_blocking(move || {
-            let mut index = Index::new(embedder.dimensions());
-            for chunk in chunks.iter().filter(|c| c.model == embedder.model()) {
-                if let Err(error) = index.add(chunk.id, &chunk.text, &chunk.embedding) {
-                    tracing::warn!(chunk = chunk.id, %error, "a stored chunk does not fit the model");
-                }
+            let (fit, misfit): (Vec<_>, Vec<_>) = chunks
+                .iter()
+                .filter(|c| c.model == embedder.model())
+                .partition(|c| c.embedding.len() == embedder.dimensions());
+            for chunk in misfit {
+                tracing::warn!(
+                    chunk = chunk.id,
+                    dimensions = chunk.embedding.len(),
+                    "a stored chunk does not fit the model"
+                );
             }
-            index
+            let rows: Vec<(i64, &str, &[f32])> = fit
+                .iter()
+                .map(|c| (c.id, c.text.as_str(), c.embedding.as_slice()))
+                .collect();
+            let mut index = Index::new(embedder.dimensions());
+            // Every vector was checked to fit just above.
+            index.add_all(&rows).map(|()| index)
         })
         .await
+        .map_err(|e| SearchError::Index(e.to_string()))?
         .map_err(|e| SearchError::Index(e.to_string()))?;
         let index = Arc::new(index);
         self.indexes

@@ -1,4 +1,4 @@
-//! Hybrid search: the keyword side finds names and numbers, the vector side finds paraphrases, fusion keeps both, and a wrong-sized vector is refused.
+//! Hybrid search: the keyword side finds names and numbers, the vector side finds paraphrases, fusion keeps both, a wrong-sized vector is refused, and building an index at once equals building it one chunk at a time.
 
 use super::embeddings::minilm;
 use knowledge::index::Mode;
@@ -104,4 +104,40 @@ fn a_vector_of_the_wrong_size_is_refused_and_an_empty_index_finds_nothing() {
         (hits[1].id, hits[1].keyword_rank, hits[1].vector_rank),
         (2, None, Some(1))
     );
+}
+
+#[test]
+fn adding_many_chunks_at_once_builds_the_same_index_as_adding_them_one_by_one() {
+    // Enough chunks that their words are counted on several threads.
+    let words = [
+        "parking", "invoices", "opening", "hours", "the", "clinic", "fees", "paid",
+    ];
+    let rows: Vec<(i64, String, Vec<f32>)> = (0..2_500)
+        .map(|i: usize| {
+            let text = (0..(i % 7 + 3))
+                .map(|j| words[(i * 31 + j * 7) % words.len()])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let vector = vec![(i % 5) as f32, 1.0, (i % 3) as f32];
+            (i as i64 * 3, format!("{text} #{i}"), vector)
+        })
+        .collect();
+    let mut one_by_one = Index::new(3);
+    for (id, text, vector) in &rows {
+        one_by_one.add(*id, text, vector).unwrap();
+    }
+    let borrowed: Vec<(i64, &str, &[f32])> = rows
+        .iter()
+        .map(|(id, text, vector)| (*id, text.as_str(), vector.as_slice()))
+        .collect();
+    let mut at_once = Index::new(3);
+    at_once.add_all(&borrowed).unwrap();
+    assert_eq!(at_once, one_by_one);
+
+    // A vector of the wrong size anywhere: refused, and nothing added.
+    let mut refused = Index::new(3);
+    let mut bad = borrowed.clone();
+    bad[1_200].2 = &[1.0, 2.0];
+    assert_eq!(refused.add_all(&bad).unwrap_err().got, 2);
+    assert!(refused.is_empty());
 }

@@ -301,11 +301,7 @@ async fn search_knowledge_gives_the_model_passages_with_their_sources_and_record
         "Let me look that up. We are open eight to six on weekdays."
     );
     // The passages and their sources are in the call's events, so the transcript keeps them.
-    let recorded = call_events(&out.up).into_iter().find_map(|e| match e {
-        CallEvent::ToolCalled(record) => Some(record),
-        _ => None,
-    });
-    let recorded = recorded.unwrap();
+    let recorded = tool_records(&out.up).remove(0);
     assert_eq!(
         recorded.result["passages"][0]["text"],
         "Open 8 to 6 on weekdays."
