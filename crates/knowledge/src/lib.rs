@@ -7,6 +7,8 @@ pub mod chunk;
 pub mod embed;
 pub mod extract;
 pub mod index;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use chunk::{Chunk, ChunkParams, chunk};
 pub use embed::{EmbedError, Embedder};

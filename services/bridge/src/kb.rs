@@ -63,6 +63,8 @@ pub struct Knowledge {
     builds: parking_lot::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     wake: Notify,
     chunking: ChunkParams,
+    /// How long a search waits for a rebuild before it uses the previous index.
+    fresh_wait: Duration,
 }
 
 impl std::fmt::Debug for Knowledge {
@@ -82,7 +84,16 @@ impl Knowledge {
             builds: parking_lot::Mutex::new(HashMap::new()),
             wake: Notify::new(),
             chunking: ChunkParams::default(),
+            fresh_wait: FRESH_WAIT,
         }
+    }
+
+    /// Changes how long a search waits for a base's index to be rebuilt before it answers from
+    /// the previous one (`FRESH_WAIT`, 500 ms, by default).
+    #[must_use]
+    pub fn with_fresh_wait(mut self, wait: Duration) -> Self {
+        self.fresh_wait = wait;
+        self
     }
 
     /// The embedding model's name, when one is configured.
@@ -243,7 +254,7 @@ impl Knowledge {
         let (id, embedder) = (base.id, embedder.clone());
         let build = tokio::spawn(async move { this.rebuild(id, embedder).await });
         let built = match cached {
-            Some((_, previous)) => match tokio::time::timeout(FRESH_WAIT, build).await {
+            Some((_, previous)) => match tokio::time::timeout(self.fresh_wait, build).await {
                 Ok(built) => built,
                 Err(_) => {
                     tracing::info!(
@@ -324,3 +335,6 @@ impl Knowledge {
         self.builds.lock().remove(&base);
     }
 }
+
+#[cfg(test)]
+mod tests;

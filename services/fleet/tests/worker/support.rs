@@ -37,42 +37,8 @@ fn bridge_config(port: u16, recordings: &Path) -> BridgeConfig {
     );
     config.crm_interval = None;
     config.recordings_dir = Some(recordings.to_path_buf());
-    config.embedder = Some(Arc::new(WordsEmbedder));
+    config.embedder = Some(Arc::new(knowledge::testing::WordsEmbedder));
     config
-}
-
-/// A test double for the embedding model (the real MiniLM is tested in `knowledge` and the
-/// Backend): each word hashed into one of 64 dimensions, normalised. Enough for the worker's
-/// knowledge search to find a passage that shares words with the query.
-#[derive(Debug)]
-pub struct WordsEmbedder;
-
-#[async_trait::async_trait]
-impl knowledge::Embedder for WordsEmbedder {
-    fn model(&self) -> &str {
-        "words-64"
-    }
-
-    fn dimensions(&self) -> usize {
-        64
-    }
-
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, knowledge::EmbedError> {
-        Ok(texts
-            .iter()
-            .map(|text| {
-                let mut vector = vec![0f32; 64];
-                for word in knowledge::index::terms(text) {
-                    let slot = word
-                        .bytes()
-                        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-                    vector[slot % 64] += 1.0;
-                }
-                knowledge::embed::normalize(&mut vector);
-                vector
-            })
-            .collect())
-    }
 }
 
 /// Starts the Backend on `port` (0 for any) over `store`; returns its URL.
