@@ -71,6 +71,17 @@ async function finishedCall(base, botId) {
     transcript: [
       { speaker: 'assistant', text: 'Hello Ada, this is the dental clinic.', at_ms: 0 },
       { speaker: 'user', text: 'I would like to book a cleaning next week.', at_ms: 1800 },
+      {
+        speaker: 'tool',
+        text: 'search_knowledge',
+        at_ms: 2100,
+        detail: {
+          name: 'search_knowledge',
+          arguments: { query: 'cleaning price', every_turn: true },
+          result: { passages: [{ text: 'A cleaning costs $80.', source: 'prices.md' }] },
+          duration_ms: 84,
+        },
+      },
       { speaker: 'assistant', text: 'Booked for Tuesday at ten. Goodbye.', at_ms: 2600 },
     ],
     analysis: { interest: 'high' },
@@ -299,6 +310,11 @@ try {
   await page.screenshot({ path: join(shots, 'calls.png'), fullPage: true });
   await page.getByRole('cell', { name: `#${callId}` }).click();
   await page.getByText('I would like to book a cleaning next week.').waitFor();
+  // The knowledge search the bot ran is on the page with its source, its passage folded under it.
+  const tool = page.getByTestId('tool-call');
+  await tool.getByText('Knowledge searched before the reply: “cleaning price”').waitFor();
+  await tool.getByText('1 passage from prices.md').click();
+  await tool.getByText('A cleaning costs $80.').waitFor();
   const player = page.getByTestId('recording');
   await player.waitFor();
   const duration = await player.evaluate(

@@ -1,4 +1,4 @@
-// One call: its timings, the transcript as a chat, the stereo recording in a player that can seek, the analysis, QC findings and the state history.
+// One call: its timings, the transcript as a chat (tool calls with what they found), the stereo recording in a player that can seek, the analysis, QC findings and the state history.
 import { Badge, Button, Card, Group, Loader, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
@@ -6,6 +6,7 @@ import { Failed } from '../components/Failed';
 import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
 import { messageOf } from '../lib/load';
+import { ToolLine } from '../components/call/ToolLine';
 
 function when(at?: string | null) {
   return at ? new Date(at).toLocaleString() : '—';
@@ -85,7 +86,7 @@ export function Call() {
                 <Text size="xs" c="dimmed">
                   {line.speaker} · {(line.at_ms / 1000).toFixed(1)} s{line.interrupted ? ' · interrupted' : ''}
                 </Text>
-                <Text size="sm">{line.text}</Text>
+                {line.speaker === 'tool' ? <ToolLine text={line.text} detail={line.detail} /> : <Text size="sm">{line.text}</Text>}
               </Paper>
             </Group>
           ))}
