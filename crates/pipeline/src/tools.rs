@@ -64,6 +64,19 @@ enum Tool {
     },
 }
 
+impl Tool {
+    /// A knowledge search that runs before every reply rather than when the model calls it.
+    fn every_turn(&self) -> bool {
+        matches!(
+            self,
+            Tool::SearchKnowledge {
+                every_turn: true,
+                ..
+            }
+        )
+    }
+}
+
 /// What running a tool asks of the call, besides giving the result back to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolAction {
@@ -185,30 +198,14 @@ impl ToolSet {
 
     /// Whether a knowledge search runs before every reply ([`ToolSet::retrieve`]).
     pub fn retrieves_every_turn(&self) -> bool {
-        self.tools.iter().any(|tool| {
-            matches!(
-                tool,
-                Tool::SearchKnowledge {
-                    every_turn: true,
-                    ..
-                }
-            )
-        })
+        self.tools.iter().any(Tool::every_turn)
     }
 
     /// The tools as offered to the model (a knowledge search that runs every turn is not one).
     pub fn definitions(&self) -> Vec<ToolDefinition> {
         self.tools
             .iter()
-            .filter(|tool| {
-                !matches!(
-                    tool,
-                    Tool::SearchKnowledge {
-                        every_turn: true,
-                        ..
-                    }
-                )
-            })
+            .filter(|tool| !tool.every_turn())
             .map(|tool| match tool {
                 Tool::Webhook { definition, .. } => definition.clone(),
                 Tool::EndCall => ToolDefinition {
@@ -271,15 +268,7 @@ impl ToolSet {
     /// Runs the knowledge search that runs before every reply with `query` (the caller's words);
     /// `None` when the bot has none.
     pub async fn retrieve(&self, query: &str) -> Option<ToolOutcome> {
-        let tool = self.tools.iter().find(|tool| {
-            matches!(
-                tool,
-                Tool::SearchKnowledge {
-                    every_turn: true,
-                    ..
-                }
-            )
-        })?;
+        let tool = self.tools.iter().find(|tool| tool.every_turn())?;
         Some(self.search(tool, query).await)
     }
 
