@@ -3,7 +3,8 @@
 //! A rebuild runs in its own task, one at a time per base: a caller that gives up (a live call's
 //! latency budget) does not cancel it, and while it runs longer than `FRESH_WAIT` a search is
 //! answered from the base's previous index rather than not at all. The indexer starts the
-//! rebuild as soon as a document is indexed, so the first search after an upload rarely waits.
+//! rebuild as soon as a base's documents are all indexed (once for an upload of many files), so
+//! the first search after an upload rarely waits.
 
 use chrono::Utc;
 use knowledge::index::Mode;
@@ -12,7 +13,7 @@ use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{ClaimedDocument, KnowledgeBase, NewChunk, Store, StoreError};
+use store::{ClaimedDocument, DocumentStatus, KnowledgeBase, NewChunk, Store, StoreError};
 use tokio::sync::Notify;
 
 /// A claim older than this was left by an indexer that stopped; another takes it over.
@@ -65,6 +66,8 @@ pub struct Knowledge {
     chunking: ChunkParams,
     /// How long a search waits for a rebuild before it uses the previous index.
     fresh_wait: Duration,
+    /// Indexes built from the store so far.
+    built: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Knowledge {
@@ -85,6 +88,7 @@ impl Knowledge {
             wake: Notify::new(),
             chunking: ChunkParams::default(),
             fresh_wait: FRESH_WAIT,
+            built: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -130,7 +134,7 @@ impl Knowledge {
         match outcome {
             Ok((model, chunks)) => {
                 match self.store.finish_document(id, &model, chunks, now).await {
-                    Ok(()) => self.warm(base),
+                    Ok(()) => self.settle(base).await,
                     Err(StoreError::WrongState { .. }) => {}
                     Err(error) => return Err(error),
                 }
@@ -138,12 +142,35 @@ impl Knowledge {
             Err(reason) => {
                 tracing::warn!(document = id, %reason, "a document could not be indexed");
                 match self.store.fail_document(id, &reason, now).await {
-                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Ok(()) => self.settle(base).await,
+                    Err(StoreError::NotFound { .. }) => {}
                     Err(error) => return Err(error),
                 }
             }
         }
         Ok(true)
+    }
+
+    /// Rebuilds the base's index once its documents are all settled: an upload of many files is
+    /// built once after its last one rather than after each (a rebuild reads every chunk).
+    async fn settle(self: &Arc<Self>, base: i64) {
+        let waiting = match self.store.documents(base).await {
+            Ok(documents) => documents
+                .iter()
+                .any(|d| matches!(d.status, DocumentStatus::Pending | DocumentStatus::Indexing)),
+            Err(error) => {
+                tracing::warn!(base, %error, "could not list a knowledge base's documents");
+                false
+            }
+        };
+        if !waiting {
+            self.warm(base);
+        }
+    }
+
+    /// How many times an index was built from the store (for tests and metrics).
+    pub fn builds(&self) -> u64 {
+        self.built.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn index(&self, claimed: ClaimedDocument) -> Result<(String, Vec<NewChunk>), String> {
@@ -298,6 +325,8 @@ impl Knowledge {
             return Ok(index.clone());
         }
         let chunks = self.store.chunks(id).await?;
+        self.built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Stemming every chunk's words is CPU work: off the async threads.
         let index = tokio::task::spawn_blocking(move || {
             let (fit, misfit): (Vec<_>, Vec<_>) = chunks

@@ -1,4 +1,4 @@
-//! A search while its base's index is being rebuilt is answered from the previous index (a live call is not kept waiting), and once the rebuild is done searches see the new document.
+//! A search while its base's index is being rebuilt is answered from the previous index (a live call is not kept waiting), once the rebuild is done searches see the new document, and an upload of several files is built once.
 
 use super::*;
 use knowledge::testing::WordsEmbedder;
@@ -96,4 +96,44 @@ async fn a_search_during_a_rebuild_is_answered_from_the_previous_index() {
     knowledge.rebuild(base, embedder).await.unwrap();
     let after = knowledge.search(&[base], query, 1, Mode::Hybrid).await;
     assert_eq!(names(after.unwrap()), ["parking.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_of_several_files_builds_the_index_once_after_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let base = store
+        .create_knowledge_base("Clinic", "", Utc::now())
+        .await
+        .unwrap()
+        .id;
+    let knowledge = Arc::new(Knowledge::new(store.clone(), Some(Arc::new(WordsEmbedder))));
+    for (name, text) in [
+        ("hours.txt", "The clinic opens at eight on weekdays."),
+        ("parking.txt", "The parking garage is on 14th Street."),
+        ("fees.txt", "A missed appointment costs 25 dollars."),
+    ] {
+        store
+            .add_document(NewKbDocument {
+                knowledge_base_id: base,
+                name: name.into(),
+                format: "text".into(),
+                size_bytes: text.len() as i64,
+                sha256: "00".repeat(32),
+                body: Ok(text.into()),
+                now: Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    while knowledge.index_next().await.unwrap() {}
+    // The build the last document started (or this search's, whichever runs first) is the only one.
+    let found = knowledge
+        .search(&[base], "Where is the parking garage?", 1, Mode::Hybrid)
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["parking.txt"]);
+    assert_eq!(knowledge.builds(), 1);
 }
