@@ -54,26 +54,23 @@ enum Tool {
     SetDisposition {
         allowed: Vec<String>,
     },
-    SearchKnowledge {
-        knowledge_bases: Vec<i64>,
-        top_k: u32,
-        timeout: Duration,
-        filler: Option<String>,
-        /// Run before every reply with the caller's words instead of offered as a tool.
-        every_turn: bool,
-    },
+    SearchKnowledge(KnowledgeSearch),
+}
+
+/// A bot's knowledge search: which bases, how many passages, under what budget.
+struct KnowledgeSearch {
+    knowledge_bases: Vec<i64>,
+    top_k: u32,
+    timeout: Duration,
+    filler: Option<String>,
+    /// Run before every reply with the caller's words instead of offered as a tool.
+    every_turn: bool,
 }
 
 impl Tool {
     /// A knowledge search that runs before every reply rather than when the model calls it.
     fn every_turn(&self) -> bool {
-        matches!(
-            self,
-            Tool::SearchKnowledge {
-                every_turn: true,
-                ..
-            }
-        )
+        matches!(self, Tool::SearchKnowledge(search) if search.every_turn)
     }
 }
 
@@ -168,13 +165,13 @@ impl ToolSet {
                     timeout_ms,
                     filler,
                     retrieval,
-                } => Tool::SearchKnowledge {
+                } => Tool::SearchKnowledge(KnowledgeSearch {
                     knowledge_bases: knowledge_base_ids.clone(),
                     top_k: *top_k,
                     timeout: Duration::from_millis(*timeout_ms),
                     filler: filler.clone(),
                     every_turn: *retrieval == Retrieval::EveryTurn,
-                },
+                }),
             });
         }
         Ok(Self {
@@ -227,7 +224,7 @@ impl ToolSet {
                         "required": ["disposition"],
                     }),
                 },
-                Tool::SearchKnowledge { .. } => ToolDefinition {
+                Tool::SearchKnowledge(_) => ToolDefinition {
                     name: SEARCH_KNOWLEDGE.to_owned(),
                     description: "Search the knowledge base for facts that answer the caller. \
                                   Answer only from the passages found; say so when none fits."
@@ -251,16 +248,15 @@ impl ToolSet {
             Tool::EndCall => name == END_CALL,
             Tool::Transfer { .. } => name == TRANSFER_CALL,
             Tool::SetDisposition { .. } => name == SET_DISPOSITION,
-            Tool::SearchKnowledge { every_turn, .. } => name == SEARCH_KNOWLEDGE && !every_turn,
+            Tool::SearchKnowledge(search) => name == SEARCH_KNOWLEDGE && !search.every_turn,
         })
     }
 
     /// What the bot says while the named tool runs, if anything.
     pub fn filler(&self, name: &str) -> Option<&str> {
         match self.find(name) {
-            Some(Tool::Webhook { filler, .. } | Tool::SearchKnowledge { filler, .. }) => {
-                filler.as_deref()
-            }
+            Some(Tool::Webhook { filler, .. }) => filler.as_deref(),
+            Some(Tool::SearchKnowledge(search)) => search.filler.as_deref(),
             _ => None,
         }
     }
@@ -268,21 +264,21 @@ impl ToolSet {
     /// Runs the knowledge search that runs before every reply with `query` (the caller's words);
     /// `None` when the bot has none.
     pub async fn retrieve(&self, query: &str) -> Option<ToolOutcome> {
-        let tool = self.tools.iter().find(|tool| tool.every_turn())?;
-        Some(self.search(tool, query).await)
+        let search = self.tools.iter().find_map(|tool| match tool {
+            Tool::SearchKnowledge(search) if search.every_turn => Some(search),
+            _ => None,
+        })?;
+        Some(self.search(search, query).await)
     }
 
     /// A knowledge search under its latency budget.
-    async fn search(&self, tool: &Tool, query: &str) -> ToolOutcome {
-        let Tool::SearchKnowledge {
+    async fn search(&self, search: &KnowledgeSearch, query: &str) -> ToolOutcome {
+        let KnowledgeSearch {
             knowledge_bases,
             top_k,
             timeout,
             ..
-        } = tool
-        else {
-            return ToolOutcome::error("not a knowledge search");
-        };
+        } = search;
         let query = query.trim();
         if query.is_empty() {
             return ToolOutcome::error("query must be a non-empty string");
@@ -341,13 +337,13 @@ impl ToolSet {
                     }
                 }
             }
-            Tool::SearchKnowledge { .. } => {
+            Tool::SearchKnowledge(search) => {
                 let query = call
                     .arguments
                     .get("query")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                self.search(tool, query).await
+                self.search(search, query).await
             }
             Tool::EndCall => ToolOutcome {
                 result: json!({ "ok": true }),

@@ -3,10 +3,22 @@
 use super::*;
 use knowledge::testing::WordsEmbedder;
 use store::NewKbDocument;
+use store::testing::TestDb;
 
-/// Stores a one-chunk document as the indexer would, without starting a rebuild.
-async fn add_indexed(store: &Arc<dyn Store>, base: i64, name: &str, text: &str) {
-    let now = Utc::now();
+/// A fresh SQLite store with one knowledge base.
+async fn clinic() -> (TestDb, i64) {
+    let db = store::testing::sqlite().await;
+    let base = db
+        .store
+        .create_knowledge_base("Clinic", "", Utc::now())
+        .await
+        .unwrap()
+        .id;
+    (db, base)
+}
+
+/// Uploads a text document, pending for the indexer.
+async fn upload(store: &Arc<dyn Store>, base: i64, name: &str, text: &str) {
     store
         .add_document(NewKbDocument {
             knowledge_base_id: base,
@@ -15,10 +27,16 @@ async fn add_indexed(store: &Arc<dyn Store>, base: i64, name: &str, text: &str) 
             size_bytes: text.len() as i64,
             sha256: "00".repeat(32),
             body: Ok(text.into()),
-            now,
+            now: Utc::now(),
         })
         .await
         .unwrap();
+}
+
+/// Stores a one-chunk document as the indexer would, without starting a rebuild.
+async fn add_indexed(store: &Arc<dyn Store>, base: i64, name: &str, text: &str) {
+    upload(store, base, name, text).await;
+    let now = Utc::now();
     let claimed = store
         .claim_document(now, STALE_CLAIM)
         .await
@@ -48,15 +66,8 @@ fn names(found: Vec<Passage>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_during_a_rebuild_is_answered_from_the_previous_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let base = store
-        .create_knowledge_base("Clinic", "", Utc::now())
-        .await
-        .unwrap()
-        .id;
+    let (db, base) = clinic().await;
+    let store = db.store.clone();
     let embedder: Arc<dyn Embedder> = Arc::new(WordsEmbedder);
     // A search waits 50 ms for a rebuild here (500 ms in service).
     let knowledge = Arc::new(
@@ -100,33 +111,15 @@ async fn a_search_during_a_rebuild_is_answered_from_the_previous_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_of_several_files_builds_the_index_once_after_the_last() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let base = store
-        .create_knowledge_base("Clinic", "", Utc::now())
-        .await
-        .unwrap()
-        .id;
+    let (db, base) = clinic().await;
+    let store = db.store.clone();
     let knowledge = Arc::new(Knowledge::new(store.clone(), Some(Arc::new(WordsEmbedder))));
     for (name, text) in [
         ("hours.txt", "The clinic opens at eight on weekdays."),
         ("parking.txt", "The parking garage is on 14th Street."),
         ("fees.txt", "A missed appointment costs 25 dollars."),
     ] {
-        store
-            .add_document(NewKbDocument {
-                knowledge_base_id: base,
-                name: name.into(),
-                format: "text".into(),
-                size_bytes: text.len() as i64,
-                sha256: "00".repeat(32),
-                body: Ok(text.into()),
-                now: Utc::now(),
-            })
-            .await
-            .unwrap();
+        upload(&store, base, name, text).await;
     }
     while knowledge.index_next().await.unwrap() {}
     // The build the last document started (or this search's, whichever runs first) is the only one.
