@@ -156,8 +156,10 @@ async fn show(
     _: Authorized<role::Viewer>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BaseDetail>> {
-    let base = state.store.knowledge_base(id).await?;
+    // Documents first: the base's counts, read after, are never older than the list they sum
+    // (read the other way round, a document indexed in between showed as indexed and uncounted).
     let documents = state.store.documents(id).await?;
+    let base = state.store.knowledge_base(id).await?;
     Ok(Json(BaseDetail {
         knowledge_base: base.into(),
         documents: documents.into_iter().map(DocumentView::from).collect(),
