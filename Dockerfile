@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# vox in one image (seed phase 3): `vox` and `vox-whisper` built in release mode, the console's
+# vox in one image (seed phase 3): `vox`, `vox-whisper` and `vox-llm` built in release mode, the console's
 # static build, and a small Debian runtime with espeak-ng (the local voice). The command picks the
 # role: `up` (default), `bridge`, `core`, `dialler`, `check`, `migrate`. No Docker engine runs on
 # our machines: CI checks this file with hadolint and the COPY sources against the tree
@@ -15,7 +15,7 @@ COPY crates ./crates
 COPY services ./services
 COPY bench ./bench
 COPY xtask ./xtask
-RUN cargo build --release --locked -p vox -p whisper-server
+RUN cargo build --release --locked -p vox -p whisper-server -p llm-server
 
 FROM node:20-bookworm-slim AS console
 WORKDIR /console
@@ -29,7 +29,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends espeak-ng ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/vox --shell /usr/sbin/nologin vox
-COPY --from=build /src/target/release/vox /src/target/release/vox-whisper /usr/local/bin/
+COPY --from=build /src/target/release/vox /src/target/release/vox-whisper /src/target/release/vox-llm /usr/local/bin/
 COPY --from=console /console/dist /opt/vox/console
 ENV CONSOLE_DIR=/opt/vox/console \
     VOXBRIDGE_HOST=0.0.0.0 \

@@ -23,7 +23,8 @@ console_install() {
 
 console_test() {
     echo "==> console: npm ci, build, unit tests, end-to-end in Chromium"
-    cargo build --quiet -p vox
+    # target/debug/vox comes from scripts/test's one build of the tests and their binaries.
+    [ -x target/debug/vox ] || { echo "error: target/debug/vox is not built (cargo test --workspace --no-run)" >&2; return 70; }
     (
         cd console
         npm ci --no-audit --no-fund --loglevel=error

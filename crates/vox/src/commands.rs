@@ -302,11 +302,11 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
             .base_urls
             .insert("whisper".to_owned(), url.clone());
     }
-    if let Some(path) = &settings.local_llm_model {
-        let model = providers::llm::LocalLlm::load(path)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("load LOCAL_LLM_MODEL {}", path.display()))?;
-        config.providers.local_llm = Some(std::sync::Arc::new(model));
+    if let Some(url) = &settings.local_llm_url {
+        config
+            .providers
+            .base_urls
+            .insert("llama".to_owned(), url.clone());
     }
     Ok(config)
 }

@@ -169,7 +169,10 @@ pub struct Settings {
     /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
     /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
     pub whisper_url: Option<String>,
-    /// `LOCAL_LLM_MODEL`: a GGUF file the `llama` LLM provider runs in-process.
+    /// `LOCAL_LLM_URL`: the OpenAI-compatible server the `llama` LLM provider uses (the `vox-llm`
+    /// sidecar: `http://127.0.0.1:8179/v1`).
+    pub local_llm_url: Option<String>,
+    /// `LOCAL_LLM_MODEL`: the GGUF file `vox up` serves with the `vox-llm` sidecar.
     pub local_llm_model: Option<PathBuf>,
     pub fleet_urls: Vec<String>,
     pub loop_interval_seconds: f64,
@@ -326,6 +329,7 @@ impl Settings {
                 })
                 .collect(),
             whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
+            local_llm_url: http_url("LOCAL_LLM_URL", text("LOCAL_LLM_URL"))?,
             local_llm_model: text("LOCAL_LLM_MODEL").map(PathBuf::from),
             fleet_urls: text("FLEET_URLS")
                 .map(|list| {
@@ -409,6 +413,12 @@ impl Settings {
                     return Err(problem(
                         "VOXBRIDGE_URL",
                         "is required by a fleet worker (where results go)",
+                    ));
+                }
+                if self.local_llm_model.is_some() && self.local_llm_url.is_none() {
+                    return Err(problem(
+                        "LOCAL_LLM_MODEL",
+                        "is served by the vox-llm sidecar, not by a fleet worker: run `vox-llm serve` on this host and set LOCAL_LLM_URL to its address (http://127.0.0.1:8179/v1)",
                     ));
                 }
                 if self.voxcore_socket.is_none() && self.voxcore_listen.is_none() {

@@ -1,4 +1,4 @@
-//! `vox up`: the whole platform in one process on embedded defaults — the Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as its carrier, and the local speech-to-text sidecar — with a demo bot and a running demo campaign on first run.
+//! `vox up`: the whole platform in one process on embedded defaults — the Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as its carrier, and the local speech-to-text and LLM sidecars — with a demo bot and a running demo campaign on first run.
 
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
 use crate::config::Settings;
@@ -134,14 +134,79 @@ async fn first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The local speech-to-text sidecar, when `vox up` could start it.
+/// A local sidecar (`vox-whisper`, `vox-llm`), when `vox up` could start or was given one.
 struct Sidecar {
     child: Option<tokio::process::Child>,
     url: String,
 }
 
-/// `WHISPER_URL` when given; else `vox-whisper serve` started from next to this binary with
-/// `WHISPER_MODEL`; `Err` says why speech-to-text is off.
+impl Sidecar {
+    /// `vox-<name> serve --model <model>` started from next to this binary on a free loopback
+    /// port; `Err` says why it could not be.
+    async fn start(
+        name: &str,
+        package: &str,
+        model: &Path,
+        how_to_get: &str,
+    ) -> Result<Self, String> {
+        let binary = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name(name);
+        if !binary.is_file() {
+            return Err(format!(
+                "{} is not built (cargo build --release -p {package}, or run scripts/up)",
+                binary.display()
+            ));
+        }
+        if !model.is_file() {
+            return Err(format!(
+                "the model {} is missing ({how_to_get})",
+                model.display()
+            ));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut child = tokio::process::Command::new(&binary)
+            .arg("serve")
+            .arg("--model")
+            .arg(model)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--exit-on-stdin-close")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(Self {
+                    child: Some(child),
+                    url: format!("http://127.0.0.1:{port}/v1"),
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("{name} exited ({status}) before listening"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("{name} did not start listening within 30 s"))
+    }
+
+    async fn stop(self) {
+        if let Some(mut child) = self.child {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// `WHISPER_URL` when given; else `vox-whisper` with `WHISPER_MODEL` (or where `scripts/up` puts
+/// it); `Err` says why speech-to-text is off.
 async fn whisper(settings: &Settings) -> Result<Sidecar, String> {
     if let Some(url) = &settings.whisper_url {
         return Ok(Sidecar {
@@ -149,53 +214,38 @@ async fn whisper(settings: &Settings) -> Result<Sidecar, String> {
             url: url.clone(),
         });
     }
-    let binary = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("vox-whisper");
-    if !binary.is_file() {
-        return Err(format!(
-            "{} is not built (cargo build --release -p whisper-server, or run scripts/up)",
-            binary.display()
-        ));
-    }
     let model = settings
         .whisper_model
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_WHISPER_MODEL));
-    if !model.is_file() {
-        return Err(format!(
-            "the model {} is missing (scripts/whisper-model fetches it; WHISPER_MODEL names another)",
-            model.display()
-        ));
+    Sidecar::start(
+        "vox-whisper",
+        "whisper-server",
+        &model,
+        "scripts/whisper-model fetches it; WHISPER_MODEL names another",
+    )
+    .await
+}
+
+/// `LOCAL_LLM_URL` when given; else `vox-llm` when `LOCAL_LLM_MODEL` names a model; `None` when
+/// neither is configured; `Err` says why the local LLM is off.
+async fn local_llm(settings: &Settings) -> Option<Result<Sidecar, String>> {
+    if let Some(url) = &settings.local_llm_url {
+        return Some(Ok(Sidecar {
+            child: None,
+            url: url.clone(),
+        }));
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let child = tokio::process::Command::new(&binary)
-        .arg("serve")
-        .arg("--model")
-        .arg(&model)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("start {}: {e}", binary.display()))?;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Ok(Sidecar {
-                child: Some(child),
-                url: format!("http://127.0.0.1:{port}/v1"),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err("vox-whisper did not start listening within 10 s".into())
+    let model = settings.local_llm_model.as_ref()?;
+    Some(
+        Sidecar::start(
+            "vox-llm",
+            "llm-server",
+            model,
+            "LOCAL_LLM_MODEL names a GGUF file",
+        )
+        .await,
+    )
 }
 
 /// A future that resolves once `stop` says so.
@@ -264,6 +314,14 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
+    let llm = local_llm(settings).await;
+    if let Some(Err(why)) = &llm {
+        println!("the local LLM is off: {why}; bots using the llama provider fall back or end");
+    }
+    let llm_url = llm
+        .as_ref()
+        .and_then(|started| started.as_ref().ok())
+        .map(|s| s.url.clone());
 
     let mut worker_urls = Vec::new();
     for index in 1..=settings.vox_up_workers {
@@ -299,6 +357,12 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .providers
                 .base_urls
                 .insert("whisper".to_owned(), url.clone());
+        }
+        if let Some(url) = &llm_url {
+            worker
+                .providers
+                .base_urls
+                .insert("llama".to_owned(), url.clone());
         }
         let worker = fleet::Worker::bind(worker)
             .await
@@ -351,11 +415,12 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     };
     let port = bridge_url.rsplit(':').next().unwrap_or_default();
     println!(
-        "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with the PSTN simulator · speech-to-text {}",
+        "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with the PSTN simulator · speech-to-text {} · local LLM {}",
         crate::VERSION,
         worker_urls.len(),
         settings.max_concurrent_calls,
         if whisper_url.is_some() { "on" } else { "off" },
+        if llm_url.is_some() { "on" } else { "off" },
     );
     if let Some(demo) = demo {
         println!("first run: the demo campaign \"{demo}\" is dialling simulated contacts");
@@ -396,12 +461,11 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
             Ok(Ok(())) => {}
         }
     }
-    if let Ok(Sidecar {
-        child: Some(mut child),
-        ..
-    }) = sidecar
-    {
-        let _ = child.kill().await;
+    if let Ok(sidecar) = sidecar {
+        sidecar.stop().await;
+    }
+    if let Some(Ok(llm)) = llm {
+        llm.stop().await;
     }
     failure.map_or(Ok(()), Err)
 }

@@ -134,6 +134,38 @@ fn bridge_refuses_to_start_without_its_secrets() {
 }
 
 #[test]
+fn a_worker_given_a_local_model_file_instead_of_the_llm_sidecar_url_exits_64_saying_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let worker = [
+        ("DATABASE_URL", url.as_str()),
+        ("VOXCORE_SECRET", "0123456789abcdef0123"),
+        ("VOXBRIDGE_URL", "http://127.0.0.1:9"),
+        ("VOXCORE_LISTEN", "127.0.0.1:0"),
+    ];
+    let mut env = worker.to_vec();
+    env.push(("LOCAL_LLM_MODEL", "/models/smollm2.gguf"));
+    let output = vox(&["core"], &env);
+    assert_eq!(output.status.code(), Some(64));
+    let message = stderr(&output);
+    assert!(
+        message.contains("LOCAL_LLM_MODEL") && message.contains("LOCAL_LLM_URL"),
+        "{message}"
+    );
+    assert!(message.contains("vox-llm serve"), "{message}");
+
+    let mut env = worker.to_vec();
+    env.push(("LOCAL_LLM_URL", "ftp://127.0.0.1:8179/v1"));
+    let output = vox(&["core"], &env);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("LOCAL_LLM_URL"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn cleanup_reports_what_it_reaped() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("vox.db").display());

@@ -2,10 +2,10 @@
 
 use crate::callee::{self, Part};
 use crate::population::{Fate, Population};
+use ::carrier::{Carrier, CarrierError, CarrierEvent, Dial};
 use chrono::Utc;
 use contracts::attach::{AmdVerdict, MediaProtocol};
 use contracts::{CallId, CallOutcomeCode, CampaignId};
-use dialler::carrier::{Carrier, CarrierError, CarrierEvent, Dial};
 use parking_lot::Mutex;
 use providers::tts::espeak::EspeakTts;
 use rand::rngs::StdRng;

@@ -9,7 +9,7 @@ pub mod load;
 pub mod persona;
 pub mod population;
 
-pub use carrier::{SimCarrier, SimStats};
+pub use self::carrier::{SimCarrier, SimStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
 pub use persona::{Persona, PersonaConfig};
 pub use population::{Fate, Population, PopulationError, Populations};

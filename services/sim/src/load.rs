@@ -12,7 +12,7 @@ use chrono::Utc;
 use contracts::E164Number;
 use contracts::attach::{AttachRequest, MediaProtocol};
 use contracts::runtime_config::{CallDirection, RuntimeConfig};
-use dialler::fleet::{AttachError, FleetClient};
+use fleet_client::{AttachError, FleetClient};
 use parking_lot::Mutex;
 use providers::tts::espeak::EspeakTts;
 use std::sync::Arc;

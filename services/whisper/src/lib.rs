@@ -2,8 +2,8 @@
 //!
 //! Fleet workers reach it through the `whisper` STT provider (per utterance, like any whisper
 //! server), so one model in memory serves every worker on a host and whisper's CPU-heavy decoding
-//! never runs on a call's threads. It is a separate binary because llama.cpp, linked into `vox` for
-//! the local LLM, vendors its own ggml and the two cannot share one process.
+//! never runs on a call's threads. The local LLM is a sidecar of the same shape (`vox-llm`); each
+//! links its own ggml, which is why the two never share a process.
 
 pub mod convert;
 pub mod engine;

@@ -1,7 +1,7 @@
 //! Test fixture for any crate's tests: the local STT sidecar (`vox-whisper` with the tiny.en model that `scripts/test` converts), started once per test process.
 //!
-//! Other crates' tests include this file by `#[path]` rather than depending on this crate: its
-//! whisper.cpp cannot be linked beside llama.cpp (both vendor ggml).
+//! Other crates' tests include this file by `#[path]` rather than depending on this crate, which
+//! would link whisper.cpp into test binaries that only talk to the sidecar over HTTP.
 
 use std::path::PathBuf;
 use std::process::Stdio;

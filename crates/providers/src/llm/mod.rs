@@ -1,13 +1,9 @@
-//! Chat LLMs: OpenAI-compatible chat completions (OpenAI, Groq, vLLM, llama.cpp server, Ollama), Anthropic Messages, and a local GGUF model.
+//! Chat LLMs: OpenAI-compatible chat completions (OpenAI, Groq, vLLM, llama.cpp server, Ollama, vox-llm) and Anthropic Messages.
 
 pub mod anthropic;
-#[cfg(feature = "local-llm")]
-pub mod local;
 pub mod openai;
 
 pub use anthropic::AnthropicLlm;
-#[cfg(feature = "local-llm")]
-pub use local::LocalLlm;
 pub use openai::OpenAiLlm;
 
 use eventsource_stream::Eventsource;

@@ -10,7 +10,7 @@ use pipeline::TextToSpeech;
 use pipeline::tools::WebhookClient;
 use providers::tts::EspeakTts;
 use providers::webhook::HttpWebhooks;
-use providers::{BuildError, ProviderEnv, build_chains};
+use providers::{BuildError, Capability, ProviderEnv, build_chains};
 use serde_json::{Value, json};
 
 fn speech_events(samples: &[i16], rate: SampleRate) -> Vec<VadEvent> {
@@ -133,7 +133,7 @@ fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
     assert_eq!(
         build_chains(&bot, &env).err(),
         Some(BuildError::MissingKey {
-            capability: "llm",
+            capability: Capability::Llm,
             provider: "groq".to_owned()
         })
     );
@@ -141,7 +141,7 @@ fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
     assert_eq!(
         build_chains(&bot, &env).err(),
         Some(BuildError::Unknown {
-            capability: "tts",
+            capability: Capability::Tts,
             provider: "speakomatic".to_owned()
         })
     );
@@ -150,4 +150,30 @@ fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
         build_chains(&bot, &env),
         Err(BuildError::Unavailable { .. })
     ));
+}
+
+#[tokio::test]
+async fn the_llama_provider_is_the_local_llm_server_and_a_server_that_is_down_fails_the_turn_at_once()
+ {
+    let mut env = ProviderEnv::default();
+    env.keys.insert("deepgram".to_owned(), "k".to_owned());
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    env.base_urls
+        .insert("llama".to_owned(), "http://127.0.0.1:1/v1".to_owned());
+    let bot = spec(provider("llama", None), provider("espeak", None));
+    let chains = build_chains(&bot, &env).unwrap();
+    assert_eq!(chains.llm[0].name(), "llama");
+    let request = pipeline::LlmRequest {
+        system: "s".to_owned(),
+        messages: vec![pipeline::Message::User("hi".to_owned())],
+        tools: vec![],
+    };
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        chains.llm[0].stream(&request),
+    )
+    .await
+    .expect("a refused connection is an error, not a hang");
+    let error = outcome.err().expect("nothing listens there");
+    assert_eq!(error.provider(), "llama");
 }

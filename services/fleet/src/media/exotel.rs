@@ -8,6 +8,7 @@
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, base64, json, str_at};
 use audio::SampleRate;
+use contracts::attach::MediaProtocol;
 use serde_json::{Value, json};
 
 const NAME: &str = "exotel";
@@ -30,8 +31,8 @@ impl Exotel {
 }
 
 impl Protocol for Exotel {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> MediaProtocol {
+        MediaProtocol::Exotel
     }
 
     fn rate(&self) -> SampleRate {

@@ -71,7 +71,12 @@ impl MediaError {
 
 /// One carrier's wire protocol, for one call.
 pub trait Protocol: Send {
-    fn name(&self) -> &'static str;
+    /// Which protocol this is.
+    fn kind(&self) -> MediaProtocol;
+    /// Its name in messages and URL paths (`twilio`, `vox`, …).
+    fn name(&self) -> &'static str {
+        path_segment(self.kind())
+    }
     /// The audio rate on the wire (known after the start message for some carriers).
     fn rate(&self) -> SampleRate;
     /// Interprets one message from the carrier.

@@ -10,6 +10,7 @@
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, base64, json, str_at};
 use audio::{SampleRate, g711};
+use contracts::attach::MediaProtocol;
 use serde_json::{Map, Value, json};
 
 const NAME: &str = "plivo";
@@ -47,8 +48,8 @@ fn extra_headers(text: &str) -> Map<String, Value> {
 }
 
 impl Protocol for Plivo {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> MediaProtocol {
+        MediaProtocol::Plivo
     }
 
     fn rate(&self) -> SampleRate {

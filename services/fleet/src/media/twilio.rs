@@ -9,6 +9,7 @@
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, base64, json, str_at};
 use audio::{SampleRate, g711};
+use contracts::attach::MediaProtocol;
 use serde_json::{Value, json};
 
 const NAME: &str = "twilio";
@@ -26,8 +27,8 @@ impl Twilio {
 }
 
 impl Protocol for Twilio {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> MediaProtocol {
+        MediaProtocol::Twilio
     }
 
     fn rate(&self) -> SampleRate {

@@ -9,6 +9,7 @@
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, json, str_at};
 use audio::SampleRate;
+use contracts::attach::MediaProtocol;
 use serde_json::{Value, json};
 
 const NAME: &str = "vonage";
@@ -37,8 +38,8 @@ impl Vonage {
 }
 
 impl Protocol for Vonage {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> MediaProtocol {
+        MediaProtocol::Vonage
     }
 
     fn rate(&self) -> SampleRate {

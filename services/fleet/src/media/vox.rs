@@ -10,6 +10,7 @@
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, json, str_at};
 use audio::SampleRate;
+use contracts::attach::MediaProtocol;
 use serde_json::{Value, json};
 
 const NAME: &str = "vox";
@@ -39,8 +40,8 @@ impl Vox {
 }
 
 impl Protocol for Vox {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> MediaProtocol {
+        MediaProtocol::Vox
     }
 
     fn rate(&self) -> SampleRate {

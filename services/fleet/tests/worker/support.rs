@@ -81,7 +81,7 @@ pub async fn backend() -> Backend {
 mod sidecar;
 
 /// The local STT sidecar, once per test binary (`services/whisper/src/testing.rs`, included by
-/// path: linking the whisper crate beside llama.cpp would clash).
+/// path: it only talks to the sidecar, so it need not link whisper.cpp).
 pub fn whisper_url() -> String {
     sidecar::sidecar_url()
 }

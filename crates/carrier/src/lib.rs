@@ -1,4 +1,7 @@
-//! The `Carrier` interface: what the dialler needs from a telephony provider to dial out (place, cancel, status events, AMD, media on answer).
+//! The `Carrier` interface: what the dialler needs from a telephony provider (place, cancel, events, AMD, media).
+//!
+//! It is a crate of its own so the dialler, the PSTN simulator and the carriers to come depend on
+//! this small interface rather than on one another.
 //!
 //! It is shaped after a REST dial-out such as Twilio's `Calls` resource: placing a call returns
 //! at once; progress (ringing, answered with an optional AMD verdict, ended with a reason) arrives

@@ -1,0 +1,138 @@
+//! Opening a call's media: the carrier's serializer for the attach's protocol, and its start message (or the first audio on `vox`).
+
+use super::Failure;
+use crate::media::{self, Inbound, MediaError, Protocol, WsMessage};
+use audio::SampleRate;
+use axum::extract::ws::{Message, WebSocket};
+use contracts::CallOutcomeCode;
+use contracts::attach::{AttachRequest, MediaProtocol};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a carrier has to send its start message once the socket is open.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn to_ws(message: WsMessage) -> Message {
+    match message {
+        WsMessage::Text(text) => Message::Text(text.into()),
+        WsMessage::Binary(bytes) => Message::Binary(bytes.into()),
+    }
+}
+
+pub(crate) fn from_ws(message: Message) -> Option<WsMessage> {
+    match message {
+        Message::Text(text) => Some(WsMessage::Text(text.to_string())),
+        Message::Binary(bytes) => Some(WsMessage::Binary(bytes.to_vec())),
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => None,
+    }
+}
+
+pub(crate) async fn send_all(socket: &mut WebSocket, messages: Vec<WsMessage>) -> bool {
+    for message in messages {
+        if socket.send(to_ws(message)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// A call's media once the stream has started.
+pub(super) struct Media {
+    pub socket: WebSocket,
+    pub protocol: Box<dyn Protocol>,
+    /// The caller's audio rate on the wire, which the pipeline and the recording use too.
+    pub rate: SampleRate,
+    /// Caller audio that came with or before the start.
+    pub early_audio: Vec<i16>,
+}
+
+impl Media {
+    /// Says goodbye in the protocol's terms and closes the socket (the carrier ends the leg).
+    pub async fn hang_up(&mut self, reason: &str) {
+        let _ = send_all(&mut self.socket, self.protocol.hangup(reason)).await;
+        let _ = self.socket.send(Message::Close(None)).await;
+    }
+}
+
+/// The serializer for the attach's protocol, then the stream's start; a failure has hung up.
+pub(super) async fn open(request: &AttachRequest, mut socket: WebSocket) -> Result<Media, Failure> {
+    let default_rate = if request.media_protocol == MediaProtocol::Vox {
+        SampleRate::Hz16000
+    } else {
+        SampleRate::Hz8000
+    };
+    let protocol = match media::for_protocol(request.media_protocol, default_rate) {
+        Ok(protocol) => protocol,
+        Err(error) => {
+            let _ = socket.send(Message::Close(None)).await;
+            return Err(Failure {
+                outcome: CallOutcomeCode::MediaProtocolError,
+                detail: error.to_string(),
+            });
+        }
+    };
+    let mut media = Media {
+        socket,
+        protocol,
+        rate: default_rate,
+        early_audio: Vec::new(),
+    };
+    match await_start(&mut media).await {
+        Ok(rate) => {
+            media.rate = rate;
+            Ok(media)
+        }
+        Err(failure) => {
+            media.hang_up(&failure.detail).await;
+            Err(failure)
+        }
+    }
+}
+
+/// Reads carrier messages until the stream's start; audio that comes first is kept.
+async fn await_start(media: &mut Media) -> Result<SampleRate, Failure> {
+    let media_failure = |e: MediaError| Failure {
+        outcome: CallOutcomeCode::MediaProtocolError,
+        detail: e.to_string(),
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, media.socket.next())
+            .await
+            .map_err(|_| Failure {
+                outcome: CallOutcomeCode::MediaProtocolError,
+                detail: format!("no start message within {START_TIMEOUT:?}"),
+            })?;
+        let Some(Ok(message)) = message else {
+            return Err(Failure {
+                outcome: CallOutcomeCode::CallCallerHangup,
+                detail: "the media socket closed before the stream started".into(),
+            });
+        };
+        let Some(message) = from_ws(message) else {
+            continue;
+        };
+        match media.protocol.parse(message).map_err(media_failure)? {
+            Inbound::Start(start) => return Ok(start.rate),
+            // `vox` has no start message: its first audio starts the stream.
+            Inbound::Audio(samples) if media.protocol.kind() == MediaProtocol::Vox => {
+                media.early_audio.extend(samples);
+                return Ok(media.protocol.rate());
+            }
+            Inbound::Audio(_) => {
+                return Err(media_failure(MediaError::new(
+                    media.protocol.name(),
+                    "audio before the start message",
+                )));
+            }
+            Inbound::Stop => {
+                return Err(Failure {
+                    outcome: CallOutcomeCode::CallCallerHangup,
+                    detail: "the carrier stopped the stream before it started".into(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
