@@ -164,6 +164,13 @@ impl Engine {
         sampling: Sampling,
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generated, EngineError> {
+        if prompt.is_empty() || prompt.len() + max_tokens > self.context_tokens as usize {
+            return Err(EngineError::Decode(format!(
+                "{} prompt tokens and {max_tokens} to generate do not fit {} tokens",
+                prompt.len(),
+                self.context_tokens
+            )));
+        }
         let backend = backend()?;
         let decode = |e: &dyn std::fmt::Display| EngineError::Decode(e.to_string());
         let params = LlamaContextParams::default()
@@ -176,13 +183,6 @@ impl Engine {
             .new_context(backend, params)
             .map_err(|e| decode(&e))?;
         let vocab = self.model.vocab();
-        if prompt.is_empty() || prompt.len() + max_tokens > self.context_tokens as usize {
-            return Err(EngineError::Decode(format!(
-                "{} prompt tokens and {max_tokens} to generate do not fit {} tokens",
-                prompt.len(),
-                self.context_tokens
-            )));
-        }
         let mut batch = LlamaBatch::new(self.context_tokens as usize, 1);
         let last = prompt.len() as i32 - 1;
         for (i, token) in (0i32..).zip(prompt.iter().copied()) {
