@@ -3,7 +3,7 @@
 # static build, and a small Debian runtime with espeak-ng (the local voice). The command picks the
 # role: `up` (default), `bridge`, `core`, `dialler`, `check`, `migrate`. No Docker engine runs on
 # our machines: CI checks this file with hadolint and the COPY sources against the tree
-# (crates/vox/tests/deploy/containers.rs); docs/deploy.md says how to build and run it.
+# (tests/e2e/deploy/containers.rs); docs/deploy.md says how to build and run it.
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
@@ -14,6 +14,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY services ./services
 COPY bench ./bench
+COPY tests/e2e ./tests/e2e
 COPY xtask ./xtask
 RUN cargo build --release --locked -p vox -p whisper-server -p llm-server
 

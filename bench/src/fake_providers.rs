@@ -1,4 +1,7 @@
-//! Fake speech providers for benchmarks: OpenAI-compatible transcription, chat completions (SSE) and speech (PCM) routes that answer after a fixed latency.
+//! Fake speech providers for benchmarks.
+//!
+//! OpenAI-compatible transcription, chat completions (SSE) and speech (PCM) routes that answer
+//! after a fixed latency.
 //!
 //! They follow the shapes of OpenAI's API reference (`POST /v1/audio/transcriptions` →
 //! `{"text": …}`, `POST /v1/chat/completions` with `stream: true` → `chat.completion.chunk` events

@@ -1,4 +1,7 @@
-//! The Debian FAQ (Debian's `debian-faq` package, plain-text edition) as a question-answering set for retrieval: each chapter a document with its questions taken out, each question paired with the span of its answer.
+//! The Debian FAQ (`debian-faq`, plain-text edition) as a question-answering set for retrieval.
+//!
+//! Each chapter is a document with its questions taken out, each question paired with the span of
+//! its answer.
 //!
 //! The plain text numbers every question at the start of a line (`3.1.2. Will there be …`, wrapped
 //! onto further unindented lines) and indents its answer. A document is a chapter's answers in

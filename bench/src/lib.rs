@@ -1,4 +1,7 @@
-//! Shared pieces of the benchmark harnesses: fresh databases on each backend, a seeded running campaign, fake speech providers, the pacing simulation and the Debian FAQ as a retrieval set.
+//! Shared pieces of the benchmark harnesses.
+//!
+//! Fresh databases on each backend, a seeded running campaign, fake speech providers, the pacing
+//! simulation and the Debian FAQ as a retrieval set.
 
 pub mod fake_providers;
 pub mod faq;

@@ -1,4 +1,7 @@
-//! What the speech benchmarks share: the spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, and percentiles of durations.
+//! What the speech benchmarks share.
+//!
+//! The spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, and percentiles
+//! of durations.
 
 use anyhow::Context;
 use audio::wav;

@@ -1,9 +1,17 @@
-//! Repository checks ("tidy"): every source file says what it is, stays a reviewable size, and every crate is on the code map.
+//! Repository checks ("tidy").
+//!
+//! Every source file says what it is, stays a reviewable size, and every crate is on the code map.
 
 use std::path::{Path, PathBuf};
 
 /// Longest source file accepted; split by responsibility before this.
 pub const MAX_LINES: usize = 800;
+
+/// Longest first `//!` line accepted, in characters: the one-line summary a reader skims.
+pub const MAX_SUMMARY_CHARS: usize = 100;
+
+/// The folders whose `.rs` files the tidy checks read.
+pub const SOURCE_FOLDERS: &[&str] = &["crates", "services", "tests", "bench", "xtask"];
 
 /// The repository root (the parent of `xtask/`).
 pub fn repo_root() -> PathBuf {
@@ -42,10 +50,10 @@ pub fn rust_files(root: &Path, folders: &[&str]) -> Vec<PathBuf> {
     files
 }
 
-/// The crate folders (`crates/*`, `services/*`, `bench`, `xtask`) that ARCHITECTURE.md must map.
+/// The crate folders (`crates/*`, `services/*`, `tests/*`, `bench`, `xtask`) ARCHITECTURE.md maps.
 pub fn crate_folders(root: &Path) -> Vec<String> {
     let mut folders = Vec::new();
-    for parent in ["crates", "services"] {
+    for parent in ["crates", "services", "tests"] {
         if let Ok(entries) = std::fs::read_dir(root.join(parent)) {
             for entry in entries.flatten() {
                 if entry.path().join("Cargo.toml").exists() {

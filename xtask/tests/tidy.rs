@@ -1,8 +1,6 @@
 //! Tidy checks over the whole repository, run with the rest of `cargo test`.
 
-use xtask::{MAX_LINES, crate_folders, repo_root, rust_files};
-
-const SOURCE_FOLDERS: &[&str] = &["crates", "services", "bench", "xtask"];
+use xtask::{MAX_LINES, MAX_SUMMARY_CHARS, SOURCE_FOLDERS, crate_folders, repo_root, rust_files};
 
 #[test]
 fn every_source_file_opens_with_a_doc_line_saying_what_it_is() {
@@ -18,6 +16,30 @@ fn every_source_file_opens_with_a_doc_line_saying_what_it_is() {
     assert!(
         missing.is_empty(),
         "files without a leading //! line: {missing:#?}"
+    );
+}
+
+#[test]
+fn every_first_doc_line_is_a_summary_of_at_most_a_hundred_characters() {
+    let root = repo_root();
+    let long: Vec<_> = rust_files(&root, SOURCE_FOLDERS)
+        .into_iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let first = text.lines().next().unwrap_or_default();
+            let chars = first.chars().count();
+            (chars > MAX_SUMMARY_CHARS).then(|| {
+                format!(
+                    "{} ({chars} characters)",
+                    path.strip_prefix(&root).unwrap().display()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "shorten these first //! lines to {MAX_SUMMARY_CHARS} characters (the rest goes in a \
+         paragraph below): {long:#?}"
     );
 }
 

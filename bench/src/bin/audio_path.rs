@@ -1,4 +1,6 @@
-//! Benchmark: CPU time of the per-frame audio path of a phone call (μ-law in → 16 kHz → VAD, and 16 kHz → μ-law out).
+//! Benchmark: CPU time of the per-frame audio path of a phone call.
+//!
+//! μ-law in → 16 kHz → VAD, and 16 kHz → μ-law out.
 //!
 //! One 20 ms frame of caller audio arrives as 160 μ-law bytes: it is decoded, resampled to 16 kHz
 //! and run through the VAD; one 20 ms frame of bot audio at 16 kHz is resampled to 8 kHz and
@@ -8,11 +10,17 @@
 
 use anyhow::Context;
 use audio::{Resampler, SampleRate, VadParams, VoiceDetector, g711, wav};
+use clap::Parser;
 use std::time::Instant;
 
 const SECONDS: usize = 600;
 
+/// CPU time of the per-frame audio path of a phone call, against G.711 alone (no options).
+#[derive(Debug, Parser)]
+struct Args {}
+
 fn main() -> anyhow::Result<()> {
+    Args::parse();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../crates/audio/tests/data/speech_16k.wav"

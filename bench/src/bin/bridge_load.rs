@@ -1,4 +1,7 @@
-//! Backend API load benchmark: rate-paced `GET /api/v1/config` and call-list requests against 100,000 calls, with p50/p99 latency against `/health` measured the same way.
+//! Backend API load benchmark.
+//!
+//! Rate-paced `GET /api/v1/config` and call-list requests against 100,000 calls, with p50/p99
+//! latency against `/health` measured the same way.
 //!
 //! The Backend runs in this process on a loopback port over a fresh database (SQLite, or
 //! PostgreSQL with `--postgres`); the load generator is an open loop: requests start on a fixed
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::{LeaseRequest, Store};
 
+/// Latency of the Backend's hot routes at a fixed offered rate, against `GET /health`.
 #[derive(Debug, Parser)]
 struct Args {
     /// Calls in the database.

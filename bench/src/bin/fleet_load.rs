@@ -1,4 +1,6 @@
-//! Benchmark: concurrent calls on one fleet worker process (`vox core`), each a real-time 8 kHz μ-law Twilio media stream.
+//! Benchmark: concurrent calls on one fleet worker process (`vox core`).
+//!
+//! Each a real-time 8 kHz μ-law Twilio media stream.
 //!
 //! This process plays every other party on loopback: the Backend's two fleet routes (runtime
 //! config, call results), the speech providers (OpenAI-compatible transcription, chat completions
@@ -29,6 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "bench-fleet-secret-0123456789";
 
+/// Concurrent real-time calls on one fleet worker process: pacing, CPU, memory, latency.
 #[derive(Debug, Parser)]
 struct Args {
     /// Concurrent call levels to run, after the one-call baseline.

@@ -1,4 +1,9 @@
-//! Knowledge-base benchmark: indexing throughput (chunks embedded per second by the Rust all-MiniLM-L6-v2, batched against one at a time as the baseline; chunks stored per second in SQLite) and query latency at 100,000 chunks (embedding the query, then hybrid, vector-only and keyword-only search; p50 and p99), all in one process.
+//! Knowledge-base benchmark.
+//!
+//! Indexing throughput (chunks embedded per second by the Rust all-MiniLM-L6-v2, batched against
+//! one at a time as the baseline; chunks stored per second in SQLite) and query latency at 100,000
+//! chunks (embedding the query, then hybrid, vector-only and keyword-only search; p50 and p99), all
+//! in one process.
 //!
 //! The corpus is the repository's own documentation (Markdown through `knowledge::extract`,
 //! chunked as the Backend chunks). Its chunks are embedded for real; the 100,000-chunk index
@@ -13,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Knowledge bases: indexing throughput and query latency at 100,000 chunks.
 #[derive(Debug, Parser)]
 struct Args {
     /// all-MiniLM-L6-v2's directory.

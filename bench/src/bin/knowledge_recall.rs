@@ -1,4 +1,9 @@
-//! Knowledge-base retrieval quality on a public QA set: the Debian FAQ from Debian's `debian-faq` package (`scripts/bench-knowledge-recall` fetches it), its answers chunked and embedded as the Backend does, each question searched; recall@1, recall@5 and MRR@10 for hybrid, vector-only and keyword-only (BM25) search, keyword-only the baseline, in one process.
+//! Knowledge-base retrieval quality on a public QA set.
+//!
+//! The Debian FAQ from Debian's `debian-faq` package (`scripts/bench-knowledge-recall` fetches it),
+//! its answers chunked and embedded as the Backend does, each question searched; recall@1, recall@5
+//! and MRR@10 for hybrid, vector-only and keyword-only (BM25) search, keyword-only the baseline, in
+//! one process.
 //!
 //! A chunk answers a question when it holds at least half of the question's answer, or 300 bytes
 //! of it when the answer is longer than 600 (an answer over several chunks is found by any of
@@ -11,6 +16,7 @@ use knowledge::{ChunkParams, Embedder, Index, SearchParams};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Knowledge-base retrieval quality on the Debian FAQ: recall@1, recall@5, MRR@10.
 #[derive(Debug, Parser)]
 struct Args {
     /// all-MiniLM-L6-v2's directory.

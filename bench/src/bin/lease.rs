@@ -1,4 +1,6 @@
-//! Lease benchmark: contacts leased per second by 1, 4 and 8 concurrent leasers in batches, on SQLite and PostgreSQL, with a double-lease check.
+//! Lease benchmark: contacts leased per second by 1, 4 and 8 concurrent leasers in batches.
+//!
+//! On SQLite and PostgreSQL, with a double-lease check.
 //!
 //! Each configuration gets a fresh database seeded with the same contacts; leasers loop until the
 //! campaign is drained. Ratios are against the 1-leaser run of the same backend in this process.
@@ -9,6 +11,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use store::LeaseRequest;
 
+/// Contacts leased per second by concurrent leasers, on SQLite and PostgreSQL.
 #[derive(Debug, Parser)]
 struct Args {
     /// Contacts in the campaign.

@@ -1,4 +1,7 @@
-//! Benchmark: the production pacer against progressive, fixed-ratio and VICIdial-like dialling in the deterministic discrete-event simulation of `pacing.md`, on the same random streams.
+//! Benchmark: the production pacer against progressive.
+//!
+//! Fixed-ratio and VICIdial-like dialling in the deterministic discrete-event simulation of
+//! `pacing.md`, on the same random streams.
 //!
 //! For each workload (W1, W2, W3 non-stationary, W5 three campaigns sharing a pool) and pool size
 //! (10, 50, 200 slots) every policy runs the same seeds (10 for 10 slots, 3 above: the same dial
@@ -14,6 +17,7 @@ use clap::Parser;
 use dialler::pacing::{Mode, PacingConfig};
 use std::time::Instant;
 
+/// The production pacer against progressive, fixed-ratio and VICIdial-like dialling.
 #[derive(Debug, Parser)]
 struct Args {
     /// Workloads to run.

@@ -134,15 +134,23 @@ async fn turns(speech: &[i16]) -> anyhow::Result<Vec<Duration>> {
         .collect())
 }
 
+/// The pipeline's own latency per turn with zero-latency providers, against bare frame hops.
+#[derive(Debug, clap::Parser)]
+struct Args {
+    /// Just the baseline (a frame across forwarding processors), as scripts/bench-pipecat reads it.
+    #[arg(long)]
+    hops_only: bool,
+}
+
 fn main() -> anyhow::Result<()> {
+    let args = <Args as clap::Parser>::parse();
     // One second of speech, then the 0.8 s of silence the VAD needs to end the turn.
     let mut speech = bench::speech::speech_second()?;
     speech.extend(vec![0; 16_000]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // `--hops-only`: just the baseline, in a form scripts/bench-pipecat reads.
-    let hops_only = std::env::args().any(|a| a == "--hops-only");
+    let hops_only = args.hops_only;
     runtime.block_on(async {
         if hops_only {
             let (p50, p99) = summary(

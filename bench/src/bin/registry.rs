@@ -1,4 +1,8 @@
-//! Capacity registry benchmark: reservations per second and reserve latency (p50, p99) with 1,000 registered slots and 8 concurrent reservers, on Redis and in-process (the baseline), plus a bare Redis round trip for scale.
+//! Capacity registry benchmark.
+//!
+//! Reservations per second and reserve latency (p50, p99) with 1,000 registered slots and 8
+//! concurrent reservers, on Redis and in-process (the baseline), plus a bare Redis round trip for
+//! scale.
 //!
 //! Each reserver loops reserve → release for `--seconds`, timing the reserve; a ledger checks that
 //! no worker ever holds more grants than slots. Redis is Debian's `redis-server`, started here on
@@ -10,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Capacity registry reservations per second and latency, on Redis and in-process.
 #[derive(Debug, Parser)]
 struct Args {
     /// Workers to register (each with `--slots`).

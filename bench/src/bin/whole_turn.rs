@@ -1,4 +1,6 @@
-//! Benchmark: one whole spoken turn in vox and in Pipecat, side by side, with the same fake providers on loopback and the same audio.
+//! Benchmark: one whole spoken turn in vox and in Pipecat, side by side.
+//!
+//! With the same fake providers on loopback and the same audio.
 //!
 //! This process serves OpenAI-compatible fake providers (transcription, chat completions SSE,
 //! speech PCM; `bench::fake_providers`) that answer at once. It runs vox's assembled pipeline with
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 const FRAME: Duration = Duration::from_millis(20);
 
+/// One whole spoken turn in vox and in Pipecat, side by side.
 #[derive(Debug, Parser)]
 struct Args {
     /// Turns per runtime.

@@ -1,4 +1,7 @@
-//! The pacing benchmark's deterministic discrete-event simulation (`pacing.md`): a pool of bot slots, a 2 s dialler tick, dials whose fates come from per-dial random streams, the 2 s grace, and the metrics the team defined.
+//! The pacing benchmark's deterministic discrete-event simulation (`pacing.md`).
+//!
+//! A pool of bot slots, a 2 s dialler tick, dials whose fates come from per-dial random streams,
+//! the 2 s grace, and the metrics the team defined.
 //!
 //! The policy under test is the production pacer (`dialler::pacing::Pacer`) in each of its modes,
 //! or the VICIdial-like adaptive baseline (`vicidial.rs`). The pacer sees only what a dialler can

@@ -1,4 +1,6 @@
-//! The VICIdial-like adaptive baseline of the pacing benchmark: a dial level that follows free agents every 15 s, with VICIdial's HARD_LIMIT drop rule.
+//! The VICIdial-like adaptive baseline of the pacing benchmark.
+//!
+//! A dial level that follows free agents every 15 s, with VICIdial's HARD_LIMIT drop rule.
 //!
 //! After VICIdial's `AST_VDadapt.pl`: every 15 s, `level ← level · (1 + intensity · (ready −
 //! waiting + target_diff) / agents)`, clamped to `[1, max]`; under HARD_LIMIT, once the

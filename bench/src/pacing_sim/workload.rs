@@ -1,4 +1,7 @@
-//! The workloads of the pacing benchmark (`pacing.md`: W1, W2, W3 non-stationary, W5 three campaigns on one pool) and how one dial's fate is drawn from its own random stream.
+//! The workloads of the pacing benchmark and how one dial's fate is drawn.
+//!
+//! `pacing.md`'s W1, W2, W3 (non-stationary) and W5 (three campaigns on one pool); each dial's fate
+//! comes from its own random stream.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

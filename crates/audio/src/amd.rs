@@ -1,4 +1,6 @@
-//! Answering-machine detection from the first seconds of an answered call (the timing rules of Asterisk's `AMD()`), and the voicemail beep that ends a greeting.
+//! Answering-machine detection from the first seconds of an answered call.
+//!
+//! The timing rules of Asterisk's `AMD()`, and the voicemail beep that ends a greeting.
 //!
 //! A person answers with a short word ("Hello?") and waits; a machine plays a long greeting. The
 //! detector follows the callee's voice per 20 ms frame (the WebRTC VAD with short hysteresis, so

@@ -1,4 +1,7 @@
-//! Pure audio DSP for calls: 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer, voice activity detection and answering-machine detection.
+//! Pure audio DSP for calls.
+//!
+//! 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer, voice activity detection
+//! and answering-machine detection.
 //!
 //! ## Design Notes
 //! Nothing here is async and nothing does I/O: every function takes samples or bytes and returns

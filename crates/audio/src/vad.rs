@@ -1,4 +1,6 @@
-//! Voice activity detection: the WebRTC VAD (libfvad) per 10 ms, a loudness gate and start/stop hysteresis.
+//! Voice activity detection.
+//!
+//! The WebRTC VAD (libfvad) per 10 ms, a loudness gate and start/stop hysteresis.
 //!
 //! A frame counts as speech when enough of its 10 ms pieces are voiced (`confidence`) and its
 //! smoothed loudness reaches `min_volume`. Speech must last `start_secs` before

@@ -1,4 +1,6 @@
-//! The audio crate's suite: G.711 against the reference tables, resampling, WAV, the stereo recorder and the VAD.
+//! The audio crate's suite.
+//!
+//! G.711 against the reference tables, resampling, WAV, the stereo recorder and the VAD.
 
 use audio::{
     AudioError, Resampler, SampleRate, StereoRecorder, Track, VadEvent, VadParams, VoiceDetector,

@@ -1,4 +1,6 @@
-//! The `Carrier` interface: what the dialler needs from a telephony provider (place, cancel, events, AMD, media).
+//! The `Carrier` interface.
+//!
+//! What the dialler needs from a telephony provider (place, cancel, events, AMD, media).
 //!
 //! It is a crate of its own so the dialler, the PSTN simulator and the carriers to come depend on
 //! this small interface rather than on one another.

@@ -1,4 +1,6 @@
-//! Contract 5, console → Backend: request and response bodies of the Backend API's `/api/v1` routes.
+//! Contract 5, console → Backend.
+//!
+//! Request and response bodies of the Backend API's `/api/v1` routes.
 
 use crate::calling_window::CallingWindows;
 use crate::runtime_config::BotSpec;

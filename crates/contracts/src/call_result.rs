@@ -1,4 +1,6 @@
-//! Contract 2, call result: `POST /api/v1/calls/{call_id}/result` (fleet → Backend), idempotent on `call_id`.
+//! Contract 2, call result.
+//!
+//! `POST /api/v1/calls/{call_id}/result` (fleet → Backend), idempotent on `call_id`.
 
 use crate::attach::AmdVerdict;
 use crate::{CallId, CallOutcomeCode};

@@ -1,4 +1,6 @@
-//! Health payloads: a fleet worker's `GET /health`, the host's `GET /health/fleet`, and the dialler's `GET /health`.
+//! Health payloads: a fleet worker's `GET /health`, the host's `GET /health/fleet`.
+//!
+//! And the dialler's `GET /health`.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -1,4 +1,6 @@
-//! Wire types shared by every vox service and the console: the only serde types that cross a process.
+//! Wire types shared by every vox service and the console.
+//!
+//! The only serde types that cross a process.
 //!
 //! The five contracts (DESIGN.md §2) live here:
 //! 1. runtime config ([`runtime_config`]), fetched by a fleet worker for one call;

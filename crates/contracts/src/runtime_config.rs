@@ -1,4 +1,7 @@
-//! Contract 1, runtime config: `GET /api/v1/config?call_id=…` (fleet → Backend) makes a stateless worker the right bot for one call.
+//! Contract 1, runtime config.
+//!
+//! `GET /api/v1/config?call_id=…` (fleet → Backend) makes a stateless worker the right bot for one
+//! call.
 //!
 //! [`BotSpec`] is also what one saved bot version holds; the Backend renders `{{variables}}` from
 //! the contact into the prompt and first message before it serves a [`RuntimeConfig`].

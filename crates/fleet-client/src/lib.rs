@@ -1,4 +1,8 @@
-//! The voice fleet as its callers reach it (the dialler, the Backend's test calls, `vox sim`): free slots from each fleet's `/health/fleet` or from the capacity registry, and attach with failover to the next worker on 429, garbage or timeout (through a reserved slot when there is a registry).
+//! The voice fleet as its callers reach it (the dialler, the Backend's test calls, `vox sim`).
+//!
+//! Free slots from each fleet's `/health/fleet` or from the capacity registry, and attach with
+//! failover to the next worker on 429, garbage or timeout (through a reserved slot when there is a
+//! registry).
 //!
 //! Without a registry it polls the fleet URLs (`FLEET_URLS`, each host's nginx or a worker); with
 //! one it never polls: the registry says which worker has a free slot, reserves it atomically,

@@ -1,4 +1,7 @@
-//! A document's text split into overlapping chunks: sentences (and paragraphs) packed up to a size, each chunk starting with the last sentences of the one before, so an answer that straddles a boundary is whole in one of them.
+//! A document's text split into overlapping chunks.
+//!
+//! Sentences (and paragraphs) packed up to a size, each chunk starting with the last sentences of
+//! the one before, so an answer that straddles a boundary is whole in one of them.
 
 /// How big chunks are and how much neighbours share, in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

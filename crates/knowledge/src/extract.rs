@@ -1,4 +1,8 @@
-//! Text out of an uploaded document: plain text, Markdown (pulldown-cmark's events, markup dropped), HTML (html2text, scripts and styles dropped), PDF (pdf-extract) and DOCX (the paragraphs of `word/document.xml`, read with roxmltree); an unreadable document is an `ExtractError` saying why, never a panic.
+//! Text out of an uploaded document.
+//!
+//! Plain text, Markdown (pulldown-cmark's events, markup dropped), HTML (html2text, scripts and
+//! styles dropped), PDF (pdf-extract) and DOCX (the paragraphs of `word/document.xml`, read with
+//! roxmltree); an unreadable document is an `ExtractError` saying why, never a panic.
 
 use std::io::Read;
 

@@ -1,4 +1,7 @@
-//! Hybrid search over chunks in memory: exact cosine over unit vectors (every chunk scored, no approximation) and BM25 over their words, fused by reciprocal rank so a name or a number the embedding blurs still finds its chunk.
+//! Hybrid search over chunks in memory.
+//!
+//! Exact cosine over unit vectors (every chunk scored, no approximation) and BM25 over their words,
+//! fused by reciprocal rank so a name or a number the embedding blurs still finds its chunk.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};

@@ -1,4 +1,7 @@
-//! A test double for the embedding model (feature `test-util`): each word hashed into one of 64 dimensions, normalised; enough for a search to find a passage that shares words with the query, with no model files.
+//! A test double for the embedding model (feature `test-util`).
+//!
+//! Each word hashed into one of 64 dimensions, normalised; enough for a search to find a passage
+//! that shares words with the query, with no model files.
 
 use crate::embed::{EmbedError, Embedder, normalize};
 use crate::index::terms;

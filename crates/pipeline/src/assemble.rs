@@ -1,4 +1,6 @@
-//! Builds a call's pipeline from a bot spec and its provider chains: VAD → STT → user turns → LLM or flow → TTS → output.
+//! Builds a call's pipeline from a bot spec and its provider chains.
+//!
+//! VAD → STT → user turns → LLM or flow → TTS → output.
 
 use crate::frame::StartParams;
 use crate::processor::Processor;

@@ -1,4 +1,6 @@
-//! Frames are the only thing that moves through a pipeline: system, data and control, downstream or upstream.
+//! Frames are the only thing that moves through a pipeline.
+//!
+//! System, data and control, downstream or upstream.
 //!
 //! **System** frames jump ahead of queued data and control frames and survive an interruption;
 //! **data** and **control** frames queued when an interruption arrives are dropped. The rule that

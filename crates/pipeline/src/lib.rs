@@ -1,4 +1,6 @@
-//! The speech pipeline: frames flow through processors (VAD → STT → user turns → LLM or flow → TTS → output) in one session per call.
+//! The speech pipeline: frames flow through processors, one session per call.
+//!
+//! VAD → STT → user turns → LLM or flow → TTS → output.
 //!
 //! `pipeline` knows nothing of HTTP, SQL or any vendor: providers implement the traits in
 //! [`services`], transports feed [`session::Command`]s and read the frames that leave the session.

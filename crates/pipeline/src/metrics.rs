@@ -1,4 +1,6 @@
-//! Per-turn timings: end of user speech → STT final → LLM first token → TTS first audio → first audio sent.
+//! Per-turn timings, from the end of user speech to the first audio sent.
+//!
+//! End of user speech → STT final → LLM first token → TTS first audio → first audio sent.
 
 use std::time::Duration;
 use tokio::time::Instant;

@@ -1,4 +1,6 @@
-//! A processor's input queue: system frames first, and data and control frames dropped at an interruption.
+//! A processor's input queue.
+//!
+//! System frames first, and data and control frames dropped at an interruption.
 //!
 //! ## Concurrency
 //! No lock: two unbounded channels (system, other) and an interruption epoch. A data or control

@@ -1,4 +1,6 @@
-//! The three narrow traits speech providers implement (streaming STT, chat LLM with tools, TTS) and their typed errors.
+//! The three narrow traits speech providers implement, and their typed errors.
+//!
+//! Streaming STT, chat LLM with tools, and TTS.
 //!
 //! The pipeline drives these traits and knows no vendor; `providers` implements them, one file per
 //! vendor capability. A processor holds a chain of them: when one fails, the next takes over for the

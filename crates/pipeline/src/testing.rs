@@ -1,4 +1,6 @@
-//! The test harness: `run_test` is the one place tests build and run a pipeline; scripted providers stand in for vendors.
+//! The test harness: `run_test` is the one place tests build and run a pipeline.
+//!
+//! Scripted providers stand in for vendors.
 //!
 //! The scripted providers are named as fakes and answer instantly (or after a set delay), so a test
 //! measures the pipeline, not a vendor. Run tests with tokio's paused clock: the output's real-time

@@ -1,4 +1,6 @@
-//! Function calling: the bot's tools as the LLM sees them, argument checks against their JSON Schema, and running them.
+//! Function calling: the bot's tools as the LLM sees them, checked arguments, and running them.
+//!
+//! Arguments are checked against each tool's JSON Schema before it runs.
 //!
 //! Webhook tools go through a [`WebhookClient`] (HTTP lives in `providers`) under the tool's
 //! timeout, the knowledge search through a [`KnowledgeClient`] (the fleet asks the Backend) under

@@ -1,4 +1,6 @@
-//! Builds a call's provider fallback chains from a bot's `ProviderSettings`, keys and endpoint overrides.
+//! Builds a call's provider fallback chains from a bot's `ProviderSettings`.
+//!
+//! Keys and endpoint overrides.
 
 use crate::http::Endpoint;
 use crate::llm::{AnthropicLlm, OpenAiLlm};

@@ -1,4 +1,6 @@
-//! What the HTTP adapters share: an endpoint (base URL, key, timeout) and the mapping of HTTP failures to `ProviderError`.
+//! What the HTTP adapters share.
+//!
+//! An endpoint (base URL, key, timeout) and the mapping of HTTP failures to `ProviderError`.
 
 use pipeline::ProviderError;
 use reqwest::{Response, StatusCode};

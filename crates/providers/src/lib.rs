@@ -1,4 +1,6 @@
-//! Speech provider adapters: each vendor capability in its own file, each speaking the vendor's documented wire protocol.
+//! Speech provider adapters.
+//!
+//! Each vendor capability in its own file, each speaking the vendor's documented wire protocol.
 //!
 //! Every adapter implements one of `pipeline`'s traits (`SpeechToText`, `LanguageModel`,
 //! `TextToSpeech`), has timeouts, and maps failures to typed `ProviderError`s (auth, rate-limited

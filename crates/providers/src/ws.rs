@@ -1,4 +1,6 @@
-//! Opening a vendor's WebSocket with headers, under a timeout, with handshake failures mapped to typed errors.
+//! Opening a vendor's WebSocket with headers, under a timeout.
+//!
+//! With handshake failures mapped to typed errors.
 
 use crate::http::{retry_after, status_error};
 use pipeline::ProviderError;

@@ -1,4 +1,6 @@
-//! The in-process registry (the all-in-one default): the same rules as the Redis one, under one lock.
+//! The in-process registry (the all-in-one default).
+//!
+//! The same rules as the Redis one, under one lock.
 
 use crate::{
     Capacity, Claimant, QuotaScope, Refusal, Registry, Reservation, Result, WorkerInfo, check,

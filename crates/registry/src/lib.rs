@@ -1,4 +1,8 @@
-//! The capacity registry (seed phase 4): fleet workers register their call slots with a TTL and heartbeat them; diallers and inbound routing reserve a slot atomically, a reservation frees itself unless confirmed, draining workers and hosts get nothing new, and quotas cap what a campaign or a client holds.
+//! The capacity registry (seed phase 4).
+//!
+//! Fleet workers register their call slots with a TTL and heartbeat them; diallers and inbound
+//! routing reserve a slot atomically, a reservation frees itself unless confirmed, draining workers
+//! and hosts get nothing new, and quotas cap what a campaign or a client holds.
 //!
 //! One interface ([`Registry`]), two implementations: [`InProcess`] (the all-in-one default) and
 //! [`RedisRegistry`] (many hosts; every operation is one Lua script run by the server, never a

@@ -1,4 +1,7 @@
-//! The Redis registry for many hosts: every operation is one Lua script (atomic on the server), keys under one prefix; after a Redis restart the workers' next heartbeats rebuild it, their running calls counted as busy.
+//! The Redis registry for many hosts.
+//!
+//! Every operation is one Lua script (atomic on the server), keys under one prefix; after a Redis
+//! restart the workers' next heartbeats rebuild it, their running calls counted as busy.
 //!
 //! Keys (`P` is the prefix): `P workers` (zset worker → registration expiry), `P w:<id>` (hash:
 //! url, host, slots, busy, draining), `P held:<id>` (zset reservation → deadline), `P calls:<id>` (set: the confirmed ones), `P free` (zset

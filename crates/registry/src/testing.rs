@@ -1,4 +1,7 @@
-//! For tests and benchmarks (feature `test-util`): a redis-server of one's own — Debian's, on a free loopback port, without persistence — stopped when dropped.
+//! For tests and benchmarks (feature `test-util`).
+//!
+//! A redis-server of one's own — Debian's, on a free loopback port, without persistence — stopped
+//! when dropped.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,4 +1,6 @@
-//! A campaign's `dialler` settings (pacing, retry policy, daily attempt cap, lockouts): what each key means, its default, and the check that refuses a malformed one naming the field.
+//! A campaign's `dialler` settings (pacing, retry policy, daily attempt cap, lockouts).
+//!
+//! What each key means, its default, and the check that refuses a malformed one naming the field.
 //!
 //! The settings live in the campaign's free-form `settings.dialler` object so the console and the
 //! API can carry them without a schema change per knob; this module is the one place that reads

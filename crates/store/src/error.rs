@@ -1,4 +1,6 @@
-//! `StoreError`: the typed failures callers match on (bad input, not found, conflicts, stale transitions, fencing).
+//! `StoreError`: the typed failures callers match on.
+//!
+//! Bad input, not found, conflicts, stale transitions and fencing.
 
 use contracts::{CallId, CallState};
 

@@ -1,4 +1,7 @@
-//! `KnowledgeStore`: the knowledge bases' part of the store (a supertrait of [`crate::Store`], so every store has it): bases, documents with their indexing status, claiming work for the indexer, chunks with embeddings.
+//! `KnowledgeStore`: the knowledge bases' part of the store.
+//!
+//! A supertrait of [`crate::Store`], so every store has it: bases, documents with their indexing
+//! status, claiming work for the indexer, chunks with embeddings.
 
 use crate::error::Result;
 use crate::model::*;

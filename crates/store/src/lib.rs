@@ -1,4 +1,6 @@
-//! The only crate that writes SQL: the [`Store`] trait and its two real implementations, SQLite (embedded default) and PostgreSQL.
+//! The only crate that writes SQL.
+//!
+//! The [`Store`] trait and its two real implementations, SQLite (embedded default) and PostgreSQL.
 //!
 //! ## Design Notes
 //! - One trait, two backends, one query text where the dialects agree: the shared code in

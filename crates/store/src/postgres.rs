@@ -1,4 +1,7 @@
-//! The PostgreSQL backend: leases pick rows with `FOR UPDATE SKIP LOCKED`, so concurrent leasers never wait on each other's rows.
+//! The PostgreSQL backend.
+//!
+//! Leases pick rows with `FOR UPDATE SKIP LOCKED`, so concurrent leasers never wait on each other's
+//! rows.
 
 // Deliberately compiled once per backend: see the Design Notes in lib.rs.
 #[allow(clippy::duplicate_mod)]

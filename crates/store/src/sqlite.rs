@@ -1,4 +1,6 @@
-//! The SQLite backend, the embedded default: one file in WAL mode; writes serialise on `BEGIN IMMEDIATE`.
+//! The SQLite backend, the embedded default.
+//!
+//! One file in WAL mode; writes serialise on `BEGIN IMMEDIATE`.
 
 // Deliberately compiled once per backend: see the Design Notes in lib.rs.
 #[allow(clippy::duplicate_mod)]

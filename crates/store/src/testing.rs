@@ -1,9 +1,37 @@
-//! Test fixtures (feature `test-util`): a fresh, migrated database per test on SQLite or PostgreSQL.
+//! Test fixtures (feature `test-util`).
+//!
+//! A fresh, migrated database per test on SQLite or PostgreSQL.
 //!
 //! PostgreSQL fixtures need `VOX_TEST_DATABASE_URL`, an admin URL of a throwaway server;
 //! `scripts/test` starts one and sets it. Each fixture creates a database of its own there.
 
 use crate::Store;
+
+/// Runs each named `async fn(Arc<dyn Store>)` once per backend, as `sqlite::NAME` and
+/// `postgres::NAME`, each on a fresh database of its own (the calling crate needs tokio).
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = $crate::testing::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = $crate::testing::postgres().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )+
+        }
+    };
+}
 use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

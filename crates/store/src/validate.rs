@@ -1,4 +1,6 @@
-//! Checks at the store boundary: bad input becomes `StoreError::Invalid` naming the field, before any write.
+//! Checks at the store boundary.
+//!
+//! Bad input becomes `StoreError::Invalid` naming the field, before any write.
 
 use crate::error::{Result, StoreError};
 use crate::model::{NewCampaign, NewContact, NewUser, Page, ReportFilter};

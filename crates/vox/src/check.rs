@@ -1,4 +1,7 @@
-//! `vox check`: the smoke check the health timer runs — the Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics` — with one line per failing check and a non-zero exit when any fails.
+//! `vox check`: the smoke check the health timer runs.
+//!
+//! The Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics` —
+//! with one line per failing check and a non-zero exit when any fails.
 
 use crate::config::Settings;
 use contracts::health::{DiallerHealth, FleetHealth, HealthStatus};

@@ -1,4 +1,6 @@
-//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `sim`, `cleanup` and `admin create-user` (`up` is in `up.rs`).
+//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `sim`.
+//!
+//! `cleanup` and `admin create-user` (`up` is in `up.rs`).
 
 use crate::config::{Requirement, Settings};
 use anyhow::Context;

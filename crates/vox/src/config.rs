@@ -1,4 +1,6 @@
-//! Typed configuration: environment variables over an optional TOML file, validated before anything starts.
+//! Typed configuration: environment variables over an optional TOML file.
+//!
+//! Validated before anything starts.
 //!
 //! Every setting has the name the seeds and DESIGN.md use (`DATABASE_URL`, `VOXBRIDGE_PORT`, …),
 //! in the environment and as a key of the TOML file alike; the environment wins. A missing or

@@ -1,4 +1,7 @@
-//! The demo `vox up` seeds on first run: a scripted clinic bot answering a demo number, and a running campaign of simulated contacts that calls through the PSTN simulator with it as caller ID.
+//! The demo `vox up` seeds on first run.
+//!
+//! A scripted clinic bot answering a demo number, and a running campaign of simulated contacts that
+//! calls through the PSTN simulator with it as caller ID.
 
 use contracts::calling_window::CallingWindows;
 use contracts::runtime_config::{

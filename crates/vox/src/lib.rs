@@ -1,4 +1,6 @@
-//! The `vox` binary's library: configuration, telemetry and the subcommands, kept out of `main.rs` so tests reach them.
+//! The `vox` binary's library.
+//!
+//! Configuration, telemetry and the subcommands, kept out of `main.rs` so tests reach them.
 
 #![forbid(unsafe_code)]
 

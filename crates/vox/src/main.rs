@@ -1,4 +1,6 @@
-//! The one vox binary: a subcommand per role (`migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `check`, `cleanup`, `admin`).
+//! The one vox binary: a subcommand per role.
+//!
+//! `migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `check`, `cleanup`, `admin`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -1,4 +1,8 @@
-//! `vox up`: the whole platform in one process on embedded defaults — the Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as its carrier, and the local speech-to-text and LLM sidecars — with a demo bot and a running demo campaign on first run.
+//! `vox up`: the whole platform in one process on embedded defaults.
+//!
+//! The Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as
+//! its carrier, and the local speech-to-text and LLM sidecars — with a demo bot and a running demo
+//! campaign on first run.
 
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
 use crate::config::Settings;

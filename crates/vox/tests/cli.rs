@@ -1,9 +1,9 @@
-//! The `vox` binary end to end: exit codes, messages that name the setting, and migrations on a real SQLite file.
-
-mod support;
+//! The `vox` binary end to end.
+//!
+//! Exit codes, messages that name the setting, and migrations on a real SQLite file.
 
 use std::process::{Command, Output};
-use support::http_get;
+use test_support::http::http_get;
 
 fn vox(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));

@@ -1,4 +1,6 @@
-//! Authentication: argon2id passwords, JWT access and refresh tokens, API keys, the fleet secret, role checks and login rate limits.
+//! Authentication: argon2id passwords, JWT access and refresh tokens, API keys, the fleet secret.
+//!
+//! Role checks and login rate limits.
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};

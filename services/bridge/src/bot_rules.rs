@@ -1,4 +1,6 @@
-//! Checks a bot spec before it is saved: known providers, sound tool schemas, declared template variables, a flow whose steps all exist.
+//! Checks a bot spec before it is saved.
+//!
+//! Known providers, sound tool schemas, declared template variables, a flow whose steps all exist.
 
 use crate::error::{ApiError, ApiResult};
 use crate::template;

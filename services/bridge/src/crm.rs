@@ -1,4 +1,7 @@
-//! CRM push: finished call records go to the operator's webhook through the `crm_deliveries` outbox, signed, retried with backoff, dead-lettered after [`MAX_ATTEMPTS`].
+//! CRM push: finished call records go to the operator's webhook through an outbox.
+//!
+//! The `crm_deliveries` outbox: each push signed, retried with backoff, dead-lettered after
+//! [`MAX_ATTEMPTS`].
 //!
 //! A webhook belongs to a campaign or a bot (`crm.webhook.campaign.<id>`, `crm.webhook.bot.<id>`
 //! in settings); a call's record goes to its campaign's webhook, else its bot's. Each request

@@ -1,4 +1,6 @@
-//! `ApiError`: the one HTTP error type, rendered as `{"error": {"code", "message", "field"}}`, and `ApiJson`, the body extractor that names the bad field.
+//! `ApiError`: the one HTTP error type, rendered as `{"error": {"code", "message", "field"}}`.
+//!
+//! And `ApiJson`, the body extractor that names the bad field.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};

@@ -1,4 +1,7 @@
-//! Streamed CSV contact import: the body is parsed as it arrives (never held whole), rows are normalised and checked, and written in batches.
+//! Streamed CSV contact import.
+//!
+//! The body is parsed as it arrives (never held whole), rows are normalised and checked, and
+//! written in batches.
 //!
 //! Rules, as the API documents them:
 //! - the header row names the columns; `phone` (or `phone_column=`) is required, `timezone`

@@ -1,4 +1,8 @@
-//! The Backend's knowledge bases at work: the indexer (claims pending documents from the store, chunks, embeds in batches with progress, stores the chunks; a restart resumes where it stopped) and search (one in-memory hybrid index per base, rebuilt when the base's version moves).
+//! The Backend's knowledge bases at work.
+//!
+//! The indexer (claims pending documents from the store, chunks, embeds in batches with progress,
+//! stores the chunks; a restart resumes where it stopped) and search (one in-memory hybrid index
+//! per base, rebuilt when the base's version moves).
 //!
 //! A rebuild runs in its own task, one at a time per base: a caller that gives up (a live call's
 //! latency budget) does not cancel it, and while it runs longer than `FRESH_WAIT` a search is

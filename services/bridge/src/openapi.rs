@@ -1,4 +1,7 @@
-//! The OpenAPI 3.1 document of the Backend API, built from the route table below and the contract types' JSON Schemas; served at `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document of the Backend API.
+//!
+//! Built from the route table below and the contract types' JSON Schemas; served at
+//! `/api/v1/openapi.json`.
 //!
 //! A unit test reads the route modules' sources and fails when a route is missing here, or an
 //! operation here has no route, so the document stays complete.

@@ -1,4 +1,7 @@
-//! Phone numbers from operators' files: normalised to E.164 with a default region (libphonenumber's rules), and a time zone guessed from the country where it has only one.
+//! Phone numbers from operators' files.
+//!
+//! Normalised to E.164 with a default region (libphonenumber's rules), and a time zone guessed from
+//! the country where it has only one.
 
 use crate::error::{ApiError, ApiResult};
 use contracts::E164Number;

@@ -1,4 +1,6 @@
-//! `{{variable}}` templates in prompts and first messages: finding the names, and rendering them from a contact.
+//! `{{variable}}` templates in prompts and first messages.
+//!
+//! Finding the names, and rendering them from a contact.
 
 use serde_json::{Map, Value};
 

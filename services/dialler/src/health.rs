@@ -1,4 +1,6 @@
-//! The dialler's `/health` (503 when no tick ran within the stale limit) and `/metrics` (Prometheus text), served on `HEALTH_PORT`.
+//! The dialler's `/health` and `/metrics`, served on `HEALTH_PORT`.
+//!
+//! `/health` is 503 when no tick ran within the stale limit; `/metrics` is Prometheus text.
 
 use crate::engine::{CampaignMetrics, Engine, Stats, TickReport};
 use crate::fleet::FleetClient;

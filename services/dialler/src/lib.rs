@@ -1,4 +1,7 @@
-//! The dialler (`vox dialler`): paces running campaigns, leases contacts, places calls through a carrier and attaches the answered ones to free fleet workers.
+//! The dialler (`vox dialler`).
+//!
+//! Paces running campaigns, leases contacts, places calls through a carrier and attaches the
+//! answered ones to free fleet workers.
 //!
 //! `pacing` (the state-aware predictive pacer, progressive and fixed-ratio modes, the abandon
 //! feedback and the legal-window guard) and `fair_share` (weighted shares of slots) are pure and

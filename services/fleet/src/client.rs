@@ -1,4 +1,7 @@
-//! The worker's calls to the Backend: the runtime config (contract 1), the call result (contract 2) and a live call's knowledge search, all with the fleet secret.
+//! The worker's calls to the Backend.
+//!
+//! The runtime config (contract 1), the call result (contract 2) and a live call's knowledge
+//! search, all with the fleet secret.
 
 use contracts::CallId;
 use contracts::runtime_config::RuntimeConfig;

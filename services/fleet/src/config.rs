@@ -1,4 +1,6 @@
-//! A worker's settings: where it listens, how many calls it takes, where the Backend and the object store are, and its speech providers.
+//! A worker's settings: where it listens, how many calls it takes.
+//!
+//! Where the Backend and the object store are, and its speech providers.
 
 use providers::factory::ProviderEnv;
 use secrecy::SecretString;

@@ -1,4 +1,7 @@
-//! `GET /health/fleet`: asks every worker on the host (Unix sockets by path or glob, or `http://` URLs) for its health, in parallel, and reports the ones that do not answer.
+//! `GET /health/fleet`: every worker on the host asked for its health, in parallel.
+//!
+//! Workers are found by Unix socket path or glob, or `http://` URL; the ones that do not answer are
+//! reported.
 
 use crate::config::Listen;
 use contracts::health::{FleetHealth, FleetWorker, WorkerHealth};

@@ -1,4 +1,7 @@
-//! The voice fleet worker (`vox core`): takes answered calls by attach, runs each through a speech pipeline over the carrier's media WebSocket, and delivers every result durably.
+//! The voice fleet worker (`vox core`).
+//!
+//! Takes answered calls by attach, runs each through a speech pipeline over the carrier's media
+//! WebSocket, and delivers every result durably.
 //!
 //! `Worker::bind` listens (Unix socket or TCP) and starts the outbox delivery loop;
 //! `Worker::serve` runs until the stop signal, then drains: no new calls (health says draining,

@@ -1,4 +1,7 @@
-//! The worker in the capacity registry: it heartbeats its slots and its calls (reserved or running) while it serves, says when it drains, and leaves when it stops.
+//! The worker in the capacity registry.
+//!
+//! It heartbeats its slots and its calls (reserved or running) while it serves, says when it
+//! drains, and leaves when it stops.
 
 use crate::Shared;
 use std::sync::Arc;

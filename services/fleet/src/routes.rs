@@ -1,4 +1,7 @@
-//! The worker's HTTP face: `GET /health`, `GET /health/fleet`, `POST /attach` (contract 4) and the media WebSockets under `/ws/{protocol}/{token}`.
+//! The worker's HTTP face.
+//!
+//! `GET /health`, `GET /health/fleet`, `POST /attach` (contract 4) and the media WebSockets under
+//! `/ws/{protocol}/{token}`.
 
 use crate::client::ConfigError;
 use crate::slots::Refusal;

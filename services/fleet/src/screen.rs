@@ -1,4 +1,7 @@
-//! The bot's own answering-machine detection, for outbound calls the carrier did not screen: the first seconds of the callee's audio decide between a person (the conversation starts) and a machine (the bot leaves its voicemail message after the beep, or hangs up, as the bot says).
+//! The bot's own answering-machine detection, for outbound calls the carrier did not screen.
+//!
+//! The first seconds of the callee's audio decide between a person (the conversation starts) and a
+//! machine (the bot leaves its voicemail message after the beep, or hangs up, as the bot says).
 //!
 //! The audio heard while screening is recorded but not given to the pipeline: a person's
 //! "Hello?" is answered by the bot's first message, not transcribed as a reply to it. A verdict

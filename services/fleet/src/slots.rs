@@ -1,4 +1,6 @@
-//! The worker's call slots: attach reservations with one-time tokens that expire, calls in progress, and drain.
+//! The worker's call slots.
+//!
+//! Attach reservations with one-time tokens that expire, calls in progress, and drain.
 //!
 //! A slot is either free, reserved (an attach said a call is coming; its media must connect with
 //! the token before the reservation expires) or busy (a call runs). Reserved plus busy never

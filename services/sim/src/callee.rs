@@ -1,4 +1,8 @@
-//! The simulated callee on the media leg: connects to the worker's `vox` WebSocket, streams a phone line's audio in real time (speech from espeak-ng, silence between), waits for the bot to finish before speaking its next line, and hangs up.
+//! The simulated callee on the media leg.
+//!
+//! Connects to the worker's `vox` WebSocket, streams a phone line's audio in real time (speech from
+//! espeak-ng, silence between), waits for the bot to finish before speaking its next line, and
+//! hangs up.
 
 use crate::persona::Persona;
 use audio::SampleRate;

@@ -1,4 +1,9 @@
-//! `SimCarrier`: the PSTN simulator as a `Carrier`. Each placed dial gets a fate from the population; ringing, answers (with the carrier's AMD verdict when enabled), busy, failures and ring-outs arrive as carrier events on the clock; an answered call connected to a worker runs a simulated callee over the `vox` media protocol.
+//! `SimCarrier`: the PSTN simulator as a `Carrier`.
+//!
+//! Each placed dial gets a fate from the population.
+//! Ringing, answers (with the carrier's AMD verdict when enabled), busy, failures and ring-outs
+//! arrive as carrier events on the clock; an answered call connected to a worker runs a simulated
+//! callee over the `vox` media protocol.
 
 use crate::callee::{self, Part};
 use crate::population::{Fate, Population};

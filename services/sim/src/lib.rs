@@ -1,4 +1,7 @@
-//! The PSTN simulator (`vox sim`): a `Carrier` whose simulated population answers, rings out, is busy, fails or is voicemail, and whose callees talk to the bot over the worker's `vox` media protocol with espeak-ng voices.
+//! The PSTN simulator (`vox sim`).
+//!
+//! A `Carrier` whose simulated population answers, rings out, is busy, fails or is voicemail, and
+//! whose callees talk to the bot over the worker's `vox` media protocol with espeak-ng voices.
 //!
 //! It is a product feature, not a test double: operators try a campaign end to end with no
 //! carrier account, and the load generator drives a fleet at a chosen call rate.

@@ -1,4 +1,8 @@
-//! The load generator (`vox sim`): simulated callers ring an inbound number, the Backend routes each to its bot, the fleet takes it (next worker on 429), and a simulated caller talks to the bot over the `vox` media protocol in real time; a report of what the callers heard comes back.
+//! The load generator (`vox sim`).
+//!
+//! Simulated callers ring an inbound number, the Backend routes each to its bot, the fleet takes it
+//! (next worker on 429), and a simulated caller talks to the bot over the `vox` media protocol in
+//! real time; a report of what the callers heard comes back.
 //!
 //! Each call goes the way a carrier's inbound call does: `GET /api/v1/config?to=…&from=…` with the
 //! fleet secret creates the call record (the number must be routed to a bot), `POST /attach`

@@ -1,4 +1,7 @@
-//! An LLM persona for the simulated callee: instead of a fixed script, an OpenAI-compatible chat model plays the person (who they are and what they want), reading what the bot said from the worker's live transcript.
+//! An LLM persona for the simulated callee.
+//!
+//! Instead of a fixed script, an OpenAI-compatible chat model plays the person (who they are and
+//! what they want), reading what the bot said from the worker's live transcript.
 
 use futures_util::StreamExt;
 use pipeline::{LanguageModel, LlmEvent, LlmRequest, Message};

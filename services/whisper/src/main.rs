@@ -1,4 +1,6 @@
-//! `vox-whisper`: serve a local Whisper model on the OpenAI transcription route, or convert a CTranslate2 model to ggml.
+//! `vox-whisper`: serve a local Whisper model on the OpenAI transcription route.
+//!
+//! Or convert a CTranslate2 model to ggml.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

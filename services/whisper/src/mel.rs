@@ -1,4 +1,6 @@
-//! The Slaney-style mel filter bank Whisper was trained with (`librosa.filters.mel(sr, n_fft, n_mels)`, area-normalised).
+//! The Slaney-style mel filter bank Whisper was trained with.
+//!
+//! As `librosa.filters.mel(sr, n_fft, n_mels)` makes it, area-normalised.
 
 const F_SP: f64 = 200.0 / 3.0;
 const MIN_LOG_HZ: f64 = 1000.0;

@@ -1,4 +1,6 @@
-//! The HTTP face of the sidecar: OpenAI's transcription route over the local engine, and its health.
+//! The HTTP face of the sidecar.
+//!
+//! OpenAI's transcription route over the local engine, and its health.
 //!
 //! `POST /v1/audio/transcriptions` follows
 //! <https://platform.openai.com/docs/api-reference/audio/createTranscription>: `multipart/form-data`

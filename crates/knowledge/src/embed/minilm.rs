@@ -1,4 +1,8 @@
-//! all-MiniLM-L6-v2 run in Rust (candle's BERT on the CPU) from the model's files on disk: WordPiece tokens (the model's own `tokenizer.json`, up to 256 tokens as sentence-transformers truncates), the encoder, mean pooling over the real tokens, then L2 normalisation — the three modules of the sentence-transformers model, in order.
+//! all-MiniLM-L6-v2 run in Rust (candle's BERT on the CPU) from the model's files on disk.
+//!
+//! WordPiece tokens (the model's own `tokenizer.json`, up to 256 tokens as sentence-transformers
+//! truncates), the encoder, mean pooling over the real tokens, then L2 normalisation — the three
+//! modules of the sentence-transformers model, in order.
 
 use super::{EmbedError, Embedder, normalize};
 use candle_core::{DType, Device, Tensor};

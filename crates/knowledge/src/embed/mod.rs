@@ -1,4 +1,7 @@
-//! Embeddings: the `Embedder` interface, the local all-MiniLM-L6-v2 (`minilm`) and any OpenAI-compatible `/embeddings` endpoint (`openai`).
+//! Embeddings: the `Embedder` interface and its two implementations.
+//!
+//! The local all-MiniLM-L6-v2 (`minilm`) and any OpenAI-compatible `/embeddings` endpoint
+//! (`openai`).
 
 pub mod minilm;
 pub mod openai;

@@ -1,4 +1,7 @@
-//! Any OpenAI-compatible embeddings endpoint (OpenAI, vLLM, Ollama, llama.cpp's server, text-embeddings-inference): `POST {base}/embeddings` with `{model, input: [..]}`, answered with `data[i].embedding` by `index` (https://platform.openai.com/docs/api-reference/embeddings/create).
+//! Any OpenAI-compatible embeddings endpoint: OpenAI, vLLM, Ollama, llama.cpp's server, TEI.
+//!
+//! `POST {base}/embeddings` with `{model, input: [..]}`, answered with `data[i].embedding` by
+//! `index` (https://platform.openai.com/docs/api-reference/embeddings/create).
 
 use super::{EmbedError, Embedder, normalize};
 use serde::Deserialize;

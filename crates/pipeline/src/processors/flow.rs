@@ -1,4 +1,6 @@
-//! The deterministic flow: say, ask, branch on keywords or DTMF, set fields, end; no LLM, fully predictable.
+//! The deterministic flow.
+//!
+//! Say, ask, branch on keywords or DTMF, set fields, end; no LLM, fully predictable.
 
 use crate::frame::{CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame};
 use crate::processor::{Outbox, Processor, ProcessorError};

@@ -1,4 +1,6 @@
-//! The output side of the transport: plays the bot's audio in real time, and on barge-in clears it and reports what was heard.
+//! The output side of the transport.
+//!
+//! Plays the bot's audio in real time, and on barge-in clears it and reports what was heard.
 //!
 //! Audio is sent in 20 ms frames at the pace it plays, a little ahead (`lead`) so the carrier never
 //! runs dry; so the output knows how much of each sentence the caller has heard. Without word

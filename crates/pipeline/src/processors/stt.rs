@@ -1,4 +1,6 @@
-//! Feeds caller audio to a speech-to-text stream and turns its results into transcription frames, failing over mid-call.
+//! Feeds caller audio to a speech-to-text stream and turns its results into transcription frames.
+//!
+//! Failing over mid-call.
 
 use crate::frame::{Direction, Frame, SystemFrame, Transcript};
 use crate::metrics::{MarkKind, TurnMark};

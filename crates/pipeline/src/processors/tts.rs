@@ -1,4 +1,6 @@
-//! The TTS stage: LLM text gathered into sentences, each spoken through the active provider, failing over mid-call.
+//! The TTS stage: LLM text gathered into sentences, each spoken through the active provider.
+//!
+//! Failing over mid-call.
 
 use crate::frame::{AudioChunk, ControlFrame, DataFrame, Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};

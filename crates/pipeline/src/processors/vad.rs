@@ -1,4 +1,6 @@
-//! Turns caller audio into speaking events: `UserStartedSpeaking` (with an interruption) and `UserStoppedSpeaking`.
+//! Turns caller audio into speaking events.
+//!
+//! `UserStartedSpeaking` (with an interruption) and `UserStoppedSpeaking`.
 
 use crate::frame::{Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};

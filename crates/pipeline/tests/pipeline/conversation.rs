@@ -1,4 +1,6 @@
-//! Whole turns through the assembled pipeline: real speech in, bot audio out, barge-in, turn timings.
+//! Whole turns through the assembled pipeline.
+//!
+//! Real speech in, bot audio out, barge-in, turn timings.
 
 use crate::support::*;
 use audio::SampleRate;

@@ -1,4 +1,6 @@
-//! Provider failures: fallback chains switch mid-call, and with none left the call ends naming the provider.
+//! Provider failures: fallback chains switch mid-call.
+//!
+//! And with none left the call ends naming the provider.
 
 use crate::support::*;
 use pipeline::testing::{Behaviour, ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test};

@@ -1,4 +1,6 @@
-//! The session runner: priorities, interruption, limits, panics, and the small pieces turn-taking rests on.
+//! The session runner: priorities, interruption, limits, panics.
+//!
+//! And the small pieces turn-taking rests on.
 
 use crate::support::*;
 use async_trait::async_trait;

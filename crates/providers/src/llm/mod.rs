@@ -1,4 +1,6 @@
-//! Chat LLMs: OpenAI-compatible chat completions (OpenAI, Groq, vLLM, llama.cpp server, Ollama, vox-llm) and Anthropic Messages.
+//! Chat LLMs: OpenAI-compatible chat completions and Anthropic Messages.
+//!
+//! The OpenAI-compatible client serves OpenAI, Groq, vLLM, llama.cpp's server, Ollama and vox-llm.
 
 pub mod anthropic;
 pub mod openai;

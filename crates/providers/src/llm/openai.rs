@@ -1,4 +1,6 @@
-//! OpenAI-compatible chat completions with streaming and tool calls (OpenAI, Groq, Together, vLLM, llama.cpp server, Ollama).
+//! OpenAI-compatible chat completions with streaming and tool calls.
+//!
+//! For OpenAI, Groq, Together, vLLM, llama.cpp's server, Ollama and vox-llm.
 //!
 //! Wire protocol: `POST {base}/chat/completions` with `"stream": true` answers Server-Sent Events,
 //! each `data:` a `chat.completion.chunk` whose `choices[0].delta` carries `content` or

@@ -1,4 +1,6 @@
-//! OpenAI-compatible transcription per utterance (OpenAI, Groq, whisper.cpp and faster-whisper servers).
+//! OpenAI-compatible transcription per utterance.
+//!
+//! For OpenAI, Groq, and whisper.cpp and faster-whisper servers (vox-whisper among them).
 //!
 //! Wire protocol (<https://platform.openai.com/docs/api-reference/audio/createTranscription>):
 //! `POST {base}/audio/transcriptions` as `multipart/form-data` with `file` (here a WAV of the

@@ -1,4 +1,6 @@
-//! Local text-to-speech with espeak-ng: no API key, no network, always there (Debian's `espeak-ng`).
+//! Local text-to-speech with espeak-ng.
+//!
+//! No API key, no network, always there (Debian's `espeak-ng`).
 //!
 //! The `espeak-ng` program writes a 22.05 kHz WAV to stdout (`--stdout`); it is resampled to the
 //! call's rate. The text goes in on stdin, so nothing in it is read as an option.

@@ -1,4 +1,6 @@
-//! Text-to-speech: ElevenLabs and Cartesia over WebSocket, OpenAI-compatible speech over HTTP, and local espeak-ng.
+//! Text-to-speech: ElevenLabs and Cartesia over WebSocket, OpenAI-compatible speech over HTTP.
+//!
+//! And local espeak-ng.
 
 pub mod cartesia;
 pub mod elevenlabs;

@@ -1,4 +1,7 @@
-//! A whole turn over real protocols: espeak-ng speech → VAD → Deepgram (test server) → OpenAI chat (test server) → espeak-ng → paced audio out.
+//! A whole turn over real protocols.
+//!
+//! Espeak-ng speech → VAD → Deepgram (test server) → OpenAI chat (test server) → espeak-ng → paced
+//! audio out.
 
 use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};
 use contracts::runtime_config::{BotSpec, ProviderSettings};

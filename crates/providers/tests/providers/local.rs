@@ -1,4 +1,6 @@
-//! The local pieces: espeak-ng speaking for real, the webhook client, and building chains from a bot's settings.
+//! The local pieces: espeak-ng speaking for real, the webhook client.
+//!
+//! And building chains from a bot's settings.
 
 use crate::support::*;
 use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};

@@ -1,4 +1,7 @@
-//! The suite's fixtures: a real redis-server per test (Debian's, on a free loopback port, killed when the test ends), workers to register, and the macro that runs a test against both registries.
+//! The suite's fixtures.
+//!
+//! A real redis-server per test (Debian's, on a free loopback port, killed when the test ends),
+//! workers to register, and the macro that runs a test against both registries.
 
 pub use registry::testing::RedisServer;
 use registry::{InProcess, RedisRegistry, Registry, WorkerInfo};

@@ -1,4 +1,6 @@
-//! Calls and their history: leases that create attempts, transitions, events and the stale-call reaper.
+//! Calls and their history.
+//!
+//! Leases that create attempts, transitions, events and the stale-call reaper.
 
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::CallDirection;

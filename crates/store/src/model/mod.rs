@@ -1,4 +1,6 @@
-//! The store's domain types: what callers pass in (`New*`) and get back; no serde derives, the wire types are in `contracts`.
+//! The store's domain types.
+//!
+//! What callers pass in (`New*`) and get back; no serde derives, the wire types are in `contracts`.
 
 mod calls;
 mod catalog;

@@ -1,4 +1,6 @@
-//! Operations data: do-not-call list, settings, the CRM outbox, the audit log and the dialler's leader lease.
+//! Operations data: do-not-call list, settings, the CRM outbox.
+//!
+//! The audit log and the dialler's leader lease.
 
 use chrono::{DateTime, Utc};
 use contracts::{CallId, CampaignId, E164Number, UserId};

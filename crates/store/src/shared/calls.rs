@@ -1,4 +1,6 @@
-//! Calls: creation, conditional transitions with their events, the call log and the stale-call reaper.
+//! Calls: creation, conditional transitions with their events.
+//!
+//! The call log and the stale-call reaper.
 
 use super::{Db, Pool};
 use crate::error::{Result, StoreError};

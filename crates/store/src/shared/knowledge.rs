@@ -1,4 +1,6 @@
-//! Knowledge bases, documents and chunks: the SQL behind `KnowledgeStore`, the same text for both dialects.
+//! Knowledge bases, documents and chunks.
+//!
+//! The SQL behind `KnowledgeStore`, the same text for both dialects.
 
 use super::Pool;
 use crate::error::{Result, StoreError};

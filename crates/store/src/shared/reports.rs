@@ -1,4 +1,6 @@
-//! Call reports: counts and talk time per hour or day bucket (UTC), and dispositions, in one pass over the calls of a range; the answering-machine report with its evidence counts.
+//! Call reports: counts and talk time per hour or day bucket (UTC), and dispositions.
+//!
+//! In one pass over the calls of a range; the answering-machine report with its evidence counts.
 
 use super::{Db, Pool};
 use crate::error::Result;

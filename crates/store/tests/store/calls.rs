@@ -1,4 +1,6 @@
-//! Call transitions (conditional, with events in the same transaction), the call log and the reaper.
+//! Call transitions (conditional, with events in the same transaction).
+//!
+//! The call log and the reaper.
 
 use crate::support::*;
 use contracts::runtime_config::CallDirection;

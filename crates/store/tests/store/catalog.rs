@@ -1,4 +1,7 @@
-//! Bots (versioned), campaigns (checked states, validated settings) and contact imports (all or nothing).
+//! Bots, campaigns and contact imports.
+//!
+//! Bots are versioned, campaigns have checked states and validated settings, and an import is all
+//! or nothing.
 
 use crate::support::*;
 use contracts::BotId;

@@ -1,4 +1,7 @@
-//! Knowledge bases: documents stored pending or failed, claimed once by the indexer (and again when its indexer went quiet), chunks replaced with their embeddings in one step, versions that move when chunks change, re-index, deletes that cascade.
+//! Knowledge bases: documents stored pending or failed.
+//!
+//! Claimed once by the indexer (and again when its indexer went quiet), chunks replaced with their
+//! embeddings in one step, versions that move when chunks change, re-index, deletes that cascade.
 
 use crate::support::*;
 use std::sync::Arc;

@@ -1,4 +1,6 @@
-//! Leases: due contacts only, DNC, attempt caps (overall and per 24 hours), calling windows across DST, expiry, and no double leases under concurrency.
+//! Leases: due contacts only, DNC, attempt caps (overall and per 24 hours).
+//!
+//! Calling windows across DST, expiry, and no double leases under concurrency.
 
 use crate::support::*;
 use contracts::{CallState, CampaignId};

@@ -1,4 +1,6 @@
-//! Test fixtures: a fresh migrated database per test on each backend, and the `both_backends!` macro.
+//! Test fixtures: a fresh migrated database per test on each backend.
+//!
+//! And the `both_backends!` macro.
 //!
 //! The databases come from `store::testing` (PostgreSQL needs `VOX_TEST_DATABASE_URL`).
 
@@ -10,32 +12,7 @@ use contracts::runtime_config::{BotSpec, ProviderSettings};
 use contracts::{BotId, CampaignId};
 use store::{Call, CampaignState, NewBot, NewCall, NewCampaign, NewContact, Store};
 
-pub use store::testing::{postgres, sqlite};
-
-/// Runs each named `async fn(Arc<dyn Store>)` once per backend, as `sqlite::NAME` and `postgres::NAME`.
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let db = crate::support::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let db = crate::support::postgres().await;
-                    super::$name(db.store.clone()).await;
-                }
-            )+
-        }
-    };
-}
-pub(crate) use both_backends;
+pub(crate) use store::both_backends;
 
 pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()

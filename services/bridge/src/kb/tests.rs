@@ -1,4 +1,8 @@
-//! A search while its base's index is being rebuilt is answered from the previous index (a live call is not kept waiting), once the rebuild is done searches see the new document, and an upload of several files is built once.
+//! Knowledge bases while they are rebuilt: searches never wait, uploads build once.
+//!
+//! A search while its base's index is being rebuilt is answered from the previous index (a live
+//! call is not kept waiting); once the rebuild is done, searches see the new document; an upload of
+//! several files is built once.
 
 use super::*;
 use knowledge::testing::WordsEmbedder;

@@ -1,4 +1,6 @@
-//! CRM webhooks per campaign or bot (the secret is write-only), and the delivery outbox with manual retry of dead letters.
+//! CRM webhooks per campaign or bot (the secret is write-only).
+//!
+//! And the delivery outbox with manual retry of dead letters.
 
 use super::audit;
 use crate::AppState;

@@ -1,4 +1,7 @@
-//! The fleet's two contracts: runtime config (`GET /config`) and call results (`POST /calls/{id}/result`), both behind `VOXCORE_SECRET`.
+//! The fleet's two contracts.
+//!
+//! Runtime config (`GET /config`) and call results (`POST /calls/{id}/result`), both behind
+//! `VOXCORE_SECRET`.
 
 use crate::auth::Fleet;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};

@@ -1,4 +1,6 @@
-//! `GET /health`: 200 when the settings are present and the database (and Redis, when configured) answer; 503 naming what is down.
+//! `GET /health`: 200 when the settings are present and the stores answer.
+//!
+//! The database (and Redis, when configured) must answer; a 503 names what is down.
 
 use crate::AppState;
 use axum::extract::State;

@@ -1,4 +1,9 @@
-//! Knowledge bases over HTTP: create, rename, delete; upload documents (one file per request, at most 25 MiB, its text extracted at once: readable ones wait for the indexer, unreadable ones are stored as failed with why); delete a document, re-index a base; try a search; and the fleet's search for a live call's `search_knowledge` tool.
+//! Knowledge bases over HTTP.
+//!
+//! Create, rename, delete; upload documents (one file per request, at most 25 MiB, its text
+//! extracted at once: readable ones wait for the indexer, unreadable ones are stored as failed with
+//! why); delete a document, re-index a base; try a search; and the fleet's search for a live call's
+//! `search_knowledge` tool.
 
 use super::{audit, snapshot};
 use crate::AppState;

@@ -1,4 +1,7 @@
-//! What is happening now: a campaign's live view (its calls by stage, the last hour's rates, the dialler's last pacing decision) and the fleet's status (each fleet's workers, the dialler's leader lease).
+//! What is happening now.
+//!
+//! A campaign's live view (its calls by stage, the last hour's rates, the dialler's last pacing
+//! decision) and the fleet's status (each fleet's workers, the dialler's leader lease).
 
 use super::reports::{Figures, figures};
 use super::settings::stored_fleets;

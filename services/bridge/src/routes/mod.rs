@@ -1,4 +1,6 @@
-//! The route table: `/health`, `/api/v1/…`, a JSON 404 for anything else, the body limit and request tracing.
+//! The route table: `/health`, `/api/v1/…`, a JSON 404 for anything else.
+//!
+//! The body limit and request tracing.
 
 pub(crate) mod auth;
 pub(crate) mod bots;

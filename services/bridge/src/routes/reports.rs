@@ -1,4 +1,7 @@
-//! Reports over a date range (per campaign or bot, by hour or day), the answering-machine report with its evidence of wrong verdicts, and the streamed CSV export of call records.
+//! Reports over a date range (per campaign or bot, by hour or day).
+//!
+//! The answering-machine report with its evidence of wrong verdicts, and the streamed CSV export of
+//! call records.
 
 use crate::AppState;
 use crate::auth::{Authorized, role};

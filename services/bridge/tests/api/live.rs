@@ -1,4 +1,7 @@
-//! What is happening now: a campaign's live view, the fleet's status, and the console's test call attached through the fleet (fake fleets on loopback speak the attach and fleet-health contracts).
+//! What is happening now.
+//!
+//! A campaign's live view, the fleet's status, and the console's test call attached through the
+//! fleet (fake fleets on loopback speak the attach and fleet-health contracts).
 
 use crate::campaigns::campaign;
 use crate::fleet::lease_one;

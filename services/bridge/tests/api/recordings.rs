@@ -1,4 +1,6 @@
-//! Recordings in an S3-compatible bucket: a real S3 server (moto, started by `scripts/test`), range requests and signed links.
+//! Recordings in an S3-compatible bucket.
+//!
+//! A real S3 server (moto, started by `scripts/test`), range requests and signed links.
 
 use crate::fleet::{finish, leased_call, result_body};
 use crate::helpers::*;

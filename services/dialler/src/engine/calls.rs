@@ -1,4 +1,7 @@
-//! One call's way through the dialler: placing it, carrier events, attach to a worker (or waiting for one under the 2-second rule), and ending it with an outcome and the contact's next attempt.
+//! One call's way through the dialler.
+//!
+//! Placing it, carrier events, attach to a worker (or waiting for one under the 2-second rule), and
+//! ending it with an outcome and the contact's next attempt.
 
 use super::{Engine, Live, Phase, secs};
 use crate::carrier::{CarrierError, CarrierEvent, Dial};

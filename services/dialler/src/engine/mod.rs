@@ -1,4 +1,7 @@
-//! The dialler's loop body: `tick()` (leadership, running campaigns, fleet supply, pacing, fair share, fenced leases, placing calls) and the reaction to carrier events (`calls.rs`).
+//! The dialler's loop body.
+//!
+//! `tick()` (leadership, running campaigns, fleet supply, pacing, fair share, fenced leases,
+//! placing calls) and the reaction to carrier events (`calls.rs`).
 //!
 //! Time is passed in (`now`), so tests drive ticks and events without sleeping; `run` is the
 //! production driver (a tick every `tick` interval, events as they come, and the 2-second rule

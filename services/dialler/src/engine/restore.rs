@@ -1,4 +1,7 @@
-//! A campaign's pacer after a restart or a leader change: its history rebuilt from the store, so a new dialler neither re-learns from scratch nor forgets the legal window's abandons.
+//! A campaign's pacer after a restart or a leader change.
+//!
+//! Its history rebuilt from the store, so a new dialler neither re-learns from scratch nor forgets
+//! the legal window's abandons.
 
 use super::{Engine, pacing_config, secs};
 use crate::pacing::{Pacer, Resolution};

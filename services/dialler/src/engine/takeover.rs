@@ -1,4 +1,8 @@
-//! Leadership changes and live calls: a new leader ends the calls a dead leader left before a worker had them (their carrier events went to the dead process) and frees their contacts; a dialler that loses the lease stands down its own.
+//! Leadership changes and live calls.
+//!
+//! A new leader ends the calls a dead leader left before a worker had them (their carrier events
+//! went to the dead process) and frees their contacts; a dialler that loses the lease stands down
+//! its own.
 //!
 //! A call placed by another dialler and not yet with a worker (`leased`, `dialing`, `ringing`,
 //! `answered`) cannot be followed from here: its progress arrives at the process that placed it.

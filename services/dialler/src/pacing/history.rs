@@ -1,4 +1,7 @@
-//! What a campaign's pacer has learnt: how dials resolve and when, how long conversations last, and how many answered calls were abandoned, recently and over the legal window.
+//! What a campaign's pacer has learnt.
+//!
+//! How dials resolve and when, how long conversations last, and how many answered calls were
+//! abandoned, recently and over the legal window.
 
 use super::overflow::LogNormal;
 use std::collections::VecDeque;

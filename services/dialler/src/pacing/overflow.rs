@@ -1,4 +1,6 @@
-//! The normal-approximation arithmetic of the pacer: the standard normal CDF and PDF, the lognormal hazard, and the expected overflow E[max(0, X)].
+//! The normal-approximation arithmetic of the pacer.
+//!
+//! The standard normal CDF and PDF, the lognormal hazard, and the expected overflow E[max(0, X)].
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 

@@ -1,4 +1,6 @@
-//! Carrier events: answers attached to workers (next worker on 429), the 2-second rule, machines, unanswered calls, refused numbers, and the contact's next attempt.
+//! Carrier events: answers attached to workers (next worker on 429), the 2-second rule, machines.
+//!
+//! Unanswered calls, refused numbers, and the contact's next attempt.
 
 use crate::support::{both_backends, campaign, engine, engine_over, secs, worker};
 use contracts::attach::AmdVerdict;

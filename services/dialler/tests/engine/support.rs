@@ -1,4 +1,7 @@
-//! Fixtures: both backends, a seeded running campaign, a carrier that records what it is asked and lets the test play its events, and fake fleet workers speaking the attach and fleet-health contracts.
+//! Fixtures: both backends, a seeded running campaign.
+//!
+//! A carrier that records what it is asked and lets the test play its events, and fake fleet
+//! workers speaking the attach and fleet-health contracts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,32 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::{CampaignState, NewBot, NewCampaign, NewContact, Store};
 
-pub use store::testing::{postgres, sqlite};
-
-/// Runs each named `async fn(Arc<dyn Store>)` once per backend.
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::support::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::support::postgres().await;
-                    super::$name(db.store.clone()).await;
-                }
-            )+
-        }
-    };
-}
-pub(crate) use both_backends;
+pub(crate) use store::both_backends;
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()

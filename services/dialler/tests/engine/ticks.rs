@@ -1,4 +1,6 @@
-//! Ticks: leadership, leases up to the supply, fencing of a second dialler, and a new leader ending the calls the old one left.
+//! Ticks: leadership, leases up to the supply, fencing of a second dialler.
+//!
+//! And a new leader ending the calls the old one left.
 
 use crate::support::{both_backends, campaign, engine, secs, worker};
 use contracts::attach::AmdVerdict;

@@ -1,4 +1,7 @@
-//! The conversation loop: a closed set of events (carrier message, frame for the transport, frame at the upstream end, the session's end), one handler each.
+//! The conversation loop.
+//!
+//! A closed set of events (carrier message, frame for the transport, frame at the upstream end, the
+//! session's end), one handler each.
 //!
 //! A malformed carrier message or a second start ends the call, with the reason in its result; a
 //! socket that closes or fails is the caller hanging up.

@@ -1,4 +1,7 @@
-//! One call on a worker, in named stages: open the media, build the provider chains, screen for a machine, run the conversation, package the result.
+//! One call on a worker, in named stages.
+//!
+//! Open the media, build the provider chains, screen for a machine, run the conversation, package
+//! the result.
 //!
 //! Each stage that fails ends the call there with an outcome and a minimal result: a carrier
 //! that never starts its stream, a chain that cannot be built (the capability names the outcome),

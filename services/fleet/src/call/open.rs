@@ -1,4 +1,7 @@
-//! Opening a call's media: the carrier's serializer for the attach's protocol, and its start message (or the first audio on `vox`).
+//! Opening a call's media.
+//!
+//! The carrier's serializer for the attach's protocol, and its start message (or the first audio on
+//! `vox`).
 
 use super::Failure;
 use crate::media::{self, Inbound, MediaError, Protocol, WsMessage};

@@ -1,4 +1,6 @@
-//! Packaging a call's result: the outcome, the transcript, QC and the post-call analysis, the recording and the timings.
+//! Packaging a call's result.
+//!
+//! The outcome, the transcript, QC and the post-call analysis, the recording and the timings.
 
 use super::live::Ended;
 use crate::Shared;

@@ -1,4 +1,6 @@
-//! Exotel Voicebot applet (AgentStream, bidirectional): JSON messages with base64 16-bit little-endian PCM at 8, 16 or 24 kHz.
+//! Exotel Voicebot applet (AgentStream, bidirectional).
+//!
+//! JSON messages with base64 16-bit little-endian PCM at 8, 16 or 24 kHz.
 //!
 //! Reference: <https://developer.exotel.com/docs/agentstream/websocket-protocol>. Exotel sends
 //! `connected`, `start` (`stream_sid`, `start.call_sid`, `start.from`, `start.to`,

@@ -1,4 +1,7 @@
-//! Carrier media protocols over WebSocket: each turns the carrier's messages into [`Inbound`] events and the bot's audio, clears and marks into the carrier's messages.
+//! Carrier media protocols over WebSocket.
+//!
+//! Each turns the carrier's messages into [`Inbound`] events and the bot's audio, clears and marks
+//! into the carrier's messages.
 //!
 //! The serializers are pure (no I/O): `parse` takes one WebSocket message, the writers return the
 //! messages to send. Audio crosses this boundary as mono PCM16 at the protocol's wire rate; codec

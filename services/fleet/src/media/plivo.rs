@@ -1,4 +1,6 @@
-//! Plivo Audio Streams, bidirectional (`<Stream bidirectional="true">`): JSON messages with base64 μ-law 8 kHz or L16 at 8/16 kHz.
+//! Plivo Audio Streams, bidirectional (`<Stream bidirectional="true">`).
+//!
+//! JSON messages with base64 μ-law 8 kHz or L16 at 8/16 kHz.
 //!
 //! Reference: <https://plivo.com/docs/voice/audio-streaming/audio-streaming> and the events to
 //! Plivo under <https://docs.plivo.com/docs/voice/xml/audiostream/stream-events-to-plivo/>. Plivo

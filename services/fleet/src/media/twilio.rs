@@ -1,4 +1,6 @@
-//! Twilio Media Streams, bidirectional (`<Connect><Stream>`): JSON messages with base64 μ-law at 8 kHz.
+//! Twilio Media Streams, bidirectional (`<Connect><Stream>`).
+//!
+//! JSON messages with base64 μ-law at 8 kHz.
 //!
 //! Reference: <https://www.twilio.com/docs/voice/media-streams/websocket-messages>. Twilio sends
 //! `connected`, `start` (`streamSid`, `start.callSid`, `start.mediaFormat`, `start.customParameters`),

@@ -1,4 +1,6 @@
-//! Vonage Voice API WebSockets (NCCO `connect` to a `websocket` endpoint): binary 16-bit linear PCM frames of 20 ms at 8 or 16 kHz, JSON text for events and commands.
+//! Vonage Voice API WebSockets (NCCO `connect` to a `websocket` endpoint).
+//!
+//! Binary 16-bit linear PCM frames of 20 ms at 8 or 16 kHz, JSON text for events and commands.
 //!
 //! Reference: <https://developer.vonage.com/en/voice/voice-api/concepts/websockets>. The first
 //! message is text, `{"event":"websocket:connected","content-type":"audio/l16;rate=16000", …}`

@@ -1,4 +1,6 @@
-//! vox's own media protocol (browser widget, PSTN simulator): binary frames of 16-bit little-endian PCM, JSON text for control.
+//! vox's own media protocol (browser widget, PSTN simulator).
+//!
+//! Binary frames of 16-bit little-endian PCM, JSON text for control.
 //!
 //! Client → worker: an optional first `{"type":"start","sample_rate":8000|16000|24000,
 //! "parameters":{…}}` (default: the rate the worker was given, 16 kHz), then binary audio frames;

@@ -1,0 +1,57 @@
+//! Every benchmark binary explains itself with `--help` and refuses an unknown option by name.
+//!
+//! The benchmarks take minutes, so the suite does not run them; it checks that each one is built
+//! with the tests (the same features, linted in the same build) and that its command line answers.
+
+use std::process::{Command, Output};
+
+const BENCHMARKS: &[(&str, &str)] = &[
+    ("audio_path", env!("CARGO_BIN_EXE_audio_path")),
+    ("bridge_load", env!("CARGO_BIN_EXE_bridge_load")),
+    ("fleet_load", env!("CARGO_BIN_EXE_fleet_load")),
+    ("knowledge", env!("CARGO_BIN_EXE_knowledge")),
+    ("knowledge_recall", env!("CARGO_BIN_EXE_knowledge_recall")),
+    ("lease", env!("CARGO_BIN_EXE_lease")),
+    ("pacing", env!("CARGO_BIN_EXE_pacing")),
+    ("pipeline_turn", env!("CARGO_BIN_EXE_pipeline_turn")),
+    ("registry", env!("CARGO_BIN_EXE_registry")),
+    ("whole_turn", env!("CARGO_BIN_EXE_whole_turn")),
+];
+
+fn run(binary: &str, arg: &str) -> Output {
+    Command::new(binary)
+        .arg(arg)
+        .output()
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"))
+}
+
+#[test]
+fn every_benchmark_prints_its_usage_with_help_and_exits_zero() {
+    for (name, binary) in BENCHMARKS {
+        let out = run(binary, "--help");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} --help: {:?}", out.status);
+        assert!(
+            stdout.contains(&format!("Usage: {name}")),
+            "{name} --help printed: {stdout}"
+        );
+        let about = stdout.lines().next().unwrap_or_default();
+        assert!(
+            !about.is_empty() && !about.starts_with("Usage"),
+            "{name} --help has no one-line description: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn every_benchmark_refuses_an_unknown_option_with_exit_two_naming_it() {
+    for (name, binary) in BENCHMARKS {
+        let out = run(binary, "--no-such-option");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("--no-such-option"),
+            "{name} did not name the option: {stderr}"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The pipeline's suite: one binary, one module per area, every pipeline built through `run_test`.
+
+mod support;
+
+mod conversation;
+mod fallback;
+mod flow;
+mod runner;
+mod tools;

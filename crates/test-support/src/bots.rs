@@ -1,0 +1,206 @@
+//! The bots the end-to-end suites call, their calls, and the caller's audio.
+//!
+//! The bots are flows spoken by espeak-ng and heard by the local STT sidecar.
+
+use crate::whisper::sidecar_url;
+use audio::{Resampler, SampleRate, wav};
+use chrono::Utc;
+use contracts::runtime_config::{
+    BotSpec, CallDirection, Flow, FlowBranch, FlowStep, ProviderSettings, VoicemailBehaviour,
+};
+use contracts::{BotId, CallId, CallState};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use store::{NewBot, NewCall, Store};
+
+/// The appointment flow: greet, ask, branch on "appointment"/"book" or DTMF 1.
+pub fn flow_bot(greeting: &str) -> BotSpec {
+    let step = |s: FlowStep| s;
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        "greet".to_owned(),
+        step(FlowStep::Say {
+            text: greeting.to_owned(),
+            next: "ask".to_owned(),
+        }),
+    );
+    steps.insert(
+        "ask".to_owned(),
+        FlowStep::Ask {
+            prompt: "How can I help?".to_owned(),
+            field: Some("request".to_owned()),
+            branches: vec![FlowBranch {
+                keywords: vec!["appointment".to_owned(), "book".to_owned()],
+                dtmf: Some("1".to_owned()),
+                next: "booked".to_owned(),
+            }],
+            otherwise: "fallback".to_owned(),
+        },
+    );
+    steps.insert(
+        "booked".to_owned(),
+        FlowStep::SetField {
+            field: "booked".to_owned(),
+            value: json!(true),
+            next: "bye".to_owned(),
+        },
+    );
+    steps.insert(
+        "bye".to_owned(),
+        FlowStep::End {
+            text: Some("Booked. Goodbye.".to_owned()),
+            disposition: Some("booked".to_owned()),
+        },
+    );
+    steps.insert(
+        "fallback".to_owned(),
+        FlowStep::End {
+            text: Some("Sorry. Goodbye.".to_owned()),
+            disposition: Some("unknown".to_owned()),
+        },
+    );
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!(sidecar_url()));
+    let mut spec = BotSpec::new(
+        "en-US",
+        "A scripted booking line.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
+    spec.flow = Some(Flow {
+        start: "greet".to_owned(),
+        steps,
+    });
+    spec.limits.max_duration_secs = 90;
+    spec.qc_rules.push(contracts::runtime_config::QcRule {
+        name: "greeting".to_owned(),
+        description: "must_say: test line".to_owned(),
+        severity: Default::default(),
+    });
+    spec
+}
+
+/// A bot whose calls are only attached in the test, never spoken to.
+pub fn silent_bot() -> BotSpec {
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!("http://127.0.0.1:9/v1"));
+    BotSpec::new(
+        "en-US",
+        "Unused.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    )
+}
+
+/// A bot and an answered call for it; returns the call id.
+pub async fn answered_call(store: &Arc<dyn Store>, spec: BotSpec) -> CallId {
+    let (bot, _) = store
+        .create_bot(NewBot {
+            name: "Test line".to_owned(),
+            spec,
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    new_call(store, bot.id).await
+}
+
+pub async fn new_call(store: &Arc<dyn Store>, bot_id: BotId) -> CallId {
+    store
+        .create_call(NewCall {
+            direction: CallDirection::Outbound,
+            bot_id,
+            campaign_id: None,
+            contact_id: None,
+            from: None,
+            to: None,
+            state: CallState::Answered,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// The clinic's booking flow: ask, book on "appointment", leave a message on a voicemail.
+pub fn booking_bot() -> BotSpec {
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        "ask".to_owned(),
+        FlowStep::Ask {
+            prompt: "Hello, this is the clinic. How can I help?".to_owned(),
+            field: Some("request".to_owned()),
+            branches: vec![FlowBranch {
+                keywords: vec!["appointment".to_owned(), "book".to_owned()],
+                dtmf: None,
+                next: "bye".to_owned(),
+            }],
+            otherwise: "bye".to_owned(),
+        },
+    );
+    steps.insert(
+        "bye".to_owned(),
+        FlowStep::End {
+            text: Some("Booked. Goodbye.".to_owned()),
+            disposition: Some("booked".to_owned()),
+        },
+    );
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!(sidecar_url()));
+    let mut spec = BotSpec::new(
+        "en-US",
+        "A scripted booking line.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
+    spec.flow = Some(Flow {
+        start: "ask".to_owned(),
+        steps,
+    });
+    spec.limits.max_duration_secs = 60;
+    spec.voicemail = VoicemailBehaviour::LeaveMessage {
+        message: "Hello, this is the clinic. Please call us back to book.".to_owned(),
+    };
+    spec
+}
+
+/// The booking bot, answering calls to `number` (E.164).
+pub async fn route_booking_bot(store: &dyn Store, number: &str) {
+    let (bot, _) = store
+        .create_bot(NewBot {
+            name: "Clinic".into(),
+            spec: booking_bot(),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let key = format!("inbound.number.{}", number.trim_start_matches('+'));
+    store
+        .put_setting(&key, json!(bot.id.0), None)
+        .await
+        .unwrap();
+}
+
+/// The spoken request at `rate` (espeak-ng's sentence from the audio crate's test data).
+pub fn speech(rate: SampleRate) -> Vec<i16> {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../audio/tests/data/speech_16k.wav"
+    ))
+    .unwrap();
+    let samples = wav::decode(&bytes).unwrap().samples;
+    if rate == SampleRate::Hz16000 {
+        return samples;
+    }
+    let mut resampler = Resampler::new(SampleRate::Hz16000, rate).unwrap();
+    let mut out = resampler.process(&samples);
+    out.extend(resampler.flush());
+    out
+}

@@ -1,0 +1,256 @@
+//! Whole calls through each media protocol.
+//!
+//! The caller speaks, the flow bot answers, barge-in flushes the carrier's buffer, and the record
+//! arrives with transcript, analysis and a playable recording.
+
+use super::caller::{self, Carrier, Plan};
+use super::support::*;
+use audio::{SampleRate, wav};
+use contracts::CallOutcomeCode;
+use contracts::attach::MediaProtocol;
+use contracts::call_result::{CallResult, Speaker};
+use std::time::Duration;
+
+const GREETING: &str = "Hello, this is the vox test line.";
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs one booking call over `protocol`; returns the stored result and the caller's log.
+async fn booking_call(
+    protocol: MediaProtocol,
+    carrier: &mut dyn Carrier,
+    plan: Plan,
+    greeting: &str,
+) -> (Backend, CallResult, caller::CallLog) {
+    let backend = backend().await;
+    let worker = worker(&backend, 1).await;
+    let call_id = answered_call(&backend.store, flow_bot(greeting)).await;
+    let accepted = attach_ok(&worker.url, call_id, protocol).await;
+    assert!(
+        accepted.media_url.starts_with("ws://127.0.0.1:"),
+        "{}",
+        accepted.media_url
+    );
+    let speech = speech(carrier.rate());
+    let log = caller::drive(&accepted.media_url, carrier, &speech, plan, LIMIT).await;
+    let result = result_of(&backend.store, call_id, Duration::from_secs(30)).await;
+    (backend, result, log)
+}
+
+fn assert_booked(result: &CallResult) {
+    assert_eq!(
+        result.outcome,
+        CallOutcomeCode::CallBotHangup,
+        "{result:#?}"
+    );
+    assert_eq!(result.disposition.as_deref(), Some("booked"), "{result:#?}");
+    assert_eq!(
+        result.analysis.get("booked"),
+        Some(&serde_json::json!(true))
+    );
+    let user: Vec<&str> = result
+        .transcript
+        .iter()
+        .filter(|e| e.speaker == Speaker::User)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        user.iter()
+            .any(|t| t.to_lowercase().contains("appointment")),
+        "the caller's words were transcribed: {user:?}"
+    );
+    let bot = result
+        .transcript
+        .iter()
+        .filter(|e| e.speaker == Speaker::Assistant)
+        .count();
+    assert!(bot >= 2, "{:#?}", result.transcript);
+    assert!(
+        !result.timings.turns.is_empty(),
+        "per-turn timings are reported"
+    );
+}
+
+/// The stereo WAV the worker stored: caller left (with sound when the caller spoke), bot right.
+fn assert_recording(backend: &Backend, result: &CallResult, rate: SampleRate, caller_spoke: bool) {
+    let recording = result.recording.as_ref().expect("a recording reference");
+    assert_eq!((recording.channels, recording.sample_rate), (2, rate.hz()));
+    let path = backend
+        .recordings
+        .join(recording.uri.strip_prefix("file://").unwrap());
+    let decoded = wav::decode(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(decoded.channels, 2);
+    let energy = |channel: Vec<i16>| channel.iter().map(|s| i64::from(*s).abs()).sum::<i64>();
+    assert_eq!(
+        energy(decoded.channel(0)) > 0,
+        caller_spoke,
+        "the caller is on the left"
+    );
+    assert!(energy(decoded.channel(1)) > 0, "the bot is on the right");
+    let seconds = decoded.duration_ms() as f64 / 1000.0;
+    assert!(seconds > 4.0, "{seconds} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vox_protocol_call_books_through_the_flow_with_a_live_transcript() {
+    let mut client = caller::VoxClient::default();
+    let (backend, result, log) = booking_call(
+        MediaProtocol::Vox,
+        &mut client,
+        Plan::AnswerThePrompt,
+        GREETING,
+    )
+    .await;
+    assert_booked(&result);
+    assert_recording(&backend, &result, SampleRate::Hz16000, true);
+    assert!(log.closed_by_worker, "the bot hung up");
+    assert_eq!(
+        client.end.as_ref().map(|e| e["type"].clone()),
+        Some("end".into())
+    );
+    assert!(
+        client.transcript.iter().any(|t| t["speaker"] == "user"),
+        "the widget saw the caller's words live: {:?}",
+        client.transcript
+    );
+    let greeting = result
+        .qc_findings
+        .iter()
+        .find(|f| f.rule == "greeting")
+        .unwrap();
+    assert!(greeting.passed, "{greeting:?}");
+    assert!(
+        result
+            .qc_findings
+            .iter()
+            .any(|f| f.rule == "no_long_silence")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twilio_media_streams_call_books_through_the_flow() {
+    let mut carrier = caller::Twilio::default();
+    let (backend, result, _) = booking_call(
+        MediaProtocol::Twilio,
+        &mut carrier,
+        Plan::AnswerThePrompt,
+        GREETING,
+    )
+    .await;
+    assert_booked(&result);
+    assert_recording(&backend, &result, SampleRate::Hz8000, true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plivo_audio_stream_call_books_with_a_keypress() {
+    let mut carrier = caller::Plivo::default();
+    let (backend, result, _) = booking_call(
+        MediaProtocol::Plivo,
+        &mut carrier,
+        Plan::Press('1'),
+        GREETING,
+    )
+    .await;
+    assert_eq!(result.disposition.as_deref(), Some("booked"), "{result:#?}");
+    assert_eq!(
+        result.analysis.get("request"),
+        Some(&serde_json::json!("1"))
+    );
+    assert_recording(&backend, &result, SampleRate::Hz8000, false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exotel_voicebot_call_books_through_the_flow() {
+    let mut carrier = caller::Exotel::default();
+    let (backend, result, _) = booking_call(
+        MediaProtocol::Exotel,
+        &mut carrier,
+        Plan::AnswerThePrompt,
+        GREETING,
+    )
+    .await;
+    assert_booked(&result);
+    assert_recording(&backend, &result, SampleRate::Hz8000, true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vonage_websocket_call_books_with_exact_20_ms_frames() {
+    let mut carrier = caller::Vonage;
+    let (backend, result, _) = booking_call(
+        MediaProtocol::Vonage,
+        &mut carrier,
+        Plan::Press('1'),
+        GREETING,
+    )
+    .await;
+    assert_eq!(result.disposition.as_deref(), Some("booked"), "{result:#?}");
+    assert_recording(&backend, &result, SampleRate::Hz16000, false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barge_in_clears_the_carriers_buffer_and_keeps_only_what_was_heard() {
+    let long = "Hello, this is the vox test line. Before we begin, let me tell you about \
+                everything we can do for you today, which is quite a lot, so please bear with me.";
+    let mut carrier = caller::Twilio::default();
+    let (_backend, result, log) = booking_call(
+        MediaProtocol::Twilio,
+        &mut carrier,
+        Plan::BargeInAfter(Duration::from_millis(1_500)),
+        long,
+    )
+    .await;
+    assert!(log.clears >= 1, "the worker sent Twilio's clear");
+    let first = result
+        .transcript
+        .iter()
+        .find(|e| e.speaker == Speaker::Assistant)
+        .expect("the greeting is in the transcript");
+    assert!(first.interrupted, "{first:?}");
+    assert!(
+        first.text.len() < long.len(),
+        "only what was heard is kept: {:?}",
+        first.text
+    );
+    assert_eq!(result.disposition.as_deref(), Some("booked"), "{result:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_media_message_ends_only_that_call() {
+    let backend = backend().await;
+    let worker = worker(&backend, 2).await;
+    let bad_call = answered_call(&backend.store, flow_bot(GREETING)).await;
+    let good_call = answered_call(&backend.store, flow_bot(GREETING)).await;
+    let bad = attach_ok(&worker.url, bad_call, MediaProtocol::Twilio).await;
+    let good = attach_ok(&worker.url, good_call, MediaProtocol::Exotel).await;
+    let silence = vec![0i16; 800];
+    let bad_run = tokio::spawn(async move {
+        let mut carrier = caller::Twilio::default();
+        caller::drive(
+            &bad.media_url,
+            &mut carrier,
+            &silence,
+            Plan::Garbage("{\"event\": \"media\", \"media\": 7}"),
+            LIMIT,
+        )
+        .await
+    });
+    let mut carrier = caller::Exotel::default();
+    caller::drive(&good.media_url, &mut carrier, &[], Plan::Press('1'), LIMIT).await;
+    let log = bad_run.await.unwrap();
+    assert!(log.closed_by_worker);
+    let bad_result = result_of(&backend.store, bad_call, Duration::from_secs(30)).await;
+    assert_eq!(
+        bad_result.outcome,
+        CallOutcomeCode::MediaProtocolError,
+        "{bad_result:#?}"
+    );
+    assert!(
+        bad_result
+            .transcript
+            .iter()
+            .any(|e| e.speaker == Speaker::System && e.text.contains("twilio")),
+        "the reason is in the record: {:#?}",
+        bad_result.transcript
+    );
+    let good_result = result_of(&backend.store, good_call, Duration::from_secs(30)).await;
+    assert_eq!(good_result.disposition.as_deref(), Some("booked"));
+}
