@@ -87,3 +87,57 @@ pub async fn postgres() -> TestDb {
         _dir: None,
     }
 }
+
+/// A running campaign of `contacts` due contacts (`+1415555NNNN`, New York time, no calling
+/// windows) for a new bot named `name` with `spec`; returns the campaign's id.
+pub async fn running_campaign(
+    store: &dyn Store,
+    name: &str,
+    spec: contracts::runtime_config::BotSpec,
+    contacts: usize,
+    max_attempts: i64,
+    concurrency_cap: i64,
+) -> contracts::CampaignId {
+    let (bot, _) = store
+        .create_bot(crate::NewBot {
+            name: name.to_owned(),
+            spec,
+            created_by: None,
+        })
+        .await
+        .expect("create the bot");
+    let campaign = store
+        .create_campaign(crate::NewCampaign {
+            name: name.to_owned(),
+            bot_id: bot.id,
+            calling_windows: Default::default(),
+            max_attempts,
+            concurrency_cap,
+            weight: 1,
+            abandon_target: 0.02,
+            caller_id: Some(contracts::E164Number::parse("+14155550100").expect("a valid number")),
+            settings: serde_json::json!({}),
+        })
+        .await
+        .expect("create the campaign");
+    let rows = (0..contacts)
+        .map(|i| crate::NewContact {
+            phone: format!("+1415555{i:04}"),
+            timezone: "America/New_York".into(),
+            variables: Default::default(),
+        })
+        .collect();
+    store
+        .add_contacts(campaign.id, rows)
+        .await
+        .expect("add the contacts");
+    store
+        .set_campaign_state(
+            campaign.id,
+            crate::CampaignState::Draft,
+            crate::CampaignState::Running,
+        )
+        .await
+        .expect("start the campaign");
+    campaign.id
+}

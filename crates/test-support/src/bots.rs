@@ -14,6 +14,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::{NewBot, NewCall, Store};
 
+/// A flow bot heard by the local STT sidecar and spoken by espeak-ng, starting at `start`.
+fn scripted_line(start: &str, steps: BTreeMap<String, FlowStep>) -> BotSpec {
+    let mut stt = ProviderSettings::named("whisper");
+    stt.options
+        .insert("base_url".to_owned(), json!(sidecar_url()));
+    let mut spec = BotSpec::new(
+        "en-US",
+        "A scripted booking line.",
+        stt,
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("espeak"),
+    );
+    spec.flow = Some(Flow {
+        start: start.to_owned(),
+        steps,
+    });
+    spec
+}
+
 /// The appointment flow: greet, ask, branch on "appointment"/"book" or DTMF 1.
 pub fn flow_bot(greeting: &str) -> BotSpec {
     let step = |s: FlowStep| s;
@@ -60,20 +79,7 @@ pub fn flow_bot(greeting: &str) -> BotSpec {
             disposition: Some("unknown".to_owned()),
         },
     );
-    let mut stt = ProviderSettings::named("whisper");
-    stt.options
-        .insert("base_url".to_owned(), json!(sidecar_url()));
-    let mut spec = BotSpec::new(
-        "en-US",
-        "A scripted booking line.",
-        stt,
-        ProviderSettings::named("openai"),
-        ProviderSettings::named("espeak"),
-    );
-    spec.flow = Some(Flow {
-        start: "greet".to_owned(),
-        steps,
-    });
+    let mut spec = scripted_line("greet", steps);
     spec.limits.max_duration_secs = 90;
     spec.qc_rules.push(contracts::runtime_config::QcRule {
         name: "greeting".to_owned(),
@@ -150,20 +156,7 @@ pub fn booking_bot() -> BotSpec {
             disposition: Some("booked".to_owned()),
         },
     );
-    let mut stt = ProviderSettings::named("whisper");
-    stt.options
-        .insert("base_url".to_owned(), json!(sidecar_url()));
-    let mut spec = BotSpec::new(
-        "en-US",
-        "A scripted booking line.",
-        stt,
-        ProviderSettings::named("openai"),
-        ProviderSettings::named("espeak"),
-    );
-    spec.flow = Some(Flow {
-        start: "ask".to_owned(),
-        steps,
-    });
+    let mut spec = scripted_line("ask", steps);
     spec.limits.max_duration_secs = 60;
     spec.voicemail = VoicemailBehaviour::LeaveMessage {
         message: "Hello, this is the clinic. Please call us back to book.".to_owned(),

@@ -14,53 +14,16 @@ use contracts::call_result::{CallResult, Speaker};
 use contracts::{CallOutcomeCode, CallState};
 use dialler::engine::{Engine, EngineConfig};
 use dialler::fleet::FleetClient;
-use serde_json::json;
 use sim::{Population, SimCarrier};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{
-    CallFilter, CampaignState, ContactStatus, NewBot, NewCampaign, NewContact, Page, Store,
-};
+use store::{CallFilter, ContactStatus, Page, Store};
 use test_support::bots::booking_bot;
 use test_support::platform::{SECRET, platform};
 
 async fn seed(store: &dyn Store, contacts: usize) -> contracts::CampaignId {
-    let (bot, _) = store
-        .create_bot(NewBot {
-            name: "Clinic".into(),
-            spec: booking_bot(),
-            created_by: None,
-        })
-        .await
-        .unwrap();
-    let campaign = store
-        .create_campaign(NewCampaign {
-            name: "Recall".into(),
-            bot_id: bot.id,
-            calling_windows: Default::default(),
-            max_attempts: 2,
-            concurrency_cap: 10,
-            weight: 1,
-            abandon_target: 0.02,
-            caller_id: Some(contracts::E164Number::parse("+14155550100").unwrap()),
-            settings: json!({}),
-        })
-        .await
-        .unwrap();
-    let rows = (0..contacts)
-        .map(|i| NewContact {
-            phone: format!("+1415555{i:04}"),
-            timezone: "America/New_York".into(),
-            variables: Default::default(),
-        })
-        .collect();
-    store.add_contacts(campaign.id, rows).await.unwrap();
-    store
-        .set_campaign_state(campaign.id, CampaignState::Draft, CampaignState::Running)
-        .await
-        .unwrap();
-    campaign.id
+    store::testing::running_campaign(store, "Clinic", booking_bot(), contacts, 2, 10).await
 }
 
 /// The two backends' runs take turns: each is real-time audio through whisper on a small machine.

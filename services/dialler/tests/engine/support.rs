@@ -20,7 +20,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{CampaignState, NewBot, NewCampaign, NewContact, Store};
+use store::Store;
 
 pub(crate) use store::both_backends;
 
@@ -42,41 +42,7 @@ pub async fn campaign(store: &dyn Store, contacts: usize) -> CampaignId {
         "tts": {"provider": "espeak"}
     }))
     .unwrap();
-    let (bot, _) = store
-        .create_bot(NewBot {
-            name: "Reminders".into(),
-            spec,
-            created_by: None,
-        })
-        .await
-        .unwrap();
-    let campaign = store
-        .create_campaign(NewCampaign {
-            name: "Reminders".into(),
-            bot_id: bot.id,
-            calling_windows: Default::default(),
-            max_attempts: 3,
-            concurrency_cap: 100,
-            weight: 1,
-            abandon_target: 0.02,
-            caller_id: Some(contracts::E164Number::parse("+14155550100").unwrap()),
-            settings: json!({}),
-        })
-        .await
-        .unwrap();
-    let rows = (0..contacts)
-        .map(|i| NewContact {
-            phone: format!("+1415555{i:04}"),
-            timezone: "America/New_York".into(),
-            variables: Default::default(),
-        })
-        .collect();
-    store.add_contacts(campaign.id, rows).await.unwrap();
-    store
-        .set_campaign_state(campaign.id, CampaignState::Draft, CampaignState::Running)
-        .await
-        .unwrap();
-    campaign.id
+    store::testing::running_campaign(store, "Reminders", spec, contacts, 3, 100).await
 }
 
 /// What the scripted carrier was asked.
