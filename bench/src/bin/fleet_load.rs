@@ -1,6 +1,6 @@
-//! Benchmark: concurrent calls on one fleet worker process (`vox core`).
+//! Benchmark: concurrent real-time calls on one fleet worker process (`vox core`).
 //!
-//! Each a real-time 8 kHz μ-law Twilio media stream.
+//! Each call is a real-time 8 kHz μ-law Twilio media stream.
 //!
 //! This process plays every other party on loopback: the Backend's two fleet routes (runtime
 //! config, call results), the speech providers (OpenAI-compatible transcription, chat completions

@@ -1,6 +1,7 @@
-//! Lease benchmark: contacts leased per second by 1, 4 and 8 concurrent leasers in batches.
+//! Lease benchmark: contacts leased per second by 1, 4 and 8 concurrent leasers.
 //!
-//! On SQLite and PostgreSQL, with a double-lease check.
+//! Leasers take batches, on SQLite and PostgreSQL, and the run checks that no contact is leased
+//! twice.
 //!
 //! Each configuration gets a fresh database seeded with the same contacts; leasers loop until the
 //! campaign is drained. Ratios are against the 1-leaser run of the same backend in this process.

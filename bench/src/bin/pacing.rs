@@ -1,7 +1,7 @@
-//! Benchmark: the production pacer against progressive.
+//! Benchmark: the production pacer against progressive, fixed-ratio and VICIdial-like dialling.
 //!
-//! Fixed-ratio and VICIdial-like dialling in the deterministic discrete-event simulation of
-//! `pacing.md`, on the same random streams.
+//! All run in the deterministic discrete-event simulation of `pacing.md`, on the same random
+//! streams.
 //!
 //! For each workload (W1, W2, W3 non-stationary, W5 three campaigns sharing a pool) and pool size
 //! (10, 50, 200 slots) every policy runs the same seeds (10 for 10 slots, 3 above: the same dial

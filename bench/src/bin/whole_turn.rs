@@ -1,6 +1,6 @@
 //! Benchmark: one whole spoken turn in vox and in Pipecat, side by side.
 //!
-//! With the same fake providers on loopback and the same audio.
+//! Both use the same fake providers on loopback and the same audio.
 //!
 //! This process serves OpenAI-compatible fake providers (transcription, chat completions SSE,
 //! speech PCM; `bench::fake_providers`) that answer at once. It runs vox's assembled pipeline with

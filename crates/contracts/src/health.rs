@@ -1,6 +1,4 @@
-//! Health payloads: a fleet worker's `GET /health`, the host's `GET /health/fleet`.
-//!
-//! And the dialler's `GET /health`.
+//! Health payloads: a worker's `GET /health`, the host's `/health/fleet`, the dialler's `/health`.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -1,6 +1,6 @@
 //! The catalogue of stable call outcome codes (`"<area>.<snake>"`).
 //!
-//! Stored in the database and shown in the console.
+//! The codes are stored in the database and shown in the console.
 //!
 //! Call outcomes are data, not Rust errors: a busy line is a normal end of a call attempt. A code,
 //! once shipped, keeps its spelling forever; new codes are added, old ones are never renamed.

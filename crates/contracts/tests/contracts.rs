@@ -1,6 +1,4 @@
-//! Serde round trips of every contract payload.
-//!
-//! And the freshness check of the exported JSON Schemas.
+//! Serde round trips of every contract payload, and the freshness of the exported JSON Schemas.
 
 use chrono::{TimeZone, Utc};
 use contracts::attach::{AmdVerdict, AttachAccepted, AttachRequest, MediaProtocol};

@@ -1,6 +1,6 @@
 //! Builds a call's provider fallback chains from a bot's `ProviderSettings`.
 //!
-//! Keys and endpoint overrides.
+//! Keys and endpoint overrides come from the worker's `ProviderEnv`.
 
 use crate::http::Endpoint;
 use crate::llm::{AnthropicLlm, OpenAiLlm};

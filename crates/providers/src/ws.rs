@@ -1,6 +1,4 @@
-//! Opening a vendor's WebSocket with headers, under a timeout.
-//!
-//! With handshake failures mapped to typed errors.
+//! Opening a vendor's WebSocket with headers, under a timeout, with typed handshake failures.
 
 use crate::http::{retry_after, status_error};
 use pipeline::ProviderError;

@@ -1,6 +1,6 @@
-//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `sim`.
+//! The subcommands: `migrate`, `bridge`, `core`, `dialler`, `sim`, `cleanup`, `admin`.
 //!
-//! `cleanup` and `admin create-user` (`up` is in `up.rs`).
+//! `up` is in `up.rs`.
 
 use crate::config::{Requirement, Settings};
 use anyhow::Context;

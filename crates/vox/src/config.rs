@@ -1,6 +1,6 @@
-//! Typed configuration: environment variables over an optional TOML file.
+//! Typed configuration from the environment over an optional TOML file, validated first.
 //!
-//! Validated before anything starts.
+//! Nothing starts before every setting is checked.
 //!
 //! Every setting has the name the seeds and DESIGN.md use (`DATABASE_URL`, `VOXBRIDGE_PORT`, …),
 //! in the environment and as a key of the TOML file alike; the environment wins. A missing or

@@ -1,6 +1,6 @@
-//! Authentication: argon2id passwords, JWT access and refresh tokens, API keys, the fleet secret.
+//! Authentication and authorization: passwords, tokens, API keys, roles, login rate limits.
 //!
-//! Role checks and login rate limits.
+//! Passwords are argon2id, access and refresh tokens JWT; the fleet secret authenticates workers.
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};

@@ -1,6 +1,6 @@
 //! Stale-call cleanup: ends calls stuck in a live state past their deadline.
 //!
-//! In-process every minute and as `vox cleanup` for a systemd timer.
+//! It runs in-process every minute and as `vox cleanup` for a systemd timer.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
-//! `ApiError`: the one HTTP error type, rendered as `{"error": {"code", "message", "field"}}`.
+//! `ApiError`, the one HTTP error type, and `ApiJson`, the body extractor naming the bad field.
 //!
-//! And `ApiJson`, the body extractor that names the bad field.
+//! Every error renders as `{"error": {"code", "message", "field"}}`.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};

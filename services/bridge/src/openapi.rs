@@ -1,7 +1,6 @@
-//! The OpenAPI 3.1 document of the Backend API.
+//! The OpenAPI 3.1 document of the Backend API, served at `/api/v1/openapi.json`.
 //!
-//! Built from the route table below and the contract types' JSON Schemas; served at
-//! `/api/v1/openapi.json`.
+//! It is built from the route table below and the contract types' JSON Schemas.
 //!
 //! A unit test reads the route modules' sources and fails when a route is missing here, or an
 //! operation here has no route, so the document stays complete.

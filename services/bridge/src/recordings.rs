@@ -1,7 +1,7 @@
 //! Recordings from the object store (a local directory, or an S3-compatible bucket).
 //!
-//! Served with HTTP range support (a browser can seek), and short-lived signed links for `<audio
-//! src>`.
+//! They are served with HTTP range support (a browser can seek) and short-lived signed links for
+//! `<audio src>`.
 
 use crate::error::{ApiError, ApiResult};
 use chrono::Utc;

@@ -1,6 +1,4 @@
-//! A worker's settings: where it listens, how many calls it takes.
-//!
-//! Where the Backend and the object store are, and its speech providers.
+//! A worker's settings: where it listens, its calls, the Backend, the object store, providers.
 
 use providers::factory::ProviderEnv;
 use secrecy::SecretString;

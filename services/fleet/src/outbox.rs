@@ -1,6 +1,6 @@
-//! Nothing lost: each finished call's result and recording are written to a local outbox first.
+//! Nothing lost: each call's result and recording go to a local outbox before delivery.
 //!
-//! Then uploaded and posted with backoff until accepted, across restarts.
+//! They are then uploaded and posted with backoff until accepted, across restarts.
 //!
 //! On disk an entry is a directory `{outbox}/{call_id}/` holding `result.json` and, until it is
 //! uploaded, `recording.wav`. It is written under a temporary name, synced, and renamed into place,

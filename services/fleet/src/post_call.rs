@@ -1,6 +1,4 @@
-//! After the call: the transcript from the session's log, the outcome.
-//!
-//! The QC findings and the LLM's post-call analysis, packaged as contract 2's `CallResult`.
+//! After the call: transcript, outcome, QC findings and analysis, as contract 2's `CallResult`.
 //!
 //! QC rules come in two kinds. The worker always checks its own timeline (`no_long_silence`,
 //! `bot_did_not_talk_over_caller`). A bot's rule whose description is `must_say: <phrase>` or

@@ -1,6 +1,6 @@
-//! The model: a GGUF file loaded once by llama.cpp, prompts in the model's own chat template.
+//! The model: a GGUF file loaded once by llama.cpp, generating token by token.
 //!
-//! And generation token by token.
+//! Prompts are rendered in the model's own chat template.
 //!
 //! Each reply gets its own llama.cpp context on the calling (blocking) thread, so replies run side
 //! by side over one copy of the weights. Generation stops when the model ends its turn, when the

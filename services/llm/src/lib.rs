@@ -1,6 +1,6 @@
-//! Local LLM for vox: llama.cpp in its own process (`vox-llm`).
+//! Local LLM for vox: llama.cpp in its own process (`vox-llm`), behind chat completions.
 //!
-//! Behind the OpenAI-compatible chat completions route.
+//! It serves the OpenAI-compatible chat completions route.
 //!
 //! Fleet workers reach it through the `llama` LLM provider (`LOCAL_LLM_URL`), the same client as any
 //! OpenAI-compatible server, so one model in memory serves every worker on a host, llama.cpp's

@@ -1,6 +1,6 @@
-//! `vox-whisper`: serve a local Whisper model on the OpenAI transcription route.
+//! `vox-whisper`: serve a Whisper model on the OpenAI transcription route, or convert one.
 //!
-//! Or convert a CTranslate2 model to ggml.
+//! `convert` turns a CTranslate2 model into whisper.cpp's ggml file.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

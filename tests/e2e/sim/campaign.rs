@@ -1,13 +1,13 @@
-//! End to end: a campaign of simulated contacts through the real Backend, the dialler engine.
+//! A campaign of simulated contacts end to end, on SQLite and on PostgreSQL.
 //!
-//! A real fleet worker and the PSTN simulator, on SQLite and on PostgreSQL.
+//! It runs through the real Backend, the dialler engine, a real fleet worker and the PSTN simulator.
 //!
 //! The simulated population answers (a person who says hello, then asks to book), is voicemail
 //! (a greeting and a beep; the carrier has no machine detection, so the bot tells and leaves its
 //! message) or is busy; the bot is a flow that books on "appointment". The test runs until every
 //! contact is done or waiting for a later retry and every call is final, then checks the records:
 //! conversations with transcripts, machines and busy lines with retries scheduled, and no contact
-//! ever dialled twice at once. A second pair kills the dialler mid-campaign.
+//! ever dialled twice at once. Two more runs kill the dialler mid-campaign.
 
 use contracts::attach::AmdVerdict;
 use contracts::call_result::{CallResult, Speaker};
@@ -26,21 +26,26 @@ async fn seed(store: &dyn Store, contacts: usize) -> contracts::CampaignId {
     store::testing::running_campaign(store, "Clinic", booking_bot(), contacts, 2, 10).await
 }
 
-/// The two backends' runs take turns: each is real-time audio through whisper on a small machine.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
+/// The four runs (a whole campaign, then a dialler killed mid-campaign, on SQLite and on
+/// PostgreSQL) take turns in one test: each is real-time audio through whisper on a small machine,
+/// and a test waiting for its turn would hold one of the test harness's threads idle, where the
+/// other end-to-end tests now run beside this one. A failure's output names the run that failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_sqlite() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+async fn simulated_campaigns_finish_and_survive_a_killed_dialler_on_sqlite_and_postgresql() {
+    eprintln!(
+        "run 1 of 4: a simulated campaign is dialled, talked, recorded and finished on SQLite"
+    );
     let db = store::testing::sqlite().await;
     campaign_end_to_end(db.store.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_simulated_campaign_is_dialled_talked_recorded_and_finished_on_postgresql() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    eprintln!("run 2 of 4: the same on PostgreSQL");
     let db = store::testing::postgres().await;
     campaign_end_to_end(db.store.clone()).await;
+    eprintln!("run 3 of 4: a dialler killed mid-campaign is replaced, nothing lost, on SQLite");
+    let db = store::testing::sqlite().await;
+    dialler_killed_mid_campaign(db.store.clone()).await;
+    eprintln!("run 4 of 4: the same on PostgreSQL");
+    let db = store::testing::postgres().await;
+    dialler_killed_mid_campaign(db.store.clone()).await;
 }
 
 /// A running `vox dialler` engine with its own simulated carrier.
@@ -247,20 +252,6 @@ async fn campaign_end_to_end(store: Arc<dyn Store>) {
     }
     assert_eq!(stats.voicemail_messages, machines.len() as u64, "{stats:?}");
     assert_no_overlapping_attempts(&calls);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_dialler_killed_mid_campaign_is_replaced_and_nothing_is_lost_on_sqlite() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let db = store::testing::sqlite().await;
-    dialler_killed_mid_campaign(db.store.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_dialler_killed_mid_campaign_is_replaced_and_nothing_is_lost_on_postgresql() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let db = store::testing::postgres().await;
-    dialler_killed_mid_campaign(db.store.clone()).await;
 }
 
 /// The first dialler dies (its process, simulator included, is gone: no lease released, no event

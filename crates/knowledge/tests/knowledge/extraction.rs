@@ -1,7 +1,7 @@
-//! Text extraction from each format a knowledge base takes.
+//! Text extraction from each format a knowledge base takes, and its refusals.
 //!
-//! Made here byte for byte (a PDF with its cross-reference table, a DOCX zip), and the refusals: an
-//! unknown format, bad UTF-8, a broken PDF or DOCX, a document with no text.
+//! Each document is made here byte for byte (a PDF with its cross-reference table, a DOCX zip); the
+//! refusals are an unknown format, bad UTF-8, a broken PDF or DOCX, and a document with no text.
 
 use knowledge::{ExtractError, Format, extract};
 use std::io::Write;

@@ -1,7 +1,7 @@
-//! Hybrid search: the keyword side finds names and numbers, the vector side finds paraphrases.
+//! Hybrid search: keywords find names and numbers, vectors find paraphrases, fusion keeps both.
 //!
-//! Fusion keeps both, a wrong-sized vector is refused, and building an index at once equals
-//! building it one chunk at a time.
+//! A wrong-sized vector is refused, and building an index at once equals building it one chunk at a
+//! time.
 
 use super::embeddings::minilm;
 use knowledge::index::Mode;

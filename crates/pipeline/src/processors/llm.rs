@@ -1,6 +1,4 @@
-//! The LLM stage: owns the conversation context, streams replies, runs tools.
-//!
-//! And keeps only what the caller heard.
+//! The LLM stage: owns the context, streams replies, runs tools, keeps what the caller heard.
 //!
 //! The context is trimmed on barge-in: a reply is "unconfirmed" until the output reports it was
 //! heard in full; when the output reports an interrupted turn, the reply's text is replaced by what

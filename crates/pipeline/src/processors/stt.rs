@@ -1,6 +1,6 @@
-//! Feeds caller audio to a speech-to-text stream and turns its results into transcription frames.
+//! Caller audio to a speech-to-text stream, its results to transcription frames.
 //!
-//! Failing over mid-call.
+//! A failing provider is replaced by the next in its chain mid-call.
 
 use crate::frame::{Direction, Frame, SystemFrame, Transcript};
 use crate::metrics::{MarkKind, TurnMark};

@@ -1,6 +1,6 @@
 //! The TTS stage: LLM text gathered into sentences, each spoken through the active provider.
 //!
-//! Failing over mid-call.
+//! A failing provider is replaced by the next in its chain mid-call.
 
 use crate::frame::{AudioChunk, ControlFrame, DataFrame, Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};

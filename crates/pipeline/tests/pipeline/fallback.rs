@@ -1,6 +1,4 @@
-//! Provider failures: fallback chains switch mid-call.
-//!
-//! And with none left the call ends naming the provider.
+//! Provider failures: fallback chains switch mid-call; with none left the call ends naming it.
 
 use crate::support::*;
 use pipeline::testing::{Behaviour, ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test};

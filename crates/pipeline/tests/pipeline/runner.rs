@@ -1,6 +1,4 @@
-//! The session runner: priorities, interruption, limits, panics.
-//!
-//! And the small pieces turn-taking rests on.
+//! The session runner: priorities, interruption, limits, panics, and what turn-taking rests on.
 
 use crate::support::*;
 use async_trait::async_trait;

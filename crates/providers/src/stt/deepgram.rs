@@ -1,6 +1,4 @@
-//! Deepgram live streaming transcription over WebSocket.
-//!
-//! With interim and final results and endpointing.
+//! Deepgram live transcription over WebSocket, with interim and final results and endpointing.
 //!
 //! Wire protocol (<https://developers.deepgram.com/reference/speech-to-text/listen-streaming>):
 //! `GET wss://api.deepgram.com/v1/listen?encoding=linear16&sample_rate=…&channels=1&interim_results=true&endpointing=…`

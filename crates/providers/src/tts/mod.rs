@@ -1,6 +1,6 @@
-//! Text-to-speech: ElevenLabs and Cartesia over WebSocket, OpenAI-compatible speech over HTTP.
+//! Text-to-speech: ElevenLabs, Cartesia, OpenAI-compatible speech, and local espeak-ng.
 //!
-//! And local espeak-ng.
+//! ElevenLabs and Cartesia stream over WebSocket, OpenAI-compatible speech over HTTP.
 
 pub mod cartesia;
 pub mod elevenlabs;

@@ -1,6 +1,4 @@
-//! The local pieces: espeak-ng speaking for real, the webhook client.
-//!
-//! And building chains from a bot's settings.
+//! The local pieces: espeak-ng speaking for real, the webhook client, chains from settings.
 
 use crate::support::*;
 use audio::{SampleRate, VadEvent, VadParams, VoiceDetector};

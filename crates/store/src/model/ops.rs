@@ -1,6 +1,4 @@
-//! Operations data: do-not-call list, settings, the CRM outbox.
-//!
-//! The audit log and the dialler's leader lease.
+//! Operations data: DNC, settings, the CRM outbox, the audit log, the dialler's leader lease.
 
 use chrono::{DateTime, Utc};
 use contracts::{CallId, CampaignId, E164Number, UserId};

@@ -1,6 +1,4 @@
-//! Calls: creation, conditional transitions with their events.
-//!
-//! The call log and the stale-call reaper.
+//! Calls: creation, conditional transitions with their events, the log, the stale-call reaper.
 
 use super::{Db, Pool};
 use crate::error::{Result, StoreError};

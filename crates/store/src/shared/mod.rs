@@ -1,6 +1,6 @@
 //! The `Store` implementation shared by both backends.
 //!
-//! Compiled once per backend against its concrete `sqlx` types.
+//! It is compiled once per backend against that backend's concrete `sqlx` types.
 //!
 //! The including module (`sqlite.rs` or `postgres.rs`) provides `Db`, `ThisStore` (with a `pool`
 //! field), `BACKEND`, `begin_write`, `run_migrations` and `lease_contacts`; everything else is here.

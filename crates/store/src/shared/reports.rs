@@ -1,6 +1,6 @@
-//! Call reports: counts and talk time per hour or day bucket (UTC), and dispositions.
+//! Call reports: counts, talk time and dispositions per hour or day (UTC), in one pass.
 //!
-//! In one pass over the calls of a range; the answering-machine report with its evidence counts.
+//! The answering-machine report comes with its evidence counts.
 
 use super::{Db, Pool};
 use crate::error::Result;

@@ -1,6 +1,4 @@
-//! Call transitions (conditional, with events in the same transaction).
-//!
-//! The call log and the reaper.
+//! Call transitions (conditional, with events in the same transaction), the log, the reaper.
 
 use crate::support::*;
 use contracts::runtime_config::CallDirection;

@@ -1,7 +1,8 @@
-//! Knowledge bases: documents stored pending or failed.
+//! Knowledge bases: documents stored, claimed, chunked and embedded, versioned, deleted.
 //!
-//! Claimed once by the indexer (and again when its indexer went quiet), chunks replaced with their
-//! embeddings in one step, versions that move when chunks change, re-index, deletes that cascade.
+//! Documents are stored pending or failed and claimed once by the indexer (again when its indexer
+//! went quiet); chunks are replaced with their embeddings in one step; versions move when chunks
+//! change; re-index and deletes cascade.
 
 use crate::support::*;
 use std::sync::Arc;

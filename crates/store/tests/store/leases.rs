@@ -1,6 +1,7 @@
-//! Leases: due contacts only, DNC, attempt caps (overall and per 24 hours).
+//! Leases: due contacts only, DNC, attempt caps, calling windows, expiry, no double leases.
 //!
-//! Calling windows across DST, expiry, and no double leases under concurrency.
+//! Caps hold overall and per 24 hours, windows across DST, and no contact is leased twice under
+//! concurrency.
 
 use crate::support::*;
 use contracts::{CallState, CampaignId};

@@ -1,6 +1,4 @@
-//! Test fixtures: a fresh migrated database per test on each backend.
-//!
-//! And the `both_backends!` macro.
+//! Test fixtures: a fresh migrated database per test on each backend, and `both_backends!`.
 //!
 //! The databases come from `store::testing` (PostgreSQL needs `VOX_TEST_DATABASE_URL`).
 

@@ -1,6 +1,6 @@
-//! CRM webhooks per campaign or bot (the secret is write-only).
+//! CRM webhooks per campaign or bot, and the delivery outbox with retry of dead letters.
 //!
-//! And the delivery outbox with manual retry of dead letters.
+//! A webhook's secret is write-only.
 
 use super::audit;
 use crate::AppState;

@@ -1,6 +1,4 @@
-//! The route table: `/health`, `/api/v1/…`, a JSON 404 for anything else.
-//!
-//! The body limit and request tracing.
+//! The route table: `/health`, `/api/v1/…`, a JSON 404, the body limit and request tracing.
 
 pub(crate) mod auth;
 pub(crate) mod bots;

@@ -1,7 +1,7 @@
-//! Reports over a date range (per campaign or bot, by hour or day).
+//! Reports over a date range (per campaign or bot, by hour or day) and the CSV export.
 //!
-//! The answering-machine report with its evidence of wrong verdicts, and the streamed CSV export of
-//! call records.
+//! The answering-machine report comes with its evidence of wrong verdicts; the export of call
+//! records streams.
 
 use crate::AppState;
 use crate::auth::{Authorized, role};

@@ -1,7 +1,7 @@
 //! The pacer: how many new dials a campaign places now.
 //!
-//! From what it can observe (free slots, calls in conversation, ringing, screening and waiting) and
-//! what it has learnt.
+//! It decides from what it can observe (free slots, calls in conversation, ringing, screening and
+//! waiting) and what it has learnt.
 //!
 //! The predictive mode is the state-aware pacer of the team's `bench/pacing.md`: choose the
 //! largest `n` such that the expected overflow of human-answered calls over the slots that will be

@@ -1,6 +1,7 @@
-//! Carrier events: answers attached to workers (next worker on 429), the 2-second rule, machines.
+//! Carrier events: answers attached, the 2-second rule, machines, failures, next attempts.
 //!
-//! Unanswered calls, refused numbers, and the contact's next attempt.
+//! Answers go to workers (the next worker on 429); unanswered calls and refused numbers end with
+//! the contact's next attempt.
 
 use crate::support::{both_backends, campaign, engine, engine_over, secs, worker};
 use contracts::attach::AmdVerdict;

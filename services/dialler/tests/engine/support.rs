@@ -1,7 +1,7 @@
-//! Fixtures: both backends, a seeded running campaign.
+//! Fixtures: a seeded running campaign, a scripted carrier, and fake fleet workers.
 //!
-//! A carrier that records what it is asked and lets the test play its events, and fake fleet
-//! workers speaking the attach and fleet-health contracts.
+//! The carrier records what it is asked and lets the test play its events; the workers speak the
+//! attach and fleet-health contracts.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
-//! Ticks: leadership, leases up to the supply, fencing of a second dialler.
+//! Ticks: leadership, leases up to the supply, fencing, and a new leader's takeover.
 //!
-//! And a new leader ending the calls the old one left.
+//! A new leader ends the calls the old one left.
 
 use crate::support::{both_backends, campaign, engine, secs, worker};
 use contracts::attach::AmdVerdict;
