@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 use test_support::http::{body, http, http_get};
-use test_support::paths::binary;
+use test_support::paths::{binary, free_port};
 
 fn up_command(dir: &Path, port: u16) -> Command {
     up_command_with(dir, port, 0)
@@ -194,14 +194,6 @@ fn up_refuses_a_read_only_data_directory_and_writes_nothing_there() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert!(message.contains("is not writable"), "{message}");
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn check(env: &[(&str, String)]) -> Output {

@@ -216,11 +216,7 @@ fn dialler_refuses_to_start_without_fleet_urls_and_serves_its_health_when_config
         stderr(&output)
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = test_support::paths::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vox"))
         .arg("dialler")
         .env_clear()
