@@ -35,6 +35,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
+use contracts::telephony::CarrierAccountId;
 use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::sync::Arc;
@@ -266,4 +267,29 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn pacing(&self, campaign: CampaignId) -> Result<Option<PacingRecord>>;
     /// How many of a campaign's calls are in each live state (states with none are left out).
     async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>>;
+
+    // The telephony edge.
+    async fn create_carrier_account(&self, account: NewCarrierAccount) -> Result<CarrierAccount>;
+    /// Saves the account; a `None` secret keeps the saved one. The carrier cannot change.
+    async fn update_carrier_account(
+        &self,
+        id: CarrierAccountId,
+        account: NewCarrierAccount,
+    ) -> Result<CarrierAccount>;
+    async fn carrier_account(&self, id: CarrierAccountId) -> Result<CarrierAccount>;
+    /// The account's secret, for signing and verifying; never shown.
+    async fn carrier_account_secret(&self, id: CarrierAccountId) -> Result<String>;
+    async fn list_carrier_accounts(&self) -> Result<Vec<CarrierAccount>>;
+    /// Keeps a carrier event once (a redelivery changes nothing) and applies `transition` with it.
+    async fn record_telephony_event(
+        &self,
+        event: NewTelephonyEvent,
+        transition: Option<Transition>,
+    ) -> Result<TelephonyRecord>;
+    /// The newest call with this carrier call id.
+    async fn call_by_carrier_call_id(&self, carrier_call_id: &str) -> Result<Option<Call>>;
+    /// Call events of every call after event `after`, oldest first, at most `limit`.
+    async fn call_events_after(&self, after: i64, limit: u32) -> Result<Vec<CallEvent>>;
+    /// The carrier events kept for a call: (event, sequence), oldest first.
+    async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>>;
 }

@@ -513,3 +513,32 @@ impl TryFrom<StateCountRow> for (CallState, i64) {
         Ok((parse::<CallState>("calls.state", &row.state)?, row.count))
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CarrierAccountRow {
+    id: i64,
+    carrier: String,
+    name: String,
+    account_sid: String,
+    api_url: Option<String>,
+    numbers: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<CarrierAccountRow> for CarrierAccount {
+    type Error = StoreError;
+
+    fn try_from(row: CarrierAccountRow) -> Result<Self> {
+        Ok(CarrierAccount {
+            id: contracts::telephony::CarrierAccountId(row.id),
+            carrier: parse("carrier_accounts.carrier", &row.carrier)?,
+            name: row.name,
+            account_sid: row.account_sid,
+            api_url: row.api_url,
+            numbers: json("carrier_accounts.numbers", &row.numbers)?,
+            created_at: from_ms(row.created_at),
+            updated_at: from_ms(row.updated_at),
+        })
+    }
+}

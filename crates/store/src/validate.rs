@@ -3,7 +3,7 @@
 //! Bad input becomes `StoreError::Invalid` naming the field, before any write.
 
 use crate::error::{Result, StoreError};
-use crate::model::{NewCampaign, NewContact, NewUser, Page, ReportFilter};
+use crate::model::{NewCampaign, NewCarrierAccount, NewContact, NewUser, Page, ReportFilter};
 use contracts::{E164Number, TimeZoneName};
 
 pub(crate) fn phone(field: &str, text: &str) -> Result<E164Number> {
@@ -110,6 +110,34 @@ pub(crate) fn report(filter: &ReportFilter) -> Result<()> {
             "since",
             format!("a report covers at most {MAX_REPORT_DAYS} days"),
         ));
+    }
+    Ok(())
+}
+
+pub(crate) fn carrier_account(account: &NewCarrierAccount, creating: bool) -> Result<()> {
+    non_empty("name", &account.name)?;
+    non_empty("account_sid", &account.account_sid)?;
+    match &account.secret {
+        Some(secret) => non_empty("secret", secret)?,
+        None if creating => return Err(StoreError::invalid("secret", "is required")),
+        None => {}
+    }
+    if let Some(url) = &account.api_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(StoreError::invalid(
+            "api_url",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for number in &account.numbers {
+        if !seen.insert(number.as_str()) {
+            return Err(StoreError::invalid(
+                "numbers",
+                format!("{number} is listed twice"),
+            ));
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod identity;
 mod knowledge;
 mod ops;
 mod reports;
+mod telephony;
 
 pub use calls::*;
 pub use catalog::*;
@@ -15,6 +16,7 @@ pub use identity::*;
 pub use knowledge::*;
 pub use ops::*;
 pub use reports::*;
+pub use telephony::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 

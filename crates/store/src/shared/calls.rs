@@ -8,10 +8,10 @@ use crate::validate;
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId};
 use sqlx::QueryBuilder;
 
-const CALL_COLUMNS: &str = "id, direction, campaign_id, contact_id, bot_id, bot_version, attempt, \
+pub(super) const CALL_COLUMNS: &str = "id, direction, campaign_id, contact_id, bot_id, bot_version, attempt, \
      state, outcome, from_number, to_number, carrier_call_id, worker_id, created_at, \
      state_changed_at, answered_at, ended_at, result, disposition";
-const EVENT_COLUMNS: &str = "id, call_id, from_state, to_state, outcome, detail, at";
+pub(super) const EVENT_COLUMNS: &str = "id, call_id, from_state, to_state, outcome, detail, at";
 
 async fn append_event(
     tx: &mut sqlx::Transaction<'static, Db>,
@@ -139,7 +139,7 @@ pub(super) async fn list_calls(pool: &Pool, filter: CallFilter, page: Page) -> R
     paged(rows, page.limit, CallRow::row_id)
 }
 
-fn check_transition(transition: &Transition) -> Result<()> {
+pub(super) fn check_transition(transition: &Transition) -> Result<()> {
     let (from, to) = (transition.from, transition.to);
     if !from.can_move_to(to) {
         return Err(StoreError::IllegalTransition { from, to });
@@ -158,7 +158,7 @@ fn check_transition(transition: &Transition) -> Result<()> {
 
 /// The conditional update and its event, inside the caller's transaction; `None` when the call
 /// was not in the expected state (nothing written).
-async fn apply_transition(
+pub(super) async fn apply_transition(
     tx: &mut sqlx::Transaction<'static, Db>,
     transition: Transition,
 ) -> Result<Option<Call>> {

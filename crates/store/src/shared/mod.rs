@@ -12,6 +12,7 @@ mod identity;
 mod knowledge;
 mod ops;
 mod reports;
+mod telephony;
 
 use super::{Db, ThisStore};
 use crate::error::Result;
@@ -20,6 +21,7 @@ use crate::{Backend, KnowledgeStore, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
+use contracts::telephony::CarrierAccountId;
 use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::time::Duration;
@@ -307,6 +309,42 @@ impl Store for ThisStore {
     }
     async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>> {
         calls::live_call_counts(&self.pool, campaign).await
+    }
+
+    async fn create_carrier_account(&self, account: NewCarrierAccount) -> Result<CarrierAccount> {
+        telephony::create_carrier_account(&self.pool, account).await
+    }
+    async fn update_carrier_account(
+        &self,
+        id: CarrierAccountId,
+        account: NewCarrierAccount,
+    ) -> Result<CarrierAccount> {
+        telephony::update_carrier_account(&self.pool, id, account).await
+    }
+    async fn carrier_account(&self, id: CarrierAccountId) -> Result<CarrierAccount> {
+        telephony::carrier_account(&self.pool, id).await
+    }
+    async fn carrier_account_secret(&self, id: CarrierAccountId) -> Result<String> {
+        telephony::carrier_account_secret(&self.pool, id).await
+    }
+    async fn list_carrier_accounts(&self) -> Result<Vec<CarrierAccount>> {
+        telephony::list_carrier_accounts(&self.pool).await
+    }
+    async fn record_telephony_event(
+        &self,
+        event: NewTelephonyEvent,
+        transition: Option<Transition>,
+    ) -> Result<TelephonyRecord> {
+        telephony::record_telephony_event(&self.pool, event, transition).await
+    }
+    async fn call_by_carrier_call_id(&self, carrier_call_id: &str) -> Result<Option<Call>> {
+        telephony::call_by_carrier_call_id(&self.pool, carrier_call_id).await
+    }
+    async fn call_events_after(&self, after: i64, limit: u32) -> Result<Vec<CallEvent>> {
+        telephony::call_events_after(&self.pool, after, limit).await
+    }
+    async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>> {
+        telephony::telephony_events(&self.pool, call_id).await
     }
 }
 

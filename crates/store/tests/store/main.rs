@@ -10,3 +10,4 @@ mod leader;
 mod leases;
 mod ops;
 mod reports;
+mod telephony;

@@ -1,0 +1,82 @@
+//! The telephony edge's closed sets: the carriers vox speaks and a carrier account's id.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A telephony carrier whose API and webhooks the Backend's edge speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierKind {
+    Twilio,
+    Telnyx,
+    Plivo,
+    Vonage,
+    Exotel,
+}
+
+impl CarrierKind {
+    pub const ALL: [CarrierKind; 5] = [
+        CarrierKind::Twilio,
+        CarrierKind::Telnyx,
+        CarrierKind::Plivo,
+        CarrierKind::Vonage,
+        CarrierKind::Exotel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarrierKind::Twilio => "twilio",
+            CarrierKind::Telnyx => "telnyx",
+            CarrierKind::Plivo => "plivo",
+            CarrierKind::Vonage => "vonage",
+            CarrierKind::Exotel => "exotel",
+        }
+    }
+}
+
+impl fmt::Display for CarrierKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A carrier name vox does not speak.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown carrier {0:?} (one of twilio, telnyx, plivo, vonage, exotel)")]
+pub struct UnknownCarrier(pub String);
+
+impl FromStr for CarrierKind {
+    type Err = UnknownCarrier;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        CarrierKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| UnknownCarrier(text.to_owned()))
+    }
+}
+
+crate::ids::id_type!(
+    /// One carrier account in settings (several per carrier).
+    CarrierAccountId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_carrier_name_reads_back_as_itself_and_others_are_refused() {
+        for kind in CarrierKind::ALL {
+            assert_eq!(kind.as_str().parse::<CarrierKind>(), Ok(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        assert!("Twilio".parse::<CarrierKind>().is_err());
+        assert!("sip".parse::<CarrierKind>().is_err());
+    }
+}

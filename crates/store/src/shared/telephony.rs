@@ -1,0 +1,183 @@
+//! Carrier accounts and carrier events: kept with the call's move in one transaction.
+
+use super::{Pool, now_ms};
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use crate::rows::{CallEventRow, CallRow, CarrierAccountRow, to_json};
+use crate::validate;
+use contracts::CallId;
+use contracts::telephony::CarrierAccountId;
+
+const ACCOUNT_COLUMNS: &str =
+    "id, carrier, name, account_sid, api_url, numbers, created_at, updated_at";
+
+pub(super) async fn create_carrier_account(
+    pool: &Pool,
+    account: NewCarrierAccount,
+) -> Result<CarrierAccount> {
+    validate::carrier_account(&account, true)?;
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO carrier_accounts (carrier, name, account_sid, secret, api_url, numbers, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {ACCOUNT_COLUMNS}"
+    );
+    let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account.carrier.as_str())
+        .bind(account.name.trim())
+        .bind(account.account_sid.trim())
+        .bind(account.secret.unwrap_or_default())
+        .bind(account.api_url)
+        .bind(to_json(&account.numbers))
+        .bind(now)
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::conflict_on("carrier account"))?;
+    row.try_into()
+}
+
+pub(super) async fn update_carrier_account(
+    pool: &Pool,
+    id: CarrierAccountId,
+    account: NewCarrierAccount,
+) -> Result<CarrierAccount> {
+    validate::carrier_account(&account, false)?;
+    let before = carrier_account(pool, id).await?;
+    if before.carrier != account.carrier {
+        return Err(StoreError::invalid(
+            "carrier",
+            format!("account {id} is a {} account", before.carrier),
+        ));
+    }
+    let sql = format!(
+        "UPDATE carrier_accounts SET name = $2, account_sid = $3, secret = COALESCE($4, secret), \
+         api_url = $5, numbers = $6, updated_at = $7 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+    );
+    let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .bind(account.name.trim())
+        .bind(account.account_sid.trim())
+        .bind(account.secret)
+        .bind(account.api_url)
+        .bind(to_json(&account.numbers))
+        .bind(now_ms())
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::conflict_on("carrier account"))?;
+    row.try_into()
+}
+
+pub(super) async fn carrier_account(pool: &Pool, id: CarrierAccountId) -> Result<CarrierAccount> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM carrier_accounts WHERE id = $1");
+    let row: Option<CarrierAccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("carrier account", id))?
+        .try_into()
+}
+
+pub(super) async fn carrier_account_secret(pool: &Pool, id: CarrierAccountId) -> Result<String> {
+    let secret: Option<String> =
+        sqlx::query_scalar("SELECT secret FROM carrier_accounts WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
+    secret.ok_or_else(|| StoreError::not_found("carrier account", id))
+}
+
+pub(super) async fn list_carrier_accounts(pool: &Pool) -> Result<Vec<CarrierAccount>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM carrier_accounts ORDER BY id");
+    let rows: Vec<CarrierAccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(CarrierAccount::try_from).collect()
+}
+
+/// Keeps the event unless it was kept before; a new one applies `transition` in the same
+/// transaction, and a stale transition (a late or out-of-order event) leaves the call as it is.
+pub(super) async fn record_telephony_event(
+    pool: &Pool,
+    event: NewTelephonyEvent,
+    transition: Option<Transition>,
+) -> Result<TelephonyRecord> {
+    if event.carrier_call_id.trim().is_empty() {
+        return Err(StoreError::invalid("carrier_call_id", "must not be empty"));
+    }
+    if let Some(transition) = &transition {
+        super::calls::check_transition(transition)?;
+    }
+    let mut tx = super::super::begin_write(pool).await?;
+    let kept = sqlx::query(
+        "INSERT INTO telephony_events (carrier, account_id, call_id, carrier_call_id, event, \
+         sequence, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (carrier, carrier_call_id, event, sequence) DO NOTHING",
+    )
+    .bind(event.carrier.as_str())
+    .bind(event.account_id.0)
+    .bind(event.call_id.map(|id| id.0))
+    .bind(&event.carrier_call_id)
+    .bind(&event.event)
+    .bind(event.sequence)
+    .bind(to_json(&event.payload))
+    .bind(to_ms(event.received_at))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if kept == 0 {
+        tx.rollback().await?;
+        return Ok(TelephonyRecord {
+            new: false,
+            moved: None,
+        });
+    }
+    let moved = match transition {
+        Some(transition) => super::calls::apply_transition(&mut tx, transition).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(TelephonyRecord { new: true, moved })
+}
+
+pub(super) async fn call_by_carrier_call_id(
+    pool: &Pool,
+    carrier_call_id: &str,
+) -> Result<Option<Call>> {
+    let sql = format!(
+        "SELECT {} FROM calls WHERE carrier_call_id = $1 ORDER BY id DESC LIMIT 1",
+        super::calls::CALL_COLUMNS
+    );
+    let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(carrier_call_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(Call::try_from).transpose()
+}
+
+/// Every call's events after `after`, oldest first: the dialler follows the edge's moves with it.
+pub(super) async fn call_events_after(
+    pool: &Pool,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<CallEvent>> {
+    let sql = format!(
+        "SELECT {} FROM call_events WHERE id > $1 ORDER BY id LIMIT $2",
+        super::calls::EVENT_COLUMNS
+    );
+    let rows: Vec<CallEventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(i64::from(limit.clamp(1, Page::MAX_LIMIT)))
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(CallEvent::try_from).collect()
+}
+
+/// The carrier events kept for one call, oldest first.
+pub(super) async fn telephony_events(pool: &Pool, call_id: CallId) -> Result<Vec<(String, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event, sequence FROM telephony_events WHERE call_id = $1 ORDER BY id",
+    )
+    .bind(call_id.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,157 @@
+//! Carrier accounts (secrets write-only) and carrier events kept once with the call's move.
+
+use crate::support::*;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
+use contracts::{CallOutcomeCode, CallState, E164Number};
+use serde_json::json;
+use std::sync::Arc;
+use store::{NewCarrierAccount, NewTelephonyEvent, Store, StoreError, Transition};
+
+fn account(name: &str) -> NewCarrierAccount {
+    NewCarrierAccount {
+        carrier: CarrierKind::Twilio,
+        name: name.into(),
+        account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+        secret: Some("token-1".into()),
+        api_url: Some("http://127.0.0.1:9/".into()),
+        numbers: vec![E164Number::parse("+14155550100").unwrap()],
+    }
+}
+
+async fn carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields(
+    store: Arc<dyn Store>,
+) {
+    let saved = store.create_carrier_account(account("main")).await.unwrap();
+    assert_eq!(saved.carrier, CarrierKind::Twilio);
+    assert_eq!(saved.numbers.len(), 1);
+    assert!(!format!("{saved:?}").contains("token-1"));
+    assert!(!format!("{:?}", account("x")).contains("token-1"));
+    assert_eq!(
+        store.carrier_account_secret(saved.id).await.unwrap(),
+        "token-1"
+    );
+    // An update without a secret keeps the saved one; with one, replaces it.
+    let mut update = account("main");
+    update.secret = None;
+    update.numbers.clear();
+    let updated = store
+        .update_carrier_account(saved.id, update.clone())
+        .await
+        .unwrap();
+    assert!(updated.numbers.is_empty());
+    assert_eq!(
+        store.carrier_account_secret(saved.id).await.unwrap(),
+        "token-1"
+    );
+    update.secret = Some("token-2".into());
+    store
+        .update_carrier_account(saved.id, update)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.carrier_account_secret(saved.id).await.unwrap(),
+        "token-2"
+    );
+    let field = |error: StoreError| match error {
+        StoreError::Invalid { field, .. } => field,
+        other => panic!("{other}"),
+    };
+    let mut bad = account("other");
+    bad.secret = None;
+    assert_eq!(
+        field(store.create_carrier_account(bad).await.unwrap_err()),
+        "secret"
+    );
+    let mut bad = account("other");
+    bad.api_url = Some("ftp://x".into());
+    assert_eq!(
+        field(store.create_carrier_account(bad).await.unwrap_err()),
+        "api_url"
+    );
+    let mut bad = account("other");
+    bad.numbers.push(bad.numbers[0].clone());
+    assert_eq!(
+        field(store.create_carrier_account(bad).await.unwrap_err()),
+        "numbers"
+    );
+    let mut bad = account("main");
+    bad.carrier = CarrierKind::Telnyx;
+    assert_eq!(
+        field(store.update_carrier_account(saved.id, bad).await.unwrap_err()),
+        "carrier"
+    );
+    assert!(matches!(
+        store.create_carrier_account(account("main")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        store.carrier_account(CarrierAccountId(999)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.list_carrier_accounts().await.unwrap().len(), 1);
+}
+
+async fn a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back(
+    store: Arc<dyn Store>,
+) {
+    let now = at(2026, 12, 3, 9, 0);
+    let account = store.create_carrier_account(account("main")).await.unwrap();
+    let bot_id = bot(&*store).await;
+    let call = web_call(&*store, bot_id, now).await;
+    let event = |name: &str, sequence: i64| NewTelephonyEvent {
+        carrier: CarrierKind::Twilio,
+        account_id: account.id,
+        call_id: Some(call.id),
+        carrier_call_id: "CA1".into(),
+        event: name.into(),
+        sequence,
+        payload: json!({"CallStatus": name}),
+        received_at: now,
+    };
+    let mut end = Transition::new(call.id, CallState::Queued, CallState::Failed, now);
+    end.outcome = Some(CallOutcomeCode::DialFailed);
+    end.carrier_call_id = Some("CA1".into());
+    let first = store
+        .record_telephony_event(event("status.failed", 3), Some(end.clone()))
+        .await
+        .unwrap();
+    assert!(first.new);
+    assert_eq!(first.moved.unwrap().state, CallState::Failed);
+    // The same delivery again: kept once, nothing moves.
+    let again = store
+        .record_telephony_event(event("status.failed", 3), Some(end))
+        .await
+        .unwrap();
+    assert!(!again.new);
+    assert!(again.moved.is_none());
+    // A late ringing: kept for the history, the call stays where it is.
+    let ringing = Transition::new(call.id, CallState::Queued, CallState::Leased, now);
+    let late = store
+        .record_telephony_event(event("status.ringing", 1), Some(ringing))
+        .await
+        .unwrap();
+    assert!(late.new);
+    assert!(late.moved.is_none());
+    assert_eq!(store.call(call.id).await.unwrap().state, CallState::Failed);
+    assert_eq!(
+        store.telephony_events(call.id).await.unwrap(),
+        vec![("status.failed".to_owned(), 3), ("status.ringing".to_owned(), 1)]
+    );
+    let found = store.call_by_carrier_call_id("CA1").await.unwrap().unwrap();
+    assert_eq!(found.id, call.id);
+    assert!(store.call_by_carrier_call_id("CA2").await.unwrap().is_none());
+    // The dialler reads every call's moves in order after a cursor.
+    let all = store.call_events_after(0, 100).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(all.last().unwrap().to_state, CallState::Failed);
+    let after = store
+        .call_events_after(all.last().unwrap().id, 100)
+        .await
+        .unwrap();
+    assert!(after.is_empty());
+}
+
+both_backends!(
+    carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields,
+    a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back,
+);
