@@ -280,7 +280,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     /// The account's secret, for signing and verifying; never shown.
     async fn carrier_account_secret(&self, id: CarrierAccountId) -> Result<String>;
     async fn list_carrier_accounts(&self) -> Result<Vec<CarrierAccount>>;
-    /// Keeps a carrier event once (a redelivery changes nothing) and applies `transition` with it.
+    /// Keeps a carrier event once (a redelivery changes nothing) and, with it, moves the call to
+    /// `transition.to` from its current state when that state may move there.
     async fn record_telephony_event(
         &self,
         event: NewTelephonyEvent,

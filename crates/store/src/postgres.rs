@@ -18,6 +18,8 @@ use std::str::FromStr;
 type Db = sqlx::Postgres;
 type ThisStore = PgStore;
 const BACKEND: Backend = Backend::Postgres;
+/// Locks a row read inside a write transaction until it commits.
+const LOCK_ROW: &str = " FOR UPDATE";
 
 const MAX_CONNECTIONS: u32 = 16;
 

@@ -18,6 +18,8 @@ use std::time::Duration;
 type Db = sqlx::Sqlite;
 type ThisStore = SqliteStore;
 const BACKEND: Backend = Backend::Sqlite;
+/// Nothing to add: `BEGIN IMMEDIATE` already holds the write lock for the whole transaction.
+const LOCK_ROW: &str = "";
 
 /// How long a writer waits for the file's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -139,7 +139,7 @@ pub(super) async fn list_calls(pool: &Pool, filter: CallFilter, page: Page) -> R
     paged(rows, page.limit, CallRow::row_id)
 }
 
-pub(super) fn check_transition(transition: &Transition) -> Result<()> {
+fn check_transition(transition: &Transition) -> Result<()> {
     let (from, to) = (transition.from, transition.to);
     if !from.can_move_to(to) {
         return Err(StoreError::IllegalTransition { from, to });

@@ -5,7 +5,7 @@ use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::rows::{CallEventRow, CallRow, CarrierAccountRow, to_json};
 use crate::validate;
-use contracts::CallId;
+use contracts::{CallId, CallState};
 use contracts::telephony::CarrierAccountId;
 
 const ACCOUNT_COLUMNS: &str =
@@ -93,8 +93,9 @@ pub(super) async fn list_carrier_accounts(pool: &Pool) -> Result<Vec<CarrierAcco
     rows.into_iter().map(CarrierAccount::try_from).collect()
 }
 
-/// Keeps the event unless it was kept before; a new one applies `transition` in the same
-/// transaction, and a stale transition (a late or out-of-order event) leaves the call as it is.
+/// Keeps the event unless it was kept before; a new one moves the call to `transition.to` in the
+/// same transaction from whatever state it is in (`transition.from` is not used) when that state
+/// may move there, so a late or out-of-order event leaves the call as it is.
 pub(super) async fn record_telephony_event(
     pool: &Pool,
     event: NewTelephonyEvent,
@@ -103,8 +104,15 @@ pub(super) async fn record_telephony_event(
     if event.carrier_call_id.trim().is_empty() {
         return Err(StoreError::invalid("carrier_call_id", "must not be empty"));
     }
-    if let Some(transition) = &transition {
-        super::calls::check_transition(transition)?;
+    if let Some(transition) = &transition
+        && let Some(code) = transition.outcome
+        && transition.to.is_terminal()
+        && code.end_state() != transition.to
+    {
+        return Err(StoreError::invalid(
+            "outcome",
+            format!("{code} ends a call as {}, not {}", code.end_state(), transition.to),
+        ));
     }
     let mut tx = super::super::begin_write(pool).await?;
     let kept = sqlx::query(
@@ -131,7 +139,25 @@ pub(super) async fn record_telephony_event(
         });
     }
     let moved = match transition {
-        Some(transition) => super::calls::apply_transition(&mut tx, transition).await?,
+        Some(mut transition) => {
+            // From wherever the call is now, when that may move there: carriers deliver out of
+            // order, and a stale event must not undo a later one.
+            let sql = format!("SELECT state FROM calls WHERE id = $1{}", super::super::LOCK_ROW);
+            let state: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(transition.call_id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let state = state
+                .ok_or_else(|| StoreError::not_found("call", transition.call_id))?
+                .parse::<CallState>()
+                .map_err(|e| StoreError::corrupt("calls.state", e))?;
+            if state.can_move_to(transition.to) {
+                transition.from = state;
+                super::calls::apply_transition(&mut tx, transition).await?
+            } else {
+                None
+            }
+        }
         None => None,
     };
     tx.commit().await?;
