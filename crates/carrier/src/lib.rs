@@ -43,6 +43,11 @@ pub enum CarrierEvent {
         /// The carrier's machine detection, when it ran one.
         amd: Option<AmdVerdict>,
     },
+    /// The edge gave the answered call to a worker (carriers that attach at answer).
+    Connected {
+        call_id: CallId,
+        at: DateTime<Utc>,
+    },
     /// The call is over at the carrier: never answered, failed, or hung up after answer.
     Ended {
         call_id: CallId,
@@ -58,6 +63,7 @@ impl CarrierEvent {
         match self {
             Self::Ringing { call_id, .. }
             | Self::Answered { call_id, .. }
+            | Self::Connected { call_id, .. }
             | Self::Ended { call_id, .. } => *call_id,
         }
     }
@@ -72,6 +78,9 @@ pub enum CarrierError {
     /// Too many calls per second or concurrent calls on the trunk: try later.
     #[error("the carrier is rate-limiting: {0}")]
     RateLimited(String),
+    /// The carrier failed for now (a 5xx) without placing the call: try later.
+    #[error("the carrier is unavailable: {0}")]
+    Unavailable(String),
     /// The call is not known to the carrier (ended already).
     #[error("the carrier does not know call {0}")]
     UnknownCall(CallId),
@@ -84,20 +93,30 @@ impl CarrierError {
     pub fn outcome(&self) -> CallOutcomeCode {
         match self {
             Self::InvalidNumber(_) => CallOutcomeCode::DialInvalidNumber,
-            Self::RateLimited(_) | Self::UnknownCall(_) | Self::Failed(_) => {
-                CallOutcomeCode::DialFailed
-            }
+            Self::RateLimited(_)
+            | Self::Unavailable(_)
+            | Self::UnknownCall(_)
+            | Self::Failed(_) => CallOutcomeCode::DialFailed,
         }
     }
 }
 
 /// A telephony provider the dialler places calls through.
 #[async_trait::async_trait]
-pub trait Carrier: Send + Sync + 'static {
+pub trait Carrier: Send + Sync + std::fmt::Debug + 'static {
     /// The carrier key of attach requests (`twilio`, `sim`, …).
     fn name(&self) -> &'static str;
     /// The media shape its answered calls stream in.
     fn media_protocol(&self) -> MediaProtocol;
+    /// True for carriers behind the Backend's telephony edge: the edge attaches an answered call
+    /// to a worker itself (and enforces the 2-second rule there), and the dialler follows the
+    /// call's moves in the store (`Connected`, `Ended`) instead of attaching it.
+    fn attaches_at_answer(&self) -> bool {
+        false
+    }
+    /// Follows a call another dialler placed, known to the carrier as `carrier_call_id`, so it
+    /// can be canceled or hung up from here.
+    fn follow(&self, _call_id: CallId, _carrier_call_id: &str) {}
     /// Places the call; returns the carrier's id for it. Progress comes as events.
     async fn place(&self, dial: Dial) -> Result<String, CarrierError>;
     /// Stops a call that has not been answered.

@@ -11,6 +11,7 @@
 //!  "ratio_level": 1.5,
 //!  "retry": {"dial.busy": {"after_minutes": 30}, …},
 //!  "max_attempts_per_day": 2,
+//!  "carrier_account": 3,
 //!  "lockout_hours": {"dial.abandoned": 72, "dial.machine": 24}}
 //! ```
 
@@ -35,6 +36,16 @@ pub fn default_lockout(outcome: CallOutcomeCode) -> Duration {
 
 fn dialler(settings: &Value) -> Option<&Value> {
     settings.get("dialler")
+}
+
+/// The carrier account the campaign dials through (`carrier_account`); the dialler's default
+/// carrier (the PSTN simulator in `vox up`) when absent.
+pub fn carrier_account(settings: &Value) -> Option<contracts::telephony::CarrierAccountId> {
+    dialler(settings)?
+        .get("carrier_account")?
+        .as_i64()
+        .filter(|n| *n > 0)
+        .map(contracts::telephony::CarrierAccountId)
 }
 
 /// The most dials one contact may get in any 24 hours, when the campaign caps it.
@@ -98,6 +109,15 @@ pub fn check(settings: &Value) -> Result<()> {
                 positive_number("ratio_level", value, 1.0)?;
             }
             "retry" => check_retry(value)?,
+            "carrier_account" => match value.as_i64() {
+                Some(n) if n >= 1 => {}
+                _ => {
+                    return Err(invalid(
+                        "carrier_account",
+                        "must be the id of a carrier account",
+                    ));
+                }
+            },
             "max_attempts_per_day" => match value.as_i64() {
                 Some(n) if n >= 1 => {}
                 _ => {

@@ -343,6 +343,9 @@ impl Store for ThisStore {
     async fn call_events_after(&self, after: i64, limit: u32) -> Result<Vec<CallEvent>> {
         telephony::call_events_after(&self.pool, after, limit).await
     }
+    async fn last_call_event_id(&self) -> Result<i64> {
+        telephony::last_call_event_id(&self.pool).await
+    }
     async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>> {
         telephony::telephony_events(&self.pool, call_id).await
     }

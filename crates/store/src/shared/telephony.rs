@@ -5,8 +5,8 @@ use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::rows::{CallEventRow, CallRow, CarrierAccountRow, to_json};
 use crate::validate;
-use contracts::{CallId, CallState};
 use contracts::telephony::CarrierAccountId;
+use contracts::{CallId, CallState};
 
 const ACCOUNT_COLUMNS: &str =
     "id, carrier, name, account_sid, api_url, numbers, created_at, updated_at";
@@ -111,7 +111,11 @@ pub(super) async fn record_telephony_event(
     {
         return Err(StoreError::invalid(
             "outcome",
-            format!("{code} ends a call as {}, not {}", code.end_state(), transition.to),
+            format!(
+                "{code} ends a call as {}, not {}",
+                code.end_state(),
+                transition.to
+            ),
         ));
     }
     let mut tx = super::super::begin_write(pool).await?;
@@ -142,7 +146,10 @@ pub(super) async fn record_telephony_event(
         Some(mut transition) => {
             // From wherever the call is now, when that may move there: carriers deliver out of
             // order, and a stale event must not undo a later one.
-            let sql = format!("SELECT state FROM calls WHERE id = $1{}", super::super::LOCK_ROW);
+            let sql = format!(
+                "SELECT state FROM calls WHERE id = $1{}",
+                super::super::LOCK_ROW
+            );
             let state: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(transition.call_id.0)
                 .fetch_optional(&mut *tx)
@@ -195,6 +202,13 @@ pub(super) async fn call_events_after(
         .fetch_all(pool)
         .await?;
     rows.into_iter().map(CallEvent::try_from).collect()
+}
+
+pub(super) async fn last_call_event_id(pool: &Pool) -> Result<i64> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM call_events")
+        .fetch_one(pool)
+        .await?;
+    Ok(last.unwrap_or(0))
 }
 
 /// The carrier events kept for one call, oldest first.

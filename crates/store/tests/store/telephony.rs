@@ -77,7 +77,12 @@ async fn carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields(
     let mut bad = account("main");
     bad.carrier = CarrierKind::Telnyx;
     assert_eq!(
-        field(store.update_carrier_account(saved.id, bad).await.unwrap_err()),
+        field(
+            store
+                .update_carrier_account(saved.id, bad)
+                .await
+                .unwrap_err()
+        ),
         "carrier"
     );
     assert!(matches!(
@@ -135,11 +140,20 @@ async fn a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back
     assert_eq!(store.call(call.id).await.unwrap().state, CallState::Failed);
     assert_eq!(
         store.telephony_events(call.id).await.unwrap(),
-        vec![("status.failed".to_owned(), 3), ("status.ringing".to_owned(), 1)]
+        vec![
+            ("status.failed".to_owned(), 3),
+            ("status.ringing".to_owned(), 1)
+        ]
     );
     let found = store.call_by_carrier_call_id("CA1").await.unwrap().unwrap();
     assert_eq!(found.id, call.id);
-    assert!(store.call_by_carrier_call_id("CA2").await.unwrap().is_none());
+    assert!(
+        store
+            .call_by_carrier_call_id("CA2")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The dialler reads every call's moves in order after a cursor.
     let all = store.call_events_after(0, 100).await.unwrap();
     assert!(all.windows(2).all(|w| w[0].id < w[1].id));
@@ -149,6 +163,10 @@ async fn a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back
         .await
         .unwrap();
     assert!(after.is_empty());
+    assert_eq!(
+        store.last_call_event_id().await.unwrap(),
+        all.last().unwrap().id
+    );
 }
 
 both_backends!(

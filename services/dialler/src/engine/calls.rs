@@ -4,6 +4,7 @@
 //! ending it with an outcome and the contact's next attempt.
 
 use super::{Engine, Live, Phase, secs};
+use crate::carrier::Carrier;
 use crate::carrier::{CarrierError, CarrierEvent, Dial};
 use crate::fleet::AttachError;
 use crate::pacing::Resolution;
@@ -12,6 +13,7 @@ use contracts::attach::{AmdVerdict, AttachRequest};
 use contracts::runtime_config::CallDirection;
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId, ContactId};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use store::{Campaign, Lease, Transition, retry};
 
@@ -43,6 +45,13 @@ impl Engine {
                 live.state = CallState::InProgress;
                 tracing::debug!(%call_id, "the worker took the call before the attach was recorded");
             }
+            // The telephony edge recorded the move (or another end) first: the store has it.
+            Err(store::StoreError::StaleTransition { actual, .. })
+                if actual == to || (actual.is_terminal() && to.is_terminal()) =>
+            {
+                live.state = actual;
+                tracing::debug!(%call_id, "the call was already {actual}");
+            }
             Err(error) => {
                 self.stats.store_errors += 1;
                 tracing::warn!(%call_id, %error, "could not record the call's move to {to}");
@@ -51,11 +60,18 @@ impl Engine {
     }
 
     /// Takes on the leased contact's call and places it.
-    pub(super) async fn place(&mut self, campaign: &Campaign, lease: Lease, now: DateTime<Utc>) {
+    pub(super) async fn place(
+        &mut self,
+        campaign: &Campaign,
+        carrier: Arc<dyn Carrier>,
+        lease: Lease,
+        now: DateTime<Utc>,
+    ) {
         let call_id = lease.call_id;
         self.live.insert(
             call_id,
             Live {
+                carrier,
                 campaign: campaign.id,
                 contact: lease.contact_id,
                 to: lease.phone,
@@ -67,6 +83,7 @@ impl Engine {
                 amd: None,
                 state: CallState::Leased,
                 phase: Phase::Unplaced,
+                adopted: false,
             },
         );
         self.try_place(campaign, call_id, now).await;
@@ -91,6 +108,16 @@ impl Engine {
             self.end(call_id, outcome, detail, now).await;
             return;
         }
+        // Through the edge, the call is recorded dialling before the carrier hears of it: the
+        // carrier's first webhook may reach the edge before its REST call returns, and must find
+        // the call dialling (a call held back then stays `dialing` until it is placed).
+        let edge = live.carrier.attaches_at_answer();
+        if edge && live.state == CallState::Leased {
+            if !self.start_following().await {
+                return;
+            }
+            self.record(call_id, CallState::Dialing, now, |_| {}).await;
+        }
         let dial = Dial {
             call_id,
             campaign_id: live.campaign,
@@ -99,7 +126,7 @@ impl Engine {
             ring_timeout: self.config.ring_timeout.max(RING_FLOOR),
             detect_machine: true,
         };
-        match self.carrier.place(dial).await {
+        match live.carrier.place(dial).await {
             Ok(carrier_id) => {
                 self.stats.dials += 1;
                 if let Some(live) = self.live.get_mut(&call_id) {
@@ -107,9 +134,11 @@ impl Engine {
                     live.dialled = now;
                     live.phase = Phase::Ringing;
                 }
-                self.record(call_id, CallState::Dialing, now, |_| {}).await;
+                if !edge {
+                    self.record(call_id, CallState::Dialing, now, |_| {}).await;
+                }
             }
-            Err(error @ CarrierError::RateLimited(_)) => {
+            Err(error @ (CarrierError::RateLimited(_) | CarrierError::Unavailable(_))) => {
                 self.stats.rate_limited += 1;
                 tracing::info!(%call_id, %error, "the carrier is rate-limiting; placing the call next tick");
             }
@@ -192,6 +221,18 @@ impl Engine {
                 }
             }
             CarrierEvent::Answered { at, amd, .. } => self.answered(call_id, at, amd).await,
+            CarrierEvent::Connected { at, .. } => {
+                if let Phase::Waiting { .. } = live.phase {
+                    self.stats.attached += 1;
+                    if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
+                        pacer.history.record_human(secs(at), false);
+                    }
+                    if let Some(live) = self.live.get_mut(&call_id) {
+                        live.phase = Phase::Talking { since: at };
+                        live.state = CallState::Attaching;
+                    }
+                }
+            }
             CarrierEvent::Ended {
                 at,
                 outcome,
@@ -199,7 +240,18 @@ impl Engine {
                 ..
             } => match live.phase {
                 Phase::Unplaced | Phase::Ringing => {
-                    self.learn(&live, at, Resolution::Unanswered);
+                    let resolution = if outcome == CallOutcomeCode::DialMachine {
+                        self.stats.machines += 1;
+                        Resolution::Machine
+                    } else {
+                        Resolution::Unanswered
+                    };
+                    self.learn(&live, at, resolution);
+                    self.end(call_id, outcome, &detail, at).await;
+                }
+                Phase::Waiting { .. } if outcome == CallOutcomeCode::DialMachine => {
+                    // The carrier's verdict came after the answer (asynchronous AMD).
+                    self.stats.machines += 1;
                     self.end(call_id, outcome, &detail, at).await;
                 }
                 Phase::Waiting { .. } => {
@@ -242,7 +294,9 @@ impl Engine {
         if amd == Some(AmdVerdict::Machine) {
             self.stats.machines += 1;
             self.learn(&live, at, Resolution::Machine);
-            if let Err(error) = self.carrier.play_and_hang_up(call_id, "").await {
+            if !live.carrier.attaches_at_answer()
+                && let Err(error) = live.carrier.play_and_hang_up(call_id, "").await
+            {
                 tracing::warn!(%call_id, %error, "hanging up on a machine failed");
             }
             self.end(
@@ -258,6 +312,10 @@ impl Engine {
         self.learn(&live, at, Resolution::Human);
         if let Some(live) = self.live.get_mut(&call_id) {
             live.phase = Phase::Waiting { since: at };
+        }
+        if live.carrier.attaches_at_answer() {
+            // The edge attaches it (or abandons it) and records which: `Connected` or `Ended`.
+            return;
         }
         self.waiting.push_back(call_id);
         self.attach_waiting(at).await;
@@ -279,7 +337,9 @@ impl Engine {
                 Err(refused @ AttachError::Refused { .. }) => {
                     self.waiting.pop_front();
                     let detail = refused.to_string();
-                    let _ = self.carrier.play_and_hang_up(call_id, "").await;
+                    if let Some(live) = self.live.get(&call_id) {
+                        let _ = live.carrier.play_and_hang_up(call_id, "").await;
+                    }
                     self.end(call_id, CallOutcomeCode::FleetAttachFailed, &detail, now)
                         .await;
                 }
@@ -295,9 +355,9 @@ impl Engine {
             call_id,
             direction: CallDirection::Outbound,
             campaign_id: Some(live.campaign),
-            carrier: self.carrier.name().to_owned(),
+            carrier: live.carrier.name().to_owned(),
             carrier_call_id: live.carrier_call_id.clone(),
-            media_protocol: self.carrier.media_protocol(),
+            media_protocol: live.carrier.media_protocol(),
             from: live.from.clone(),
             to: Some(live.to.clone()),
             answered_at: live.answered.unwrap_or_else(Utc::now),
@@ -308,7 +368,7 @@ impl Engine {
             t.worker_id = Some(accepted.worker_id.clone());
         })
         .await;
-        if let Err(error) = self.carrier.connect(call_id, &accepted.media_url).await {
+        if let Err(error) = live.carrier.connect(call_id, &accepted.media_url).await {
             // The callee is gone: the worker's reservation expires and records the call.
             tracing::warn!(%call_id, %error, "connecting the media to the worker failed");
         }
@@ -344,9 +404,9 @@ impl Engine {
         {
             pacer.history.record_human(secs(now), true);
         }
-        if play {
+        if play && let Some(live) = self.live.get(&call_id) {
             let message = self.config.abandon_message.clone();
-            if let Err(error) = self.carrier.play_and_hang_up(call_id, &message).await {
+            if let Err(error) = live.carrier.play_and_hang_up(call_id, &message).await {
                 tracing::warn!(%call_id, %error, "playing the abandon message failed");
             }
         }
@@ -388,8 +448,8 @@ impl Engine {
     }
 
     async fn schedule_next(&mut self, live: &Live, outcome: CallOutcomeCode, now: DateTime<Utc>) {
-        let owner = self.config.owner.clone();
-        self.schedule_contact(live.contact, live.campaign, Some(&owner), outcome, now)
+        let owner = (!live.adopted).then(|| self.config.owner.clone());
+        self.schedule_contact(live.contact, live.campaign, owner.as_deref(), outcome, now)
             .await;
     }
 

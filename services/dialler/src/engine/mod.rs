@@ -4,12 +4,16 @@
 //! placing calls) and the reaction to carrier events (`calls.rs`).
 //!
 //! Time is passed in (`now`), so tests drive ticks and events without sleeping; `run` is the
-//! production driver (a tick every `tick` interval, events as they come, and the 2-second rule
-//! checked every 100 ms).
+//! production driver (a tick every `tick` interval, events as they come, and every 100 ms the
+//! 2-second rule and the telephony edge's recorded moves, `edge.rs`).
 
 mod calls;
+mod carriers;
+mod edge;
 mod restore;
 mod takeover;
+
+pub use carriers::CarrierFactory;
 
 use crate::carrier::{Carrier, CarrierEvent};
 use crate::fair_share::{self, Claim};
@@ -73,6 +77,8 @@ enum Phase {
 
 #[derive(Debug, Clone)]
 struct Live {
+    /// The carrier that placed it.
+    carrier: Arc<dyn Carrier>,
     campaign: CampaignId,
     contact: ContactId,
     to: E164Number,
@@ -85,6 +91,8 @@ struct Live {
     /// The call's state in the store.
     state: CallState,
     phase: Phase,
+    /// Placed by a previous leader and followed since: its contact's lease is that dialler's.
+    adopted: bool,
 }
 
 /// One campaign's live calls as the pacer sees them: conversation ages, ringing ages, calls
@@ -175,6 +183,11 @@ pub struct Engine {
     pacers: HashMap<CampaignId, Pacer>,
     live: HashMap<CallId, Live>,
     waiting: VecDeque<CallId>,
+    /// Builds the carriers of campaigns that name a carrier account.
+    factory: Option<Arc<dyn CarrierFactory>>,
+    accounts: HashMap<contracts::telephony::CarrierAccountId, carriers::Built>,
+    /// The last call event read while following the edge's moves.
+    edge_cursor: Option<i64>,
     pub stats: Stats,
 }
 
@@ -254,6 +267,9 @@ impl Engine {
             pacers: HashMap::new(),
             live: HashMap::new(),
             waiting: VecDeque::new(),
+            factory: None,
+            accounts: HashMap::new(),
+            edge_cursor: None,
             stats: Stats::default(),
         }
     }
@@ -467,6 +483,15 @@ impl Engine {
         n: usize,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        // No carrier, no lease: a campaign whose account cannot be used dials nobody.
+        let carrier = match self.carrier_for(campaign).await {
+            Ok(carrier) => carrier,
+            Err(error) => {
+                self.stats.carrier_errors += 1;
+                tracing::warn!(campaign = %campaign.id, %error, "not dialling the campaign");
+                return Ok(0);
+            }
+        };
         let request = LeaseRequest {
             campaign_id: campaign.id,
             owner: self.config.owner.clone(),
@@ -488,7 +513,7 @@ impl Engine {
         };
         let placed = leases.len();
         for lease in leases {
-            self.place(campaign, lease, now).await;
+            self.place(campaign, carrier.clone(), lease, now).await;
         }
         Ok(placed)
     }
@@ -519,6 +544,7 @@ impl Engine {
         let mut ticks = tokio::time::interval(self.config.tick);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut grace = tokio::time::interval(Duration::from_millis(100));
+        grace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -532,7 +558,10 @@ impl Engine {
                         }
                     }
                 }
-                _ = grace.tick() => self.expire_waiting(Utc::now()).await,
+                _ = grace.tick() => {
+                    self.expire_waiting(Utc::now()).await;
+                    self.follow_edge().await;
+                }
                 Some(event) = events.recv() => self.on_event(event).await,
             }
         }

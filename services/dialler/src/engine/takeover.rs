@@ -4,14 +4,17 @@
 //! went to the dead process) and frees their contacts; a dialler that loses the lease stands down
 //! its own.
 //!
-//! A call placed by another dialler and not yet with a worker (`leased`, `dialing`, `ringing`,
-//! `answered`) cannot be followed from here: its progress arrives at the process that placed it.
+//! A call placed through an edge carrier (Twilio and the others behind the Backend's edge) that
+//! is still ringing is adopted: its moves reach the store whoever leads, so the new leader follows
+//! it to its end. Any other call placed by another dialler and not yet with a worker (`leased`,
+//! `dialing`, `ringing`, `answered`) cannot be followed from here: its progress arrives at the
+//! process that placed it.
 //! The new leader asks the carrier to hang it up (best effort), ends it, and hands its contact
 //! back: a call that rang ends `dial.canceled` (its retry is due at once, so nothing is lost), one
 //! a person answered and nobody spoke to ends `dial.abandoned` (it was, and the legal window must
 //! count it). Calls with a worker are the worker's; it posts their results.
 
-use super::{Engine, Phase};
+use super::{Engine, Live, Phase};
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::CallDirection;
 use contracts::{CallOutcomeCode, CallState};
@@ -59,7 +62,71 @@ impl Engine {
         }
     }
 
+    /// Follows a call a previous leader placed through an edge carrier and that is still ringing:
+    /// its moves reach the store whoever leads, so it is adopted rather than ended (ending it
+    /// would free its contact while the phone may still ring). False when it is not such a call.
+    async fn adopt(&mut self, call: &store::Call, now: DateTime<Utc>) -> bool {
+        if !matches!(call.state, CallState::Dialing | CallState::Ringing) {
+            return false;
+        }
+        let (Some(campaign_id), Some(contact_id), Some(sid)) = (
+            call.campaign_id,
+            call.contact_id,
+            call.carrier_call_id.as_deref(),
+        ) else {
+            return false;
+        };
+        let Ok(campaign) = self.store.campaign(campaign_id).await else {
+            return false;
+        };
+        let Ok(carrier) = self.carrier_for(&campaign).await else {
+            return false;
+        };
+        if !carrier.attaches_at_answer() || !self.start_following().await {
+            return false;
+        }
+        let Ok(contact) = self.store.contact(contact_id).await else {
+            return false;
+        };
+        carrier.follow(call.id, sid);
+        // The store may have moved on between the listing and the cursor: read it again.
+        let state = match self.store.call(call.id).await {
+            Ok(now_call) if !now_call.state.is_terminal() => now_call.state,
+            _ => return false,
+        };
+        self.live.insert(
+            call.id,
+            Live {
+                carrier,
+                campaign: campaign_id,
+                contact: contact_id,
+                to: contact.phone,
+                timezone: contact.timezone,
+                from: call.from.clone(),
+                carrier_call_id: sid.to_owned(),
+                dialled: call.created_at,
+                answered: call.answered_at,
+                amd: None,
+                state,
+                phase: if state == CallState::Answered {
+                    Phase::Waiting {
+                        since: call.answered_at.unwrap_or(now),
+                    }
+                } else {
+                    Phase::Ringing
+                },
+                adopted: true,
+            },
+        );
+        self.stats.adopted += 1;
+        tracing::info!(call_id = %call.id, "following a call the previous dialler placed");
+        true
+    }
+
     async fn end_orphan(&mut self, call: store::Call, now: DateTime<Utc>) {
+        if self.adopt(&call, now).await {
+            return;
+        }
         let (outcome, detail) = if call.state == CallState::Answered {
             (
                 CallOutcomeCode::DialAbandoned,
@@ -101,10 +168,12 @@ impl Engine {
         for (call_id, call) in live {
             let hung_up = match call.phase {
                 Phase::Unplaced | Phase::Talking { .. } => Ok(()),
-                Phase::Ringing => self.carrier.cancel(call_id).await,
+                Phase::Ringing => call.carrier.cancel(call_id).await,
+                // The edge attaches or abandons those itself.
+                Phase::Waiting { .. } if call.carrier.attaches_at_answer() => Ok(()),
                 Phase::Waiting { .. } => {
                     let message = self.config.abandon_message.clone();
-                    self.carrier.play_and_hang_up(call_id, &message).await
+                    call.carrier.play_and_hang_up(call_id, &message).await
                 }
             };
             if let Err(error) = hung_up {

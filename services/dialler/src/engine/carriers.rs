@@ -1,0 +1,74 @@
+//! Which carrier places a campaign's calls: the dialler's default or the campaign's carrier account.
+//!
+//! A campaign names its account in `settings.dialler.carrier_account`; the account's carrier is
+//! built by the `CarrierFactory` the dialler was given (the `vox` binary's, which knows the REST
+//! clients and `VOX_PUBLIC_URL`) and rebuilt when the account is saved again.
+
+use super::Engine;
+use carrier::Carrier;
+use chrono::{DateTime, Utc};
+use contracts::telephony::CarrierAccountId;
+use std::sync::Arc;
+use store::{Campaign, CarrierAccount, dialler_settings};
+
+/// Builds the carrier for a saved account.
+pub trait CarrierFactory: Send + Sync + std::fmt::Debug {
+    /// The carrier for `account`, signing with `secret`; an error says why it cannot be used.
+    fn build(&self, account: &CarrierAccount, secret: String) -> Result<Arc<dyn Carrier>, String>;
+}
+
+/// A built account carrier and the account version it was built from.
+#[derive(Debug, Clone)]
+pub(super) struct Built {
+    updated_at: DateTime<Utc>,
+    carrier: Arc<dyn Carrier>,
+}
+
+impl Engine {
+    /// Dials through carrier accounts built by `factory` (campaigns without one use the default).
+    pub fn with_accounts(mut self, factory: Arc<dyn CarrierFactory>) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
+    /// The carrier for `campaign`'s calls, or why there is none.
+    pub(super) async fn carrier_for(
+        &mut self,
+        campaign: &Campaign,
+    ) -> Result<Arc<dyn Carrier>, String> {
+        let Some(id) = dialler_settings::carrier_account(&campaign.config.settings) else {
+            return Ok(self.carrier.clone());
+        };
+        self.account_carrier(id).await
+    }
+
+    async fn account_carrier(&mut self, id: CarrierAccountId) -> Result<Arc<dyn Carrier>, String> {
+        let account = self
+            .store
+            .carrier_account(id)
+            .await
+            .map_err(|e| format!("carrier account {id}: {e}"))?;
+        if let Some(built) = self.accounts.get(&id)
+            && built.updated_at == account.updated_at
+        {
+            return Ok(built.carrier.clone());
+        }
+        let factory = self.factory.clone().ok_or_else(|| {
+            format!("this dialler cannot use carrier account {id}: no carriers are configured")
+        })?;
+        let secret = self
+            .store
+            .carrier_account_secret(id)
+            .await
+            .map_err(|e| format!("carrier account {id}: {e}"))?;
+        let carrier = factory.build(&account, secret)?;
+        self.accounts.insert(
+            id,
+            Built {
+                updated_at: account.updated_at,
+                carrier: carrier.clone(),
+            },
+        );
+        Ok(carrier)
+    }
+}
