@@ -56,6 +56,9 @@ pub struct BridgeConfig {
     /// The console's build (`console/dist`), served at `/` with its client-side routes; `None`
     /// serves the API only (nginx serves the console in production).
     pub console_dir: Option<std::path::PathBuf>,
+    /// `VOX_PUBLIC_URL`: the base carriers reach the telephony edge at, as they sign it; `None`
+    /// takes each webhook's `Host` (plain HTTP).
+    pub public_url: Option<String>,
 }
 
 impl BridgeConfig {
@@ -86,6 +89,7 @@ impl BridgeConfig {
             recordings_dir: None,
             s3_recordings: None,
             console_dir: None,
+            public_url: None,
         }
     }
 }

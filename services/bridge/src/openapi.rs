@@ -28,6 +28,8 @@ enum Access {
     Fleet,
     /// A signed link (`expires` and `signature` in the query).
     Signed,
+    /// A carrier's webhook, signed the way its vendor signs (`X-Twilio-Signature`, …).
+    Carrier,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +40,10 @@ enum Body {
     Audio,
     /// A document upload: any of the formats a knowledge base takes.
     Document,
+    /// A carrier's form-encoded webhook.
+    Form,
+    /// A carrier's XML answer (TwiML).
+    Xml,
 }
 
 struct Op {
@@ -147,6 +153,7 @@ fn operations() -> Vec<Op> {
         op!("delete" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Remove a CRM webhook", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
+        op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
     ]
 }
 
@@ -158,6 +165,10 @@ fn content(body: Body, generator: &mut SchemaGenerator) -> Option<Value> {
         Body::Document => Some(
             json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }),
         ),
+        Body::Form => Some(
+            json!({ "application/x-www-form-urlencoded": { "schema": { "type": "object", "additionalProperties": { "type": "string" } } } }),
+        ),
+        Body::Xml => Some(json!({ "application/xml": { "schema": { "type": "string" } } })),
         Body::Audio => {
             Some(json!({ "audio/wav": { "schema": { "type": "string", "format": "binary" } } }))
         }
@@ -210,7 +221,7 @@ pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for op in operations() {
         let security = match op.access {
-            Access::Public | Access::Signed => json!([]),
+            Access::Public | Access::Signed | Access::Carrier => json!([]),
             Access::Fleet => json!([{ "fleetSecret": [] }]),
             _ => json!([{ "bearer": [] }]),
         };

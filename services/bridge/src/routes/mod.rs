@@ -12,6 +12,7 @@ pub(crate) mod live;
 pub(crate) mod ops;
 pub(crate) mod reports;
 pub(crate) mod settings;
+pub(crate) mod telephony;
 pub(crate) mod test_call;
 pub(crate) mod users;
 
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(test_call::router())
         .merge(knowledge_bases::router())
+        .merge(telephony::router())
         .fallback(|| async { ApiError::not_found("no such route") });
     let router = Router::new()
         .merge(health::router())

@@ -28,16 +28,13 @@ pub fn router() -> Router<AppState> {
 
 const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn test_call(
-    State(state): State<AppState>,
-    Authorized(principal, _): Authorized<role::Operator>,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<(StatusCode, Json<AttachAccepted>)> {
-    let bot = state.store.bot(BotId(id)).await?;
-    if bot.archived {
-        return Err(ApiError::invalid("bot_id", "the bot is archived"));
-    }
-    let urls: Vec<String> = stored_fleets(&state)
+/// The fleet as the Backend reaches it: the capacity registry when there is one, else the saved
+/// fleets with an http(s) URL (a browser or a carrier cannot reach a Unix socket).
+pub(crate) async fn fleet_client(
+    state: &AppState,
+    timeout: std::time::Duration,
+) -> ApiResult<FleetClient> {
+    let urls: Vec<String> = stored_fleets(state)
         .await?
         .urls
         .into_iter()
@@ -55,11 +52,24 @@ async fn test_call(
     let mut fleet = FleetClient::new(
         urls,
         state.config.voxcore_secret.expose_secret().to_owned(),
-        ATTACH_TIMEOUT,
+        timeout,
     );
     if let Some(registry) = registry {
         fleet = fleet.with_registry(registry);
     }
+    Ok(fleet)
+}
+
+async fn test_call(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<(StatusCode, Json<AttachAccepted>)> {
+    let bot = state.store.bot(BotId(id)).await?;
+    if bot.archived {
+        return Err(ApiError::invalid("bot_id", "the bot is archived"));
+    }
+    let fleet = fleet_client(&state, ATTACH_TIMEOUT).await?;
     let now = Utc::now();
     let call = state
         .store

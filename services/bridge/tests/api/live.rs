@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// A fake fleet on loopback: `/attach` answers `attach_status` (recording each request) and
 /// `/health/fleet` one worker with `busy` of 4 slots taken.
-async fn fake_fleet(
+pub(crate) async fn fake_fleet(
     attach_status: u16,
     busy: u32,
 ) -> (String, Arc<Mutex<Vec<(HeaderMap, Value)>>>) {
@@ -60,7 +60,7 @@ async fn fake_fleet(
     (base, seen)
 }
 
-async fn save_fleets(app: &TestApp, urls: &[&str]) {
+pub(crate) async fn save_fleets(app: &TestApp, urls: &[&str]) {
     let response = app
         .put("/api/v1/fleets", Some(&app.admin), &json!({ "urls": urls }))
         .await;

@@ -15,3 +15,4 @@ mod ops;
 mod recordings;
 mod reports;
 mod settings;
+mod telephony;

@@ -1,0 +1,363 @@
+//! The telephony edge with Twilio: signed webhooks kept once, answers attached or abandoned.
+//!
+//! Webhooks are signed here as Twilio signs them (the signature is checked against Twilio's
+//! published example in the `telephony` crate); the fleet is a fake one on loopback.
+
+use crate::campaigns::campaign;
+use crate::fleet::lease_one;
+use crate::helpers::*;
+use crate::live::{fake_fleet, save_fleets};
+use chrono::Utc;
+use contracts::telephony::CarrierKind;
+use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
+use reqwest::Response;
+use serde_json::json;
+use store::{NewCarrierAccount, Transition};
+use telephony::twilio::signature;
+
+const SID: &str = "AC00000000000000000000000000000001";
+const TOKEN: &str = "twilio-auth-token";
+
+async fn account(app: &TestApp) -> i64 {
+    app.store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Twilio,
+            name: "main".into(),
+            account_sid: SID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: Some("http://127.0.0.1:9".into()),
+            numbers: vec![E164Number::parse("+14155550199").unwrap()],
+        })
+        .await
+        .unwrap()
+        .id
+        .0
+}
+
+/// Posts a Twilio webhook, signed with `token` when given.
+async fn twilio(
+    app: &TestApp,
+    path: &str,
+    params: &[(&str, &str)],
+    token: Option<&str>,
+) -> Response {
+    let url = format!("{}/api/v1/telephony/twilio/{path}", app.address);
+    let mut params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if !params.iter().any(|(k, _)| k == "AccountSid") {
+        params.push(("AccountSid".into(), SID.into()));
+    }
+    let mut request = app
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&params).unwrap());
+    if let Some(token) = token {
+        request = request.header("X-Twilio-Signature", signature::sign(token, &url, &params));
+    }
+    request.send().await.unwrap()
+}
+
+/// A campaign call the dialler has leased and is dialling.
+async fn dialling(app: &TestApp) -> CallId {
+    let id = campaign(app, Some("GB")).await;
+    let call = CallId(lease_one(app, id, "020 7183 8750").await);
+    app.store
+        .transition(Transition::new(
+            call,
+            CallState::Leased,
+            CallState::Dialing,
+            Utc::now(),
+        ))
+        .await
+        .unwrap();
+    call
+}
+
+async fn state(app: &TestApp, call: CallId) -> CallState {
+    app.store.call(call).await.unwrap().state
+}
+
+async fn an_answered_call_is_streamed_to_a_worker_once_its_signature_checks_out(app: TestApp) {
+    let (fleet, seen) = fake_fleet(202, 0).await;
+    save_fleets(&app, &[&fleet]).await;
+    let account = account(&app).await;
+    let call = dialling(&app).await;
+    let ringing = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+    ];
+    let status = format!("{account}/status?call={call}");
+    assert_eq!(
+        twilio(&app, &status, &ringing, Some(TOKEN)).await.status(),
+        204
+    );
+    assert_eq!(state(&app, call).await, CallState::Ringing);
+    // Unsigned, or signed with another token: 403, and nothing is kept or moved.
+    let voice = format!("{account}/voice?call={call}");
+    let answer = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "in-progress"),
+        ("To", "+14155550100"),
+    ];
+    for token in [None, Some("not-the-token")] {
+        let (status, code, _) = error_of(twilio(&app, &voice, &answer, token).await).await;
+        assert_eq!((status, code.as_str()), (403, "auth.signature"));
+    }
+    assert_eq!(state(&app, call).await, CallState::Ringing);
+    assert_eq!(app.store.telephony_events(call).await.unwrap().len(), 1);
+    // Signed: a worker is reserved and Twilio is told to stream to it.
+    let response = twilio(&app, &voice, &answer, Some(TOKEN)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/xml");
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("<Connect><Stream url=\"ws://127.0.0.1:"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("<Parameter name=\"call_id\" value=\"{call}\"/>")),
+        "{body}"
+    );
+    let record = app.store.call(call).await.unwrap();
+    assert_eq!(record.state, CallState::Attaching);
+    assert_eq!(record.worker_id.as_deref(), Some("w-test"));
+    assert_eq!(record.carrier_call_id.as_deref(), Some("CA1"));
+    let attach = seen.lock()[0].1.clone();
+    assert_eq!(attach["media_protocol"], "twilio");
+    assert_eq!(attach["carrier_call_id"], "CA1");
+    // The same ringing again, and a late one: kept once, the call stays with its worker.
+    assert_eq!(
+        twilio(&app, &status, &ringing, Some(TOKEN)).await.status(),
+        204
+    );
+    assert_eq!(app.store.telephony_events(call).await.unwrap().len(), 2);
+    let initiated = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "initiated"),
+        ("SequenceNumber", "0"),
+    ];
+    assert_eq!(
+        twilio(&app, &status, &initiated, Some(TOKEN))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(state(&app, call).await, CallState::Attaching);
+    // A callback naming another Twilio call for this call is refused.
+    let other = [("CallSid", "CA2"), ("CallStatus", "ringing")];
+    let (status_code, code, _) = error_of(twilio(&app, &status, &other, Some(TOKEN)).await).await;
+    assert_eq!((status_code, code.as_str()), (409, "conflict.carrier_call"));
+}
+
+async fn an_answered_call_nobody_can_take_hears_the_abandon_message_and_ends_abandoned(
+    app: TestApp,
+) {
+    let (fleet, _) = fake_fleet(429, 4).await;
+    save_fleets(&app, &[&fleet]).await;
+    let account = account(&app).await;
+    let call = dialling(&app).await;
+    let started = std::time::Instant::now();
+    let response = twilio(
+        &app,
+        &format!("{account}/voice?call={call}"),
+        &[("CallSid", "CA1")],
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("<Say>Sorry, we called you by mistake."),
+        "{body}"
+    );
+    assert!(body.ends_with("<Hangup/></Response>"), "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the 2-second rule"
+    );
+    let record = app.store.call(call).await.unwrap();
+    assert_eq!(record.state, CallState::Abandoned);
+    assert_eq!(record.outcome, Some(CallOutcomeCode::DialAbandoned));
+}
+
+async fn status_callbacks_out_of_order_end_a_call_once_with_its_outcome(app: TestApp) {
+    let account = account(&app).await;
+    let call = dialling(&app).await;
+    let path = format!("{account}/status?call={call}");
+    let busy = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "busy"),
+        ("SequenceNumber", "2"),
+        ("SipResponseCode", "486"),
+    ];
+    assert_eq!(twilio(&app, &path, &busy, Some(TOKEN)).await.status(), 204);
+    let ringing = [
+        ("CallSid", "CA1"),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+    ];
+    assert_eq!(
+        twilio(&app, &path, &ringing, Some(TOKEN)).await.status(),
+        204
+    );
+    let record = app.store.call(call).await.unwrap();
+    assert_eq!(record.state, CallState::Busy);
+    assert_eq!(record.outcome, Some(CallOutcomeCode::DialBusy));
+    let events = app.store.call_events(call).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.to_state == CallState::Busy)
+            .count(),
+        1
+    );
+    assert_eq!(
+        events.last().unwrap().detail.as_ref().unwrap()["source"],
+        "edge"
+    );
+}
+
+async fn a_failed_call_whose_sip_cause_says_the_number_does_not_exist_ends_invalid_number(
+    app: TestApp,
+) {
+    let account = account(&app).await;
+    let call = dialling(&app).await;
+    let failed = [
+        ("CallSid", "CA9"),
+        ("CallStatus", "failed"),
+        ("SipResponseCode", "404"),
+    ];
+    let path = format!("{account}/status?call={call}");
+    assert_eq!(
+        twilio(&app, &path, &failed, Some(TOKEN)).await.status(),
+        204
+    );
+    let record = app.store.call(call).await.unwrap();
+    assert_eq!(record.outcome, Some(CallOutcomeCode::DialInvalidNumber));
+}
+
+async fn webhooks_for_unknown_carriers_accounts_calls_and_fields_are_refused(app: TestApp) {
+    let account = account(&app).await;
+    let call = dialling(&app).await;
+    let url = format!("{}/api/v1/telephony/nope/{account}/voice", app.address);
+    let (status, code, _) = error_of(app.client.post(&url).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (404, "not_found.carrier"));
+    let (status, code, _) =
+        error_of(twilio(&app, "999/voice", &[("CallSid", "CA1")], Some(TOKEN)).await).await;
+    assert_eq!((status, code.as_str()), (404, "not_found.carrier_account"));
+    let never = format!("{account}/status?call=999999");
+    let (status, _, _) = error_of(
+        twilio(
+            &app,
+            &never,
+            &[("CallSid", "CA1"), ("CallStatus", "busy")],
+            Some(TOKEN),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let path = format!("{account}/status?call={call}");
+    let (status, _, field) =
+        error_of(twilio(&app, &path, &[("CallSid", "CA1")], Some(TOKEN)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("CallStatus")));
+    let (status, _, field) = error_of(
+        twilio(
+            &app,
+            &path,
+            &[("CallSid", "CA1"), ("CallStatus", "ringin")],
+            Some(TOKEN),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("CallStatus")));
+    let (status, code, _) = error_of(
+        twilio(
+            &app,
+            &path,
+            &[
+                ("CallSid", "CA1"),
+                ("CallStatus", "busy"),
+                ("AccountSid", "ACother"),
+            ],
+            Some(TOKEN),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "auth.signature"));
+    assert_eq!(state(&app, call).await, CallState::Dialing);
+    assert!(app.store.telephony_events(call).await.unwrap().is_empty());
+}
+
+async fn an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused(app: TestApp) {
+    let (fleet, seen) = fake_fleet(202, 0).await;
+    save_fleets(&app, &[&fleet]).await;
+    let account = account(&app).await;
+    let bot = app.create_bot(bot_spec()).await;
+    let route = app
+        .put(
+            "/api/v1/inbound-numbers/+14155550199",
+            Some(&app.admin),
+            &json!({"bot_id": bot["id"]}),
+        )
+        .await;
+    assert_eq!(route.status(), 200);
+    let voice = format!("{account}/voice");
+    let params = [
+        ("CallSid", "CA7"),
+        ("From", "+14155550123"),
+        ("To", "+14155550199"),
+        ("Direction", "inbound"),
+    ];
+    let body = twilio(&app, &voice, &params, Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("<Connect><Stream"), "{body}");
+    let call = app
+        .store
+        .call_by_carrier_call_id("CA7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.state, CallState::Attaching);
+    assert_eq!(call.from.unwrap().as_str(), "+14155550123");
+    assert_eq!(seen.lock()[0].1["direction"], "inbound");
+    let params = [
+        ("CallSid", "CA8"),
+        ("From", "+14155550123"),
+        ("To", "+14155550198"),
+    ];
+    let body = twilio(&app, &voice, &params, Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("<Say>Sorry, this number is not in service.</Say><Hangup/>"),
+        "{body}"
+    );
+    assert!(
+        app.store
+            .call_by_carrier_call_id("CA8")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+api_tests!(
+    an_answered_call_is_streamed_to_a_worker_once_its_signature_checks_out,
+    an_answered_call_nobody_can_take_hears_the_abandon_message_and_ends_abandoned,
+    status_callbacks_out_of_order_end_a_call_once_with_its_outcome,
+    a_failed_call_whose_sip_cause_says_the_number_does_not_exist_ends_invalid_number,
+    webhooks_for_unknown_carriers_accounts_calls_and_fields_are_refused,
+    an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused,
+);
