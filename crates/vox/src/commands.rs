@@ -68,6 +68,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     config.stale_in_progress_timeout =
         Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
     config.console_dir = console_dir(settings);
+    config.public_url = settings.vox_public_url.clone();
     Ok(config)
 }
 
@@ -351,8 +352,9 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// The dialler, ready to run: the engine over the PSTN simulator (the one carrier built so far)
-/// and its health server on 127.0.0.1:`HEALTH_PORT`, already listening.
+/// The dialler, ready to run: the engine over the PSTN simulator (campaigns without a carrier
+/// account) and the carrier accounts campaigns name, and its health server on
+/// 127.0.0.1:`HEALTH_PORT`, already listening.
 pub(crate) struct Dialler {
     engine: dialler::engine::Engine,
     events: tokio::sync::mpsc::UnboundedReceiver<dialler::carrier::CarrierEvent>,
@@ -389,7 +391,11 @@ impl Dialler {
         ));
         let mut config = dialler::engine::EngineConfig::new(owner);
         config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
-        let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config);
+        let carriers = Arc::new(crate::carriers::Carriers {
+            public_url: settings.vox_public_url.clone(),
+        });
+        let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config)
+            .with_accounts(carriers);
         let monitor = Arc::new(dialler::health::Monitor::new(
             settings.health_stale_seconds,
             crate::VERSION,

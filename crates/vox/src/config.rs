@@ -157,6 +157,9 @@ pub struct Settings {
     pub voxcore_listen: Option<SocketAddr>,
     pub max_concurrent_calls: u32,
     pub voxcore_public_url: Option<String>,
+    /// `VOX_PUBLIC_URL`: the base carriers reach the Backend's telephony edge at
+    /// (`https://vox.example.com`); webhooks are signed over it.
+    pub vox_public_url: Option<String>,
     pub voxcore_worker_id: Option<String>,
     /// `VOXCORE_OUTBOX`: where a worker keeps results until delivered (default `./data/outbox/<worker>`).
     pub voxcore_outbox: Option<PathBuf>,
@@ -289,6 +292,9 @@ impl Settings {
                         &["http://", "https://", "ws://", "wss://"],
                     )
                 })
+                .transpose()?,
+            vox_public_url: text("VOX_PUBLIC_URL")
+                .map(|url| with_scheme("VOX_PUBLIC_URL", url, &["http://", "https://"]))
                 .transpose()?,
             voxcore_worker_id: text("VOXCORE_WORKER_ID"),
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod carriers;
 pub mod check;
 pub mod commands;
 pub mod config;

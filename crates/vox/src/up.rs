@@ -288,6 +288,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.recordings_dir = recordings_dir.clone();
     config.s3_recordings = s3_recordings(settings)?;
     config.console_dir = console_dir(settings);
+    config.public_url = settings.vox_public_url.clone();
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await
