@@ -323,6 +323,11 @@ mod tests {
                 "routes/knowledge_bases.rs",
                 include_str!("routes/knowledge_bases.rs"),
             ),
+            (
+                "/api/v1",
+                "routes/telephony",
+                include_str!("routes/telephony/mod.rs"),
+            ),
             ("/api/v1", "routes/mod.rs", include_str!("routes/mod.rs")),
         ];
         // Every route file is read here: a new one cannot be left out of this check.
