@@ -1,4 +1,4 @@
-//! The telephony edge's data: carrier accounts and the carrier events kept before they are acknowledged.
+//! Carrier accounts, and the carrier events the edge keeps before it acknowledges them.
 
 use super::calls::Call;
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! Which carrier places a campaign's calls: the dialler's default or the campaign's carrier account.
+//! Which carrier places a campaign's calls: the default one or the campaign's carrier account.
 //!
 //! A campaign names its account in `settings.dialler.carrier_account`; the account's carrier is
 //! built by the `CarrierFactory` the dialler was given (the `vox` binary's, which knows the REST

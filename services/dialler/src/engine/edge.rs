@@ -1,6 +1,6 @@
-//! Following the telephony edge: the moves the Backend's edge recorded for calls placed through a
-//! carrier that attaches at answer become the dialler's carrier events.
+//! Following the telephony edge: the moves it recorded for the dialler's calls as carrier events.
 //!
+//! The calls are those placed through a carrier that attaches at answer.
 //! The store is the channel: the edge keeps each webhook and the call's move before the carrier
 //! gets its 2xx, and this dialler reads the call events after its cursor (every 100 ms in `run`).
 //! The cursor starts at the newest event before the first such call is placed, so every move of
