@@ -391,7 +391,7 @@ impl Dialler {
         ));
         let mut config = dialler::engine::EngineConfig::new(owner);
         config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
-        let carriers = Arc::new(crate::carriers::Carriers {
+        let carriers = Arc::new(dialler::engine::AccountCarriers {
             public_url: settings.vox_public_url.clone(),
         });
         let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config)

@@ -4,7 +4,6 @@
 
 #![forbid(unsafe_code)]
 
-mod carriers;
 pub mod check;
 pub mod commands;
 pub mod config;

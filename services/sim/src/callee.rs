@@ -1,21 +1,21 @@
 //! The simulated callee on the media leg.
 //!
-//! Connects to the worker's `vox` WebSocket, streams a phone line's audio in real time (speech from
+//! Connects to the worker's media WebSocket, streams a phone line's audio in real time (speech from
 //! espeak-ng, silence between), waits for the bot to finish before speaking its next line, and
-//! hangs up.
+//! hangs up. It speaks the `vox` protocol (the PSTN simulator) or Twilio's Media Streams (the
+//! Twilio emulator, `wire.rs`).
 
 use crate::persona::Persona;
+use crate::wire::Heard;
+pub use crate::wire::Wire;
 use audio::SampleRate;
 use futures_util::{SinkExt, StreamExt};
 use providers::tts::espeak::EspeakTts;
-use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
-const RATE: SampleRate = SampleRate::Hz16000;
 const FRAME: Duration = Duration::from_millis(20);
 /// The bot is done speaking when no audio has come for this long.
 const BOT_QUIET: Duration = Duration::from_millis(900);
@@ -71,8 +71,8 @@ pub struct Part {
 }
 
 /// Half a second of quiet, then the voicemail's 1 kHz beep for 400 ms.
-fn beep() -> Vec<i16> {
-    let rate = RATE.hz() as f32;
+fn beep(rate: SampleRate) -> Vec<i16> {
+    let rate = rate.hz() as f32;
     let mut samples = vec![0i16; (rate * 0.5) as usize];
     samples.extend(
         (0..(rate * 0.4) as usize)
@@ -81,8 +81,18 @@ fn beep() -> Vec<i16> {
     samples
 }
 
-/// Runs the callee's side of a call until one side hangs up.
+/// Runs the callee's side of a call over the `vox` protocol until one side hangs up.
 pub async fn converse(
+    media_url: &str,
+    part: Part,
+    voice: &EspeakTts,
+) -> Result<Conversation, CalleeError> {
+    converse_over(Wire::Vox, media_url, part, voice).await
+}
+
+/// Runs the callee's side of a call over `wire` until one side hangs up.
+pub async fn converse_over(
+    mut wire: Wire,
     media_url: &str,
     part: Part,
     voice: &EspeakTts,
@@ -91,13 +101,12 @@ pub async fn converse(
         .await
         .map_err(|e| CalleeError::Connect(e.to_string()))?;
     let (mut tx, mut rx) = socket.split();
-    tx.send(Message::Text(
-        json!({"type": "start", "sample_rate": RATE.hz()})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .map_err(|e| CalleeError::Socket(e.to_string()))?;
+    for opening in wire.opening() {
+        tx.send(opening)
+            .await
+            .map_err(|e| CalleeError::Socket(e.to_string()))?;
+    }
+    let rate = wire.rate();
 
     let mut lines: VecDeque<String> = part.lines.into();
     let mut speaking: VecDeque<i16> = VecDeque::new();
@@ -115,48 +124,49 @@ pub async fn converse(
     let mut barge_in = part.barge_in.clone();
     let mut ticks = tokio::time::interval(FRAME);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let frame_len = RATE.frame_samples();
+    let frame_len = rate.frame_samples();
     loop {
         tokio::select! {
             message = rx.next() => match message {
-                Some(Ok(Message::Binary(bytes))) => {
-                    let arrived = Instant::now();
-                    if last_bot_audio.is_none_or(|t| arrived - t >= BOT_QUIET) {
-                        bot_turn_started = Some(arrived);
-                    }
-                    outcome.bot_audio_secs += bytes.len() as f64 / 2.0 / f64::from(RATE.hz());
-                    outcome
-                        .first_bot_audio_secs
-                        .get_or_insert_with(|| connected.elapsed().as_secs_f64());
-                    last_bot_audio = Some(Instant::now());
-                    bot_spoke_since_last_line = true;
-                }
-                Some(Ok(Message::Text(text))) => {
-                    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    match value.get("type").and_then(Value::as_str) {
-                        Some("end") => {
-                            outcome.ended_by_worker = true;
-                            outcome.end_reason = value.get("reason").and_then(Value::as_str).map(str::to_owned);
+                Some(Ok(message)) => match wire.heard(message) {
+                    Heard::BotAudio(secs) => {
+                        let arrived = Instant::now();
+                        if last_bot_audio.is_none_or(|t| arrived - t >= BOT_QUIET) {
+                            bot_turn_started = Some(arrived);
                         }
-                        Some("clear") => outcome.clears += 1,
-                        Some("transcript") if value.get("speaker").and_then(Value::as_str) == Some("assistant") => {
-                            if let Some(text) = value.get("text").and_then(Value::as_str) {
-                                outcome.bot_lines.push(text.to_owned());
-                                heard.push((true, text.to_owned()));
-                            }
-                        }
-                        _ => {}
+                        outcome.bot_audio_secs += secs;
+                        outcome
+                            .first_bot_audio_secs
+                            .get_or_insert_with(|| connected.elapsed().as_secs_f64());
+                        last_bot_audio = Some(Instant::now());
+                        bot_spoke_since_last_line = true;
                     }
-                }
-                Some(Ok(Message::Close(_))) | None => {
+                    Heard::End(reason) => {
+                        outcome.ended_by_worker = true;
+                        outcome.end_reason = reason;
+                    }
+                    Heard::Clear => outcome.clears += 1,
+                    Heard::BotLine(text) => {
+                        outcome.bot_lines.push(text.clone());
+                        heard.push((true, text));
+                    }
+                    Heard::Closed => {
+                        outcome.ended_by_worker = true;
+                        return Ok(outcome);
+                    }
+                    Heard::Nothing => {}
+                },
+                None => {
                     outcome.ended_by_worker = true;
                     return Ok(outcome);
                 }
-                Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(CalleeError::Socket(e.to_string())),
             },
             _ = ticks.tick() => {
                 let now = Instant::now();
+                for echo in wire.due(now) {
+                    let _ = tx.send(echo).await;
+                }
                 let bot_quiet = bot_spoke_since_last_line
                     && last_bot_audio.is_some_and(|t| now - t >= BOT_QUIET);
                 // A persona's reply that is ready becomes the next line.
@@ -189,7 +199,7 @@ pub async fn converse(
                     && let Some((_, line)) = barge_in.take()
                 {
                     let samples = voice
-                        .speak(&line, RATE)
+                        .speak(&line, rate)
                         .await
                         .map_err(|e| CalleeError::Voice(e.to_string()))?;
                     speaking.extend(samples);
@@ -206,13 +216,13 @@ pub async fn converse(
                         speak_now = false;
                         let line = lines.pop_front().unwrap_or_default();
                         let samples = voice
-                            .speak(&line, RATE)
+                            .speak(&line, rate)
                             .await
                             .map_err(|e| CalleeError::Voice(e.to_string()))?;
                         speaking.extend(samples);
                         heard.push((false, line));
                         if part.beep && outcome.lines_said == 0 {
-                            speaking.extend(beep());
+                            speaking.extend(beep(rate));
                         }
                         outcome.lines_said += 1;
                         bot_spoke_since_last_line = false;
@@ -224,7 +234,7 @@ pub async fn converse(
                     && pending.is_none()
                     && bot_quiet;
                 if done_talking || now - connected >= part.hang_up_after {
-                    let _ = tx.send(Message::Text(json!({"type": "hangup"}).to_string().into())).await;
+                    let _ = tx.send(wire.hang_up()).await;
                     let _ = tx.close().await;
                     return Ok(outcome);
                 }
@@ -232,8 +242,7 @@ pub async fn converse(
                 let n = frame_len.min(speaking.len());
                 let mut frame: Vec<i16> = speaking.drain(..n).collect();
                 frame.resize(frame_len, 0);
-                let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
-                if tx.send(Message::Binary(bytes.into())).await.is_err() {
+                if tx.send(wire.frame(&frame)).await.is_err() {
                     outcome.ended_by_worker = true;
                     return Ok(outcome);
                 }

@@ -11,8 +11,11 @@ pub mod carrier;
 pub mod load;
 pub mod persona;
 pub mod population;
+pub mod twilio;
+pub mod wire;
 
 pub use self::carrier::{SimCarrier, SimStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
 pub use persona::{Persona, PersonaConfig};
 pub use population::{Fate, Population, PopulationError, Populations};
+pub use twilio::{EmulatorConfig, Faults, TwilioEmulator, TwilioStats};

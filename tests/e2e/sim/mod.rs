@@ -3,3 +3,4 @@
 mod campaign;
 mod load;
 mod persona;
+mod twilio;

@@ -32,6 +32,10 @@ impl Engine {
         let Some(live) = self.live.get_mut(&call_id) else {
             return;
         };
+        // Already there, or already over (the telephony edge recorded it): nothing to write.
+        if live.state == to || live.state.is_terminal() {
+            return;
+        }
         let mut transition = Transition::new(call_id, live.state, to, at);
         build(&mut transition);
         match self.store.transition(transition).await {

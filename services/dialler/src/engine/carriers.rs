@@ -1,15 +1,54 @@
 //! Which carrier places a campaign's calls: the default one or the campaign's carrier account.
 //!
 //! A campaign names its account in `settings.dialler.carrier_account`; the account's carrier is
-//! built by the `CarrierFactory` the dialler was given (the `vox` binary's, which knows the REST
-//! clients and `VOX_PUBLIC_URL`) and rebuilt when the account is saved again.
+//! built by the `CarrierFactory` the dialler was given (`AccountCarriers`: the carriers' REST
+//! clients from `telephony`, with `VOX_PUBLIC_URL`) and rebuilt when the account is saved again.
 
 use super::Engine;
 use carrier::Carrier;
 use chrono::{DateTime, Utc};
-use contracts::telephony::CarrierAccountId;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use std::sync::Arc;
 use store::{Campaign, CarrierAccount, dialler_settings};
+
+/// The carriers of saved accounts: each carrier's REST client, reaching the edge at `public_url`.
+#[derive(Debug, Clone)]
+pub struct AccountCarriers {
+    /// `VOX_PUBLIC_URL`: where carriers reach the Backend's telephony edge.
+    pub public_url: Option<String>,
+}
+
+/// Calls per second an account places when nothing else is known (Twilio's default CPS).
+const DEFAULT_CPS: f64 = 1.0;
+
+impl CarrierFactory for AccountCarriers {
+    fn build(&self, account: &CarrierAccount, secret: String) -> Result<Arc<dyn Carrier>, String> {
+        let public_url = self.public_url.clone().ok_or_else(|| {
+            format!(
+                "VOX_PUBLIC_URL is not set, so {} cannot reach the telephony edge's webhooks",
+                account.carrier
+            )
+        })?;
+        match account.carrier {
+            CarrierKind::Twilio => Ok(Arc::new(telephony::twilio::TwilioCarrier::new(
+                telephony::twilio::TwilioConfig {
+                    account: account.id,
+                    account_sid: account.account_sid.clone(),
+                    auth_token: secret,
+                    api_url: account.api_url.clone(),
+                    public_url,
+                    calls_per_second: DEFAULT_CPS,
+                    numbers: account
+                        .numbers
+                        .iter()
+                        .map(|n| n.as_str().to_owned())
+                        .collect(),
+                },
+            ))),
+            other => Err(format!("dialling through {other} is not built yet")),
+        }
+    }
+}
 
 /// Builds the carrier for a saved account.
 pub trait CarrierFactory: Send + Sync + std::fmt::Debug {

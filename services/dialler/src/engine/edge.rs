@@ -103,11 +103,18 @@ impl Engine {
             for event in events {
                 cursor = event.id;
                 self.edge_cursor = Some(cursor);
-                let followed = self
+                let Some(live) = self
                     .live
-                    .get(&event.call_id)
-                    .is_some_and(|l| l.carrier.attaches_at_answer());
-                if followed && let Some(carrier_event) = carrier_event(&event) {
+                    .get_mut(&event.call_id)
+                    .filter(|l| l.carrier.attaches_at_answer())
+                else {
+                    continue;
+                };
+                // The store's state is the truth: the reaction below records only what is new.
+                if live.state.can_move_to(event.to_state) {
+                    live.state = event.to_state;
+                }
+                if let Some(carrier_event) = carrier_event(&event) {
                     self.on_event(carrier_event).await;
                 }
             }

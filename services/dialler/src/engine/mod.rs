@@ -13,7 +13,7 @@ mod edge;
 mod restore;
 mod takeover;
 
-pub use carriers::CarrierFactory;
+pub use carriers::{AccountCarriers, CarrierFactory};
 
 use crate::carrier::{Carrier, CarrierEvent};
 use crate::fair_share::{self, Claim};

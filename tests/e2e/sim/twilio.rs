@@ -1,0 +1,289 @@
+//! A campaign through Twilio's path end to end: the dialler's REST client, the emulator, the edge.
+//!
+//! The real Backend (its telephony edge), the dialler engine dialling through a Twilio carrier
+//! account, a real fleet worker and the Twilio emulator: calls are created over Twilio's REST API,
+//! progress comes back as signed status callbacks, an answer is attached by the edge and streamed
+//! over Twilio's Media Streams into the worker, and a voicemail is ended by Twilio's asynchronous
+//! machine detection. The first two placements meet a 429 and a 503, which hold the calls back
+//! rather than failing them. Then the dialler is stopped while calls ring and a new leader follows
+//! them to their ends without dialling anyone twice.
+
+use contracts::call_result::{CallResult, Speaker};
+use contracts::telephony::CarrierKind;
+use contracts::{CallOutcomeCode, CallState, E164Number};
+use dialler::engine::{AccountCarriers, Engine, EngineConfig};
+use sim::{EmulatorConfig, Faults, Population, SimCarrier, TwilioEmulator};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{CallFilter, NewCarrierAccount, Page, Store};
+use test_support::bots::booking_bot;
+use test_support::platform::{Platform, platform};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "emulated-auth-token";
+
+fn population(voicemail: f64, busy: f64, ring: f64) -> Population {
+    Population {
+        answer: 1.0 - voicemail - busy,
+        voicemail,
+        busy,
+        failed: 0.0,
+        ring_median_secs: ring,
+        ring_sigma: 0.2,
+        voicemail_after_secs: ring,
+        carrier_amd: true,
+        answer_with: "Hello?".to_owned(),
+        script: vec!["Yes, I would like to book an appointment.".to_owned()],
+        hang_up_after_secs: 40.0,
+        ..Population::default()
+    }
+}
+
+/// The platform, an emulator, a Twilio account pointing at it and a campaign dialling through it.
+async fn twilio_campaign(
+    store: &Arc<dyn Store>,
+    population: Population,
+    contacts: usize,
+) -> (Platform, TwilioEmulator, contracts::CampaignId) {
+    let platform = platform(store.clone()).await;
+    store
+        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
+        .await
+        .unwrap();
+    population.validate().unwrap();
+    let emulator = TwilioEmulator::start(
+        EmulatorConfig {
+            account_sid: SID.into(),
+            auth_token: TOKEN.into(),
+            population,
+            seed: 7,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let account = store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Twilio,
+            name: "emulated".into(),
+            account_sid: SID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: Some(emulator.api_url().to_owned()),
+            numbers: vec![E164Number::parse("+14155550100").unwrap()],
+        })
+        .await
+        .unwrap();
+    let campaign =
+        store::testing::running_campaign(&**store, "Clinic", booking_bot(), contacts, 2, 10).await;
+    let mut config = store.campaign(campaign).await.unwrap().config;
+    config.settings = serde_json::json!({ "dialler": { "carrier_account": account.id.0 } });
+    store.update_campaign(campaign, config).await.unwrap();
+    (platform, emulator, campaign)
+}
+
+struct Dialler {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn start_dialler(store: Arc<dyn Store>, platform: &Platform, owner: &str) -> Dialler {
+    // The default carrier is the simulator; the campaign's account makes its calls Twilio's.
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let default = Arc::new(SimCarrier::new(Population::default(), 1, events_tx));
+    let mut config = EngineConfig::new(owner);
+    config.tick = Duration::from_millis(500);
+    config.leader_ttl = Duration::from_secs(2);
+    let engine = Engine::new(store, default, platform.fleet(), config).with_accounts(Arc::new(
+        AccountCarriers {
+            public_url: Some(platform.bridge_url.clone()),
+        },
+    ));
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(engine.run(
+        events_rx,
+        async {
+            let _ = stop_rx.await;
+        },
+        |_, _| {},
+    ));
+    Dialler { task, stop }
+}
+
+async fn campaign_calls(store: &dyn Store, campaign: contracts::CampaignId) -> Vec<store::Call> {
+    store
+        .list_calls(
+            CallFilter {
+                campaign_id: Some(campaign),
+                ..CallFilter::default()
+            },
+            Page::first(100),
+        )
+        .await
+        .unwrap()
+        .items
+}
+
+/// Waits until `contacts` contacts have had a call and every call is final.
+async fn finished(
+    store: &dyn Store,
+    campaign: contracts::CampaignId,
+    contacts: usize,
+    within: Duration,
+) -> Vec<store::Call> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let calls = campaign_calls(store, campaign).await;
+        let tried = calls
+            .iter()
+            .filter_map(|c| c.contact_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if tried == contacts && calls.iter().all(|c| c.state.is_terminal()) {
+            return calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the campaign did not finish: {:?}",
+            calls.iter().map(|c| (c.id.0, c.state)).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// No contact was ever dialled twice at once.
+fn assert_no_overlapping_attempts(calls: &[store::Call]) {
+    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for call in calls {
+        by_contact
+            .entry(call.contact_id.unwrap())
+            .or_default()
+            .push((
+                call.created_at,
+                call.ended_at.unwrap_or(call.state_changed_at),
+            ));
+    }
+    for spans in by_contact.values_mut() {
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_through_twilio_is_dialled_streamed_and_recorded_and_survives_a_new_leader() {
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    eprintln!("part 1 of 2: a campaign through the Twilio emulator");
+    let (platform, emulator, campaign) =
+        twilio_campaign(&store, population(0.25, 0.25, 1.0), 5).await;
+    emulator.inject(Faults {
+        rate_limited: 1,
+        unavailable: 1,
+    });
+    let dialler = start_dialler(store.clone(), &platform, "dialler-twilio");
+    let calls = finished(&*store, campaign, 5, Duration::from_secs(150)).await;
+    let _ = dialler.stop.send(());
+    dialler.task.await.unwrap();
+    let stats = emulator.stats();
+    eprintln!("emulator: {stats:?}");
+    eprintln!(
+        "calls: {:?}",
+        calls
+            .iter()
+            .map(|c| (c.id.0, c.state, c.outcome))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(stats.refused, 2, "the 429 and the 503 were met: {stats:?}");
+    assert_eq!(stats.created, calls.len() as u64, "{stats:?}");
+    assert_eq!(stats.webhook_failures, 0, "{stats:?}");
+    for call in &calls {
+        assert!(
+            call.carrier_call_id
+                .as_deref()
+                .is_some_and(|sid| sid.starts_with("CA")),
+            "{call:?}"
+        );
+        let kept = store.telephony_events(call.id).await.unwrap();
+        assert!(
+            kept.iter().any(|(event, _)| event.starts_with("status.")),
+            "{kept:?}"
+        );
+    }
+    // People talked to the bot over Twilio's media protocol, and were recorded with transcripts.
+    let completed: Vec<_> = calls
+        .iter()
+        .filter(|c| c.state == CallState::Completed)
+        .collect();
+    assert!(!completed.is_empty(), "{calls:?}");
+    assert_eq!(stats.conversations, completed.len() as u64, "{stats:?}");
+    for call in &completed {
+        let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
+        assert!(result.recording.is_some(), "{result:?}");
+        // The caller's words reached the transcript (8 kHz μ-law: whisper may mishear them).
+        assert!(
+            result
+                .transcript
+                .iter()
+                .any(|t| t.speaker == Speaker::User && t.text.split_whitespace().count() >= 3),
+            "{result:?}"
+        );
+        assert_eq!(result.recording.as_ref().unwrap().sample_rate, 8000);
+        assert_eq!(call.disposition.as_deref(), Some("booked"));
+    }
+    // Busy lines ended with their code, voicemail by Twilio's machine detection (hung up by the
+    // edge through the REST API).
+    for call in &calls {
+        if let Some(code @ (CallOutcomeCode::DialBusy | CallOutcomeCode::DialMachine)) =
+            call.outcome
+        {
+            let contact = store.contact(call.contact_id.unwrap()).await.unwrap();
+            assert!(
+                contact.attempts < 2
+                    || code == CallOutcomeCode::DialMachine
+                    || contact.next_attempt_at >= call.created_at
+            );
+        }
+    }
+    let machines = calls
+        .iter()
+        .filter(|c| c.outcome == Some(CallOutcomeCode::DialMachine))
+        .count();
+    assert_eq!(stats.hung_up as usize, machines, "{stats:?}");
+    assert_no_overlapping_attempts(&calls);
+    drop(platform);
+    drop(emulator);
+
+    eprintln!("part 2 of 2: the dialler stops while its calls ring; a new leader follows them");
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let (platform, emulator, campaign) =
+        twilio_campaign(&store, population(0.0, 0.0, 6.0), 2).await;
+    let first = start_dialler(store.clone(), &platform, "dialler-one");
+    // Both calls placed and ringing (a 6 s ring), then the first dialler is gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while emulator.stats().created < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            emulator.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.task.abort();
+    let _ = first.task.await;
+    let second = start_dialler(store.clone(), &platform, "dialler-two");
+    let calls = finished(&*store, campaign, 2, Duration::from_secs(120)).await;
+    let _ = second.stop.send(());
+    second.task.await.unwrap();
+    let stats = emulator.stats();
+    eprintln!("emulator: {stats:?}");
+    assert_eq!(stats.created, 2, "nobody was dialled twice: {stats:?}");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c.state == CallState::Completed),
+        "{calls:?}"
+    );
+    assert_no_overlapping_attempts(&calls);
+}
