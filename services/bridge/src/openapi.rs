@@ -5,7 +5,9 @@
 //! A unit test reads the route modules' sources and fails when a route is missing here, or an
 //! operation here has no route, so the document stays complete.
 
-use crate::routes::{calls, crm as crm_routes, knowledge_bases, live, ops, reports, settings};
+use crate::routes::{
+    calls, carriers, crm as crm_routes, knowledge_bases, live, ops, reports, settings,
+};
 use contracts::api;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -153,6 +155,9 @@ fn operations() -> Vec<Op> {
         op!("delete" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Remove a CRM webhook", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
+        op!("get" "/api/v1/carrier-accounts", Viewer, "Carrier accounts (never their secrets) and the webhook URLs to give each carrier", query: None, request: Nothing, 200 => json::<Vec<carriers::AccountView>>()),
+        op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio now)", query: None, request: json::<carriers::AccountBody>(), 201 => json::<carriers::AccountView>()),
+        op!("put" "/api/v1/carrier-accounts/{id}", Admin, "Save a carrier account; a missing secret keeps the saved one", query: None, request: json::<carriers::AccountBody>(), 200 => json::<carriers::AccountView>()),
         op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
     ]
 }
@@ -322,6 +327,11 @@ mod tests {
                 "/api/v1",
                 "routes/knowledge_bases.rs",
                 include_str!("routes/knowledge_bases.rs"),
+            ),
+            (
+                "/api/v1",
+                "routes/carriers.rs",
+                include_str!("routes/carriers.rs"),
             ),
             (
                 "/api/v1",

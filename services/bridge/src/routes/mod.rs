@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod bots;
 pub(crate) mod calls;
 pub(crate) mod campaigns;
+pub(crate) mod carriers;
 pub(crate) mod crm;
 pub(crate) mod fleet;
 pub(crate) mod health;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(bots::router())
         .merge(campaigns::router())
+        .merge(carriers::router())
         .merge(crm::router())
         .merge(calls::router())
         .merge(fleet::router())

@@ -353,6 +353,88 @@ async fn an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused(
     );
 }
 
+async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: TestApp) {
+    let body = json!({"carrier": "twilio", "name": "US main", "account_sid": SID,
+        "secret": TOKEN, "numbers": ["+14155550199", "(415) 555-0198"], "region": "US"});
+    let operator = app
+        .user_token("op@example.com", store::Role::Operator)
+        .await;
+    let (status, _, _) = error_of(
+        app.post("/api/v1/carrier-accounts", Some(&operator), &body)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let created = app
+        .post("/api/v1/carrier-accounts", Some(&app.admin), &body)
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["numbers"], json!(["+14155550199", "+14155550198"]));
+    assert_eq!(created["secret_set"], true);
+    assert!(!created.to_string().contains(TOKEN));
+    let id = created["id"].as_i64().unwrap();
+    // An update without the secret keeps it.
+    let mut update = body.clone();
+    update.as_object_mut().unwrap().remove("secret");
+    update["name"] = json!("US");
+    let path = format!("/api/v1/carrier-accounts/{id}");
+    assert_eq!(
+        app.put(&path, Some(&app.admin), &update).await.status(),
+        200
+    );
+    let secret = app
+        .store
+        .carrier_account_secret(contracts::telephony::CarrierAccountId(id))
+        .await
+        .unwrap();
+    assert_eq!(secret, TOKEN);
+    let listed = app
+        .get("/api/v1/carrier-accounts", Some(&operator))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("\"US\"") && !listed.contains(TOKEN),
+        "{listed}"
+    );
+    let audit = app.store.list_audit(store::Page::default()).await.unwrap();
+    assert!(
+        audit
+            .items
+            .iter()
+            .all(|e| !format!("{:?}", e.detail).contains(TOKEN))
+    );
+    // Bad fields are named, and nothing changes.
+    for (field, value) in [
+        ("carrier", json!("nope")),
+        ("numbers", json!(["12"])),
+        ("api_url", json!("ftp://x")),
+    ] {
+        let mut bad = body.clone();
+        bad["name"] = json!("other");
+        bad[field] = value;
+        let (status, _, named) = error_of(
+            app.post("/api/v1/carrier-accounts", Some(&app.admin), &bad)
+                .await,
+        )
+        .await;
+        assert_eq!(status, 422, "{field}");
+        assert!(named.unwrap_or_default().starts_with(field), "{field}");
+    }
+    let mut bad = body.clone();
+    bad["name"] = json!("other");
+    bad.as_object_mut().unwrap().remove("secret");
+    let (status, _, named) = error_of(
+        app.post("/api/v1/carrier-accounts", Some(&app.admin), &bad)
+            .await,
+    )
+    .await;
+    assert_eq!((status, named.as_deref()), (422, Some("secret")));
+    assert_eq!(app.store.list_carrier_accounts().await.unwrap().len(), 1);
+}
+
 api_tests!(
     an_answered_call_is_streamed_to_a_worker_once_its_signature_checks_out,
     an_answered_call_nobody_can_take_hears_the_abandon_message_and_ends_abandoned,
@@ -360,4 +442,5 @@ api_tests!(
     a_failed_call_whose_sip_cause_says_the_number_does_not_exist_ends_invalid_number,
     webhooks_for_unknown_carriers_accounts_calls_and_fields_are_refused,
     an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused,
+    carrier_accounts_are_saved_by_admins_and_never_show_their_secret,
 );
