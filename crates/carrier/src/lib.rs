@@ -20,8 +20,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dial {
     pub call_id: CallId,
-    /// The campaign it dials for (a simulator picks the campaign's population by it).
-    pub campaign_id: CampaignId,
+    /// The campaign it dials for (a simulator picks the campaign's population by it); `None` for
+    /// a call placed on demand.
+    pub campaign_id: Option<CampaignId>,
     pub to: E164Number,
     pub from: Option<E164Number>,
     /// How long it may ring before the carrier gives up (never under 15 s).

@@ -105,7 +105,8 @@ impl CallState {
             return true;
         }
         match self {
-            Queued => matches!(next, Leased | Answered),
+            // A call placed on demand (`POST /calls`) dials straight from the queue.
+            Queued => matches!(next, Leased | Dialing | Answered),
             Leased => matches!(next, Dialing),
             Dialing => matches!(next, Ringing | Answered | Busy | NoAnswer),
             Ringing => matches!(next, Answered | Busy | NoAnswer | Machine),

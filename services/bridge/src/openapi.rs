@@ -6,7 +6,7 @@
 //! operation here has no route, so the document stays complete.
 
 use crate::routes::{
-    calls, carriers, crm as crm_routes, knowledge_bases, live, ops, reports, settings,
+    calls, carriers, crm as crm_routes, dial, knowledge_bases, live, ops, reports, settings,
 };
 use contracts::api;
 use schemars::generate::SchemaSettings;
@@ -155,6 +155,7 @@ fn operations() -> Vec<Op> {
         op!("delete" "/api/v1/crm/webhooks/{scope}/{id}", Operator, "Remove a CRM webhook", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
+        op!("post" "/api/v1/calls", Operator, "Call a number now with a bot through a carrier account (DNC and calling windows checked first)", query: None, request: json::<dial::DialBody>(), 201 => json::<dial::Dialled>()),
         op!("get" "/api/v1/carrier-accounts", Viewer, "Carrier accounts (never their secrets) and the webhook URLs to give each carrier", query: None, request: Nothing, 200 => json::<Vec<carriers::AccountView>>()),
         op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio now)", query: None, request: json::<carriers::AccountBody>(), 201 => json::<carriers::AccountView>()),
         op!("put" "/api/v1/carrier-accounts/{id}", Admin, "Save a carrier account; a missing secret keeps the saved one", query: None, request: json::<carriers::AccountBody>(), 200 => json::<carriers::AccountView>()),
@@ -328,6 +329,7 @@ mod tests {
                 "routes/knowledge_bases.rs",
                 include_str!("routes/knowledge_bases.rs"),
             ),
+            ("/api/v1", "routes/dial.rs", include_str!("routes/dial.rs")),
             (
                 "/api/v1",
                 "routes/carriers.rs",

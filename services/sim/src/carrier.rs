@@ -185,7 +185,9 @@ impl Carrier for SimCarrier {
 
     async fn place(&self, dial: Dial) -> Result<String, CarrierError> {
         let ring_timeout = dial.ring_timeout.as_secs_f64();
-        let profile = self.profile(dial.campaign_id);
+        let profile = dial
+            .campaign_id
+            .map_or_else(|| self.default.clone(), |c| self.profile(c));
         let fate = profile.population.draw(&mut *self.rng.lock(), ring_timeout);
         let call_id = dial.call_id;
         let events = self.events.clone();
@@ -404,7 +406,7 @@ mod tests {
             SimCarrier::new(only("failed"), 1, tx).with_campaign(CampaignId(7), only("busy"));
         let dial = |call: i64, campaign: i64| Dial {
             call_id: CallId(call),
-            campaign_id: CampaignId(campaign),
+            campaign_id: Some(CampaignId(campaign)),
             to: contracts::E164Number::parse("+14155550100").unwrap(),
             from: None,
             ring_timeout: Duration::from_secs(30),

@@ -6,6 +6,7 @@ pub(crate) mod calls;
 pub(crate) mod campaigns;
 pub(crate) mod carriers;
 pub(crate) mod crm;
+pub(crate) mod dial;
 pub(crate) mod fleet;
 pub(crate) mod health;
 pub(crate) mod knowledge_bases;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(carriers::router())
         .merge(crm::router())
         .merge(calls::router())
+        .merge(dial::router())
         .merge(fleet::router())
         .merge(ops::router())
         .merge(settings::router())

@@ -443,4 +443,179 @@ api_tests!(
     webhooks_for_unknown_carriers_accounts_calls_and_fields_are_refused,
     an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused,
     carrier_accounts_are_saved_by_admins_and_never_show_their_secret,
+    a_call_on_demand_needs_the_public_url,
 );
+
+/// A fake Twilio REST API: `Calls.json` answers `status` with `body`, recording each form.
+async fn fake_twilio(
+    status: u16,
+    body: serde_json::Value,
+) -> (String, std::sync::Arc<parking_lot::Mutex<Vec<String>>>) {
+    let seen: std::sync::Arc<parking_lot::Mutex<Vec<String>>> = Default::default();
+    let log = seen.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Calls.json",
+        axum::routing::post(move |form: String| {
+            let log = log.clone();
+            let body = body.clone();
+            async move {
+                log.lock().push(form);
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    axum::Json(body),
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, seen)
+}
+
+async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.public_url = Some("https://vox.example.com".into())
+    })
+    .await;
+    let (api, seen) = fake_twilio(201, json!({"sid": "CA77", "status": "queued"})).await;
+    let account = app
+        .store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Twilio,
+            name: "main".into(),
+            account_sid: SID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: Some(api),
+            numbers: vec![E164Number::parse("+442071838799").unwrap()],
+        })
+        .await
+        .unwrap();
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"bot_id": bot["id"], "to": "020 7183 8750", "region": "GB",
+        "carrier_account": account.id.0});
+    // Refused first, each naming its field, with no call created.
+    app.store.add_dnc("+442071838751", "asked").await.unwrap();
+    let cases = [
+        ("bot_id", json!({"bot_id": 999999})),
+        ("carrier_account", json!({"carrier_account": 999})),
+        ("to", json!({"to": "12"})),
+        ("to", json!({"to": "020 7183 8751"})),
+        (
+            "calling_windows",
+            json!({"calling_windows": [{"days": [], "start": "00:00:00", "end": "00:00:01"}]}),
+        ),
+    ];
+    for (field, change) in cases {
+        let mut bad = body.clone();
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, _, named) =
+            error_of(app.post("/api/v1/calls", Some(&app.admin), &bad).await).await;
+        assert_eq!((status, named.as_deref()), (422, Some(field)), "{bad}");
+    }
+    let viewer = app
+        .user_token("viewer@example.com", store::Role::Viewer)
+        .await;
+    let (status, _, _) = error_of(app.post("/api/v1/calls", Some(&viewer), &body).await).await;
+    assert_eq!(status, 403);
+    assert!(
+        app.store
+            .list_calls(Default::default(), store::Page::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Placed: the record is dialling with Twilio's webhooks under VOX_PUBLIC_URL.
+    let response = app.post("/api/v1/calls", Some(&app.admin), &body).await;
+    assert_eq!(response.status(), 201);
+    let dialled: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(dialled["carrier_call_id"], "CA77");
+    let call = app
+        .store
+        .call(CallId(dialled["call_id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(call.state, CallState::Dialing);
+    assert_eq!(call.to.unwrap().as_str(), "+442071838750");
+    let form = seen.lock()[0].clone();
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&form).unwrap();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("From").as_deref(), Some("+442071838799"));
+    assert_eq!(
+        get("Url"),
+        Some(format!(
+            "https://vox.example.com/api/v1/telephony/twilio/{}/voice?call={}",
+            account.id, call.id
+        ))
+    );
+    assert_eq!(get("MachineDetection").as_deref(), Some("Enable"));
+}
+
+async fn a_number_twilio_refuses_fails_the_call_on_demand_with_422(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.public_url = Some("https://vox.example.com".into())
+    })
+    .await;
+    let refusal = json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400});
+    let (api, _) = fake_twilio(400, refusal).await;
+    let account = app
+        .store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Twilio,
+            name: "main".into(),
+            account_sid: SID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: Some(api),
+            numbers: vec![E164Number::parse("+442071838799").unwrap()],
+        })
+        .await
+        .unwrap();
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "carrier_account": account.id.0});
+    let (status, _, field) =
+        error_of(app.post("/api/v1/calls", Some(&app.admin), &body).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("to")));
+    let calls = app
+        .store
+        .list_calls(Default::default(), store::Page::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(calls[0].outcome, Some(CallOutcomeCode::DialInvalidNumber));
+}
+
+async fn a_call_on_demand_needs_the_public_url(app: TestApp) {
+    let account = account(&app).await;
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "carrier_account": account});
+    let (status, code, _) =
+        error_of(app.post("/api/v1/calls", Some(&app.admin), &body).await).await;
+    assert_eq!((status, code.as_str()), (503, "telephony.public_url"));
+}
+
+mod on_demand {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_on_demand_is_checked_then_placed_through_the_account_on_sqlite() {
+        a_call_on_demand_is_checked_then_placed_through_the_account(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_on_demand_is_checked_then_placed_through_the_account_on_postgres() {
+        a_call_on_demand_is_checked_then_placed_through_the_account(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_number_twilio_refuses_fails_the_call_on_demand_with_422_on_sqlite() {
+        a_number_twilio_refuses_fails_the_call_on_demand_with_422(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_number_twilio_refuses_fails_the_call_on_demand_with_422_on_postgres() {
+        a_number_twilio_refuses_fails_the_call_on_demand_with_422(Backend::Postgres).await;
+    }
+}

@@ -124,7 +124,7 @@ impl Engine {
         }
         let dial = Dial {
             call_id,
-            campaign_id: live.campaign,
+            campaign_id: Some(live.campaign),
             to: live.to.clone(),
             from: live.from.clone(),
             ring_timeout: self.config.ring_timeout.max(RING_FLOOR),

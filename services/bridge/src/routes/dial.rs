@@ -1,0 +1,214 @@
+//! One call on demand (`POST /api/v1/calls`): a number, a bot and a carrier account, dialled now.
+//!
+//! The same checks as a campaign's dial come first (the do-not-call list, the calling windows in
+//! the number's local time); the call record is created and placed through the account's REST
+//! API, and from there it is followed like any other: the carrier's webhooks reach the telephony
+//! edge, which attaches the answer to a worker.
+
+use super::audit;
+use super::telephony::twilio_client;
+use crate::auth::{Authorized, role};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::{AppState, phone};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use carrier::{Carrier as _, CarrierError, Dial};
+use chrono::Utc;
+use contracts::calling_window::CallingWindows;
+use contracts::runtime_config::CallDirection;
+use contracts::telephony::CarrierAccountId;
+use contracts::{BotId, CallId, CallState, TimeZoneName};
+use serde_json::json;
+use std::time::Duration;
+use store::{NewCall, Transition};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/calls", post(dial))
+}
+
+/// How long a carrier that is rate-limiting is asked again before the request gives up.
+const PLACE_WITHIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DialBody {
+    bot_id: i64,
+    /// The number to call, E.164 or national with `region`.
+    to: String,
+    #[serde(default)]
+    region: Option<String>,
+    carrier_account: i64,
+    /// The caller ID; the account's first number when absent.
+    #[serde(default)]
+    from: Option<String>,
+    /// Refuse the call outside these windows in the number's local time.
+    #[serde(default)]
+    calling_windows: Option<CallingWindows>,
+    /// The number's IANA time zone, where its country spans several.
+    #[serde(default)]
+    timezone: Option<String>,
+    /// Ask the carrier for machine detection (default true).
+    #[serde(default)]
+    detect_machine: Option<bool>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Dialled {
+    call_id: CallId,
+    state: CallState,
+    carrier_call_id: String,
+}
+
+async fn dial(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiJson(body): ApiJson<DialBody>,
+) -> ApiResult<(StatusCode, Json<Dialled>)> {
+    let to = phone::normalise("to", &body.to, body.region.as_deref())?;
+    let bot = state
+        .store
+        .bot(BotId(body.bot_id))
+        .await
+        .map_err(|_| ApiError::invalid("bot_id", format!("there is no bot {}", body.bot_id)))?;
+    if bot.archived {
+        return Err(ApiError::invalid("bot_id", "the bot is archived"));
+    }
+    let account = state
+        .store
+        .carrier_account(CarrierAccountId(body.carrier_account))
+        .await
+        .map_err(|_| {
+            ApiError::invalid(
+                "carrier_account",
+                format!("there is no carrier account {}", body.carrier_account),
+            )
+        })?;
+    let from = match &body.from {
+        Some(text) => phone::normalise("from", text, body.region.as_deref())?,
+        None => account.numbers.first().cloned().ok_or_else(|| {
+            ApiError::invalid("from", "is required: the carrier account owns no number")
+        })?,
+    };
+    if state.store.is_dnc(to.as_str()).await? {
+        return Err(ApiError::invalid(
+            "to",
+            "the number is on the do-not-call list",
+        ));
+    }
+    let now = Utc::now();
+    if let Some(windows) = &body.calling_windows {
+        let zone = body
+            .timezone
+            .as_deref()
+            .or_else(|| phone::zone_of(&to))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "timezone",
+                    "is required: the number's country spans several zones",
+                )
+            })?;
+        let zone =
+            TimeZoneName::parse(zone).map_err(|e| ApiError::invalid("timezone", e.to_string()))?;
+        if !windows.allows(zone, now) {
+            return Err(ApiError::invalid(
+                "calling_windows",
+                format!("it is outside the calling windows in {zone} now"),
+            ));
+        }
+    }
+    if state.config.public_url.is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telephony.public_url",
+            "VOX_PUBLIC_URL is not set, so the carrier cannot reach the telephony edge",
+        ));
+    }
+    let client = twilio_client(&state, &account).await?;
+    let call = state
+        .store
+        .create_call(NewCall {
+            direction: CallDirection::Outbound,
+            bot_id: bot.id,
+            campaign_id: None,
+            contact_id: None,
+            from: Some(from.clone()),
+            to: Some(to.clone()),
+            state: CallState::Queued,
+            now,
+        })
+        .await?;
+    let mut dialling = Transition::new(call.id, CallState::Queued, CallState::Dialing, now);
+    dialling.detail = Some(json!({ "source": "api", "carrier_account": account.id }));
+    state.store.transition(dialling).await?;
+    let request = Dial {
+        call_id: call.id,
+        campaign_id: None,
+        to,
+        from: Some(from),
+        ring_timeout: Duration::from_secs(30),
+        detect_machine: body.detect_machine.unwrap_or(true),
+    };
+    let deadline = tokio::time::Instant::now() + PLACE_WITHIN;
+    let placed = loop {
+        match client.place(request.clone()).await {
+            Err(CarrierError::RateLimited(_) | CarrierError::Unavailable(_))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => break other,
+        }
+    };
+    match placed {
+        Ok(carrier_call_id) => {
+            audit(
+                &state,
+                &principal,
+                "calls.dial",
+                "calls",
+                call.id,
+                None,
+                Some(json!({
+                    "bot_id": bot.id, "to": request.to.as_str(), "carrier_account": account.id,
+                })),
+            )
+            .await?;
+            Ok((
+                StatusCode::CREATED,
+                Json(Dialled {
+                    call_id: call.id,
+                    state: CallState::Dialing,
+                    carrier_call_id,
+                }),
+            ))
+        }
+        Err(error) => {
+            let mut end =
+                Transition::new(call.id, CallState::Dialing, CallState::Failed, Utc::now());
+            end.outcome = Some(match error.outcome().end_state() {
+                CallState::Failed => error.outcome(),
+                _ => contracts::CallOutcomeCode::DialFailed,
+            });
+            end.detail = Some(json!({ "source": "api", "detail": error.to_string() }));
+            match state.store.transition(end).await {
+                Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
+                Err(stored) => return Err(stored.into()),
+            }
+            Err(match error {
+                CarrierError::InvalidNumber(detail) => ApiError::invalid("to", detail),
+                CarrierError::RateLimited(detail) | CarrierError::Unavailable(detail) => {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "carrier.unavailable",
+                        detail,
+                    )
+                }
+                other => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "carrier.failed", other.to_string())
+                }
+            })
+        }
+    }
+}
