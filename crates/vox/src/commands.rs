@@ -369,6 +369,7 @@ impl Dialler {
         fleet_urls: &[String],
         registry: Option<Arc<dyn registry::Registry>>,
         owner: &str,
+        public_url: Option<String>,
     ) -> anyhow::Result<Self> {
         let mut fleet = dialler::fleet::FleetClient::new(
             fleet_urls.to_vec(),
@@ -391,9 +392,7 @@ impl Dialler {
         ));
         let mut config = dialler::engine::EngineConfig::new(owner);
         config.tick = Duration::from_secs_f64(settings.loop_interval_seconds);
-        let carriers = Arc::new(dialler::engine::AccountCarriers {
-            public_url: settings.vox_public_url.clone(),
-        });
+        let carriers = Arc::new(dialler::engine::AccountCarriers { public_url });
         let engine = dialler::engine::Engine::new(store, carrier, fleet.clone(), config)
             .with_accounts(carriers);
         let monitor = Arc::new(dialler::health::Monitor::new(
@@ -455,6 +454,7 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
         &settings.fleet_urls,
         registry,
         &owner,
+        settings.vox_public_url.clone(),
     )
     .await?
     .run(shutdown_signal())

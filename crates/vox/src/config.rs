@@ -50,6 +50,15 @@ fn problem(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The carrier `vox up`'s demo dials through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpCarrier {
+    /// The PSTN simulator, inside the dialler.
+    Sim,
+    /// The Twilio emulator, through the Backend's telephony edge.
+    Twilio,
+}
+
 /// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
 pub trait Source {
     fn get(&self, name: &str) -> Option<String>;
@@ -193,6 +202,9 @@ pub struct Settings {
     /// `VOX_UP_WORKERS`: how many fleet workers `vox up` runs (default 4, each with
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
+    /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
+    /// default) or `twilio` (the Twilio emulator, through the telephony edge).
+    pub vox_up_carrier: UpCarrier,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
     /// `scripts/up` puts them).
@@ -300,6 +312,16 @@ impl Settings {
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
             sim_population: text("SIM_POPULATION").map(PathBuf::from),
             console_dir: text("CONSOLE_DIR").map(PathBuf::from),
+            vox_up_carrier: match text("VOX_UP_CARRIER").as_deref() {
+                None | Some("sim") => UpCarrier::Sim,
+                Some("twilio") => UpCarrier::Twilio,
+                Some(other) => {
+                    return Err(problem(
+                        "VOX_UP_CARRIER",
+                        format!("{other:?} is not a carrier vox up runs (sim or twilio)"),
+                    ));
+                }
+            },
             vox_up_workers: at_least_one(
                 "VOX_UP_WORKERS",
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,

@@ -119,3 +119,84 @@ pub async fn seed(store: &dyn Store, slots: u32) -> anyhow::Result<Option<String
         .await?;
     Ok(Some(DEMO_CAMPAIGN.to_owned()))
 }
+
+/// The demo's Twilio account in the emulator (an Account SID is `AC` and 32 hex digits).
+const DEMO_TWILIO_SID: &str = "AC00000000000000000000000000d3e770";
+const DEMO_TWILIO_ACCOUNT: &str = "Demo: Twilio emulator";
+
+/// Starts the Twilio emulator with a fresh auth token, saves the demo's carrier account pointing
+/// at it, and has the demo campaign dial through that account.
+pub async fn through_twilio(store: &dyn Store) -> anyhow::Result<sim::TwilioEmulator> {
+    let token = format!("{:032x}", rand::random::<u128>());
+    let emulator = sim::TwilioEmulator::start(
+        sim::EmulatorConfig {
+            account_sid: DEMO_TWILIO_SID.to_owned(),
+            auth_token: token.clone(),
+            population: sim::Populations::default().default,
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await?;
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Twilio,
+        name: DEMO_TWILIO_ACCOUNT.to_owned(),
+        account_sid: DEMO_TWILIO_SID.to_owned(),
+        secret: Some(token),
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+    };
+    let saved = match store
+        .list_carrier_accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.name == DEMO_TWILIO_ACCOUNT)
+    {
+        Some(existing) => store.update_carrier_account(existing.id, account).await?,
+        None => store.create_carrier_account(account).await?,
+    };
+    demo_carrier(store, Some(saved.id.0)).await?;
+    Ok(emulator)
+}
+
+/// Has the demo campaign dial through the PSTN simulator again (no carrier account).
+pub async fn through_simulator(store: &dyn Store) -> anyhow::Result<()> {
+    demo_carrier(store, None).await
+}
+
+/// Sets (or clears) the demo campaign's `dialler.carrier_account`.
+async fn demo_carrier(store: &dyn Store, account: Option<i64>) -> anyhow::Result<()> {
+    let campaigns = store
+        .list_campaigns(store::Page::first(store::Page::MAX_LIMIT), None)
+        .await?;
+    let Some(campaign) = campaigns
+        .items
+        .into_iter()
+        .find(|c| c.config.name == DEMO_CAMPAIGN)
+    else {
+        return Ok(());
+    };
+    let mut config = campaign.config;
+    if !config.settings.is_object() {
+        config.settings = serde_json::json!({});
+    }
+    let mut dialler = config.settings["dialler"].take();
+    if !dialler.is_object() {
+        dialler = serde_json::json!({});
+    }
+    let before = dialler.get("carrier_account").cloned();
+    match account {
+        Some(id) => dialler["carrier_account"] = serde_json::json!(id),
+        None => {
+            if let Some(map) = dialler.as_object_mut() {
+                map.remove("carrier_account");
+            }
+        }
+    }
+    let changed = dialler.get("carrier_account").cloned() != before;
+    config.settings["dialler"] = dialler;
+    if changed {
+        store.update_campaign(campaign.id, config).await?;
+    }
+    Ok(())
+}

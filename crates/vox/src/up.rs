@@ -5,7 +5,7 @@
 //! campaign on first run.
 
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
-use crate::config::Settings;
+use crate::config::{Settings, UpCarrier};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
@@ -393,6 +393,25 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     .await
     .context("seed the demo bot and campaign")?;
 
+    // With VOX_UP_CARRIER=twilio the demo dials through the Twilio emulator: the dialler's REST
+    // client, the emulator's signed webhooks to this Backend's telephony edge, Twilio's media.
+    let mut public_url = settings.vox_public_url.clone();
+    let emulator = match settings.vox_up_carrier {
+        UpCarrier::Sim => {
+            crate::demo::through_simulator(&*store)
+                .await
+                .context("have the demo dial the PSTN simulator")?;
+            None
+        }
+        UpCarrier::Twilio => {
+            public_url.get_or_insert_with(|| bridge_url.clone());
+            Some(
+                crate::demo::through_twilio(&*store)
+                    .await
+                    .context("start the Twilio emulator for the demo")?,
+            )
+        }
+    };
     let owner = format!("vox-up-{}", std::process::id());
     let dialler = crate::commands::Dialler::over_simulator(
         settings,
@@ -401,6 +420,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         &worker_urls,
         Some(registry.clone()),
         &owner,
+        public_url,
     )
     .await?;
     let stop = stopped(stop_rx.clone());
@@ -420,10 +440,14 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     };
     let port = bridge_url.rsplit(':').next().unwrap_or_default();
     println!(
-        "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with the PSTN simulator · speech-to-text {} · local LLM {}",
+        "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with {} · speech-to-text {} · local LLM {}",
         crate::VERSION,
         worker_urls.len(),
         settings.max_concurrent_calls,
+        match &emulator {
+            Some(emulator) => format!("the Twilio emulator at {}", emulator.api_url()),
+            None => "the PSTN simulator".to_owned(),
+        },
         if whisper_url.is_some() { "on" } else { "off" },
         if llm_url.is_some() { "on" } else { "off" },
     );
