@@ -61,6 +61,7 @@ export function targets(step: FlowStep): string[] {
     case 'ask':
       return [...step.branches.map((b) => b.next), step.otherwise];
     case 'end':
+    case 'transfer':
       return [];
   }
 }

@@ -366,6 +366,13 @@ pub enum FlowStep {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disposition: Option<String>,
     },
+    /// Says `text` (when given), then moves the caller to `destination` (E.164) through the
+    /// carrier, and the call ends `call.transferred`.
+    Transfer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        destination: String,
+    },
 }
 
 /// A branch of an `ask` step: any keyword heard or the DTMF digits pressed.

@@ -293,6 +293,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn call_events_after(&self, after: i64, limit: u32) -> Result<Vec<CallEvent>>;
     /// The newest call event's id (0 with none): where a new follower of the events starts.
     async fn last_call_event_id(&self) -> Result<i64>;
+    /// The carrier account whose webhooks first named the call.
+    async fn carrier_account_of_call(&self, call_id: CallId) -> Result<Option<CarrierAccountId>>;
     /// The carrier events kept for a call: (event, sequence), oldest first.
     async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>>;
 }

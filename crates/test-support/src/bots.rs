@@ -164,6 +164,21 @@ pub fn booking_bot() -> BotSpec {
     spec
 }
 
+/// A line that greets, then moves the caller to `destination` through the carrier.
+pub fn transfer_bot(destination: &str) -> BotSpec {
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        "hand_over".to_owned(),
+        FlowStep::Transfer {
+            text: Some("Hello, I am putting you through to the clinic now.".to_owned()),
+            destination: destination.to_owned(),
+        },
+    );
+    let mut spec = scripted_line("hand_over", steps);
+    spec.limits.max_duration_secs = 60;
+    spec
+}
+
 /// The booking bot, answering calls to `number` (E.164).
 pub async fn route_booking_bot(store: &dyn Store, number: &str) {
     let (bot, _) = store

@@ -289,8 +289,16 @@ fn flow(spec: &BotSpec) -> ApiResult<()> {
                 .map(|b| &b.next)
                 .chain(std::iter::once(otherwise))
                 .collect(),
-            FlowStep::End { .. } => vec![],
+            FlowStep::End { .. } | FlowStep::Transfer { .. } => vec![],
         };
+        if let FlowStep::Transfer { destination, .. } = step
+            && let Err(error) = contracts::E164Number::parse(destination)
+        {
+            return Err(ApiError::invalid(
+                format!("{field}.destination"),
+                error.to_string(),
+            ));
+        }
         if let Some(missing) = targets.into_iter().find(|target| !exists(target)) {
             return Err(ApiError::invalid(
                 field,

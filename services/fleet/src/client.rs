@@ -90,6 +90,29 @@ impl BridgeClient {
         Err(ConfigError::Unavailable(last))
     }
 
+    /// `POST {bridge}/api/v1/calls/{id}/transfer`: the telephony edge moves the caller to `to`
+    /// through the carrier. Said before the media closes, so the carrier has the new
+    /// instructions when the stream ends.
+    pub async fn transfer(&self, call_id: CallId, to: &str) -> Result<(), String> {
+        let url = format!("{}/api/v1/calls/{}/transfer", self.bridge_url, call_id.0);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.secret.expose_secret())
+            .json(&serde_json::json!({ "to": to }))
+            .send()
+            .await
+            .map_err(|e| format!("the Backend is unreachable: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(format!(
+            "the Backend answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        ))
+    }
+
     /// `POST {bridge}/api/v1/calls/{id}/result` with the stored JSON document.
     pub async fn post_result(&self, call_id: CallId, document: &[u8]) -> Result<(), DeliveryError> {
         let url = format!("{}/api/v1/calls/{}/result", self.bridge_url, call_id.0);

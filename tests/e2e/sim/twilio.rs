@@ -6,7 +6,8 @@
 //! over Twilio's Media Streams into the worker, and a voicemail is ended by Twilio's asynchronous
 //! machine detection. The first two placements meet a 429 and a 503, which hold the calls back
 //! rather than failing them. Then the dialler is stopped while calls ring and a new leader follows
-//! them to their ends without dialling anyone twice.
+//! them to their ends without dialling anyone twice. Last, a bot transfers its caller and the
+//! emulator's REST API is told to `<Dial>` the target.
 
 use contracts::call_result::{CallResult, Speaker};
 use contracts::telephony::CarrierKind;
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{CallFilter, NewCarrierAccount, Page, Store};
-use test_support::bots::booking_bot;
+use test_support::bots::{booking_bot, transfer_bot};
 use test_support::platform::{Platform, platform};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -45,6 +46,15 @@ async fn twilio_campaign(
     store: &Arc<dyn Store>,
     population: Population,
     contacts: usize,
+) -> (Platform, TwilioEmulator, contracts::CampaignId) {
+    twilio_campaign_with(store, population, contacts, booking_bot()).await
+}
+
+async fn twilio_campaign_with(
+    store: &Arc<dyn Store>,
+    population: Population,
+    contacts: usize,
+    bot: contracts::runtime_config::BotSpec,
 ) -> (Platform, TwilioEmulator, contracts::CampaignId) {
     let platform = platform(store.clone()).await;
     store
@@ -74,8 +84,7 @@ async fn twilio_campaign(
         })
         .await
         .unwrap();
-    let campaign =
-        store::testing::running_campaign(&**store, "Clinic", booking_bot(), contacts, 2, 10).await;
+    let campaign = store::testing::running_campaign(&**store, "Clinic", bot, contacts, 2, 10).await;
     let mut config = store.campaign(campaign).await.unwrap().config;
     config.settings = serde_json::json!({ "dialler": { "carrier_account": account.id.0 } });
     store.update_campaign(campaign, config).await.unwrap();
@@ -172,10 +181,10 @@ fn assert_no_overlapping_attempts(calls: &[store::Call]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_campaign_through_twilio_is_dialled_streamed_and_recorded_and_survives_a_new_leader() {
+async fn a_campaign_through_twilio_is_dialled_recorded_followed_by_a_new_leader_and_transferred() {
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
-    eprintln!("part 1 of 2: a campaign through the Twilio emulator");
+    eprintln!("part 1 of 3: a campaign through the Twilio emulator");
     let (platform, emulator, campaign) =
         twilio_campaign(&store, population(0.25, 0.25, 1.0), 5).await;
     emulator.inject(Faults {
@@ -255,7 +264,7 @@ async fn a_campaign_through_twilio_is_dialled_streamed_and_recorded_and_survives
     drop(platform);
     drop(emulator);
 
-    eprintln!("part 2 of 2: the dialler stops while its calls ring; a new leader follows them");
+    eprintln!("part 2 of 3: the dialler stops while its calls ring; a new leader follows them");
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
     let (platform, emulator, campaign) =
@@ -286,4 +295,34 @@ async fn a_campaign_through_twilio_is_dialled_streamed_and_recorded_and_survives
         "{calls:?}"
     );
     assert_no_overlapping_attempts(&calls);
+    drop(platform);
+    drop(emulator);
+
+    eprintln!("part 3 of 3: a bot transfers its caller, and Twilio is told to dial the target");
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let bot = transfer_bot("+14155550177");
+    let (platform, emulator, campaign) =
+        twilio_campaign_with(&store, population(0.0, 0.0, 1.0), 1, bot).await;
+    let dialler = start_dialler(store.clone(), &platform, "dialler-transfer");
+    let calls = finished(&*store, campaign, 1, Duration::from_secs(90)).await;
+    let _ = dialler.stop.send(());
+    dialler.task.await.unwrap();
+    let stats = emulator.stats();
+    eprintln!("emulator: {stats:?}");
+    assert_eq!(
+        stats.transferred_to,
+        vec!["+14155550177".to_owned()],
+        "{stats:?}"
+    );
+    assert_eq!(
+        calls[0].outcome,
+        Some(CallOutcomeCode::CallTransferred),
+        "{calls:?}"
+    );
+    let kept = store.telephony_events(calls[0].id).await.unwrap();
+    assert!(
+        kept.iter().any(|(event, _)| event == "transfer"),
+        "{kept:?}"
+    );
 }

@@ -1,4 +1,4 @@
-// The bot builder's deterministic flow editor: named steps (say, ask with keyword or DTMF branches, set a field, end), where each goes next, and the start.
+// The bot builder's deterministic flow editor: named steps (say, ask with keyword or DTMF branches, set a field, end, transfer), where each goes next, and the start.
 import { ActionIcon, Button, Card, Group, Select, Stack, Switch, TagsInput, Text, TextInput, Textarea } from '@mantine/core';
 import { useState } from 'react';
 import type { Flow, FlowStep } from '../../lib/spec';
@@ -9,6 +9,7 @@ const STEP_TYPES = [
   { value: 'ask', label: 'Ask and branch' },
   { value: 'set_field', label: 'Set a field' },
   { value: 'end', label: 'End the call' },
+  { value: 'transfer', label: 'Transfer the call' },
 ];
 
 function starter(): Flow {
@@ -30,6 +31,8 @@ function fresh(type: string, next: string): FlowStep {
       return { type: 'ask', prompt: '', branches: [], otherwise: next };
     case 'set_field':
       return { type: 'set_field', field: '', value: '', next };
+    case 'transfer':
+      return { type: 'transfer', text: '', destination: '' };
     default:
       return { type: 'end', text: '' };
   }
@@ -129,6 +132,12 @@ function Step({ name, step, names, flowChange, errors, readOnly }: { name: strin
             <TextInput label="Field" value={step.field} readOnly={readOnly} onChange={(e) => set({ ...step, field: e.currentTarget.value })} />
             <TextInput label="Value" value={String(step.value ?? '')} readOnly={readOnly} onChange={(e) => set({ ...step, value: e.currentTarget.value })} />
             {goTo('Then', step.next, (next) => set({ ...step, next }))}
+          </Group>
+        )}
+        {step.type === 'transfer' && (
+          <Group grow align="flex-end">
+            <TextInput label="Last words" value={step.text ?? ''} readOnly={readOnly} onChange={(e) => set({ ...step, text: e.currentTarget.value || null })} />
+            <TextInput label="Transfer to (E.164)" placeholder="+14155550100" value={step.destination} readOnly={readOnly} onChange={(e) => set({ ...step, destination: e.currentTarget.value })} />
           </Group>
         )}
         {step.type === 'end' && (

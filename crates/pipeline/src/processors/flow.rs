@@ -63,6 +63,16 @@ impl FlowProcessor {
                     out.down(ControlFrame::End(EndReason::BotEnded));
                     return Ok(());
                 }
+                FlowStep::Transfer { text, destination } => {
+                    if let Some(text) = text {
+                        out.down(DataFrame::Speak(text.clone()));
+                    }
+                    self.waiting = None;
+                    out.down(ControlFrame::End(EndReason::Transferred {
+                        destination: destination.clone(),
+                    }));
+                    return Ok(());
+                }
             }
         }
         Err(ProcessorError::fatal(format!(

@@ -346,6 +346,9 @@ impl Store for ThisStore {
     async fn last_call_event_id(&self) -> Result<i64> {
         telephony::last_call_event_id(&self.pool).await
     }
+    async fn carrier_account_of_call(&self, call_id: CallId) -> Result<Option<CarrierAccountId>> {
+        telephony::carrier_account_of_call(&self.pool, call_id).await
+    }
     async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>> {
         telephony::telephony_events(&self.pool, call_id).await
     }

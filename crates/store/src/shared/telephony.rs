@@ -211,6 +211,19 @@ pub(super) async fn last_call_event_id(pool: &Pool) -> Result<i64> {
     Ok(last.unwrap_or(0))
 }
 
+pub(super) async fn carrier_account_of_call(
+    pool: &Pool,
+    call_id: CallId,
+) -> Result<Option<CarrierAccountId>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT account_id FROM telephony_events WHERE call_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(call_id.0)
+    .fetch_optional(pool)
+    .await?;
+    Ok(id.map(CarrierAccountId))
+}
+
 /// The carrier events kept for one call, oldest first.
 pub(super) async fn telephony_events(pool: &Pool, call_id: CallId) -> Result<Vec<(String, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(

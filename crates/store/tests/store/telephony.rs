@@ -145,6 +145,10 @@ async fn a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back
             ("status.ringing".to_owned(), 1)
         ]
     );
+    assert_eq!(
+        store.carrier_account_of_call(call.id).await.unwrap(),
+        Some(account.id)
+    );
     let found = store.call_by_carrier_call_id("CA1").await.unwrap().unwrap();
     assert_eq!(found.id, call.id);
     assert!(

@@ -86,6 +86,10 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             json!({"flow": {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi", "next": "gone"}}}}),
             "spec.flow.steps.hello",
         ),
+        (
+            json!({"flow": {"start": "hand", "steps": {"hand": {"type": "transfer", "destination": "front desk"}}}}),
+            "spec.flow.steps.hand.destination",
+        ),
     ];
     for (patch, field) in cases {
         let mut spec = bot_spec();

@@ -23,7 +23,7 @@ use audio::StereoRecorder;
 use audio::amd::AmdDecision;
 use axum::extract::ws::WebSocket;
 use chrono::{DateTime, Utc};
-use contracts::attach::AttachRequest;
+use contracts::attach::{AttachRequest, MediaProtocol};
 use contracts::runtime_config::{CallDirection, RuntimeConfig};
 use contracts::{CallId, CallOutcomeCode};
 use open::Media;
@@ -138,6 +138,15 @@ async fn converse(
     let ended = live.run(handle).await;
 
     let (outcome, end_detail) = package::outcome(spec, &ended);
+    // A carrier's call is moved to the transfer target by the telephony edge, before the media
+    // closes (closing first would end the call at the carrier).
+    if let pipeline::EndReason::Transferred { destination } = &ended.report.end_reason
+        && !ended.caller_gone
+        && !matches!(request.media_protocol, MediaProtocol::Vox)
+        && let Err(error) = shared.client.transfer(call_id, destination).await
+    {
+        tracing::warn!(call_id = call_id.0, %destination, %error, "the transfer failed");
+    }
     if !ended.caller_gone {
         media.hang_up(&end_detail).await;
     }

@@ -39,7 +39,9 @@ pub(crate) const UNROUTED_MESSAGE: &str = "Sorry, this number is not in service.
 pub(crate) const BUSY_MESSAGE: &str = "Sorry, all our lines are busy. Please call again later.";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/telephony/{carrier}/{account}/{hook}", post(webhook))
+    Router::new()
+        .route("/telephony/{carrier}/{account}/{hook}", post(webhook))
+        .route("/calls/{id}/transfer", post(transfer))
 }
 
 /// One webhook as it arrived: the URL the carrier called, its headers and its body.
@@ -199,4 +201,65 @@ pub(crate) async fn hang_up(
     if let Err(error) = result {
         tracing::warn!(%call, carrier_call_id, %error, "hanging up at the carrier failed");
     }
+}
+
+/// `POST /api/v1/calls/{id}/transfer` (the fleet secret): a worker's bot transfers its caller.
+pub(crate) async fn transfer(
+    State(state): State<AppState>,
+    _fleet: crate::auth::Fleet,
+    crate::error::ApiPath(id): crate::error::ApiPath<i64>,
+    crate::error::ApiJson(body): crate::error::ApiJson<TransferBody>,
+) -> ApiResult<StatusCode> {
+    let call_id = contracts::CallId(id);
+    let call = state.store.call(call_id).await?;
+    let to = contracts::E164Number::parse(&body.to)
+        .map_err(|e| ApiError::invalid("to", e.to_string()))?;
+    let (Some(sid), Some(account)) = (
+        call.carrier_call_id.clone(),
+        state.store.carrier_account_of_call(call_id).await?,
+    ) else {
+        return Err(ApiError::invalid(
+            "call_id",
+            format!("call {call_id} did not come through a carrier account"),
+        ));
+    };
+    if call.state.is_terminal() {
+        return Err(ApiError::conflict(
+            "conflict.call",
+            format!("call {call_id} is over ({})", call.state),
+        ));
+    }
+    let account = state.store.carrier_account(account).await?;
+    let client = twilio_client(&state, &account).await?;
+    carrier::Carrier::follow(&client, call_id, &sid);
+    client
+        .transfer(call_id, to.as_str(), call.from.as_ref().map(|f| f.as_str()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "carrier.failed", e.to_string()))?;
+    state
+        .store
+        .record_telephony_event(
+            store::NewTelephonyEvent {
+                carrier: account.carrier,
+                account_id: account.id,
+                call_id: Some(call_id),
+                carrier_call_id: sid,
+                event: "transfer".into(),
+                sequence: 0,
+                payload: serde_json::json!({ "to": to.as_str() }),
+                received_at: now(),
+            },
+            None,
+        )
+        .await?;
+    tracing::info!(%call_id, to = to.as_str(), "transferred at the carrier");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where a bot moves its caller.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransferBody {
+    /// The target number, E.164.
+    pub to: String,
 }
