@@ -1,4 +1,4 @@
-//! Carrier accounts: several per carrier, secrets write-only, the numbers each owns, its webhook URLs.
+//! Carrier accounts: several per carrier, secrets write-only, their numbers and webhook URLs.
 
 use super::{audit, snapshot};
 use crate::AppState;
