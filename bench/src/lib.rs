@@ -1,10 +1,11 @@
 //! Shared pieces of the benchmark harnesses.
 //!
 //! Fresh databases on each backend, a seeded running campaign, fake speech providers, the pacing
-//! simulation and the Debian FAQ as a retrieval set.
+//! simulation, the Debian FAQ as a retrieval set, and an open-loop HTTP load generator.
 
 pub mod fake_providers;
 pub mod faq;
+pub mod open_loop;
 pub mod pacing_sim;
 pub mod speech;
 

@@ -8,10 +8,11 @@
 //! schedule whether or not earlier ones finished, so queueing shows up in the latencies.
 
 use anyhow::Context;
+use bench::open_loop::{self, Latencies, report};
 use bridge::{App, BridgeConfig};
 use clap::Parser;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{LeaseRequest, Store};
 
 /// Latency of the Backend's hot routes at a fixed offered rate, against `GET /health`.
@@ -55,23 +56,7 @@ async fn seed(store: &dyn Store, calls: usize) -> anyhow::Result<Vec<i64>> {
     }
 }
 
-struct Latencies {
-    sorted: Vec<Duration>,
-    errors: usize,
-    achieved_rate: f64,
-}
-
-impl Latencies {
-    fn percentile(&self, p: f64) -> Duration {
-        if self.sorted.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((self.sorted.len() as f64 - 1.0) * p).round() as usize;
-        self.sorted[index]
-    }
-}
-
-/// Offers `rate` requests per second for `seconds`, each to the URL `url_of(i)` gives.
+/// Offers `rate` GETs per second for `seconds`, each to the URL `url_of(i)` gives.
 async fn load(
     client: &reqwest::Client,
     rate: u32,
@@ -79,57 +64,13 @@ async fn load(
     token: &str,
     url_of: impl Fn(usize) -> String,
 ) -> Latencies {
-    let total = rate as usize * seconds as usize;
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..total {
-        let due = started + interval * u32::try_from(i).unwrap_or(u32::MAX);
-        tokio::time::sleep_until(due.into()).await;
-        let request = client.get(url_of(i)).bearer_auth(token);
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let ok = match request.send().await {
-                Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
-                _ => false,
-            };
-            (sent.elapsed(), ok)
-        });
-    }
-    let mut sorted = Vec::with_capacity(total);
-    let mut errors = 0;
-    while let Some(result) = tasks.join_next().await {
-        match result {
-            Ok((latency, true)) => sorted.push(latency),
-            _ => errors += 1,
-        }
-    }
-    let achieved_rate = total as f64 / started.elapsed().as_secs_f64();
-    sorted.sort();
-    Latencies {
-        sorted,
-        errors,
-        achieved_rate,
-    }
-}
-
-fn report(name: &str, result: &Latencies, baseline: Option<&Latencies>) {
-    let (p50, p99) = (result.percentile(0.50), result.percentile(0.99));
-    let ratio = baseline
-        .map(|b| {
-            format!(
-                "  p99 x{:.2} of /health",
-                p99.as_secs_f64() / b.percentile(0.99).as_secs_f64().max(1e-9)
-            )
-        })
-        .unwrap_or_default();
-    println!(
-        "{name:<28} {:>6.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}{ratio}",
-        result.achieved_rate,
-        p50.as_secs_f64() * 1000.0,
-        p99.as_secs_f64() * 1000.0,
-        result.errors,
-    );
+    open_loop::load(
+        rate,
+        seconds,
+        |i| client.get(url_of(i)).bearer_auth(token),
+        |_| true,
+    )
+    .await
 }
 
 #[tokio::main]

@@ -9,16 +9,16 @@
 //! conversations with transcripts, machines and busy lines with retries scheduled, and no contact
 //! ever dialled twice at once. Two more runs kill the dialler mid-campaign.
 
+use super::{assert_no_overlapping_attempts, campaign_calls};
 use contracts::attach::AmdVerdict;
 use contracts::call_result::{CallResult, Speaker};
 use contracts::{CallOutcomeCode, CallState};
 use dialler::engine::{Engine, EngineConfig};
 use dialler::fleet::FleetClient;
 use sim::{Population, SimCarrier};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{CallFilter, ContactStatus, Page, Store};
+use store::{ContactStatus, Page, Store};
 use test_support::bots::booking_bot;
 use test_support::platform::{SECRET, platform};
 
@@ -86,40 +86,6 @@ fn start_dialler(
         task,
         stop,
         carrier,
-    }
-}
-
-async fn campaign_calls(store: &dyn Store, campaign: contracts::CampaignId) -> Vec<store::Call> {
-    store
-        .list_calls(
-            CallFilter {
-                campaign_id: Some(campaign),
-                ..CallFilter::default()
-            },
-            Page::first(100),
-        )
-        .await
-        .unwrap()
-        .items
-}
-
-/// No contact was ever dialled twice at once.
-fn assert_no_overlapping_attempts(calls: &[store::Call]) {
-    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
-    for call in calls {
-        by_contact
-            .entry(call.contact_id.unwrap())
-            .or_default()
-            .push((
-                call.created_at,
-                call.ended_at.unwrap_or(call.state_changed_at),
-            ));
-    }
-    for spans in by_contact.values_mut() {
-        spans.sort();
-        for pair in spans.windows(2) {
-            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
-        }
     }
 }
 

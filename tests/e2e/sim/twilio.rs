@@ -9,15 +9,15 @@
 //! them to their ends without dialling anyone twice. Last, a bot transfers its caller and the
 //! emulator's REST API is told to `<Dial>` the target.
 
+use super::{assert_no_overlapping_attempts, campaign_calls};
 use contracts::call_result::{CallResult, Speaker};
 use contracts::telephony::CarrierKind;
 use contracts::{CallOutcomeCode, CallState, E164Number};
 use dialler::engine::{AccountCarriers, Engine, EngineConfig};
 use sim::{EmulatorConfig, Faults, Population, SimCarrier, TwilioEmulator};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{CallFilter, NewCarrierAccount, Page, Store};
+use store::{NewCarrierAccount, Store};
 use test_support::bots::{booking_bot, transfer_bot};
 use test_support::platform::{Platform, platform};
 
@@ -119,20 +119,6 @@ fn start_dialler(store: Arc<dyn Store>, platform: &Platform, owner: &str) -> Dia
     Dialler { task, stop }
 }
 
-async fn campaign_calls(store: &dyn Store, campaign: contracts::CampaignId) -> Vec<store::Call> {
-    store
-        .list_calls(
-            CallFilter {
-                campaign_id: Some(campaign),
-                ..CallFilter::default()
-            },
-            Page::first(100),
-        )
-        .await
-        .unwrap()
-        .items
-}
-
 /// Waits until `contacts` contacts have had a call and every call is final.
 async fn finished(
     store: &dyn Store,
@@ -157,26 +143,6 @@ async fn finished(
             "the campaign did not finish: {:?}",
             calls.iter().map(|c| (c.id.0, c.state)).collect::<Vec<_>>()
         );
-    }
-}
-
-/// No contact was ever dialled twice at once.
-fn assert_no_overlapping_attempts(calls: &[store::Call]) {
-    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
-    for call in calls {
-        by_contact
-            .entry(call.contact_id.unwrap())
-            .or_default()
-            .push((
-                call.created_at,
-                call.ended_at.unwrap_or(call.state_changed_at),
-            ));
-    }
-    for spans in by_contact.values_mut() {
-        spans.sort();
-        for pair in spans.windows(2) {
-            assert!(pair[0].1 <= pair[1].0, "overlapping attempts: {pair:?}");
-        }
     }
 }
 

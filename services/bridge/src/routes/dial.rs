@@ -192,10 +192,7 @@ async fn dial(
                 _ => contracts::CallOutcomeCode::DialFailed,
             });
             end.detail = Some(json!({ "source": "api", "detail": error.to_string() }));
-            match state.store.transition(end).await {
-                Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
-                Err(stored) => return Err(stored.into()),
-            }
+            super::move_unless_stale(&*state.store, end).await?;
             Err(match error {
                 CarrierError::InvalidNumber(detail) => ApiError::invalid("to", detail),
                 CarrierError::RateLimited(detail) | CarrierError::Unavailable(detail) => {

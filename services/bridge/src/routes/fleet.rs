@@ -119,10 +119,7 @@ async fn config(
         let mut transition =
             Transition::new(call.id, call.state, CallState::InProgress, Utc::now());
         transition.detail = Some(json!({ "source": "runtime_config" }));
-        match state.store.transition(transition).await {
-            Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
-            Err(error) => return Err(error.into()),
-        }
+        super::move_unless_stale(&*state.store, transition).await?;
     }
     let contact = runtime
         .contact

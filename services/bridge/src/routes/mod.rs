@@ -90,6 +90,18 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+/// Moves a call unless it has moved on already (a worker, the edge or the reaper came first):
+/// a stale move changes nothing and is not an error here.
+pub(crate) async fn move_unless_stale(
+    store: &dyn store::Store,
+    transition: store::Transition,
+) -> ApiResult<()> {
+    match store.transition(transition).await {
+        Ok(_) | Err(store::StoreError::StaleTransition { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// `?limit=…&cursor=…` of every list route.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct PageQuery {

@@ -122,10 +122,7 @@ async fn test_call(
     let mut end = Transition::new(call.id, CallState::Answered, CallState::Failed, Utc::now())
         .with_outcome(CallOutcomeCode::FleetAttachFailed);
     end.detail = Some(json!({ "source": "test_call", "reasons": reasons }));
-    match state.store.transition(end).await {
-        Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
-        Err(error) => return Err(error.into()),
-    }
+    super::move_unless_stale(&*state.store, end).await?;
     let (code, what) = if all_full {
         (
             "fleet.capacity_exhausted",

@@ -8,7 +8,7 @@ use crate::fleet::lease_one;
 use crate::helpers::*;
 use crate::live::{fake_fleet, save_fleets};
 use chrono::Utc;
-use contracts::telephony::CarrierKind;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use reqwest::Response;
 use serde_json::json;
@@ -19,19 +19,25 @@ const SID: &str = "AC00000000000000000000000000000001";
 const TOKEN: &str = "twilio-auth-token";
 
 async fn account(app: &TestApp) -> i64 {
+    account_at(app, "http://127.0.0.1:9", "+14155550199")
+        .await
+        .0
+}
+
+/// A Twilio account whose REST API is at `api_url`, owning `number`.
+async fn account_at(app: &TestApp, api_url: &str, number: &str) -> CarrierAccountId {
     app.store
         .create_carrier_account(NewCarrierAccount {
             carrier: CarrierKind::Twilio,
             name: "main".into(),
             account_sid: SID.into(),
             secret: Some(TOKEN.into()),
-            api_url: Some("http://127.0.0.1:9".into()),
-            numbers: vec![E164Number::parse("+14155550199").unwrap()],
+            api_url: Some(api_url.into()),
+            numbers: vec![E164Number::parse(number).unwrap()],
         })
         .await
         .unwrap()
         .id
-        .0
 }
 
 /// Posts a Twilio webhook, signed with `token` when given.
@@ -385,7 +391,7 @@ async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: T
     );
     let secret = app
         .store
-        .carrier_account_secret(contracts::telephony::CarrierAccountId(id))
+        .carrier_account_secret(CarrierAccountId(id))
         .await
         .unwrap();
     assert_eq!(secret, TOKEN);
@@ -479,21 +485,10 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
     })
     .await;
     let (api, seen) = fake_twilio(201, json!({"sid": "CA77", "status": "queued"})).await;
-    let account = app
-        .store
-        .create_carrier_account(NewCarrierAccount {
-            carrier: CarrierKind::Twilio,
-            name: "main".into(),
-            account_sid: SID.into(),
-            secret: Some(TOKEN.into()),
-            api_url: Some(api),
-            numbers: vec![E164Number::parse("+442071838799").unwrap()],
-        })
-        .await
-        .unwrap();
+    let account = account_at(&app, &api, "+442071838799").await;
     let bot = app.create_bot(bot_spec()).await;
     let body = json!({"bot_id": bot["id"], "to": "020 7183 8750", "region": "GB",
-        "carrier_account": account.id.0});
+        "carrier_account": account.0});
     // Refused first, each naming its field, with no call created.
     app.store.add_dnc("+442071838751", "asked").await.unwrap();
     let cases = [
@@ -548,7 +543,7 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
         get("Url"),
         Some(format!(
             "https://vox.example.com/api/v1/telephony/twilio/{}/voice?call={}",
-            account.id, call.id
+            account, call.id
         ))
     );
     assert_eq!(get("MachineDetection").as_deref(), Some("Enable"));
@@ -561,20 +556,9 @@ async fn a_number_twilio_refuses_fails_the_call_on_demand_with_422(backend: Back
     .await;
     let refusal = json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400});
     let (api, _) = fake_twilio(400, refusal).await;
-    let account = app
-        .store
-        .create_carrier_account(NewCarrierAccount {
-            carrier: CarrierKind::Twilio,
-            name: "main".into(),
-            account_sid: SID.into(),
-            secret: Some(TOKEN.into()),
-            api_url: Some(api),
-            numbers: vec![E164Number::parse("+442071838799").unwrap()],
-        })
-        .await
-        .unwrap();
+    let account = account_at(&app, &api, "+442071838799").await;
     let bot = app.create_bot(bot_spec()).await;
-    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "carrier_account": account.id.0});
+    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "carrier_account": account.0});
     let (status, _, field) =
         error_of(app.post("/api/v1/calls", Some(&app.admin), &body).await).await;
     assert_eq!((status, field.as_deref()), (422, Some("to")));

@@ -80,7 +80,7 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
-        let (open, inner, end) = element(body, start, &name)?;
+        let (_, inner, end) = element(body, start, &name)?;
         verbs.push(match name.as_str() {
             "Say" => Verb::Say(unescape(inner.trim())),
             "Hangup" => Verb::Hangup,
@@ -101,7 +101,6 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
                     }
                     p = next;
                 }
-                let _ = open;
                 Verb::Stream { url, parameters }
             }
             other => {

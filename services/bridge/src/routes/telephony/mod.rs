@@ -155,11 +155,6 @@ pub(crate) async fn attach(state: &AppState, request: &AttachRequest) -> Attache
     }
 }
 
-/// Now, for the records.
-pub(crate) fn now() -> chrono::DateTime<Utc> {
-    Utc::now()
-}
-
 /// The REST client of a Twilio account, for the edge's own verbs (hang up, transfer).
 pub(crate) async fn twilio_client(
     state: &AppState,
@@ -247,7 +242,7 @@ pub(crate) async fn transfer(
                 event: "transfer".into(),
                 sequence: 0,
                 payload: serde_json::json!({ "to": to.as_str() }),
-                received_at: now(),
+                received_at: Utc::now(),
             },
             None,
         )

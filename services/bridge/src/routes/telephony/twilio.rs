@@ -9,12 +9,13 @@
 //! call's voice request has none and is routed by its `To` number.
 
 use super::{
-    ABANDON_MESSAGE, Attached, BUSY_MESSAGE, UNROUTED_MESSAGE, Webhook, attach, bad_signature, now,
+    ABANDON_MESSAGE, Attached, BUSY_MESSAGE, UNROUTED_MESSAGE, Webhook, attach, bad_signature,
 };
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use contracts::attach::{AttachRequest, MediaProtocol};
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
@@ -155,13 +156,13 @@ fn event(
         event: name,
         sequence,
         payload: params.json(),
-        received_at: now(),
+        received_at: Utc::now(),
     }
 }
 
 /// A move the edge makes, marked as the edge's.
 fn edge_move(call: CallId, to: CallState, call_sid: &str, detail: Value) -> Transition {
-    let mut transition = Transition::new(call, to, to, now());
+    let mut transition = Transition::new(call, to, to, Utc::now());
     let mut detail = detail;
     detail["source"] = json!("edge");
     detail["carrier"] = json!("twilio");
@@ -211,7 +212,7 @@ async fn connect(
         media_protocol: MediaProtocol::Twilio,
         from: call.from.clone(),
         to: call.to.clone(),
-        answered_at: now(),
+        answered_at: Utc::now(),
         amd: None,
     };
     match attach(state, &request).await {
@@ -219,10 +220,7 @@ async fn connect(
             let mut moved = edge_move(call.id, CallState::Attaching, &call_sid, json!({}));
             moved.from = CallState::Answered;
             moved.worker_id = Some(accepted.worker_id.clone());
-            match state.store.transition(moved).await {
-                Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
+            super::super::move_unless_stale(&*state.store, moved).await?;
             tracing::info!(call_id = %call.id, worker = %accepted.worker_id, account = %account.id, "streaming the call to a worker");
             let id = call.id.to_string();
             Ok(twiml(twiml::connect_stream(
@@ -243,10 +241,7 @@ async fn connect(
             );
             end.from = CallState::Answered;
             end.outcome = Some(outcome);
-            match state.store.transition(end).await {
-                Ok(_) | Err(store::StoreError::StaleTransition { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
+            super::super::move_unless_stale(&*state.store, end).await?;
             tracing::warn!(call_id = %call.id, %reason, "no worker for an answered call: {outcome}");
             Ok(twiml(twiml::say_and_hang_up(message)))
         }
@@ -287,7 +282,7 @@ async fn inbound(
             from,
             to: Some(to),
             state: CallState::Answered,
-            now: now(),
+            now: Utc::now(),
         })
         .await?;
     connect(state, account, call, call_sid, CallDirection::Inbound).await
