@@ -126,6 +126,7 @@ pub async fn new_call(store: &Arc<dyn Store>, bot_id: BotId) -> CallId {
             from: None,
             to: None,
             state: CallState::Answered,
+            variables: Default::default(),
             now: Utc::now(),
         })
         .await

@@ -55,6 +55,8 @@ pub struct NewCall {
     pub to: Option<E164Number>,
     /// `queued` or `answered`.
     pub state: CallState,
+    /// The call's own template variables (an on-demand call's); empty for the rest.
+    pub variables: serde_json::Map<String, Value>,
     pub now: DateTime<Utc>,
 }
 
@@ -191,4 +193,6 @@ pub struct CallRuntime {
     pub spec: contracts::runtime_config::BotSpec,
     /// The contact's id, number and variables, for campaign calls.
     pub contact: Option<(ContactId, E164Number, serde_json::Map<String, Value>)>,
+    /// The call's own variables (an on-demand call's); they win over the contact's.
+    pub variables: serde_json::Map<String, Value>,
 }

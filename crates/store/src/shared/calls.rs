@@ -57,8 +57,8 @@ pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
     let mut tx = super::super::begin_write(pool).await?;
     let sql = format!(
         "INSERT INTO calls (direction, campaign_id, contact_id, bot_id, bot_version, attempt, state, \
-         from_number, to_number, created_at, state_changed_at, answered_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
+         from_number, to_number, created_at, state_changed_at, answered_at, variables) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, $10, $11) RETURNING {CALL_COLUMNS}"
     );
     let row: CallRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(call.direction.as_str())
@@ -71,6 +71,10 @@ pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
         .bind(call.to.map(String::from))
         .bind(now)
         .bind(answered_at)
+        .bind(
+            (!call.variables.is_empty())
+                .then(|| to_json(&serde_json::Value::Object(call.variables))),
+        )
         .fetch_one(&mut *tx)
         .await?;
     let created = Call::try_from(row)?;
@@ -334,6 +338,7 @@ struct RuntimeRow {
     spec: String,
     contact_phone: Option<String>,
     contact_variables: Option<String>,
+    call_variables: Option<String>,
 }
 
 pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime> {
@@ -344,7 +349,7 @@ pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime>
         .join(", ");
     let sql = format!(
         "SELECT {columns}, b.name AS bot_name, v.spec, k.phone AS contact_phone, \
-         k.variables AS contact_variables FROM calls c \
+         k.variables AS contact_variables, c.variables AS call_variables FROM calls c \
          JOIN bots b ON b.id = c.bot_id \
          JOIN bot_versions v ON v.bot_id = c.bot_id AND v.version = c.bot_version \
          LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1"
@@ -365,11 +370,16 @@ pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime>
         )),
         _ => None,
     };
+    let variables = match row.call_variables {
+        Some(text) => crate::rows::json("calls.variables", &text)?,
+        None => serde_json::Map::new(),
+    };
     Ok(CallRuntime {
         call,
         bot_name: row.bot_name,
         spec,
         contact,
+        variables,
     })
 }
 

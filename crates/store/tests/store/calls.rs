@@ -18,6 +18,7 @@ async fn inbound_call(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> 
             from: Some(contracts::E164Number::parse("+14155550123").unwrap()),
             to: None,
             state: CallState::Answered,
+            variables: Default::default(),
             now,
         })
         .await

@@ -198,6 +198,7 @@ async fn live_call_counts_count_one_campaigns_calls_that_have_not_ended(store: A
         from: None,
         to: None,
         state,
+        variables: Default::default(),
         now,
     };
     store

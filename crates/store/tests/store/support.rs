@@ -125,6 +125,7 @@ pub async fn web_call(store: &dyn Store, bot_id: BotId, now: DateTime<Utc>) -> C
             from: None,
             to: None,
             state: CallState::Queued,
+            variables: Default::default(),
             now,
         })
         .await

@@ -20,7 +20,7 @@ use contracts::calling_window::CallingWindows;
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierAccountId;
 use contracts::{BotId, CallId, CallState, TimeZoneName};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 use store::{NewCall, Transition};
 
@@ -52,6 +52,9 @@ pub(crate) struct DialBody {
     /// Ask the carrier for machine detection (default true).
     #[serde(default)]
     detect_machine: Option<bool>,
+    /// Values for the bot's declared `{{variables}}` (strings, numbers or booleans).
+    #[serde(default)]
+    variables: Map<String, Value>,
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -59,6 +62,31 @@ pub(crate) struct Dialled {
     call_id: CallId,
     state: CallState,
     carrier_call_id: String,
+}
+
+/// Only the bot's declared variables, each a plain value: anything else would never be rendered.
+fn check_variables(declared: &[String], given: &Map<String, Value>) -> ApiResult<()> {
+    for (name, value) in given {
+        let field = format!("variables.{name}");
+        if !declared.iter().any(|d| d == name) {
+            let known = if declared.is_empty() {
+                "the bot declares none".to_owned()
+            } else {
+                format!("the bot declares {}", declared.join(", "))
+            };
+            return Err(ApiError::invalid(
+                field,
+                format!("{name:?} is not one of the bot's variables; {known}"),
+            ));
+        }
+        if matches!(value, Value::Object(_) | Value::Array(_) | Value::Null) {
+            return Err(ApiError::invalid(
+                field,
+                "must be a string, a number or a boolean",
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn dial(
@@ -75,6 +103,12 @@ async fn dial(
     if bot.archived {
         return Err(ApiError::invalid("bot_id", "the bot is archived"));
     }
+    let spec = state
+        .store
+        .bot_version(bot.id, bot.current_version)
+        .await?
+        .spec;
+    check_variables(&spec.variables, &body.variables)?;
     let account = state
         .store
         .carrier_account(CarrierAccountId(body.carrier_account))
@@ -136,6 +170,7 @@ async fn dial(
             from: Some(from.clone()),
             to: Some(to.clone()),
             state: CallState::Queued,
+            variables: body.variables.clone(),
             now,
         })
         .await?;

@@ -37,9 +37,16 @@ pub(crate) struct ConfigQuery {
     to: Option<String>,
 }
 
-/// `{{variables}}` of the prompt and first message, from the contact and the call.
-fn rendered(spec: &BotSpec, call: &Call, contact: Option<&ContactInfo>) -> BotSpec {
+/// `{{variables}}` of the prompt and first message, from the contact and the call (the call's own
+/// variables, an on-demand call's, win over the contact's).
+fn rendered(
+    spec: &BotSpec,
+    call: &Call,
+    contact: Option<&ContactInfo>,
+    own: &Map<String, Value>,
+) -> BotSpec {
     let mut values: Map<String, Value> = contact.map(|c| c.variables.clone()).unwrap_or_default();
+    values.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     values.insert("call_id".into(), json!(call.id.to_string()));
     if let Some(id) = call.campaign_id {
         values.insert("campaign_id".into(), json!(id.to_string()));
@@ -99,6 +106,7 @@ async fn config(
                     from,
                     to,
                     state: CallState::Answered,
+                    variables: Default::default(),
                     now: Utc::now(),
                 })
                 .await?
@@ -136,7 +144,7 @@ async fn config(
             version: call.bot_version,
             name: runtime.bot_name.clone(),
         },
-        spec: rendered(&runtime.spec, call, contact.as_ref()),
+        spec: rendered(&runtime.spec, call, contact.as_ref(), &runtime.variables),
         call: CallInfo {
             direction: call.direction,
             campaign_id: call.campaign_id,

@@ -81,6 +81,7 @@ async fn test_call(
             from: None,
             to: None,
             state: CallState::Answered,
+            variables: Default::default(),
             now,
         })
         .await?;

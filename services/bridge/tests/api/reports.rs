@@ -91,6 +91,7 @@ async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wron
                     from: None,
                     to: Some(E164Number::parse(to).unwrap()),
                     state: CallState::Answered,
+                    variables: Default::default(),
                     now,
                 })
                 .await
@@ -119,6 +120,7 @@ async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wron
             from: Some(E164Number::parse("+442071838752").unwrap()),
             to: None,
             state: CallState::Answered,
+            variables: Default::default(),
             now: now + chrono::Duration::minutes(5),
         })
         .await
@@ -167,6 +169,7 @@ async fn the_export_streams_more_calls_than_one_page() {
                 from: None,
                 to: None,
                 state: contracts::CallState::Queued,
+                variables: Default::default(),
                 now: chrono::Utc::now(),
             })
             .await

@@ -488,7 +488,7 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
     let account = account_at(&app, &api, "+442071838799").await;
     let bot = app.create_bot(bot_spec()).await;
     let body = json!({"bot_id": bot["id"], "to": "020 7183 8750", "region": "GB",
-        "carrier_account": account.0});
+        "carrier_account": account.0, "variables": {"name": "Ada"}});
     // Refused first, each naming its field, with no call created.
     app.store.add_dnc("+442071838751", "asked").await.unwrap();
     let cases = [
@@ -496,6 +496,11 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
         ("carrier_account", json!({"carrier_account": 999})),
         ("to", json!({"to": "12"})),
         ("to", json!({"to": "020 7183 8751"})),
+        ("variables.slot", json!({"variables": {"slot": "9am"}})),
+        (
+            "variables.name",
+            json!({"variables": {"name": {"first": "Ada"}}}),
+        ),
         (
             "calling_windows",
             json!({"calling_windows": [{"days": [], "start": "00:00:00", "end": "00:00:01"}]}),
@@ -547,6 +552,18 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
         ))
     );
     assert_eq!(get("MachineDetection").as_deref(), Some("Enable"));
+    // The worker that takes the answer gets the prompt rendered with the call's variables.
+    let path = format!("/api/v1/config?call_id={}", call.id);
+    let config: serde_json::Value = app
+        .get(&path, Some(FLEET_SECRET))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        config["spec"]["first_message"],
+        "Hello Ada, this is a reminder."
+    );
 }
 
 async fn a_number_twilio_refuses_fails_the_call_on_demand_with_422(backend: Backend) {

@@ -193,6 +193,7 @@ async fn a_new_dialler_restores_each_campaigns_pacing_history_from_the_store(
                 from: None,
                 to: None,
                 state: CallState::Queued,
+                variables: Default::default(),
                 now: at,
             })
             .await
@@ -266,6 +267,7 @@ async fn a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive(
                 from: None,
                 to: None,
                 state: CallState::Answered,
+                variables: Default::default(),
                 now: at,
             })
             .await

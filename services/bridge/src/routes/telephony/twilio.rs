@@ -282,6 +282,7 @@ async fn inbound(
             from,
             to: Some(to),
             state: CallState::Answered,
+            variables: Default::default(),
             now: Utc::now(),
         })
         .await?;
