@@ -2,6 +2,7 @@
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -113,6 +114,25 @@ async function waitUp(url, what) {
   }
 }
 
+/// A stand-in for Twilio's REST API (`Calls.json` only): it answers every call request with a
+/// queued call and keeps each request's form, so the test can see what the Backend sent.
+/// (The Twilio emulator with webhooks and media is exercised by the Rust end-to-end suite.)
+async function fakeTwilio() {
+  const requests = [];
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const ok = req.method === 'POST' && /^\/2010-04-01\/Accounts\/AC[0-9a-f]{32}\/Calls\.json$/.test(req.url);
+      requests.push({ url: req.url, auth: req.headers.authorization ?? '', form: new URLSearchParams(body) });
+      res.writeHead(ok ? 201 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { sid: `CA${String(requests.length).padStart(32, '0')}`, status: 'queued' } : { code: 20404, message: 'not found', status: 404 }));
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, requests, close: () => server.close() };
+}
+
 function check(condition, message) {
   if (!condition) throw new Error(message);
 }
@@ -127,6 +147,8 @@ const env = {
   VOXCORE_SECRET: 'console-e2e-fleet-secret-0123456789',
   VOXBRIDGE_HOST: '127.0.0.1',
   VOXBRIDGE_PORT: String(port),
+  // Where a carrier reaches the telephony edge: the webhook URLs the carriers page shows.
+  VOX_PUBLIC_URL: `http://127.0.0.1:${port}`,
   CONSOLE_DIR: join(root, 'console/dist'),
   OBJECT_STORE_URL: `file://${join(dir, 'recordings')}`,
   // The knowledge bases' embedding model, where scripts/test fetched it.
@@ -146,6 +168,7 @@ const worker = spawn(vox, ['core'], {
   env: { ...env, VOXBRIDGE_URL: `http://127.0.0.1:${port}`, VOXCORE_LISTEN: `127.0.0.1:${workerPort}`, VOXCORE_FLEET_SOCKETS: workerUrl },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
+const twilio = await fakeTwilio();
 const microphone = join(dir, 'silence.wav');
 writeFileSync(microphone, silence(4));
 let browser;
@@ -435,6 +458,48 @@ try {
   await page.getByRole('tab', { name: 'Audit log' }).click();
   await page.getByTestId('audit-log').getByText('bot.create', { exact: true }).waitFor();
   await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
+
+  // A carrier account: a bad Account SID refused at its field, then saved with its number; the
+  // webhook URLs to give Twilio are shown, the token never again.
+  await page.getByRole('tab', { name: 'Carriers' }).click();
+  await page.getByText('No carrier account yet', { exact: false }).waitFor();
+  await page.getByRole('button', { name: 'Add a carrier account' }).click();
+  await page.getByLabel('Account name').fill('Twilio main');
+  await page.getByLabel('Account SID').fill('AC123');
+  await page.getByLabel('Auth token').fill('twilio-auth-token-0123456789');
+  await page.getByLabel('Numbers').fill('+14155550142');
+  await page.getByLabel('API URL').fill(twilio.url);
+  await page.getByRole('button', { name: 'Save account' }).click();
+  await page.getByText('Twilio Account SIDs are AC and 32 hex digits.').waitFor();
+  await page.getByLabel('Account SID').fill('AC0123456789abcdef0123456789abcdef');
+  await page.getByRole('button', { name: 'Save account' }).click();
+  await page.getByText('Saved Twilio main.').waitFor();
+  const accounts = await page.getByTestId('carrier-accounts').innerText();
+  check(accounts.includes(`http://127.0.0.1:${port}/api/v1/telephony/twilio/1/voice`), `no voice URL shown: ${accounts}`);
+  check(!(await page.locator('body').innerText()).includes('twilio-auth-token-0123456789'), 'the auth token is shown');
+  await page.screenshot({ path: join(shots, 'carriers.png'), fullPage: true });
+
+  // Call a number from the bot: the Backend's refusal at the field, then the call placed through
+  // the account's REST API with the caller ID, and its record one click away.
+  await page.getByRole('link', { name: 'Bots' }).click();
+  await page.getByRole('cell', { name: 'Dental reminders' }).click();
+  await page.getByLabel('Number to call').fill('+1415555');
+  await page.getByLabel('{{name}}').fill('Ada');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await page.locator('.mantine-TextInput-error').first().waitFor();
+  check(twilio.requests.length === 0, 'a refused call reached the carrier');
+  await page.getByLabel('Number to call').fill('+14155550123');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await page.getByTestId('call-placed').waitFor();
+  check(twilio.requests.length === 1, `the carrier got ${twilio.requests.length} requests`);
+  const placed = twilio.requests[0];
+  check(placed.form.get('To') === '+14155550123' && placed.form.get('From') === '+14155550142', `placed as ${placed.form}`);
+  check(placed.auth.startsWith('Basic '), 'the request was not signed with the account');
+  check((placed.form.get('Url') ?? '').startsWith(`http://127.0.0.1:${port}/api/v1/telephony/twilio/1/voice`), `voice URL ${placed.form.get('Url')}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(shots, 'call-number.png'), fullPage: true });
+  await page.getByTestId('call-placed').getByRole('link').click();
+  await page.getByText('→ +14155550123', { exact: false }).first().waitFor();
   await page.getByRole('link', { name: 'Bots' }).click();
 
   // The session survives a reload; the page works at a phone's width.
@@ -479,7 +544,7 @@ try {
   check((await page.getByRole('button', { name: 'Start a test call' }).isDisabled()), 'a viewer may start a test call');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
+  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {
@@ -491,5 +556,6 @@ try {
   await browser?.close();
   bridge.kill('SIGTERM');
   worker.kill('SIGTERM');
+  twilio.close();
   rmSync(dir, { recursive: true, force: true });
 }

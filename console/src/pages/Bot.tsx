@@ -1,10 +1,11 @@
-// The bot builder: one page to create or edit a bot (basics, speech providers, tools, analysis and quality rules, limits and voicemail, the flow editor), its version history, and a test call.
+// The bot builder: one page to create or edit a bot (basics, speech providers, tools, analysis and quality rules, limits and voicemail, the flow editor), its version history, a test call and a call to a number.
 import { Alert, Anchor, Button, Card, Group, Loader, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, ApiError, type BotView } from '../api/client';
 import { AnalysisSection } from '../components/bot/AnalysisSection';
 import { BasicsSection } from '../components/bot/BasicsSection';
+import { CallNumber } from '../components/bot/CallNumber';
 import type { Errors } from '../components/bot/edit';
 import { FlowEditor } from '../components/bot/FlowEditor';
 import { TestCall } from '../components/bot/TestCall';
@@ -162,6 +163,7 @@ export function Bot({ role }: { role: string }) {
       {!isNew && bot && (
         <>
           <TestCall botId={bot.id as unknown as number} canCall={!readOnly} />
+          <CallNumber botId={bot.id as unknown as number} variables={bot.spec.variables ?? []} canCall={!readOnly} />
           <Card withBorder>
             <Text fw={600} mb="xs">
               Versions

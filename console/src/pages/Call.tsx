@@ -56,7 +56,10 @@ export function Call() {
         {call.disposition && <Badge variant="light">{call.disposition}</Badge>}
       </Group>
       <SimpleGrid cols={{ base: 1, sm: 4 }}>
-        <Text size="sm">Direction: {call.direction}</Text>
+        <Text size="sm">
+          Direction: {call.direction}
+          {call.from || call.to ? ` · ${call.from ?? '?'} → ${call.to ?? '?'}` : ''}
+        </Text>
         <Text size="sm">Created: {when(call.created_at)}</Text>
         <Text size="sm">Answered: {when(call.answered_at)}</Text>
         <Text size="sm">Ended: {when(call.ended_at)}</Text>

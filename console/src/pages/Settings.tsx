@@ -1,8 +1,9 @@
-// Settings, one tab per area: API keys, the do-not-call list, users and roles, system settings and provider keys, fleets and inbound numbers, the audit log (admin-only tabs hidden from others).
+// Settings, one tab per area: API keys, the do-not-call list, users and roles, system settings and provider keys, carrier accounts and their numbers, fleets and inbound numbers, the audit log (admin-only tabs hidden from others).
 import { Stack, Tabs, Title } from '@mantine/core';
 import { api } from '../api/client';
 import { ApiKeys } from '../components/settings/ApiKeys';
 import { Audit } from '../components/settings/Audit';
+import { CarrierAccounts } from '../components/settings/Carriers';
 import { Dnc } from '../components/settings/Dnc';
 import { Fleets, InboundNumbers } from '../components/settings/Routing';
 import { System } from '../components/settings/System';
@@ -19,6 +20,7 @@ export function Settings({ role }: { role: string }) {
           <Tabs.Tab value="dnc">Do not call</Tabs.Tab>
           {admin && <Tabs.Tab value="users">Users</Tabs.Tab>}
           {admin && <Tabs.Tab value="system">System and provider keys</Tabs.Tab>}
+          <Tabs.Tab value="carriers">Carriers</Tabs.Tab>
           <Tabs.Tab value="routing">Fleets and routing</Tabs.Tab>
           {admin && <Tabs.Tab value="audit">Audit log</Tabs.Tab>}
         </Tabs.List>
@@ -40,6 +42,9 @@ export function Settings({ role }: { role: string }) {
             <System />
           </Tabs.Panel>
         )}
+        <Tabs.Panel value="carriers" pt="sm">
+          <CarrierAccounts canEdit={admin} />
+        </Tabs.Panel>
         <Tabs.Panel value="routing" pt="sm">
           <Stack>
             <Fleets canEdit={admin} />

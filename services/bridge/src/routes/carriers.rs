@@ -107,6 +107,15 @@ fn account(body: AccountBody) -> ApiResult<NewCarrierAccount> {
             ),
         ));
     }
+    let sid = &body.account_sid;
+    let twilio_sid =
+        sid.len() == 34 && sid.starts_with("AC") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !twilio_sid {
+        return Err(ApiError::invalid(
+            "account_sid",
+            "a Twilio Account SID is AC followed by 32 hex digits (the console's account page)",
+        ));
+    }
     Ok(NewCarrierAccount {
         carrier: body.carrier,
         name: body.name,

@@ -417,6 +417,7 @@ async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: T
         ("carrier", json!("nope")),
         ("numbers", json!(["12"])),
         ("api_url", json!("ftp://x")),
+        ("account_sid", json!("AC-not-a-sid")),
     ] {
         let mut bad = body.clone();
         bad["name"] = json!("other");

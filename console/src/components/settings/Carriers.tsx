@@ -1,0 +1,193 @@
+// Carrier accounts and the numbers each owns: the webhook URLs to give the carrier, the secret write-only.
+import { Alert, Button, Card, Code, Group, Loader, PasswordInput, Select, Stack, Table, Text, TextInput, Textarea } from '@mantine/core';
+import { useState, type FormEvent } from 'react';
+import { api, ApiError, type components } from '../../api/client';
+import { messageOf, useLoad } from '../../lib/load';
+
+type AccountView = components['schemas']['AccountView'];
+
+const CARRIERS = [
+  { value: 'twilio', label: 'Twilio' },
+  { value: 'telnyx', label: 'Telnyx (next)', disabled: true },
+  { value: 'plivo', label: 'Plivo (next)', disabled: true },
+  { value: 'vonage', label: 'Vonage (next)', disabled: true },
+  { value: 'exotel', label: 'Exotel (next)', disabled: true },
+];
+
+type Draft = { id: number | null; carrier: string; name: string; accountSid: string; secret: string; numbers: string; apiUrl: string };
+
+const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', numbers: '', apiUrl: '' });
+
+/// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
+function fieldOf(field: string): string {
+  return field.startsWith('numbers') ? 'numbers' : field;
+}
+
+/// The form's checks before sending; the Backend checks them again.
+function check(draft: Draft): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (!draft.name.trim()) found.name = 'Name the account (e.g. "Twilio production").';
+  if (!/^AC[0-9a-fA-F]{32}$/.test(draft.accountSid.trim())) found.account_sid = 'Twilio Account SIDs are AC and 32 hex digits.';
+  if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
+  const numbers = draft.numbers.split('\n').map((n) => n.trim()).filter(Boolean);
+  const bad = numbers.findIndex((n) => !/^\+[1-9]\d{6,14}$/.test(n.replace(/[\s()-]/g, '')));
+  if (bad >= 0) found.numbers = `Line ${bad + 1}: an E.164 number, e.g. +14155550100.`;
+  if (draft.apiUrl && !/^https?:\/\/.+/.test(draft.apiUrl.trim())) found.api_url = 'http(s)://host:port, or leave empty for the carrier itself.';
+  return found;
+}
+
+export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
+  const { data: accounts, error: loadError, reload } = useLoad(() => api.send<AccountView[]>('GET', '/api/v1/carrier-accounts'), []);
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [saved, setSaved] = useState<string | null>(null);
+  const set = (change: Partial<Draft>) => setDraft((d) => (d ? { ...d, ...change } : d));
+
+  function edit(account: AccountView) {
+    setSaved(null);
+    setErrors({});
+    setDraft({
+      id: account.id,
+      carrier: account.carrier,
+      name: account.name,
+      accountSid: account.account_sid,
+      secret: '',
+      numbers: account.numbers.join('\n'),
+      apiUrl: account.api_url ?? '',
+    });
+  }
+
+  async function save(event: FormEvent) {
+    event.preventDefault();
+    if (!draft) return;
+    const found = check(draft);
+    setErrors(found);
+    if (Object.keys(found).length > 0) return;
+    const body = {
+      carrier: draft.carrier,
+      name: draft.name.trim(),
+      account_sid: draft.accountSid.trim(),
+      numbers: draft.numbers.split('\n').map((n) => n.replace(/[\s()-]/g, '')).filter(Boolean),
+      api_url: draft.apiUrl.trim() || null,
+      ...(draft.secret ? { secret: draft.secret } : {}),
+    };
+    try {
+      const view = draft.id === null ? await api.send<AccountView>('POST', '/api/v1/carrier-accounts', body) : await api.send<AccountView>('PUT', `/api/v1/carrier-accounts/${draft.id}`, body);
+      setDraft(null);
+      setSaved(`Saved ${view.name}.`);
+      await reload();
+    } catch (e) {
+      if (e instanceof ApiError && e.field) setErrors({ [fieldOf(e.field)]: e.message });
+      else setErrors({ form: messageOf(e) });
+    }
+  }
+
+  return (
+    <Card withBorder>
+      <Stack gap="xs">
+        <Text fw={600}>Carrier accounts</Text>
+        <Text size="sm" c="dimmed">
+          Calls reach real phones through these accounts. Set each number's voice URL at the carrier to the account's voice URL; the URLs are built from VOX_PUBLIC_URL.
+        </Text>
+        {loadError && <Alert color="red">{loadError}</Alert>}
+        {saved && <Alert color="green">{saved}</Alert>}
+        {!accounts && !loadError && <Loader size="sm" />}
+        {accounts && accounts.length === 0 && <Text c="dimmed">No carrier account yet: calls go through the PSTN simulator.</Text>}
+        {accounts && accounts.length > 0 && (
+          <Table data-testid="carrier-accounts">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Carrier</Table.Th>
+                <Table.Th>Numbers</Table.Th>
+                <Table.Th>Webhook URLs</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {accounts.map((a) => (
+                <Table.Tr key={a.id}>
+                  <Table.Td>
+                    {a.name}
+                    <Text size="xs" c="dimmed">
+                      {a.account_sid}
+                      {a.api_url ? ` · API ${a.api_url}` : ''}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>{CARRIERS.find((c) => c.value === a.carrier)?.label ?? a.carrier}</Table.Td>
+                  <Table.Td>{a.numbers.length === 0 ? <Text c="dimmed">none</Text> : a.numbers.map((n) => <div key={n}>{n}</div>)}</Table.Td>
+                  <Table.Td>
+                    {a.inbound_voice_url ? (
+                      <Stack gap={2}>
+                        <Text size="xs">
+                          Voice: <Code>{a.inbound_voice_url}</Code>
+                        </Text>
+                        <Text size="xs">
+                          Status: <Code>{a.inbound_status_url}</Code>
+                        </Text>
+                      </Stack>
+                    ) : (
+                      <Text size="xs" c="orange">
+                        Set VOX_PUBLIC_URL so the carrier can reach vox.
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    {canEdit && (
+                      <Button size="xs" variant="subtle" onClick={() => edit(a)}>
+                        Edit
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+        {canEdit && !draft && (
+          <Button
+            w="fit-content"
+            variant="light"
+            onClick={() => {
+              setSaved(null);
+              setErrors({});
+              setDraft(blank());
+            }}
+          >
+            Add a carrier account
+          </Button>
+        )}
+        {canEdit && draft && (
+          <form onSubmit={save}>
+            <Stack gap="xs">
+              {errors.form && <Alert color="red">{errors.form}</Alert>}
+              {errors.carrier && <Alert color="red">carrier: {errors.carrier}</Alert>}
+              <Group grow align="start">
+                <Select label="Carrier" data={CARRIERS} value={draft.carrier} onChange={(v) => set({ carrier: v ?? 'twilio' })} disabled={draft.id !== null} />
+                <TextInput label="Account name" value={draft.name} onChange={(e) => set({ name: e.currentTarget.value })} error={errors.name} />
+              </Group>
+              <Group grow align="start">
+                <TextInput label="Account SID" placeholder="AC…" value={draft.accountSid} onChange={(e) => set({ accountSid: e.currentTarget.value })} error={errors.account_sid} />
+                <PasswordInput
+                  label="Auth token"
+                  description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
+                  value={draft.secret}
+                  onChange={(e) => set({ secret: e.currentTarget.value })}
+                  error={errors.secret}
+                />
+              </Group>
+              <Textarea label="Numbers" description="The numbers this account owns, one per line: caller IDs and inbound numbers" value={draft.numbers} onChange={(e) => set({ numbers: e.currentTarget.value })} error={errors.numbers} autosize minRows={2} />
+              <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
+              <Group>
+                <Button type="submit">{draft.id === null ? 'Save account' : 'Save changes'}</Button>
+                <Button variant="subtle" onClick={() => setDraft(null)}>
+                  Cancel
+                </Button>
+              </Group>
+            </Stack>
+          </form>
+        )}
+      </Stack>
+    </Card>
+  );
+}
