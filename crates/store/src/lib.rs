@@ -35,7 +35,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
-use contracts::telephony::CarrierAccountId;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::sync::Arc;
@@ -297,4 +297,17 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn carrier_account_of_call(&self, call_id: CallId) -> Result<Option<CarrierAccountId>>;
     /// The carrier events kept for a call: (event, sequence), oldest first.
     async fn telephony_events(&self, call_id: CallId) -> Result<Vec<(String, i64)>>;
+    /// Records which carrier leg and worker carry a call, whatever state it is in (values already
+    /// kept stay), and links the leg's kept carrier events that had no call yet to it.
+    async fn note_call_leg(
+        &self,
+        call_id: CallId,
+        carrier: CarrierKind,
+        carrier_call_id: &str,
+        worker_id: Option<&str>,
+    ) -> Result<()>;
+    /// Whether any event of this carrier call was kept (a call the edge refused has no call
+    /// record, but its voice webhook was kept).
+    async fn carrier_call_known(&self, carrier: CarrierKind, carrier_call_id: &str)
+    -> Result<bool>;
 }

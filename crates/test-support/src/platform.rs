@@ -44,6 +44,50 @@ pub async fn start_bridge(store: Arc<dyn Store>, port: u16, recordings: &Path) -
     url
 }
 
+/// A Backend that can be restarted on its port over the same store, the way a deploy restarts it.
+pub struct RunningBridge {
+    pub url: String,
+    port: u16,
+    store: Arc<dyn Store>,
+    recordings: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningBridge {
+    pub async fn start(store: Arc<dyn Store>, port: u16, recordings: &Path) -> Self {
+        let app = App::build(bridge_config(port, recordings), store.clone())
+            .await
+            .expect("build the Backend");
+        let port = app.port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            store,
+            recordings: recordings.to_path_buf(),
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    /// Stops the Backend (it drains what it was serving), then starts a new one on the same port.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await
+                .expect("the Backend task")
+                .expect("the Backend stopped cleanly");
+        }
+        *self = Self::start(self.store.clone(), self.port, &self.recordings).await;
+    }
+}
+
 /// Logs to the test's output, filtered by `RUST_LOG` (default: warnings).
 pub fn logs() {
     let _ = tracing_subscriber::fmt()
@@ -133,6 +177,7 @@ pub async fn worker(backend: &Backend, max_calls: u32) -> RunningWorker {
 pub struct Platform {
     pub bridge_url: String,
     pub worker_url: String,
+    bridge: RunningBridge,
     _worker: RunningWorker,
     _dir: tempfile::TempDir,
 }
@@ -142,23 +187,29 @@ pub async fn platform(store: Arc<dyn Store>) -> Platform {
     let dir = tempfile::tempdir().unwrap();
     let recordings = dir.path().join("recordings");
     std::fs::create_dir_all(&recordings).unwrap();
-    let bridge_url = start_bridge(store, 0, &recordings).await;
+    let bridge = RunningBridge::start(store, 0, &recordings).await;
     let worker = start_worker(worker_config(
-        &bridge_url,
+        &bridge.url,
         dir.path().join("outbox"),
         &recordings,
         2,
     ))
     .await;
     Platform {
-        bridge_url,
+        bridge_url: bridge.url.clone(),
         worker_url: worker.url.clone(),
+        bridge,
         _worker: worker,
         _dir: dir,
     }
 }
 
 impl Platform {
+    /// Restarts the Backend on its port; the worker and the store stay.
+    pub async fn restart_bridge(&mut self) {
+        self.bridge.restart().await;
+    }
+
     /// A fleet client for the platform's worker.
     pub fn fleet(&self) -> Arc<fleet_client::FleetClient> {
         Arc::new(fleet_client::FleetClient::new(

@@ -2,8 +2,9 @@
 //!
 //! `up` is in `up.rs`.
 
-use crate::config::{Requirement, Settings};
+use crate::config::{CarrierChoice, Requirement, Settings};
 use anyhow::Context;
+use contracts::telephony::CarrierKind;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -465,12 +466,16 @@ pub async fn dialler(settings: &Settings) -> anyhow::Result<()> {
 /// `vox sim`: runs the load generator and prints a progress line per call and the report.
 pub async fn sim(
     settings: &Settings,
+    carrier: CarrierChoice,
     number: &str,
     calls: usize,
     concurrency: usize,
     population: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    settings.require(Requirement::Sim)?;
+    settings.require(match carrier {
+        CarrierChoice::Sim => Requirement::Sim,
+        CarrierChoice::Twilio => Requirement::SimThroughTwilio,
+    })?;
     let number = sim::load::number(number).context("--number")?;
     let population = match population {
         Some(path) => json_file(path, "the population file", sim::Population::from_json)?,
@@ -480,20 +485,29 @@ pub async fn sim(
         .voxcore_secret
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
-        .context("checked by require")?;
-    let mut fleet = dialler::fleet::FleetClient::new(
-        settings.fleet_urls.clone(),
-        secret.clone(),
-        Duration::from_secs(5),
-    );
-    if let Some(url) = &settings.redis_url {
-        fleet = fleet.with_registry(redis_registry(url).await?);
-    }
-    let fleet = Arc::new(fleet);
+        .unwrap_or_default();
+    let (route, emulator) = match carrier {
+        CarrierChoice::Sim => {
+            let mut fleet = dialler::fleet::FleetClient::new(
+                settings.fleet_urls.clone(),
+                secret.clone(),
+                Duration::from_secs(5),
+            );
+            if let Some(url) = &settings.redis_url {
+                fleet = fleet.with_registry(redis_registry(url).await?);
+            }
+            (sim::load::Route::Fleet(Arc::new(fleet)), None)
+        }
+        CarrierChoice::Twilio => {
+            let (route, emulator) = through_twilio(settings, &number, &population).await?;
+            (route, Some(emulator))
+        }
+    };
     let config = sim::LoadConfig {
         bridge_url: settings
             .voxbridge_url
             .clone()
+            .or_else(|| settings.vox_public_url.clone())
             .context("checked by require")?,
         secret,
         number,
@@ -501,7 +515,7 @@ pub async fn sim(
         concurrency,
         population,
     };
-    let report = sim::load::run(config, fleet, |r| {
+    let report = sim::load::run(config, route, |r| {
         println!(
             "{}/{} calls over: {} talked, {} failed",
             r.connected + r.failed,
@@ -532,6 +546,17 @@ pub async fn sim(
         q(&report.call_secs, 0.5),
         q(&report.call_secs, 0.95)
     );
+    if let Some(emulator) = emulator {
+        let stats = emulator.stats();
+        println!(
+            "twilio emulator: {} webhooks sent, {} failed · {} streams · {} hung up through the REST API · {} transferred",
+            stats.webhooks,
+            stats.webhook_failures,
+            stats.streamed,
+            stats.hung_up,
+            stats.transferred_to.len()
+        );
+    }
     for error in &report.errors {
         println!("error: {error}");
     }
@@ -539,6 +564,59 @@ pub async fn sim(
         anyhow::bail!("{} of {} calls failed", report.failed, report.calls);
     }
     Ok(())
+}
+
+/// The Twilio emulator as the account that owns `number`, ringing it at the telephony edge's
+/// webhooks (`VOX_PUBLIC_URL`, else `VOXBRIDGE_URL`): the account's Auth Token is read from the
+/// store so the webhooks are signed as Twilio would sign them.
+async fn through_twilio(
+    settings: &Settings,
+    number: &contracts::E164Number,
+    population: &sim::Population,
+) -> anyhow::Result<(sim::load::Route, Arc<sim::TwilioEmulator>)> {
+    let store = open_store(settings).await?;
+    let accounts = store
+        .list_carrier_accounts()
+        .await
+        .context("list the carrier accounts")?;
+    let account = accounts
+        .iter()
+        .find(|a| a.carrier == CarrierKind::Twilio && a.numbers.contains(number))
+        .with_context(|| {
+            format!(
+                "no Twilio carrier account owns {number}: add it to an account's numbers \
+                 (console: Settings → Carriers)"
+            )
+        })?;
+    let token = store
+        .carrier_account_secret(account.id)
+        .await
+        .context("read the account's Auth Token")?;
+    let emulator = sim::TwilioEmulator::start(
+        sim::EmulatorConfig {
+            account_sid: account.account_sid.clone(),
+            auth_token: token,
+            population: population.clone(),
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await
+    .context("start the Twilio emulator")?;
+    let base = settings
+        .vox_public_url
+        .as_deref()
+        .or(settings.voxbridge_url.as_deref())
+        .context("checked by require")?
+        .trim_end_matches('/');
+    let hooks = format!("{base}/api/v1/telephony/twilio/{}", account.id);
+    let emulator = Arc::new(emulator);
+    let route = sim::load::Route::Twilio {
+        emulator: emulator.clone(),
+        voice_url: format!("{hooks}/voice"),
+        status_callback: format!("{hooks}/status"),
+    };
+    Ok((route, emulator))
 }
 
 /// Reads `path` and parses it with `parse`, naming `what` in the error.

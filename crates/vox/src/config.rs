@@ -50,9 +50,10 @@ fn problem(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The carrier `vox up`'s demo dials through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpCarrier {
+/// The carrier `vox up`'s demo dials through (`VOX_UP_CARRIER`), and `vox sim`'s callers ring
+/// through (`--carrier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CarrierChoice {
     /// The PSTN simulator, inside the dialler.
     Sim,
     /// The Twilio emulator, through the Backend's telephony edge.
@@ -204,7 +205,7 @@ pub struct Settings {
     pub vox_up_workers: u32,
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
     /// default) or `twilio` (the Twilio emulator, through the telephony edge).
-    pub vox_up_carrier: UpCarrier,
+    pub vox_up_carrier: CarrierChoice,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
     /// `scripts/up` puts them).
@@ -233,6 +234,8 @@ pub enum Requirement {
     Dialler,
     /// The load generator: the fleet secret, the fleet's URLs and the Backend's URL.
     Sim,
+    /// The load generator through the Twilio emulator: the Backend's URL (its telephony edge).
+    SimThroughTwilio,
 }
 
 impl Settings {
@@ -313,8 +316,8 @@ impl Settings {
             sim_population: text("SIM_POPULATION").map(PathBuf::from),
             console_dir: text("CONSOLE_DIR").map(PathBuf::from),
             vox_up_carrier: match text("VOX_UP_CARRIER").as_deref() {
-                None | Some("sim") => UpCarrier::Sim,
-                Some("twilio") => UpCarrier::Twilio,
+                None | Some("sim") => CarrierChoice::Sim,
+                Some("twilio") => CarrierChoice::Twilio,
                 Some(other) => {
                     return Err(problem(
                         "VOX_UP_CARRIER",
@@ -493,6 +496,16 @@ impl Settings {
                         "FLEET_URLS",
                         "is required by the load generator when there is no capacity registry (REDIS_URL): \
                          the fleet's base URLs, comma-separated",
+                    ));
+                }
+                Ok(())
+            }
+            Requirement::SimThroughTwilio => {
+                if self.voxbridge_url.is_none() && self.vox_public_url.is_none() {
+                    return Err(problem(
+                        "VOX_PUBLIC_URL",
+                        "or VOXBRIDGE_URL is required by the load generator through Twilio \
+                         (the emulator posts the number's webhooks to the telephony edge)",
                     ));
                 }
                 Ok(())

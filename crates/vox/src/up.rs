@@ -5,7 +5,7 @@
 //! campaign on first run.
 
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
-use crate::config::{Settings, UpCarrier};
+use crate::config::{CarrierChoice, Settings};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
@@ -397,13 +397,13 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     // client, the emulator's signed webhooks to this Backend's telephony edge, Twilio's media.
     let mut public_url = settings.vox_public_url.clone();
     let emulator = match settings.vox_up_carrier {
-        UpCarrier::Sim => {
+        CarrierChoice::Sim => {
             crate::demo::through_simulator(&*store)
                 .await
                 .context("have the demo dial the PSTN simulator")?;
             None
         }
-        UpCarrier::Twilio => {
+        CarrierChoice::Twilio => {
             public_url.get_or_insert_with(|| bridge_url.clone());
             Some(
                 crate::demo::through_twilio(&*store)

@@ -291,6 +291,44 @@ fn sim_says_what_is_missing_or_malformed_and_exits_non_zero() {
 }
 
 #[test]
+fn sim_through_twilio_needs_the_edges_url_and_an_account_owning_the_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vox.db").display());
+    let db = ("DATABASE_URL", url.as_str());
+    assert!(vox(&["migrate"], &[db]).status.success());
+    let args = [
+        "sim",
+        "--carrier",
+        "twilio",
+        "--number",
+        "+442071838750",
+        "--calls",
+        "1",
+    ];
+    // No fleet secret or fleet URLs are needed, but the telephony edge's URL is.
+    let output = vox(&args, &[db]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("VOX_PUBLIC_URL"),
+        "{}",
+        stderr(&output)
+    );
+    let public = ("VOX_PUBLIC_URL", "http://127.0.0.1:9");
+    let output = vox(&args, &[db, public]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no Twilio carrier account owns +442071838750"),
+        "{}",
+        stderr(&output)
+    );
+    let mut other = args.to_vec();
+    other[2] = "pigeon";
+    let output = vox(&other, &[db, public]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("pigeon"), "{}", stderr(&output));
+}
+
+#[test]
 fn dialler_refuses_a_malformed_sim_population_file_naming_the_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("vox.db").display());

@@ -18,4 +18,4 @@ pub use self::carrier::{SimCarrier, SimStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
 pub use persona::{Persona, PersonaConfig};
 pub use population::{Fate, Population, PopulationError, Populations};
-pub use twilio::{EmulatorConfig, Faults, TwilioEmulator, TwilioStats};
+pub use twilio::{EmulatorConfig, Faults, Inbound, TwilioEmulator, TwilioStats};

@@ -4,12 +4,18 @@
 //! (next worker on 429), and a simulated caller talks to the bot over the `vox` media protocol in
 //! real time; a report of what the callers heard comes back.
 //!
-//! Each call goes the way a carrier's inbound call does: `GET /api/v1/config?to=…&from=…` with the
-//! fleet secret creates the call record (the number must be routed to a bot), `POST /attach`
-//! reserves a worker slot, and the caller connects to the media URL the attach returned. The
-//! Backend gets every result from the workers as usual, so the console shows the calls.
+//! Each call takes one of two ways (`Route`):
+//! - **Straight to the fleet**, the way a carrier's inbound call does: `GET /api/v1/config?to=…&from=…`
+//!   with the fleet secret creates the call record (the number must be routed to a bot),
+//!   `POST /attach` reserves a worker slot, and the caller connects to the media URL the attach
+//!   returned over the `vox` media protocol.
+//! - **Through the Twilio emulator** (`vox sim --carrier twilio`): the emulator rings the number,
+//!   posts its signed voice webhook to the Backend's telephony edge, which routes and attaches the
+//!   call, and the caller talks over Twilio's media stream.
+//!
+//! The Backend gets every result from the workers as usual, so the console shows the calls.
 
-use crate::callee;
+use crate::callee::{self, Part};
 use crate::persona::Persona;
 use crate::population::Population;
 use chrono::Utc;
@@ -25,6 +31,25 @@ use tokio::time::Instant;
 
 /// How long a caller waits for a free worker slot before the call counts as failed.
 const SLOT_WAIT: Duration = Duration::from_secs(15);
+
+/// Which way the calls reach the bots.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Straight to the fleet, the call record opened with the fleet secret.
+    Fleet(Arc<FleetClient>),
+    /// Rung through the Twilio emulator at the number's webhooks (the telephony edge's).
+    Twilio {
+        emulator: Arc<crate::TwilioEmulator>,
+        voice_url: String,
+        status_callback: String,
+    },
+}
+
+impl From<Arc<FleetClient>> for Route {
+    fn from(fleet: Arc<FleetClient>) -> Self {
+        Self::Fleet(fleet)
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -93,16 +118,45 @@ impl LoadReport {
     }
 }
 
+/// What one caller does: waits for the bot's greeting rather than saying hello, unless the
+/// population answers with a line.
+fn caller(config: &LoadConfig, persona: Option<Arc<Persona>>) -> Part {
+    let mut part = config
+        .population
+        .person_part(persona, rand::random::<f64>());
+    if !config.population.answer_with.trim().is_empty() {
+        part.lines.remove(0);
+        part.speak_first = false;
+    }
+    part
+}
+
 /// One call's way: the Backend's call record, a worker, the conversation.
 async fn one_call(
     config: &LoadConfig,
     http: &reqwest::Client,
-    fleet: &FleetClient,
+    route: &Route,
     voice: &EspeakTts,
     persona: Option<Arc<Persona>>,
     index: usize,
 ) -> Result<callee::Conversation, String> {
     let from = format!("+1202555{:04}", index % 10_000);
+    let fleet = match route {
+        Route::Fleet(fleet) => fleet,
+        Route::Twilio {
+            emulator,
+            voice_url,
+            status_callback,
+        } => {
+            let inbound = crate::Inbound {
+                from,
+                to: config.number.as_str().to_owned(),
+                voice_url: voice_url.clone(),
+                status_callback: Some(status_callback.clone()),
+            };
+            return emulator.ring(inbound, caller(config, persona)).await;
+        }
+    };
     let runtime: RuntimeConfig = http
         .get(format!(
             "{}/api/v1/config?to={}&from={}",
@@ -142,23 +196,16 @@ async fn one_call(
             Err(e) => return Err(format!("call {}: {e}", runtime.call_id)),
         }
     };
-    // An inbound caller waits for the bot's greeting rather than saying hello.
-    let mut part = config
-        .population
-        .person_part(persona, rand::random::<f64>());
-    if !config.population.answer_with.trim().is_empty() {
-        part.lines.remove(0);
-        part.speak_first = false;
-    }
-    callee::converse(&accepted.media_url, part, voice)
+    callee::converse(&accepted.media_url, caller(config, persona), voice)
         .await
         .map_err(|e| format!("call {}: {e}", runtime.call_id))
 }
 
-/// Runs the calls, `concurrency` at a time; `progress` sees the report after each call ends.
+/// Runs the calls, `concurrency` at a time, the `route`'s way; `progress` sees the report after
+/// each call ends.
 pub async fn run(
     config: LoadConfig,
-    fleet: Arc<FleetClient>,
+    route: impl Into<Route>,
     progress: impl Fn(&LoadReport) + Send + Sync + 'static,
 ) -> Result<LoadReport, LoadError> {
     if config.calls == 0 {
@@ -170,6 +217,7 @@ pub async fn run(
         });
     }
     config.population.validate()?;
+    let route = route.into();
     let started = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -194,17 +242,17 @@ pub async fn run(
             break;
         };
         let persona = persona.clone();
-        let (config, http, fleet, voice, report, progress) = (
+        let (config, http, route, voice, report, progress) = (
             config.clone(),
             http.clone(),
-            fleet.clone(),
+            route.clone(),
             voice.clone(),
             report.clone(),
             progress.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
-            let outcome = one_call(&config, &http, &fleet, &voice, persona, index).await;
+            let outcome = one_call(&config, &http, &route, &voice, persona, index).await;
             drop(permit);
             let snapshot = {
                 let mut r = report.lock();

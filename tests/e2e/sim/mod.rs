@@ -4,6 +4,7 @@ mod campaign;
 mod load;
 mod persona;
 mod twilio;
+mod twilio_inbound;
 
 use std::collections::BTreeMap;
 use store::{CallFilter, Page, Store};

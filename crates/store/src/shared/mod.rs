@@ -21,7 +21,7 @@ use crate::{Backend, KnowledgeStore, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contracts::runtime_config::BotSpec;
-use contracts::telephony::CarrierAccountId;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{BotId, CallId, CallState, CampaignId, ContactId, UserId};
 use serde_json::Value;
 use std::time::Duration;
@@ -339,6 +339,22 @@ impl Store for ThisStore {
     }
     async fn call_by_carrier_call_id(&self, carrier_call_id: &str) -> Result<Option<Call>> {
         telephony::call_by_carrier_call_id(&self.pool, carrier_call_id).await
+    }
+    async fn note_call_leg(
+        &self,
+        call_id: CallId,
+        carrier: CarrierKind,
+        carrier_call_id: &str,
+        worker_id: Option<&str>,
+    ) -> Result<()> {
+        telephony::note_call_leg(&self.pool, call_id, carrier, carrier_call_id, worker_id).await
+    }
+    async fn carrier_call_known(
+        &self,
+        carrier: CarrierKind,
+        carrier_call_id: &str,
+    ) -> Result<bool> {
+        telephony::carrier_call_known(&self.pool, carrier, carrier_call_id).await
     }
     async fn call_events_after(&self, after: i64, limit: u32) -> Result<Vec<CallEvent>> {
         telephony::call_events_after(&self.pool, after, limit).await

@@ -5,7 +5,7 @@ use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::rows::{CallEventRow, CallRow, CarrierAccountRow, to_json};
 use crate::validate;
-use contracts::telephony::CarrierAccountId;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{CallId, CallState};
 
 const ACCOUNT_COLUMNS: &str =
@@ -233,4 +233,56 @@ pub(super) async fn telephony_events(pool: &Pool, call_id: CallId) -> Result<Vec
     .fetch_all(pool)
     .await?;
     Ok(rows)
+}
+
+/// Whether any event of the carrier call was kept.
+pub(super) async fn carrier_call_known(
+    pool: &Pool,
+    carrier: CarrierKind,
+    carrier_call_id: &str,
+) -> Result<bool> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM telephony_events WHERE carrier = $1 AND carrier_call_id = $2 LIMIT 1",
+    )
+    .bind(carrier.as_str())
+    .bind(carrier_call_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Sets the call's carrier leg and worker where unset, and links the leg's unlinked events.
+pub(super) async fn note_call_leg(
+    pool: &Pool,
+    call_id: CallId,
+    carrier: CarrierKind,
+    carrier_call_id: &str,
+    worker_id: Option<&str>,
+) -> Result<()> {
+    let mut tx = super::super::begin_write(pool).await?;
+    let updated = sqlx::query(
+        "UPDATE calls SET carrier_call_id = COALESCE(carrier_call_id, $2), \
+         worker_id = COALESCE(worker_id, $3) WHERE id = $1",
+    )
+    .bind(call_id.0)
+    .bind(carrier_call_id)
+    .bind(worker_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await?;
+        return Err(StoreError::not_found("call", call_id));
+    }
+    sqlx::query(
+        "UPDATE telephony_events SET call_id = $1 \
+         WHERE carrier = $2 AND carrier_call_id = $3 AND call_id IS NULL",
+    )
+    .bind(call_id.0)
+    .bind(carrier.as_str())
+    .bind(carrier_call_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -173,7 +173,83 @@ async fn a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back
     );
 }
 
+async fn an_inbound_leg_is_noted_on_its_call_in_any_state_and_links_its_kept_events(
+    store: Arc<dyn Store>,
+) {
+    let now = at(2026, 12, 3, 9, 0);
+    let account = store.create_carrier_account(account("main")).await.unwrap();
+    let bot_id = bot(&*store).await;
+    // The voice webhook is kept before the call exists (the edge's idempotency gate).
+    let voice = NewTelephonyEvent {
+        carrier: CarrierKind::Twilio,
+        account_id: account.id,
+        call_id: None,
+        carrier_call_id: "CA9".into(),
+        event: "voice".into(),
+        sequence: 0,
+        payload: json!({"Direction": "inbound"}),
+        received_at: now,
+    };
+    store.record_telephony_event(voice, None).await.unwrap();
+    assert!(
+        store
+            .carrier_call_known(CarrierKind::Twilio, "CA9")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .carrier_call_known(CarrierKind::Twilio, "CA10")
+            .await
+            .unwrap()
+    );
+    // The worker has taken the call before the edge notes its leg: the leg is noted anyway.
+    let call = web_call(&*store, bot_id, now).await;
+    let path = [
+        CallState::Queued,
+        CallState::Dialing,
+        CallState::Answered,
+        CallState::InProgress,
+    ];
+    for step in path.windows(2) {
+        let moved = Transition::new(call.id, step[0], step[1], now);
+        store.transition(moved).await.unwrap();
+    }
+    store
+        .note_call_leg(call.id, CarrierKind::Twilio, "CA9", Some("worker-1"))
+        .await
+        .unwrap();
+    let noted = store.call(call.id).await.unwrap();
+    assert_eq!(noted.state, CallState::InProgress);
+    assert_eq!(noted.carrier_call_id.as_deref(), Some("CA9"));
+    assert_eq!(noted.worker_id.as_deref(), Some("worker-1"));
+    assert_eq!(
+        store.telephony_events(call.id).await.unwrap(),
+        vec![("voice".to_owned(), 0)]
+    );
+    // Noted again: what was kept stays.
+    store
+        .note_call_leg(call.id, CarrierKind::Twilio, "CA10", Some("worker-2"))
+        .await
+        .unwrap();
+    let again = store.call(call.id).await.unwrap();
+    assert_eq!(again.carrier_call_id.as_deref(), Some("CA9"));
+    assert_eq!(again.worker_id.as_deref(), Some("worker-1"));
+    assert!(matches!(
+        store
+            .note_call_leg(
+                contracts::CallId(999_999),
+                CarrierKind::Twilio,
+                "CA11",
+                None
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 both_backends!(
     carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields,
     a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back,
+    an_inbound_leg_is_noted_on_its_call_in_any_state_and_links_its_kept_events,
 );

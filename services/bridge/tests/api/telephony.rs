@@ -357,6 +357,27 @@ async fn an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused(
             .unwrap()
             .is_none()
     );
+    // The refused call's end is kept beside its voice webhook, without an error for Twilio; a
+    // status for a call the edge never saw is still refused.
+    let status = format!("{account}/status");
+    let ended = [("CallSid", "CA8"), ("CallStatus", "completed")];
+    let response = twilio(&app, &status, &ended, Some(TOKEN)).await;
+    assert_eq!(response.status(), 204);
+    assert!(
+        app.store
+            .carrier_call_known(CarrierKind::Twilio, "CA8")
+            .await
+            .unwrap()
+    );
+    let stranger = [("CallSid", "CA9"), ("CallStatus", "completed")];
+    let response = twilio(&app, &status, &stranger, Some(TOKEN)).await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        !app.store
+            .carrier_call_known(CarrierKind::Twilio, "CA9")
+            .await
+            .unwrap()
+    );
 }
 
 async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: TestApp) {

@@ -1,8 +1,8 @@
-//! One emulated Twilio call: ringing, its fate, the answer webhook, the stream, status callbacks.
+//! One emulated Twilio call, outbound or inbound: its fate, the voice webhook, stream, callbacks.
 
 use super::twiml::{self, Verb};
 use super::{Control, Shared};
-use crate::callee::{self, Part};
+use crate::callee::{self, Conversation, Part};
 use crate::population::Fate;
 use crate::wire::{TwilioStream, Wire};
 use rand::Rng;
@@ -11,10 +11,13 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-/// A call created through the REST API.
+/// A call leg: one created through the REST API (`outbound-api`), or a caller ringing one of
+/// the account's numbers (`inbound`).
 #[derive(Debug, Clone)]
-pub(super) struct Outbound {
+pub(super) struct Leg {
     pub sid: String,
+    /// Twilio's `Direction` parameter.
+    pub direction: &'static str,
     pub to: String,
     pub from: String,
     pub url: String,
@@ -66,7 +69,7 @@ async fn send(shared: &Shared, url: &str, params: &[(String, String)]) -> Result
 /// The call's status callbacks, numbered in the order they are sent.
 struct Progress<'a> {
     shared: &'a Shared,
-    call: &'a Outbound,
+    call: &'a Leg,
     sequence: u32,
     answered: Option<Instant>,
 }
@@ -81,7 +84,7 @@ impl Progress<'_> {
             ("To", call.to.as_str()),
             ("Caller", call.from.as_str()),
             ("Called", call.to.as_str()),
-            ("Direction", "outbound-api"),
+            ("Direction", call.direction),
             ("ApiVersion", "2010-04-01"),
             ("CallStatus", status),
         ]
@@ -130,11 +133,7 @@ async fn wait(secs: f64, control: &mut UnboundedReceiver<Control>) -> Option<Con
     }
 }
 
-pub(super) async fn run(
-    shared: Arc<Shared>,
-    call: Outbound,
-    mut control: UnboundedReceiver<Control>,
-) {
+pub(super) async fn run(shared: Arc<Shared>, call: Leg, mut control: UnboundedReceiver<Control>) {
     let fate = shared
         .config
         .population
@@ -163,7 +162,7 @@ pub(super) async fn run(
 /// The call from creation to its end: its final status and SIP response code.
 async fn lifetime(
     shared: &Arc<Shared>,
-    call: &Outbound,
+    call: &Leg,
     fate: Fate,
     progress: &mut Progress<'_>,
     control: &mut UnboundedReceiver<Control>,
@@ -230,74 +229,8 @@ async fn lifetime(
             return ("completed", Some(200));
         }
     };
-    follow(shared, call, &document, voicemail, control).await;
-    ("completed", Some(200))
-}
-
-/// Runs a TwiML document's verbs, then any the REST API sends, until the call ends.
-async fn follow(
-    shared: &Arc<Shared>,
-    call: &Outbound,
-    document: &str,
-    voicemail: bool,
-    control: &mut UnboundedReceiver<Control>,
-) {
-    let mut document = document.to_owned();
-    loop {
-        let verbs = match twiml::parse(&document) {
-            Ok(verbs) => verbs,
-            Err(error) => {
-                tracing::warn!(call_sid = %call.sid, %error, "the TwiML could not be followed");
-                return;
-            }
-        };
-        let mut next = None;
-        for verb in verbs {
-            match verb {
-                Verb::Hangup => return,
-                Verb::Say(text) => {
-                    // About 12 characters a second, as a voice reads them.
-                    if let Some(action) = wait(text.len() as f64 / 12.0, control).await {
-                        next = Some(action);
-                        break;
-                    }
-                }
-                Verb::Dial(number) => {
-                    shared.stats.lock().transferred_to.push(number);
-                    return;
-                }
-                Verb::Stream { url, parameters } => {
-                    if let Some(action) =
-                        stream(shared, call, &url, parameters, voicemail, control).await
-                    {
-                        next = Some(action);
-                        break;
-                    }
-                }
-            }
-        }
-        match next {
-            Some(Control::Twiml(doc)) => document = doc,
-            Some(Control::Complete) => {
-                shared.stats.lock().hung_up += 1;
-                return;
-            }
-            Some(Control::Cancel) | None => return,
-        }
-    }
-}
-
-/// The callee on a bidirectional stream, until someone hangs up (`None`) or the REST API acts.
-async fn stream(
-    shared: &Arc<Shared>,
-    call: &Outbound,
-    url: &str,
-    parameters: serde_json::Map<String, serde_json::Value>,
-    voicemail: bool,
-    control: &mut UnboundedReceiver<Control>,
-) -> Option<Control> {
-    let population = &shared.config.population;
     let part = if voicemail {
+        let population = &shared.config.population;
         Part {
             lines: vec![population.voicemail_greeting.clone()],
             speak_first: true,
@@ -308,8 +241,118 @@ async fn stream(
         }
     } else {
         let u = shared.rng.lock().random::<f64>();
-        population.person_part(None, u)
+        shared.config.population.person_part(None, u)
     };
+    follow(shared, call, &document, part, control).await;
+    ("completed", Some(200))
+}
+
+/// A caller rings one of the account's numbers: Twilio asks the number's voice URL what to do
+/// (`CallStatus=ringing`), follows the TwiML with `part` as the caller, and sends the number's
+/// status callback when the call is over. The conversation, or why there was none (what the
+/// caller heard before the hang-up).
+pub(super) async fn ring(
+    shared: Arc<Shared>,
+    call: Leg,
+    part: Part,
+    mut control: UnboundedReceiver<Control>,
+) -> Result<Conversation, String> {
+    let mut progress = Progress {
+        shared: &shared,
+        call: &call,
+        sequence: 0,
+        answered: Some(Instant::now()),
+    };
+    let outcome = match send(&shared, &call.url, &progress.params("ringing")).await {
+        Ok(document) => {
+            let followed = follow(&shared, &call, &document, part, &mut control).await;
+            followed
+                .conversation
+                .ok_or_else(|| format!("refused: {}", followed.said.join(" ")))
+        }
+        Err(error) => Err(format!("the voice webhook failed (11200): {error}")),
+    };
+    shared.calls.lock().remove(&call.sid);
+    progress.status("completed", "completed", Some(200)).await;
+    outcome
+}
+
+/// What following a call's TwiML came to.
+#[derive(Debug, Default)]
+struct Followed {
+    /// The callee's conversation on a stream, when there was one.
+    conversation: Option<Conversation>,
+    /// What `<Say>` told the callee.
+    said: Vec<String>,
+}
+
+/// Runs a TwiML document's verbs, then any the REST API sends, until the call ends.
+async fn follow(
+    shared: &Arc<Shared>,
+    call: &Leg,
+    document: &str,
+    part: Part,
+    control: &mut UnboundedReceiver<Control>,
+) -> Followed {
+    let mut followed = Followed::default();
+    let mut document = document.to_owned();
+    loop {
+        let verbs = match twiml::parse(&document) {
+            Ok(verbs) => verbs,
+            Err(error) => {
+                tracing::warn!(call_sid = %call.sid, %error, "the TwiML could not be followed");
+                return followed;
+            }
+        };
+        let mut next = None;
+        for verb in verbs {
+            match verb {
+                Verb::Hangup => return followed,
+                Verb::Say(text) => {
+                    // About 12 characters a second, as a voice reads them.
+                    let secs = text.len() as f64 / 12.0;
+                    followed.said.push(text);
+                    if let Some(action) = wait(secs, control).await {
+                        next = Some(action);
+                        break;
+                    }
+                }
+                Verb::Dial(number) => {
+                    shared.stats.lock().transferred_to.push(number);
+                    return followed;
+                }
+                Verb::Stream { url, parameters } => {
+                    let (talk, action) =
+                        stream(shared, call, &url, parameters, part.clone(), control).await;
+                    followed.conversation = talk.or(followed.conversation.take());
+                    if let Some(action) = action {
+                        next = Some(action);
+                        break;
+                    }
+                }
+            }
+        }
+        match next {
+            Some(Control::Twiml(doc)) => document = doc,
+            Some(Control::Complete) => {
+                shared.stats.lock().hung_up += 1;
+                return followed;
+            }
+            Some(Control::Cancel) | None => return followed,
+        }
+    }
+}
+
+/// The callee on a bidirectional stream, until someone hangs up (no action) or the REST API
+/// acts: the conversation when it ended by itself, and the REST API's action.
+async fn stream(
+    shared: &Arc<Shared>,
+    call: &Leg,
+    url: &str,
+    parameters: serde_json::Map<String, serde_json::Value>,
+    part: Part,
+    control: &mut UnboundedReceiver<Control>,
+) -> (Option<Conversation>, Option<Control>) {
     let stream_sid = format!("MZ{}", &call.sid[2..]);
     let wire = Wire::Twilio(Box::new(TwilioStream::new(
         &shared.config.account_sid,
@@ -329,11 +372,14 @@ async fn stream(
                     if let Some(secs) = talk.first_bot_audio_secs {
                         stats.first_audio_secs.push(secs);
                     }
+                    (Some(talk), None)
                 }
-                Err(error) => tracing::warn!(call_sid = %call.sid, %error, "the media stream failed"),
+                Err(error) => {
+                    tracing::warn!(call_sid = %call.sid, %error, "the media stream failed");
+                    (None, None)
+                }
             }
-            None
         }
-        action = control.recv() => Some(action.unwrap_or(Control::Complete)),
+        action = control.recv() => (None, Some(action.unwrap_or(Control::Complete))),
     }
 }

@@ -19,11 +19,14 @@
 //!   and `MachineDetectionDuration` to `AsyncAmdStatusCallback`.
 //!
 //! Who answers is drawn from a `Population`, as in the PSTN simulator. Faults can be injected
-//! (`Faults`): the next requests answered 429 or 503.
+//! (`Faults`): the next requests answered 429 or 503. Callers can also ring the account's numbers
+//! (`TwilioEmulator::ring`): Twilio posts the number's voice URL with `Direction=inbound` and
+//! `CallStatus=ringing` (<https://www.twilio.com/docs/voice/twiml#request-parameters>).
 
 mod call;
 pub mod twiml;
 
+use crate::callee::{Conversation, Part};
 use crate::population::Population;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -103,6 +106,25 @@ struct Shared {
     next_sid: Mutex<u64>,
 }
 
+impl Shared {
+    /// A fresh Call SID (`CA` and 32 hex digits).
+    fn next_sid(&self) -> String {
+        let mut next = self.next_sid.lock();
+        *next += 1;
+        format!("CA{:032x}", (self.config.seed << 32) ^ *next)
+    }
+}
+
+/// A caller ringing one of the account's numbers, and where Twilio sends that number's webhooks
+/// (the number's "A call comes in" URL and its status callback).
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub from: String,
+    pub to: String,
+    pub voice_url: String,
+    pub status_callback: Option<String>,
+}
+
 /// A running emulator on a loopback port.
 #[derive(Debug)]
 pub struct TwilioEmulator {
@@ -166,6 +188,27 @@ impl TwilioEmulator {
     /// Calls still live.
     pub fn live_calls(&self) -> usize {
         self.shared.calls.lock().len()
+    }
+
+    /// A caller rings one of the account's numbers and, as `part`, talks to whatever answers; the
+    /// REST API can hang up or transfer the call like an outbound one. The conversation, or why
+    /// there was none (a refusal's words, a failed webhook).
+    pub async fn ring(&self, inbound: Inbound, part: Part) -> Result<Conversation, String> {
+        let leg = call::Leg {
+            sid: self.shared.next_sid(),
+            direction: "inbound",
+            to: inbound.to,
+            from: inbound.from,
+            url: inbound.voice_url,
+            status_callback: inbound.status_callback,
+            events: Vec::new(),
+            amd_callback: None,
+            timeout_secs: 60.0,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.shared.calls.lock().insert(leg.sid.clone(), tx);
+        self.shared.stats.lock().answered += 1;
+        call::ring(self.shared.clone(), leg, part, rx).await
     }
 }
 
@@ -262,13 +305,10 @@ async fn create(
     let Some(url) = first(&params, "Url") else {
         return error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required.");
     };
-    let sid = {
-        let mut next = shared.next_sid.lock();
-        *next += 1;
-        format!("CA{:032x}", (shared.config.seed << 32) ^ *next)
-    };
-    let dial = call::Outbound {
+    let sid = shared.next_sid();
+    let dial = call::Leg {
         sid: sid.clone(),
+        direction: "outbound-api",
         to: to.to_owned(),
         from: from.to_owned(),
         url: url.to_owned(),

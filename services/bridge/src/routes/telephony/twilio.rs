@@ -217,6 +217,17 @@ async fn connect(
     };
     match attach(state, &request).await {
         Attached::Worker(accepted) => {
+            // The worker may have taken the call (in progress) before this move lands: its leg
+            // and worker are kept either way.
+            state
+                .store
+                .note_call_leg(
+                    call.id,
+                    CarrierKind::Twilio,
+                    &call_sid,
+                    Some(&accepted.worker_id),
+                )
+                .await?;
             let mut moved = edge_move(call.id, CallState::Attaching, &call_sid, json!({}));
             moved.from = CallState::Answered;
             moved.worker_id = Some(accepted.worker_id.clone());
@@ -286,6 +297,11 @@ async fn inbound(
             now: Utc::now(),
         })
         .await?;
+    // Its status callbacks find it by the CallSid; the voice webhook kept above is linked to it.
+    state
+        .store
+        .note_call_leg(call.id, CarrierKind::Twilio, &call_sid, None)
+        .await?;
     connect(state, account, call, call_sid, CallDirection::Inbound).await
 }
 
@@ -317,6 +333,29 @@ async fn progress(
         None => state.store.call_by_carrier_call_id(&call_sid).await?,
     };
     let Some(call) = call else {
+        // A call the edge refused (an unrouted number) has no record, but its voice webhook was
+        // kept: its end is kept beside it, and Twilio is not shown an error for it.
+        if state
+            .store
+            .carrier_call_known(CarrierKind::Twilio, &call_sid)
+            .await?
+        {
+            state
+                .store
+                .record_telephony_event(
+                    event(
+                        account,
+                        None,
+                        &call_sid,
+                        format!("status.{}", status.as_str()),
+                        sequence,
+                        params,
+                    ),
+                    None,
+                )
+                .await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         tracing::warn!(
             call_sid,
             "a Twilio status callback for a call we do not know"
