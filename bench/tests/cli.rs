@@ -9,6 +9,7 @@ const BENCHMARKS: &[(&str, &str)] = &[
     ("audio_path", env!("CARGO_BIN_EXE_audio_path")),
     ("bridge_load", env!("CARGO_BIN_EXE_bridge_load")),
     ("edge_answer", env!("CARGO_BIN_EXE_edge_answer")),
+    ("first_audio", env!("CARGO_BIN_EXE_first_audio")),
     ("fleet_load", env!("CARGO_BIN_EXE_fleet_load")),
     ("knowledge", env!("CARGO_BIN_EXE_knowledge")),
     ("knowledge_recall", env!("CARGO_BIN_EXE_knowledge_recall")),

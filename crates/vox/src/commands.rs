@@ -540,7 +540,7 @@ pub async fn sim(
         report.wall_secs
     );
     println!(
-        "first bot audio after connect: p50 {} s, p95 {} s · call length: p50 {} s, p95 {} s",
+        "first bot audio after the answer: p50 {} s, p95 {} s · call length: p50 {} s, p95 {} s",
         q(&report.first_audio_secs, 0.5),
         q(&report.first_audio_secs, 0.95),
         q(&report.call_secs, 0.5),

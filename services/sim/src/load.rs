@@ -94,7 +94,9 @@ pub struct LoadReport {
     pub failed: usize,
     /// The first few failures, for the operator.
     pub errors: Vec<String>,
-    /// Seconds from connecting to the bot's first audio, per call that heard it.
+    /// Seconds from the answer to the bot's first audio, per call that heard it: from the
+    /// runtime-config request (straight to the fleet) or the voice webhook (through Twilio), so
+    /// the call's routing, the worker's reservation and the media connection are in it.
     pub first_audio_secs: Vec<f64>,
     /// Seconds each connected call lasted.
     pub call_secs: Vec<f64>,
@@ -141,6 +143,8 @@ async fn one_call(
     index: usize,
 ) -> Result<callee::Conversation, String> {
     let from = format!("+1202555{:04}", index % 10_000);
+    // The call is answered now: its record is opened, a worker reserved, the media connected.
+    let answered = Instant::now();
     let fleet = match route {
         Route::Fleet(fleet) => fleet,
         Route::Twilio {
@@ -196,9 +200,12 @@ async fn one_call(
             Err(e) => return Err(format!("call {}: {e}", runtime.call_id)),
         }
     };
-    callee::converse(&accepted.media_url, caller(config, persona), voice)
+    let before_media = answered.elapsed().as_secs_f64();
+    let mut talk = callee::converse(&accepted.media_url, caller(config, persona), voice)
         .await
-        .map_err(|e| format!("call {}: {e}", runtime.call_id))
+        .map_err(|e| format!("call {}: {e}", runtime.call_id))?;
+    talk.first_bot_audio_secs = talk.first_bot_audio_secs.map(|secs| secs + before_media);
+    Ok(talk)
 }
 
 /// Runs the calls, `concurrency` at a time, the `route`'s way; `progress` sees the report after

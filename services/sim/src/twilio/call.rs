@@ -243,7 +243,8 @@ async fn lifetime(
         let u = shared.rng.lock().random::<f64>();
         shared.config.population.person_part(None, u)
     };
-    follow(shared, call, &document, part, control).await;
+    let answered = progress.answered.unwrap_or_else(Instant::now);
+    follow(shared, call, &document, (part, answered), control).await;
     ("completed", Some(200))
 }
 
@@ -257,15 +258,16 @@ pub(super) async fn ring(
     part: Part,
     mut control: UnboundedReceiver<Control>,
 ) -> Result<Conversation, String> {
+    let answered = Instant::now();
     let mut progress = Progress {
         shared: &shared,
         call: &call,
         sequence: 0,
-        answered: Some(Instant::now()),
+        answered: Some(answered),
     };
     let outcome = match send(&shared, &call.url, &progress.params("ringing")).await {
         Ok(document) => {
-            let followed = follow(&shared, &call, &document, part, &mut control).await;
+            let followed = follow(&shared, &call, &document, (part, answered), &mut control).await;
             followed
                 .conversation
                 .ok_or_else(|| format!("refused: {}", followed.said.join(" ")))
@@ -291,7 +293,7 @@ async fn follow(
     shared: &Arc<Shared>,
     call: &Leg,
     document: &str,
-    part: Part,
+    (part, answered): (Part, Instant),
     control: &mut UnboundedReceiver<Control>,
 ) -> Followed {
     let mut followed = Followed::default();
@@ -322,8 +324,15 @@ async fn follow(
                     return followed;
                 }
                 Verb::Stream { url, parameters } => {
-                    let (talk, action) =
-                        stream(shared, call, &url, parameters, part.clone(), control).await;
+                    let (talk, action) = stream(
+                        shared,
+                        call,
+                        &url,
+                        parameters,
+                        (part.clone(), answered),
+                        control,
+                    )
+                    .await;
                     followed.conversation = talk.or(followed.conversation.take());
                     if let Some(action) = action {
                         next = Some(action);
@@ -344,15 +353,17 @@ async fn follow(
 }
 
 /// The callee on a bidirectional stream, until someone hangs up (no action) or the REST API
-/// acts: the conversation when it ended by itself, and the REST API's action.
+/// acts: the conversation when it ended by itself (its first bot audio counted from the answer,
+/// not from the stream's start), and the REST API's action.
 async fn stream(
     shared: &Arc<Shared>,
     call: &Leg,
     url: &str,
     parameters: serde_json::Map<String, serde_json::Value>,
-    part: Part,
+    (part, answered): (Part, Instant),
     control: &mut UnboundedReceiver<Control>,
 ) -> (Option<Conversation>, Option<Control>) {
+    let before_stream = answered.elapsed().as_secs_f64();
     let stream_sid = format!("MZ{}", &call.sid[2..]);
     let wire = Wire::Twilio(Box::new(TwilioStream::new(
         &shared.config.account_sid,
@@ -365,7 +376,9 @@ async fn stream(
     tokio::select! {
         talked = talk => {
             match talked {
-                Ok(talk) => {
+                Ok(mut talk) => {
+                    talk.first_bot_audio_secs =
+                        talk.first_bot_audio_secs.map(|secs| secs + before_stream);
                     let mut stats = shared.stats.lock();
                     stats.conversations += 1;
                     stats.lines_said += talk.lines_said as u64;

@@ -82,7 +82,8 @@ pub struct TwilioStats {
     pub webhooks: u64,
     pub webhook_failures: u64,
     pub machine_verdicts: u64,
-    /// Seconds from answer to the bot's first audio, per streamed call that heard it.
+    /// Seconds from the answer (the voice webhook's request) to the bot's first audio at the
+    /// callee, per streamed call that heard it.
     pub first_audio_secs: Vec<f64>,
 }
 
