@@ -1,8 +1,8 @@
-// A campaign's settings: bot, schedule, calling windows, attempts, pacing, retries and lockouts, caller ID; checked before sending, then the Backend's refusal at its field.
+// A campaign's settings: bot, schedule, calling windows, attempts, pacing, retries and lockouts, carrier account and caller ID; checked before sending, then the Backend's refusal at its field.
 import { ActionIcon, Alert, Button, Card, Chip, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type BotView, type CampaignView, type components } from '../../api/client';
-import { messageOf } from '../../lib/load';
+import { messageOf, useLoad } from '../../lib/load';
 
 type Settings = components['schemas']['CampaignSettings'];
 type Window = components['schemas']['CallingWindow'];
@@ -24,6 +24,7 @@ type Dialler = {
   retry?: Record<string, { after_minutes?: number }>;
   max_attempts_per_day?: number;
   lockout_hours?: Record<string, number>;
+  carrier_account?: number;
 };
 
 /// `2026-11-24T09:00:00Z` as the value of a `datetime-local` input (local time), and back.
@@ -37,6 +38,7 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
   const dialler = (s.dialler ?? {}) as Dialler;
+  const { data: accounts } = useLoad(() => api.send<components['schemas']['AccountView'][]>('GET', '/api/v1/carrier-accounts'), []);
   const set = (patch: Partial<Settings>) => setS((old) => ({ ...old, ...patch }));
   const setDialler = (patch: Partial<Dialler>) => set({ dialler: { ...dialler, ...patch } as Settings['dialler'] });
   const mode = typeof dialler.pacing === 'object' ? dialler.pacing.mode : (dialler.pacing ?? 'predictive');
@@ -121,6 +123,16 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
           <NumberInput label="Weight (share of the fleet)" min={1} value={s.weight} readOnly={readOnly} onChange={(v) => set({ weight: Number(v) || 1 })} error={errors.weight} />
           <NumberInput label="Abandon-rate target (%)" clampBehavior="none" min={0.1} max={10} step={0.1} decimalScale={2} value={s.abandon_target * 100} readOnly={readOnly} onChange={(v) => set({ abandon_target: (Number(v) || 0) / 100 })} error={errors.abandon_target} />
           <TextInput label="Caller ID" description="One of your inbound numbers, E.164" value={s.caller_id ?? ''} readOnly={readOnly} onChange={(e) => set({ caller_id: e.currentTarget.value || null })} error={errors.caller_id} />
+          <Select
+            label="Dial through"
+            description="A carrier account, or the PSTN simulator"
+            data={[{ value: '', label: 'PSTN simulator' }, ...(accounts ?? []).map((a) => ({ value: String(a.id), label: `${a.name} (${a.carrier})` }))]}
+            value={dialler.carrier_account ? String(dialler.carrier_account) : ''}
+            readOnly={readOnly}
+            onChange={(v) => setDialler({ carrier_account: v ? Number(v) : undefined })}
+            error={errors['dialler.carrier_account']}
+            allowDeselect={false}
+          />
         </SimpleGrid>
         <SimpleGrid cols={{ base: 1, sm: 3 }}>
           <Select

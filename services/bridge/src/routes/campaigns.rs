@@ -59,6 +59,38 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
     })
 }
 
+/// The carrier account a campaign names must exist, and own the campaign's caller ID (a carrier
+/// refuses a `From` its account does not own).
+async fn check_carrier(state: &AppState, campaign: &NewCampaign) -> ApiResult<()> {
+    let Some(id) = store::dialler_settings::carrier_account(&campaign.settings) else {
+        return Ok(());
+    };
+    let account = match state.store.carrier_account(id).await {
+        Ok(account) => account,
+        Err(store::StoreError::NotFound { .. }) => {
+            return Err(ApiError::invalid(
+                "dialler.carrier_account",
+                format!("there is no carrier account {id}"),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(caller_id) = &campaign.caller_id
+        && !account.numbers.is_empty()
+        && !account.numbers.contains(caller_id)
+    {
+        return Err(ApiError::invalid(
+            "caller_id",
+            format!(
+                "{caller_id} is not one of carrier account {:?}'s numbers, and the carrier \
+                 refuses a caller ID the account does not own",
+                account.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn to_view(campaign: &Campaign) -> CampaignView {
     let config = &campaign.config;
     CampaignView {
@@ -134,7 +166,9 @@ async fn create(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<CampaignSettings>,
 ) -> ApiResult<(StatusCode, Json<CampaignView>)> {
-    let campaign = state.store.create_campaign(to_store(&body)?).await?;
+    let new = to_store(&body)?;
+    check_carrier(&state, &new).await?;
+    let campaign = state.store.create_campaign(new).await?;
     let view = to_view(&campaign);
     audit(
         &state,
@@ -164,12 +198,9 @@ async fn update(
     ApiJson(body): ApiJson<CampaignSettings>,
 ) -> ApiResult<Json<CampaignView>> {
     let before = to_view(&state.store.campaign(CampaignId(id)).await?);
-    let after = to_view(
-        &state
-            .store
-            .update_campaign(CampaignId(id), to_store(&body)?)
-            .await?,
-    );
+    let new = to_store(&body)?;
+    check_carrier(&state, &new).await?;
+    let after = to_view(&state.store.update_campaign(CampaignId(id), new).await?);
     audit(
         &state,
         &principal,

@@ -463,7 +463,45 @@ async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: T
     assert_eq!(app.store.list_carrier_accounts().await.unwrap().len(), 1);
 }
 
+async fn a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id(app: TestApp) {
+    let account = account_at(&app, "http://127.0.0.1:9", "+14155550199").await;
+    let bot = app.create_bot(bot_spec()).await;
+    let body = |account: i64, caller_id: &str| {
+        json!({"name": "Through Twilio", "bot_id": bot["id"], "caller_id": caller_id,
+            "dialler": {"carrier_account": account}})
+    };
+    for (field, bad) in [
+        ("dialler.carrier_account", body(999, "+14155550199")),
+        ("caller_id", body(account.0, "+14155550100")),
+    ] {
+        let (status, _, named) =
+            error_of(app.post("/api/v1/campaigns", Some(&app.admin), &bad).await).await;
+        assert_eq!((status, named.as_deref()), (422, Some(field)), "{bad}");
+    }
+    let listed = app
+        .store
+        .list_campaigns(store::Page::default(), None)
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty(), "a refused campaign was saved");
+    let good = body(account.0, "+14155550199");
+    let created = app.post("/api/v1/campaigns", Some(&app.admin), &good).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"].clone();
+    let path = format!("/api/v1/campaigns/{id}");
+    let (status, _, named) = error_of(
+        app.put(&path, Some(&app.admin), &body(998, "+14155550199"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, named.as_deref()),
+        (422, Some("dialler.carrier_account"))
+    );
+}
+
 api_tests!(
+    a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id,
     an_answered_call_is_streamed_to_a_worker_once_its_signature_checks_out,
     an_answered_call_nobody_can_take_hears_the_abandon_message_and_ends_abandoned,
     status_callbacks_out_of_order_end_a_call_once_with_its_outcome,
