@@ -33,9 +33,39 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
     .map_err(ApiError::internal)?
 }
 
-/// Checks a password against a stored PHC string, off the async threads.
-pub async fn verify_password(password: String, hash: String) -> bool {
+/// At most this many argon2 runs at once (each holds about 19 MiB): a flood of logins waits
+/// here rather than filling the blocking pool and the memory.
+fn argon2_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
+/// A hash of a password nobody knows: an unknown email is checked against it, so it takes as
+/// long to refuse as a known one (no user enumeration by timing).
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        use argon2::password_hash::PasswordHasher;
+        let secret = format!("{:032x}", rand::random::<u128>());
+        argon2::Argon2::default()
+            .hash_password(secret.as_bytes())
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Checks a password against a stored PHC string (`None`: the decoy), off the async threads
+/// and at most a few at a time.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_slot) = argon2_slots().acquire().await else {
+        return false;
+    };
+    let known = hash.is_some();
     tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
         use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -44,6 +74,7 @@ pub async fn verify_password(password: String, hash: String) -> bool {
                     .is_ok()
             })
             .unwrap_or(false)
+            && known
     })
     .await
     .unwrap_or(false)
@@ -280,22 +311,27 @@ impl LoginLimiter {
         }
     }
 
+    /// Keys kept before expired ones are swept.
+    const MAX_KEYS: usize = 10_000;
+
     fn keys(account: &str, address: &str) -> [String; 2] {
-        [
-            format!("account:{}", account.trim().to_lowercase()),
-            format!("address:{address}"),
-        ]
+        // An email is at most 320 characters: a longer "account" is not kept whole.
+        let account: String = account.trim().to_lowercase().chars().take(320).collect();
+        [format!("account:{account}"), format!("address:{address}")]
     }
 
-    /// `Err` with the seconds to wait when the account or the address is locked out.
-    pub async fn check(&self, account: &str, address: &str) -> Result<(), u64> {
+    /// Takes one attempt for the account and the address, or `Err` with the seconds to wait when
+    /// either is locked out. The attempt counts as a failure from now on (so concurrent attempts
+    /// cannot all pass the check) until [`LoginLimiter::succeeded`] gives it back.
+    pub async fn reserve(&self, account: &str, address: &str) -> Result<Instant, u64> {
         let now = Instant::now();
         let mut failures = self.failures.lock().await;
-        for (key, max) in Self::keys(account, address)
-            .into_iter()
+        let keys = Self::keys(account, address);
+        for (key, max) in keys
+            .iter()
             .zip([self.max_per_account, self.max_per_address])
         {
-            if let Some(times) = failures.get_mut(&key) {
+            if let Some(times) = failures.get_mut(key) {
                 while times
                     .front()
                     .is_some_and(|t| now.duration_since(*t) > self.window)
@@ -312,21 +348,30 @@ impl LoginLimiter {
                 }
             }
         }
-        Ok(())
-    }
-
-    pub async fn record_failure(&self, account: &str, address: &str) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().await;
-        for key in Self::keys(account, address) {
+        // Many distinct keys (a spray of made-up emails) are dropped once their window is over.
+        if failures.len() >= Self::MAX_KEYS {
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) <= self.window)
+            });
+        }
+        for key in keys {
             failures.entry(key).or_default().push_back(now);
         }
+        Ok(now)
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    pub async fn record_success(&self, account: &str) {
-        let [account_key, _] = Self::keys(account, "");
-        self.failures.lock().await.remove(&account_key);
+    /// A successful login clears the account's failures and gives the address its attempt back.
+    pub async fn succeeded(&self, account: &str, address: &str, attempt: Instant) {
+        let [account_key, address_key] = Self::keys(account, address);
+        let mut failures = self.failures.lock().await;
+        failures.remove(&account_key);
+        if let Some(times) = failures.get_mut(&address_key)
+            && let Some(at) = times.iter().position(|t| *t == attempt)
+        {
+            times.remove(at);
+        }
     }
 }
 

@@ -34,29 +34,32 @@ async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let address = peer.ip().to_string();
-    if let Err(wait) = state.limiter.check(&request.email, &address).await {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "auth.rate_limited",
-            format!("too many failed sign-ins; try again in {wait} s"),
-        ));
-    }
-    let user = state.store.user_by_email(&request.email).await?;
-    let verified = match &user {
-        Some(user) => verify_password(request.password.clone(), user.password_hash.clone()).await,
-        None => false,
+    let attempt = match state.limiter.reserve(&request.email, &address).await {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "auth.rate_limited",
+                format!("too many failed sign-ins; try again in {wait} s"),
+            ));
+        }
     };
+    let user = state.store.user_by_email(&request.email).await?;
+    // An unknown email is checked against a decoy hash: as slow as a known one.
+    let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let verified = verify_password(request.password.clone(), hash).await;
     match user {
         Some(user) if verified && !user.disabled => {
-            state.limiter.record_success(&request.email).await;
+            state
+                .limiter
+                .succeeded(&request.email, &address, attempt)
+                .await;
             Ok(Json(session(&state, &user)?))
         }
-        _ => {
-            state.limiter.record_failure(&request.email, &address).await;
-            Err(ApiError::unauthorized(
-                "wrong email or password, or the account is disabled",
-            ))
-        }
+        // The reserved attempt stays counted as a failure.
+        _ => Err(ApiError::unauthorized(
+            "wrong email or password, or the account is disabled",
+        )),
     }
 }
 

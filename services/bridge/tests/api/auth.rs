@@ -74,6 +74,52 @@ async fn a_wrong_password_is_401_and_repeated_failures_are_rate_limited(app: Tes
     assert_eq!((status, code.as_str()), (429, "auth.rate_limited"));
 }
 
+async fn a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fast(app: TestApp) {
+    let body = json!({"email": "admin@example.com", "password": "wrong password"});
+    let flood = (0..200).map(|_| app.post("/api/v1/auth/login", None, &body));
+    let health = async {
+        // While the flood is verified, the Backend still answers at once.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let status = app.get("/health", None).await.status();
+        (status, started.elapsed())
+    };
+    let (responses, (health, took)) = tokio::join!(futures_util::future::join_all(flood), health);
+    let wrong = responses.iter().filter(|r| r.status() == 401).count();
+    let limited = responses.iter().filter(|r| r.status() == 429).count();
+    assert!(wrong <= 5, "{wrong} attempts were verified, not at most 5");
+    assert_eq!(wrong + limited, 200, "{wrong} 401s and {limited} 429s");
+    assert_eq!(health, 200);
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "/health took {took:?}"
+    );
+}
+
+async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
+    let time = |email: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"email": email, "password": "wrong password"});
+            let started = std::time::Instant::now();
+            assert_eq!(
+                app.post("/api/v1/auth/login", None, &body).await.status(),
+                401
+            );
+            started.elapsed()
+        }
+    };
+    // Warm the decoy hash first; then both take an argon2 verification.
+    time("warm@example.com").await;
+    let known = time("admin@example.com").await;
+    let unknown = time("nobody@example.com").await;
+    let gap = known.abs_diff(unknown);
+    assert!(
+        unknown >= known / 2,
+        "unknown {unknown:?} against known {known:?}: gap {gap:?}"
+    );
+}
+
 async fn one_address_trying_many_accounts_is_rate_limited(app: TestApp) {
     for i in 0..20 {
         let body = json!({"email": format!("nobody{i}@example.com"), "password": "guess guess"});
@@ -215,6 +261,8 @@ async fn admins_create_and_disable_users(app: TestApp) {
 api_tests!(
     sign_in_returns_tokens_and_refresh_renews_them,
     a_wrong_password_is_401_and_repeated_failures_are_rate_limited,
+    a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fast,
+    an_unknown_email_is_refused_as_slowly_as_a_known_one,
     one_address_trying_many_accounts_is_rate_limited,
     routes_refuse_missing_tokens_and_roles_below_theirs,
     an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked,
