@@ -3,6 +3,9 @@
 //! Plain text, Markdown (pulldown-cmark's events, markup dropped), HTML (html2text, scripts and
 //! styles dropped), PDF (pdf-extract) and DOCX (the paragraphs of `word/document.xml`, read with
 //! roxmltree); an unreadable document is an `ExtractError` saying why, never a panic.
+//!
+//! Compressed parts are unpacked with a cap ([`MAX_UNPACKED_BYTES`]): a DOCX whose XML, or a PDF
+//! whose streams, would inflate past it (a decompression bomb) is refused before it is unpacked.
 
 use std::io::Read;
 
@@ -33,7 +36,13 @@ pub enum ExtractError {
     Html(String),
     #[error("the document has no text")]
     Empty,
+    #[error("the document's unpacked size is over {} MiB", MAX_UNPACKED_BYTES >> 20)]
+    TooLarge,
 }
+
+/// The most a document may unpack to (a DOCX's `word/document.xml`; a PDF's compressed streams
+/// together).
+pub const MAX_UNPACKED_BYTES: u64 = 128 << 20;
 
 impl Format {
     /// The format from the file's name, else its content type (`text/markdown; charset=…`).
@@ -127,6 +136,10 @@ fn markdown(source: &str) -> String {
 }
 
 fn pdf(bytes: &[u8]) -> Result<String, ExtractError> {
+    // pdf-extract inflates streams without a bound: measure them first.
+    if pdf_unpacked_size(bytes, MAX_UNPACKED_BYTES) > MAX_UNPACKED_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
     // pdf-extract panics on some malformed files; a bad upload must not take the Backend down.
     let bytes = bytes.to_vec();
     std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem(&bytes))
@@ -140,11 +153,20 @@ fn docx(bytes: &[u8]) -> Result<String, ExtractError> {
     let failed = |e: &dyn std::fmt::Display| ExtractError::Docx(e.to_string());
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| failed(&e))?;
     let mut xml = String::new();
-    archive
+    let entry = archive
         .by_name("word/document.xml")
-        .map_err(|e| failed(&format!("word/document.xml: {e}")))?
+        .map_err(|e| failed(&format!("word/document.xml: {e}")))?;
+    if entry.size() > MAX_UNPACKED_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
+    // The declared size may lie: read one byte past the cap at most.
+    entry
+        .take(MAX_UNPACKED_BYTES + 1)
         .read_to_string(&mut xml)
         .map_err(|e| failed(&e))?;
+    if xml.len() as u64 > MAX_UNPACKED_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
     let document = roxmltree::Document::parse(&xml).map_err(|e| failed(&e))?;
     let word = |node: &roxmltree::Node<'_, '_>, name: &str| {
         node.is_element()
@@ -165,6 +187,74 @@ fn docx(bytes: &[u8]) -> Result<String, ExtractError> {
         out.push_str("\n\n");
     }
     Ok(out)
+}
+
+/// What a PDF's `stream … endstream` bodies unpack to, Flate layers unwrapped, counted up to
+/// `cap` (past it, the count stops). A body that is not zlib counts as nothing (only compressed
+/// data can outgrow the upload), and neither do images, which text extraction never unpacks.
+fn pdf_unpacked_size(bytes: &[u8], cap: u64) -> u64 {
+    let mut total = 0u64;
+    let mut rest = bytes;
+    while let Some(at) = find(rest, b"stream") {
+        let mut start = at + b"stream".len();
+        let after = &rest[start..];
+        if rest[..at].ends_with(b"end") {
+            rest = after;
+            continue;
+        }
+        if after.starts_with(b"\r\n") {
+            start += 2;
+        } else if after.starts_with(b"\n") || after.starts_with(b"\r") {
+            start += 1;
+        } else {
+            // `endstream` itself, or the word inside something else.
+            rest = &rest[start..];
+            continue;
+        }
+        let end = find(&rest[start..], b"endstream").map_or(rest.len(), |e| start + e);
+        // The stream's dictionary: what follows the last `obj` before it.
+        let before = &rest[at.saturating_sub(2048)..at];
+        let dictionary = rfind(before, b"obj").map_or(before, |o| &before[o..]);
+        if find(dictionary, b"/Image").is_none() {
+            total = total.saturating_add(inflated_size(&rest[start..end], cap - total.min(cap)));
+        }
+        if total > cap {
+            return total;
+        }
+        rest = &rest[(end + b"endstream".len()).min(rest.len())..];
+    }
+    total
+}
+
+/// How much `data` inflates to (layer after zlib layer), up to one byte past `cap`.
+fn inflated_size(data: &[u8], cap: u64) -> u64 {
+    let zlib = |d: &[u8]| {
+        d.len() >= 2 && d[0] & 0x0f == 8 && (u16::from(d[0]) << 8 | u16::from(d[1])) % 31 == 0
+    };
+    if !zlib(data) {
+        return 0;
+    }
+    let mut out = Vec::new();
+    let read = flate2::read::ZlibDecoder::new(data)
+        .take(cap + 1)
+        .read_to_end(&mut out);
+    if read.is_err() && out.is_empty() {
+        return 0;
+    }
+    let size = out.len() as u64;
+    if size > cap || !zlib(&out) {
+        return size;
+    }
+    // Flate inside Flate: what the inner layer unpacks to counts too.
+    size.max(inflated_size(&out, cap))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// WordprocessingML's namespace.

@@ -1,30 +1,58 @@
 //! Text extraction from each format a knowledge base takes, and its refusals.
 //!
 //! Each document is made here byte for byte (a PDF with its cross-reference table, a DOCX zip); the
-//! refusals are an unknown format, bad UTF-8, a broken PDF or DOCX, and a document with no text.
+//! refusals are an unknown format, bad UTF-8, a broken PDF or DOCX, a document with no text, and
+//! decompression bombs (a DOCX and a PDF that would unpack past the cap).
 
 use knowledge::{ExtractError, Format, extract};
 use std::io::Write;
 
 /// A one-page PDF 1.4 that shows `lines` in Helvetica, with a correct xref table.
 fn pdf(lines: &[&str]) -> Vec<u8> {
+    pdf_with(lines, None)
+}
+
+/// `size` bytes of zeros, zlib-compressed (the point is the ratio, about 1000:1).
+fn zeros_compressed(size: usize) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..size / chunk.len() {
+        encoder.write_all(&chunk).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// The PDF of `lines`, with `extra` as one more (Flate-compressed) stream object when given.
+fn pdf_with(lines: &[&str], extra: Option<&[u8]>) -> Vec<u8> {
     let mut content = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
     for line in lines {
         content.push_str(&format!("({line}) Tj T*\n"));
     }
     content.push_str("ET\n");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
-        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned().into_bytes(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned().into_bytes(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned().into_bytes(),
+        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()).into_bytes(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned().into_bytes(),
     ];
+    if let Some(data) = extra {
+        let mut object = format!(
+            "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+            data.len()
+        )
+        .into_bytes();
+        object.extend_from_slice(data);
+        object.extend_from_slice(b"\nendstream");
+        objects.push(object);
+    }
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, object) in objects.iter().enumerate() {
         offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+        out.extend(format!("{} 0 obj\n", i + 1).bytes());
+        out.extend_from_slice(object);
+        out.extend(b"\nendobj\n");
     }
     let xref = out.len();
     out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
@@ -121,6 +149,41 @@ fn a_pdf_gives_its_text_and_a_broken_one_is_refused() {
     assert!(text.contains("INV-20931"), "{text:?}");
     let broken = extract(Format::Pdf, b"%PDF-1.4\nthis is not a pdf").unwrap_err();
     assert!(matches!(broken, ExtractError::Pdf(_)), "{broken}");
+}
+
+#[test]
+fn a_pdf_or_docx_that_would_unpack_past_the_cap_is_refused_before_it_is_unpacked() {
+    let bomb = zeros_compressed(160 << 20);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let pdf = pdf_with(&["Our clinic opens at 8 am."], Some(&bomb));
+    assert_eq!(
+        extract(Format::Pdf, &pdf).unwrap_err(),
+        ExtractError::TooLarge
+    );
+    // A small compressed stream is read as usual.
+    let fine = pdf_with(
+        &["Our clinic opens at 8 am."],
+        Some(&zeros_compressed(1 << 20)),
+    );
+    assert!(extract(Format::Pdf, &fine).unwrap().contains("8 am"));
+    // A DOCX whose document.xml inflates to 160 MiB (of spaces inside a paragraph).
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
+    zip.start_file("word/document.xml", options).unwrap();
+    zip.write_all(br#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>"#).unwrap();
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..160 {
+        zip.write_all(&spaces).unwrap();
+    }
+    zip.write_all(b"</w:t></w:r></w:p></w:body></w:document>")
+        .unwrap();
+    let docx = zip.finish().unwrap().into_inner();
+    assert!(docx.len() < 4 << 20, "{} bytes", docx.len());
+    let refused = extract(Format::Docx, &docx).unwrap_err();
+    assert_eq!(refused, ExtractError::TooLarge);
+    assert!(refused.to_string().contains("over 128 MiB"), "{refused}");
 }
 
 #[test]
