@@ -162,6 +162,18 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Ends `call`'s attempt on its contact, whoever holds the contact's lease now: a retry or
+    /// the close, with the outcome kept. Nothing changes when a newer call of the contact exists
+    /// (that call owns the contact now); a contact closed meanwhile stays closed and only keeps
+    /// the outcome. `Ok(false)` when nothing changed.
+    async fn finish_call_attempt(
+        &self,
+        call: CallId,
+        last_outcome: &str,
+        next: ContactNext,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+
     // Calls.
     async fn create_call(&self, call: NewCall) -> Result<Call>;
     async fn call(&self, id: CallId) -> Result<Call>;
@@ -171,6 +183,18 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     /// Stores a call's result document once, and (when given) moves the call in the same
     /// transaction; a second result is a `Conflict`, a stale move a `StaleTransition`, and
     /// either leaves nothing written.
+    /// Replaces the minimal result a worker posts when an attach it accepted was never connected
+    /// (`fleet.attach_failed`) with the call's real result (another worker took the call), and
+    /// moves the call from where that left it to `to` with `outcome`. A `Conflict` when the
+    /// stored result is anything else.
+    async fn correct_attach_failed(
+        &self,
+        id: CallId,
+        result: &Value,
+        to: CallState,
+        outcome: contracts::CallOutcomeCode,
+        at: DateTime<Utc>,
+    ) -> Result<Call>;
     async fn record_call_result(
         &self,
         id: CallId,
@@ -203,7 +227,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn list_settings(&self) -> Result<Vec<Setting>>;
 
     // CRM outbox.
-    /// Queues a delivery; queuing the same call and target twice keeps the first.
+    /// Queues a delivery. The same call, target and payload again changes nothing; another
+    /// payload (a corrected result) replaces the queued one and is delivered again.
     async fn enqueue_crm_delivery(
         &self,
         delivery: NewCrmDelivery,

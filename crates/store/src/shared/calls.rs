@@ -5,6 +5,7 @@ use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::rows::{CallEventRow, CallRow, StateCountRow, paged, to_json};
 use crate::validate;
+use chrono::{DateTime, Utc};
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId};
 use sqlx::QueryBuilder;
 
@@ -228,6 +229,59 @@ pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Ca
             Err(stale(pool, call_id, from).await)
         }
     }
+}
+
+pub(super) async fn correct_attach_failed(
+    pool: &Pool,
+    call_id: CallId,
+    result: &serde_json::Value,
+    to: CallState,
+    outcome: CallOutcomeCode,
+    at: DateTime<Utc>,
+) -> Result<Call> {
+    let mut tx = super::super::begin_write(pool).await?;
+    let before = call(pool, call_id).await?;
+    let disposition = result
+        .get("disposition")
+        .and_then(serde_json::Value::as_str);
+    let at = to_ms(at);
+    let sql = format!(
+        "UPDATE calls SET result = $2, disposition = $3, state = $4, outcome = $5, \
+         state_changed_at = $6, ended_at = COALESCE(ended_at, $6) \
+         WHERE id = $1 AND outcome = 'fleet.attach_failed' AND state = $7 \
+         RETURNING {CALL_COLUMNS}"
+    );
+    let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(call_id.0)
+        .bind(to_json(result))
+        .bind(disposition)
+        .bind(to.as_str())
+        .bind(outcome.as_str())
+        .bind(at)
+        .bind(before.state.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Err(StoreError::Conflict {
+            entity: "call result",
+            detail: format!("call {call_id} has a result that is not fleet.attach_failed"),
+        });
+    };
+    let corrected = Call::try_from(row)?;
+    let detail = serde_json::json!({ "source": "call_result", "corrects": "fleet.attach_failed" });
+    append_event(
+        &mut tx,
+        call_id,
+        Some(before.state),
+        to,
+        Some(outcome),
+        Some(&detail),
+        at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(corrected)
 }
 
 pub(super) async fn record_call_result(

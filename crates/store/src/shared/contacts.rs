@@ -188,6 +188,37 @@ pub(super) async fn finish_attempt(
     })
 }
 
+pub(super) async fn finish_call_attempt(
+    pool: &Pool,
+    call: CallId,
+    last_outcome: &str,
+    next: ContactNext,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let (status, next_at) = match next {
+        ContactNext::RetryAt(at) => (ContactStatus::Pending, to_ms(at)),
+        ContactNext::Done => (ContactStatus::Done, to_ms(now)),
+    };
+    let updated = sqlx::query(
+        "UPDATE contacts SET \
+         status = CASE WHEN status = 'done' THEN 'done' ELSE $2 END, \
+         next_attempt_at = CASE WHEN status = 'done' THEN next_attempt_at ELSE $3 END, \
+         last_outcome = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5 \
+         WHERE id = (SELECT contact_id FROM calls WHERE id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM calls newer \
+                         WHERE newer.contact_id = contacts.id AND newer.id > $1)",
+    )
+    .bind(call.0)
+    .bind(status.as_str())
+    .bind(next_at)
+    .bind(last_outcome)
+    .bind(to_ms(now))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
 /// What a lease needs to know about its campaign, read inside the lease transaction.
 pub(crate) struct LeaseContext {
     pub bot_id: i64,

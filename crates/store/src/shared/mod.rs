@@ -170,6 +170,16 @@ impl Store for ThisStore {
         contacts::finish_attempt(&self.pool, contact, owner, last_outcome, next, now).await
     }
 
+    async fn finish_call_attempt(
+        &self,
+        call: CallId,
+        last_outcome: &str,
+        next: ContactNext,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        contacts::finish_call_attempt(&self.pool, call, last_outcome, next, now).await
+    }
+
     async fn create_call(&self, call: NewCall) -> Result<Call> {
         calls::create_call(&self.pool, call).await
     }
@@ -181,6 +191,16 @@ impl Store for ThisStore {
     }
     async fn transition(&self, transition: Transition) -> Result<Call> {
         calls::transition(&self.pool, transition).await
+    }
+    async fn correct_attach_failed(
+        &self,
+        id: CallId,
+        result: &Value,
+        to: CallState,
+        outcome: contracts::CallOutcomeCode,
+        at: DateTime<Utc>,
+    ) -> Result<Call> {
+        calls::correct_attach_failed(&self.pool, id, result, to, outcome, at).await
     }
     async fn record_call_result(
         &self,

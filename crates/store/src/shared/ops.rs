@@ -151,7 +151,11 @@ pub(super) async fn enqueue_crm_delivery(
     super::calls::call(pool, delivery.call_id).await?;
     sqlx::query(
         "INSERT INTO crm_deliveries (call_id, target, payload, status, attempts, next_attempt_at, \
-         created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT (call_id, target) DO NOTHING",
+         created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4) \
+         ON CONFLICT (call_id, target) DO UPDATE SET payload = excluded.payload, \
+         status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, \
+         last_error = NULL, delivered_at = NULL \
+         WHERE crm_deliveries.payload <> excluded.payload",
     )
     .bind(delivery.call_id.0)
     .bind(&delivery.target)

@@ -314,7 +314,57 @@ fn end_of(call_id: contracts::CallId, now: chrono::DateTime<chrono::Utc>) -> Tra
         .with_outcome(CallOutcomeCode::CallCompleted)
 }
 
+/// H3: the real result of a call another worker took replaces `fleet.attach_failed`, once; any
+/// other stored result is never replaced.
+async fn a_real_result_replaces_fleet_attach_failed_and_nothing_else(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let call = inbound_call(&*store, now).await;
+    let minimal = serde_json::json!({"outcome": "fleet.attach_failed"});
+    let lapsed = Transition::new(call.id, CallState::Answered, CallState::Failed, now)
+        .with_outcome(CallOutcomeCode::FleetAttachFailed);
+    store
+        .record_call_result(call.id, &minimal, Some(lapsed))
+        .await
+        .unwrap();
+    let real = serde_json::json!({"outcome": "call.completed", "disposition": "booked"});
+    let later = now + chrono::Duration::seconds(30);
+    let corrected = store
+        .correct_attach_failed(
+            call.id,
+            &real,
+            CallState::Completed,
+            CallOutcomeCode::CallCompleted,
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(corrected.state, CallState::Completed);
+    assert_eq!(corrected.outcome, Some(CallOutcomeCode::CallCompleted));
+    assert_eq!(corrected.disposition.as_deref(), Some("booked"));
+    assert_eq!(corrected.result, Some(real.clone()));
+    let events = store.call_events(call.id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.from_state, last.to_state),
+        (Some(CallState::Failed), CallState::Completed)
+    );
+    // Once corrected, the result is the real one: a second correction is a conflict.
+    let again = store
+        .correct_attach_failed(
+            call.id,
+            &minimal,
+            CallState::Failed,
+            CallOutcomeCode::FleetAttachFailed,
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict { .. }), "{again}");
+    assert_eq!(store.call(call.id).await.unwrap().result, Some(real));
+}
+
 both_backends!(
+    a_real_result_replaces_fleet_attach_failed_and_nothing_else,
     a_result_is_recorded_once_with_its_end_move,
     a_transition_moves_the_call_and_appends_its_event,
     a_late_or_duplicate_event_is_rejected_and_changes_nothing,

@@ -384,7 +384,92 @@ async fn a_malformed_lease_request_is_rejected_naming_the_field(store: Arc<dyn S
     );
 }
 
+/// M1: a call's result closes its own attempt, never the newer lease of another call, and
+/// still keeps its outcome when the contact's lease has lapsed.
+async fn a_result_closes_its_own_calls_attempt_not_a_newer_lease(store: Arc<dyn Store>) {
+    let campaign = running_campaign(&*store, |_| {}).await;
+    store
+        .add_contacts(campaign, many_contacts(2))
+        .await
+        .unwrap();
+    let now = at(2026, 11, 23, 15, 0);
+    let first = lease(&*store, campaign, "d1", now).await;
+    let (a, other) = (&first[0], &first[1]);
+    // The other contact's lease is renewed; the first lapses and the same dialler leases that
+    // contact again as call B.
+    store
+        .renew_leases(
+            "d1",
+            &[other.contact_id],
+            TTL,
+            now + chrono::Duration::seconds(50),
+        )
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::seconds(61);
+    let again = lease(&*store, campaign, "d1", later).await;
+    assert_eq!(again.len(), 1);
+    let b = &again[0];
+    assert_eq!(b.contact_id, a.contact_id);
+    assert_ne!(b.call_id, a.call_id);
+    // A's late result: B's lease is untouched.
+    let closed = store
+        .finish_call_attempt(a.call_id, "call.completed", ContactNext::Done, later)
+        .await
+        .unwrap();
+    assert!(!closed);
+    let contact = store.contact(a.contact_id).await.unwrap();
+    assert_eq!(contact.status, ContactStatus::Leased);
+    assert_eq!(contact.lease_owner.as_deref(), Some("d1"));
+    // B's result closes it.
+    assert!(
+        store
+            .finish_call_attempt(b.call_id, "call.completed", ContactNext::Done, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.contact(a.contact_id).await.unwrap().status,
+        ContactStatus::Done
+    );
+    // The other contact's lease has lapsed too and nobody took it: its call's result still
+    // closes the attempt and keeps the outcome.
+    let retry = later + chrono::Duration::hours(1);
+    let lapsed = now + chrono::Duration::seconds(300);
+    assert!(
+        store
+            .finish_call_attempt(
+                other.call_id,
+                "dial.busy",
+                ContactNext::RetryAt(retry),
+                lapsed
+            )
+            .await
+            .unwrap()
+    );
+    let contact = store.contact(other.contact_id).await.unwrap();
+    assert_eq!(contact.last_outcome.as_deref(), Some("dial.busy"));
+    assert_eq!(contact.status, ContactStatus::Pending);
+    assert_eq!(contact.lease_owner, None);
+    // A contact closed meanwhile stays closed, keeping the outcome.
+    assert!(
+        store
+            .finish_call_attempt(
+                b.call_id,
+                "call.bot_hangup",
+                ContactNext::RetryAt(retry),
+                later
+            )
+            .await
+            .unwrap()
+    );
+    let closed = store.contact(a.contact_id).await.unwrap();
+    assert_eq!(closed.status, ContactStatus::Done);
+    assert_eq!(closed.last_outcome.as_deref(), Some("call.bot_hangup"));
+}
+
 both_backends!(
+    a_result_closes_its_own_calls_attempt_not_a_newer_lease,
     lease_creates_a_leased_call_per_contact_and_counts_the_attempt,
     lease_refuses_a_campaign_that_is_not_running,
     lease_skips_contacts_on_the_dnc_list,

@@ -14,7 +14,7 @@ use contracts::call_result::CallResult;
 use contracts::runtime_config::{
     BotRef, BotSpec, CallDirection, CallInfo, ContactInfo, RuntimeConfig,
 };
-use contracts::{BotId, CallId, CallState};
+use contracts::{BotId, CallId, CallOutcomeCode, CallState};
 use serde_json::{Map, Value, json};
 use store::retry;
 use store::{Call, NewCall, Transition};
@@ -183,6 +183,35 @@ async fn result(
     let document = serde_json::to_value(&result).map_err(ApiError::internal)?;
     let call = state.store.call(CallId(id)).await?;
     if let Some(existing) = &call.result {
+        // A worker that accepted an attach it never saw connected posts `fleet.attach_failed`
+        // when its reservation lapses; when another worker took the call meanwhile (the
+        // dialler failed over), that worker's real result replaces it.
+        let superseded = call.outcome == Some(CallOutcomeCode::FleetAttachFailed)
+            && result.outcome != CallOutcomeCode::FleetAttachFailed;
+        if superseded && existing != &document {
+            let corrected = state
+                .store
+                .correct_attach_failed(
+                    call.id,
+                    &document,
+                    result.outcome.end_state(),
+                    result.outcome,
+                    result.timings.ended_at,
+                )
+                .await?;
+            tracing::warn!(call_id = id, outcome = %result.outcome, "a real result replaced fleet.attach_failed");
+            after_result(&state, &corrected, &result, document).await?;
+            return Ok(Json(
+                json!({ "call_id": id, "state": corrected.state, "duplicate": false }),
+            ));
+        }
+        // The lapsed reservation's report arriving after the real result: nothing to keep,
+        // and nothing for that worker to retry or bury.
+        if result.outcome == CallOutcomeCode::FleetAttachFailed && existing != &document {
+            return Ok(Json(
+                json!({ "call_id": id, "state": call.state, "duplicate": true, "superseded": true }),
+            ));
+        }
         if existing != &document {
             return Err(ApiError::conflict(
                 "conflict.result",
@@ -243,9 +272,6 @@ async fn schedule_retry(state: &AppState, call: &Call, result: &CallResult) -> A
         return Ok(());
     };
     let contact = state.store.contact(contact_id).await?;
-    let Some(owner) = contact.lease_owner.clone() else {
-        return Ok(());
-    };
     let campaign = state.store.campaign(campaign_id).await?;
     let now = Utc::now();
     let next = retry::jittered(
@@ -253,12 +279,14 @@ async fn schedule_retry(state: &AppState, call: &Call, result: &CallResult) -> A
         now,
         rand::random::<f64>(),
     );
-    match state
+    // By the call, not by whoever leases the contact now: a lease that lapsed and was taken
+    // by a newer call is that call's to close (M1).
+    let finished = state
         .store
-        .finish_attempt(contact_id, &owner, result.outcome.as_str(), next, now)
-        .await
-    {
-        Ok(()) | Err(store::StoreError::WrongState { .. }) => Ok(()),
-        Err(other) => Err(other.into()),
+        .finish_call_attempt(call.id, result.outcome.as_str(), next, now)
+        .await?;
+    if !finished {
+        tracing::info!(call_id = %call.id, %contact_id, "a newer call owns the contact; this result does not close its attempt");
     }
+    Ok(())
 }

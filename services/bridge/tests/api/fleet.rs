@@ -3,7 +3,7 @@
 use crate::campaigns::campaign;
 use crate::helpers::*;
 use chrono::Utc;
-use contracts::CallState;
+use contracts::{CallOutcomeCode, CallState};
 use serde_json::{Value, json};
 use std::time::Duration;
 use store::{ContactStatus, LeaseRequest, Transition};
@@ -166,7 +166,66 @@ async fn the_call_log_filters_by_state(app: TestApp) {
     assert_eq!((status, field.as_deref()), (422, Some("cursor")));
 }
 
+/// H3: worker A's reservation lapses and it posts `fleet.attach_failed`, while worker B (the
+/// dialler failed over to it) has the real call: B's result replaces A's, the contact gets the
+/// real outcome (not a redial), and no other result is ever replaced.
+async fn a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call(app: TestApp) {
+    let call_id = leased_call(&app).await;
+    let call = contracts::CallId(call_id);
+    for (from, to) in [
+        (CallState::Leased, CallState::Dialing),
+        (CallState::Dialing, CallState::Answered),
+        (CallState::Answered, CallState::Attaching),
+    ] {
+        app.store
+            .transition(Transition::new(call, from, to, Utc::now()))
+            .await
+            .unwrap();
+    }
+    let path = format!("/api/v1/calls/{call_id}/result");
+    let mut lapsed = result_body(call_id, "fleet.attach_failed");
+    lapsed["transcript"] = json!([]);
+    lapsed["analysis"] = json!({});
+    let posted = app.post(&path, Some(FLEET_SECRET), &lapsed).await;
+    assert_eq!(posted.status(), 200);
+    assert_eq!(
+        app.store.call(call).await.unwrap().outcome,
+        Some(CallOutcomeCode::FleetAttachFailed)
+    );
+    // B's real result arrives second, and is kept.
+    let real = result_body(call_id, "call.completed");
+    let posted = app.post(&path, Some(FLEET_SECRET), &real).await;
+    assert_eq!(posted.status(), 200);
+    let stored = app.store.call(call).await.unwrap();
+    assert_eq!(stored.state, CallState::Completed);
+    assert_eq!(stored.outcome, Some(CallOutcomeCode::CallCompleted));
+    assert_eq!(
+        stored.result.as_ref().unwrap()["analysis"]["interest"],
+        "high"
+    );
+    let contact = app.store.contact(stored.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.last_outcome.as_deref(), Some("call.completed"));
+    assert_eq!(contact.status, ContactStatus::Done, "not redialled");
+    // The real result again is a duplicate, and so is a lapsed report arriving late (nothing
+    // for worker A to bury); any other result is still a conflict.
+    for late in [real, lapsed] {
+        let again = app.post(&path, Some(FLEET_SECRET), &late).await;
+        assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    }
+    let refused = app
+        .post(
+            &path,
+            Some(FLEET_SECRET),
+            &result_body(call_id, "dial.machine"),
+        )
+        .await;
+    assert_eq!(error_of(refused).await.0, 409);
+    let stored = app.store.call(call).await.unwrap();
+    assert_eq!(stored.outcome, Some(CallOutcomeCode::CallCompleted));
+}
+
 api_tests!(
+    a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call,
     the_call_log_filters_by_outcome_disposition_phone_and_transcript_text,
     config_needs_the_fleet_secret_and_renders_the_contact,
     config_by_bot_opens_an_inbound_call,
