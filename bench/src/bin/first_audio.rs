@@ -96,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
     let app = App::build(config, db.store.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
+    // The fake providers on loopback: where this platform sends OpenAI.
+    let providers = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let providers_url = format!("http://{}", providers.local_addr()?);
+    let fakes: axum::Router = bench::fake_providers::router(Duration::ZERO, 1.5);
+    tokio::spawn(async move { axum::serve(providers, fakes).await });
     let mut worker = fleet::WorkerConfig::new(
         "bench-worker",
         fleet::Listen::Tcp("127.0.0.1:0".parse()?),
@@ -105,13 +110,18 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     worker.max_calls = u32::try_from(args.concurrency * 2)?;
-    // The fakes take any key; the vendors' clients want one.
+    // The fakes take any key; the vendors' clients want one, and it goes only where the
+    // platform sends the vendor.
     for vendor in ["openai", "vllm"] {
         worker
             .providers
             .keys
             .insert(vendor.to_owned(), "bench".to_owned());
     }
+    worker
+        .providers
+        .base_urls
+        .insert("openai".to_owned(), format!("{providers_url}/v1"));
     let worker = fleet::Worker::bind(worker)
         .await
         .context("start the fleet worker")?;
@@ -120,11 +130,7 @@ async fn main() -> anyhow::Result<()> {
     db.store
         .put_setting("fleet.urls", serde_json::json!([worker_url]), None)
         .await?;
-    // The fake providers on loopback, and the bot that greets through them, routed to NUMBER.
-    let providers = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let providers_url = format!("http://{}", providers.local_addr()?);
-    let fakes: axum::Router = bench::fake_providers::router(Duration::ZERO, 1.5);
-    tokio::spawn(async move { axum::serve(providers, fakes).await });
+    // The bot that greets through the fake providers, routed to NUMBER.
     let mut spec = bench::speech::openai_compatible_bot(&providers_url);
     spec.first_message = Some("Hello, this is the clinic. How can I help?".into());
     let (bot, _) = db

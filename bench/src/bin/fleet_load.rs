@@ -358,6 +358,8 @@ async fn main() -> anyhow::Result<()> {
         .env("VOXCORE_LISTEN", format!("127.0.0.1:{port}"))
         .env("MAX_CONCURRENT_CALLS", "2000")
         .env("OPENAI_API_KEY", "bench")
+        // The fake providers are where the platform sends OpenAI, so the key may go there.
+        .env("PROVIDER_BASE_URLS", format!("openai={base}/v1"))
         .env("VOXCORE_OUTBOX", dir.path().join("outbox"))
         .env(
             "OBJECT_STORE_URL",

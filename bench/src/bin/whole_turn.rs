@@ -59,6 +59,8 @@ async fn vox_turns(base: &str, speech: &[i16], args: &Args) -> anyhow::Result<Tu
     let spec = spec(base);
     let env = ProviderEnv {
         keys: [("openai".to_owned(), "bench".to_owned())].into(),
+        // The fakes are where this platform sends OpenAI: its key may go there.
+        base_urls: [("openai".to_owned(), format!("{base}/v1"))].into(),
         http: Some(reqwest::Client::new()),
         ..ProviderEnv::default()
     };

@@ -159,6 +159,16 @@ pub const LLM_PROVIDERS: &[&str] = &[
 ];
 /// Text-to-speech vendors and the local voices.
 pub const TTS_PROVIDERS: &[&str] = &["elevenlabs", "cartesia", "openai", "piper", "espeak"];
+/// Vendors reached with the platform's API key: a bot may point one at another URL only where
+/// the platform configured it, so the key never goes to a URL a bot chose.
+pub const KEYED_PROVIDERS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "groq",
+    "deepgram",
+    "elevenlabs",
+    "cartesia",
+];
 
 /// One speech provider: a vendor, a model or voice, vendor options, and what takes over when it fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -72,6 +72,15 @@ pub enum BuildError {
         capability: Capability,
         provider: String,
     },
+    #[error(
+        "{capability} provider {provider:?} points at {base_url}, where the platform's key is not \
+         sent: only the vendor's own URL or the one the platform configured gets it"
+    )]
+    KeyNotForUrl {
+        capability: Capability,
+        provider: String,
+        base_url: String,
+    },
     #[error("{capability} provider {provider:?} needs options.{option}")]
     MissingOption {
         capability: Capability,
@@ -92,6 +101,7 @@ impl BuildError {
         match self {
             BuildError::Unknown { capability, .. }
             | BuildError::MissingKey { capability, .. }
+            | BuildError::KeyNotForUrl { capability, .. }
             | BuildError::MissingOption { capability, .. }
             | BuildError::Unavailable { capability, .. } => *capability,
         }
@@ -130,16 +140,38 @@ impl Resolver<'_> {
         needs_key: bool,
     ) -> Result<Endpoint, BuildError> {
         let provider = settings.provider.clone();
+        // Where the environment sends this vendor: its configured base, else the vendor's own.
+        let configured = self
+            .env
+            .base_urls
+            .get(&provider)
+            .cloned()
+            .or_else(|| default_base.map(str::to_owned));
         let base = Self::option(settings, "base_url")
-            .or_else(|| self.env.base_urls.get(&provider).cloned())
-            .or_else(|| default_base.map(str::to_owned))
+            .or_else(|| configured.clone())
             .ok_or(BuildError::MissingOption {
                 capability: self.capability,
                 provider: provider.clone(),
                 option: "base_url",
             })?;
-        let key = self.env.keys.get(&provider).cloned();
+        // The platform's key goes only where the environment sends the vendor: a bot's own
+        // `base_url` elsewhere gets no key (H1).
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        let key_allowed = configured.as_deref().is_some_and(|c| same(c, &base));
+        let key = self
+            .env
+            .keys
+            .get(&provider)
+            .cloned()
+            .filter(|_| key_allowed);
         if needs_key && key.is_none() {
+            if !key_allowed && self.env.keys.contains_key(&provider) {
+                return Err(BuildError::KeyNotForUrl {
+                    capability: self.capability,
+                    provider,
+                    base_url: base,
+                });
+            }
             return Err(BuildError::MissingKey {
                 capability: self.capability,
                 provider,

@@ -70,6 +70,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
         Duration::from_secs(u64::from(settings.stale_in_progress_timeout_minutes) * 60);
     config.console_dir = console_dir(settings);
     config.public_url = settings.vox_public_url.clone();
+    config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     Ok(config)
 }
 
@@ -299,6 +300,12 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
             .providers
             .keys
             .insert((*provider).to_owned(), key.expose_secret().to_owned());
+    }
+    for (vendor, url) in &settings.provider_base_urls {
+        config
+            .providers
+            .base_urls
+            .insert(vendor.clone(), url.clone());
     }
     if let Some(url) = &settings.whisper_url {
         config

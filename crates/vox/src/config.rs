@@ -23,15 +23,7 @@ pub const DEFAULT_HEALTH_PORT: u16 = 8090;
 pub const DEFAULT_HEALTH_STALE_SECONDS: u32 = 30;
 pub const DEFAULT_STALE_IN_PROGRESS_TIMEOUT_MINUTES: u32 = 30;
 pub const DEFAULT_VOXCORE_DRAIN_SECONDS: u32 = 300;
-/// Provider keys and the variables they are read from.
-pub const PROVIDER_KEYS: &[(&str, &str)] = &[
-    ("openai", "OPENAI_API_KEY"),
-    ("anthropic", "ANTHROPIC_API_KEY"),
-    ("groq", "GROQ_API_KEY"),
-    ("deepgram", "DEEPGRAM_API_KEY"),
-    ("elevenlabs", "ELEVENLABS_API_KEY"),
-    ("cartesia", "CARTESIA_API_KEY"),
-];
+pub use crate::providers::PROVIDER_KEYS;
 /// Shortest accepted shared secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -43,7 +35,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn problem(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn problem(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         setting,
         problem: problem.into(),
@@ -181,6 +173,10 @@ pub struct Settings {
     /// API keys by provider, from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GROQ_API_KEY`,
     /// `DEEPGRAM_API_KEY`, `ELEVENLABS_API_KEY`, `CARTESIA_API_KEY`.
     pub provider_keys: Vec<(&'static str, SecretString)>,
+    /// `PROVIDER_BASE_URLS`: `vendor=url` pairs, comma-separated (a proxy or a self-hosted
+    /// endpoint for a keyed vendor). The platform's key goes only to these or the vendor's own
+    /// URL, and a bot may point a keyed vendor only here.
+    pub provider_base_urls: Vec<(String, String)>,
     /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
     /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
     pub whisper_url: Option<String>,
@@ -361,6 +357,7 @@ impl Settings {
                     text(variable).map(|key| (*provider, SecretString::from(key)))
                 })
                 .collect(),
+            provider_base_urls: crate::providers::base_urls(text("PROVIDER_BASE_URLS"))?,
             whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
             local_llm_url: http_url("LOCAL_LLM_URL", text("LOCAL_LLM_URL"))?,
             local_llm_model: text("LOCAL_LLM_MODEL").map(PathBuf::from),
@@ -536,7 +533,7 @@ fn database_url(value: Option<String>) -> Result<String, ConfigError> {
     Ok(url)
 }
 
-fn with_scheme(
+pub(crate) fn with_scheme(
     setting: &'static str,
     url: String,
     schemes: &[&str],

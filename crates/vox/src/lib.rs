@@ -8,6 +8,7 @@ pub mod check;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod providers;
 pub mod telemetry;
 pub mod up;
 

@@ -289,6 +289,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.s3_recordings = s3_recordings(settings)?;
     config.console_dir = console_dir(settings);
     config.public_url = settings.vox_public_url.clone();
+    config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await
@@ -356,6 +357,12 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .providers
                 .keys
                 .insert((*provider).to_owned(), key.expose_secret().to_owned());
+        }
+        for (vendor, url) in &settings.provider_base_urls {
+            worker
+                .providers
+                .base_urls
+                .insert(vendor.clone(), url.clone());
         }
         if let Some(url) = &whisper_url {
             worker

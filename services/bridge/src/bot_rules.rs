@@ -5,10 +5,11 @@
 use crate::error::{ApiError, ApiResult};
 use crate::template;
 use contracts::runtime_config::{
-    AnalysisFieldKind, BUILTIN_VARIABLES, BotSpec, FlowStep, LLM_PROVIDERS, ProviderSettings,
-    STT_PROVIDERS, TTS_PROVIDERS, ToolSpec,
+    AnalysisFieldKind, BUILTIN_VARIABLES, BotSpec, FlowStep, KEYED_PROVIDERS, LLM_PROVIDERS,
+    ProviderSettings, STT_PROVIDERS, TTS_PROVIDERS, ToolSpec,
 };
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 
 /// JSON Schema's type names.
@@ -16,16 +17,18 @@ const SCHEMA_TYPES: &[&str] = &[
     "object", "array", "string", "number", "integer", "boolean", "null",
 ];
 
-pub fn check(spec: &BotSpec) -> ApiResult<()> {
+/// `allowed`: where the platform sends each keyed vendor besides its own URL
+/// (`PROVIDER_BASE_URLS`).
+pub fn check(spec: &BotSpec, allowed: &BTreeMap<String, String>) -> ApiResult<()> {
     if spec.language.trim().is_empty() {
         return Err(ApiError::invalid(
             "spec.language",
             "must be a language tag such as en-US",
         ));
     }
-    provider("spec.stt", &spec.stt, STT_PROVIDERS)?;
-    provider("spec.llm", &spec.llm, LLM_PROVIDERS)?;
-    provider("spec.tts", &spec.tts, TTS_PROVIDERS)?;
+    provider("spec.stt", &spec.stt, STT_PROVIDERS, allowed)?;
+    provider("spec.llm", &spec.llm, LLM_PROVIDERS, allowed)?;
+    provider("spec.tts", &spec.tts, TTS_PROVIDERS, allowed)?;
     templates(spec)?;
     tools(spec)?;
     analysis(spec)?;
@@ -44,17 +47,39 @@ pub fn check(spec: &BotSpec) -> ApiResult<()> {
     flow(spec)
 }
 
-fn provider(field: &str, settings: &ProviderSettings, known: &[&str]) -> ApiResult<()> {
+fn provider(
+    field: &str,
+    settings: &ProviderSettings,
+    known: &[&str],
+    allowed: &BTreeMap<String, String>,
+) -> ApiResult<()> {
     let mut current = Some(settings);
     let mut path = field.to_owned();
     while let Some(settings) = current {
-        if !known.contains(&settings.provider.as_str()) {
+        let name = settings.provider.as_str();
+        if !known.contains(&name) {
             return Err(ApiError::invalid(
                 format!("{path}.provider"),
                 format!(
                     "unknown provider {:?}; known: {}",
                     settings.provider,
                     known.join(", ")
+                ),
+            ));
+        }
+        // A keyed vendor's URL is the platform's to choose: its key would follow it (H1).
+        let base = settings.options.get("base_url").and_then(Value::as_str);
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if let Some(base) = base
+            && KEYED_PROVIDERS.contains(&name)
+            && !allowed.get(name).is_some_and(|ok| same(ok, base))
+        {
+            return Err(ApiError::invalid(
+                format!("{path}.options.base_url"),
+                format!(
+                    "{name} is reached with the platform's API key, which goes only to {name}'s \
+                     own URL or the one the platform configured (PROVIDER_BASE_URLS); {base} is \
+                     neither. Leave base_url out, or ask an admin to configure it."
                 ),
             ));
         }

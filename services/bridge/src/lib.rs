@@ -59,6 +59,9 @@ pub struct BridgeConfig {
     /// `VOX_PUBLIC_URL`: the base carriers reach the telephony edge at, as they sign it; `None`
     /// takes each webhook's `Host` (plain HTTP).
     pub public_url: Option<String>,
+    /// `PROVIDER_BASE_URLS`: where the platform sends each keyed vendor besides its own URL; a
+    /// bot may point a keyed vendor only there (the platform's key never goes elsewhere).
+    pub provider_base_urls: std::collections::BTreeMap<String, String>,
 }
 
 impl BridgeConfig {
@@ -90,6 +93,7 @@ impl BridgeConfig {
             s3_recordings: None,
             console_dir: None,
             public_url: None,
+            provider_base_urls: Default::default(),
         }
     }
 }

@@ -152,6 +152,42 @@ fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
     ));
 }
 
+/// H1: a bot's own `base_url` for a keyed vendor gets no platform key: the chain is refused
+/// before any request, unless the platform itself sends the vendor there.
+#[test]
+fn the_platforms_key_goes_only_to_the_url_the_platform_configured() {
+    let mut env = ProviderEnv::default();
+    env.keys.insert("openai".to_owned(), "sk-canary".to_owned());
+    env.keys.insert("deepgram".to_owned(), "k".to_owned());
+    let mut llm = provider("openai", None);
+    llm.options
+        .insert("base_url".to_owned(), json!("http://127.0.0.1:9/v1"));
+    let bot = spec(llm, provider("espeak", None));
+    let refused = build_chains(&bot, &env).err();
+    assert_eq!(
+        refused,
+        Some(BuildError::KeyNotForUrl {
+            capability: Capability::Llm,
+            provider: "openai".to_owned(),
+            base_url: "http://127.0.0.1:9/v1".to_owned()
+        })
+    );
+    assert!(!refused.unwrap().to_string().contains("sk-canary"));
+    // The vendor's own URL, or the one the platform configured, gets the key.
+    let mut own = provider("openai", None);
+    own.options
+        .insert("base_url".to_owned(), json!("https://api.openai.com/v1/"));
+    assert!(build_chains(&spec(own, provider("espeak", None)), &env).is_ok());
+    env.base_urls
+        .insert("openai".to_owned(), "http://127.0.0.1:9/v1/".to_owned());
+    assert!(build_chains(&bot, &env).is_ok());
+    // A keyless vendor (a self-hosted server) goes where the bot says.
+    let mut vllm = provider("vllm", None);
+    vllm.options
+        .insert("base_url".to_owned(), json!("http://127.0.0.1:9/v1"));
+    assert!(build_chains(&spec(vllm, provider("espeak", None)), &env).is_ok());
+}
+
 #[tokio::test]
 async fn the_llama_provider_is_the_local_llm_server_and_a_server_that_is_down_fails_the_turn_at_once()
  {

@@ -175,3 +175,61 @@ async fn a_body_over_the_limit_is_refused_with_413() {
     let (status, code, _) = error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
     assert_eq!((status, code.as_str()), (413, "request.too_large"));
 }
+
+/// H1: a keyed vendor (its calls carry the platform's API key) may be pointed only where the
+/// platform sends it (`PROVIDER_BASE_URLS`); a keyless self-hosted server may be anywhere.
+#[tokio::test]
+async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configure() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config
+            .provider_base_urls
+            .insert("openai".into(), "https://llm-proxy.internal/v1".into());
+    })
+    .await;
+    let mut spec = bot_spec();
+    spec["llm"] = json!({"provider": "openai", "options": {"base_url": "https://evil.example/v1"}});
+    let body = json!({"name": "Key thief", "spec": spec});
+    let (status, _, field) =
+        error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
+    assert_eq!(
+        (status, field.as_deref()),
+        (422, Some("spec.llm.options.base_url"))
+    );
+    // In a fallback too.
+    let mut spec = bot_spec();
+    spec["tts"]["fallback"] =
+        json!({"provider": "elevenlabs", "options": {"base_url": "http://127.0.0.1:9"}});
+    let body = json!({"name": "Key thief", "spec": spec});
+    let (status, _, field) =
+        error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
+    assert_eq!(
+        (status, field.as_deref()),
+        (422, Some("spec.tts.fallback.options.base_url"))
+    );
+    // The URL the platform configured is fine, and so is a keyless server anywhere.
+    let mut spec = bot_spec();
+    spec["llm"] =
+        json!({"provider": "openai", "options": {"base_url": "https://llm-proxy.internal/v1/"}});
+    assert_eq!(
+        app.post(
+            "/api/v1/bots",
+            Some(&app.admin),
+            &json!({"name": "Proxied", "spec": spec})
+        )
+        .await
+        .status(),
+        201
+    );
+    let mut spec = bot_spec();
+    spec["llm"] = json!({"provider": "vllm", "options": {"base_url": "http://10.1.2.3:8000/v1"}});
+    assert_eq!(
+        app.post(
+            "/api/v1/bots",
+            Some(&app.admin),
+            &json!({"name": "Self-hosted", "spec": spec})
+        )
+        .await
+        .status(),
+        201
+    );
+}
