@@ -1,17 +1,20 @@
 //! The HTTP client behind webhook tools: POST the call as JSON, give the JSON reply back.
+//!
+//! Tool URLs are the operator's, so they go through the guarded client (`egress`): no
+//! redirects, no private addresses unless allowed, a bounded reply (H2).
 
 use async_trait::async_trait;
 use pipeline::tools::WebhookClient;
 use serde_json::Value;
 
-/// Posts tool calls with reqwest; the tool's timeout is enforced by the pipeline.
-#[derive(Debug, Clone, Default)]
+/// Posts tool calls through the guarded client; the tool's timeout is enforced by the pipeline.
+#[derive(Debug, Clone)]
 pub struct HttpWebhooks {
-    client: reqwest::Client,
+    client: egress::Egress,
 }
 
 impl HttpWebhooks {
-    pub fn new(client: reqwest::Client) -> Self {
+    pub fn new(client: egress::Egress) -> Self {
         Self { client }
     }
 }
@@ -19,22 +22,16 @@ impl HttpWebhooks {
 #[async_trait]
 impl WebhookClient for HttpWebhooks {
     async fn call(&self, url: &str, body: &Value) -> Result<Value, String> {
-        let response = self
+        let reply = self
             .client
-            .post(url)
-            .json(body)
-            .send()
+            .post_json(url, &[], body)
             .await
-            .map_err(|e| format!("webhook unreachable: {e}"))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| format!("webhook reply unreadable: {e}"))?;
-        if !status.is_success() {
+            .map_err(|e| format!("webhook refused: {e}"))?;
+        let text = String::from_utf8_lossy(&reply.body).into_owned();
+        if !(200..300).contains(&reply.status) {
             return Err(format!(
                 "webhook answered HTTP {}: {}",
-                status.as_u16(),
+                reply.status,
                 text.chars().take(200).collect::<String>()
             ));
         }

@@ -71,6 +71,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     config.console_dir = console_dir(settings);
     config.public_url = settings.vox_public_url.clone();
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
+    config.outbound_allowed = settings.outbound_allowed.clone();
     Ok(config)
 }
 
@@ -301,6 +302,7 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
             .keys
             .insert((*provider).to_owned(), key.expose_secret().to_owned());
     }
+    config.outbound.allowed = settings.outbound_allowed.clone();
     for (vendor, url) in &settings.provider_base_urls {
         config
             .providers

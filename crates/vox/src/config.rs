@@ -177,6 +177,9 @@ pub struct Settings {
     /// endpoint for a keyed vendor). The platform's key goes only to these or the vendor's own
     /// URL, and a bot may point a keyed vendor only here.
     pub provider_base_urls: Vec<(String, String)>,
+    /// `OUTBOUND_ALLOWED_NETWORKS`: private networks (CIDRs) that webhook tools may reach;
+    /// loopback, private and link-local addresses are refused otherwise.
+    pub outbound_allowed: egress::Allowed,
     /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
     /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
     pub whisper_url: Option<String>,
@@ -358,6 +361,9 @@ impl Settings {
                 })
                 .collect(),
             provider_base_urls: crate::providers::base_urls(text("PROVIDER_BASE_URLS"))?,
+            outbound_allowed: crate::providers::allowed_networks(text(
+                "OUTBOUND_ALLOWED_NETWORKS",
+            ))?,
             whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
             local_llm_url: http_url("LOCAL_LLM_URL", text("LOCAL_LLM_URL"))?,
             local_llm_model: text("LOCAL_LLM_MODEL").map(PathBuf::from),

@@ -1,4 +1,4 @@
-//! The speech vendors' settings: their API keys' variables, and `PROVIDER_BASE_URLS`.
+//! Outbound settings: the vendors' API keys and `PROVIDER_BASE_URLS`, `OUTBOUND_ALLOWED_NETWORKS`.
 
 use crate::config::{ConfigError, problem, with_scheme};
 
@@ -41,6 +41,12 @@ pub(crate) fn base_urls(value: Option<String>) -> Result<Vec<(String, String)>, 
         .collect()
 }
 
+/// `OUTBOUND_ALLOWED_NETWORKS`: the private networks URLs operators supply may reach.
+pub(crate) fn allowed_networks(value: Option<String>) -> Result<egress::Allowed, ConfigError> {
+    egress::Allowed::parse(value.as_deref().unwrap_or_default())
+        .map_err(|e| problem("OUTBOUND_ALLOWED_NETWORKS", e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +65,10 @@ mod tests {
             ]
         );
         assert!(base_urls(None).unwrap().is_empty());
+        let allowed = allowed_networks(Some("10.0.0.0/8, 127.0.0.1".into())).unwrap();
+        assert!(allowed.permits("10.2.3.4".parse().unwrap()));
+        let error = allowed_networks(Some("10.0.0.0/33".into())).unwrap_err();
+        assert_eq!(error.setting, "OUTBOUND_ALLOWED_NETWORKS");
         for bad in ["openai", "vllm=http://x", "openai=ftp://x"] {
             let error = base_urls(Some(bad.into())).unwrap_err();
             assert_eq!(error.setting, "PROVIDER_BASE_URLS", "{bad}: {error}");

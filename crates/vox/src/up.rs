@@ -290,6 +290,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.console_dir = console_dir(settings);
     config.public_url = settings.vox_public_url.clone();
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
+    config.outbound_allowed = settings.outbound_allowed.clone();
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await
@@ -358,6 +359,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .keys
                 .insert((*provider).to_owned(), key.expose_secret().to_owned());
         }
+        worker.outbound.allowed = settings.outbound_allowed.clone();
         for (vendor, url) in &settings.provider_base_urls {
             worker
                 .providers

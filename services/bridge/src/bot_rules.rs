@@ -17,9 +17,10 @@ const SCHEMA_TYPES: &[&str] = &[
     "object", "array", "string", "number", "integer", "boolean", "null",
 ];
 
-/// `allowed`: where the platform sends each keyed vendor besides its own URL
-/// (`PROVIDER_BASE_URLS`).
-pub fn check(spec: &BotSpec, allowed: &BTreeMap<String, String>) -> ApiResult<()> {
+/// The platform's settings that bound a spec: where keyed vendors may be sent
+/// (`PROVIDER_BASE_URLS`) and which private networks tools may reach (`OUTBOUND_ALLOWED_NETWORKS`).
+pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
+    let allowed = &config.provider_base_urls;
     if spec.language.trim().is_empty() {
         return Err(ApiError::invalid(
             "spec.language",
@@ -30,7 +31,7 @@ pub fn check(spec: &BotSpec, allowed: &BTreeMap<String, String>) -> ApiResult<()
     provider("spec.llm", &spec.llm, LLM_PROVIDERS, allowed)?;
     provider("spec.tts", &spec.tts, TTS_PROVIDERS, allowed)?;
     templates(spec)?;
-    tools(spec)?;
+    tools(spec, &config.outbound_allowed)?;
     analysis(spec)?;
     if !(10..=4 * 3600).contains(&spec.limits.max_duration_secs) {
         return Err(ApiError::invalid(
@@ -121,7 +122,11 @@ fn templates(spec: &BotSpec) -> ApiResult<()> {
     Ok(())
 }
 
-fn tools(spec: &BotSpec) -> ApiResult<()> {
+fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
+    let guard = egress::Egress::new(egress::Policy {
+        allowed: outbound.clone(),
+        ..egress::Policy::default()
+    });
     let mut names = HashSet::new();
     for (index, tool) in spec.tools.iter().enumerate() {
         let field = format!("spec.tools[{index}]");
@@ -152,6 +157,23 @@ fn tools(spec: &BotSpec) -> ApiResult<()> {
                         format!("{field}.url"),
                         "must be an http(s) URL",
                     ));
+                }
+                // An address (or localhost) that is private is refused now; a name is checked
+                // again each time the worker resolves it (H2).
+                let local_name = reqwest::Url::parse(url).ok().is_some_and(|u| {
+                    u.host_str().is_some_and(|h| {
+                        h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost")
+                    })
+                });
+                let refused = match guard.check_url(url) {
+                    Err(error) => Some(error.to_string()),
+                    Ok(_) if local_name && !outbound.permits(std::net::Ipv4Addr::LOCALHOST.into()) => {
+                        Some("localhost is this host: an admin can allow 127.0.0.0/8 (OUTBOUND_ALLOWED_NETWORKS)".to_owned())
+                    }
+                    Ok(_) => None,
+                };
+                if let Some(reason) = refused {
+                    return Err(ApiError::invalid(format!("{field}.url"), reason));
                 }
                 if !(100..=30_000).contains(timeout_ms) {
                     return Err(ApiError::invalid(

@@ -62,6 +62,8 @@ pub struct BridgeConfig {
     /// `PROVIDER_BASE_URLS`: where the platform sends each keyed vendor besides its own URL; a
     /// bot may point a keyed vendor only there (the platform's key never goes elsewhere).
     pub provider_base_urls: std::collections::BTreeMap<String, String>,
+    /// `OUTBOUND_ALLOWED_NETWORKS`: the private networks a bot's webhook tools may name.
+    pub outbound_allowed: egress::Allowed,
 }
 
 impl BridgeConfig {
@@ -94,6 +96,7 @@ impl BridgeConfig {
             console_dir: None,
             public_url: None,
             provider_base_urls: Default::default(),
+            outbound_allowed: Default::default(),
         }
     }
 }

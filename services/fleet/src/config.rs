@@ -54,6 +54,8 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     /// Keys, base URLs and local models for the speech providers.
     pub providers: ProviderEnv,
+    /// What webhook tools may reach (`OUTBOUND_ALLOWED_NETWORKS`), and their reply's limits.
+    pub outbound: egress::Policy,
     /// The capacity registry the worker heartbeats into (`REDIS_URL`), when there is one.
     pub registry: Option<crate::registration::RegistryLink>,
 }
@@ -99,6 +101,7 @@ impl WorkerConfig {
             fleet_endpoints: Vec::new(),
             drain_timeout: Duration::from_secs(300),
             providers: ProviderEnv::default(),
+            outbound: egress::Policy::default(),
             registry: None,
         }
     }

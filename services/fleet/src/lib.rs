@@ -38,8 +38,8 @@ pub struct Shared {
     pub slots: Slots,
     pub client: BridgeClient,
     pub outbox: Outbox,
-    /// For webhook tools.
-    pub http: reqwest::Client,
+    /// For webhook tools: URLs operators supply go through the guarded client.
+    pub webhooks: egress::Egress,
     /// The address actually bound (a TCP port of 0 becomes the real one).
     local_http: Option<String>,
 }
@@ -154,10 +154,7 @@ impl Worker {
             slots: Slots::new(config.max_calls, config.attach_ttl),
             client,
             outbox,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .context("building the HTTP client")?,
+            webhooks: egress::Egress::new(config.outbound.clone()),
             local_http,
             config,
         });

@@ -73,7 +73,11 @@ async fn the_webhook_client_posts_json_and_reports_failures() {
         )
     }
     let addr = serve(Router::new().route("/slots", post(slots))).await;
-    let client = HttpWebhooks::default();
+    // The server is on loopback, a private address: this worker allows it.
+    let client = HttpWebhooks::new(egress::Egress::new(egress::Policy {
+        allowed: egress::Allowed::parse("127.0.0.0/8").unwrap(),
+        ..egress::Policy::default()
+    }));
     let url = format!("http://{addr}/slots");
     let reply = client
         .call(&url, &json!({ "arguments": { "day": "tuesday" } }))
@@ -91,6 +95,42 @@ async fn the_webhook_client_posts_json_and_reports_failures() {
         err.contains("502") && err.contains("upstream down"),
         "{err}"
     );
+    // H2: a tool whose server redirects (to a metadata endpoint, say) gets an error, and the
+    // redirect's target is never called.
+    let hit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = hit.clone();
+    let target = serve(Router::new().route(
+        "/meta",
+        post(move || {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { "credentials" }
+        }),
+    ))
+    .await;
+    let location = format!("http://{target}/meta");
+    let redirector = serve(Router::new().route(
+        "/r",
+        post(move || {
+            let location = location.clone();
+            async move {
+                (
+                    StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, location)],
+                )
+            }
+        }),
+    ))
+    .await;
+    let err = client
+        .call(&format!("http://{redirector}/r"), &json!({}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("redirect"), "{err}");
+    assert!(!hit.load(std::sync::atomic::Ordering::SeqCst));
+    // Without the allowance, loopback is not reached at all.
+    let guarded = HttpWebhooks::new(egress::Egress::new(egress::Policy::default()));
+    let err = guarded.call(&url, &json!({})).await.unwrap_err();
+    assert!(err.contains("private address"), "{err}");
 }
 
 fn provider(name: &str, fallback: Option<ProviderSettings>) -> ProviderSettings {

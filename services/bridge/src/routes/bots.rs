@@ -62,7 +62,7 @@ async fn create(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<(StatusCode, Json<BotView>)> {
-    bot_rules::check(&body.spec, &state.config.provider_base_urls)?;
+    bot_rules::check(&body.spec, &state.config)?;
     knowledge_bases_exist(&state, &body.spec).await?;
     let (bot, version) = state
         .store
@@ -101,7 +101,7 @@ async fn save(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SaveBot>,
 ) -> ApiResult<Json<BotView>> {
-    bot_rules::check(&body.spec, &state.config.provider_base_urls)?;
+    bot_rules::check(&body.spec, &state.config)?;
     knowledge_bases_exist(&state, &body.spec).await?;
     let before = view(&state, BotId(id)).await?;
     if body.name.trim() != before.name {

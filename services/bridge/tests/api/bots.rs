@@ -233,3 +233,40 @@ async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configu
         201
     );
 }
+
+/// H2: a webhook tool may not name a private address (the worker would call it: metadata
+/// endpoints, admin ports) unless the platform allows that network.
+#[tokio::test]
+async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_allowed() {
+    let tool = |url: &str| {
+        let mut spec = bot_spec();
+        spec["tools"] = json!([{"type": "webhook", "name": "lookup", "description": "d", "url": url,
+            "parameters": {"type": "object", "properties": {}}}]);
+        json!({"name": "Tools", "spec": spec})
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5:8080/admin",
+        "http://[::1]:9/x",
+        "http://localhost:9/x",
+    ] {
+        let (status, _, field) =
+            error_of(app.post("/api/v1/bots", Some(&app.admin), &tool(url)).await).await;
+        assert_eq!(
+            (status, field.as_deref()),
+            (422, Some("spec.tools[0].url")),
+            "{url}"
+        );
+    }
+    let allowed = spawn_app_with(Backend::Sqlite, |config| {
+        config.outbound_allowed = egress::Allowed::parse("127.0.0.0/8, 10.0.0.0/8").unwrap();
+    })
+    .await;
+    for url in ["http://10.0.0.5:8080/crm", "http://localhost:9/x"] {
+        let response = allowed
+            .post("/api/v1/bots", Some(&allowed.admin), &tool(url))
+            .await;
+        assert_eq!(response.status(), 201, "{url}");
+    }
+}

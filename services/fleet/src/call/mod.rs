@@ -229,7 +229,7 @@ fn assembly(
     Assembly {
         providers: chains,
         webhooks: Some(Arc::new(providers::webhook::HttpWebhooks::new(
-            shared.http.clone(),
+            shared.webhooks.clone(),
         ))),
         knowledge: Some(Arc::new(crate::client::CallKnowledge::new(
             shared.client.clone(),
