@@ -348,17 +348,21 @@ pub(super) async fn reap_stale_calls(pool: &Pool, policy: ReapPolicy) -> Result<
             ));
         }
         let cutoff = now - i64::try_from(deadline.as_millis()).unwrap_or(i64::MAX / 2);
-        let reaped: Vec<i64> = sqlx::query_scalar(
-            "UPDATE calls SET state = $1, outcome = $2, state_changed_at = $3, ended_at = $3 \
-             WHERE state = $4 AND state_changed_at < $5 RETURNING id",
-        )
-        .bind(outcome.end_state().as_str())
-        .bind(outcome.as_str())
-        .bind(now)
-        .bind(state.as_str())
-        .bind(cutoff)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut reaped: Vec<i64> = Vec::new();
+        for id in past_deadline(&mut tx, *state, cutoff, now).await? {
+            let ended: Option<i64> = sqlx::query_scalar(
+                "UPDATE calls SET state = $1, outcome = $2, state_changed_at = $3, ended_at = $3 \
+                 WHERE id = $4 AND state = $5 RETURNING id",
+            )
+            .bind(outcome.end_state().as_str())
+            .bind(outcome.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(state.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            reaped.extend(ended);
+        }
         if reaped.is_empty() {
             continue;
         }
@@ -382,6 +386,43 @@ pub(super) async fn reap_stale_calls(pool: &Pool, policy: ReapPolicy) -> Result<
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// Room past a bot's own `max_duration_secs` before a call in progress counts as stuck: the
+/// worker's hang-up, its result's delivery.
+const PAST_BOT_LIMIT_MS: i64 = 5 * 60 * 1000;
+
+/// The calls in `state` since before `cutoff`; a call in progress only once its bot's own
+/// `max_duration_secs` (bots may run up to 4 hours) and a margin are over too (M2).
+async fn past_deadline(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    state: CallState,
+    cutoff: i64,
+    now: i64,
+) -> Result<Vec<i64>> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT c.id, c.state_changed_at, v.spec FROM calls c \
+         JOIN bot_versions v ON v.bot_id = c.bot_id AND v.version = c.bot_version \
+         WHERE c.state = $1 AND c.state_changed_at < $2",
+    )
+    .bind(state.as_str())
+    .bind(cutoff)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, since, spec)| {
+            if state != CallState::InProgress {
+                return true;
+            }
+            let limit_ms = serde_json::from_str::<serde_json::Value>(spec)
+                .ok()
+                .and_then(|spec| spec["limits"]["max_duration_secs"].as_i64())
+                .map_or(0, |secs| secs.saturating_mul(1000));
+            now - since > limit_ms.saturating_add(PAST_BOT_LIMIT_MS)
+        })
+        .map(|(id, ..)| id)
+        .collect())
 }
 
 #[derive(sqlx::FromRow)]

@@ -363,7 +363,62 @@ async fn a_real_result_replaces_fleet_attach_failed_and_nothing_else(store: Arc<
     assert_eq!(store.call(call.id).await.unwrap().result, Some(real));
 }
 
+/// M2: a bot may run up to 4 hours; its call in progress is not reaped before its own limit
+/// (and a margin) is over, whatever the reaper's general deadline.
+async fn a_long_bots_call_in_progress_is_reaped_only_after_its_own_limit(store: Arc<dyn Store>) {
+    let start = at(2026, 11, 23, 9, 0);
+    let mut long = spec("You take long surveys.");
+    long.limits.max_duration_secs = 3600;
+    let (bot, _) = store
+        .create_bot(store::NewBot {
+            name: "Survey".into(),
+            spec: long,
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let call = store
+        .create_call(NewCall {
+            direction: CallDirection::Inbound,
+            bot_id: bot.id,
+            campaign_id: None,
+            contact_id: None,
+            from: None,
+            to: None,
+            state: CallState::Answered,
+            variables: Default::default(),
+            now: start,
+        })
+        .await
+        .unwrap();
+    let talking = Transition::new(call.id, CallState::Answered, CallState::InProgress, start);
+    store.transition(talking).await.unwrap();
+    let policy = |minutes: i64| {
+        ReapPolicy::standard(
+            start + chrono::Duration::minutes(minutes),
+            Duration::from_secs(30 * 60),
+        )
+    };
+    let report = store.reap_stale_calls(policy(31)).await.unwrap();
+    assert_eq!(
+        report.total(),
+        0,
+        "a live 31-minute call of a 1-hour bot was reaped"
+    );
+    assert_eq!(
+        store.call(call.id).await.unwrap().state,
+        CallState::InProgress
+    );
+    let report = store.reap_stale_calls(policy(66)).await.unwrap();
+    assert_eq!(report.reaped.get("in_progress"), Some(&1));
+    assert_eq!(
+        store.call(call.id).await.unwrap().outcome,
+        Some(CallOutcomeCode::CleanupStale)
+    );
+}
+
 both_backends!(
+    a_long_bots_call_in_progress_is_reaped_only_after_its_own_limit,
     a_real_result_replaces_fleet_attach_failed_and_nothing_else,
     a_result_is_recorded_once_with_its_end_move,
     a_transition_moves_the_call_and_appends_its_event,
