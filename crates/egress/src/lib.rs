@@ -184,6 +184,24 @@ impl Egress {
         &self.policy
     }
 
+    /// Whether a URL an operator saves may be used at all: `check_url`, and `localhost` (a
+    /// name that is always this host) only where loopback is allowed. A save-time check; other
+    /// names are checked each time they are resolved.
+    pub fn check_saved_url(&self, url: &str) -> Result<(), EgressError> {
+        let parsed = self.check_url(url)?;
+        let local = parsed.host_str().is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost")
+        });
+        let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        if local && !self.policy.allowed.permits(loopback) {
+            return Err(EgressError::Forbidden {
+                host: "localhost".to_owned(),
+                address: loopback,
+            });
+        }
+        Ok(())
+    }
+
     /// Whether a request to `url` may be made at all: its scheme, and its host when it is an
     /// address. A name is checked when it is resolved.
     pub fn check_url(&self, url: &str) -> Result<reqwest::Url, EgressError> {
@@ -215,8 +233,23 @@ impl Egress {
         headers: &[(&str, String)],
         body: &serde_json::Value,
     ) -> Result<Reply, EgressError> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| EgressError::Unreachable(e.to_string()))?;
+        let mut with_type = vec![("content-type", "application/json".to_owned())];
+        with_type.extend(headers.iter().cloned());
+        self.post(url, &with_type, bytes).await
+    }
+
+    /// POSTs `body` as it is (a signed payload), with `headers`, and reads the reply within the
+    /// policy.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Reply, EgressError> {
         let url = self.check_url(url)?;
-        let mut request = self.client.post(url).json(body);
+        let mut request = self.client.post(url).body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }

@@ -160,18 +160,7 @@ fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
                 }
                 // An address (or localhost) that is private is refused now; a name is checked
                 // again each time the worker resolves it (H2).
-                let local_name = reqwest::Url::parse(url).ok().is_some_and(|u| {
-                    u.host_str().is_some_and(|h| {
-                        h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost")
-                    })
-                });
-                let refused = match guard.check_url(url) {
-                    Err(error) => Some(error.to_string()),
-                    Ok(_) if local_name && !outbound.permits(std::net::Ipv4Addr::LOCALHOST.into()) => {
-                        Some("localhost is this host: an admin can allow 127.0.0.0/8 (OUTBOUND_ALLOWED_NETWORKS)".to_owned())
-                    }
-                    Ok(_) => None,
-                };
+                let refused = guard.check_saved_url(url).err().map(|e| e.to_string());
                 if let Some(reason) = refused {
                     return Err(ApiError::invalid(format!("{field}.url"), reason));
                 }

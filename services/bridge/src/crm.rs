@@ -130,7 +130,7 @@ pub struct Pass {
 /// Sends every due delivery once, as of `now`.
 pub async fn deliver_due(
     store: &dyn Store,
-    client: &reqwest::Client,
+    client: &egress::Egress,
     now: DateTime<Utc>,
 ) -> store::Result<Pass> {
     let mut pass = Pass::default();
@@ -163,34 +163,44 @@ pub async fn deliver_due(
     Ok(pass)
 }
 
+/// One signed POST through the guarded client (no redirects, no private addresses unless
+/// allowed); the error says what happened, never the transport's internals (M9).
 async fn send(
-    client: &reqwest::Client,
+    client: &egress::Egress,
     webhook: &Webhook,
     payload: &Value,
     now: DateTime<Utc>,
 ) -> Result<(), String> {
     let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
     let timestamp = now.timestamp();
-    let response = client
-        .post(&webhook.url)
-        .timeout(REQUEST_TIMEOUT)
-        .header("content-type", "application/json")
-        .header("x-vox-timestamp", timestamp.to_string())
-        .header("x-vox-signature", sign(&webhook.secret, timestamp, &body))
-        .body(body)
-        .send()
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-vox-timestamp", timestamp.to_string()),
+        ("x-vox-signature", sign(&webhook.secret, timestamp, &body)),
+    ];
+    let reply = client
+        .post(&webhook.url, &headers, body)
         .await
         .map_err(|error| format!("request failed: {error}"))?;
-    if response.status().is_success() {
+    let status = reqwest::StatusCode::from_u16(reply.status).unwrap_or_default();
+    if status.is_success() {
         Ok(())
     } else {
-        Err(format!("webhook answered {}", response.status()))
+        Err(format!("webhook answered {status}"))
     }
 }
 
+/// The guarded client CRM webhooks go through.
+pub fn client(allowed: egress::Allowed) -> egress::Egress {
+    egress::Egress::new(egress::Policy {
+        allowed,
+        max_reply_bytes: 64 << 10,
+        timeout: REQUEST_TIMEOUT,
+    })
+}
+
 /// Runs [`deliver_due`] every `interval` until the task is dropped.
-pub async fn periodic(store: Arc<dyn Store>, interval: Duration) {
-    let client = reqwest::Client::new();
+pub async fn periodic(store: Arc<dyn Store>, interval: Duration, client: egress::Egress) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -165,11 +165,10 @@ impl App {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let served_future = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
-        let crm = self
-            .state
-            .config
-            .crm_interval
-            .map(|interval| tokio::spawn(crm::periodic(self.state.store.clone(), interval)));
+        let crm = self.state.config.crm_interval.map(|interval| {
+            let client = crm::client(self.state.config.outbound_allowed.clone());
+            tokio::spawn(crm::periodic(self.state.store.clone(), interval, client))
+        });
         let indexer = tokio::spawn(self.state.knowledge.clone().run_indexer());
         let served = served_future.await;
         indexer.abort();

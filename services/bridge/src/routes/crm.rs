@@ -72,6 +72,10 @@ async fn save(
     if !(body.url.starts_with("https://") || body.url.starts_with("http://")) {
         return Err(ApiError::invalid("url", "must be an http(s) URL"));
     }
+    // The Backend will POST there: not a private address unless the platform allows it (M9).
+    crate::crm::client(state.config.outbound_allowed.clone())
+        .check_saved_url(&body.url)
+        .map_err(|e| ApiError::invalid("url", e.to_string()))?;
     if body.secret.len() < 16 {
         return Err(ApiError::invalid(
             "secret",

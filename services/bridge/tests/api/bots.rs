@@ -244,7 +244,10 @@ async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_al
             "parameters": {"type": "object", "properties": {}}}]);
         json!({"name": "Tools", "spec": spec})
     };
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.outbound_allowed = egress::Allowed::default();
+    })
+    .await;
     for url in [
         "http://169.254.169.254/latest/meta-data",
         "http://10.0.0.5:8080/admin",

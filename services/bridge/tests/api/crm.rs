@@ -79,7 +79,7 @@ async fn finished_call(app: &TestApp, url: &str) -> i64 {
 async fn a_finished_call_is_pushed_signed_and_retried_until_delivered(app: TestApp) {
     let hook = receiver(2).await;
     let call_id = finished_call(&app, &hook.url).await;
-    let client = reqwest::Client::new();
+    let client = bridge::crm::client(egress::Allowed::parse("127.0.0.0/8").unwrap());
     let now = Utc::now();
     let first = bridge::crm::deliver_due(&*app.store, &client, now)
         .await
@@ -135,7 +135,7 @@ async fn a_finished_call_is_pushed_signed_and_retried_until_delivered(app: TestA
 async fn a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried(app: TestApp) {
     let hook = receiver(usize::MAX).await;
     finished_call(&app, &hook.url).await;
-    let client = reqwest::Client::new();
+    let client = bridge::crm::client(egress::Allowed::parse("127.0.0.0/8").unwrap());
     let mut now = Utc::now();
     for _ in 0..bridge::crm::MAX_ATTEMPTS {
         bridge::crm::deliver_due(&*app.store, &client, now)
@@ -215,3 +215,26 @@ api_tests!(
     a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried,
     webhook_settings_are_validated,
 );
+
+/// M9: the Backend POSTs CRM webhooks itself, so their URL may not be a private address (a
+/// metadata endpoint, an internal port) unless the platform allows that network.
+#[tokio::test]
+async fn a_crm_webhook_on_a_private_address_is_refused_at_save() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.outbound_allowed = egress::Allowed::default();
+    })
+    .await;
+    let campaign = crate::campaigns::campaign(&app, None).await;
+    let path = format!("/api/v1/crm/webhooks/campaign/{campaign}");
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.1:6379/",
+        "http://localhost:8080/admin",
+    ] {
+        let body = json!({"url": url, "secret": SECRET});
+        let (status, _, field) = error_of(app.put(&path, Some(&app.admin), &body).await).await;
+        assert_eq!((status, field.as_deref()), (422, Some("url")), "{url}");
+    }
+    let body = json!({"url": "https://crm.example.com/hook", "secret": SECRET});
+    assert_eq!(app.put(&path, Some(&app.admin), &body).await.status(), 200);
+}
