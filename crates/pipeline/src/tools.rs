@@ -85,6 +85,24 @@ pub enum ToolAction {
     Disposition(String),
 }
 
+/// The most of a tool's result a call's record keeps: the transcript is stored with the call and
+/// shown to viewers, and its size must not put the call's result past the Backend's limit (M3).
+pub const RECORDED_RESULT_BYTES: usize = 16 << 10;
+
+/// `result` as the call's record keeps it: whole when small, else a preview of its first
+/// [`RECORDED_RESULT_BYTES`] with its size.
+pub fn recorded(result: &Value) -> Value {
+    let text = result.to_string();
+    if text.len() <= RECORDED_RESULT_BYTES {
+        return result.clone();
+    }
+    let mut cut = RECORDED_RESULT_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    json!({ "truncated": true, "bytes": text.len(), "preview": &text[..cut] })
+}
+
 /// The result of one tool call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {

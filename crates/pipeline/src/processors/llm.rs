@@ -255,7 +255,7 @@ impl LlmProcessor {
         out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
             name: SEARCH_KNOWLEDGE.to_owned(),
             arguments: json!({ "query": query, "every_turn": true }),
-            result: outcome.result.clone(),
+            result: crate::tools::recorded(&outcome.result),
             duration: started.elapsed(),
         })));
         if outcome.result.get("error").is_none() {
@@ -284,7 +284,7 @@ impl LlmProcessor {
                 out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),
-                    result: outcome.result.clone(),
+                    result: crate::tools::recorded(&outcome.result),
                     duration: started.elapsed(),
                 })));
                 self.messages.push(Message::ToolResult {

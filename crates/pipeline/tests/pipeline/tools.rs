@@ -401,3 +401,17 @@ async fn a_retrieval_over_its_budget_lets_the_reply_go_on_without_passages() {
     );
     assert_eq!(records[0].duration, Duration::from_millis(1_500));
 }
+
+/// M3: a tool's huge reply is kept in the call's record only as a preview with its size.
+#[test]
+fn a_huge_tool_result_is_recorded_as_a_preview_with_its_size() {
+    let small = serde_json::json!({ "slots": ["9am"] });
+    assert_eq!(pipeline::tools::recorded(&small), small);
+    let huge = serde_json::json!({ "rows": "é".repeat(3 << 20) });
+    let kept = pipeline::tools::recorded(&huge);
+    assert_eq!(kept["truncated"], true);
+    assert_eq!(kept["bytes"], huge.to_string().len());
+    let preview = kept["preview"].as_str().unwrap();
+    assert!(preview.len() <= pipeline::tools::RECORDED_RESULT_BYTES);
+    assert!(preview.starts_with("{\"rows\":\"é"));
+}

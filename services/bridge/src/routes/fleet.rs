@@ -20,10 +20,15 @@ use store::retry;
 use store::{Call, NewCall, Transition};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/config", get(config))
-        .route("/calls/{id}/result", post(result))
+    Router::new().route("/config", get(config)).route(
+        "/calls/{id}/result",
+        post(result).layer(axum::extract::DefaultBodyLimit::max(RESULT_LIMIT)),
+    )
 }
+
+/// A call's result has its own limit, well past the API's: a 4-hour call's transcript is large,
+/// and a result refused for its size would be lost (M3).
+const RESULT_LIMIT: usize = 32 << 20;
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ConfigQuery {

@@ -224,7 +224,26 @@ async fn a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call(app:
     assert_eq!(stored.outcome, Some(CallOutcomeCode::CallCompleted));
 }
 
+/// M3: a long call's result is far bigger than the API's 2 MiB body limit, and is still taken.
+async fn a_result_over_the_apis_body_limit_is_still_stored(app: TestApp) {
+    let call_id = leased_call(&app).await;
+    let mut body = result_body(call_id, "call.completed");
+    body["transcript"] = json!(
+        (0..2000)
+            .map(|i| json!({"speaker": "user", "text": "word ".repeat(500), "at_ms": i * 1000}))
+            .collect::<Vec<_>>()
+    );
+    assert!(body.to_string().len() > 4 << 20);
+    walk_to_in_progress(&app, call_id).await;
+    let path = format!("/api/v1/calls/{call_id}/result");
+    let posted = app.post(&path, Some(FLEET_SECRET), &body).await;
+    assert_eq!(posted.status(), 200);
+    let stored = app.store.call(contracts::CallId(call_id)).await.unwrap();
+    assert_eq!(stored.state, CallState::Completed);
+}
+
 api_tests!(
+    a_result_over_the_apis_body_limit_is_still_stored,
     a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call,
     the_call_log_filters_by_outcome_disposition_phone_and_transcript_text,
     config_needs_the_fleet_secret_and_renders_the_contact,
