@@ -208,6 +208,17 @@ pub(crate) struct ExportQuery {
 const EXPORT_PAGE: u32 = 1000;
 const EXPORT_HEADER: &str = "id,created_at,direction,state,outcome,disposition,campaign_id,bot_id,bot_version,attempt,from,to,answered_at,ended_at,talk_seconds\n";
 
+/// Operator text as a spreadsheet cell: a leading `=`, `+`, `-`, `@`, tab or carriage return
+/// would make it a formula, so it gets a `'` first (L8).
+fn cell(text: Option<String>) -> String {
+    let text = text.unwrap_or_default();
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
 fn csv_page(calls: &[store::Call]) -> ApiResult<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
@@ -225,7 +236,7 @@ fn csv_page(calls: &[store::Call]) -> ApiResult<Vec<u8>> {
                 call.direction.as_str().to_owned(),
                 call.state.as_str().to_owned(),
                 text(call.outcome.map(|o| o.as_str().to_owned())),
-                text(call.disposition.clone()),
+                cell(call.disposition.clone()),
                 text(call.campaign_id.map(|c| c.to_string())),
                 call.bot_id.to_string(),
                 call.bot_version.to_string(),

@@ -64,6 +64,18 @@ async fn a_report_shows_rates_and_dispositions_and_the_export_lists_every_call(a
         "{}",
         lines[1]
     );
+    // L8: a disposition that reads as a formula is exported as text.
+    let formula = crate::fleet::leased_call_in_new_campaign(&app).await;
+    let mut body = result_body(formula, "call.completed");
+    body["disposition"] = json!("=HYPERLINK(\"http://x\")");
+    finish(&app, formula, &body).await;
+    let text = app
+        .get("/api/v1/calls/export.csv", Some(&app.admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("'=HYPERLINK(\"\"http://x\"\")"), "{text}");
 }
 
 async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wrong(app: TestApp) {
