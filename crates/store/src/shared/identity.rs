@@ -105,20 +105,37 @@ pub(super) async fn create_api_key(pool: &Pool, key: NewApiKey) -> Result<ApiKey
     row.try_into()
 }
 
+/// How stale `last_used_at` may get before a use writes it again: a busy key does not make
+/// every request a write.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+/// The key with this hash. Only a live key's use is written (at most once a minute), so unknown
+/// and revoked keys cost a read, never a write (L2).
 pub(super) async fn api_key_by_hash(
     pool: &Pool,
     key_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<ApiKey>> {
-    let sql = format!(
-        "UPDATE api_keys SET last_used_at = $2 WHERE key_hash = $1 RETURNING {API_KEY_COLUMNS}"
-    );
+    let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
     let row: Option<ApiKeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(key_hash)
-        .bind(to_ms(now))
         .fetch_optional(pool)
         .await?;
-    row.map(ApiKey::try_from).transpose()
+    let Some(mut key) = row.map(ApiKey::try_from).transpose()? else {
+        return Ok(None);
+    };
+    let stale = key
+        .last_used_at
+        .is_none_or(|at| to_ms(now) - to_ms(at) >= LAST_USED_EVERY_MS);
+    if key.revoked_at.is_none() && stale {
+        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key.id)
+            .bind(to_ms(now))
+            .execute(pool)
+            .await?;
+        key.last_used_at = Some(now);
+    }
+    Ok(Some(key))
 }
 
 pub(super) async fn list_api_keys(pool: &Pool, page: Page) -> Result<Paged<ApiKey>> {

@@ -109,8 +109,15 @@ async fn an_api_key_is_found_by_its_hash_until_revoked(store: Arc<dyn Store>) {
     let now = at(2026, 11, 23, 9, 0);
     let used = store.api_key_by_hash(hash, now).await.unwrap().unwrap();
     assert_eq!(used.last_used_at, Some(now));
+    // L2: uses within a minute write nothing new; a revoked key's use is never written.
+    let soon = now + chrono::Duration::seconds(30);
+    let again = store.api_key_by_hash(hash, soon).await.unwrap().unwrap();
+    assert_eq!(again.last_used_at, Some(now));
     let revoked = store.revoke_api_key(key.id, now).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(now));
+    let later = now + chrono::Duration::hours(1);
+    let refused = store.api_key_by_hash(hash, later).await.unwrap().unwrap();
+    assert_eq!(refused.last_used_at, Some(now));
     assert!(
         store
             .api_key_by_hash(hash, now)
