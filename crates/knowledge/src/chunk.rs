@@ -111,12 +111,12 @@ fn units(text: &str, max: usize) -> Vec<(usize, usize)> {
     units
 }
 
+/// Cuts `text[start..end]` into pieces of at most `max` characters, at whitespace where there is
+/// some. Each step looks at most `max` characters ahead, so a long text without whitespace is cut
+/// in linear time (L9: counting what is left each time was quadratic).
 fn split_long(text: &str, mut start: usize, end: usize, max: usize, out: &mut Vec<(usize, usize)>) {
-    while text[start..end].chars().count() > max {
-        let limit = text[start..end]
-            .char_indices()
-            .nth(max)
-            .map_or(end, |(i, _)| start + i);
+    while let Some((i, _)) = text[start..end].char_indices().nth(max) {
+        let limit = start + i;
         let cut = text[start..limit]
             .rfind(char::is_whitespace)
             .map(|i| start + i)

@@ -64,3 +64,23 @@ fn a_run_without_spaces_longer_than_a_chunk_is_cut_at_the_size() {
     let total: usize = chunks.iter().map(|c| c.text.chars().count()).sum();
     assert_eq!(total, 2500);
 }
+
+/// L9: a long upload without whitespace is cut in linear time. The bound is a guard against the
+/// quadratic cut (minutes at this size), not a benchmark: it holds with a wide margin.
+#[test]
+fn a_long_text_without_whitespace_is_cut_without_quadratic_work() {
+    let text = "x".repeat(8 << 20);
+    let started = std::time::Instant::now();
+    let chunks = chunk(
+        &text,
+        ChunkParams {
+            max_chars: 1000,
+            overlap_chars: 100,
+        },
+    );
+    let took = started.elapsed();
+    assert!(chunks.iter().all(|c| c.text.len() <= 1000));
+    let total: usize = chunks.iter().map(|c| c.text.len()).sum();
+    assert_eq!(total, 8 << 20);
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
