@@ -361,9 +361,10 @@ impl Settings {
                 })
                 .collect(),
             provider_base_urls: crate::providers::base_urls(text("PROVIDER_BASE_URLS"))?,
-            outbound_allowed: crate::providers::allowed_networks(text(
-                "OUTBOUND_ALLOWED_NETWORKS",
-            ))?,
+            outbound_allowed: {
+                let networks = text("OUTBOUND_ALLOWED_NETWORKS");
+                crate::providers::allowed_networks(networks)?
+            },
             whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
             local_llm_url: http_url("LOCAL_LLM_URL", text("LOCAL_LLM_URL"))?,
             local_llm_model: text("LOCAL_LLM_MODEL").map(PathBuf::from),

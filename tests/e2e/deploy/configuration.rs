@@ -36,11 +36,13 @@ fn quoted_after(text: &str, marker: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the code reads: `text("…")` in config.rs, the provider keys, the config file and the log filter.
+/// What the code reads: `text("…")` in config.rs, the provider keys (providers.rs), the config
+/// file and the log filter.
 fn read_by_code() -> BTreeSet<String> {
     let config = read("crates/vox/src/config.rs");
     let mut names = quoted_after(&config, "text(\"");
-    let keys = config
+    let keys = read("crates/vox/src/providers.rs");
+    let keys = keys
         .split("PROVIDER_KEYS: &[(&str, &str)] = &[")
         .nth(1)
         .unwrap();
