@@ -189,6 +189,10 @@ async fn attach(
     }
 }
 
+/// The largest media message a peer may send: a second of 48 kHz PCM is 96 KB, so 1 MiB leaves
+/// room for any carrier's framing while a peer cannot make the worker buffer 64 MiB at once (M7).
+const MAX_MEDIA_MESSAGE: usize = 1 << 20;
+
 async fn media_socket(
     State(shared): State<Arc<Shared>>,
     Path((protocol, token)): Path<(String, String)>,
@@ -222,6 +226,25 @@ async fn media_socket(
         );
     };
     let call_id = reservation.request.call_id;
+    // The slot is claimed now: an upgrade that fails after this (the peer gone before the
+    // handshake completes) must free it and report the call, or the slot stays busy forever (M6).
+    let failed = shared.clone();
+    let upgrade = upgrade
+        .max_message_size(MAX_MEDIA_MESSAGE)
+        .max_frame_size(MAX_MEDIA_MESSAGE)
+        .on_failed_upgrade(move |error| {
+            tracing::warn!(call_id = call_id.0, %error, "the media socket's upgrade failed");
+            tokio::spawn(async move {
+                let (result, recording) = crate::call::minimal_result(
+                    call_id,
+                    Utc::now(),
+                    contracts::CallOutcomeCode::FleetAttachFailed,
+                    "the media socket's upgrade failed",
+                );
+                failed.store_result((result, recording)).await;
+                failed.slots.release(call_id);
+            });
+        });
     upgrade.on_upgrade(move |socket| async move {
         // The call runs in its own task: a panic ends this call only, and the slot is freed either way.
         let started = Utc::now();

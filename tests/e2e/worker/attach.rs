@@ -202,3 +202,41 @@ async fn a_reservation_whose_media_never_connects_expires_and_the_call_record_sa
         "the expired token is refused"
     );
 }
+
+/// M6: a peer that asks for the media socket and is gone before the upgrade completes frees its
+/// slot, and the call record says why (the slot used to stay busy forever, with no result).
+#[tokio::test]
+async fn a_media_upgrade_the_peer_abandons_frees_the_slot_and_reports_the_call() {
+    use tokio::io::AsyncWriteExt;
+    let backend = backend().await;
+    let worker = worker(&backend, 1).await;
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+    let url = reqwest::Url::parse(&accepted.media_url).unwrap();
+    let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        url.path()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Gone at once: no read of the 101, the connection reset.
+    stream.set_zero_linger().unwrap();
+    drop(stream);
+    let result = result_of(&backend.store, call_id, std::time::Duration::from_secs(10)).await;
+    assert_eq!(
+        result.outcome,
+        contracts::CallOutcomeCode::FleetAttachFailed
+    );
+    assert!(
+        result.transcript.iter().any(|t| t.text.contains("upgrade failed")),
+        "{:?}",
+        result.transcript
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while health(&worker.url).await.worker_calls != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the slot stayed busy");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
