@@ -40,6 +40,9 @@ pub struct Shared {
     pub outbox: Outbox,
     /// For webhook tools: URLs operators supply go through the guarded client.
     pub webhooks: egress::Egress,
+    /// The outbox refused a write (a full or broken disk): the worker reports itself down and
+    /// takes no call until a probe write succeeds again (M4).
+    pub outbox_broken: std::sync::atomic::AtomicBool,
     /// The address actually bound (a TCP port of 0 becomes the real one).
     local_http: Option<String>,
 }
@@ -82,9 +85,32 @@ impl Shared {
             result: document,
             recording,
         };
-        if let Err(error) = self.outbox.put(entry).await {
-            tracing::error!(call_id = call_id.0, %error, outbox = %self.outbox.dir().display(), "writing the call result to the outbox failed");
+        let Err(error) = self.outbox.put(entry).await else {
+            return;
+        };
+        // The outbox cannot keep it: stop taking calls, and hand the result to the Backend
+        // directly (the recording, which needed the outbox, is lost; the record is not).
+        self.outbox_broken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::error!(call_id = call_id.0, %error, outbox = %self.outbox.dir().display(), "writing the call result to the outbox failed; posting it directly");
+        let mut result = result;
+        result.recording = None;
+        let Ok(document) = serde_json::to_vec(&result) else {
+            return;
+        };
+        for attempt in 0..5u32 {
+            match self.client.post_result(call_id, &document).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(call_id = call_id.0, attempt, %error, "posting the result directly failed");
+                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                }
+            }
         }
+        tracing::error!(
+            call_id = call_id.0,
+            "the call result is lost: no outbox and no Backend"
+        );
     }
 }
 
@@ -155,6 +181,7 @@ impl Worker {
             client,
             outbox,
             webhooks: egress::Egress::new(config.outbound.clone()),
+            outbox_broken: std::sync::atomic::AtomicBool::new(false),
             local_http,
             config,
         });

@@ -143,6 +143,14 @@ impl Outbox {
         &self.dir
     }
 
+    /// Whether the outbox takes writes now (a probe file written and removed).
+    pub async fn writable(&self) -> bool {
+        let probe = self.dir.join(".probe");
+        let written = write_synced(&probe, b"probe").await.is_ok();
+        let _ = tokio::fs::remove_file(&probe).await;
+        written
+    }
+
     /// Writes an entry durably, then wakes the delivery loop.
     pub async fn put(&self, entry: Entry) -> std::io::Result<()> {
         let name = entry.call_id.0.to_string();

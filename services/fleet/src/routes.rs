@@ -45,8 +45,13 @@ fn error(
 /// This worker's health.
 pub fn worker_health(shared: &Shared) -> WorkerHealth {
     let counts = shared.slots.counts();
+    let broken = shared
+        .outbox_broken
+        .load(std::sync::atomic::Ordering::SeqCst);
     WorkerHealth {
-        status: if counts.draining {
+        status: if broken {
+            HealthStatus::Down
+        } else if counts.draining {
             HealthStatus::Draining
         } else {
             HealthStatus::Ok
@@ -55,7 +60,7 @@ pub fn worker_health(shared: &Shared) -> WorkerHealth {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         worker_calls: counts.busy + counts.reserved,
         worker_max: counts.max,
-        fleet_available: counts.available(),
+        fleet_available: if broken { 0 } else { counts.available() },
         draining: counts.draining,
     }
 }
@@ -98,6 +103,24 @@ async fn attach(
             "attach needs the fleet secret",
             None,
         );
+    }
+    // An outbox that refused a write takes no new call until it takes a write again (M4).
+    if shared
+        .outbox_broken
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        if shared.outbox.writable().await {
+            shared
+                .outbox_broken
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        } else {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "fleet.outbox_unwritable",
+                "this worker's outbox cannot keep call results (disk full?); try another worker",
+                None,
+            );
+        }
     }
     let request: AttachRequest = match serde_json::from_slice::<serde_json::Value>(&body)
         .map_err(|e| (e.to_string(), None))

@@ -230,13 +230,67 @@ async fn a_media_upgrade_the_peer_abandons_frees_the_slot_and_reports_the_call()
         contracts::CallOutcomeCode::FleetAttachFailed
     );
     assert!(
-        result.transcript.iter().any(|t| t.text.contains("upgrade failed")),
+        result
+            .transcript
+            .iter()
+            .any(|t| t.text.contains("upgrade failed")),
         "{:?}",
         result.transcript
     );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while health(&worker.url).await.worker_calls != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the slot stayed busy");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot stayed busy"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// M4: an outbox that cannot be written (a full disk) no longer drops results: the result goes
+/// to the Backend directly, the worker reports itself down and refuses calls until the outbox
+/// takes writes again.
+#[tokio::test]
+async fn a_worker_whose_outbox_cannot_be_written_posts_results_directly_and_takes_no_calls() {
+    let backend = backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let worker = start_worker(worker_config(
+        &backend.url,
+        outbox.clone(),
+        &backend.recordings,
+        2,
+    ))
+    .await;
+    // The outbox's place taken by a file: every write fails.
+    let aside = dir.path().join("outbox-aside");
+    std::fs::rename(&outbox, &aside).unwrap();
+    std::fs::write(&outbox, b"not a directory").unwrap();
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+    let (socket, _) = tokio_tungstenite::connect_async(&accepted.media_url)
+        .await
+        .unwrap();
+    drop(socket);
+    let result = result_of(&backend.store, call_id, std::time::Duration::from_secs(20)).await;
+    assert_eq!(result.call_id, call_id);
+    let state = health(&worker.url).await;
+    assert_eq!(state.status, contracts::health::HealthStatus::Down);
+    assert_eq!(state.fleet_available, 0);
+    let next = answered_call(&backend.store, silent_bot()).await;
+    let body = serde_json::to_value(attach_request(next, MediaProtocol::Vox)).unwrap();
+    let (status, refusal) = attach(&worker.url, &body, Some(SECRET)).await;
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (503, Some("fleet.outbox_unwritable"))
+    );
+    // The disk is back: the worker takes calls again.
+    std::fs::remove_file(&outbox).unwrap();
+    std::fs::rename(&aside, &outbox).unwrap();
+    let (status, _) = attach(&worker.url, &body, Some(SECRET)).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        health(&worker.url).await.status,
+        contracts::health::HealthStatus::Ok
+    );
 }
