@@ -73,7 +73,7 @@ export function App() {
             <Text size="sm" c="dimmed">
               {session.user.email} · {session.user.role}
             </Text>
-            <Button variant="subtle" size="xs" onClick={() => api.signOut()}>
+            <Button variant="subtle" size="xs" onClick={() => void api.logOut()}>
               Sign out
             </Button>
           </Group>

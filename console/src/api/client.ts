@@ -83,6 +83,15 @@ export class Api {
     this.onSignedOut();
   }
 
+  /// Signs out at the Backend too (every session of the user ends there), then here.
+  async logOut() {
+    const token = this.sessions.load()?.access_token;
+    if (token) {
+      await this.fetcher(`${this.base}/api/v1/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+    }
+    this.signOut();
+  }
+
   /// A JSON request with the access token; after a 401 the session is refreshed once and the
   /// request repeated; a refused refresh signs out.
   async send<T>(method: string, path: string, body?: unknown, authorised = true): Promise<T> {

@@ -55,6 +55,7 @@ pub(crate) struct UserRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+    sessions_valid_after: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -70,6 +71,7 @@ impl TryFrom<UserRow> for User {
             disabled: row.disabled,
             created_at: from_ms(row.created_at),
             updated_at: from_ms(row.updated_at),
+            sessions_valid_after: from_ms(row.sessions_valid_after),
         })
     }
 }

@@ -119,6 +119,10 @@ struct Claims {
     typ: TokenKind,
     iat: i64,
     exp: i64,
+    /// When it was issued, in milliseconds: a token older than the user's
+    /// `sessions_valid_after` is refused (0 in tokens from before this claim).
+    #[serde(default)]
+    iat_ms: i64,
 }
 
 /// Signs and checks HS256 tokens with `JWT_SECRET`.
@@ -141,6 +145,16 @@ impl std::fmt::Debug for Tokens {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenSubject {
     pub user_id: UserId,
+    /// When the token was issued, in milliseconds.
+    pub issued_ms: i64,
+}
+
+impl TokenSubject {
+    /// Whether `user` still accepts this token: enabled, and not signed out or given a new
+    /// password since it was issued (M10).
+    pub fn accepted_by(&self, user: &store::User) -> bool {
+        !user.disabled && self.issued_ms >= user.sessions_valid_after.timestamp_millis()
+    }
 }
 
 impl Tokens {
@@ -155,13 +169,15 @@ impl Tokens {
     }
 
     fn issue(&self, user: &store::User, kind: TokenKind, ttl: Duration) -> ApiResult<String> {
-        let now = Utc::now().timestamp();
+        let issued = Utc::now();
+        let now = issued.timestamp();
         let claims = Claims {
             sub: user.id.to_string(),
             role: user.role.as_str().to_owned(),
             typ: kind,
             iat: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat_ms: issued.timestamp_millis(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)
@@ -190,6 +206,7 @@ impl Tokens {
             .map_err(|_| ApiError::unauthorized("the token is invalid"))?;
         Ok(TokenSubject {
             user_id: UserId(id),
+            issued_ms: data.claims.iat_ms,
         })
     }
 
@@ -258,7 +275,7 @@ impl FromRequestParts<AppState> for Principal {
         }
         let subject = state.tokens.verify_access(token)?;
         let user = match state.store.user(subject.user_id).await {
-            Ok(user) if !user.disabled => user,
+            Ok(user) if subject.accepted_by(&user) => user,
             Ok(_) | Err(store::StoreError::NotFound { .. }) => {
                 return Err(ApiError::unauthorized("the account is disabled or gone"));
             }

@@ -91,6 +91,7 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/openapi.json", Public, "This document", query: None, request: Nothing, 200 => Body::Json(|_| Schema::default())),
         op!("post" "/api/v1/auth/login", Public, "Sign in (rate-limited per account and address)", query: None, request: json::<api::LoginRequest>(), 200 => json::<api::TokenResponse>()),
         op!("post" "/api/v1/auth/refresh", Public, "Trade a refresh token for new tokens", query: None, request: json::<api::RefreshRequest>(), 200 => json::<api::TokenResponse>()),
+        op!("post" "/api/v1/auth/logout", Viewer, "Sign out: every session of the user ends (refresh and access tokens)", query: None, request: Nothing, 204 => Body::None),
         op!("get" "/api/v1/auth/me", Viewer, "The signed-in user", query: None, request: Nothing, 200 => json::<api::UserView>()),
         op!("get" "/api/v1/users", Admin, "List users", query: query::<crate::routes::PageQuery>(), request: Nothing, 200 => json::<Page<api::UserView>>()),
         op!("post" "/api/v1/users", Admin, "Create a user", query: None, request: json::<api::CreateUser>(), 201 => json::<api::UserView>()),

@@ -61,6 +61,9 @@ pub struct User {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Tokens issued before this are refused: a password change or a sign-out ends every
+    /// session the user had.
+    pub sessions_valid_after: DateTime<Utc>,
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -70,6 +73,8 @@ pub struct UserUpdate {
     pub password_hash: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
+    /// End every session the user has now (a sign-out); a new password does it too.
+    pub end_sessions: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,8 @@ use crate::validate;
 use chrono::{DateTime, Utc};
 use contracts::UserId;
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, role, disabled, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, email, name, password_hash, role, disabled, created_at, updated_at, sessions_valid_after";
 const API_KEY_COLUMNS: &str =
     "id, name, prefix, key_hash, role, created_by, created_at, last_used_at, revoked_at";
 
@@ -62,16 +63,18 @@ pub(super) async fn update_user(pool: &Pool, id: UserId, update: UserUpdate) -> 
     }
     let sql = format!(
         "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash), \
-         role = COALESCE($4, role), disabled = COALESCE($5, disabled), updated_at = $6 \
+         role = COALESCE($4, role), disabled = COALESCE($5, disabled), updated_at = $6, \
+         sessions_valid_after = CASE WHEN $7 THEN $6 ELSE sessions_valid_after END \
          WHERE id = $1 RETURNING {USER_COLUMNS}"
     );
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
         .bind(update.name.as_deref().map(str::trim))
-        .bind(update.password_hash)
+        .bind(update.password_hash.clone())
         .bind(update.role.map(Role::as_str))
         .bind(update.disabled)
         .bind(now_ms())
+        .bind(update.end_sessions || update.password_hash.is_some())
         .fetch_optional(pool)
         .await?;
     row.ok_or_else(|| StoreError::not_found("user", id))?

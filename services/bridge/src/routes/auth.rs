@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
 }
 
@@ -73,9 +74,30 @@ async fn refresh(
         .user(subject.user_id)
         .await
         .ok()
-        .filter(|user| !user.disabled)
-        .ok_or_else(|| ApiError::unauthorized("the account is disabled or gone"))?;
+        .filter(|user| subject.accepted_by(user))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "the session has ended (signed out, a new password, or the account is disabled)",
+            )
+        })?;
     Ok(Json(session(&state, &user)?))
+}
+
+/// Ends every session of the signed-in user: their refresh tokens, and access tokens too, stop
+/// working at once (M10).
+async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+    let Some(id) = principal.user_id else {
+        return Err(ApiError::invalid(
+            "authorization",
+            "an API key has no session to end; revoke the key instead",
+        ));
+    };
+    let end = store::UserUpdate {
+        end_sessions: true,
+        ..store::UserUpdate::default()
+    };
+    state.store.update_user(id, end).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<UserView>> {

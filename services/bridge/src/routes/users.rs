@@ -85,6 +85,8 @@ async fn update_user(
                 password_hash,
                 role: body.role.map(convert::role_in),
                 disabled: body.disabled,
+                // A new password ends the sessions the old one opened (the store does it).
+                end_sessions: false,
             },
         )
         .await?;

@@ -120,6 +120,91 @@ async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
     );
 }
 
+/// Signs in as `email`: (access token, refresh token).
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> (String, String) {
+    let body = json!({"email": email, "password": password});
+    let session: Value = app
+        .post("/api/v1/auth/login", None, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = |k: &str| session[k].as_str().unwrap().to_owned();
+    (token("access_token"), token("refresh_token"))
+}
+
+/// M10: a new password ends the sessions the old one opened, and signing out ends them all:
+/// their refresh tokens and their access tokens stop working at once.
+async fn a_new_password_or_a_sign_out_ends_every_session(app: TestApp) {
+    let body = json!({"email": "ops@example.com", "name": "Ops", "password": PASSWORD, "role": "operator"});
+    let created: Value = app
+        .post("/api/v1/users", Some(&app.admin), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (access, refresh) = sign_in(&app, "ops@example.com", PASSWORD).await;
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        200
+    );
+    let new_password = "a brand new passphrase";
+    let path = format!("/api/v1/users/{}", created["id"]);
+    let changed = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&app.admin),
+            Some(&json!({"password": new_password})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        401
+    );
+    let renewed = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(renewed.status(), 401);
+    // Signed in again with the new password, then out: nothing of that session works.
+    let (access, refresh) = sign_in(&app, "ops@example.com", new_password).await;
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        200
+    );
+    let out = app
+        .post("/api/v1/auth/logout", Some(&access), &json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        401
+    );
+    let renewed = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(renewed.status(), 401);
+    // Another user's session is untouched, and signing in works again.
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&app.admin)).await.status(),
+        200
+    );
+    let (access, _) = sign_in(&app, "ops@example.com", new_password).await;
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        200
+    );
+}
+
 async fn one_address_trying_many_accounts_is_rate_limited(app: TestApp) {
     for i in 0..20 {
         let body = json!({"email": format!("nobody{i}@example.com"), "password": "guess guess"});
@@ -264,6 +349,7 @@ api_tests!(
     a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fast,
     an_unknown_email_is_refused_as_slowly_as_a_known_one,
     one_address_trying_many_accounts_is_rate_limited,
+    a_new_password_or_a_sign_out_ends_every_session,
     routes_refuse_missing_tokens_and_roles_below_theirs,
     an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked,
     admins_create_and_disable_users,

@@ -1,0 +1,2 @@
+-- Sessions a user had before this moment (ms) are refused: a password change or a sign-out ends them.
+ALTER TABLE users ADD COLUMN sessions_valid_after INTEGER NOT NULL DEFAULT 0;
