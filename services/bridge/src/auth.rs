@@ -309,7 +309,9 @@ impl FromRequestParts<AppState> for Fleet {
     }
 }
 
-/// Failed logins allowed per account and per client address within [`LoginLimiter::window`].
+/// Failed logins allowed within [`LoginLimiter::window`]: per account from one address
+/// (`max_per_account`), per account from everywhere (ten times that: a spread-out guess), and
+/// per address. A guesser on one address cannot lock the account's owner out elsewhere (M8).
 #[derive(Debug)]
 pub struct LoginLimiter {
     pub max_per_account: usize,
@@ -331,10 +333,23 @@ impl LoginLimiter {
     /// Keys kept before expired ones are swept.
     const MAX_KEYS: usize = 10_000;
 
-    fn keys(account: &str, address: &str) -> [String; 2] {
+    /// The keys an attempt counts under: the account from this address, the account, the address.
+    fn keys(account: &str, address: &str) -> [String; 3] {
         // An email is at most 320 characters: a longer "account" is not kept whole.
         let account: String = account.trim().to_lowercase().chars().take(320).collect();
-        [format!("account:{account}"), format!("address:{address}")]
+        [
+            format!("account:{account}|{address}"),
+            format!("account:{account}"),
+            format!("address:{address}"),
+        ]
+    }
+
+    fn limits(&self) -> [usize; 3] {
+        [
+            self.max_per_account,
+            self.max_per_account * 10,
+            self.max_per_address,
+        ]
     }
 
     /// Takes one attempt for the account and the address, or `Err` with the seconds to wait when
@@ -344,10 +359,7 @@ impl LoginLimiter {
         let now = Instant::now();
         let mut failures = self.failures.lock().await;
         let keys = Self::keys(account, address);
-        for (key, max) in keys
-            .iter()
-            .zip([self.max_per_account, self.max_per_address])
-        {
+        for (key, max) in keys.iter().zip(self.limits()) {
             if let Some(times) = failures.get_mut(key) {
                 while times
                     .front()
@@ -379,15 +391,18 @@ impl LoginLimiter {
         Ok(now)
     }
 
-    /// A successful login clears the account's failures and gives the address its attempt back.
+    /// A successful login clears the account's failures from this address and gives the
+    /// attempt back to the account and the address.
     pub async fn succeeded(&self, account: &str, address: &str, attempt: Instant) {
-        let [account_key, address_key] = Self::keys(account, address);
+        let [here, account_key, address_key] = Self::keys(account, address);
         let mut failures = self.failures.lock().await;
-        failures.remove(&account_key);
-        if let Some(times) = failures.get_mut(&address_key)
-            && let Some(at) = times.iter().position(|t| *t == attempt)
-        {
-            times.remove(at);
+        failures.remove(&here);
+        for key in [account_key, address_key] {
+            if let Some(times) = failures.get_mut(&key)
+                && let Some(at) = times.iter().position(|t| *t == attempt)
+            {
+                times.remove(at);
+            }
         }
     }
 }

@@ -72,6 +72,18 @@ async fn a_wrong_password_is_401_and_repeated_failures_are_rate_limited(app: Tes
     )
     .await;
     assert_eq!((status, code.as_str()), (429, "auth.rate_limited"));
+    // M8: the guesser's address is locked out, not the account's owner on another address.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let response = elsewhere
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 async fn a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fast(app: TestApp) {
