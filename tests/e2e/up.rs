@@ -138,6 +138,9 @@ fn up_runs_every_part_seeds_the_demo_once_and_stops_on_sigterm() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // L5: the data directory is its owner's alone.
+        let data = std::fs::metadata(dir.path().join("data")).unwrap();
+        assert_eq!(data.permissions().mode() & 0o777, 0o700);
     }
     let kept = std::fs::read_to_string(&secrets).unwrap();
 

@@ -48,6 +48,9 @@ fn lock_data(data: &Path) -> anyhow::Result<std::fs::File> {
                 mode & 0o777
             );
         }
+        // It holds password hashes, secrets and people's calls: the owner's alone (L5).
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restrict {} to its owner", data.display()))?;
     }
     let path = data.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
@@ -99,17 +102,30 @@ fn up_secrets(data: &Path, settings: &Settings) -> anyhow::Result<(SecretString,
     let jwt = secret("JWT_SECRET", &settings.jwt_secret);
     let fleet = secret("VOXCORE_SECRET", &settings.voxcore_secret);
     if changed {
-        std::fs::write(
-            &path,
-            toml::to_string(&stored).context("encode the secrets")?,
-        )
-        .with_context(|| format!("write {shown}"))?;
+        // Written owner-only from its first byte, to a new file then renamed over (L5).
+        let text = toml::to_string(&stored).context("encode the secrets")?;
+        let fresh = path.with_extension("toml.new");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("restrict {shown}"))?;
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
+        let mut file = options
+            .open(&fresh)
+            .with_context(|| format!("write {shown}"))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("write {shown}"))?;
+        std::fs::rename(&fresh, &path).with_context(|| format!("write {shown}"))?;
+    }
+    // A file from before keeps no wider mode either.
+    #[cfg(unix)]
+    if path.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restrict {shown}"))?;
     }
     Ok((jwt, fleet))
 }
