@@ -99,10 +99,49 @@ where
     P: FnOnce(&csv::StringRecord) -> ApiResult<F> + Send + 'static,
 {
     let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let reader = LineCap::new(SyncIoBridge::new(StreamReader::new(stream)));
     let (sender, receiver) = mpsc::channel(2);
     let task = tokio::task::spawn_blocking(move || parse(reader, prepare, sender));
     (receiver, task)
+}
+
+/// The longest line a CSV import takes: a contact's row is a few hundred bytes, and a field of
+/// hundreds of megabytes would be held whole (and end up in every system prompt) (L7).
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 10;
+
+/// A reader that fails once a line runs past [`MAX_LINE_BYTES`] without a newline.
+struct LineCap<R> {
+    inner: R,
+    since_newline: usize,
+}
+
+impl<R> LineCap<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            since_newline: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            self.since_newline = if byte == b'\n' {
+                0
+            } else {
+                self.since_newline + 1
+            };
+            if self.since_newline > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a line is over {} KiB", MAX_LINE_BYTES >> 10),
+                ));
+            }
+        }
+        Ok(n)
+    }
 }
 
 fn parse<T, F>(

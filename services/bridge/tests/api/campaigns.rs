@@ -337,7 +337,35 @@ async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
     assert_eq!(error_of(json).await.0, 415);
 }
 
+/// L7: a row with a huge field stops the import with the reason, instead of being held whole.
+async fn a_csv_line_over_the_limit_stops_the_import_naming_it(app: TestApp) {
+    let id = campaign(&app, Some("US")).await;
+    let csv = format!(
+        "phone,name\n(415) 555-0101,Ada\n(415) 555-0102,{}\n",
+        "x".repeat(1 << 20)
+    );
+    let (status, code, _) = error_of(import_csv(&app, id, csv, "").await).await;
+    assert_eq!((status, code.as_str()), (400, "request.unreadable"));
+    let listed = app
+        .store
+        .list_contacts(
+            contracts::CampaignId(id),
+            Default::default(),
+            store::Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .all(|c| !c.variables.values().any(|v| v.to_string().len() > 1000)),
+        "a huge field was kept"
+    );
+}
+
 api_tests!(
+    a_csv_line_over_the_limit_stops_the_import_naming_it,
     a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy,
     campaign_states_move_only_by_checked_actions,
     a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start,
