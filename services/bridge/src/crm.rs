@@ -134,31 +134,41 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
 ) -> store::Result<Pass> {
     let mut pass = Pass::default();
-    for delivery in store.claim_crm_deliveries(now, BATCH, CLAIM).await? {
+    let claimed = store.claim_crm_deliveries(now, BATCH, CLAIM).await?;
+    // Sent at once, not one after another: a pass lasts one request's timeout at most, well
+    // inside the claim, so no other sender takes a delivery this one is still sending, and one
+    // dead endpoint does not hold the others back (L6).
+    let sends = claimed.iter().map(|delivery| async move {
         let outcome = match webhook_for_target(store, &delivery.target).await? {
             None => DeliveryOutcome::Failed {
                 error: format!("no webhook is configured for {}", delivery.target),
             },
-            Some(webhook) => match send(client, &webhook, &delivery.payload, now).await {
-                Ok(()) => DeliveryOutcome::Delivered,
-                Err(error) if delivery.attempts + 1 >= MAX_ATTEMPTS => {
-                    DeliveryOutcome::Failed { error }
+            Some(webhook) => {
+                match send(client, &webhook, delivery.id, &delivery.payload, now).await {
+                    Ok(()) => DeliveryOutcome::Delivered,
+                    Err(error) if delivery.attempts + 1 >= MAX_ATTEMPTS => {
+                        DeliveryOutcome::Failed { error }
+                    }
+                    Err(error) => DeliveryOutcome::RetryAt {
+                        at: now + backoff(delivery.attempts),
+                        error,
+                    },
                 }
-                Err(error) => DeliveryOutcome::RetryAt {
-                    at: now + backoff(delivery.attempts),
-                    error,
-                },
-            },
+            }
         };
+        Ok::<_, store::StoreError>((delivery.id, outcome))
+    });
+    for sent in futures_util::future::join_all(sends).await {
+        let (id, outcome) = sent?;
         match &outcome {
             DeliveryOutcome::Delivered => pass.delivered += 1,
             DeliveryOutcome::RetryAt { .. } => pass.retrying += 1,
             DeliveryOutcome::Failed { error } => {
-                tracing::warn!(delivery = delivery.id, %error, "CRM delivery dead-lettered");
+                tracing::warn!(delivery = id, %error, "CRM delivery dead-lettered");
                 pass.dead += 1;
             }
         }
-        store.record_crm_attempt(delivery.id, outcome, now).await?;
+        store.record_crm_attempt(id, outcome, now).await?;
     }
     Ok(pass)
 }
@@ -168,6 +178,7 @@ pub async fn deliver_due(
 async fn send(
     client: &egress::Egress,
     webhook: &Webhook,
+    delivery: i64,
     payload: &Value,
     now: DateTime<Utc>,
 ) -> Result<(), String> {
@@ -177,6 +188,8 @@ async fn send(
         ("content-type", "application/json".to_owned()),
         ("x-vox-timestamp", timestamp.to_string()),
         ("x-vox-signature", sign(&webhook.secret, timestamp, &body)),
+        // The same on every retry of a delivery: receivers drop what they already took.
+        ("x-vox-delivery-id", delivery.to_string()),
     ];
     let reply = client
         .post(&webhook.url, &headers, body)

@@ -117,6 +117,8 @@ async fn a_finished_call_is_pushed_signed_and_retried_until_delivered(app: TestA
         );
         let record: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(record["call"]["id"], call_id);
+        // L6: one id for the delivery across its retries, for receivers to drop repeats.
+        assert_eq!(headers["x-vox-delivery-id"], seen[0].0["x-vox-delivery-id"]);
         assert_eq!(record["result"]["outcome"], "call.completed");
     }
     let delivered: Value = app
