@@ -78,3 +78,45 @@ async fn the_console_is_served_at_the_root_with_its_client_side_routes() {
     let health = app.get("/health", None).await;
     assert_eq!(health.status(), 200);
 }
+
+/// L3: a Redis that needs a password is checked with it (health stayed 503 forever), and a
+/// wrong password says so without the server's words.
+#[tokio::test]
+async fn health_checks_a_password_protected_redis_with_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            "s3cret-pass",
+        ])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian: apt-get install redis-server)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for (password, healthy) in [("s3cret-pass", true), ("wrong", false)] {
+        let url = format!("redis://:{password}@127.0.0.1:{port}");
+        let app = spawn_app_with(Backend::Sqlite, |config| config.redis_url = Some(url)).await;
+        let body: Value = app.get("/health", None).await.json().await.unwrap();
+        let redis_check = body["checks"]["redis"].as_str().unwrap().to_owned();
+        assert_eq!(redis_check == "ok", healthy, "{body}");
+        assert!(!redis_check.contains("WRONGPASS"), "{body}");
+    }
+    let _ = redis.kill();
+    let _ = redis.wait();
+}
