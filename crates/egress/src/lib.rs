@@ -40,7 +40,44 @@ impl Allowed {
     /// Whether a request may go to `ip`: a public address, or one of the allowed networks.
     pub fn permits(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        public(ip) || self.0.iter().any(|net| net.contains(&ip))
+        public(ip) || self.contains(ip)
+    }
+
+    /// Whether `ip` is in one of the networks, public or not.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Whether `url` (http or https) reaches only `networks`: its host an address in them, or a name
+/// every address of which is. For hosts the platform sends its own secrets to (its fleets), where
+/// a public address is as wrong as a private one.
+pub async fn check_within(url: &str, networks: &Allowed) -> Result<(), EgressError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| EgressError::BadUrl(url.to_owned()))?;
+    let port = parsed
+        .port_or_known_default()
+        .filter(|_| matches!(parsed.scheme(), "http" | "https"))
+        .ok_or_else(|| EgressError::BadUrl(url.to_owned()))?;
+    let host = match parsed.host() {
+        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4).to_string(),
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6).to_string(),
+        Some(url::Host::Domain(name)) => name.to_owned(),
+        None => return Err(EgressError::BadUrl(url.to_owned())),
+    };
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| EgressError::Unreachable(format!("{host} does not resolve: {e}")))?
+        .collect();
+    if found.is_empty() {
+        return Err(EgressError::Unreachable(format!("{host} has no address")));
+    }
+    match found.iter().find(|a| !networks.contains(a.ip())) {
+        Some(outside) => Err(EgressError::Outside {
+            host,
+            address: outside.ip(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -90,6 +127,8 @@ pub enum EgressError {
          (OUTBOUND_ALLOWED_NETWORKS)"
     )]
     Forbidden { host: String, address: IpAddr },
+    #[error("{host} ({address}) is outside the networks allowed for it")]
+    Outside { host: String, address: IpAddr },
     #[error("the reply redirects (HTTP {status}) to {location:?}; redirects are not followed")]
     Redirect { status: u16, location: String },
     #[error("the reply is over {limit} bytes")]

@@ -168,3 +168,37 @@ fn only_public_addresses_pass_unless_their_network_is_allowed() {
         Err(EgressError::BadUrl(_))
     ));
 }
+
+#[tokio::test]
+async fn a_url_within_networks_must_resolve_only_inside_them_public_or_not() {
+    let loopback = Allowed::parse("127.0.0.0/8, ::1").unwrap();
+    for inside in [
+        "http://127.0.0.1:9000",
+        "http://localhost:9000/f",
+        "https://[::1]/",
+    ] {
+        assert_eq!(
+            egress::check_within(inside, &loopback).await,
+            Ok(()),
+            "{inside}"
+        );
+    }
+    // A public address is outside too: this list is the only place the URL may reach.
+    for outside in ["http://93.184.216.34:8080", "http://10.0.0.1"] {
+        assert!(
+            matches!(
+                egress::check_within(outside, &loopback).await,
+                Err(EgressError::Outside { .. })
+            ),
+            "{outside}"
+        );
+    }
+    assert!(matches!(
+        egress::check_within("http://127.0.0.1", &Allowed::default()).await,
+        Err(EgressError::Outside { .. })
+    ));
+    assert!(matches!(
+        egress::check_within("ftp://127.0.0.1", &loopback).await,
+        Err(EgressError::BadUrl(_))
+    ));
+}

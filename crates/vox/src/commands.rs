@@ -72,6 +72,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     config.public_url = settings.vox_public_url.clone();
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     config.outbound_allowed = settings.outbound_allowed.clone();
+    config.fleet_networks = settings.fleet_networks.clone();
     Ok(config)
 }
 

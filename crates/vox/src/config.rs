@@ -180,6 +180,9 @@ pub struct Settings {
     /// `OUTBOUND_ALLOWED_NETWORKS`: private networks (CIDRs) that webhook tools may reach;
     /// loopback, private and link-local addresses are refused otherwise.
     pub outbound_allowed: egress::Allowed,
+    /// `FLEET_NETWORKS`: where the Backend's saved fleets may resolve (it sends them the fleet
+    /// secret); loopback by default.
+    pub fleet_networks: egress::Allowed,
     /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
     /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
     pub whisper_url: Option<String>,
@@ -363,7 +366,12 @@ impl Settings {
             provider_base_urls: crate::providers::base_urls(text("PROVIDER_BASE_URLS"))?,
             outbound_allowed: {
                 let networks = text("OUTBOUND_ALLOWED_NETWORKS");
-                crate::providers::allowed_networks(networks)?
+                crate::providers::allowed_networks("OUTBOUND_ALLOWED_NETWORKS", networks, "")?
+            },
+            fleet_networks: {
+                let networks = text("FLEET_NETWORKS");
+                let default = bridge::BridgeConfig::DEFAULT_FLEET_NETWORKS;
+                crate::providers::allowed_networks("FLEET_NETWORKS", networks, default)?
             },
             whisper_url: http_url("WHISPER_URL", text("WHISPER_URL"))?,
             local_llm_url: http_url("LOCAL_LLM_URL", text("LOCAL_LLM_URL"))?,

@@ -42,9 +42,14 @@ pub(crate) fn base_urls(value: Option<String>) -> Result<Vec<(String, String)>, 
 }
 
 /// `OUTBOUND_ALLOWED_NETWORKS`: the private networks URLs operators supply may reach.
-pub(crate) fn allowed_networks(value: Option<String>) -> Result<egress::Allowed, ConfigError> {
-    egress::Allowed::parse(value.as_deref().unwrap_or_default())
-        .map_err(|e| problem("OUTBOUND_ALLOWED_NETWORKS", e.to_string()))
+/// The networks a variable (`name`) lists, or `default`'s when it is unset.
+pub(crate) fn allowed_networks(
+    name: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<egress::Allowed, ConfigError> {
+    egress::Allowed::parse(value.as_deref().unwrap_or(default))
+        .map_err(|e| problem(name, e.to_string()))
 }
 
 #[cfg(test)]
@@ -65,10 +70,17 @@ mod tests {
             ]
         );
         assert!(base_urls(None).unwrap().is_empty());
-        let allowed = allowed_networks(Some("10.0.0.0/8, 127.0.0.1".into())).unwrap();
+        let allowed = allowed_networks(
+            "OUTBOUND_ALLOWED_NETWORKS",
+            Some("10.0.0.0/8, 127.0.0.1".into()),
+            "",
+        )
+        .unwrap();
         assert!(allowed.permits("10.2.3.4".parse().unwrap()));
-        let error = allowed_networks(Some("10.0.0.0/33".into())).unwrap_err();
-        assert_eq!(error.setting, "OUTBOUND_ALLOWED_NETWORKS");
+        let error = allowed_networks("FLEET_NETWORKS", Some("10.0.0.0/33".into()), "").unwrap_err();
+        assert_eq!(error.setting, "FLEET_NETWORKS");
+        let loopback = allowed_networks("FLEET_NETWORKS", None, "127.0.0.0/8").unwrap();
+        assert!(loopback.contains("127.0.0.9".parse().unwrap()));
         for bad in ["openai", "vllm=http://x", "openai=ftp://x"] {
             let error = base_urls(Some(bad.into())).unwrap_err();
             assert_eq!(error.setting, "PROVIDER_BASE_URLS", "{bad}: {error}");

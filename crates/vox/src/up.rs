@@ -307,6 +307,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.public_url = settings.vox_public_url.clone();
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     config.outbound_allowed = settings.outbound_allowed.clone();
+    config.fleet_networks = settings.fleet_networks.clone();
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await

@@ -18,6 +18,7 @@ mod phone;
 pub mod recordings;
 pub(crate) mod routes;
 mod template;
+pub mod throttle;
 
 use auth::{LoginLimiter, Tokens};
 use secrecy::SecretString;
@@ -64,12 +65,17 @@ pub struct BridgeConfig {
     pub provider_base_urls: std::collections::BTreeMap<String, String>,
     /// `OUTBOUND_ALLOWED_NETWORKS`: the private networks a bot's webhook tools may name.
     pub outbound_allowed: egress::Allowed,
+    /// `FLEET_NETWORKS`: where saved fleets may be. The Backend sends `VOXCORE_SECRET` to its
+    /// fleets, so an admin's fleet URL must resolve inside these networks only (loopback by
+    /// default), never to a host that would capture the secret.
+    pub fleet_networks: egress::Allowed,
 }
 
 impl BridgeConfig {
     pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
     pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
     pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+    pub const DEFAULT_FLEET_NETWORKS: &str = "127.0.0.0/8, ::1";
 
     /// Defaults for everything but the listen address and the secrets.
     pub fn new(
@@ -97,6 +103,8 @@ impl BridgeConfig {
             public_url: None,
             provider_base_urls: Default::default(),
             outbound_allowed: Default::default(),
+            fleet_networks: egress::Allowed::parse(Self::DEFAULT_FLEET_NETWORKS)
+                .expect("the default fleet networks parse"),
         }
     }
 }
@@ -108,6 +116,8 @@ pub struct AppState {
     pub config: Arc<BridgeConfig>,
     pub tokens: Arc<Tokens>,
     pub limiter: Arc<LoginLimiter>,
+    /// Test calls per caller: each holds a worker slot, so a loop of them would starve campaigns.
+    pub test_calls: Arc<throttle::Throttle>,
     /// For the fleets: their health, attaching test calls.
     pub http: reqwest::Client,
     /// Knowledge bases: the indexer and the search indexes.
@@ -136,6 +146,7 @@ impl App {
             store,
             tokens: Arc::new(tokens),
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),
+            test_calls: Arc::new(throttle::Throttle::new(10, Duration::from_secs(60))),
             config: Arc::new(config),
             http: reqwest::Client::new(),
         };

@@ -38,10 +38,10 @@ async fn login(
     let attempt = match state.limiter.reserve(&request.email, &address).await {
         Ok(attempt) => attempt,
         Err(wait) => {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            return Err(ApiError::too_many(
                 "auth.rate_limited",
                 format!("too many failed sign-ins; try again in {wait} s"),
+                wait,
             ));
         }
     };

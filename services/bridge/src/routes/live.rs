@@ -4,7 +4,7 @@
 //! decision) and the fleet's status (each fleet's workers, the dialler's leader lease).
 
 use super::reports::{Figures, figures};
-use super::settings::stored_fleets;
+use super::settings::{fleet_reachable, stored_fleets};
 use crate::AppState;
 use crate::auth::{Authorized, role};
 use crate::convert;
@@ -165,7 +165,7 @@ async fn fleet_status(
     _: Authorized<role::Viewer>,
 ) -> ApiResult<Json<FleetStatus>> {
     let urls = stored_fleets(&state).await?.urls;
-    let asked = urls.iter().map(|url| fleet_health(&state.http, url));
+    let asked = urls.iter().map(|url| fleet_health(&state, url));
     let answers = futures_util::future::join_all(asked).await;
     let mut status = FleetStatus {
         fleets: Vec::with_capacity(urls.len()),
@@ -221,11 +221,13 @@ async fn fleet_status(
     Ok(Json(status))
 }
 
-async fn fleet_health(http: &reqwest::Client, url: &str) -> Result<FleetHealth, String> {
+async fn fleet_health(state: &AppState, url: &str) -> Result<FleetHealth, String> {
     if url.starts_with("unix:") {
         return Err("a Unix socket is local to its host: its nginx answers /health/fleet".into());
     }
-    let response = http
+    fleet_reachable(state, url).await?;
+    let response = state
+        .http
         .get(format!("{}/health/fleet", url.trim_end_matches('/')))
         .timeout(FLEET_TIMEOUT)
         .send()

@@ -163,6 +163,33 @@ pub(crate) async fn stored_fleets(state: &AppState) -> ApiResult<Fleets> {
     Ok(Fleets { urls })
 }
 
+/// Whether the Backend may talk to a fleet at `url` (it sends the fleet secret there): a Unix
+/// socket on this host, or an http(s) URL resolving inside `FLEET_NETWORKS` only. Checked at
+/// save and again at each use, so neither an older saved list nor a name that resolves elsewhere
+/// later gets the secret.
+pub(crate) async fn fleet_reachable(state: &AppState, url: &str) -> Result<(), String> {
+    if url.starts_with("unix:/") {
+        return Ok(());
+    }
+    egress::check_within(url, &state.config.fleet_networks)
+        .await
+        .map_err(|error| {
+            format!("{error}; the Backend sends the fleet secret only inside FLEET_NETWORKS")
+        })
+}
+
+/// The saved fleets the Backend may talk to now; the others are logged and left out.
+pub(crate) async fn reachable_fleets(state: &AppState) -> ApiResult<Vec<String>> {
+    let mut reachable = Vec::new();
+    for url in stored_fleets(state).await?.urls {
+        match fleet_reachable(state, &url).await {
+            Ok(()) => reachable.push(url),
+            Err(why) => tracing::warn!(%url, %why, "a saved fleet is left out"),
+        }
+    }
+    Ok(reachable)
+}
+
 async fn fleets(
     State(state): State<AppState>,
     _: Authorized<role::Viewer>,
@@ -184,6 +211,9 @@ async fn save_fleets(
                 format!("urls[{index}]"),
                 "must be http(s)://host:port or unix:/path.sock",
             ));
+        }
+        if let Err(why) = fleet_reachable(&state, url).await {
+            return Err(ApiError::invalid(format!("urls[{index}]"), why));
         }
     }
     let before = stored_fleets(&state).await?;

@@ -5,7 +5,7 @@
 //! hands the browser the worker's `vox` media URL.
 
 use super::audit;
-use super::settings::stored_fleets;
+use super::settings::reachable_fleets;
 use crate::AppState;
 use crate::auth::{Authorized, role};
 use crate::error::{ApiError, ApiPath, ApiResult};
@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
 }
 
 const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// What a 429 for a busy fleet asks the caller to wait: a registry reservation lapses in 10 s.
+const BUSY_RETRY_AFTER_SECS: u64 = 10;
 
 /// The fleet as the Backend reaches it: the capacity registry when there is one, else the saved
 /// fleets with an http(s) URL (a browser or a carrier cannot reach a Unix socket).
@@ -34,9 +36,8 @@ pub(crate) async fn fleet_client(
     state: &AppState,
     timeout: std::time::Duration,
 ) -> ApiResult<FleetClient> {
-    let urls: Vec<String> = stored_fleets(state)
+    let urls: Vec<String> = reachable_fleets(state)
         .await?
-        .urls
         .into_iter()
         .filter(|url| !url.starts_with("unix:"))
         .collect();
@@ -65,6 +66,16 @@ async fn test_call(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<AttachAccepted>)> {
+    if let Err(wait) = state
+        .test_calls
+        .take(&principal.actor, std::time::Instant::now())
+    {
+        return Err(ApiError::too_many(
+            "test_call.rate_limited",
+            format!("at most 10 test calls a minute each; try again in {wait} s"),
+            wait,
+        ));
+    }
     let bot = state.store.bot(BotId(id)).await?;
     if bot.archived {
         return Err(ApiError::invalid("bot_id", "the bot is archived"));
@@ -124,17 +135,18 @@ async fn test_call(
         .with_outcome(CallOutcomeCode::FleetAttachFailed);
     end.detail = Some(json!({ "source": "test_call", "reasons": reasons }));
     super::move_unless_stale(&*state.store, end).await?;
-    let (code, what) = if all_full {
-        (
+    let reasons = reasons.join("; ");
+    if all_full {
+        // Busy is the caller's to wait out: 429 with the time a slot takes to come back.
+        return Err(ApiError::too_many(
             "fleet.capacity_exhausted",
-            "every worker is busy; try again shortly",
-        )
-    } else {
-        ("fleet.attach_failed", "no worker took the call")
-    };
+            format!("every worker is busy; try again shortly ({reasons})"),
+            BUSY_RETRY_AFTER_SECS,
+        ));
+    }
     Err(ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        code,
-        format!("{what} ({})", reasons.join("; ")),
+        "fleet.attach_failed",
+        format!("no worker took the call ({reasons})"),
     ))
 }

@@ -190,8 +190,11 @@ async fn a_test_call_nobody_can_take_is_refused_and_its_call_ended(app: TestApp)
     assert_eq!((status, code.as_str()), (503, "fleet.none"));
     let (full, _) = fake_fleet(429, 4).await;
     save_fleets(&app, &[&full]).await;
-    let (status, code, _) = error_of(app.post(&path, Some(&app.admin), &json!({})).await).await;
-    assert_eq!((status, code.as_str()), (503, "fleet.capacity_exhausted"));
+    let busy = app.post(&path, Some(&app.admin), &json!({})).await;
+    // A busy fleet is the caller's to wait out: 429 with when to try again.
+    assert_eq!(busy.headers()["retry-after"], "10");
+    let (status, code, _) = error_of(busy).await;
+    assert_eq!((status, code.as_str()), (429, "fleet.capacity_exhausted"));
     let calls = app
         .store
         .list_calls(store::CallFilter::default(), store::Page::first(10))
@@ -206,7 +209,84 @@ async fn a_test_call_nobody_can_take_is_refused_and_its_call_ended(app: TestApp)
     assert_eq!(status, 403);
 }
 
+async fn test_calls_are_limited_per_caller_so_a_loop_cannot_hold_every_worker(app: TestApp) {
+    let bot = app.create_bot(bot_spec()).await;
+    let path = format!("/api/v1/bots/{}/test-call", bot["id"]);
+    let (free, taken) = fake_fleet(202, 0).await;
+    save_fleets(&app, &[&free]).await;
+    for _ in 0..10 {
+        let response = app.post(&path, Some(&app.admin), &json!({})).await;
+        assert_eq!(response.status(), 201);
+    }
+    let refused = app.post(&path, Some(&app.admin), &json!({})).await;
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let (status, code, _) = error_of(refused).await;
+    assert_eq!((status, code.as_str()), (429, "test_call.rate_limited"));
+    // The refused one reached no worker and made no call; another operator is not held back.
+    assert_eq!(taken.lock().len(), 10);
+    let operator = app
+        .user_token("operator@example.com", store::Role::Operator)
+        .await;
+    let response = app.post(&path, Some(&operator), &json!({})).await;
+    assert_eq!(response.status(), 201);
+    let calls = app
+        .store
+        .list_calls(store::CallFilter::default(), store::Page::first(20))
+        .await
+        .unwrap();
+    assert_eq!(calls.items.len(), 11);
+}
+
+/// M14: an admin's fleet URL must not be a way to capture the fleet secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_secret_goes_only_to_fleets_inside_the_configured_networks() {
+    // The fleets may be on 127.0.0.2 only; the capture server listens on 127.0.0.1.
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.fleet_networks = egress::Allowed::parse("127.0.0.2").unwrap();
+    })
+    .await;
+    let bot = app.create_bot(bot_spec()).await;
+    let (capture, seen) = fake_fleet(202, 0).await;
+    let response = app
+        .put(
+            "/api/v1/fleets",
+            Some(&app.admin),
+            &json!({ "urls": ["unix:/run/vox/w1.sock", capture] }),
+        )
+        .await;
+    let (status, _, field) = error_of(response).await;
+    assert_eq!((status, field.as_deref()), (422, Some("urls[1]")));
+    // A list saved before the rule (or written around the API) is checked again at each use.
+    app.store
+        .put_setting("fleet.urls", json!([capture]), None)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/bots/{}/test-call", bot["id"]);
+    let (status, code, _) = error_of(app.post(&path, Some(&app.admin), &json!({})).await).await;
+    assert_eq!((status, code.as_str()), (503, "fleet.none"));
+    let status: Value = app
+        .get("/api/v1/fleet/status", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["fleets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("FLEET_NETWORKS"),
+        "{status}"
+    );
+    assert!(seen.lock().is_empty(), "the capture server got a request");
+}
+
 api_tests!(
+    test_calls_are_limited_per_caller_so_a_loop_cannot_hold_every_worker,
     a_campaigns_live_view_shows_its_calls_by_stage_and_the_diallers_last_decision,
     the_fleet_status_adds_up_the_fleets_that_answer_and_names_the_ones_that_do_not,
     a_test_call_goes_to_the_next_fleet_when_the_first_is_full,

@@ -79,7 +79,7 @@ async fn the_fleet_list_is_validated(app: TestApp) {
         .put(
             "/api/v1/fleets",
             Some(&app.admin),
-            &json!({"urls": ["http://10.0.0.5:9000", "unix:/tmp/voxcore_1.sock"]}),
+            &json!({"urls": ["http://127.0.0.1:9000", "unix:/tmp/voxcore_1.sock"]}),
         )
         .await;
     assert_eq!(saved.status(), 200);
@@ -94,12 +94,23 @@ async fn the_fleet_list_is_validated(app: TestApp) {
         app.put(
             "/api/v1/fleets",
             Some(&app.admin),
-            &json!({"urls": ["http://ok:1", "ftp://no"]}),
+            &json!({"urls": ["http://127.0.0.1:1", "ftp://no"]}),
         )
         .await,
     )
     .await;
     assert_eq!((status, field.as_deref()), (422, Some("urls[1]")));
+    // Outside FLEET_NETWORKS (loopback by default): the fleet secret would go there.
+    let (status, _, field) = error_of(
+        app.put(
+            "/api/v1/fleets",
+            Some(&app.admin),
+            &json!({"urls": ["http://10.0.0.5:9000"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("urls[0]")));
 }
 
 async fn an_inbound_number_routes_calls_to_its_bot(app: TestApp) {
