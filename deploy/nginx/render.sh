@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renders voxcore-fleet.conf.template for a fleet host to standard output.
-#   WORKERS=16 [LISTEN=80] [SERVER_NAME=_] [SOCKET_PATTERN=/tmp/voxcore_%i.sock] deploy/nginx/render.sh
+#   WORKERS=16 [LISTEN=80] [SERVER_NAME=_] [SOCKET_PATTERN=/run/vox/voxcore_%i.sock] deploy/nginx/render.sh
 # LISTEN is nginx's listen argument ("443 ssl", "127.0.0.1:8091"); %i in SOCKET_PATTERN is the
 # worker's index, as in voxcore@%i.service. Exits 64 naming a bad value.
 set -euo pipefail
@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 workers="${WORKERS:-}"
 listen="${LISTEN:-80}"
 server_name="${SERVER_NAME:-_}"
-pattern="${SOCKET_PATTERN:-/tmp/voxcore_%i.sock}"
+pattern="${SOCKET_PATTERN:-/run/vox/voxcore_%i.sock}"
 
 if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
     echo "render.sh: WORKERS must be a whole number of workers (1 or more), got '${workers}'" >&2

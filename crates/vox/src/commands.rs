@@ -291,7 +291,10 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
     config.drain_timeout = Duration::from_secs(u64::from(settings.voxcore_drain_seconds));
     config.fleet_endpoints = if settings.voxcore_fleet_sockets.is_empty() {
         match &listen {
-            fleet::Listen::Unix(_) => vec!["/tmp/voxcore_*.sock".to_owned()],
+            // The host's other workers share this worker's (private) socket folder.
+            fleet::Listen::Unix(path) => {
+                vec![path.with_file_name("voxcore_*.sock").display().to_string()]
+            }
             fleet::Listen::Tcp(_) => Vec::new(),
         }
     } else {

@@ -166,7 +166,7 @@ pub struct Settings {
     /// `VOXCORE_OUTBOX`: where a worker keeps results until delivered (default `./data/outbox/<worker>`).
     pub voxcore_outbox: Option<PathBuf>,
     /// `VOXCORE_FLEET_SOCKETS`: comma-separated socket paths, globs or `http://` URLs of the host's
-    /// workers for `GET /health/fleet` (default: the glob of this worker's socket, `/tmp/voxcore_*.sock`).
+    /// workers for `GET /health/fleet` (default: `voxcore_*.sock` in this worker's socket folder).
     pub voxcore_fleet_sockets: Vec<String>,
     /// `VOXCORE_DRAIN_SECONDS`: how long a draining worker waits for its calls (default 300).
     pub voxcore_drain_seconds: u32,

@@ -25,6 +25,29 @@ impl std::fmt::Display for Listen {
     }
 }
 
+/// Refuses a socket `path` whose folder any local user may write to (`/tmp`): another user could
+/// take the path first, be sent `/attach` with the fleet secret by nginx, and answer for the
+/// worker in `/health/fleet` (M13). Under systemd the sockets live in `/run/vox`.
+pub fn check_socket_folder(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let mode = std::fs::metadata(folder)
+        .map_err(|e| format!("cannot read the socket's folder {}: {e}", folder.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o002 != 0 {
+        return Err(format!(
+            "the socket's folder {} is writable by every local user, who could take the \
+             socket's path; put the socket in a folder only vox and nginx reach (/run/vox)",
+            folder.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Everything a worker needs to run.
 #[derive(Clone)]
 pub struct WorkerConfig {
@@ -104,5 +127,27 @@ impl WorkerConfig {
             outbound: egress::Policy::default(),
             registry: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_socket_in_a_folder_every_user_can_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("voxcore_1.sock");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert_eq!(check_socket_folder(&socket), Ok(()));
+        // /tmp's mode: sticky, but anyone may create the path first.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let refused = check_socket_folder(&socket).unwrap_err();
+        assert!(
+            refused.contains("writable by every local user"),
+            "{refused}"
+        );
+        assert!(check_socket_folder(std::path::Path::new("/tmp/voxcore_1.sock")).is_err());
     }
 }

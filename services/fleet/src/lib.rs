@@ -158,6 +158,7 @@ impl Worker {
                 (Bound::Tcp(listener), Some(format!("http://{local}")))
             }
             Listen::Unix(path) => {
+                config::check_socket_folder(path).map_err(|why| anyhow::anyhow!(why))?;
                 if path.exists() {
                     // A socket left by a worker that died; refuse if one still answers.
                     if std::os::unix::net::UnixStream::connect(path).is_ok() {

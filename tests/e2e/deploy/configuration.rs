@@ -179,3 +179,37 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
         .collect();
     assert!(output.status.success() && ours.is_empty(), "{said}");
 }
+
+/// M13: a worker's socket in `/tmp` could be taken first by any local user, who would then get
+/// `/attach` (with the fleet secret) from nginx.
+#[test]
+fn worker_sockets_live_in_a_folder_only_vox_and_nginx_reach() {
+    let unit = read("deploy/systemd/voxcore@.service");
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("voxcore@.service sets no {key}"))
+            .to_owned()
+    };
+    assert_eq!(value("RuntimeDirectory"), "vox");
+    assert_eq!(value("RuntimeDirectoryMode"), "0750");
+    // Every instance shares the folder: stopping one must not remove the others' sockets.
+    assert_eq!(value("RuntimeDirectoryPreserve"), "yes");
+    assert_eq!(value("Group"), "www-data");
+    assert_eq!(
+        value("Environment"),
+        "VOXCORE_SOCKET=/run/vox/voxcore_%i.sock"
+    );
+    // nginx's rendered upstreams point at the same folder by default.
+    let rendered = std::process::Command::new(root().join("deploy/nginx/render.sh"))
+        .env("WORKERS", "2")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success());
+    let config = String::from_utf8(rendered.stdout).unwrap();
+    assert!(
+        config.contains("server unix:/run/vox/voxcore_2.sock"),
+        "{config}"
+    );
+    assert!(!config.contains("/tmp/"), "{config}");
+}
