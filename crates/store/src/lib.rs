@@ -180,6 +180,17 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn list_calls(&self, filter: CallFilter, page: Page) -> Result<Paged<Call>>;
     /// Moves a call by a conditional update and appends its event in the same transaction.
     async fn transition(&self, transition: Transition) -> Result<Call>;
+    /// The dialler's claim before it places a call: moves it `leased → dialing` (a held-back
+    /// `dialing` call stays) only while `fence` is the leader's, valid past `until`; `Fenced`
+    /// otherwise, and `StaleTransition` when the call moved on (a new leader ended it).
+    async fn claim_dial(
+        &self,
+        fence: &Fence,
+        call_id: CallId,
+        from: CallState,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Call>;
     /// Stores a call's result document once, and (when given) moves the call in the same
     /// transaction; a second result is a `Conflict`, a stale move a `StaleTransition`, and
     /// either leaves nothing written.

@@ -231,6 +231,49 @@ pub(super) async fn transition(pool: &Pool, transition: Transition) -> Result<Ca
     }
 }
 
+/// The dialler's last word before it asks the carrier to place a call: `leased → dialing` (or a
+/// held-back call still `dialing`), only while `fence` leads until `until`. The leader's row is
+/// locked for the transaction, so a new leader cannot take over in between.
+pub(super) async fn claim_dial(
+    pool: &Pool,
+    fence: &Fence,
+    call_id: CallId,
+    from: CallState,
+    at: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Call> {
+    if !matches!(from, CallState::Leased | CallState::Dialing) {
+        return Err(StoreError::IllegalTransition {
+            from,
+            to: CallState::Dialing,
+        });
+    }
+    let mut tx = super::super::begin_write(pool).await?;
+    super::contacts::check_fence(&mut tx, fence, until, super::super::LOCK_ROW).await?;
+    let claimed = if from == CallState::Leased {
+        let moved = Transition::new(call_id, from, CallState::Dialing, at);
+        apply_transition(&mut tx, moved).await?
+    } else {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1 AND state = $2");
+        let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(call_id.0)
+            .bind(from.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        row.map(Call::try_from).transpose()?
+    };
+    match claimed {
+        Some(call) => {
+            tx.commit().await?;
+            Ok(call)
+        }
+        None => {
+            tx.rollback().await?;
+            Err(stale(pool, call_id, from).await)
+        }
+    }
+}
+
 pub(super) async fn correct_attach_failed(
     pool: &Pool,
     call_id: CallId,

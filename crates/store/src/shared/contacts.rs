@@ -255,6 +255,34 @@ struct LeaseCampaignRow {
     settings: String,
 }
 
+/// `Fenced` unless `fence` is the dialler leader's and its lease is valid past `until`. Inside a
+/// write transaction, with `lock_suffix` locking the leader's row on PostgreSQL, so no new leader
+/// can take over before the transaction ends.
+pub(crate) async fn check_fence(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    fence: &Fence,
+    until: DateTime<Utc>,
+    lock_suffix: &str,
+) -> Result<()> {
+    let sql = format!(
+        "SELECT fencing_token FROM dialler_leader WHERE name = 'dialler' AND holder = $1 \
+         AND fencing_token = $2 AND expires_at > $3{lock_suffix}"
+    );
+    let valid: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(&fence.holder)
+        .bind(fence.token)
+        .bind(to_ms(until))
+        .fetch_optional(&mut **tx)
+        .await?;
+    match valid {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Fenced {
+            holder: fence.holder.clone(),
+            token: fence.token,
+        }),
+    }
+}
+
 /// Checks the fence (when given) and the campaign, inside the lease transaction.
 pub(crate) async fn lease_context(
     tx: &mut sqlx::Transaction<'static, Db>,
@@ -262,22 +290,7 @@ pub(crate) async fn lease_context(
     lock_suffix: &str,
 ) -> Result<LeaseContext> {
     if let Some(fence) = &request.fence {
-        let sql = format!(
-            "SELECT fencing_token FROM dialler_leader WHERE name = 'dialler' AND holder = $1 \
-             AND fencing_token = $2 AND expires_at > $3{lock_suffix}"
-        );
-        let valid: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(&fence.holder)
-            .bind(fence.token)
-            .bind(to_ms(request.now))
-            .fetch_optional(&mut **tx)
-            .await?;
-        if valid.is_none() {
-            return Err(StoreError::Fenced {
-                holder: fence.holder.clone(),
-                token: fence.token,
-            });
-        }
+        check_fence(tx, fence, request.now, lock_suffix).await?;
     }
     let row: Option<LeaseCampaignRow> = sqlx::query_as(
         "SELECT c.state, c.calling_windows, c.max_attempts, c.bot_id, b.current_version, c.caller_id, c.settings \

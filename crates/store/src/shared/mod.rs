@@ -192,6 +192,16 @@ impl Store for ThisStore {
     async fn transition(&self, transition: Transition) -> Result<Call> {
         calls::transition(&self.pool, transition).await
     }
+    async fn claim_dial(
+        &self,
+        fence: &Fence,
+        call_id: CallId,
+        from: CallState,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Call> {
+        calls::claim_dial(&self.pool, fence, call_id, from, at, until).await
+    }
     async fn correct_attach_failed(
         &self,
         id: CallId,

@@ -1,9 +1,10 @@
 //! The dialler's leader lease: one holder at a time, fencing tokens that only grow, fenced leases.
 
 use crate::support::*;
+use contracts::{CallOutcomeCode, CallState};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{Fence, LeaseRequest, Store, StoreError};
+use store::{Fence, LeaseRequest, Store, StoreError, Transition};
 
 const TTL: Duration = Duration::from_secs(10);
 
@@ -241,7 +242,125 @@ async fn live_call_counts_count_one_campaigns_calls_that_have_not_ended(store: A
     );
 }
 
+/// M12: a call is claimed for placing only while its dialler leads for the placement's bound.
+async fn a_call_is_claimed_for_dialling_only_by_the_leader_whose_lease_outlasts_the_placement(
+    store: Arc<dyn Store>,
+) {
+    let now = at(2026, 11, 23, 9, 0);
+    let lease = store
+        .acquire_leader("dialler-a", TTL, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let fence = Fence {
+        holder: "dialler-a".into(),
+        token: lease.fencing_token,
+    };
+    let campaign = running_campaign(&*store, |_| {}).await;
+    store
+        .add_contacts(campaign, many_contacts(3))
+        .await
+        .unwrap();
+    let leases = store
+        .lease_contacts(LeaseRequest {
+            campaign_id: campaign,
+            owner: "dialler-a".into(),
+            limit: 3,
+            ttl: TTL,
+            now,
+            fence: Some(fence.clone()),
+        })
+        .await
+        .unwrap();
+    let seconds = |s| now + chrono::Duration::seconds(s);
+    let claimed = store
+        .claim_dial(
+            &fence,
+            leases[0].call_id,
+            CallState::Leased,
+            now,
+            seconds(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.state, CallState::Dialing);
+    // A held-back call is claimed again, still dialling.
+    store
+        .claim_dial(
+            &fence,
+            leases[0].call_id,
+            CallState::Dialing,
+            now,
+            seconds(5),
+        )
+        .await
+        .unwrap();
+    // The lease ends at 10 s: a placement that could run past it is not claimed.
+    let late = store
+        .claim_dial(
+            &fence,
+            leases[1].call_id,
+            CallState::Leased,
+            now,
+            seconds(11),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(late, StoreError::Fenced { .. }), "{late}");
+    assert_eq!(
+        store.call(leases[1].call_id).await.unwrap().state,
+        CallState::Leased
+    );
+    // A new leader ends the call; the old one's claim finds it moved on.
+    let ended = Transition::new(
+        leases[2].call_id,
+        CallState::Leased,
+        CallState::Canceled,
+        now,
+    )
+    .with_outcome(CallOutcomeCode::DialCanceled);
+    store.transition(ended).await.unwrap();
+    let moved = store
+        .claim_dial(
+            &fence,
+            leases[2].call_id,
+            CallState::Leased,
+            now,
+            seconds(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            moved,
+            StoreError::StaleTransition {
+                actual: CallState::Canceled,
+                ..
+            }
+        ),
+        "{moved}"
+    );
+    // Once another dialler leads, the old fence claims nothing.
+    store
+        .acquire_leader("dialler-b", TTL, seconds(11))
+        .await
+        .unwrap()
+        .unwrap();
+    let fenced = store
+        .claim_dial(
+            &fence,
+            leases[1].call_id,
+            CallState::Leased,
+            now,
+            seconds(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(fenced, StoreError::Fenced { .. }), "{fenced}");
+}
+
 both_backends!(
+    a_call_is_claimed_for_dialling_only_by_the_leader_whose_lease_outlasts_the_placement,
     a_campaigns_pacing_decision_is_kept_and_the_next_one_replaces_it,
     live_call_counts_count_one_campaigns_calls_that_have_not_ended,
     a_second_leader_cannot_act_while_the_first_holds_a_valid_lease,

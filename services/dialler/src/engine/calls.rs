@@ -116,12 +116,13 @@ impl Engine {
         // carrier's first webhook may reach the edge before its REST call returns, and must find
         // the call dialling (a call held back then stays `dialing` until it is placed).
         let edge = live.carrier.attaches_at_answer();
-        if edge && live.state == CallState::Leased {
-            if !self.start_following().await {
-                return;
-            }
-            self.record(call_id, CallState::Dialing, now, |_| {}).await;
+        if edge && live.state == CallState::Leased && !self.start_following().await {
+            return;
         }
+        if !self.claim(call_id, live.state, now).await {
+            return;
+        }
+        let bound = self.placement_bound();
         let dial = Dial {
             call_id,
             campaign_id: Some(live.campaign),
@@ -130,16 +131,25 @@ impl Engine {
             ring_timeout: self.config.ring_timeout.max(RING_FLOOR),
             detect_machine: true,
         };
-        match live.carrier.place(dial).await {
+        let placed = match tokio::time::timeout(bound, live.carrier.place(dial)).await {
+            Ok(placed) => placed,
+            Err(_) => {
+                // It may have rung: not placed again at once, and a new leader may be taking over.
+                self.stats.carrier_errors += 1;
+                let detail = format!("the carrier did not answer within {bound:?}");
+                tracing::warn!(%call_id, "{detail}");
+                self.end(call_id, CallOutcomeCode::DialFailed, &detail, now)
+                    .await;
+                return;
+            }
+        };
+        match placed {
             Ok(carrier_id) => {
                 self.stats.dials += 1;
                 if let Some(live) = self.live.get_mut(&call_id) {
                     live.carrier_call_id = carrier_id;
                     live.dialled = now;
                     live.phase = Phase::Ringing;
-                }
-                if !edge {
-                    self.record(call_id, CallState::Dialing, now, |_| {}).await;
                 }
             }
             Err(error @ (CarrierError::RateLimited(_) | CarrierError::Unavailable(_))) => {
@@ -153,6 +163,75 @@ impl Engine {
                     .await;
             }
         }
+    }
+
+    /// The most a placement may take: half the leader lease. A call is claimed only while this
+    /// instance leads for at least that long, and the carrier is given no longer, so a new
+    /// leader (which waits for the lease to lapse) never finds a placement still under way.
+    fn placement_bound(&self) -> Duration {
+        self.config.leader_ttl / 2
+    }
+
+    /// The last check before the carrier hears of a call (M12): the store moves it `leased →
+    /// dialing` (or finds a held-back one still `dialing`) only while this instance's leader
+    /// lease is valid past the placement's bound. A lease about to lapse in a long tick is
+    /// renewed first; when another dialler leads, or the call moved on (a new leader ended it),
+    /// nothing is placed.
+    async fn claim(&mut self, call_id: CallId, from: CallState, now: DateTime<Utc>) -> bool {
+        let bound = chrono::Duration::from_std(self.placement_bound()).unwrap_or_default();
+        for renewed in [false, true] {
+            let Some(fence) = self.fence.clone() else {
+                return false;
+            };
+            let at = self.clock(now);
+            let error = match self
+                .store
+                .claim_dial(&fence, call_id, from, at, at + bound)
+                .await
+            {
+                Ok(_) => {
+                    if let Some(live) = self.live.get_mut(&call_id) {
+                        live.state = CallState::Dialing;
+                    }
+                    return true;
+                }
+                Err(error) => error,
+            };
+            match error {
+                store::StoreError::Fenced { .. } if !renewed => {
+                    let ttl = self.config.leader_ttl;
+                    match self.store.renew_leader(&fence, ttl, at).await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {
+                            // The next tick's renewal fails too, and stands our calls down.
+                            tracing::warn!(%call_id, "another dialler leads now: not placed");
+                            return false;
+                        }
+                        Err(error) => {
+                            self.stats.store_errors += 1;
+                            tracing::warn!(%call_id, %error, "could not renew the leader lease");
+                            return false;
+                        }
+                    }
+                }
+                store::StoreError::StaleTransition { actual, .. } => {
+                    tracing::info!(%call_id, "the call is {actual} already: not placed");
+                    if actual.is_terminal() {
+                        self.live.remove(&call_id);
+                        self.waiting.retain(|id| *id != call_id);
+                    } else if let Some(live) = self.live.get_mut(&call_id) {
+                        live.state = actual;
+                    }
+                    return false;
+                }
+                error => {
+                    self.stats.store_errors += 1;
+                    tracing::warn!(%call_id, %error, "could not claim the call before placing it");
+                    return false;
+                }
+            }
+        }
+        false
     }
 
     /// Places the calls a rate-limiting carrier held back; those of a campaign that stopped

@@ -188,6 +188,8 @@ pub struct Engine {
     accounts: HashMap<contracts::telephony::CarrierAccountId, carriers::Built>,
     /// The last call event read while following the edge's moves.
     edge_cursor: Option<i64>,
+    /// The current tick's time and when it began here: a long tick's clock moves on.
+    tick_started: Option<(DateTime<Utc>, std::time::Instant)>,
     pub stats: Stats,
 }
 
@@ -270,7 +272,19 @@ impl Engine {
             factory: None,
             accounts: HashMap::new(),
             edge_cursor: None,
+            tick_started: None,
             stats: Stats::default(),
+        }
+    }
+
+    /// `now` moved on by the time this tick has run, for checks that must not use a stale clock
+    /// (a long tick's last placements); `now` itself outside a tick.
+    fn clock(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.tick_started {
+            Some((at, started)) if at == now => {
+                at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default()
+            }
+            _ => now,
         }
     }
 
@@ -351,6 +365,7 @@ impl Engine {
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         self.stats.ticks += 1;
         self.stats.last_tick = Some(now);
+        self.tick_started = Some((now, std::time::Instant::now()));
         if !self.lead(now).await? {
             return Ok(TickReport::default());
         }

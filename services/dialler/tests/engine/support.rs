@@ -62,6 +62,8 @@ pub struct ScriptedCarrier {
     pub invalid: Mutex<HashSet<String>>,
     /// The next this-many placements are refused as rate-limited.
     pub rate_limited: Mutex<u32>,
+    /// How long a placement takes after the carrier has heard of it (logged it).
+    pub place_delay: Mutex<Duration>,
 }
 
 #[async_trait::async_trait]
@@ -90,6 +92,10 @@ impl Carrier for ScriptedCarrier {
         }
         let id = format!("SIM{}", dial.call_id.0);
         self.log.lock().placed.push(dial);
+        let delay = *self.place_delay.lock();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         Ok(id)
     }
 
@@ -192,13 +198,17 @@ pub fn engine_over(
     owner: &str,
     fleet: FleetClient,
 ) -> (Engine, Arc<ScriptedCarrier>, Arc<FleetClient>) {
+    engine_configured(store, EngineConfig::new(owner), fleet)
+}
+
+/// An engine with `config`, the scripted carrier and the given fleet client.
+pub fn engine_configured(
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    fleet: FleetClient,
+) -> (Engine, Arc<ScriptedCarrier>, Arc<FleetClient>) {
     let carrier = Arc::new(ScriptedCarrier::default());
     let fleet = Arc::new(fleet);
-    let engine = Engine::new(
-        store,
-        carrier.clone(),
-        fleet.clone(),
-        EngineConfig::new(owner),
-    );
+    let engine = Engine::new(store, carrier.clone(), fleet.clone(), config);
     (engine, carrier, fleet)
 }

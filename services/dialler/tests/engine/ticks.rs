@@ -2,12 +2,16 @@
 //!
 //! A new leader ends the calls the old one left.
 
-use crate::support::{both_backends, campaign, engine, secs, worker};
+use crate::support::{both_backends, campaign, engine, engine_configured, secs, worker};
 use contracts::attach::AmdVerdict;
 use contracts::health::PacingDecision;
 use contracts::{CallOutcomeCode, CallState};
 use dialler::carrier::CarrierEvent;
+use dialler::engine::EngineConfig;
+use dialler::fleet::FleetClient;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use store::{CallFilter, ContactStatus, Page, Store};
 
 async fn a_tick_dials_one_call_per_free_slot_while_the_pacer_warms_up(store: Arc<dyn Store>) {
@@ -108,6 +112,66 @@ async fn a_second_dialler_stands_by_takes_over_when_the_first_stops_and_ends_wha
         contacts.push(store.call(call).await.unwrap().contact_id.unwrap());
     }
     assert_eq!(contacts, vec![freed.id], "the abandoned one is locked out");
+}
+
+/// M12: a placing loop that outlasts the leader lease must not let a standby take over and dial
+/// the same people. Both diallers run on the same clock (the test's start plus real time).
+async fn a_long_placing_loop_keeps_its_lease_and_no_contact_is_dialled_twice(
+    store: Arc<dyn Store>,
+) {
+    campaign(&*store, 5).await;
+    let (_w, url) = worker("w1", 5).await;
+    let mut config = EngineConfig::new("dialler-a");
+    config.leader_ttl = Duration::from_secs(2);
+    let fleet = FleetClient::new(vec![url.clone()], "secret".into(), Duration::from_secs(5));
+    let (mut slow, first, _) = engine_configured(store.clone(), config, fleet);
+    // Five placements of 600 ms: 3 s, past the 2 s lease.
+    *first.place_delay.lock() = Duration::from_millis(600);
+    let (mut standby, second, _) = engine(store.clone(), "dialler-b", vec![url]);
+    let start = Instant::now();
+    let clock = move || secs(0) + chrono::Duration::from_std(start.elapsed()).unwrap();
+    let placing = tokio::spawn(async move {
+        let report = slow.tick(secs(0)).await.unwrap();
+        (slow, report)
+    });
+    // The leader is placing its first call; the standby ticks every 100 ms on the same clock
+    // while the loop runs, and a while after.
+    while first.log.lock().placed.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "nothing was placed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut finished = None;
+    while finished.is_none_or(|at: Instant| at.elapsed() < Duration::from_millis(500)) {
+        standby.tick(clock()).await.unwrap();
+        if finished.is_none() && placing.is_finished() {
+            finished = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_slow, report) = placing.await.unwrap();
+    assert_eq!(report.dials, 5);
+    assert_eq!(
+        first.log.lock().placed.len(),
+        5,
+        "the leader placed its leases"
+    );
+    let mut dialled: HashMap<String, usize> = HashMap::new();
+    let both = [
+        first.log.lock().placed.clone(),
+        second.log.lock().placed.clone(),
+    ];
+    for dial in both.iter().flatten() {
+        *dialled.entry(dial.to.as_str().to_owned()).or_default() += 1;
+    }
+    assert_eq!(dialled.len(), 5);
+    assert!(
+        dialled.values().all(|n| *n == 1),
+        "dialled twice: {dialled:?}"
+    );
+    assert_eq!(standby.stats.adopted, 0, "the standby never took over");
 }
 
 async fn a_campaign_that_is_not_running_is_not_dialled(store: Arc<dyn Store>) {
@@ -296,6 +360,7 @@ async fn a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive(
 }
 
 both_backends!(
+    a_long_placing_loop_keeps_its_lease_and_no_contact_is_dialled_twice,
     a_new_dialler_restores_each_campaigns_pacing_history_from_the_store,
     a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive,
     health_is_stale_without_a_recent_tick_and_metrics_show_the_pacing,
