@@ -96,7 +96,7 @@ impl Monitor {
         let (gauge, counter) = ("gauge", "counter");
         let retries = self.fleet.counters.attach_retries.load(Ordering::Relaxed);
         let attach_errors = self.fleet.counters.attach_errors.load(Ordering::Relaxed);
-        let totals: [(&str, &str, &str, f64); 16] = [
+        let totals: [(&str, &str, &str, f64); 17] = [
             (
                 "vox_dialler_leader",
                 "1 while this instance holds the leader lease.",
@@ -186,6 +186,12 @@ impl Monitor {
                 "Placements the carrier held back for a later tick (rate-limiting).",
                 counter,
                 o.stats.rate_limited as f64,
+            ),
+            (
+                "vox_dialler_breaker_trips_total",
+                "Times every attach failing stopped new dials for a while.",
+                counter,
+                o.stats.breaker_trips as f64,
             ),
             (
                 "vox_dialler_store_errors_total",

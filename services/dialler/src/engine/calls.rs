@@ -409,6 +409,7 @@ impl Engine {
         while let Some(&call_id) = self.waiting.front() {
             match self.attach(call_id, now).await {
                 Ok(()) => {
+                    self.breaker.succeeded();
                     self.waiting.pop_front();
                     if let Some(live) = self.live.get(&call_id)
                         && let Some(pacer) = self.pacers.get_mut(&live.campaign)
@@ -416,7 +417,20 @@ impl Engine {
                         pacer.history.record_human(secs(now), false);
                     }
                 }
-                Err(AttachError::NoCapacity { .. }) => return,
+                Err(AttachError::NoCapacity {
+                    failed, reasons, ..
+                }) => {
+                    // Failing (not merely busy) everywhere: the fleet cannot take calls now.
+                    if failed > 0 && self.breaker.failed(now) {
+                        self.stats.breaker_trips += 1;
+                        tracing::warn!(
+                            reasons = %reasons.join("; "),
+                            "every attach is failing: no new dials for {} s",
+                            super::breaker::Breaker::COOLDOWN.num_seconds()
+                        );
+                    }
+                    return;
+                }
                 Err(refused @ AttachError::Refused { .. }) => {
                     self.waiting.pop_front();
                     let detail = refused.to_string();

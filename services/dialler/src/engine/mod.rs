@@ -7,6 +7,7 @@
 //! production driver (a tick every `tick` interval, events as they come, and every 100 ms the
 //! 2-second rule and the telephony edge's recorded moves, `edge.rs`).
 
+mod breaker;
 mod calls;
 mod carriers;
 mod edge;
@@ -120,6 +121,8 @@ pub struct Stats {
     /// Placements the carrier held back (rate-limiting); the call is placed on a later tick.
     pub rate_limited: u64,
     pub store_errors: u64,
+    /// Times the attach breaker stopped dialling (every attach failing: M5).
+    pub breaker_trips: u64,
     pub last_tick: Option<DateTime<Utc>>,
     /// The last decision per campaign.
     pub decisions: HashMap<CampaignId, Decision>,
@@ -190,6 +193,8 @@ pub struct Engine {
     edge_cursor: Option<i64>,
     /// The current tick's time and when it began here: a long tick's clock moves on.
     tick_started: Option<(DateTime<Utc>, std::time::Instant)>,
+    /// Stops new dials while every attach fails.
+    breaker: breaker::Breaker,
     pub stats: Stats,
 }
 
@@ -273,6 +278,7 @@ impl Engine {
             accounts: HashMap::new(),
             edge_cursor: None,
             tick_started: None,
+            breaker: breaker::Breaker::default(),
             stats: Stats::default(),
         }
     }
@@ -391,6 +397,12 @@ impl Engine {
             }
         };
         self.place_held_back(&campaigns, now).await;
+        let allowance = self.breaker.allowance(now);
+        let fleet_free = match allowance {
+            breaker::Allowance::All => fleet_free,
+            breaker::Allowance::Probe => fleet_free.min(1),
+            breaker::Allowance::None => 0,
+        };
         let mut report = TickReport {
             leader: true,
             campaigns: campaigns.len(),
@@ -450,6 +462,9 @@ impl Engine {
             if decision.applied == Applied::LegalGuard {
                 tracing::info!(campaign = %campaign.id, "abandon rate near the legal cap: dialling progressively");
             }
+        }
+        if allowance == breaker::Allowance::Probe && report.dials > 0 {
+            self.breaker.probing(now);
         }
         self.renew_leases(now).await;
         Ok(report)

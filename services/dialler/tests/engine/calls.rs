@@ -326,7 +326,64 @@ async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
     );
 }
 
+/// M5: workers that cannot reach the Backend report free slots but refuse every attach. The
+/// dialler stops dialling instead of abandoning everyone who answers.
+async fn a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_everyone(
+    store: Arc<dyn Store>,
+) {
+    campaign(&*store, 100).await;
+    let (w, url) = worker("w1", 4).await;
+    *w.failing.lock() = true;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    // A tick every 2 s for a minute; every call is answered 4 s after it was placed.
+    let mut placed_at: Vec<(CallId, i64)> = Vec::new();
+    for s in 0..=60 {
+        if s % 2 == 0 {
+            engine.tick(secs(s)).await.unwrap();
+            let known = placed_at.len();
+            placed_at.extend(placed(&carrier).await[known..].iter().map(|id| (*id, s)));
+        }
+        for (call_id, _) in placed_at.iter().filter(|(_, at)| at + 4 == s) {
+            engine
+                .on_event(CarrierEvent::Answered {
+                    call_id: *call_id,
+                    at: secs(s),
+                    amd: Some(AmdVerdict::Human),
+                })
+                .await;
+        }
+    }
+    // The first round (one call per free slot) is lost; then one probe per 30 s.
+    assert!(
+        engine.stats.abandoned <= 4 + 2,
+        "abandoned {}",
+        engine.stats.abandoned
+    );
+    assert!(placed_at.len() <= 4 + 2, "dialled {}", placed_at.len());
+    assert!(engine.stats.breaker_trips >= 1);
+    // The Backend is back: the probe attaches and dialling resumes.
+    *w.failing.lock() = false;
+    for s in 62..=130 {
+        if s % 2 == 0 {
+            engine.tick(secs(s)).await.unwrap();
+            let known = placed_at.len();
+            placed_at.extend(placed(&carrier).await[known..].iter().map(|id| (*id, s)));
+        }
+        for (call_id, _) in placed_at.iter().filter(|(_, at)| at + 4 == s) {
+            engine
+                .on_event(CarrierEvent::Answered {
+                    call_id: *call_id,
+                    at: secs(s),
+                    amd: Some(AmdVerdict::Human),
+                })
+                .await;
+        }
+    }
+    assert!(engine.stats.attached >= 2, "{:?}", engine.stats);
+}
+
 both_backends!(
+    a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_everyone,
     with_a_registry_the_call_goes_to_the_worker_it_reserves,
     an_answered_call_goes_to_a_worker_and_its_media_is_connected,
     a_busy_worker_is_skipped_for_the_next_one,

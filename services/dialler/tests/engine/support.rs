@@ -124,6 +124,8 @@ pub struct FakeWorker {
     pub id: String,
     pub free: Mutex<u32>,
     pub attached: Mutex<Vec<AttachRequest>>,
+    /// Answers every attach 502, as a worker that cannot reach the Backend does.
+    pub failing: Mutex<bool>,
 }
 
 async fn fleet_health(State(w): State<Arc<FakeWorker>>) -> Json<FleetHealth> {
@@ -139,6 +141,13 @@ async fn fleet_health(State(w): State<Arc<FakeWorker>>) -> Json<FleetHealth> {
 }
 
 async fn attach(State(w): State<Arc<FakeWorker>>, Json(request): Json<AttachRequest>) -> Response {
+    if *w.failing.lock() {
+        return (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"code": "fleet.config_unavailable", "message": "the Backend is down"})),
+        )
+            .into_response();
+    }
     let mut free = w.free.lock();
     if *free == 0 {
         return (
@@ -168,6 +177,7 @@ pub async fn worker(id: &str, free: u32) -> (Arc<FakeWorker>, String) {
         id: id.to_owned(),
         free: Mutex::new(free),
         attached: Mutex::new(Vec::new()),
+        failing: Mutex::new(false),
     });
     let app = Router::new()
         .route("/health/fleet", get(fleet_health))
