@@ -423,7 +423,13 @@ impl Dialler {
                 )
             })?;
         let router = dialler::health::router(monitor.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let forever = std::future::pending();
+        tokio::spawn(serve::serve(
+            listener,
+            router,
+            serve::Limits::default(),
+            forever,
+        ));
         tracing::info!(%owner, fleet = ?fleet_urls, health_port = settings.health_port, "dialler starting");
         Ok(Self {
             engine,

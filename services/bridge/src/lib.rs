@@ -69,6 +69,8 @@ pub struct BridgeConfig {
     /// fleets, so an admin's fleet URL must resolve inside these networks only (loopback by
     /// default), never to a host that would capture the secret.
     pub fleet_networks: egress::Allowed,
+    /// Every connection's header-read (and keep-alive idle) and request-body idle timeouts.
+    pub http_limits: serve::Limits,
 }
 
 impl BridgeConfig {
@@ -105,6 +107,7 @@ impl BridgeConfig {
             outbound_allowed: Default::default(),
             fleet_networks: egress::Allowed::parse(Self::DEFAULT_FLEET_NETWORKS)
                 .expect("the default fleet networks parse"),
+            http_limits: serve::Limits::default(),
         }
     }
 }
@@ -172,10 +175,8 @@ impl App {
             self.state.store.clone(),
             self.state.config.stale_in_progress_timeout,
         ));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served_future = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
+        let limits = self.state.config.http_limits;
+        let served_future = serve::serve(self.listener, self.router, limits, shutdown);
         let crm = self.state.config.crm_interval.map(|interval| {
             let client = crm::client(self.state.config.outbound_allowed.clone());
             tokio::spawn(crm::periodic(self.state.store.clone(), interval, client))

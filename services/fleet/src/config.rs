@@ -79,6 +79,8 @@ pub struct WorkerConfig {
     pub providers: ProviderEnv,
     /// What webhook tools may reach (`OUTBOUND_ALLOWED_NETWORKS`), and their reply's limits.
     pub outbound: egress::Policy,
+    /// Every connection's header-read (and keep-alive idle) and request-body idle timeouts.
+    pub http_limits: serve::Limits,
     /// The capacity registry the worker heartbeats into (`REDIS_URL`), when there is one.
     pub registry: Option<crate::registration::RegistryLink>,
 }
@@ -125,6 +127,7 @@ impl WorkerConfig {
             drain_timeout: Duration::from_secs(300),
             providers: ProviderEnv::default(),
             outbound: egress::Policy::default(),
+            http_limits: serve::Limits::default(),
             registry: None,
         }
     }

@@ -263,14 +263,10 @@ impl Worker {
                 let listener = listener.tap_io(|tcp| {
                     let _ = tcp.set_nodelay(true);
                 });
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                serve::serve(listener, router, shared.config.http_limits, shutdown).await
             }
             Bound::Unix(listener) => {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                serve::serve(listener, router, shared.config.http_limits, shutdown).await
             }
         };
         let _ = drained_rx.await;

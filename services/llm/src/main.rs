@@ -102,10 +102,10 @@ fn serve(server: std::sync::Arc<Server>, listen: SocketAddr) -> anyhow::Result<(
             .await
             .with_context(|| format!("binding {listen}"))?;
         tracing::info!(%listen, "vox-llm serving");
-        axum::serve(listener, router(server))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve::serve(listener, router(server), serve::Limits::default(), stop)
             .await
             .context("serving")
     })

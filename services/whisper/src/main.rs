@@ -104,10 +104,10 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("binding {listen}"))?;
                 tracing::info!(%listen, "vox-whisper serving");
-                axum::serve(listener, router(sidecar))
-                    .with_graceful_shutdown(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
+                let stop = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                serve::serve(listener, router(sidecar), serve::Limits::default(), stop)
                     .await
                     .context("serving")
             })

@@ -120,3 +120,46 @@ async fn health_checks_a_password_protected_redis_with_its_password() {
     let _ = redis.kill();
     let _ = redis.wait();
 }
+
+/// M11: 2,000 clients sending their headers a byte at a time hold no slot a real request needs,
+/// and each is cut off by the header deadline (10 s by default) instead of holding its socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_slow_clients_neither_delay_a_request_nor_stay_connected() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let start = Instant::now();
+    let mut slow = tokio::task::JoinSet::new();
+    for _ in 0..2_000 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(b"G").await.unwrap();
+        slow.spawn(async move {
+            // One more byte after 5 s: trickling does not extend the deadline.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = stream.write_all(b"E").await;
+            let mut buffer = [0u8; 256];
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return start.elapsed(),
+                    Ok(_) => continue,
+                }
+            }
+        });
+    }
+    let asked = Instant::now();
+    let response = app.get("/health", None).await;
+    let took = asked.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(took < Duration::from_secs(1), "GET /health took {took:?}");
+    let mut closed = 0;
+    while let Some(after) = tokio::time::timeout(Duration::from_secs(40), slow.join_next())
+        .await
+        .expect("every slow client is cut off")
+    {
+        let after = after.unwrap();
+        assert!(after < Duration::from_secs(30), "closed after {after:?}");
+        closed += 1;
+    }
+    assert_eq!(closed, 2_000);
+}

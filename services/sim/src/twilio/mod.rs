@@ -162,8 +162,9 @@ impl TwilioEmulator {
             .route("/2010-04-01/Accounts/{account}/Calls.json", post(create))
             .route("/2010-04-01/Accounts/{account}/Calls/{sid}", post(update))
             .with_state(shared.clone());
+        let forever = std::future::pending();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = serve::serve(listener, router, serve::Limits::default(), forever).await;
         });
         Ok(Self {
             base_url,
