@@ -31,10 +31,20 @@ pub(crate) fn from_ws(message: Message) -> Option<WsMessage> {
     }
 }
 
-pub(crate) async fn send_all(socket: &mut WebSocket, messages: Vec<WsMessage>) -> bool {
+/// How long one message may wait for the peer to read: a peer that stops reading (its socket's
+/// buffers full) ends its call instead of holding the worker's loop, and `max_duration`, forever.
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends each message in turn; false when the socket failed or the peer stopped reading.
+pub(crate) async fn send_all<S>(socket: &mut S, messages: Vec<WsMessage>) -> bool
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    use futures_util::SinkExt;
     for message in messages {
-        if socket.send(to_ws(message)).await.is_err() {
-            return false;
+        match tokio::time::timeout(SEND_TIMEOUT, socket.send(to_ws(message))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return false,
         }
     }
     true
@@ -53,8 +63,10 @@ pub(super) struct Media {
 impl Media {
     /// Says goodbye in the protocol's terms and closes the socket (the carrier ends the leg).
     pub async fn hang_up(&mut self, reason: &str) {
-        let _ = send_all(&mut self.socket, self.protocol.hangup(reason)).await;
-        let _ = self.socket.send(Message::Close(None)).await;
+        if send_all(&mut self.socket, self.protocol.hangup(reason)).await {
+            let close = self.socket.send(Message::Close(None));
+            let _ = tokio::time::timeout(SEND_TIMEOUT, close).await;
+        }
     }
 }
 
@@ -137,5 +149,39 @@ async fn await_start(media: &mut Media) -> Result<SampleRate, Failure> {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A peer that never reads: the sink is never ready.
+    struct Stuck;
+
+    impl futures_util::Sink<Message> for Stuck {
+        type Error = ();
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+        fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), ()> {
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_fails_the_send_after_the_timeout() {
+        let start = Instant::now();
+        let sent = send_all(&mut Stuck, vec![WsMessage::Binary(vec![0; 640])]).await;
+        assert!(!sent);
+        assert_eq!(start.elapsed(), SEND_TIMEOUT);
     }
 }
