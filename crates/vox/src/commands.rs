@@ -73,6 +73,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     config.outbound_allowed = settings.outbound_allowed.clone();
     config.fleet_networks = settings.fleet_networks.clone();
+    config.trusted_proxies = settings.trusted_proxies.clone();
     Ok(config)
 }
 

@@ -183,6 +183,8 @@ pub struct Settings {
     /// `FLEET_NETWORKS`: where the Backend's saved fleets may resolve (it sends them the fleet
     /// secret); loopback by default.
     pub fleet_networks: egress::Allowed,
+    /// `TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: egress::Allowed,
     /// `WHISPER_URL`: the OpenAI-compatible transcription server the `whisper` STT provider uses by
     /// default (the `vox-whisper` sidecar: `http://127.0.0.1:8178/v1`).
     pub whisper_url: Option<String>,
@@ -367,6 +369,10 @@ impl Settings {
             outbound_allowed: {
                 let networks = text("OUTBOUND_ALLOWED_NETWORKS");
                 crate::providers::allowed_networks("OUTBOUND_ALLOWED_NETWORKS", networks, "")?
+            },
+            trusted_proxies: {
+                let networks = text("TRUSTED_PROXIES");
+                crate::providers::allowed_networks("TRUSTED_PROXIES", networks, "")?
             },
             fleet_networks: {
                 let networks = text("FLEET_NETWORKS");

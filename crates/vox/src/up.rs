@@ -308,6 +308,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
     config.outbound_allowed = settings.outbound_allowed.clone();
     config.fleet_networks = settings.fleet_networks.clone();
+    config.trusted_proxies = settings.trusted_proxies.clone();
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await

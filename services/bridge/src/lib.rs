@@ -71,6 +71,9 @@ pub struct BridgeConfig {
     pub fleet_networks: egress::Allowed,
     /// Every connection's header-read (and keep-alive idle) and request-body idle timeouts.
     pub http_limits: serve::Limits,
+    /// `TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` names the client (the login limiter
+    /// counts by the client's address); from anyone else the header is ignored.
+    pub trusted_proxies: egress::Allowed,
 }
 
 impl BridgeConfig {
@@ -108,6 +111,7 @@ impl BridgeConfig {
             fleet_networks: egress::Allowed::parse(Self::DEFAULT_FLEET_NETWORKS)
                 .expect("the default fleet networks parse"),
             http_limits: serve::Limits::default(),
+            trusted_proxies: egress::Allowed::default(),
         }
     }
 }

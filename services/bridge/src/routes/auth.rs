@@ -29,12 +29,43 @@ fn session(state: &AppState, user: &store::User) -> ApiResult<TokenResponse> {
     })
 }
 
+/// The client's address: the peer's, or behind a proxy in `TRUSTED_PROXIES` the last address in
+/// `X-Forwarded-For` that is not one of those proxies (the first one a trusted proxy saw). The
+/// header is ignored from anyone else, so a client cannot pick its own address.
+pub(crate) fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &egress::Allowed,
+) -> std::net::IpAddr {
+    if !trusted.contains(peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.into_iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(address) if trusted.contains(address) => client = address,
+            Ok(address) => return address,
+            // Garbage from beyond the trusted proxies: the last trusted hop is all we know.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let address = peer.ip().to_string();
+    let address = client_address(peer.ip(), &headers, &state.config.trusted_proxies).to_string();
     let attempt = match state.limiter.reserve(&request.email, &address).await {
         Ok(attempt) => attempt,
         Err(wait) => {

@@ -366,3 +366,39 @@ api_tests!(
     an_api_key_is_shown_once_acts_with_its_role_and_stops_when_revoked,
     admins_create_and_disable_users,
 );
+
+/// M8: behind a trusted proxy the limiter counts the client named in `X-Forwarded-For`, so one
+/// guesser does not lock out everyone behind the proxy; from anyone else the header is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_limiter_counts_the_forwarded_client() {
+    let login = |app: &TestApp, forwarded: &str, password: &str| {
+        app.client
+            .post(format!("{}/api/v1/auth/login", app.address))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": "admin@example.com", "password": password}))
+            .send()
+    };
+    let proxied = spawn_app_with(Backend::Sqlite, |config| {
+        config.trusted_proxies = egress::Allowed::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    for _ in 0..5 {
+        // A spoofed first hop is not believed: the proxy appended the real client.
+        let response = login(&proxied, "10.9.9.9, 203.0.113.5", "wrong")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = login(&proxied, "203.0.113.5", PASSWORD).await.unwrap();
+    assert_eq!(response.status(), 429);
+    let response = login(&proxied, "198.51.100.7", PASSWORD).await.unwrap();
+    assert_eq!(response.status(), 200, "another client behind the proxy");
+    // Not a trusted proxy: the header changes nothing, the peer is locked out.
+    let direct = spawn_app(Backend::Sqlite).await;
+    for _ in 0..5 {
+        let response = login(&direct, "203.0.113.5", "wrong").await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = login(&direct, "198.51.100.7", PASSWORD).await.unwrap();
+    assert_eq!(response.status(), 429);
+}
