@@ -7,7 +7,7 @@ use crate::rows::{ContactRow, json, paged, to_json};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use contracts::calling_window::CallingWindows;
-use contracts::{CallId, CampaignId, ContactId, E164Number, TimeZoneName};
+use contracts::{CallId, CallState, CampaignId, ContactId, E164Number, TimeZoneName};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -430,6 +430,17 @@ pub(crate) fn push_due_conditions(
         .push(" AND attempts < ")
         .push_bind(context.max_attempts);
     query.push(" AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = contacts.phone)");
+    // A contact whose earlier call is still live (its lease lapsed while a worker talks to the
+    // person, or a dialler died) is not dialled again until that call is over (M1).
+    query.push(" AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.contact_id = contacts.id AND calls.state IN (");
+    let live = CallState::ALL
+        .into_iter()
+        .filter(|state| !state.is_terminal());
+    let mut separated = query.separated(", ");
+    for state in live {
+        separated.push_bind(state.as_str());
+    }
+    query.push("))");
     if let Some(cap) = context.per_day {
         let since = request.now - chrono::Duration::hours(24);
         query

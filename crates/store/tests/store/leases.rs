@@ -121,6 +121,7 @@ async fn lease_skips_contacts_over_their_attempt_cap(store: Arc<dyn Store>) {
     let now = at(2026, 11, 23, 15, 0);
     let first = lease(&*store, campaign, "d1", now).await;
     assert_eq!(first.len(), 1);
+    end_call(&*store, first[0].call_id, now).await;
     store
         .finish_attempt(
             first[0].contact_id,
@@ -152,6 +153,7 @@ async fn lease_skips_contacts_called_their_daily_maximum_in_the_last_24_hours(
         let now = start + chrono::Duration::minutes(minute);
         let leased = lease(&*store, campaign, "d1", now).await;
         assert_eq!(leased.len(), 1, "attempt {} of the day", minute + 1);
+        end_call(&*store, leased[0].call_id, now).await;
         store
             .finish_attempt(
                 leased[0].contact_id,
@@ -181,6 +183,7 @@ async fn lease_skips_contacts_whose_next_attempt_is_in_the_future(store: Arc<dyn
         .unwrap();
     let now = at(2026, 11, 23, 15, 0);
     let leased = lease(&*store, campaign, "d1", now).await.remove(0);
+    end_call(&*store, leased.call_id, now).await;
     let retry_at = now + chrono::Duration::hours(1);
     store
         .finish_attempt(
@@ -251,6 +254,14 @@ async fn an_expired_lease_is_leased_again_but_a_renewed_one_is_not(store: Arc<dy
         .unwrap();
     assert_eq!(renewed, 1);
     let after_first_ttl = now + chrono::Duration::seconds(61);
+    // M1: the lapsed lease's call is still live (d1 may be placing it): nobody dials the
+    // contact again until that call is over.
+    assert!(
+        lease(&*store, campaign, "d2", after_first_ttl)
+            .await
+            .is_empty()
+    );
+    end_call(&*store, leases[1].call_id, after_first_ttl).await;
     let taken = lease(&*store, campaign, "d2", after_first_ttl).await;
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].contact_id, leases[1].contact_id);
@@ -407,6 +418,10 @@ async fn a_result_closes_its_own_calls_attempt_not_a_newer_lease(store: Arc<dyn 
         .await
         .unwrap();
     let later = now + chrono::Duration::seconds(61);
+    // While A's call is live the contact is not leased again; once it is over (failed over,
+    // say), it is, and A's result may still come late.
+    assert!(lease(&*store, campaign, "d1", later).await.is_empty());
+    end_call(&*store, a.call_id, later).await;
     let again = lease(&*store, campaign, "d1", later).await;
     assert_eq!(again.len(), 1);
     let b = &again[0];

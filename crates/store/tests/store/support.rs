@@ -131,3 +131,12 @@ pub async fn web_call(store: &dyn Store, bot_id: BotId, now: DateTime<Utc>) -> C
         .await
         .unwrap()
 }
+
+/// Ends a call as the dialler does when its attempt is over (`dial.canceled`), from whatever
+/// state it is in: a contact is not leased again while a call of its is live.
+pub async fn end_call(store: &dyn Store, call_id: contracts::CallId, at: DateTime<Utc>) {
+    let from = store.call(call_id).await.unwrap().state;
+    let end = store::Transition::new(call_id, from, CallState::Canceled, at)
+        .with_outcome(contracts::CallOutcomeCode::DialCanceled);
+    store.transition(end).await.unwrap();
+}
