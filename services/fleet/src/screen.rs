@@ -8,7 +8,7 @@
 //! of "not sure" counts as a person, since hanging up on a person is an abandoned call.
 
 use crate::Shared;
-use crate::call::{from_ws, send_all};
+use crate::call::{faster_than_real_time, from_ws, send_all};
 use crate::media::{Inbound, Protocol};
 use audio::amd::{AmdDecision, AmdParams, Answerer, BeepDetector, MachineDetector};
 use audio::{SampleRate, StereoRecorder, Track, VadParams, VoiceDetector};
@@ -38,6 +38,8 @@ pub(crate) struct Heard<'a> {
     pub recorder: &'a mut StereoRecorder,
     pub caller_samples: &'a mut u64,
     pub rate: SampleRate,
+    /// The call's clock: audio may not run far ahead of it.
+    pub clock: tokio::time::Instant,
 }
 
 impl Heard<'_> {
@@ -47,6 +49,12 @@ impl Heard<'_> {
             let message = from_ws(self.socket.next().await?.ok()?)?;
             match self.protocol.parse(message) {
                 Ok(Inbound::Audio(samples)) => {
+                    let total = *self.caller_samples + samples.len() as u64;
+                    let elapsed = self.clock.elapsed();
+                    if let Some(why) = faster_than_real_time(total, self.rate, elapsed) {
+                        tracing::warn!("{why}; ending the call while screening it");
+                        return None;
+                    }
                     self.recorder
                         .write(Track::Caller, *self.caller_samples, &samples);
                     *self.caller_samples += samples.len() as u64;

@@ -254,3 +254,54 @@ async fn a_malformed_media_message_ends_only_that_call() {
     let good_result = result_of(&backend.store, good_call, Duration::from_secs(30)).await;
     assert_eq!(good_result.disposition.as_deref(), Some("booked"));
 }
+
+/// M7: a media-token holder pushing audio as fast as the socket takes it ends that call with a
+/// protocol error; the worker neither keeps the audio nor stops serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_pushed_faster_than_real_time_ends_the_call_with_a_protocol_error() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let backend = backend().await;
+    let worker = worker(&backend, 2).await;
+    let call_id = answered_call(&backend.store, flow_bot(GREETING)).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(&accepted.media_url)
+        .await
+        .unwrap();
+    // 64 KiB of 16 kHz PCM is 2 s of audio; 1 GiB of it, as fast as the socket takes it.
+    let frame: Vec<u8> = vec![0; 64 * 1024];
+    let mut sent = 0usize;
+    let flood = async {
+        for _ in 0..16 * 1024 {
+            if socket
+                .send(Message::Binary(frame.clone().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            sent += frame.len();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), flood)
+        .await
+        .expect("the worker closed the flooding socket");
+    assert!(sent < 1 << 30, "the worker took the whole gigabyte");
+    let result = result_of(&backend.store, call_id, Duration::from_secs(30)).await;
+    assert_eq!(
+        result.outcome,
+        CallOutcomeCode::MediaProtocolError,
+        "{result:#?}"
+    );
+    assert!(
+        result
+            .transcript
+            .iter()
+            .any(|e| e.text.contains("faster than real time")),
+        "{:#?}",
+        result.transcript
+    );
+    // The worker serves the next call.
+    let next = answered_call(&backend.store, flow_bot(GREETING)).await;
+    attach_ok(&worker.url, next, MediaProtocol::Vox).await;
+}

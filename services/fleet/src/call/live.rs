@@ -6,7 +6,7 @@
 //! A malformed carrier message or a second start ends the call, with the reason in its result; a
 //! socket that closes or fails is the caller hanging up.
 
-use super::open::{Media, from_ws, send_all};
+use super::open::{Media, faster_than_real_time, from_ws, send_all};
 use crate::media::{self, Inbound, MediaError};
 use crate::post_call::Timeline;
 use audio::{StereoRecorder, Track};
@@ -111,6 +111,17 @@ impl<'a> LiveCall<'a> {
     }
 
     fn caller_audio(&mut self, samples: Vec<i16>) {
+        if self.media_error.is_some() {
+            return;
+        }
+        let total = self.caller_samples + samples.len() as u64;
+        if let Some(message) = faster_than_real_time(total, self.media.rate, self.clock.elapsed()) {
+            let name = self.media.protocol.name();
+            tracing::warn!(call_id = self.call_id.0, "{message}; ending the call");
+            self.media_error = Some(MediaError::new(name, message));
+            self.hang_up_session();
+            return;
+        }
         self.recorder
             .write(Track::Caller, self.caller_samples, &samples);
         self.caller_samples += samples.len() as u64;

@@ -12,7 +12,7 @@ mod live;
 mod open;
 mod package;
 
-pub(crate) use open::{from_ws, send_all};
+pub(crate) use open::{faster_than_real_time, from_ws, send_all};
 pub(crate) use package::recording;
 pub use package::{Packaged, minimal_result};
 
@@ -187,6 +187,7 @@ async fn screen_for_machine(
         recorder,
         caller_samples,
         rate: media.rate,
+        clock,
     };
     match screen::screen(&mut heard, early_audio).await {
         Screening::Person(decision) => Screened::Go(Some(decision)),

@@ -31,6 +31,28 @@ pub(crate) fn from_ws(message: Message) -> Option<WsMessage> {
     }
 }
 
+/// How far ahead of the call's clock the caller's audio may run (network bursts after a stall).
+const AUDIO_AHEAD: Duration = Duration::from_secs(5);
+
+/// Why `samples` of caller audio in `elapsed` of call are more than a carrier sends as it is
+/// spoken; `None` when they are not. A media-token holder pushing gigabytes would otherwise fill
+/// the recorder and the pipeline's queues (M7).
+pub(crate) fn faster_than_real_time(
+    samples: u64,
+    rate: SampleRate,
+    elapsed: Duration,
+) -> Option<String> {
+    let rate = u64::from(rate.hz());
+    let allowed = (elapsed + AUDIO_AHEAD).as_millis() as u64 * rate / 1000;
+    (samples > allowed).then(|| {
+        format!(
+            "audio faster than real time: {} ms of audio in {} ms",
+            samples * 1000 / rate,
+            elapsed.as_millis()
+        )
+    })
+}
+
 /// How long one message may wait for the peer to read: a peer that stops reading (its socket's
 /// buffers full) ends its call instead of holding the worker's loop, and `max_duration`, forever.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -175,6 +197,22 @@ mod tests {
         fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
             Poll::Pending
         }
+    }
+
+    #[test]
+    fn audio_may_run_five_seconds_ahead_of_the_call_and_no_more() {
+        let rate = SampleRate::Hz8000;
+        let second = 8_000;
+        assert_eq!(
+            faster_than_real_time(6 * second, rate, Duration::from_secs(1)),
+            None
+        );
+        let refused = faster_than_real_time(6 * second + 1, rate, Duration::from_secs(1));
+        assert!(refused.unwrap().contains("6000 ms of audio in 1000 ms"));
+        assert_eq!(
+            faster_than_real_time(65 * second, rate, Duration::from_secs(60)),
+            None
+        );
     }
 
     #[tokio::test(start_paused = true)]
