@@ -60,6 +60,26 @@ describe('Api', () => {
     expect(store.current?.refresh_token).toBe('r2');
   });
 
+  it('shares one refresh among requests that fail together (a refresh token works once)', async () => {
+    const store = memory(session('old'));
+    let refreshes = 0;
+    const fetcher = (async (url: string, init: RequestInit) => {
+      const auth = ((init.headers ?? {}) as Record<string, string>).authorization;
+      const reply = (status: number, body: unknown) =>
+        new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+      if (url.endsWith('/auth/refresh')) {
+        refreshes += 1;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return reply(200, session('new', 'r2'));
+      }
+      return auth === 'Bearer new' ? reply(200, { items: [] }) : reply(401, { error: { code: 'auth.expired', message: 'expired' } });
+    }) as unknown as typeof fetch;
+    const api = new Api('http://vox', store, fetcher);
+    const pages = await Promise.all([1, 2, 3].map(() => api.send<{ items: unknown[] }>('GET', '/api/v1/bots')));
+    expect(pages.map((p) => p.items)).toEqual([[], [], []]);
+    expect(refreshes).toBe(1);
+  });
+
   it('signs out when the refresh is refused', async () => {
     const store = memory(session('old'));
     const { fetcher } = scripted([

@@ -156,7 +156,18 @@ export class Api {
     });
   }
 
-  private async refresh(): Promise<boolean> {
+  private refreshing: Promise<boolean> | null = null;
+
+  /// One refresh at a time: each refresh token works once, and the Backend takes a second use for
+  /// a stolen copy and signs every session out. Requests that fail together share one refresh.
+  private refresh(): Promise<boolean> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<boolean> {
     const refresh_token = this.sessions.load()?.refresh_token;
     if (!refresh_token) return false;
     const response = await this.fetcher(`${this.base}/api/v1/auth/refresh`, {

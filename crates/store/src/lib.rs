@@ -93,6 +93,10 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn api_key_by_hash(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKey>>;
     async fn list_api_keys(&self, page: Page) -> Result<Paged<ApiKey>>;
     async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<ApiKey>;
+    /// Keeps a refresh token just issued (the user's expired ones are pruned).
+    async fn record_refresh_token(&self, token: NewRefreshToken, now: DateTime<Utc>) -> Result<()>;
+    /// Uses a refresh token once; a second use revokes its whole family (M10).
+    async fn use_refresh_token(&self, id: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
 
     // Bots: every save is a new version.
     async fn create_bot(&self, bot: NewBot) -> Result<(Bot, BotVersion)>;

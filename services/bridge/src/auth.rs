@@ -123,6 +123,27 @@ struct Claims {
     /// `sessions_valid_after` is refused (0 in tokens from before this claim).
     #[serde(default)]
     iat_ms: i64,
+    /// A refresh token's id and family (M10: each is used once); absent from access tokens and
+    /// from refresh tokens issued before rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
+}
+
+/// A refresh token just issued, with what the store keeps of it.
+#[derive(Debug, Clone)]
+pub struct IssuedRefresh {
+    pub token: String,
+    pub record: store::NewRefreshToken,
+}
+
+/// A verified refresh token: its subject, and its id and family when it has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshSubject {
+    pub subject: TokenSubject,
+    pub id: Option<String>,
+    pub family: Option<String>,
 }
 
 /// Signs and checks HS256 tokens with `JWT_SECRET`.
@@ -168,7 +189,13 @@ impl Tokens {
         }
     }
 
-    fn issue(&self, user: &store::User, kind: TokenKind, ttl: Duration) -> ApiResult<String> {
+    fn issue(
+        &self,
+        user: &store::User,
+        kind: TokenKind,
+        ttl: Duration,
+        refresh: Option<(&str, &str)>,
+    ) -> ApiResult<String> {
         let issued = Utc::now();
         let now = issued.timestamp();
         let claims = Claims {
@@ -178,20 +205,48 @@ impl Tokens {
             iat: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             iat_ms: issued.timestamp_millis(),
+            jti: refresh.map(|(id, _)| id.to_owned()),
+            fam: refresh.map(|(_, family)| family.to_owned()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)
     }
 
     pub fn issue_access(&self, user: &store::User) -> ApiResult<String> {
-        self.issue(user, TokenKind::Access, self.access_ttl)
+        self.issue(user, TokenKind::Access, self.access_ttl, None)
     }
 
-    pub fn issue_refresh(&self, user: &store::User) -> ApiResult<String> {
-        self.issue(user, TokenKind::Refresh, self.refresh_ttl)
+    /// The next refresh token of `family`, or the first of a new family (a sign-in).
+    pub fn issue_refresh(
+        &self,
+        user: &store::User,
+        family: Option<&str>,
+    ) -> ApiResult<IssuedRefresh> {
+        let id = hex::encode(rand::random::<[u8; 16]>());
+        let family = family.map_or_else(|| hex::encode(rand::random::<[u8; 16]>()), str::to_owned);
+        let token = self.issue(
+            user,
+            TokenKind::Refresh,
+            self.refresh_ttl,
+            Some((&id, &family)),
+        )?;
+        let ttl = chrono::Duration::from_std(self.refresh_ttl).unwrap_or(chrono::Duration::MAX);
+        Ok(IssuedRefresh {
+            token,
+            record: store::NewRefreshToken {
+                id,
+                user_id: user.id,
+                family,
+                expires_at: Utc::now() + ttl,
+            },
+        })
     }
 
     fn verify(&self, token: &str, kind: TokenKind) -> ApiResult<TokenSubject> {
+        self.verify_claims(token, kind).map(|(subject, _)| subject)
+    }
+
+    fn verify_claims(&self, token: &str, kind: TokenKind) -> ApiResult<(TokenSubject, Claims)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
@@ -204,18 +259,24 @@ impl Tokens {
             .sub
             .parse()
             .map_err(|_| ApiError::unauthorized("the token is invalid"))?;
-        Ok(TokenSubject {
+        let subject = TokenSubject {
             user_id: UserId(id),
             issued_ms: data.claims.iat_ms,
-        })
+        };
+        Ok((subject, data.claims))
     }
 
     pub fn verify_access(&self, token: &str) -> ApiResult<TokenSubject> {
         self.verify(token, TokenKind::Access)
     }
 
-    pub fn verify_refresh(&self, token: &str) -> ApiResult<TokenSubject> {
-        self.verify(token, TokenKind::Refresh)
+    pub fn verify_refresh(&self, token: &str) -> ApiResult<RefreshSubject> {
+        let (subject, claims) = self.verify_claims(token, TokenKind::Refresh)?;
+        Ok(RefreshSubject {
+            subject,
+            id: claims.jti,
+            family: claims.fam,
+        })
     }
 }
 

@@ -100,3 +100,24 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A refresh token as the store keeps it: its id (the token's `jti`), its family (every token
+/// since one sign-in), and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub id: String,
+    pub user_id: UserId,
+    pub family: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Its first use: the caller issues the next token of the family.
+    Fresh { user_id: UserId, family: String },
+    /// Used before: a copy is in someone else's hands. Every token of the family is revoked.
+    Reused { user_id: UserId, family: String },
+    /// Not known, or expired.
+    Unknown,
+}

@@ -166,3 +166,74 @@ pub(super) async fn revoke_api_key(pool: &Pool, id: i64, now: DateTime<Utc>) -> 
     row.ok_or_else(|| StoreError::not_found("api key", id))?
         .try_into()
 }
+
+/// Keeps a refresh token just issued; the user's expired ones are pruned.
+pub(super) async fn record_refresh_token(
+    pool: &Pool,
+    token: NewRefreshToken,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = super::super::begin_write(pool).await?;
+    sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1 AND expires_at <= $2")
+        .bind(token.user_id.0)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, user_id, family, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&token.id)
+    .bind(token.user_id.0)
+    .bind(&token.family)
+    .bind(to_ms(token.expires_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Uses a refresh token once, in one transaction: its first use marks it used; a second use
+/// marks every token of its family used, so none of them works again.
+pub(super) async fn use_refresh_token(
+    pool: &Pool,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<RefreshUse> {
+    let now = to_ms(now);
+    let mut tx = super::super::begin_write(pool).await?;
+    let fresh: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
+         AND expires_at > $2 RETURNING user_id, family",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((user_id, family)) = fresh {
+        tx.commit().await?;
+        return Ok(RefreshUse::Fresh {
+            user_id: UserId(user_id),
+            family,
+        });
+    }
+    let used: Option<(i64, String)> = sqlx::query_as(
+        "SELECT user_id, family FROM refresh_tokens WHERE id = $1 AND used_at IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, family)) = used else {
+        tx.rollback().await?;
+        return Ok(RefreshUse::Unknown);
+    };
+    sqlx::query("UPDATE refresh_tokens SET used_at = COALESCE(used_at, $2) WHERE family = $1")
+        .bind(&family)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(RefreshUse::Reused {
+        user_id: UserId(user_id),
+        family,
+    })
+}

@@ -73,6 +73,12 @@ impl Store for ThisStore {
     async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<ApiKey> {
         identity::revoke_api_key(&self.pool, id, now).await
     }
+    async fn record_refresh_token(&self, token: NewRefreshToken, now: DateTime<Utc>) -> Result<()> {
+        identity::record_refresh_token(&self.pool, token, now).await
+    }
+    async fn use_refresh_token(&self, id: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+        identity::use_refresh_token(&self.pool, id, now).await
+    }
 
     async fn create_bot(&self, bot: NewBot) -> Result<(Bot, BotVersion)> {
         catalog::create_bot(&self.pool, bot).await

@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::Utc;
 use contracts::api::{LoginRequest, RefreshRequest, TokenResponse, UserView};
 use std::net::SocketAddr;
 
@@ -19,12 +20,23 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(me))
 }
 
-fn session(state: &AppState, user: &store::User) -> ApiResult<TokenResponse> {
+/// A new access token and the next refresh token of `family` (a new family for a sign-in),
+/// kept in the store so that it is used once.
+async fn session(
+    state: &AppState,
+    user: &store::User,
+    family: Option<&str>,
+) -> ApiResult<TokenResponse> {
+    let refresh = state.tokens.issue_refresh(user, family)?;
+    state
+        .store
+        .record_refresh_token(refresh.record, Utc::now())
+        .await?;
     Ok(TokenResponse {
         access_token: state.tokens.issue_access(user)?,
         token_type: "Bearer".into(),
         expires_in: state.tokens.access_ttl.as_secs(),
-        refresh_token: state.tokens.issue_refresh(user)?,
+        refresh_token: refresh.token,
         user: convert::user(user),
     })
 }
@@ -86,7 +98,7 @@ async fn login(
                 .limiter
                 .succeeded(&request.email, &address, attempt)
                 .await;
-            Ok(Json(session(&state, &user)?))
+            Ok(Json(session(&state, &user, None).await?))
         }
         // The reserved attempt stays counted as a failure.
         _ => Err(ApiError::unauthorized(
@@ -99,7 +111,33 @@ async fn refresh(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let subject = state.tokens.verify_refresh(&request.refresh_token)?;
+    let presented = state.tokens.verify_refresh(&request.refresh_token)?;
+    let subject = presented.subject;
+    // Each refresh token works once (M10). One issued before rotation starts a family.
+    let family = match &presented.id {
+        None => None,
+        Some(id) => match state.store.use_refresh_token(id, Utc::now()).await? {
+            store::RefreshUse::Fresh { family, .. } => Some(family),
+            store::RefreshUse::Reused { user_id, family } => {
+                // A copy is in someone else's hands: the family is revoked, and every session
+                // of the user ends, access tokens too.
+                tracing::warn!(user = user_id.0, %family, "a refresh token was used twice");
+                let end = store::UserUpdate {
+                    end_sessions: true,
+                    ..Default::default()
+                };
+                state.store.update_user(user_id, end).await?;
+                return Err(ApiError::unauthorized(
+                    "this refresh token was used before: every session is signed out",
+                ));
+            }
+            store::RefreshUse::Unknown => {
+                return Err(ApiError::unauthorized(
+                    "the refresh token is unknown or expired",
+                ));
+            }
+        },
+    };
     let user = state
         .store
         .user(subject.user_id)
@@ -111,7 +149,7 @@ async fn refresh(
                 "the session has ended (signed out, a new password, or the account is disabled)",
             )
         })?;
-    Ok(Json(session(&state, &user)?))
+    Ok(Json(session(&state, &user, family.as_deref()).await?))
 }
 
 /// Ends every session of the signed-in user: their refresh tokens, and access tokens too, stop

@@ -55,10 +55,27 @@ pub fn router(state: AppState) -> Router {
     // The console's files, and its index for a client-side route (`/bots/3`); the API's unknown
     // paths stay JSON 404s.
     let router = match &state.config.console_dir {
-        Some(dir) => router.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
-        ),
+        Some(dir) => {
+            use axum::http::{HeaderValue, header};
+            use tower_http::set_header::SetResponseHeaderLayer;
+            let files = tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+            let files = tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CONSOLE_CSP),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .service(files);
+            router.fallback_service(files)
+        }
         None => router.fallback(|| async { ApiError::not_found("no such route") }),
     };
     router
@@ -66,6 +83,14 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// The console's Content-Security-Policy (M10): its own scripts only (and the blob the test
+/// call's audio worklet is loaded from), so injected markup cannot run script or send the
+/// session's tokens elsewhere; WebSockets may reach the fleet's media URLs; no framing.
+pub(crate) const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' blob:; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
+     connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; \
+     object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// Records an operator change: who, what, and the entity before and after.
 pub(crate) async fn audit(

@@ -355,7 +355,51 @@ async fn admins_create_and_disable_users(app: TestApp) {
     assert_eq!(error_of(duplicate).await.0, 409);
 }
 
+/// M10: each refresh token works once. A second use (a stolen copy, or the thief racing the
+/// owner) revokes the whole family and ends every session of the user.
+async fn a_refresh_token_works_once_and_its_reuse_signs_everyone_out(app: TestApp) {
+    let (_, first) = sign_in(&app, "admin@example.com", PASSWORD).await;
+    let refresh = |token: &str| {
+        let body = json!({ "refresh_token": token });
+        let app = &app;
+        async move { app.post("/api/v1/auth/refresh", None, &body).await }
+    };
+    let renewed: Value = refresh(&first).await.json().await.unwrap();
+    let second = renewed["refresh_token"].as_str().unwrap().to_owned();
+    let access = renewed["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        200
+    );
+    // Another sign-in (another device) is its own family.
+    let (other_access, other_refresh) = sign_in(&app, "admin@example.com", PASSWORD).await;
+    // The first token again: reuse.
+    let (status, _, _) = error_of(refresh(&first).await).await;
+    assert_eq!(status, 401);
+    // The family's newest token is revoked with it, and every session of the user ends.
+    assert_eq!(error_of(refresh(&second).await).await.0, 401);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        401
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&other_access))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(error_of(refresh(&other_refresh).await).await.0, 401);
+    // Signing in again works.
+    let (access, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&access)).await.status(),
+        200
+    );
+}
+
 api_tests!(
+    a_refresh_token_works_once_and_its_reuse_signs_everyone_out,
     sign_in_returns_tokens_and_refresh_renews_them,
     a_wrong_password_is_401_and_repeated_failures_are_rate_limited,
     a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fast,

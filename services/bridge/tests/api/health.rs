@@ -60,6 +60,11 @@ async fn the_console_is_served_at_the_root_with_its_client_side_routes() {
     let app = spawn_app_with(Backend::Sqlite, move |c| c.console_dir = Some(console)).await;
     let index = app.get("/", None).await;
     assert_eq!(index.status(), 200);
+    // M10: the console runs its own scripts only, and may not be framed.
+    let csp = index.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self' blob:;"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(index.headers()["x-content-type-options"], "nosniff");
     assert!(index.text().await.unwrap().contains("<title>vox</title>"));
     let asset = app.get("/assets/app.js", None).await;
     assert_eq!(asset.status(), 200);
