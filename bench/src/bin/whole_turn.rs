@@ -62,6 +62,7 @@ async fn vox_turns(base: &str, speech: &[i16], args: &Args) -> anyhow::Result<Tu
         // The fakes are where this platform sends OpenAI: its key may go there.
         base_urls: [("openai".to_owned(), format!("{base}/v1"))].into(),
         http: Some(reqwest::Client::new()),
+        ..ProviderEnv::default()
     };
     let chains = build_chains(&spec, &env).context("build the provider chains")?;
     let assembly = Assembly {

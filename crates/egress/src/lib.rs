@@ -50,6 +50,66 @@ impl Allowed {
     }
 }
 
+/// Whether a request to `url` may be made at all: its scheme, and its host when it is an address
+/// (a literal address is never resolved, so no resolver sees it). A name is checked when it is
+/// resolved.
+pub fn check_url(url: &str, allowed: &Allowed) -> Result<reqwest::Url, EgressError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| EgressError::BadUrl(url.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(EgressError::BadUrl(url.to_owned()));
+    }
+    let literal = match parsed.host() {
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err(EgressError::BadUrl(url.to_owned())),
+    };
+    if let Some(address) = literal
+        && !allowed.permits(address)
+    {
+        return Err(EgressError::Forbidden {
+            host: address.to_string(),
+            address,
+        });
+    }
+    Ok(parsed)
+}
+
+/// Whether a URL an operator saves may be used at all: [`check_url`], and `localhost` (a name
+/// that is always this host) only where loopback is allowed. A save-time check, needing no
+/// client; other names are checked each time they are resolved.
+pub fn check_saved_url(url: &str, allowed: &Allowed) -> Result<reqwest::Url, EgressError> {
+    let parsed = check_url(url, allowed)?;
+    let local = parsed.host_str().is_some_and(|h| {
+        h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost")
+    });
+    let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    if local && !allowed.permits(loopback) {
+        return Err(EgressError::Forbidden {
+            host: "localhost".to_owned(),
+            address: loopback,
+        });
+    }
+    Ok(parsed)
+}
+
+/// A client for long or streamed exchanges with an operator's URL (a bot's own provider
+/// server): no redirects, every resolved address checked against `allowed`, a bounded connect;
+/// each request sets its own time limit, and the caller checks a literal address first
+/// ([`check_url`]).
+pub fn streaming_client(allowed: &Allowed) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(GuardedResolver {
+            allowed: allowed.clone(),
+        })
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap_or_default()
+}
+
 /// Whether `url` (http or https) reaches only `networks`: its host an address in them, or a name
 /// every address of which is. For hosts the platform sends its own secrets to (its fleets), where
 /// a public address is as wrong as a private one.
@@ -223,46 +283,14 @@ impl Egress {
         &self.policy
     }
 
-    /// Whether a URL an operator saves may be used at all: `check_url`, and `localhost` (a
-    /// name that is always this host) only where loopback is allowed. A save-time check; other
-    /// names are checked each time they are resolved.
+    /// [`check_saved_url`] under this client's policy.
     pub fn check_saved_url(&self, url: &str) -> Result<(), EgressError> {
-        let parsed = self.check_url(url)?;
-        let local = parsed.host_str().is_some_and(|h| {
-            h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost")
-        });
-        let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-        if local && !self.policy.allowed.permits(loopback) {
-            return Err(EgressError::Forbidden {
-                host: "localhost".to_owned(),
-                address: loopback,
-            });
-        }
-        Ok(())
+        check_saved_url(url, &self.policy.allowed).map(|_| ())
     }
 
-    /// Whether a request to `url` may be made at all: its scheme, and its host when it is an
-    /// address. A name is checked when it is resolved.
+    /// [`check_url`] under this client's policy.
     pub fn check_url(&self, url: &str) -> Result<reqwest::Url, EgressError> {
-        let parsed = reqwest::Url::parse(url).map_err(|_| EgressError::BadUrl(url.to_owned()))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(EgressError::BadUrl(url.to_owned()));
-        }
-        let literal = match parsed.host() {
-            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-            Some(url::Host::Domain(_)) => None,
-            None => return Err(EgressError::BadUrl(url.to_owned())),
-        };
-        if let Some(address) = literal
-            && !self.policy.allowed.permits(address)
-        {
-            return Err(EgressError::Forbidden {
-                host: address.to_string(),
-                address,
-            });
-        }
-        Ok(parsed)
+        check_url(url, &self.policy.allowed)
     }
 
     /// POSTs `body` as JSON, with `headers`, and reads the reply within the policy.

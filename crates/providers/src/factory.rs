@@ -24,6 +24,12 @@ pub struct ProviderEnv {
     /// One HTTP client for every call of the process: connections and TLS sessions to a vendor are
     /// reused across requests, turns and calls. `None`: each request builds its own.
     pub http: Option<reqwest::Client>,
+    /// `OUTBOUND_ALLOWED_NETWORKS`: the private networks a bot's own provider server (its
+    /// `base_url`) may be on; public addresses are always allowed.
+    pub outbound: egress::Allowed,
+    /// The guarded client for bots' own provider servers (no redirects, every resolved address
+    /// checked against `outbound`); `None`: one is built per chain.
+    pub guarded_http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for ProviderEnv {
@@ -81,6 +87,13 @@ pub enum BuildError {
         provider: String,
         base_url: String,
     },
+    #[error("{capability} provider {provider:?} may not reach {base_url}: {reason}")]
+    Forbidden {
+        capability: Capability,
+        provider: String,
+        base_url: String,
+        reason: String,
+    },
     #[error("{capability} provider {provider:?} needs options.{option}")]
     MissingOption {
         capability: Capability,
@@ -102,6 +115,7 @@ impl BuildError {
             BuildError::Unknown { capability, .. }
             | BuildError::MissingKey { capability, .. }
             | BuildError::KeyNotForUrl { capability, .. }
+            | BuildError::Forbidden { capability, .. }
             | BuildError::MissingOption { capability, .. }
             | BuildError::Unavailable { capability, .. } => *capability,
         }
@@ -179,6 +193,22 @@ impl Resolver<'_> {
         }
         let mut endpoint = Endpoint::new(&provider, &base, key);
         endpoint.http = self.env.http.clone();
+        if !configured.as_deref().is_some_and(|c| same(c, &base)) {
+            // The bot's own server, an operator's URL: no redirects, and a private address only
+            // where OUTBOUND_ALLOWED_NETWORKS allows it, checked after every resolution too.
+            let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));
+            egress::check_saved_url(&as_http, &self.env.outbound).map_err(|error| {
+                BuildError::Forbidden {
+                    capability: self.capability,
+                    provider: provider.clone(),
+                    base_url: base.clone(),
+                    reason: error.to_string(),
+                }
+            })?;
+            let guarded = self.env.guarded_http.clone();
+            endpoint.http =
+                Some(guarded.unwrap_or_else(|| egress::streaming_client(&self.env.outbound)));
+        }
         if let Some(ms) = settings.options.get("timeout_ms").and_then(Value::as_u64) {
             endpoint.timeout = Duration::from_millis(ms);
         }

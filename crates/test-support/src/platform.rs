@@ -31,7 +31,15 @@ fn bridge_config(port: u16, recordings: &Path) -> BridgeConfig {
     config.crm_interval = None;
     config.recordings_dir = Some(recordings.to_path_buf());
     config.embedder = Some(Arc::new(knowledge::testing::WordsEmbedder));
+    // The tests' provider servers (the STT sidecar, fakes) and tools listen on loopback.
+    config.outbound_allowed = loopback();
     config
+}
+
+/// Loopback, where the tests' provider servers and tools listen: a private network a guarded
+/// request reaches only where it is allowed.
+pub fn loopback() -> egress::Allowed {
+    egress::Allowed::parse("127.0.0.0/8, ::1").expect("loopback parses")
 }
 
 /// Starts the Backend on `port` (0 for any) over `store`; returns its URL.
@@ -140,6 +148,7 @@ pub fn worker_config(
     );
     config.max_calls = max_calls;
     config.drain_timeout = Duration::from_secs(60);
+    config.outbound.allowed = loopback();
     config
 }
 

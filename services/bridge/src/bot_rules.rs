@@ -27,9 +27,10 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
             "must be a language tag such as en-US",
         ));
     }
-    provider("spec.stt", &spec.stt, STT_PROVIDERS, allowed)?;
-    provider("spec.llm", &spec.llm, LLM_PROVIDERS, allowed)?;
-    provider("spec.tts", &spec.tts, TTS_PROVIDERS, allowed)?;
+    let outbound = &config.outbound_allowed;
+    provider("spec.stt", &spec.stt, STT_PROVIDERS, allowed, outbound)?;
+    provider("spec.llm", &spec.llm, LLM_PROVIDERS, allowed, outbound)?;
+    provider("spec.tts", &spec.tts, TTS_PROVIDERS, allowed, outbound)?;
     templates(spec)?;
     tools(spec, &config.outbound_allowed)?;
     analysis(spec)?;
@@ -53,6 +54,7 @@ fn provider(
     settings: &ProviderSettings,
     known: &[&str],
     allowed: &BTreeMap<String, String>,
+    outbound: &egress::Allowed,
 ) -> ApiResult<()> {
     let mut current = Some(settings);
     let mut path = field.to_owned();
@@ -83,6 +85,19 @@ fn provider(
                      neither. Leave base_url out, or ask an admin to configure it."
                 ),
             ));
+        }
+        // A keyless vendor's own server is an operator's URL: a private address only where
+        // OUTBOUND_ALLOWED_NETWORKS allows it (the worker checks names again as it resolves them).
+        if let Some(base) = base
+            && !allowed.get(name).is_some_and(|ok| same(ok, base))
+        {
+            let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));
+            if let Err(error) = egress::check_saved_url(&as_http, outbound) {
+                return Err(ApiError::invalid(
+                    format!("{path}.options.base_url"),
+                    error.to_string(),
+                ));
+            }
         }
         path.push_str(".fallback");
         current = settings.fallback.as_deref();
@@ -123,10 +138,6 @@ fn templates(spec: &BotSpec) -> ApiResult<()> {
 }
 
 fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
-    let guard = egress::Egress::new(egress::Policy {
-        allowed: outbound.clone(),
-        ..egress::Policy::default()
-    });
     let mut names = HashSet::new();
     for (index, tool) in spec.tools.iter().enumerate() {
         let field = format!("spec.tools[{index}]");
@@ -160,7 +171,9 @@ fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
                 }
                 // An address (or localhost) that is private is refused now; a name is checked
                 // again each time the worker resolves it (H2).
-                let refused = guard.check_saved_url(url).err().map(|e| e.to_string());
+                let refused = egress::check_saved_url(url, outbound)
+                    .err()
+                    .map(|e| e.to_string());
                 if let Some(reason) = refused {
                     return Err(ApiError::invalid(format!("{field}.url"), reason));
                 }

@@ -147,6 +147,9 @@ impl Worker {
                     .context("building the providers' HTTP client")?,
             );
         }
+        // Bots' own provider servers are reached like webhook tools: guarded (deliverable 3).
+        config.providers.outbound = config.outbound.allowed.clone();
+        config.providers.guarded_http = Some(egress::streaming_client(&config.outbound.allowed));
         let outbox = Outbox::open(&config.outbox_dir)
             .with_context(|| format!("opening the outbox {}", config.outbox_dir.display()))?;
         let (listener, local_http) = match &config.listen {

@@ -76,9 +76,9 @@ async fn calls_are_placed_through_slots_reserved_in_redis_and_a_dead_worker_leav
         "two calls were given the same one-call worker"
     );
     // Both slots are held (reserved, then counted by the workers' heartbeats): a third is refused
-    // by the registry, without a worker being asked.
+    // by the registry, without a worker being asked: busy, so 429 with Retry-After.
     let (status, third) = test_call_answer(&platform, &token, bot).await;
-    assert_eq!(status, 503, "{third}");
+    assert_eq!(status, 429, "{third}");
     assert_eq!(
         third["error"]["code"], "fleet.capacity_exhausted",
         "{third}"

@@ -78,6 +78,8 @@ impl Platform {
                 format!("file://{}", self.path("recordings").display()),
             )
             .env("VOXCORE_SECRET", FLEET_SECRET)
+            // The tests' provider servers (the STT sidecar, fakes) listen on loopback.
+            .env("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command

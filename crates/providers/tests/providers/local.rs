@@ -221,11 +221,77 @@ fn the_platforms_key_goes_only_to_the_url_the_platform_configured() {
     env.base_urls
         .insert("openai".to_owned(), "http://127.0.0.1:9/v1/".to_owned());
     assert!(build_chains(&bot, &env).is_ok());
-    // A keyless vendor (a self-hosted server) goes where the bot says.
+    // A keyless vendor (a self-hosted server) goes where the bot says: a private address only
+    // where OUTBOUND_ALLOWED_NETWORKS allows it (deliverable 3 of the security issue).
     let mut vllm = provider("vllm", None);
     vllm.options
         .insert("base_url".to_owned(), json!("http://127.0.0.1:9/v1"));
-    assert!(build_chains(&spec(vllm, provider("espeak", None)), &env).is_ok());
+    let vllm = spec(vllm, provider("espeak", None));
+    assert!(matches!(
+        build_chains(&vllm, &env),
+        Err(BuildError::Forbidden {
+            capability: Capability::Llm,
+            ..
+        })
+    ));
+    env.outbound = egress::Allowed::parse("127.0.0.0/8").unwrap();
+    assert!(build_chains(&vllm, &env).is_ok());
+}
+
+/// A bot's own provider server is reached through the guarded client: a redirect elsewhere is
+/// not followed (an open redirect on it cannot send the request to an internal host).
+#[tokio::test]
+async fn a_bots_own_provider_server_cannot_redirect_the_request_elsewhere() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let target = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    });
+    let target_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_url = format!(
+        "http://{}/v1/chat/completions",
+        target_listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(target_listener, target).await });
+    let redirecting = axum::Router::new().fallback(move || {
+        let to = target_url.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", to)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    let env = ProviderEnv {
+        outbound: egress::Allowed::parse("127.0.0.0/8").unwrap(),
+        ..ProviderEnv::default()
+    };
+    let mut llm = provider("vllm", None);
+    llm.options.insert("base_url".to_owned(), json!(base));
+    let chains = build_chains(&spec(llm, provider("espeak", None)), &env).unwrap();
+    let request = pipeline::LlmRequest {
+        system: "s".to_owned(),
+        messages: vec![pipeline::Message::User("hi".to_owned())],
+        tools: vec![],
+    };
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        chains.llm[0].stream(&request),
+    )
+    .await
+    .expect("an answer, not a hang");
+    assert!(outcome.is_err(), "a redirect is not a reply");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
 }
 
 #[tokio::test]

@@ -73,8 +73,7 @@ async fn save(
         return Err(ApiError::invalid("url", "must be an http(s) URL"));
     }
     // The Backend will POST there: not a private address unless the platform allows it (M9).
-    crate::crm::client(state.config.outbound_allowed.clone())
-        .check_saved_url(&body.url)
+    egress::check_saved_url(&body.url, &state.config.outbound_allowed)
         .map_err(|e| ApiError::invalid("url", e.to_string()))?;
     if body.secret.len() < 16 {
         return Err(ApiError::invalid(

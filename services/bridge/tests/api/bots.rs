@@ -273,3 +273,47 @@ async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_al
         assert_eq!(response.status(), 201, "{url}");
     }
 }
+
+/// A keyless vendor's own server (a bot's `base_url`) is an operator's URL like a webhook tool's:
+/// a private address only where `OUTBOUND_ALLOWED_NETWORKS` allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_own_provider_server_on_a_private_address_is_refused_unless_allowed() {
+    let bot = |base: &str| {
+        let mut spec = bot_spec();
+        spec["llm"] = json!({"provider": "vllm", "options": {"base_url": base}});
+        json!({"name": "Self-hosted", "spec": spec})
+    };
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.outbound_allowed = egress::Allowed::default();
+    })
+    .await;
+    for base in ["http://10.0.0.5:8000/v1", "http://localhost:8000/v1"] {
+        let (status, _, field) =
+            error_of(app.post("/api/v1/bots", Some(&app.admin), &bot(base)).await).await;
+        assert_eq!(
+            (status, field.as_deref()),
+            (422, Some("spec.llm.options.base_url")),
+            "{base}"
+        );
+    }
+    let response = app
+        .post(
+            "/api/v1/bots",
+            Some(&app.admin),
+            &bot("https://llm.example.com/v1"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let allowed = spawn_app_with(Backend::Sqlite, |config| {
+        config.outbound_allowed = egress::Allowed::parse("10.0.0.0/8").unwrap();
+    })
+    .await;
+    let response = allowed
+        .post(
+            "/api/v1/bots",
+            Some(&allowed.admin),
+            &bot("http://10.0.0.5:8000/v1"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+}
