@@ -268,10 +268,11 @@ async fn a_bots_own_provider_server_cannot_redirect_the_request_elsewhere() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, redirecting).await });
-    let env = ProviderEnv {
+    let mut env = ProviderEnv {
         outbound: egress::Allowed::parse("127.0.0.0/8").unwrap(),
         ..ProviderEnv::default()
     };
+    env.keys.insert("deepgram".to_owned(), "k".to_owned());
     let mut llm = provider("vllm", None);
     llm.options.insert("base_url".to_owned(), json!(base));
     let chains = build_chains(&spec(llm, provider("espeak", None)), &env).unwrap();

@@ -206,7 +206,7 @@ async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configu
         (status, field.as_deref()),
         (422, Some("spec.tts.fallback.options.base_url"))
     );
-    // The URL the platform configured is fine, and so is a keyless server anywhere.
+    // The URL the platform configured is fine, and so is a keyless server on an allowed network.
     let mut spec = bot_spec();
     spec["llm"] =
         json!({"provider": "openai", "options": {"base_url": "https://llm-proxy.internal/v1/"}});
@@ -221,7 +221,7 @@ async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configu
         201
     );
     let mut spec = bot_spec();
-    spec["llm"] = json!({"provider": "vllm", "options": {"base_url": "http://10.1.2.3:8000/v1"}});
+    spec["llm"] = json!({"provider": "vllm", "options": {"base_url": "http://127.0.0.1:8000/v1"}});
     assert_eq!(
         app.post(
             "/api/v1/bots",
