@@ -170,6 +170,23 @@ pub const KEYED_PROVIDERS: &[&str] = &[
     "cartesia",
 ];
 
+/// Where a keyless vendor's local server listens by default on a worker's host (the `vox-whisper`
+/// sidecar, a vLLM, llama.cpp or Ollama server): a bot naming this URL names the platform's own
+/// server, not an operator's, so the guard for operators' URLs does not apply to it.
+pub const LOCAL_DEFAULT_URLS: &[(&str, &str)] = &[
+    ("whisper", "http://127.0.0.1:8178/v1"),
+    ("vllm", "http://127.0.0.1:8000/v1"),
+    ("llamacpp", "http://127.0.0.1:8080/v1"),
+    ("ollama", "http://127.0.0.1:11434/v1"),
+];
+
+/// Whether `url` is `vendor`'s local default ([`LOCAL_DEFAULT_URLS`]), trailing `/` aside.
+pub fn is_local_default(vendor: &str, url: &str) -> bool {
+    LOCAL_DEFAULT_URLS.iter().any(|(name, default)| {
+        *name == vendor && default.trim_end_matches('/') == url.trim_end_matches('/')
+    })
+}
+
 /// One speech provider: a vendor, a model or voice, vendor options, and what takes over when it fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderSettings {

@@ -193,7 +193,9 @@ impl Resolver<'_> {
         }
         let mut endpoint = Endpoint::new(&provider, &base, key);
         endpoint.http = self.env.http.clone();
-        if !configured.as_deref().is_some_and(|c| same(c, &base)) {
+        let platforms = configured.as_deref().is_some_and(|c| same(c, &base))
+            || contracts::runtime_config::is_local_default(&provider, &base);
+        if !platforms {
             // The bot's own server, an operator's URL: no redirects, and a private address only
             // where OUTBOUND_ALLOWED_NETWORKS allows it, checked after every resolution too.
             let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));

@@ -90,6 +90,7 @@ fn provider(
         // OUTBOUND_ALLOWED_NETWORKS allows it (the worker checks names again as it resolves them).
         if let Some(base) = base
             && !allowed.get(name).is_some_and(|ok| same(ok, base))
+            && !contracts::runtime_config::is_local_default(name, base)
         {
             let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));
             if let Err(error) = egress::check_saved_url(&as_http, outbound) {

@@ -236,6 +236,15 @@ fn the_platforms_key_goes_only_to_the_url_the_platform_configured() {
     ));
     env.outbound = egress::Allowed::parse("127.0.0.0/8").unwrap();
     assert!(build_chains(&vllm, &env).is_ok());
+    // The platform's own local server at its default address is not an operator's URL.
+    env.outbound = egress::Allowed::default();
+    let mut whisper = provider("whisper", None);
+    whisper
+        .options
+        .insert("base_url".to_owned(), json!("http://127.0.0.1:8178/v1"));
+    let mut bot = spec(provider("vllm", None), provider("espeak", None));
+    bot.stt = whisper;
+    assert!(build_chains(&bot, &env).is_ok());
 }
 
 /// A bot's own provider server is reached through the guarded client: a redirect elsewhere is
@@ -276,18 +285,8 @@ async fn a_bots_own_provider_server_cannot_redirect_the_request_elsewhere() {
     let mut llm = provider("vllm", None);
     llm.options.insert("base_url".to_owned(), json!(base));
     let chains = build_chains(&spec(llm, provider("espeak", None)), &env).unwrap();
-    let request = pipeline::LlmRequest {
-        system: "s".to_owned(),
-        messages: vec![pipeline::Message::User("hi".to_owned())],
-        tools: vec![],
-    };
-    let outcome = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        chains.llm[0].stream(&request),
-    )
-    .await
-    .expect("an answer, not a hang");
-    assert!(outcome.is_err(), "a redirect is not a reply");
+    let error = first_llm_error(&chains).await;
+    assert_eq!(error.provider(), "vllm", "a redirect is not a reply");
     assert_eq!(
         reached.load(Ordering::SeqCst),
         0,
@@ -306,6 +305,12 @@ async fn the_llama_provider_is_the_local_llm_server_and_a_server_that_is_down_fa
     let bot = spec(provider("llama", None), provider("espeak", None));
     let chains = build_chains(&bot, &env).unwrap();
     assert_eq!(chains.llm[0].name(), "llama");
+    let error = first_llm_error(&chains).await;
+    assert_eq!(error.provider(), "llama");
+}
+
+/// Asks the chain's first LLM for a reply that must fail: the error, within 10 s (not a hang).
+async fn first_llm_error(chains: &pipeline::assemble::ProviderChains) -> pipeline::ProviderError {
     let request = pipeline::LlmRequest {
         system: "s".to_owned(),
         messages: vec![pipeline::Message::User("hi".to_owned())],
@@ -316,7 +321,6 @@ async fn the_llama_provider_is_the_local_llm_server_and_a_server_that_is_down_fa
         chains.llm[0].stream(&request),
     )
     .await
-    .expect("a refused connection is an error, not a hang");
-    let error = outcome.err().expect("nothing listens there");
-    assert_eq!(error.provider(), "llama");
+    .expect("an error, not a hang");
+    outcome.err().expect("the reply fails")
 }

@@ -326,6 +326,32 @@ async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
     );
 }
 
+/// Runs `seconds` of a campaign: a tick every 2 s, and every placed call answered by a person
+/// 4 s after it was placed; `placed_at` gathers each call with its second.
+async fn run_answering(
+    engine: &mut dialler::engine::Engine,
+    carrier: &crate::support::ScriptedCarrier,
+    placed_at: &mut Vec<(CallId, i64)>,
+    seconds: std::ops::RangeInclusive<i64>,
+) {
+    for s in seconds {
+        if s % 2 == 0 {
+            engine.tick(secs(s)).await.unwrap();
+            let known = placed_at.len();
+            placed_at.extend(placed(carrier).await[known..].iter().map(|id| (*id, s)));
+        }
+        for (call_id, _) in placed_at.iter().filter(|(_, at)| at + 4 == s) {
+            engine
+                .on_event(CarrierEvent::Answered {
+                    call_id: *call_id,
+                    at: secs(s),
+                    amd: Some(AmdVerdict::Human),
+                })
+                .await;
+        }
+    }
+}
+
 /// M5: workers that cannot reach the Backend report free slots but refuse every attach. The
 /// dialler stops dialling instead of abandoning everyone who answers.
 async fn a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_everyone(
@@ -337,22 +363,7 @@ async fn a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_e
     let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
     // A tick every 2 s for a minute; every call is answered 4 s after it was placed.
     let mut placed_at: Vec<(CallId, i64)> = Vec::new();
-    for s in 0..=60 {
-        if s % 2 == 0 {
-            engine.tick(secs(s)).await.unwrap();
-            let known = placed_at.len();
-            placed_at.extend(placed(&carrier).await[known..].iter().map(|id| (*id, s)));
-        }
-        for (call_id, _) in placed_at.iter().filter(|(_, at)| at + 4 == s) {
-            engine
-                .on_event(CarrierEvent::Answered {
-                    call_id: *call_id,
-                    at: secs(s),
-                    amd: Some(AmdVerdict::Human),
-                })
-                .await;
-        }
-    }
+    run_answering(&mut engine, &carrier, &mut placed_at, 0..=60).await;
     // The first round (one call per free slot) is lost; then one probe per 30 s.
     assert!(
         engine.stats.abandoned <= 4 + 2,
@@ -363,22 +374,7 @@ async fn a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_e
     assert!(engine.stats.breaker_trips >= 1);
     // The Backend is back: the probe attaches and dialling resumes.
     *w.failing.lock() = false;
-    for s in 62..=130 {
-        if s % 2 == 0 {
-            engine.tick(secs(s)).await.unwrap();
-            let known = placed_at.len();
-            placed_at.extend(placed(&carrier).await[known..].iter().map(|id| (*id, s)));
-        }
-        for (call_id, _) in placed_at.iter().filter(|(_, at)| at + 4 == s) {
-            engine
-                .on_event(CarrierEvent::Answered {
-                    call_id: *call_id,
-                    at: secs(s),
-                    amd: Some(AmdVerdict::Human),
-                })
-                .await;
-        }
-    }
+    run_answering(&mut engine, &carrier, &mut placed_at, 62..=130).await;
     assert!(engine.stats.attached >= 2, "{:?}", engine.stats);
 }
 
