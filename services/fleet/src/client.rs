@@ -113,6 +113,17 @@ impl BridgeClient {
         ))
     }
 
+    /// Whether the Backend answers its `GET /health` with 200 now.
+    pub async fn backend_up(&self) -> bool {
+        let health = self
+            .http
+            .get(format!("{}/health", self.bridge_url))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        health.is_ok_and(|response| response.status().is_success())
+    }
+
     /// `POST {bridge}/api/v1/calls/{id}/result` with the stored JSON document.
     pub async fn post_result(&self, call_id: CallId, document: &[u8]) -> Result<(), DeliveryError> {
         let url = format!("{}/api/v1/calls/{}/result", self.bridge_url, call_id.0);

@@ -43,11 +43,41 @@ pub struct Shared {
     /// The outbox refused a write (a full or broken disk): the worker reports itself down and
     /// takes no call until a probe write succeeds again (M4).
     pub outbox_broken: std::sync::atomic::AtomicBool,
+    /// The Backend did not answer a config request: the worker reports no free slot (so a
+    /// dialler dials nobody it could not attach) until the Backend answers again (M5).
+    pub backend_down: std::sync::atomic::AtomicBool,
     /// The address actually bound (a TCP port of 0 becomes the real one).
     local_http: Option<String>,
 }
 
 impl Shared {
+    /// Whether the worker takes no call now: its outbox refused a write (M4), or the Backend does
+    /// not answer (M5). Its health and heartbeats then report no free slot.
+    pub fn refusing_calls(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.outbox_broken.load(SeqCst) || self.backend_down.load(SeqCst)
+    }
+    /// A config request found the Backend unreachable: no free slot is reported from now on, and
+    /// the Backend's health is asked every 2 s until it answers.
+    pub fn backend_unreachable(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.backend_down.swap(true, SeqCst) {
+            return;
+        }
+        tracing::warn!("the Backend is unreachable: no free slot until it answers");
+        let shared = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if !shared.backend_down.load(SeqCst) || shared.client.backend_up().await {
+                    shared.backend_down.store(false, SeqCst);
+                    tracing::info!("the Backend answers again: taking calls");
+                    return;
+                }
+            }
+        });
+    }
+
     /// Where this worker is reached over HTTP: `VOXCORE_PUBLIC_URL`, else the bound TCP address.
     pub fn public_base(&self) -> String {
         let base = match (&self.config.public_url, &self.local_http) {
@@ -186,6 +216,7 @@ impl Worker {
             outbox,
             webhooks: egress::Egress::new(config.outbound.clone()),
             outbox_broken: std::sync::atomic::AtomicBool::new(false),
+            backend_down: std::sync::atomic::AtomicBool::new(false),
             local_http,
             config,
         });

@@ -39,7 +39,12 @@ fn info(shared: &Shared, host: &str) -> registry::WorkerInfo {
         url: shared.public_base(),
         host: host.to_owned(),
         slots: counts.max,
-        busy: (counts.busy + counts.reserved).min(counts.max),
+        // A worker refusing calls (no outbox, no Backend) offers no slot.
+        busy: if shared.refusing_calls() {
+            counts.max
+        } else {
+            (counts.busy + counts.reserved).min(counts.max)
+        },
     }
 }
 

@@ -45,9 +45,7 @@ fn error(
 /// This worker's health.
 pub fn worker_health(shared: &Shared) -> WorkerHealth {
     let counts = shared.slots.counts();
-    let broken = shared
-        .outbox_broken
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let broken = shared.refusing_calls();
     WorkerHealth {
         status: if broken {
             HealthStatus::Down
@@ -162,7 +160,12 @@ async fn attach(
         );
     }
     let config = match shared.client.runtime_config(call_id).await {
-        Ok(config) => config,
+        Ok(config) => {
+            shared
+                .backend_down
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            config
+        }
         Err(e @ ConfigError::UnknownCall(_)) => {
             return error(
                 StatusCode::NOT_FOUND,
@@ -172,6 +175,9 @@ async fn attach(
             );
         }
         Err(e) => {
+            if matches!(e, ConfigError::Unavailable(_)) {
+                shared.backend_unreachable();
+            }
             tracing::warn!(call_id = call_id.0, error = %e, "attach refused: no runtime config");
             return error(
                 StatusCode::BAD_GATEWAY,

@@ -294,3 +294,43 @@ async fn a_worker_whose_outbox_cannot_be_written_posts_results_directly_and_take
         contracts::health::HealthStatus::Ok
     );
 }
+
+/// M5: a worker that cannot reach the Backend refuses the attach, reports no free slot (so a
+/// dialler dials nobody it could not attach), and takes calls again once the Backend answers.
+#[tokio::test]
+async fn a_worker_that_cannot_reach_the_backend_offers_no_slot_until_it_answers() {
+    let backend = backend().await;
+    // A port nothing listens on yet: where the Backend comes back.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = worker_config(
+        &format!("http://127.0.0.1:{port}"),
+        dir.path().join("outbox"),
+        &backend.recordings,
+        2,
+    );
+    let worker = start_worker(config).await;
+    assert_eq!(health(&worker.url).await.fleet_available, 2);
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let body = serde_json::to_value(attach_request(call_id, MediaProtocol::Vox)).unwrap();
+    let (status, refused) = attach(&worker.url, &body, Some(SECRET)).await;
+    assert_eq!(status, 502, "{refused}");
+    let down = health(&worker.url).await;
+    assert_eq!(down.status, contracts::health::HealthStatus::Down);
+    assert_eq!(down.fleet_available, 0);
+    // The Backend is back on its port: within a few probes the worker offers its slots again.
+    let _bridge = RunningBridge::start(backend.store.clone(), port, &backend.recordings).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while health(&worker.url).await.fleet_available != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never saw the Backend back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+}

@@ -15,7 +15,7 @@ use store::Store;
 
 pub use test_support::bots::{answered_call, flow_bot, silent_bot, speech};
 pub use test_support::platform::{
-    Backend, SECRET, backend, start_bridge, start_worker, worker, worker_config,
+    Backend, RunningBridge, SECRET, backend, start_bridge, start_worker, worker, worker_config,
 };
 
 pub fn attach_request(call_id: CallId, protocol: MediaProtocol) -> AttachRequest {
