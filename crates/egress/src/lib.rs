@@ -283,11 +283,6 @@ impl Egress {
         &self.policy
     }
 
-    /// [`check_saved_url`] under this client's policy.
-    pub fn check_saved_url(&self, url: &str) -> Result<(), EgressError> {
-        check_saved_url(url, &self.policy.allowed).map(|_| ())
-    }
-
     /// [`check_url`] under this client's policy.
     pub fn check_url(&self, url: &str) -> Result<reqwest::Url, EgressError> {
         check_url(url, &self.policy.allowed)

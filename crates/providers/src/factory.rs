@@ -198,8 +198,7 @@ impl Resolver<'_> {
         if !platforms {
             // The bot's own server, an operator's URL: no redirects, and a private address only
             // where OUTBOUND_ALLOWED_NETWORKS allows it, checked after every resolution too.
-            let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));
-            egress::check_saved_url(&as_http, &self.env.outbound).map_err(|error| {
+            egress::check_saved_url(&base, &self.env.outbound).map_err(|error| {
                 BuildError::Forbidden {
                     capability: self.capability,
                     provider: provider.clone(),

@@ -91,14 +91,12 @@ fn provider(
         if let Some(base) = base
             && !allowed.get(name).is_some_and(|ok| same(ok, base))
             && !contracts::runtime_config::is_local_default(name, base)
+            && let Err(error) = egress::check_saved_url(base, outbound)
         {
-            let as_http = base.replacen("ws", "http", usize::from(base.starts_with("ws")));
-            if let Err(error) = egress::check_saved_url(&as_http, outbound) {
-                return Err(ApiError::invalid(
-                    format!("{path}.options.base_url"),
-                    error.to_string(),
-                ));
-            }
+            return Err(ApiError::invalid(
+                format!("{path}.options.base_url"),
+                error.to_string(),
+            ));
         }
         path.push_str(".fallback");
         current = settings.fallback.as_deref();

@@ -132,6 +132,12 @@ async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
     );
 }
 
+/// `POST /auth/refresh` with `token`.
+async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
+    let body = json!({ "refresh_token": token });
+    app.post("/api/v1/auth/refresh", None, &body).await
+}
+
 /// Signs in as `email`: (access token, refresh token).
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> (String, String) {
     let body = json!({"email": email, "password": password});
@@ -175,14 +181,7 @@ async fn a_new_password_or_a_sign_out_ends_every_session(app: TestApp) {
         app.get("/api/v1/auth/me", Some(&access)).await.status(),
         401
     );
-    let renewed = app
-        .post(
-            "/api/v1/auth/refresh",
-            None,
-            &json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(renewed.status(), 401);
+    assert_eq!(refresh_with(&app, &refresh).await.status(), 401);
     // Signed in again with the new password, then out: nothing of that session works.
     let (access, refresh) = sign_in(&app, "ops@example.com", new_password).await;
     assert_eq!(
@@ -197,14 +196,7 @@ async fn a_new_password_or_a_sign_out_ends_every_session(app: TestApp) {
         app.get("/api/v1/auth/me", Some(&access)).await.status(),
         401
     );
-    let renewed = app
-        .post(
-            "/api/v1/auth/refresh",
-            None,
-            &json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(renewed.status(), 401);
+    assert_eq!(refresh_with(&app, &refresh).await.status(), 401);
     // Another user's session is untouched, and signing in works again.
     assert_eq!(
         app.get("/api/v1/auth/me", Some(&app.admin)).await.status(),
@@ -359,12 +351,7 @@ async fn admins_create_and_disable_users(app: TestApp) {
 /// owner) revokes the whole family and ends every session of the user.
 async fn a_refresh_token_works_once_and_its_reuse_signs_everyone_out(app: TestApp) {
     let (_, first) = sign_in(&app, "admin@example.com", PASSWORD).await;
-    let refresh = |token: &str| {
-        let body = json!({ "refresh_token": token });
-        let app = &app;
-        async move { app.post("/api/v1/auth/refresh", None, &body).await }
-    };
-    let renewed: Value = refresh(&first).await.json().await.unwrap();
+    let renewed: Value = refresh_with(&app, &first).await.json().await.unwrap();
     let second = renewed["refresh_token"].as_str().unwrap().to_owned();
     let access = renewed["access_token"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
@@ -375,10 +362,10 @@ async fn a_refresh_token_works_once_and_its_reuse_signs_everyone_out(app: TestAp
     // Another sign-in (another device) is its own family.
     let (other_access, other_refresh) = sign_in(&app, "admin@example.com", PASSWORD).await;
     // The first token again: reuse.
-    let (status, _, _) = error_of(refresh(&first).await).await;
+    let (status, _, _) = error_of(refresh_with(&app, &first).await).await;
     assert_eq!(status, 401);
     // The family's newest token is revoked with it, and every session of the user ends.
-    assert_eq!(error_of(refresh(&second).await).await.0, 401);
+    assert_eq!(error_of(refresh_with(&app, &second).await).await.0, 401);
     assert_eq!(
         app.get("/api/v1/auth/me", Some(&access)).await.status(),
         401
@@ -389,7 +376,10 @@ async fn a_refresh_token_works_once_and_its_reuse_signs_everyone_out(app: TestAp
             .status(),
         401
     );
-    assert_eq!(error_of(refresh(&other_refresh).await).await.0, 401);
+    assert_eq!(
+        error_of(refresh_with(&app, &other_refresh).await).await.0,
+        401
+    );
     // Signing in again works.
     let (access, _) = sign_in(&app, "admin@example.com", PASSWORD).await;
     assert_eq!(

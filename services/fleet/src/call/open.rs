@@ -53,23 +53,25 @@ pub(crate) fn faster_than_real_time(
     })
 }
 
-/// How long one message may wait for the peer to read: a peer that stops reading (its socket's
-/// buffers full) ends its call instead of holding the worker's loop, and `max_duration`, forever.
+/// How long a frame's messages may wait for the peer to read: a peer that stops reading (its
+/// socket's buffers full) ends its call instead of holding the worker's loop, and
+/// `max_duration`, forever.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sends each message in turn; false when the socket failed or the peer stopped reading.
+/// Sends the messages in turn; false when the socket failed or the peer stopped reading. One
+/// deadline covers the batch (a frame's few messages), not one timer per message.
 pub(crate) async fn send_all<S>(socket: &mut S, messages: Vec<WsMessage>) -> bool
 where
     S: futures_util::Sink<Message> + Unpin,
 {
     use futures_util::SinkExt;
-    for message in messages {
-        match tokio::time::timeout(SEND_TIMEOUT, socket.send(to_ws(message))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return false,
+    let sent = async {
+        for message in messages {
+            socket.send(to_ws(message)).await.map_err(|_| ())?;
         }
-    }
-    true
+        Ok::<(), ()>(())
+    };
+    matches!(tokio::time::timeout(SEND_TIMEOUT, sent).await, Ok(Ok(())))
 }
 
 /// A call's media once the stream has started.
