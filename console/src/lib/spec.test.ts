@@ -19,7 +19,7 @@ describe('bot spec checks', () => {
     const spec = {
       ...blankSpec(),
       system_prompt: 'Book.',
-      tools: [{ type: 'webhook' as const, name: 'book slot', description: '', url: 'ftp://x', parameters: [], timeout_ms: 5000 }],
+      tools: [{ type: 'webhook' as const, name: 'book slot', description: '', url: 'ftp://x', parameters: [] as unknown as { type: 'object' }, timeout_ms: 5000 }],
     };
     const errors = checkSpec('Bot', spec);
     expect(Object.keys(errors).sort()).toEqual(['spec.tools[0].name', 'spec.tools[0].parameters', 'spec.tools[0].url']);

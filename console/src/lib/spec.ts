@@ -5,7 +5,8 @@ export type BotSpec = components['schemas']['BotSpec'];
 export type ToolSpec = components['schemas']['ToolSpec'];
 export type FlowStep = components['schemas']['FlowStep'];
 export type Flow = components['schemas']['Flow'];
-export type ProviderSettings = components['schemas']['ProviderSettings'];
+/// One slot's provider settings (the slots' vendor lists differ; the shape is the same).
+export type ProviderSettings = { provider: string; model?: string | null; voice?: string | null; options?: Record<string, unknown>; fallback?: ProviderSettings | null };
 
 // The same lists as contracts::runtime_config (STT_PROVIDERS, LLM_PROVIDERS, TTS_PROVIDERS).
 export const STT_PROVIDERS = ['whisper', 'deepgram', 'openai'];

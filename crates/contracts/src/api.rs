@@ -60,8 +60,11 @@ pub struct UserView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreateUser {
+    #[schemars(schema_with = "crate::shape::email")]
     pub email: String,
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub name: String,
+    #[schemars(schema_with = "crate::shape::password")]
     pub password: String,
     pub role: Role,
 }
@@ -70,8 +73,10 @@ pub struct CreateUser {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UpdateUser {
     #[serde(default)]
+    #[schemars(schema_with = "crate::shape::optional_non_blank")]
     pub name: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "crate::shape::optional_password")]
     pub password: Option<String>,
     #[serde(default)]
     pub role: Option<Role>,
@@ -81,6 +86,7 @@ pub struct UpdateUser {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreateApiKey {
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub name: String,
     pub role: Role,
 }
@@ -110,13 +116,16 @@ pub struct CreatedApiKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// The `cursor` of the next page's request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^-?[0-9]{1,19}$"))]
     pub next_cursor: Option<String>,
 }
 
 /// Create a bot, or save a new version of one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SaveBot {
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub name: String,
     pub spec: BotSpec,
 }
@@ -151,6 +160,7 @@ pub enum CampaignState {
 /// A campaign's settings (everything but its state).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CampaignSettings {
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub name: String,
     pub bot_id: BotId,
     #[serde(default)]
@@ -162,18 +172,23 @@ pub struct CampaignSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<Utc>>,
     #[serde(default = "default_max_attempts")]
+    #[schemars(range(min = 1))]
     pub max_attempts: i64,
     #[serde(default = "default_concurrency_cap")]
+    #[schemars(range(min = 1))]
     pub concurrency_cap: i64,
     #[serde(default = "default_weight")]
+    #[schemars(range(min = 1))]
     pub weight: i64,
     /// Target abandon rate, a fraction (0.03 = 3 %).
     #[serde(default = "default_abandon_target")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub abandon_target: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<E164Number>,
     /// Default region for numbers imported without a country code (ISO 3166 alpha-2, e.g. `US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::shape::optional_region")]
     pub default_region: Option<String>,
     /// Pacing mode and retry policy per outcome, read by the dialler.
     #[serde(default)]
@@ -206,10 +221,12 @@ pub struct CampaignView {
 /// One contact as sent in a JSON batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactInput {
+    /// E.164 (national numbers with the campaign's `default_region` are for CSV imports).
+    #[schemars(schema_with = "crate::shape::phone")]
     pub phone: String,
-    /// IANA zone; derived from the number's country when absent and unambiguous.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
+    /// The contact's IANA zone, which its calling windows are read in.
+    #[schemars(with = "crate::TimeZoneName")]
+    pub timezone: String,
     #[serde(default)]
     pub variables: Map<String, Value>,
 }
@@ -284,6 +301,7 @@ pub struct CallEventView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DncInput {
+    #[schemars(schema_with = "crate::shape::phone")]
     pub phone: String,
     #[serde(default)]
     pub reason: String,

@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod phone;
 pub mod runtime_config;
 pub mod schema;
+pub mod shape;
 pub mod telephony;
 pub mod time_zone;
 

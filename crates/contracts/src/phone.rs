@@ -3,17 +3,36 @@
 //! Normalising a local number with a default region is the importer's job (the Backend); this
 //! type only accepts what is already E.164, so every stored number is dialable as it stands.
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A validated E.164 number such as `+14155550123`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schemars(with = "String")]
 pub struct E164Number(String);
+
+/// What [`E164Number::parse`] accepts, as a JSON Schema pattern.
+pub const E164_PATTERN: &str = "^\\+[1-9][0-9]{7,14}$";
+
+impl JsonSchema for E164Number {
+    fn schema_name() -> Cow<'static, str> {
+        "E164Number".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": E164_PATTERN,
+            "description": "An E.164 number: '+', a country code that does not start with 0, 8 to 15 digits in all."
+        })
+    }
+}
 
 /// Why a text is not an E.164 number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

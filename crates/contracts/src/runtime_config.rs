@@ -86,14 +86,18 @@ pub struct ContactInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BotSpec {
     /// BCP 47 tag, e.g. `en-US`.
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub language: String,
     /// The system prompt; may use `{{variables}}` from the contact.
     pub system_prompt: String,
     /// What the bot says first; `None` waits for the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_message: Option<String>,
+    #[schemars(with = "crate::shape::SttSettings")]
     pub stt: ProviderSettings,
+    #[schemars(with = "crate::shape::LlmSettings")]
     pub llm: ProviderSettings,
+    #[schemars(with = "crate::shape::TtsSettings")]
     pub tts: ProviderSettings,
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
@@ -112,6 +116,7 @@ pub struct BotSpec {
     /// Contact variables the prompt and first message may use as `{{name}}`, besides
     /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
     #[serde(default)]
+    #[schemars(schema_with = "crate::shape::variable_names")]
     pub variables: Vec<String>,
 }
 
@@ -223,12 +228,17 @@ impl ProviderSettings {
 pub enum ToolSpec {
     /// An HTTP webhook; the LLM's arguments are checked against `parameters` before the call.
     Webhook {
+        /// The tool's name the model calls: letters, digits and `_`, unique in the bot.
+        #[schemars(regex(pattern = r"^[A-Za-z0-9_]+$"))]
         name: String,
         description: String,
+        #[schemars(regex(pattern = crate::shape::HTTP_URL))]
         url: String,
         /// A JSON Schema object describing the arguments.
+        #[schemars(schema_with = "crate::shape::tool_parameters")]
         parameters: Value,
         #[serde(default = "default_tool_timeout_ms")]
+        #[schemars(range(min = 100, max = 30_000))]
         timeout_ms: u64,
         /// Something the bot says while the webhook runs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,20 +247,25 @@ pub enum ToolSpec {
     EndCall,
     Transfer {
         /// E.164 number or SIP URI to transfer to.
+        #[schemars(regex(pattern = r"^(\+[1-9][0-9]{7,14}$|sip:)"))]
         destination: String,
     },
     SetDisposition {
+        #[schemars(length(min = 1))]
         allowed: Vec<String>,
     },
     /// Searches the named knowledge bases (through the Backend) for passages that answer the
     /// caller; the passages and their sources land in the transcript with the tool call.
     SearchKnowledge {
+        #[schemars(length(min = 1))]
         knowledge_base_ids: Vec<i64>,
         /// Passages given to the model per search.
         #[serde(default = "default_knowledge_top_k")]
+        #[schemars(range(min = 1, max = 10))]
         top_k: u32,
         /// The latency budget: a search slower than this answers "no result in time".
         #[serde(default = "default_knowledge_timeout_ms")]
+        #[schemars(range(min = 100, max = 10_000))]
         timeout_ms: u64,
         /// Something the bot says while it searches.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,6 +310,8 @@ fn default_knowledge_timeout_ms() -> u64 {
 /// One field of the post-call analysis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnalysisField {
+    /// Unique in the bot.
+    #[schemars(schema_with = "crate::shape::non_blank")]
     pub name: String,
     pub description: String,
     #[serde(rename = "type")]
@@ -334,7 +351,9 @@ pub enum Severity {
 /// Hard limits of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CallLimits {
+    #[schemars(range(min = 10, max = 14_400))]
     pub max_duration_secs: u32,
+    #[schemars(range(min = 1, max = 600))]
     pub silence_timeout_secs: u32,
 }
 
@@ -398,6 +417,7 @@ pub enum FlowStep {
     Transfer {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        #[schemars(schema_with = "crate::shape::phone")]
         destination: String,
     },
 }

@@ -2,15 +2,31 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// An IANA zone name known to the bundled time zone database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schemars(with = "String")]
 pub struct TimeZoneName(Tz);
+
+impl JsonSchema for TimeZoneName {
+    fn schema_name() -> Cow<'static, str> {
+        "TimeZoneName".into()
+    }
+
+    /// Every name of the bundled database, which is what [`TimeZoneName::parse`] accepts.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "An IANA time zone name such as Europe/London"
+        })
+    }
+}
 
 /// The name is not an IANA time zone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -45,6 +45,11 @@ pub enum ExtractError {
 pub const MAX_UNPACKED_BYTES: u64 = 128 << 20;
 
 impl Format {
+    /// The file name extensions `detect` knows (compared in lower case).
+    pub const EXTENSIONS: &[&str] = &[
+        "txt", "text", "csv", "log", "md", "markdown", "html", "htm", "xhtml", "pdf", "docx",
+    ];
+
     /// The format from the file's name, else its content type (`text/markdown; charset=…`).
     pub fn detect(file_name: &str, content_type: Option<&str>) -> Result<Self, ExtractError> {
         let extension = file_name

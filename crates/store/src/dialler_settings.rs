@@ -91,6 +91,53 @@ fn positive_number(field: &str, value: &Value, min: f64) -> Result<f64> {
     }
 }
 
+/// The JSON Schema of a campaign's `dialler` object: exactly what [`check`] accepts, for the API's
+/// document.
+pub fn schema() -> Value {
+    let outcomes: Vec<&str> = CallOutcomeCode::ALL.iter().map(|o| o.as_str()).collect();
+    let outcome_names = serde_json::json!({ "type": "string", "enum": outcomes });
+    let at_least_one = serde_json::json!({ "type": "number", "minimum": 1 });
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "pacing": {
+                "oneOf": [
+                    { "type": "string", "enum": PACING_MODES },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["mode"],
+                        "properties": {
+                            "mode": { "type": "string", "enum": PACING_MODES },
+                            "level": at_least_one
+                        }
+                    }
+                ]
+            },
+            "ratio_level": at_least_one,
+            "retry": {
+                "type": "object",
+                "propertyNames": outcome_names,
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["after_minutes"],
+                    "properties": {
+                        "after_minutes": { "type": "integer", "format": "int64", "minimum": 0 }
+                    }
+                }
+            },
+            "carrier_account": { "type": "integer", "format": "int64", "minimum": 1 },
+            "max_attempts_per_day": { "type": "integer", "format": "int64", "minimum": 1 },
+            "lockout_hours": {
+                "type": "object",
+                "propertyNames": outcome_names,
+                "additionalProperties": { "type": "number", "minimum": 0 }
+            }
+        }
+    })
+}
+
 /// Refuses a `dialler` object with an unknown key or a value of the wrong shape.
 pub fn check(settings: &Value) -> Result<()> {
     let Some(dialler) = dialler(settings) else {

@@ -13,6 +13,9 @@ pub enum StoreError {
     Invalid { field: String, message: String },
     #[error("{entity} {id} not found")]
     NotFound { entity: &'static str, id: String },
+    /// Input names something that does not exist (`bot_id` of a bot never created).
+    #[error("{field}: {message}")]
+    UnknownReference { field: String, message: String },
     /// A uniqueness rule was broken (an email, a campaign name, a phone in a campaign).
     #[error("{entity} already exists: {detail}")]
     Conflict {
@@ -57,6 +60,13 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl ToString) -> Self {
         StoreError::Invalid {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn unknown(field: impl Into<String>, message: impl ToString) -> Self {
+        StoreError::UnknownReference {
             field: field.into(),
             message: message.to_string(),
         }

@@ -32,11 +32,7 @@ pub(crate) fn page(page: Page) -> Result<Page> {
 }
 
 pub(crate) fn user(user: &NewUser) -> Result<()> {
-    let email = user.email.trim();
-    let well_formed = email
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if !well_formed || email.contains(char::is_whitespace) {
+    if !contracts::shape::is_email(&user.email) {
         return Err(StoreError::invalid(
             "email",
             "must look like name@example.com",

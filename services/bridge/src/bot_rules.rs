@@ -12,10 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 
-/// JSON Schema's type names.
-const SCHEMA_TYPES: &[&str] = &[
-    "object", "array", "string", "number", "integer", "boolean", "null",
-];
+use contracts::shape::SCHEMA_TYPES;
 
 /// The platform's settings that bound a spec: where keyed vendors may be sent
 /// (`PROVIDER_BASE_URLS`) and which private networks tools may reach (`OUTBOUND_ALLOWED_NETWORKS`).
@@ -77,7 +74,7 @@ fn provider(
             && KEYED_PROVIDERS.contains(&name)
             && !allowed.get(name).is_some_and(|ok| same(ok, base))
         {
-            return Err(ApiError::invalid(
+            return Err(ApiError::policy(
                 format!("{path}.options.base_url"),
                 format!(
                     "{name} is reached with the platform's API key, which goes only to {name}'s \
@@ -93,10 +90,7 @@ fn provider(
             && !contracts::runtime_config::is_local_default(name, base)
             && let Err(error) = egress::check_saved_url(base, outbound)
         {
-            return Err(ApiError::invalid(
-                format!("{path}.options.base_url"),
-                error.to_string(),
-            ));
+            return Err(ApiError::egress(format!("{path}.options.base_url"), error));
         }
         path.push_str(".fallback");
         current = settings.fallback.as_deref();
@@ -107,7 +101,7 @@ fn provider(
 fn templates(spec: &BotSpec) -> ApiResult<()> {
     let mut declared: HashSet<&str> = BUILTIN_VARIABLES.iter().copied().collect();
     for name in &spec.variables {
-        if template::variables(&format!("{{{{{name}}}}}")).is_err() {
+        if !contracts::shape::is_variable_name(name) {
             return Err(ApiError::invalid(
                 "spec.variables",
                 format!("{name:?} is not a variable name"),
@@ -170,11 +164,8 @@ fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
                 }
                 // An address (or localhost) that is private is refused now; a name is checked
                 // again each time the worker resolves it (H2).
-                let refused = egress::check_saved_url(url, outbound)
-                    .err()
-                    .map(|e| e.to_string());
-                if let Some(reason) = refused {
-                    return Err(ApiError::invalid(format!("{field}.url"), reason));
+                if let Err(error) = egress::check_saved_url(url, outbound) {
+                    return Err(ApiError::egress(format!("{field}.url"), error));
                 }
                 if !(100..=30_000).contains(timeout_ms) {
                     return Err(ApiError::invalid(
@@ -259,31 +250,38 @@ fn json_schema(field: &str, schema: &Value, root: bool) -> ApiResult<()> {
             "tool arguments must be a schema of type object",
         ));
     }
-    if let Some(properties) = object.get("properties") {
-        let properties = properties.as_object().ok_or_else(|| {
+    let empty = serde_json::Map::new();
+    let properties = match object.get("properties") {
+        Some(properties) => properties.as_object().ok_or_else(|| {
             ApiError::invalid(
                 format!("{field}.properties"),
                 "must be an object of schemas",
             )
+        })?,
+        None => &empty,
+    };
+    for (name, property) in properties {
+        json_schema(&format!("{field}.properties.{name}"), property, false)?;
+    }
+    if let Some(required) = object.get("required") {
+        let required = required.as_array().ok_or_else(|| {
+            ApiError::invalid(
+                format!("{field}.required"),
+                "must be a list of property names",
+            )
         })?;
-        for (name, property) in properties {
-            json_schema(&format!("{field}.properties.{name}"), property, false)?;
-        }
-        if let Some(required) = object.get("required") {
-            let required = required.as_array().ok_or_else(|| {
-                ApiError::invalid(
+        for name in required {
+            let Some(name) = name.as_str() else {
+                return Err(ApiError::invalid(
                     format!("{field}.required"),
                     "must be a list of property names",
-                )
-            })?;
-            for name in required {
-                let name = name.as_str().unwrap_or_default();
-                if !properties.contains_key(name) {
-                    return Err(ApiError::invalid(
-                        format!("{field}.required"),
-                        format!("{name:?} is not a property"),
-                    ));
-                }
+                ));
+            };
+            if !properties.contains_key(name) {
+                return Err(ApiError::invalid(
+                    format!("{field}.required"),
+                    format!("{name:?} is not a property"),
+                ));
             }
         }
     }

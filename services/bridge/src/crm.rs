@@ -56,7 +56,11 @@ fn target(scope: Scope, id: i64) -> String {
     Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
 )]
 pub struct Webhook {
+    /// Where results are POSTed: an http(s) URL, not a private address unless allowed.
+    #[schemars(regex(pattern = contracts::shape::HTTP_URL))]
     pub url: String,
+    /// What signs each delivery (X-Vox-Signature): at least 16 characters.
+    #[schemars(length(min = 16))]
     pub secret: String,
 }
 

@@ -55,6 +55,52 @@ impl ApiError {
         }
     }
 
+    /// 404: the named field refers to something that does not exist (a bot, an account).
+    pub fn unknown(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::not_found(message)
+        }
+    }
+
+    /// 409: the named field is well formed, but what it refers to is in a state that refuses
+    /// the request now (an archived bot, a number on the do-not-call list).
+    pub fn refused(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::conflict("conflict.state", message)
+        }
+    }
+
+    /// 403: the platform's network policy refuses the URL in the named field (a private
+    /// address, outside `FLEET_NETWORKS`, a platform key's destination); only an admin's
+    /// configuration can allow it. A URL that is not one at all is 422.
+    pub fn egress(field: impl Into<String>, error: egress::EgressError) -> Self {
+        let status = match error {
+            egress::EgressError::BadUrl(_) | egress::EgressError::BadNetwork(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::FORBIDDEN,
+        };
+        let code = if status == StatusCode::FORBIDDEN {
+            "egress.forbidden"
+        } else {
+            "validation.invalid"
+        };
+        Self {
+            field: Some(field.into()),
+            ..Self::new(status, code, error.to_string())
+        }
+    }
+
+    /// 403 for a policy refusal that is not an [`egress::EgressError`].
+    pub fn policy(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::new(StatusCode::FORBIDDEN, "egress.forbidden", message)
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "auth.unauthorized", message)
     }
@@ -106,6 +152,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Invalid { field, message } => ApiError::invalid(field, message),
             StoreError::NotFound { .. } => ApiError::not_found(error.to_string()),
+            StoreError::UnknownReference { field, message } => ApiError::unknown(field, message),
             StoreError::Conflict { entity, .. } => {
                 ApiError::conflict("conflict.exists", format!("{entity} already exists"))
             }
@@ -129,7 +176,7 @@ pub struct ApiJson<T>(pub T);
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + schemars::JsonSchema,
 {
     type Rejection = ApiError;
 
@@ -147,7 +194,15 @@ where
             ));
         }
         let bytes = body_bytes(request, state, "the body is too large").await?;
-        parse_json(&bytes).map(ApiJson)
+        let value = parse_value(&bytes)?;
+        // serde reads a struct from an array of its fields in order; the document says object.
+        let wants_object = T::json_schema(&mut schemars::SchemaGenerator::default())
+            .get("type")
+            .is_some_and(|kind| kind == "object");
+        if wants_object && !value.is_object() {
+            return Err(ApiError::invalid("body", "must be a JSON object"));
+        }
+        typed(value).map(ApiJson)
     }
 }
 
@@ -178,18 +233,31 @@ pub async fn body_bytes<S: Send + Sync>(
 }
 
 /// Parses JSON, telling syntax errors (400) from values that do not fit (422 with the path).
+///
+/// A number with no fractional part is an integer, as JSON Schema counts (`3.0` is an `integer`),
+/// so an integer field takes it: the body is read as a `Value` and such numbers made integers.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    typed(parse_value(bytes)?)
+}
+
+/// The body as JSON (400 when it is not), whole numbers made integers.
+fn parse_value(bytes: &[u8]) -> ApiResult<serde_json::Value> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        )
+    })?;
+    whole_numbers_as_integers(&mut value);
+    Ok(value)
+}
+
+/// A JSON value as `T`: 422 naming the path of what does not fit.
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "request.malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-            );
-        }
         let field = match missing_field(&inner.to_string()) {
             Some(name) if path == "." => name,
             Some(name) => format!("{path}.{name}"),
@@ -204,6 +272,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             )
         }
     })
+}
+
+/// Turns every float with no fractional part that an `i64` holds into that integer.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float >= i64::MIN as f64
+                && float < i64::MAX as f64
+            {
+                *value = serde_json::Value::from(float as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(whole_numbers_as_integers)
+        }
+        _ => {}
+    }
 }
 
 /// serde names a missing field only in its message: ``missing field `name` ``.

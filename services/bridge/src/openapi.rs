@@ -103,7 +103,8 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/bots", Operator, "Create a bot (version 1)", query: None, request: json::<api::SaveBot>(), 201 => json::<api::BotView>()),
         op!("get" "/api/v1/bots/{id}", Viewer, "A bot at its current version", query: None, request: Nothing, 200 => json::<api::BotView>()),
         op!("put" "/api/v1/bots/{id}", Operator, "Save a new version of a bot", query: None, request: json::<api::SaveBot>(), 200 => json::<api::BotView>()),
-        op!("delete" "/api/v1/bots/{id}", Operator, "Archive a bot", query: None, request: Nothing, 200 => json::<api::BotView>()),
+        op!("post" "/api/v1/bots/{id}/archive", Operator, "Archive a bot: campaigns and numbers can no longer start calls with it; it stays readable", query: None, request: Nothing, 200 => json::<api::BotView>()),
+        op!("post" "/api/v1/bots/{id}/restore", Operator, "Put an archived bot back in use", query: None, request: Nothing, 200 => json::<api::BotView>()),
         op!("post" "/api/v1/bots/{id}/test-call", Operator, "Open a web call to the bot on a free fleet worker; the reply's media_url speaks the vox media protocol", query: None, request: Nothing, 201 => json::<contracts::attach::AttachAccepted>()),
         op!("get" "/api/v1/bots/{id}/versions", Viewer, "Every version of a bot, newest first", query: None, request: Nothing, 200 => json::<Vec<api::BotVersionView>>()),
         op!("get" "/api/v1/bots/{id}/versions/{version}", Viewer, "One version of a bot", query: None, request: Nothing, 200 => json::<api::BotVersionView>()),
@@ -158,7 +159,7 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
         op!("post" "/api/v1/calls", Operator, "Call a number now with a bot through a carrier account (DNC and calling windows checked first)", query: None, request: json::<dial::DialBody>(), 201 => json::<dial::Dialled>()),
         op!("get" "/api/v1/carrier-accounts", Viewer, "Carrier accounts (never their secrets) and the webhook URLs to give each carrier", query: None, request: Nothing, 200 => json::<Vec<carriers::AccountView>>()),
-        op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio now)", query: None, request: json::<carriers::AccountBody>(), 201 => json::<carriers::AccountView>()),
+        op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio now)", query: None, request: json::<carriers::NewAccountBody>(), 201 => json::<carriers::AccountView>()),
         op!("put" "/api/v1/carrier-accounts/{id}", Admin, "Save a carrier account; a missing secret keeps the saved one", query: None, request: json::<carriers::AccountBody>(), 200 => json::<carriers::AccountView>()),
         op!("post" "/api/v1/calls/{id}/transfer", Fleet, "A worker's bot transfers its caller: the edge moves the call to the number through its carrier", query: None, request: json::<crate::routes::telephony::TransferBody>(), 204 => Body::None),
         op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
@@ -171,7 +172,7 @@ fn content(body: Body, generator: &mut SchemaGenerator) -> Option<Value> {
         Body::Json(schema) => Some(json!({ "application/json": { "schema": schema(generator) } })),
         Body::Csv => Some(json!({ "text/csv": { "schema": { "type": "string" } } })),
         Body::Document => Some(
-            json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }),
+            json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary", "minLength": 1 } } }),
         ),
         Body::Form => Some(
             json!({ "application/x-www-form-urlencoded": { "schema": { "type": "object", "additionalProperties": { "type": "string" } } } }),
@@ -183,24 +184,41 @@ fn content(body: Body, generator: &mut SchemaGenerator) -> Option<Value> {
     }
 }
 
-fn parameters(op: &Op) -> Vec<Value> {
+/// The schema of a path parameter, by its name (the same name means the same thing in every
+/// route; a unit test checks every name is known).
+fn path_parameter(name: &str, generator: &mut SchemaGenerator) -> Option<Value> {
+    let schema = match name {
+        // Row ids: integers from 1 (0 and below name nothing; axum refuses what is not an i64).
+        "id" | "version" | "document" => {
+            json!({ "type": "integer", "format": "int64", "minimum": 1 })
+        }
+        "phone" | "number" => contracts::shape::phone(generator).to_value(),
+        "action" => of::<crate::routes::campaigns::Action>(generator).to_value(),
+        "scope" => of::<crate::crm::Scope>(generator).to_value(),
+        "key" => of::<settings::SettingKey>(generator).to_value(),
+        // A carrier's webhook URL, as the Backend gave it: anything else is 404.
+        "carrier" | "account" | "hook" => json!({ "type": "string" }),
+        _ => return None,
+    };
+    Some(schema)
+}
+
+fn parameters(op: &Op, generator: &mut SchemaGenerator) -> Vec<Value> {
     let mut out: Vec<Value> = op
         .path
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
-            let kind = if matches!(name, "id" | "version") {
-                "integer"
-            } else {
-                "string"
-            };
-            json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+            let schema = path_parameter(name, generator).unwrap_or_else(|| {
+                panic!("path parameter {{{name}}} has no schema in path_parameter")
+            });
+            json!({ "name": name, "in": "path", "required": true, "schema": schema })
         })
         .collect();
     if let Some(query) = op.query {
         // Inline the query type and list its properties as parameters.
         let schema = query(&mut SchemaGenerator::new(
-            SchemaSettings::openapi3().with(|s| s.inline_subschemas = true),
+            settings().with(|s| s.inline_subschemas = true),
         ));
         let object = schema.as_object().cloned().unwrap_or_default();
         let required: Vec<String> = object
@@ -215,16 +233,89 @@ fn parameters(op: &Op) -> Vec<Value> {
             .unwrap_or_default();
         if let Some(Value::Object(properties)) = object.get("properties") {
             for (name, property) in properties {
-                out.push(json!({ "name": name, "in": "query", "required": required.contains(name), "schema": property }));
+                let schema = without_null(property.clone());
+                out.push(json!({ "name": name, "in": "query", "required": required.contains(name), "schema": schema }));
             }
         }
     }
     out
 }
 
+/// A query parameter's schema from its `Option<T>` field's: a parameter is absent or a value,
+/// never `null` (which would be sent as the text "null").
+fn without_null(mut schema: Value) -> Value {
+    let Some(object) = schema.as_object_mut() else {
+        return schema;
+    };
+    if let Some(Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types[0].clone();
+            object.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(branches)) = object.get_mut("anyOf") {
+        branches.retain(|b| b.get("type") != Some(&json!("null")));
+        if branches.len() == 1 {
+            let only = branches.remove(0);
+            object.remove("anyOf");
+            if let Value::Object(fields) = only {
+                object.extend(fields);
+            }
+        }
+    }
+    schema
+}
+
+/// JSON Schema 2020-12, OpenAPI 3.1's dialect (`null` is a type; no `nullable`), with the
+/// definitions under `components/schemas`.
+fn settings() -> SchemaSettings {
+    SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    })
+}
+
+/// The shape of an RFC 3339 date-time, as chrono reads one.
+const DATE_TIME_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$";
+
+/// Gives every integer with a `format` the bounds of its Rust type, so that the document does not
+/// admit a number the server cannot parse (JSON Schema's integers are unbounded).
+fn bound_integers(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let bounds: Option<(Value, Value)> = match object.get("format").and_then(Value::as_str)
+            {
+                Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("uint64" | "uint") => Some((0.into(), u64::MAX.into())),
+                Some("uint32") => Some((0.into(), u32::MAX.into())),
+                Some("uint16") => Some((0.into(), u16::MAX.into())),
+                Some("uint8") => Some((0.into(), u8::MAX.into())),
+                _ => None,
+            };
+            if let Some((low, high)) = bounds {
+                object.entry("minimum").or_insert(low);
+                object.entry("maximum").or_insert(high);
+            }
+            // `format` alone is an annotation in JSON Schema 2020-12: the shape of RFC 3339
+            // (what chrono reads) is asserted too, so an empty string is no date-time.
+            if object.get("format").and_then(Value::as_str) == Some("date-time") {
+                object.entry("pattern").or_insert(json!(DATE_TIME_PATTERN));
+            }
+            object.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
-    let mut generator = SchemaSettings::openapi3().into_generator();
+    let mut generator = settings().into_generator();
     let error = of::<api::ErrorResponse>(&mut generator);
     let mut paths: Map<String, Value> = Map::new();
     for op in operations() {
@@ -252,7 +343,7 @@ pub fn document() -> Value {
         let mut operation = json!({
             "summary": op.summary,
             "description": format!("{}.{role}", op.summary),
-            "parameters": parameters(&op),
+            "parameters": parameters(&op, &mut generator),
             "security": security,
             "responses": responses,
         });
@@ -262,8 +353,17 @@ pub fn document() -> Value {
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method] = operation;
     }
-    let schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    json!({
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    // A campaign's `dialler` object is free-form in Rust; its rules live with its check.
+    for schema in schemas.values_mut() {
+        if schema.pointer("/properties/calling_windows").is_none() {
+            continue; // not a campaign's settings (the fleet status has a `dialler` too)
+        }
+        if let Some(dialler) = schema.pointer_mut("/properties/dialler") {
+            *dialler = store::dialler_settings::schema();
+        }
+    }
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": { "title": "vox Backend API", "version": env!("CARGO_PKG_VERSION") },
         "paths": paths,
@@ -274,7 +374,9 @@ pub fn document() -> Value {
                 "fleetSecret": { "type": "http", "scheme": "bearer", "description": "VOXCORE_SECRET, for fleet workers" }
             }
         }
-    })
+    });
+    bound_integers(&mut document);
+    document
 }
 
 #[cfg(test)]

@@ -50,6 +50,12 @@ pub fn normalise(field: &str, text: &str, region: Option<&str>) -> ApiResult<E16
     E164Number::parse(&e164).map_err(|error| ApiError::invalid(field, error.to_string()))
 }
 
+/// A number in a JSON body, a path or a filter: E.164 as it stands, the document's pattern.
+/// (Operators' national numbers, read with a default region, come in CSV imports: `normalise`.)
+pub fn e164(field: &str, text: &str) -> ApiResult<E164Number> {
+    E164Number::parse(text).map_err(|error| ApiError::invalid(field, error.to_string()))
+}
+
 /// The IANA zone of a number whose country has a single time zone; `None` for countries
 /// that span several (US, Canada, Brazil, Australia, Russia, …), where the row must say.
 pub fn zone_of(number: &E164Number) -> Option<&'static str> {
@@ -132,5 +138,20 @@ mod tests {
         let new_york = E164Number::parse("+12125550123").unwrap();
         assert_eq!(zone_of(&london), Some("Europe/London"));
         assert_eq!(zone_of(&new_york), None);
+    }
+
+    #[test]
+    fn the_documented_regions_are_exactly_those_libphonenumber_reads() {
+        let letters = b'A'..=b'Z';
+        let read: Vec<String> = letters
+            .clone()
+            .flat_map(|a| {
+                letters
+                    .clone()
+                    .map(move |b| String::from_utf8(vec![a, b]).unwrap())
+            })
+            .filter(|code| check_region("region", code).is_ok())
+            .collect();
+        assert_eq!(read, contracts::shape::REGIONS);
     }
 }

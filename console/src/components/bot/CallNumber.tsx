@@ -31,7 +31,7 @@ export function CallNumber({ botId, variables, canCall }: { botId: number; varia
     const given = Object.fromEntries(Object.entries(values).filter(([name, value]) => variables.includes(name) && value !== ''));
     setBusy(true);
     try {
-      const body = { bot_id: botId, to: to.trim(), carrier_account: account.id, detect_machine: detect, variables: given, ...(from ? { from } : {}) };
+      const body = { bot_id: botId, to: to.replace(/[\s().-]/g, ''), carrier_account: account.id, detect_machine: detect, variables: given, ...(from ? { from } : {}) };
       setPlaced(await api.send<Dialled>('POST', '/api/v1/calls', body));
     } catch (e) {
       if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });

@@ -84,7 +84,7 @@ export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
                     <TextInput label="Webhook URL" value={tool.url} readOnly={readOnly} onChange={(e) => set(i, { ...tool, url: e.currentTarget.value })} error={errors[`${field}.url`]} />
                   </Group>
                   <TextInput label="Description" description="When the model should call it" value={tool.description} readOnly={readOnly} onChange={(e) => set(i, { ...tool, description: e.currentTarget.value })} />
-                  <Parameters value={tool.parameters} readOnly={readOnly} onChange={(parameters) => set(i, { ...tool, parameters })} error={errors[`${field}.parameters`]} />
+                  <Parameters value={tool.parameters} readOnly={readOnly} onChange={(parameters) => set(i, { ...tool, parameters: parameters as typeof tool.parameters })} error={errors[`${field}.parameters`]} />
                   <Group grow align="flex-start">
                     <NumberInput label="Timeout (ms)" min={100} max={30000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
                     <TextInput label="Filler" description="Said while the webhook runs" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />

@@ -16,7 +16,7 @@ function Provider({ kind, label, providers, spec, change, errors, readOnly }: Se
   const field = `spec.${kind}`;
   const [options, setOptions] = useState(JSON.stringify(settings.options ?? {}, null, 2));
   const [optionsError, setOptionsError] = useState<string | null>(null);
-  const set = (patch: Partial<ProviderSettings>) => change((s: BotSpec) => ({ ...s, [kind]: { ...s[kind], ...patch } }));
+  const set = (patch: Partial<ProviderSettings>) => change((s: BotSpec) => ({ ...s, [kind]: { ...s[kind], ...patch } }) as BotSpec);
   return (
     <Card withBorder>
       <Stack gap="xs">

@@ -151,7 +151,7 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
           {mode === 'ratio' && (
             <NumberInput label="Dials per free slot" min={1} max={5} step={0.1} decimalScale={2} value={dialler.ratio_level ?? 1.5} readOnly={readOnly} onChange={(v) => setDialler({ ratio_level: Number(v) || 1 })} error={errors['dialler.ratio_level']} />
           )}
-          <TextInput label="Default region" description="For numbers without a country code, e.g. US" value={s.default_region ?? ''} readOnly={readOnly} onChange={(e) => set({ default_region: e.currentTarget.value || null })} error={errors.default_region} />
+          <TextInput label="Default region" description="For numbers without a country code, e.g. US" value={s.default_region ?? ''} readOnly={readOnly} onChange={(e) => set({ default_region: (e.currentTarget.value || null) as typeof s.default_region })} error={errors.default_region} />
         </SimpleGrid>
         <Text fw={600} size="sm">
           Retry after (minutes; empty: the default)

@@ -27,7 +27,8 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
     setFieldError(undefined);
     if (!phone.trim()) return setFieldError('Enter the number to stop calling.');
     try {
-      await api.send('POST', '/api/v1/dnc', { phone, reason });
+      // The API takes E.164; spaces, dots, dashes and brackets people type are left out.
+      await api.send('POST', '/api/v1/dnc', { phone: phone.replace(/[\s().-]/g, ''), reason });
       setPhone('');
       setReason('');
       await load();

@@ -49,7 +49,7 @@ pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
         .await
         .map_err(|error| match error {
             StoreError::NotFound { .. } => {
-                StoreError::invalid("bot_id", format!("there is no bot {}", call.bot_id))
+                StoreError::unknown("bot_id", format!("there is no bot {}", call.bot_id))
             }
             other => other,
         })?;

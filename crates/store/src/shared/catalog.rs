@@ -138,7 +138,7 @@ pub(super) async fn set_bot_archived(pool: &Pool, id: BotId, archived: bool) -> 
 
 async fn check_bot_exists(pool: &Pool, id: BotId) -> Result<()> {
     match bot(pool, id).await {
-        Err(StoreError::NotFound { .. }) => Err(StoreError::invalid(
+        Err(StoreError::NotFound { .. }) => Err(StoreError::unknown(
             "bot_id",
             format!("there is no bot {id}"),
         )),

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::{AppState, bot_rules};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use contracts::BotId;
 use contracts::api::{BotVersionView, BotView, Page, SaveBot};
@@ -16,15 +16,19 @@ use store::NewBot;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/bots", get(list).post(create))
-        .route("/bots/{id}", get(read).put(save).delete(archive))
+        .route("/bots/{id}", get(read).put(save))
+        .route("/bots/{id}/archive", post(archive))
+        .route("/bots/{id}/restore", post(restore))
         .route("/bots/{id}/versions", get(versions))
         .route("/bots/{id}/versions/{version}", get(version))
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
     #[serde(default)]
     include_archived: bool,
 }
@@ -43,7 +47,7 @@ async fn list(
     let bots = state
         .store
         .list_bots(
-            super::page(query.limit, query.cursor.as_deref())?,
+            super::page(query.limit, query.cursor)?,
             query.include_archived,
         )
         .await?;
@@ -105,7 +109,7 @@ async fn save(
     knowledge_bases_exist(&state, &body.spec).await?;
     let before = view(&state, BotId(id)).await?;
     if body.name.trim() != before.name {
-        return Err(crate::error::ApiError::invalid(
+        return Err(crate::error::ApiError::refused(
             "name",
             "renaming a bot is not supported; create a new bot",
         ));
@@ -136,6 +140,18 @@ async fn archive(
     state.store.set_bot_archived(BotId(id), true).await?;
     let after = view(&state, BotId(id)).await?;
     audit(&state, &principal, "bot.archive", "bot", id, None, None).await?;
+    Ok(Json(after))
+}
+
+/// Puts an archived bot back in use.
+async fn restore(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<BotView>> {
+    state.store.set_bot_archived(BotId(id), false).await?;
+    let after = view(&state, BotId(id)).await?;
+    audit(&state, &principal, "bot.restore", "bot", id, None, None).await?;
     Ok(Json(after))
 }
 
@@ -174,7 +190,7 @@ async fn knowledge_bases_exist(
             match state.store.knowledge_base(*id).await {
                 Ok(_) => {}
                 Err(store::StoreError::NotFound { .. }) => {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::unknown(
                         format!("spec.tools[{index}].knowledge_base_ids[{position}]"),
                         format!("there is no knowledge base {id}"),
                     ));

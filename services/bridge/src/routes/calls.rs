@@ -24,8 +24,10 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
     campaign_id: Option<i64>,
     contact_id: Option<i64>,
     state: Option<CallState>,
@@ -35,6 +37,8 @@ pub(crate) struct ListQuery {
     bot_id: Option<i64>,
     outcome: Option<contracts::CallOutcomeCode>,
     disposition: Option<String>,
+    /// The other party's number, E.164.
+    #[schemars(regex(pattern = contracts::phone::E164_PATTERN))]
     phone: Option<String>,
     /// Free text searched in the transcript and analysis.
     q: Option<String>,
@@ -45,11 +49,7 @@ async fn list(
     _: Authorized<role::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<CallSummary>>> {
-    if let (Some(since), Some(until)) = (query.since, query.until)
-        && until < since
-    {
-        return Err(ApiError::invalid("until", "is before since"));
-    }
+    // A window that ends before it starts holds no call: the list is empty, as for any filter.
     let filter = CallFilter {
         campaign_id: query.campaign_id.map(CampaignId),
         contact_id: query.contact_id.map(ContactId),
@@ -63,13 +63,13 @@ async fn list(
         phone: query
             .phone
             .as_deref()
-            .map(|p| crate::phone::normalise("phone", p, None).map(|n| n.to_string()))
+            .map(|p| crate::phone::e164("phone", p).map(|n| n.to_string()))
             .transpose()?,
         text: query.q.filter(|q| !q.trim().is_empty()),
     };
     let calls = state
         .store
-        .list_calls(filter, super::page(query.limit, query.cursor.as_deref())?)
+        .list_calls(filter, super::page(query.limit, query.cursor)?)
         .await?;
     Ok(Json(convert::page(calls, convert::call_summary)))
 }

@@ -68,7 +68,7 @@ async fn check_carrier(state: &AppState, campaign: &NewCampaign) -> ApiResult<()
     let account = match state.store.carrier_account(id).await {
         Ok(account) => account,
         Err(store::StoreError::NotFound { .. }) => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unknown(
                 "dialler.carrier_account",
                 format!("there is no carrier account {id}"),
             ));
@@ -79,7 +79,7 @@ async fn check_carrier(state: &AppState, campaign: &NewCampaign) -> ApiResult<()
         && !account.numbers.is_empty()
         && !account.numbers.contains(caller_id)
     {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "caller_id",
             format!(
                 "{caller_id} is not one of carrier account {:?}'s numbers, and the carrier \
@@ -132,8 +132,10 @@ fn to_view(campaign: &Campaign) -> CampaignView {
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
     state: Option<ApiState>,
 }
 
@@ -154,7 +156,7 @@ async fn list(
     let campaigns = state
         .store
         .list_campaigns(
-            super::page(query.limit, query.cursor.as_deref())?,
+            super::page(query.limit, query.cursor)?,
             query.state.map(state_in),
         )
         .await?;
@@ -214,29 +216,50 @@ async fn update(
     Ok(Json(after))
 }
 
+/// What `POST /campaigns/{id}/{action}` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Action {
+    /// draft → running
+    Start,
+    /// running → paused
+    Pause,
+    /// paused → running
+    Resume,
+    /// any → completed, for good
+    Complete,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Complete => "complete",
+        }
+    }
+}
+
 /// `start` (draft → running), `pause`, `resume`, `complete`.
 async fn act(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
-    ApiPath((id, action)): ApiPath<(i64, String)>,
+    ApiPath((id, action)): ApiPath<(i64, Action)>,
 ) -> ApiResult<Json<CampaignView>> {
     let current = state.store.campaign(CampaignId(id)).await?;
-    let (from, to) = match (action.as_str(), current.state) {
-        ("start", from) => (from, CampaignState::Running),
-        ("pause", from) => (from, CampaignState::Paused),
-        ("resume", from) => (from, CampaignState::Running),
-        ("complete", from) => (from, CampaignState::Completed),
-        (other, _) => {
-            return Err(ApiError::not_found(format!(
-                "no campaign action {other:?}; use start, pause, resume or complete"
-            )));
-        }
+    let from = current.state;
+    let to = match action {
+        Action::Start | Action::Resume => CampaignState::Running,
+        Action::Pause => CampaignState::Paused,
+        Action::Complete => CampaignState::Completed,
     };
-    let allowed = match action.as_str() {
-        "start" => from == CampaignState::Draft,
-        "resume" => from == CampaignState::Paused,
+    let allowed = match action {
+        Action::Start => from == CampaignState::Draft,
+        Action::Resume => from == CampaignState::Paused,
         _ => from.can_move_to(to),
     };
+    let action = action.as_str();
     if !allowed {
         return Err(ApiError::conflict(
             "conflict.state",
@@ -269,7 +292,7 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
     let bot = match state.store.bot(campaign.config.bot_id).await {
         Ok(bot) => bot,
         Err(store::StoreError::NotFound { .. }) => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unknown(
                 "bot_id",
                 "the campaign's bot does not exist",
             ));
@@ -277,7 +300,7 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
         Err(other) => return Err(other.into()),
     };
     if bot.archived {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "bot_id",
             "the campaign's bot is archived: restore it or pick another bot",
         ));
@@ -294,7 +317,7 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
         )
         .await?;
     if pending.items.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "contacts",
             "the campaign has no contact left to call: add or import contacts first",
         ));
@@ -306,7 +329,7 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
             .await?
             .is_none()
     {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "caller_id",
             format!(
                 "{caller_id} is not one of this platform's numbers: route it to a bot under \
@@ -319,9 +342,13 @@ async fn ready_to_dial(state: &AppState, campaign: &Campaign) -> ApiResult<()> {
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ContactQuery {
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
+    #[schemars(extend("enum" = ["pending", "leased", "done"]))]
     status: Option<String>,
+    /// The contact's number, exactly as stored (E.164).
     phone: Option<String>,
 }
 
@@ -331,6 +358,7 @@ async fn list_contacts(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ContactQuery>,
 ) -> ApiResult<Json<Page<ContactView>>> {
+    state.store.campaign(CampaignId(id)).await?;
     let status = query
         .status
         .as_deref()
@@ -348,7 +376,7 @@ async fn list_contacts(
         .list_contacts(
             CampaignId(id),
             filter,
-            super::page(query.limit, query.cursor.as_deref())?,
+            super::page(query.limit, query.cursor)?,
         )
         .await?;
     Ok(Json(convert::page(contacts, convert::contact)))
@@ -361,27 +389,15 @@ async fn add_contacts(
     ApiPath(id): ApiPath<i64>,
     ApiJson(rows): ApiJson<Vec<ContactInput>>,
 ) -> ApiResult<(StatusCode, Json<ImportSummary>)> {
-    let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
-    let region = campaign.settings.default_region.as_deref();
+    state.store.campaign(CampaignId(id)).await?;
     let contacts = rows
         .into_iter()
         .enumerate()
         .map(|(index, row)| {
-            let normalised = phone::normalise(&format!("[{index}].phone"), &row.phone, region)?;
-            let timezone = match row.timezone {
-                Some(zone) => zone,
-                None => phone::zone_of(&normalised)
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            format!("[{index}].timezone"),
-                            "the number's country spans several time zones: give one",
-                        )
-                    })?
-                    .to_owned(),
-            };
+            let number = phone::e164(&format!("[{index}].phone"), &row.phone)?;
             Ok(NewContact {
-                phone: normalised.to_string(),
-                timezone,
+                phone: number.to_string(),
+                timezone: row.timezone,
                 variables: row.variables,
             })
         })
@@ -414,7 +430,11 @@ pub(crate) const IMPORT_LIMIT: usize = 1024 * 1024 * 1024;
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ImportQuery {
+    /// The header's column holding the number (`phone` when absent).
+    #[schemars(regex(pattern = r#"^[^,"\r\n]+$"#))]
     phone_column: Option<String>,
+    /// The header's column holding the IANA zone (`timezone` when absent).
+    #[schemars(regex(pattern = r#"^[^,"\r\n]+$"#))]
     timezone_column: Option<String>,
 }
 

@@ -22,23 +22,57 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AccountBody {
+    #[schemars(schema_with = "supported_carriers")]
     carrier: CarrierKind,
+    #[schemars(schema_with = "contracts::shape::non_blank")]
     name: String,
     /// The carrier's account id (Twilio's `AC…` Account SID).
+    #[schemars(regex(pattern = r"^AC[0-9a-fA-F]{32}$"))]
     account_sid: String,
     /// What signs requests and webhooks (Twilio's Auth Token): required on create, kept when
     /// left out of an update, never shown.
     #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     secret: Option<String>,
     /// The carrier's REST API base, for an emulator; the carrier's own when absent.
     #[serde(default)]
+    #[schemars(regex(pattern = contracts::shape::HTTP_URL))]
     api_url: Option<String>,
-    /// Numbers this account owns, as typed (E.164, or national with `region`).
+    /// Numbers this account owns, E.164.
     #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::phone_numbers")]
     numbers: Vec<String>,
-    /// The region national numbers are read in (`US`, `GB`, …).
-    #[serde(default)]
-    region: Option<String>,
+}
+
+/// The carriers an account may be saved for now.
+const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio];
+
+fn supported_carriers(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<String> = SUPPORTED.iter().map(ToString::to_string).collect();
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
+/// A new account's body: an [`AccountBody`] with its secret.
+pub(crate) struct NewAccountBody;
+
+impl schemars::JsonSchema for NewAccountBody {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NewAccountBody".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = AccountBody::json_schema(generator);
+        if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+            required.push("secret".into());
+        }
+        if let Some(secret) = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("secret"))
+        {
+            secret["type"] = "string".into();
+        }
+        schema
+    }
 }
 
 /// A saved account, without its secret, with the URLs to give the carrier.
@@ -94,11 +128,9 @@ fn account(body: AccountBody) -> ApiResult<NewCarrierAccount> {
         .numbers
         .iter()
         .enumerate()
-        .map(|(i, text)| {
-            crate::phone::normalise(&format!("numbers[{i}]"), text, body.region.as_deref())
-        })
+        .map(|(i, text)| crate::phone::e164(&format!("numbers[{i}]"), text))
         .collect::<ApiResult<Vec<_>>>()?;
-    if body.carrier != CarrierKind::Twilio {
+    if !SUPPORTED.contains(&body.carrier) {
         return Err(ApiError::invalid(
             "carrier",
             format!(

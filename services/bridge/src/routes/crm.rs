@@ -74,8 +74,8 @@ async fn save(
     }
     // The Backend will POST there: not a private address unless the platform allows it (M9).
     egress::check_saved_url(&body.url, &state.config.outbound_allowed)
-        .map_err(|e| ApiError::invalid("url", e.to_string()))?;
-    if body.secret.len() < 16 {
+        .map_err(|e| ApiError::egress("url", e))?;
+    if body.secret.chars().count() < 16 {
         return Err(ApiError::invalid(
             "secret",
             "must be at least 16 characters",
@@ -155,9 +155,12 @@ fn view(delivery: &CrmDelivery) -> DeliveryView {
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
+    #[schemars(extend("enum" = ["pending", "delivered", "failed"]))]
     status: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
 }
 
 async fn list(
@@ -173,7 +176,7 @@ async fn list(
                 .ok_or_else(|| ApiError::invalid("status", "use pending, delivered or failed"))
         })
         .transpose()?;
-    let page = super::page(query.limit, query.cursor.as_deref())?;
+    let page = super::page(query.limit, query.cursor)?;
     Ok(Json(crate::convert::page(
         state.store.list_crm_deliveries(status, page).await?,
         view,

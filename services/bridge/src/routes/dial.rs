@@ -33,27 +33,30 @@ const PLACE_WITHIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("dependentRequired" = { "calling_windows": ["timezone"] }))]
 pub(crate) struct DialBody {
     bot_id: i64,
-    /// The number to call, E.164 or national with `region`.
+    /// The number to call.
+    #[schemars(schema_with = "contracts::shape::phone")]
     to: String,
-    #[serde(default)]
-    region: Option<String>,
     carrier_account: i64,
     /// The caller ID; the account's first number when absent.
     #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::optional_phone")]
     from: Option<String>,
     /// Refuse the call outside these windows in the number's local time.
     #[serde(default)]
     calling_windows: Option<CallingWindows>,
-    /// The number's IANA time zone, where its country spans several.
+    /// The number's IANA time zone, which `calling_windows` are read in (required with them).
     #[serde(default)]
+    #[schemars(with = "Option<contracts::TimeZoneName>")]
     timezone: Option<String>,
     /// Ask the carrier for machine detection (default true).
     #[serde(default)]
     detect_machine: Option<bool>,
     /// Values for the bot's declared `{{variables}}` (strings, numbers or booleans).
     #[serde(default)]
+    #[schemars(schema_with = "variable_values")]
     variables: Map<String, Value>,
 }
 
@@ -65,6 +68,15 @@ pub(crate) struct Dialled {
 }
 
 /// Only the bot's declared variables, each a plain value: anything else would never be rendered.
+fn variable_values(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": contracts::shape::VARIABLE_NAME },
+        "additionalProperties": { "type": ["string", "number", "boolean"] },
+        "description": "Each a variable the bot declares (409 otherwise)"
+    })
+}
+
 fn check_variables(declared: &[String], given: &Map<String, Value>) -> ApiResult<()> {
     for (name, value) in given {
         let field = format!("variables.{name}");
@@ -74,7 +86,7 @@ fn check_variables(declared: &[String], given: &Map<String, Value>) -> ApiResult
             } else {
                 format!("the bot declares {}", declared.join(", "))
             };
-            return Err(ApiError::invalid(
+            return Err(ApiError::refused(
                 field,
                 format!("{name:?} is not one of the bot's variables; {known}"),
             ));
@@ -94,14 +106,14 @@ async fn dial(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<DialBody>,
 ) -> ApiResult<(StatusCode, Json<Dialled>)> {
-    let to = phone::normalise("to", &body.to, body.region.as_deref())?;
+    let to = phone::e164("to", &body.to)?;
     let bot = state
         .store
         .bot(BotId(body.bot_id))
         .await
-        .map_err(|_| ApiError::invalid("bot_id", format!("there is no bot {}", body.bot_id)))?;
+        .map_err(|_| ApiError::unknown("bot_id", format!("there is no bot {}", body.bot_id)))?;
     if bot.archived {
-        return Err(ApiError::invalid("bot_id", "the bot is archived"));
+        return Err(ApiError::refused("bot_id", "the bot is archived"));
     }
     let spec = state
         .store
@@ -114,19 +126,19 @@ async fn dial(
         .carrier_account(CarrierAccountId(body.carrier_account))
         .await
         .map_err(|_| {
-            ApiError::invalid(
+            ApiError::unknown(
                 "carrier_account",
                 format!("there is no carrier account {}", body.carrier_account),
             )
         })?;
     let from = match &body.from {
-        Some(text) => phone::normalise("from", text, body.region.as_deref())?,
+        Some(text) => phone::e164("from", text)?,
         None => account.numbers.first().cloned().ok_or_else(|| {
-            ApiError::invalid("from", "is required: the carrier account owns no number")
+            ApiError::refused("from", "is required: the carrier account owns no number")
         })?,
     };
     if state.store.is_dnc(to.as_str()).await? {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "to",
             "the number is on the do-not-call list",
         ));
@@ -136,17 +148,11 @@ async fn dial(
         let zone = body
             .timezone
             .as_deref()
-            .or_else(|| phone::zone_of(&to))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "timezone",
-                    "is required: the number's country spans several zones",
-                )
-            })?;
+            .ok_or_else(|| ApiError::invalid("timezone", "is required with calling_windows"))?;
         let zone =
             TimeZoneName::parse(zone).map_err(|e| ApiError::invalid("timezone", e.to_string()))?;
         if !windows.allows(zone, now) {
-            return Err(ApiError::invalid(
+            return Err(ApiError::refused(
                 "calling_windows",
                 format!("it is outside the calling windows in {zone} now"),
             ));

@@ -120,6 +120,7 @@ pub(crate) struct BaseDetail {
 
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct BaseInput {
+    #[schemars(schema_with = "contracts::shape::non_blank")]
     name: String,
     #[serde(default)]
     description: String,
@@ -222,7 +223,27 @@ async fn remove(
 pub(crate) struct UploadQuery {
     /// The file's name; its extension says the format (`.pdf`, `.docx`, `.md`, `.html`, `.txt`),
     /// else the request's content type does.
+    #[schemars(schema_with = "document_name")]
     name: String,
+}
+
+/// A document's name: its extension says the format (letters in any case).
+fn document_name(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let any_case = |extension: &str| -> String {
+        extension
+            .chars()
+            .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+            .collect()
+    };
+    let extensions: Vec<String> = knowledge::Format::EXTENSIONS
+        .iter()
+        .map(|e| any_case(e))
+        .collect();
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": format!("\\.({})$", extensions.join("|")),
+        "description": "The file's name, ending in .txt, .md, .html, .pdf or .docx (or .text, .csv, .log, .markdown, .htm, .xhtml)"
+    })
 }
 
 /// One document as the request body (any content type), up to `UPLOAD_LIMIT`.
@@ -233,8 +254,8 @@ async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<DocumentView>)> {
-    let name = query.name.trim().to_owned();
-    if name.is_empty() {
+    let name = query.name;
+    if contracts::shape::is_blank(&name) {
         return Err(ApiError::invalid("name", "the file's name is required"));
     }
     if state.knowledge.model().is_none() {
@@ -350,12 +371,15 @@ async fn reindex(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct SearchInput {
+    #[schemars(schema_with = "contracts::shape::non_blank")]
     query: String,
     /// Passages wanted, 1 to 20 (default 5).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TOP_K))]
     top_k: Option<usize>,
     /// `hybrid` (default), `vector` or `keyword`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["hybrid", "vector", "keyword", null]))]
     mode: Option<String>,
 }
 
@@ -463,10 +487,13 @@ async fn search_base(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct CallSearchInput {
     call_id: contracts::CallId,
+    #[schemars(schema_with = "contracts::shape::non_blank")]
     query: String,
     /// The bases the bot's tool names.
+    #[schemars(length(min = 1))]
     knowledge_base_ids: Vec<i64>,
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TOP_K))]
     top_k: Option<usize>,
 }
 

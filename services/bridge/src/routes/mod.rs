@@ -130,28 +130,24 @@ pub(crate) async fn move_unless_stale(
 /// `?limit=…&cursor=…` of every list route.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct PageQuery {
+    /// Items per page (50 when absent).
+    #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<u32>,
-    pub cursor: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
 }
 
 impl PageQuery {
     pub fn page(&self) -> ApiResult<store::Page> {
-        page(self.limit, self.cursor.as_deref())
+        page(self.limit, self.cursor)
     }
 }
 
-/// The store page for `?limit=…&cursor=…` (default 50 items).
-pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> ApiResult<store::Page> {
-    let after = cursor
-        .map(|cursor| {
-            cursor
-                .parse::<i64>()
-                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from a previous page"))
-        })
-        .transpose()?;
+/// The store page for `?limit=…&cursor=…` (default 50 items); the store checks the limit.
+pub(crate) fn page(limit: Option<u32>, cursor: Option<i64>) -> ApiResult<store::Page> {
     Ok(store::Page {
         limit: limit.unwrap_or(50),
-        after,
+        after: cursor,
     })
 }
 

@@ -49,7 +49,7 @@ async fn add_dnc(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<DncInput>,
 ) -> ApiResult<(StatusCode, Json<DncView>)> {
-    let number = phone::normalise("phone", &body.phone, None)?;
+    let number = phone::e164("phone", &body.phone)?;
     let entry = state
         .store
         .add_dnc(number.as_str(), body.reason.trim())
@@ -78,7 +78,7 @@ async fn check_dnc(
     _: Authorized<role::Viewer>,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<DncCheck>> {
-    let number = phone::normalise("phone", &number, None)?;
+    let number = phone::e164("phone", &number)?;
     let listed = state.store.is_dnc(number.as_str()).await?;
     Ok(Json(DncCheck {
         phone: number.to_string(),
@@ -91,7 +91,7 @@ async fn remove_dnc(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let number = phone::normalise("phone", &number, None)?;
+    let number = phone::e164("phone", &number)?;
     if !state.store.remove_dnc(number.as_str()).await? {
         return Err(ApiError::not_found(format!(
             "{number} is not on the do-not-call list"
@@ -124,6 +124,8 @@ async fn list_audit(
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct DncImportQuery {
     /// Region (e.g. `US`) for numbers without a country code.
+    #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::optional_region")]
     default_region: Option<String>,
 }
 

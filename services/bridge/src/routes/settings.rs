@@ -55,6 +55,29 @@ fn view(setting: &Setting) -> SettingView {
     }
 }
 
+/// The `{key}` of `/settings/{key}`, as a schema: what `Store::put_setting` accepts, less the
+/// prefixes other routes manage (`RESERVED`).
+pub(crate) struct SettingKey;
+
+impl schemars::JsonSchema for SettingKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SettingKey".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let reserved: Vec<String> = RESERVED.iter().map(|p| p.replace('.', "\\.")).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!("^(?!{})[a-z0-9._-]{{1,128}}$", reserved.join("|")),
+            "description": "1-128 characters of a-z, 0-9, '.', '_', '-'; keys under secrets. are write-only and hold a non-empty string"
+        })
+    }
+}
+
 fn reserved(key: &str) -> bool {
     RESERVED.iter().any(|prefix| key.starts_with(prefix))
 }
@@ -152,7 +175,20 @@ async fn remove(
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct Fleets {
     /// Worker URLs (`http(s)://…` or `unix:/path.sock`) the dialler and inbound routing use.
+    #[schemars(schema_with = "fleet_urls")]
     pub(crate) urls: Vec<String>,
+}
+
+fn fleet_urls(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {
+            "anyOf": [
+                { "type": "string", "pattern": contracts::shape::HTTP_URL },
+                { "type": "string", "pattern": "^unix:/." }
+            ]
+        }
+    })
 }
 
 pub(crate) async fn stored_fleets(state: &AppState) -> ApiResult<Fleets> {
@@ -213,7 +249,7 @@ async fn save_fleets(
             ));
         }
         if let Err(why) = fleet_reachable(&state, url).await {
-            return Err(ApiError::invalid(format!("urls[{index}]"), why));
+            return Err(ApiError::policy(format!("urls[{index}]"), why));
         }
     }
     let before = stored_fleets(&state).await?;
@@ -282,10 +318,10 @@ async fn route_number(
     ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<RouteBody>,
 ) -> ApiResult<Json<InboundRoute>> {
-    let number = phone::normalise("number", &number, None)?;
+    let number = phone::e164("number", &number)?;
     match state.store.bot(body.bot_id).await {
         Err(store::StoreError::NotFound { .. }) => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unknown(
                 "bot_id",
                 format!("there is no bot {}", body.bot_id),
             ));
@@ -322,7 +358,7 @@ async fn unroute_number(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let number = phone::normalise("number", &number, None)?;
+    let number = phone::e164("number", &number)?;
     if bot_for_number(&state, &number).await?.is_none() {
         return Err(ApiError::not_found(format!("{number} is not routed")));
     }

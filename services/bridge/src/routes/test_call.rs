@@ -43,8 +43,7 @@ pub(crate) async fn fleet_client(
         .collect();
     let registry = state.config.registry.clone();
     if urls.is_empty() && registry.is_none() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(ApiError::conflict(
             "fleet.none",
             "no fleet with an http(s) URL is configured: add one under Settings → Fleets",
         ));
@@ -78,7 +77,7 @@ async fn test_call(
     }
     let bot = state.store.bot(BotId(id)).await?;
     if bot.archived {
-        return Err(ApiError::invalid("bot_id", "the bot is archived"));
+        return Err(ApiError::refused("bot_id", "the bot is archived"));
     }
     let fleet = fleet_client(&state, ATTACH_TIMEOUT).await?;
     let now = Utc::now();

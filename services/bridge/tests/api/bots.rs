@@ -193,7 +193,7 @@ async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configu
         error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
     assert_eq!(
         (status, field.as_deref()),
-        (422, Some("spec.llm.options.base_url"))
+        (403, Some("spec.llm.options.base_url"))
     );
     // In a fallback too.
     let mut spec = bot_spec();
@@ -204,7 +204,7 @@ async fn a_bot_cannot_point_a_keyed_vendor_at_a_url_the_platform_did_not_configu
         error_of(app.post("/api/v1/bots", Some(&app.admin), &body).await).await;
     assert_eq!(
         (status, field.as_deref()),
-        (422, Some("spec.tts.fallback.options.base_url"))
+        (403, Some("spec.tts.fallback.options.base_url"))
     );
     // The URL the platform configured is fine, and so is a keyless server on an allowed network.
     let mut spec = bot_spec();
@@ -258,7 +258,7 @@ async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_al
             error_of(app.post("/api/v1/bots", Some(&app.admin), &tool(url)).await).await;
         assert_eq!(
             (status, field.as_deref()),
-            (422, Some("spec.tools[0].url")),
+            (403, Some("spec.tools[0].url")),
             "{url}"
         );
     }
@@ -292,7 +292,7 @@ async fn a_bots_own_provider_server_on_a_private_address_is_refused_unless_allow
             error_of(app.post("/api/v1/bots", Some(&app.admin), &bot(base)).await).await;
         assert_eq!(
             (status, field.as_deref()),
-            (422, Some("spec.llm.options.base_url")),
+            (403, Some("spec.llm.options.base_url")),
             "{base}"
         );
     }

@@ -85,7 +85,8 @@ async fn campaign_states_move_only_by_checked_actions(app: TestApp) {
         assert_eq!(response.json::<Value>().await.unwrap()["state"], state);
     }
     assert_eq!(act("start").await.status(), 409);
-    assert_eq!(act("explode").await.status(), 404);
+    let (status, _, field) = error_of(act("explode").await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("path")));
 }
 
 async fn a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start(app: TestApp) {
@@ -95,7 +96,7 @@ async fn a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start(ap
         error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
     assert_eq!(
         (status, code.as_str(), field.as_deref()),
-        (422, "validation.invalid", Some("contacts"))
+        (409, "conflict.state", Some("contacts"))
     );
     let rows = json!([{"phone": "+14155550123", "timezone": "America/Los_Angeles"}]);
     let path = format!("/api/v1/campaigns/{id}/contacts");
@@ -113,7 +114,7 @@ async fn a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start(ap
         .await
         .unwrap();
     let (status, _, field) = error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
-    assert_eq!((status, field.as_deref()), (422, Some("bot_id")));
+    assert_eq!((status, field.as_deref()), (409, Some("bot_id")));
     app.store
         .set_bot_archived(contracts::BotId(bot), false)
         .await
@@ -141,7 +142,7 @@ async fn a_campaign_whose_caller_id_is_not_one_of_our_numbers_refuses_to_start(a
     assert_eq!(app.post(&path, Some(&app.admin), &rows).await.status(), 201);
     let start = format!("/api/v1/campaigns/{id}/start");
     let (status, _, field) = error_of(app.post(&start, Some(&app.admin), &json!({})).await).await;
-    assert_eq!((status, field.as_deref()), (422, Some("caller_id")));
+    assert_eq!((status, field.as_deref()), (409, Some("caller_id")));
     let read: Value = app
         .get(&format!("/api/v1/campaigns/{id}"), Some(&app.admin))
         .await
@@ -172,7 +173,6 @@ async fn campaign_settings_are_validated_naming_the_field(app: TestApp) {
             json!({"name": "A", "bot_id": bot["id"], "max_attempts": -1}),
             "max_attempts",
         ),
-        (json!({"name": "A", "bot_id": 999_999}), "bot_id"),
         (
             json!({"name": "A", "bot_id": bot["id"], "abandon_target": 2.0}),
             "abandon_target",
@@ -203,26 +203,35 @@ async fn campaign_settings_are_validated_naming_the_field(app: TestApp) {
             error_of(app.post("/api/v1/campaigns", Some(&app.admin), &body).await).await;
         assert_eq!((status, got.as_deref()), (422, Some(field)), "{body}");
     }
+    // A bot that does not exist is not found, naming the field that refers to it.
+    let missing = json!({"name": "A", "bot_id": 999_999});
+    let (status, _, got) = error_of(
+        app.post("/api/v1/campaigns", Some(&app.admin), &missing)
+            .await,
+    )
+    .await;
+    assert_eq!((status, got.as_deref()), (404, Some("bot_id")));
 }
 
-async fn contacts_are_normalised_and_a_bad_row_writes_nothing(app: TestApp) {
+async fn a_json_batch_of_contacts_is_checked_whole_and_a_bad_row_writes_nothing(app: TestApp) {
     let id = campaign(&app, Some("US")).await;
     let path = format!("/api/v1/campaigns/{id}/contacts");
+    // JSON takes E.164 only (the campaign's default region is for CSV imports).
     let bad = json!([
-        {"phone": "(415) 555-2671", "timezone": "America/Los_Angeles", "variables": {"name": "Ada"}},
-        {"phone": "not a number", "timezone": "America/New_York"}
+        {"phone": "+14155552671", "timezone": "America/Los_Angeles", "variables": {"name": "Ada"}},
+        {"phone": "(415) 555-2672", "timezone": "America/New_York"}
     ]);
     let (status, _, field) = error_of(app.post(&path, Some(&app.admin), &bad).await).await;
     assert_eq!((status, field.as_deref()), (422, Some("[1].phone")));
-    let no_zone = json!([{"phone": "+1 212 555 0123"}]);
+    let no_zone = json!([{"phone": "+12125550123"}]);
     let (status, _, field) = error_of(app.post(&path, Some(&app.admin), &no_zone).await).await;
     assert_eq!((status, field.as_deref()), (422, Some("[0].timezone")));
     let listed: Value = app.get(&path, Some(&app.admin)).await.json().await.unwrap();
     assert!(listed["items"].as_array().unwrap().is_empty());
 
     let good = json!([
-        {"phone": "(415) 555-2671", "timezone": "America/Los_Angeles", "variables": {"name": "Ada"}},
-        {"phone": "+44 20 7183 8750", "variables": {"name": "Grace"}}
+        {"phone": "+14155552671", "timezone": "America/Los_Angeles", "variables": {"name": "Ada"}},
+        {"phone": "+442071838750", "timezone": "Europe/London", "variables": {"name": "Grace"}}
     ]);
     let response = app.post(&path, Some(&app.admin), &good).await;
     assert_eq!(response.status(), 201);
@@ -371,7 +380,7 @@ api_tests!(
     a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start,
     a_campaign_whose_caller_id_is_not_one_of_our_numbers_refuses_to_start,
     campaign_settings_are_validated_naming_the_field,
-    contacts_are_normalised_and_a_bad_row_writes_nothing,
+    a_json_batch_of_contacts_is_checked_whole_and_a_bad_row_writes_nothing,
     a_csv_import_streams_rows_reports_each_bad_one_and_skips_duplicates,
     a_csv_without_the_phone_column_or_as_json_is_refused,
 );

@@ -295,14 +295,25 @@ async fn bad_uploads_and_searches_are_refused_naming_the_field(app: TestApp) {
         assert_eq!((status, got.as_deref()), (422, Some(field)), "{body}");
     }
     // A bot's search_knowledge tool must name bases that exist, and sensible limits.
+    // A base that does not exist is not found (404), naming where the spec refers to it.
+    let mut spec = bot_spec();
+    spec["tools"] = json!([{"type": "search_knowledge", "knowledge_base_ids": [base, base + 100]}]);
+    let response = app
+        .post(
+            "/api/v1/bots",
+            Some(&app.admin),
+            &json!({"name": "Helpdesk", "spec": spec}),
+        )
+        .await;
+    let (status, _, got) = error_of(response).await;
+    assert_eq!(
+        (status, got.as_deref()),
+        (404, Some("spec.tools[0].knowledge_base_ids[1]"))
+    );
     for (tools, field) in [
         (
             json!([{"type": "search_knowledge", "knowledge_base_ids": []}]),
             "spec.tools[0].knowledge_base_ids",
-        ),
-        (
-            json!([{"type": "search_knowledge", "knowledge_base_ids": [base, base + 100]}]),
-            "spec.tools[0].knowledge_base_ids[1]",
         ),
         (
             json!([{"type": "search_knowledge", "knowledge_base_ids": [base], "top_k": 50}]),

@@ -71,7 +71,7 @@ async fn a_campaigns_live_view_shows_its_calls_by_stage_and_the_diallers_last_de
     app: TestApp,
 ) {
     let id = campaign(&app, Some("GB")).await;
-    lease_one(&app, id, "020 7183 8750").await;
+    lease_one(&app, id, "+442071838750").await;
     let path = format!("/api/v1/campaigns/{id}/live");
     let live: Value = app.get(&path, Some(&app.admin)).await.json().await.unwrap();
     assert_eq!(live["state"], "running");
@@ -187,7 +187,7 @@ async fn a_test_call_nobody_can_take_is_refused_and_its_call_ended(app: TestApp)
     let bot = app.create_bot(bot_spec()).await;
     let path = format!("/api/v1/bots/{}/test-call", bot["id"]);
     let (status, code, _) = error_of(app.post(&path, Some(&app.admin), &json!({})).await).await;
-    assert_eq!((status, code.as_str()), (503, "fleet.none"));
+    assert_eq!((status, code.as_str()), (409, "fleet.none"));
     let (full, _) = fake_fleet(429, 4).await;
     save_fleets(&app, &[&full]).await;
     let busy = app.post(&path, Some(&app.admin), &json!({})).await;
@@ -260,7 +260,7 @@ async fn the_fleet_secret_goes_only_to_fleets_inside_the_configured_networks() {
         )
         .await;
     let (status, _, field) = error_of(response).await;
-    assert_eq!((status, field.as_deref()), (422, Some("urls[1]")));
+    assert_eq!((status, field.as_deref()), (403, Some("urls[1]")));
     // A list saved before the rule (or written around the API) is checked again at each use.
     app.store
         .put_setting("fleet.urls", json!([capture]), None)
@@ -268,7 +268,7 @@ async fn the_fleet_secret_goes_only_to_fleets_inside_the_configured_networks() {
         .unwrap();
     let path = format!("/api/v1/bots/{}/test-call", bot["id"]);
     let (status, code, _) = error_of(app.post(&path, Some(&app.admin), &json!({})).await).await;
-    assert_eq!((status, code.as_str()), (503, "fleet.none"));
+    assert_eq!((status, code.as_str()), (409, "fleet.none"));
     let status: Value = app
         .get("/api/v1/fleet/status", Some(&app.admin))
         .await

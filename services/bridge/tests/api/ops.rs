@@ -9,7 +9,7 @@ async fn numbers_are_added_checked_and_removed_from_the_dnc_list(app: TestApp) {
         .post(
             "/api/v1/dnc",
             Some(&app.admin),
-            &json!({"phone": "+44 20 7183 8750", "reason": "complaint"}),
+            &json!({"phone": "+442071838750", "reason": "complaint"}),
         )
         .await;
     assert_eq!(added.status(), 201);

@@ -69,7 +69,7 @@ async fn twilio(
 /// A campaign call the dialler has leased and is dialling.
 async fn dialling(app: &TestApp) -> CallId {
     let id = campaign(app, Some("GB")).await;
-    let call = CallId(lease_one(app, id, "020 7183 8750").await);
+    let call = CallId(lease_one(app, id, "+442071838750").await);
     app.store
         .transition(Transition::new(
             call,
@@ -382,7 +382,7 @@ async fn an_inbound_call_is_routed_by_its_number_and_an_unrouted_one_is_refused(
 
 async fn carrier_accounts_are_saved_by_admins_and_never_show_their_secret(app: TestApp) {
     let body = json!({"carrier": "twilio", "name": "US main", "account_sid": SID,
-        "secret": TOKEN, "numbers": ["+14155550199", "(415) 555-0198"], "region": "US"});
+        "secret": TOKEN, "numbers": ["+14155550199", "+14155550198"]});
     let operator = app
         .user_token("op@example.com", store::Role::Operator)
         .await;
@@ -470,13 +470,13 @@ async fn a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id(ap
         json!({"name": "Through Twilio", "bot_id": bot["id"], "caller_id": caller_id,
             "dialler": {"carrier_account": account}})
     };
-    for (field, bad) in [
-        ("dialler.carrier_account", body(999, "+14155550199")),
-        ("caller_id", body(account.0, "+14155550100")),
+    for (expected, field, bad) in [
+        (404, "dialler.carrier_account", body(999, "+14155550199")),
+        (409, "caller_id", body(account.0, "+14155550100")),
     ] {
         let (status, _, named) =
             error_of(app.post("/api/v1/campaigns", Some(&app.admin), &bad).await).await;
-        assert_eq!((status, named.as_deref()), (422, Some(field)), "{bad}");
+        assert_eq!((status, named.as_deref()), (expected, Some(field)), "{bad}");
     }
     let listed = app
         .store
@@ -496,7 +496,7 @@ async fn a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id(ap
     .await;
     assert_eq!(
         (status, named.as_deref()),
-        (422, Some("dialler.carrier_account"))
+        (404, Some("dialler.carrier_account"))
     );
 }
 
@@ -547,33 +547,38 @@ async fn a_call_on_demand_is_checked_then_placed_through_the_account(backend: Ba
     let (api, seen) = fake_twilio(201, json!({"sid": "CA77", "status": "queued"})).await;
     let account = account_at(&app, &api, "+442071838799").await;
     let bot = app.create_bot(bot_spec()).await;
-    let body = json!({"bot_id": bot["id"], "to": "020 7183 8750", "region": "GB",
+    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "timezone": "Europe/London",
         "carrier_account": account.0, "variables": {"name": "Ada"}});
     // Refused first, each naming its field, with no call created.
     app.store.add_dnc("+442071838751", "asked").await.unwrap();
+    // What does not exist is 404; what the state of things refuses now is 409; a malformed
+    // value is 422.
     let cases = [
-        ("bot_id", json!({"bot_id": 999999})),
-        ("carrier_account", json!({"carrier_account": 999})),
-        ("to", json!({"to": "12"})),
-        ("to", json!({"to": "020 7183 8751"})),
-        ("variables.slot", json!({"variables": {"slot": "9am"}})),
+        (404, "bot_id", json!({"bot_id": 999999})),
+        (404, "carrier_account", json!({"carrier_account": 999})),
+        (422, "to", json!({"to": "12"})),
+        (422, "to", json!({"to": "020 7183 8750"})),
+        (409, "to", json!({"to": "+442071838751"})),
+        (409, "variables.slot", json!({"variables": {"slot": "9am"}})),
         (
+            422,
             "variables.name",
             json!({"variables": {"name": {"first": "Ada"}}}),
         ),
         (
+            409,
             "calling_windows",
             json!({"calling_windows": [{"days": [], "start": "00:00:00", "end": "00:00:01"}]}),
         ),
     ];
-    for (field, change) in cases {
+    for (expected, field, change) in cases {
         let mut bad = body.clone();
         for (k, v) in change.as_object().unwrap() {
             bad[k] = v.clone();
         }
         let (status, _, named) =
             error_of(app.post("/api/v1/calls", Some(&app.admin), &bad).await).await;
-        assert_eq!((status, named.as_deref()), (422, Some(field)), "{bad}");
+        assert_eq!((status, named.as_deref()), (expected, Some(field)), "{bad}");
     }
     let viewer = app
         .user_token("viewer@example.com", store::Role::Viewer)

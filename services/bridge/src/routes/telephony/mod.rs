@@ -213,7 +213,7 @@ pub(crate) async fn transfer(
         call.carrier_call_id.clone(),
         state.store.carrier_account_of_call(call_id).await?,
     ) else {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "call_id",
             format!("call {call_id} did not come through a carrier account"),
         ));

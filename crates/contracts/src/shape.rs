@@ -1,0 +1,238 @@
+//! Schemas of the strings the API checks beyond their type, for `#[schemars(schema_with = …)]`.
+//!
+//! Each pattern says exactly what the matching check accepts, so that the OpenAPI document admits
+//! no request the server refuses. Whitespace is Unicode's `White_Space`, which is what Rust's
+//! `str::trim` and `char::is_whitespace` use, written out because regex dialects disagree on `\s`.
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+
+/// Unicode's `White_Space` characters, as a regex class body.
+pub const WHITE_SPACE: &str =
+    "\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// Whether `text` is empty or only whitespace, the test every "must not be empty" makes.
+pub fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// A string with at least one character that is not whitespace.
+pub fn non_blank(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("[^{WHITE_SPACE}]") })
+}
+
+/// An email address as users are checked: no whitespace, a local part without `@`, and a domain
+/// with a dot.
+pub fn email(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "pattern": format!("^[^@{WHITE_SPACE}]+@[^{WHITE_SPACE}]*\\.[^{WHITE_SPACE}]*$")
+    })
+}
+
+/// An http(s) URL as the URL parser reads it: a host of letters, digits and `._~-`, a port up to
+/// 65535, then any path, query or fragment.
+pub const HTTP_URL: &str = "^https?://[A-Za-z0-9._~-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\\s\\S]*)?$";
+
+/// Whether `email` has the shape [`email`] describes.
+pub fn is_email(email: &str) -> bool {
+    !email.contains(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+}
+
+/// The shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A new password: at least [`MIN_PASSWORD_CHARS`] characters.
+pub fn password(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "minLength": MIN_PASSWORD_CHARS })
+}
+
+/// An optional [`non_blank`].
+pub fn optional_non_blank(generator: &mut SchemaGenerator) -> Schema {
+    nullable(non_blank(generator))
+}
+
+/// An optional [`password`].
+pub fn optional_password(generator: &mut SchemaGenerator) -> Schema {
+    nullable(password(generator))
+}
+
+/// A phone number in JSON or a path: E.164, as [`crate::E164Number`] reads it. (National
+/// numbers with a default region are for CSV imports.)
+pub fn phone(generator: &mut SchemaGenerator) -> Schema {
+    <crate::E164Number as schemars::JsonSchema>::json_schema(generator)
+}
+
+/// An optional [`phone`].
+pub fn optional_phone(generator: &mut SchemaGenerator) -> Schema {
+    nullable(phone(generator))
+}
+
+/// Distinct [`phone`] numbers.
+pub fn phone_numbers(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": phone(generator), "uniqueItems": true })
+}
+
+/// The regions (ISO 3166 alpha-2, upper case) whose national numbers the Backend reads: those of
+/// libphonenumber's metadata (a test in the Backend checks the two lists agree).
+pub const REGIONS: &[&str] = &[
+    "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO",
+    "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG",
+    "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG",
+    "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GT", "GU", "GW", "GY", "HK", "HN", "HR", "HT",
+    "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE",
+    "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR",
+    "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN",
+    "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF",
+    "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL",
+    "PM", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD",
+    "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY",
+    "SZ", "TA", "TC", "TD", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
+    "TZ", "UA", "UG", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI", "VN", "VU", "WF", "WS", "XK",
+    "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// A region national numbers are read in, one of [`REGIONS`].
+pub fn region(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "enum": REGIONS })
+}
+
+/// An optional [`region`].
+pub fn optional_region(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["string", "null"], "enum": REGIONS.iter().map(|r| Some(*r)).chain([None]).collect::<Vec<_>>() })
+}
+
+/// A bot's declared variable names, as `{{name}}` uses them.
+pub fn variable_names(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": { "type": "string", "pattern": VARIABLE_NAME } })
+}
+
+/// A template variable's name: a letter or `_`, then letters, digits or `_`.
+pub const VARIABLE_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// Whether `name` is a [`VARIABLE_NAME`].
+pub fn is_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// JSON Schema's type names, as a tool's `parameters` may use them.
+pub const SCHEMA_TYPES: &[&str] = &[
+    "object", "array", "string", "number", "integer", "boolean", "null",
+];
+
+/// A webhook tool's `parameters`: a JSON Schema of type `object` whose `type`s are JSON Schema's,
+/// whose `properties` are schemas and whose `required` names listed properties.
+pub fn tool_parameters(generator: &mut SchemaGenerator) -> Schema {
+    let argument = generator.subschema_for::<ToolArgument>();
+    json_schema!({
+        "allOf": [argument, { "type": "object", "required": ["type"], "properties": { "type": { "const": "object" } } }]
+    })
+}
+
+/// One schema inside a tool's `parameters` (schema-only).
+#[derive(Debug)]
+pub struct ToolArgument;
+
+impl schemars::JsonSchema for ToolArgument {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ToolArgument".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let this = generator.subschema_for::<Self>();
+        json_schema!({
+            "type": "object",
+            "properties": {
+                "type": { "type": "string", "enum": SCHEMA_TYPES },
+                "properties": { "type": "object", "additionalProperties": this.clone() },
+                "required": { "type": "array", "items": { "type": "string" } },
+                "items": this
+            }
+        })
+    }
+}
+
+/// Provider settings for one slot of a bot (schema-only): the slot's vendors, and a fallback
+/// for the same slot.
+macro_rules! slot_settings {
+    ($name:ident, $vendors:path, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                let this = generator.subschema_for::<Self>();
+                json_schema!({
+                    "type": "object",
+                    "required": ["provider"],
+                    "properties": {
+                        "provider": { "type": "string", "enum": $vendors },
+                        "model": { "type": ["string", "null"] },
+                        "voice": { "type": ["string", "null"], "description": "The voice, for text-to-speech" },
+                        "options": { "type": "object", "additionalProperties": true, "description": "Vendor options; base_url only where the platform allows it" },
+                        "fallback": { "anyOf": [this, { "type": "null" }], "description": "Used mid-call when this provider fails" }
+                    }
+                })
+            }
+        }
+    };
+}
+
+slot_settings!(
+    SttSettings,
+    crate::runtime_config::STT_PROVIDERS,
+    "Speech-to-text settings."
+);
+slot_settings!(
+    LlmSettings,
+    crate::runtime_config::LLM_PROVIDERS,
+    "LLM settings."
+);
+slot_settings!(
+    TtsSettings,
+    crate::runtime_config::TTS_PROVIDERS,
+    "Text-to-speech settings."
+);
+
+fn nullable(mut schema: Schema) -> Schema {
+    schema.insert("type".into(), serde_json::json!(["string", "null"]));
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_white_space_class_lists_exactly_the_characters_rust_trims() {
+        let listed = |c: char| {
+            let code = c as u32;
+            matches!(code, 0x09..=0x0d | 0x20 | 0x85 | 0xa0 | 0x1680 | 0x2000..=0x200a)
+                || matches!(code, 0x2028 | 0x2029 | 0x202f | 0x205f | 0x3000)
+        };
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            assert_eq!(c.is_whitespace(), listed(c), "U+{:04X}", c as u32);
+        }
+        assert!(WHITE_SPACE.contains("\\u3000"));
+    }
+
+    #[test]
+    fn an_email_needs_a_local_part_and_a_dotted_domain_and_no_whitespace() {
+        assert!(is_email("a@b.c"));
+        assert!(!is_email("@b.c"));
+        assert!(!is_email("a@bc"));
+        assert!(!is_email(" a@b.c"));
+        assert!(is_blank(" \u{3000}\n"));
+        assert!(!is_blank(" x "));
+    }
+}
