@@ -129,7 +129,7 @@ async fn bad_campaign_settings_are_rejected_naming_the_field(store: Arc<dyn Stor
         .await
         .unwrap_err();
     assert!(
-        matches!(error, StoreError::Invalid { ref field, .. } if field == "bot_id"),
+        matches!(error, StoreError::UnknownReference { ref field, .. } if field == "bot_id"),
         "{error}"
     );
     store
