@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/vox.db";
 pub const DEFAULT_OBJECT_STORE_URL: &str = "file://./data/recordings";
 pub const DEFAULT_S3_REGION: &str = "us-east-1";
-pub const DEFAULT_VOXBRIDGE_HOST: &str = "0.0.0.0";
+/// Loopback: the Backend is reached through a TLS proxy (deploy/nginx/voxbridge-api.conf.template),
+/// never in plain HTTP from another host unless a deployment says so.
+pub const DEFAULT_VOXBRIDGE_HOST: &str = "127.0.0.1";
 pub const DEFAULT_VOXBRIDGE_PORT: u16 = 8080;
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1;
 pub const DEFAULT_LOOP_INTERVAL_SECONDS: f64 = 2.0;

@@ -241,6 +241,29 @@ fn parameters(op: &Op, generator: &mut SchemaGenerator) -> Vec<Value> {
     out
 }
 
+/// What a request must also satisfy that relates two of its values, which JSON Schema cannot say
+/// (the fuzzer's hooks in scripts/fuzz/hooks.py keep its valid cases within these).
+fn rules(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("post", "/api/v1/bots") | ("put", "/api/v1/bots/{id}") => {
+            " Also: webhook tool names are unique and `search_knowledge` appears once; analysis field names are unique and an `enum` field lists options; a tool's `required` names its own properties; every `{{name}}` in the prompt and first message is a declared variable or a built-in one; a flow's `start` and every step it leads to exist (422 naming the field otherwise)."
+        }
+        ("get", "/api/v1/reports/calls") | ("get", "/api/v1/reports/amd") => {
+            " Also: `until` is after `since`, at most 400 days later (422 otherwise)."
+        }
+        ("post", "/api/v1/campaigns") | ("put", "/api/v1/campaigns/{id}") => {
+            " Also: `ends_at`, when given with `starts_at`, is after it (422 otherwise)."
+        }
+        ("post", "/api/v1/campaigns/{id}/contacts") => {
+            " Also: each number appears once in the batch (422 naming the row otherwise)."
+        }
+        ("post", "/api/v1/campaigns/{id}/contacts/import") | ("post", "/api/v1/dnc/import") => {
+            " Also: the CSV's header names the phone column (`phone_column`, `phone` by default; 422 otherwise)."
+        }
+        _ => "",
+    }
+}
+
 /// A query parameter's schema from its `Option<T>` field's: a parameter is absent or a value,
 /// never `null` (which would be sent as the text "null").
 fn without_null(mut schema: Value) -> Value {
@@ -342,7 +365,7 @@ pub fn document() -> Value {
         );
         let mut operation = json!({
             "summary": op.summary,
-            "description": format!("{}.{role}", op.summary),
+            "description": format!("{}.{role}{}", op.summary, rules(op.method, op.path)),
             "parameters": parameters(&op, &mut generator),
             "security": security,
             "responses": responses,

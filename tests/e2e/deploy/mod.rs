@@ -3,6 +3,7 @@
 //! Nginx and HAProxy rendered from `deploy/`, the systemd units and configuration reference, the
 //! container files, and the capacity registry over Debian's redis-server.
 
+mod api_tls;
 mod configuration;
 mod containers;
 mod haproxy;

@@ -29,14 +29,21 @@ fn fleet_host() -> (Platform, String) {
         "{}",
         String::from_utf8_lossy(&rendered.stderr)
     );
-    std::fs::write(platform.path("fleet.conf"), &rendered.stdout).unwrap();
+    start_nginx(&mut platform, &rendered.stdout, port);
+    (platform, base)
+}
+
+/// Debian's nginx serving `site` (a rendered `server` block) in the platform's folder, tested with
+/// `nginx -t` first, once it accepts connections on `port`.
+pub(crate) fn start_nginx(platform: &mut Platform, site: &[u8], port: u16) {
+    std::fs::write(platform.path("site.conf"), site).unwrap();
     let dir = platform.dir.path().display().to_string();
     let main = format!(
         "{user}daemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/nginx-error.log;\nevents {{}}\nhttp {{\n\
          log_format upstreams '$request_uri $status [$upstream_addr] [$upstream_status]';\n\
          access_log {dir}/nginx-access.log upstreams;\n\
          client_body_temp_path {dir}/nginx-body;\nproxy_temp_path {dir}/nginx-proxy;\n\
-         include {dir}/fleet.conf;\n}}\n",
+         include {dir}/site.conf;\n}}\n",
         user = if running_as_root() {
             "user root;\n"
         } else {
@@ -69,7 +76,6 @@ fn fleet_host() -> (Platform, String) {
     wait_for("nginx", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    (platform, base)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
