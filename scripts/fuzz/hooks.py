@@ -12,6 +12,9 @@ the generator's *valid* cases within them, mirroring the server's checks and not
 - a report's window: `until` after `since`, at most 400 days later (crates/store/src/validate.rs);
 - a campaign's `ends_at` after its `starts_at` (services/bridge/src/routes/campaigns.rs);
 - a batch of contacts names each number once (crates/store/src/validate.rs);
+- a runtime config asked by `call_id` alone, or by `bot_id` and/or `to`
+  (services/bridge/src/routes/fleet.rs);
+- a call's result for the call its URL names, ending after it starts (the same file);
 - a CSV import's header names the column the query says holds the phone number
   (services/bridge/src/import.rs).
 """
@@ -144,8 +147,31 @@ def within_relations(context, case):
             case.body["starts_at"], case.body["ends_at"] = case.body["ends_at"], case.body["starts_at"]
             if end == start:
                 del case.body["ends_at"]
+    if path == "/api/v1/config" and query is not None:
+        if "call_id" in query:
+            query.pop("bot_id", None)
+            query.pop("to", None)
+        elif "bot_id" not in query and "to" not in query:
+            query["call_id"] = 1
     if path in IMPORTS and isinstance(case.body, str):
         column = (query or {}).get("phone_column", "phone")
         if isinstance(column, str) and "," not in column and "\n" not in column and '"' not in column:
             case.body = f"{column}\n{case.body}"
     return case
+
+
+@schemathesis.hook("before_call")
+def result_for_its_call(context, case, kwargs):
+    """A call's result names the call its URL names, and ends after it starts (set as it is sent,
+    once the URL's id is final)."""
+    if context.operation.path != "/api/v1/calls/{id}/result" or not isinstance(case.body, dict):
+        return
+    try:
+        case.body["call_id"] = int((case.path_parameters or {}).get("id"))
+    except (TypeError, ValueError):
+        pass  # a negative case's id: left as generated
+    timings = case.body.get("timings")
+    if isinstance(timings, dict):
+        start, end = _instant(timings.get("started_at")), _instant(timings.get("ended_at"))
+        if start is not None and end is not None and end < start:
+            timings["started_at"], timings["ended_at"] = timings["ended_at"], timings["started_at"]

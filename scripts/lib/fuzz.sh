@@ -90,6 +90,12 @@ api_fuzz() {
             echo "==> schemathesis: ${ending[$i]}, alone"
             fuzz "${tokens[$i]}" --max-time 20 --include-name "${ending[$i]}" "$@" || status=$?
         done
+        # The fleet's own routes (runtime config, results, transfers, knowledge search), as a
+        # worker calls them: with the fleet secret.
+        echo "==> schemathesis: the fleet's routes, with the fleet secret"
+        local fleet_ops=(--include-name 'GET /api/v1/config' --include-name 'POST /api/v1/calls/{id}/result'
+            --include-name 'POST /api/v1/calls/{id}/transfer' --include-name 'POST /api/v1/knowledge/search')
+        fuzz "$VOXCORE_SECRET" --max-time "${VOX_FUZZ_FLEET_SECONDS:-40}" "${fleet_ops[@]}" "$@" || status=$?
         if [ "$status" -ne 0 ]; then
             echo "--- vox bridge's log (last 40 lines) ---" >&2
             tail -n 40 "$dir/bridge.log" >&2

@@ -260,6 +260,12 @@ fn rules(method: &str, path: &str) -> &'static str {
         ("post", "/api/v1/campaigns/{id}/contacts/import") | ("post", "/api/v1/dnc/import") => {
             " Also: the CSV's header names the phone column (`phone_column`, `phone` by default; 422 otherwise)."
         }
+        ("get", "/api/v1/config") => {
+            " Also: give `call_id` alone (a call the Backend opened), or `bot_id` and/or `to` (an inbound or web call it opens now; 422 otherwise)."
+        }
+        ("post", "/api/v1/calls/{id}/result") => {
+            " Also: the body's `call_id` is the URL's, and `timings.ended_at` is not before `timings.started_at` (422 otherwise)."
+        }
         _ => "",
     }
 }

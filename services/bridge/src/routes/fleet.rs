@@ -37,8 +37,10 @@ pub(crate) struct ConfigQuery {
     /// For `bot_id` calls: `inbound` (default) or `web`.
     direction: Option<CallDirection>,
     /// For inbound calls: the caller's number.
+    #[schemars(regex(pattern = contracts::phone::E164_PATTERN))]
     from: Option<String>,
     /// For inbound calls: the number dialled, routed to its bot (`/inbound-numbers`).
+    #[schemars(regex(pattern = contracts::phone::E164_PATTERN))]
     to: Option<String>,
 }
 
