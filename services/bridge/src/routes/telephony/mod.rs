@@ -256,5 +256,6 @@ pub(crate) async fn transfer(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransferBody {
     /// The target number, E.164.
+    #[schemars(schema_with = "contracts::shape::phone")]
     pub to: String,
 }
