@@ -29,9 +29,59 @@ pub fn email(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// An http(s) URL as the URL parser reads it: a host of letters, digits and `._~-`, a port up to
-/// 65535, then any path, query or fragment.
-pub const HTTP_URL: &str = "^https?://[A-Za-z0-9._~-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\\s\\S]*)?$";
+/// An http(s) URL with a host named by letters, digits and `._~-` (its last label starting with a
+/// letter) or a dotted-quad IPv4 address, a port up to 65535, then any path, query or fragment:
+/// what [`is_http_url`] accepts, and every such URL the URL parser reads as written.
+pub const HTTP_URL: &str = "^https?://(((([A-Za-z0-9_~-]+\\.)*[A-Za-z][A-Za-z0-9_~-]*\\.?)|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\\s\\S]*)?$";
+
+/// What an [`HTTP_URL`] is, for error messages.
+pub const HTTP_URL_RULE: &str = "must be an http(s) URL whose host is a name (letters, digits, '.', '_', '~', '-'; the last label starting with a letter) or an IPv4 address";
+
+/// Whether `url` is an [`HTTP_URL`].
+pub fn is_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() < 5 || p.parse::<u32>().is_ok_and(|n| n <= 65_535))
+    });
+    port_ok && (is_dotted_quad(host) || is_host_name(host))
+}
+
+fn is_dotted_quad(host: &str) -> bool {
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
+}
+
+fn is_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let labels: Vec<&str> = host.split('.').collect();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '~' | '-');
+    labels
+        .iter()
+        .all(|l| !l.is_empty() && l.chars().all(allowed))
+        && labels
+            .last()
+            .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+}
 
 /// Whether `email` has the shape [`email`] describes.
 pub fn is_email(email: &str) -> bool {
@@ -224,6 +274,34 @@ mod tests {
             assert_eq!(c.is_whitespace(), listed(c), "U+{:04X}", c as u32);
         }
         assert!(WHITE_SPACE.contains("\\u3000"));
+    }
+
+    #[test]
+    fn an_http_url_names_its_host_by_letters_or_a_dotted_quad() {
+        for good in [
+            "https://crm.example.com/hook",
+            "http://10.0.0.5:8080/admin",
+            "http://localhost:65535",
+            "http://a.b_c~d-e.Ex./?q#f",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://x.com",
+            "http://",
+            "http://x.pc*",
+            "http://1.2.3.999",
+            "http://1.2.3",
+            "http://a.123",
+            "http://01.2.3.4",
+            "http://x.com:65536",
+            "http://x.com:",
+            "http://[::1]:9/x",
+            "http://a..b",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -119,11 +119,11 @@ pub(crate) fn carrier_account(account: &NewCarrierAccount, creating: bool) -> Re
         None => {}
     }
     if let Some(url) = &account.api_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
+        && !contracts::shape::is_http_url(url)
     {
         return Err(StoreError::invalid(
             "api_url",
-            "must be an http:// or https:// URL",
+            contracts::shape::HTTP_URL_RULE,
         ));
     }
     let mut seen = std::collections::HashSet::new();

@@ -156,10 +156,10 @@ fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
                         format!("{name} is used twice"),
                     ));
                 }
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                if !contracts::shape::is_http_url(url) {
                     return Err(ApiError::invalid(
                         format!("{field}.url"),
-                        "must be an http(s) URL",
+                        contracts::shape::HTTP_URL_RULE,
                     ));
                 }
                 // An address (or localhost) that is private is refused now; a name is checked

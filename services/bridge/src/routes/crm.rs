@@ -69,8 +69,8 @@ async fn save(
     ApiPath((scope, id)): ApiPath<(Scope, i64)>,
     ApiJson(body): ApiJson<Webhook>,
 ) -> ApiResult<Json<WebhookView>> {
-    if !(body.url.starts_with("https://") || body.url.starts_with("http://")) {
-        return Err(ApiError::invalid("url", "must be an http(s) URL"));
+    if !contracts::shape::is_http_url(&body.url) {
+        return Err(ApiError::invalid("url", contracts::shape::HTTP_URL_RULE));
     }
     // The Backend will POST there: not a private address unless the platform allows it (M9).
     egress::check_saved_url(&body.url, &state.config.outbound_allowed)

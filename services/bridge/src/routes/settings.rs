@@ -239,9 +239,8 @@ async fn save_fleets(
     ApiJson(body): ApiJson<Fleets>,
 ) -> ApiResult<Json<Fleets>> {
     for (index, url) in body.urls.iter().enumerate() {
-        let ok = ["http://", "https://", "unix:/"]
-            .iter()
-            .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
+        let ok = contracts::shape::is_http_url(url)
+            || url.len() > "unix:/".len() && url.starts_with("unix:/");
         if !ok {
             return Err(ApiError::invalid(
                 format!("urls[{index}]"),

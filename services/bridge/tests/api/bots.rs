@@ -251,7 +251,6 @@ async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_al
     for url in [
         "http://169.254.169.254/latest/meta-data",
         "http://10.0.0.5:8080/admin",
-        "http://[::1]:9/x",
         "http://localhost:9/x",
     ] {
         let (status, _, field) =
@@ -262,6 +261,13 @@ async fn a_webhook_tool_on_a_private_address_is_refused_unless_its_network_is_al
             "{url}"
         );
     }
+    // A host is named or an IPv4 address: an IPv6 literal is not taken at all.
+    let (status, _, field) = error_of(
+        app.post("/api/v1/bots", Some(&app.admin), &tool("http://[::1]:9/x"))
+            .await,
+    )
+    .await;
+    assert_eq!((status, field.as_deref()), (422, Some("spec.tools[0].url")));
     let allowed = spawn_app_with(Backend::Sqlite, |config| {
         config.outbound_allowed = egress::Allowed::parse("127.0.0.0/8, 10.0.0.0/8").unwrap();
     })
