@@ -30,9 +30,10 @@ pub fn email(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// An http(s) URL with a host named by letters, digits and `._~-` (its last label starting with a
-/// letter) or a dotted-quad IPv4 address, a port up to 65535, then any path, query or fragment:
+/// letter) or a dotted-quad IPv4 address, a port up to 65535, then a path, query or fragment
+/// without spaces or control characters:
 /// what [`is_http_url`] accepts, and every such URL the URL parser reads as written.
-pub const HTTP_URL: &str = "^https?://(((([A-Za-z0-9_~-]+\\.)*[A-Za-z][A-Za-z0-9_~-]*\\.?)|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\\s\\S]*)?$";
+pub const HTTP_URL: &str = "^https?://(([A-Za-z0-9_~-]+\\.)*[A-Za-z][A-Za-z0-9_~-]*\\.?|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][^\\x00-\\x20\\x7f]*)?$";
 
 /// What an [`HTTP_URL`] is, for error messages.
 pub const HTTP_URL_RULE: &str = "must be an http(s) URL whose host is a name (letters, digits, '.', '_', '~', '-'; the last label starting with a letter) or an IPv4 address";
@@ -45,6 +46,9 @@ pub fn is_http_url(url: &str) -> bool {
     else {
         return false;
     };
+    if rest.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return false;
+    }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = match authority.split_once(':') {
         Some((host, port)) => (host, Some(port)),
@@ -299,6 +303,8 @@ mod tests {
             "http://x.com:",
             "http://[::1]:9/x",
             "http://a..b",
+            "http://a.com/x y",
+            "http://a.com/x\n",
         ] {
             assert!(!is_http_url(bad), "{bad}");
         }

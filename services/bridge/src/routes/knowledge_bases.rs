@@ -120,9 +120,10 @@ pub(crate) struct BaseDetail {
 
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct BaseInput {
-    #[schemars(schema_with = "contracts::shape::non_blank")]
+    #[schemars(schema_with = "contracts::shape::non_blank", length(max = 200))]
     name: String,
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     description: String,
 }
 
