@@ -137,10 +137,7 @@ async fn archive(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BotView>> {
-    state.store.set_bot_archived(BotId(id), true).await?;
-    let after = view(&state, BotId(id)).await?;
-    audit(&state, &principal, "bot.archive", "bot", id, None, None).await?;
-    Ok(Json(after))
+    set_archived(&state, &principal, id, true).await
 }
 
 /// Puts an archived bot back in use.
@@ -149,9 +146,24 @@ async fn restore(
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BotView>> {
-    state.store.set_bot_archived(BotId(id), false).await?;
-    let after = view(&state, BotId(id)).await?;
-    audit(&state, &principal, "bot.restore", "bot", id, None, None).await?;
+    set_archived(&state, &principal, id, false).await
+}
+
+/// Archives or restores a bot, audited as `bot.archive` or `bot.restore`.
+async fn set_archived(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    id: i64,
+    archived: bool,
+) -> ApiResult<Json<BotView>> {
+    state.store.set_bot_archived(BotId(id), archived).await?;
+    let after = view(state, BotId(id)).await?;
+    let action = if archived {
+        "bot.archive"
+    } else {
+        "bot.restore"
+    };
+    audit(state, principal, action, "bot", id, None, None).await?;
     Ok(Json(after))
 }
 
