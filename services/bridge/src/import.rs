@@ -228,11 +228,13 @@ fn parse<T, F>(
     }
 }
 
-/// The position of the column named `name` (any case), or a 422 naming `field`.
+/// The position of the column named `name` (any case, surrounding whitespace ignored as the
+/// reader ignores it in the header), or a 422 naming `field`.
 pub(crate) fn column(headers: &csv::StringRecord, name: &str, field: &str) -> ApiResult<usize> {
+    let wanted = name.trim();
     headers
         .iter()
-        .position(|h| h.eq_ignore_ascii_case(name))
+        .position(|h| h.eq_ignore_ascii_case(wanted))
         .ok_or_else(|| {
             let columns = headers.iter().collect::<Vec<_>>().join(", ");
             ApiError::invalid(
@@ -312,7 +314,7 @@ pub async fn import_contacts(
         let phone_at = column(headers, &options.phone_column, "phone_column")?;
         let zone_at = headers
             .iter()
-            .position(|h| h.eq_ignore_ascii_case(&options.timezone_column));
+            .position(|h| h.eq_ignore_ascii_case(options.timezone_column.trim()));
         let headers = headers.clone();
         Ok(move |record: &csv::StringRecord, line| {
             row(&headers, record, line, phone_at, zone_at, &options)

@@ -346,6 +346,23 @@ async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
     assert_eq!(error_of(json).await.0, 415);
 }
 
+/// The reader trims the header's names, so a column named with spaces or a tab around it is the
+/// same column (found by the fuzzer: `phone_column=mobile%09` once failed on a `mobile` header).
+async fn a_csv_phone_column_is_found_whatever_whitespace_surrounds_its_name(app: TestApp) {
+    let id = campaign(&app, Some("US")).await;
+    let csv = "name, Mobile\t, Zone\nAda,(415) 555-0101,America/Los_Angeles\n".to_owned();
+    let response = import_csv(
+        &app,
+        id,
+        csv,
+        "?phone_column=%20mobile%09&timezone_column=zone%20",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["imported"], 1);
+}
+
 /// L7: a row with a huge field stops the import with the reason, instead of being held whole.
 async fn a_csv_line_over_the_limit_stops_the_import_naming_it(app: TestApp) {
     let id = campaign(&app, Some("US")).await;
@@ -375,6 +392,7 @@ async fn a_csv_line_over_the_limit_stops_the_import_naming_it(app: TestApp) {
 
 api_tests!(
     a_csv_line_over_the_limit_stops_the_import_naming_it,
+    a_csv_phone_column_is_found_whatever_whitespace_surrounds_its_name,
     a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy,
     campaign_states_move_only_by_checked_actions,
     a_campaign_without_contacts_or_with_an_archived_bot_refuses_to_start,
