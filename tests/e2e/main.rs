@@ -1,6 +1,7 @@
 //! The end-to-end suites in one test binary.
 //!
-//! The fleet worker, the PSTN simulator's campaigns and callers, `vox up`, and the deployment.
+//! The fleet worker, the PSTN simulator's campaigns and callers, `vox up`, the deployment, and
+//! the kill tests (every process killed mid-campaign).
 //!
 //! Each starts real parts on loopback: the Backend, fleet workers, the local STT sidecar, `vox`
 //! processes, nginx, HAProxy, redis-server, PostgreSQL. They share one process, so the STT
@@ -8,6 +9,7 @@
 //! `cargo test --workspace` build (`test_support::paths::binary`).
 
 mod deploy;
+mod kill;
 mod sim;
 mod support;
 mod up;

@@ -38,6 +38,8 @@ pub struct BridgeClient {
     config_url: String,
     bridge_url: String,
     secret: SecretString,
+    /// Sent with each config request, so the call's record names its worker.
+    worker_id: Option<String>,
 }
 
 impl BridgeClient {
@@ -52,10 +54,29 @@ impl BridgeClient {
             config_url: config_url.to_owned(),
             bridge_url: bridge_url.trim_end_matches('/').to_owned(),
             secret,
+            worker_id: None,
         }
     }
 
-    /// `GET {config_url}?call_id=…`, tried three times over about two seconds.
+    /// The config URL with the call's id and this worker's name in its query.
+    fn config_request_url(&self, call_id: CallId) -> String {
+        let mut params = vec![("call_id", call_id.0.to_string())];
+        if let Some(worker) = &self.worker_id {
+            params.push(("worker_id", worker.clone()));
+        }
+        match reqwest::Url::parse_with_params(&self.config_url, &params) {
+            Ok(url) => url.into(),
+            Err(_) => format!("{}?call_id={}", self.config_url, call_id.0),
+        }
+    }
+
+    /// Names this worker in its config requests.
+    pub fn with_worker_id(mut self, worker_id: &str) -> Self {
+        self.worker_id = Some(worker_id.to_owned());
+        self
+    }
+
+    /// `GET {config_url}?call_id=…&worker_id=…`, tried three times over about two seconds.
     pub async fn runtime_config(&self, call_id: CallId) -> Result<RuntimeConfig, ConfigError> {
         let mut last = String::new();
         for attempt in 0..3u32 {
@@ -64,7 +85,7 @@ impl BridgeClient {
             }
             let response = self
                 .http
-                .get(format!("{}?call_id={}", self.config_url, call_id.0))
+                .get(self.config_request_url(call_id))
                 .bearer_auth(self.secret.expose_secret())
                 .send()
                 .await;

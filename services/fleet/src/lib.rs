@@ -130,7 +130,10 @@ impl Shared {
         };
         for attempt in 0..5u32 {
             match self.client.post_result(call_id, &document).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.outbox.end(call_id).await;
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(call_id = call_id.0, attempt, %error, "posting the result directly failed");
                     tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
@@ -182,6 +185,29 @@ impl Worker {
         config.providers.guarded_http = Some(egress::streaming_client(&config.outbound.allowed));
         let outbox = Outbox::open(&config.outbox_dir)
             .with_context(|| format!("opening the outbox {}", config.outbox_dir.display()))?;
+        // The calls an earlier run took and died during (killed, crashed) are reported lost, so
+        // each ends and its contact is dialled again, instead of staying live until the reaper.
+        for (call_id, started) in outbox.interrupted() {
+            let (result, _) = call::minimal_result(
+                call_id,
+                started,
+                contracts::CallOutcomeCode::FleetWorkerLost,
+                "the worker stopped during the call (killed or crashed) and found it unfinished on restart",
+            );
+            let entry = outbox::Entry {
+                call_id,
+                result: serde_json::to_vec(&result).context("serializing a call result")?,
+                recording: None,
+            };
+            outbox
+                .put(entry)
+                .await
+                .with_context(|| format!("writing call {call_id}'s result to the outbox"))?;
+            tracing::warn!(
+                call_id = call_id.0,
+                "a call the worker died during is reported lost"
+            );
+        }
         let (listener, local_http) = match &config.listen {
             Listen::Tcp(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr)
@@ -209,7 +235,8 @@ impl Worker {
             &config.config_url,
             &config.bridge_url,
             config.secret.clone(),
-        );
+        )
+        .with_worker_id(&config.worker_id);
         let shared = Arc::new(Shared {
             slots: Slots::new(config.max_calls, config.attach_ttl),
             client,

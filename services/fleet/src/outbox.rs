@@ -11,6 +11,7 @@
 //! refuses for good (a 4xx other than 401/408/429) moves to `{outbox}/dead/` with the reason.
 
 use crate::client::{BridgeClient, DeliveryError};
+use chrono::{DateTime, Utc};
 use contracts::CallId;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -128,11 +129,15 @@ pub struct Outbox {
 const RESULT: &str = "result.json";
 const RECORDING: &str = "recording.wav";
 const KEY: &str = "recording.key";
+/// The folder of calls this worker took and has no package for yet: one file per call, named by
+/// its id, holding the instant it was taken (RFC 3339).
+const LIVE: &str = "live";
 
 impl Outbox {
     /// Opens (creating) the outbox directory.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir.join("dead"))?;
+        std::fs::create_dir_all(dir.join(LIVE))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             wake: Arc::new(Notify::new()),
@@ -168,8 +173,49 @@ impl Outbox {
         if let Ok(dir) = std::fs::File::open(&self.dir) {
             let _ = dir.sync_all();
         }
+        self.end(entry.call_id).await;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Notes durably that this worker took `call_id` at `at`, before it says so to the dialler:
+    /// if the worker dies during the call, its next run reports the call (see
+    /// [`Outbox::interrupted`]) instead of leaving it live for ever.
+    pub async fn begin(&self, call_id: CallId, at: DateTime<Utc>) -> std::io::Result<()> {
+        let path = self.dir.join(LIVE).join(call_id.0.to_string());
+        write_synced(&path, at.to_rfc3339().as_bytes()).await
+    }
+
+    /// Forgets the note of [`Outbox::begin`]: the call's package is kept (or was delivered).
+    pub async fn end(&self, call_id: CallId) {
+        let path = self.dir.join(LIVE).join(call_id.0.to_string());
+        let _ = tokio::fs::remove_file(path).await;
+    }
+
+    /// The calls an earlier run of this worker took and never packaged (it was killed or
+    /// crashed during them), with when each was taken; a call whose package is in the outbox is
+    /// not one of them.
+    pub fn interrupted(&self) -> Vec<(CallId, DateTime<Utc>)> {
+        let pending = self.pending();
+        let mut calls: Vec<(CallId, DateTime<Utc>)> = std::fs::read_dir(self.dir.join(LIVE))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let id = CallId(e.file_name().to_str()?.parse::<i64>().ok()?);
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let at = DateTime::parse_from_rfc3339(text.trim())
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_else(|_| Utc::now());
+                Some((id, at))
+            })
+            .collect();
+        for (id, _) in calls.iter().filter(|(id, _)| pending.contains(id)) {
+            let _ = std::fs::remove_file(self.dir.join(LIVE).join(id.0.to_string()));
+        }
+        calls.retain(|(id, _)| !pending.contains(id));
+        calls.sort();
+        calls
     }
 
     /// Call ids waiting for delivery.
@@ -330,5 +376,33 @@ mod tests {
         assert_eq!(reopened.pending(), vec![CallId(42)]);
         let kept = std::fs::read(dir.path().join("42").join(RECORDING)).unwrap();
         assert_eq!(kept, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_call_begun_and_never_packaged_is_found_interrupted_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for id in [7, 8, 9] {
+            outbox.begin(CallId(id), at).await.unwrap();
+        }
+        // Call 8 was packaged; call 9's package is in the outbox but its note outlived it.
+        let entry = |id| Entry {
+            call_id: CallId(id),
+            result: b"{}".to_vec(),
+            recording: None,
+        };
+        outbox.put(entry(8)).await.unwrap();
+        outbox.put(entry(9)).await.unwrap();
+        outbox.begin(CallId(9), at).await.unwrap();
+        // The worker dies here; the next run opens the same folder.
+        let reopened = Outbox::open(dir.path()).unwrap();
+        assert_eq!(reopened.interrupted(), vec![(CallId(7), at)]);
+        assert_eq!(reopened.pending(), vec![CallId(8), CallId(9)]);
+        // Reported once: packaging the lost call's result forgets its note.
+        reopened.put(entry(7)).await.unwrap();
+        assert_eq!(reopened.interrupted(), Vec::new());
     }
 }

@@ -189,6 +189,23 @@ async fn attach(
     };
     match shared.slots.reserve(request, config) {
         Ok((token, expires)) => {
+            // Noted on disk before the dialler hears of it: a worker killed during the call
+            // reports it lost when it starts again.
+            if let Err(e) = shared.outbox.begin(call_id, Utc::now()).await {
+                // The reservation is given up at once: no slot held, no lapse to report.
+                let _ = shared.slots.claim(&token);
+                shared.slots.release(call_id);
+                shared
+                    .outbox_broken
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::error!(call_id = call_id.0, error = %e, "cannot note the call in the outbox");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "fleet.outbox_unwritable",
+                    "this worker's outbox cannot keep call results (disk full?); try another worker",
+                    None,
+                );
+            }
             let left = expires.saturating_duration_since(tokio::time::Instant::now());
             let accepted = AttachAccepted {
                 call_id,

@@ -42,6 +42,29 @@ pub(crate) struct ConfigQuery {
     /// For inbound calls: the number dialled, routed to its bot (`/inbound-numbers`).
     #[schemars(regex(pattern = contracts::phone::E164_PATTERN))]
     to: Option<String>,
+    /// The worker asking (`VOXCORE_WORKER_ID`): kept on the call it takes, so the record says
+    /// which worker carried it.
+    #[schemars(regex(pattern = WORKER_ID_PATTERN))]
+    worker_id: Option<String>,
+}
+
+/// A worker's name: 1 to 128 characters, none of them a control character.
+const WORKER_ID_PATTERN: &str = r"^[^\x00-\x1f\x7f]{1,128}$";
+
+fn checked_worker_id(id: Option<&str>) -> ApiResult<Option<String>> {
+    match id {
+        None => Ok(None),
+        Some(id)
+            if (1..=128).contains(&id.chars().count())
+                && !id.chars().any(|c| c < ' ' || c == '\x7f') =>
+        {
+            Ok(Some(id.to_owned()))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "worker_id",
+            "is 1 to 128 characters, with no control character",
+        )),
+    }
 }
 
 /// `{{variables}}` of the prompt and first message, from the contact and the call (the call's own
@@ -75,6 +98,7 @@ async fn config(
     _fleet: Fleet,
     ApiQuery(query): ApiQuery<ConfigQuery>,
 ) -> ApiResult<Json<RuntimeConfig>> {
+    let worker_id = checked_worker_id(query.worker_id.as_deref())?;
     let to = query
         .to
         .as_deref()
@@ -134,6 +158,7 @@ async fn config(
         let mut transition =
             Transition::new(call.id, call.state, CallState::InProgress, Utc::now());
         transition.detail = Some(json!({ "source": "runtime_config" }));
+        transition.worker_id = worker_id;
         super::move_unless_stale(&*state.store, transition).await?;
     }
     let contact = runtime

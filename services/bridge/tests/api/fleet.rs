@@ -74,6 +74,29 @@ async fn config_needs_the_fleet_secret_and_renders_the_contact(app: TestApp) {
     assert_eq!(config["call"]["direction"], "outbound");
 }
 
+/// The worker that takes a call names itself: the record says which worker carried the call
+/// (it was lost when the worker's config request beat the dialler's `attaching`).
+async fn the_worker_asking_for_a_calls_config_is_kept_on_the_call(app: TestApp) {
+    let bot = app.create_bot(bot_spec()).await;
+    let path = format!(
+        "/api/v1/config?bot_id={}&from=%2B14155550123&worker_id=voxcore-7",
+        bot["id"]
+    );
+    let config: Value = app
+        .get(&path, Some(FLEET_SECRET))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let call_id = contracts::CallId(config["call_id"].as_i64().unwrap());
+    let call = app.store.call(call_id).await.unwrap();
+    assert_eq!(call.state, CallState::InProgress);
+    assert_eq!(call.worker_id.as_deref(), Some("voxcore-7"));
+    let bad = format!("/api/v1/config?bot_id={}&worker_id=a%00b", bot["id"]);
+    let (status, _, field) = error_of(app.get(&bad, Some(FLEET_SECRET)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("worker_id")));
+}
+
 async fn config_by_bot_opens_an_inbound_call(app: TestApp) {
     let bot = app.create_bot(bot_spec()).await;
     let path = format!("/api/v1/config?bot_id={}&from=%2B14155550123", bot["id"]);
@@ -87,6 +110,7 @@ async fn config_by_bot_opens_an_inbound_call(app: TestApp) {
     let call = app.store.call(contracts::CallId(call_id)).await.unwrap();
     // Opened answered, and in progress now that a worker holds its config.
     assert_eq!(call.state, CallState::InProgress);
+    assert_eq!(call.worker_id, None);
     assert_eq!(
         config["spec"]["system_prompt"],
         "You remind  of the appointment."
@@ -249,6 +273,7 @@ api_tests!(
     the_call_log_filters_by_outcome_disposition_phone_and_transcript_text,
     config_needs_the_fleet_secret_and_renders_the_contact,
     config_by_bot_opens_an_inbound_call,
+    the_worker_asking_for_a_calls_config_is_kept_on_the_call,
     a_result_ends_the_call_once_and_schedules_the_retry,
     the_call_log_filters_by_state,
 );
