@@ -15,14 +15,35 @@ pub enum Track {
     Bot,
 }
 
+/// Where a spilling recorder sends the stretches it stops holding: interleaved stereo samples,
+/// in order, with no gap between one call and the next.
+pub type SpillSink = Box<dyn FnMut(&[i16]) + Send>;
+
+struct Spill {
+    /// Samples per track kept in memory behind the end, for audio that lands late.
+    keep: u64,
+    sink: SpillSink,
+}
+
 /// Two time-aligned mono tracks that become one interleaved stereo stream.
-#[derive(Debug)]
 pub struct StereoRecorder {
     rate: SampleRate,
     /// Sample position of `caller[0]` and `bot[0]`: everything before it was taken.
     taken: u64,
     caller: Vec<i16>,
     bot: Vec<i16>,
+    spill: Option<Spill>,
+}
+
+impl std::fmt::Debug for StereoRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StereoRecorder")
+            .field("rate", &self.rate)
+            .field("taken", &self.taken)
+            .field("held", &self.held())
+            .field("spilling", &self.spilling())
+            .finish()
+    }
 }
 
 impl StereoRecorder {
@@ -32,6 +53,53 @@ impl StereoRecorder {
             taken: 0,
             caller: Vec::new(),
             bot: Vec::new(),
+            spill: None,
+        }
+    }
+
+    /// From now on, whatever lies more than `keep` samples before the end goes to `sink` once
+    /// twice that is held, so a call of any length holds at most about `2 × keep` samples a
+    /// track. Audio written before what was spilled is dropped, as before what was taken.
+    pub fn spill_to(&mut self, keep: u64, sink: SpillSink) {
+        self.spill = Some(Spill {
+            keep: keep.max(1),
+            sink,
+        });
+        self.spill_if_due();
+    }
+
+    pub fn spilling(&self) -> bool {
+        self.spill.is_some()
+    }
+
+    /// Sends everything left to the sink, padding the shorter track with silence, and drops
+    /// the sink; false when the recorder was not spilling (nothing is taken then).
+    pub fn close_spill(&mut self) -> bool {
+        let Some(mut spill) = self.spill.take() else {
+            return false;
+        };
+        let rest = self.finish();
+        if !rest.is_empty() {
+            (spill.sink)(&rest);
+        }
+        true
+    }
+
+    /// Samples a track holds in memory now.
+    pub fn held(&self) -> u64 {
+        self.caller.len().max(self.bot.len()) as u64
+    }
+
+    fn spill_if_due(&mut self) {
+        let Some(keep) = self.spill.as_ref().map(|s| s.keep) else {
+            return;
+        };
+        if self.held() < keep * 2 {
+            return;
+        }
+        let out = self.take_until(self.end() - keep);
+        if let Some(spill) = &mut self.spill {
+            (spill.sink)(&out);
         }
     }
 
@@ -63,6 +131,7 @@ impl StereoRecorder {
         for (slot, &sample) in buffer[start..end].iter_mut().zip(samples) {
             *slot = slot.saturating_add(sample);
         }
+        self.spill_if_due();
     }
 
     /// The position just after the last sample written on either track.

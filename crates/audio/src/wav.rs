@@ -58,6 +58,21 @@ pub fn encode(rate: SampleRate, channels: u16, interleaved: &[i16]) -> Result<Ve
     Ok(cursor.into_inner())
 }
 
+/// The 44-byte header of a 16-bit PCM WAV file whose samples (`data_bytes` of them, little
+/// endian) follow it: what [`encode`] writes before the samples, for a file written in pieces.
+pub fn header(rate: SampleRate, channels: u16, data_bytes: u32) -> Result<Vec<u8>, AudioError> {
+    let mut bytes = encode(rate, channels, &[])?;
+    if bytes.len() != 44 {
+        return Err(AudioError::Wav(format!(
+            "a {}-byte header, not 44",
+            bytes.len()
+        )));
+    }
+    bytes[4..8].copy_from_slice(&(36u32.saturating_add(data_bytes)).to_le_bytes());
+    bytes[40..44].copy_from_slice(&data_bytes.to_le_bytes());
+    Ok(bytes)
+}
+
 /// Decodes a 16-bit PCM WAV file of any rate; other sample formats are refused.
 pub fn decode(bytes: &[u8]) -> Result<Wav, AudioError> {
     let reader =

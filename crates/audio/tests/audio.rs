@@ -259,6 +259,54 @@ fn stereo_recorder_gives_back_completed_audio_and_keeps_positions_after() {
     assert_eq!(wav::decode(&wav_bytes).unwrap().channels, 2);
 }
 
+/// Writes `seconds` of a call's audio from second `from`, the way a worker does: caller frames
+/// in order, and a second of bot speech each second, written from half a second back (late).
+fn play_call(recorder: &mut StereoRecorder, from: u64, seconds: u64) {
+    let rate = 8_000u64;
+    for frame in from * 50..(from + seconds) * 50 {
+        let at = frame * 160;
+        let caller: Vec<i16> = (0..160).map(|i| ((at + i) % 200) as i16).collect();
+        recorder.write(Track::Caller, at, &caller);
+        if frame % 50 == 0 && at >= rate {
+            let bot: Vec<i16> = (0..rate).map(|i| (i % 300) as i16 - 150).collect();
+            recorder.write(Track::Bot, at - rate / 2, &bot);
+        }
+    }
+}
+
+#[test]
+fn a_spilling_recorder_holds_a_bounded_stretch_and_spills_exactly_what_it_would_have_kept() {
+    let mut whole = StereoRecorder::new(SampleRate::Hz8000);
+    play_call(&mut whole, 0, 600);
+    let expected = whole.to_wav().unwrap();
+
+    let spilled = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i16>::new()));
+    let sink = spilled.clone();
+    let mut recorder = StereoRecorder::new(SampleRate::Hz8000);
+    let keep = 8_000 * 5;
+    recorder.spill_to(
+        keep,
+        Box::new(move |samples| sink.lock().unwrap().extend_from_slice(samples)),
+    );
+    // Ten minutes of call: never more than twice `keep` (and a bot line) held at a time.
+    let mut most = 0;
+    for minute in 0..10 {
+        play_call(&mut recorder, minute * 60, 60);
+        most = most.max(recorder.held());
+    }
+    assert!(most <= 2 * keep + 8_000, "held {most} samples");
+    assert!(recorder.close_spill());
+    assert!(!recorder.spilling());
+    let samples = spilled.lock().unwrap().clone();
+    let mut file = wav::header(SampleRate::Hz8000, 2, (samples.len() * 2) as u32).unwrap();
+    file.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+    assert_eq!(file.len(), expected.len());
+    assert!(
+        file == expected,
+        "the spilled recording differs from the one kept whole"
+    );
+}
+
 fn events(detector: &mut VoiceDetector, audio: &[i16], rate: SampleRate) -> Vec<(VadEvent, u64)> {
     let frame = rate.frame_samples();
     let mut out = Vec::new();

@@ -21,12 +21,11 @@ mod screen;
 pub mod slots;
 
 pub use config::{Listen, WorkerConfig};
-pub use outbox::{Outbox, RecordingStore, S3Settings};
+pub use outbox::{Outbox, RecordingStore, S3Settings, Wav};
 pub use registration::RegistryLink;
 
 use anyhow::Context;
 use client::BridgeClient;
-use contracts::call_result::CallResult;
 use slots::Slots;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,7 +100,7 @@ impl Shared {
     }
 
     /// Puts a finished call's package in the outbox (logged loudly if even that fails).
-    pub async fn store_result(&self, (result, recording): (CallResult, Option<(String, Vec<u8>)>)) {
+    pub async fn store_result(&self, (result, recording): call::Packaged) {
         let call_id = result.call_id;
         let document = match serde_json::to_vec(&result) {
             Ok(document) => document,
@@ -123,6 +122,7 @@ impl Shared {
         self.outbox_broken
             .store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::error!(call_id = call_id.0, %error, outbox = %self.outbox.dir().display(), "writing the call result to the outbox failed; posting it directly");
+        let _ = tokio::fs::remove_file(self.outbox.spool_path(call_id)).await;
         let mut result = result;
         result.recording = None;
         let Ok(document) = serde_json::to_vec(&result) else {

@@ -73,28 +73,49 @@ impl RecordingStore {
         }
     }
 
-    /// Stores `bytes` under `key` (replacing what is there).
-    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+    /// Stores the file at `path` under `key` (replacing what is there), streamed: a recording
+    /// of any length is never read into memory whole.
+    pub async fn put_file(&self, key: &str, path: &Path) -> Result<(), String> {
         match self {
             Self::Local { root } => {
-                let path = root.join(key);
-                if let Some(parent) = path.parent() {
+                let target = root.join(key);
+                if let Some(parent) = target.parent() {
                     tokio::fs::create_dir_all(parent)
                         .await
                         .map_err(|e| format!("creating {}: {e}", parent.display()))?;
                 }
-                write_synced(&path, &bytes)
+                let tmp = target.with_extension("partial");
+                let copied = async {
+                    tokio::fs::copy(path, &tmp).await?;
+                    tokio::fs::File::open(&tmp).await?.sync_all().await?;
+                    tokio::fs::rename(&tmp, &target).await
+                };
+                copied
                     .await
-                    .map_err(|e| format!("writing {}: {e}", path.display()))
+                    .map_err(|e| format!("writing {}: {e}", target.display()))
             }
-            Self::S3 { store, .. } => object_store::ObjectStoreExt::put(
-                store.as_ref(),
-                &object_store::path::Path::from(key),
-                bytes.into(),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("uploading {key}: {e}")),
+            Self::S3 { store, .. } => {
+                use tokio::io::AsyncWriteExt;
+                let mut file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| format!("opening {}: {e}", path.display()))?;
+                // Multipart past the buffer's capacity, one PUT below it.
+                let mut upload = object_store::buffered::BufWriter::new(
+                    store.clone(),
+                    object_store::path::Path::from(key),
+                );
+                let sent = async {
+                    tokio::io::copy(&mut file, &mut upload).await?;
+                    upload.shutdown().await
+                };
+                match sent.await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let _ = upload.abort().await;
+                        Err(format!("uploading {key}: {e}"))
+                    }
+                }
+            }
         }
     }
 }
@@ -109,6 +130,14 @@ async fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tokio::fs::rename(&tmp, path).await
 }
 
+/// A call's stereo WAV: in memory, or a finished file on the outbox's disk (a spilled
+/// recording, moved into the entry).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wav {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
 /// One call's package as the outbox keeps it.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -116,7 +145,7 @@ pub struct Entry {
     /// The `CallResult` JSON document.
     pub result: Vec<u8>,
     /// The stereo WAV and the object key it goes to.
-    pub recording: Option<(String, Vec<u8>)>,
+    pub recording: Option<(String, Wav)>,
 }
 
 /// The durable outbox of one worker and its delivery loop.
@@ -132,12 +161,15 @@ const KEY: &str = "recording.key";
 /// The folder of calls this worker took and has no package for yet: one file per call, named by
 /// its id, holding the instant it was taken (RFC 3339).
 const LIVE: &str = "live";
+/// The folder of recordings being written while their calls run (`call::spool`).
+const SPOOL: &str = "spool";
 
 impl Outbox {
     /// Opens (creating) the outbox directory.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir.join("dead"))?;
         std::fs::create_dir_all(dir.join(LIVE))?;
+        std::fs::create_dir_all(dir.join(SPOOL))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             wake: Arc::new(Notify::new()),
@@ -163,7 +195,11 @@ impl Outbox {
         let _ = tokio::fs::remove_dir_all(&tmp).await;
         tokio::fs::create_dir_all(&tmp).await?;
         if let Some((key, wav)) = &entry.recording {
-            write_synced(&tmp.join(RECORDING), wav).await?;
+            match wav {
+                Wav::Bytes(bytes) => write_synced(&tmp.join(RECORDING), bytes).await?,
+                // Synced when it was finished; the same disk, so a rename.
+                Wav::File(path) => tokio::fs::rename(path, tmp.join(RECORDING)).await?,
+            }
             write_synced(&tmp.join(KEY), key.as_bytes()).await?;
         }
         write_synced(&tmp.join(RESULT), &entry.result).await?;
@@ -178,6 +214,11 @@ impl Outbox {
         Ok(())
     }
 
+    /// Where the recording of a running call is spilled.
+    pub fn spool_path(&self, call_id: CallId) -> PathBuf {
+        self.dir.join(SPOOL).join(format!("{}.wav", call_id.0))
+    }
+
     /// Notes durably that this worker took `call_id` at `at`, before it says so to the dialler:
     /// if the worker dies during the call, its next run reports the call (see
     /// [`Outbox::interrupted`]) instead of leaving it live for ever.
@@ -186,10 +227,12 @@ impl Outbox {
         write_synced(&path, at.to_rfc3339().as_bytes()).await
     }
 
-    /// Forgets the note of [`Outbox::begin`]: the call's package is kept (or was delivered).
+    /// Forgets the note of [`Outbox::begin`] (the call's package is kept, or was delivered)
+    /// and any spilled recording the package did not take.
     pub async fn end(&self, call_id: CallId) {
         let path = self.dir.join(LIVE).join(call_id.0.to_string());
         let _ = tokio::fs::remove_file(path).await;
+        let _ = tokio::fs::remove_file(self.spool_path(call_id)).await;
     }
 
     /// The calls an earlier run of this worker took and never packaged (it was killed or
@@ -256,9 +299,8 @@ impl Outbox {
             let key = tokio::fs::read_to_string(dir.join(KEY))
                 .await
                 .map_err(transient)?;
-            let bytes = tokio::fs::read(&wav).await.map_err(transient)?;
             recordings
-                .put(key.trim(), bytes)
+                .put_file(key.trim(), &wav)
                 .await
                 .map_err(DeliveryError::Transient)?;
             tokio::fs::remove_file(&wav).await.map_err(transient)?;
@@ -368,7 +410,7 @@ mod tests {
             .put(Entry {
                 call_id: CallId(42),
                 result: b"{}".to_vec(),
-                recording: Some(("calls/42.wav".into(), vec![1, 2, 3])),
+                recording: Some(("calls/42.wav".into(), Wav::Bytes(vec![1, 2, 3]))),
             })
             .await
             .unwrap();

@@ -206,7 +206,7 @@ pub(crate) fn machine_result(
     mut recorder: StereoRecorder,
     decision: AmdDecision,
     message_left: Option<String>,
-) -> (CallResult, Option<(String, Vec<u8>)>) {
+) -> crate::call::Packaged {
     let mut transcript = vec![screening_note(&decision, true)];
     if let Some(message) = &message_left {
         transcript.push(TranscriptEntry {

@@ -262,12 +262,12 @@ async fn a_worker_whose_outbox_cannot_be_written_posts_results_directly_and_take
         2,
     ))
     .await;
-    // The outbox's place taken by a file: every write fails.
+    let call_id = answered_call(&backend.store, silent_bot()).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
+    // The disk fails during the call: the outbox's place is taken by a file, every write fails.
     let aside = dir.path().join("outbox-aside");
     std::fs::rename(&outbox, &aside).unwrap();
     std::fs::write(&outbox, b"not a directory").unwrap();
-    let call_id = answered_call(&backend.store, silent_bot()).await;
-    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Vox).await;
     let (socket, _) = tokio_tungstenite::connect_async(&accepted.media_url)
         .await
         .unwrap();

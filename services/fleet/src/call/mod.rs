@@ -11,6 +11,7 @@
 mod live;
 mod open;
 mod package;
+mod spool;
 
 pub(crate) use open::{faster_than_real_time, from_ws, send_all};
 pub(crate) use package::recording;
@@ -93,6 +94,11 @@ async fn converse(
     // The call's clock and recording start with the stream, screening included.
     let clock = Instant::now();
     let mut recorder = StereoRecorder::new(media.rate);
+    // Older audio goes to disk as the call runs (M7); without a writable spool the recording
+    // stays in memory, as before.
+    if let Err(error) = spool::spill(&mut recorder, shared.outbox.spool_path(call_id)) {
+        tracing::warn!(call_id = call_id.0, %error, "the recording cannot spill to disk; it stays in memory");
+    }
     let mut caller_samples: u64 = 0;
     let screened = match screen_for_machine(
         shared,

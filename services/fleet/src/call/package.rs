@@ -4,6 +4,7 @@
 
 use super::live::Ended;
 use crate::Shared;
+use crate::outbox::Wav;
 use crate::post_call;
 use crate::screen;
 use audio::StereoRecorder;
@@ -22,8 +23,8 @@ use std::time::Duration;
 /// How long the post-call analysis may take.
 const ANALYSIS_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A call's result and its recording (key and WAV bytes), ready for the outbox.
-pub type Packaged = (CallResult, Option<(String, Vec<u8>)>);
+/// A call's result and its recording (key and WAV), ready for the outbox.
+pub type Packaged = (CallResult, Option<(String, Wav)>);
 
 /// A result for a call that never reached a conversation.
 pub fn minimal_result(
@@ -58,22 +59,37 @@ pub fn minimal_result(
     (result, None)
 }
 
-/// The stereo recording's reference and its bytes under the call's key.
+/// The stereo recording's reference and its WAV (a finished spill file, or bytes when the
+/// recorder did not spill) under the call's key.
 pub(crate) fn recording(
     shared: &Shared,
     call_id: CallId,
     started_at: DateTime<Utc>,
     recorder: &mut StereoRecorder,
-) -> (Option<RecordingRef>, Option<(String, Vec<u8>)>) {
+) -> (Option<RecordingRef>, Option<(String, Wav)>) {
     let rate = recorder.rate();
-    let Ok(wav) = recorder.to_wav() else {
-        return (None, None);
+    let duration_ms = recorder.end() * 1000 / u64::from(rate.hz());
+    let wav = if recorder.spilling() {
+        let path = shared.outbox.spool_path(call_id);
+        match super::spool::finish(recorder, &path) {
+            Ok(()) => Wav::File(path),
+            Err(error) => {
+                tracing::error!(call_id = call_id.0, %error, "the call's recording is lost");
+                let _ = std::fs::remove_file(&path);
+                return (None, None);
+            }
+        }
+    } else {
+        match recorder.to_wav() {
+            Ok(bytes) => Wav::Bytes(bytes),
+            Err(_) => return (None, None),
+        }
     };
     let key = format!("calls/{}/{}.wav", started_at.format("%Y/%m/%d"), call_id.0);
     let reference = RecordingRef {
         uri: shared.config.recordings.uri(&key),
         format: "wav".to_owned(),
-        duration_ms: recorder.end() * 1000 / u64::from(rate.hz()),
+        duration_ms,
         sample_rate: rate.hz(),
         channels: 2,
     };
