@@ -280,13 +280,14 @@ fn a_spilling_recorder_holds_a_bounded_stretch_and_spills_exactly_what_it_would_
     play_call(&mut whole, 0, 600);
     let expected = whole.to_wav().unwrap();
 
-    let spilled = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i16>::new()));
-    let sink = spilled.clone();
+    let (spilled, parts) = std::sync::mpsc::channel::<Vec<i16>>();
     let mut recorder = StereoRecorder::new(SampleRate::Hz8000);
     let keep = 8_000 * 5;
     recorder.spill_to(
         keep,
-        Box::new(move |samples| sink.lock().unwrap().extend_from_slice(samples)),
+        Box::new(move |samples| {
+            let _ = spilled.send(samples.to_vec());
+        }),
     );
     // Ten minutes of call: never more than twice `keep` (and a bot line) held at a time.
     let mut most = 0;
@@ -297,7 +298,7 @@ fn a_spilling_recorder_holds_a_bounded_stretch_and_spills_exactly_what_it_would_
     assert!(most <= 2 * keep + 8_000, "held {most} samples");
     assert!(recorder.close_spill());
     assert!(!recorder.spilling());
-    let samples = spilled.lock().unwrap().clone();
+    let samples: Vec<i16> = parts.try_iter().flatten().collect();
     let mut file = wav::header(SampleRate::Hz8000, 2, (samples.len() * 2) as u32).unwrap();
     file.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
     assert_eq!(file.len(), expected.len());
