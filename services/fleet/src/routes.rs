@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use contracts::attach::{AttachAccepted, AttachRequest, MediaProtocol};
+use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::error::ErrorBody;
 use contracts::health::{HealthStatus, WorkerHealth};
 use secrecy::ExposeSecret;
@@ -139,14 +139,6 @@ async fn attach(
             );
         }
     };
-    if request.media_protocol == MediaProtocol::Telnyx {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "validation.invalid",
-            "this worker does not speak the Telnyx media protocol",
-            Some("media_protocol"),
-        );
-    }
     let protocol = request.media_protocol;
     let call_id = request.call_id;
     // Cheap refusals first; the config fetch then proves the Backend knows the call, and the

@@ -3,7 +3,8 @@
 //! And the caller that drives a call through it in real time.
 //!
 //! Message shapes: Twilio <https://www.twilio.com/docs/voice/media-streams/websocket-messages>,
-//! Plivo <https://plivo.com/docs/voice/audio-streaming/audio-streaming>, Exotel
+//! Plivo <https://plivo.com/docs/voice/audio-streaming/audio-streaming>, Telnyx
+//! <https://developers.telnyx.com/api-reference/websockets/stream-call-media-over-websocket>, Exotel
 //! <https://developer.exotel.com/docs/agentstream/websocket-protocol>, Vonage
 //! <https://developer.vonage.com/en/voice/voice-api/concepts/websockets>.
 
@@ -30,6 +31,10 @@ pub trait Carrier: Send {
     fn rate(&self) -> SampleRate;
     fn opening(&mut self) -> Vec<Message>;
     fn audio(&mut self, samples: &[i16]) -> Message;
+    /// The messages one frame of caller audio goes out as, in the order they are sent.
+    fn frames(&mut self, samples: &[i16]) -> Vec<Message> {
+        vec![self.audio(samples)]
+    }
     fn dtmf(&mut self, digit: char) -> Message;
     /// Interprets a worker message; may answer it (acknowledgements).
     fn read(&mut self, message: &Message, replies: &mut Vec<Message>) -> Heard;
@@ -117,6 +122,84 @@ impl Carrier for Twilio {
         Some(text(
             json!({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM_SID,
             "stop": {"accountSid": "AC123", "callSid": "CA123"}}),
+        ))
+    }
+}
+
+/// Telnyx Media Streaming, which does not promise frame order: every pair of caller frames goes
+/// out swapped (chunk 2 before chunk 1), so the worker must sort them to hear the caller.
+#[derive(Debug, Default)]
+pub struct Telnyx {
+    chunk: u64,
+    held: Option<Message>,
+}
+
+const TELNYX_STREAM: &str = "32de0dea-53cb-4b21-89a4-9e1819c043bc";
+
+impl Carrier for Telnyx {
+    fn rate(&self) -> SampleRate {
+        SampleRate::Hz8000
+    }
+    fn opening(&mut self) -> Vec<Message> {
+        vec![
+            text(json!({"event": "connected", "version": "1.0.0"})),
+            text(
+                json!({"event": "start", "sequence_number": "1", "stream_id": TELNYX_STREAM,
+                "start": {"user_id": "3e6f995f-85f7-4705-9741-53b116d28237",
+                "call_control_id": "v3:a1d1d5b5-1f8e-4b0b-8a0e-6d3b1a7c2f10", "client_state": null,
+                "media_format": {"encoding": "PCMU", "sample_rate": 8000, "channels": 1}}}),
+            ),
+        ]
+    }
+    fn audio(&mut self, samples: &[i16]) -> Message {
+        self.chunk += 1;
+        text(
+            json!({"event": "media", "sequence_number": (self.chunk + 1).to_string(),
+            "stream_id": TELNYX_STREAM, "media": {"track": "inbound", "chunk": self.chunk.to_string(),
+            "timestamp": (self.chunk * 20).to_string(), "payload": B64.encode(g711::encode_ulaw(samples))}}),
+        )
+    }
+    fn frames(&mut self, samples: &[i16]) -> Vec<Message> {
+        let message = self.audio(samples);
+        match self.held.take() {
+            Some(first) => vec![message, first],
+            None => {
+                self.held = Some(message);
+                Vec::new()
+            }
+        }
+    }
+    fn dtmf(&mut self, digit: char) -> Message {
+        text(
+            json!({"event": "dtmf", "stream_id": TELNYX_STREAM, "occurred_at": "2026-12-04T10:00:00Z",
+            "sequence_number": "5", "dtmf": {"digit": digit.to_string()}}),
+        )
+    }
+    fn read(&mut self, message: &Message, replies: &mut Vec<Message>) -> Heard {
+        let value = parse(message);
+        match value["event"].as_str() {
+            Some("media") => {
+                let payload = B64
+                    .decode(value["media"]["payload"].as_str().unwrap())
+                    .unwrap();
+                Heard::BotAudio(payload.len())
+            }
+            Some("clear") => Heard::Clear,
+            Some("mark") => {
+                replies.push(text(
+                    json!({"event": "mark", "sequence_number": "9", "stream_id": TELNYX_STREAM,
+                    "mark": {"name": value["mark"]["name"]}}),
+                ));
+                Heard::Other
+            }
+            other => panic!("Telnyx has no outbound event {other:?}"),
+        }
+    }
+    fn closing(&mut self) -> Option<Message> {
+        Some(text(
+            json!({"event": "stop", "sequence_number": "99", "stream_id": TELNYX_STREAM,
+            "stop": {"user_id": "3e6f995f-85f7-4705-9741-53b116d28237",
+            "call_control_id": "v3:a1d1d5b5-1f8e-4b0b-8a0e-6d3b1a7c2f10"}}),
         ))
     }
 }
@@ -417,7 +500,11 @@ pub async fn drive(
                     }
                 }
                 let samples: Vec<i16> = (0..frame).map(|_| queue.pop_front().unwrap_or(0)).collect();
-                if socket.send(carrier.audio(&samples)).await.is_err() {
+                let mut sent = true;
+                for message in carrier.frames(&samples) {
+                    sent &= socket.send(message).await.is_ok();
+                }
+                if !sent {
                     log.closed_by_worker = true;
                     break;
                 }

@@ -140,6 +140,22 @@ async fn a_twilio_media_streams_call_books_through_the_flow() {
     assert_recording(&backend, &result, SampleRate::Hz8000, true);
 }
 
+/// Telnyx does not promise frame order: the caller's frames arrive swapped in pairs, and the
+/// worker sorts them by chunk, so whisper hears "appointment" and the flow books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telnyx_stream_call_books_even_with_its_frames_out_of_order() {
+    let mut carrier = caller::Telnyx::default();
+    let (backend, result, _) = booking_call(
+        MediaProtocol::Telnyx,
+        &mut carrier,
+        Plan::AnswerThePrompt,
+        GREETING,
+    )
+    .await;
+    assert_booked(&result);
+    assert_recording(&backend, &result, SampleRate::Hz8000, true);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plivo_audio_stream_call_books_with_a_keypress() {
     let mut carrier = caller::Plivo::default();

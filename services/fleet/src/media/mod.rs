@@ -9,6 +9,7 @@
 
 pub mod exotel;
 pub mod plivo;
+pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
 pub mod vox;
@@ -106,12 +107,7 @@ pub fn for_protocol(
         MediaProtocol::Exotel => Box::new(exotel::Exotel::new(rate)),
         MediaProtocol::Vonage => Box::new(vonage::Vonage::new(rate)),
         MediaProtocol::Vox => Box::new(vox::Vox::new(rate)),
-        MediaProtocol::Telnyx => {
-            return Err(MediaError::new(
-                "telnyx",
-                "the Telnyx media protocol is not supported by this worker",
-            ));
-        }
+        MediaProtocol::Telnyx => Box::new(telnyx::Telnyx::default()),
     })
 }
 
