@@ -5,4 +5,5 @@
 //! the REST clients as `Carrier`s; the carrier emulators in `sim` sign and send what the vendor
 //! sends. Nothing here stores anything: the edge keeps events, the dialler follows them.
 
+pub mod telnyx;
 pub mod twilio;
