@@ -237,9 +237,14 @@ async fn result(
                 json!({ "call_id": id, "state": corrected.state, "duplicate": false }),
             ));
         }
-        // The lapsed reservation's report arriving after the real result: nothing to keep,
-        // and nothing for that worker to retry or bury.
-        if result.outcome == CallOutcomeCode::FleetAttachFailed && existing != &document {
+        // The lapsed reservation's report arriving after the real result, or a restarted
+        // worker's report of a call it found unfinished that was delivered after all: nothing
+        // to keep, and nothing for that worker to retry or bury.
+        if matches!(
+            result.outcome,
+            CallOutcomeCode::FleetAttachFailed | CallOutcomeCode::FleetWorkerLost
+        ) && existing != &document
+        {
             return Ok(Json(
                 json!({ "call_id": id, "state": call.state, "duplicate": true, "superseded": true }),
             ));

@@ -232,8 +232,10 @@ async fn a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call(app:
     assert_eq!(contact.last_outcome.as_deref(), Some("call.completed"));
     assert_eq!(contact.status, ContactStatus::Done, "not redialled");
     // The real result again is a duplicate, and so is a lapsed report arriving late (nothing
-    // for worker A to bury); any other result is still a conflict.
-    for late in [real, lapsed] {
+    // for worker A to bury), and a restarted worker's report of the call as lost (its outbox
+    // note outlived the delivery); any other result is still a conflict.
+    let lost = result_body(call_id, "fleet.worker_lost");
+    for late in [real, lapsed, lost] {
         let again = app.post(&path, Some(FLEET_SECRET), &late).await;
         assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
     }
