@@ -228,20 +228,22 @@ fn parse<T, F>(
     }
 }
 
-/// The position of the column named `name` (any case, surrounding whitespace ignored as the
-/// reader ignores it in the header), or a 422 naming `field`.
-pub(crate) fn column(headers: &csv::StringRecord, name: &str, field: &str) -> ApiResult<usize> {
+/// The position of the column named `name`: any case, surrounding whitespace ignored (as the
+/// reader ignores it in the header).
+fn position(headers: &csv::StringRecord, name: &str) -> Option<usize> {
     let wanted = name.trim();
-    headers
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case(wanted))
-        .ok_or_else(|| {
-            let columns = headers.iter().collect::<Vec<_>>().join(", ");
-            ApiError::invalid(
-                field,
-                format!("the header has no {name:?} column (columns: {columns})"),
-            )
-        })
+    headers.iter().position(|h| h.eq_ignore_ascii_case(wanted))
+}
+
+/// The position of the column named `name` ([`position`]), or a 422 naming `field`.
+pub(crate) fn column(headers: &csv::StringRecord, name: &str, field: &str) -> ApiResult<usize> {
+    position(headers, name).ok_or_else(|| {
+        let columns = headers.iter().collect::<Vec<_>>().join(", ");
+        ApiError::invalid(
+            field,
+            format!("the header has no {name:?} column (columns: {columns})"),
+        )
+    })
 }
 
 fn row(
@@ -312,9 +314,7 @@ pub async fn import_contacts(
 ) -> ApiResult<ImportReport> {
     let (mut batches, parser) = spawn_parser(body, move |headers| {
         let phone_at = column(headers, &options.phone_column, "phone_column")?;
-        let zone_at = headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(options.timezone_column.trim()));
+        let zone_at = position(headers, &options.timezone_column);
         let headers = headers.clone();
         Ok(move |record: &csv::StringRecord, line| {
             row(&headers, record, line, phone_at, zone_at, &options)

@@ -89,6 +89,16 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     bool::from(given.as_bytes().ct_eq(expected))
 }
 
+/// 503: the outbox cannot keep results (M4), so the worker takes no call.
+fn outbox_unwritable() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "fleet.outbox_unwritable",
+        "this worker's outbox cannot keep call results (disk full?); try another worker",
+        None,
+    )
+}
+
 async fn attach(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -112,12 +122,7 @@ async fn attach(
                 .outbox_broken
                 .store(false, std::sync::atomic::Ordering::SeqCst);
         } else {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "fleet.outbox_unwritable",
-                "this worker's outbox cannot keep call results (disk full?); try another worker",
-                None,
-            );
+            return outbox_unwritable();
         }
     }
     let request: AttachRequest = match serde_json::from_slice::<serde_json::Value>(&body)
@@ -191,12 +196,7 @@ async fn attach(
                     .outbox_broken
                     .store(true, std::sync::atomic::Ordering::SeqCst);
                 tracing::error!(call_id = call_id.0, error = %e, "cannot note the call in the outbox");
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "fleet.outbox_unwritable",
-                    "this worker's outbox cannot keep call results (disk full?); try another worker",
-                    None,
-                );
+                return outbox_unwritable();
             }
             let left = expires.saturating_duration_since(tokio::time::Instant::now());
             let accepted = AttachAccepted {

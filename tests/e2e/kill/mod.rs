@@ -11,11 +11,11 @@
 
 mod rig;
 
+use crate::support::campaign::{campaign_calls, overlapping_attempts};
 use contracts::CallState;
 use rig::{Rig, Victim};
-use std::collections::BTreeMap;
 use std::time::Duration;
-use store::{CallFilter, ContactStatus, Page, Store};
+use store::{ContactStatus, Page, Store};
 
 const CONTACTS: usize = 8;
 
@@ -173,22 +173,6 @@ fn settled(calls: &[store::Call], contacts: &[store::Contact]) -> Option<()> {
     (contacts_settled && calls.iter().all(|c| c.state.is_terminal())).then_some(())
 }
 
-async fn campaign_calls(
-    store: &dyn Store,
-    campaign: contracts::CampaignId,
-) -> store::Result<Vec<store::Call>> {
-    Ok(store
-        .list_calls(
-            CallFilter {
-                campaign_id: Some(campaign),
-                ..CallFilter::default()
-            },
-            Page::first(200),
-        )
-        .await?
-        .items)
-}
-
 async fn count(store: &dyn Store, calls: &[store::Call]) -> Tally {
     let mut tally = Tally {
         placed: calls.len(),
@@ -217,26 +201,6 @@ async fn count(store: &dyn Store, calls: &[store::Call]) -> Tally {
             tally.duplicates += 1;
         }
     }
-    tally.duplicates += overlapping_attempts(calls);
+    tally.duplicates += overlapping_attempts(calls).len();
     tally
-}
-
-/// Pairs of attempts of one contact that were live at the same time.
-fn overlapping_attempts(calls: &[store::Call]) -> usize {
-    let mut by_contact: BTreeMap<_, Vec<_>> = BTreeMap::new();
-    for call in calls {
-        if let Some(contact) = call.contact_id {
-            by_contact.entry(contact).or_default().push((
-                call.created_at,
-                call.ended_at.unwrap_or(call.state_changed_at),
-            ));
-        }
-    }
-    by_contact
-        .values_mut()
-        .map(|spans| {
-            spans.sort();
-            spans.windows(2).filter(|w| w[0].1 > w[1].0).count()
-        })
-        .sum()
 }

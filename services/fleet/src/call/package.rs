@@ -74,8 +74,8 @@ pub(crate) fn recording(
         match super::spool::finish(recorder, &path) {
             Ok(()) => Wav::File(path),
             Err(error) => {
+                // The spool file goes when the result is stored (`Outbox::end`).
                 tracing::error!(call_id = call_id.0, %error, "the call's recording is lost");
-                let _ = std::fs::remove_file(&path);
                 return (None, None);
             }
         }
