@@ -20,7 +20,7 @@ pub fn sidecar_url() -> String {
                 "serve",
                 "--exit-on-stdin-close",
                 "--threads",
-                "2",
+                "1",
                 "--listen",
             ])
             .arg(format!("127.0.0.1:{port}"))
