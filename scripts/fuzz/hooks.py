@@ -16,9 +16,13 @@ the generator's *valid* cases within them, mirroring the server's checks and not
   (services/bridge/src/routes/fleet.rs);
 - a call's result for the call its URL names, ending after it starts (the same file);
 - a CSV import's header names the column the query says holds the phone number
-  (services/bridge/src/import.rs).
+  (services/bridge/src/import.rs);
+- a Telnyx account's webhook key is an Ed25519 public key: 32 bytes that are a point of the curve,
+  which a pattern cannot state (services/bridge/src/routes/carriers.rs).
 """
 
+import base64
+import binascii
 import re
 from datetime import datetime, timedelta
 
@@ -107,6 +111,28 @@ def _spec_ok(spec):
     return True
 
 
+CARRIER_ACCOUNTS = ("/api/v1/carrier-accounts", "/api/v1/carrier-accounts/{id}")
+# Ed25519's field prime and curve constant (RFC 8032, section 5.1).
+ED_P = 2**255 - 19
+ED_D = (-121665 * pow(121666, ED_P - 2, ED_P)) % ED_P
+
+
+def _ed25519_point(text):
+    """Whether 32 base64 bytes decode to a point of the curve as ed25519-dalek decodes a public
+    key (RFC 8032 5.1.3, with y read modulo p and any sign of x = 0 taken)."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return True  # not base64 at all: the server's refusal is the expected one
+    if len(raw) != 32:
+        return True
+    y = (int.from_bytes(raw, "little") & ((1 << 255) - 1)) % ED_P
+    u, v = (y * y - 1) % ED_P, (ED_D * y * y + 1) % ED_P
+    # x = sqrt(u / v) exists iff (u / v) is a square: Euler's criterion.
+    ratio = u * pow(v, ED_P - 2, ED_P) % ED_P
+    return ratio == 0 or pow(ratio, (ED_P - 1) // 2, ED_P) == 1
+
+
 @schemathesis.hook("filter_case")
 def within_cross_field_rules(context, case):
     """Leaves out a bot whose spec breaks a rule relating two of its values, and a batch of
@@ -116,6 +142,9 @@ def within_cross_field_rules(context, case):
     if context.operation.path == "/api/v1/campaigns/{id}/contacts" and isinstance(case.body, list):
         phones = [c.get("phone") for c in case.body if isinstance(c, dict) and isinstance(c.get("phone"), str)]
         return len(phones) == len(set(phones))
+    if context.operation.path in CARRIER_ACCOUNTS and isinstance(case.body, dict):
+        key = case.body.get("webhook_key")
+        return not isinstance(key, str) or _ed25519_point(key)
     return True
 
 

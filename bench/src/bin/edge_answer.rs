@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
             secret: Some(TOKEN.into()),
             api_url: None,
             numbers: Vec::new(),
+            webhook_key: None,
         })
         .await?;
     let client = reqwest::Client::builder()

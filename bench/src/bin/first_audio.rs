@@ -164,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
             secret: Some(TOKEN.into()),
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
+            webhook_key: None,
         })
         .await?;
     let load = LoadConfig {

@@ -319,6 +319,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn carrier_account(&self, id: CarrierAccountId) -> Result<CarrierAccount>;
     /// The account's secret, for signing and verifying; never shown.
     async fn carrier_account_secret(&self, id: CarrierAccountId) -> Result<String>;
+    /// The account's webhook key, when its carrier verifies webhooks with one; never shown.
+    async fn carrier_account_webhook_key(&self, id: CarrierAccountId) -> Result<Option<String>>;
     async fn list_carrier_accounts(&self) -> Result<Vec<CarrierAccount>>;
     /// Keeps a carrier event once (a redelivery changes nothing) and, with it, moves the call to
     /// `transition.to` from its current state when that state may move there.

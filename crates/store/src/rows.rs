@@ -524,6 +524,7 @@ pub(crate) struct CarrierAccountRow {
     account_sid: String,
     api_url: Option<String>,
     numbers: String,
+    webhook_key_set: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -539,6 +540,7 @@ impl TryFrom<CarrierAccountRow> for CarrierAccount {
             account_sid: row.account_sid,
             api_url: row.api_url,
             numbers: json("carrier_accounts.numbers", &row.numbers)?,
+            webhook_key_set: row.webhook_key_set,
             created_at: from_ms(row.created_at),
             updated_at: from_ms(row.updated_at),
         })

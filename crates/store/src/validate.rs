@@ -118,6 +118,9 @@ pub(crate) fn carrier_account(account: &NewCarrierAccount, creating: bool) -> Re
         None if creating => return Err(StoreError::invalid("secret", "is required")),
         None => {}
     }
+    if let Some(key) = &account.webhook_key {
+        non_empty("webhook_key", key)?;
+    }
     if let Some(url) = &account.api_url
         && !contracts::shape::is_http_url(url)
     {

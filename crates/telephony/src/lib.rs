@@ -4,6 +4,10 @@
 //! The Backend's edge uses the signatures, answer documents and status mapping; the dialler uses
 //! the REST clients as `Carrier`s; the carrier emulators in `sim` sign and send what the vendor
 //! sends. Nothing here stores anything: the edge keeps events, the dialler follows them.
+//! `account` builds a saved account's client, whatever its carrier.
 
+mod account;
 pub mod telnyx;
 pub mod twilio;
+
+pub use account::{AccountCarrier, AccountConfig, client};

@@ -494,7 +494,7 @@ pub async fn sim(
 ) -> anyhow::Result<()> {
     settings.require(match carrier {
         CarrierChoice::Sim => Requirement::Sim,
-        CarrierChoice::Twilio => Requirement::SimThroughTwilio,
+        CarrierChoice::Twilio | CarrierChoice::Telnyx => Requirement::SimThroughCarrier,
     })?;
     let number = sim::load::number(number).context("--number")?;
     let population = match population {
@@ -506,7 +506,7 @@ pub async fn sim(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .unwrap_or_default();
-    let (route, emulator) = match carrier {
+    let (route, emulator): (_, Option<Emulator>) = match carrier {
         CarrierChoice::Sim => {
             let mut fleet = dialler::fleet::FleetClient::new(
                 settings.fleet_urls.clone(),
@@ -520,7 +520,11 @@ pub async fn sim(
         }
         CarrierChoice::Twilio => {
             let (route, emulator) = through_twilio(settings, &number, &population).await?;
-            (route, Some(emulator))
+            (route, Some(Emulator::Twilio(emulator)))
+        }
+        CarrierChoice::Telnyx => {
+            let (route, emulator) = through_telnyx(settings, &number, &population).await?;
+            (route, Some(Emulator::Telnyx(emulator)))
         }
     };
     let config = sim::LoadConfig {
@@ -566,16 +570,31 @@ pub async fn sim(
         q(&report.call_secs, 0.5),
         q(&report.call_secs, 0.95)
     );
-    if let Some(emulator) = emulator {
-        let stats = emulator.stats();
-        println!(
-            "twilio emulator: {} webhooks sent, {} failed · {} streams · {} hung up through the REST API · {} transferred",
-            stats.webhooks,
-            stats.webhook_failures,
-            stats.streamed,
-            stats.hung_up,
-            stats.transferred_to.len()
-        );
+    match emulator {
+        Some(Emulator::Twilio(emulator)) => {
+            let stats = emulator.stats();
+            println!(
+                "twilio emulator: {} webhooks sent, {} failed · {} streams · {} hung up through the REST API · {} transferred",
+                stats.webhooks,
+                stats.webhook_failures,
+                stats.streamed,
+                stats.hung_up,
+                stats.transferred_to.len()
+            );
+        }
+        Some(Emulator::Telnyx(emulator)) => {
+            let stats = emulator.stats();
+            println!(
+                "telnyx emulator: {} webhooks sent, {} failed · {} streams · {} hung up through Call Control · {} left in silence · {} transferred",
+                stats.webhooks,
+                stats.webhook_failures,
+                stats.streamed,
+                stats.hung_up,
+                stats.left_in_silence,
+                stats.transferred_to.len()
+            );
+        }
+        None => {}
     }
     for error in &report.errors {
         println!("error: {error}");
@@ -586,6 +605,87 @@ pub async fn sim(
     Ok(())
 }
 
+/// A carrier emulator the callers ring through.
+enum Emulator {
+    Twilio(Arc<sim::TwilioEmulator>),
+    Telnyx(Arc<sim::TelnyxEmulator>),
+}
+
+/// The saved account of `carrier` that owns `number`, and the edge's base URL.
+async fn owning_account(
+    settings: &Settings,
+    carrier: CarrierKind,
+    number: &contracts::E164Number,
+) -> anyhow::Result<(Arc<dyn store::Store>, store::CarrierAccount, String)> {
+    let store = open_store(settings).await?;
+    let accounts = store
+        .list_carrier_accounts()
+        .await
+        .context("list the carrier accounts")?;
+    let account = accounts
+        .into_iter()
+        .find(|a| a.carrier == carrier && a.numbers.contains(number))
+        .with_context(|| {
+            let name = carrier.as_str();
+            let name = name[..1].to_uppercase() + &name[1..];
+            format!(
+                "no {name} carrier account owns {number}: add it to an account's numbers \
+                 (console: Settings → Carriers)"
+            )
+        })?;
+    let base = settings
+        .vox_public_url
+        .as_deref()
+        .or(settings.voxbridge_url.as_deref())
+        .context("checked by require")?
+        .trim_end_matches('/')
+        .to_owned();
+    Ok((store, account, base))
+}
+
+/// The Telnyx emulator as the application that owns `number`, its webhook URL the telephony
+/// edge's. Its signing key is its own, so the account's public key is set to it (the emulator is
+/// the account's carrier from now on, as `vox up` makes it).
+async fn through_telnyx(
+    settings: &Settings,
+    number: &contracts::E164Number,
+    population: &sim::Population,
+) -> anyhow::Result<(sim::load::Route, Arc<sim::TelnyxEmulator>)> {
+    let (store, account, base) = owning_account(settings, CarrierKind::Telnyx, number).await?;
+    let api_key = store
+        .carrier_account_secret(account.id)
+        .await
+        .context("read the account's API key")?;
+    let emulator = sim::TelnyxEmulator::start(
+        sim::TelnyxConfig {
+            connection_id: account.account_sid.clone(),
+            api_key,
+            webhook_url: format!("{base}/api/v1/telephony/telnyx/{}/call", account.id),
+            population: population.clone(),
+            seed: rand::random(),
+            channel_limit: usize::MAX,
+        },
+        0,
+    )
+    .await
+    .context("start the Telnyx emulator")?;
+    let update = store::NewCarrierAccount {
+        carrier: account.carrier,
+        name: account.name.clone(),
+        account_sid: account.account_sid.clone(),
+        secret: None,
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: account.numbers.clone(),
+        webhook_key: Some(emulator.public_key()),
+    };
+    store
+        .update_carrier_account(account.id, update)
+        .await
+        .context("point the account at the emulator")?;
+    let emulator = Arc::new(emulator);
+    Ok((sim::load::Route::Telnyx(emulator.clone()), emulator))
+}
+
 /// The Twilio emulator as the account that owns `number`, ringing it at the telephony edge's
 /// webhooks (`VOX_PUBLIC_URL`, else `VOXBRIDGE_URL`): the account's Auth Token is read from the
 /// store so the webhooks are signed as Twilio would sign them.
@@ -594,20 +694,7 @@ async fn through_twilio(
     number: &contracts::E164Number,
     population: &sim::Population,
 ) -> anyhow::Result<(sim::load::Route, Arc<sim::TwilioEmulator>)> {
-    let store = open_store(settings).await?;
-    let accounts = store
-        .list_carrier_accounts()
-        .await
-        .context("list the carrier accounts")?;
-    let account = accounts
-        .iter()
-        .find(|a| a.carrier == CarrierKind::Twilio && a.numbers.contains(number))
-        .with_context(|| {
-            format!(
-                "no Twilio carrier account owns {number}: add it to an account's numbers \
-                 (console: Settings → Carriers)"
-            )
-        })?;
+    let (store, account, base) = owning_account(settings, CarrierKind::Twilio, number).await?;
     let token = store
         .carrier_account_secret(account.id)
         .await
@@ -623,12 +710,6 @@ async fn through_twilio(
     )
     .await
     .context("start the Twilio emulator")?;
-    let base = settings
-        .vox_public_url
-        .as_deref()
-        .or(settings.voxbridge_url.as_deref())
-        .context("checked by require")?
-        .trim_end_matches('/');
     let hooks = format!("{base}/api/v1/telephony/twilio/{}", account.id);
     let emulator = Arc::new(emulator);
     let route = sim::load::Route::Twilio {

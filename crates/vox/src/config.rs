@@ -52,6 +52,8 @@ pub enum CarrierChoice {
     Sim,
     /// The Twilio emulator, through the Backend's telephony edge.
     Twilio,
+    /// The Telnyx emulator, through the Backend's telephony edge.
+    Telnyx,
 }
 
 /// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
@@ -210,7 +212,7 @@ pub struct Settings {
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
-    /// default) or `twilio` (the Twilio emulator, through the telephony edge).
+    /// default), `twilio` or `telnyx` (that carrier's emulator, through the telephony edge).
     pub vox_up_carrier: CarrierChoice,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
@@ -240,8 +242,8 @@ pub enum Requirement {
     Dialler,
     /// The load generator: the fleet secret, the fleet's URLs and the Backend's URL.
     Sim,
-    /// The load generator through the Twilio emulator: the Backend's URL (its telephony edge).
-    SimThroughTwilio,
+    /// The load generator through a carrier's emulator: the Backend's URL (its telephony edge).
+    SimThroughCarrier,
 }
 
 impl Settings {
@@ -324,10 +326,11 @@ impl Settings {
             vox_up_carrier: match text("VOX_UP_CARRIER").as_deref() {
                 None | Some("sim") => CarrierChoice::Sim,
                 Some("twilio") => CarrierChoice::Twilio,
+                Some("telnyx") => CarrierChoice::Telnyx,
                 Some(other) => {
                     return Err(problem(
                         "VOX_UP_CARRIER",
-                        format!("{other:?} is not a carrier vox up runs (sim or twilio)"),
+                        format!("{other:?} is not a carrier vox up runs (sim, twilio or telnyx)"),
                     ));
                 }
             },
@@ -520,11 +523,11 @@ impl Settings {
                 }
                 Ok(())
             }
-            Requirement::SimThroughTwilio => {
+            Requirement::SimThroughCarrier => {
                 if self.voxbridge_url.is_none() && self.vox_public_url.is_none() {
                     return Err(problem(
                         "VOX_PUBLIC_URL",
-                        "or VOXBRIDGE_URL is required by the load generator through Twilio \
+                        "or VOXBRIDGE_URL is required by the load generator through a carrier \
                          (the emulator posts the number's webhooks to the telephony edge)",
                     ));
                 }

@@ -120,6 +120,22 @@ pub async fn seed(store: &dyn Store, slots: u32) -> anyhow::Result<Option<String
     Ok(Some(DEMO_CAMPAIGN.to_owned()))
 }
 
+/// The carrier emulator the demo dials through, kept running as long as `vox up` runs.
+#[derive(Debug)]
+pub enum Emulator {
+    Twilio(sim::TwilioEmulator),
+    Telnyx(sim::TelnyxEmulator),
+}
+
+impl std::fmt::Display for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Emulator::Twilio(e) => write!(f, "the Twilio emulator at {}", e.api_url()),
+            Emulator::Telnyx(e) => write!(f, "the Telnyx emulator at {}", e.api_url()),
+        }
+    }
+}
+
 /// The demo's Twilio account in the emulator (an Account SID is `AC` and 32 hex digits).
 const DEMO_TWILIO_SID: &str = "AC00000000000000000000000000d3e770";
 const DEMO_TWILIO_ACCOUNT: &str = "Demo: Twilio emulator";
@@ -145,6 +161,7 @@ pub async fn through_twilio(store: &dyn Store) -> anyhow::Result<sim::TwilioEmul
         secret: Some(token),
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: None,
     };
     let saved = match store
         .list_carrier_accounts()
@@ -155,6 +172,57 @@ pub async fn through_twilio(store: &dyn Store) -> anyhow::Result<sim::TwilioEmul
         Some(existing) => store.update_carrier_account(existing.id, account).await?,
         None => store.create_carrier_account(account).await?,
     };
+    demo_carrier(store, Some(saved.id.0)).await?;
+    Ok(emulator)
+}
+
+/// The demo's Telnyx Call Control application in the emulator (its id is digits).
+const DEMO_TELNYX_CONNECTION: &str = "1494404757140276705";
+const DEMO_TELNYX_ACCOUNT: &str = "Demo: Telnyx emulator";
+
+/// Starts the Telnyx emulator with a fresh API key and signing key, saves the demo's carrier
+/// account pointing at it (its public key the emulator's), and has the demo campaign dial
+/// through that account. Webhooks go to `public_url`'s telephony edge.
+pub async fn through_telnyx(
+    store: &dyn Store,
+    public_url: &str,
+) -> anyhow::Result<sim::TelnyxEmulator> {
+    let api_key = format!("KEY{:032X}", rand::random::<u128>());
+    let emulator = sim::TelnyxEmulator::start(
+        sim::TelnyxConfig {
+            connection_id: DEMO_TELNYX_CONNECTION.to_owned(),
+            api_key: api_key.clone(),
+            webhook_url: String::new(),
+            population: sim::Populations::default().default,
+            seed: rand::random(),
+            channel_limit: usize::MAX,
+        },
+        0,
+    )
+    .await?;
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Telnyx,
+        name: DEMO_TELNYX_ACCOUNT.to_owned(),
+        account_sid: DEMO_TELNYX_CONNECTION.to_owned(),
+        secret: Some(api_key),
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: Some(emulator.public_key()),
+    };
+    let saved = match store
+        .list_carrier_accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.name == DEMO_TELNYX_ACCOUNT)
+    {
+        Some(existing) => store.update_carrier_account(existing.id, account).await?,
+        None => store.create_carrier_account(account).await?,
+    };
+    emulator.set_webhook_url(&format!(
+        "{}/api/v1/telephony/telnyx/{}/call",
+        public_url.trim_end_matches('/'),
+        saved.id
+    ));
     demo_carrier(store, Some(saved.id.0)).await?;
     Ok(emulator)
 }

@@ -420,8 +420,9 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     .await
     .context("seed the demo bot and campaign")?;
 
-    // With VOX_UP_CARRIER=twilio the demo dials through the Twilio emulator: the dialler's REST
-    // client, the emulator's signed webhooks to this Backend's telephony edge, Twilio's media.
+    // With VOX_UP_CARRIER=twilio (or telnyx) the demo dials through that carrier's emulator: the
+    // dialler's REST client, the emulator's signed webhooks to this Backend's telephony edge,
+    // the carrier's media protocol.
     let mut public_url = settings.vox_public_url.clone();
     let emulator = match settings.vox_up_carrier {
         CarrierChoice::Sim => {
@@ -432,11 +433,17 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         }
         CarrierChoice::Twilio => {
             public_url.get_or_insert_with(|| bridge_url.clone());
-            Some(
-                crate::demo::through_twilio(&*store)
-                    .await
-                    .context("start the Twilio emulator for the demo")?,
-            )
+            let emulator = crate::demo::through_twilio(&*store)
+                .await
+                .context("start the Twilio emulator for the demo")?;
+            Some(crate::demo::Emulator::Twilio(emulator))
+        }
+        CarrierChoice::Telnyx => {
+            let public = public_url.get_or_insert_with(|| bridge_url.clone()).clone();
+            let emulator = crate::demo::through_telnyx(&*store, &public)
+                .await
+                .context("start the Telnyx emulator for the demo")?;
+            Some(crate::demo::Emulator::Telnyx(emulator))
         }
     };
     let owner = format!("vox-up-{}", std::process::id());
@@ -472,7 +479,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         worker_urls.len(),
         settings.max_concurrent_calls,
         match &emulator {
-            Some(emulator) => format!("the Twilio emulator at {}", emulator.api_url()),
+            Some(emulator) => emulator.to_string(),
             None => "the PSTN simulator".to_owned(),
         },
         if whisper_url.is_some() { "on" } else { "off" },

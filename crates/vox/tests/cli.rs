@@ -291,7 +291,7 @@ fn sim_says_what_is_missing_or_malformed_and_exits_non_zero() {
 }
 
 #[test]
-fn sim_through_twilio_needs_the_edges_url_and_an_account_owning_the_number() {
+fn sim_through_a_carrier_needs_the_edges_url_and_an_account_owning_the_number() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("vox.db").display());
     let db = ("DATABASE_URL", url.as_str());
@@ -318,6 +318,15 @@ fn sim_through_twilio_needs_the_edges_url_and_an_account_owning_the_number() {
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("no Twilio carrier account owns +442071838750"),
+        "{}",
+        stderr(&output)
+    );
+    let mut telnyx = args.to_vec();
+    telnyx[2] = "telnyx";
+    let output = vox(&telnyx, &[db, public]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no Telnyx carrier account owns +442071838750"),
         "{}",
         stderr(&output)
     );

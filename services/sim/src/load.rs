@@ -11,7 +11,8 @@
 //!   returned over the `vox` media protocol.
 //! - **Through the Twilio emulator** (`vox sim --carrier twilio`): the emulator rings the number,
 //!   posts its signed voice webhook to the Backend's telephony edge, which routes and attaches the
-//!   call, and the caller talks over Twilio's media stream.
+//!   call, and the caller talks over Twilio's media stream. Through the Telnyx emulator
+//!   (`--carrier telnyx`) alike: `call.initiated`, the edge's `answer` and `streaming_start`.
 //!
 //! The Backend gets every result from the workers as usual, so the console shows the calls.
 
@@ -43,6 +44,8 @@ pub enum Route {
         voice_url: String,
         status_callback: String,
     },
+    /// Rung through the Telnyx emulator, whose application webhook is the telephony edge's.
+    Telnyx(Arc<crate::TelnyxEmulator>),
 }
 
 impl From<Arc<FleetClient>> for Route {
@@ -157,6 +160,13 @@ async fn one_call(
                 to: config.number.as_str().to_owned(),
                 voice_url: voice_url.clone(),
                 status_callback: Some(status_callback.clone()),
+            };
+            return emulator.ring(inbound, caller(config, persona)).await;
+        }
+        Route::Telnyx(emulator) => {
+            let inbound = crate::TelnyxInbound {
+                from,
+                to: config.number.as_str().to_owned(),
             };
             return emulator.ring(inbound, caller(config, persona)).await;
         }

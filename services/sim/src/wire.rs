@@ -1,4 +1,4 @@
-//! The media leg's wire formats a simulated callee speaks: vox's own, or Twilio's Media Streams.
+//! The media leg's wire formats a simulated callee speaks: vox's own, Twilio's or Telnyx's streams.
 //!
 //! `vox`: a `start` message, then binary PCM16 frames at 16 kHz both ways; the worker's `end`,
 //! `clear` and `transcript` messages. Twilio (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
@@ -7,7 +7,12 @@
 //! `media` message per 20 ms (`media.track` inbound, `media.chunk`, `media.timestamp` in ms,
 //! `media.payload` base64 μ-law), and `stop` when the caller hangs up. The app sends `media`
 //! (played in order), `mark` (echoed back once the audio sent before it has played) and `clear`
-//! (drops unplayed audio; pending marks are echoed at once).
+//! (drops unplayed audio; pending marks are echoed at once). Telnyx
+//! (<https://developers.telnyx.com/api-reference/websockets/stream-call-media-over-websocket>):
+//! `connected`, then `start` (`stream_id`, `start.call_control_id`, `start.client_state`,
+//! `start.media_format` PCMU at 8000 Hz), `media` (`sequence_number`, `media.track` inbound,
+//! `media.chunk`, `media.timestamp`, `media.payload` base64), `stop`; the app's `media`, `mark` and
+//! `clear` mean what Twilio's do.
 
 use audio::{SampleRate, g711};
 use base64::Engine as _;
@@ -32,6 +37,64 @@ pub enum Heard {
     Nothing,
 }
 
+/// The bot's audio as the callee's line plays it: when what came so far has played, and the
+/// marks to echo once the audio before them has.
+#[derive(Debug, Default)]
+struct Playout {
+    played_until: Option<Instant>,
+    marks: VecDeque<(Instant, String)>,
+}
+
+impl Playout {
+    /// A carrier's `media`, `mark` or `clear` (Twilio's and Telnyx's have the same shape).
+    fn heard(&mut self, value: &Value) -> Heard {
+        match value.get("event").and_then(Value::as_str) {
+            Some("media") => {
+                let bytes = value
+                    .pointer("/media/payload")
+                    .and_then(Value::as_str)
+                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+                    .unwrap_or_default();
+                let secs = bytes.len() as f64 / 8_000.0;
+                let now = Instant::now();
+                let from = self.played_until.filter(|t| *t > now).unwrap_or(now);
+                self.played_until = Some(from + Duration::from_secs_f64(secs));
+                Heard::BotAudio(secs)
+            }
+            Some("mark") => {
+                let name = value
+                    .pointer("/mark/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let at = self.played_until.unwrap_or_else(Instant::now);
+                self.marks.push_back((at, name));
+                Heard::Nothing
+            }
+            Some("clear") => {
+                self.played_until = None;
+                let now = Instant::now();
+                for mark in &mut self.marks {
+                    mark.0 = now;
+                }
+                Heard::Clear
+            }
+            _ => Heard::Nothing,
+        }
+    }
+
+    /// Names of the marks whose audio has played by `now`.
+    fn due(&mut self, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        while self.marks.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, name)) = self.marks.pop_front() {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
 /// One Twilio stream's state.
 #[derive(Debug)]
 pub struct TwilioStream {
@@ -42,10 +105,39 @@ pub struct TwilioStream {
     sequence: u64,
     chunk: u64,
     started: Option<Instant>,
-    /// When the bot's audio received so far will have played.
-    played_until: Option<Instant>,
-    /// Marks to echo when their audio has played.
-    marks: VecDeque<(Instant, String)>,
+    playout: Playout,
+}
+
+/// One Telnyx stream's state.
+#[derive(Debug)]
+pub struct TelnyxStream {
+    pub stream_id: String,
+    pub call_control_id: String,
+    /// The `client_state` of the command that started the stream.
+    pub client_state: Option<String>,
+    sequence: u64,
+    chunk: u64,
+    started: Option<Instant>,
+    playout: Playout,
+}
+
+impl TelnyxStream {
+    pub fn new(stream_id: &str, call_control_id: &str, client_state: Option<String>) -> Self {
+        Self {
+            stream_id: stream_id.to_owned(),
+            call_control_id: call_control_id.to_owned(),
+            client_state,
+            sequence: 0,
+            chunk: 0,
+            started: None,
+            playout: Playout::default(),
+        }
+    }
+
+    fn next_sequence(&mut self) -> String {
+        self.sequence += 1;
+        self.sequence.to_string()
+    }
 }
 
 impl TwilioStream {
@@ -63,8 +155,7 @@ impl TwilioStream {
             sequence: 0,
             chunk: 0,
             started: None,
-            played_until: None,
-            marks: VecDeque::new(),
+            playout: Playout::default(),
         }
     }
 
@@ -79,6 +170,7 @@ impl TwilioStream {
 pub enum Wire {
     Vox,
     Twilio(Box<TwilioStream>),
+    Telnyx(Box<TelnyxStream>),
 }
 
 fn text(value: Value) -> Message {
@@ -90,7 +182,7 @@ impl Wire {
     pub fn rate(&self) -> SampleRate {
         match self {
             Wire::Vox => SampleRate::Hz16000,
-            Wire::Twilio(_) => SampleRate::Hz8000,
+            Wire::Twilio(_) | Wire::Telnyx(_) => SampleRate::Hz8000,
         }
     }
 
@@ -115,6 +207,23 @@ impl Wire {
                 });
                 vec![
                     text(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})),
+                    text(start),
+                ]
+            }
+            Wire::Telnyx(stream) => {
+                stream.started = Some(Instant::now());
+                let start = json!({
+                    "event": "start",
+                    "sequence_number": stream.next_sequence(),
+                    "start": {
+                        "call_control_id": stream.call_control_id,
+                        "client_state": stream.client_state,
+                        "media_format": {"encoding": "PCMU", "sample_rate": 8000, "channels": 1},
+                    },
+                    "stream_id": stream.stream_id,
+                });
+                vec![
+                    text(json!({"event": "connected", "version": "1.0.0"})),
                     text(start),
                 ]
             }
@@ -144,6 +253,22 @@ impl Wire {
                     "streamSid": stream.stream_sid,
                 }))
             }
+            Wire::Telnyx(stream) => {
+                stream.chunk += 1;
+                let payload =
+                    base64::engine::general_purpose::STANDARD.encode(g711::encode_ulaw(samples));
+                let timestamp = stream
+                    .started
+                    .map_or(0, |s| s.elapsed().as_millis())
+                    .to_string();
+                let sequence = stream.next_sequence();
+                text(json!({
+                    "event": "media",
+                    "sequence_number": sequence,
+                    "media": {"track": "inbound", "chunk": stream.chunk.to_string(), "timestamp": timestamp, "payload": payload},
+                    "stream_id": stream.stream_id,
+                }))
+            }
         }
     }
 
@@ -160,21 +285,53 @@ impl Wire {
                     "streamSid": stream.stream_sid,
                 }))
             }
+            Wire::Telnyx(stream) => {
+                let sequence = stream.next_sequence();
+                text(json!({
+                    "event": "stop",
+                    "sequence_number": sequence,
+                    "stop": {"call_control_id": stream.call_control_id},
+                    "stream_id": stream.stream_id,
+                }))
+            }
         }
     }
 
-    /// Marks whose audio has played by `now`, echoed back as Twilio does.
+    /// Marks whose audio has played by `now`, echoed back as the carrier does.
     pub fn due(&mut self, now: Instant) -> Vec<Message> {
-        let Wire::Twilio(stream) = self else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        while stream.marks.front().is_some_and(|(at, _)| *at <= now) {
-            if let Some((_, name)) = stream.marks.pop_front() {
-                out.push(mark(stream, &name));
+        match self {
+            Wire::Vox => Vec::new(),
+            Wire::Twilio(stream) => {
+                let names = stream.playout.due(now);
+                names
+                    .iter()
+                    .map(|name| {
+                        let sequence = stream.next_sequence();
+                        text(json!({
+                            "event": "mark",
+                            "sequenceNumber": sequence,
+                            "mark": {"name": name},
+                            "streamSid": stream.stream_sid,
+                        }))
+                    })
+                    .collect()
+            }
+            Wire::Telnyx(stream) => {
+                let names = stream.playout.due(now);
+                names
+                    .iter()
+                    .map(|name| {
+                        let sequence = stream.next_sequence();
+                        text(json!({
+                            "event": "mark",
+                            "sequence_number": sequence,
+                            "mark": {"name": name},
+                            "stream_id": stream.stream_id,
+                        }))
+                    })
+                    .collect()
             }
         }
-        out
     }
 
     /// What a message from the worker means.
@@ -198,53 +355,15 @@ impl Wire {
             }
             (Wire::Twilio(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                match value.get("event").and_then(Value::as_str) {
-                    Some("media") => {
-                        let bytes = value
-                            .pointer("/media/payload")
-                            .and_then(Value::as_str)
-                            .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-                            .unwrap_or_default();
-                        let secs = bytes.len() as f64 / 8_000.0;
-                        let now = Instant::now();
-                        let from = stream.played_until.filter(|t| *t > now).unwrap_or(now);
-                        stream.played_until = Some(from + Duration::from_secs_f64(secs));
-                        Heard::BotAudio(secs)
-                    }
-                    Some("mark") => {
-                        let name = value
-                            .pointer("/mark/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned();
-                        let at = stream.played_until.unwrap_or_else(Instant::now);
-                        stream.marks.push_back((at, name));
-                        Heard::Nothing
-                    }
-                    Some("clear") => {
-                        stream.played_until = None;
-                        let now = Instant::now();
-                        for mark in &mut stream.marks {
-                            mark.0 = now;
-                        }
-                        Heard::Clear
-                    }
-                    _ => Heard::Nothing,
-                }
+                stream.playout.heard(&value)
+            }
+            (Wire::Telnyx(stream), Message::Text(body)) => {
+                let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                stream.playout.heard(&value)
             }
             _ => Heard::Nothing,
         }
     }
-}
-
-fn mark(stream: &mut TwilioStream, name: &str) -> Message {
-    let sequence = stream.next_sequence();
-    text(json!({
-        "event": "mark",
-        "sequenceNumber": sequence,
-        "mark": {"name": name},
-        "streamSid": stream.stream_sid,
-    }))
 }
 
 #[cfg(test)]
@@ -284,6 +403,38 @@ mod tests {
         let echoed = wire.due(Instant::now());
         assert_eq!(echoed.len(), 1);
         assert!(echoed[0].to_text().unwrap().contains("\"m1\""));
+        assert!(wire.hang_up().to_text().unwrap().contains("\"stop\""));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_telnyx_stream_opens_with_its_call_and_echoes_marks_once_played() {
+        let stream = TelnyxStream::new("s1", "v3:c1", Some("c3RhdGU=".into()));
+        let mut wire = Wire::Telnyx(Box::new(stream));
+        let opening = wire.opening();
+        assert!(opening[0].to_text().unwrap().contains("\"connected\""));
+        let start: Value = serde_json::from_str(opening[1].to_text().unwrap()).unwrap();
+        assert_eq!(start["start"]["call_control_id"], "v3:c1");
+        assert_eq!(start["start"]["client_state"], "c3RhdGU=");
+        assert_eq!(start["start"]["media_format"]["encoding"], "PCMU");
+        let frame: Value = serde_json::from_str(wire.frame(&[0; 160]).to_text().unwrap()).unwrap();
+        assert_eq!(
+            (&frame["media"]["chunk"], &frame["stream_id"]),
+            (&json!("1"), &json!("s1"))
+        );
+        let audio = base64::engine::general_purpose::STANDARD.encode(vec![0xffu8; 1600]);
+        let media = json!({"event": "media", "media": {"payload": audio}});
+        assert_eq!(wire.heard(text(media)), Heard::BotAudio(0.2));
+        let mark = json!({"event": "mark", "mark": {"name": "m1"}});
+        assert_eq!(wire.heard(text(mark)), Heard::Nothing);
+        assert!(wire.due(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_millis(210)).await;
+        let echoed: Value =
+            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
+        assert_eq!(
+            (&echoed["mark"]["name"], &echoed["stream_id"]),
+            (&json!("m1"), &json!("s1"))
+        );
+        assert_eq!(wire.heard(text(json!({"event": "clear"}))), Heard::Clear);
         assert!(wire.hang_up().to_text().unwrap().contains("\"stop\""));
     }
 }

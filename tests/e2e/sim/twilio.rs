@@ -81,6 +81,7 @@ async fn twilio_campaign_with(
             secret: Some(TOKEN.into()),
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse("+14155550100").unwrap()],
+            webhook_key: None,
         })
         .await
         .unwrap();

@@ -8,15 +8,21 @@ type AccountView = components['schemas']['AccountView'];
 
 const CARRIERS = [
   { value: 'twilio', label: 'Twilio' },
-  { value: 'telnyx', label: 'Telnyx (next)', disabled: true },
+  { value: 'telnyx', label: 'Telnyx' },
   { value: 'plivo', label: 'Plivo (next)', disabled: true },
   { value: 'vonage', label: 'Vonage (next)', disabled: true },
   { value: 'exotel', label: 'Exotel (next)', disabled: true },
 ];
 
-type Draft = { id: number | null; carrier: string; name: string; accountSid: string; secret: string; numbers: string; apiUrl: string };
+type Draft = { id: number | null; carrier: string; name: string; accountSid: string; secret: string; webhookKey: string; numbers: string; apiUrl: string };
 
-const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', numbers: '', apiUrl: '' });
+const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '' });
+
+/// What each carrier calls the account id and the secret.
+const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> = {
+  twilio: { sid: 'Account SID', sidHint: 'AC…', secret: 'Auth token' },
+  telnyx: { sid: 'Connection ID', sidHint: 'Call Control application id (digits)', secret: 'API key' },
+};
 
 /// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
 function fieldOf(field: string): string {
@@ -27,8 +33,14 @@ function fieldOf(field: string): string {
 function check(draft: Draft): Record<string, string> {
   const found: Record<string, string> = {};
   if (!draft.name.trim()) found.name = 'Name the account (e.g. "Twilio production").';
-  if (!/^AC[0-9a-fA-F]{32}$/.test(draft.accountSid.trim())) found.account_sid = 'Twilio Account SIDs are AC and 32 hex digits.';
-  if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
+  if (draft.carrier === 'telnyx') {
+    if (!/^[0-9]{1,32}$/.test(draft.accountSid.trim())) found.account_sid = "Telnyx connection ids are the Call Control application's digits.";
+    if (draft.id === null && !draft.secret) found.secret = 'The API key is needed to place and control calls.';
+    if ((draft.id === null || draft.webhookKey) && !/^[A-Za-z0-9+/]{43}=$/.test(draft.webhookKey.trim())) found.webhook_key = 'The public key from Keys & Credentials: 44 characters of base64.';
+  } else {
+    if (!/^AC[0-9a-fA-F]{32}$/.test(draft.accountSid.trim())) found.account_sid = 'Twilio Account SIDs are AC and 32 hex digits.';
+    if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
+  }
   const numbers = draft.numbers.split('\n').map((n) => n.trim()).filter(Boolean);
   const bad = numbers.findIndex((n) => !/^\+[1-9]\d{6,14}$/.test(n.replace(/[\s()-]/g, '')));
   if (bad >= 0) found.numbers = `Line ${bad + 1}: an E.164 number, e.g. +14155550100.`;
@@ -52,6 +64,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       name: account.name,
       accountSid: account.account_sid,
       secret: '',
+      webhookKey: '',
       numbers: account.numbers.join('\n'),
       apiUrl: account.api_url ?? '',
     });
@@ -70,6 +83,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       numbers: draft.numbers.split('\n').map((n) => n.replace(/[\s()-]/g, '')).filter(Boolean),
       api_url: draft.apiUrl.trim() || null,
       ...(draft.secret ? { secret: draft.secret } : {}),
+      ...(draft.webhookKey.trim() ? { webhook_key: draft.webhookKey.trim() } : {}),
     };
     try {
       const view = draft.id === null ? await api.send<AccountView>('POST', '/api/v1/carrier-accounts', body) : await api.send<AccountView>('PUT', `/api/v1/carrier-accounts/${draft.id}`, body);
@@ -167,15 +181,24 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                 <TextInput label="Account name" value={draft.name} onChange={(e) => set({ name: e.currentTarget.value })} error={errors.name} />
               </Group>
               <Group grow align="start">
-                <TextInput label="Account SID" placeholder="AC…" value={draft.accountSid} onChange={(e) => set({ accountSid: e.currentTarget.value })} error={errors.account_sid} />
+                <TextInput label={(LABELS[draft.carrier] ?? LABELS.twilio).sid} placeholder={(LABELS[draft.carrier] ?? LABELS.twilio).sidHint} value={draft.accountSid} onChange={(e) => set({ accountSid: e.currentTarget.value })} error={errors.account_sid} />
                 <PasswordInput
-                  label="Auth token"
+                  label={(LABELS[draft.carrier] ?? LABELS.twilio).secret}
                   description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
                   value={draft.secret}
                   onChange={(e) => set({ secret: e.currentTarget.value })}
                   error={errors.secret}
                 />
               </Group>
+              {draft.carrier === 'telnyx' && (
+                <TextInput
+                  label="Public key"
+                  description={draft.id === null ? "Verifies Telnyx's webhook signatures (Keys & Credentials); never shown again" : 'Leave empty to keep the saved one'}
+                  value={draft.webhookKey}
+                  onChange={(e) => set({ webhookKey: e.currentTarget.value })}
+                  error={errors.webhook_key}
+                />
+              )}
               <Textarea label="Numbers" description="The numbers this account owns, one per line: caller IDs and inbound numbers" value={draft.numbers} onChange={(e) => set({ numbers: e.currentTarget.value })} error={errors.numbers} autosize minRows={2} />
               <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
               <Group>

@@ -21,6 +21,9 @@ pub struct NewCarrierAccount {
     pub api_url: Option<String>,
     /// The numbers this account owns: caller IDs for campaigns, inbound numbers for routing.
     pub numbers: Vec<E164Number>,
+    /// What the carrier's webhooks are verified with when it is not the secret (Telnyx's
+    /// Ed25519 public key). Write-only like the secret; `None` on update keeps the saved one.
+    pub webhook_key: Option<String>,
 }
 
 impl std::fmt::Debug for NewCarrierAccount {
@@ -32,6 +35,10 @@ impl std::fmt::Debug for NewCarrierAccount {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("api_url", &self.api_url)
             .field("numbers", &self.numbers)
+            .field(
+                "webhook_key",
+                &self.webhook_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -45,6 +52,8 @@ pub struct CarrierAccount {
     pub account_sid: String,
     pub api_url: Option<String>,
     pub numbers: Vec<E164Number>,
+    /// Whether a webhook key is saved (it is never read back but by the edge).
+    pub webhook_key_set: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -363,6 +363,9 @@ impl Store for ThisStore {
     async fn carrier_account_secret(&self, id: CarrierAccountId) -> Result<String> {
         telephony::carrier_account_secret(&self.pool, id).await
     }
+    async fn carrier_account_webhook_key(&self, id: CarrierAccountId) -> Result<Option<String>> {
+        telephony::carrier_account_webhook_key(&self.pool, id).await
+    }
     async fn list_carrier_accounts(&self) -> Result<Vec<CarrierAccount>> {
         telephony::list_carrier_accounts(&self.pool).await
     }

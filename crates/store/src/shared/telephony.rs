@@ -8,8 +8,8 @@ use crate::validate;
 use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{CallId, CallState};
 
-const ACCOUNT_COLUMNS: &str =
-    "id, carrier, name, account_sid, api_url, numbers, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, carrier, name, account_sid, api_url, numbers, \
+     webhook_key IS NOT NULL AS webhook_key_set, created_at, updated_at";
 
 pub(super) async fn create_carrier_account(
     pool: &Pool,
@@ -19,7 +19,8 @@ pub(super) async fn create_carrier_account(
     let now = now_ms();
     let sql = format!(
         "INSERT INTO carrier_accounts (carrier, name, account_sid, secret, api_url, numbers, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {ACCOUNT_COLUMNS}"
+         webhook_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) \
+         RETURNING {ACCOUNT_COLUMNS}"
     );
     let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(account.carrier.as_str())
@@ -29,6 +30,7 @@ pub(super) async fn create_carrier_account(
         .bind(account.api_url)
         .bind(to_json(&account.numbers))
         .bind(now)
+        .bind(account.webhook_key.as_deref().map(str::trim))
         .fetch_one(pool)
         .await
         .map_err(StoreError::conflict_on("carrier account"))?;
@@ -50,7 +52,8 @@ pub(super) async fn update_carrier_account(
     }
     let sql = format!(
         "UPDATE carrier_accounts SET name = $2, account_sid = $3, secret = COALESCE($4, secret), \
-         api_url = $5, numbers = $6, updated_at = $7 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+         api_url = $5, numbers = $6, updated_at = $7, webhook_key = COALESCE($8, webhook_key) \
+         WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
     );
     let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
@@ -60,6 +63,7 @@ pub(super) async fn update_carrier_account(
         .bind(account.api_url)
         .bind(to_json(&account.numbers))
         .bind(now_ms())
+        .bind(account.webhook_key.as_deref().map(str::trim))
         .fetch_one(pool)
         .await
         .map_err(StoreError::conflict_on("carrier account"))?;
@@ -83,6 +87,18 @@ pub(super) async fn carrier_account_secret(pool: &Pool, id: CarrierAccountId) ->
             .fetch_optional(pool)
             .await?;
     secret.ok_or_else(|| StoreError::not_found("carrier account", id))
+}
+
+pub(super) async fn carrier_account_webhook_key(
+    pool: &Pool,
+    id: CarrierAccountId,
+) -> Result<Option<String>> {
+    let key: Option<Option<String>> =
+        sqlx::query_scalar("SELECT webhook_key FROM carrier_accounts WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
+    key.ok_or_else(|| StoreError::not_found("carrier account", id))
 }
 
 pub(super) async fn list_carrier_accounts(pool: &Pool) -> Result<Vec<CarrierAccount>> {

@@ -15,6 +15,7 @@ fn account(name: &str) -> NewCarrierAccount {
         secret: Some("token-1".into()),
         api_url: Some("http://127.0.0.1:9/".into()),
         numbers: vec![E164Number::parse("+14155550100").unwrap()],
+        webhook_key: None,
     }
 }
 
@@ -248,8 +249,59 @@ async fn an_inbound_leg_is_noted_on_its_call_in_any_state_and_links_its_kept_eve
     ));
 }
 
+async fn a_webhook_key_is_write_only_and_kept_by_an_update_that_leaves_it_out(
+    store: Arc<dyn Store>,
+) {
+    let plain = store
+        .create_carrier_account(account("twilio"))
+        .await
+        .unwrap();
+    assert!(!plain.webhook_key_set);
+    assert_eq!(
+        store.carrier_account_webhook_key(plain.id).await.unwrap(),
+        None
+    );
+    let mut telnyx = account("telnyx");
+    telnyx.carrier = CarrierKind::Telnyx;
+    telnyx.webhook_key = Some(" public-key-1 ".into());
+    let saved = store.create_carrier_account(telnyx.clone()).await.unwrap();
+    assert!(saved.webhook_key_set);
+    assert!(!format!("{telnyx:?}").contains("public-key-1"));
+    assert_eq!(
+        store.carrier_account_webhook_key(saved.id).await.unwrap(),
+        Some("public-key-1".into())
+    );
+    telnyx.webhook_key = None;
+    let kept = store
+        .update_carrier_account(saved.id, telnyx.clone())
+        .await
+        .unwrap();
+    assert!(kept.webhook_key_set);
+    telnyx.webhook_key = Some("public-key-2".into());
+    store
+        .update_carrier_account(saved.id, telnyx.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.carrier_account_webhook_key(saved.id).await.unwrap(),
+        Some("public-key-2".into())
+    );
+    telnyx.webhook_key = Some("  ".into());
+    assert!(matches!(
+        store.update_carrier_account(saved.id, telnyx).await,
+        Err(StoreError::Invalid { field, .. }) if field == "webhook_key"
+    ));
+    assert!(matches!(
+        store
+            .carrier_account_webhook_key(CarrierAccountId(999))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 both_backends!(
     carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields,
+    a_webhook_key_is_write_only_and_kept_by_an_update_that_leaves_it_out,
     a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back,
     an_inbound_leg_is_noted_on_its_call_in_any_state_and_links_its_kept_events,
 );

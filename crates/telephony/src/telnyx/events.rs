@@ -17,6 +17,8 @@ use serde_json::Value;
 pub struct Webhook {
     /// The event's id (the same on every delivery of it).
     pub id: String,
+    /// `event_type` as Telnyx names it (`call.hangup`, …).
+    pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub call_control_id: String,
     /// What we set on the command that caused it (base64), when we set something.
@@ -57,10 +59,12 @@ pub enum Event {
     },
     StreamingStarted,
     StreamingStopped,
+    /// `call.speak.ended`: what `actions/speak` said has been said.
+    SpeakEnded,
     StreamingFailed {
         reason: String,
     },
-    /// An event the edge does not act on (`call.bridged`, `call.speak.ended`, …).
+    /// An event the edge does not act on (`call.bridged`, `call.dtmf.received`, …).
     Other(String),
 }
 
@@ -118,6 +122,7 @@ pub fn parse(body: &[u8]) -> Result<Webhook, EventError> {
                 beep: payload("result")? == "beep_detected",
             }
         }
+        "call.speak.ended" => Event::SpeakEnded,
         "streaming.started" => Event::StreamingStarted,
         "streaming.stopped" => Event::StreamingStopped,
         "streaming.failed" => Event::StreamingFailed {
@@ -127,6 +132,7 @@ pub fn parse(body: &[u8]) -> Result<Webhook, EventError> {
     };
     Ok(Webhook {
         id: text(&value, "/data/id")?.to_owned(),
+        event_type: kind.to_owned(),
         occurred_at,
         call_control_id: payload("call_control_id")?.to_owned(),
         client_state: value

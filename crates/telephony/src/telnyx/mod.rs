@@ -1,8 +1,12 @@
-//! Telnyx's Call Control wire protocol, from its reference pages: webhooks, signatures, causes.
+//! Telnyx Call Control: the REST commands, typed webhooks, their signatures, causes and state.
 //!
-//! Reference: <https://developers.telnyx.com/docs/voice/programmable-voice/receiving-webhooks>.
-//! Issue 22's next slices add the REST `Carrier` and the call-control flow.
+//! Reference: <https://developers.telnyx.com/docs/voice/programmable-voice/receiving-webhooks>
+//! and the pages each module cites.
 
 pub mod events;
+mod rest;
 pub mod signature;
+pub mod state;
 pub mod status;
+
+pub use rest::{API_URL, TelnyxCarrier, TelnyxConfig, webhook_url};

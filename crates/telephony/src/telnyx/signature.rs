@@ -9,7 +9,8 @@
 //! [`TOLERANCE_SECS`] from now is refused, so a captured webhook cannot be replayed later.
 
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 
 /// How far a webhook's timestamp may be from the receiver's clock (the SDKs' 5 minutes).
 pub const TOLERANCE_SECS: i64 = 300;

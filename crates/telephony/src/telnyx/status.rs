@@ -57,6 +57,11 @@ impl HangupCause {
     /// webhook's `sip_hangup_cause` (refines `unspecified`). After an answer the outcome is the
     /// conversation's, so the caller of this asks only for unanswered calls.
     pub fn unanswered_outcome(self, sip: Option<u16>) -> CallOutcomeCode {
+        if sip == Some(403) {
+            // "403 User channel limit exceeded": the account's trunk, not the callee, refused;
+            // the call is tried again later.
+            return CallOutcomeCode::DialFailed;
+        }
         match self {
             HangupCause::UserBusy => CallOutcomeCode::DialBusy,
             HangupCause::Timeout => CallOutcomeCode::DialNoAnswer,
@@ -151,6 +156,8 @@ mod tests {
             CallOutcomeCode::DialNoAnswer
         );
         assert_eq!(outcome("unspecified", "503"), CallOutcomeCode::DialFailed);
+        // The account over its channel limit: failed (tried again), whatever the cause says.
+        assert_eq!(outcome("call_rejected", "403"), CallOutcomeCode::DialFailed);
         assert_eq!(
             outcome("unspecified", "unspecified"),
             CallOutcomeCode::DialFailed

@@ -11,6 +11,7 @@
 //! tick rather than failing it. A request that timed out is not retried: Twilio may have placed it.
 
 use super::{API_URL, Webhooks, twiml};
+use crate::AccountCarrier as _;
 use carrier::{Carrier, CarrierError, Dial};
 use contracts::CallId;
 use contracts::attach::MediaProtocol;
@@ -164,25 +165,6 @@ impl TwilioCarrier {
         let url = format!("{}/{sid}.json", self.calls_url());
         self.post(&url, form, call_id).await.map(|_| ())
     }
-
-    /// Ends the call at Twilio whatever its state (`Status=completed`).
-    pub async fn hang_up(&self, call_id: CallId) -> Result<(), CarrierError> {
-        self.update(call_id, &[("Status", "completed".into())])
-            .await?;
-        self.calls.lock().remove(&call_id);
-        Ok(())
-    }
-
-    /// Moves the caller to `number` (new TwiML with `<Dial>`).
-    pub async fn transfer(
-        &self,
-        call_id: CallId,
-        number: &str,
-        caller_id: Option<&str>,
-    ) -> Result<(), CarrierError> {
-        self.update(call_id, &[("Twiml", twiml::dial(number, caller_id))])
-            .await
-    }
 }
 
 #[async_trait::async_trait]
@@ -270,5 +252,27 @@ impl Carrier for TwilioCarrier {
             .await?;
         self.calls.lock().remove(&call_id);
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::AccountCarrier for TwilioCarrier {
+    /// Ends the call at Twilio whatever its state (`Status=completed`).
+    async fn hang_up(&self, call_id: CallId) -> Result<(), CarrierError> {
+        self.update(call_id, &[("Status", "completed".into())])
+            .await?;
+        self.calls.lock().remove(&call_id);
+        Ok(())
+    }
+
+    /// Moves the caller to `number` (new TwiML with `<Dial>`).
+    async fn transfer(
+        &self,
+        call_id: CallId,
+        number: &str,
+        caller_id: Option<&str>,
+    ) -> Result<(), CarrierError> {
+        self.update(call_id, &[("Twiml", twiml::dial(number, caller_id))])
+            .await
     }
 }

@@ -447,6 +447,19 @@ async fn import(
     request: axum::extract::Request,
 ) -> ApiResult<Json<crate::import::ImportReport>> {
     require_csv(&request)?;
+    for (field, column) in [
+        ("phone_column", &query.phone_column),
+        ("timezone_column", &query.timezone_column),
+    ] {
+        if let Some(column) = column
+            && (column.is_empty() || column.contains([',', '"', '\r', '\n']))
+        {
+            return Err(ApiError::invalid(
+                field,
+                "names a header column: at least one character, no comma, quote or line break",
+            ));
+        }
+    }
     let campaign = to_view(&state.store.campaign(CampaignId(id)).await?);
     let options = crate::import::ImportOptions {
         phone_column: query.phone_column.unwrap_or_else(|| "phone".into()),

@@ -21,16 +21,17 @@ pub fn router() -> Router<AppState> {
 /// A carrier account as an operator saves it.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = per_carrier_rules)]
 pub(crate) struct AccountBody {
     #[schemars(schema_with = "supported_carriers")]
     carrier: CarrierKind,
     #[schemars(schema_with = "contracts::shape::non_blank")]
     name: String,
-    /// The carrier's account id (Twilio's `AC…` Account SID).
-    #[schemars(regex(pattern = r"^AC[0-9a-fA-F]{32}$"))]
+    /// The carrier's account id: Twilio's `AC…` Account SID, Telnyx's Call Control application
+    /// id (its `connection_id`, digits).
     account_sid: String,
-    /// What signs requests and webhooks (Twilio's Auth Token): required on create, kept when
-    /// left out of an update, never shown.
+    /// What signs requests (Twilio's Auth Token, Telnyx's V2 API key): required on create, kept
+    /// when left out of an update, never shown.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     secret: Option<String>,
@@ -42,10 +43,57 @@ pub(crate) struct AccountBody {
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::phone_numbers")]
     numbers: Vec<String>,
+    /// What the carrier's webhooks are verified with when it is not the secret: Telnyx's public
+    /// key (base64, Mission Control's "Keys & Credentials"), required on a Telnyx account's
+    /// create. Kept when left out of an update, never shown.
+    #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::optional_non_blank")]
+    webhook_key: Option<String>,
 }
 
 /// The carriers an account may be saved for now.
-const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio];
+const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio, CarrierKind::Telnyx];
+
+/// A Twilio Account SID.
+const TWILIO_SID: &str = r"^AC[0-9a-fA-F]{32}$";
+/// A Telnyx Call Control application id.
+const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
+/// A Telnyx public key: 32 bytes in base64 (and a point of Ed25519's curve, which no pattern
+/// states).
+const TELNYX_KEY: &str = r"^[A-Za-z0-9+/]{43}=$";
+
+/// The rules that depend on the carrier, as JSON Schema `if`/`then`: each carrier's account id,
+/// and a webhook key only where the carrier has one.
+fn per_carrier_rules(schema: &mut schemars::Schema) {
+    let rule = |carrier: &str, then: serde_json::Value| {
+        serde_json::json!({
+            "if": {"properties": {"carrier": {"const": carrier}}, "required": ["carrier"]},
+            "then": then,
+        })
+    };
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([
+            // Twilio verifies webhooks with the Auth Token: no separate key.
+            rule(
+                "twilio",
+                serde_json::json!({
+                    "properties": {"account_sid": {"pattern": TWILIO_SID}},
+                    "not": {"required": ["webhook_key"]},
+                })
+            ),
+            rule(
+                "telnyx",
+                serde_json::json!({
+                    "properties": {
+                        "account_sid": {"pattern": TELNYX_CONNECTION},
+                        "webhook_key": {"pattern": TELNYX_KEY},
+                    },
+                })
+            ),
+        ]),
+    );
+}
 
 fn supported_carriers(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let names: Vec<String> = SUPPORTED.iter().map(ToString::to_string).collect();
@@ -71,6 +119,14 @@ impl schemars::JsonSchema for NewAccountBody {
         {
             secret["type"] = "string".into();
         }
+        // A new Telnyx account needs the key its webhooks are verified with.
+        if let Some(serde_json::Value::Array(rules)) = schema.get_mut("allOf") {
+            rules.push(serde_json::json!({
+                "if": {"properties": {"carrier": {"const": "telnyx"}}, "required": ["carrier"]},
+                "then": {"required": ["webhook_key"],
+                    "properties": {"webhook_key": {"type": "string"}}},
+            }));
+        }
         schema
     }
 }
@@ -86,10 +142,13 @@ pub(crate) struct AccountView {
     numbers: Vec<String>,
     /// Always true: the secret is saved and never shown.
     secret_set: bool,
-    /// The voice URL to set on the account's inbound numbers (`VOX_PUBLIC_URL` based; `null`
-    /// until it is set).
+    /// Whether a webhook key is saved (never shown).
+    webhook_key_set: bool,
+    /// The URL to give the carrier for inbound calls (`VOX_PUBLIC_URL` based; `null` until it is
+    /// set): Twilio's voice URL on each number, Telnyx's Call Control application webhook URL.
     inbound_voice_url: Option<String>,
-    /// The status callback URL for inbound numbers.
+    /// The status callback URL for inbound numbers (Twilio; Telnyx sends everything to the
+    /// webhook URL).
     inbound_status_url: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
@@ -116,14 +175,20 @@ fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
             .map(|n| n.as_str().to_owned())
             .collect(),
         secret_set: true,
-        inbound_voice_url: base.as_ref().map(|b| format!("{b}/voice")),
-        inbound_status_url: base.map(|b| format!("{b}/status")),
+        webhook_key_set: account.webhook_key_set,
+        inbound_voice_url: base.as_ref().map(|b| match account.carrier {
+            CarrierKind::Telnyx => format!("{b}/call"),
+            _ => format!("{b}/voice"),
+        }),
+        inbound_status_url: base
+            .filter(|_| account.carrier == CarrierKind::Twilio)
+            .map(|b| format!("{b}/status")),
         created_at: account.created_at,
         updated_at: account.updated_at,
     }
 }
 
-fn account(body: AccountBody) -> ApiResult<NewCarrierAccount> {
+fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
     let numbers = body
         .numbers
         .iter()
@@ -134,19 +199,66 @@ fn account(body: AccountBody) -> ApiResult<NewCarrierAccount> {
         return Err(ApiError::invalid(
             "carrier",
             format!(
-                "{} accounts are not supported yet (twilio is)",
+                "{} accounts are not supported yet (twilio and telnyx are)",
                 body.carrier
             ),
         ));
     }
     let sid = &body.account_sid;
-    let twilio_sid =
-        sid.len() == 34 && sid.starts_with("AC") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !twilio_sid {
-        return Err(ApiError::invalid(
-            "account_sid",
-            "a Twilio Account SID is AC followed by 32 hex digits (the console's account page)",
-        ));
+    match body.carrier {
+        CarrierKind::Telnyx => {
+            if !(1..=32).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid(
+                    "account_sid",
+                    "a Telnyx connection id is the Call Control application's id, digits \
+                     (Mission Control, Voice API Applications)",
+                ));
+            }
+            match &body.webhook_key {
+                Some(key) => {
+                    let base64 = key.len() == 44
+                        && key.ends_with('=')
+                        && key[..43]
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+                    if !base64 {
+                        return Err(ApiError::invalid(
+                            "webhook_key",
+                            "a Telnyx public key is 32 bytes in base64 (44 characters ending in =)",
+                        ));
+                    }
+                    telephony::telnyx::signature::public_key(key).map_err(|e| {
+                        ApiError::invalid("webhook_key", format!("not an Ed25519 public key: {e}"))
+                    })?;
+                }
+                None if creating => {
+                    return Err(ApiError::invalid(
+                        "webhook_key",
+                        "a Telnyx account needs its public key (Mission Control, Keys & \
+                         Credentials) to verify webhooks",
+                    ));
+                }
+                None => {}
+            }
+        }
+        _ => {
+            let twilio_sid = sid.len() == 34
+                && sid.starts_with("AC")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !twilio_sid {
+                return Err(ApiError::invalid(
+                    "account_sid",
+                    "a Twilio Account SID is AC followed by 32 hex digits (the console's account \
+                     page)",
+                ));
+            }
+            if body.webhook_key.is_some() {
+                return Err(ApiError::invalid(
+                    "webhook_key",
+                    "a Twilio account's webhooks are verified with its Auth Token (the secret)",
+                ));
+            }
+        }
     }
     Ok(NewCarrierAccount {
         carrier: body.carrier,
@@ -155,6 +267,7 @@ fn account(body: AccountBody) -> ApiResult<NewCarrierAccount> {
         secret: body.secret,
         api_url: body.api_url,
         numbers,
+        webhook_key: body.webhook_key,
     })
 }
 
@@ -171,7 +284,10 @@ async fn create(
     Authorized(principal, _): Authorized<role::Admin>,
     ApiJson(body): ApiJson<AccountBody>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    let saved = state.store.create_carrier_account(account(body)?).await?;
+    let saved = state
+        .store
+        .create_carrier_account(account(body, true)?)
+        .await?;
     let shown = view(&state, &saved);
     audit(
         &state,
@@ -196,7 +312,7 @@ async fn update(
     let before = view(&state, &state.store.carrier_account(id).await?);
     let saved = state
         .store
-        .update_carrier_account(id, account(body)?)
+        .update_carrier_account(id, account(body, false)?)
         .await?;
     let shown = view(&state, &saved);
     audit(

@@ -6,7 +6,7 @@
 //! edge, which attaches the answer to a worker.
 
 use super::audit;
-use super::telephony::twilio_client;
+use super::telephony::account_client;
 use crate::auth::{Authorized, role};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::{AppState, phone};
@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use carrier::{Carrier as _, CarrierError, Dial};
+use carrier::{CarrierError, Dial};
 use chrono::Utc;
 use contracts::calling_window::CallingWindows;
 use contracts::runtime_config::CallDirection;
@@ -165,7 +165,7 @@ async fn dial(
             "VOX_PUBLIC_URL is not set, so the carrier cannot reach the telephony edge",
         ));
     }
-    let client = twilio_client(&state, &account).await?;
+    let client = account_client(&state, &account).await?;
     let call = state
         .store
         .create_call(NewCall {

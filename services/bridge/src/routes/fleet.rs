@@ -281,6 +281,7 @@ async fn result(
         .store
         .record_call_result(call.id, &document, transition)
         .await?;
+    super::telephony::end_at_carrier(&state, &stored).await;
     after_result(&state, &stored, &result, document).await?;
     Ok(Json(
         json!({ "call_id": id, "state": stored.state, "duplicate": false }),

@@ -336,6 +336,28 @@ async fn a_csv_without_the_phone_column_or_as_json_is_refused(app: TestApp) {
     let (status, _, field) =
         error_of(import_csv(&app, id, "name,number\nA,1\n".into(), "").await).await;
     assert_eq!((status, field.as_deref()), (422, Some("phone_column")));
+    // An empty column name, or one no header could hold, is refused before the body is read
+    // (found by the fuzzer: `timezone_column=` was taken as a column named nothing).
+    for query in [
+        "?timezone_column=",
+        "?phone_column=a%2Cb",
+        "?timezone_column=%22tz%22",
+    ] {
+        let response = import_csv(&app, id, "phone\n+14155550100\n".into(), query).await;
+        let (status, _, field) = error_of(response).await;
+        let named = query[1..].split('=').next().unwrap();
+        assert_eq!((status, field.as_deref()), (422, Some(named)), "{query}");
+    }
+    let listed = app
+        .store
+        .list_contacts(
+            contracts::CampaignId(id),
+            Default::default(),
+            store::Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty(), "nothing was imported");
     let json = app
         .post(
             &format!("/api/v1/campaigns/{id}/contacts/import"),

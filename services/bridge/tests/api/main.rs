@@ -16,3 +16,4 @@ mod recordings;
 mod reports;
 mod settings;
 mod telephony;
+mod telnyx;

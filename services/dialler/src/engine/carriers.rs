@@ -7,7 +7,7 @@
 use super::Engine;
 use carrier::Carrier;
 use chrono::{DateTime, Utc};
-use contracts::telephony::{CarrierAccountId, CarrierKind};
+use contracts::telephony::CarrierAccountId;
 use std::sync::Arc;
 use store::{Campaign, CarrierAccount, dialler_settings};
 
@@ -29,24 +29,21 @@ impl CarrierFactory for AccountCarriers {
                 account.carrier
             )
         })?;
-        match account.carrier {
-            CarrierKind::Twilio => Ok(Arc::new(telephony::twilio::TwilioCarrier::new(
-                telephony::twilio::TwilioConfig {
-                    account: account.id,
-                    account_sid: account.account_sid.clone(),
-                    auth_token: secret,
-                    api_url: account.api_url.clone(),
-                    public_url,
-                    calls_per_second: DEFAULT_CPS,
-                    numbers: account
-                        .numbers
-                        .iter()
-                        .map(|n| n.as_str().to_owned())
-                        .collect(),
-                },
-            ))),
-            other => Err(format!("dialling through {other} is not built yet")),
-        }
+        let client = telephony::client(telephony::AccountConfig {
+            account: account.id,
+            carrier: account.carrier,
+            account_sid: account.account_sid.clone(),
+            secret,
+            api_url: account.api_url.clone(),
+            public_url,
+            numbers: account
+                .numbers
+                .iter()
+                .map(|n| n.as_str().to_owned())
+                .collect(),
+            calls_per_second: DEFAULT_CPS,
+        })?;
+        Ok(client)
     }
 }
 

@@ -6,8 +6,9 @@
 //! and answered in the carrier's own verbs. An answered or inbound call is attached here: a worker
 //! is reserved within the 2-second rule and the carrier is told to stream to it; with none free
 //! the caller hears the abandon message and the call ends `dial.abandoned`. The dialler follows
-//! these moves from the store. `twilio.rs` is Twilio's; the other carriers come beside it.
+//! these moves from the store. `twilio.rs` is Twilio's, `telnyx.rs` Telnyx's Call Control.
 
+mod telnyx;
 mod twilio;
 
 use super::test_call::fleet_client;
@@ -90,6 +91,7 @@ async fn webhook(
     let webhook = Webhook { url, headers, body };
     match kind {
         CarrierKind::Twilio => twilio::handle(&state, &account, &hook, webhook).await,
+        CarrierKind::Telnyx => telnyx::handle(&state, &account, &hook, webhook).await,
         other => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found.carrier",
@@ -155,27 +157,124 @@ pub(crate) async fn attach(state: &AppState, request: &AttachRequest) -> Attache
     }
 }
 
-/// The REST client of a Twilio account, for the edge's own verbs (hang up, transfer).
-pub(crate) async fn twilio_client(
+/// An answered call's leg at its carrier.
+#[derive(Clone, Copy)]
+pub(crate) struct Leg<'a> {
+    pub account: &'a CarrierAccount,
+    pub call_sid: &'a str,
+    pub media_protocol: contracts::attach::MediaProtocol,
+}
+
+/// A move the edge makes, marked as the edge's and the carrier's.
+pub(crate) fn edge_move(
+    call: contracts::CallId,
+    to: contracts::CallState,
+    leg: Leg<'_>,
+    detail: serde_json::Value,
+) -> store::Transition {
+    let mut transition = store::Transition::new(call, to, to, Utc::now());
+    let mut detail = detail;
+    detail["source"] = serde_json::json!("edge");
+    detail["carrier"] = serde_json::json!(leg.account.carrier);
+    transition.detail = Some(detail);
+    transition.carrier_call_id = Some(leg.call_sid.to_owned());
+    transition
+}
+
+/// Attaches an answered call to a worker and moves it to `attaching`; with none free within the
+/// grace period, ends it (`dial.abandoned`, or fleet capacity for an inbound call) and gives the
+/// message to say before hanging up.
+pub(crate) async fn connect_to_worker(
+    state: &AppState,
+    leg: Leg<'_>,
+    call: &store::Call,
+    direction: contracts::runtime_config::CallDirection,
+) -> ApiResult<Result<AttachAccepted, &'static str>> {
+    use contracts::{CallOutcomeCode, CallState};
+    let request = AttachRequest {
+        call_id: call.id,
+        direction,
+        campaign_id: call.campaign_id,
+        carrier: leg.account.carrier.as_str().to_owned(),
+        carrier_call_id: leg.call_sid.to_owned(),
+        media_protocol: leg.media_protocol,
+        from: call.from.clone(),
+        to: call.to.clone(),
+        answered_at: Utc::now(),
+        amd: None,
+    };
+    match attach(state, &request).await {
+        Attached::Worker(accepted) => {
+            // The worker may have taken the call (in progress) before this move lands: its leg
+            // and worker are kept either way.
+            state
+                .store
+                .note_call_leg(
+                    call.id,
+                    leg.account.carrier,
+                    leg.call_sid,
+                    Some(&accepted.worker_id),
+                )
+                .await?;
+            let mut moved = edge_move(call.id, CallState::Attaching, leg, serde_json::json!({}));
+            moved.from = CallState::Answered;
+            moved.worker_id = Some(accepted.worker_id.clone());
+            super::move_unless_stale(&*state.store, moved).await?;
+            tracing::info!(call_id = %call.id, worker = %accepted.worker_id, account = %leg.account.id, "streaming the call to a worker");
+            Ok(Ok(accepted))
+        }
+        Attached::Nobody(reason) => {
+            let (outcome, message) = match direction {
+                contracts::runtime_config::CallDirection::Outbound => {
+                    (CallOutcomeCode::DialAbandoned, ABANDON_MESSAGE)
+                }
+                _ => (CallOutcomeCode::FleetCapacityExhausted, BUSY_MESSAGE),
+            };
+            let mut end = edge_move(
+                call.id,
+                outcome.end_state(),
+                leg,
+                serde_json::json!({ "detail": reason }),
+            );
+            end.from = CallState::Answered;
+            end.outcome = Some(outcome);
+            super::move_unless_stale(&*state.store, end).await?;
+            tracing::warn!(call_id = %call.id, %reason, "no worker for an answered call: {outcome}");
+            Ok(Err(message))
+        }
+    }
+}
+
+/// The REST client of a carrier account, for the edge's own verbs (hang up, transfer, answer).
+pub(crate) async fn account_client(
     state: &AppState,
     account: &CarrierAccount,
-) -> ApiResult<telephony::twilio::TwilioCarrier> {
+) -> ApiResult<std::sync::Arc<dyn telephony::AccountCarrier>> {
     let secret = state.store.carrier_account_secret(account.id).await?;
-    Ok(telephony::twilio::TwilioCarrier::new(
-        telephony::twilio::TwilioConfig {
-            account: account.id,
-            account_sid: account.account_sid.clone(),
-            auth_token: secret,
-            api_url: account.api_url.clone(),
-            public_url: state.config.public_url.clone().unwrap_or_default(),
-            calls_per_second: 1.0,
-            numbers: account
-                .numbers
-                .iter()
-                .map(|n| n.as_str().to_owned())
-                .collect(),
-        },
-    ))
+    telephony::client(config(state, account, secret))
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found.carrier", e))
+}
+
+/// A carrier account's client configuration, with its secret.
+pub(crate) fn config(
+    state: &AppState,
+    account: &CarrierAccount,
+    secret: String,
+) -> telephony::AccountConfig {
+    telephony::AccountConfig {
+        account: account.id,
+        carrier: account.carrier,
+        account_sid: account.account_sid.clone(),
+        secret,
+        api_url: account.api_url.clone(),
+        public_url: state.config.public_url.clone().unwrap_or_default(),
+        numbers: account
+            .numbers
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect(),
+        calls_per_second: 1.0,
+    }
 }
 
 /// Ends the call at its carrier (best effort: logged when the carrier refuses).
@@ -185,8 +284,7 @@ pub(crate) async fn hang_up(
     call: contracts::CallId,
     carrier_call_id: &str,
 ) {
-    use carrier::Carrier as _;
-    let result = match twilio_client(state, account).await {
+    let result = match account_client(state, account).await {
         Ok(client) => {
             client.follow(call, carrier_call_id);
             client.hang_up(call).await.map_err(|e| e.to_string())
@@ -196,6 +294,24 @@ pub(crate) async fn hang_up(
     if let Err(error) = result {
         tracing::warn!(%call, carrier_call_id, %error, "hanging up at the carrier failed");
     }
+}
+
+/// A worker is done with the call: where the carrier's call outlives its media stream (Telnyx:
+/// closing the stream leaves the caller in silence), it is hung up at the carrier, in the
+/// background. Twilio's `<Connect><Stream>` ends the call with the stream.
+pub(crate) async fn end_at_carrier(state: &AppState, call: &store::Call) {
+    let Some(leg) = call.carrier_call_id.clone() else {
+        return;
+    };
+    let account = match state.store.carrier_account_of_call(call.id).await {
+        Ok(Some(id)) => state.store.carrier_account(id).await.ok(),
+        _ => None,
+    };
+    let Some(account) = account.filter(|a| a.carrier == CarrierKind::Telnyx) else {
+        return;
+    };
+    let (state, call) = (state.clone(), call.id);
+    tokio::spawn(async move { hang_up(&state, &account, call, &leg).await });
 }
 
 /// `POST /api/v1/calls/{id}/transfer` (the fleet secret): a worker's bot transfers its caller.
@@ -225,8 +341,8 @@ pub(crate) async fn transfer(
         ));
     }
     let account = state.store.carrier_account(account).await?;
-    let client = twilio_client(&state, &account).await?;
-    carrier::Carrier::follow(&client, call_id, &sid);
+    let client = account_client(&state, &account).await?;
+    client.follow(call_id, &sid);
     client
         .transfer(call_id, to.as_str(), call.from.as_ref().map(|f| f.as_str()))
         .await

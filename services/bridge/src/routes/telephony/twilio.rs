@@ -8,20 +8,18 @@
 //! Outbound webhooks carry our call id in the URL (`?call=ID`, signed with the rest); an inbound
 //! call's voice request has none and is routed by its `To` number.
 
-use super::{
-    ABANDON_MESSAGE, Attached, BUSY_MESSAGE, UNROUTED_MESSAGE, Webhook, attach, bad_signature,
-};
+use super::{Leg, UNROUTED_MESSAGE, Webhook, bad_signature, connect_to_worker, edge_move};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use contracts::attach::{AttachRequest, MediaProtocol};
+use contracts::attach::MediaProtocol;
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use serde_json::{Value, json};
-use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent, Transition};
+use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
 use telephony::twilio::{SIGNATURE_HEADER, signature, status, twiml};
 
 /// A verified request's parameters.
@@ -160,15 +158,13 @@ fn event(
     }
 }
 
-/// A move the edge makes, marked as the edge's.
-fn edge_move(call: CallId, to: CallState, call_sid: &str, detail: Value) -> Transition {
-    let mut transition = Transition::new(call, to, to, Utc::now());
-    let mut detail = detail;
-    detail["source"] = json!("edge");
-    detail["carrier"] = json!("twilio");
-    transition.detail = Some(detail);
-    transition.carrier_call_id = Some(call_sid.to_owned());
-    transition
+/// The Twilio leg a webhook is about.
+fn leg<'a>(account: &'a CarrierAccount, call_sid: &'a str) -> Leg<'a> {
+    Leg {
+        account,
+        call_sid,
+        media_protocol: MediaProtocol::Twilio,
+    }
 }
 
 /// Twilio asks what to do with an answered outbound call: attach it or abandon it.
@@ -179,7 +175,12 @@ async fn answered(
     call: Call,
     call_sid: String,
 ) -> ApiResult<Response> {
-    let answer = edge_move(call.id, CallState::Answered, &call_sid, json!({}));
+    let answer = edge_move(
+        call.id,
+        CallState::Answered,
+        leg(account, &call_sid),
+        json!({}),
+    );
     let kept = state
         .store
         .record_telephony_event(
@@ -203,60 +204,18 @@ async fn connect(
     call_sid: String,
     direction: CallDirection,
 ) -> ApiResult<Response> {
-    let request = AttachRequest {
-        call_id: call.id,
-        direction,
-        campaign_id: call.campaign_id,
-        carrier: CarrierKind::Twilio.as_str().to_owned(),
-        carrier_call_id: call_sid.clone(),
-        media_protocol: MediaProtocol::Twilio,
-        from: call.from.clone(),
-        to: call.to.clone(),
-        answered_at: Utc::now(),
-        amd: None,
-    };
-    match attach(state, &request).await {
-        Attached::Worker(accepted) => {
-            // The worker may have taken the call (in progress) before this move lands: its leg
-            // and worker are kept either way.
-            state
-                .store
-                .note_call_leg(
-                    call.id,
-                    CarrierKind::Twilio,
-                    &call_sid,
-                    Some(&accepted.worker_id),
-                )
-                .await?;
-            let mut moved = edge_move(call.id, CallState::Attaching, &call_sid, json!({}));
-            moved.from = CallState::Answered;
-            moved.worker_id = Some(accepted.worker_id.clone());
-            super::super::move_unless_stale(&*state.store, moved).await?;
-            tracing::info!(call_id = %call.id, worker = %accepted.worker_id, account = %account.id, "streaming the call to a worker");
-            let id = call.id.to_string();
-            Ok(twiml(twiml::connect_stream(
-                &accepted.media_url,
-                &[("call_id", &id)],
-            )))
-        }
-        Attached::Nobody(reason) => {
-            let (outcome, message) = match direction {
-                CallDirection::Outbound => (CallOutcomeCode::DialAbandoned, ABANDON_MESSAGE),
-                _ => (CallOutcomeCode::FleetCapacityExhausted, BUSY_MESSAGE),
-            };
-            let mut end = edge_move(
-                call.id,
-                outcome.end_state(),
-                &call_sid,
-                json!({ "detail": reason }),
-            );
-            end.from = CallState::Answered;
-            end.outcome = Some(outcome);
-            super::super::move_unless_stale(&*state.store, end).await?;
-            tracing::warn!(call_id = %call.id, %reason, "no worker for an answered call: {outcome}");
-            Ok(twiml(twiml::say_and_hang_up(message)))
-        }
-    }
+    Ok(
+        match connect_to_worker(state, leg(account, &call_sid), &call, direction).await? {
+            Ok(accepted) => {
+                let id = call.id.to_string();
+                twiml(twiml::connect_stream(
+                    &accepted.media_url,
+                    &[("call_id", &id)],
+                ))
+            }
+            Err(message) => twiml(twiml::say_and_hang_up(message)),
+        },
+    )
 }
 
 /// An inbound call to one of the account's numbers: routed by `To`, recorded, attached.
@@ -367,7 +326,7 @@ async fn progress(
     let detail = json!({ "detail": format!("Twilio: {}", status.as_str()), "sip": sip });
     let transition = match (status.moves_to(), status.outcome(sip)) {
         (Some(to), outcome) => {
-            let mut moved = edge_move(call.id, to, &call_sid, detail);
+            let mut moved = edge_move(call.id, to, leg(account, &call_sid), detail);
             moved.outcome = outcome;
             Some(moved)
         }
@@ -375,7 +334,12 @@ async fn progress(
         (None, _)
             if status == status::CallStatus::Completed && call.state == CallState::Answered =>
         {
-            let mut moved = edge_move(call.id, CallState::Abandoned, &call_sid, detail);
+            let mut moved = edge_move(
+                call.id,
+                CallState::Abandoned,
+                leg(account, &call_sid),
+                detail,
+            );
             moved.outcome = Some(CallOutcomeCode::DialAbandoned);
             Some(moved)
         }
@@ -412,7 +376,7 @@ async fn machine(
         let mut moved = edge_move(
             call.id,
             CallState::Machine,
-            &call_sid,
+            leg(account, &call_sid),
             json!({ "detail": format!("Twilio AMD: {answered_by}"), "amd": verdict }),
         );
         moved.outcome = Some(CallOutcomeCode::DialMachine);
