@@ -1,8 +1,10 @@
-//! The simulator end to end: campaigns through the dialler, inbound load, personas, Twilio's path.
+//! The simulator end to end: campaigns through the dialler, inbound load, personas, carriers' paths.
 
 mod campaign;
+mod carrier;
 mod load;
 mod persona;
+mod telnyx;
 mod twilio;
 mod twilio_inbound;
 

@@ -9,12 +9,13 @@
 //! them to their ends without dialling anyone twice. Last, a bot transfers its caller and the
 //! emulator's REST API is told to `<Dial>` the target.
 
-use super::{assert_no_overlapping_attempts, campaign_calls};
-use contracts::call_result::{CallResult, Speaker};
+use super::assert_no_overlapping_attempts;
+use super::carrier::{
+    assert_booked_and_recorded_at_8_khz, campaign_through, finished, population, start_dialler,
+};
 use contracts::telephony::CarrierKind;
 use contracts::{CallOutcomeCode, CallState, E164Number};
-use dialler::engine::{AccountCarriers, Engine, EngineConfig};
-use sim::{EmulatorConfig, Faults, Population, SimCarrier, TwilioEmulator};
+use sim::{EmulatorConfig, Faults, Population, TwilioEmulator};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{NewCarrierAccount, Store};
@@ -23,23 +24,6 @@ use test_support::platform::{Platform, platform};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "emulated-auth-token";
-
-fn population(voicemail: f64, busy: f64, ring: f64) -> Population {
-    Population {
-        answer: 1.0 - voicemail - busy,
-        voicemail,
-        busy,
-        failed: 0.0,
-        ring_median_secs: ring,
-        ring_sigma: 0.2,
-        voicemail_after_secs: ring,
-        carrier_amd: true,
-        answer_with: "Hello?".to_owned(),
-        script: vec!["Yes, I would like to book an appointment.".to_owned()],
-        hang_up_after_secs: 40.0,
-        ..Population::default()
-    }
-}
 
 /// The platform, an emulator, a Twilio account pointing at it and a campaign dialling through it.
 async fn twilio_campaign(
@@ -85,66 +69,8 @@ async fn twilio_campaign_with(
         })
         .await
         .unwrap();
-    let campaign = store::testing::running_campaign(&**store, "Clinic", bot, contacts, 2, 10).await;
-    let mut config = store.campaign(campaign).await.unwrap().config;
-    config.settings = serde_json::json!({ "dialler": { "carrier_account": account.id.0 } });
-    store.update_campaign(campaign, config).await.unwrap();
+    let campaign = campaign_through(store, account.id, bot, contacts).await;
     (platform, emulator, campaign)
-}
-
-struct Dialler {
-    task: tokio::task::JoinHandle<()>,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn start_dialler(store: Arc<dyn Store>, platform: &Platform, owner: &str) -> Dialler {
-    // The default carrier is the simulator; the campaign's account makes its calls Twilio's.
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let default = Arc::new(SimCarrier::new(Population::default(), 1, events_tx));
-    let mut config = EngineConfig::new(owner);
-    config.tick = Duration::from_millis(500);
-    config.leader_ttl = Duration::from_secs(2);
-    let engine = Engine::new(store, default, platform.fleet(), config).with_accounts(Arc::new(
-        AccountCarriers {
-            public_url: Some(platform.bridge_url.clone()),
-        },
-    ));
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(engine.run(
-        events_rx,
-        async {
-            let _ = stop_rx.await;
-        },
-        |_, _| {},
-    ));
-    Dialler { task, stop }
-}
-
-/// Waits until `contacts` contacts have had a call and every call is final.
-async fn finished(
-    store: &dyn Store,
-    campaign: contracts::CampaignId,
-    contacts: usize,
-    within: Duration,
-) -> Vec<store::Call> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let calls = campaign_calls(store, campaign).await;
-        let tried = calls
-            .iter()
-            .filter_map(|c| c.contact_id)
-            .collect::<std::collections::HashSet<_>>()
-            .len();
-        if tried == contacts && calls.iter().all(|c| c.state.is_terminal()) {
-            return calls;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the campaign did not finish: {:?}",
-            calls.iter().map(|c| (c.id.0, c.state)).collect::<Vec<_>>()
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -194,20 +120,7 @@ async fn a_campaign_through_twilio_is_dialled_recorded_followed_by_a_new_leader_
         .collect();
     assert!(!completed.is_empty(), "{calls:?}");
     assert_eq!(stats.conversations, completed.len() as u64, "{stats:?}");
-    for call in &completed {
-        let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
-        assert!(result.recording.is_some(), "{result:?}");
-        // The caller's words reached the transcript (8 kHz μ-law: whisper may mishear them).
-        assert!(
-            result
-                .transcript
-                .iter()
-                .any(|t| t.speaker == Speaker::User && t.text.split_whitespace().count() >= 3),
-            "{result:?}"
-        );
-        assert_eq!(result.recording.as_ref().unwrap().sample_rate, 8000);
-        assert_eq!(call.disposition.as_deref(), Some("booked"));
-    }
+    assert_booked_and_recorded_at_8_khz(&completed);
     // Busy lines ended with their code, voicemail by Twilio's machine detection (hung up by the
     // edge through the REST API).
     for call in &calls {

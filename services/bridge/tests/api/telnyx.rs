@@ -125,7 +125,18 @@ async fn post(app: &TestApp, account: CarrierAccountId, body: Vec<u8>) -> Respon
 
 /// An outbound call being dialled as Telnyx call `control_id`.
 async fn dialling(app: &TestApp, control_id: &str) -> CallId {
-    let body = json!({"name": format!("Bot for {control_id}"), "spec": bot_spec()});
+    let call = placed(app).await;
+    app.store
+        .note_call_leg(call, CarrierKind::Telnyx, control_id, None)
+        .await
+        .unwrap();
+    call
+}
+
+/// An outbound call the dialler has placed, its carrier id not yet in the store.
+async fn placed(app: &TestApp) -> CallId {
+    let name = format!("Bot {}", rand::random::<u32>());
+    let body = json!({"name": name, "spec": bot_spec()});
     let bot: Value = app
         .post("/api/v1/bots", Some(&app.admin), &body)
         .await
@@ -147,8 +158,7 @@ async fn dialling(app: &TestApp, control_id: &str) -> CallId {
         })
         .await
         .unwrap();
-    let mut dial = Transition::new(call.id, CallState::Queued, CallState::Dialing, Utc::now());
-    dial.carrier_call_id = Some(control_id.to_owned());
+    let dial = Transition::new(call.id, CallState::Queued, CallState::Dialing, Utc::now());
     app.store.transition(dial).await.unwrap();
     call.id
 }
@@ -229,6 +239,17 @@ async fn telnyx_events_out_of_order_end_a_call_once_with_its_cause(app: TestApp)
         "2026-12-04T10:00:05Z",
     );
     assert_eq!(post(&app, account, busy.clone()).await.status(), 200);
+    // Telnyx reports no ringing: the first event notes the leg, for a new dialler leader.
+    let unknown = placed(&app).await;
+    let initiated = event(
+        "call.initiated",
+        "v3:c9",
+        Some(ClientState::Call(unknown)),
+        json!({"direction": "outgoing", "state": "bridging"}),
+    );
+    assert_eq!(post(&app, account, initiated).await.status(), 200);
+    let record = app.store.call(unknown).await.unwrap();
+    assert_eq!(record.carrier_call_id.as_deref(), Some("v3:c9"));
     let initiated = event_at(
         "call.initiated",
         "v3:c2",

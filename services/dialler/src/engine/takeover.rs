@@ -138,7 +138,19 @@ impl Engine {
                 "the dialler that placed it stopped before it was answered",
             )
         };
-        if let Err(error) = self.carrier.cancel(call.id).await {
+        // Through the carrier that placed it: the campaign's account, else the default.
+        let carrier = match call.campaign_id {
+            Some(id) => match self.store.campaign(id).await {
+                Ok(campaign) => self.carrier_for(&campaign).await.ok(),
+                Err(_) => None,
+            },
+            None => None,
+        }
+        .unwrap_or_else(|| self.carrier.clone());
+        if let Some(leg) = call.carrier_call_id.as_deref() {
+            carrier.follow(call.id, leg);
+        }
+        if let Err(error) = carrier.cancel(call.id).await {
             tracing::debug!(call_id = %call.id, %error, "the carrier could not cancel an orphaned call");
         }
         let mut transition = Transition::new(call.id, call.state, outcome.end_state(), now);

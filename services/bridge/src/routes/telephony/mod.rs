@@ -284,15 +284,22 @@ pub(crate) async fn hang_up(
     call: contracts::CallId,
     carrier_call_id: &str,
 ) {
-    let result = match account_client(state, account).await {
-        Ok(client) => {
-            client.follow(call, carrier_call_id);
-            client.hang_up(call).await.map_err(|e| e.to_string())
+    let client = match account_client(state, account).await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%call, carrier_call_id, error = %error.message, "no client to hang up with");
+            return;
         }
-        Err(error) => Err(error.message),
     };
-    if let Err(error) = result {
-        tracing::warn!(%call, carrier_call_id, %error, "hanging up at the carrier failed");
+    client.follow(call, carrier_call_id);
+    match client.hang_up(call).await {
+        Ok(()) => {}
+        Err(carrier::CarrierError::UnknownCall(_)) => {
+            tracing::info!(%call, carrier_call_id, "the call was over at the carrier already");
+        }
+        Err(error) => {
+            tracing::warn!(%call, carrier_call_id, %error, "hanging up at the carrier failed");
+        }
     }
 }
 

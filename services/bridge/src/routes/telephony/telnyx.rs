@@ -197,6 +197,25 @@ impl Edge<'_> {
                 },
                 None,
             ) => self.inbound(from, to).await,
+            // Telnyx reports no ringing: the call's leg is noted now, so a new dialler leader
+            // can follow the call from the store.
+            (
+                Event::Initiated {
+                    direction: Direction::Outgoing,
+                    ..
+                },
+                Some(call),
+            ) => {
+                let kept = self.keep(Some(&call), None).await?;
+                if kept.new && call.carrier_call_id.is_none() {
+                    let leg = &self.webhook.call_control_id;
+                    let store = &self.state.store;
+                    store
+                        .note_call_leg(call.id, CarrierKind::Telnyx, leg, None)
+                        .await?;
+                }
+                Ok(())
+            }
             (Event::Answered, Some(call)) => self.answered(call).await,
             (Event::Answered, None) => self.farewell_answered().await,
             (Event::Hangup { cause, sip, .. }, call) => self.hangup(call, *cause, *sip).await,
