@@ -1,11 +1,13 @@
-//! Telephony edge benchmark: Twilio's answer webhook in, TwiML out, worker reservation included.
+//! Telephony edge benchmark: each carrier's answer webhook in, the stream ordered, worker included.
 //!
-//! The Backend (SQLite) and a real fleet worker run in this process on loopback. Signed Twilio voice
+//! The Backend (SQLite) and a real fleet worker run in this process on loopback. Signed answer
 //! webhooks for dialling calls are offered at a fixed rate (an open loop: each starts on schedule
 //! whether or not earlier ones finished, so queueing shows in the latencies). Each is verified,
-//! kept with the call's answer, attached to the worker (which fetches the call's runtime config
-//! from the Backend) and answered `<Connect><Stream>`. `GET /health`, offered the same way in the
-//! same run, is the baseline.
+//! kept with the call's answer and attached to the worker (which fetches the call's runtime
+//! config from the Backend); then Twilio's is answered `<Connect><Stream>`, and Telnyx's
+//! `call.answered` is acknowledged once `actions/streaming_start` has gone to Telnyx's REST API
+//! (here a loopback stand-in that accepts each command at once, so Telnyx's own latency is not in
+//! the figure). `GET /health`, offered the same way in the same run, is the baseline.
 
 use anyhow::Context;
 use bench::open_loop::{load, report};
@@ -13,10 +15,12 @@ use bridge::{App, BridgeConfig};
 use clap::Parser;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use store::{LeaseRequest, Store, Transition};
 
-/// Answer latency of the telephony edge at a fixed rate of Twilio answers, against `GET /health`.
+/// Answer latency of the telephony edge at a fixed rate of answers per carrier, against `GET /health`.
 #[derive(Debug, Parser)]
 struct Args {
     /// Answers per second offered.
@@ -30,6 +34,31 @@ struct Args {
 const FLEET_SECRET: &str = "bench-fleet-secret-0123";
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "bench-twilio-auth-token";
+const CONNECTION: &str = "1494404757140276705";
+
+/// Telnyx's Call Control commands, accepted at once and counted: a stand-in for Telnyx's API.
+async fn call_control() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
+    let streams = Arc::new(AtomicUsize::new(0));
+    let seen = streams.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let router = axum::Router::new().route(
+        "/v2/calls/{id}/actions/{action}",
+        axum::routing::post(
+            move |axum::extract::Path((_, action)): axum::extract::Path<(String, String)>| {
+                let seen = seen.clone();
+                async move {
+                    if action == "streaming_start" {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    axum::Json(serde_json::json!({"data": {"result": "ok"}}))
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((url, streams))
+}
 
 /// `n` calls the way the dialler leaves them for the edge: leased, then dialling.
 async fn dialling(store: &dyn Store, n: usize) -> anyhow::Result<Vec<CallId>> {
@@ -65,19 +94,37 @@ async fn dialling(store: &dyn Store, n: usize) -> anyhow::Result<Vec<CallId>> {
     Ok(ids)
 }
 
+/// Waits until the worker has reported every reservation of `calls` lapsed (10 s after each was
+/// made, none is ever connected), so one route's aftermath does not load the next route's run.
+async fn settled(store: &dyn Store, calls: &[CallId]) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for call in calls {
+        while !store.call(*call).await?.state.is_terminal() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "call {call} was never reported"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let answers = args.rate as usize * args.seconds as usize;
     let db = bench::sqlite_db().await?;
     let dir = tempfile::tempdir()?;
-    println!("seeding {answers} dialling calls on sqlite …");
-    let calls = dialling(&*db.store, answers).await?;
+    println!("seeding {} dialling calls on sqlite …", 2 * answers);
+    let calls = dialling(&*db.store, 2 * answers).await?;
     anyhow::ensure!(
-        calls.len() == answers,
-        "seeded {} calls of {answers}",
-        calls.len()
+        calls.len() == 2 * answers,
+        "seeded {} calls of {}",
+        calls.len(),
+        2 * answers
     );
+    let (twilio_calls, telnyx_calls) = calls.split_at(answers);
     let mut config = BridgeConfig::new(
         [127, 0, 0, 1].into(),
         0,
@@ -97,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     // Every answer reserves a slot that is never connected: room for all of them.
-    worker.max_calls = u32::try_from(answers + 10)?;
+    worker.max_calls = u32::try_from(2 * answers + 10)?;
     let worker = fleet::Worker::bind(worker)
         .await
         .context("start the fleet worker")?;
@@ -137,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
         args.rate,
         args.seconds,
         |i| {
-            let call = calls[i];
+            let call = twilio_calls[i];
             let url = format!(
                 "{base}/api/v1/telephony/twilio/{}/voice?call={call}",
                 account.id
@@ -162,5 +209,63 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     report("Twilio answer → <Connect><Stream>", &answer, Some(&health));
+    println!("waiting for the worker to report the Twilio reservations lapsed …");
+    settled(&*db.store, twilio_calls).await?;
+    let (api, streams) = call_control().await?;
+    let key = telephony::telnyx::signature::SigningKey::from_bytes(&[5; 32]);
+    let telnyx_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Telnyx,
+            name: "bench telnyx".into(),
+            account_sid: CONNECTION.into(),
+            secret: Some("KEY0BENCH".into()),
+            api_url: Some(api),
+            numbers: Vec::new(),
+            webhook_key: Some(telephony::telnyx::signature::public_key_base64(&key)),
+        })
+        .await?;
+    let hook = format!("{base}/api/v1/telephony/telnyx/{}/call", telnyx_account.id);
+    for (i, call) in telnyx_calls.iter().enumerate() {
+        db.store
+            .note_call_leg(*call, CarrierKind::Telnyx, &format!("v3:{i:032x}"), None)
+            .await?;
+    }
+    let telnyx = load(
+        args.rate,
+        args.seconds,
+        |i| {
+            let call = telnyx_calls[i];
+            let state = telephony::telnyx::state::ClientState::Call(call).encode();
+            let body = serde_json::json!({"data": {"record_type": "event",
+                "event_type": "call.answered", "id": format!("answered-{i}"),
+                "occurred_at": chrono::Utc::now().to_rfc3339(),
+                "payload": {"call_control_id": format!("v3:{i:032x}"), "client_state": state,
+                    "connection_id": CONNECTION, "state": "answered"}}})
+            .to_string();
+            let at = chrono::Utc::now().timestamp();
+            let signature = telephony::telnyx::signature::sign(&key, at, body.as_bytes());
+            client
+                .post(&hook)
+                .header("content-type", "application/json")
+                .header(telephony::telnyx::signature::SIGNATURE_HEADER, signature)
+                .header(
+                    telephony::telnyx::signature::TIMESTAMP_HEADER,
+                    at.to_string(),
+                )
+                .body(body)
+        },
+        |_| true,
+    )
+    .await;
+    report(
+        "Telnyx call.answered → streaming_start",
+        &telnyx,
+        Some(&health),
+    );
+    println!(
+        "streams ordered from Telnyx's API: {} of {answers}",
+        streams.load(Ordering::SeqCst)
+    );
     Ok(())
 }

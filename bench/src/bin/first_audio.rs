@@ -1,4 +1,4 @@
-//! Answered → first bot audio at the caller: through the Twilio emulator and the edge, vs direct.
+//! Answered → first bot audio at the caller: through each carrier emulator and the edge, vs direct.
 //!
 //! The Backend (SQLite) and a real fleet worker run in this process on loopback, with a bot whose
 //! speech providers are the bench's OpenAI-compatible fakes (answering at once, so what is
@@ -9,9 +9,13 @@
 //!   caller connects over the `vox` media protocol (16 kHz PCM);
 //! - **Twilio path**: the Twilio emulator posts the number's signed voice webhook to the
 //!   Backend's telephony edge, which routes the call, reserves the worker and answers
-//!   `<Connect><Stream>`; the caller connects over Twilio's Media Streams (8 kHz μ-law in JSON).
+//!   `<Connect><Stream>`; the caller connects over Twilio's Media Streams (8 kHz μ-law in JSON);
+//! - **Telnyx path**: the Telnyx emulator posts the signed `call.initiated`; the edge routes the
+//!   call and answers it with `actions/answer`; on `call.answered` it reserves the worker and sends
+//!   `actions/streaming_start`; the caller connects over Telnyx's media stream (8 kHz PCMU).
 //!
-//! Each call's clock starts at its answer (the config request, or the voice webhook) and stops
+//! Each call's clock starts at its answer (the config request, the voice webhook, or Telnyx's
+//! answer) and stops
 //! when the bot's first audio reaches the caller. Callers hang up a few seconds in.
 
 use anyhow::Context;
@@ -24,7 +28,7 @@ use sim::{LoadConfig, LoadReport, Population};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Answer-to-first-audio latency through the Twilio emulator, against the simulator's path.
+/// Answer-to-first-audio latency through the carrier emulators, against the simulator's path.
 #[derive(Debug, Parser)]
 struct Args {
     /// Calls per path.
@@ -38,6 +42,8 @@ struct Args {
 const FLEET_SECRET: &str = "bench-fleet-secret-0123";
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "bench-twilio-auth-token";
+const CONNECTION: &str = "1494404757140276705";
+const API_KEY: &str = "KEY0BENCH0123456789";
 const NUMBER: &str = "+14155550150";
 
 fn callers() -> Population {
@@ -110,6 +116,8 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     worker.max_calls = u32::try_from(args.concurrency * 2)?;
+    // The fake providers listen on loopback, a private network a worker reaches only when allowed.
+    worker.outbound.allowed = egress::Allowed::parse("127.0.0.0/8, ::1")?;
     // The fakes take any key; the vendors' clients want one, and it goes only where the
     // platform sends the vendor.
     for vendor in ["openai", "vllm"] {
@@ -167,6 +175,34 @@ async fn main() -> anyhow::Result<()> {
             webhook_key: None,
         })
         .await?;
+    let telnyx = sim::TelnyxEmulator::start(
+        sim::TelnyxConfig {
+            connection_id: CONNECTION.into(),
+            api_key: API_KEY.into(),
+            webhook_url: String::new(),
+            population: callers(),
+            seed: 5,
+            channel_limit: usize::MAX,
+        },
+        0,
+    )
+    .await?;
+    let telnyx_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Telnyx,
+            name: "bench telnyx".into(),
+            account_sid: CONNECTION.into(),
+            secret: Some(API_KEY.into()),
+            api_url: Some(telnyx.api_url().to_owned()),
+            numbers: vec![E164Number::parse(NUMBER)?],
+            webhook_key: Some(telnyx.public_key()),
+        })
+        .await?;
+    telnyx.set_webhook_url(&format!(
+        "{base}/api/v1/telephony/telnyx/{}/call",
+        telnyx_account.id
+    ));
     let load = LoadConfig {
         bridge_url: base.clone(),
         secret: FLEET_SECRET.to_owned(),
@@ -196,13 +232,24 @@ async fn main() -> anyhow::Result<()> {
         voice_url: format!("{hooks}/voice"),
         status_callback: format!("{hooks}/status"),
     };
-    let twilio = sim::load::run(load, route, |_| {}).await?;
+    let twilio = sim::load::run(load.clone(), route, |_| {}).await?;
     line(
         "Twilio path: webhook, edge, Media Streams",
         &twilio,
         Some(&direct),
     );
-    for error in direct.errors.iter().chain(&twilio.errors) {
+    let telnyx = sim::load::run(load, Route::Telnyx(Arc::new(telnyx)), |_| {}).await?;
+    line(
+        "Telnyx path: answer, streaming_start, media",
+        &telnyx,
+        Some(&direct),
+    );
+    for error in direct
+        .errors
+        .iter()
+        .chain(&twilio.errors)
+        .chain(&telnyx.errors)
+    {
         println!("error: {error}");
     }
     // Every result reaches the Backend before the worker's folders go.

@@ -506,6 +506,7 @@ pub async fn sim(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .unwrap_or_default();
+    let mut borrowed_account = None;
     let (route, emulator): (_, Option<Emulator>) = match carrier {
         CarrierChoice::Sim => {
             let mut fleet = dialler::fleet::FleetClient::new(
@@ -523,7 +524,9 @@ pub async fn sim(
             (route, Some(Emulator::Twilio(emulator)))
         }
         CarrierChoice::Telnyx => {
-            let (route, emulator) = through_telnyx(settings, &number, &population).await?;
+            let (route, emulator, borrowed) =
+                through_telnyx(settings, &number, &population).await?;
+            borrowed_account = Some(borrowed);
             (route, Some(Emulator::Telnyx(emulator)))
         }
     };
@@ -548,7 +551,11 @@ pub async fn sim(
             r.failed
         );
     })
-    .await?;
+    .await;
+    if let Some(borrowed) = borrowed_account {
+        borrowed.give_back().await?;
+    }
+    let report = report?;
     let q = |values: &[f64], p: f64| {
         sim::LoadReport::quantile(values, p).map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
     };
@@ -643,14 +650,33 @@ async fn owning_account(
     Ok((store, account, base))
 }
 
+/// A carrier account pointed at an emulator for a run, and how it was before.
+struct Borrowed {
+    store: Arc<dyn store::Store>,
+    id: contracts::telephony::CarrierAccountId,
+    before: store::NewCarrierAccount,
+}
+
+impl Borrowed {
+    /// Points the account back where it was.
+    async fn give_back(self) -> anyhow::Result<()> {
+        self.store
+            .update_carrier_account(self.id, self.before)
+            .await
+            .context("point the account back at its carrier")?;
+        Ok(())
+    }
+}
+
 /// The Telnyx emulator as the application that owns `number`, its webhook URL the telephony
-/// edge's. Its signing key is its own, so the account's public key is set to it (the emulator is
-/// the account's carrier from now on, as `vox up` makes it).
+/// edge's. The edge commands the account's API and checks signatures with its public key, so for
+/// the run the account points at the emulator (its API URL and public key); `Borrowed` points it
+/// back.
 async fn through_telnyx(
     settings: &Settings,
     number: &contracts::E164Number,
     population: &sim::Population,
-) -> anyhow::Result<(sim::load::Route, Arc<sim::TelnyxEmulator>)> {
+) -> anyhow::Result<(sim::load::Route, Arc<sim::TelnyxEmulator>, Borrowed)> {
     let (store, account, base) = owning_account(settings, CarrierKind::Telnyx, number).await?;
     let api_key = store
         .carrier_account_secret(account.id)
@@ -669,21 +695,36 @@ async fn through_telnyx(
     )
     .await
     .context("start the Telnyx emulator")?;
-    let update = store::NewCarrierAccount {
+    let before = store::NewCarrierAccount {
         carrier: account.carrier,
         name: account.name.clone(),
         account_sid: account.account_sid.clone(),
         secret: None,
-        api_url: Some(emulator.api_url().to_owned()),
+        api_url: account.api_url.clone(),
         numbers: account.numbers.clone(),
-        webhook_key: Some(emulator.public_key()),
+        webhook_key: store
+            .carrier_account_webhook_key(account.id)
+            .await
+            .context("read the account's public key")?,
     };
+    let mut update = before.clone();
+    update.api_url = Some(emulator.api_url().to_owned());
+    update.webhook_key = Some(emulator.public_key());
     store
         .update_carrier_account(account.id, update)
         .await
         .context("point the account at the emulator")?;
     let emulator = Arc::new(emulator);
-    Ok((sim::load::Route::Telnyx(emulator.clone()), emulator))
+    let borrowed = Borrowed {
+        store,
+        id: account.id,
+        before,
+    };
+    Ok((
+        sim::load::Route::Telnyx(emulator.clone()),
+        emulator,
+        borrowed,
+    ))
 }
 
 /// The Twilio emulator as the account that owns `number`, ringing it at the telephony edge's

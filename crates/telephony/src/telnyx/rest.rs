@@ -128,10 +128,20 @@ fn refusal(status: u16, body: ErrorBody, call_id: CallId) -> CarrierError {
 
 impl TelnyxCarrier {
     pub fn new(config: TelnyxConfig) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_http(config, Self::http_client())
+    }
+
+    /// The HTTP client a `TelnyxCarrier` uses: one per process is enough (it pools connections
+    /// to Telnyx's API), and a new one per request would pay for its TLS setup each time.
+    pub fn http_client() -> reqwest::Client {
+        reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// A carrier over an HTTP client the caller keeps (the edge builds one per webhook).
+    pub fn with_http(config: TelnyxConfig, http: reqwest::Client) -> Self {
         Self {
             config,
             http,

@@ -93,17 +93,22 @@ async fn verify(state: &AppState, account: &CarrierAccount, webhook: &Webhook) -
     .map_err(|e| bad_signature(account, &e.to_string()))
 }
 
-/// The account's Call Control client.
+/// The account's Call Control client, over the process's one HTTP client to Telnyx.
 async fn client(state: &AppState, account: &CarrierAccount) -> ApiResult<TelnyxCarrier> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = HTTP.get_or_init(TelnyxCarrier::http_client).clone();
     let secret = state.store.carrier_account_secret(account.id).await?;
-    Ok(TelnyxCarrier::new(TelnyxConfig {
-        account: account.id,
-        connection_id: account.account_sid.clone(),
-        api_key: secret,
-        api_url: account.api_url.clone(),
-        public_url: state.config.public_url.clone().unwrap_or_default(),
-        numbers: Vec::new(),
-    }))
+    Ok(TelnyxCarrier::with_http(
+        TelnyxConfig {
+            account: account.id,
+            connection_id: account.account_sid.clone(),
+            api_key: secret,
+            api_url: account.api_url.clone(),
+            public_url: state.config.public_url.clone().unwrap_or_default(),
+            numbers: Vec::new(),
+        },
+        http,
+    ))
 }
 
 /// One verified webhook and what the edge needs to act on it.
