@@ -1,4 +1,4 @@
-//! The simulator end to end: campaigns through the dialler, inbound load, personas, carriers' paths.
+//! The simulator end to end: campaigns through the dialler, inbound load, personas, carriers.
 
 mod campaign;
 mod carrier;
