@@ -10,5 +10,6 @@ mod account;
 pub mod plivo;
 pub mod telnyx;
 pub mod twilio;
+mod xml;
 
 pub use account::{AccountCarrier, AccountConfig, client};

@@ -45,10 +45,17 @@ pub(super) async fn update_carrier_account(
     validate::carrier_account(&account, false)?;
     let before = carrier_account(pool, id).await?;
     if before.carrier != account.carrier {
-        return Err(StoreError::invalid(
-            "carrier",
-            format!("account {id} is a {} account", before.carrier),
-        ));
+        // Its webhooks, numbers and calls are that carrier's: a different carrier is a new
+        // account, not an edit.
+        return Err(StoreError::WrongState {
+            entity: "carrier account",
+            id: id.to_string(),
+            actual: format!("a {} account", before.carrier),
+            message: format!(
+                "its carrier cannot change; save a new account for {}",
+                account.carrier
+            ),
+        });
     }
     let sql = format!(
         "UPDATE carrier_accounts SET name = $2, account_sid = $3, secret = COALESCE($4, secret), \

@@ -77,15 +77,10 @@ async fn carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields(
     );
     let mut bad = account("main");
     bad.carrier = CarrierKind::Telnyx;
-    assert_eq!(
-        field(
-            store
-                .update_carrier_account(saved.id, bad)
-                .await
-                .unwrap_err()
-        ),
-        "carrier"
-    );
+    assert!(matches!(
+        store.update_carrier_account(saved.id, bad).await,
+        Err(StoreError::WrongState { .. })
+    ));
     assert!(matches!(
         store.create_carrier_account(account("main")).await,
         Err(StoreError::Conflict { .. })

@@ -1,5 +1,7 @@
-//! Plivo Voice: webhook signatures (V3) so far; the REST carrier, answer XML and statuses follow.
+//! Plivo Voice: V3 webhook signatures and answer XML so far; the REST carrier and statuses follow.
 //!
-//! Reference: <https://www.plivo.com/docs/voice/concepts/signature-validation>.
+//! References: <https://www.plivo.com/docs/voice/concepts/signature-validation>,
+//! <https://www.plivo.com/docs/voice/xml/audio-streaming>.
 
 pub mod signature;
+pub mod xml;

@@ -4,27 +4,10 @@
 //! bidirectional; `<Parameter>` values arrive in the stream's `start.customParameters`),
 //! <https://www.twilio.com/docs/voice/twiml/say>, <https://www.twilio.com/docs/voice/twiml/dial>.
 
+use crate::xml::{escape, response};
+
 /// The MIME type of a TwiML answer.
 pub const CONTENT_TYPE: &str = "application/xml";
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn response(body: &str) -> String {
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{body}</Response>")
-}
 
 /// Connects the call's audio both ways to the WebSocket at `url`, with custom parameters.
 pub fn connect_stream(url: &str, parameters: &[(&str, &str)]) -> String {

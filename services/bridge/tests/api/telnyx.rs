@@ -443,6 +443,12 @@ async fn telnyx_accounts_need_a_connection_id_and_a_public_key(app: TestApp) {
     let saved: Value = saved.json().await.unwrap();
     assert_eq!(saved["webhook_key_set"], true);
     assert!(!saved.to_string().contains(&public) && !saved.to_string().contains(API_KEY));
+    // Its carrier cannot change: that is a new account (found by the fuzzer).
+    let twilio = json!({"carrier": "twilio", "name": "EU", "secret": "t",
+        "account_sid": "AC00000000000000000000000000000001"});
+    let path = format!("/api/v1/carrier-accounts/{}", saved["id"]);
+    let (status, code, _) = error_of(app.put(&path, Some(&app.admin), &twilio).await).await;
+    assert_eq!((status, code.as_str()), (409, "conflict.state"));
     // A Twilio account has no separate webhook key.
     let twilio = json!({"carrier": "twilio", "name": "US", "secret": "t",
         "account_sid": "AC00000000000000000000000000000001", "webhook_key": public});
