@@ -199,7 +199,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     /// transaction; a second result is a `Conflict`, a stale move a `StaleTransition`, and
     /// either leaves nothing written.
     /// Replaces the minimal result a worker posts when an attach it accepted was never connected
-    /// (`fleet.attach_failed`) with the call's real result (another worker took the call), and
+    /// (`fleet.attach_failed`), or when it restarted and found the call unfinished
+    /// (`fleet.worker_lost`), with the call's real result (another worker took the call), and
     /// moves the call from where that left it to `to` with `outcome`. A `Conflict` when the
     /// stored result is anything else.
     async fn correct_attach_failed(

@@ -156,6 +156,24 @@ async fn attach(
             None,
         );
     }
+    // Noted on disk before the Backend hears of the call: fetching its config marks it in
+    // progress on this worker, so a worker killed from here on reports it lost when it starts
+    // again (found by the kill tests: killed between the fetch and the note, a call stayed in
+    // progress for ever). A call this worker already holds keeps its note.
+    let held = shared.slots.holds(call_id);
+    if !held && let Err(e) = shared.outbox.begin(call_id, Utc::now()).await {
+        shared
+            .outbox_broken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::error!(call_id = call_id.0, error = %e, "cannot note the call in the outbox");
+        return outbox_unwritable();
+    }
+    // Refused after the note: the note goes, unless the call is this worker's already.
+    let forget = |shared: Arc<Shared>| async move {
+        if !held && !shared.slots.holds(call_id) {
+            shared.outbox.end(call_id).await;
+        }
+    };
     let config = match shared.client.runtime_config(call_id).await {
         Ok(config) => {
             shared
@@ -164,6 +182,7 @@ async fn attach(
             config
         }
         Err(e @ ConfigError::UnknownCall(_)) => {
+            forget(shared.clone()).await;
             return error(
                 StatusCode::NOT_FOUND,
                 "not_found.call",
@@ -172,6 +191,7 @@ async fn attach(
             );
         }
         Err(e) => {
+            forget(shared.clone()).await;
             if matches!(e, ConfigError::Unavailable(_)) {
                 shared.backend_unreachable();
             }
@@ -186,18 +206,6 @@ async fn attach(
     };
     match shared.slots.reserve(request, config) {
         Ok((token, expires)) => {
-            // Noted on disk before the dialler hears of it: a worker killed during the call
-            // reports it lost when it starts again.
-            if let Err(e) = shared.outbox.begin(call_id, Utc::now()).await {
-                // The reservation is given up at once: no slot held, no lapse to report.
-                let _ = shared.slots.claim(&token);
-                shared.slots.release(call_id);
-                shared
-                    .outbox_broken
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                tracing::error!(call_id = call_id.0, error = %e, "cannot note the call in the outbox");
-                return outbox_unwritable();
-            }
             let left = expires.saturating_duration_since(tokio::time::Instant::now());
             let accepted = AttachAccepted {
                 call_id,
@@ -212,12 +220,15 @@ async fn attach(
             tracing::info!(call_id = call_id.0, "attach accepted");
             (StatusCode::ACCEPTED, Json(accepted)).into_response()
         }
-        Err(refusal @ (Refusal::Full | Refusal::Draining)) => error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "fleet.capacity_exhausted",
-            refusal.to_string(),
-            None,
-        ),
+        Err(refusal @ (Refusal::Full | Refusal::Draining)) => {
+            forget(shared.clone()).await;
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "fleet.capacity_exhausted",
+                refusal.to_string(),
+                None,
+            )
+        }
         Err(refusal @ Refusal::Duplicate(_)) => error(
             StatusCode::CONFLICT,
             "conflict.call",

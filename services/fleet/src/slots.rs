@@ -153,6 +153,17 @@ impl Slots {
         Ok((token, expires))
     }
 
+    /// Whether this worker holds `call_id`, reserved or live (nothing changes).
+    pub fn holds(&self, call_id: CallId) -> bool {
+        let mut inner = self.lock();
+        inner.prune(Instant::now());
+        inner.busy.contains_key(&call_id)
+            || inner
+                .reservations
+                .values()
+                .any(|r| r.request.call_id == call_id)
+    }
+
     /// Whether `token` names a live reservation (nothing changes).
     pub fn peek(&self, token: &str) -> Option<AttachRequest> {
         let mut inner = self.lock();

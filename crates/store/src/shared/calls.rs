@@ -291,7 +291,8 @@ pub(super) async fn correct_attach_failed(
     let sql = format!(
         "UPDATE calls SET result = $2, disposition = $3, state = $4, outcome = $5, \
          state_changed_at = $6, ended_at = COALESCE(ended_at, $6) \
-         WHERE id = $1 AND outcome = 'fleet.attach_failed' AND state = $7 \
+         WHERE id = $1 AND outcome IN ('fleet.attach_failed', 'fleet.worker_lost') \
+         AND state = $7 \
          RETURNING {CALL_COLUMNS}"
     );
     let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -218,8 +218,15 @@ async fn result(
         // A worker that accepted an attach it never saw connected posts `fleet.attach_failed`
         // when its reservation lapses; when another worker took the call meanwhile (the
         // dialler failed over), that worker's real result replaces it.
-        let superseded = call.outcome == Some(CallOutcomeCode::FleetAttachFailed)
-            && result.outcome != CallOutcomeCode::FleetAttachFailed;
+        // Likewise a restarted worker's `fleet.worker_lost` for a call the dialler had moved to
+        // another worker when the first died mid-attach.
+        let placeholder = |outcome| {
+            matches!(
+                outcome,
+                CallOutcomeCode::FleetAttachFailed | CallOutcomeCode::FleetWorkerLost
+            )
+        };
+        let superseded = call.outcome.is_some_and(placeholder) && !placeholder(result.outcome);
         if superseded && existing != &document {
             let corrected = state
                 .store

@@ -251,6 +251,39 @@ async fn a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call(app:
     assert_eq!(stored.outcome, Some(CallOutcomeCode::CallCompleted));
 }
 
+/// A worker killed while it took a call reports it lost when it restarts, but the dialler had
+/// failed over to another worker, which talked to the callee: that worker's result replaces the
+/// report (found by the kill tests).
+async fn a_real_result_replaces_a_restarted_worker_report_of_the_call_as_lost(app: TestApp) {
+    let call_id = leased_call(&app).await;
+    walk_to_in_progress(&app, call_id).await;
+    let path = format!("/api/v1/calls/{call_id}/result");
+    let mut lost = result_body(call_id, "fleet.worker_lost");
+    lost["transcript"] = json!([]);
+    lost["analysis"] = json!({});
+    assert_eq!(
+        app.post(&path, Some(FLEET_SECRET), &lost).await.status(),
+        200
+    );
+    let call = contracts::CallId(call_id);
+    assert_eq!(
+        app.store.call(call).await.unwrap().outcome,
+        Some(CallOutcomeCode::FleetWorkerLost)
+    );
+    let real = result_body(call_id, "call.completed");
+    assert_eq!(
+        app.post(&path, Some(FLEET_SECRET), &real).await.status(),
+        200
+    );
+    let stored = app.store.call(call).await.unwrap();
+    assert_eq!(
+        (stored.state, stored.outcome),
+        (CallState::Completed, Some(CallOutcomeCode::CallCompleted))
+    );
+    let contact = app.store.contact(stored.contact_id.unwrap()).await.unwrap();
+    assert_eq!(contact.status, ContactStatus::Done, "not redialled");
+}
+
 /// M3: a long call's result is far bigger than the API's 2 MiB body limit, and is still taken.
 async fn a_result_over_the_apis_body_limit_is_still_stored(app: TestApp) {
     let call_id = leased_call(&app).await;
@@ -271,6 +304,7 @@ async fn a_result_over_the_apis_body_limit_is_still_stored(app: TestApp) {
 
 api_tests!(
     a_result_over_the_apis_body_limit_is_still_stored,
+    a_real_result_replaces_a_restarted_worker_report_of_the_call_as_lost,
     a_real_result_replaces_the_attach_failed_one_of_a_failed_over_call,
     the_call_log_filters_by_outcome_disposition_phone_and_transcript_text,
     config_needs_the_fleet_secret_and_renders_the_contact,
