@@ -43,9 +43,16 @@ fn message(timestamp: &str, body: &[u8]) -> Vec<u8> {
     signed
 }
 
+/// Standard base64 that, like most decoders (Python's, Node's), ignores the unused low bits of
+/// the last character, so a key copied from any tool reads the same.
+const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
 /// The account's public key, from its base64 form.
 pub fn public_key(base64_key: &str) -> Result<VerifyingKey, SignatureError> {
-    let bytes = base64::engine::general_purpose::STANDARD
+    let bytes = LENIENT
         .decode(base64_key.trim())
         .map_err(|e| SignatureError::PublicKey(e.to_string()))?;
     let bytes: [u8; 32] = bytes
@@ -113,6 +120,11 @@ mod tests {
             public_key_base64(&rfc8032_key()),
             "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
         );
+        // The same key with the last character's unused bits set (as some tools write it) reads
+        // the same (found by the API fuzzer).
+        let canonical = public_key("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap();
+        let loose = public_key("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURr=").unwrap();
+        assert_eq!(canonical, loose);
     }
 
     #[test]
