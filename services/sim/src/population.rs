@@ -135,6 +135,19 @@ pub enum Fate {
 impl Population {
     /// What a person who answered does on the line: say hello (when they do), the script, then
     /// the persona; speak over the bot once if the draw `u` (uniform in `[0, 1)`) says so.
+    /// What an answering machine does: its greeting at once, the beep, then silence until it
+    /// hangs up (at most 30 s).
+    pub fn voicemail_part(&self) -> crate::callee::Part {
+        crate::callee::Part {
+            lines: vec![self.voicemail_greeting.clone()],
+            speak_first: true,
+            beep: true,
+            hang_up_after: std::time::Duration::from_secs_f64(self.hang_up_after_secs.min(30.0)),
+            persona: None,
+            barge_in: None,
+        }
+    }
+
     pub fn person_part(
         &self,
         persona: Option<std::sync::Arc<crate::Persona>>,

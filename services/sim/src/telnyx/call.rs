@@ -222,15 +222,7 @@ async fn lifetime(hooks: &Hooks, fate: Fate, commands: &mut UnboundedReceiver<Co
         });
     }
     let part = if voicemail {
-        let population = &shared.config.population;
-        Part {
-            lines: vec![population.voicemail_greeting.clone()],
-            speak_first: true,
-            beep: true,
-            hang_up_after: Duration::from_secs_f64(population.hang_up_after_secs.min(30.0)),
-            persona: None,
-            barge_in: None,
-        }
+        shared.config.population.voicemail_part()
     } else {
         let u = shared.rng.lock().random::<f64>();
         shared.config.population.person_part(None, u)

@@ -33,7 +33,7 @@ mod call;
 
 use crate::callee::{Conversation, Part};
 use crate::population::Population;
-use crate::twilio::Faults;
+use crate::twilio::{Fault, Faults};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -301,32 +301,25 @@ async fn dial(
     if !authorised(&shared, &headers) {
         return unauthorised();
     }
-    {
-        let mut faults = shared.faults.lock();
-        if faults.rate_limited > 0 {
-            faults.rate_limited -= 1;
-            shared.stats.lock().refused += 1;
-            let detail = "You have exceeded the maximum number of allowed requests.";
-            return error(
+    let fault = shared.faults.lock().take();
+    if let Some(fault) = fault {
+        shared.stats.lock().refused += 1;
+        return match fault {
+            Fault::RateLimited => error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "10011",
                 "Too many requests",
-                detail,
+                "You have exceeded the maximum number of allowed requests.",
                 "",
-            );
-        }
-        if faults.unavailable > 0 {
-            faults.unavailable -= 1;
-            shared.stats.lock().refused += 1;
-            let detail = "An unexpected error occured.";
-            return error(
+            ),
+            Fault::Unavailable => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "10007",
                 "Unexpected error",
-                detail,
+                "An unexpected error occured.",
                 "",
-            );
-        }
+            ),
+        };
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(

@@ -62,6 +62,28 @@ pub struct Faults {
     pub unavailable: u32,
 }
 
+/// The fault the next request meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    RateLimited,
+    Unavailable,
+}
+
+impl Faults {
+    /// Takes the next injected fault, if any is left (rate limits first).
+    pub(crate) fn take(&mut self) -> Option<Fault> {
+        if self.rate_limited > 0 {
+            self.rate_limited -= 1;
+            Some(Fault::RateLimited)
+        } else if self.unavailable > 0 {
+            self.unavailable -= 1;
+            Some(Fault::Unavailable)
+        } else {
+            None
+        }
+    }
+}
+
 /// What the emulator did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TwilioStats {
@@ -265,22 +287,17 @@ async fn create(
     if !authorised(&shared, &account, &headers) {
         return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
-    {
-        let mut faults = shared.faults.lock();
-        if faults.rate_limited > 0 {
-            faults.rate_limited -= 1;
-            shared.stats.lock().refused += 1;
-            return error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
-        }
-        if faults.unavailable > 0 {
-            faults.unavailable -= 1;
-            shared.stats.lock().refused += 1;
-            return error(
+    let fault = shared.faults.lock().take();
+    if let Some(fault) = fault {
+        shared.stats.lock().refused += 1;
+        return match fault {
+            Fault::RateLimited => error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests"),
+            Fault::Unavailable => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 20500,
                 "An internal server error has occurred",
-            );
-        }
+            ),
+        };
     }
     let params = form(&body);
     let Some(to) = first(&params, "To") else {
