@@ -14,9 +14,10 @@ use std::sync::Arc;
 pub struct AccountConfig {
     pub account: CarrierAccountId,
     pub carrier: CarrierKind,
-    /// The carrier's account id (Twilio's Account SID, Telnyx's Call Control connection id).
+    /// The carrier's account id (Twilio's Account SID, Telnyx's Call Control connection id,
+    /// Plivo's Auth ID).
     pub account_sid: String,
-    /// What signs requests (Twilio's Auth Token, Telnyx's API key).
+    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's API key).
     pub secret: String,
     /// The REST API's base (the carrier's own unless an emulator's).
     pub api_url: Option<String>,
@@ -75,6 +76,17 @@ pub fn client(config: AccountConfig) -> Result<Arc<dyn AccountCarrier>, String> 
                 api_key: config.secret,
                 api_url: config.api_url,
                 public_url: config.public_url,
+                numbers: config.numbers,
+            },
+        ))),
+        CarrierKind::Plivo => Ok(Arc::new(crate::plivo::PlivoCarrier::new(
+            crate::plivo::PlivoConfig {
+                account: config.account,
+                auth_id: config.account_sid,
+                auth_token: config.secret,
+                api_url: config.api_url,
+                public_url: config.public_url,
+                calls_per_second: config.calls_per_second,
                 numbers: config.numbers,
             },
         ))),

@@ -7,6 +7,7 @@
 //! `account` builds a saved account's client, whatever its carrier.
 
 mod account;
+mod pace;
 pub mod plivo;
 pub mod telnyx;
 pub mod twilio;

@@ -9,7 +9,7 @@ type AccountView = components['schemas']['AccountView'];
 const CARRIERS = [
   { value: 'twilio', label: 'Twilio' },
   { value: 'telnyx', label: 'Telnyx' },
-  { value: 'plivo', label: 'Plivo (next)', disabled: true },
+  { value: 'plivo', label: 'Plivo' },
   { value: 'vonage', label: 'Vonage (next)', disabled: true },
   { value: 'exotel', label: 'Exotel (next)', disabled: true },
 ];
@@ -22,6 +22,7 @@ const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid:
 const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> = {
   twilio: { sid: 'Account SID', sidHint: 'AC…', secret: 'Auth token' },
   telnyx: { sid: 'Connection ID', sidHint: 'Call Control application id (digits)', secret: 'API key' },
+  plivo: { sid: 'Auth ID', sidHint: 'MA… (or a subaccount SA…)', secret: 'Auth token' },
 };
 
 /// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
@@ -37,6 +38,9 @@ function check(draft: Draft): Record<string, string> {
     if (!/^[0-9]{1,32}$/.test(draft.accountSid.trim())) found.account_sid = "Telnyx connection ids are the Call Control application's digits.";
     if (draft.id === null && !draft.secret) found.secret = 'The API key is needed to place and control calls.';
     if ((draft.id === null || draft.webhookKey) && !/^[A-Za-z0-9+/]{43}=$/.test(draft.webhookKey.trim())) found.webhook_key = 'The public key from Keys & Credentials: 44 characters of base64.';
+  } else if (draft.carrier === 'plivo') {
+    if (!/^[MS]A[A-Z0-9]{18}$/.test(draft.accountSid.trim())) found.account_sid = 'Plivo Auth IDs are MA (or SA) and 18 capital letters or digits.';
+    if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
   } else {
     if (!/^AC[0-9a-fA-F]{32}$/.test(draft.accountSid.trim())) found.account_sid = 'Twilio Account SIDs are AC and 32 hex digits.';
     if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';

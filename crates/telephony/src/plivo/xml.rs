@@ -13,11 +13,18 @@ use crate::xml::{escape, response};
 pub const CONTENT_TYPE: &str = "application/xml";
 
 /// Streams the call's audio both ways to the WebSocket at `url`, in μ-law at 8 kHz, for as long
-/// as the socket stays open; the call ends with it.
-pub fn stream(url: &str) -> String {
+/// as the socket stays open; the call ends with it. `headers` reach the stream's `start` as
+/// `extra_headers` (`extraHeaders`, `name=value` pairs separated by commas).
+pub fn stream(url: &str, headers: &[(&str, &str)]) -> String {
+    let extra = if headers.is_empty() {
+        String::new()
+    } else {
+        let pairs: Vec<String> = headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(" extraHeaders=\"{}\"", escape(&pairs.join(",")))
+    };
     response(&format!(
         "<Stream bidirectional=\"true\" keepCallAlive=\"true\" \
-         contentType=\"audio/x-mulaw;rate=8000\">{}</Stream>",
+         contentType=\"audio/x-mulaw;rate=8000\"{extra}>{}</Stream>",
         escape(url)
     ))
 }
@@ -50,10 +57,14 @@ mod tests {
     #[test]
     fn answers_are_plivo_xml_with_their_values_escaped() {
         assert_eq!(
-            stream("wss://w/ws/plivo/t?a=1&b=2"),
+            stream("wss://w/ws/plivo/t?a=1&b=2", &[]),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Stream bidirectional=\"true\" \
              keepCallAlive=\"true\" contentType=\"audio/x-mulaw;rate=8000\">\
              wss://w/ws/plivo/t?a=1&amp;b=2</Stream></Response>"
+        );
+        assert!(
+            stream("wss://w", &[("call_id", "7"), ("x", "y")])
+                .contains("audio/x-mulaw;rate=8000\" extraHeaders=\"call_id=7,x=y\">wss://w<")
         );
         assert!(
             speak_and_hang_up("Sorry <all> & bye")

@@ -19,7 +19,6 @@ use contracts::telephony::CarrierAccountId;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// One Twilio account as the dialler uses it.
 #[derive(Clone)]
@@ -57,7 +56,7 @@ pub struct TwilioCarrier {
     http: reqwest::Client,
     webhooks: Webhooks,
     calls: Mutex<HashMap<CallId, String>>,
-    next_slot: Mutex<Option<Instant>>,
+    pacer: crate::pace::Pacer,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -81,11 +80,11 @@ impl TwilioCarrier {
             .unwrap_or_default();
         let webhooks = Webhooks::new(&config.public_url, config.account);
         Self {
-            config,
             http,
             webhooks,
             calls: Mutex::new(HashMap::new()),
-            next_slot: Mutex::new(None),
+            pacer: crate::pace::Pacer::new(config.calls_per_second),
+            config,
         }
     }
 
@@ -107,20 +106,6 @@ impl TwilioCarrier {
             .get(&call_id)
             .cloned()
             .ok_or(CarrierError::UnknownCall(call_id))
-    }
-
-    /// Takes the next placement slot under the account's CPS, or says how long until one.
-    fn take_slot(&self) -> Result<(), Duration> {
-        let now = Instant::now();
-        let gap = Duration::from_secs_f64(1.0 / self.config.calls_per_second.max(0.01));
-        let mut next = self.next_slot.lock();
-        match *next {
-            Some(at) if at > now => Err(at - now),
-            _ => {
-                *next = Some(now + gap);
-                Ok(())
-            }
-        }
     }
 
     async fn post(
@@ -196,7 +181,7 @@ impl Carrier for TwilioCarrier {
                 )
             })?,
         };
-        if let Err(wait) = self.take_slot() {
+        if let Err(wait) = self.pacer.take() {
             return Err(CarrierError::RateLimited(format!(
                 "the account places {} call(s) per second; next in {} ms",
                 self.config.calls_per_second,

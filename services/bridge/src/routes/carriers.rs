@@ -28,9 +28,10 @@ pub(crate) struct AccountBody {
     #[schemars(schema_with = "contracts::shape::non_blank")]
     name: String,
     /// The carrier's account id: Twilio's `AC…` Account SID, Telnyx's Call Control application
-    /// id (its `connection_id`, digits).
+    /// id (its `connection_id`, digits), Plivo's Auth ID (`MA…` or a subaccount's `SA…`).
     account_sid: String,
-    /// What signs requests (Twilio's Auth Token, Telnyx's V2 API key): required on create, kept
+    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's V2 API key): required on
+    /// create, kept
     /// when left out of an update, never shown.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
@@ -52,10 +53,12 @@ pub(crate) struct AccountBody {
 }
 
 /// The carriers an account may be saved for now.
-const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio, CarrierKind::Telnyx];
+const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio, CarrierKind::Telnyx, CarrierKind::Plivo];
 
 /// A Twilio Account SID.
 const TWILIO_SID: &str = r"^AC[0-9a-fA-F]{32}$";
+/// A Plivo Auth ID: an account's `MA…` or a subaccount's `SA…`, 20 characters (the SDK's check).
+const PLIVO_AUTH_ID: &str = r"^[MS]A[A-Z0-9]{18}$";
 /// A Telnyx Call Control application id.
 const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
 /// A Telnyx public key: 32 bytes in base64 (and a point of Ed25519's curve, which no pattern
@@ -79,6 +82,14 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                 "twilio",
                 serde_json::json!({
                     "properties": {"account_sid": {"pattern": TWILIO_SID}},
+                    "not": {"required": ["webhook_key"]},
+                })
+            ),
+            // Plivo verifies webhooks with the Auth Token too.
+            rule(
+                "plivo",
+                serde_json::json!({
+                    "properties": {"account_sid": {"pattern": PLIVO_AUTH_ID}},
                     "not": {"required": ["webhook_key"]},
                 })
             ),
@@ -145,10 +156,11 @@ pub(crate) struct AccountView {
     /// Whether a webhook key is saved (never shown).
     webhook_key_set: bool,
     /// The URL to give the carrier for inbound calls (`VOX_PUBLIC_URL` based; `null` until it is
-    /// set): Twilio's voice URL on each number, Telnyx's Call Control application webhook URL.
+    /// set): Twilio's voice URL on each number, Telnyx's Call Control application webhook URL,
+    /// the Plivo application's answer URL.
     inbound_voice_url: Option<String>,
-    /// The status callback URL for inbound numbers (Twilio; Telnyx sends everything to the
-    /// webhook URL).
+    /// The status callback URL for inbound numbers (Twilio's status callback, the Plivo
+    /// application's hang-up URL; Telnyx sends everything to the webhook URL).
     inbound_status_url: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
@@ -178,11 +190,14 @@ fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
         webhook_key_set: account.webhook_key_set,
         inbound_voice_url: base.as_ref().map(|b| match account.carrier {
             CarrierKind::Telnyx => format!("{b}/call"),
+            CarrierKind::Plivo => format!("{b}/answer"),
             _ => format!("{b}/voice"),
         }),
-        inbound_status_url: base
-            .filter(|_| account.carrier == CarrierKind::Twilio)
-            .map(|b| format!("{b}/status")),
+        inbound_status_url: base.and_then(|b| match account.carrier {
+            CarrierKind::Twilio => Some(format!("{b}/status")),
+            CarrierKind::Plivo => Some(format!("{b}/hangup")),
+            _ => None,
+        }),
         created_at: account.created_at,
         updated_at: account.updated_at,
     }
@@ -199,7 +214,7 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
         return Err(ApiError::invalid(
             "carrier",
             format!(
-                "{} accounts are not supported yet (twilio and telnyx are)",
+                "{} accounts are not supported yet (twilio, telnyx and plivo are)",
                 body.carrier
             ),
         ));
@@ -239,6 +254,26 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
                     ));
                 }
                 None => {}
+            }
+        }
+        CarrierKind::Plivo => {
+            let auth_id = sid.len() == 20
+                && (sid.starts_with("MA") || sid.starts_with("SA"))
+                && sid[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !auth_id {
+                return Err(ApiError::invalid(
+                    "account_sid",
+                    "a Plivo Auth ID is MA (or a subaccount's SA) and 18 capital letters or \
+                     digits (the console's overview page)",
+                ));
+            }
+            if body.webhook_key.is_some() {
+                return Err(ApiError::invalid(
+                    "webhook_key",
+                    "a Plivo account's webhooks are verified with its Auth Token (the secret)",
+                ));
             }
         }
         _ => {

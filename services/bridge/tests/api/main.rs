@@ -12,6 +12,7 @@ mod health;
 mod knowledge;
 mod live;
 mod ops;
+mod plivo;
 mod recordings;
 mod reports;
 mod settings;

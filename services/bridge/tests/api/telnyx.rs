@@ -134,7 +134,7 @@ async fn dialling(app: &TestApp, control_id: &str) -> CallId {
 }
 
 /// An outbound call the dialler has placed, its carrier id not yet in the store.
-async fn placed(app: &TestApp) -> CallId {
+pub(crate) async fn placed(app: &TestApp) -> CallId {
     let name = format!("Bot {}", rand::random::<u32>());
     let body = json!({"name": name, "spec": bot_spec()});
     let bot: Value = app

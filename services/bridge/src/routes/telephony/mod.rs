@@ -8,6 +8,7 @@
 //! the caller hears the abandon message and the call ends `dial.abandoned`. The dialler follows
 //! these moves from the store. `twilio.rs` is Twilio's, `telnyx.rs` Telnyx's Call Control.
 
+mod plivo;
 mod telnyx;
 mod twilio;
 
@@ -24,6 +25,7 @@ use chrono::Utc;
 use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::telephony::{CarrierAccountId, CarrierKind};
 use fleet_client::AttachError;
+use serde_json::Value;
 use std::time::Duration;
 use store::CarrierAccount;
 
@@ -92,6 +94,7 @@ async fn webhook(
     match kind {
         CarrierKind::Twilio => twilio::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Telnyx => telnyx::handle(&state, &account, &hook, webhook).await,
+        CarrierKind::Plivo => plivo::handle(&state, &account, &hook, webhook).await,
         other => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found.carrier",
@@ -157,6 +160,81 @@ pub(crate) async fn attach(state: &AppState, request: &AttachRequest) -> Attache
     }
 }
 
+/// A verified request's parameters.
+pub(crate) struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn required(&self, name: &str) -> ApiResult<&str> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::invalid(name, "is missing"))
+    }
+
+    pub fn json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+}
+
+/// `?call=ID` of an outbound webhook's URL (signed with the rest of the URL).
+pub(crate) fn call_param(url: &str) -> ApiResult<Option<contracts::CallId>> {
+    query_param(url, "call")
+        .map(|v| {
+            v.parse::<i64>()
+                .map(contracts::CallId)
+                .map_err(|_| ApiError::invalid("call", "is not a call id"))
+        })
+        .transpose()
+}
+
+/// A query parameter of a webhook's URL.
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
+    let (_, query) = url.split_once('?')?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The outbound call a webhook names, refused unless we placed it as one of `legs` (the
+/// carrier's ids for the call: Plivo has a request id before its call id).
+pub(crate) async fn placed_call(
+    state: &AppState,
+    id: contracts::CallId,
+    carrier: CarrierKind,
+    legs: &[&str],
+) -> ApiResult<store::Call> {
+    let call = state.store.call(id).await.map_err(|_| {
+        tracing::warn!(%id, %carrier, ?legs, "a webhook for a call we never placed");
+        ApiError::not_found(format!("there is no call {id}"))
+    })?;
+    if call.direction != contracts::runtime_config::CallDirection::Outbound
+        || call
+            .carrier_call_id
+            .as_deref()
+            .is_some_and(|leg| !legs.contains(&leg))
+    {
+        tracing::warn!(%id, %carrier, ?legs, "a webhook whose call is not the call's leg");
+        return Err(ApiError::conflict(
+            "conflict.carrier_call",
+            format!(
+                "call {id} is not {carrier} call {}",
+                legs.first().unwrap_or(&"")
+            ),
+        ));
+    }
+    Ok(call)
+}
+
 /// An answered call's leg at its carrier.
 #[derive(Clone, Copy)]
 pub(crate) struct Leg<'a> {
@@ -170,7 +248,7 @@ pub(crate) fn edge_move(
     call: contracts::CallId,
     to: contracts::CallState,
     leg: Leg<'_>,
-    detail: serde_json::Value,
+    detail: Value,
 ) -> store::Transition {
     let mut transition = store::Transition::new(call, to, to, Utc::now());
     let mut detail = detail;

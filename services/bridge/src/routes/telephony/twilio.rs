@@ -8,7 +8,10 @@
 //! Outbound webhooks carry our call id in the URL (`?call=ID`, signed with the rest); an inbound
 //! call's voice request has none and is routed by its `To` number.
 
-use super::{Leg, UNROUTED_MESSAGE, Webhook, bad_signature, connect_to_worker, edge_move};
+use super::{
+    Leg, Params, UNROUTED_MESSAGE, Webhook, bad_signature, call_param, connect_to_worker,
+    edge_move, placed_call,
+};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::http::{StatusCode, header};
@@ -18,36 +21,9 @@ use contracts::attach::MediaProtocol;
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
-use serde_json::{Value, json};
+use serde_json::json;
 use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
 use telephony::twilio::{SIGNATURE_HEADER, signature, status, twiml};
-
-/// A verified request's parameters.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn required(&self, name: &str) -> ApiResult<&str> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::invalid(name, "is missing"))
-    }
-
-    fn json(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        )
-    }
-}
 
 pub(super) async fn handle(
     state: &AppState,
@@ -83,7 +59,7 @@ pub(super) async fn handle(
     }
     let call_sid = params.required("CallSid")?.to_owned();
     let call = match call_param(&webhook.url)? {
-        Some(id) => Some(placed_call(state, id, &call_sid).await?),
+        Some(id) => Some(placed_call(state, id, CarrierKind::Twilio, &[&call_sid]).await?),
         None => None,
     };
     match (hook, call) {
@@ -94,44 +70,6 @@ pub(super) async fn handle(
         ("amd", None) => Err(ApiError::invalid("call", "is missing from the URL")),
         (other, _) => Err(ApiError::not_found(format!("no Twilio webhook {other:?}"))),
     }
-}
-
-/// `?call=ID` of an outbound webhook's URL.
-fn call_param(url: &str) -> ApiResult<Option<CallId>> {
-    let Some((_, query)) = url.split_once('?') else {
-        return Ok(None);
-    };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    pairs
-        .iter()
-        .find(|(k, _)| k == "call")
-        .map(|(_, v)| {
-            v.parse::<i64>()
-                .map(CallId)
-                .map_err(|_| ApiError::invalid("call", "is not a call id"))
-        })
-        .transpose()
-}
-
-/// The outbound call a webhook names, refused unless we placed it as this Twilio call.
-async fn placed_call(state: &AppState, id: CallId, call_sid: &str) -> ApiResult<Call> {
-    let call = state.store.call(id).await.map_err(|_| {
-        tracing::warn!(%id, call_sid, "a Twilio webhook for a call we never placed");
-        ApiError::not_found(format!("there is no call {id}"))
-    })?;
-    if call.direction != CallDirection::Outbound
-        || call
-            .carrier_call_id
-            .as_deref()
-            .is_some_and(|sid| sid != call_sid)
-    {
-        tracing::warn!(%id, call_sid, "a Twilio webhook whose CallSid is not the call's");
-        return Err(ApiError::conflict(
-            "conflict.carrier_call",
-            format!("call {id} is not Twilio call {call_sid}"),
-        ));
-    }
-    Ok(call)
 }
 
 fn twiml(body: String) -> Response {
