@@ -4,7 +4,6 @@
 
 use crate::config::{CarrierChoice, Requirement, Settings};
 use anyhow::Context;
-use contracts::telephony::CarrierKind;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -494,7 +493,7 @@ pub async fn sim(
 ) -> anyhow::Result<()> {
     settings.require(match carrier {
         CarrierChoice::Sim => Requirement::Sim,
-        CarrierChoice::Twilio | CarrierChoice::Telnyx => Requirement::SimThroughCarrier,
+        _ => Requirement::SimThroughCarrier,
     })?;
     let number = sim::load::number(number).context("--number")?;
     let population = match population {
@@ -506,8 +505,7 @@ pub async fn sim(
         .as_ref()
         .map(|s| s.expose_secret().to_owned())
         .unwrap_or_default();
-    let mut borrowed_account = None;
-    let (route, emulator): (_, Option<Emulator>) = match carrier {
+    let (route, emulator, borrowed_account) = match carrier {
         CarrierChoice::Sim => {
             let mut fleet = dialler::fleet::FleetClient::new(
                 settings.fleet_urls.clone(),
@@ -517,18 +515,9 @@ pub async fn sim(
             if let Some(url) = &settings.redis_url {
                 fleet = fleet.with_registry(redis_registry(url).await?);
             }
-            (sim::load::Route::Fleet(Arc::new(fleet)), None)
+            (sim::load::Route::Fleet(Arc::new(fleet)), None, None)
         }
-        CarrierChoice::Twilio => {
-            let (route, emulator) = through_twilio(settings, &number, &population).await?;
-            (route, Some(Emulator::Twilio(emulator)))
-        }
-        CarrierChoice::Telnyx => {
-            let (route, emulator, borrowed) =
-                through_telnyx(settings, &number, &population).await?;
-            borrowed_account = Some(borrowed);
-            (route, Some(Emulator::Telnyx(emulator)))
-        }
+        carrier => crate::through::emulator(settings, carrier, &number, &population).await?,
     };
     let config = sim::LoadConfig {
         bridge_url: settings
@@ -577,31 +566,8 @@ pub async fn sim(
         q(&report.call_secs, 0.5),
         q(&report.call_secs, 0.95)
     );
-    match emulator {
-        Some(Emulator::Twilio(emulator)) => {
-            let stats = emulator.stats();
-            println!(
-                "twilio emulator: {} webhooks sent, {} failed · {} streams · {} hung up through the REST API · {} transferred",
-                stats.webhooks,
-                stats.webhook_failures,
-                stats.streamed,
-                stats.hung_up,
-                stats.transferred_to.len()
-            );
-        }
-        Some(Emulator::Telnyx(emulator)) => {
-            let stats = emulator.stats();
-            println!(
-                "telnyx emulator: {} webhooks sent, {} failed · {} streams · {} hung up through Call Control · {} left in silence · {} transferred",
-                stats.webhooks,
-                stats.webhook_failures,
-                stats.streamed,
-                stats.hung_up,
-                stats.left_in_silence,
-                stats.transferred_to.len()
-            );
-        }
-        None => {}
+    if let Some(emulator) = &emulator {
+        println!("{}", emulator.summary());
     }
     for error in &report.errors {
         println!("error: {error}");
@@ -610,155 +576,6 @@ pub async fn sim(
         anyhow::bail!("{} of {} calls failed", report.failed, report.calls);
     }
     Ok(())
-}
-
-/// A carrier emulator the callers ring through.
-enum Emulator {
-    Twilio(Arc<sim::TwilioEmulator>),
-    Telnyx(Arc<sim::TelnyxEmulator>),
-}
-
-/// The saved account of `carrier` that owns `number`, and the edge's base URL.
-async fn owning_account(
-    settings: &Settings,
-    carrier: CarrierKind,
-    number: &contracts::E164Number,
-) -> anyhow::Result<(Arc<dyn store::Store>, store::CarrierAccount, String)> {
-    let store = open_store(settings).await?;
-    let accounts = store
-        .list_carrier_accounts()
-        .await
-        .context("list the carrier accounts")?;
-    let account = accounts
-        .into_iter()
-        .find(|a| a.carrier == carrier && a.numbers.contains(number))
-        .with_context(|| {
-            let name = carrier.as_str();
-            let name = name[..1].to_uppercase() + &name[1..];
-            format!(
-                "no {name} carrier account owns {number}: add it to an account's numbers \
-                 (console: Settings → Carriers)"
-            )
-        })?;
-    let base = settings
-        .vox_public_url
-        .as_deref()
-        .or(settings.voxbridge_url.as_deref())
-        .context("checked by require")?
-        .trim_end_matches('/')
-        .to_owned();
-    Ok((store, account, base))
-}
-
-/// A carrier account pointed at an emulator for a run, and how it was before.
-struct Borrowed {
-    store: Arc<dyn store::Store>,
-    id: contracts::telephony::CarrierAccountId,
-    before: store::NewCarrierAccount,
-}
-
-impl Borrowed {
-    /// Points the account back where it was.
-    async fn give_back(self) -> anyhow::Result<()> {
-        self.store
-            .update_carrier_account(self.id, self.before)
-            .await
-            .context("point the account back at its carrier")?;
-        Ok(())
-    }
-}
-
-/// The Telnyx emulator as the application that owns `number`, its webhook URL the telephony
-/// edge's. The edge commands the account's API and checks signatures with its public key, so for
-/// the run the account points at the emulator (its API URL and public key); `Borrowed` points it
-/// back.
-async fn through_telnyx(
-    settings: &Settings,
-    number: &contracts::E164Number,
-    population: &sim::Population,
-) -> anyhow::Result<(sim::load::Route, Arc<sim::TelnyxEmulator>, Borrowed)> {
-    let (store, account, base) = owning_account(settings, CarrierKind::Telnyx, number).await?;
-    let api_key = store
-        .carrier_account_secret(account.id)
-        .await
-        .context("read the account's API key")?;
-    let emulator = sim::TelnyxEmulator::start(
-        sim::TelnyxConfig {
-            connection_id: account.account_sid.clone(),
-            api_key,
-            webhook_url: format!("{base}/api/v1/telephony/telnyx/{}/call", account.id),
-            population: population.clone(),
-            seed: rand::random(),
-            channel_limit: usize::MAX,
-        },
-        0,
-    )
-    .await
-    .context("start the Telnyx emulator")?;
-    let before = store::NewCarrierAccount {
-        carrier: account.carrier,
-        name: account.name.clone(),
-        account_sid: account.account_sid.clone(),
-        secret: None,
-        api_url: account.api_url.clone(),
-        numbers: account.numbers.clone(),
-        webhook_key: store
-            .carrier_account_webhook_key(account.id)
-            .await
-            .context("read the account's public key")?,
-    };
-    let mut update = before.clone();
-    update.api_url = Some(emulator.api_url().to_owned());
-    update.webhook_key = Some(emulator.public_key());
-    store
-        .update_carrier_account(account.id, update)
-        .await
-        .context("point the account at the emulator")?;
-    let emulator = Arc::new(emulator);
-    let borrowed = Borrowed {
-        store,
-        id: account.id,
-        before,
-    };
-    Ok((
-        sim::load::Route::Telnyx(emulator.clone()),
-        emulator,
-        borrowed,
-    ))
-}
-
-/// The Twilio emulator as the account that owns `number`, ringing it at the telephony edge's
-/// webhooks (`VOX_PUBLIC_URL`, else `VOXBRIDGE_URL`): the account's Auth Token is read from the
-/// store so the webhooks are signed as Twilio would sign them.
-async fn through_twilio(
-    settings: &Settings,
-    number: &contracts::E164Number,
-    population: &sim::Population,
-) -> anyhow::Result<(sim::load::Route, Arc<sim::TwilioEmulator>)> {
-    let (store, account, base) = owning_account(settings, CarrierKind::Twilio, number).await?;
-    let token = store
-        .carrier_account_secret(account.id)
-        .await
-        .context("read the account's Auth Token")?;
-    let emulator = sim::TwilioEmulator::start(
-        sim::EmulatorConfig {
-            account_sid: account.account_sid.clone(),
-            auth_token: token,
-            population: population.clone(),
-            seed: rand::random(),
-        },
-        0,
-    )
-    .await
-    .context("start the Twilio emulator")?;
-    let hooks = format!("{base}/api/v1/telephony/twilio/{}", account.id);
-    let emulator = Arc::new(emulator);
-    let route = sim::load::Route::Twilio {
-        emulator: emulator.clone(),
-        voice_url: format!("{hooks}/voice"),
-        status_callback: format!("{hooks}/status"),
-    };
-    Ok((route, emulator))
 }
 
 /// Reads `path` and parses it with `parse`, naming `what` in the error.

@@ -54,6 +54,8 @@ pub enum CarrierChoice {
     Twilio,
     /// The Telnyx emulator, through the Backend's telephony edge.
     Telnyx,
+    /// The Plivo emulator, through the Backend's telephony edge.
+    Plivo,
 }
 
 /// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
@@ -212,7 +214,7 @@ pub struct Settings {
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
-    /// default), `twilio` or `telnyx` (that carrier's emulator, through the telephony edge).
+    /// default), `twilio`, `telnyx` or `plivo` (that carrier's emulator, through the edge).
     pub vox_up_carrier: CarrierChoice,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
@@ -327,10 +329,13 @@ impl Settings {
                 None | Some("sim") => CarrierChoice::Sim,
                 Some("twilio") => CarrierChoice::Twilio,
                 Some("telnyx") => CarrierChoice::Telnyx,
+                Some("plivo") => CarrierChoice::Plivo,
                 Some(other) => {
                     return Err(problem(
                         "VOX_UP_CARRIER",
-                        format!("{other:?} is not a carrier vox up runs (sim, twilio or telnyx)"),
+                        format!(
+                            "{other:?} is not a carrier vox up runs (sim, twilio, telnyx or plivo)"
+                        ),
                     ));
                 }
             },

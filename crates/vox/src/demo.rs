@@ -125,6 +125,7 @@ pub async fn seed(store: &dyn Store, slots: u32) -> anyhow::Result<Option<String
 pub enum Emulator {
     Twilio(sim::TwilioEmulator),
     Telnyx(sim::TelnyxEmulator),
+    Plivo(sim::PlivoEmulator),
 }
 
 impl std::fmt::Display for Emulator {
@@ -132,6 +133,7 @@ impl std::fmt::Display for Emulator {
         match self {
             Emulator::Twilio(e) => write!(f, "the Twilio emulator at {}", e.api_url()),
             Emulator::Telnyx(e) => write!(f, "the Telnyx emulator at {}", e.api_url()),
+            Emulator::Plivo(e) => write!(f, "the Plivo emulator at {}", e.api_url()),
         }
     }
 }
@@ -163,15 +165,55 @@ pub async fn through_twilio(store: &dyn Store) -> anyhow::Result<sim::TwilioEmul
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
     };
-    let saved = match store
+    let saved = save_account(store, account).await?;
+    demo_carrier(store, Some(saved.id.0)).await?;
+    Ok(emulator)
+}
+
+/// Saves a demo carrier account, over the one saved under its name before.
+async fn save_account(
+    store: &dyn Store,
+    account: store::NewCarrierAccount,
+) -> anyhow::Result<store::CarrierAccount> {
+    let existing = store
         .list_carrier_accounts()
         .await?
         .into_iter()
-        .find(|a| a.name == DEMO_TWILIO_ACCOUNT)
-    {
+        .find(|a| a.name == account.name);
+    Ok(match existing {
         Some(existing) => store.update_carrier_account(existing.id, account).await?,
         None => store.create_carrier_account(account).await?,
+    })
+}
+
+/// The demo's Plivo account in the emulator (an Auth ID is `MA` and 18 capitals or digits).
+const DEMO_PLIVO_AUTH_ID: &str = "MADEMOPLIVO000000000";
+const DEMO_PLIVO_ACCOUNT: &str = "Demo: Plivo emulator";
+
+/// Starts the Plivo emulator with a fresh Auth Token, saves the demo's carrier account pointing
+/// at it, and has the demo campaign dial through that account.
+pub async fn through_plivo(store: &dyn Store) -> anyhow::Result<sim::PlivoEmulator> {
+    let token = format!("{:032x}", rand::random::<u128>());
+    let emulator = sim::PlivoEmulator::start(
+        sim::PlivoConfig {
+            auth_id: DEMO_PLIVO_AUTH_ID.to_owned(),
+            auth_token: token.clone(),
+            population: sim::Populations::default().default,
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await?;
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Plivo,
+        name: DEMO_PLIVO_ACCOUNT.to_owned(),
+        account_sid: DEMO_PLIVO_AUTH_ID.to_owned(),
+        secret: Some(token),
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: None,
     };
+    let saved = save_account(store, account).await?;
     demo_carrier(store, Some(saved.id.0)).await?;
     Ok(emulator)
 }
@@ -209,15 +251,7 @@ pub async fn through_telnyx(
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: Some(emulator.public_key()),
     };
-    let saved = match store
-        .list_carrier_accounts()
-        .await?
-        .into_iter()
-        .find(|a| a.name == DEMO_TELNYX_ACCOUNT)
-    {
-        Some(existing) => store.update_carrier_account(existing.id, account).await?,
-        None => store.create_carrier_account(account).await?,
-    };
+    let saved = save_account(store, account).await?;
     emulator.set_webhook_url(&format!(
         "{}/api/v1/telephony/telnyx/{}/call",
         public_url.trim_end_matches('/'),

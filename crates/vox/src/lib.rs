@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod providers;
 pub mod telemetry;
+mod through;
 pub mod up;
 
 /// The build version, as `vox version` and the health endpoints report it.

@@ -12,7 +12,8 @@
 //! - **Through the Twilio emulator** (`vox sim --carrier twilio`): the emulator rings the number,
 //!   posts its signed voice webhook to the Backend's telephony edge, which routes and attaches the
 //!   call, and the caller talks over Twilio's media stream. Through the Telnyx emulator
-//!   (`--carrier telnyx`) alike: `call.initiated`, the edge's `answer` and `streaming_start`.
+//!   (`--carrier telnyx`) alike: `call.initiated`, the edge's `answer` and `streaming_start`;
+//!   through the Plivo emulator (`--carrier plivo`), the application's answer URL and a `<Stream>`.
 //!
 //! The Backend gets every result from the workers as usual, so the console shows the calls.
 
@@ -46,6 +47,12 @@ pub enum Route {
     },
     /// Rung through the Telnyx emulator, whose application webhook is the telephony edge's.
     Telnyx(Arc<crate::TelnyxEmulator>),
+    /// Rung through the Plivo emulator at the application's answer and hang-up URLs.
+    Plivo {
+        emulator: Arc<crate::PlivoEmulator>,
+        answer_url: String,
+        hangup_url: String,
+    },
 }
 
 impl From<Arc<FleetClient>> for Route {
@@ -167,6 +174,19 @@ async fn one_call(
             let inbound = crate::TelnyxInbound {
                 from,
                 to: config.number.as_str().to_owned(),
+            };
+            return emulator.ring(inbound, caller(config, persona)).await;
+        }
+        Route::Plivo {
+            emulator,
+            answer_url,
+            hangup_url,
+        } => {
+            let inbound = crate::PlivoInbound {
+                from: telephony::plivo::digits(&from).to_owned(),
+                to: telephony::plivo::digits(config.number.as_str()).to_owned(),
+                answer_url: answer_url.clone(),
+                hangup_url: Some(hangup_url.clone()),
             };
             return emulator.ring(inbound, caller(config, persona)).await;
         }

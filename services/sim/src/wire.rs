@@ -1,4 +1,4 @@
-//! The media leg's wire formats a simulated callee speaks: vox's own, Twilio's or Telnyx's streams.
+//! The media leg's wire formats a simulated callee speaks: vox's own, or Twilio's, Telnyx's or Plivo's.
 //!
 //! `vox`: a `start` message, then binary PCM16 frames at 16 kHz both ways; the worker's `end`,
 //! `clear` and `transcript` messages. Twilio (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
@@ -12,7 +12,11 @@
 //! `connected`, then `start` (`stream_id`, `start.call_control_id`, `start.client_state`,
 //! `start.media_format` PCMU at 8000 Hz), `media` (`sequence_number`, `media.track` inbound,
 //! `media.chunk`, `media.timestamp`, `media.payload` base64), `stop`; the app's `media`, `mark` and
-//! `clear` mean what Twilio's do.
+//! `clear` mean what Twilio's do. Plivo (<https://www.plivo.com/docs/voice/xml/audio-streaming> and
+//! its events pages): `start` (`start.callId`, `start.streamId`, `start.mediaFormat`
+//! audio/x-mulaw at 8000 Hz, `extra_headers` from the `<Stream extraHeaders>`), `media`
+//! (`media.payload` base64 μ-law, `media.chunk`, `media.timestamp`); the app sends `playAudio`
+//! (`media.payload`), `checkpoint` (`name`; answered `playedStream` once played) and `clearAudio`.
 
 use audio::{SampleRate, g711};
 use base64::Engine as _;
@@ -165,12 +169,56 @@ impl TwilioStream {
     }
 }
 
+/// One Plivo stream's state.
+#[derive(Debug)]
+pub struct PlivoStream {
+    pub stream_id: String,
+    pub call_uuid: String,
+    /// The `<Stream extraHeaders>` as Plivo passes them on (`k=v,k=v`).
+    pub extra_headers: String,
+    sequence: u64,
+    chunk: u64,
+    started: Option<Instant>,
+    playout: Playout,
+}
+
+impl PlivoStream {
+    pub fn new(stream_id: &str, call_uuid: &str, extra_headers: &str) -> Self {
+        Self {
+            stream_id: stream_id.to_owned(),
+            call_uuid: call_uuid.to_owned(),
+            extra_headers: extra_headers.to_owned(),
+            sequence: 0,
+            chunk: 0,
+            started: None,
+            playout: Playout::default(),
+        }
+    }
+
+    fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    /// The app's `playAudio`, `checkpoint` and `clearAudio` in the shape Twilio gives them.
+    fn heard(&mut self, value: &Value) -> Heard {
+        let common = match value.get("event").and_then(Value::as_str) {
+            Some("playAudio") => json!({"event": "media", "media": value.get("media")}),
+            Some("checkpoint") => json!({"event": "mark", "mark": {"name": value.get("name")}}),
+            Some("clearAudio") => json!({"event": "clear"}),
+            _ => Value::Null,
+        };
+        self.playout.heard(&common)
+    }
+}
+
 /// The wire format of one media leg.
 #[derive(Debug)]
 pub enum Wire {
     Vox,
     Twilio(Box<TwilioStream>),
     Telnyx(Box<TelnyxStream>),
+    Plivo(Box<PlivoStream>),
 }
 
 fn text(value: Value) -> Message {
@@ -182,7 +230,7 @@ impl Wire {
     pub fn rate(&self) -> SampleRate {
         match self {
             Wire::Vox => SampleRate::Hz16000,
-            Wire::Twilio(_) | Wire::Telnyx(_) => SampleRate::Hz8000,
+            Wire::Twilio(_) | Wire::Telnyx(_) | Wire::Plivo(_) => SampleRate::Hz8000,
         }
     }
 
@@ -227,6 +275,20 @@ impl Wire {
                     text(start),
                 ]
             }
+            Wire::Plivo(stream) => {
+                stream.started = Some(Instant::now());
+                vec![text(json!({
+                    "event": "start",
+                    "sequenceNumber": stream.next_sequence(),
+                    "start": {
+                        "callId": stream.call_uuid,
+                        "streamId": stream.stream_id,
+                        "tracks": ["inbound"],
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000},
+                    },
+                    "extra_headers": stream.extra_headers,
+                }))]
+            }
         }
     }
 
@@ -269,6 +331,22 @@ impl Wire {
                     "stream_id": stream.stream_id,
                 }))
             }
+            Wire::Plivo(stream) => {
+                stream.chunk += 1;
+                let payload =
+                    base64::engine::general_purpose::STANDARD.encode(g711::encode_ulaw(samples));
+                let timestamp = stream
+                    .started
+                    .map_or(0, |s| s.elapsed().as_millis())
+                    .to_string();
+                let sequence = stream.next_sequence();
+                text(json!({
+                    "event": "media",
+                    "sequenceNumber": sequence,
+                    "streamId": stream.stream_id,
+                    "media": {"track": "inbound", "chunk": stream.chunk, "timestamp": timestamp, "payload": payload},
+                }))
+            }
         }
     }
 
@@ -294,6 +372,8 @@ impl Wire {
                     "stream_id": stream.stream_id,
                 }))
             }
+            // Plivo ends a stream by closing its socket.
+            Wire::Plivo(_) => Message::Close(None),
         }
     }
 
@@ -331,6 +411,21 @@ impl Wire {
                     })
                     .collect()
             }
+            Wire::Plivo(stream) => {
+                let names = stream.playout.due(now);
+                names
+                    .iter()
+                    .map(|name| {
+                        let sequence = stream.next_sequence();
+                        text(json!({
+                            "event": "playedStream",
+                            "sequenceNumber": sequence,
+                            "streamId": stream.stream_id,
+                            "name": name,
+                        }))
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -360,6 +455,10 @@ impl Wire {
             (Wire::Telnyx(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 stream.playout.heard(&value)
+            }
+            (Wire::Plivo(stream), Message::Text(body)) => {
+                let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                stream.heard(&value)
             }
             _ => Heard::Nothing,
         }
@@ -436,5 +535,36 @@ mod tests {
         );
         assert_eq!(wire.heard(text(json!({"event": "clear"}))), Heard::Clear);
         assert!(wire.hang_up().to_text().unwrap().contains("\"stop\""));
+    }
+    #[tokio::test(start_paused = true)]
+    async fn a_plivo_stream_starts_with_its_headers_and_answers_checkpoints_once_played() {
+        let mut wire = Wire::Plivo(Box::new(PlivoStream::new("st1", "c-1", "call_id=7")));
+        let opening = wire.opening();
+        let start: Value = serde_json::from_str(opening[0].to_text().unwrap()).unwrap();
+        assert_eq!(start["start"]["callId"], "c-1");
+        assert_eq!(start["start"]["mediaFormat"]["encoding"], "audio/x-mulaw");
+        assert_eq!(start["extra_headers"], "call_id=7");
+        let frame: Value = serde_json::from_str(wire.frame(&[0; 160]).to_text().unwrap()).unwrap();
+        assert_eq!(
+            (&frame["event"], &frame["streamId"]),
+            (&json!("media"), &json!("st1"))
+        );
+        let audio = base64::engine::general_purpose::STANDARD.encode(vec![0xffu8; 4000]);
+        let play = json!({"event": "playAudio", "media": {"contentType": "audio/x-mulaw",
+            "sampleRate": 8000, "payload": audio}});
+        assert_eq!(wire.heard(text(play)), Heard::BotAudio(0.5));
+        let checkpoint = json!({"event": "checkpoint", "streamId": "st1", "name": "m1"});
+        assert_eq!(wire.heard(text(checkpoint)), Heard::Nothing);
+        assert!(wire.due(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_millis(510)).await;
+        let played: Value =
+            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
+        assert_eq!(
+            (&played["event"], &played["name"]),
+            (&json!("playedStream"), &json!("m1"))
+        );
+        let clear = json!({"event": "clearAudio", "streamId": "st1"});
+        assert_eq!(wire.heard(text(clear)), Heard::Clear);
+        assert!(matches!(wire.hang_up(), Message::Close(_)));
     }
 }

@@ -4,6 +4,7 @@
 //! <https://www.twilio.com/docs/voice/twiml/say>, <https://www.twilio.com/docs/voice/twiml/dial>.
 //! Verbs run in document order; an unknown verb is an error, as Twilio reports it (12100).
 
+use crate::xml::{attribute, children, element, unescape};
 use serde_json::{Map, Value};
 
 /// One verb of a TwiML document.
@@ -25,77 +26,28 @@ pub enum Verb {
 #[error("TwiML parser error (12100): {0}")]
 pub struct TwimlError(pub String);
 
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-/// An attribute's value in a tag's text (`name="value"`).
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-/// The text between `<{name}…>` at `from` and its `</{name}>`, and where the element ends.
-fn element<'a>(
-    doc: &'a str,
-    from: usize,
-    name: &str,
-) -> Result<(&'a str, &'a str, usize), TwimlError> {
-    let open_end = doc[from..]
-        .find('>')
-        .map(|i| from + i)
-        .ok_or_else(|| TwimlError(format!("<{name}> is not closed")))?;
-    let open = &doc[from..=open_end];
-    if open.ends_with("/>") {
-        return Ok((open, "", open_end + 1));
-    }
-    let close = format!("</{name}>");
-    let inner_end = doc[open_end + 1..]
-        .find(&close)
-        .map(|i| open_end + 1 + i)
-        .ok_or_else(|| TwimlError(format!("<{name}> has no {close}")))?;
-    Ok((open, &doc[open_end + 1..inner_end], inner_end + close.len()))
-}
-
 /// The verbs of `doc`, in order.
 pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
-    let body_start = doc
-        .find("<Response>")
-        .ok_or_else(|| TwimlError("no <Response>".into()))?
-        + "<Response>".len();
-    let body_end = doc
-        .rfind("</Response>")
-        .ok_or_else(|| TwimlError("no </Response>".into()))?;
-    let body = &doc[body_start..body_end];
     let mut verbs = Vec::new();
-    let mut at = 0;
-    while let Some(offset) = body[at..].find('<') {
-        let start = at + offset;
-        let name: String = body[start + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        let (_, inner, end) = element(body, start, &name)?;
-        verbs.push(match name.as_str() {
-            "Say" => Verb::Say(unescape(inner.trim())),
+    for child in children(doc).map_err(TwimlError)? {
+        verbs.push(match child.name.as_str() {
+            "Say" => Verb::Say(unescape(child.inner.trim())),
             "Hangup" => Verb::Hangup,
-            "Dial" => Verb::Dial(unescape(inner.trim())),
+            "Dial" => Verb::Dial(unescape(child.inner.trim())),
             "Connect" => {
+                let inner = child.inner;
                 let stream_at = inner
                     .find("<Stream")
                     .ok_or_else(|| TwimlError("<Connect> without <Stream>".into()))?;
-                let (stream_open, stream_inner, _) = element(inner, stream_at, "Stream")?;
+                let (stream_open, stream_inner, _) =
+                    element(inner, stream_at, "Stream").map_err(TwimlError)?;
                 let url = attribute(stream_open, "url")
                     .ok_or_else(|| TwimlError("<Stream> without url".into()))?;
                 let mut parameters = Map::new();
                 let mut p = 0;
                 while let Some(i) = stream_inner[p..].find("<Parameter") {
-                    let (tag, _, next) = element(stream_inner, p + i, "Parameter")?;
+                    let (tag, _, next) =
+                        element(stream_inner, p + i, "Parameter").map_err(TwimlError)?;
                     if let (Some(k), Some(v)) = (attribute(tag, "name"), attribute(tag, "value")) {
                         parameters.insert(k, Value::String(v));
                     }
@@ -109,7 +61,6 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
                 )));
             }
         });
-        at = end;
     }
     Ok(verbs)
 }
