@@ -4,6 +4,7 @@ mod campaign;
 mod carrier;
 mod load;
 mod persona;
+mod plivo;
 mod telnyx;
 mod twilio;
 mod twilio_inbound;

@@ -127,12 +127,14 @@ async fn wait(secs: f64, control: &mut UnboundedReceiver<Control>) -> Option<Con
 }
 
 pub(super) async fn run(shared: Arc<Shared>, call: Leg, mut control: UnboundedReceiver<Control>) {
-    let fate = shared
-        .config
-        .population
-        .draw(&mut *shared.rng.lock(), call.ring_timeout);
+    // Both draws at creation, so a seed gives the same calls in the order they are created.
+    let (fate, u) = {
+        let mut rng = shared.rng.lock();
+        let fate = shared.config.population.draw(&mut *rng, call.ring_timeout);
+        (fate, rng.random::<f64>())
+    };
     let mut answered = None;
-    let end = lifetime(&shared, &call, fate, &mut answered, &mut control).await;
+    let end = lifetime(&shared, &call, (fate, u), &mut answered, &mut control).await;
     {
         let mut stats = shared.stats.lock();
         match end.0 {
@@ -151,7 +153,7 @@ pub(super) async fn run(shared: Arc<Shared>, call: Leg, mut control: UnboundedRe
 async fn lifetime(
     shared: &Arc<Shared>,
     call: &Leg,
-    fate: Fate,
+    (fate, u): (Fate, f64),
     answered: &mut Option<Instant>,
     control: &mut UnboundedReceiver<Control>,
 ) -> End {
@@ -217,7 +219,6 @@ async fn lifetime(
     let part = if voicemail {
         shared.config.population.voicemail_part()
     } else {
-        let u = shared.rng.lock().random::<f64>();
         shared.config.population.person_part(None, u)
     };
     let started = answered.unwrap_or_else(Instant::now);

@@ -106,7 +106,13 @@ async fn webhook(
 /// The URL the carrier requested, as it signed it: `VOX_PUBLIC_URL` (else this request's
 /// `Host`) with the path and query.
 fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
-    let base = match &state.config.public_url {
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    format!("{}{path}", public_base(state, headers))
+}
+
+/// `VOX_PUBLIC_URL`, else the base this request was sent to (its `Host`).
+fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.config.public_url {
         Some(base) => base.trim_end_matches('/').to_owned(),
         None => {
             let host = headers
@@ -115,9 +121,7 @@ fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
                 .unwrap_or("localhost");
             format!("http://{host}")
         }
-    };
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    format!("{base}{path}")
+    }
 }
 
 /// A webhook the signature does not vouch for: 403, logged with what the carrier sent.
@@ -403,6 +407,7 @@ pub(crate) async fn end_at_carrier(state: &AppState, call: &store::Call) {
 pub(crate) async fn transfer(
     State(state): State<AppState>,
     _fleet: crate::auth::Fleet,
+    headers: HeaderMap,
     crate::error::ApiPath(id): crate::error::ApiPath<i64>,
     crate::error::ApiJson(body): crate::error::ApiJson<TransferBody>,
 ) -> ApiResult<StatusCode> {
@@ -426,7 +431,13 @@ pub(crate) async fn transfer(
         ));
     }
     let account = state.store.carrier_account(account).await?;
-    let client = account_client(&state, &account).await?;
+    // A carrier that fetches the transfer's instructions (Plivo's `aleg_url`) is sent to
+    // `VOX_PUBLIC_URL`, else to the base the worker reached this Backend at.
+    let secret = state.store.carrier_account_secret(account.id).await?;
+    let mut config = config(&state, &account, secret);
+    config.public_url = public_base(&state, &headers);
+    let client = telephony::client(config)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found.carrier", e))?;
     client.follow(call_id, &sid);
     client
         .transfer(call_id, to.as_str(), call.from.as_ref().map(|f| f.as_str()))
