@@ -4,7 +4,7 @@
 //! webhooks for dialling calls are offered at a fixed rate (an open loop: each starts on schedule
 //! whether or not earlier ones finished, so queueing shows in the latencies). Each is verified,
 //! kept with the call's answer and attached to the worker (which fetches the call's runtime
-//! config from the Backend); then Twilio's is answered `<Connect><Stream>`, and Telnyx's
+//! config from the Backend); then Twilio's is answered `<Connect><Stream>`, Plivo's `<Stream>`, and Telnyx's
 //! `call.answered` is acknowledged once `actions/streaming_start` has gone to Telnyx's REST API
 //! (here a loopback stand-in that accepts each command at once, so Telnyx's own latency is not in
 //! the figure). `GET /health`, offered the same way in the same run, is the baseline.
@@ -35,6 +35,7 @@ const FLEET_SECRET: &str = "bench-fleet-secret-0123";
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "bench-twilio-auth-token";
 const CONNECTION: &str = "1494404757140276705";
+const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
 
 /// Telnyx's Call Control commands, accepted at once and counted: a stand-in for Telnyx's API.
 async fn call_control() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
@@ -116,15 +117,16 @@ async fn main() -> anyhow::Result<()> {
     let answers = args.rate as usize * args.seconds as usize;
     let db = bench::sqlite_db().await?;
     let dir = tempfile::tempdir()?;
-    println!("seeding {} dialling calls on sqlite …", 2 * answers);
-    let calls = dialling(&*db.store, 2 * answers).await?;
+    println!("seeding {} dialling calls on sqlite …", 3 * answers);
+    let calls = dialling(&*db.store, 3 * answers).await?;
     anyhow::ensure!(
-        calls.len() == 2 * answers,
+        calls.len() == 3 * answers,
         "seeded {} calls of {}",
         calls.len(),
-        2 * answers
+        3 * answers
     );
-    let (twilio_calls, telnyx_calls) = calls.split_at(answers);
+    let (twilio_calls, rest) = calls.split_at(answers);
+    let (telnyx_calls, plivo_calls) = rest.split_at(answers);
     let mut config = BridgeConfig::new(
         [127, 0, 0, 1].into(),
         0,
@@ -144,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     // Every answer reserves a slot that is never connected: room for all of them.
-    worker.max_calls = u32::try_from(2 * answers + 10)?;
+    worker.max_calls = u32::try_from(3 * answers + 10)?;
     let worker = fleet::Worker::bind(worker)
         .await
         .context("start the fleet worker")?;
@@ -267,5 +269,54 @@ async fn main() -> anyhow::Result<()> {
         "streams ordered from Telnyx's API: {} of {answers}",
         streams.load(Ordering::SeqCst)
     );
+    println!("waiting for the worker to report the Telnyx reservations lapsed …");
+    settled(&*db.store, telnyx_calls).await?;
+    let plivo_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Plivo,
+            name: "bench plivo".into(),
+            account_sid: PLIVO_AUTH_ID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: None,
+            numbers: Vec::new(),
+            webhook_key: None,
+        })
+        .await?;
+    let plivo = load(
+        args.rate,
+        args.seconds,
+        |i| {
+            let call = plivo_calls[i];
+            let url = format!(
+                "{base}/api/v1/telephony/plivo/{}/answer?call={call}",
+                plivo_account.id
+            );
+            let params: Vec<(String, String)> = [
+                ("CallUUID", format!("{i:08x}-0000-4000-a000-000000000000")),
+                (
+                    "RequestUUID",
+                    format!("{i:08x}-0000-4000-b000-000000000000"),
+                ),
+                ("CallStatus", "in-progress".to_owned()),
+                ("Direction", "outbound".to_owned()),
+                ("Event", "StartApp".to_owned()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            let nonce = format!("{i:020}");
+            let signature = telephony::plivo::signature::sign(TOKEN, &url, &params, &nonce);
+            client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header(telephony::plivo::signature::SIGNATURE_HEADER, signature)
+                .header(telephony::plivo::signature::NONCE_HEADER, nonce)
+                .body(serde_urlencoded::to_string(&params).unwrap_or_default())
+        },
+        |body| body.contains("<Stream bidirectional"),
+    )
+    .await;
+    report("Plivo answer → <Stream>", &plivo, Some(&health));
     Ok(())
 }

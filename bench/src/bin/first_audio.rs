@@ -12,7 +12,10 @@
 //!   `<Connect><Stream>`; the caller connects over Twilio's Media Streams (8 kHz μ-law in JSON);
 //! - **Telnyx path**: the Telnyx emulator posts the signed `call.initiated`; the edge routes the
 //!   call and answers it with `actions/answer`; on `call.answered` it reserves the worker and sends
-//!   `actions/streaming_start`; the caller connects over Telnyx's media stream (8 kHz PCMU).
+//!   `actions/streaming_start`; the caller connects over Telnyx's media stream (8 kHz PCMU);
+//! - **Plivo path**: the Plivo emulator posts the application's signed answer URL; the edge
+//!   routes the call, reserves the worker and answers `<Stream>`; the caller connects over
+//!   Plivo's audio stream (8 kHz μ-law in JSON).
 //!
 //! Each call's clock starts at its answer (the config request, the voice webhook, or Telnyx's
 //! answer) and stops
@@ -45,6 +48,7 @@ const TOKEN: &str = "bench-twilio-auth-token";
 const CONNECTION: &str = "1494404757140276705";
 const API_KEY: &str = "KEY0BENCH0123456789";
 const NUMBER: &str = "+14155550150";
+const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
 
 fn callers() -> Population {
     Population {
@@ -203,6 +207,28 @@ async fn main() -> anyhow::Result<()> {
         "{base}/api/v1/telephony/telnyx/{}/call",
         telnyx_account.id
     ));
+    let plivo = sim::PlivoEmulator::start(
+        sim::PlivoConfig {
+            auth_id: PLIVO_AUTH_ID.into(),
+            auth_token: TOKEN.into(),
+            population: callers(),
+            seed: 5,
+        },
+        0,
+    )
+    .await?;
+    let plivo_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Plivo,
+            name: "bench plivo".into(),
+            account_sid: PLIVO_AUTH_ID.into(),
+            secret: Some(TOKEN.into()),
+            api_url: Some(plivo.api_url().to_owned()),
+            numbers: vec![E164Number::parse(NUMBER)?],
+            webhook_key: None,
+        })
+        .await?;
     let load = LoadConfig {
         bridge_url: base.clone(),
         secret: FLEET_SECRET.to_owned(),
@@ -238,10 +264,22 @@ async fn main() -> anyhow::Result<()> {
         &twilio,
         Some(&direct),
     );
-    let telnyx = sim::load::run(load, Route::Telnyx(Arc::new(telnyx)), |_| {}).await?;
+    let telnyx = sim::load::run(load.clone(), Route::Telnyx(Arc::new(telnyx)), |_| {}).await?;
     line(
         "Telnyx path: answer, streaming_start, media",
         &telnyx,
+        Some(&direct),
+    );
+    let hooks = format!("{base}/api/v1/telephony/plivo/{}", plivo_account.id);
+    let route = Route::Plivo {
+        emulator: Arc::new(plivo),
+        answer_url: format!("{hooks}/answer"),
+        hangup_url: format!("{hooks}/hangup"),
+    };
+    let plivo = sim::load::run(load, route, |_| {}).await?;
+    line(
+        "Plivo path: answer URL, edge, audio stream",
+        &plivo,
         Some(&direct),
     );
     for error in direct
@@ -249,6 +287,7 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .chain(&twilio.errors)
         .chain(&telnyx.errors)
+        .chain(&plivo.errors)
     {
         println!("error: {error}");
     }

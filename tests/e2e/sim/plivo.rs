@@ -7,7 +7,8 @@
 //! voicemail is ended by Plivo's machine detection and hung up through the REST API. The first
 //! two placements meet a 429 and a 503, which hold the calls back. Then a new dialler leader
 //! follows ringing calls, a bot transfers its caller (the A leg moved to the edge's `<Dial>`),
-//! and callers ring a routed number and an unrouted one (told so in words).
+//! and callers ring a routed number and an unrouted one (told so in words); last, the Backend
+//! restarts mid-call between the answer and the hang-up callback, and nothing is lost.
 
 use super::assert_no_overlapping_attempts;
 use super::carrier::{
@@ -185,7 +186,7 @@ async fn callers_ring_a_plivo_number_and_are_streamed_or_refused_in_words() {
         hang_up_after_secs: 40.0,
         ..Population::default()
     };
-    let (platform, emulator, account) = plivo_account(&store, callers.clone()).await;
+    let (mut platform, emulator, account) = plivo_account(&store, callers.clone()).await;
     route_booking_bot(&*store, NUMBER).await;
     let emulator = Arc::new(emulator);
     let hooks = format!("{}/api/v1/telephony/plivo/{account}", platform.bridge_url);
@@ -246,11 +247,59 @@ async fn callers_ring_a_plivo_number_and_are_streamed_or_refused_in_words() {
             "{names:?}"
         );
     }
+    // The Backend restarts while a call is in progress, between its answer and its hang-up
+    // callback: the call still ends completed with its transcript, and every callback is kept.
+    let ringing = {
+        let (emulator, hooks) = (emulator.clone(), hooks.clone());
+        let part = callers.person_part(None, 0.5);
+        tokio::spawn(async move {
+            let caller = PlivoInbound {
+                from: "12025550142".into(),
+                to: NUMBER.trim_start_matches('+').into(),
+                answer_url: format!("{hooks}/answer"),
+                hangup_url: Some(format!("{hooks}/hangup")),
+            };
+            emulator.ring(caller, part).await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let third = loop {
+        let calls = store
+            .list_calls(CallFilter::default(), Page::first(10))
+            .await
+            .unwrap()
+            .items;
+        if let Some(call) = calls.iter().find(|c| c.state == CallState::InProgress) {
+            break call.id;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{calls:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    platform.restart_bridge().await;
+    let talk = ringing
+        .await
+        .unwrap()
+        .expect("the call went on over the restart");
+    assert!(talk.ended_by_worker, "{talk:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let call = store.call(third).await.unwrap();
+        let kept = store.telephony_events(third).await.unwrap();
+        if call.state.is_terminal() && kept.iter().any(|(e, _)| e == "status.completed") {
+            assert_eq!(call.state, CallState::Completed, "{call:?}");
+            let result: contracts::call_result::CallResult =
+                serde_json::from_value(call.result.clone().unwrap()).unwrap();
+            assert!(!result.transcript.is_empty(), "{result:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{call:?} {kept:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let stats = emulator.stats();
     eprintln!("emulator: {stats:?}");
     assert_eq!(
         (stats.streamed, stats.webhook_failures),
-        (2, 0),
+        (3, 0),
         "{stats:?}"
     );
     drop(platform);
