@@ -1,4 +1,4 @@
-//! The media leg's wire formats a simulated callee speaks: vox's own, or Twilio's, Telnyx's or Plivo's.
+//! The media leg's wire formats a simulated callee speaks: vox's, Twilio's, Telnyx's or Plivo's.
 //!
 //! `vox`: a `start` message, then binary PCM16 frames at 16 kHz both ways; the worker's `end`,
 //! `clear` and `transcript` messages. Twilio (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
