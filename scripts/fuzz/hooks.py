@@ -18,11 +18,15 @@ the generator's *valid* cases within them, mirroring the server's checks and not
 - a CSV import's header names the column the query says holds the phone number
   (services/bridge/src/import.rs);
 - a Telnyx account's webhook key is an Ed25519 public key: 32 bytes that are a point of the curve,
-  which a pattern cannot state (services/bridge/src/routes/carriers.rs).
+  which a pattern cannot state (services/bridge/src/routes/carriers.rs);
+- a Vonage account's secret is an RSA private key in PEM, which a pattern cannot state either: a
+  generated one that looks like a PEM key is replaced by the test application's key (the same
+  file).
 """
 
 import base64
 import binascii
+import pathlib
 import re
 from datetime import datetime, timedelta
 
@@ -111,6 +115,11 @@ def _spec_ok(spec):
     return True
 
 
+VONAGE_PEM = re.compile(r"^\s*-----BEGIN (RSA )?PRIVATE KEY-----")
+VONAGE_TEST_KEY = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "crates/telephony/src/vonage/testing/private_key.pem"
+).read_text()
 CARRIER_ACCOUNTS = ("/api/v1/carrier-accounts", "/api/v1/carrier-accounts/{id}")
 # Ed25519's field prime and curve constant (RFC 8032, section 5.1).
 ED_P = 2**255 - 19
@@ -182,6 +191,10 @@ def within_relations(context, case):
             query.pop("to", None)
         elif "bot_id" not in query and "to" not in query:
             query["call_id"] = 1
+    if path in CARRIER_ACCOUNTS and isinstance(case.body, dict) and case.body.get("carrier") == "vonage":
+        secret = case.body.get("secret")
+        if isinstance(secret, str) and VONAGE_PEM.match(secret):
+            case.body["secret"] = VONAGE_TEST_KEY
     if path in IMPORTS and isinstance(case.body, str):
         column = (query or {}).get("phone_column", "phone")
         if isinstance(column, str) and "," not in column and "\n" not in column and '"' not in column:

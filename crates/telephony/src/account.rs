@@ -15,9 +15,10 @@ pub struct AccountConfig {
     pub account: CarrierAccountId,
     pub carrier: CarrierKind,
     /// The carrier's account id (Twilio's Account SID, Telnyx's Call Control connection id,
-    /// Plivo's Auth ID).
+    /// Plivo's Auth ID, Vonage's application id).
     pub account_sid: String,
-    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's API key).
+    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's API key, the Vonage
+    /// application's private key).
     pub secret: String,
     /// The REST API's base (the carrier's own unless an emulator's).
     pub api_url: Option<String>,
@@ -84,6 +85,17 @@ pub fn client(config: AccountConfig) -> Result<Arc<dyn AccountCarrier>, String> 
                 account: config.account,
                 auth_id: config.account_sid,
                 auth_token: config.secret,
+                api_url: config.api_url,
+                public_url: config.public_url,
+                calls_per_second: config.calls_per_second,
+                numbers: config.numbers,
+            },
+        ))),
+        CarrierKind::Vonage => Ok(Arc::new(crate::vonage::VonageCarrier::new(
+            crate::vonage::VonageConfig {
+                account: config.account,
+                application_id: config.account_sid,
+                private_key: config.secret,
                 api_url: config.api_url,
                 public_url: config.public_url,
                 calls_per_second: config.calls_per_second,

@@ -7,10 +7,12 @@
 //! `account` builds a saved account's client, whatever its carrier.
 
 mod account;
+pub mod number;
 mod pace;
 pub mod plivo;
 pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 mod xml;
 
 pub use account::{AccountCarrier, AccountConfig, client};

@@ -159,10 +159,10 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
         op!("post" "/api/v1/calls", Operator, "Call a number now with a bot through a carrier account (DNC and calling windows checked first)", query: None, request: json::<dial::DialBody>(), 201 => json::<dial::Dialled>()),
         op!("get" "/api/v1/carrier-accounts", Viewer, "Carrier accounts (never their secrets) and the webhook URLs to give each carrier", query: None, request: Nothing, 200 => json::<Vec<carriers::AccountView>>()),
-        op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio, Telnyx or Plivo); a Telnyx account needs its public key", query: None, request: json::<carriers::NewAccountBody>(), 201 => json::<carriers::AccountView>()),
+        op!("post" "/api/v1/carrier-accounts", Admin, "Add a carrier account (Twilio, Telnyx, Plivo or Vonage); a Telnyx account needs its public key, a Vonage account its signature secret", query: None, request: json::<carriers::NewAccountBody>(), 201 => json::<carriers::AccountView>()),
         op!("put" "/api/v1/carrier-accounts/{id}", Admin, "Save a carrier account; a missing secret or webhook key keeps the saved one; its carrier cannot change (409)", query: None, request: json::<carriers::AccountBody>(), 200 => json::<carriers::AccountView>()),
         op!("post" "/api/v1/calls/{id}/transfer", Fleet, "A worker's bot transfers its caller: the edge moves the call to the number through its carrier", query: None, request: json::<crate::routes::telephony::TransferBody>(), 204 => Body::None),
-        op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd; Telnyx: call; Plivo: answer, ring, hangup, amd, transfer, farewell), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
+        op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd; Telnyx: call; Plivo: answer, ring, hangup, amd, transfer, farewell; Vonage: answer, event), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
     ]
 }
 

@@ -183,8 +183,8 @@ async fn one_call(
             hangup_url,
         } => {
             let inbound = crate::PlivoInbound {
-                from: telephony::plivo::digits(&from).to_owned(),
-                to: telephony::plivo::digits(config.number.as_str()).to_owned(),
+                from: telephony::number::digits(&from).to_owned(),
+                to: telephony::number::digits(config.number.as_str()).to_owned(),
                 answer_url: answer_url.clone(),
                 hangup_url: Some(hangup_url.clone()),
             };

@@ -10,7 +10,7 @@ const CARRIERS = [
   { value: 'twilio', label: 'Twilio' },
   { value: 'telnyx', label: 'Telnyx' },
   { value: 'plivo', label: 'Plivo' },
-  { value: 'vonage', label: 'Vonage (next)', disabled: true },
+  { value: 'vonage', label: 'Vonage' },
   { value: 'exotel', label: 'Exotel (next)', disabled: true },
 ];
 
@@ -23,6 +23,7 @@ const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> =
   twilio: { sid: 'Account SID', sidHint: 'AC…', secret: 'Auth token' },
   telnyx: { sid: 'Connection ID', sidHint: 'Call Control application id (digits)', secret: 'API key' },
   plivo: { sid: 'Auth ID', sidHint: 'MA… (or a subaccount SA…)', secret: 'Auth token' },
+  vonage: { sid: 'Application ID', sidHint: 'the application UUID', secret: 'Private key (PEM)' },
 };
 
 /// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
@@ -38,6 +39,11 @@ function check(draft: Draft): Record<string, string> {
     if (!/^[0-9]{1,32}$/.test(draft.accountSid.trim())) found.account_sid = "Telnyx connection ids are the Call Control application's digits.";
     if (draft.id === null && !draft.secret) found.secret = 'The API key is needed to place and control calls.';
     if ((draft.id === null || draft.webhookKey) && !/^[A-Za-z0-9+/]{43}=$/.test(draft.webhookKey.trim())) found.webhook_key = 'The public key from Keys & Credentials: 44 characters of base64.';
+  } else if (draft.carrier === 'vonage') {
+    if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(draft.accountSid.trim())) found.account_sid = 'Vonage application ids are UUIDs (Applications in the dashboard).';
+    if (draft.id === null && !draft.secret) found.secret = "The application's private key signs every request to Vonage.";
+    if (draft.secret && !/^\s*-----BEGIN (RSA )?PRIVATE KEY-----/.test(draft.secret)) found.secret = 'Paste the whole private.key file, from -----BEGIN PRIVATE KEY-----.';
+    if (draft.id === null && !draft.webhookKey.trim()) found.webhook_key = 'The signature secret (API settings) verifies Vonage webhooks.';
   } else if (draft.carrier === 'plivo') {
     if (!/^[MS]A[A-Z0-9]{18}$/.test(draft.accountSid.trim())) found.account_sid = 'Plivo Auth IDs are MA (or SA) and 18 capital letters or digits.';
     if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
@@ -186,6 +192,18 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
               </Group>
               <Group grow align="start">
                 <TextInput label={(LABELS[draft.carrier] ?? LABELS.twilio).sid} placeholder={(LABELS[draft.carrier] ?? LABELS.twilio).sidHint} value={draft.accountSid} onChange={(e) => set({ accountSid: e.currentTarget.value })} error={errors.account_sid} />
+                {draft.carrier === 'vonage' ? (
+                  <Textarea
+                    label={LABELS.vonage.secret}
+                    description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
+                    value={draft.secret}
+                    onChange={(e) => set({ secret: e.currentTarget.value })}
+                    error={errors.secret}
+                    autosize
+                    minRows={2}
+                    maxRows={6}
+                  />
+                ) : (
                 <PasswordInput
                   label={(LABELS[draft.carrier] ?? LABELS.twilio).secret}
                   description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
@@ -193,7 +211,17 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                   onChange={(e) => set({ secret: e.currentTarget.value })}
                   error={errors.secret}
                 />
+                )}
               </Group>
+              {draft.carrier === 'vonage' && (
+                <PasswordInput
+                  label="Signature secret"
+                  description={draft.id === null ? "Verifies Vonage's signed webhooks (API settings); never shown again" : 'Leave empty to keep the saved one'}
+                  value={draft.webhookKey}
+                  onChange={(e) => set({ webhookKey: e.currentTarget.value })}
+                  error={errors.webhook_key}
+                />
+              )}
               {draft.carrier === 'telnyx' && (
                 <TextInput
                   label="Public key"

@@ -80,21 +80,6 @@ impl Webhooks {
     }
 }
 
-/// A Plivo number as E.164: Plivo writes numbers as digits with the country code, no `+`.
-pub fn e164(number: &str) -> String {
-    let number = number.trim();
-    if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{number}")
-    } else {
-        number.to_owned()
-    }
-}
-
-/// An E.164 number as Plivo's API takes it: the digits, without `+`.
-pub fn digits(number: &str) -> &str {
-    number.trim().trim_start_matches('+')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,13 +106,5 @@ mod tests {
             hooks.inbound(),
             "https://vox.example/api/v1/telephony/plivo/4/answer"
         );
-    }
-
-    #[test]
-    fn plivo_numbers_read_as_e164_and_are_written_as_digits() {
-        assert_eq!(e164("14155550100"), "+14155550100");
-        assert_eq!(e164("+14155550100"), "+14155550100");
-        assert_eq!(e164("sip:alice@example.com"), "sip:alice@example.com");
-        assert_eq!(digits("+14155550100"), "14155550100");
     }
 }

@@ -14,8 +14,9 @@
 //! and a 429 or a 5xx holds the call back for the dialler's next tick. A request that timed out
 //! is not retried: Plivo may have placed it.
 
-use super::{API_URL, Webhooks, digits};
+use super::{API_URL, Webhooks};
 use crate::AccountCarrier;
+use crate::number::digits;
 use carrier::{Carrier, CarrierError, Dial};
 use contracts::CallId;
 use contracts::attach::MediaProtocol;

@@ -28,10 +28,11 @@ pub(crate) struct AccountBody {
     #[schemars(schema_with = "contracts::shape::non_blank")]
     name: String,
     /// The carrier's account id: Twilio's `AC…` Account SID, Telnyx's Call Control application
-    /// id (its `connection_id`, digits), Plivo's Auth ID (`MA…` or a subaccount's `SA…`).
+    /// id (its `connection_id`, digits), Plivo's Auth ID (`MA…` or a subaccount's `SA…`), the
+    /// Vonage application's id (a UUID).
     account_sid: String,
-    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's V2 API key): required on
-    /// create, kept
+    /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's V2 API key, the Vonage
+    /// application's private key in PEM): required on create, kept
     /// when left out of an update, never shown.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
@@ -45,20 +46,30 @@ pub(crate) struct AccountBody {
     #[schemars(schema_with = "contracts::shape::phone_numbers")]
     numbers: Vec<String>,
     /// What the carrier's webhooks are verified with when it is not the secret: Telnyx's public
-    /// key (base64, Mission Control's "Keys & Credentials"), required on a Telnyx account's
-    /// create. Kept when left out of an update, never shown.
+    /// key (base64, Mission Control's "Keys & Credentials"), Vonage's signature secret; required
+    /// on a Telnyx or Vonage account's create. Kept when left out of an update, never shown.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     webhook_key: Option<String>,
 }
 
 /// The carriers an account may be saved for now.
-const SUPPORTED: &[CarrierKind] = &[CarrierKind::Twilio, CarrierKind::Telnyx, CarrierKind::Plivo];
+const SUPPORTED: &[CarrierKind] = &[
+    CarrierKind::Twilio,
+    CarrierKind::Telnyx,
+    CarrierKind::Plivo,
+    CarrierKind::Vonage,
+];
 
 /// A Twilio Account SID.
 const TWILIO_SID: &str = r"^AC[0-9a-fA-F]{32}$";
 /// A Plivo Auth ID: an account's `MA…` or a subaccount's `SA…`, 20 characters (the SDK's check).
 const PLIVO_AUTH_ID: &str = r"^[MS]A[A-Z0-9]{18}$";
+/// A Vonage application id: a UUID.
+const VONAGE_APPLICATION: &str =
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+/// A Vonage application's private key, in PEM (that it is an RSA key no pattern states).
+const VONAGE_KEY: &str = r"^\s*-----BEGIN (RSA )?PRIVATE KEY-----";
 /// A Telnyx Call Control application id.
 const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
 /// A Telnyx public key: 32 bytes in base64 (and a point of Ed25519's curve, which no pattern
@@ -91,6 +102,17 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                 serde_json::json!({
                     "properties": {"account_sid": {"pattern": PLIVO_AUTH_ID}},
                     "not": {"required": ["webhook_key"]},
+                })
+            ),
+            // Vonage signs the REST API's tokens with the private key (the secret) and webhooks
+            // with the account's signature secret (the webhook key).
+            rule(
+                "vonage",
+                serde_json::json!({
+                    "properties": {
+                        "account_sid": {"pattern": VONAGE_APPLICATION},
+                        "secret": {"pattern": VONAGE_KEY},
+                    },
                 })
             ),
             rule(
@@ -130,13 +152,15 @@ impl schemars::JsonSchema for NewAccountBody {
         {
             secret["type"] = "string".into();
         }
-        // A new Telnyx account needs the key its webhooks are verified with.
+        // A new Telnyx or Vonage account needs the key its webhooks are verified with.
         if let Some(serde_json::Value::Array(rules)) = schema.get_mut("allOf") {
-            rules.push(serde_json::json!({
-                "if": {"properties": {"carrier": {"const": "telnyx"}}, "required": ["carrier"]},
-                "then": {"required": ["webhook_key"],
-                    "properties": {"webhook_key": {"type": "string"}}},
-            }));
+            for carrier in ["telnyx", "vonage"] {
+                rules.push(serde_json::json!({
+                    "if": {"properties": {"carrier": {"const": carrier}}, "required": ["carrier"]},
+                    "then": {"required": ["webhook_key"],
+                        "properties": {"webhook_key": {"type": "string"}}},
+                }));
+            }
         }
         schema
     }
@@ -190,12 +214,13 @@ fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
         webhook_key_set: account.webhook_key_set,
         inbound_voice_url: base.as_ref().map(|b| match account.carrier {
             CarrierKind::Telnyx => format!("{b}/call"),
-            CarrierKind::Plivo => format!("{b}/answer"),
+            CarrierKind::Plivo | CarrierKind::Vonage => format!("{b}/answer"),
             _ => format!("{b}/voice"),
         }),
         inbound_status_url: base.and_then(|b| match account.carrier {
             CarrierKind::Twilio => Some(format!("{b}/status")),
             CarrierKind::Plivo => Some(format!("{b}/hangup")),
+            CarrierKind::Vonage => Some(format!("{b}/event")),
             _ => None,
         }),
         created_at: account.created_at,
@@ -214,7 +239,7 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
         return Err(ApiError::invalid(
             "carrier",
             format!(
-                "{} accounts are not supported yet (twilio, telnyx and plivo are)",
+                "{} accounts are not supported yet (twilio, telnyx, plivo and vonage are)",
                 body.carrier
             ),
         ));
@@ -254,6 +279,34 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
                     ));
                 }
                 None => {}
+            }
+        }
+        CarrierKind::Vonage => {
+            let uuid = sid.len() == 36
+                && sid.char_indices().all(|(i, c)| {
+                    if [8, 13, 18, 23].contains(&i) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
+                });
+            if !uuid {
+                return Err(ApiError::invalid(
+                    "account_sid",
+                    "a Vonage application id is a UUID (the dashboard's Applications page)",
+                ));
+            }
+            if let Some(key) = &body.secret {
+                telephony::vonage::signature::private_key(key).map_err(|e| {
+                    ApiError::invalid("secret", format!("the application's private key: {e}"))
+                })?;
+            }
+            if creating && body.webhook_key.is_none() {
+                return Err(ApiError::invalid(
+                    "webhook_key",
+                    "a Vonage account needs its signature secret (the dashboard's API settings) \
+                     to verify webhooks",
+                ));
             }
         }
         CarrierKind::Plivo => {

@@ -18,3 +18,4 @@ mod reports;
 mod settings;
 mod telephony;
 mod telnyx;
+mod vonage;

@@ -11,6 +11,7 @@
 mod plivo;
 mod telnyx;
 mod twilio;
+mod vonage;
 
 use super::test_call::fleet_client;
 use crate::AppState;
@@ -95,6 +96,7 @@ async fn webhook(
         CarrierKind::Twilio => twilio::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Telnyx => telnyx::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Plivo => plivo::handle(&state, &account, &hook, webhook).await,
+        CarrierKind::Vonage => vonage::handle(&state, &account, &hook, webhook).await,
         other => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found.carrier",

@@ -24,7 +24,8 @@ use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use serde_json::json;
 use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
-use telephony::plivo::{e164, signature, status, xml};
+use telephony::number::e164;
+use telephony::plivo::{signature, status, xml};
 
 pub(super) async fn handle(
     state: &AppState,
