@@ -56,6 +56,8 @@ pub enum CarrierChoice {
     Telnyx,
     /// The Plivo emulator, through the Backend's telephony edge.
     Plivo,
+    /// The Vonage emulator, through the Backend's telephony edge.
+    Vonage,
 }
 
 /// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
@@ -214,7 +216,7 @@ pub struct Settings {
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
-    /// default), `twilio`, `telnyx` or `plivo` (that carrier's emulator, through the edge).
+    /// default), or `twilio`, `telnyx`, `plivo`, `vonage` (that carrier's emulator, via the edge).
     pub vox_up_carrier: CarrierChoice,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
@@ -330,11 +332,12 @@ impl Settings {
                 Some("twilio") => CarrierChoice::Twilio,
                 Some("telnyx") => CarrierChoice::Telnyx,
                 Some("plivo") => CarrierChoice::Plivo,
+                Some("vonage") => CarrierChoice::Vonage,
                 Some(other) => {
                     return Err(problem(
                         "VOX_UP_CARRIER",
                         format!(
-                            "{other:?} is not a carrier vox up runs (sim, twilio, telnyx or plivo)"
+                            "{other:?} is not a carrier vox up runs (sim, twilio, telnyx, plivo or vonage)"
                         ),
                     ));
                 }

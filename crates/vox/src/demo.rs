@@ -126,6 +126,7 @@ pub enum Emulator {
     Twilio(sim::TwilioEmulator),
     Telnyx(sim::TelnyxEmulator),
     Plivo(sim::PlivoEmulator),
+    Vonage(sim::VonageEmulator),
 }
 
 impl std::fmt::Display for Emulator {
@@ -134,6 +135,7 @@ impl std::fmt::Display for Emulator {
             Emulator::Twilio(e) => write!(f, "the Twilio emulator at {}", e.api_url()),
             Emulator::Telnyx(e) => write!(f, "the Telnyx emulator at {}", e.api_url()),
             Emulator::Plivo(e) => write!(f, "the Plivo emulator at {}", e.api_url()),
+            Emulator::Vonage(e) => write!(f, "the Vonage emulator at {}", e.api_url()),
         }
     }
 }
@@ -212,6 +214,42 @@ pub async fn through_plivo(store: &dyn Store) -> anyhow::Result<sim::PlivoEmulat
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
+    };
+    let saved = save_account(store, account).await?;
+    demo_carrier(store, Some(saved.id.0)).await?;
+    Ok(emulator)
+}
+
+/// The demo's Vonage application in the emulator (its id is a UUID).
+const DEMO_VONAGE_APPLICATION: &str = "00000000-0000-4000-8000-00000000d3e7";
+const DEMO_VONAGE_ACCOUNT: &str = "Demo: Vonage emulator";
+
+/// Starts the Vonage emulator with a fresh signature secret, saves the demo's carrier account
+/// pointing at it, and has the demo campaign dial through that account. The application's key
+/// pair is the published test pair (`sim::vonage::DEMO_PRIVATE_KEY`): it only ever signs for the
+/// emulator.
+pub async fn through_vonage(store: &dyn Store) -> anyhow::Result<sim::VonageEmulator> {
+    let secret = format!("{:032x}", rand::random::<u128>());
+    let private_key = sim::vonage::DEMO_PRIVATE_KEY.to_owned();
+    let emulator = sim::VonageEmulator::start(
+        sim::VonageConfig {
+            application_id: DEMO_VONAGE_APPLICATION.to_owned(),
+            private_key: private_key.clone(),
+            signature_secret: secret.clone(),
+            population: sim::Populations::default().default,
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await?;
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Vonage,
+        name: DEMO_VONAGE_ACCOUNT.to_owned(),
+        account_sid: DEMO_VONAGE_APPLICATION.to_owned(),
+        secret: Some(private_key),
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: Some(secret),
     };
     let saved = save_account(store, account).await?;
     demo_carrier(store, Some(saved.id.0)).await?;

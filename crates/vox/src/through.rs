@@ -16,6 +16,7 @@ pub(crate) enum Emulator {
     Twilio(Arc<sim::TwilioEmulator>),
     Telnyx(Arc<sim::TelnyxEmulator>),
     Plivo(Arc<sim::PlivoEmulator>),
+    Vonage(Arc<sim::VonageEmulator>),
 }
 
 impl Emulator {
@@ -42,6 +43,17 @@ impl Emulator {
                     stats.streamed,
                     stats.hung_up,
                     stats.left_in_silence,
+                    stats.transferred_to.len()
+                )
+            }
+            Emulator::Vonage(emulator) => {
+                let stats = emulator.stats();
+                format!(
+                    "vonage emulator: {} webhooks sent, {} failed · {} sockets · {} hung up through the REST API · {} transferred",
+                    stats.webhooks,
+                    stats.webhook_failures,
+                    stats.streamed,
+                    stats.hung_up,
                     stats.transferred_to.len()
                 )
             }
@@ -81,6 +93,10 @@ pub(crate) async fn emulator(
         CarrierChoice::Plivo => {
             let (route, emulator, borrowed) = through_plivo(settings, number, population).await?;
             (route, Some(Emulator::Plivo(emulator)), Some(borrowed))
+        }
+        CarrierChoice::Vonage => {
+            let (route, emulator, borrowed) = through_vonage(settings, number, population).await?;
+            (route, Some(Emulator::Vonage(emulator)), Some(borrowed))
         }
     })
 }
@@ -274,6 +290,67 @@ async fn through_plivo(
         emulator: emulator.clone(),
         answer_url: format!("{hooks}/answer"),
         hangup_url: format!("{hooks}/hangup"),
+    };
+    let borrowed = Borrowed {
+        store,
+        id: account.id,
+        before,
+    };
+    Ok((route, emulator, borrowed))
+}
+
+/// The Vonage emulator as the application that owns `number`, ringing it at the telephony edge's
+/// answer and event URLs. It signs webhooks with the account's signature secret and checks the
+/// edge's tokens with the application's key, both read from the store; the edge hangs up and
+/// transfers through the account's API, so for the run the account points at the emulator.
+async fn through_vonage(
+    settings: &Settings,
+    number: &contracts::E164Number,
+    population: &sim::Population,
+) -> anyhow::Result<(sim::load::Route, Arc<sim::VonageEmulator>, Borrowed)> {
+    let (store, account, base) = owning_account(settings, CarrierKind::Vonage, number).await?;
+    let private_key = store
+        .carrier_account_secret(account.id)
+        .await
+        .context("read the application's private key")?;
+    let signature_secret = store
+        .carrier_account_webhook_key(account.id)
+        .await
+        .context("read the account's signature secret")?
+        .context("the Vonage account has no signature secret")?;
+    let emulator = sim::VonageEmulator::start(
+        sim::VonageConfig {
+            application_id: account.account_sid.clone(),
+            private_key,
+            signature_secret: signature_secret.clone(),
+            population: population.clone(),
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await
+    .context("start the Vonage emulator")?;
+    let before = store::NewCarrierAccount {
+        carrier: account.carrier,
+        name: account.name.clone(),
+        account_sid: account.account_sid.clone(),
+        secret: None,
+        api_url: account.api_url.clone(),
+        numbers: account.numbers.clone(),
+        webhook_key: Some(signature_secret),
+    };
+    let mut update = before.clone();
+    update.api_url = Some(emulator.api_url().to_owned());
+    store
+        .update_carrier_account(account.id, update)
+        .await
+        .context("point the account at the emulator")?;
+    let hooks = format!("{base}/api/v1/telephony/vonage/{}", account.id);
+    let emulator = Arc::new(emulator);
+    let route = sim::load::Route::Vonage {
+        emulator: emulator.clone(),
+        answer_url: format!("{hooks}/answer"),
+        event_url: format!("{hooks}/event"),
     };
     let borrowed = Borrowed {
         store,

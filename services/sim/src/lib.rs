@@ -5,8 +5,8 @@
 //!
 //! It is a product feature, not a test double: operators try a campaign end to end with no
 //! carrier account, and the load generator drives a fleet at a chosen call rate. `twilio`,
-//! `telnyx` and `plivo` emulate those carriers' APIs, webhooks and media streams from their
-//! reference pages.
+//! `telnyx`, `plivo` and `vonage` emulate those carriers' APIs, webhooks and media streams from
+//! their reference pages.
 
 pub mod callee;
 pub mod carrier;
@@ -16,6 +16,7 @@ pub mod plivo;
 pub mod population;
 pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 pub mod wire;
 mod xml;
 
@@ -26,3 +27,4 @@ pub use plivo::{PlivoConfig, PlivoEmulator, PlivoInbound, PlivoStats};
 pub use population::{Fate, Population, PopulationError, Populations};
 pub use telnyx::{TelnyxConfig, TelnyxEmulator, TelnyxInbound, TelnyxStats};
 pub use twilio::{EmulatorConfig, Faults, Inbound, TwilioEmulator, TwilioStats};
+pub use vonage::{VonageConfig, VonageEmulator, VonageInbound, VonageStats};

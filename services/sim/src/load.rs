@@ -13,7 +13,8 @@
 //!   posts its signed voice webhook to the Backend's telephony edge, which routes and attaches the
 //!   call, and the caller talks over Twilio's media stream. Through the Telnyx emulator
 //!   (`--carrier telnyx`) alike: `call.initiated`, the edge's `answer` and `streaming_start`;
-//!   through the Plivo emulator (`--carrier plivo`), the application's answer URL and a `<Stream>`.
+//!   through the Plivo emulator (`--carrier plivo`), the application's answer URL and a `<Stream>`;
+//!   through the Vonage emulator (`--carrier vonage`), the answer URL and a `connect` NCCO.
 //!
 //! The Backend gets every result from the workers as usual, so the console shows the calls.
 
@@ -52,6 +53,12 @@ pub enum Route {
         emulator: Arc<crate::PlivoEmulator>,
         answer_url: String,
         hangup_url: String,
+    },
+    /// Rung through the Vonage emulator at the application's answer and event URLs.
+    Vonage {
+        emulator: Arc<crate::VonageEmulator>,
+        answer_url: String,
+        event_url: String,
     },
 }
 
@@ -187,6 +194,19 @@ async fn one_call(
                 to: telephony::number::digits(config.number.as_str()).to_owned(),
                 answer_url: answer_url.clone(),
                 hangup_url: Some(hangup_url.clone()),
+            };
+            return emulator.ring(inbound, caller(config, persona)).await;
+        }
+        Route::Vonage {
+            emulator,
+            answer_url,
+            event_url,
+        } => {
+            let inbound = crate::VonageInbound {
+                from: telephony::number::digits(&from).to_owned(),
+                to: telephony::number::digits(config.number.as_str()).to_owned(),
+                answer_url: answer_url.clone(),
+                event_url: Some(event_url.clone()),
             };
             return emulator.ring(inbound, caller(config, persona)).await;
         }

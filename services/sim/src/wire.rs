@@ -1,4 +1,4 @@
-//! The media leg's wire formats a simulated callee speaks: vox's, Twilio's, Telnyx's or Plivo's.
+//! The media leg's wire formats a simulated callee speaks: vox's or a carrier's (four of them).
 //!
 //! `vox`: a `start` message, then binary PCM16 frames at 16 kHz both ways; the worker's `end`,
 //! `clear` and `transcript` messages. Twilio (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
@@ -17,6 +17,11 @@
 //! audio/x-mulaw at 8000 Hz, `extra_headers` from the `<Stream extraHeaders>`), `media`
 //! (`media.payload` base64 μ-law, `media.chunk`, `media.timestamp`); the app sends `playAudio`
 //! (`media.payload`), `checkpoint` (`name`; answered `playedStream` once played) and `clearAudio`.
+//! Vonage (<https://developer.vonage.com/en/voice/voice-api/concepts/websockets>): a text
+//! `websocket:connected` (`content-type` `audio/l16;rate=16000` and the NCCO's headers), then
+//! binary 20 ms frames of 16-bit PCM both ways; the app's `{"action": "notify"}` is echoed as
+//! `websocket:notify` once the audio before it has played, and `{"action": "clear"}` drops
+//! unplayed audio. Closing the socket ends the leg.
 
 use audio::{SampleRate, g711};
 use base64::Engine as _;
@@ -59,11 +64,7 @@ impl Playout {
                     .and_then(Value::as_str)
                     .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
                     .unwrap_or_default();
-                let secs = bytes.len() as f64 / 8_000.0;
-                let now = Instant::now();
-                let from = self.played_until.filter(|t| *t > now).unwrap_or(now);
-                self.played_until = Some(from + Duration::from_secs_f64(secs));
-                Heard::BotAudio(secs)
+                self.play(bytes.len() as f64 / 8_000.0)
             }
             Some("mark") => {
                 let name = value
@@ -85,6 +86,14 @@ impl Playout {
             }
             _ => Heard::Nothing,
         }
+    }
+
+    /// `secs` of bot audio, played after what came before it.
+    fn play(&mut self, secs: f64) -> Heard {
+        let now = Instant::now();
+        let from = self.played_until.filter(|t| *t > now).unwrap_or(now);
+        self.played_until = Some(from + Duration::from_secs_f64(secs));
+        Heard::BotAudio(secs)
     }
 
     /// Names of the marks whose audio has played by `now`.
@@ -212,6 +221,41 @@ impl PlivoStream {
     }
 }
 
+/// One Vonage WebSocket's state.
+#[derive(Debug)]
+pub struct VonageStream {
+    /// The NCCO endpoint's headers, sent back in `websocket:connected`.
+    pub headers: Map<String, Value>,
+    playout: Playout,
+}
+
+impl VonageStream {
+    pub fn new(headers: Map<String, Value>) -> Self {
+        Self {
+            headers,
+            playout: Playout::default(),
+        }
+    }
+
+    /// Bot audio (binary 16 kHz PCM) and the app's `notify` and `clear`, as Twilio shapes them.
+    fn heard(&mut self, message: Message) -> Heard {
+        match message {
+            Message::Binary(bytes) => self.playout.play(bytes.len() as f64 / 2.0 / 16_000.0),
+            Message::Text(body) => {
+                let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let common = match value.get("action").and_then(Value::as_str) {
+                    Some("notify") => json!({"event": "mark", "mark":
+                        {"name": value.pointer("/payload/mark")}}),
+                    Some("clear") => json!({"event": "clear"}),
+                    _ => Value::Null,
+                };
+                self.playout.heard(&common)
+            }
+            _ => Heard::Nothing,
+        }
+    }
+}
+
 /// The wire format of one media leg.
 #[derive(Debug)]
 pub enum Wire {
@@ -219,6 +263,7 @@ pub enum Wire {
     Twilio(Box<TwilioStream>),
     Telnyx(Box<TelnyxStream>),
     Plivo(Box<PlivoStream>),
+    Vonage(Box<VonageStream>),
 }
 
 fn text(value: Value) -> Message {
@@ -229,7 +274,7 @@ impl Wire {
     /// The rate the callee's audio is made at.
     pub fn rate(&self) -> SampleRate {
         match self {
-            Wire::Vox => SampleRate::Hz16000,
+            Wire::Vox | Wire::Vonage(_) => SampleRate::Hz16000,
             Wire::Twilio(_) | Wire::Telnyx(_) | Wire::Plivo(_) => SampleRate::Hz8000,
         }
     }
@@ -289,13 +334,19 @@ impl Wire {
                     "extra_headers": stream.extra_headers,
                 }))]
             }
+            Wire::Vonage(stream) => {
+                let mut connected = stream.headers.clone();
+                connected.insert("event".into(), json!("websocket:connected"));
+                connected.insert("content-type".into(), json!("audio/l16;rate=16000"));
+                vec![text(Value::Object(connected))]
+            }
         }
     }
 
     /// One 20 ms frame of the callee's line.
     pub fn frame(&mut self, samples: &[i16]) -> Message {
         match self {
-            Wire::Vox => {
+            Wire::Vox | Wire::Vonage(_) => {
                 let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
                 Message::Binary(bytes.into())
             }
@@ -372,8 +423,8 @@ impl Wire {
                     "stream_id": stream.stream_id,
                 }))
             }
-            // Plivo ends a stream by closing its socket.
-            Wire::Plivo(_) => Message::Close(None),
+            // Plivo and Vonage end a stream by closing its socket.
+            Wire::Plivo(_) | Wire::Vonage(_) => Message::Close(None),
         }
     }
 
@@ -426,6 +477,12 @@ impl Wire {
                     })
                     .collect()
             }
+            Wire::Vonage(stream) => stream
+                .playout
+                .due(now)
+                .iter()
+                .map(|name| text(json!({"event": "websocket:notify", "payload": {"mark": name}})))
+                .collect(),
         }
     }
 
@@ -460,6 +517,7 @@ impl Wire {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 stream.heard(&value)
             }
+            (Wire::Vonage(stream), message) => stream.heard(message),
             _ => Heard::Nothing,
         }
     }
@@ -565,6 +623,34 @@ mod tests {
         );
         let clear = json!({"event": "clearAudio", "streamId": "st1"});
         assert_eq!(wire.heard(text(clear)), Heard::Clear);
+        assert!(matches!(wire.hang_up(), Message::Close(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vonage_socket_connects_with_its_headers_and_echoes_notifies_once_played() {
+        let headers = json!({"call_id": "7"}).as_object().cloned().unwrap();
+        let mut wire = Wire::Vonage(Box::new(VonageStream::new(headers)));
+        let connected: Value = serde_json::from_str(wire.opening()[0].to_text().unwrap()).unwrap();
+        assert_eq!(connected["event"], "websocket:connected");
+        assert_eq!(connected["content-type"], "audio/l16;rate=16000");
+        assert_eq!(connected["call_id"], "7");
+        assert!(matches!(wire.frame(&[0; 320]), Message::Binary(b) if b.len() == 640));
+        // 0.5 s of 16 kHz audio, then a notify: echoed only once that audio has played.
+        assert_eq!(
+            wire.heard(Message::Binary(vec![0u8; 16_000].into())),
+            Heard::BotAudio(0.5)
+        );
+        let notify = json!({"action": "notify", "payload": {"mark": "m1"}});
+        assert_eq!(wire.heard(text(notify)), Heard::Nothing);
+        assert!(wire.due(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_millis(510)).await;
+        let echoed: Value =
+            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
+        assert_eq!(
+            echoed,
+            json!({"event": "websocket:notify", "payload": {"mark": "m1"}})
+        );
+        assert_eq!(wire.heard(text(json!({"action": "clear"}))), Heard::Clear);
         assert!(matches!(wire.hang_up(), Message::Close(_)));
     }
 }

@@ -99,15 +99,16 @@ pub async fn campaign_through(
     campaign
 }
 
-/// Each call was talked through to a booking, recorded at the carrier's 8 kHz, and the caller's
-/// words reached the transcript (8 kHz μ-law: whisper may mishear them).
-pub fn assert_booked_and_recorded_at_8_khz(calls: &[&store::Call]) {
+/// Each call was talked through to a booking, recorded at the carrier's rate (8 kHz μ-law, or
+/// Vonage's 16 kHz PCM), and the caller's words reached the transcript (whisper may mishear
+/// 8 kHz words).
+pub fn assert_booked_and_recorded_at(hz: u32, calls: &[&store::Call]) {
     use contracts::call_result::{CallResult, Speaker};
     for call in calls {
         let result: CallResult = serde_json::from_value(call.result.clone().unwrap()).unwrap();
         assert_eq!(
             result.recording.as_ref().map(|r| r.sample_rate),
-            Some(8000),
+            Some(hz),
             "{result:?}"
         );
         assert!(

@@ -8,6 +8,7 @@ mod plivo;
 mod telnyx;
 mod twilio;
 mod twilio_inbound;
+mod vonage;
 
 use crate::support::campaign::assert_no_overlapping_attempts;
 use store::Store;

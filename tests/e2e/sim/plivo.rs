@@ -12,7 +12,7 @@
 
 use super::assert_no_overlapping_attempts;
 use super::carrier::{
-    assert_booked_and_recorded_at_8_khz, campaign_through, finished, population, start_dialler,
+    assert_booked_and_recorded_at, campaign_through, finished, population, start_dialler,
 };
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
@@ -107,7 +107,7 @@ async fn a_campaign_through_plivo_is_dialled_recorded_followed_and_transferred()
         .collect();
     assert!(!completed.is_empty(), "{calls:?}");
     assert_eq!(stats.conversations, completed.len() as u64, "{stats:?}");
-    assert_booked_and_recorded_at_8_khz(&completed);
+    assert_booked_and_recorded_at(8000, &completed);
     // Voicemail ended by Plivo's machine detection, hung up by the edge through the REST API.
     let machines = calls
         .iter()

@@ -12,7 +12,7 @@
 
 use super::assert_no_overlapping_attempts;
 use super::carrier::{
-    assert_booked_and_recorded_at_8_khz, campaign_through, finished, population, start_dialler,
+    assert_booked_and_recorded_at, campaign_through, finished, population, start_dialler,
 };
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
@@ -118,7 +118,7 @@ async fn a_campaign_through_telnyx_is_dialled_recorded_hung_up_followed_and_tran
         .collect();
     assert!(!completed.is_empty(), "{calls:?}");
     assert_eq!(stats.conversations, completed.len() as u64, "{stats:?}");
-    assert_booked_and_recorded_at_8_khz(&completed);
+    assert_booked_and_recorded_at(8000, &completed);
     // Machines were hung up by the edge on the verdict, and every call a bot ended was hung up
     // through Call Control once its result arrived: nobody was left in silence.
     let machines = calls

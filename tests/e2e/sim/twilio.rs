@@ -11,7 +11,7 @@
 
 use super::assert_no_overlapping_attempts;
 use super::carrier::{
-    assert_booked_and_recorded_at_8_khz, campaign_through, finished, population, start_dialler,
+    assert_booked_and_recorded_at, campaign_through, finished, population, start_dialler,
 };
 use contracts::telephony::CarrierKind;
 use contracts::{CallOutcomeCode, CallState, E164Number};
@@ -120,7 +120,7 @@ async fn a_campaign_through_twilio_is_dialled_recorded_followed_by_a_new_leader_
         .collect();
     assert!(!completed.is_empty(), "{calls:?}");
     assert_eq!(stats.conversations, completed.len() as u64, "{stats:?}");
-    assert_booked_and_recorded_at_8_khz(&completed);
+    assert_booked_and_recorded_at(8000, &completed);
     // Busy lines ended with their code, voicemail by Twilio's machine detection (hung up by the
     // edge through the REST API).
     for call in &calls {

@@ -196,9 +196,15 @@ mod tests {
         assert_eq!(claims.exp - claims.iat, TOKEN_SECS);
         let mut forged = token.clone();
         forged.push('x');
-        assert_eq!(verify_app_token(crate::vonage::testing::PUBLIC_KEY, &forged), None);
+        assert_eq!(
+            verify_app_token(crate::vonage::testing::PUBLIC_KEY, &forged),
+            None
+        );
         let expired = app_token("app-1", &key, chrono::Utc::now().timestamp() - 3600).unwrap();
-        assert_eq!(verify_app_token(crate::vonage::testing::PUBLIC_KEY, &expired), None);
+        assert_eq!(
+            verify_app_token(crate::vonage::testing::PUBLIC_KEY, &expired),
+            None
+        );
         assert!(private_key("-----BEGIN PRIVATE KEY-----\nnot a key\n").is_err());
     }
 
