@@ -4,7 +4,8 @@
 //! webhooks for dialling calls are offered at a fixed rate (an open loop: each starts on schedule
 //! whether or not earlier ones finished, so queueing shows in the latencies). Each is verified,
 //! kept with the call's answer and attached to the worker (which fetches the call's runtime
-//! config from the Backend); then Twilio's is answered `<Connect><Stream>`, Plivo's `<Stream>`, and Telnyx's
+//! config from the Backend); then Twilio's is answered `<Connect><Stream>`, Plivo's `<Stream>`,
+//! Vonage's a `connect` NCCO, and Telnyx's
 //! `call.answered` is acknowledged once `actions/streaming_start` has gone to Telnyx's REST API
 //! (here a loopback stand-in that accepts each command at once, so Telnyx's own latency is not in
 //! the figure). `GET /health`, offered the same way in the same run, is the baseline.
@@ -36,6 +37,7 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "bench-twilio-auth-token";
 const CONNECTION: &str = "1494404757140276705";
 const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
+const VONAGE_APPLICATION: &str = "00000000-0000-4000-8000-0000000bec40";
 
 /// Telnyx's Call Control commands, accepted at once and counted: a stand-in for Telnyx's API.
 async fn call_control() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
@@ -117,16 +119,17 @@ async fn main() -> anyhow::Result<()> {
     let answers = args.rate as usize * args.seconds as usize;
     let db = bench::sqlite_db().await?;
     let dir = tempfile::tempdir()?;
-    println!("seeding {} dialling calls on sqlite …", 3 * answers);
-    let calls = dialling(&*db.store, 3 * answers).await?;
+    println!("seeding {} dialling calls on sqlite …", 4 * answers);
+    let calls = dialling(&*db.store, 4 * answers).await?;
     anyhow::ensure!(
-        calls.len() == 3 * answers,
+        calls.len() == 4 * answers,
         "seeded {} calls of {}",
         calls.len(),
-        3 * answers
+        4 * answers
     );
     let (twilio_calls, rest) = calls.split_at(answers);
-    let (telnyx_calls, plivo_calls) = rest.split_at(answers);
+    let (telnyx_calls, rest) = rest.split_at(answers);
+    let (plivo_calls, vonage_calls) = rest.split_at(answers);
     let mut config = BridgeConfig::new(
         [127, 0, 0, 1].into(),
         0,
@@ -146,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     // Every answer reserves a slot that is never connected: room for all of them.
-    worker.max_calls = u32::try_from(3 * answers + 10)?;
+    worker.max_calls = u32::try_from(4 * answers + 10)?;
     let worker = fleet::Worker::bind(worker)
         .await
         .context("start the fleet worker")?;
@@ -318,5 +321,50 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     report("Plivo answer → <Stream>", &plivo, Some(&health));
+    println!("waiting for the worker to report the Plivo reservations lapsed …");
+    settled(&*db.store, plivo_calls).await?;
+    let vonage_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Vonage,
+            name: "bench vonage".into(),
+            account_sid: VONAGE_APPLICATION.into(),
+            secret: Some(sim::vonage::DEMO_PRIVATE_KEY.into()),
+            api_url: None,
+            numbers: Vec::new(),
+            webhook_key: Some(TOKEN.into()),
+        })
+        .await?;
+    let vonage = load(
+        args.rate,
+        args.seconds,
+        |i| {
+            let call = vonage_calls[i];
+            let url = format!(
+                "{base}/api/v1/telephony/vonage/{}/answer?call={call}",
+                vonage_account.id
+            );
+            let body = serde_json::json!({"uuid": format!("{i:08x}-0000-4000-8000-000000000000"),
+                "conversation_uuid": format!("CON-{i}"), "from": "14155550100",
+                "to": "442071838750"})
+            .to_string();
+            let now = chrono::Utc::now().timestamp();
+            let token = telephony::vonage::signature::sign(
+                TOKEN,
+                "bench",
+                VONAGE_APPLICATION,
+                body.as_bytes(),
+                now,
+            );
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("authorization", token)
+                .body(body)
+        },
+        |body| body.contains("\"websocket\""),
+    )
+    .await;
+    report("Vonage answer → connect NCCO", &vonage, Some(&health));
     Ok(())
 }

@@ -15,7 +15,9 @@
 //!   `actions/streaming_start`; the caller connects over Telnyx's media stream (8 kHz PCMU);
 //! - **Plivo path**: the Plivo emulator posts the application's signed answer URL; the edge
 //!   routes the call, reserves the worker and answers `<Stream>`; the caller connects over
-//!   Plivo's audio stream (8 kHz μ-law in JSON).
+//!   Plivo's audio stream (8 kHz μ-law in JSON);
+//! - **Vonage path**: the Vonage emulator posts the signed answer webhook; the edge answers a
+//!   `connect` NCCO; the caller connects over Vonage's WebSocket (16 kHz PCM, binary).
 //!
 //! Each call's clock starts at its answer (the config request, the voice webhook, or Telnyx's
 //! answer) and stops
@@ -49,6 +51,7 @@ const CONNECTION: &str = "1494404757140276705";
 const API_KEY: &str = "KEY0BENCH0123456789";
 const NUMBER: &str = "+14155550150";
 const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
+const VONAGE_APPLICATION: &str = "00000000-0000-4000-8000-0000000bec40";
 
 fn callers() -> Population {
     Population {
@@ -229,6 +232,29 @@ async fn main() -> anyhow::Result<()> {
             webhook_key: None,
         })
         .await?;
+    let vonage = sim::VonageEmulator::start(
+        sim::VonageConfig {
+            application_id: VONAGE_APPLICATION.into(),
+            private_key: sim::vonage::DEMO_PRIVATE_KEY.into(),
+            signature_secret: TOKEN.into(),
+            population: callers(),
+            seed: 5,
+        },
+        0,
+    )
+    .await?;
+    let vonage_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Vonage,
+            name: "bench vonage".into(),
+            account_sid: VONAGE_APPLICATION.into(),
+            secret: Some(sim::vonage::DEMO_PRIVATE_KEY.into()),
+            api_url: Some(vonage.api_url().to_owned()),
+            numbers: vec![E164Number::parse(NUMBER)?],
+            webhook_key: Some(TOKEN.into()),
+        })
+        .await?;
     let load = LoadConfig {
         bridge_url: base.clone(),
         secret: FLEET_SECRET.to_owned(),
@@ -276,10 +302,22 @@ async fn main() -> anyhow::Result<()> {
         answer_url: format!("{hooks}/answer"),
         hangup_url: format!("{hooks}/hangup"),
     };
-    let plivo = sim::load::run(load, route, |_| {}).await?;
+    let plivo = sim::load::run(load.clone(), route, |_| {}).await?;
     line(
         "Plivo path: answer URL, edge, audio stream",
         &plivo,
+        Some(&direct),
+    );
+    let hooks = format!("{base}/api/v1/telephony/vonage/{}", vonage_account.id);
+    let route = Route::Vonage {
+        emulator: Arc::new(vonage),
+        answer_url: format!("{hooks}/answer"),
+        event_url: format!("{hooks}/event"),
+    };
+    let vonage = sim::load::run(load, route, |_| {}).await?;
+    line(
+        "Vonage path: answer webhook, NCCO, WebSocket",
+        &vonage,
         Some(&direct),
     );
     for error in direct
@@ -288,6 +326,7 @@ async fn main() -> anyhow::Result<()> {
         .chain(&twilio.errors)
         .chain(&telnyx.errors)
         .chain(&plivo.errors)
+        .chain(&vonage.errors)
     {
         println!("error: {error}");
     }
