@@ -19,9 +19,16 @@ use store::{Campaign, Lease, Transition, retry};
 
 /// Calls may not ring for less than this (the minimum ring time rule).
 const RING_FLOOR: Duration = Duration::from_secs(15);
+/// How long a call's move is asked of a store that cannot be reached (a database restart).
+const STORE_OUTAGE: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Moves the call's record from its current state; a refused move is logged, not fatal.
+    ///
+    /// A store that cannot be reached is asked again, backing off, for up to [`STORE_OUTAGE`]:
+    /// a move lost to a database restart would leave the record a step behind, and every later
+    /// move of the call would then be refused (found by the kill test: Postgres restarted
+    /// between a call's answer and its attach, and the call stayed `ringing`).
     async fn record(
         &mut self,
         call_id: CallId,
@@ -38,28 +45,42 @@ impl Engine {
         }
         let mut transition = Transition::new(call_id, live.state, to, at);
         build(&mut transition);
-        match self.store.transition(transition).await {
-            Ok(_) => live.state = to,
-            // The worker took the call while the attach was answered: its config request moved
-            // the record to in_progress first, which is where `attaching` was heading anyway.
-            Err(store::StoreError::StaleTransition {
-                actual: CallState::InProgress,
-                ..
-            }) if to == CallState::Attaching => {
-                live.state = CallState::InProgress;
-                tracing::debug!(%call_id, "the worker took the call before the attach was recorded");
+        let deadline = tokio::time::Instant::now() + STORE_OUTAGE;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.store.transition(transition.clone()).await {
+                Ok(_) => live.state = to,
+                // The worker took the call while the attach was answered: its config request
+                // moved the record to in_progress first, where `attaching` was heading anyway.
+                Err(store::StoreError::StaleTransition {
+                    actual: CallState::InProgress,
+                    ..
+                }) if to == CallState::Attaching => {
+                    live.state = CallState::InProgress;
+                    tracing::debug!(%call_id, "the worker took the call before the attach was recorded");
+                }
+                // The telephony edge recorded the move (or another end) first: the store has it.
+                Err(store::StoreError::StaleTransition { actual, .. })
+                    if actual == to || (actual.is_terminal() && to.is_terminal()) =>
+                {
+                    live.state = actual;
+                    tracing::debug!(%call_id, "the call was already {actual}");
+                }
+                Err(store::StoreError::Database(error))
+                    if tokio::time::Instant::now() + wait < deadline =>
+                {
+                    self.stats.store_errors += 1;
+                    tracing::warn!(%call_id, %error, "could not record the call's move to {to}; trying again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+                Err(error) => {
+                    self.stats.store_errors += 1;
+                    tracing::warn!(%call_id, %error, "could not record the call's move to {to}");
+                }
             }
-            // The telephony edge recorded the move (or another end) first: the store has it.
-            Err(store::StoreError::StaleTransition { actual, .. })
-                if actual == to || (actual.is_terminal() && to.is_terminal()) =>
-            {
-                live.state = actual;
-                tracing::debug!(%call_id, "the call was already {actual}");
-            }
-            Err(error) => {
-                self.stats.store_errors += 1;
-                tracing::warn!(%call_id, %error, "could not record the call's move to {to}");
-            }
+            return;
         }
     }
 
