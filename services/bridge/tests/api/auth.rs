@@ -109,7 +109,7 @@ async fn a_flood_of_concurrent_wrong_logins_gets_five_tries_and_health_stays_fas
 }
 
 async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
-    let time = |email: &'static str| {
+    let time = |email: String| {
         let app = &app;
         async move {
             let body = json!({"email": email, "password": "wrong password"});
@@ -121,14 +121,21 @@ async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
             started.elapsed()
         }
     };
-    // Warm the decoy hash first; then both take an argon2 verification.
-    time("warm@example.com").await;
-    let known = time("admin@example.com").await;
-    let unknown = time("nobody@example.com").await;
-    let gap = known.abs_diff(unknown);
+    // Warm the decoy hash first; then both take an argon2 verification. Samples alternate and
+    // medians are compared, so one slow moment on a loaded machine does not decide (four tries
+    // on the known account stay under its limit of five).
+    time("warm@example.com".into()).await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..4 {
+        known.push(time("admin@example.com".into()).await);
+        unknown.push(time(format!("nobody{i}@example.com")).await);
+    }
+    known.sort();
+    unknown.sort();
+    let (known, unknown) = (known[2], unknown[2]);
     assert!(
         unknown >= known / 2,
-        "unknown {unknown:?} against known {known:?}: gap {gap:?}"
+        "median unknown {unknown:?} against median known {known:?}"
     );
 }
 
