@@ -141,6 +141,41 @@ pub(crate) struct Borrowed {
 }
 
 impl Borrowed {
+    /// Points `account` at an emulator's `api_url` for a run, and at `key_during` where the
+    /// emulator signs with a key of its own; `saved_key` is the account's webhook key, put back
+    /// with the rest by [`Borrowed::give_back`].
+    async fn lend(
+        store: Arc<dyn store::Store>,
+        account: &store::CarrierAccount,
+        saved_key: Option<String>,
+        api_url: &str,
+        key_during: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let before = store::NewCarrierAccount {
+            carrier: account.carrier,
+            name: account.name.clone(),
+            account_sid: account.account_sid.clone(),
+            secret: None,
+            api_url: account.api_url.clone(),
+            numbers: account.numbers.clone(),
+            webhook_key: saved_key,
+        };
+        let mut update = before.clone();
+        update.api_url = Some(api_url.to_owned());
+        if key_during.is_some() {
+            update.webhook_key = key_during;
+        }
+        store
+            .update_carrier_account(account.id, update)
+            .await
+            .context("point the account at the emulator")?;
+        Ok(Self {
+            store,
+            id: account.id,
+            before,
+        })
+    }
+
     /// Points the account back where it was.
     pub(crate) async fn give_back(self) -> anyhow::Result<()> {
         self.store
@@ -178,31 +213,19 @@ async fn through_telnyx(
     )
     .await
     .context("start the Telnyx emulator")?;
-    let before = store::NewCarrierAccount {
-        carrier: account.carrier,
-        name: account.name.clone(),
-        account_sid: account.account_sid.clone(),
-        secret: None,
-        api_url: account.api_url.clone(),
-        numbers: account.numbers.clone(),
-        webhook_key: store
-            .carrier_account_webhook_key(account.id)
-            .await
-            .context("read the account's public key")?,
-    };
-    let mut update = before.clone();
-    update.api_url = Some(emulator.api_url().to_owned());
-    update.webhook_key = Some(emulator.public_key());
-    store
-        .update_carrier_account(account.id, update)
+    let saved_key = store
+        .carrier_account_webhook_key(account.id)
         .await
-        .context("point the account at the emulator")?;
-    let emulator = Arc::new(emulator);
-    let borrowed = Borrowed {
+        .context("read the account's public key")?;
+    let borrowed = Borrowed::lend(
         store,
-        id: account.id,
-        before,
-    };
+        &account,
+        saved_key,
+        emulator.api_url(),
+        Some(emulator.public_key()),
+    )
+    .await?;
+    let emulator = Arc::new(emulator);
     Ok((
         sim::load::Route::Telnyx(emulator.clone()),
         emulator,
@@ -269,32 +292,13 @@ async fn through_plivo(
     )
     .await
     .context("start the Plivo emulator")?;
-    let before = store::NewCarrierAccount {
-        carrier: account.carrier,
-        name: account.name.clone(),
-        account_sid: account.account_sid.clone(),
-        secret: None,
-        api_url: account.api_url.clone(),
-        numbers: account.numbers.clone(),
-        webhook_key: None,
-    };
-    let mut update = before.clone();
-    update.api_url = Some(emulator.api_url().to_owned());
-    store
-        .update_carrier_account(account.id, update)
-        .await
-        .context("point the account at the emulator")?;
+    let borrowed = Borrowed::lend(store, &account, None, emulator.api_url(), None).await?;
     let hooks = format!("{base}/api/v1/telephony/plivo/{}", account.id);
     let emulator = Arc::new(emulator);
     let route = sim::load::Route::Plivo {
         emulator: emulator.clone(),
         answer_url: format!("{hooks}/answer"),
         hangup_url: format!("{hooks}/hangup"),
-    };
-    let borrowed = Borrowed {
-        store,
-        id: account.id,
-        before,
     };
     Ok((route, emulator, borrowed))
 }
@@ -330,32 +334,20 @@ async fn through_vonage(
     )
     .await
     .context("start the Vonage emulator")?;
-    let before = store::NewCarrierAccount {
-        carrier: account.carrier,
-        name: account.name.clone(),
-        account_sid: account.account_sid.clone(),
-        secret: None,
-        api_url: account.api_url.clone(),
-        numbers: account.numbers.clone(),
-        webhook_key: Some(signature_secret),
-    };
-    let mut update = before.clone();
-    update.api_url = Some(emulator.api_url().to_owned());
-    store
-        .update_carrier_account(account.id, update)
-        .await
-        .context("point the account at the emulator")?;
+    let borrowed = Borrowed::lend(
+        store,
+        &account,
+        Some(signature_secret),
+        emulator.api_url(),
+        None,
+    )
+    .await?;
     let hooks = format!("{base}/api/v1/telephony/vonage/{}", account.id);
     let emulator = Arc::new(emulator);
     let route = sim::load::Route::Vonage {
         emulator: emulator.clone(),
         answer_url: format!("{hooks}/answer"),
         event_url: format!("{hooks}/event"),
-    };
-    let borrowed = Borrowed {
-        store,
-        id: account.id,
-        before,
     };
     Ok((route, emulator, borrowed))
 }

@@ -58,34 +58,29 @@ impl Playout {
     /// A carrier's `media`, `mark` or `clear` (Twilio's and Telnyx's have the same shape).
     fn heard(&mut self, value: &Value) -> Heard {
         match value.get("event").and_then(Value::as_str) {
-            Some("media") => {
-                let bytes = value
-                    .pointer("/media/payload")
-                    .and_then(Value::as_str)
-                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-                    .unwrap_or_default();
-                self.play(bytes.len() as f64 / 8_000.0)
-            }
-            Some("mark") => {
-                let name = value
-                    .pointer("/mark/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let at = self.played_until.unwrap_or_else(Instant::now);
-                self.marks.push_back((at, name));
-                Heard::Nothing
-            }
-            Some("clear") => {
-                self.played_until = None;
-                let now = Instant::now();
-                for mark in &mut self.marks {
-                    mark.0 = now;
-                }
-                Heard::Clear
-            }
+            Some("media") => self.play(mu_law_secs(value.pointer("/media/payload"))),
+            Some("mark") => self.mark(value.pointer("/mark/name")),
+            Some("clear") => self.clear(),
             _ => Heard::Nothing,
         }
+    }
+
+    /// A mark named `name`, echoed once the audio sent before it has played.
+    fn mark(&mut self, name: Option<&Value>) -> Heard {
+        let name = name.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let at = self.played_until.unwrap_or_else(Instant::now);
+        self.marks.push_back((at, name));
+        Heard::Nothing
+    }
+
+    /// Unplayed audio dropped; pending marks are due at once.
+    fn clear(&mut self) -> Heard {
+        self.played_until = None;
+        let now = Instant::now();
+        for mark in &mut self.marks {
+            mark.0 = now;
+        }
+        Heard::Clear
     }
 
     /// `secs` of bot audio, played after what came before it.
@@ -106,6 +101,15 @@ impl Playout {
         }
         out
     }
+}
+
+/// Seconds of 8 kHz μ-law in a base64 `payload`.
+fn mu_law_secs(payload: Option<&Value>) -> f64 {
+    payload
+        .and_then(Value::as_str)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .map_or(0, |bytes| bytes.len()) as f64
+        / 8_000.0
 }
 
 /// One Twilio stream's state.
@@ -209,15 +213,16 @@ impl PlivoStream {
         self.sequence
     }
 
-    /// The app's `playAudio`, `checkpoint` and `clearAudio` in the shape Twilio gives them.
+    /// The app's `playAudio`, `checkpoint` and `clearAudio`.
     fn heard(&mut self, value: &Value) -> Heard {
-        let common = match value.get("event").and_then(Value::as_str) {
-            Some("playAudio") => json!({"event": "media", "media": value.get("media")}),
-            Some("checkpoint") => json!({"event": "mark", "mark": {"name": value.get("name")}}),
-            Some("clearAudio") => json!({"event": "clear"}),
-            _ => Value::Null,
-        };
-        self.playout.heard(&common)
+        match value.get("event").and_then(Value::as_str) {
+            Some("playAudio") => self
+                .playout
+                .play(mu_law_secs(value.pointer("/media/payload"))),
+            Some("checkpoint") => self.playout.mark(value.get("name")),
+            Some("clearAudio") => self.playout.clear(),
+            _ => Heard::Nothing,
+        }
     }
 }
 
@@ -237,19 +242,17 @@ impl VonageStream {
         }
     }
 
-    /// Bot audio (binary 16 kHz PCM) and the app's `notify` and `clear`, as Twilio shapes them.
+    /// Bot audio (binary 16 kHz PCM) and the app's `notify` and `clear`.
     fn heard(&mut self, message: Message) -> Heard {
         match message {
             Message::Binary(bytes) => self.playout.play(bytes.len() as f64 / 2.0 / 16_000.0),
             Message::Text(body) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let common = match value.get("action").and_then(Value::as_str) {
-                    Some("notify") => json!({"event": "mark", "mark":
-                        {"name": value.pointer("/payload/mark")}}),
-                    Some("clear") => json!({"event": "clear"}),
-                    _ => Value::Null,
-                };
-                self.playout.heard(&common)
+                match value.get("action").and_then(Value::as_str) {
+                    Some("notify") => self.playout.mark(value.pointer("/payload/mark")),
+                    Some("clear") => self.playout.clear(),
+                    _ => Heard::Nothing,
+                }
             }
             _ => Heard::Nothing,
         }

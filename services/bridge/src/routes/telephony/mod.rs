@@ -241,6 +241,39 @@ pub(crate) async fn placed_call(
     Ok(call)
 }
 
+/// An inbound call to `to` opened for the bot the number routes to, answered, with its carrier
+/// leg noted (so the leg's later webhooks find it); `None` when the number routes nowhere.
+pub(crate) async fn open_inbound(
+    state: &AppState,
+    carrier: CarrierKind,
+    leg: &str,
+    to: contracts::E164Number,
+    from: Option<contracts::E164Number>,
+) -> ApiResult<Option<store::Call>> {
+    let Some(bot) = super::settings::bot_for_number(state, &to).await? else {
+        return Ok(None);
+    };
+    let call = state
+        .store
+        .create_call(store::NewCall {
+            direction: contracts::runtime_config::CallDirection::Inbound,
+            bot_id: bot,
+            campaign_id: None,
+            contact_id: None,
+            from,
+            to: Some(to),
+            state: contracts::CallState::Answered,
+            variables: Default::default(),
+            now: Utc::now(),
+        })
+        .await?;
+    state
+        .store
+        .note_call_leg(call.id, carrier, leg, None)
+        .await?;
+    Ok(Some(call))
+}
+
 /// An answered call's leg at its carrier.
 #[derive(Clone, Copy)]
 pub(crate) struct Leg<'a> {

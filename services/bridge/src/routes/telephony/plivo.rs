@@ -23,7 +23,7 @@ use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use serde_json::json;
-use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
+use store::{Call, CarrierAccount, NewTelephonyEvent};
 use telephony::number::e164;
 use telephony::plivo::{signature, status, xml};
 
@@ -205,28 +205,12 @@ async fn inbound(
     if !kept.new {
         return Ok(answer(xml::speak_and_hang_up("")));
     }
-    let Some(bot) = super::super::settings::bot_for_number(state, &to).await? else {
+    let Some(call) =
+        super::open_inbound(state, CarrierKind::Plivo, &call_uuid, to.clone(), from).await?
+    else {
         tracing::warn!(%to, call_uuid, "an inbound Plivo call to a number that routes nowhere");
         return Ok(answer(xml::speak_and_hang_up(UNROUTED_MESSAGE)));
     };
-    let call = state
-        .store
-        .create_call(NewCall {
-            direction: CallDirection::Inbound,
-            bot_id: bot,
-            campaign_id: None,
-            contact_id: None,
-            from,
-            to: Some(to),
-            state: CallState::Answered,
-            variables: Default::default(),
-            now: Utc::now(),
-        })
-        .await?;
-    state
-        .store
-        .note_call_leg(call.id, CarrierKind::Plivo, &call_uuid, None)
-        .await?;
     connect(state, account, call, call_uuid, CallDirection::Inbound).await
 }
 

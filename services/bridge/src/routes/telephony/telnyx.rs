@@ -25,7 +25,7 @@ use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallOutcomeCode, CallState, E164Number};
 use serde_json::{Value, json};
-use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent, Transition};
+use store::{Call, CarrierAccount, NewTelephonyEvent, Transition};
 use telephony::telnyx::events::{self, Direction, Event};
 use telephony::telnyx::state::{ClientState, Farewell};
 use telephony::telnyx::{TelnyxCarrier, TelnyxConfig, signature};
@@ -269,7 +269,16 @@ impl Edge<'_> {
             return Ok(());
         }
         let control_id = &self.webhook.call_control_id;
-        let Some(bot) = super::super::settings::bot_for_number(self.state, &to).await? else {
+        let from = E164Number::parse(from).ok();
+        let Some(call) = super::open_inbound(
+            self.state,
+            CarrierKind::Telnyx,
+            control_id,
+            to.clone(),
+            from,
+        )
+        .await?
+        else {
             tracing::warn!(%to, control_id, "an inbound Telnyx call to a number that routes nowhere");
             if let Err(error) = self
                 .client
@@ -280,25 +289,6 @@ impl Edge<'_> {
             }
             return Ok(());
         };
-        let call = self
-            .state
-            .store
-            .create_call(NewCall {
-                direction: CallDirection::Inbound,
-                bot_id: bot,
-                campaign_id: None,
-                contact_id: None,
-                from: E164Number::parse(from).ok(),
-                to: Some(to),
-                state: CallState::Answered,
-                variables: Default::default(),
-                now: Utc::now(),
-            })
-            .await?;
-        self.state
-            .store
-            .note_call_leg(call.id, CarrierKind::Telnyx, control_id, None)
-            .await?;
         if let Err(error) = self
             .client
             .answer(call.id, control_id, ClientState::Call(call.id))

@@ -22,7 +22,7 @@ use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use serde_json::json;
-use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
+use store::{Call, CarrierAccount, NewTelephonyEvent};
 use telephony::twilio::{SIGNATURE_HEADER, signature, status, twiml};
 
 pub(super) async fn handle(
@@ -176,29 +176,12 @@ async fn inbound(
     if !kept.new {
         return Ok(twiml(twiml::say_and_hang_up("")));
     }
-    let Some(bot) = super::super::settings::bot_for_number(state, &to).await? else {
+    let Some(call) =
+        super::open_inbound(state, CarrierKind::Twilio, &call_sid, to.clone(), from).await?
+    else {
         tracing::warn!(%to, call_sid, "an inbound call to a number that routes nowhere");
         return Ok(twiml(twiml::say_and_hang_up(UNROUTED_MESSAGE)));
     };
-    let call = state
-        .store
-        .create_call(NewCall {
-            direction: CallDirection::Inbound,
-            bot_id: bot,
-            campaign_id: None,
-            contact_id: None,
-            from,
-            to: Some(to),
-            state: CallState::Answered,
-            variables: Default::default(),
-            now: Utc::now(),
-        })
-        .await?;
-    // Its status callbacks find it by the CallSid; the voice webhook kept above is linked to it.
-    state
-        .store
-        .note_call_leg(call.id, CarrierKind::Twilio, &call_sid, None)
-        .await?;
     connect(state, account, call, call_sid, CallDirection::Inbound).await
 }
 

@@ -22,7 +22,7 @@ use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use serde_json::{Value, json};
-use store::{Call, CarrierAccount, NewCall, NewTelephonyEvent};
+use store::{Call, CarrierAccount, NewTelephonyEvent};
 use telephony::number::e164;
 use telephony::vonage::{ncco, signature, status};
 
@@ -166,28 +166,12 @@ async fn inbound(
     if !kept.new {
         return Ok(answer(ncco::talk_and_hang_up("")));
     }
-    let Some(bot) = super::super::settings::bot_for_number(state, &to).await? else {
+    let Some(call) =
+        super::open_inbound(state, CarrierKind::Vonage, &uuid, to.clone(), from).await?
+    else {
         tracing::warn!(%to, uuid, "an inbound Vonage call to a number that routes nowhere");
         return Ok(answer(ncco::talk_and_hang_up(UNROUTED_MESSAGE)));
     };
-    let call = state
-        .store
-        .create_call(NewCall {
-            direction: CallDirection::Inbound,
-            bot_id: bot,
-            campaign_id: None,
-            contact_id: None,
-            from,
-            to: Some(to),
-            state: CallState::Answered,
-            variables: Default::default(),
-            now: Utc::now(),
-        })
-        .await?;
-    state
-        .store
-        .note_call_leg(call.id, CarrierKind::Vonage, &uuid, None)
-        .await?;
     connect(state, account, call, uuid, CallDirection::Inbound).await
 }
 
