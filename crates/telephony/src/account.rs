@@ -15,10 +15,10 @@ pub struct AccountConfig {
     pub account: CarrierAccountId,
     pub carrier: CarrierKind,
     /// The carrier's account id (Twilio's Account SID, Telnyx's Call Control connection id,
-    /// Plivo's Auth ID, Vonage's application id).
+    /// Plivo's Auth ID, Vonage's application id, Exotel's `SID/APP_ID`).
     pub account_sid: String,
     /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's API key, the Vonage
-    /// application's private key).
+    /// application's private key, Exotel's `API_KEY:API_TOKEN`).
     pub secret: String,
     /// The REST API's base (the carrier's own unless an emulator's).
     pub api_url: Option<String>,
@@ -102,6 +102,16 @@ pub fn client(config: AccountConfig) -> Result<Arc<dyn AccountCarrier>, String> 
                 numbers: config.numbers,
             },
         ))),
-        other => Err(format!("calling through {other} is not built yet")),
+        CarrierKind::Exotel => Ok(Arc::new(crate::exotel::ExotelCarrier::new(
+            crate::exotel::ExotelConfig {
+                account: config.account,
+                account_sid: config.account_sid,
+                secret: config.secret,
+                api_url: config.api_url,
+                public_url: config.public_url,
+                calls_per_second: config.calls_per_second,
+                numbers: config.numbers,
+            },
+        ))),
     }
 }

@@ -7,6 +7,7 @@
 //! `account` builds a saved account's client, whatever its carrier.
 
 mod account;
+pub mod exotel;
 pub mod number;
 mod pace;
 pub mod plivo;

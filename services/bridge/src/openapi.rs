@@ -163,6 +163,8 @@ fn operations() -> Vec<Op> {
         op!("put" "/api/v1/carrier-accounts/{id}", Admin, "Save a carrier account; a missing secret or webhook key keeps the saved one; its carrier cannot change (409)", query: None, request: json::<carriers::AccountBody>(), 200 => json::<carriers::AccountView>()),
         op!("post" "/api/v1/calls/{id}/transfer", Fleet, "A worker's bot transfers its caller: the edge moves the call to the number through its carrier", query: None, request: json::<crate::routes::telephony::TransferBody>(), 204 => Body::None),
         op!("post" "/api/v1/telephony/{carrier}/{account}/{hook}", Carrier, "A carrier's webhook (Twilio: voice, status, amd; Telnyx: call; Plivo: answer, ring, hangup, amd, transfer, farewell; Vonage: answer, event), verified, kept, then answered in the carrier's verbs", query: None, request: Body::Form, 200 => Body::Xml),
+        op!("get" "/api/v1/telephony/exotel/{account}/{key}/{hook}", Carrier, "Exotel's applets (the URL carries the account's key; Exotel signs nothing): voicebot answers the stream's URL, greeting the words a refused call hears (text/plain)", query: None, request: Nothing, 200 => json::<crate::routes::telephony::StreamUrl>()),
+        op!("post" "/api/v1/telephony/exotel/{account}/{key}/{hook}", Carrier, "Exotel's status callback (form, multipart form or JSON), behind the account's key, kept once", query: None, request: Body::Form, 204 => Body::None),
     ]
 }
 

@@ -11,7 +11,7 @@ const CARRIERS = [
   { value: 'telnyx', label: 'Telnyx' },
   { value: 'plivo', label: 'Plivo' },
   { value: 'vonage', label: 'Vonage' },
-  { value: 'exotel', label: 'Exotel (next)', disabled: true },
+  { value: 'exotel', label: 'Exotel' },
 ];
 
 type Draft = { id: number | null; carrier: string; name: string; accountSid: string; secret: string; webhookKey: string; numbers: string; apiUrl: string };
@@ -24,6 +24,7 @@ const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> =
   telnyx: { sid: 'Connection ID', sidHint: 'Call Control application id (digits)', secret: 'API key' },
   plivo: { sid: 'Auth ID', sidHint: 'MA… (or a subaccount SA…)', secret: 'Auth token' },
   vonage: { sid: 'Application ID', sidHint: 'the application UUID', secret: 'Private key (PEM)' },
+  exotel: { sid: 'Account SID / flow app id', sidHint: 'SID/APP_ID (the flow with the Voicebot applet)', secret: 'API key:API token' },
 };
 
 /// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
@@ -44,6 +45,10 @@ function check(draft: Draft): Record<string, string> {
     if (draft.id === null && !draft.secret) found.secret = "The application's private key signs every request to Vonage.";
     if (draft.secret && !/^\s*-----BEGIN (RSA )?PRIVATE KEY-----/.test(draft.secret)) found.secret = 'Paste the whole private.key file, from -----BEGIN PRIVATE KEY-----.';
     if (draft.id === null && !draft.webhookKey.trim()) found.webhook_key = 'The signature secret (API settings) verifies Vonage webhooks.';
+  } else if (draft.carrier === 'exotel') {
+    if (!/^[A-Za-z0-9_-]{1,64}\/[0-9]{1,20}$/.test(draft.accountSid.trim())) found.account_sid = "The Account SID and the Voicebot flow's app id (App Bazaar), as SID/APP_ID.";
+    if (draft.id === null && !draft.secret) found.secret = 'The API key and token (API settings), as KEY:TOKEN.';
+    if (draft.secret && !/^[^:]+:[^:]+$/.test(draft.secret)) found.secret = 'The API key and token, joined by a colon: KEY:TOKEN.';
   } else if (draft.carrier === 'plivo') {
     if (!/^[MS]A[A-Z0-9]{18}$/.test(draft.accountSid.trim())) found.account_sid = 'Plivo Auth IDs are MA (or SA) and 18 capital letters or digits.';
     if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
@@ -146,13 +151,20 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                         <Text size="xs">
                           Voice: <Code>{a.inbound_voice_url}</Code>
                         </Text>
-                        <Text size="xs">
-                          Status: <Code>{a.inbound_status_url}</Code>
-                        </Text>
+                        {a.inbound_status_url && (
+                          <Text size="xs">
+                            Status: <Code>{a.inbound_status_url}</Code>
+                          </Text>
+                        )}
+                        {a.greeting_url && (
+                          <Text size="xs">
+                            Greeting: <Code>{a.greeting_url}</Code>
+                          </Text>
+                        )}
                       </Stack>
                     ) : (
                       <Text size="xs" c="orange">
-                        Set VOX_PUBLIC_URL so the carrier can reach vox.
+                        {a.carrier === 'exotel' ? "Shown to admins once VOX_PUBLIC_URL is set (Exotel's URLs carry the account's key)." : 'Set VOX_PUBLIC_URL so the carrier can reach vox.'}
                       </Text>
                     )}
                   </Table.Td>

@@ -29,10 +29,10 @@ pub(crate) struct AccountBody {
     name: String,
     /// The carrier's account id: Twilio's `AC…` Account SID, Telnyx's Call Control application
     /// id (its `connection_id`, digits), Plivo's Auth ID (`MA…` or a subaccount's `SA…`), the
-    /// Vonage application's id (a UUID).
+    /// Vonage application's id (a UUID), Exotel's Account SID and Voicebot flow (`SID/APP_ID`).
     account_sid: String,
     /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's V2 API key, the Vonage
-    /// application's private key in PEM): required on create, kept
+    /// application's private key in PEM, Exotel's `API_KEY:API_TOKEN`): required on create, kept
     /// when left out of an update, never shown.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
@@ -59,6 +59,7 @@ const SUPPORTED: &[CarrierKind] = &[
     CarrierKind::Telnyx,
     CarrierKind::Plivo,
     CarrierKind::Vonage,
+    CarrierKind::Exotel,
 ];
 
 /// A Twilio Account SID.
@@ -70,6 +71,10 @@ const VONAGE_APPLICATION: &str =
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 /// A Vonage application's private key, in PEM (that it is an RSA key no pattern states).
 const VONAGE_KEY: &str = r"^\s*-----BEGIN (RSA )?PRIVATE KEY-----";
+/// An Exotel Account SID and the app id of the flow with the Voicebot applet.
+const EXOTEL_ACCOUNT: &str = r"^[A-Za-z0-9_-]{1,64}/[0-9]{1,20}$";
+/// Exotel's API key and token.
+const EXOTEL_SECRET: &str = r"^[^:]+:[^:]+$";
 /// A Telnyx Call Control application id.
 const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
 /// A Telnyx public key: 32 bytes in base64 (and a point of Ed25519's curve, which no pattern
@@ -113,6 +118,17 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                         "account_sid": {"pattern": VONAGE_APPLICATION},
                         "secret": {"pattern": VONAGE_KEY},
                     },
+                })
+            ),
+            // Exotel signs nothing: the edge's URLs carry a key derived from the secret.
+            rule(
+                "exotel",
+                serde_json::json!({
+                    "properties": {
+                        "account_sid": {"pattern": EXOTEL_ACCOUNT},
+                        "secret": {"pattern": EXOTEL_SECRET},
+                    },
+                    "not": {"required": ["webhook_key"]},
                 })
             ),
             rule(
@@ -181,16 +197,22 @@ pub(crate) struct AccountView {
     webhook_key_set: bool,
     /// The URL to give the carrier for inbound calls (`VOX_PUBLIC_URL` based; `null` until it is
     /// set): Twilio's voice URL on each number, Telnyx's Call Control application webhook URL,
-    /// the Plivo application's answer URL.
+    /// the Plivo application's answer URL, the Vonage application's answer URL, the Exotel
+    /// flow's Voicebot applet URL (it carries the account's key: shown to admins only).
     inbound_voice_url: Option<String>,
     /// The status callback URL for inbound numbers (Twilio's status callback, the Plivo
-    /// application's hang-up URL; Telnyx sends everything to the webhook URL).
+    /// application's hang-up URL, the Vonage event URL; Telnyx sends everything to the webhook
+    /// URL).
     inbound_status_url: Option<String>,
+    /// Exotel only: the text URL of the Greeting applet after the Voicebot applet, which says
+    /// why a call was refused (shown to admins only).
+    greeting_url: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
+/// An account as shown; `exotel_key` is an Exotel account's edge key, for an admin.
+fn view(state: &AppState, account: &CarrierAccount, exotel_key: Option<&str>) -> AccountView {
     let base = state.config.public_url.as_deref().map(|base| {
         format!(
             "{}/api/v1/telephony/{}/{}",
@@ -199,6 +221,12 @@ fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
             account.id
         )
     });
+    let exotel = match (account.carrier, &state.config.public_url, exotel_key) {
+        (CarrierKind::Exotel, Some(public), Some(key)) => {
+            Some(telephony::exotel::Webhooks::new(public, account.id, key))
+        }
+        _ => None,
+    };
     AccountView {
         id: account.id.0,
         carrier: account.carrier,
@@ -212,11 +240,13 @@ fn view(state: &AppState, account: &CarrierAccount) -> AccountView {
             .collect(),
         secret_set: true,
         webhook_key_set: account.webhook_key_set,
-        inbound_voice_url: base.as_ref().map(|b| match account.carrier {
-            CarrierKind::Telnyx => format!("{b}/call"),
-            CarrierKind::Plivo | CarrierKind::Vonage => format!("{b}/answer"),
-            _ => format!("{b}/voice"),
+        inbound_voice_url: base.as_ref().and_then(|b| match account.carrier {
+            CarrierKind::Telnyx => Some(format!("{b}/call")),
+            CarrierKind::Plivo | CarrierKind::Vonage => Some(format!("{b}/answer")),
+            CarrierKind::Exotel => exotel.as_ref().map(|hooks| hooks.voicebot()),
+            CarrierKind::Twilio => Some(format!("{b}/voice")),
         }),
+        greeting_url: exotel.as_ref().map(|hooks| hooks.greeting()),
         inbound_status_url: base.and_then(|b| match account.carrier {
             CarrierKind::Twilio => Some(format!("{b}/status")),
             CarrierKind::Plivo => Some(format!("{b}/hangup")),
@@ -239,7 +269,7 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
         return Err(ApiError::invalid(
             "carrier",
             format!(
-                "{} accounts are not supported yet (twilio, telnyx, plivo and vonage are)",
+                "{} accounts are not supported yet (twilio, telnyx, plivo, vonage and exotel are)",
                 body.carrier
             ),
         ));
@@ -309,6 +339,20 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
                 ));
             }
         }
+        CarrierKind::Exotel => {
+            telephony::exotel::Account::parse(sid)
+                .map_err(|e| ApiError::invalid("account_sid", e))?;
+            if let Some(secret) = &body.secret {
+                telephony::exotel::credentials(secret)
+                    .map_err(|e| ApiError::invalid("secret", e))?;
+            }
+            if body.webhook_key.is_some() {
+                return Err(ApiError::invalid(
+                    "webhook_key",
+                    "Exotel signs nothing: the edge's URLs carry a key derived from the secret",
+                ));
+            }
+        }
         CarrierKind::Plivo => {
             let auth_id = sid.len() == 20
                 && (sid.starts_with("MA") || sid.starts_with("SA"))
@@ -359,12 +403,38 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
     })
 }
 
+/// An Exotel account's edge key, for an admin (the URLs that carry it let anyone post as Exotel).
+async fn exotel_key(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    account: &CarrierAccount,
+) -> ApiResult<Option<String>> {
+    if account.carrier != CarrierKind::Exotel || principal.require(store::Role::Admin).is_err() {
+        return Ok(None);
+    }
+    let secret = state.store.carrier_account_secret(account.id).await?;
+    Ok(Some(telephony::exotel::edge_key(&secret, account.id)))
+}
+
+async fn shown(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    account: &CarrierAccount,
+) -> ApiResult<AccountView> {
+    let key = exotel_key(state, principal, account).await?;
+    Ok(view(state, account, key.as_deref()))
+}
+
 async fn list(
     State(state): State<AppState>,
-    _: Authorized<role::Viewer>,
+    Authorized(principal, _): Authorized<role::Viewer>,
 ) -> ApiResult<Json<Vec<AccountView>>> {
     let accounts = state.store.list_carrier_accounts().await?;
-    Ok(Json(accounts.iter().map(|a| view(&state, a)).collect()))
+    let mut views = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        views.push(shown(&state, &principal, account).await?);
+    }
+    Ok(Json(views))
 }
 
 async fn create(
@@ -376,7 +446,9 @@ async fn create(
         .store
         .create_carrier_account(account(body, true)?)
         .await?;
-    let shown = view(&state, &saved);
+    // The audit log keeps the view without an Exotel key.
+    let audited = view(&state, &saved, None);
+    let shown = shown(&state, &principal, &saved).await?;
     audit(
         &state,
         &principal,
@@ -384,7 +456,7 @@ async fn create(
         "carrier_accounts",
         saved.id,
         None,
-        snapshot(&shown),
+        snapshot(&audited),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(shown)))
@@ -397,12 +469,14 @@ async fn update(
     ApiJson(body): ApiJson<AccountBody>,
 ) -> ApiResult<Json<AccountView>> {
     let id = CarrierAccountId(id);
-    let before = view(&state, &state.store.carrier_account(id).await?);
+    let before = view(&state, &state.store.carrier_account(id).await?, None);
     let saved = state
         .store
         .update_carrier_account(id, account(body, false)?)
         .await?;
-    let shown = view(&state, &saved);
+    // The audit log keeps the view without an Exotel key.
+    let audited = view(&state, &saved, None);
+    let shown = shown(&state, &principal, &saved).await?;
     audit(
         &state,
         &principal,
@@ -410,7 +484,7 @@ async fn update(
         "carrier_accounts",
         id,
         snapshot(&before),
-        snapshot(&shown),
+        snapshot(&audited),
     )
     .await?;
     Ok(Json(shown))

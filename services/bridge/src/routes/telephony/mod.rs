@@ -6,8 +6,12 @@
 //! and answered in the carrier's own verbs. An answered or inbound call is attached here: a worker
 //! is reserved within the 2-second rule and the carrier is told to stream to it; with none free
 //! the caller hears the abandon message and the call ends `dial.abandoned`. The dialler follows
-//! these moves from the store. `twilio.rs` is Twilio's, `telnyx.rs` Telnyx's Call Control.
+//! these moves from the store. One file per carrier (`twilio.rs`, `telnyx.rs`, `plivo.rs`,
+//! `vonage.rs`, `exotel.rs`); Exotel's URLs carry the account's key, as Exotel signs nothing.
 
+mod exotel;
+
+pub(crate) use exotel::StreamUrl;
 mod plivo;
 mod telnyx;
 mod twilio;
@@ -21,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use chrono::Utc;
 use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::telephony::{CarrierAccountId, CarrierKind};
@@ -45,6 +49,10 @@ pub(crate) const BUSY_MESSAGE: &str = "Sorry, all our lines are busy. Please cal
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/telephony/{carrier}/{account}/{hook}", post(webhook))
+        .route(
+            "/telephony/exotel/{account}/{key}/{hook}",
+            get(exotel::hook).post(exotel::hook),
+        )
         .route("/calls/{id}/transfer", post(transfer))
 }
 
@@ -97,10 +105,10 @@ async fn webhook(
         CarrierKind::Telnyx => telnyx::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Plivo => plivo::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Vonage => vonage::handle(&state, &account, &hook, webhook).await,
-        other => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found.carrier",
-            format!("the {other} edge is not built yet"),
+        // Exotel signs nothing: its URLs carry the account's key (`…/{account}/{key}/{hook}`).
+        CarrierKind::Exotel => Err(bad_signature(
+            &account,
+            "an Exotel URL carries the account's key before its hook",
         )),
     }
 }
@@ -466,6 +474,15 @@ pub(crate) async fn transfer(
         ));
     }
     let account = state.store.carrier_account(account).await?;
+    if account.carrier == CarrierKind::Exotel {
+        return Err(ApiError::refused(
+            "call_id",
+            format!(
+                "call {call_id} is on Exotel, whose Voicebot applet cannot transfer a call and \
+                 whose API cannot move one"
+            ),
+        ));
+    }
     // A carrier that fetches the transfer's instructions (Plivo's `aleg_url`) is sent to
     // `VOX_PUBLIC_URL`, else to the base the worker reached this Backend at.
     let secret = state.store.carrier_account_secret(account.id).await?;
