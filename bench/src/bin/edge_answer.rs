@@ -5,7 +5,7 @@
 //! whether or not earlier ones finished, so queueing shows in the latencies). Each is verified,
 //! kept with the call's answer and attached to the worker (which fetches the call's runtime
 //! config from the Backend); then Twilio's is answered `<Connect><Stream>`, Plivo's `<Stream>`,
-//! Vonage's a `connect` NCCO, and Telnyx's
+//! Vonage's a `connect` NCCO, Exotel's Voicebot request the stream's URL in JSON, and Telnyx's
 //! `call.answered` is acknowledged once `actions/streaming_start` has gone to Telnyx's REST API
 //! (here a loopback stand-in that accepts each command at once, so Telnyx's own latency is not in
 //! the figure). `GET /health`, offered the same way in the same run, is the baseline.
@@ -38,6 +38,7 @@ const TOKEN: &str = "bench-twilio-auth-token";
 const CONNECTION: &str = "1494404757140276705";
 const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
 const VONAGE_APPLICATION: &str = "00000000-0000-4000-8000-0000000bec40";
+const EXOTEL_SECRET: &str = "bench-exotel-key:bench-exotel-token";
 
 /// Telnyx's Call Control commands, accepted at once and counted: a stand-in for Telnyx's API.
 async fn call_control() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
@@ -119,17 +120,18 @@ async fn main() -> anyhow::Result<()> {
     let answers = args.rate as usize * args.seconds as usize;
     let db = bench::sqlite_db().await?;
     let dir = tempfile::tempdir()?;
-    println!("seeding {} dialling calls on sqlite …", 4 * answers);
-    let calls = dialling(&*db.store, 4 * answers).await?;
+    println!("seeding {} dialling calls on sqlite …", 5 * answers);
+    let calls = dialling(&*db.store, 5 * answers).await?;
     anyhow::ensure!(
-        calls.len() == 4 * answers,
+        calls.len() == 5 * answers,
         "seeded {} calls of {}",
         calls.len(),
-        4 * answers
+        5 * answers
     );
     let (twilio_calls, rest) = calls.split_at(answers);
     let (telnyx_calls, rest) = rest.split_at(answers);
-    let (plivo_calls, vonage_calls) = rest.split_at(answers);
+    let (plivo_calls, rest) = rest.split_at(answers);
+    let (vonage_calls, exotel_calls) = rest.split_at(answers);
     let mut config = BridgeConfig::new(
         [127, 0, 0, 1].into(),
         0,
@@ -149,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
         fleet::RecordingStore::local(dir.path().join("recordings")),
     );
     // Every answer reserves a slot that is never connected: room for all of them.
-    worker.max_calls = u32::try_from(4 * answers + 10)?;
+    worker.max_calls = u32::try_from(5 * answers + 10)?;
     let worker = fleet::Worker::bind(worker)
         .await
         .context("start the fleet worker")?;
@@ -366,5 +368,50 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     report("Vonage answer → connect NCCO", &vonage, Some(&health));
+    println!("waiting for the worker to report the Vonage reservations lapsed …");
+    settled(&*db.store, vonage_calls).await?;
+    let exotel_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Exotel,
+            name: "bench exotel".into(),
+            account_sid: "voxbench/424242".into(),
+            secret: Some(EXOTEL_SECRET.into()),
+            api_url: None,
+            numbers: Vec::new(),
+            webhook_key: None,
+        })
+        .await?;
+    let voicebot = telephony::exotel::Webhooks::new(
+        &base,
+        exotel_account.id,
+        &telephony::exotel::edge_key(EXOTEL_SECRET, exotel_account.id),
+    )
+    .voicebot();
+    let exotel = load(
+        args.rate,
+        args.seconds,
+        |i| {
+            let params = [
+                ("CallSid", format!("{i:032x}")),
+                ("CallFrom", "09876543210".to_owned()),
+                ("CallTo", "08047491899".to_owned()),
+                ("Direction", "outbound-api".to_owned()),
+                (
+                    "CustomField",
+                    telephony::exotel::custom_field(exotel_calls[i]),
+                ),
+            ];
+            let query = serde_urlencoded::to_string(params).unwrap_or_default();
+            client.get(format!("{voicebot}?{query}"))
+        },
+        |body| body.contains("\"url\""),
+    )
+    .await;
+    report(
+        "Exotel Voicebot request → stream URL",
+        &exotel,
+        Some(&health),
+    );
     Ok(())
 }

@@ -17,7 +17,10 @@
 //!   routes the call, reserves the worker and answers `<Stream>`; the caller connects over
 //!   Plivo's audio stream (8 kHz μ-law in JSON);
 //! - **Vonage path**: the Vonage emulator posts the signed answer webhook; the edge answers a
-//!   `connect` NCCO; the caller connects over Vonage's WebSocket (16 kHz PCM, binary).
+//!   `connect` NCCO; the caller connects over Vonage's WebSocket (16 kHz PCM, binary);
+//! - **Exotel path**: the Exotel emulator's flow asks the Voicebot applet's keyed URL where to
+//!   stream; the edge answers the worker's URL; the caller connects over Exotel's Voicebot stream
+//!   (8 kHz PCM in JSON).
 //!
 //! Each call's clock starts at its answer (the config request, the voice webhook, or Telnyx's
 //! answer) and stops
@@ -52,6 +55,7 @@ const API_KEY: &str = "KEY0BENCH0123456789";
 const NUMBER: &str = "+14155550150";
 const PLIVO_AUTH_ID: &str = "MABENCHPLIVO00000000";
 const VONAGE_APPLICATION: &str = "00000000-0000-4000-8000-0000000bec40";
+const EXOTEL_SECRET: &str = "bench-exotel-key:bench-exotel-token";
 
 fn callers() -> Population {
     Population {
@@ -314,10 +318,44 @@ async fn main() -> anyhow::Result<()> {
         answer_url: format!("{hooks}/answer"),
         event_url: format!("{hooks}/event"),
     };
-    let vonage = sim::load::run(load, route, |_| {}).await?;
+    let vonage = sim::load::run(load.clone(), route, |_| {}).await?;
     line(
         "Vonage path: answer webhook, NCCO, WebSocket",
         &vonage,
+        Some(&direct),
+    );
+    let exotel = sim::ExotelEmulator::start(
+        sim::ExotelConfig {
+            sid: "voxbench".into(),
+            api_key: "bench-exotel-key".into(),
+            api_token: "bench-exotel-token".into(),
+            population: callers(),
+            seed: 5,
+        },
+        0,
+    )
+    .await?;
+    let exotel_account = db
+        .store
+        .create_carrier_account(store::NewCarrierAccount {
+            carrier: CarrierKind::Exotel,
+            name: "bench exotel".into(),
+            account_sid: "voxbench/424242".into(),
+            secret: Some(EXOTEL_SECRET.into()),
+            api_url: Some(exotel.api_url().to_owned()),
+            numbers: vec![E164Number::parse(NUMBER)?],
+            webhook_key: None,
+        })
+        .await?;
+    let flow = sim::ExotelFlow::at_edge(&base, exotel_account.id, EXOTEL_SECRET, "424242");
+    let route = Route::Exotel {
+        emulator: Arc::new(exotel),
+        flow,
+    };
+    let exotel = sim::load::run(load, route, |_| {}).await?;
+    line(
+        "Exotel path: Voicebot URL, edge, Voicebot stream",
+        &exotel,
         Some(&direct),
     );
     for error in direct
@@ -327,6 +365,7 @@ async fn main() -> anyhow::Result<()> {
         .chain(&telnyx.errors)
         .chain(&plivo.errors)
         .chain(&vonage.errors)
+        .chain(&exotel.errors)
     {
         println!("error: {error}");
     }

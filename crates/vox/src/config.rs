@@ -58,6 +58,8 @@ pub enum CarrierChoice {
     Plivo,
     /// The Vonage emulator, through the Backend's telephony edge.
     Vonage,
+    /// The Exotel emulator, through the Backend's telephony edge.
+    Exotel,
 }
 
 /// Where raw setting values come from; tests pass a `HashMap` instead of touching the process env.
@@ -216,7 +218,7 @@ pub struct Settings {
     /// `MAX_CONCURRENT_CALLS` slots).
     pub vox_up_workers: u32,
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
-    /// default), or `twilio`, `telnyx`, `plivo`, `vonage` (that carrier's emulator, via the edge).
+    /// default), or `twilio`, `telnyx`, `plivo`, `vonage`, `exotel` (that carrier's emulator, via the edge).
     pub vox_up_carrier: CarrierChoice,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
@@ -327,20 +329,16 @@ impl Settings {
             voxcore_outbox: text("VOXCORE_OUTBOX").map(PathBuf::from),
             sim_population: text("SIM_POPULATION").map(PathBuf::from),
             console_dir: text("CONSOLE_DIR").map(PathBuf::from),
-            vox_up_carrier: match text("VOX_UP_CARRIER").as_deref() {
-                None | Some("sim") => CarrierChoice::Sim,
-                Some("twilio") => CarrierChoice::Twilio,
-                Some("telnyx") => CarrierChoice::Telnyx,
-                Some("plivo") => CarrierChoice::Plivo,
-                Some("vonage") => CarrierChoice::Vonage,
-                Some(other) => {
-                    return Err(problem(
+            vox_up_carrier: match text("VOX_UP_CARRIER") {
+                None => CarrierChoice::Sim,
+                Some(name) => clap::ValueEnum::from_str(&name, false).map_err(|_| {
+                    problem(
                         "VOX_UP_CARRIER",
                         format!(
-                            "{other:?} is not a carrier vox up runs (sim, twilio, telnyx, plivo or vonage)"
+                            "{name:?} is not a carrier vox up runs (sim, twilio, telnyx, plivo, vonage or exotel)"
                         ),
-                    ));
-                }
+                    )
+                })?,
             },
             vox_up_workers: at_least_one(
                 "VOX_UP_WORKERS",

@@ -127,6 +127,7 @@ pub enum Emulator {
     Telnyx(sim::TelnyxEmulator),
     Plivo(sim::PlivoEmulator),
     Vonage(sim::VonageEmulator),
+    Exotel(sim::ExotelEmulator),
 }
 
 impl std::fmt::Display for Emulator {
@@ -136,6 +137,7 @@ impl std::fmt::Display for Emulator {
             Emulator::Telnyx(e) => write!(f, "the Telnyx emulator at {}", e.api_url()),
             Emulator::Plivo(e) => write!(f, "the Plivo emulator at {}", e.api_url()),
             Emulator::Vonage(e) => write!(f, "the Vonage emulator at {}", e.api_url()),
+            Emulator::Exotel(e) => write!(f, "the Exotel emulator at {}", e.api_url()),
         }
     }
 }
@@ -252,6 +254,54 @@ pub async fn through_vonage(store: &dyn Store) -> anyhow::Result<sim::VonageEmul
         webhook_key: Some(secret),
     };
     let saved = save_account(store, account).await?;
+    demo_carrier(store, Some(saved.id.0)).await?;
+    Ok(emulator)
+}
+
+/// The demo's Exotel account in the emulator: its Account SID and the Voicebot flow's app id.
+const DEMO_EXOTEL_SID: &str = "voxdemo";
+const DEMO_EXOTEL_APP: &str = "424242";
+const DEMO_EXOTEL_ACCOUNT: &str = "Demo: Exotel emulator";
+
+/// Starts the Exotel emulator with a fresh API key and token, saves the demo's carrier account
+/// pointing at it, builds its flow (Voicebot → Greeting → Hangup) on `public_url`'s telephony
+/// edge with the account's key, and has the demo campaign dial through that account.
+pub async fn through_exotel(
+    store: &dyn Store,
+    public_url: &str,
+) -> anyhow::Result<sim::ExotelEmulator> {
+    let (api_key, api_token) = (
+        format!("{:024x}", rand::random::<u128>()),
+        format!("{:032x}", rand::random::<u128>()),
+    );
+    let emulator = sim::ExotelEmulator::start(
+        sim::ExotelConfig {
+            sid: DEMO_EXOTEL_SID.to_owned(),
+            api_key: api_key.clone(),
+            api_token: api_token.clone(),
+            population: sim::Populations::default().default,
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await?;
+    let secret = format!("{api_key}:{api_token}");
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Exotel,
+        name: DEMO_EXOTEL_ACCOUNT.to_owned(),
+        account_sid: format!("{DEMO_EXOTEL_SID}/{DEMO_EXOTEL_APP}"),
+        secret: Some(secret.clone()),
+        api_url: Some(emulator.api_url().to_owned()),
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: None,
+    };
+    let saved = save_account(store, account).await?;
+    emulator.set_flow(sim::ExotelFlow::at_edge(
+        public_url,
+        saved.id,
+        &secret,
+        DEMO_EXOTEL_APP,
+    ));
     demo_carrier(store, Some(saved.id.0)).await?;
     Ok(emulator)
 }

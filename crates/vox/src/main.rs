@@ -47,11 +47,11 @@ enum Command {
     Cleanup,
     /// The load generator: simulated callers ring an inbound number routed to a bot and talk to
     /// it (needs VOXCORE_SECRET, VOXBRIDGE_URL and FLEET_URLS); exits 1 if any call failed.
-    /// With --carrier twilio, telnyx, plivo or vonage they ring through that carrier's emulator as the
+    /// With --carrier twilio, telnyx, plivo, vonage or exotel they ring through that carrier's emulator as the
     /// account that owns the number (needs the database and VOX_PUBLIC_URL or VOXBRIDGE_URL).
     Sim {
         /// How the callers reach the bots: straight to the fleet (sim), or through a carrier's
-        /// emulator and the Backend's telephony edge (twilio, telnyx, plivo, vonage).
+        /// emulator and the Backend's telephony edge (twilio, telnyx, plivo, vonage, exotel).
         #[arg(long, value_enum, default_value = "sim")]
         carrier: vox::config::CarrierChoice,
         /// The inbound number to ring (E.164); it must be routed to a bot.

@@ -3,7 +3,8 @@
 //! Each emulator plays the carrier account that owns the called number: it signs its webhooks
 //! with the account's secret, read from the store, and rings the telephony edge's URLs. Where
 //! the edge calls the carrier's API back (Telnyx's commands, Plivo's transfers), the account
-//! points at the emulator for the run and is given back after it.
+//! points at the emulator for the run and is given back after it. Exotel signs nothing: its
+//! emulator rings the account's keyed URLs.
 
 use crate::commands::open_store;
 use crate::config::{CarrierChoice, Settings};
@@ -17,6 +18,7 @@ pub(crate) enum Emulator {
     Telnyx(Arc<sim::TelnyxEmulator>),
     Plivo(Arc<sim::PlivoEmulator>),
     Vonage(Arc<sim::VonageEmulator>),
+    Exotel(Arc<sim::ExotelEmulator>),
 }
 
 impl Emulator {
@@ -55,6 +57,16 @@ impl Emulator {
                     stats.streamed,
                     stats.hung_up,
                     stats.transferred_to.len()
+                )
+            }
+            Emulator::Exotel(emulator) => {
+                let stats = emulator.stats();
+                format!(
+                    "exotel emulator: {} requests sent, {} failed · {} streams · {} refused in words",
+                    stats.webhooks,
+                    stats.webhook_failures,
+                    stats.streamed,
+                    stats.greetings.len()
                 )
             }
             Emulator::Plivo(emulator) => {
@@ -97,6 +109,10 @@ pub(crate) async fn emulator(
         CarrierChoice::Vonage => {
             let (route, emulator, borrowed) = through_vonage(settings, number, population).await?;
             (route, Some(Emulator::Vonage(emulator)), Some(borrowed))
+        }
+        CarrierChoice::Exotel => {
+            let (route, emulator) = through_exotel(settings, number, population).await?;
+            (route, Some(Emulator::Exotel(emulator)), None)
         }
     })
 }
@@ -350,4 +366,46 @@ async fn through_vonage(
         event_url: format!("{hooks}/event"),
     };
     Ok((route, emulator, borrowed))
+}
+
+/// The Exotel emulator as the account that owns `number` (an ExoPhone), its flow the one
+/// docs/telephony.md has operators build on the telephony edge (the account's keyed Voicebot and
+/// Greeting URLs). The edge never calls Exotel's API for an inbound call, so nothing is borrowed.
+async fn through_exotel(
+    settings: &Settings,
+    number: &contracts::E164Number,
+    population: &sim::Population,
+) -> anyhow::Result<(sim::load::Route, Arc<sim::ExotelEmulator>)> {
+    let (store, account, base) = owning_account(settings, CarrierKind::Exotel, number).await?;
+    let secret = store
+        .carrier_account_secret(account.id)
+        .await
+        .context("read the account's API key and token")?;
+    let (sid, app_id) = account
+        .account_sid
+        .split_once('/')
+        .context("an Exotel account is saved as SID/APP_ID")?;
+    let (api_key, api_token) = secret
+        .split_once(':')
+        .context("an Exotel secret is saved as API_KEY:API_TOKEN")?;
+    let emulator = sim::ExotelEmulator::start(
+        sim::ExotelConfig {
+            sid: sid.to_owned(),
+            api_key: api_key.to_owned(),
+            api_token: api_token.to_owned(),
+            population: population.clone(),
+            seed: rand::random(),
+        },
+        0,
+    )
+    .await
+    .context("start the Exotel emulator")?;
+    let flow = sim::ExotelFlow::at_edge(&base, account.id, &secret, app_id);
+    emulator.set_flow(flow.clone());
+    let emulator = Arc::new(emulator);
+    let route = sim::load::Route::Exotel {
+        emulator: emulator.clone(),
+        flow,
+    };
+    Ok((route, emulator))
 }

@@ -420,7 +420,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     .await
     .context("seed the demo bot and campaign")?;
 
-    // With VOX_UP_CARRIER=twilio (telnyx, plivo, vonage) the demo dials through that carrier's emulator: the
+    // With VOX_UP_CARRIER=twilio (telnyx, plivo, vonage, exotel) the demo dials through that carrier's emulator: the
     // dialler's REST client, the emulator's signed webhooks to this Backend's telephony edge,
     // the carrier's media protocol.
     let mut public_url = settings.vox_public_url.clone();
@@ -458,6 +458,13 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .await
                 .context("start the Vonage emulator for the demo")?;
             Some(crate::demo::Emulator::Vonage(emulator))
+        }
+        CarrierChoice::Exotel => {
+            let public = public_url.get_or_insert_with(|| bridge_url.clone()).clone();
+            let emulator = crate::demo::through_exotel(&*store, &public)
+                .await
+                .context("start the Exotel emulator for the demo")?;
+            Some(crate::demo::Emulator::Exotel(emulator))
         }
     };
     let owner = format!("vox-up-{}", std::process::id());

@@ -5,11 +5,12 @@
 //!
 //! It is a product feature, not a test double: operators try a campaign end to end with no
 //! carrier account, and the load generator drives a fleet at a chosen call rate. `twilio`,
-//! `telnyx`, `plivo` and `vonage` emulate those carriers' APIs, webhooks and media streams from
-//! their reference pages.
+//! `telnyx`, `plivo`, `vonage` and `exotel` emulate those carriers' APIs, webhooks and media
+//! streams from their reference pages.
 
 pub mod callee;
 pub mod carrier;
+pub mod exotel;
 pub mod load;
 pub mod persona;
 pub mod plivo;
@@ -21,6 +22,7 @@ pub mod wire;
 mod xml;
 
 pub use self::carrier::{SimCarrier, SimStats};
+pub use exotel::{ExotelConfig, ExotelEmulator, ExotelFlow, ExotelInbound, ExotelStats};
 pub use load::{LoadConfig, LoadError, LoadReport};
 pub use persona::{Persona, PersonaConfig};
 pub use plivo::{PlivoConfig, PlivoEmulator, PlivoInbound, PlivoStats};

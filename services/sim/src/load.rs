@@ -14,7 +14,8 @@
 //!   call, and the caller talks over Twilio's media stream. Through the Telnyx emulator
 //!   (`--carrier telnyx`) alike: `call.initiated`, the edge's `answer` and `streaming_start`;
 //!   through the Plivo emulator (`--carrier plivo`), the application's answer URL and a `<Stream>`;
-//!   through the Vonage emulator (`--carrier vonage`), the answer URL and a `connect` NCCO.
+//!   through the Vonage emulator (`--carrier vonage`), the answer URL and a `connect` NCCO;
+//!   through the Exotel emulator (`--carrier exotel`), the flow's Voicebot applet URL.
 //!
 //! The Backend gets every result from the workers as usual, so the console shows the calls.
 
@@ -59,6 +60,11 @@ pub enum Route {
         emulator: Arc<crate::VonageEmulator>,
         answer_url: String,
         event_url: String,
+    },
+    /// Rung through the Exotel emulator, whose ExoPhone runs the Voicebot flow.
+    Exotel {
+        emulator: Arc<crate::ExotelEmulator>,
+        flow: crate::ExotelFlow,
     },
 }
 
@@ -207,6 +213,14 @@ async fn one_call(
                 to: telephony::number::digits(config.number.as_str()).to_owned(),
                 answer_url: answer_url.clone(),
                 event_url: Some(event_url.clone()),
+            };
+            return emulator.ring(inbound, caller(config, persona)).await;
+        }
+        Route::Exotel { emulator, flow } => {
+            let inbound = crate::ExotelInbound {
+                from,
+                to: config.number.as_str().to_owned(),
+                flow: flow.clone(),
             };
             return emulator.ring(inbound, caller(config, persona)).await;
         }

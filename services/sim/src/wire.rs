@@ -1,4 +1,4 @@
-//! The media leg's wire formats a simulated callee speaks: vox's or a carrier's (four of them).
+//! The media leg's wire formats a simulated callee speaks: vox's or a carrier's (five of them).
 //!
 //! `vox`: a `start` message, then binary PCM16 frames at 16 kHz both ways; the worker's `end`,
 //! `clear` and `transcript` messages. Twilio (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
@@ -21,7 +21,12 @@
 //! `websocket:connected` (`content-type` `audio/l16;rate=16000` and the NCCO's headers), then
 //! binary 20 ms frames of 16-bit PCM both ways; the app's `{"action": "notify"}` is echoed as
 //! `websocket:notify` once the audio before it has played, and `{"action": "clear"}` drops
-//! unplayed audio. Closing the socket ends the leg.
+//! unplayed audio. Closing the socket ends the leg. Exotel
+//! (<https://developer.exotel.com/docs/agentstream/websocket-protocol>): `connected`, then `start`
+//! (`stream_sid`, `start.call_sid`, `start.from`, `start.to`, `start.custom_parameters`,
+//! `start.media_format` audio/x-raw, 16-bit at the URL's `sample-rate`), `media` (`media.chunk`,
+//! `media.timestamp`, `media.payload` base64 little-endian PCM), `stop`; the app's `media`, `mark`
+//! and `clear` mean what Twilio's do, with PCM payloads.
 
 use audio::{SampleRate, g711};
 use base64::Engine as _;
@@ -259,6 +264,61 @@ impl VonageStream {
     }
 }
 
+/// One Exotel Voicebot stream's state.
+#[derive(Debug)]
+pub struct ExotelStream {
+    pub stream_sid: String,
+    pub call_sid: String,
+    pub account_sid: String,
+    pub from: String,
+    pub to: String,
+    /// The stream URL's own query parameters (`sample-rate` aside), as Exotel passes them on.
+    pub custom_parameters: Map<String, Value>,
+    sequence: u64,
+    chunk: u64,
+    started: Option<Instant>,
+    playout: Playout,
+}
+
+impl ExotelStream {
+    pub fn new(stream_sid: &str, call_sid: &str, account_sid: &str, from: &str, to: &str) -> Self {
+        Self {
+            stream_sid: stream_sid.to_owned(),
+            call_sid: call_sid.to_owned(),
+            account_sid: account_sid.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            custom_parameters: Map::new(),
+            sequence: 0,
+            chunk: 0,
+            started: None,
+            playout: Playout::default(),
+        }
+    }
+
+    fn next_sequence(&mut self) -> String {
+        self.sequence += 1;
+        self.sequence.to_string()
+    }
+
+    /// The app's `media` (8 kHz PCM16), `mark` and `clear`.
+    fn heard(&mut self, value: &Value) -> Heard {
+        match value.get("event").and_then(Value::as_str) {
+            Some("media") => {
+                let bytes = value
+                    .pointer("/media/payload")
+                    .and_then(Value::as_str)
+                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+                    .map_or(0, |b| b.len());
+                self.playout.play(bytes as f64 / 2.0 / 8_000.0)
+            }
+            Some("mark") => self.playout.mark(value.pointer("/mark/name")),
+            Some("clear") => self.playout.clear(),
+            _ => Heard::Nothing,
+        }
+    }
+}
+
 /// The wire format of one media leg.
 #[derive(Debug)]
 pub enum Wire {
@@ -267,6 +327,7 @@ pub enum Wire {
     Telnyx(Box<TelnyxStream>),
     Plivo(Box<PlivoStream>),
     Vonage(Box<VonageStream>),
+    Exotel(Box<ExotelStream>),
 }
 
 fn text(value: Value) -> Message {
@@ -278,7 +339,9 @@ impl Wire {
     pub fn rate(&self) -> SampleRate {
         match self {
             Wire::Vox | Wire::Vonage(_) => SampleRate::Hz16000,
-            Wire::Twilio(_) | Wire::Telnyx(_) | Wire::Plivo(_) => SampleRate::Hz8000,
+            Wire::Twilio(_) | Wire::Telnyx(_) | Wire::Plivo(_) | Wire::Exotel(_) => {
+                SampleRate::Hz8000
+            }
         }
     }
 
@@ -337,6 +400,24 @@ impl Wire {
                     "extra_headers": stream.extra_headers,
                 }))]
             }
+            Wire::Exotel(stream) => {
+                stream.started = Some(Instant::now());
+                let start = json!({
+                    "event": "start",
+                    "sequence_number": stream.next_sequence(),
+                    "stream_sid": stream.stream_sid,
+                    "start": {
+                        "stream_sid": stream.stream_sid,
+                        "call_sid": stream.call_sid,
+                        "account_sid": stream.account_sid,
+                        "from": stream.from,
+                        "to": stream.to,
+                        "custom_parameters": stream.custom_parameters,
+                        "media_format": {"encoding": "audio/x-raw", "sample_rate": "8000", "bit_rate": "16"},
+                    },
+                });
+                vec![text(json!({"event": "connected"})), text(start)]
+            }
             Wire::Vonage(stream) => {
                 let mut connected = stream.headers.clone();
                 connected.insert("event".into(), json!("websocket:connected"));
@@ -385,6 +466,22 @@ impl Wire {
                     "stream_id": stream.stream_id,
                 }))
             }
+            Wire::Exotel(stream) => {
+                stream.chunk += 1;
+                let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let payload = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let timestamp = stream
+                    .started
+                    .map_or(0, |s| s.elapsed().as_millis())
+                    .to_string();
+                let sequence = stream.next_sequence();
+                text(json!({
+                    "event": "media",
+                    "sequence_number": sequence,
+                    "stream_sid": stream.stream_sid,
+                    "media": {"chunk": stream.chunk.to_string(), "timestamp": timestamp, "payload": payload},
+                }))
+            }
             Wire::Plivo(stream) => {
                 stream.chunk += 1;
                 let payload =
@@ -424,6 +521,15 @@ impl Wire {
                     "sequence_number": sequence,
                     "stop": {"call_control_id": stream.call_control_id},
                     "stream_id": stream.stream_id,
+                }))
+            }
+            Wire::Exotel(stream) => {
+                let sequence = stream.next_sequence();
+                text(json!({
+                    "event": "stop",
+                    "sequence_number": sequence,
+                    "stream_sid": stream.stream_sid,
+                    "stop": {"call_sid": stream.call_sid, "account_sid": stream.account_sid, "reason": "callended"},
                 }))
             }
             // Plivo and Vonage end a stream by closing its socket.
@@ -480,6 +586,21 @@ impl Wire {
                     })
                     .collect()
             }
+            Wire::Exotel(stream) => {
+                let names = stream.playout.due(now);
+                names
+                    .iter()
+                    .map(|name| {
+                        let sequence = stream.next_sequence();
+                        text(json!({
+                            "event": "mark",
+                            "sequence_number": sequence,
+                            "stream_sid": stream.stream_sid,
+                            "mark": {"name": name},
+                        }))
+                    })
+                    .collect()
+            }
             Wire::Vonage(stream) => stream
                 .playout
                 .due(now)
@@ -520,6 +641,10 @@ impl Wire {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 stream.heard(&value)
             }
+            (Wire::Exotel(stream), Message::Text(body)) => {
+                let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                stream.heard(&value)
+            }
             (Wire::Vonage(stream), message) => stream.heard(message),
             _ => Heard::Nothing,
         }
@@ -527,133 +652,5 @@ impl Wire {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn twilio() -> Wire {
-        Wire::Twilio(Box::new(TwilioStream::new("AC1", "CA1", "MZ1", Map::new())))
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_twilio_stream_opens_sends_mu_law_and_echoes_marks_once_played() {
-        let mut wire = twilio();
-        let opening = wire.opening();
-        assert!(opening[0].to_text().unwrap().contains("\"connected\""));
-        let start: Value = serde_json::from_str(opening[1].to_text().unwrap()).unwrap();
-        assert_eq!(start["start"]["mediaFormat"]["encoding"], "audio/x-mulaw");
-        assert_eq!(start["start"]["callSid"], "CA1");
-        let frame: Value = serde_json::from_str(wire.frame(&[0; 160]).to_text().unwrap()).unwrap();
-        assert_eq!(frame["media"]["chunk"], "1");
-        let payload = frame["media"]["payload"].as_str().unwrap();
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(payload)
-                .unwrap()
-                .len(),
-            160
-        );
-        // 0.5 s of bot audio, then a mark: echoed only once that audio has played.
-        let audio = base64::engine::general_purpose::STANDARD.encode(vec![0xffu8; 4000]);
-        let media = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": audio}});
-        assert_eq!(wire.heard(text(media)), Heard::BotAudio(0.5));
-        let mark_message = json!({"event": "mark", "streamSid": "MZ1", "mark": {"name": "m1"}});
-        assert_eq!(wire.heard(text(mark_message)), Heard::Nothing);
-        assert!(wire.due(Instant::now()).is_empty());
-        tokio::time::advance(Duration::from_millis(510)).await;
-        let echoed = wire.due(Instant::now());
-        assert_eq!(echoed.len(), 1);
-        assert!(echoed[0].to_text().unwrap().contains("\"m1\""));
-        assert!(wire.hang_up().to_text().unwrap().contains("\"stop\""));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_telnyx_stream_opens_with_its_call_and_echoes_marks_once_played() {
-        let stream = TelnyxStream::new("s1", "v3:c1", Some("c3RhdGU=".into()));
-        let mut wire = Wire::Telnyx(Box::new(stream));
-        let opening = wire.opening();
-        assert!(opening[0].to_text().unwrap().contains("\"connected\""));
-        let start: Value = serde_json::from_str(opening[1].to_text().unwrap()).unwrap();
-        assert_eq!(start["start"]["call_control_id"], "v3:c1");
-        assert_eq!(start["start"]["client_state"], "c3RhdGU=");
-        assert_eq!(start["start"]["media_format"]["encoding"], "PCMU");
-        let frame: Value = serde_json::from_str(wire.frame(&[0; 160]).to_text().unwrap()).unwrap();
-        assert_eq!(
-            (&frame["media"]["chunk"], &frame["stream_id"]),
-            (&json!("1"), &json!("s1"))
-        );
-        let audio = base64::engine::general_purpose::STANDARD.encode(vec![0xffu8; 1600]);
-        let media = json!({"event": "media", "media": {"payload": audio}});
-        assert_eq!(wire.heard(text(media)), Heard::BotAudio(0.2));
-        let mark = json!({"event": "mark", "mark": {"name": "m1"}});
-        assert_eq!(wire.heard(text(mark)), Heard::Nothing);
-        assert!(wire.due(Instant::now()).is_empty());
-        tokio::time::advance(Duration::from_millis(210)).await;
-        let echoed: Value =
-            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
-        assert_eq!(
-            (&echoed["mark"]["name"], &echoed["stream_id"]),
-            (&json!("m1"), &json!("s1"))
-        );
-        assert_eq!(wire.heard(text(json!({"event": "clear"}))), Heard::Clear);
-        assert!(wire.hang_up().to_text().unwrap().contains("\"stop\""));
-    }
-    #[tokio::test(start_paused = true)]
-    async fn a_plivo_stream_starts_with_its_headers_and_answers_checkpoints_once_played() {
-        let mut wire = Wire::Plivo(Box::new(PlivoStream::new("st1", "c-1", "call_id=7")));
-        let opening = wire.opening();
-        let start: Value = serde_json::from_str(opening[0].to_text().unwrap()).unwrap();
-        assert_eq!(start["start"]["callId"], "c-1");
-        assert_eq!(start["start"]["mediaFormat"]["encoding"], "audio/x-mulaw");
-        assert_eq!(start["extra_headers"], "call_id=7");
-        let frame: Value = serde_json::from_str(wire.frame(&[0; 160]).to_text().unwrap()).unwrap();
-        assert_eq!(
-            (&frame["event"], &frame["streamId"]),
-            (&json!("media"), &json!("st1"))
-        );
-        let audio = base64::engine::general_purpose::STANDARD.encode(vec![0xffu8; 4000]);
-        let play = json!({"event": "playAudio", "media": {"contentType": "audio/x-mulaw",
-            "sampleRate": 8000, "payload": audio}});
-        assert_eq!(wire.heard(text(play)), Heard::BotAudio(0.5));
-        let checkpoint = json!({"event": "checkpoint", "streamId": "st1", "name": "m1"});
-        assert_eq!(wire.heard(text(checkpoint)), Heard::Nothing);
-        assert!(wire.due(Instant::now()).is_empty());
-        tokio::time::advance(Duration::from_millis(510)).await;
-        let played: Value =
-            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
-        assert_eq!(
-            (&played["event"], &played["name"]),
-            (&json!("playedStream"), &json!("m1"))
-        );
-        let clear = json!({"event": "clearAudio", "streamId": "st1"});
-        assert_eq!(wire.heard(text(clear)), Heard::Clear);
-        assert!(matches!(wire.hang_up(), Message::Close(_)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_vonage_socket_connects_with_its_headers_and_echoes_notifies_once_played() {
-        let headers = json!({"call_id": "7"}).as_object().cloned().unwrap();
-        let mut wire = Wire::Vonage(Box::new(VonageStream::new(headers)));
-        let connected: Value = serde_json::from_str(wire.opening()[0].to_text().unwrap()).unwrap();
-        assert_eq!(connected["event"], "websocket:connected");
-        assert_eq!(connected["content-type"], "audio/l16;rate=16000");
-        assert_eq!(connected["call_id"], "7");
-        assert!(matches!(wire.frame(&[0; 320]), Message::Binary(b) if b.len() == 640));
-        // 0.5 s of 16 kHz audio, then a notify: echoed only once that audio has played.
-        assert_eq!(
-            wire.heard(Message::Binary(vec![0u8; 16_000].into())),
-            Heard::BotAudio(0.5)
-        );
-        let notify = json!({"action": "notify", "payload": {"mark": "m1"}});
-        assert_eq!(wire.heard(text(notify)), Heard::Nothing);
-        assert!(wire.due(Instant::now()).is_empty());
-        tokio::time::advance(Duration::from_millis(510)).await;
-        let echoed: Value =
-            serde_json::from_str(wire.due(Instant::now())[0].to_text().unwrap()).unwrap();
-        assert_eq!(
-            echoed,
-            json!({"event": "websocket:notify", "payload": {"mark": "m1"}})
-        );
-        assert_eq!(wire.heard(text(json!({"action": "clear"}))), Heard::Clear);
-        assert!(matches!(wire.hang_up(), Message::Close(_)));
-    }
-}
+#[path = "wire_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 
 mod campaign;
 mod carrier;
+mod exotel;
 mod load;
 mod persona;
 mod plivo;

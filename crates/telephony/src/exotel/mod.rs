@@ -72,8 +72,7 @@ impl Account {
 pub fn credentials(secret: &str) -> Result<(&str, &str), String> {
     secret
         .split_once(':')
-        .filter(|(key, token)| !key.trim().is_empty() && !token.trim().is_empty())
-        .map(|(key, token)| (key.trim(), token.trim()))
+        .filter(|(key, token)| !key.is_empty() && !token.is_empty() && !token.contains(':'))
         .ok_or_else(|| {
             "an Exotel secret is the API key and token as API_KEY:API_TOKEN (API settings)"
                 .to_owned()

@@ -260,6 +260,27 @@ async fn exotel_calls_nobody_takes_are_refused_and_the_greeting_says_why(app: Te
         said.starts_with("Sorry, we called you by mistake"),
         "{said}"
     );
+
+    // A call the dialler gave up on before any leg was kept, answered anyway: no stream, and the
+    // Greeting (which knows it by its CustomField) tells the callee it was a mistake.
+    let given_up = placed(&app).await;
+    let mut cancel = store::Transition::new(
+        given_up,
+        CallState::Dialing,
+        CallState::Canceled,
+        chrono::Utc::now(),
+    );
+    cancel.outcome = Some(CallOutcomeCode::DialCanceled);
+    app.store.transition(cancel).await.unwrap();
+    let field = custom_field(given_up);
+    let late = [("CallSid", "ex-6"), ("CustomField", field.as_str())];
+    let (code, _, _) = error_of(applet(&app, &voicebot, &late).await).await;
+    assert_eq!(code, 409);
+    let said = applet(&app, &greeting, &late).await.text().await.unwrap();
+    assert!(
+        said.starts_with("Sorry, we called you by mistake"),
+        "{said}"
+    );
     // A caller on a number that routes nowhere: refused, then told so.
     let stranger = [
         ("CallSid", "in-1"),

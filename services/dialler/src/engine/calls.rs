@@ -11,6 +11,7 @@ use crate::pacing::Resolution;
 use chrono::{DateTime, Utc};
 use contracts::attach::{AmdVerdict, AttachRequest};
 use contracts::runtime_config::CallDirection;
+use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId, ContactId};
 use serde_json::json;
 use std::sync::Arc;
@@ -167,6 +168,19 @@ impl Engine {
         match placed {
             Ok(carrier_id) => {
                 self.stats.dials += 1;
+                // Through the edge, the leg is kept at once (where no webhook kept it first): a
+                // carrier may say nothing until the answer (Exotel), and a new leader adopts
+                // only a ringing call whose leg it knows.
+                if edge
+                    && let Ok(kind) = live.carrier.name().parse::<CarrierKind>()
+                    && let Err(error) = self
+                        .store
+                        .note_call_leg(call_id, kind, &carrier_id, None)
+                        .await
+                {
+                    self.stats.store_errors += 1;
+                    tracing::warn!(%call_id, %error, "could not keep the call's carrier leg");
+                }
                 if let Some(live) = self.live.get_mut(&call_id) {
                     live.carrier_call_id = carrier_id;
                     live.dialled = now;

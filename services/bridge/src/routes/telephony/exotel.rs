@@ -84,7 +84,7 @@ pub(super) async fn hook(
     let call_sid = params.required("CallSid")?.to_owned();
     match hook.as_str() {
         "voicebot" => voicebot(&state, &account, &params, call_sid).await,
-        "greeting" => greeting(&state, &call_sid).await,
+        "greeting" => greeting(&state, &params, &call_sid).await,
         "status" => progress(&state, &account, &params, call_sid).await,
         other => Err(ApiError::not_found(format!("no Exotel webhook {other:?}"))),
     }
@@ -282,9 +282,14 @@ async fn inbound(
     connect(state, account, call, call_sid, CallDirection::Inbound).await
 }
 
-/// What the Greeting after the Voicebot says: why nobody took the call, or nothing.
-async fn greeting(state: &AppState, call_sid: &str) -> ApiResult<Response> {
-    let message = match state.store.call_by_carrier_call_id(call_sid).await? {
+/// What the Greeting after the Voicebot says: why nobody took the call, or nothing. A call vox
+/// placed is known by its `CustomField` (its leg may not be kept yet), any other by its leg.
+async fn greeting(state: &AppState, params: &Params, call_sid: &str) -> ApiResult<Response> {
+    let call = match params.get("CustomField").and_then(exotel::call_of) {
+        Some(id) => Some(placed_call(state, id, CarrierKind::Exotel, &[call_sid]).await?),
+        None => state.store.call_by_carrier_call_id(call_sid).await?,
+    };
+    let message = match call {
         Some(call) => match call.outcome {
             Some(CallOutcomeCode::FleetCapacityExhausted) => BUSY_MESSAGE,
             // An outbound call answered when nobody could take it (or no longer wanted it).
