@@ -204,6 +204,11 @@ async fn dial(
     };
     match placed {
         Ok(carrier_call_id) => {
+            // Kept now, where no webhook kept it first: Exotel says nothing before the answer.
+            state
+                .store
+                .note_call_leg(call.id, account.carrier, &carrier_call_id, None)
+                .await?;
             audit(
                 &state,
                 &principal,

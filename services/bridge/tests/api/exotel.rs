@@ -384,8 +384,124 @@ async fn exotel_accounts_are_checked_and_their_keyed_urls_shown_to_admins(backen
     }
 }
 
+/// What the fake Exotel API received: (path, Authorization, form).
+type Seen = std::sync::Arc<parking_lot::Mutex<Vec<(String, String, Vec<(String, String)>)>>>;
+
+/// A call on demand through Exotel: connected into the account's flow, with the edge's keyed
+/// status callback and the call's id in `CustomField`; a refused `From` names `to`.
+async fn a_call_on_demand_through_exotel_is_connected_into_the_flow(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.public_url = Some("https://vox.example.com".into())
+    })
+    .await;
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let form: Vec<(String, String)> =
+                    serde_urlencoded::from_bytes(&body).unwrap_or_default();
+                let auth = headers["authorization"].to_str().unwrap_or("").to_owned();
+                let bad = form
+                    .iter()
+                    .any(|(k, v)| k == "From" && v == "+442071838751");
+                log.lock().push((uri.path().to_owned(), auth, form));
+                if bad {
+                    return (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"RestException": {"Status": 400,
+                            "Message": "From is not a valid phone number"}})),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    axum::Json(json!({"Call": {"Sid": "ex-77", "Status": "in-progress"}})),
+                )
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let account = app
+        .store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Exotel,
+            name: "exotel".into(),
+            account_sid: ACCOUNT_SID.into(),
+            secret: Some(SECRET.into()),
+            api_url: Some(api),
+            numbers: vec![E164Number::parse(EXOPHONE).unwrap()],
+            webhook_key: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    let bot = app.create_bot(bot_spec()).await;
+    let body = json!({"bot_id": bot["id"], "to": "+442071838750", "carrier_account": account.0});
+    let placed = app.post("/api/v1/calls", Some(&app.admin), &body).await;
+    assert_eq!(placed.status(), 201);
+    let placed: Value = placed.json().await.unwrap();
+    assert_eq!(placed["carrier_call_id"], "ex-77");
+    let call = CallId(placed["call_id"].as_i64().unwrap());
+    assert_eq!(
+        app.store
+            .call(call)
+            .await
+            .unwrap()
+            .carrier_call_id
+            .as_deref(),
+        Some("ex-77")
+    );
+    let (path, auth, form) = seen.lock()[0].clone();
+    assert_eq!(path, "/v1/Accounts/vox1/Calls/connect.json");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    assert_eq!(auth, format!("Basic {basic}"));
+    let field = |name: &str| {
+        form.iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field("From"), ["+442071838750"]);
+    assert_eq!(field("CallerId"), [EXOPHONE]);
+    assert_eq!(
+        field("Url"),
+        ["http://my.exotel.com/vox1/exoml/start_voice/123456"]
+    );
+    assert_eq!(field("TimeOut"), ["30"]);
+    let key = edge_key(SECRET, account);
+    assert_eq!(
+        field("StatusCallback"),
+        [
+            format!("https://vox.example.com/api/v1/telephony/exotel/{account}/{key}/status")
+                .as_str()
+        ]
+    );
+    assert_eq!(field("StatusCallbackEvents[0]"), ["terminal"]);
+    assert_eq!(field("StatusCallbackEvents[1]"), ["answered"]);
+    assert_eq!(field("CustomField"), [custom_field(call).as_str()]);
+    // A number Exotel refuses fails the call and names `to`.
+    let refused = json!({"bot_id": bot["id"], "to": "+442071838751", "carrier_account": account.0});
+    let (status, _, named) =
+        error_of(app.post("/api/v1/calls", Some(&app.admin), &refused).await).await;
+    assert_eq!((status, named.as_deref()), (422, Some("to")));
+}
+
 mod accounts {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_on_demand_through_exotel_is_connected_into_the_flow_on_sqlite() {
+        a_call_on_demand_through_exotel_is_connected_into_the_flow(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_on_demand_through_exotel_is_connected_into_the_flow_on_postgres() {
+        a_call_on_demand_through_exotel_is_connected_into_the_flow(Backend::Postgres).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn exotel_accounts_are_checked_and_their_keyed_urls_shown_to_admins_on_sqlite() {
