@@ -330,6 +330,15 @@ fn sim_through_a_carrier_needs_the_edges_url_and_an_account_owning_the_number() 
         "{}",
         stderr(&output)
     );
+    let mut exotel = args.to_vec();
+    exotel[2] = "exotel";
+    let output = vox(&exotel, &[db, public]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no Exotel carrier account owns +442071838750"),
+        "{}",
+        stderr(&output)
+    );
     let mut other = args.to_vec();
     other[2] = "pigeon";
     let output = vox(&other, &[db, public]);

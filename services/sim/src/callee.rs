@@ -97,7 +97,10 @@ pub async fn converse_over(
     part: Part,
     voice: &EspeakTts,
 ) -> Result<Conversation, CalleeError> {
-    let (socket, _) = tokio_tungstenite::connect_async(media_url)
+    // Nagle's algorithm off, as a carrier's media leg has it: otherwise a second small message
+    // (Twilio's, Telnyx's and Exotel's `start` after `connected`) waits for the first one's
+    // delayed ACK, about 40 ms.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(media_url, None, true)
         .await
         .map_err(|e| CalleeError::Connect(e.to_string()))?;
     let (mut tx, mut rx) = socket.split();
