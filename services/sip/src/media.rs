@@ -1,0 +1,332 @@
+//! One call's media: the phone's RTP leg bridged to a worker's `vox` media WebSocket.
+//!
+//! The worker speaks vox's own protocol (`services/fleet/src/media/vox.rs`): a `start` at 8 kHz,
+//! binary 16-bit PCM both ways, `dtmf`, `mark` (echoed once the audio before it has played),
+//! `clear` (barge-in: unplayed audio dropped) and `end`. The phone side is RTP in the negotiated
+//! G.711 law, one packet per packet time both ways: the caller's packets go through the jitter
+//! buffer (a lost one becomes silence, so the worker's clock keeps time), the bot's audio is sent
+//! on a steady clock (silence between its words, so NAT bindings stay open), telephone-events
+//! become `dtmf` messages once per key. RTP is symmetric: replies go where the caller's first
+//! packet came from, not only where its SDP said. A leg without RTP for `rtp_timeout` ends, so a
+//! vanished phone never holds a worker's slot.
+//!
+//! Four sources feed one loop over a closed event enum: the UDP socket, the worker's socket, the
+//! packet clock and the hang-up (a BYE).
+
+use crate::dtmf::KeyReader;
+use crate::jitter::{Frame, JitterBuffer};
+use crate::rtp::Packet;
+use crate::sdp::Negotiated;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// 8 kHz: samples (and RTP timestamp units) per millisecond.
+const PER_MS: usize = 8;
+
+/// How a call's media is run.
+#[derive(Debug, Clone)]
+pub struct LegConfig {
+    pub negotiated: Negotiated,
+    /// A leg with no RTP from the phone for this long ends.
+    pub rtp_timeout: Duration,
+    /// Frames buffered before the caller's audio is played out to the worker.
+    pub jitter_depth: usize,
+}
+
+/// Why a call's media ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The worker said `end` (with its reason) or closed its socket.
+    Worker(Option<String>),
+    /// No RTP from the phone for the timeout.
+    RtpTimeout,
+    /// The SIP side hung up (a BYE, a CANCEL, a drain).
+    HungUp,
+    /// The worker's socket could not be opened or failed.
+    WorkerLost(String),
+}
+
+/// What the leg carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    pub rtp_in: u64,
+    pub rtp_out: u64,
+    pub lost: u64,
+    pub late: u64,
+    /// The caller's interarrival jitter at the end, in ms.
+    pub jitter_ms: u32,
+    pub keys: String,
+    /// Datagrams that were not RTP, or RTP of a payload type not negotiated.
+    pub ignored: u64,
+}
+
+/// What the loop acts on.
+enum Event {
+    Rtp(Vec<u8>, SocketAddr),
+    Worker(Message),
+    WorkerGone(Option<String>),
+    Tick,
+    HangUp,
+}
+
+/// The bot's audio waiting to be sent, and the marks to echo once it has played.
+#[derive(Default)]
+struct Outgoing {
+    samples: VecDeque<i16>,
+    /// Samples sent so far, and each pending mark's position in that count.
+    played: u64,
+    marks: VecDeque<(u64, String)>,
+}
+
+impl Outgoing {
+    fn queue(&mut self, samples: impl IntoIterator<Item = i16>) {
+        self.samples.extend(samples);
+    }
+
+    /// A mark at the end of what is queued now.
+    fn mark(&mut self, name: String) {
+        let at = self.played + self.samples.len() as u64;
+        self.marks.push_back((at, name));
+    }
+
+    /// Drops unplayed audio: pending marks are due at once.
+    fn clear(&mut self) {
+        self.samples.clear();
+        for mark in &mut self.marks {
+            mark.0 = self.played;
+        }
+    }
+
+    /// The next frame (silence where the bot has nothing), and the marks now played.
+    fn frame(&mut self, len: usize) -> (Vec<i16>, Vec<String>) {
+        let mut frame: Vec<i16> = self.samples.drain(..len.min(self.samples.len())).collect();
+        frame.resize(len, 0);
+        self.played += len as u64;
+        let mut due = Vec::new();
+        while self.marks.front().is_some_and(|(at, _)| *at <= self.played) {
+            if let Some((_, name)) = self.marks.pop_front() {
+                due.push(name);
+            }
+        }
+        (frame, due)
+    }
+}
+
+fn text(value: serde_json::Value) -> Message {
+    Message::Text(value.to_string().into())
+}
+
+/// Runs the call's media until one side ends it. `parameters` reach the worker's `start`.
+pub async fn bridge(
+    socket: UdpSocket,
+    config: LegConfig,
+    media_url: &str,
+    parameters: serde_json::Value,
+    hang_up: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Ended, MediaStats) {
+    let mut stats = MediaStats::default();
+    let worker = match tokio_tungstenite::connect_async_with_config(media_url, None, true).await {
+        Ok((worker, _)) => worker,
+        Err(error) => return (Ended::WorkerLost(error.to_string()), stats),
+    };
+    let (mut to_worker, mut from_worker) = worker.split();
+    let start = serde_json::json!({"type": "start", "sample_rate": 8000, "parameters": parameters});
+    if let Err(error) = to_worker.send(text(start)).await {
+        return (Ended::WorkerLost(error.to_string()), stats);
+    }
+    let socket = Arc::new(socket);
+    let (events, mut rx) = mpsc::channel::<Event>(256);
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (socket, events) = (socket.clone(), events.clone());
+        tasks.spawn(async move {
+            let mut buffer = vec![0u8; 2048];
+            while let Ok((n, from)) = socket.recv_from(&mut buffer).await {
+                if events
+                    .send(Event::Rtp(buffer[..n].to_vec(), from))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    {
+        let events = events.clone();
+        tasks.spawn(async move {
+            while let Some(message) = from_worker.next().await {
+                let event = match message {
+                    Ok(message) => Event::Worker(message),
+                    Err(error) => Event::WorkerGone(Some(error.to_string())),
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+            let _ = events.send(Event::WorkerGone(None)).await;
+        });
+    }
+    let ptime = Duration::from_millis(u64::from(config.negotiated.ptime_ms));
+    {
+        let events = events.clone();
+        tasks.spawn(async move {
+            let mut clock = tokio::time::interval(ptime);
+            clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            loop {
+                clock.tick().await;
+                if events.send(Event::Tick).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    tasks.spawn(async move {
+        hang_up.await;
+        let _ = events.send(Event::HangUp).await;
+    });
+    let negotiated = config.negotiated.clone();
+    let frame_len = negotiated.ptime_ms as usize * PER_MS;
+    let started = Instant::now();
+    let mut remote = negotiated.remote;
+    let mut latched = false;
+    let mut last_rtp = Instant::now();
+    let mut jitter = JitterBuffer::new(config.jitter_depth, 50);
+    let mut keys = KeyReader::default();
+    let mut outgoing = Outgoing::default();
+    let ssrc: u32 = rand::random();
+    let mut sequence: u16 = rand::random();
+    let mut timestamp: u32 = rand::random();
+    let mut first_out = true;
+    let ended = loop {
+        let Some(event) = rx.recv().await else {
+            break Ended::HungUp;
+        };
+        match event {
+            Event::Rtp(bytes, from) => {
+                let Ok(packet) = Packet::parse(&bytes) else {
+                    stats.ignored += 1;
+                    continue;
+                };
+                if Some(packet.payload_type) == negotiated.telephone_event {
+                    if let Some(key) = keys.read(packet.timestamp, &packet.payload) {
+                        stats.keys.push(key);
+                        let dtmf = serde_json::json!({"type": "dtmf", "digit": key.to_string()});
+                        if to_worker.send(text(dtmf)).await.is_err() {
+                            break Ended::WorkerLost("the worker's socket closed".into());
+                        }
+                    }
+                } else if packet.payload_type == negotiated.payload_type {
+                    let arrival = (started.elapsed().as_millis() as u64 * PER_MS as u64) as u32;
+                    jitter.push(packet.sequence, packet.timestamp, arrival, packet.payload);
+                } else {
+                    stats.ignored += 1;
+                    continue;
+                }
+                stats.rtp_in += 1;
+                last_rtp = Instant::now();
+                if !latched {
+                    // Symmetric RTP: answer where the phone really sends from (NAT).
+                    latched = true;
+                    if from != remote {
+                        tracing::debug!(%from, sdp = %remote, "RTP comes from elsewhere than the SDP said; replying there");
+                        remote = from;
+                    }
+                }
+            }
+            Event::Worker(Message::Binary(bytes)) => {
+                outgoing.queue(
+                    bytes
+                        .chunks_exact(2)
+                        .map(|pair| i16::from_le_bytes([pair[0], pair[1]])),
+                );
+            }
+            Event::Worker(Message::Text(body)) => {
+                let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                match value.get("type").and_then(serde_json::Value::as_str) {
+                    Some("mark") => outgoing.mark(
+                        value
+                            .get("name")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ),
+                    Some("clear") => outgoing.clear(),
+                    Some("end") => {
+                        let reason = value
+                            .get("reason")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned);
+                        break Ended::Worker(reason);
+                    }
+                    _ => {}
+                }
+            }
+            Event::Worker(Message::Close(_)) | Event::WorkerGone(None) => {
+                break Ended::Worker(None);
+            }
+            Event::WorkerGone(Some(error)) => break Ended::WorkerLost(error),
+            Event::Worker(_) => {}
+            Event::Tick => {
+                if last_rtp.elapsed() >= config.rtp_timeout {
+                    break Ended::RtpTimeout;
+                }
+                // The caller's next frame to the worker: a lost one is silence.
+                let samples = match jitter.pop() {
+                    Frame::Audio(payload) => Some(negotiated.codec.decode(&payload)),
+                    Frame::Lost => Some(vec![0; frame_len]),
+                    Frame::Filling => None,
+                };
+                if let Some(samples) = samples {
+                    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                    if to_worker.send(Message::Binary(bytes.into())).await.is_err() {
+                        break Ended::WorkerLost("the worker's socket closed".into());
+                    }
+                }
+                // The bot's next frame to the phone, when the phone may hear it.
+                let (frame, due) = outgoing.frame(frame_len);
+                if negotiated.direction.sends() {
+                    let packet = Packet {
+                        marker: std::mem::take(&mut first_out),
+                        payload_type: negotiated.payload_type,
+                        sequence,
+                        timestamp,
+                        ssrc,
+                        payload: negotiated.codec.encode(&frame),
+                    };
+                    if socket.send_to(&packet.to_bytes(), remote).await.is_ok() {
+                        stats.rtp_out += 1;
+                    }
+                }
+                sequence = sequence.wrapping_add(1);
+                timestamp = timestamp.wrapping_add(frame_len as u32);
+                for name in due {
+                    let mark = serde_json::json!({"type": "mark", "name": name});
+                    if to_worker.send(text(mark)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Event::HangUp => {
+                let _ = to_worker
+                    .send(text(serde_json::json!({"type": "hangup"})))
+                    .await;
+                break Ended::HungUp;
+            }
+        }
+    };
+    tasks.abort_all();
+    let _ = to_worker.close().await;
+    let counted = jitter.stats();
+    stats.lost = counted.lost;
+    stats.late = counted.late;
+    stats.jitter_ms = jitter.jitter() / PER_MS as u32;
+    (ended, stats)
+}

@@ -1,0 +1,269 @@
+//! A call's media end to end on loopback: a phone's RTP through the bridge to a worker's socket.
+//!
+//! The phone is a UDP socket sending G.711 on the packet clock (one packet reordered, one lost,
+//! a key pressed); the worker is a WebSocket server speaking vox's media protocol (it sends the
+//! bot's audio and a mark, and records what it hears). Nothing here is a mock of the bridge's
+//! own parts: the jitter buffer, the key reader and the codecs run as in a call.
+
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use sip::media::{Ended, LegConfig, bridge};
+use sip::rtp::Packet;
+use sip::sdp::{Codec, Direction, Negotiated};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_tungstenite::tungstenite::Message;
+
+/// What the fake worker heard: its text messages and how many samples of audio.
+#[derive(Debug, Default)]
+struct Heard {
+    texts: Vec<Value>,
+    samples: usize,
+    loud_samples: usize,
+}
+
+/// A worker's media socket: on `start` it sends `bot` samples of audio and a mark, then ends
+/// with `end` after `end_after` if given.
+async fn worker(
+    bot: usize,
+    end_after: Option<Duration>,
+) -> (String, Arc<Mutex<Heard>>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws/vox/token", listener.local_addr().unwrap());
+    let heard = Arc::new(Mutex::new(Heard::default()));
+    let log = heard.clone();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let (mut tx, mut rx) = socket.split();
+        let ending = async move {
+            match end_after {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(ending);
+        loop {
+            tokio::select! {
+                message = rx.next() => match message {
+                    Some(Ok(Message::Text(body))) => {
+                        let value: Value = serde_json::from_str(&body).unwrap();
+                        if value["type"] == "start" {
+                            let audio: Vec<u8> = std::iter::repeat_n(2000i16, bot)
+                                .flat_map(|s| s.to_le_bytes())
+                                .collect();
+                            tx.send(Message::Binary(audio.into())).await.unwrap();
+                            let mark = json!({"type": "mark", "name": "greeting"});
+                            tx.send(Message::Text(mark.to_string().into())).await.unwrap();
+                        }
+                        log.lock().texts.push(value);
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let mut heard = log.lock();
+                        heard.samples += bytes.len() / 2;
+                        heard.loud_samples += bytes
+                            .chunks_exact(2)
+                            .filter(|p| i16::from_le_bytes([p[0], p[1]]).abs() > 500)
+                            .count();
+                    }
+                    _ => return,
+                },
+                () = &mut ending => {
+                    let end = json!({"type": "end", "reason": "the bot hung up"});
+                    let _ = tx.send(Message::Text(end.to_string().into())).await;
+                    let _ = tx.close().await;
+                    return;
+                }
+            }
+        }
+    });
+    (url, heard, task)
+}
+
+fn config(remote: std::net::SocketAddr, timeout: Duration) -> LegConfig {
+    LegConfig {
+        negotiated: Negotiated {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            telephone_event: Some(101),
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote,
+        },
+        rtp_timeout: timeout,
+        jitter_depth: 3,
+    }
+}
+
+fn voice(sequence: u16) -> Packet {
+    Packet {
+        marker: sequence == 0,
+        payload_type: 0,
+        sequence,
+        timestamp: u32::from(sequence) * 160,
+        ssrc: 7,
+        payload: Codec::Pcmu.encode(&[3000; 160]),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_audio_and_keys_reach_the_worker_and_the_bots_audio_reaches_the_caller() {
+    let (url, heard, worker_task) = worker(3200, None).await;
+    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let leg_address = leg.local_addr().unwrap();
+    let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // The SDP named another port: replies must follow the phone's packets there (symmetric RTP).
+    // The phone's first packet is waiting before the bridge starts, so none of the bot's audio
+    // goes to the SDP's port first.
+    phone
+        .send_to(&voice(0).to_bytes(), leg_address)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let call = tokio::spawn(async move {
+        let config = config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5));
+        bridge(leg, config, &url, json!({"call_id": "1"}), async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    // 40 packets on the clock; 6 and 7 swapped, 20 never sent; key 5 held for three packets.
+    let mut order: Vec<u16> = (1..40).filter(|s| *s != 20).collect();
+    order.swap(5, 6);
+    let received = Arc::new(Mutex::new(Vec::<Packet>::new()));
+    let listening = {
+        let (phone_rx, received) = (Arc::new(phone), received.clone());
+        let sender = phone_rx.clone();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 2048];
+            while let Ok((n, _)) = phone_rx.recv_from(&mut buffer).await {
+                received.lock().push(Packet::parse(&buffer[..n]).unwrap());
+            }
+        });
+        sender
+    };
+    for sequence in order {
+        listening
+            .send_to(&voice(sequence).to_bytes(), leg_address)
+            .await
+            .unwrap();
+        if sequence == 10 {
+            for duration in [160u16, 320, 480] {
+                let key = Packet {
+                    marker: duration == 160,
+                    payload_type: 101,
+                    sequence: 1000 + duration,
+                    timestamp: 1600,
+                    ssrc: 7,
+                    payload: sip::rtp::TelephoneEvent {
+                        event: 5,
+                        end: duration == 480,
+                        volume: 10,
+                        duration,
+                    }
+                    .to_bytes()
+                    .to_vec(),
+                };
+                listening
+                    .send_to(&key.to_bytes(), leg_address)
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the bot's 400 ms greeting play out, then hang up as a BYE would.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    let (ended, stats) = call.await.unwrap();
+    assert_eq!(ended, Ended::HungUp);
+    // The worker has read everything once its socket is closed.
+    tokio::time::timeout(Duration::from_secs(5), worker_task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.keys, "5");
+    assert!(stats.rtp_in >= 39, "{stats:?}");
+    assert!(
+        stats.lost >= 1,
+        "the missing packet was concealed: {stats:?}"
+    );
+    let heard = heard.lock();
+    let dtmf: Vec<&Value> = heard.texts.iter().filter(|t| t["type"] == "dtmf").collect();
+    assert_eq!(dtmf.len(), 1, "{:?}", heard.texts);
+    assert_eq!(dtmf[0]["digit"], "5");
+    assert_eq!(heard.texts[0]["sample_rate"], 8000);
+    assert_eq!(heard.texts[0]["parameters"]["call_id"], "1");
+    // The caller's audio reached the worker in 20 ms frames, loud where the caller spoke.
+    assert!(heard.loud_samples >= 38 * 160, "{heard:?}");
+    assert_eq!(heard.samples % 160, 0);
+    // The mark came back once the greeting had played.
+    assert!(
+        heard
+            .texts
+            .iter()
+            .any(|t| t["type"] == "mark" && t["name"] == "greeting"),
+        "{:?}",
+        heard.texts
+    );
+    assert!(heard.texts.iter().any(|t| t["type"] == "hangup"));
+    // The phone heard the bot: PCMU packets in sequence, the greeting loud, then silence.
+    let received = received.lock();
+    assert!(received.len() >= 20, "{}", received.len());
+    assert!(
+        received
+            .iter()
+            .all(|p| p.payload_type == 0 && p.payload.len() == 160)
+    );
+    for pair in received.windows(2) {
+        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1));
+        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160));
+    }
+    let loud = received
+        .iter()
+        .filter(|p| Codec::Pcmu.decode(&p.payload)[0].abs() > 1500)
+        .count();
+    assert_eq!(loud, 20, "the 400 ms greeting is 20 packets");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
+    let (url, _, _) = worker(0, None).await;
+    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (ended, stats) = bridge(
+        leg,
+        config("127.0.0.1:9".parse().unwrap(), Duration::from_millis(300)),
+        &url,
+        json!({}),
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(ended, Ended::RtpTimeout);
+    assert_eq!(stats.rtp_in, 0);
+
+    let (url, _, _) = worker(0, Some(Duration::from_millis(100))).await;
+    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (ended, _) = bridge(
+        leg,
+        config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5)),
+        &url,
+        json!({}),
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(ended, Ended::Worker(Some("the bot hung up".into())));
+
+    // No worker at the URL at all.
+    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (ended, _) = bridge(
+        leg,
+        config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5)),
+        "ws://127.0.0.1:9/ws/vox/none",
+        json!({}),
+        std::future::pending(),
+    )
+    .await;
+    assert!(matches!(ended, Ended::WorkerLost(_)), "{ended:?}");
+}
