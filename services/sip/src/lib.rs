@@ -1,13 +1,15 @@
-//! `vox sip`: the native SIP trunk gateway; so far its media (SDP, RTP, jitter, keys, the bridge).
+//! `vox sip`: the native SIP trunk gateway; so far inbound calls answered and bridged to a worker.
 //!
 //! Issue 23 builds it in slices. This one is what every call's media needs whatever the
 //! signalling: the SDP offer/answer for one G.711 audio stream with telephone-events (`sdp`), RTP
 //! packets and RFC 4733 payloads (`rtp`), the keys a caller presses, read once and sent as a
 //! phone sends them (`dtmf`), and the playout buffer that puts a phone network's packets back in
 //! order (`jitter`). Each is pure: no sockets, no clock, so each is tested on its own. `media`
-//! runs one call's RTP leg against a worker's `vox` media socket with them.
+//! runs one call's RTP leg against a worker's `vox` media socket with them, and `gateway` is the
+//! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them.
 
 pub mod dtmf;
+pub mod gateway;
 pub mod jitter;
 pub mod media;
 pub mod rtp;

@@ -1,0 +1,370 @@
+//! The SIP side of `vox sip`: an endpoint that answers OPTIONS and INVITEs and runs each call.
+//!
+//! An INVITE's offer is read first: a body that is not SDP is refused 400 and one vox cannot
+//! answer (no G.711, SRTP) 488, before anything else happens. Then the caller hears ringing
+//! (180) while the `Router` (the telephony edge, in the gateway) decides: a refusal becomes its
+//! SIP status, a route gives the worker's media URL. The call is answered 200 with vox's SDP on
+//! a fresh RTP socket and its media bridged to the worker (`media::bridge`) until one side ends
+//! it: a BYE or CANCEL from the caller ends the bridge; the worker's end or a silent phone ends
+//! the call with a BYE from vox. Signalling is rsipstack's (transactions, retransmissions,
+//! dialogs); this file only decides.
+
+use crate::media::{self, Ended, LegConfig, MediaStats};
+use crate::sdp::{self, Local, SdpError};
+use rsipstack::dialog::DialogId;
+use rsipstack::dialog::dialog::{Dialog, DialogState};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::{Header, Method, StatusCode, prelude::HeadersExt};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::{TransportLayer, udp::UdpConnection};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+/// An INVITE as the router sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCall {
+    pub sip_call_id: String,
+    /// The caller's user part (a number, usually).
+    pub from: String,
+    /// The dialled user part (the Request-URI's, else the To's).
+    pub to: String,
+}
+
+/// Where an answered call's media goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    pub media_url: String,
+    /// Passed to the worker's `start`.
+    pub parameters: serde_json::Value,
+}
+
+/// Why a call is not taken: the SIP final response it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// Decides where an INVITE goes (the telephony edge), and hears how each call ended.
+#[async_trait::async_trait]
+pub trait Router: Send + Sync + 'static {
+    async fn route(&self, call: &IncomingCall) -> Result<Routed, Refusal>;
+    /// The call's media ended (`stats` for metrics).
+    async fn ended(&self, call: &IncomingCall, ended: &Ended, stats: &MediaStats);
+}
+
+/// Where the gateway listens and how it runs calls.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// SIP over UDP.
+    pub listen: SocketAddr,
+    /// The address RTP sockets bind to.
+    pub rtp_bind: IpAddr,
+    /// The address written in SDP (the external one behind NAT), else `rtp_bind`.
+    pub external_ip: Option<IpAddr>,
+    pub rtp_timeout: Duration,
+    pub jitter_depth: usize,
+}
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("the SIP endpoint could not start on {listen}: {detail}")]
+pub struct GatewayError {
+    pub listen: SocketAddr,
+    pub detail: String,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    /// Where SIP is answered (the port chosen when `listen` asked for 0).
+    pub sip_addr: SocketAddr,
+    cancel: CancellationToken,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Shared {
+    config: GatewayConfig,
+    router: Arc<dyn Router>,
+    dialogs: Arc<DialogLayer>,
+    contact: rsipstack::sip::Uri,
+}
+
+impl Gateway {
+    pub async fn start(
+        config: GatewayConfig,
+        router: Arc<dyn Router>,
+    ) -> Result<Self, GatewayError> {
+        let failed = |detail: String| GatewayError {
+            listen: config.listen,
+            detail,
+        };
+        let cancel = CancellationToken::new();
+        let transports = TransportLayer::new(cancel.clone());
+        let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        transports.add_transport(udp.into());
+        let endpoint = rsipstack::EndpointBuilder::new()
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(transports)
+            .with_user_agent("vox-sip")
+            .build();
+        let address = endpoint
+            .get_addrs()
+            .first()
+            .cloned()
+            .ok_or_else(|| failed("no address".into()))?;
+        let sip_addr: SocketAddr = address
+            .addr
+            .to_string()
+            .parse()
+            .map_err(|e| failed(format!("{e}")))?;
+        let contact = rsipstack::sip::Uri {
+            scheme: Some(rsipstack::sip::Scheme::Sip),
+            auth: None,
+            host_with_port: address.addr,
+            params: vec![],
+            headers: vec![],
+        };
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| failed(e.to_string()))?;
+        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let (states_tx, states) = dialogs.new_dialog_state_channel();
+        let shared = Arc::new(Shared {
+            config,
+            router,
+            dialogs,
+            contact,
+        });
+        let serving = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = endpoint.serve() => {}
+                () = serving.cancelled() => {}
+            }
+        });
+        tokio::spawn(forget_ended(shared.clone(), states));
+        tokio::spawn(answer(shared, incoming, states_tx, cancel.clone()));
+        Ok(Self { sip_addr, cancel })
+    }
+
+    /// Stops answering; live calls' tasks end with their dialogs.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Removes terminated dialogs, which cancels their calls' tokens (ending their media).
+async fn forget_ended(
+    shared: Arc<Shared>,
+    mut states: rsipstack::dialog::dialog::DialogStateReceiver,
+) {
+    while let Some(state) = states.recv().await {
+        if let DialogState::Terminated(id, reason) = state {
+            tracing::debug!(%id, ?reason, "dialog over");
+            shared.dialogs.remove_dialog(&id);
+        }
+    }
+}
+
+/// Every request that reaches the endpoint.
+async fn answer(
+    shared: Arc<Shared>,
+    mut incoming: rsipstack::transaction::TransactionReceiver,
+    states: rsipstack::dialog::dialog::DialogStateSender,
+    cancel: CancellationToken,
+) {
+    loop {
+        let mut tx = tokio::select! {
+            tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
+            () = cancel.cancelled() => return,
+        };
+        if let Some(mut dialog) = shared.dialogs.match_dialog(&tx) {
+            // In a dialog: ACK, BYE, re-INVITE, in-dialog OPTIONS.
+            tokio::spawn(async move {
+                if let Err(error) = dialog.handle(&mut tx).await {
+                    tracing::debug!(%error, "an in-dialog request failed");
+                }
+            });
+            continue;
+        }
+        match tx.original.method {
+            Method::Invite => {
+                let (shared, states) = (shared.clone(), states.clone());
+                tokio::spawn(async move { invite(shared, tx, states).await });
+            }
+            Method::Options => {
+                let _ = tx.reply(StatusCode::OK).await;
+            }
+            Method::Ack => {}
+            Method::Bye | Method::Cancel => {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+            _ => {
+                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+            }
+        }
+    }
+}
+
+/// The user part of a SIP URI, or its host when it has none.
+fn user_of(uri: &rsipstack::sip::Uri) -> String {
+    uri.user()
+        .map(str::to_owned)
+        .unwrap_or_else(|| uri.host_with_port.to_string())
+}
+
+/// One INVITE, from its offer to its end.
+async fn invite(
+    shared: Arc<Shared>,
+    mut tx: Transaction,
+    states: rsipstack::dialog::dialog::DialogStateSender,
+) {
+    let request = tx.original.clone();
+    let offer = match std::str::from_utf8(&request.body)
+        .map_err(|_| SdpError::Malformed("the body is not text".into()))
+        .and_then(sdp::parse)
+    {
+        Ok(offer) => offer,
+        Err(error) => {
+            let status = match error {
+                SdpError::Malformed(_) => StatusCode::BadRequest,
+                SdpError::NotAcceptable(_) => StatusCode::NotAcceptableHere,
+            };
+            tracing::info!(%error, "refused an INVITE's offer");
+            let _ = tx.reply(status).await;
+            return;
+        }
+    };
+    let call = IncomingCall {
+        sip_call_id: request
+            .call_id_header()
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default(),
+        from: request
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .map(|u| user_of(&u))
+            .unwrap_or_default(),
+        to: request
+            .uri
+            .user()
+            .map(str::to_owned)
+            .or_else(|| {
+                request
+                    .to_header()
+                    .ok()
+                    .and_then(|t| t.uri().ok())
+                    .map(|u| user_of(&u))
+            })
+            .unwrap_or_default(),
+    };
+    if offer.codecs.is_empty() {
+        tracing::info!(call_id = %call.sip_call_id, "no codec in common");
+        let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+        return;
+    }
+    let dialog = match shared.dialogs.get_or_create_server_invite(
+        &tx,
+        states,
+        None,
+        Some(shared.contact.clone()),
+    ) {
+        Ok(dialog) => dialog,
+        Err(error) => {
+            tracing::warn!(%error, "could not open a dialog for an INVITE");
+            let _ = tx.reply(StatusCode::ServerInternalError).await;
+            return;
+        }
+    };
+    let id: DialogId = dialog.id();
+    let over = dialog.cancel_token().clone();
+    // The INVITE transaction runs on its own: our answers, the ACK, a CANCEL.
+    {
+        let mut dialog = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(error) = dialog.handle(&mut tx).await {
+                tracing::debug!(%error, "the INVITE transaction ended");
+            }
+        });
+    }
+    let _ = dialog.ringing(None, None);
+    let routed = tokio::select! {
+        routed = shared.router.route(&call) => routed,
+        () = over.cancelled() => {
+            tracing::info!(call_id = %call.sip_call_id, "the caller hung up before the answer");
+            return;
+        }
+    };
+    let routed = match routed {
+        Ok(routed) => routed,
+        Err(refusal) => {
+            tracing::info!(call_id = %call.sip_call_id, code = refusal.code, reason = %refusal.reason, "refused");
+            let _ = dialog.reject(Some(StatusCode::from(refusal.code)), Some(refusal.reason));
+            return;
+        }
+    };
+    let socket = match UdpSocket::bind((shared.config.rtp_bind, 0)).await {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%error, "no RTP port");
+            let _ = dialog.reject(
+                Some(StatusCode::ServiceUnavailable),
+                Some("no RTP port".into()),
+            );
+            return;
+        }
+    };
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+    let local = Local {
+        address: shared.config.external_ip.unwrap_or(shared.config.rtp_bind),
+        port,
+        session_id: rand::random::<u32>().into(),
+        version: 1,
+    };
+    let (answer, negotiated) = match sdp::answer(&offer, &local) {
+        Ok(answered) => answered,
+        Err(error) => {
+            let _ = dialog.reject(Some(StatusCode::NotAcceptableHere), Some(error.to_string()));
+            return;
+        }
+    };
+    let headers = vec![Header::ContentType("application/sdp".into())];
+    if let Err(error) = dialog.accept(Some(headers), Some(answer.into_bytes())) {
+        tracing::warn!(%error, "could not answer");
+        return;
+    }
+    let config = LegConfig {
+        negotiated,
+        rtp_timeout: shared.config.rtp_timeout,
+        jitter_depth: shared.config.jitter_depth,
+    };
+    let hung_up = over.clone().cancelled_owned();
+    let (ended, stats) = media::bridge(
+        socket,
+        config,
+        &routed.media_url,
+        routed.parameters.clone(),
+        hung_up,
+    )
+    .await;
+    tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
+    if ended != Ended::HungUp {
+        if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(&id) {
+            let _ = dialog.bye().await;
+        }
+        shared.dialogs.remove_dialog(&id);
+    }
+    shared.router.ended(&call, &ended, &stats).await;
+}
