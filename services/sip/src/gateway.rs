@@ -20,7 +20,6 @@ use rsipstack::transport::{TransportLayer, udp::UdpConnection};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 /// An INVITE as the router sees it.
@@ -63,6 +62,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// The address RTP sockets bind to.
     pub rtp_bind: IpAddr,
+    /// The ports calls' RTP (even) and RTCP (odd) take.
+    pub rtp_ports: std::ops::RangeInclusive<u16>,
     /// The address written in SDP (the external one behind NAT), else `rtp_bind`.
     pub external_ip: Option<IpAddr>,
     pub rtp_timeout: Duration,
@@ -93,6 +94,7 @@ impl Drop for Gateway {
 
 struct Shared {
     config: GatewayConfig,
+    ports: crate::ports::Ports,
     router: Arc<dyn Router>,
     dialogs: Arc<DialogLayer>,
     contact: rsipstack::sip::Uri,
@@ -141,6 +143,7 @@ impl Gateway {
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (states_tx, states) = dialogs.new_dialog_state_channel();
         let shared = Arc::new(Shared {
+            ports: crate::ports::Ports::new(config.rtp_bind, config.rtp_ports.clone()),
             config,
             router,
             dialogs,
@@ -315,13 +318,14 @@ async fn invite(
             return;
         }
     };
-    let socket = match UdpSocket::bind((shared.config.rtp_bind, 0)).await {
-        Ok(socket) => socket,
+    // The RTCP socket holds its port for the call (reports come with a later slice).
+    let (socket, _rtcp) = match shared.ports.open().await {
+        Ok(pair) => (pair.rtp, pair.rtcp),
         Err(error) => {
-            tracing::warn!(%error, "no RTP port");
+            tracing::warn!(%error, "refusing a call");
             let _ = dialog.reject(
                 Some(StatusCode::ServiceUnavailable),
-                Some("no RTP port".into()),
+                Some("no RTP port free".into()),
             );
             return;
         }

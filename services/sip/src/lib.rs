@@ -12,5 +12,6 @@ pub mod dtmf;
 pub mod gateway;
 pub mod jitter;
 pub mod media;
+pub mod ports;
 pub mod rtp;
 pub mod sdp;
