@@ -318,9 +318,8 @@ async fn invite(
             return;
         }
     };
-    // The RTCP socket holds its port for the call (reports come with a later slice).
-    let (socket, _rtcp) = match shared.ports.open().await {
-        Ok(pair) => (pair.rtp, pair.rtcp),
+    let pair = match shared.ports.open().await {
+        Ok(pair) => pair,
         Err(error) => {
             tracing::warn!(%error, "refusing a call");
             let _ = dialog.reject(
@@ -330,7 +329,7 @@ async fn invite(
             return;
         }
     };
-    let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+    let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or_default();
     let local = Local {
         address: shared.config.external_ip.unwrap_or(shared.config.rtp_bind),
         port,
@@ -353,10 +352,11 @@ async fn invite(
         negotiated,
         rtp_timeout: shared.config.rtp_timeout,
         jitter_depth: shared.config.jitter_depth,
+        rtcp_interval: Duration::from_secs(5),
     };
     let hung_up = over.clone().cancelled_owned();
     let (ended, stats) = media::bridge(
-        socket,
+        pair,
         config,
         &routed.media_url,
         routed.parameters.clone(),

@@ -43,6 +43,7 @@ pub struct JitterBuffer {
     /// The extended sequence number of the next frame to play, once playing.
     next: Option<u64>,
     highest: Option<u64>,
+    first: Option<u64>,
     stats: JitterStats,
     /// RFC 3550's jitter estimate, in timestamp units, times 16.
     jitter16: u64,
@@ -60,6 +61,7 @@ impl JitterBuffer {
             frames: BTreeMap::new(),
             next: None,
             highest: None,
+            first: None,
             stats: JitterStats::default(),
             jitter16: 0,
             last_transit: None,
@@ -105,6 +107,7 @@ impl JitterBuffer {
             return;
         }
         self.highest = Some(self.highest.map_or(extended, |h| h.max(extended)));
+        self.first = Some(self.first.map_or(extended, |f| f.min(extended)));
         self.frames.insert(extended, payload);
         while self.frames.len() > self.max {
             if let Some((first, _)) = self.frames.pop_first() {
@@ -148,6 +151,11 @@ impl JitterBuffer {
     /// The interarrival jitter, in timestamp units.
     pub fn jitter(&self) -> u32 {
         u32::try_from(self.jitter16 / 16).unwrap_or(u32::MAX)
+    }
+
+    /// The first and highest extended sequence numbers seen, for RTCP's loss count.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        Some((self.first?, self.highest?))
     }
 
     /// Frames held now.

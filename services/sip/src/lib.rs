@@ -13,5 +13,6 @@ pub mod gateway;
 pub mod jitter;
 pub mod media;
 pub mod ports;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

@@ -10,8 +10,12 @@
 //! packet came from, not only where its SDP said. A leg without RTP for `rtp_timeout` ends, so a
 //! vanished phone never holds a worker's slot.
 //!
-//! Four sources feed one loop over a closed event enum: the UDP socket, the worker's socket, the
-//! packet clock and the hang-up (a BYE).
+//! RTCP runs on the pair's odd port: a sender report with a block about the caller's stream every
+//! `rtcp_interval` (5 s in a call) (to where the phone's RTCP comes from, else the RTP address's port + 1), and the
+//! phone's own reports read for the loss and jitter it heard.
+//!
+//! Five sources feed one loop over a closed event enum: the RTP and RTCP sockets, the worker's
+//! socket, the packet clock and the hang-up (a BYE).
 
 use crate::dtmf::KeyReader;
 use crate::jitter::{Frame, JitterBuffer};
@@ -22,7 +26,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -38,6 +41,8 @@ pub struct LegConfig {
     pub rtp_timeout: Duration,
     /// Frames buffered before the caller's audio is played out to the worker.
     pub jitter_depth: usize,
+    /// How often a sender report goes out (RFC 3550's 5 s minimum, for a phone call).
+    pub rtcp_interval: Duration,
 }
 
 /// Why a call's media ended.
@@ -65,11 +70,16 @@ pub struct MediaStats {
     pub keys: String,
     /// Datagrams that were not RTP, or RTP of a payload type not negotiated.
     pub ignored: u64,
+    pub rtcp_out: u64,
+    /// What the phone's last receiver report said of vox's stream: lost since the start, jitter.
+    pub peer_lost: Option<i32>,
+    pub peer_jitter: Option<u32>,
 }
 
 /// What the loop acts on.
 enum Event {
     Rtp(Vec<u8>, SocketAddr),
+    Rtcp(Vec<u8>, SocketAddr),
     Worker(Message),
     WorkerGone(Option<String>),
     Tick,
@@ -125,7 +135,7 @@ fn text(value: serde_json::Value) -> Message {
 
 /// Runs the call's media until one side ends it. `parameters` reach the worker's `start`.
 pub async fn bridge(
-    socket: UdpSocket,
+    sockets: crate::ports::Pair,
     config: LegConfig,
     media_url: &str,
     parameters: serde_json::Value,
@@ -141,9 +151,25 @@ pub async fn bridge(
     if let Err(error) = to_worker.send(text(start)).await {
         return (Ended::WorkerLost(error.to_string()), stats);
     }
-    let socket = Arc::new(socket);
+    let socket = Arc::new(sockets.rtp);
+    let rtcp = Arc::new(sockets.rtcp);
     let (events, mut rx) = mpsc::channel::<Event>(256);
     let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (rtcp, events) = (rtcp.clone(), events.clone());
+        tasks.spawn(async move {
+            let mut buffer = vec![0u8; 1500];
+            while let Ok((n, from)) = rtcp.recv_from(&mut buffer).await {
+                if events
+                    .send(Event::Rtcp(buffer[..n].to_vec(), from))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
     {
         let (socket, events) = (socket.clone(), events.clone());
         tasks.spawn(async move {
@@ -205,6 +231,19 @@ pub async fn bridge(
     let mut sequence: u16 = rand::random();
     let mut timestamp: u32 = rand::random();
     let mut first_out = true;
+    let mut rtcp_remote: Option<SocketAddr> = None;
+    let mut caller_ssrc: Option<u32> = None;
+    let mut reception = crate::rtcp::Reception::default();
+    let mut last_sr: Option<(u32, Instant)> = None;
+    let mut octets_out: u32 = 0;
+    let mut next_report = Instant::now() + config.rtcp_interval;
+    let cname = format!(
+        "vox@{}",
+        socket
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
+    );
     let ended = loop {
         let Some(event) = rx.recv().await else {
             break Ended::HungUp;
@@ -231,6 +270,7 @@ pub async fn bridge(
                     continue;
                 }
                 stats.rtp_in += 1;
+                caller_ssrc = Some(packet.ssrc);
                 last_rtp = Instant::now();
                 if !latched {
                     // Symmetric RTP: answer where the phone really sends from (NAT).
@@ -238,6 +278,23 @@ pub async fn bridge(
                     if from != remote {
                         tracing::debug!(%from, sdp = %remote, "RTP comes from elsewhere than the SDP said; replying there");
                         remote = from;
+                    }
+                }
+            }
+            Event::Rtcp(bytes, from) => {
+                let Ok(reports) = crate::rtcp::parse(&bytes) else {
+                    stats.ignored += 1;
+                    continue;
+                };
+                rtcp_remote = Some(from);
+                for report in reports {
+                    if let Some(sender) = report.sender {
+                        // The middle 32 bits of its NTP time, echoed in our next block.
+                        last_sr = Some(((sender.ntp >> 16) as u32, Instant::now()));
+                    }
+                    if let Some(block) = report.blocks.iter().find(|b| b.ssrc == ssrc) {
+                        stats.peer_lost = Some(block.cumulative_lost);
+                        stats.peer_jitter = Some(block.jitter);
                     }
                 }
             }
@@ -303,6 +360,7 @@ pub async fn bridge(
                     };
                     if socket.send_to(&packet.to_bytes(), remote).await.is_ok() {
                         stats.rtp_out += 1;
+                        octets_out = octets_out.wrapping_add(packet.payload.len() as u32);
                     }
                 }
                 sequence = sequence.wrapping_add(1);
@@ -311,6 +369,38 @@ pub async fn bridge(
                     let mark = serde_json::json!({"type": "mark", "name": name});
                     if to_worker.send(text(mark)).await.is_err() {
                         break;
+                    }
+                }
+                if Instant::now() >= next_report {
+                    next_report += config.rtcp_interval;
+                    let mut blocks = Vec::new();
+                    if let (Some((first, highest)), Some(source)) = (jitter.span(), caller_ssrc) {
+                        let mut block = reception.block(
+                            source,
+                            first,
+                            highest,
+                            jitter.stats().received,
+                            jitter.jitter(),
+                        );
+                        if let Some((middle, at)) = last_sr {
+                            block.last_sr = middle;
+                            block.delay_since_last_sr =
+                                (at.elapsed().as_secs_f64() * 65_536.0) as u32;
+                        }
+                        blocks.push(block);
+                    }
+                    let sender = crate::rtcp::SenderInfo {
+                        ntp: crate::rtcp::ntp_now(),
+                        rtp_timestamp: timestamp,
+                        packets: stats.rtp_out as u32,
+                        octets: octets_out,
+                    };
+                    let report = crate::rtcp::compound(ssrc, Some(sender), &blocks, &cname);
+                    let to = rtcp_remote.unwrap_or_else(|| {
+                        SocketAddr::new(remote.ip(), remote.port().wrapping_add(1))
+                    });
+                    if rtcp.send_to(&report, to).await.is_ok() {
+                        stats.rtcp_out += 1;
                     }
                 }
             }

@@ -8,6 +8,7 @@
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sip::media::{Ended, LegConfig, bridge};
+use sip::ports::Pair;
 use sip::rtp::Packet;
 use sip::sdp::{Codec, Direction, Negotiated};
 use std::sync::Arc;
@@ -30,6 +31,15 @@ fn config(remote: std::net::SocketAddr, timeout: Duration) -> LegConfig {
         },
         rtp_timeout: timeout,
         jitter_depth: 3,
+        rtcp_interval: Duration::from_millis(300),
+    }
+}
+
+/// A call's RTP and RTCP sockets on loopback.
+async fn pair() -> Pair {
+    Pair {
+        rtp: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        rtcp: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
     }
 }
 
@@ -47,8 +57,9 @@ fn voice(sequence: u16) -> Packet {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callers_audio_and_keys_reach_the_worker_and_the_bots_audio_reaches_the_caller() {
     let (url, heard, worker_task) = worker(3200, None).await;
-    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let leg_address = leg.local_addr().unwrap();
+    let leg = pair().await;
+    let leg_address = leg.rtp.local_addr().unwrap();
+    let leg_rtcp = leg.rtcp.local_addr().unwrap();
     let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     // The SDP named another port: replies must follow the phone's packets there (symmetric RTP).
     // The phone's first packet is waiting before the bridge starts, so none of the bot's audio
@@ -57,6 +68,33 @@ async fn the_callers_audio_and_keys_reach_the_worker_and_the_bots_audio_reaches_
         .send_to(&voice(0).to_bytes(), leg_address)
         .await
         .unwrap();
+    // The phone's RTCP: a sender report first (so vox answers there and echoes its time).
+    let phone_rtcp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let phone_ntp = sip::rtcp::ntp_now();
+    let phone_sr = sip::rtcp::compound(
+        7,
+        Some(sip::rtcp::SenderInfo {
+            ntp: phone_ntp,
+            rtp_timestamp: 0,
+            packets: 0,
+            octets: 0,
+        }),
+        &[],
+        "phone@test",
+    );
+    phone_rtcp.send_to(&phone_sr, leg_rtcp).await.unwrap();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (phone_rtcp, reports) = (phone_rtcp.clone(), reports.clone());
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 1500];
+            while let Ok((n, _)) = phone_rtcp.recv_from(&mut buffer).await {
+                reports
+                    .lock()
+                    .extend(sip::rtcp::parse(&buffer[..n]).unwrap());
+            }
+        });
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let call = tokio::spawn(async move {
         let config = config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5));
@@ -162,12 +200,25 @@ async fn the_callers_audio_and_keys_reach_the_worker_and_the_bots_audio_reaches_
         .filter(|p| Codec::Pcmu.decode(&p.payload)[0].abs() > 1500)
         .count();
     assert_eq!(loud, 20, "the 400 ms greeting is 20 packets");
+    // Sender reports reached the phone's RTCP socket, counting what vox sent and what it lost
+    // of the caller's stream (packet 20), and echoing the phone's own report's time.
+    let reports = reports.lock();
+    assert!(
+        stats.rtcp_out >= 2 && reports.len() >= 2,
+        "{stats:?} {reports:?}"
+    );
+    let last = reports.last().unwrap();
+    assert!(last.sender.is_some_and(|s| s.packets > 0), "{last:?}");
+    let block = last.blocks.first().expect("a block about the caller");
+    assert_eq!(block.ssrc, 7);
+    assert!(block.cumulative_lost >= 1, "{block:?}");
+    assert_eq!(block.last_sr, (phone_ntp >> 16) as u32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
     let (url, _, _) = worker(0, None).await;
-    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let leg = pair().await;
     let (ended, stats) = bridge(
         leg,
         config("127.0.0.1:9".parse().unwrap(), Duration::from_millis(300)),
@@ -180,7 +231,7 @@ async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
     assert_eq!(stats.rtp_in, 0);
 
     let (url, _, _) = worker(0, Some(Duration::from_millis(100))).await;
-    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let leg = pair().await;
     let (ended, _) = bridge(
         leg,
         config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5)),
@@ -192,7 +243,7 @@ async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
     assert_eq!(ended, Ended::Worker(Some("the bot hung up".into())));
 
     // No worker at the URL at all.
-    let leg = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let leg = pair().await;
     let (ended, _) = bridge(
         leg,
         config("127.0.0.1:9".parse().unwrap(), Duration::from_secs(5)),
