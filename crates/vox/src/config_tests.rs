@@ -1,0 +1,172 @@
+//! The settings' tests: defaults, each variable's checks, and the errors that name them.
+
+use super::*;
+use secrecy::ExposeSecret;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_describe_the_embedded_platform() {
+    let settings = Settings::load(&env(&[]), None).unwrap();
+    assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+    assert!(settings.is_embedded_database());
+    assert_eq!(settings.voxbridge_port, 8080);
+    assert_eq!(settings.max_concurrent_calls, 1);
+    assert_eq!(settings.health_port, 8090);
+    assert!(settings.fleet_urls.is_empty());
+}
+
+#[test]
+fn malformed_settings_are_named() {
+    let cases = [
+        ("DATABASE_URL", "mysql://u:hunter22@db/vox"),
+        ("VOXBRIDGE_PORT", "eighty"),
+        ("VOXBRIDGE_HOST", "example.com"),
+        ("MAX_CONCURRENT_CALLS", "0"),
+        ("LOOP_INTERVAL_SECONDS", "-2"),
+        ("REDIS_URL", "localhost:6379"),
+        ("FLEET_URLS", "http://a:9000, ftp://b"),
+        ("JWT_SECRET", "short"),
+        ("VOX_UP_CARRIER", "pigeon"),
+    ];
+    for (name, value) in cases {
+        let error = Settings::load(&env(&[(name, value)]), None).unwrap_err();
+        assert_eq!(error.setting, name, "{error}");
+    }
+}
+
+#[test]
+fn the_dialler_needs_the_fleet_secret_and_the_fleet_urls() {
+    let full = [
+        ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+        ("FLEET_URLS", "http://127.0.0.1:9001, http://127.0.0.1:9002"),
+    ];
+    let settings = Settings::load(&env(&full), None).unwrap();
+    settings.require(Requirement::Dialler).unwrap();
+    assert_eq!(settings.fleet_urls.len(), 2);
+    for missing in ["VOXCORE_SECRET", "FLEET_URLS"] {
+        let partial: Vec<_> = full
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != missing)
+            .collect();
+        let error = Settings::load(&env(&partial), None)
+            .unwrap()
+            .require(Requirement::Dialler)
+            .unwrap_err();
+        assert_eq!(error.setting, missing, "{error}");
+    }
+}
+
+#[test]
+fn a_fleet_worker_needs_its_secret_the_backend_and_somewhere_to_listen() {
+    let full = [
+        ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+        ("VOXBRIDGE_URL", "http://127.0.0.1:8080"),
+        ("VOXCORE_SOCKET", "/tmp/voxcore_1.sock"),
+        ("OPENAI_API_KEY", "sk-test"),
+        (
+            "VOXCORE_FLEET_SOCKETS",
+            "/tmp/voxcore_*.sock, http://10.0.0.2:9000",
+        ),
+    ];
+    let settings = Settings::load(&env(&full), None).unwrap();
+    settings.require(Requirement::Core).unwrap();
+    assert_eq!(settings.voxcore_fleet_sockets.len(), 2);
+    assert_eq!(settings.provider_keys.len(), 1);
+    assert_eq!(settings.provider_keys[0].0, "openai");
+    for missing in ["VOXCORE_SECRET", "VOXBRIDGE_URL", "VOXCORE_SOCKET"] {
+        let partial: Vec<_> = full
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != missing)
+            .collect();
+        let error = Settings::load(&env(&partial), None)
+            .unwrap()
+            .require(Requirement::Core)
+            .unwrap_err();
+        assert_eq!(error.setting, missing, "{error}");
+    }
+    let error = Settings::load(&env(&[("VOXCORE_DRAIN_SECONDS", "soon")]), None).unwrap_err();
+    assert_eq!(error.setting, "VOXCORE_DRAIN_SECONDS");
+}
+
+#[test]
+fn error_messages_never_show_secrets() {
+    let error =
+        Settings::load(&env(&[("DATABASE_URL", "mysql://u:hunter22@db/vox")]), None).unwrap_err();
+    assert!(!error.to_string().contains("hunter22"), "{error}");
+    let error = Settings::load(&env(&[("VOXCORE_SECRET", "tooshort")]), None).unwrap_err();
+    assert!(!error.to_string().contains("tooshort"), "{error}");
+    let settings = Settings::load(
+        &env(&[("JWT_SECRET", "a-very-long-jwt-secret-value")]),
+        None,
+    )
+    .unwrap();
+    assert!(!format!("{settings:?}").contains("a-very-long-jwt-secret-value"));
+    assert_eq!(
+        settings.jwt_secret.unwrap().expose_secret(),
+        "a-very-long-jwt-secret-value"
+    );
+}
+
+#[test]
+fn an_s3_object_store_needs_its_keys() {
+    let settings =
+        Settings::load(&env(&[("OBJECT_STORE_URL", "s3://recordings/calls")]), None).unwrap();
+    assert_eq!(settings.s3_bucket(), Some("recordings"));
+    assert_eq!(
+        settings.require(Requirement::Database).unwrap_err().setting,
+        "S3_ACCESS_KEY_ID"
+    );
+    let error = Settings::load(&env(&[("S3_ENDPOINT", "minio:9000")]), None).unwrap_err();
+    assert_eq!(error.setting, "S3_ENDPOINT");
+}
+
+#[test]
+fn the_bridge_requires_both_secrets() {
+    let settings = Settings::load(&env(&[("JWT_SECRET", "0123456789abcdef0123")]), None).unwrap();
+    assert_eq!(
+        settings.require(Requirement::Bridge).unwrap_err().setting,
+        "VOXCORE_SECRET"
+    );
+    assert!(settings.require(Requirement::Database).is_ok());
+}
+
+#[test]
+fn the_environment_overrides_the_toml_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vox.toml");
+    std::fs::write(&path, "VOXBRIDGE_PORT = 9000\nhealth_port = 9100\nFLEET_URLS = [\"http://a:1\", \"http://b:2\"]\n").unwrap();
+    let settings = Settings::load(&env(&[("VOXBRIDGE_PORT", "9001")]), Some(&path)).unwrap();
+    assert_eq!(settings.voxbridge_port, 9001);
+    assert_eq!(settings.health_port, 9100);
+    assert_eq!(settings.fleet_urls, vec!["http://a:1", "http://b:2"]);
+    std::fs::write(&path, "VOXBRIDGE_PORT = [").unwrap();
+    assert_eq!(
+        Settings::load(&env(&[]), Some(&path)).unwrap_err().setting,
+        "VOX_CONFIG"
+    );
+}
+
+#[test]
+fn every_carrier_emulator_can_run_the_demo() {
+    for (name, carrier) in [
+        ("sim", CarrierChoice::Sim),
+        ("twilio", CarrierChoice::Twilio),
+        ("telnyx", CarrierChoice::Telnyx),
+        ("plivo", CarrierChoice::Plivo),
+        ("vonage", CarrierChoice::Vonage),
+        ("exotel", CarrierChoice::Exotel),
+    ] {
+        let settings = Settings::load(&env(&[("VOX_UP_CARRIER", name)]), None).unwrap();
+        assert_eq!(settings.vox_up_carrier, carrier);
+    }
+    let error = Settings::load(&env(&[("VOX_UP_CARRIER", "pigeon")]), None).unwrap_err();
+    assert!(error.to_string().contains("exotel"), "{error}");
+}
