@@ -14,15 +14,18 @@ pub enum CarrierKind {
     Plivo,
     Vonage,
     Exotel,
+    /// A SIP trunk or PBX, through `vox sip`.
+    Sip,
 }
 
 impl CarrierKind {
-    pub const ALL: [CarrierKind; 5] = [
+    pub const ALL: [CarrierKind; 6] = [
         CarrierKind::Twilio,
         CarrierKind::Telnyx,
         CarrierKind::Plivo,
         CarrierKind::Vonage,
         CarrierKind::Exotel,
+        CarrierKind::Sip,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl CarrierKind {
             CarrierKind::Plivo => "plivo",
             CarrierKind::Vonage => "vonage",
             CarrierKind::Exotel => "exotel",
+            CarrierKind::Sip => "sip",
         }
     }
 }
@@ -44,7 +48,7 @@ impl fmt::Display for CarrierKind {
 
 /// A carrier name vox does not speak.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown carrier {0:?} (one of twilio, telnyx, plivo, vonage, exotel)")]
+#[error("unknown carrier {0:?} (one of twilio, telnyx, plivo, vonage, exotel, sip)")]
 pub struct UnknownCarrier(pub String);
 
 impl FromStr for CarrierKind {

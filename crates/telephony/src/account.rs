@@ -113,5 +113,10 @@ pub fn client(config: AccountConfig) -> Result<Arc<dyn AccountCarrier>, String> 
                 numbers: config.numbers,
             },
         ))),
+        CarrierKind::Sip => Err(
+            "calling out through a SIP trunk is not built yet (vox sip answers \
+             inbound calls)"
+                .into(),
+        ),
     }
 }

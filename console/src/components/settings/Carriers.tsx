@@ -164,7 +164,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                       </Stack>
                     ) : (
                       <Text size="xs" c="orange">
-                        {a.carrier === 'exotel' ? "Shown to admins once VOX_PUBLIC_URL is set (Exotel's URLs carry the account's key)." : 'Set VOX_PUBLIC_URL so the carrier can reach vox.'}
+                        {a.carrier === 'sip' ? 'Its calls reach vox sip, which asks the Backend where each goes.' : a.carrier === 'exotel' ? "Shown to admins once VOX_PUBLIC_URL is set (Exotel's URLs carry the account's key)." : 'Set VOX_PUBLIC_URL so the carrier can reach vox.'}
                       </Text>
                     )}
                   </Table.Td>

@@ -245,6 +245,8 @@ fn view(state: &AppState, account: &CarrierAccount, exotel_key: Option<&str>) ->
             CarrierKind::Plivo | CarrierKind::Vonage => Some(format!("{b}/answer")),
             CarrierKind::Exotel => exotel.as_ref().map(|hooks| hooks.voicebot()),
             CarrierKind::Twilio => Some(format!("{b}/voice")),
+            // A trunk's calls reach vox sip, not this Backend.
+            CarrierKind::Sip => None,
         }),
         greeting_url: exotel.as_ref().map(|hooks| hooks.greeting()),
         inbound_status_url: base.and_then(|b| match account.carrier {

@@ -17,6 +17,7 @@ mod plivo;
 mod recordings;
 mod reports;
 mod settings;
+mod sip;
 mod telephony;
 mod telnyx;
 mod vonage;

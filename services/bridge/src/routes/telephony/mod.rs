@@ -7,12 +7,14 @@
 //! is reserved within the 2-second rule and the carrier is told to stream to it; with none free
 //! the caller hears the abandon message and the call ends `dial.abandoned`. The dialler follows
 //! these moves from the store. One file per carrier (`twilio.rs`, `telnyx.rs`, `plivo.rs`,
-//! `vonage.rs`, `exotel.rs`); Exotel's URLs carry the account's key, as Exotel signs nothing.
+//! `vonage.rs`, `exotel.rs`, and `sip.rs` for vox's own SIP gateway); Exotel's URLs carry the
+//! account's key, as Exotel signs nothing, and `vox sip` presents the fleet secret.
 
 mod exotel;
 
 pub(crate) use exotel::StreamUrl;
 mod plivo;
+mod sip;
 mod telnyx;
 mod twilio;
 mod vonage;
@@ -105,6 +107,7 @@ async fn webhook(
         CarrierKind::Telnyx => telnyx::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Plivo => plivo::handle(&state, &account, &hook, webhook).await,
         CarrierKind::Vonage => vonage::handle(&state, &account, &hook, webhook).await,
+        CarrierKind::Sip => sip::handle(&state, &account, &hook, webhook).await,
         // Exotel signs nothing: its URLs carry the account's key (`…/{account}/{key}/{hook}`).
         CarrierKind::Exotel => Err(bad_signature(
             &account,

@@ -1,0 +1,232 @@
+//! `vox sip` at the edge: the gateway asks where an INVITE goes and says how its media ended.
+//!
+//! The gateway is vox's own process, so it presents the fleet secret (a bearer token) rather than
+//! a carrier's signature; without it a request is 401 and changes nothing. `invite` routes a call
+//! by its dialled number exactly as a carrier's inbound webhook is routed (the call opened for its
+//! bot, a worker reserved within the 2-second rule) and answers the worker's `vox` media URL;
+//! an unrouted number is 404 and a full fleet 503, which the gateway turns into SIP statuses.
+//! `ended` keeps how the media ended; the worker's result ends the call itself.
+
+use super::{Leg, Webhook, connect_to_worker};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use contracts::attach::MediaProtocol;
+use contracts::runtime_config::CallDirection;
+use contracts::telephony::CarrierKind;
+use contracts::{CallId, E164Number};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use store::{CarrierAccount, NewTelephonyEvent};
+use subtle::ConstantTimeEq;
+
+/// An INVITE the gateway received.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Invite {
+    /// The INVITE's Call-ID: the call's leg.
+    pub sip_call_id: String,
+    /// The caller's user part (a number, with or without `+`).
+    pub from: String,
+    /// The dialled user part.
+    pub to: String,
+}
+
+/// Where the gateway bridges an answered INVITE.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Answer {
+    pub call_id: CallId,
+    /// The worker's `vox` media WebSocket.
+    pub media_url: String,
+}
+
+/// Why a call's media ended, as the gateway saw it.
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EndReason {
+    /// The caller hung up (a BYE or CANCEL).
+    HungUp,
+    /// The worker ended the call.
+    Worker,
+    /// No RTP from the caller for the gateway's timeout.
+    RtpTimeout,
+    /// The worker's socket failed.
+    WorkerLost,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::HungUp => "hung_up",
+            EndReason::Worker => "worker",
+            EndReason::RtpTimeout => "rtp_timeout",
+            EndReason::WorkerLost => "worker_lost",
+        }
+    }
+}
+
+/// How a call's media ended.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MediaEnded {
+    pub sip_call_id: String,
+    pub reason: EndReason,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+pub(super) async fn handle(
+    state: &AppState,
+    account: &CarrierAccount,
+    hook: &str,
+    webhook: Webhook,
+) -> ApiResult<Response> {
+    let presented = webhook
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = state.config.voxcore_secret.expose_secret();
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::unauthorized("vox sip presents the fleet secret"));
+    }
+    match hook {
+        "invite" => invite(state, account, body(&webhook)?).await,
+        "ended" => ended(state, account, body(&webhook)?).await,
+        other => Err(ApiError::not_found(format!("no SIP hook {other:?}"))),
+    }
+}
+
+fn body<T: serde::de::DeserializeOwned>(webhook: &Webhook) -> ApiResult<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(&webhook.body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            "body".to_owned()
+        } else {
+            field
+        };
+        ApiError::invalid(field, e.inner().to_string())
+    })
+}
+
+fn event(
+    account: &CarrierAccount,
+    call: Option<CallId>,
+    sip_call_id: &str,
+    name: String,
+    payload: serde_json::Value,
+) -> NewTelephonyEvent {
+    NewTelephonyEvent {
+        carrier: CarrierKind::Sip,
+        account_id: account.id,
+        call_id: call,
+        carrier_call_id: sip_call_id.to_owned(),
+        event: name,
+        sequence: 0,
+        payload,
+        received_at: Utc::now(),
+    }
+}
+
+/// A SIP user part as E.164: digits gain their `+`, `00` an international prefix's.
+fn number(field: &str, user: &str) -> ApiResult<E164Number> {
+    let user = user.trim();
+    let user = user
+        .strip_prefix("00")
+        .map_or(user.to_owned(), |rest| format!("+{rest}"));
+    E164Number::parse(&telephony::number::e164(&user))
+        .map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+async fn invite(state: &AppState, account: &CarrierAccount, invite: Invite) -> ApiResult<Response> {
+    if invite.sip_call_id.trim().is_empty() {
+        return Err(ApiError::invalid("sip_call_id", "is empty"));
+    }
+    let to = number("to", &invite.to)?;
+    let from = number("from", &invite.from).ok();
+    let payload = serde_json::json!({"from": invite.from, "to": invite.to});
+    let kept = state
+        .store
+        .record_telephony_event(
+            event(account, None, &invite.sip_call_id, "invite".into(), payload),
+            None,
+        )
+        .await?;
+    if !kept.new {
+        return Err(ApiError::conflict(
+            "conflict.call",
+            format!("SIP call {} was routed already", invite.sip_call_id),
+        ));
+    }
+    let Some(call) = super::open_inbound(
+        state,
+        CarrierKind::Sip,
+        &invite.sip_call_id,
+        to.clone(),
+        from,
+    )
+    .await?
+    else {
+        tracing::warn!(%to, sip_call_id = %invite.sip_call_id, "a SIP call to a number that routes nowhere");
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found.number",
+            format!("{to} routes to no bot"),
+        ));
+    };
+    let leg = Leg {
+        account,
+        call_sid: &invite.sip_call_id,
+        media_protocol: MediaProtocol::Vox,
+    };
+    match connect_to_worker(state, leg, &call, CallDirection::Inbound).await? {
+        Ok(accepted) => Ok(Json(Answer {
+            call_id: call.id,
+            media_url: accepted.media_url,
+        })
+        .into_response()),
+        Err(message) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "fleet.capacity_exhausted",
+            message,
+        )),
+    }
+}
+
+async fn ended(
+    state: &AppState,
+    account: &CarrierAccount,
+    ended: MediaEnded,
+) -> ApiResult<Response> {
+    let call = state
+        .store
+        .call_by_carrier_call_id(&ended.sip_call_id)
+        .await?;
+    let payload = serde_json::json!({"reason": ended.reason.as_str(), "detail": ended.detail});
+    let name = format!("ended.{}", ended.reason.as_str());
+    let event = event(
+        account,
+        call.as_ref().map(|c| c.id),
+        &ended.sip_call_id,
+        name,
+        payload,
+    );
+    if call.is_none()
+        && !state
+            .store
+            .carrier_call_known(CarrierKind::Sip, &ended.sip_call_id)
+            .await?
+    {
+        return Err(ApiError::not_found(format!(
+            "no call is SIP call {}",
+            ended.sip_call_id
+        )));
+    }
+    state.store.record_telephony_event(event, None).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
