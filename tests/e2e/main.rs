@@ -1,7 +1,7 @@
 //! The end-to-end suites in one test binary.
 //!
-//! The fleet worker, the PSTN simulator's campaigns and callers, `vox up`, the deployment, and
-//! the kill tests (every process killed mid-campaign).
+//! The fleet worker, the PSTN simulator's campaigns and callers, `vox sip` with SIPp, `vox up`,
+//! the deployment, and the kill tests (every process killed mid-campaign).
 //!
 //! Each starts real parts on loopback: the Backend, fleet workers, the local STT sidecar, `vox`
 //! processes, nginx, HAProxy, redis-server, PostgreSQL. They share one process, so the STT
@@ -11,6 +11,7 @@
 mod deploy;
 mod kill;
 mod sim;
+mod sip;
 mod support;
 mod up;
 mod worker;

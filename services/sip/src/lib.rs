@@ -9,6 +9,7 @@
 //! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them.
 
 pub mod dtmf;
+pub mod edge;
 pub mod gateway;
 pub mod jitter;
 pub mod media;
@@ -16,3 +17,5 @@ pub mod ports;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+#[cfg(feature = "test-util")]
+pub mod testing;

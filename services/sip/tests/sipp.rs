@@ -11,7 +11,6 @@ mod support;
 use parking_lot::Mutex;
 use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
 use sip::media::{Ended, MediaStats};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,64 +51,6 @@ impl Router for Edge {
     }
 }
 
-/// Runs SIPp against the gateway: `scenario` is `uac` (built in) or a file in `tests/sipp/`.
-/// Whether every call of the run succeeded, and SIPp's output when not.
-async fn sipp(gateway: &Gateway, scenario: &str, service: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut command = tokio::process::Command::new("sipp");
-    if scenario == "uac" {
-        command.args(["-sn", "uac", "-d", "1000"]);
-    } else {
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(format!("{scenario}.xml"));
-        command.arg("-sf").arg(file);
-    }
-    let output = command
-        .arg(gateway.sip_addr.to_string())
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-m",
-            "1",
-            "-l",
-            "1",
-            "-s",
-            service,
-        ])
-        .args([
-            "-timeout",
-            "20s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .await
-        .map_err(|e| format!("SIPp could not run (apt-get install sip-tester): {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut errors = String::new();
-    for entry in std::fs::read_dir(dir.path()).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        errors += &std::fs::read_to_string(&path).unwrap_or_default();
-    }
-    Err(format!(
-        "SIPp exited {:?}\n{}\n{errors}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .join("\n")
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_calls_in_and_is_answered_refused_or_cancelled_as_sip_says() {
     let (media_url, heard, _) = support::worker(1600, None).await;
@@ -132,7 +73,9 @@ async fn sipp_calls_in_and_is_answered_refused_or_cancelled_as_sip_says() {
     .await
     .unwrap();
     // A call: 180, 200 with vox's SDP, the ACK, a second of call, SIPp's BYE answered 200.
-    sipp(&gateway, "uac", ROUTED).await.unwrap();
+    sip::testing::sipp(gateway.sip_addr, "uac", ROUTED)
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while edge.ended.lock().is_empty() {
         assert!(
@@ -154,9 +97,15 @@ async fn sipp_calls_in_and_is_answered_refused_or_cancelled_as_sip_says() {
         call.sip_call_id.as_str()
     );
     // A number that routes nowhere, an offer vox cannot answer, a caller who gives up.
-    sipp(&gateway, "refused", "14155550199").await.unwrap();
-    sipp(&gateway, "no_codec", ROUTED).await.unwrap();
-    sipp(&gateway, "cancel", SLOW).await.unwrap();
+    sip::testing::sipp(gateway.sip_addr, "refused", "14155550199")
+        .await
+        .unwrap();
+    sip::testing::sipp(gateway.sip_addr, "no_codec", ROUTED)
+        .await
+        .unwrap();
+    sip::testing::sipp(gateway.sip_addr, "cancel", SLOW)
+        .await
+        .unwrap();
     let routed: Vec<String> = edge.routed.lock().iter().map(|c| c.to.clone()).collect();
     // The G.729 offer never reached the router: it was refused on its SDP.
     assert_eq!(routed, [ROUTED, "14155550199", SLOW]);

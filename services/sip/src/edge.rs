@@ -1,0 +1,137 @@
+//! The `Router` `vox sip` runs with: the Backend's telephony edge decides where each INVITE goes.
+//!
+//! `POST {backend}/api/v1/telephony/sip/{account}/invite` with the fleet secret routes the call
+//! by its dialled number and attaches a worker (the same path a carrier's inbound webhook takes);
+//! its answer is the worker's `vox` media URL. What the edge refuses becomes the SIP status a
+//! caller's phone understands: an unrouted number 404 Not Found, a full fleet 486 Busy Here, a
+//! Backend that cannot be reached or errs 503 Service Unavailable. How each call's media ended is
+//! posted to `…/ended`.
+
+use crate::gateway::{IncomingCall, Refusal, Routed, Router};
+use crate::media::{Ended, MediaStats};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The edge of one Backend, for one trunk account.
+#[derive(Debug, Clone)]
+pub struct EdgeRouter {
+    base: String,
+    secret: String,
+    http: reqwest::Client,
+}
+
+impl EdgeRouter {
+    /// `backend` is the Backend's base URL (`VOXBRIDGE_URL`), `account` the trunk's carrier
+    /// account, `secret` the fleet secret.
+    pub fn new(backend: &str, account: i64, secret: &str) -> Self {
+        Self {
+            base: format!(
+                "{}/api/v1/telephony/sip/{account}",
+                backend.trim_end_matches('/')
+            ),
+            secret: secret.to_owned(),
+            // Past the 2-second rule plus the Backend's own work: a slower answer is a failure.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn post(&self, hook: &str, body: &Value) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .post(format!("{}/{hook}", self.base))
+            .bearer_auth(&self.secret)
+            .json(body)
+            .send()
+            .await
+    }
+}
+
+/// The SIP status for what the edge answered (`{"error": {"code", "message"}}`).
+fn refusal(status: u16, body: &Value) -> Refusal {
+    let error = body.get("error").unwrap_or(&Value::Null);
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("refused")
+        .to_owned();
+    let code = match status {
+        404 => 404,
+        503 if error.get("code").and_then(Value::as_str) == Some("fleet.capacity_exhausted") => 486,
+        _ => 503,
+    };
+    Refusal {
+        code,
+        reason: message,
+    }
+}
+
+#[async_trait::async_trait]
+impl Router for EdgeRouter {
+    async fn route(&self, call: &IncomingCall) -> Result<Routed, Refusal> {
+        let body = json!({"sip_call_id": call.sip_call_id, "from": call.from, "to": call.to});
+        let response = self.post("invite", &body).await.map_err(|error| {
+            tracing::warn!(%error, "the Backend could not be reached");
+            Refusal {
+                code: 503,
+                reason: "the Backend could not be reached".into(),
+            }
+        })?;
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return Err(refusal(status, &answer));
+        }
+        let media_url = answer
+            .get("media_url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| refusal(502, &answer))?
+            .to_owned();
+        Ok(Routed {
+            media_url,
+            parameters: json!({"call_id": answer.get("call_id"), "sip_call_id": call.sip_call_id}),
+        })
+    }
+
+    async fn ended(&self, call: &IncomingCall, ended: &Ended, stats: &MediaStats) {
+        let (reason, detail) = match ended {
+            Ended::HungUp => ("hung_up", None),
+            Ended::Worker(reason) => ("worker", reason.clone()),
+            Ended::RtpTimeout => ("rtp_timeout", None),
+            Ended::WorkerLost(error) => ("worker_lost", Some(error.clone())),
+        };
+        let detail = detail.unwrap_or_else(|| {
+            format!(
+                "rtp in {} out {} lost {} jitter {} ms",
+                stats.rtp_in, stats.rtp_out, stats.lost, stats.jitter_ms
+            )
+        });
+        let body = json!({"sip_call_id": call.sip_call_id, "reason": reason, "detail": detail});
+        if let Err(error) = self.post("ended", &body).await {
+            tracing::warn!(%error, sip_call_id = %call.sip_call_id, "could not tell the Backend how a call ended");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_edge_refuses_becomes_a_status_a_phone_understands() {
+        let unrouted =
+            json!({"error": {"code": "not_found.number", "message": "+1 routes nowhere"}});
+        assert_eq!(refusal(404, &unrouted).code, 404);
+        let full = json!({"error": {"code": "fleet.capacity_exhausted", "message": "busy"}});
+        assert_eq!(
+            refusal(503, &full),
+            Refusal {
+                code: 486,
+                reason: "busy".into()
+            }
+        );
+        assert_eq!(refusal(500, &Value::Null).code, 503);
+        assert_eq!(refusal(401, &Value::Null).code, 503);
+    }
+}

@@ -1,0 +1,99 @@
+//! `vox sip` end to end: SIPp calls in through the gateway, the Backend's edge routes the call, a
+//! real worker's bot answers it, and the caller's BYE ends it.
+//!
+//! The real Backend (its telephony edge) and fleet worker, the gateway (`sip::gateway`) with the
+//! router `vox sip` runs (`sip::edge::EdgeRouter`), and SIPp (Debian's `sip-tester`) as the
+//! trunk's caller, all on loopback.
+
+use contracts::runtime_config::CallDirection;
+use contracts::telephony::CarrierKind;
+use contracts::{CallState, E164Number};
+use sip::edge::EdgeRouter;
+use sip::gateway::{Gateway, GatewayConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{CallFilter, NewCarrierAccount, Page};
+use test_support::bots::route_booking_bot;
+use test_support::platform::{SECRET, platform};
+
+const NUMBER: &str = "+14155550100";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_ends_with_the_callers_bye() {
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = platform(store.clone()).await;
+    store
+        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
+        .await
+        .unwrap();
+    route_booking_bot(&*store, NUMBER).await;
+    let trunk = store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Sip,
+            name: "loopback trunk".into(),
+            account_sid: "127.0.0.1".into(),
+            secret: Some("-".into()),
+            api_url: None,
+            numbers: vec![E164Number::parse(NUMBER).unwrap()],
+            webhook_key: None,
+        })
+        .await
+        .unwrap();
+    let router = EdgeRouter::new(&platform.bridge_url, trunk.id.0, SECRET);
+    let gateway = Gateway::start(
+        GatewayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            rtp_bind: "127.0.0.1".parse().unwrap(),
+            rtp_ports: 40_000..=40_999,
+            external_ip: None,
+            rtp_timeout: Duration::from_secs(10),
+            jitter_depth: 3,
+        },
+        Arc::new(router),
+    )
+    .await
+    .unwrap();
+    // SIPp's own uac: the INVITE, 180 and 200 with vox's SDP, the ACK, a second, its BYE.
+    sip::testing::sipp(gateway.sip_addr, "uac", NUMBER.trim_start_matches('+'))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let call = loop {
+        let calls = store
+            .list_calls(CallFilter::default(), Page::first(10))
+            .await
+            .unwrap()
+            .items;
+        if let Some(call) = calls.into_iter().find(|c| c.state.is_terminal()) {
+            let kept = store.telephony_events(call.id).await.unwrap();
+            if kept.iter().any(|(e, _)| e.starts_with("ended.")) {
+                break call;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(call.direction, CallDirection::Inbound);
+    assert_eq!(call.to.as_ref().map(|n| n.as_str()), Some(NUMBER));
+    assert_eq!(call.state, CallState::Completed, "{call:?}");
+    assert!(
+        call.worker_id.is_some() && call.result.is_some(),
+        "{call:?}"
+    );
+    let kept: Vec<String> = store
+        .telephony_events(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    assert_eq!(kept, ["invite", "ended.hung_up"]);
+    // A number that routes nowhere is refused 404 by the edge, through the gateway.
+    sip::testing::sipp(gateway.sip_addr, "refused", "14155550111")
+        .await
+        .unwrap();
+}
