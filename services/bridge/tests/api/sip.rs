@@ -1,4 +1,4 @@
-//! The telephony edge with `vox sip`: the gateway's INVITEs routed and attached, behind the fleet secret.
+//! The telephony edge with `vox sip`: INVITEs routed and attached, behind the fleet secret.
 
 use crate::helpers::*;
 use crate::live::{fake_fleet, save_fleets};
