@@ -81,6 +81,6 @@ mod tests {
             );
         }
         assert!("Twilio".parse::<CarrierKind>().is_err());
-        assert!("sip".parse::<CarrierKind>().is_err());
+        assert!("signalwire".parse::<CarrierKind>().is_err());
     }
 }
