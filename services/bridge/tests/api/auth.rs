@@ -122,20 +122,21 @@ async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
         }
     };
     // Warm the decoy hash first; then both take an argon2 verification. Samples alternate and
-    // medians are compared, so one slow moment on a loaded machine does not decide (four tries
-    // on the known account stay under its limit of five).
+    // the fastest of each are compared: waiting adds time but never takes it away, and the
+    // argon2 slots are shared with whatever else runs in this process (the flood test above), so
+    // only the fastest sample shows what a sign-in itself costs (four tries on the known account
+    // stay under its limit of five).
     time("warm@example.com".into()).await;
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..4 {
         known.push(time("admin@example.com".into()).await);
         unknown.push(time(format!("nobody{i}@example.com")).await);
     }
-    known.sort();
-    unknown.sort();
-    let (known, unknown) = (known[2], unknown[2]);
+    let known = known.into_iter().min().unwrap_or_default();
+    let unknown = unknown.into_iter().min().unwrap_or_default();
     assert!(
         unknown >= known / 2,
-        "median unknown {unknown:?} against median known {known:?}"
+        "fastest unknown {unknown:?} against fastest known {known:?}"
     );
 }
 
