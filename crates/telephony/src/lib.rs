@@ -11,6 +11,7 @@ pub mod exotel;
 pub mod number;
 mod pace;
 pub mod plivo;
+pub mod sip;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
