@@ -87,6 +87,9 @@ pub enum CarrierError {
     UnknownCall(CallId),
     #[error("the carrier failed: {0}")]
     Failed(String),
+    /// The carrier has no such verb (Exotel cannot cancel, hang up or transfer a call).
+    #[error("the carrier cannot do that: {0}")]
+    Unsupported(String),
 }
 
 impl CarrierError {
@@ -97,7 +100,8 @@ impl CarrierError {
             Self::RateLimited(_)
             | Self::Unavailable(_)
             | Self::UnknownCall(_)
-            | Self::Failed(_) => CallOutcomeCode::DialFailed,
+            | Self::Failed(_)
+            | Self::Unsupported(_) => CallOutcomeCode::DialFailed,
         }
     }
 }

@@ -257,7 +257,7 @@ fn parse_value(bytes: &[u8]) -> ApiResult<serde_json::Value> {
 }
 
 /// A JSON value as `T`: 422 naming the path of what does not fit.
-fn typed<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+pub(crate) fn typed<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();

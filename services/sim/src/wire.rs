@@ -60,10 +60,11 @@ struct Playout {
 }
 
 impl Playout {
-    /// A carrier's `media`, `mark` or `clear` (Twilio's and Telnyx's have the same shape).
-    fn heard(&mut self, value: &Value) -> Heard {
+    /// A carrier's `media`, `mark` or `clear` (Twilio's, Telnyx's and Exotel's have the same
+    /// shape); `secs` says how long a payload plays.
+    fn heard(&mut self, value: &Value, secs: fn(Option<&Value>) -> f64) -> Heard {
         match value.get("event").and_then(Value::as_str) {
-            Some("media") => self.play(mu_law_secs(value.pointer("/media/payload"))),
+            Some("media") => self.play(secs(value.pointer("/media/payload"))),
             Some("mark") => self.mark(value.pointer("/mark/name")),
             Some("clear") => self.clear(),
             _ => Heard::Nothing,
@@ -108,13 +109,22 @@ impl Playout {
     }
 }
 
-/// Seconds of 8 kHz μ-law in a base64 `payload`.
-fn mu_law_secs(payload: Option<&Value>) -> f64 {
+/// Bytes in a base64 `payload`.
+fn payload_bytes(payload: Option<&Value>) -> usize {
     payload
         .and_then(Value::as_str)
         .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .map_or(0, |bytes| bytes.len()) as f64
-        / 8_000.0
+        .map_or(0, |bytes| bytes.len())
+}
+
+/// Seconds of 8 kHz μ-law in a base64 `payload`.
+fn mu_law_secs(payload: Option<&Value>) -> f64 {
+    payload_bytes(payload) as f64 / 8_000.0
+}
+
+/// Seconds of 8 kHz 16-bit PCM in a base64 `payload`.
+fn pcm_secs(payload: Option<&Value>) -> f64 {
+    payload_bytes(payload) as f64 / 2.0 / 8_000.0
 }
 
 /// One Twilio stream's state.
@@ -299,23 +309,6 @@ impl ExotelStream {
     fn next_sequence(&mut self) -> String {
         self.sequence += 1;
         self.sequence.to_string()
-    }
-
-    /// The app's `media` (8 kHz PCM16), `mark` and `clear`.
-    fn heard(&mut self, value: &Value) -> Heard {
-        match value.get("event").and_then(Value::as_str) {
-            Some("media") => {
-                let bytes = value
-                    .pointer("/media/payload")
-                    .and_then(Value::as_str)
-                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-                    .map_or(0, |b| b.len());
-                self.playout.play(bytes as f64 / 2.0 / 8_000.0)
-            }
-            Some("mark") => self.playout.mark(value.pointer("/mark/name")),
-            Some("clear") => self.playout.clear(),
-            _ => Heard::Nothing,
-        }
     }
 }
 
@@ -631,11 +624,11 @@ impl Wire {
             }
             (Wire::Twilio(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                stream.playout.heard(&value)
+                stream.playout.heard(&value, mu_law_secs)
             }
             (Wire::Telnyx(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                stream.playout.heard(&value)
+                stream.playout.heard(&value, mu_law_secs)
             }
             (Wire::Plivo(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -643,7 +636,7 @@ impl Wire {
             }
             (Wire::Exotel(stream), Message::Text(body)) => {
                 let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                stream.heard(&value)
+                stream.playout.heard(&value, pcm_secs)
             }
             (Wire::Vonage(stream), message) => stream.heard(message),
             _ => Heard::Nothing,

@@ -98,7 +98,7 @@ impl ExotelCarrier {
     }
 
     fn unsupported(&self, verb: &str) -> CarrierError {
-        CarrierError::Failed(format!(
+        CarrierError::Unsupported(format!(
             "Exotel's API cannot {verb} a call: the Voicebot flow ends it when its stream closes"
         ))
     }
@@ -188,7 +188,7 @@ impl Carrier for ExotelCarrier {
     }
 
     async fn cancel(&self, _call_id: CallId) -> Result<(), CarrierError> {
-        Err(CarrierError::Failed(
+        Err(CarrierError::Unsupported(
             "Exotel's API cannot cancel a call: it rings out its TimeOut".into(),
         ))
     }
@@ -216,7 +216,7 @@ impl AccountCarrier for ExotelCarrier {
         _number: &str,
         _caller_id: Option<&str>,
     ) -> Result<(), CarrierError> {
-        Err(CarrierError::Failed(
+        Err(CarrierError::Unsupported(
             "Exotel's Voicebot applet cannot transfer a call, and its API cannot move one".into(),
         ))
     }

@@ -477,15 +477,6 @@ pub(crate) async fn transfer(
         ));
     }
     let account = state.store.carrier_account(account).await?;
-    if account.carrier == CarrierKind::Exotel {
-        return Err(ApiError::refused(
-            "call_id",
-            format!(
-                "call {call_id} is on Exotel, whose Voicebot applet cannot transfer a call and \
-                 whose API cannot move one"
-            ),
-        ));
-    }
     // A carrier that fetches the transfer's instructions (Plivo's `aleg_url`) is sent to
     // `VOX_PUBLIC_URL`, else to the base the worker reached this Backend at.
     let secret = state.store.carrier_account_secret(account.id).await?;
@@ -497,7 +488,13 @@ pub(crate) async fn transfer(
     client
         .transfer(call_id, to.as_str(), call.from.as_ref().map(|f| f.as_str()))
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "carrier.failed", e.to_string()))?;
+        .map_err(|e| match e {
+            // A verb the carrier lacks (Exotel's Voicebot cannot transfer): the call's state.
+            carrier::CarrierError::Unsupported(why) => {
+                ApiError::refused("call_id", format!("call {call_id}: {why}"))
+            }
+            other => ApiError::new(StatusCode::BAD_GATEWAY, "carrier.failed", other.to_string()),
+        })?;
     state
         .store
         .record_telephony_event(

@@ -101,17 +101,11 @@ pub(super) async fn handle(
     }
 }
 
+/// The body as `T`: 422 naming what does not fit (`error::typed`).
 fn body<T: serde::de::DeserializeOwned>(webhook: &Webhook) -> ApiResult<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(&webhook.body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." {
-            "body".to_owned()
-        } else {
-            field
-        };
-        ApiError::invalid(field, e.inner().to_string())
-    })
+    let value = serde_json::from_slice(&webhook.body)
+        .map_err(|e| ApiError::invalid("body", format!("is not JSON: {e}")))?;
+    crate::error::typed(value)
 }
 
 fn event(
