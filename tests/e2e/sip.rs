@@ -44,6 +44,7 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_ends_with_the_cal
     let gateway = Gateway::start(
         GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
+            tcp: true,
             rtp_bind: "127.0.0.1".parse().unwrap(),
             rtp_ports: 40_000..=40_999,
             external_ip: None,

@@ -7,16 +7,21 @@
 //! a fresh RTP socket and its media bridged to the worker (`media::bridge`) until one side ends
 //! it: a BYE or CANCEL from the caller ends the bridge; the worker's end or a silent phone ends
 //! the call with a BYE from vox. Signalling is rsipstack's (transactions, retransmissions,
-//! dialogs); this file only decides.
+//! dialogs) over UDP and TCP on the same port; this file only decides. Every final response and
+//! every call's RTP is counted in `Metrics`. A draining gateway refuses new INVITEs 503 with
+//! Retry-After while its live calls finish; `shutdown` hangs up what is left after a grace.
 
 use crate::media::{self, Ended, LegConfig, MediaStats};
+use crate::metrics::Metrics;
 use crate::sdp::{self, Local, SdpError};
 use rsipstack::dialog::DialogId;
 use rsipstack::dialog::dialog::{Dialog, DialogState};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::{Header, Method, StatusCode, prelude::HeadersExt};
 use rsipstack::transaction::transaction::Transaction;
-use rsipstack::transport::{TransportLayer, udp::UdpConnection};
+use rsipstack::transport::{
+    SipConnection, TransportLayer, tcp_listener::TcpListenerConnection, udp::UdpConnection,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,8 +63,9 @@ pub trait Router: Send + Sync + 'static {
 /// Where the gateway listens and how it runs calls.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// SIP over UDP.
+    /// SIP over UDP (and TCP on the same port when `tcp`).
     pub listen: SocketAddr,
+    pub tcp: bool,
     /// The address RTP sockets bind to.
     pub rtp_bind: IpAddr,
     /// The ports calls' RTP (even) and RTCP (odd) take.
@@ -70,6 +76,25 @@ pub struct GatewayConfig {
     pub jitter_depth: usize,
 }
 
+impl GatewayConfig {
+    /// UDP and TCP on `listen`, RTP on the same address: ports 10000–20000, a 30 s RTP timeout,
+    /// three packets of jitter buffer.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            tcp: true,
+            rtp_bind: listen.ip(),
+            rtp_ports: 10_000..=20_000,
+            external_ip: None,
+            rtp_timeout: Duration::from_secs(30),
+            jitter_depth: 3,
+        }
+    }
+}
+
+/// What a draining gateway's 503 asks a trunk to wait before trying it again (seconds).
+pub const RETRY_AFTER_SECONDS: u32 = 30;
+
 /// Why the gateway cannot start.
 #[derive(Debug, thiserror::Error)]
 #[error("the SIP endpoint could not start on {listen}: {detail}")]
@@ -79,11 +104,20 @@ pub struct GatewayError {
 }
 
 /// A running gateway.
-#[derive(Debug)]
 pub struct Gateway {
     /// Where SIP is answered (the port chosen when `listen` asked for 0).
     pub sip_addr: SocketAddr,
     cancel: CancellationToken,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("sip_addr", &self.sip_addr)
+            .field("calls_up", &self.shared.metrics.calls_up())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Gateway {
@@ -98,6 +132,11 @@ struct Shared {
     router: Arc<dyn Router>,
     dialogs: Arc<DialogLayer>,
     contact: rsipstack::sip::Uri,
+    metrics: Arc<Metrics>,
+    /// Ends every live call (with a BYE): the end of a shutdown's grace.
+    hang_up: CancellationToken,
+    /// Told at every call's end, for `drained`.
+    call_over: tokio::sync::Notify,
 }
 
 impl Gateway {
@@ -111,10 +150,27 @@ impl Gateway {
         };
         let cancel = CancellationToken::new();
         let transports = TransportLayer::new(cancel.clone());
-        let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
+        let socket = tokio::net::UdpSocket::bind(config.listen)
             .await
             .map_err(|e| failed(e.to_string()))?;
+        let sip_addr = socket.local_addr().map_err(|e| failed(e.to_string()))?;
+        let external = config
+            .external_ip
+            .map(|ip| SocketAddr::new(ip, sip_addr.port()));
+        let udp =
+            UdpConnection::from_socket(Arc::new(socket), external, Some(cancel.child_token()))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
         transports.add_transport(udp.into());
+        if config.tcp {
+            // rsipstack binds its listener when the endpoint serves and only logs a failure:
+            // a taken TCP port is found here, with the reason.
+            std::net::TcpListener::bind(sip_addr).map_err(|e| failed(format!("TCP: {e}")))?;
+            let tcp = TcpListenerConnection::new(sip_addr, external)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            transports.add_transport(SipConnection::TcpListener(tcp));
+        }
         let endpoint = rsipstack::EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transports)
@@ -125,11 +181,6 @@ impl Gateway {
             .first()
             .cloned()
             .ok_or_else(|| failed("no address".into()))?;
-        let sip_addr: SocketAddr = address
-            .addr
-            .to_string()
-            .parse()
-            .map_err(|e| failed(format!("{e}")))?;
         let contact = rsipstack::sip::Uri {
             scheme: Some(rsipstack::sip::Scheme::Sip),
             auth: None,
@@ -148,6 +199,9 @@ impl Gateway {
             router,
             dialogs,
             contact,
+            metrics: Arc::new(Metrics::default()),
+            hang_up: CancellationToken::new(),
+            call_over: tokio::sync::Notify::new(),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -157,8 +211,52 @@ impl Gateway {
             }
         });
         tokio::spawn(forget_ended(shared.clone(), states));
-        tokio::spawn(answer(shared, incoming, states_tx, cancel.clone()));
-        Ok(Self { sip_addr, cancel })
+        tokio::spawn(answer(shared.clone(), incoming, states_tx, cancel.clone()));
+        Ok(Self {
+            sip_addr,
+            cancel,
+            shared,
+        })
+    }
+
+    /// What the gateway counts (for `/health` and `/metrics`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// Refuses new INVITEs from now on (503 with Retry-After); live calls go on.
+    pub fn drain(&self) {
+        self.shared.metrics.set_draining();
+    }
+
+    /// Waits up to `within` for every live call to end; true when none is left.
+    pub async fn drained(&self, within: Duration) -> bool {
+        let wait = async {
+            loop {
+                let over = self.shared.call_over.notified();
+                tokio::pin!(over);
+                over.as_mut().enable();
+                if self.shared.metrics.calls_up() == 0 {
+                    return;
+                }
+                over.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
+    }
+
+    /// Drains, gives live calls `grace` to end, hangs up the rest (a BYE each), and stops.
+    pub async fn shutdown(self, grace: Duration) {
+        self.drain();
+        if !self.drained(grace).await {
+            tracing::warn!(
+                calls = self.shared.metrics.calls_up(),
+                "hanging up the calls still live after the drain"
+            );
+            self.shared.hang_up.cancel();
+            self.drained(Duration::from_secs(5)).await;
+        }
+        self.stop();
     }
 
     /// Stops answering; live calls' tasks end with their dialogs.
@@ -202,6 +300,13 @@ async fn answer(
             continue;
         }
         match tx.original.method {
+            Method::Invite if shared.metrics.draining() => {
+                let retry = rsipstack::sip::RetryAfter::new(RETRY_AFTER_SECONDS.to_string());
+                let _ = tx
+                    .reply_with(StatusCode::ServiceUnavailable, vec![retry.into()], None)
+                    .await;
+                shared.metrics.responded(503);
+            }
             Method::Invite => {
                 let (shared, states) = (shared.clone(), states.clone());
                 tokio::spawn(async move { invite(shared, tx, states).await });
@@ -245,6 +350,7 @@ async fn invite(
                 SdpError::NotAcceptable(_) => StatusCode::NotAcceptableHere,
             };
             tracing::info!(%error, "refused an INVITE's offer");
+            shared.metrics.responded(status.code());
             let _ = tx.reply(status).await;
             return;
         }
@@ -275,6 +381,7 @@ async fn invite(
     };
     if offer.codecs.is_empty() {
         tracing::info!(call_id = %call.sip_call_id, "no codec in common");
+        shared.metrics.responded(488);
         let _ = tx.reply(StatusCode::NotAcceptableHere).await;
         return;
     }
@@ -287,6 +394,7 @@ async fn invite(
         Ok(dialog) => dialog,
         Err(error) => {
             tracing::warn!(%error, "could not open a dialog for an INVITE");
+            shared.metrics.responded(500);
             let _ = tx.reply(StatusCode::ServerInternalError).await;
             return;
         }
@@ -307,6 +415,7 @@ async fn invite(
         routed = shared.router.route(&call) => routed,
         () = over.cancelled() => {
             tracing::info!(call_id = %call.sip_call_id, "the caller hung up before the answer");
+            shared.metrics.responded(487);
             return;
         }
     };
@@ -314,6 +423,7 @@ async fn invite(
         Ok(routed) => routed,
         Err(refusal) => {
             tracing::info!(call_id = %call.sip_call_id, code = refusal.code, reason = %refusal.reason, "refused");
+            shared.metrics.responded(refusal.code);
             let _ = dialog.reject(Some(StatusCode::from(refusal.code)), Some(refusal.reason));
             return;
         }
@@ -322,6 +432,7 @@ async fn invite(
         Ok(pair) => pair,
         Err(error) => {
             tracing::warn!(%error, "refusing a call");
+            shared.metrics.responded(503);
             let _ = dialog.reject(
                 Some(StatusCode::ServiceUnavailable),
                 Some("no RTP port free".into()),
@@ -339,6 +450,7 @@ async fn invite(
     let (answer, negotiated) = match sdp::answer(&offer, &local) {
         Ok(answered) => answered,
         Err(error) => {
+            shared.metrics.responded(488);
             let _ = dialog.reject(Some(StatusCode::NotAcceptableHere), Some(error.to_string()));
             return;
         }
@@ -348,13 +460,24 @@ async fn invite(
         tracing::warn!(%error, "could not answer");
         return;
     }
+    shared.metrics.responded(200);
+    shared.metrics.call_up();
     let config = LegConfig {
         negotiated,
         rtp_timeout: shared.config.rtp_timeout,
         jitter_depth: shared.config.jitter_depth,
         rtcp_interval: Duration::from_secs(5),
     };
-    let hung_up = over.clone().cancelled_owned();
+    // The caller's BYE or CANCEL, or the end of a shutdown's grace.
+    let hung_up = {
+        let (over, hang_up) = (over.clone(), shared.hang_up.clone());
+        async move {
+            tokio::select! {
+                () = over.cancelled() => {}
+                () = hang_up.cancelled() => {}
+            }
+        }
+    };
     let (ended, stats) = media::bridge(
         pair,
         config,
@@ -364,11 +487,14 @@ async fn invite(
     )
     .await;
     tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
-    if ended != Ended::HungUp {
+    // Unless the caller ended the dialog, vox ends it.
+    if !over.is_cancelled() {
         if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(&id) {
             let _ = dialog.bye().await;
         }
         shared.dialogs.remove_dialog(&id);
     }
+    shared.metrics.call_ended(&stats);
+    shared.call_over.notify_waiters();
     shared.router.ended(&call, &ended, &stats).await;
 }

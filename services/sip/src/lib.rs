@@ -6,13 +6,16 @@
 //! phone sends them (`dtmf`), and the playout buffer that puts a phone network's packets back in
 //! order (`jitter`). Each is pure: no sockets, no clock, so each is tested on its own. `media`
 //! runs one call's RTP leg against a worker's `vox` media socket with them, and `gateway` is the
-//! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them.
+//! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them; `edge`
+//! is the `Router` over the Backend's telephony edge and `metrics` what `vox sip` serves on
+//! `/health` and `/metrics`.
 
 pub mod dtmf;
 pub mod edge;
 pub mod gateway;
 pub mod jitter;
 pub mod media;
+pub mod metrics;
 pub mod ports;
 pub mod rtcp;
 pub mod rtp;

@@ -10,6 +10,17 @@ pub async fn sipp(
     scenario: &str,
     service: &str,
 ) -> Result<(), String> {
+    sipp_with(sip_addr, scenario, service, &[]).await
+}
+
+/// `sipp` with more of SIPp's options after vox's (a later one wins): `-t t1` for TCP, `-d 5000`
+/// for a longer `uac` call.
+pub async fn sipp_with(
+    sip_addr: std::net::SocketAddr,
+    scenario: &str,
+    service: &str,
+    options: &[&str],
+) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut command = tokio::process::Command::new("sipp");
     if scenario == "uac" {
@@ -41,6 +52,7 @@ pub async fn sipp(
             "-nostdin",
             "-trace_err",
         ])
+        .args(options)
         .current_dir(dir.path())
         .output()
         .await

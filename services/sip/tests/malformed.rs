@@ -66,6 +66,7 @@ async fn malformed_sip_is_refused_with_the_right_status_and_never_takes_the_gate
     let gateway = Gateway::start(
         GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
+            tcp: true,
             rtp_bind: "127.0.0.1".parse().unwrap(),
             rtp_ports: 30_000..=30_099,
             external_ip: None,

@@ -1,0 +1,127 @@
+//! The gateway's operations against SIPp: TCP beside UDP, every final response counted, a drain
+//! that refuses new INVITEs 503 with Retry-After while live calls finish, and a shutdown whose
+//! grace runs out hanging up the calls left, each with a BYE.
+
+mod support;
+
+use parking_lot::Mutex;
+use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
+use sip::media::{Ended, MediaStats};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NUMBER: &str = "14155550100";
+
+/// Routes every call to a fresh worker socket (the bot says a greeting, then listens).
+#[derive(Default)]
+struct Workers {
+    ended: Mutex<Vec<Ended>>,
+}
+
+#[async_trait::async_trait]
+impl Router for Workers {
+    async fn route(&self, _: &IncomingCall) -> Result<Routed, Refusal> {
+        let (media_url, _, _) = support::worker(1600, None).await;
+        Ok(Routed {
+            media_url,
+            parameters: serde_json::json!({}),
+        })
+    }
+
+    async fn ended(&self, _: &IncomingCall, ended: &Ended, _: &MediaStats) {
+        self.ended.lock().push(ended.clone());
+    }
+}
+
+async fn gateway(ports: std::ops::RangeInclusive<u16>) -> (Gateway, Arc<Workers>) {
+    let workers = Arc::new(Workers::default());
+    let config = GatewayConfig {
+        rtp_ports: ports,
+        rtp_timeout: Duration::from_secs(10),
+        ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
+    };
+    let gateway = Gateway::start(config, workers.clone()).await.unwrap();
+    (gateway, workers)
+}
+
+/// Waits (up to 10 s) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_tcp_is_answered_and_bridged_as_one_over_udp_is() {
+    let (gateway, workers) = gateway(32_000..=32_199).await;
+    sip::testing::sipp_with(gateway.sip_addr, "uac", NUMBER, &["-t", "t1"])
+        .await
+        .unwrap();
+    sip::testing::sipp(gateway.sip_addr, "uac", NUMBER)
+        .await
+        .unwrap();
+    until("both calls ended", || workers.ended.lock().len() == 2).await;
+    assert_eq!(*workers.ended.lock(), [Ended::HungUp, Ended::HungUp]);
+    let metrics = gateway.metrics();
+    assert_eq!(metrics.responses(200), 2);
+    assert_eq!(metrics.calls_up(), 0);
+    let text = metrics.prometheus();
+    assert!(text.contains("vox_sip_calls_total 2\n"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_gateway_refuses_new_calls_503_with_retry_after_while_live_ones_finish() {
+    let (gateway, workers) = gateway(32_200..=32_399).await;
+    let metrics = gateway.metrics();
+    let health = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health_url = format!("http://{}/health", health.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(health, sip::metrics::router(metrics))
+            .await
+            .unwrap()
+    });
+    let answered = reqwest::get(&health_url).await.unwrap();
+    assert_eq!(answered.status(), 200);
+
+    let addr = gateway.sip_addr;
+    let live =
+        tokio::spawn(
+            async move { sip::testing::sipp_with(addr, "uac", NUMBER, &["-d", "3000"]).await },
+        );
+    let metrics = gateway.metrics();
+    until("the first call is up", || metrics.calls_up() == 1).await;
+    gateway.drain();
+    let answered = reqwest::get(&health_url).await.unwrap();
+    assert_eq!(answered.status(), 503);
+    let body: serde_json::Value = answered.json().await.unwrap();
+    assert_eq!(body["status"], "draining");
+    assert_eq!(body["calls_up"], 1);
+    // The scenario checks the 503 carries a Retry-After.
+    sip::testing::sipp(gateway.sip_addr, "draining", NUMBER)
+        .await
+        .unwrap();
+    // The live call goes on to its caller's BYE.
+    live.await.unwrap().unwrap();
+    assert!(gateway.drained(Duration::from_secs(10)).await);
+    assert_eq!(*workers.ended.lock(), [Ended::HungUp]);
+    assert_eq!(metrics.responses(503), 1);
+    assert_eq!(metrics.responses(200), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_whose_grace_runs_out_hangs_up_each_live_call_with_a_bye() {
+    let (gateway, workers) = gateway(32_400..=32_599).await;
+    let addr = gateway.sip_addr;
+    // The caller never hangs up: the scenario passes only when vox's BYE comes and is answered.
+    let caller = tokio::spawn(async move {
+        sip::testing::sipp_with(addr, "hung_up_by_vox", NUMBER, &["-t", "t1"]).await
+    });
+    let metrics = gateway.metrics();
+    until("the call is up", || metrics.calls_up() == 1).await;
+    gateway.shutdown(Duration::ZERO).await;
+    caller.await.unwrap().unwrap();
+    assert_eq!(metrics.calls_up(), 0);
+    assert_eq!(*workers.ended.lock(), [Ended::HungUp]);
+}
