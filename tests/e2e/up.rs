@@ -2,7 +2,8 @@
 //!
 //! `vox check` passes against it and names what fails, SIGTERM stops it cleanly, and a taken port,
 //! a read-only data directory or a second `vox up` on the same data are refused with the reason and
-//! the data left alone.
+//! the data left alone. With `VOX_UP_SIP`, SIPp's call through its SIP gateway reaches the demo bot
+//! and `vox check --sip` passes.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -33,11 +34,16 @@ fn up_command_with(dir: &Path, port: u16, health_port: u16) -> Command {
 /// Starts `vox up` in `dir` on a free port; returns the child, the port and what it printed
 /// until it said where the Backend is.
 fn start_up(dir: &Path) -> (Child, u16, Vec<String>) {
-    start_up_with(dir, 0)
+    start_up_with(dir, 0, &[])
 }
 
-fn start_up_with(dir: &Path, health_port: u16) -> (Child, u16, Vec<String>) {
+fn start_up_with(
+    dir: &Path,
+    health_port: u16,
+    extra: &[(&str, String)],
+) -> (Child, u16, Vec<String>) {
     let mut child = up_command_with(dir, 0, health_port)
+        .envs(extra.iter().map(|(name, value)| (*name, value)))
         .stdout(Stdio::piped())
         .spawn()
         .expect("start vox up");
@@ -212,7 +218,20 @@ fn check(env: &[(&str, String)]) -> Output {
 fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
     let dir = tempfile::tempdir().unwrap();
     let health_port = free_port();
-    let (up, port, said) = start_up_with(dir.path(), health_port);
+    // With its SIP gateway on loopback (VOX_UP_SIP).
+    let (sip_port, sip_health) = (free_port(), free_port());
+    let sip = [
+        ("VOX_UP_SIP", sip_port.to_string()),
+        ("VOX_SIP_HEALTH_PORT", sip_health.to_string()),
+        ("VOX_SIP_RTP_PORTS", "34000-34199".to_owned()),
+    ];
+    let (up, port, said) = start_up_with(dir.path(), health_port, &sip);
+    let gateway = format!("127.0.0.1:{sip_port}");
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with(&format!("SIP gateway on {gateway} (UDP and TCP)"))),
+        "{said:?}"
+    );
     let password = said
         .iter()
         .find_map(|l| l.strip_prefix("first run: created admin@vox.local with password "))
@@ -250,6 +269,50 @@ fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
         String::from_utf8_lossy(&passed.stderr)
     );
     assert!(said.contains("ok: 5 check(s) passed"), "{said}");
+
+    // The gateway answers a SIP call to the demo number with the demo bot once a worker is
+    // free (the demo campaign is paused, and its live calls end on their own). This `vox up`
+    // has no speech-to-text, so the bot ends the call at once: the caller gets vox's BYE.
+    let campaigns = json(&http(port, "GET", "/api/v1/campaigns", Some(&token), None));
+    let campaign = campaigns["items"][0]["id"].as_i64().unwrap();
+    let paused = http(
+        port,
+        "POST",
+        &format!("/api/v1/campaigns/{campaign}/pause"),
+        Some(&token),
+        None,
+    );
+    assert!(paused.starts_with("HTTP/1.1 200"), "{paused}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let address = gateway.parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let called = runtime.block_on(sip::testing::sipp(address, "hung_up_by_vox", "15555550100"));
+        match called {
+            Ok(()) => break,
+            Err(why) if why.contains("SIP/2.0 486") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(why) => panic!("the SIP call failed: {why}"),
+        }
+    }
+    let mut with_sip = env(fleet_urls.join(","));
+    with_sip.push(("VOX_SIP_LISTEN", gateway.clone()));
+    with_sip.push(("VOX_SIP_HEALTH_PORT", sip_health.to_string()));
+    let mut command = Command::new(binary("vox"));
+    command.args(["check", "--sip"]).env_clear();
+    let passed = command
+        .envs(with_sip.iter().map(|(name, value)| (*name, value)))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&passed.stdout).into_owned();
+    assert!(passed.status.success(), "{said}");
+    assert!(said.contains("ok: 7 check(s) passed"), "{said}");
+    let metrics = http_get(sip_health, "/metrics");
+    assert!(
+        metrics.contains("vox_sip_invite_responses_total{code=\"200\"} 1"),
+        "{metrics}"
+    );
 
     let failed = check(&env(format!("{},http://127.0.0.1:9", fleet_urls[0])));
     let said = String::from_utf8_lossy(&failed.stdout).into_owned();

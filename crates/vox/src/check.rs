@@ -1,10 +1,12 @@
 //! `vox check`: the smoke check the health timer runs.
 //!
-//! The Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics` —
+//! The Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics`,
+//! and with `--sip` the SIP gateway (an OPTIONS answered 200, its `/health` and `/metrics`) —
 //! with one line per failing check and a non-zero exit when any fails.
 
 use crate::config::Settings;
 use contracts::health::{DiallerHealth, FleetHealth, HealthStatus};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -18,14 +20,27 @@ pub struct Targets {
     pub fleets: Vec<String>,
     /// The dialler's health server (`http://127.0.0.1:HEALTH_PORT`), unless skipped.
     pub dialler: Option<String>,
+    /// `vox sip`: its SIP address and its health server, with `--sip`.
+    pub sip: Option<(SocketAddr, String)>,
 }
 
 impl Targets {
-    pub fn from_settings(settings: &Settings, skip_dialler: bool) -> Self {
+    pub fn from_settings(settings: &Settings, skip_dialler: bool, sip: bool) -> Self {
+        let gateway = |listen: SocketAddr| {
+            // A gateway on every address answers on loopback too.
+            let ip = match listen.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
+                ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                ip => ip,
+            };
+            let health = format!("http://127.0.0.1:{}", settings.sip.health_port);
+            (SocketAddr::new(ip, listen.port()), health)
+        };
         Self {
             backend: settings.voxbridge_url.clone(),
             fleets: settings.fleet_urls.clone(),
             dialler: (!skip_dialler).then(|| format!("http://127.0.0.1:{}", settings.health_port)),
+            sip: sip.then(|| gateway(settings.sip.listen)),
         }
     }
 }
@@ -119,6 +134,59 @@ async fn dialler_metrics(client: &reqwest::Client, base: &str) -> Option<String>
     }
 }
 
+/// An OPTIONS over UDP to the gateway at `target`, sent up to four times half a second apart
+/// (RFC 3261's T1): anything but a 200 is the problem.
+async fn sip_options(target: SocketAddr) -> Option<String> {
+    let bind = if target.is_ipv4() {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    } else {
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))
+    };
+    let socket = match tokio::net::UdpSocket::bind(bind).await {
+        Ok(socket) => socket,
+        Err(e) => return Some(format!("no UDP socket ({e})")),
+    };
+    let local = socket.local_addr().unwrap_or(bind);
+    let tag: u64 = rand::random();
+    let request = format!(
+        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{tag:x}\r\nMax-Forwards: 70\r\n\
+         From: <sip:check@{local}>;tag={tag:x}\r\nTo: <sip:{target}>\r\nCall-ID: {tag:x}@vox-check\r\n\
+         CSeq: 1 OPTIONS\r\nUser-Agent: vox-check\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut buffer = vec![0u8; 4096];
+    for _ in 0..4 {
+        if let Err(e) = socket.send_to(request.as_bytes(), target).await {
+            return Some(format!("could not send an OPTIONS ({e})"));
+        }
+        let answer =
+            tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buffer));
+        let Ok(Ok((length, _))) = answer.await else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buffer[..length]);
+        let status = text.lines().next().unwrap_or_default().trim();
+        return match status.split_whitespace().nth(1) {
+            Some("200") => None,
+            _ => Some(format!("answered an OPTIONS {status:?}")),
+        };
+    }
+    Some(format!("no answer to an OPTIONS at {target} within 2 s"))
+}
+
+async fn sip_health(client: &reqwest::Client, base: &str) -> Option<String> {
+    match get(client, &format!("{base}/health")).await {
+        Err(problem) => return Some(problem),
+        Ok((200, _)) => {}
+        Ok((status, body)) => return Some(format!("answered {status}: {}", body.trim())),
+    }
+    match get(client, &format!("{base}/metrics")).await {
+        Err(problem) => Some(problem),
+        Ok((200, body)) if body.contains("vox_sip_calls_up") => None,
+        Ok((200, _)) => Some("the metrics lack vox_sip_calls_up".into()),
+        Ok((status, _)) => Some(format!("its metrics answered {status}")),
+    }
+}
+
 /// One check on its way: what is wrong, if anything.
 type Check<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + 'a>>;
 
@@ -144,6 +212,10 @@ pub async fn run(targets: &Targets) -> Vec<Outcome> {
             Box::pin(dialler_metrics(&client, base)),
         ));
     }
+    if let Some((address, health)) = &targets.sip {
+        checks.push((format!("sip {address}"), Box::pin(sip_options(*address))));
+        checks.push(("sip health".into(), Box::pin(sip_health(&client, health))));
+    }
     let (names, futures): (Vec<String>, Vec<_>) = checks.into_iter().unzip();
     let problems = futures_util::future::join_all(futures).await;
     names
@@ -154,8 +226,8 @@ pub async fn run(targets: &Targets) -> Vec<Outcome> {
 }
 
 /// `vox check`: prints a line per failing check (and a summary), fails when any check failed.
-pub async fn check(settings: &Settings, skip_dialler: bool) -> anyhow::Result<()> {
-    let targets = Targets::from_settings(settings, skip_dialler);
+pub async fn check(settings: &Settings, skip_dialler: bool, sip: bool) -> anyhow::Result<()> {
+    let targets = Targets::from_settings(settings, skip_dialler, sip);
     let outcomes = run(&targets).await;
     if outcomes.is_empty() {
         anyhow::bail!("nothing to check: set VOXBRIDGE_URL or FLEET_URLS, or leave the dialler in");

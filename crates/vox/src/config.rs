@@ -220,6 +220,10 @@ pub struct Settings {
     /// `VOX_UP_CARRIER`: the carrier `vox up`'s demo dials through: `sim` (the PSTN simulator,
     /// default), or `twilio`, `telnyx`, `plivo`, `vonage`, `exotel` (that carrier's emulator, via the edge).
     pub vox_up_carrier: CarrierChoice,
+    /// `vox up` runs `vox sip` on 127.0.0.1 at this port (0: a free one) when set.
+    pub vox_up_sip: Option<u16>,
+    /// `vox sip`'s settings (`VOX_SIP_*`).
+    pub sip: crate::sip_gateway::SipSettings,
     /// `EMBEDDING_MODEL_DIR`: all-MiniLM-L6-v2's files (config.json, model.safetensors,
     /// tokenizer.json) the Backend embeds knowledge bases with (`vox up` defaults to where
     /// `scripts/up` puts them).
@@ -250,6 +254,8 @@ pub enum Requirement {
     Sim,
     /// The load generator through a carrier's emulator: the Backend's URL (its telephony edge).
     SimThroughCarrier,
+    /// `vox sip`: the trunk's account, the fleet secret and the Backend's URL.
+    Sip,
 }
 
 impl Settings {
@@ -340,6 +346,10 @@ impl Settings {
                     )
                 })?,
             },
+            vox_up_sip: text("VOX_UP_SIP")
+                .map(|port| parsed("VOX_UP_SIP", Some(port), 0u16))
+                .transpose()?,
+            sip: crate::sip_gateway::SipSettings::from_source(&text)?,
             vox_up_workers: at_least_one(
                 "VOX_UP_WORKERS",
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
@@ -458,6 +468,7 @@ impl Settings {
         }
         match requirement {
             Requirement::Database => Ok(()),
+            Requirement::Sip => self.require_sip(),
             Requirement::Bridge => {
                 if self.jwt_secret.is_none() {
                     return Err(problem("JWT_SECRET", "is required by the Backend API"));
@@ -603,7 +614,7 @@ fn secret(
     }
 }
 
-fn parsed<T: std::str::FromStr>(
+pub(crate) fn parsed<T: std::str::FromStr>(
     setting: &'static str,
     value: Option<String>,
     default: T,

@@ -170,3 +170,71 @@ fn every_carrier_emulator_can_run_the_demo() {
     let error = Settings::load(&env(&[("VOX_UP_CARRIER", "pigeon")]), None).unwrap_err();
     assert!(error.to_string().contains("exotel"), "{error}");
 }
+
+#[test]
+fn vox_sip_reads_its_settings_and_names_each_malformed_one() {
+    let settings = Settings::load(&env(&[]), None).unwrap();
+    assert_eq!(settings.sip.listen.to_string(), "127.0.0.1:5060");
+    assert_eq!(settings.sip.rtp_ports, 10_000..=20_000);
+    assert_eq!(settings.vox_up_sip, None);
+    let given = [
+        ("VOX_SIP_LISTEN", "0.0.0.0:5080"),
+        ("VOX_SIP_EXTERNAL_IP", "203.0.113.10"),
+        ("VOX_SIP_RTP_PORTS", "30000 - 30999"),
+        ("VOX_SIP_ACCOUNT", "7"),
+        ("VOX_SIP_RTP_TIMEOUT", "12"),
+        ("VOX_UP_SIP", "0"),
+    ];
+    let settings = Settings::load(&env(&given), None).unwrap();
+    let config = settings.sip.gateway();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:5080");
+    assert!(config.tcp);
+    assert_eq!(config.rtp_ports, 30_000..=30_999);
+    assert_eq!(config.external_ip, Some("203.0.113.10".parse().unwrap()));
+    assert_eq!(config.rtp_timeout, std::time::Duration::from_secs(12));
+    assert_eq!(settings.sip.account, Some(7));
+    assert_eq!(settings.vox_up_sip, Some(0));
+    let cases: [&[(&str, &str)]; 9] = [
+        &[("VOX_SIP_LISTEN", "5060")],
+        &[("VOX_SIP_ACCOUNT", "trunk")],
+        &[("VOX_SIP_ACCOUNT", "0")],
+        &[("VOX_SIP_RTP_PORTS", "20000")],
+        &[("VOX_SIP_RTP_PORTS", "20000-10000")],
+        &[("VOX_SIP_RTP_PORTS", "80-90")],
+        &[("VOX_SIP_EXTERNAL_IP", "sip.example.com")],
+        &[("VOX_SIP_RTP_TIMEOUT", "0")],
+        &[("VOX_UP_SIP", "65536")],
+    ];
+    for pairs in cases {
+        let error = Settings::load(&env(pairs), None).unwrap_err();
+        assert_eq!(error.setting, pairs[0].0, "{error}");
+    }
+    // SDP must name one address: every address needs the external one.
+    let error = Settings::load(&env(&[("VOX_SIP_LISTEN", "0.0.0.0:5060")]), None).unwrap_err();
+    assert_eq!(error.setting, "VOX_SIP_EXTERNAL_IP", "{error}");
+}
+
+#[test]
+fn vox_sip_needs_its_trunk_account_the_fleet_secret_and_the_backend() {
+    let full = [
+        ("VOX_SIP_ACCOUNT", "3"),
+        ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+        ("VOXBRIDGE_URL", "http://127.0.0.1:8080"),
+    ];
+    Settings::load(&env(&full), None)
+        .unwrap()
+        .require(Requirement::Sip)
+        .unwrap();
+    for missing in ["VOX_SIP_ACCOUNT", "VOXCORE_SECRET", "VOXBRIDGE_URL"] {
+        let partial: Vec<_> = full
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != missing)
+            .collect();
+        let error = Settings::load(&env(&partial), None)
+            .unwrap()
+            .require(Requirement::Sip)
+            .unwrap_err();
+        assert_eq!(error.setting, missing, "{error}");
+    }
+}

@@ -349,6 +349,23 @@ pub async fn through_telnyx(
     Ok(emulator)
 }
 
+const DEMO_SIP_ACCOUNT: &str = "Demo: vox sip on loopback";
+
+/// Saves the trunk `vox up`'s SIP gateway serves (a `sip` account owning the demo number, its
+/// trunk on loopback) and returns its id.
+pub async fn sip_trunk(store: &dyn Store) -> anyhow::Result<i64> {
+    let account = store::NewCarrierAccount {
+        carrier: contracts::telephony::CarrierKind::Sip,
+        name: DEMO_SIP_ACCOUNT.to_owned(),
+        account_sid: "127.0.0.1".to_owned(),
+        secret: Some("-".to_owned()),
+        api_url: None,
+        numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
+        webhook_key: None,
+    };
+    Ok(save_account(store, account).await?.id.0)
+}
+
 /// Has the demo campaign dial through the PSTN simulator again (no carrier account).
 pub async fn through_simulator(store: &dyn Store) -> anyhow::Result<()> {
     demo_carrier(store, None).await

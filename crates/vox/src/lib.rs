@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod providers;
+pub mod sip_gateway;
 pub mod telemetry;
 mod through;
 pub mod up;

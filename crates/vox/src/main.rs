@@ -1,6 +1,6 @@
 //! The one vox binary: a subcommand per role.
 //!
-//! `migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sim`, `check`, `cleanup`, `admin`.
+//! `migrate`, `version`, `up`, `bridge`, `core`, `dialler`, `sip`, `sim`, `check`, `cleanup`, `admin`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -35,6 +35,9 @@ enum Command {
     Core,
     /// Run the dialler (needs VOXCORE_SECRET and FLEET_URLS; health on 127.0.0.1:HEALTH_PORT).
     Dialler,
+    /// Run the SIP trunk gateway (needs VOX_SIP_ACCOUNT, VOXCORE_SECRET and VOXBRIDGE_URL; SIP
+    /// on VOX_SIP_LISTEN, health and metrics on 127.0.0.1:VOX_SIP_HEALTH_PORT).
+    Sip,
     /// The smoke check the health timer runs: the Backend (VOXBRIDGE_URL), each fleet
     /// (FLEET_URLS) and the dialler on 127.0.0.1:HEALTH_PORT; a line per failing check, exit 1
     /// when any fails.
@@ -42,6 +45,10 @@ enum Command {
         /// Leave out the dialler (a host that does not run it).
         #[arg(long)]
         skip_dialler: bool,
+        /// Check `vox sip` too: an OPTIONS to VOX_SIP_LISTEN answered 200, and its health and
+        /// metrics on 127.0.0.1:VOX_SIP_HEALTH_PORT.
+        #[arg(long)]
+        sip: bool,
     },
     /// Reap calls stuck past STALE_IN_PROGRESS_TIMEOUT_MINUTES once, and report them.
     Cleanup,
@@ -127,8 +134,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Bridge => vox::commands::bridge(&settings).await,
             Command::Core => vox::commands::core(&settings).await,
             Command::Dialler => vox::commands::dialler(&settings).await,
+            Command::Sip => vox::sip_gateway::sip(&settings).await,
             Command::Cleanup => vox::commands::cleanup(&settings).await,
-            Command::Check { skip_dialler } => vox::check::check(&settings, skip_dialler).await,
+            Command::Check { skip_dialler, sip } => {
+                vox::check::check(&settings, skip_dialler, sip).await
+            }
             Command::Sim {
                 carrier,
                 number,

@@ -2,7 +2,7 @@
 //!
 //! The Backend with the console, fleet workers on loopback, the dialler with the PSTN simulator as
 //! its carrier, and the local speech-to-text and LLM sidecars — with a demo bot and a running demo
-//! campaign on first run.
+//! campaign on first run. With `VOX_UP_SIP`, the SIP gateway on loopback in front of the demo bot.
 
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
 use crate::config::{CarrierChoice, Settings};
@@ -268,6 +268,41 @@ async fn local_llm(settings: &Settings) -> Option<Result<Sidecar, String>> {
     )
 }
 
+/// `vox sip` on 127.0.0.1:`port` for the demo's loopback trunk, its health and metrics on
+/// 127.0.0.1:`VOX_SIP_HEALTH_PORT`.
+async fn sip_gateway(
+    settings: &Settings,
+    store: &dyn store::Store,
+    bridge_url: &str,
+    secret: &str,
+    port: u16,
+) -> anyhow::Result<sip::gateway::Gateway> {
+    let account = crate::demo::sip_trunk(store)
+        .await
+        .context("save the demo's SIP trunk")?;
+    let config = sip::gateway::GatewayConfig {
+        rtp_ports: settings.sip.rtp_ports.clone(),
+        rtp_timeout: Duration::from_secs(settings.sip.rtp_timeout_seconds.into()),
+        ..sip::gateway::GatewayConfig::new(([127, 0, 0, 1], port).into())
+    };
+    let gateway = crate::sip_gateway::start(config, bridge_url, account, secret)
+        .await
+        .context("VOX_UP_SIP")?;
+    let health_port = settings.sip.health_port;
+    let health = tokio::net::TcpListener::bind(("127.0.0.1", health_port))
+        .await
+        .with_context(|| {
+            format!("listen on 127.0.0.1:{health_port} (VOX_SIP_HEALTH_PORT): is the port taken?")
+        })?;
+    tokio::spawn(serve::serve(
+        health,
+        sip::metrics::router(gateway.metrics()),
+        serve::Limits::default(),
+        std::future::pending(),
+    ));
+    Ok(gateway)
+}
+
 /// A future that resolves once `stop` says so.
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -467,6 +502,20 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
             Some(crate::demo::Emulator::Exotel(emulator))
         }
     };
+    // With VOX_UP_SIP, `vox sip` on loopback: calls to the demo number reach the demo bot.
+    let gateway = match settings.vox_up_sip {
+        None => None,
+        Some(port) => Some(
+            sip_gateway(
+                settings,
+                &*store,
+                &bridge_url,
+                voxcore_secret.expose_secret(),
+                port,
+            )
+            .await?,
+        ),
+    };
     let owner = format!("vox-up-{}", std::process::id());
     let dialler = crate::commands::Dialler::over_simulator(
         settings,
@@ -494,6 +543,16 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
         settings.voxbridge_host.to_string()
     };
     let port = bridge_url.rsplit(':').next().unwrap_or_default();
+    // Before the line that says where the Backend is, which scripts wait for.
+    if let Some(gateway) = &gateway {
+        let number = crate::demo::DEMO_NUMBER;
+        println!(
+            "SIP gateway on {} (UDP and TCP): call sip:{}@{} to reach the demo bot",
+            gateway.sip_addr,
+            number.trim_start_matches('+'),
+            gateway.sip_addr
+        );
+    }
     println!(
         "vox {}: Backend API on http://{host}:{port} · {} fleet worker(s) × {} call(s) · the dialler with {} · speech-to-text {} · local LLM {}",
         crate::VERSION,
@@ -530,7 +589,11 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
             Err(error) => anyhow::anyhow!("the Backend failed: {error}"),
         }),
     };
-    // The dialler and the workers first (calls finish, results are delivered), then the Backend.
+    // SIP calls first (new ones refused, live ones finish), then the dialler and the workers
+    // (calls finish, results are delivered), then the Backend.
+    if let Some(gateway) = gateway {
+        gateway.shutdown(Duration::from_secs(30)).await;
+    }
     let _ = stop_tx.send(true);
     while let Some(ended) = tasks.join_next().await {
         if let Ok(Err(error)) = ended {

@@ -373,3 +373,94 @@ fn dialler_refuses_a_malformed_sim_population_file_naming_the_campaign() {
         "{err}"
     );
 }
+
+/// A child process killed when the test ends, passed or not.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sip_refuses_to_start_without_its_trunk_and_serves_is_checked_and_stops_on_sigterm() {
+    let output = vox(&["sip"], &[("VOXCORE_SECRET", "fleet-secret-0123456789")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("VOX_SIP_ACCOUNT"),
+        "{}",
+        stderr(&output)
+    );
+    let output = vox(
+        &["sip"],
+        &[("VOX_SIP_LISTEN", "0.0.0.0:5060"), ("VOX_SIP_ACCOUNT", "1")],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("VOX_SIP_EXTERNAL_IP"));
+
+    // A port free on TCP (the gateway takes UDP and TCP there), the health server's, and a
+    // Backend that is not there (no call is placed).
+    let sip = format!("127.0.0.1:{}", test_support::paths::free_port());
+    let health = test_support::paths::free_port().to_string();
+    let env = [
+        ("VOX_SIP_LISTEN", sip.as_str()),
+        ("VOX_SIP_HEALTH_PORT", health.as_str()),
+        ("VOX_SIP_ACCOUNT", "1"),
+        ("VOX_SIP_RTP_PORTS", "33000-33099"),
+        ("VOXCORE_SECRET", "fleet-secret-0123456789"),
+        ("VOXBRIDGE_URL", "http://127.0.0.1:9"),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vox"));
+    command.arg("sip").env_clear().env("RUST_LOG", "error");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = Running(
+        command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let port: u16 = health.parse().unwrap();
+    let mut answered = String::new();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            answered = http_get(port, "/health");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(answered.contains("\"calls_up\":0"), "{answered}");
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.contains("vox_sip_calls_up 0"), "{metrics}");
+    // `vox check --sip`: an OPTIONS answered 200 and the health server; a gateway that is not
+    // there is named.
+    let checked = vox(&["check", "--sip", "--skip-dialler"], &env[..2]);
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(checked.status.success(), "{said}{}", stderr(&checked));
+    assert!(said.contains("2 check(s) passed"), "{said}");
+    let elsewhere = [
+        ("VOX_SIP_LISTEN", "127.0.0.1:9"),
+        ("VOX_SIP_HEALTH_PORT", health.as_str()),
+    ];
+    let checked = vox(&["check", "--sip", "--skip-dialler"], &elsewhere);
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(!checked.status.success());
+    assert!(said.contains("FAIL sip 127.0.0.1:9"), "{said}");
+
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.0.wait().unwrap();
+    let mut printed = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut printed).unwrap();
+    assert!(status.success(), "{status:?} {printed}");
+    assert!(printed.contains("UDP and TCP"), "{printed}");
+    assert!(printed.contains("draining"), "{printed}");
+    assert!(printed.contains("stopped"), "{printed}");
+}

@@ -300,12 +300,15 @@ async fn answer(
             continue;
         }
         match tx.original.method {
-            Method::Invite if shared.metrics.draining() => {
+            // A draining gateway is out of service to a trunk's keep-alive probe too.
+            Method::Invite | Method::Options if shared.metrics.draining() => {
                 let retry = rsipstack::sip::RetryAfter::new(RETRY_AFTER_SECONDS.to_string());
                 let _ = tx
                     .reply_with(StatusCode::ServiceUnavailable, vec![retry.into()], None)
                     .await;
-                shared.metrics.responded(503);
+                if tx.original.method == Method::Invite {
+                    shared.metrics.responded(503);
+                }
             }
             Method::Invite => {
                 let (shared, states) = (shared.clone(), states.clone());

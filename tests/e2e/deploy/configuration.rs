@@ -36,11 +36,15 @@ fn quoted_after(text: &str, marker: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the code reads: `text("…")` in config.rs, the provider keys (providers.rs), the config
+/// What the code reads: `text("…")` in config.rs and sip_gateway.rs, the provider keys (providers.rs), the config
 /// file and the log filter.
 fn read_by_code() -> BTreeSet<String> {
     let config = read("crates/vox/src/config.rs");
     let mut names = quoted_after(&config, "text(\"");
+    names.extend(quoted_after(
+        &read("crates/vox/src/sip_gateway.rs"),
+        "text(\"",
+    ));
     let keys = read("crates/vox/src/providers.rs");
     let keys = keys
         .split("PROVIDER_KEYS: &[(&str, &str)] = &[")
@@ -99,6 +103,7 @@ fn each_env_example_lists_exactly_its_services_variables() {
         ("voxbridge", "bridge"),
         ("voxcore", "core"),
         ("voxdialler", "dialler"),
+        ("voxsip", "sip"),
         ("voxcheck", "check"),
     ] {
         let text = read(&format!("deploy/systemd/{file}.env.example"));

@@ -1,0 +1,225 @@
+//! `vox sip`: the gateway's settings (`VOX_SIP_*`) and the command that runs it until SIGTERM.
+//!
+//! The gateway answers SIP on UDP and TCP at `VOX_SIP_LISTEN`, asks the Backend's telephony edge
+//! (`VOXBRIDGE_URL`, the fleet secret) where each INVITE of the trunk account `VOX_SIP_ACCOUNT`
+//! goes, and bridges its RTP to a worker. `/health` and `/metrics` are served on
+//! `127.0.0.1:VOX_SIP_HEALTH_PORT`. On SIGTERM it drains: new INVITEs get 503 with Retry-After,
+//! live calls have `VOX_SIP_DRAIN_SECONDS` to finish, and the ones left are hung up with a BYE.
+
+use crate::config::{ConfigError, Requirement, Settings, parsed, problem};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+pub const DEFAULT_SIP_LISTEN: &str = "127.0.0.1:5060";
+pub const DEFAULT_SIP_RTP_PORTS: RangeInclusive<u16> = 10_000..=20_000;
+pub const DEFAULT_SIP_RTP_TIMEOUT_SECONDS: u32 = 30;
+pub const DEFAULT_SIP_HEALTH_PORT: u16 = 8092;
+pub const DEFAULT_SIP_DRAIN_SECONDS: u32 = 300;
+
+/// The settings of `vox sip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipSettings {
+    /// SIP over UDP and TCP.
+    pub listen: SocketAddr,
+    /// The `sip` carrier account whose trunk this gateway serves.
+    pub account: Option<i64>,
+    /// RTP (even) and RTCP (odd) ports.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// The address SDP and Contact name behind NAT.
+    pub external_ip: Option<IpAddr>,
+    pub rtp_timeout_seconds: u32,
+    pub health_port: u16,
+    pub drain_seconds: u32,
+}
+
+impl SipSettings {
+    /// Reads the `VOX_SIP_*` settings through `text`.
+    pub(crate) fn from_source(text: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = parsed(
+            "VOX_SIP_LISTEN",
+            text("VOX_SIP_LISTEN"),
+            DEFAULT_SIP_LISTEN.parse().expect("a valid default"),
+        )?;
+        let account = text("VOX_SIP_ACCOUNT")
+            .map(|value| match value.trim().parse::<i64>() {
+                Ok(id) if id > 0 => Ok(id),
+                _ => Err(problem(
+                    "VOX_SIP_ACCOUNT",
+                    format!("{value:?} is not a carrier account id (a positive integer)"),
+                )),
+            })
+            .transpose()?;
+        let rtp_ports = match text("VOX_SIP_RTP_PORTS") {
+            None => DEFAULT_SIP_RTP_PORTS,
+            Some(value) => port_range(&value)?,
+        };
+        let external_ip: Option<IpAddr> = text("VOX_SIP_EXTERNAL_IP")
+            .map(|value| parsed("VOX_SIP_EXTERNAL_IP", Some(value), IpAddr::from([0; 4])))
+            .transpose()?;
+        if external_ip.is_some_and(|ip| ip.is_unspecified()) {
+            return Err(problem(
+                "VOX_SIP_EXTERNAL_IP",
+                "must be the address phones reach this host at, not an unspecified one",
+            ));
+        }
+        if listen.ip().is_unspecified() && external_ip.is_none() {
+            return Err(problem(
+                "VOX_SIP_EXTERNAL_IP",
+                format!(
+                    "is required when VOX_SIP_LISTEN is {listen} (every address): SDP must name the one address phones send RTP to"
+                ),
+            ));
+        }
+        let rtp_timeout_seconds = parsed(
+            "VOX_SIP_RTP_TIMEOUT",
+            text("VOX_SIP_RTP_TIMEOUT"),
+            DEFAULT_SIP_RTP_TIMEOUT_SECONDS,
+        )?;
+        if rtp_timeout_seconds == 0 {
+            return Err(problem("VOX_SIP_RTP_TIMEOUT", "must be at least 1 second"));
+        }
+        Ok(Self {
+            listen,
+            account,
+            rtp_ports,
+            external_ip,
+            rtp_timeout_seconds,
+            health_port: parsed(
+                "VOX_SIP_HEALTH_PORT",
+                text("VOX_SIP_HEALTH_PORT"),
+                DEFAULT_SIP_HEALTH_PORT,
+            )?,
+            drain_seconds: parsed(
+                "VOX_SIP_DRAIN_SECONDS",
+                text("VOX_SIP_DRAIN_SECONDS"),
+                DEFAULT_SIP_DRAIN_SECONDS,
+            )?,
+        })
+    }
+
+    /// The gateway's configuration: RTP on the SIP address.
+    pub fn gateway(&self) -> sip::gateway::GatewayConfig {
+        sip::gateway::GatewayConfig {
+            rtp_ports: self.rtp_ports.clone(),
+            external_ip: self.external_ip,
+            rtp_timeout: Duration::from_secs(self.rtp_timeout_seconds.into()),
+            ..sip::gateway::GatewayConfig::new(self.listen)
+        }
+    }
+}
+
+/// `LOW-HIGH`: at least one RTP/RTCP pair, above the well-known ports.
+fn port_range(value: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+    let malformed = || {
+        problem(
+            "VOX_SIP_RTP_PORTS",
+            format!("{value:?} is not a port range such as 10000-20000"),
+        )
+    };
+    let (low, high) = value.trim().split_once('-').ok_or_else(malformed)?;
+    let low: u16 = low.trim().parse().map_err(|_| malformed())?;
+    let high: u16 = high.trim().parse().map_err(|_| malformed())?;
+    if low < 1024 || high <= low {
+        return Err(problem(
+            "VOX_SIP_RTP_PORTS",
+            format!(
+                "{value:?} must run upwards from 1024 or above and hold an RTP and RTCP pair at least"
+            ),
+        ));
+    }
+    Ok(low..=high)
+}
+
+impl Settings {
+    pub(crate) fn require_sip(&self) -> Result<(), ConfigError> {
+        if self.sip.account.is_none() {
+            return Err(problem(
+                "VOX_SIP_ACCOUNT",
+                "is required by vox sip: the id of the `sip` carrier account (the trunk) it serves",
+            ));
+        }
+        if self.voxcore_secret.is_none() {
+            return Err(problem(
+                "VOXCORE_SECRET",
+                "is required by vox sip (it presents it to the Backend's telephony edge)",
+            ));
+        }
+        if self.voxbridge_url.is_none() {
+            return Err(problem(
+                "VOXBRIDGE_URL",
+                "is required by vox sip (the Backend's telephony edge routes each INVITE)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Starts the gateway for `account` on `config`, with the Backend at `backend` as its router.
+pub(crate) async fn start(
+    config: sip::gateway::GatewayConfig,
+    backend: &str,
+    account: i64,
+    secret: &str,
+) -> anyhow::Result<sip::gateway::Gateway> {
+    let listen = config.listen;
+    let router = sip::edge::EdgeRouter::new(backend, account, secret);
+    sip::gateway::Gateway::start(config, std::sync::Arc::new(router))
+        .await
+        .with_context(|| format!("start the SIP gateway on {listen} (VOX_SIP_LISTEN)"))
+}
+
+/// `vox sip`: the gateway until SIGTERM, then a drain.
+pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
+    settings.require(Requirement::Sip)?;
+    let sip = &settings.sip;
+    let (account, backend, secret) = match (
+        sip.account,
+        &settings.voxbridge_url,
+        &settings.voxcore_secret,
+    ) {
+        (Some(account), Some(backend), Some(secret)) => (account, backend, secret),
+        _ => anyhow::bail!("checked by require"),
+    };
+    let health = tokio::net::TcpListener::bind(("127.0.0.1", sip.health_port))
+        .await
+        .with_context(|| {
+            format!(
+                "listen on 127.0.0.1:{} (VOX_SIP_HEALTH_PORT): is the port taken?",
+                sip.health_port
+            )
+        })?;
+    let health_addr = health.local_addr().context("the health address")?;
+    let gateway = start(sip.gateway(), backend, account, secret.expose_secret()).await?;
+    let router = sip::metrics::router(gateway.metrics());
+    tokio::spawn(serve::serve(
+        health,
+        router,
+        serve::Limits::default(),
+        std::future::pending(),
+    ));
+    tracing::info!(sip = %gateway.sip_addr, account, backend = %backend, "vox sip started");
+    println!(
+        "vox sip {}: SIP on {} (UDP and TCP) for carrier account {account} · RTP ports {}-{}{} · health and metrics on http://{health_addr}",
+        crate::VERSION,
+        gateway.sip_addr,
+        sip.rtp_ports.start(),
+        sip.rtp_ports.end(),
+        sip.external_ip
+            .map(|ip| format!(" · external address {ip}"))
+            .unwrap_or_default(),
+    );
+    crate::commands::shutdown_signal().await;
+    let live = gateway.metrics().calls_up();
+    println!(
+        "vox sip: draining: new calls get 503; {live} live call(s) have {} s to finish",
+        sip.drain_seconds
+    );
+    gateway
+        .shutdown(Duration::from_secs(sip.drain_seconds.into()))
+        .await;
+    println!("vox sip: stopped");
+    Ok(())
+}
