@@ -477,6 +477,24 @@ try {
   const accounts = await page.getByTestId('carrier-accounts').innerText();
   check(accounts.includes(`http://127.0.0.1:${port}/api/v1/telephony/twilio/1/voice`), `no voice URL shown: ${accounts}`);
   check(!(await page.locator('body').innerText()).includes('twilio-auth-token-0123456789'), 'the auth token is shown');
+  // A SIP trunk for vox sip: registering without a username is refused at the field, then it is
+  // saved with its settings and shown without its password.
+  await page.getByRole('button', { name: 'Add a carrier account' }).click();
+  await page.getByRole('textbox', { name: 'Carrier' }).click();
+  await page.getByRole('option', { name: 'SIP trunk (vox sip)' }).click();
+  await page.getByLabel('Account name').fill('Office PBX');
+  await page.getByLabel('Trunk address').fill('pbx.example.com:5080');
+  await page.getByLabel('Password').fill('pbx-digest-password');
+  await page.getByLabel('Register with the trunk', { exact: false }).check();
+  await page.getByRole('button', { name: 'Save account' }).click();
+  await page.getByText('Registering needs the username the trunk gave you.').waitFor();
+  await page.getByLabel('Username').fill('vox');
+  await page.getByRole('button', { name: 'Save account' }).click();
+  await page.getByText('Saved Office PBX.').waitFor();
+  await page.getByTestId('carrier-accounts').getByText('Office PBX').waitFor();
+  const trunks = await page.getByTestId('carrier-accounts').innerText();
+  check(trunks.includes('pbx.example.com:5080 · UDP · registers as vox'), `the trunk is shown as ${trunks}`);
+  check(!(await page.locator('body').innerText()).includes('pbx-digest-password'), 'the trunk password is shown');
   await page.screenshot({ path: join(shots, 'carriers.png'), fullPage: true });
 
   // Call a number from the bot: the Backend's refusal at the field, then the call placed through
@@ -544,7 +562,7 @@ try {
   check((await page.getByRole('button', { name: 'Start a test call' }).isDisabled()), 'a viewer may start a test call');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
+  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {

@@ -37,6 +37,7 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_ends_with_the_cal
             api_url: None,
             numbers: vec![E164Number::parse(NUMBER).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap();

@@ -170,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: None,
             numbers: Vec::new(),
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let client = reqwest::Client::builder()
@@ -230,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(api),
             numbers: Vec::new(),
             webhook_key: Some(telephony::telnyx::signature::public_key_base64(&key)),
+            trunk: None,
         })
         .await?;
     let hook = format!("{base}/api/v1/telephony/telnyx/{}/call", telnyx_account.id);
@@ -286,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: None,
             numbers: Vec::new(),
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let plivo = load(
@@ -335,6 +338,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: None,
             numbers: Vec::new(),
             webhook_key: Some(TOKEN.into()),
+            trunk: None,
         })
         .await?;
     let vonage = load(
@@ -380,6 +384,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: None,
             numbers: Vec::new(),
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let voicebot = telephony::exotel::Webhooks::new(

@@ -184,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let telnyx = sim::TelnyxEmulator::start(
@@ -208,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(telnyx.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
             webhook_key: Some(telnyx.public_key()),
+            trunk: None,
         })
         .await?;
     telnyx.set_webhook_url(&format!(
@@ -234,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(plivo.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let vonage = sim::VonageEmulator::start(
@@ -257,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(vonage.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
             webhook_key: Some(TOKEN.into()),
+            trunk: None,
         })
         .await?;
     let load = LoadConfig {
@@ -345,6 +349,7 @@ async fn main() -> anyhow::Result<()> {
             api_url: Some(exotel.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER)?],
             webhook_key: None,
+            trunk: None,
         })
         .await?;
     let flow = sim::ExotelFlow::at_edge(&base, exotel_account.id, EXOTEL_SECRET, "424242");

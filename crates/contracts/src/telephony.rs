@@ -1,4 +1,4 @@
-//! The telephony edge's closed sets: the carriers vox speaks and a carrier account's id.
+//! The telephony edge's closed sets: the carriers vox speaks, a carrier account's id, a SIP trunk.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,38 @@ impl FromStr for CarrierKind {
             .find(|kind| kind.as_str() == text)
             .ok_or_else(|| UnknownCarrier(text.to_owned()))
     }
+}
+
+/// The transport `vox sip` speaks to a trunk on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SipTransport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+/// How `vox sip` reaches a SIP trunk, beyond its address (the account's `account_sid`,
+/// `host[:port]`) and its password (the account's secret, write-only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SipTrunk {
+    /// The digest username the trunk challenges for (401/407), and the user of the address it
+    /// registers; absent for a trunk that authenticates vox by its IP address.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::shape::optional_non_blank")]
+    pub username: Option<String>,
+    /// Register with the trunk (REGISTER with digest auth, refreshed before it expires, retried
+    /// after a failure) so it sends inbound calls here; false for a trunk that sends them to a
+    /// fixed address.
+    #[serde(default)]
+    pub register: bool,
+    /// Every request to the trunk goes through this proxy first (`host[:port]`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::shape::optional_non_blank")]
+    pub outbound_proxy: Option<String>,
+    #[serde(default)]
+    pub transport: SipTransport,
 }
 
 crate::ids::id_type!(

@@ -525,6 +525,7 @@ pub(crate) struct CarrierAccountRow {
     api_url: Option<String>,
     numbers: String,
     webhook_key_set: bool,
+    sip_trunk: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -541,6 +542,10 @@ impl TryFrom<CarrierAccountRow> for CarrierAccount {
             api_url: row.api_url,
             numbers: json("carrier_accounts.numbers", &row.numbers)?,
             webhook_key_set: row.webhook_key_set,
+            trunk: row
+                .sip_trunk
+                .map(|text| json("carrier_accounts.sip_trunk", &text))
+                .transpose()?,
             created_at: from_ms(row.created_at),
             updated_at: from_ms(row.updated_at),
         })

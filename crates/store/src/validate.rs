@@ -121,6 +121,29 @@ pub(crate) fn carrier_account(account: &NewCarrierAccount, creating: bool) -> Re
     if let Some(key) = &account.webhook_key {
         non_empty("webhook_key", key)?;
     }
+    match (&account.trunk, account.carrier) {
+        (Some(_), carrier) if carrier != contracts::telephony::CarrierKind::Sip => {
+            return Err(StoreError::invalid(
+                "trunk",
+                format!("only a sip account has trunk settings, not a {carrier} one"),
+            ));
+        }
+        (Some(trunk), _) => {
+            if let Some(username) = &trunk.username {
+                non_empty("trunk.username", username)?;
+            }
+            if let Some(proxy) = &trunk.outbound_proxy {
+                non_empty("trunk.outbound_proxy", proxy)?;
+            }
+            if trunk.register && trunk.username.is_none() {
+                return Err(StoreError::invalid(
+                    "trunk.username",
+                    "is required to register (the trunk's digest username)",
+                ));
+            }
+        }
+        (None, _) => {}
+    }
     if let Some(url) = &account.api_url
         && !contracts::shape::is_http_url(url)
     {

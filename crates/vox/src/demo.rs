@@ -168,6 +168,7 @@ pub async fn through_twilio(store: &dyn Store) -> anyhow::Result<sim::TwilioEmul
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
+        trunk: None,
     };
     let saved = save_account(store, account).await?;
     demo_carrier(store, Some(saved.id.0)).await?;
@@ -216,6 +217,7 @@ pub async fn through_plivo(store: &dyn Store) -> anyhow::Result<sim::PlivoEmulat
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
+        trunk: None,
     };
     let saved = save_account(store, account).await?;
     demo_carrier(store, Some(saved.id.0)).await?;
@@ -252,6 +254,7 @@ pub async fn through_vonage(store: &dyn Store) -> anyhow::Result<sim::VonageEmul
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: Some(secret),
+        trunk: None,
     };
     let saved = save_account(store, account).await?;
     demo_carrier(store, Some(saved.id.0)).await?;
@@ -294,6 +297,7 @@ pub async fn through_exotel(
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
+        trunk: None,
     };
     let saved = save_account(store, account).await?;
     emulator.set_flow(sim::ExotelFlow::at_edge(
@@ -338,6 +342,7 @@ pub async fn through_telnyx(
         api_url: Some(emulator.api_url().to_owned()),
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: Some(emulator.public_key()),
+        trunk: None,
     };
     let saved = save_account(store, account).await?;
     emulator.set_webhook_url(&format!(
@@ -362,6 +367,7 @@ pub async fn sip_trunk(store: &dyn Store) -> anyhow::Result<i64> {
         api_url: None,
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
+        trunk: None,
     };
     Ok(save_account(store, account).await?.id.0)
 }

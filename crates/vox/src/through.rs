@@ -175,6 +175,7 @@ impl Borrowed {
             api_url: account.api_url.clone(),
             numbers: account.numbers.clone(),
             webhook_key: saved_key,
+            trunk: None,
         };
         let mut update = before.clone();
         update.api_url = Some(api_url.to_owned());

@@ -65,6 +65,7 @@ async fn exotel_account(
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap();

@@ -66,6 +66,7 @@ async fn telnyx_account(
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse(NUMBER).unwrap()],
             webhook_key: Some(emulator.public_key()),
+            trunk: None,
         })
         .await
         .unwrap();

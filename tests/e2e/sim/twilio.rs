@@ -66,6 +66,7 @@ async fn twilio_campaign_with(
             api_url: Some(emulator.api_url().to_owned()),
             numbers: vec![E164Number::parse("+14155550100").unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap();

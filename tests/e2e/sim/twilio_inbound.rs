@@ -103,6 +103,7 @@ async fn callers_ring_a_twilio_number_and_a_backend_restart_mid_call_loses_nothi
                 E164Number::parse(UNROUTED).unwrap(),
             ],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap();

@@ -1,10 +1,11 @@
-// Carrier accounts and the numbers each owns: the webhook URLs to give the carrier, the secret write-only.
-import { Alert, Button, Card, Code, Group, Loader, PasswordInput, Select, Stack, Table, Text, TextInput, Textarea } from '@mantine/core';
+// Carrier accounts and the numbers each owns: the webhook URLs to give the carrier, a SIP trunk's settings, the secret write-only.
+import { Alert, Button, Card, Checkbox, Code, Group, Loader, PasswordInput, Select, Stack, Table, Text, TextInput, Textarea } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type components } from '../../api/client';
 import { messageOf, useLoad } from '../../lib/load';
 
 type AccountView = components['schemas']['AccountView'];
+type SipTrunk = components['schemas']['SipTrunk'];
 
 const CARRIERS = [
   { value: 'twilio', label: 'Twilio' },
@@ -12,11 +13,29 @@ const CARRIERS = [
   { value: 'plivo', label: 'Plivo' },
   { value: 'vonage', label: 'Vonage' },
   { value: 'exotel', label: 'Exotel' },
+  { value: 'sip', label: 'SIP trunk (vox sip)' },
 ];
 
-type Draft = { id: number | null; carrier: string; name: string; accountSid: string; secret: string; webhookKey: string; numbers: string; apiUrl: string };
+type Draft = {
+  id: number | null;
+  carrier: string;
+  name: string;
+  accountSid: string;
+  secret: string;
+  webhookKey: string;
+  numbers: string;
+  apiUrl: string;
+  // A SIP trunk's settings.
+  username: string;
+  register: boolean;
+  outboundProxy: string;
+  transport: 'udp' | 'tcp';
+};
 
-const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '' });
+const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '', username: '', register: false, outboundProxy: '', transport: 'udp' });
+
+/// A SIP trunk's `host[:port]`, as the Backend checks it.
+const SIP_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$/;
 
 /// What each carrier calls the account id and the secret.
 const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> = {
@@ -25,6 +44,7 @@ const LABELS: Record<string, { sid: string; sidHint: string; secret: string }> =
   plivo: { sid: 'Auth ID', sidHint: 'MA… (or a subaccount SA…)', secret: 'Auth token' },
   vonage: { sid: 'Application ID', sidHint: 'the application UUID', secret: 'Private key (PEM)' },
   exotel: { sid: 'Account SID / flow app id', sidHint: 'SID/APP_ID (the flow with the Voicebot applet)', secret: 'API key:API token' },
+  sip: { sid: 'Trunk address', sidHint: 'sip.example.com:5060 (its registrar, or where its calls go)', secret: 'Password' },
 };
 
 /// Where a field the Backend named is shown: every `numbers[i]` under the numbers box.
@@ -49,6 +69,11 @@ function check(draft: Draft): Record<string, string> {
     if (!/^[A-Za-z0-9_-]{1,64}\/[0-9]{1,20}$/.test(draft.accountSid.trim())) found.account_sid = "The Account SID and the Voicebot flow's app id (App Bazaar), as SID/APP_ID.";
     if (draft.id === null && !draft.secret) found.secret = 'The API key and token (API settings), as KEY:TOKEN.';
     if (draft.secret && !/^[^:]+:[^:]+$/.test(draft.secret)) found.secret = 'The API key and token, joined by a colon: KEY:TOKEN.';
+  } else if (draft.carrier === 'sip') {
+    if (!SIP_HOST.test(draft.accountSid.trim())) found.account_sid = 'The trunk address is host[:port], e.g. sip.example.com or 203.0.113.5:5060.';
+    if (draft.id === null && !draft.secret) found.secret = 'The digest password (any placeholder for a trunk that checks your IP address).';
+    if (draft.register && !draft.username.trim()) found['trunk.username'] = 'Registering needs the username the trunk gave you.';
+    if (draft.outboundProxy.trim() && !SIP_HOST.test(draft.outboundProxy.trim())) found['trunk.outbound_proxy'] = 'host[:port], like the trunk address.';
   } else if (draft.carrier === 'plivo') {
     if (!/^[MS]A[A-Z0-9]{18}$/.test(draft.accountSid.trim())) found.account_sid = 'Plivo Auth IDs are MA (or SA) and 18 capital letters or digits.';
     if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
@@ -82,6 +107,10 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       webhookKey: '',
       numbers: account.numbers.join('\n'),
       apiUrl: account.api_url ?? '',
+      username: account.trunk?.username ?? '',
+      register: account.trunk?.register ?? false,
+      outboundProxy: account.trunk?.outbound_proxy ?? '',
+      transport: account.trunk?.transport ?? 'udp',
     });
   }
 
@@ -91,12 +120,19 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
     const found = check(draft);
     setErrors(found);
     if (Object.keys(found).length > 0) return;
+    const trunk: SipTrunk = {
+      username: draft.username.trim() || null,
+      register: draft.register,
+      outbound_proxy: draft.outboundProxy.trim() || null,
+      transport: draft.transport,
+    };
     const body = {
       carrier: draft.carrier,
       name: draft.name.trim(),
       account_sid: draft.accountSid.trim(),
       numbers: draft.numbers.split('\n').map((n) => n.replace(/[\s()-]/g, '')).filter(Boolean),
-      api_url: draft.apiUrl.trim() || null,
+      api_url: draft.carrier === 'sip' ? null : draft.apiUrl.trim() || null,
+      ...(draft.carrier === 'sip' ? { trunk } : {}),
       ...(draft.secret ? { secret: draft.secret } : {}),
       ...(draft.webhookKey.trim() ? { webhook_key: draft.webhookKey.trim() } : {}),
     };
@@ -141,6 +177,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     <Text size="xs" c="dimmed">
                       {a.account_sid}
                       {a.api_url ? ` · API ${a.api_url}` : ''}
+                      {a.trunk ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}` : ''}
                     </Text>
                   </Table.Td>
                   <Table.Td>{CARRIERS.find((c) => c.value === a.carrier)?.label ?? a.carrier}</Table.Td>
@@ -244,7 +281,18 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                 />
               )}
               <Textarea label="Numbers" description="The numbers this account owns, one per line: caller IDs and inbound numbers" value={draft.numbers} onChange={(e) => set({ numbers: e.currentTarget.value })} error={errors.numbers} autosize minRows={2} />
-              <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
+              {draft.carrier === 'sip' ? (
+                <>
+                  <Group grow align="start">
+                    <TextInput label="Username" description="The digest username the trunk challenges for; empty if it checks your IP address" value={draft.username} onChange={(e) => set({ username: e.currentTarget.value })} error={errors['trunk.username']} />
+                    <TextInput label="Outbound proxy" description="host[:port] every request goes through first; usually empty" value={draft.outboundProxy} onChange={(e) => set({ outboundProxy: e.currentTarget.value })} error={errors['trunk.outbound_proxy']} />
+                    <Select label="Transport" data={[{ value: 'udp', label: 'UDP' }, { value: 'tcp', label: 'TCP' }]} value={draft.transport} onChange={(v) => set({ transport: v === 'tcp' ? 'tcp' : 'udp' })} />
+                  </Group>
+                  <Checkbox label="Register with the trunk (it sends inbound calls to wherever vox sip registered)" checked={draft.register} onChange={(e) => set({ register: e.currentTarget.checked })} />
+                </>
+              ) : (
+                <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
+              )}
               <Group>
                 <Button type="submit">{draft.id === null ? 'Save account' : 'Save changes'}</Button>
                 <Button variant="subtle" onClick={() => setDraft(null)}>

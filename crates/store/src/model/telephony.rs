@@ -2,7 +2,7 @@
 
 use super::calls::Call;
 use chrono::{DateTime, Utc};
-use contracts::telephony::{CarrierAccountId, CarrierKind};
+use contracts::telephony::{CarrierAccountId, CarrierKind, SipTrunk};
 use contracts::{CallId, E164Number};
 use serde_json::Value;
 
@@ -24,6 +24,8 @@ pub struct NewCarrierAccount {
     /// What the carrier's webhooks are verified with when it is not the secret (Telnyx's
     /// Ed25519 public key). Write-only like the secret; `None` on update keeps the saved one.
     pub webhook_key: Option<String>,
+    /// A `sip` account's trunk settings (its password is the secret); `None` for other carriers.
+    pub trunk: Option<SipTrunk>,
 }
 
 impl std::fmt::Debug for NewCarrierAccount {
@@ -39,6 +41,7 @@ impl std::fmt::Debug for NewCarrierAccount {
                 "webhook_key",
                 &self.webhook_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("trunk", &self.trunk)
             .finish()
     }
 }
@@ -54,6 +57,8 @@ pub struct CarrierAccount {
     pub numbers: Vec<E164Number>,
     /// Whether a webhook key is saved (it is never read back but by the edge).
     pub webhook_key_set: bool,
+    /// A `sip` account's trunk settings.
+    pub trunk: Option<SipTrunk>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -9,7 +9,7 @@ use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{CallId, CallState};
 
 const ACCOUNT_COLUMNS: &str = "id, carrier, name, account_sid, api_url, numbers, \
-     webhook_key IS NOT NULL AS webhook_key_set, created_at, updated_at";
+     webhook_key IS NOT NULL AS webhook_key_set, sip_trunk, created_at, updated_at";
 
 pub(super) async fn create_carrier_account(
     pool: &Pool,
@@ -19,7 +19,8 @@ pub(super) async fn create_carrier_account(
     let now = now_ms();
     let sql = format!(
         "INSERT INTO carrier_accounts (carrier, name, account_sid, secret, api_url, numbers, \
-         webhook_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) \
+         webhook_key, sip_trunk, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $7, $7) \
          RETURNING {ACCOUNT_COLUMNS}"
     );
     let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -31,6 +32,7 @@ pub(super) async fn create_carrier_account(
         .bind(to_json(&account.numbers))
         .bind(now)
         .bind(account.webhook_key.as_deref().map(str::trim))
+        .bind(account.trunk.as_ref().map(to_json))
         .fetch_one(pool)
         .await
         .map_err(StoreError::conflict_on("carrier account"))?;
@@ -59,7 +61,8 @@ pub(super) async fn update_carrier_account(
     }
     let sql = format!(
         "UPDATE carrier_accounts SET name = $2, account_sid = $3, secret = COALESCE($4, secret), \
-         api_url = $5, numbers = $6, updated_at = $7, webhook_key = COALESCE($8, webhook_key) \
+         api_url = $5, numbers = $6, updated_at = $7, webhook_key = COALESCE($8, webhook_key), \
+         sip_trunk = $9 \
          WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
     );
     let row: CarrierAccountRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -71,6 +74,7 @@ pub(super) async fn update_carrier_account(
         .bind(to_json(&account.numbers))
         .bind(now_ms())
         .bind(account.webhook_key.as_deref().map(str::trim))
+        .bind(account.trunk.as_ref().map(to_json))
         .fetch_one(pool)
         .await
         .map_err(StoreError::conflict_on("carrier account"))?;

@@ -1,7 +1,7 @@
 //! Carrier accounts (secrets write-only) and carrier events kept once with the call's move.
 
 use crate::support::*;
-use contracts::telephony::{CarrierAccountId, CarrierKind};
+use contracts::telephony::{CarrierAccountId, CarrierKind, SipTransport, SipTrunk};
 use contracts::{CallOutcomeCode, CallState, E164Number};
 use serde_json::json;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ fn account(name: &str) -> NewCarrierAccount {
         api_url: Some("http://127.0.0.1:9/".into()),
         numbers: vec![E164Number::parse("+14155550100").unwrap()],
         webhook_key: None,
+        trunk: None,
     }
 }
 
@@ -294,8 +295,49 @@ async fn a_webhook_key_is_write_only_and_kept_by_an_update_that_leaves_it_out(
     ));
 }
 
+async fn a_sip_trunk_keeps_its_settings_and_only_a_sip_account_has_them(store: Arc<dyn Store>) {
+    let trunk = SipTrunk {
+        username: Some("vox-user".into()),
+        register: true,
+        outbound_proxy: Some("proxy.example.com:5080".into()),
+        transport: SipTransport::Tcp,
+    };
+    let mut sip = account("trunk");
+    sip.carrier = CarrierKind::Sip;
+    sip.account_sid = "sip.example.com".into();
+    sip.trunk = Some(trunk.clone());
+    let saved = store.create_carrier_account(sip.clone()).await.unwrap();
+    assert_eq!(saved.trunk.as_ref(), Some(&trunk));
+    assert_eq!(
+        store.carrier_account(saved.id).await.unwrap().trunk,
+        Some(trunk)
+    );
+    // An update that leaves them out clears them (an IP-authenticated trunk).
+    sip.trunk = None;
+    let updated = store.update_carrier_account(saved.id, sip).await.unwrap();
+    assert_eq!(updated.trunk, None);
+    let field = |error: StoreError| match error {
+        StoreError::Invalid { field, .. } => field,
+        other => panic!("{other}"),
+    };
+    let mut twilio = account("not a trunk");
+    twilio.trunk = Some(SipTrunk::default());
+    let refused = store.create_carrier_account(twilio).await.unwrap_err();
+    assert_eq!(field(refused), "trunk");
+    let mut unnamed = account("registers as nobody");
+    unnamed.carrier = CarrierKind::Sip;
+    unnamed.trunk = Some(SipTrunk {
+        register: true,
+        ..SipTrunk::default()
+    });
+    let refused = store.create_carrier_account(unnamed).await.unwrap_err();
+    assert_eq!(field(refused), "trunk.username");
+    assert_eq!(store.list_carrier_accounts().await.unwrap().len(), 1);
+}
+
 both_backends!(
     carrier_accounts_keep_their_secret_write_only_and_refuse_bad_fields,
+    a_sip_trunk_keeps_its_settings_and_only_a_sip_account_has_them,
     a_webhook_key_is_write_only_and_kept_by_an_update_that_leaves_it_out,
     a_carrier_event_is_kept_once_and_a_late_one_does_not_move_the_call_back,
     an_inbound_leg_is_noted_on_its_call_in_any_state_and_links_its_kept_events,

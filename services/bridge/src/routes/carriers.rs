@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use contracts::telephony::{CarrierAccountId, CarrierKind};
+use contracts::telephony::{CarrierAccountId, CarrierKind, SipTrunk};
 use serde::{Deserialize, Serialize};
 use store::{CarrierAccount, NewCarrierAccount};
 
@@ -29,11 +29,13 @@ pub(crate) struct AccountBody {
     name: String,
     /// The carrier's account id: Twilio's `AC…` Account SID, Telnyx's Call Control application
     /// id (its `connection_id`, digits), Plivo's Auth ID (`MA…` or a subaccount's `SA…`), the
-    /// Vonage application's id (a UUID), Exotel's Account SID and Voicebot flow (`SID/APP_ID`).
+    /// Vonage application's id (a UUID), Exotel's Account SID and Voicebot flow (`SID/APP_ID`),
+    /// a SIP trunk's address (`host[:port]`: its registrar, or where its calls go).
     account_sid: String,
     /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's V2 API key, the Vonage
-    /// application's private key in PEM, Exotel's `API_KEY:API_TOKEN`): required on create, kept
-    /// when left out of an update, never shown.
+    /// application's private key in PEM, Exotel's `API_KEY:API_TOKEN`, a SIP trunk's digest
+    /// password): required on create, kept when left out of an update, never shown. A trunk that
+    /// authenticates vox by its IP address has no password: any placeholder.
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     secret: Option<String>,
@@ -51,6 +53,10 @@ pub(crate) struct AccountBody {
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     webhook_key: Option<String>,
+    /// A SIP trunk's settings (`sip` accounts only): its digest username, whether vox registers
+    /// with it, an outbound proxy, the transport. Absent: an IP-authenticated trunk over UDP.
+    #[serde(default)]
+    trunk: Option<SipTrunk>,
 }
 
 /// The carriers an account may be saved for now.
@@ -60,6 +66,7 @@ const SUPPORTED: &[CarrierKind] = &[
     CarrierKind::Plivo,
     CarrierKind::Vonage,
     CarrierKind::Exotel,
+    CarrierKind::Sip,
 ];
 
 /// A Twilio Account SID.
@@ -75,6 +82,8 @@ const VONAGE_KEY: &str = r"^\s*-----BEGIN (RSA )?PRIVATE KEY-----";
 const EXOTEL_ACCOUNT: &str = r"^[A-Za-z0-9_-]{1,64}/[0-9]{1,20}$";
 /// Exotel's API key and token.
 const EXOTEL_SECRET: &str = r"^[^:]+:[^:]+$";
+/// A SIP trunk's `host[:port]`: a name or an IPv6 address in brackets, a port from 1 to 65535.
+const SIP_HOST: &str = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$";
 /// A Telnyx Call Control application id.
 const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
 /// A Telnyx public key: 32 bytes in base64 (and a point of Ed25519's curve, which no pattern
@@ -131,6 +140,26 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                     "not": {"required": ["webhook_key"]},
                 })
             ),
+            // A SIP trunk: its address, a proxy like it, a username to register; no webhooks.
+            rule(
+                "sip",
+                serde_json::json!({
+                    "properties": {
+                        "account_sid": {"pattern": SIP_HOST},
+                        "trunk": {
+                            "properties": {"outbound_proxy": {"pattern": SIP_HOST}},
+                            "if": {"properties": {"register": {"const": true}}, "required": ["register"]},
+                            "then": {"required": ["username"], "properties": {"username": {"type": "string"}}},
+                        },
+                    },
+                    "not": {"required": ["webhook_key"]},
+                })
+            ),
+            // Trunk settings are a SIP trunk's only.
+            serde_json::json!({
+                "if": {"properties": {"carrier": {"const": "sip"}}, "required": ["carrier"]},
+                "else": {"properties": {"trunk": {"type": "null"}}},
+            }),
             rule(
                 "telnyx",
                 serde_json::json!({
@@ -207,6 +236,8 @@ pub(crate) struct AccountView {
     /// Exotel only: the text URL of the Greeting applet after the Voicebot applet, which says
     /// why a call was refused (shown to admins only).
     greeting_url: Option<String>,
+    /// A SIP trunk's settings (its password is the secret, never shown).
+    trunk: Option<SipTrunk>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -249,6 +280,7 @@ fn view(state: &AppState, account: &CarrierAccount, exotel_key: Option<&str>) ->
             CarrierKind::Sip => None,
         }),
         greeting_url: exotel.as_ref().map(|hooks| hooks.greeting()),
+        trunk: account.trunk.clone(),
         inbound_status_url: base.and_then(|b| match account.carrier {
             CarrierKind::Twilio => Some(format!("{b}/status")),
             CarrierKind::Plivo => Some(format!("{b}/hangup")),
@@ -271,13 +303,23 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
         return Err(ApiError::invalid(
             "carrier",
             format!(
-                "{} accounts are not supported yet (twilio, telnyx, plivo, vonage and exotel are)",
+                "{} accounts are not supported yet (twilio, telnyx, plivo, vonage, exotel and sip are)",
                 body.carrier
             ),
         ));
     }
     let sid = &body.account_sid;
+    if body.trunk.is_some() && body.carrier != CarrierKind::Sip {
+        return Err(ApiError::invalid(
+            "trunk",
+            format!(
+                "only a sip account has trunk settings, not a {} one",
+                body.carrier
+            ),
+        ));
+    }
     match body.carrier {
+        CarrierKind::Sip => sip_trunk(&body)?,
         CarrierKind::Telnyx => {
             if !(1..=32).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ApiError::invalid(
@@ -402,7 +444,88 @@ fn account(body: AccountBody, creating: bool) -> ApiResult<NewCarrierAccount> {
         api_url: body.api_url,
         numbers,
         webhook_key: body.webhook_key,
+        trunk: body.trunk,
     })
+}
+
+/// Whether `text` is a SIP `host[:port]` (the rule `SIP_HOST` states).
+fn is_sip_host(text: &str) -> bool {
+    let port = if let Some(inside) = text.strip_prefix('[') {
+        let Some((address, rest)) = inside.split_once(']') else {
+            return false;
+        };
+        let v6 = !address.is_empty()
+            && address
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !v6 {
+            return false;
+        }
+        match rest {
+            "" => None,
+            rest => match rest.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return false,
+            },
+        }
+    } else {
+        let (host, port) = match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        };
+        let bytes = host.as_bytes();
+        let name = (1..=253).contains(&bytes.len())
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-');
+        if !name {
+            return false;
+        }
+        port
+    };
+    port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && !port.starts_with('0')
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| p <= 65_535)
+    })
+}
+
+/// A SIP trunk's address, proxy and registration.
+fn sip_trunk(body: &AccountBody) -> ApiResult<()> {
+    if !is_sip_host(&body.account_sid) {
+        return Err(ApiError::invalid(
+            "account_sid",
+            "a SIP trunk's address is host[:port] (sip.example.com, 203.0.113.5:5060, \
+             [2001:db8::1]:5080)",
+        ));
+    }
+    if body.webhook_key.is_some() {
+        return Err(ApiError::invalid(
+            "webhook_key",
+            "a SIP trunk has no webhooks: vox sip speaks SIP to it",
+        ));
+    }
+    let Some(trunk) = &body.trunk else {
+        return Ok(());
+    };
+    if let Some(proxy) = &trunk.outbound_proxy
+        && !is_sip_host(proxy)
+    {
+        return Err(ApiError::invalid(
+            "trunk.outbound_proxy",
+            "an outbound proxy is host[:port] like the trunk's address",
+        ));
+    }
+    if trunk.register && trunk.username.is_none() {
+        return Err(ApiError::invalid(
+            "trunk.username",
+            "is required to register: the trunk's digest username",
+        ));
+    }
+    Ok(())
 }
 
 /// An Exotel account's edge key, for an admin (the URLs that carry it let anyone post as Exotel).

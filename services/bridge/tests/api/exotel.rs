@@ -28,6 +28,7 @@ async fn account(app: &TestApp) -> CarrierAccountId {
             api_url: Some("http://127.0.0.1:9".into()),
             numbers: vec![E164Number::parse(EXOPHONE).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap()
@@ -434,6 +435,7 @@ async fn a_call_on_demand_through_exotel_is_connected_into_the_flow(backend: Bac
             api_url: Some(api),
             numbers: vec![E164Number::parse(EXOPHONE).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap()

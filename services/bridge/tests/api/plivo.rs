@@ -62,6 +62,7 @@ async fn account(app: &TestApp, api_url: &str) -> CarrierAccountId {
             api_url: Some(api_url.into()),
             numbers: vec![E164Number::parse("+14155550199").unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap()

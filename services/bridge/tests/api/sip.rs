@@ -1,4 +1,5 @@
-//! The telephony edge with `vox sip`: INVITEs routed and attached, behind the fleet secret.
+//! The telephony edge with `vox sip`: INVITEs routed and attached, behind the fleet secret; trunks
+//! saved as carrier accounts with their settings.
 
 use crate::helpers::*;
 use crate::live::{fake_fleet, save_fleets};
@@ -20,6 +21,7 @@ async fn trunk(app: &TestApp) -> CarrierAccountId {
             api_url: None,
             numbers: vec![E164Number::parse(NUMBER).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap()
@@ -194,7 +196,97 @@ async fn sip_invites_nobody_can_take_or_that_make_no_sense_are_refused(app: Test
     );
 }
 
+async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(app: TestApp) {
+    let good = json!({
+        "carrier": "sip",
+        "name": "Telnyx trunk",
+        "account_sid": "sip.telnyx.com:5060",
+        "secret": "digest-password",
+        "numbers": ["+14155550199"],
+        "trunk": {"username": "vox-user", "register": true,
+                  "outbound_proxy": "[2001:db8::1]:5080", "transport": "tcp"},
+    });
+    let created = app
+        .post("/api/v1/carrier-accounts", Some(&app.admin), &good)
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["trunk"], good["trunk"]);
+    assert_eq!(created["carrier"], "sip");
+    // vox sip takes the trunk's calls: the Backend gives the trunk no webhook URL.
+    assert_eq!(created["inbound_voice_url"], Value::Null);
+    assert!(!created.to_string().contains("digest-password"));
+    let id = created["id"].as_i64().unwrap();
+    let saved = app
+        .store
+        .carrier_account(CarrierAccountId(id))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.trunk.as_ref().map(|t| t.username.as_deref()),
+        Some(Some("vox-user"))
+    );
+    // An update that leaves the settings out makes an IP-authenticated trunk; the password stays.
+    let ip_trunk = json!({"carrier": "sip", "name": "PBX", "account_sid": "203.0.113.5"});
+    let updated = app
+        .put(
+            &format!("/api/v1/carrier-accounts/{id}"),
+            Some(&app.admin),
+            &ip_trunk,
+        )
+        .await;
+    assert_eq!(updated.status(), 200);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["trunk"], Value::Null);
+    assert_eq!(
+        app.store
+            .carrier_account_secret(CarrierAccountId(id))
+            .await
+            .unwrap(),
+        "digest-password"
+    );
+    // What cannot be a trunk is refused naming the field, and nothing is saved.
+    let with = |patch: Value| {
+        let mut body = good.clone();
+        for (key, value) in patch.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let cases = [
+        (with(json!({"account_sid": "sip:user@host"})), "account_sid"),
+        (with(json!({"account_sid": "host:70000"})), "account_sid"),
+        (with(json!({"account_sid": "-host"})), "account_sid"),
+        (with(json!({"webhook_key": "key"})), "webhook_key"),
+        (with(json!({"trunk": {"register": true}})), "trunk.username"),
+        (
+            with(json!({"trunk": {"outbound_proxy": "proxy.example.com:0"}})),
+            "trunk.outbound_proxy",
+        ),
+        (
+            with(json!({"trunk": {"transport": "sctp"}})),
+            "trunk.transport",
+        ),
+        (with(json!({"trunk": {"realm": "x"}})), "trunk.realm"),
+        (
+            json!({"carrier": "twilio", "name": "t", "secret": "s",
+                   "account_sid": format!("AC{}", "0".repeat(32)), "trunk": {}}),
+            "trunk",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, _, named) = error_of(
+            app.post("/api/v1/carrier-accounts", Some(&app.admin), &body)
+                .await,
+        )
+        .await;
+        assert_eq!((status, named.as_deref()), (422, Some(field)), "{body}");
+    }
+    assert_eq!(app.store.list_carrier_accounts().await.unwrap().len(), 1);
+}
+
 api_tests!(
     an_invite_from_vox_sip_is_routed_attached_and_answered_with_the_workers_url,
     sip_invites_nobody_can_take_or_that_make_no_sense_are_refused,
+    a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown,
 );

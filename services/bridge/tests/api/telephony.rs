@@ -35,6 +35,7 @@ async fn account_at(app: &TestApp, api_url: &str, number: &str) -> CarrierAccoun
             api_url: Some(api_url.into()),
             numbers: vec![E164Number::parse(number).unwrap()],
             webhook_key: None,
+            trunk: None,
         })
         .await
         .unwrap()
