@@ -3,13 +3,15 @@
 //!
 //! The real Backend (its telephony edge) and fleet worker, the gateway (`sip::gateway`) with the
 //! router `vox sip` runs (`sip::edge::EdgeRouter`), and SIPp (Debian's `sip-tester`) as the
-//! trunk's caller, all on loopback.
+//! trunk's caller and as its registrar, all on loopback.
 
 use contracts::runtime_config::CallDirection;
-use contracts::telephony::CarrierKind;
+use contracts::telephony::{CarrierKind, SipTrunk};
 use contracts::{CallState, E164Number};
 use sip::edge::EdgeRouter;
 use sip::gateway::{Gateway, GatewayConfig};
+use sip::metrics::Registered;
+use sip::register::RegisterConfig;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{CallFilter, NewCarrierAccount, Page};
@@ -19,7 +21,8 @@ use test_support::platform::{SECRET, platform};
 const NUMBER: &str = "+14155550100";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_ends_with_the_callers_bye() {
+async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_register_is_registered()
+ {
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
     let platform = platform(store.clone()).await;
@@ -98,4 +101,56 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_ends_with_the_cal
     sip::testing::sipp(gateway.sip_addr, "refused", "14155550111")
         .await
         .unwrap();
+
+    // The trunk saved to register (SIPp as its registrar): the gateway reads its settings from
+    // the Backend, registers with them (each digest challenge answered), refreshes, and
+    // unregisters when it shuts down.
+    let registrar = sip::testing::SippServer::start("registrar").unwrap();
+    store
+        .update_carrier_account(
+            trunk.id,
+            NewCarrierAccount {
+                carrier: CarrierKind::Sip,
+                name: "loopback trunk".into(),
+                account_sid: registrar.addr.to_string(),
+                secret: Some("trunk-password".into()),
+                api_url: None,
+                numbers: vec![E164Number::parse(NUMBER).unwrap()],
+                webhook_key: None,
+                trunk: Some(SipTrunk {
+                    username: Some("vox".into()),
+                    register: true,
+                    ..SipTrunk::default()
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    let settings = EdgeRouter::new(&platform.bridge_url, trunk.id.0, SECRET)
+        .trunk()
+        .await
+        .unwrap();
+    assert!(settings.register && !settings.tcp, "{settings:?}");
+    gateway
+        .register(RegisterConfig {
+            registrar: settings.address,
+            tcp: settings.tcp,
+            username: settings.username.unwrap(),
+            password: settings.password,
+            outbound_proxy: None,
+            expires: 2,
+        })
+        .unwrap();
+    let metrics = gateway.metrics();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while metrics.registrations(Registered::Yes) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never registered and refreshed: {}",
+            metrics.prometheus()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gateway.shutdown(Duration::ZERO).await;
+    registrar.finish().await.unwrap();
 }

@@ -3,8 +3,10 @@
 //! The gateway answers SIP on UDP and TCP at `VOX_SIP_LISTEN`, asks the Backend's telephony edge
 //! (`VOXBRIDGE_URL`, the fleet secret) where each INVITE of the trunk account `VOX_SIP_ACCOUNT`
 //! goes, and bridges its RTP to a worker. `/health` and `/metrics` are served on
-//! `127.0.0.1:VOX_SIP_HEALTH_PORT`. On SIGTERM it drains: new INVITEs get 503 with Retry-After,
-//! live calls have `VOX_SIP_DRAIN_SECONDS` to finish, and the ones left are hung up with a BYE.
+//! `127.0.0.1:VOX_SIP_HEALTH_PORT`. It reads its trunk's settings from the Backend (retrying while
+//! the Backend cannot answer) and registers with the trunk when they say so. On SIGTERM it drains:
+//! it unregisters, new INVITEs get 503 with Retry-After, live calls have `VOX_SIP_DRAIN_SECONDS`
+//! to finish, and the ones left are hung up with a BYE.
 
 use crate::config::{ConfigError, Requirement, Settings, parsed, problem};
 use anyhow::Context;
@@ -171,6 +173,71 @@ pub(crate) async fn start(
         .with_context(|| format!("start the SIP gateway on {listen} (VOX_SIP_LISTEN)"))
 }
 
+/// The trunk's settings from the Backend, asked again (1 s, doubling to 30 s) until it answers.
+async fn trunk_settings(
+    edge: &sip::edge::EdgeRouter,
+    backend: &str,
+    account: i64,
+) -> sip::edge::Trunk {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match edge.trunk().await {
+            Ok(trunk) => return trunk,
+            Err(error) => {
+                tracing::warn!(%error, %backend, account, retry_in = ?wait, "cannot read the trunk's settings from the Backend");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// What to register with, when the trunk registers: its address, credentials and proxy (resolved).
+async fn registration(
+    trunk: &sip::edge::Trunk,
+) -> anyhow::Result<Option<sip::register::RegisterConfig>> {
+    if !trunk.register {
+        return Ok(None);
+    }
+    let username = trunk
+        .username
+        .clone()
+        .context("the trunk registers but has no username")?;
+    let outbound_proxy = match &trunk.outbound_proxy {
+        None => None,
+        Some(proxy) => {
+            let has_port = match proxy.strip_prefix('[') {
+                Some(rest) => rest.contains("]:"),
+                None => proxy.contains(':'),
+            };
+            let target = if has_port {
+                proxy.clone()
+            } else {
+                format!("{proxy}:5060")
+            };
+            let mut resolved = tokio::net::lookup_host(target.as_str())
+                .await
+                .with_context(|| format!("resolve the outbound proxy {proxy}"))?;
+            Some(
+                resolved
+                    .next()
+                    .with_context(|| format!("the outbound proxy {proxy} has no address"))?,
+            )
+        }
+    };
+    Ok(Some(sip::register::RegisterConfig {
+        registrar: trunk.address.clone(),
+        tcp: trunk.tcp,
+        username,
+        password: trunk.password.clone(),
+        outbound_proxy,
+        expires: REGISTER_EXPIRES_SECONDS,
+    }))
+}
+
+/// The expiry a registration asks for (an hour, as phones do; the registrar may grant less).
+const REGISTER_EXPIRES_SECONDS: u32 = 3600;
+
 /// `vox sip`: the gateway until SIGTERM, then a drain.
 pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
     settings.require(Requirement::Sip)?;
@@ -211,7 +278,26 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
             .map(|ip| format!(" · external address {ip}"))
             .unwrap_or_default(),
     );
-    crate::commands::shutdown_signal().await;
+    let edge = sip::edge::EdgeRouter::new(backend, account, secret.expose_secret());
+    tokio::select! {
+        trunk = trunk_settings(&edge, backend, account) => {
+            match registration(&trunk).await {
+                Ok(None) => {}
+                Ok(Some(config)) => {
+                    println!(
+                        "vox sip: registering with {} as {}",
+                        config.registrar, config.username
+                    );
+                    gateway.register(config)?;
+                }
+                // The settings were saved through the API's checks; a proxy that does not
+                // resolve is named and the gateway goes on taking the trunk's calls.
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "vox sip cannot register"),
+            }
+            crate::commands::shutdown_signal().await;
+        }
+        () = crate::commands::shutdown_signal() => {}
+    }
     let live = gateway.metrics().calls_up();
     println!(
         "vox sip: draining: new calls get 503; {live} live call(s) have {} s to finish",
@@ -222,4 +308,46 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
         .await;
     println!("vox sip: stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(register: bool, username: Option<&str>, proxy: Option<&str>) -> sip::edge::Trunk {
+        sip::edge::Trunk {
+            address: "sip.example.com".into(),
+            username: username.map(str::to_owned),
+            password: "secret".into(),
+            register,
+            outbound_proxy: proxy.map(str::to_owned),
+            tcp: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trunk_that_registers_gets_its_credentials_and_its_proxy_resolved_with_sips_port() {
+        assert_eq!(
+            registration(&trunk(false, Some("vox"), None))
+                .await
+                .unwrap(),
+            None
+        );
+        let config = registration(&trunk(true, Some("vox"), Some("127.0.0.1")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            config.outbound_proxy,
+            Some("127.0.0.1:5060".parse().unwrap())
+        );
+        assert_eq!((config.username.as_str(), config.tcp), ("vox", true));
+        assert_eq!(config.expires, REGISTER_EXPIRES_SECONDS);
+        let config = registration(&trunk(true, Some("vox"), Some("[::1]:5080")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.outbound_proxy, Some("[::1]:5080".parse().unwrap()));
+        assert!(registration(&trunk(true, None, None)).await.is_err());
+    }
 }

@@ -5,7 +5,8 @@
 //! its answer is the worker's `vox` media URL. What the edge refuses becomes the SIP status a
 //! caller's phone understands: an unrouted number 404 Not Found, a full fleet 486 Busy Here, a
 //! Backend that cannot be reached or errs 503 Service Unavailable. How each call's media ended is
-//! posted to `…/ended`.
+//! posted to `…/ended`. `…/trunk` gives the trunk's settings (its address, credentials and whether
+//! vox registers with it), read once at start.
 
 use crate::gateway::{IncomingCall, Refusal, Routed, Router};
 use crate::media::{Ended, MediaStats};
@@ -38,6 +39,23 @@ impl EdgeRouter {
         }
     }
 
+    /// The trunk's settings, from `POST …/trunk`.
+    pub async fn trunk(&self) -> Result<Trunk, String> {
+        let response = self
+            .post("trunk", &json!({}))
+            .await
+            .map_err(|e| format!("the Backend could not be reached: {e}"))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            let message = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given");
+            return Err(format!("the Backend answered {status}: {message}"));
+        }
+        Trunk::from_json(&body)
+    }
+
     async fn post(&self, hook: &str, body: &Value) -> Result<reqwest::Response, reqwest::Error> {
         self.http
             .post(format!("{}/{hook}", self.base))
@@ -45,6 +63,48 @@ impl EdgeRouter {
             .json(body)
             .send()
             .await
+    }
+}
+
+/// A trunk's settings as the Backend keeps them (the account's, and its write-only password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Trunk {
+    /// `host[:port]`: the registrar, or where the trunk's calls go.
+    pub address: String,
+    pub username: Option<String>,
+    pub password: String,
+    pub register: bool,
+    pub outbound_proxy: Option<String>,
+    pub tcp: bool,
+}
+
+impl std::fmt::Debug for Trunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trunk")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("register", &self.register)
+            .field("outbound_proxy", &self.outbound_proxy)
+            .field("tcp", &self.tcp)
+            .finish()
+    }
+}
+
+impl Trunk {
+    fn from_json(body: &Value) -> Result<Self, String> {
+        let text = |field: &str| body.get(field).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            address: text("address").ok_or("the answer has no address")?,
+            username: text("username"),
+            password: text("password").ok_or("the answer has no password")?,
+            register: body
+                .get("register")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            outbound_proxy: text("outbound_proxy"),
+            tcp: text("transport").as_deref() == Some("tcp"),
+        })
     }
 }
 

@@ -9,7 +9,8 @@
 //! the call with a BYE from vox. Signalling is rsipstack's (transactions, retransmissions,
 //! dialogs) over UDP and TCP on the same port; this file only decides. Every final response and
 //! every call's RTP is counted in `Metrics`. A draining gateway refuses new INVITEs 503 with
-//! Retry-After while its live calls finish; `shutdown` hangs up what is left after a grace.
+//! Retry-After while its live calls finish; `shutdown` unregisters from the trunk (when `register`
+//! registered it), then hangs up what is left after a grace.
 
 use crate::media::{self, Ended, LegConfig, MediaStats};
 use crate::metrics::Metrics;
@@ -137,6 +138,12 @@ struct Shared {
     hang_up: CancellationToken,
     /// Told at every call's end, for `drained`.
     call_over: tokio::sync::Notify,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    /// The registration's task and what stops it (unregistering).
+    registration: parking_lot::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
+    /// The user vox registered as: a registered trunk's INVITE names it in the Request-URI and
+    /// the dialled number in To.
+    registered_user: parking_lot::Mutex<Option<String>>,
 }
 
 impl Gateway {
@@ -202,6 +209,9 @@ impl Gateway {
             metrics: Arc::new(Metrics::default()),
             hang_up: CancellationToken::new(),
             call_over: tokio::sync::Notify::new(),
+            endpoint: endpoint.inner.clone(),
+            registration: parking_lot::Mutex::new(None),
+            registered_user: parking_lot::Mutex::new(None),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -245,9 +255,41 @@ impl Gateway {
         tokio::time::timeout(within, wait).await.is_ok()
     }
 
-    /// Drains, gives live calls `grace` to end, hangs up the rest (a BYE each), and stops.
+    /// Registers with the trunk and keeps the registration fresh (`register`) until `shutdown`.
+    pub fn register(
+        &self,
+        config: crate::register::RegisterConfig,
+    ) -> Result<(), crate::register::RegisterError> {
+        let server = config.server()?;
+        *self.shared.registered_user.lock() = Some(config.username.clone());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(crate::register::run(
+            self.shared.endpoint.clone(),
+            config,
+            server,
+            self.shared.metrics.clone(),
+            stop.clone(),
+        ));
+        if let Some((before, _)) = self.shared.registration.lock().replace((stop, task)) {
+            before.cancel();
+        }
+        Ok(())
+    }
+
+    /// Stops registering and sends the unregistering REGISTER (waiting up to 3 s for it).
+    async fn unregister(&self) {
+        let registration = self.shared.registration.lock().take();
+        if let Some((stop, task)) = registration {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
+    }
+
+    /// Drains (and unregisters, so the trunk sends new calls elsewhere), gives live calls `grace`
+    /// to end, hangs up the rest (a BYE each), and stops.
     pub async fn shutdown(self, grace: Duration) {
         self.drain();
+        self.unregister().await;
         if !self.drained(grace).await {
             tracing::warn!(
                 calls = self.shared.metrics.calls_up(),
@@ -372,6 +414,7 @@ async fn invite(
         to: request
             .uri
             .user()
+            .filter(|user| Some(*user) != shared.registered_user.lock().as_deref())
             .map(str::to_owned)
             .or_else(|| {
                 request

@@ -8,7 +8,7 @@
 //! runs one call's RTP leg against a worker's `vox` media socket with them, and `gateway` is the
 //! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them; `edge`
 //! is the `Router` over the Backend's telephony edge and `metrics` what `vox sip` serves on
-//! `/health` and `/metrics`.
+//! `/health` and `/metrics`; `register` keeps the gateway registered with a trunk that wants it.
 
 pub mod dtmf;
 pub mod edge;
@@ -17,6 +17,7 @@ pub mod jitter;
 pub mod media;
 pub mod metrics;
 pub mod ports;
+pub mod register;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

@@ -2,7 +2,8 @@
 //!
 //! The gateway updates one `Metrics` as calls come and go: calls up, every final response it
 //! gave an INVITE by status code, and what each ended call's RTP carried (packets each way, lost,
-//! the caller's jitter as a histogram over calls). `/health` is 200 while the gateway takes calls
+//! the caller's jitter as a histogram over calls), and the trunk registration's state and every
+//! REGISTER's outcome. `/health` is 200 while the gateway takes calls
 //! and 503 once it drains (a load balancer or a trunk's health probe stops sending it calls);
 //! `/metrics` is the Prometheus text exposition.
 
@@ -18,6 +19,30 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Where the gateway's registration with its trunk stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// Registered: the last REGISTER got a 2xx.
+    Yes,
+    /// The registrar answered the last REGISTER with an error (a wrong password: 403).
+    Refused,
+    /// The registrar could not be reached.
+    Failed,
+    /// Not registering (no registration, or unregistered at shutdown).
+    No,
+}
+
+impl Registered {
+    fn as_str(self) -> &'static str {
+        match self {
+            Registered::Yes => "registered",
+            Registered::Refused => "refused",
+            Registered::Failed => "failed",
+            Registered::No => "none",
+        }
+    }
+}
+
 /// The upper bounds (ms) of the jitter histogram's buckets; the last is `+Inf`.
 const JITTER_BUCKETS_MS: [u32; 7] = [1, 5, 10, 20, 40, 80, 160];
 
@@ -30,6 +55,23 @@ pub struct Metrics {
     /// Final responses to INVITEs, by status code.
     responses: Mutex<BTreeMap<u16, u64>>,
     rtp: Mutex<Rtp>,
+    registration: Mutex<Registration>,
+}
+
+#[derive(Debug, Clone)]
+struct Registration {
+    state: Registered,
+    /// REGISTER outcomes by `Registered::as_str`.
+    outcomes: BTreeMap<&'static str, u64>,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            state: Registered::No,
+            outcomes: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -46,6 +88,29 @@ impl Metrics {
     /// An INVITE got its final response.
     pub fn responded(&self, code: u16) {
         *self.responses.lock().entry(code).or_default() += 1;
+    }
+
+    /// A REGISTER's outcome (or `No` once the gateway stopped registering).
+    pub fn registration(&self, state: Registered) {
+        let mut registration = self.registration.lock();
+        registration.state = state;
+        if state != Registered::No {
+            *registration.outcomes.entry(state.as_str()).or_default() += 1;
+        }
+    }
+
+    /// Where the registration stands, and how many REGISTERs ended `state`.
+    pub fn registered(&self) -> Registered {
+        self.registration.lock().state
+    }
+
+    pub fn registrations(&self, state: Registered) -> u64 {
+        let registration = self.registration.lock();
+        registration
+            .outcomes
+            .get(state.as_str())
+            .copied()
+            .unwrap_or_default()
     }
 
     /// A call was answered; it counts as up until `call_ended`.
@@ -119,6 +184,12 @@ impl Metrics {
             "gauge",
             u64::from(self.draining()),
         );
+        metric(
+            "vox_sip_registered",
+            "1 while the gateway is registered with its trunk.",
+            "gauge",
+            u64::from(self.registered() == Registered::Yes),
+        );
         let rtp = self.rtp.lock().clone();
         metric(
             "vox_sip_rtp_received_packets_total",
@@ -148,6 +219,16 @@ impl Metrics {
                 "vox_sip_invite_responses_total{{code=\"{code}\"}} {count}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP vox_sip_registrations_total REGISTERs sent to the trunk, by outcome.\n# TYPE vox_sip_registrations_total counter"
+        );
+        for (outcome, count) in &self.registration.lock().outcomes {
+            let _ = writeln!(
+                out,
+                "vox_sip_registrations_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
         let name = "vox_sip_rtp_jitter_ms";
         let _ = writeln!(
             out,
@@ -175,6 +256,7 @@ async fn health(State(metrics): State<Arc<Metrics>>) -> Response {
     let body = serde_json::json!({
         "status": if draining { "draining" } else { "ok" },
         "calls_up": metrics.calls_up(),
+        "registration": metrics.registered().as_str(),
     });
     let code = if draining {
         StatusCode::SERVICE_UNAVAILABLE

@@ -1,6 +1,46 @@
-//! What tests of `vox sip` share (feature `test-util`): SIPp as the caller.
+//! What tests of `vox sip` share (feature `test-util`): SIPp as the caller, and as a trunk's server.
 
 use std::path::PathBuf;
+use std::process::Output;
+
+/// A scenario's file in this crate's `tests/sipp/`.
+fn scenario_file(scenario: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(format!("{scenario}.xml"))
+}
+
+/// SIPp's options every run takes: a 20 s limit that counts as an error, no keyboard, the
+/// unexpected messages kept in the run's folder.
+const COMMON: [&str; 5] = [
+    "-timeout",
+    "20s",
+    "-timeout_error",
+    "-nostdin",
+    "-trace_err",
+];
+
+/// Ok when SIPp exited 0, else its last screen and the messages it did not expect.
+fn verdict(output: &Output, dir: &std::path::Path) -> Result<(), String> {
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut errors = String::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        errors += &std::fs::read_to_string(&path).unwrap_or_default();
+    }
+    Err(format!(
+        "SIPp exited {:?}\n{}\n{errors}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
 
 /// Runs SIPp against a gateway at `sip_addr`: `scenario` is `uac` (built in, a 1 s call) or a file
 /// in this crate's `tests/sipp/`.
@@ -26,10 +66,7 @@ pub async fn sipp_with(
     if scenario == "uac" {
         command.args(["-sn", "uac", "-d", "1000"]);
     } else {
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(format!("{scenario}.xml"));
-        command.arg("-sf").arg(file);
+        command.arg("-sf").arg(scenario_file(scenario));
     }
     let output = command
         .arg(sip_addr.to_string())
@@ -45,34 +82,56 @@ pub async fn sipp_with(
             "-s",
             service,
         ])
-        .args([
-            "-timeout",
-            "20s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
+        .args(COMMON)
         .args(options)
         .current_dir(dir.path())
         .output()
         .await
         .map_err(|e| format!("SIPp could not run (apt-get install sip-tester): {e}"))?;
-    if output.status.success() {
-        return Ok(());
+    verdict(&output, dir.path())
+}
+
+/// SIPp as a trunk's server (a registrar, a callee) on 127.0.0.1: one run of `scenario` from
+/// this crate's `tests/sipp/`, killed if dropped before it ends.
+#[derive(Debug)]
+pub struct SippServer {
+    pub addr: std::net::SocketAddr,
+    child: tokio::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl SippServer {
+    pub fn start(scenario: &str) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // A port free on UDP now; SIPp binds it a moment later.
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = tokio::process::Command::new("sipp")
+            .arg("-sf")
+            .arg(scenario_file(scenario))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
+            .args(COMMON)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("SIPp could not run (apt-get install sip-tester): {e}"))?;
+        Ok(Self {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            dir,
+        })
     }
-    let mut errors = String::new();
-    for entry in std::fs::read_dir(dir.path()).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        errors += &std::fs::read_to_string(&path).unwrap_or_default();
+
+    /// Waits for the run to end: Ok when its call succeeded.
+    pub async fn finish(self) -> Result<(), String> {
+        let output = self
+            .child
+            .wait_with_output()
+            .await
+            .map_err(|e| e.to_string())?;
+        verdict(&output, self.dir.path())
     }
-    Err(format!(
-        "SIPp exited {:?}\n{}\n{errors}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .join("\n")
-    ))
 }

@@ -226,6 +226,19 @@ async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(
         saved.trunk.as_ref().map(|t| t.username.as_deref()),
         Some(Some("vox-user"))
     );
+    // vox sip reads its trunk's settings, the password with them, behind the fleet secret.
+    let path = format!("{id}/trunk");
+    let read = gateway(&app, &path, &json!({}), Some(FLEET_SECRET)).await;
+    assert_eq!(read.status(), 200);
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read["address"], "sip.telnyx.com:5060");
+    assert_eq!(read["username"], "vox-user");
+    assert_eq!(read["password"], "digest-password");
+    assert_eq!(read["register"], true);
+    assert_eq!(read["transport"], "tcp");
+    assert_eq!(read["numbers"], json!(["+14155550199"]));
+    let (status, _, _) = error_of(gateway(&app, &path, &json!({}), None).await).await;
+    assert_eq!(status, 401);
     // An update that leaves the settings out makes an IP-authenticated trunk; the password stays.
     let ip_trunk = json!({"carrier": "sip", "name": "PBX", "account_sid": "203.0.113.5"});
     let updated = app

@@ -5,7 +5,9 @@
 //! by its dialled number exactly as a carrier's inbound webhook is routed (the call opened for its
 //! bot, a worker reserved within the 2-second rule) and answers the worker's `vox` media URL;
 //! an unrouted number is 404 and a full fleet 503, which the gateway turns into SIP statuses.
-//! `ended` keeps how the media ended; the worker's result ends the call itself.
+//! `ended` keeps how the media ended; the worker's result ends the call itself. `trunk` gives the
+//! gateway its trunk's settings, the password with them (the fleet secret guards it as it guards
+//! the attach).
 
 use super::{Leg, Webhook, connect_to_worker};
 use crate::AppState;
@@ -97,8 +99,42 @@ pub(super) async fn handle(
     match hook {
         "invite" => invite(state, account, body(&webhook)?).await,
         "ended" => ended(state, account, body(&webhook)?).await,
+        "trunk" => trunk(state, account).await,
         other => Err(ApiError::not_found(format!("no SIP hook {other:?}"))),
     }
+}
+
+/// What `vox sip` needs of its trunk.
+#[derive(Debug, Serialize)]
+pub(crate) struct TrunkView {
+    /// `host[:port]`: the registrar, or where the trunk's calls go.
+    address: String,
+    username: Option<String>,
+    /// The digest password (the account's secret).
+    password: String,
+    register: bool,
+    outbound_proxy: Option<String>,
+    transport: contracts::telephony::SipTransport,
+    numbers: Vec<String>,
+}
+
+async fn trunk(state: &AppState, account: &CarrierAccount) -> ApiResult<Response> {
+    let settings = account.trunk.clone().unwrap_or_default();
+    let password = state.store.carrier_account_secret(account.id).await?;
+    Ok(Json(TrunkView {
+        address: account.account_sid.clone(),
+        username: settings.username,
+        password,
+        register: settings.register,
+        outbound_proxy: settings.outbound_proxy,
+        transport: settings.transport,
+        numbers: account
+            .numbers
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect(),
+    })
+    .into_response())
 }
 
 /// The body as `T`: 422 naming what does not fit (`error::typed`).
