@@ -1,4 +1,4 @@
-//! What tests of `vox sip` share (feature `test-util`): SIPp as the caller, and as a trunk's server.
+//! What tests of `vox sip` share (feature `test-util`): SIPp as a caller and as a trunk's server.
 
 use std::path::PathBuf;
 use std::process::Output;
