@@ -184,6 +184,7 @@ fn vox_sip_reads_its_settings_and_names_each_malformed_one() {
         ("VOX_SIP_ACCOUNT", "7"),
         ("VOX_SIP_RTP_TIMEOUT", "12"),
         ("VOX_UP_SIP", "0"),
+        ("VOX_SIP_ALLOWED_NETWORKS", "203.0.113.0/24, 2001:db8::1"),
     ];
     let settings = Settings::load(&env(&given), None).unwrap();
     let config = settings.sip.gateway();
@@ -194,7 +195,11 @@ fn vox_sip_reads_its_settings_and_names_each_malformed_one() {
     assert_eq!(config.rtp_timeout, std::time::Duration::from_secs(12));
     assert_eq!(settings.sip.account, Some(7));
     assert_eq!(settings.vox_up_sip, Some(0));
-    let cases: [&[(&str, &str)]; 9] = [
+    let allowed = config.allowed_sources.expect("the networks given");
+    assert!(allowed.contains("203.0.113.7".parse().unwrap()));
+    assert!(!allowed.contains("198.51.100.7".parse().unwrap()));
+    let cases: [&[(&str, &str)]; 10] = [
+        &[("VOX_SIP_ALLOWED_NETWORKS", "10.0.0.0/33")],
         &[("VOX_SIP_LISTEN", "5060")],
         &[("VOX_SIP_ACCOUNT", "trunk")],
         &[("VOX_SIP_ACCOUNT", "0")],

@@ -35,6 +35,8 @@ pub struct SipSettings {
     pub rtp_timeout_seconds: u32,
     pub health_port: u16,
     pub drain_seconds: u32,
+    /// The networks SIP is taken from; `None`: from anywhere.
+    pub allowed_networks: Option<egress::Allowed>,
 }
 
 impl SipSettings {
@@ -99,6 +101,15 @@ impl SipSettings {
                 text("VOX_SIP_DRAIN_SECONDS"),
                 DEFAULT_SIP_DRAIN_SECONDS,
             )?,
+            allowed_networks: text("VOX_SIP_ALLOWED_NETWORKS")
+                .map(|networks| {
+                    crate::providers::allowed_networks(
+                        "VOX_SIP_ALLOWED_NETWORKS",
+                        Some(networks),
+                        "",
+                    )
+                })
+                .transpose()?,
         })
     }
 
@@ -108,6 +119,7 @@ impl SipSettings {
             rtp_ports: self.rtp_ports.clone(),
             external_ip: self.external_ip,
             rtp_timeout: Duration::from_secs(self.rtp_timeout_seconds.into()),
+            allowed_sources: self.allowed_networks.clone(),
             ..sip::gateway::GatewayConfig::new(self.listen)
         }
     }
@@ -268,6 +280,11 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
         std::future::pending(),
     ));
     tracing::info!(sip = %gateway.sip_addr, account, backend = %backend, "vox sip started");
+    if sip.allowed_networks.is_none() && !sip.listen.ip().is_loopback() {
+        tracing::warn!(
+            "VOX_SIP_ALLOWED_NETWORKS is unset: SIP from any address is answered; set it to the trunk's signalling networks"
+        );
+    }
     println!(
         "vox sip {}: SIP on {} (UDP and TCP) for carrier account {account} · RTP ports {}-{}{} · health and metrics on http://{health_addr}",
         crate::VERSION,

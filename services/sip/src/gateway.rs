@@ -75,6 +75,9 @@ pub struct GatewayConfig {
     pub external_ip: Option<IpAddr>,
     pub rtp_timeout: Duration,
     pub jitter_depth: usize,
+    /// The networks SIP is taken from (the trunk's signalling addresses, its registrar's); packets
+    /// and connections from anywhere else are dropped unanswered. `None`: from anywhere.
+    pub allowed_sources: Option<egress::Allowed>,
 }
 
 impl GatewayConfig {
@@ -89,6 +92,7 @@ impl GatewayConfig {
             external_ip: None,
             rtp_timeout: Duration::from_secs(30),
             jitter_depth: 3,
+            allowed_sources: None,
         }
     }
 }
@@ -157,6 +161,18 @@ impl Gateway {
         };
         let cancel = CancellationToken::new();
         let transports = TransportLayer::new(cancel.clone());
+        let metrics = Arc::new(Metrics::default());
+        if let Some(allowed) = config.allowed_sources.clone() {
+            // A scanner gets no answer at all, which tells it nothing.
+            let counted = metrics.clone();
+            transports.set_whitelist(move |ip: IpAddr| {
+                let allowed = allowed.contains(ip);
+                if !allowed {
+                    counted.dropped_source();
+                }
+                async move { allowed }
+            });
+        }
         let socket = tokio::net::UdpSocket::bind(config.listen)
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -206,7 +222,7 @@ impl Gateway {
             router,
             dialogs,
             contact,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             hang_up: CancellationToken::new(),
             call_over: tokio::sync::Notify::new(),
             endpoint: endpoint.inner.clone(),

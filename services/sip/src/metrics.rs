@@ -51,6 +51,8 @@ const JITTER_BUCKETS_MS: [u32; 7] = [1, 5, 10, 20, 40, 80, 160];
 pub struct Metrics {
     calls_up: AtomicU64,
     calls_total: AtomicU64,
+    /// Packets and connections dropped for coming from outside the allowed networks.
+    dropped: AtomicU64,
     draining: AtomicBool,
     /// Final responses to INVITEs, by status code.
     responses: Mutex<BTreeMap<u16, u64>>,
@@ -111,6 +113,11 @@ impl Metrics {
             .get(state.as_str())
             .copied()
             .unwrap_or_default()
+    }
+
+    /// A packet or connection from outside the allowed networks was dropped.
+    pub fn dropped_source(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A call was answered; it counts as up until `call_ended`.
@@ -177,6 +184,12 @@ impl Metrics {
             "Calls answered since the start.",
             "counter",
             self.calls_total.load(Ordering::Relaxed),
+        );
+        metric(
+            "vox_sip_dropped_sources_total",
+            "SIP packets and connections dropped for coming from outside VOX_SIP_ALLOWED_NETWORKS.",
+            "counter",
+            self.dropped.load(Ordering::Relaxed),
         );
         metric(
             "vox_sip_draining",

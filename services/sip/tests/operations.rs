@@ -1,6 +1,7 @@
 //! The gateway's operations against SIPp: TCP beside UDP, every final response counted, a drain
 //! that refuses new INVITEs 503 with Retry-After while live calls finish, and a shutdown whose
-//! grace runs out hanging up the calls left, each with a BYE.
+//! grace runs out hanging up the calls left, each with a BYE; SIP from outside the allowed networks
+//! dropped unanswered.
 
 mod support;
 
@@ -124,4 +125,37 @@ async fn a_shutdown_whose_grace_runs_out_hangs_up_each_live_call_with_a_bye() {
     caller.await.unwrap().unwrap();
     assert_eq!(metrics.calls_up(), 0);
     assert_eq!(*workers.ended.lock(), [Ended::HungUp]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_from_outside_the_allowed_networks_is_dropped_unanswered() {
+    let workers = Arc::new(Workers::default());
+    let only = |networks: &str| GatewayConfig {
+        rtp_ports: 32_600..=32_799,
+        allowed_sources: Some(egress::Allowed::parse(networks).unwrap()),
+        ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
+    };
+    let elsewhere = Gateway::start(only("10.0.0.0/8, 2001:db8::/32"), workers.clone())
+        .await
+        .unwrap();
+    // SIPp on loopback gets nothing back: its call times out.
+    let unanswered =
+        sip::testing::sipp_with(elsewhere.sip_addr, "uac", NUMBER, &["-timeout", "2s"]).await;
+    assert!(unanswered.is_err());
+    let metrics = elsewhere.metrics();
+    assert_eq!(metrics.responses(200) + metrics.responses(404), 0);
+    let text = metrics.prometheus();
+    assert!(
+        !text.contains("vox_sip_dropped_sources_total 0\n"),
+        "{text}"
+    );
+    assert!(workers.ended.lock().is_empty());
+    // Loopback allowed: the same call is answered.
+    let here = Gateway::start(only("127.0.0.0/8"), workers.clone())
+        .await
+        .unwrap();
+    sip::testing::sipp(here.sip_addr, "uac", NUMBER)
+        .await
+        .unwrap();
+    assert_eq!(here.metrics().responses(200), 1);
 }
