@@ -47,13 +47,9 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_
     let router = EdgeRouter::new(&platform.bridge_url, trunk.id.0, SECRET);
     let gateway = Gateway::start(
         GatewayConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tcp: true,
-            rtp_bind: "127.0.0.1".parse().unwrap(),
             rtp_ports: 40_000..=40_999,
-            external_ip: None,
             rtp_timeout: Duration::from_secs(10),
-            jitter_depth: 3,
+            ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
         },
         Arc::new(router),
     )

@@ -4,7 +4,8 @@
 //! (`VOXBRIDGE_URL`, the fleet secret) where each INVITE of the trunk account `VOX_SIP_ACCOUNT`
 //! goes, and bridges its RTP to a worker. `/health` and `/metrics` are served on
 //! `127.0.0.1:VOX_SIP_HEALTH_PORT`. It reads its trunk's settings from the Backend (retrying while
-//! the Backend cannot answer) and registers with the trunk when they say so. On SIGTERM it drains:
+//! the Backend cannot answer) and registers with the trunk when they say so, else sends it an
+//! OPTIONS every 30 s to see it is there. On SIGTERM it drains:
 //! it unregisters, new INVITEs get 503 with Retry-After, live calls have `VOX_SIP_DRAIN_SECONDS`
 //! to finish, and the ones left are hung up with a BYE.
 
@@ -247,6 +248,9 @@ async fn registration(
     }))
 }
 
+/// How often a trunk vox does not register with is sent an OPTIONS.
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(30);
+
 /// The expiry a registration asks for (an hour, as phones do; the registrar may grant less).
 const REGISTER_EXPIRES_SECONDS: u32 = 3600;
 
@@ -299,7 +303,8 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
     tokio::select! {
         trunk = trunk_settings(&edge, backend, account) => {
             match registration(&trunk).await {
-                Ok(None) => {}
+                // A trunk vox does not register with is asked whether it is there.
+                Ok(None) => gateway.keep_alive(&trunk.address, trunk.tcp, KEEP_ALIVE_EVERY)?,
                 Ok(Some(config)) => {
                     println!(
                         "vox sip: registering with {} as {}",

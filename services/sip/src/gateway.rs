@@ -275,10 +275,10 @@ impl Gateway {
     pub fn register(
         &self,
         config: crate::register::RegisterConfig,
-    ) -> Result<(), crate::register::RegisterError> {
+    ) -> Result<(), crate::register::AddressError> {
         let server = config.server()?;
         *self.shared.registered_user.lock() = Some(config.username.clone());
-        let stop = CancellationToken::new();
+        let stop = self.cancel.child_token();
         let task = tokio::spawn(crate::register::run(
             self.shared.endpoint.clone(),
             config,
@@ -289,6 +289,25 @@ impl Gateway {
         if let Some((before, _)) = self.shared.registration.lock().replace((stop, task)) {
             before.cancel();
         }
+        Ok(())
+    }
+
+    /// Asks the trunk at `address` (`host[:port]`) with an OPTIONS every `every` whether it is
+    /// there (a trunk vox does not register with), until the gateway stops.
+    pub fn keep_alive(
+        &self,
+        address: &str,
+        tcp: bool,
+        every: Duration,
+    ) -> Result<(), crate::register::AddressError> {
+        let target = crate::register::trunk_uri(address, tcp)?;
+        tokio::spawn(crate::keepalive::run(
+            self.shared.endpoint.clone(),
+            target,
+            every,
+            self.shared.metrics.clone(),
+            self.cancel.child_token(),
+        ));
         Ok(())
     }
 

@@ -8,12 +8,14 @@
 //! runs one call's RTP leg against a worker's `vox` media socket with them, and `gateway` is the
 //! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them; `edge`
 //! is the `Router` over the Backend's telephony edge and `metrics` what `vox sip` serves on
-//! `/health` and `/metrics`; `register` keeps the gateway registered with a trunk that wants it.
+//! `/health` and `/metrics`; `register` keeps the gateway registered with a trunk that wants it,
+//! and `keepalive` asks one that does not whether it is there.
 
 pub mod dtmf;
 pub mod edge;
 pub mod gateway;
 pub mod jitter;
+mod keepalive;
 pub mod media;
 pub mod metrics;
 pub mod ports;

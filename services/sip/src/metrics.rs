@@ -58,6 +58,8 @@ pub struct Metrics {
     responses: Mutex<BTreeMap<u16, u64>>,
     rtp: Mutex<Rtp>,
     registration: Mutex<Registration>,
+    /// The trunk's last answer to an OPTIONS (`None`: not asked), and how many of each.
+    trunk: Mutex<(Option<bool>, [u64; 2])>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +115,18 @@ impl Metrics {
             .get(state.as_str())
             .copied()
             .unwrap_or_default()
+    }
+
+    /// The trunk answered an OPTIONS keep-alive, or did not.
+    pub fn trunk_answered(&self, up: bool) {
+        let mut trunk = self.trunk.lock();
+        trunk.0 = Some(up);
+        trunk.1[usize::from(up)] += 1;
+    }
+
+    /// The trunk's last answer to an OPTIONS, when it is asked.
+    pub fn trunk_up(&self) -> Option<bool> {
+        self.trunk.lock().0
     }
 
     /// A packet or connection from outside the allowed networks was dropped.
@@ -203,6 +217,15 @@ impl Metrics {
             "gauge",
             u64::from(self.registered() == Registered::Yes),
         );
+        let (trunk_up, asked) = *self.trunk.lock();
+        if let Some(up) = trunk_up {
+            metric(
+                "vox_sip_trunk_up",
+                "1 while the trunk answers the gateway's OPTIONS keep-alive.",
+                "gauge",
+                u64::from(up),
+            );
+        }
         let rtp = self.rtp.lock().clone();
         metric(
             "vox_sip_rtp_received_packets_total",
@@ -242,6 +265,13 @@ impl Metrics {
                 "vox_sip_registrations_total{{outcome=\"{outcome}\"}} {count}"
             );
         }
+        if trunk_up.is_some() {
+            let _ = writeln!(
+                out,
+                "# HELP vox_sip_trunk_options_total OPTIONS keep-alives sent to the trunk, by outcome.\n# TYPE vox_sip_trunk_options_total counter\nvox_sip_trunk_options_total{{outcome=\"answered\"}} {}\nvox_sip_trunk_options_total{{outcome=\"unanswered\"}} {}",
+                asked[1], asked[0]
+            );
+        }
         let name = "vox_sip_rtp_jitter_ms";
         let _ = writeln!(
             out,
@@ -270,6 +300,7 @@ async fn health(State(metrics): State<Arc<Metrics>>) -> Response {
         "status": if draining { "draining" } else { "ok" },
         "calls_up": metrics.calls_up(),
         "registration": metrics.registered().as_str(),
+        "trunk": metrics.trunk_up().map(|up| if up { "up" } else { "down" }),
     });
     let code = if draining {
         StatusCode::SERVICE_UNAVAILABLE

@@ -44,23 +44,29 @@ impl std::fmt::Debug for RegisterConfig {
     }
 }
 
-/// Why a registration cannot start.
+/// A trunk address that is not a SIP `host[:port]`.
 #[derive(Debug, thiserror::Error)]
-#[error("the registrar {registrar:?} is not a SIP host[:port]: {detail}")]
-pub struct RegisterError {
-    pub registrar: String,
+#[error("the trunk address {address:?} is not a SIP host[:port]: {detail}")]
+pub struct AddressError {
+    pub address: String,
     pub detail: String,
 }
 
+/// A trunk's URI: `sip:host[:port]`, with `;transport=tcp` over TCP.
+pub fn trunk_uri(address: &str, tcp: bool) -> Result<rsipstack::sip::Uri, AddressError> {
+    let transport = if tcp { ";transport=tcp" } else { "" };
+    rsipstack::sip::Uri::try_from(format!("sip:{address}{transport}").as_str()).map_err(|e| {
+        AddressError {
+            address: address.to_owned(),
+            detail: e.to_string(),
+        }
+    })
+}
+
 impl RegisterConfig {
-    /// The registrar's URI: `sip:host[:port]`, with `;transport=tcp` over TCP.
-    pub fn server(&self) -> Result<rsipstack::sip::Uri, RegisterError> {
-        let transport = if self.tcp { ";transport=tcp" } else { "" };
-        rsipstack::sip::Uri::try_from(format!("sip:{}{transport}", self.registrar).as_str())
-            .map_err(|e| RegisterError {
-                registrar: self.registrar.clone(),
-                detail: e.to_string(),
-            })
+    /// The registrar's URI.
+    pub fn server(&self) -> Result<rsipstack::sip::Uri, AddressError> {
+        trunk_uri(&self.registrar, self.tcp)
     }
 }
 

@@ -102,6 +102,11 @@ pub struct SippServer {
 
 impl SippServer {
     pub fn start(scenario: &str) -> Result<Self, String> {
+        Self::start_with(scenario, &[])
+    }
+
+    /// `start` with more of SIPp's options (`-m 2` for two calls).
+    pub fn start_with(scenario: &str, options: &[&str]) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         // A port free on UDP now; SIPp binds it a moment later.
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -113,6 +118,7 @@ impl SippServer {
             .arg(scenario_file(scenario))
             .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
             .args(COMMON)
+            .args(options)
             .current_dir(dir.path())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

@@ -65,13 +65,9 @@ async fn exchange(socket: &UdpSocket, to: std::net::SocketAddr, datagram: &[u8])
 async fn malformed_sip_is_refused_with_the_right_status_and_never_takes_the_gateway_down() {
     let gateway = Gateway::start(
         GatewayConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tcp: true,
-            rtp_bind: "127.0.0.1".parse().unwrap(),
             rtp_ports: 30_000..=30_099,
-            external_ip: None,
             rtp_timeout: Duration::from_secs(5),
-            jitter_depth: 3,
+            ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
         },
         std::sync::Arc::new(Nowhere),
     )

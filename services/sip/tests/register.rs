@@ -1,7 +1,8 @@
 //! The gateway registers with a trunk's registrar (SIPp, `tests/sipp/registrar.xml`): each digest
 //! challenge answered with the trunk's credentials (SIPp's `verifyauth` checks the digest), the
 //! registration refreshed before it expires, and unregistered at shutdown; a wrong password is
-//! refused, and `/metrics` says so. A registered trunk's calls are routed by their To header.
+//! refused, and `/metrics` says so. A registered trunk's calls are routed by their To header. A
+//! trunk vox does not register with is asked with OPTIONS whether it is there.
 
 use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
 use sip::media::{Ended, MediaStats};
@@ -98,4 +99,42 @@ async fn a_wrong_password_is_refused_and_the_metrics_say_so() {
         "{text}"
     );
     assert_eq!(metrics.registrations(Registered::Yes), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_not_registered_with_is_asked_with_options_and_shown_up_or_down() {
+    let trunk = SippServer::start_with("options", &["-m", "2"]).unwrap();
+    let gateway = Gateway::start(
+        GatewayConfig::new("127.0.0.1:0".parse().unwrap()),
+        Arc::new(Nowhere::default()),
+    )
+    .await
+    .unwrap();
+    let metrics = gateway.metrics();
+    assert_eq!(metrics.trunk_up(), None);
+    gateway
+        .keep_alive(&trunk.addr.to_string(), false, Duration::from_millis(300))
+        .unwrap();
+    // SIPp's run ends once it has answered two.
+    trunk.finish().await.unwrap();
+    assert_eq!(metrics.trunk_up(), Some(true));
+    assert!(
+        metrics
+            .prometheus()
+            .contains("vox_sip_trunk_options_total{outcome=\"answered\"} 2\n")
+    );
+    // A trunk that answers nothing (a socket that never replies) is down.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    gateway
+        .keep_alive(
+            &silent.local_addr().unwrap().to_string(),
+            false,
+            Duration::from_millis(300),
+        )
+        .unwrap();
+    until("the silent trunk is down", || {
+        metrics.trunk_up() == Some(false)
+    })
+    .await;
+    assert!(metrics.prometheus().contains("vox_sip_trunk_up 0\n"));
 }

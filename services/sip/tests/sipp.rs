@@ -61,13 +61,9 @@ async fn sipp_calls_in_and_is_answered_refused_or_cancelled_as_sip_says() {
     });
     let gateway = Gateway::start(
         GatewayConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tcp: true,
-            rtp_bind: "127.0.0.1".parse().unwrap(),
             rtp_ports: 20_000..=29_999,
-            external_ip: None,
             rtp_timeout: Duration::from_secs(10),
-            jitter_depth: 3,
+            ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
         },
         edge.clone(),
     )
