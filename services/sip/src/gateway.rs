@@ -113,7 +113,7 @@ pub struct Gateway {
     /// Where SIP is answered (the port chosen when `listen` asked for 0).
     pub sip_addr: SocketAddr,
     cancel: CancellationToken,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -131,17 +131,17 @@ impl Drop for Gateway {
     }
 }
 
-struct Shared {
-    config: GatewayConfig,
-    ports: crate::ports::Ports,
+pub(crate) struct Shared {
+    pub(crate) config: GatewayConfig,
+    pub(crate) ports: crate::ports::Ports,
     router: Arc<dyn Router>,
-    dialogs: Arc<DialogLayer>,
-    contact: rsipstack::sip::Uri,
-    metrics: Arc<Metrics>,
+    pub(crate) dialogs: Arc<DialogLayer>,
+    pub(crate) contact: rsipstack::sip::Uri,
+    pub(crate) metrics: Arc<Metrics>,
     /// Ends every live call (with a BYE): the end of a shutdown's grace.
-    hang_up: CancellationToken,
+    pub(crate) hang_up: CancellationToken,
     /// Told at every call's end, for `drained`.
-    call_over: tokio::sync::Notify,
+    pub(crate) call_over: tokio::sync::Notify,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     /// The registration's task and what stops it (unregistering).
     registration: parking_lot::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
@@ -542,6 +542,22 @@ async fn invite(
         return;
     }
     shared.metrics.responded(200);
+    let (ended, stats) = bridge_call(&shared, pair, negotiated, routed, &over, &id).await;
+    tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
+    shared.router.ended(&call, &ended, &stats).await;
+}
+
+/// An answered call (inbound or outbound): its RTP bridged to the worker at `routed` until the
+/// other side's BYE (`over`), the worker's end, a silent phone or a shutdown's grace; then vox's
+/// BYE unless the other side ended the dialog. Counted as up meanwhile.
+pub(crate) async fn bridge_call(
+    shared: &Shared,
+    pair: crate::ports::Pair,
+    negotiated: crate::sdp::Negotiated,
+    routed: Routed,
+    over: &CancellationToken,
+    id: &DialogId,
+) -> (Ended, MediaStats) {
     shared.metrics.call_up();
     let config = LegConfig {
         negotiated,
@@ -549,7 +565,6 @@ async fn invite(
         jitter_depth: shared.config.jitter_depth,
         rtcp_interval: Duration::from_secs(5),
     };
-    // The caller's BYE or CANCEL, or the end of a shutdown's grace.
     let hung_up = {
         let (over, hang_up) = (over.clone(), shared.hang_up.clone());
         async move {
@@ -559,23 +574,15 @@ async fn invite(
             }
         }
     };
-    let (ended, stats) = media::bridge(
-        pair,
-        config,
-        &routed.media_url,
-        routed.parameters.clone(),
-        hung_up,
-    )
-    .await;
-    tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
-    // Unless the caller ended the dialog, vox ends it.
+    let (ended, stats) =
+        media::bridge(pair, config, &routed.media_url, routed.parameters, hung_up).await;
     if !over.is_cancelled() {
-        if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(&id) {
+        if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(id) {
             let _ = dialog.bye().await;
         }
-        shared.dialogs.remove_dialog(&id);
+        shared.dialogs.remove_dialog(id);
     }
     shared.metrics.call_ended(&stats);
     shared.call_over.notify_waiters();
-    shared.router.ended(&call, &ended, &stats).await;
+    (ended, stats)
 }

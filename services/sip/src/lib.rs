@@ -9,7 +9,8 @@
 //! SIP endpoint (rsipstack) that answers INVITEs where a `Router` says and bridges them; `edge`
 //! is the `Router` over the Backend's telephony edge and `metrics` what `vox sip` serves on
 //! `/health` and `/metrics`; `register` keeps the gateway registered with a trunk that wants it,
-//! and `keepalive` asks one that does not whether it is there.
+//! and `keepalive` asks one that does not whether it is there. `outbound` places calls through
+//! a trunk.
 
 pub mod dtmf;
 pub mod edge;
@@ -18,6 +19,7 @@ pub mod jitter;
 mod keepalive;
 pub mod media;
 pub mod metrics;
+pub mod outbound;
 pub mod ports;
 pub mod register;
 pub mod rtcp;

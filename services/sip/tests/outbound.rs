@@ -1,0 +1,239 @@
+//! Outbound calls through a trunk, SIPp as the callee behind it: rung with early media (183 with
+//! SDP), answered with the caller ID in P-Asserted-Identity and bridged to a worker until vox's
+//! BYE; busy (486); challenged 401 (the digest checked by SIPp's `verifyauth`) with the right and
+//! a wrong password, and 407 by a proxy; and cancelled when it rings past its timeout (487).
+
+mod support;
+
+use parking_lot::Mutex;
+use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
+use sip::media::{Ended, MediaStats};
+use sip::outbound::{Dial, Outbound, OutboundTrunk, Progress};
+use sip::testing::SippServer;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The telephony edge's part: notes the progress, gives an answered call a worker that greets
+/// and ends the call after a moment.
+#[derive(Default)]
+struct Edge {
+    progress: Mutex<Vec<Progress>>,
+    ended: Mutex<Vec<Ended>>,
+}
+
+#[async_trait::async_trait]
+impl Outbound for Edge {
+    async fn progress(&self, _: &Dial, _: &str, progress: Progress) {
+        self.progress.lock().push(progress);
+    }
+
+    async fn answered(&self, _: &Dial, _: &str) -> Result<Routed, Refusal> {
+        let (media_url, _, _) = support::worker(1600, Some(Duration::from_millis(600))).await;
+        Ok(Routed {
+            media_url,
+            parameters: serde_json::json!({}),
+        })
+    }
+
+    async fn ended(&self, _: &Dial, _: &str, ended: &Ended, _: &MediaStats) {
+        self.ended.lock().push(ended.clone());
+    }
+}
+
+/// Inbound calls are not part of these tests.
+struct NoInbound;
+
+#[async_trait::async_trait]
+impl Router for NoInbound {
+    async fn route(&self, _: &IncomingCall) -> Result<Routed, Refusal> {
+        Err(Refusal {
+            code: 404,
+            reason: "no inbound call expected".into(),
+        })
+    }
+
+    async fn ended(&self, _: &IncomingCall, _: &Ended, _: &MediaStats) {}
+}
+
+async fn gateway(ports: std::ops::RangeInclusive<u16>) -> Gateway {
+    let config = GatewayConfig {
+        rtp_ports: ports,
+        rtp_timeout: Duration::from_secs(10),
+        ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
+    };
+    Gateway::start(config, Arc::new(NoInbound)).await.unwrap()
+}
+
+fn trunk(callee: &SippServer, password: Option<&str>) -> OutboundTrunk {
+    OutboundTrunk {
+        address: callee.addr.to_string(),
+        tcp: false,
+        username: password.map(|_| "vox".to_owned()),
+        password: password.unwrap_or("-").to_owned(),
+    }
+}
+
+fn dial(ring_timeout: Duration) -> Dial {
+    Dial {
+        to: "+14155550100".into(),
+        caller_id: "+14155550142".into(),
+        ring_timeout,
+    }
+}
+
+/// Waits (up to 10 s) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_call_rings_is_answered_bridged_and_ended_with_voxs_bye() {
+    let gateway = gateway(33_000..=33_199).await;
+    let callee = SippServer::start("callee").unwrap();
+    let edge = Arc::new(Edge::default());
+    let id = gateway
+        .dial(
+            &trunk(&callee, None),
+            dial(Duration::from_secs(10)),
+            edge.clone(),
+        )
+        .await
+        .unwrap();
+    assert!(id.ends_with("@vox"), "{id}");
+    // SIPp checks the P-Asserted-Identity and answers vox's BYE.
+    callee.finish().await.unwrap();
+    until("the call ended", || !edge.ended.lock().is_empty()).await;
+    assert_eq!(
+        *edge.progress.lock(),
+        [Progress::Ringing { early_media: true }, Progress::Answered]
+    );
+    assert!(matches!(edge.ended.lock()[0], Ended::Worker(_)));
+    let metrics = gateway.metrics();
+    assert!(metrics.prometheus().contains("vox_sip_calls_total 1\n"));
+    assert_eq!(metrics.calls_up(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_callee_is_reported_with_its_status() {
+    let gateway = gateway(33_200..=33_399).await;
+    let callee = SippServer::start("busy").unwrap();
+    let edge = Arc::new(Edge::default());
+    gateway
+        .dial(
+            &trunk(&callee, None),
+            dial(Duration::from_secs(10)),
+            edge.clone(),
+        )
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the failure is reported", || {
+        !edge.progress.lock().is_empty()
+    })
+    .await;
+    assert!(
+        matches!(
+            edge.progress.lock()[..],
+            [Progress::Failed { code: 486, .. }]
+        ),
+        "{:?}",
+        edge.progress.lock()
+    );
+    assert!(edge.ended.lock().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_challenges_gets_the_digest_and_a_wrong_password_is_refused() {
+    let gateway = gateway(33_400..=33_599).await;
+    let callee = SippServer::start("challenged_callee").unwrap();
+    let edge = Arc::new(Edge::default());
+    gateway
+        .dial(
+            &trunk(&callee, Some("trunk-password")),
+            dial(Duration::from_secs(10)),
+            edge.clone(),
+        )
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the call ended", || !edge.ended.lock().is_empty()).await;
+    assert!(edge.progress.lock().contains(&Progress::Answered));
+
+    let callee = SippServer::start("challenged_callee").unwrap();
+    let refused = Arc::new(Edge::default());
+    gateway
+        .dial(
+            &trunk(&callee, Some("not-the-password")),
+            dial(Duration::from_secs(10)),
+            refused.clone(),
+        )
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the refusal is reported", || {
+        !refused.progress.lock().is_empty()
+    })
+    .await;
+    assert!(
+        matches!(
+            refused.progress.lock()[..],
+            [Progress::Failed { code: 403, .. }]
+        ),
+        "{:?}",
+        refused.progress.lock()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_challenges_407_gets_the_digest_in_proxy_authorization() {
+    let gateway = gateway(33_800..=33_999).await;
+    let callee = SippServer::start("proxy_challenged_callee").unwrap();
+    let edge = Arc::new(Edge::default());
+    gateway
+        .dial(
+            &trunk(&callee, Some("trunk-password")),
+            dial(Duration::from_secs(10)),
+            edge.clone(),
+        )
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the call ended", || !edge.ended.lock().is_empty()).await;
+    assert!(edge.progress.lock().contains(&Progress::Answered));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ringing_past_its_timeout_is_cancelled() {
+    let gateway = gateway(33_600..=33_799).await;
+    let callee = SippServer::start("ringing").unwrap();
+    let edge = Arc::new(Edge::default());
+    gateway
+        .dial(
+            &trunk(&callee, None),
+            dial(Duration::from_secs(1)),
+            edge.clone(),
+        )
+        .await
+        .unwrap();
+    // SIPp's run passes once the CANCEL came and its 487 was ACKed.
+    callee.finish().await.unwrap();
+    until("the failure is reported", || {
+        edge.progress.lock().len() == 2
+    })
+    .await;
+    assert!(
+        matches!(
+            edge.progress.lock()[..],
+            [
+                Progress::Ringing { early_media: false },
+                Progress::Failed { code: 487, .. }
+            ]
+        ),
+        "{:?}",
+        edge.progress.lock()
+    );
+}
