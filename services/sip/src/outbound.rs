@@ -1,4 +1,4 @@
-//! Outbound calls through a trunk: the INVITE, its digest challenge, ringing, the answer, the bridge.
+//! Outbound calls through a trunk: the INVITE, its digest challenge, ringing, the answer, a bridge.
 //!
 //! `Gateway::dial` places one call: an INVITE to `sip:NUMBER@TRUNK` with vox's offer (PCMU, PCMA,
 //! telephone-events) on a fresh RTP port, the caller ID in From and in P-Asserted-Identity (RFC
