@@ -138,15 +138,10 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_
         })
         .unwrap();
     let metrics = gateway.metrics();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while metrics.registrations(Registered::Yes) < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never registered and refreshed: {}",
-            metrics.prometheus()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sip::testing::until("registered and refreshed", || {
+        metrics.registrations(Registered::Yes) >= 2
+    })
+    .await;
     gateway.shutdown(Duration::ZERO).await;
     registrar.finish().await.unwrap();
 }

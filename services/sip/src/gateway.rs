@@ -521,13 +521,7 @@ async fn invite(
             return;
         }
     };
-    let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or_default();
-    let local = Local {
-        address: shared.config.external_ip.unwrap_or(shared.config.rtp_bind),
-        port,
-        session_id: rand::random::<u32>().into(),
-        version: 1,
-    };
+    let local = shared.local(&pair);
     let (answer, negotiated) = match sdp::answer(&offer, &local) {
         Ok(answered) => answered,
         Err(error) => {
@@ -545,6 +539,18 @@ async fn invite(
     let (ended, stats) = bridge_call(&shared, pair, negotiated, routed, &over, &id).await;
     tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
     shared.router.ended(&call, &ended, &stats).await;
+}
+
+impl Shared {
+    /// This side of a call's SDP: the external address (else the RTP one) and `pair`'s port.
+    pub(crate) fn local(&self, pair: &crate::ports::Pair) -> Local {
+        Local {
+            address: self.config.external_ip.unwrap_or(self.config.rtp_bind),
+            port: pair.rtp.local_addr().map(|a| a.port()).unwrap_or_default(),
+            session_id: rand::random::<u32>().into(),
+            version: 1,
+        }
+    }
 }
 
 /// An answered call (inbound or outbound): its RTP bridged to the worker at `routed` until the

@@ -10,7 +10,7 @@
 
 use crate::gateway::{Gateway, Refusal, Routed};
 use crate::media::{Ended, MediaStats};
-use crate::sdp::{self, Direction, Local};
+use crate::sdp::{self, Direction};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{Dialog, DialogState};
 use rsipstack::dialog::invitation::InviteOption;
@@ -95,13 +95,7 @@ impl Gateway {
         let shared = self.shared.clone();
         let trunk_uri = crate::register::trunk_uri(&trunk.address, trunk.tcp)?;
         let pair = shared.ports.open().await.map_err(|_| DialError::NoPort)?;
-        let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or_default();
-        let local = Local {
-            address: shared.config.external_ip.unwrap_or(shared.config.rtp_bind),
-            port,
-            session_id: rand::random::<u32>().into(),
-            version: 1,
-        };
+        let local = shared.local(&pair);
         let host = shared.contact.host_with_port.clone();
         let user = |user: &str| rsipstack::sip::Uri {
             auth: Some(rsipstack::sip::Auth {

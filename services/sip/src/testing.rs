@@ -141,3 +141,12 @@ impl SippServer {
         verdict(&output, self.dir.path())
     }
 }
+
+/// Waits up to 10 s for `done` to hold, looking every 20 ms; panics naming `what` if it never does.
+pub async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -8,6 +8,7 @@ mod support;
 use parking_lot::Mutex;
 use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
 use sip::media::{Ended, MediaStats};
+use sip::testing::until;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,15 +44,6 @@ async fn gateway(ports: std::ops::RangeInclusive<u16>) -> (Gateway, Arc<Workers>
     };
     let gateway = Gateway::start(config, workers.clone()).await.unwrap();
     (gateway, workers)
-}
-
-/// Waits (up to 10 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
 use sip::media::{Ended, MediaStats};
 use sip::outbound::{Dial, Outbound, OutboundTrunk, Progress};
-use sip::testing::SippServer;
+use sip::testing::{SippServer, until};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,31 +81,29 @@ fn dial(ring_timeout: Duration) -> Dial {
     }
 }
 
-/// Waits (up to 10 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Dials SIPp playing `scenario` behind a trunk (with `password`, a digest for "vox"), waits for
+/// SIPp's run to pass, and gives what the edge heard.
+async fn call(
+    gateway: &Gateway,
+    scenario: &str,
+    password: Option<&str>,
+    ring_timeout: Duration,
+) -> Arc<Edge> {
+    let callee = SippServer::start(scenario).unwrap();
+    let edge = Arc::new(Edge::default());
+    gateway
+        .dial(&trunk(&callee, password), dial(ring_timeout), edge.clone())
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    edge
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outbound_call_rings_is_answered_bridged_and_ended_with_voxs_bye() {
     let gateway = gateway(33_000..=33_199).await;
-    let callee = SippServer::start("callee").unwrap();
-    let edge = Arc::new(Edge::default());
-    let id = gateway
-        .dial(
-            &trunk(&callee, None),
-            dial(Duration::from_secs(10)),
-            edge.clone(),
-        )
-        .await
-        .unwrap();
-    assert!(id.ends_with("@vox"), "{id}");
     // SIPp checks the P-Asserted-Identity and answers vox's BYE.
-    callee.finish().await.unwrap();
+    let edge = call(&gateway, "callee", None, Duration::from_secs(10)).await;
     until("the call ended", || !edge.ended.lock().is_empty()).await;
     assert_eq!(
         *edge.progress.lock(),
@@ -117,91 +115,59 @@ async fn an_outbound_call_rings_is_answered_bridged_and_ended_with_voxs_bye() {
     assert_eq!(metrics.calls_up(), 0);
 }
 
+/// Waits for the one progress a failed call reports, and gives its status.
+async fn failed(edge: &Edge) -> u16 {
+    until("the failure is reported", || {
+        edge.progress
+            .lock()
+            .iter()
+            .any(|p| matches!(p, Progress::Failed { .. }))
+    })
+    .await;
+    let progress = edge.progress.lock();
+    match progress.last() {
+        Some(Progress::Failed { code, .. }) => *code,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_callee_is_reported_with_its_status() {
     let gateway = gateway(33_200..=33_399).await;
-    let callee = SippServer::start("busy").unwrap();
-    let edge = Arc::new(Edge::default());
-    gateway
-        .dial(
-            &trunk(&callee, None),
-            dial(Duration::from_secs(10)),
-            edge.clone(),
-        )
-        .await
-        .unwrap();
-    callee.finish().await.unwrap();
-    until("the failure is reported", || {
-        !edge.progress.lock().is_empty()
-    })
-    .await;
-    assert!(
-        matches!(
-            edge.progress.lock()[..],
-            [Progress::Failed { code: 486, .. }]
-        ),
-        "{:?}",
-        edge.progress.lock()
-    );
+    let edge = call(&gateway, "busy", None, Duration::from_secs(10)).await;
+    assert_eq!(failed(&edge).await, 486);
+    assert_eq!(edge.progress.lock().len(), 1);
     assert!(edge.ended.lock().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trunk_that_challenges_gets_the_digest_and_a_wrong_password_is_refused() {
     let gateway = gateway(33_400..=33_599).await;
-    let callee = SippServer::start("challenged_callee").unwrap();
-    let edge = Arc::new(Edge::default());
-    gateway
-        .dial(
-            &trunk(&callee, Some("trunk-password")),
-            dial(Duration::from_secs(10)),
-            edge.clone(),
-        )
-        .await
-        .unwrap();
-    callee.finish().await.unwrap();
+    let ring = Duration::from_secs(10);
+    let edge = call(&gateway, "challenged_callee", Some("trunk-password"), ring).await;
     until("the call ended", || !edge.ended.lock().is_empty()).await;
     assert!(edge.progress.lock().contains(&Progress::Answered));
-
-    let callee = SippServer::start("challenged_callee").unwrap();
-    let refused = Arc::new(Edge::default());
-    gateway
-        .dial(
-            &trunk(&callee, Some("not-the-password")),
-            dial(Duration::from_secs(10)),
-            refused.clone(),
-        )
-        .await
-        .unwrap();
-    callee.finish().await.unwrap();
-    until("the refusal is reported", || {
-        !refused.progress.lock().is_empty()
-    })
+    let refused = call(
+        &gateway,
+        "challenged_callee",
+        Some("not-the-password"),
+        ring,
+    )
     .await;
-    assert!(
-        matches!(
-            refused.progress.lock()[..],
-            [Progress::Failed { code: 403, .. }]
-        ),
-        "{:?}",
-        refused.progress.lock()
-    );
+    assert_eq!(failed(&refused).await, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_that_challenges_407_gets_the_digest_in_proxy_authorization() {
     let gateway = gateway(33_800..=33_999).await;
-    let callee = SippServer::start("proxy_challenged_callee").unwrap();
-    let edge = Arc::new(Edge::default());
-    gateway
-        .dial(
-            &trunk(&callee, Some("trunk-password")),
-            dial(Duration::from_secs(10)),
-            edge.clone(),
-        )
-        .await
-        .unwrap();
-    callee.finish().await.unwrap();
+    let ring = Duration::from_secs(10);
+    let edge = call(
+        &gateway,
+        "proxy_challenged_callee",
+        Some("trunk-password"),
+        ring,
+    )
+    .await;
     until("the call ended", || !edge.ended.lock().is_empty()).await;
     assert!(edge.progress.lock().contains(&Progress::Answered));
 }
@@ -209,31 +175,11 @@ async fn a_proxy_that_challenges_407_gets_the_digest_in_proxy_authorization() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_ringing_past_its_timeout_is_cancelled() {
     let gateway = gateway(33_600..=33_799).await;
-    let callee = SippServer::start("ringing").unwrap();
-    let edge = Arc::new(Edge::default());
-    gateway
-        .dial(
-            &trunk(&callee, None),
-            dial(Duration::from_secs(1)),
-            edge.clone(),
-        )
-        .await
-        .unwrap();
     // SIPp's run passes once the CANCEL came and its 487 was ACKed.
-    callee.finish().await.unwrap();
-    until("the failure is reported", || {
-        edge.progress.lock().len() == 2
-    })
-    .await;
-    assert!(
-        matches!(
-            edge.progress.lock()[..],
-            [
-                Progress::Ringing { early_media: false },
-                Progress::Failed { code: 487, .. }
-            ]
-        ),
-        "{:?}",
-        edge.progress.lock()
+    let edge = call(&gateway, "ringing", None, Duration::from_secs(1)).await;
+    assert_eq!(failed(&edge).await, 487);
+    assert_eq!(
+        edge.progress.lock()[0],
+        Progress::Ringing { early_media: false }
     );
 }

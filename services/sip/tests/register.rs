@@ -8,7 +8,7 @@ use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router
 use sip::media::{Ended, MediaStats};
 use sip::metrics::Registered;
 use sip::register::RegisterConfig;
-use sip::testing::SippServer;
+use sip::testing::{SippServer, until};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,15 +52,6 @@ async fn registering(password: &str) -> (Gateway, SippServer, Arc<Nowhere>) {
         })
         .unwrap();
     (gateway, registrar, router)
-}
-
-/// Waits (up to 10 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
