@@ -10,6 +10,18 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
+/// `full` meets `requirement`; leaving out any one of `needed` fails it naming that setting.
+fn each_one_missing_is_named(full: &[(&str, &str)], requirement: Requirement, needed: &[&str]) {
+    for missing in needed {
+        let partial: Vec<_> = full.iter().copied().filter(|(k, _)| k != missing).collect();
+        let error = Settings::load(&env(&partial), None)
+            .unwrap()
+            .require(requirement)
+            .unwrap_err();
+        assert_eq!(error.setting, *missing, "{error}");
+    }
+}
+
 #[test]
 fn defaults_describe_the_embedded_platform() {
     let settings = Settings::load(&env(&[]), None).unwrap();
@@ -49,18 +61,11 @@ fn the_dialler_needs_the_fleet_secret_and_the_fleet_urls() {
     let settings = Settings::load(&env(&full), None).unwrap();
     settings.require(Requirement::Dialler).unwrap();
     assert_eq!(settings.fleet_urls.len(), 2);
-    for missing in ["VOXCORE_SECRET", "FLEET_URLS"] {
-        let partial: Vec<_> = full
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != missing)
-            .collect();
-        let error = Settings::load(&env(&partial), None)
-            .unwrap()
-            .require(Requirement::Dialler)
-            .unwrap_err();
-        assert_eq!(error.setting, missing, "{error}");
-    }
+    each_one_missing_is_named(
+        &full,
+        Requirement::Dialler,
+        &["VOXCORE_SECRET", "FLEET_URLS"],
+    );
 }
 
 #[test]
@@ -80,18 +85,11 @@ fn a_fleet_worker_needs_its_secret_the_backend_and_somewhere_to_listen() {
     assert_eq!(settings.voxcore_fleet_sockets.len(), 2);
     assert_eq!(settings.provider_keys.len(), 1);
     assert_eq!(settings.provider_keys[0].0, "openai");
-    for missing in ["VOXCORE_SECRET", "VOXBRIDGE_URL", "VOXCORE_SOCKET"] {
-        let partial: Vec<_> = full
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != missing)
-            .collect();
-        let error = Settings::load(&env(&partial), None)
-            .unwrap()
-            .require(Requirement::Core)
-            .unwrap_err();
-        assert_eq!(error.setting, missing, "{error}");
-    }
+    each_one_missing_is_named(
+        &full,
+        Requirement::Core,
+        &["VOXCORE_SECRET", "VOXBRIDGE_URL", "VOXCORE_SOCKET"],
+    );
     let error = Settings::load(&env(&[("VOXCORE_DRAIN_SECONDS", "soon")]), None).unwrap_err();
     assert_eq!(error.setting, "VOXCORE_DRAIN_SECONDS");
 }
@@ -230,16 +228,9 @@ fn vox_sip_needs_its_trunk_account_the_fleet_secret_and_the_backend() {
         .unwrap()
         .require(Requirement::Sip)
         .unwrap();
-    for missing in ["VOX_SIP_ACCOUNT", "VOXCORE_SECRET", "VOXBRIDGE_URL"] {
-        let partial: Vec<_> = full
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != missing)
-            .collect();
-        let error = Settings::load(&env(&partial), None)
-            .unwrap()
-            .require(Requirement::Sip)
-            .unwrap_err();
-        assert_eq!(error.setting, missing, "{error}");
-    }
+    each_one_missing_is_named(
+        &full,
+        Requirement::Sip,
+        &["VOX_SIP_ACCOUNT", "VOXCORE_SECRET", "VOXBRIDGE_URL"],
+    );
 }
