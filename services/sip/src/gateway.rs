@@ -23,6 +23,7 @@ use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{
     SipConnection, TransportLayer, tcp_listener::TcpListenerConnection, udp::UdpConnection,
 };
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +149,8 @@ pub(crate) struct Shared {
     /// The user vox registered as: a registered trunk's INVITE names it in the Request-URI and
     /// the dialled number in To.
     registered_user: parking_lot::Mutex<Option<String>>,
+    /// Each bridged call's media as last agreed, by dialog id, for new offers in the call.
+    pub(crate) sessions: parking_lot::Mutex<HashMap<String, crate::reoffer::Session>>,
 }
 
 impl Gateway {
@@ -228,6 +231,7 @@ impl Gateway {
             endpoint: endpoint.inner.clone(),
             registration: parking_lot::Mutex::new(None),
             registered_user: parking_lot::Mutex::new(None),
+            sessions: parking_lot::Mutex::new(HashMap::new()),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -236,7 +240,7 @@ impl Gateway {
                 () = serving.cancelled() => {}
             }
         });
-        tokio::spawn(forget_ended(shared.clone(), states));
+        tokio::spawn(follow_dialogs(shared.clone(), states));
         tokio::spawn(answer(shared.clone(), incoming, states_tx, cancel.clone()));
         Ok(Self {
             sip_addr,
@@ -342,16 +346,52 @@ impl Gateway {
     }
 }
 
-/// Removes terminated dialogs, which cancels their calls' tokens (ending their media).
-async fn forget_ended(
+/// Follows dialogs: a new offer in a call is answered (`reoffered`), a terminated dialog is
+/// removed, which cancels its call's token (ending its media).
+pub(crate) async fn follow_dialogs(
     shared: Arc<Shared>,
     mut states: rsipstack::dialog::dialog::DialogStateReceiver,
 ) {
     while let Some(state) = states.recv().await {
-        if let DialogState::Terminated(id, reason) = state {
-            tracing::debug!(%id, ?reason, "dialog over");
-            shared.dialogs.remove_dialog(&id);
+        match state {
+            DialogState::Terminated(id, reason) => {
+                tracing::debug!(%id, ?reason, "dialog over");
+                shared.dialogs.remove_dialog(&id);
+            }
+            DialogState::Updated(id, request, handle) => {
+                tokio::spawn(reoffered(shared.clone(), id, request, handle));
+            }
+            _ => {}
         }
+    }
+}
+
+/// A re-INVITE or UPDATE in a call: answered on the call's codec (`reoffer::reanswer`), or
+/// refused with the reason; one before the call is bridged is 491 Request Pending (RFC 3261 §14.2).
+async fn reoffered(
+    shared: Arc<Shared>,
+    id: DialogId,
+    request: rsipstack::sip::Request,
+    handle: rsipstack::dialog::dialog::TransactionHandle,
+) {
+    let answered = match shared.sessions.lock().get_mut(&id.to_string()) {
+        Some(session) => crate::reoffer::reanswer(session, &request.body),
+        None => Err((491, "the call is not bridged yet".to_owned())),
+    };
+    let sent = match answered {
+        Ok(sdp) => {
+            let headers = vec![Header::ContentType("application/sdp".into())];
+            handle
+                .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
+                .await
+        }
+        Err((code, reason)) => {
+            tracing::info!(%id, code, %reason, method = %request.method, "refused a new offer in a call");
+            handle.reply(StatusCode::from(code)).await
+        }
+    };
+    if sent.is_err() {
+        tracing::debug!(%id, "the new offer's transaction was gone before its answer");
     }
 }
 
@@ -536,6 +576,13 @@ async fn invite(
         return;
     }
     shared.metrics.responded(200);
+    shared.sessions.lock().insert(
+        id.to_string(),
+        crate::reoffer::Session {
+            local,
+            negotiated: negotiated.clone(),
+        },
+    );
     let (ended, stats) = bridge_call(&shared, pair, negotiated, routed, &over, &id).await;
     tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
     shared.router.ended(&call, &ended, &stats).await;
@@ -588,6 +635,7 @@ pub(crate) async fn bridge_call(
         }
         shared.dialogs.remove_dialog(id);
     }
+    shared.sessions.lock().remove(&id.to_string());
     shared.metrics.call_ended(&stats);
     shared.call_over.notify_waiters();
     (ended, stats)

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod register;
+mod reoffer;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

@@ -137,24 +137,19 @@ impl Gateway {
             .map_err(|e| DialError::Invite(e.to_string()))?;
         // Ringing as it comes; a terminated dialog leaves the layer.
         {
-            let (outbound, dial, id, dialogs) = (
-                outbound.clone(),
-                dial.clone(),
-                sip_call_id.clone(),
-                shared.dialogs.clone(),
-            );
+            let (outbound, dial, id) = (outbound.clone(), dial.clone(), sip_call_id.clone());
+            let (followed_tx, followed) = shared.dialogs.new_dialog_state_channel();
+            tokio::spawn(crate::gateway::follow_dialogs(shared.clone(), followed));
             tokio::spawn(async move {
                 while let Some(state) = states.recv().await {
-                    match state {
-                        DialogState::Early(_, response) => {
-                            let early_media = !response.body.is_empty();
-                            outbound
-                                .progress(&dial, &id, Progress::Ringing { early_media })
-                                .await;
-                        }
-                        DialogState::Terminated(dialog, _) => dialogs.remove_dialog(&dialog),
-                        _ => {}
+                    if let DialogState::Early(_, response) = &state {
+                        let early_media = !response.body.is_empty();
+                        outbound
+                            .progress(&dial, &id, Progress::Ringing { early_media })
+                            .await;
                     }
+                    // New offers and the end, as for every dialog.
+                    let _ = followed_tx.send(state);
                 }
             });
         }
@@ -239,6 +234,13 @@ impl Gateway {
                     return;
                 }
             };
+            shared.sessions.lock().insert(
+                dialog_id.to_string(),
+                crate::reoffer::Session {
+                    local: local.clone(),
+                    negotiated: negotiated.clone(),
+                },
+            );
             let (ended, stats) =
                 crate::gateway::bridge_call(&shared, pair, negotiated, routed, &over, &dialog_id)
                     .await;

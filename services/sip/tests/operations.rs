@@ -1,7 +1,7 @@
 //! The gateway's operations against SIPp: TCP beside UDP, every final response counted, a drain
 //! that refuses new INVITEs 503 with Retry-After while live calls finish, and a shutdown whose
 //! grace runs out hanging up the calls left, each with a BYE; SIP from outside the allowed networks
-//! dropped unanswered.
+//! dropped unanswered; a call held and resumed by re-INVITE.
 
 mod support;
 
@@ -150,4 +150,17 @@ async fn sip_from_outside_the_allowed_networks_is_dropped_unanswered() {
         .await
         .unwrap();
     assert_eq!(here.metrics().responses(200), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_held_and_resumed_by_reinvite_goes_on_and_an_offer_without_its_codec_is_refused() {
+    let (gateway, workers) = gateway(32_800..=32_999).await;
+    // The scenario checks the answers: recvonly to the hold, sendrecv to the resume, 488 to a
+    // G.729-only offer; then SIPp's BYE ends the call, which was never dropped.
+    sip::testing::sipp(gateway.sip_addr, "reinvite", NUMBER)
+        .await
+        .unwrap();
+    until("the call ended", || workers.ended.lock().len() == 1).await;
+    assert_eq!(*workers.ended.lock(), [Ended::HungUp]);
+    assert_eq!(gateway.metrics().responses(200), 1);
 }
