@@ -79,6 +79,8 @@ pub struct GatewayConfig {
     /// The networks SIP is taken from (the trunk's signalling addresses, its registrar's); packets
     /// and connections from anywhere else are dropped unanswered. `None`: from anywhere.
     pub allowed_sources: Option<egress::Allowed>,
+    /// The shortest session-timer interval accepted (RFC 4028's `Min-SE`).
+    pub min_session_expires: Duration,
 }
 
 impl GatewayConfig {
@@ -94,6 +96,7 @@ impl GatewayConfig {
             rtp_timeout: Duration::from_secs(30),
             jitter_depth: 3,
             allowed_sources: None,
+            min_session_expires: crate::timer::MIN_SESSION_EXPIRES,
         }
     }
 }
@@ -151,6 +154,8 @@ pub(crate) struct Shared {
     registered_user: parking_lot::Mutex<Option<String>>,
     /// Each bridged call's media as last agreed, by dialog id, for new offers in the call.
     pub(crate) sessions: parking_lot::Mutex<HashMap<String, crate::reoffer::Session>>,
+    /// Each call with a session timer: its interval and what its refreshes tell.
+    timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
 }
 
 impl Gateway {
@@ -232,6 +237,7 @@ impl Gateway {
             registration: parking_lot::Mutex::new(None),
             registered_user: parking_lot::Mutex::new(None),
             sessions: parking_lot::Mutex::new(HashMap::new()),
+            timers: parking_lot::Mutex::new(HashMap::new()),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -380,7 +386,12 @@ async fn reoffered(
     };
     let sent = match answered {
         Ok(sdp) => {
-            let headers = vec![Header::ContentType("application/sdp".into())];
+            let mut headers = vec![Header::ContentType("application/sdp".into())];
+            // A refresh of the session timer (RFC 4028 §9): agreed again, and the clock restarts.
+            if let Some((interval, refreshed)) = shared.timers.lock().get(&id.to_string()) {
+                headers.extend(crate::timer::agreed(*interval));
+                refreshed.notify_one();
+            }
             handle
                 .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
                 .await
@@ -506,6 +517,18 @@ async fn invite(
         let _ = tx.reply(StatusCode::NotAcceptableHere).await;
         return;
     }
+    let timer = match crate::timer::asked(&request, shared.config.min_session_expires) {
+        crate::timer::Asked::TooSmall => {
+            shared.metrics.responded(422);
+            let min_se = crate::timer::min_se(shared.config.min_session_expires);
+            let _ = tx
+                .reply_with(StatusCode::from(422), vec![min_se], None)
+                .await;
+            return;
+        }
+        crate::timer::Asked::Every(interval) => Some(interval),
+        crate::timer::Asked::None => None,
+    };
     let dialog = match shared.dialogs.get_or_create_server_invite(
         &tx,
         states,
@@ -570,7 +593,8 @@ async fn invite(
             return;
         }
     };
-    let headers = vec![Header::ContentType("application/sdp".into())];
+    let mut headers = vec![Header::ContentType("application/sdp".into())];
+    headers.extend(timer.map(crate::timer::agreed).unwrap_or_default());
     if let Err(error) = dialog.accept(Some(headers), Some(answer.into_bytes())) {
         tracing::warn!(%error, "could not answer");
         return;
@@ -583,7 +607,7 @@ async fn invite(
             negotiated: negotiated.clone(),
         },
     );
-    let (ended, stats) = bridge_call(&shared, pair, negotiated, routed, &over, &id).await;
+    let (ended, stats) = bridge_call(&shared, pair, negotiated, routed, &over, &id, timer).await;
     tracing::info!(call_id = %call.sip_call_id, ?ended, ?stats, "call over");
     shared.router.ended(&call, &ended, &stats).await;
 }
@@ -610,25 +634,41 @@ pub(crate) async fn bridge_call(
     routed: Routed,
     over: &CancellationToken,
     id: &DialogId,
+    timer: Option<Duration>,
 ) -> (Ended, MediaStats) {
     shared.metrics.call_up();
+    let refreshed = Arc::new(tokio::sync::Notify::new());
+    if let Some(interval) = timer {
+        let entry = (interval, refreshed.clone());
+        shared.timers.lock().insert(id.to_string(), entry);
+    }
     let config = LegConfig {
         negotiated,
         rtp_timeout: shared.config.rtp_timeout,
         jitter_depth: shared.config.jitter_depth,
         rtcp_interval: Duration::from_secs(5),
     };
+    // The other side's BYE or CANCEL, a shutdown's grace, or a session timer run out.
     let hung_up = {
         let (over, hang_up) = (over.clone(), shared.hang_up.clone());
+        let id = id.clone();
         async move {
+            let expired = async {
+                match timer {
+                    Some(interval) => crate::timer::expired(interval, refreshed).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = over.cancelled() => {}
                 () = hang_up.cancelled() => {}
+                () = expired => tracing::info!(%id, "the session timer ran out without a refresh"),
             }
         }
     };
     let (ended, stats) =
         media::bridge(pair, config, &routed.media_url, routed.parameters, hung_up).await;
+    shared.timers.lock().remove(&id.to_string());
     if !over.is_cancelled() {
         if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(id) {
             let _ = dialog.bye().await;

@@ -28,3 +28,4 @@ pub mod rtp;
 pub mod sdp;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod timer;

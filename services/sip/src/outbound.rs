@@ -241,9 +241,10 @@ impl Gateway {
                     negotiated: negotiated.clone(),
                 },
             );
-            let (ended, stats) =
-                crate::gateway::bridge_call(&shared, pair, negotiated, routed, &over, &dialog_id)
-                    .await;
+            let (ended, stats) = crate::gateway::bridge_call(
+                &shared, pair, negotiated, routed, &over, &dialog_id, None,
+            )
+            .await;
             tracing::info!(sip_call_id = %id, ?ended, ?stats, "outbound call over");
             outbound.ended(&dial, &id, &ended, &stats).await;
         });

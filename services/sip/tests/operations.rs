@@ -1,7 +1,7 @@
 //! The gateway's operations against SIPp: TCP beside UDP, every final response counted, a drain
 //! that refuses new INVITEs 503 with Retry-After while live calls finish, and a shutdown whose
 //! grace runs out hanging up the calls left, each with a BYE; SIP from outside the allowed networks
-//! dropped unanswered; a call held and resumed by re-INVITE.
+//! dropped unanswered; a call held and resumed by re-INVITE; session timers (RFC 4028).
 
 mod support;
 
@@ -163,4 +163,31 @@ async fn a_call_held_and_resumed_by_reinvite_goes_on_and_an_offer_without_its_co
     until("the call ended", || workers.ended.lock().len() == 1).await;
     assert_eq!(*workers.ended.lock(), [Ended::HungUp]);
     assert_eq!(gateway.metrics().responses(200), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_timers_are_agreed_refreshed_refused_below_the_minimum_and_a_lapsed_call_ended() {
+    let (gateway, workers) = gateway(35_000..=35_199).await;
+    // The scenarios check the 200s' Session-Expires and Require, and the 422's Min-SE.
+    sip::testing::sipp(gateway.sip_addr, "session_timer", NUMBER)
+        .await
+        .unwrap();
+    sip::testing::sipp(gateway.sip_addr, "session_too_brief", NUMBER)
+        .await
+        .unwrap();
+    assert_eq!(gateway.metrics().responses(422), 1);
+    until("the call ended", || workers.ended.lock().len() == 1).await;
+    // A gateway taking 2 s sessions: one never refreshed is ended with vox's BYE.
+    let brief = GatewayConfig {
+        rtp_ports: 35_200..=35_399,
+        min_session_expires: Duration::from_secs(1),
+        ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
+    };
+    let lapsing = Arc::new(Workers::default());
+    let brief = Gateway::start(brief, lapsing.clone()).await.unwrap();
+    sip::testing::sipp(brief.sip_addr, "session_expiry", NUMBER)
+        .await
+        .unwrap();
+    until("the lapsed call ended", || lapsing.ended.lock().len() == 1).await;
+    assert_eq!(*lapsing.ended.lock(), [Ended::HungUp]);
 }
