@@ -129,6 +129,11 @@ impl Metrics {
         self.trunk.lock().0
     }
 
+    /// How many OPTIONS the trunk answered (`true`) or left unanswered (`false`).
+    pub fn trunk_answers(&self, answered: bool) -> u64 {
+        self.trunk.lock().1[usize::from(answered)]
+    }
+
     /// A packet or connection from outside the allowed networks was dropped.
     pub fn dropped_source(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
