@@ -1,7 +1,8 @@
 //! `vox check`: the smoke check the health timer runs.
 //!
 //! The Backend's `/health`, each fleet's `/health/fleet`, the dialler's `/health` and `/metrics`,
-//! and with `--sip` the SIP gateway (an OPTIONS answered 200, its `/health` and `/metrics`) —
+//! and with `--sip` the SIP gateway (an OPTIONS answered 200, its `/health` and `/metrics`, its
+//! trunk registered or answering) —
 //! with one line per failing check and a non-zero exit when any fails.
 
 use crate::config::Settings;
@@ -173,10 +174,27 @@ async fn sip_options(target: SocketAddr) -> Option<String> {
     Some(format!("no answer to an OPTIONS at {target} within 2 s"))
 }
 
+/// What the gateway's `/health` says is wrong with its trunk: a registration the trunk refused or
+/// could not take, or a trunk that does not answer OPTIONS.
+fn trunk_problem(health: &serde_json::Value) -> Option<String> {
+    match health["registration"].as_str() {
+        Some("refused") => return Some("the trunk refuses its registration".into()),
+        Some("failed") => return Some("the trunk's registrar cannot be reached".into()),
+        _ => {}
+    }
+    (health["trunk"].as_str() == Some("down"))
+        .then(|| "the trunk does not answer OPTIONS".to_owned())
+}
+
 async fn sip_health(client: &reqwest::Client, base: &str) -> Option<String> {
     match get(client, &format!("{base}/health")).await {
         Err(problem) => return Some(problem),
-        Ok((200, _)) => {}
+        Ok((200, body)) => {
+            let health = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+            if let Some(problem) = trunk_problem(&health) {
+                return Some(problem);
+            }
+        }
         Ok((status, body)) => return Some(format!("answered {status}: {}", body.trim())),
     }
     match get(client, &format!("{base}/metrics")).await {
@@ -245,5 +263,34 @@ pub async fn check(settings: &Settings, skip_dialler: bool, sip: bool) -> anyhow
         Ok(())
     } else {
         anyhow::bail!("{} of {} check(s) failed", failed.len(), outcomes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_refused_registration_or_a_silent_trunk_fails_the_sip_check() {
+        let health = |registration: &str, trunk: Option<&str>| json!({"status": "ok", "calls_up": 0, "registration": registration, "trunk": trunk});
+        assert_eq!(trunk_problem(&health("registered", None)), None);
+        assert_eq!(trunk_problem(&health("none", Some("up"))), None);
+        assert_eq!(trunk_problem(&health("none", None)), None);
+        assert!(
+            trunk_problem(&health("refused", None))
+                .unwrap()
+                .contains("refuses")
+        );
+        assert!(
+            trunk_problem(&health("failed", None))
+                .unwrap()
+                .contains("registrar")
+        );
+        assert!(
+            trunk_problem(&health("none", Some("down")))
+                .unwrap()
+                .contains("OPTIONS")
+        );
     }
 }
