@@ -160,6 +160,7 @@ impl Router for EdgeRouter {
             Ended::Worker(reason) => ("worker", reason.clone()),
             Ended::RtpTimeout => ("rtp_timeout", None),
             Ended::WorkerLost(error) => ("worker_lost", Some(error.clone())),
+            Ended::SessionExpired => ("session_expired", None),
         };
         let detail = detail.unwrap_or_else(|| {
             format!(

@@ -649,9 +649,10 @@ pub(crate) async fn bridge_call(
         rtcp_interval: Duration::from_secs(5),
     };
     // The other side's BYE or CANCEL, a shutdown's grace, or a session timer run out.
+    let lapsed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hung_up = {
         let (over, hang_up) = (over.clone(), shared.hang_up.clone());
-        let id = id.clone();
+        let (id, lapsed) = (id.clone(), lapsed.clone());
         async move {
             let expired = async {
                 match timer {
@@ -662,13 +663,19 @@ pub(crate) async fn bridge_call(
             tokio::select! {
                 () = over.cancelled() => {}
                 () = hang_up.cancelled() => {}
-                () = expired => tracing::info!(%id, "the session timer ran out without a refresh"),
+                () = expired => {
+                    tracing::info!(%id, "the session timer ran out without a refresh");
+                    lapsed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     };
-    let (ended, stats) =
+    let (mut ended, stats) =
         media::bridge(pair, config, &routed.media_url, routed.parameters, hung_up).await;
     shared.timers.lock().remove(&id.to_string());
+    if ended == Ended::HungUp && lapsed.load(std::sync::atomic::Ordering::Relaxed) {
+        ended = Ended::SessionExpired;
+    }
     if !over.is_cancelled() {
         if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(id) {
             let _ = dialog.bye().await;

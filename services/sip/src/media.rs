@@ -56,6 +56,8 @@ pub enum Ended {
     HungUp,
     /// The worker's socket could not be opened or failed.
     WorkerLost(String),
+    /// The session timer ran out with no refresh from the phone's side (RFC 4028): vox hung up.
+    SessionExpired,
 }
 
 /// What the leg carried.

@@ -189,5 +189,5 @@ async fn session_timers_are_agreed_refreshed_refused_below_the_minimum_and_a_lap
         .await
         .unwrap();
     until("the lapsed call ended", || lapsing.ended.lock().len() == 1).await;
-    assert_eq!(*lapsing.ended.lock(), [Ended::HungUp]);
+    assert_eq!(*lapsing.ended.lock(), [Ended::SessionExpired]);
 }

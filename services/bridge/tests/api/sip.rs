@@ -187,6 +187,10 @@ async fn sip_invites_nobody_can_take_or_that_make_no_sense_are_refused(app: Test
     )
     .await;
     assert_eq!((status, named.as_deref()), (422, Some("reason")));
+    // A session timer that ran out (RFC 4028) is a reason of its own.
+    let lapsed = json!({"sip_call_id": "b", "reason": "session_expired"});
+    let kept = gateway(&app, &ended, &lapsed, Some(FLEET_SECRET)).await;
+    assert_eq!(kept.status(), 204);
     let unknown = json!({"sip_call_id": "zzz", "reason": "worker"});
     assert_eq!(
         gateway(&app, &ended, &unknown, Some(FLEET_SECRET))

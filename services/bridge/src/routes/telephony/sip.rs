@@ -57,6 +57,8 @@ pub(crate) enum EndReason {
     RtpTimeout,
     /// The worker's socket failed.
     WorkerLost,
+    /// The session timer ran out with no refresh from the trunk (RFC 4028).
+    SessionExpired,
 }
 
 impl EndReason {
@@ -66,6 +68,7 @@ impl EndReason {
             EndReason::Worker => "worker",
             EndReason::RtpTimeout => "rtp_timeout",
             EndReason::WorkerLost => "worker_lost",
+            EndReason::SessionExpired => "session_expired",
         }
     }
 }
