@@ -254,6 +254,26 @@ const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(30);
 /// The expiry a registration asks for (an hour, as phones do; the registrar may grant less).
 const REGISTER_EXPIRES_SECONDS: u32 = 3600;
 
+/// Serves `gateway`'s `/health` and `/metrics` on 127.0.0.1:`port` (0: a free one); the address.
+pub(crate) async fn serve_health(
+    gateway: &sip::gateway::Gateway,
+    port: u16,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let health = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("listen on 127.0.0.1:{port} (VOX_SIP_HEALTH_PORT): is the port taken?")
+        })?;
+    let address = health.local_addr().context("the health address")?;
+    tokio::spawn(serve::serve(
+        health,
+        sip::metrics::router(gateway.metrics()),
+        serve::Limits::default(),
+        std::future::pending(),
+    ));
+    Ok(address)
+}
+
 /// `vox sip`: the gateway until SIGTERM, then a drain.
 pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
     settings.require(Requirement::Sip)?;
@@ -266,23 +286,8 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
         (Some(account), Some(backend), Some(secret)) => (account, backend, secret),
         _ => anyhow::bail!("checked by require"),
     };
-    let health = tokio::net::TcpListener::bind(("127.0.0.1", sip.health_port))
-        .await
-        .with_context(|| {
-            format!(
-                "listen on 127.0.0.1:{} (VOX_SIP_HEALTH_PORT): is the port taken?",
-                sip.health_port
-            )
-        })?;
-    let health_addr = health.local_addr().context("the health address")?;
     let gateway = start(sip.gateway(), backend, account, secret.expose_secret()).await?;
-    let router = sip::metrics::router(gateway.metrics());
-    tokio::spawn(serve::serve(
-        health,
-        router,
-        serve::Limits::default(),
-        std::future::pending(),
-    ));
+    let health_addr = serve_health(&gateway, sip.health_port).await?;
     tracing::info!(sip = %gateway.sip_addr, account, backend = %backend, "vox sip started");
     if sip.allowed_networks.is_none() && !sip.listen.ip().is_loopback() {
         tracing::warn!(

@@ -288,18 +288,7 @@ async fn sip_gateway(
     let gateway = crate::sip_gateway::start(config, bridge_url, account, secret)
         .await
         .context("VOX_UP_SIP")?;
-    let health_port = settings.sip.health_port;
-    let health = tokio::net::TcpListener::bind(("127.0.0.1", health_port))
-        .await
-        .with_context(|| {
-            format!("listen on 127.0.0.1:{health_port} (VOX_SIP_HEALTH_PORT): is the port taken?")
-        })?;
-    tokio::spawn(serve::serve(
-        health,
-        sip::metrics::router(gateway.metrics()),
-        serve::Limits::default(),
-        std::future::pending(),
-    ));
+    crate::sip_gateway::serve_health(&gateway, settings.sip.health_port).await?;
     Ok(gateway)
 }
 

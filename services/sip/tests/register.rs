@@ -31,15 +31,17 @@ impl Router for Nowhere {
     async fn ended(&self, _: &IncomingCall, _: &Ended, _: &MediaStats) {}
 }
 
+/// A gateway on loopback with defaults, and its router.
+async fn loopback_gateway() -> (Gateway, Arc<Nowhere>) {
+    let router = Arc::new(Nowhere::default());
+    let config = GatewayConfig::new("127.0.0.1:0".parse().unwrap());
+    let gateway = Gateway::start(config, router.clone()).await.unwrap();
+    (gateway, router)
+}
+
 async fn registering(password: &str) -> (Gateway, SippServer, Arc<Nowhere>) {
     let registrar = SippServer::start("registrar").unwrap();
-    let router = Arc::new(Nowhere::default());
-    let gateway = Gateway::start(
-        GatewayConfig::new("127.0.0.1:0".parse().unwrap()),
-        router.clone(),
-    )
-    .await
-    .unwrap();
+    let (gateway, router) = loopback_gateway().await;
     gateway
         .register(RegisterConfig {
             registrar: registrar.addr.to_string(),
@@ -95,12 +97,7 @@ async fn a_wrong_password_is_refused_and_the_metrics_say_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trunk_not_registered_with_is_asked_with_options_and_shown_up_or_down() {
     let trunk = SippServer::start_with("options", &["-m", "2"]).unwrap();
-    let gateway = Gateway::start(
-        GatewayConfig::new("127.0.0.1:0".parse().unwrap()),
-        Arc::new(Nowhere::default()),
-    )
-    .await
-    .unwrap();
+    let (gateway, _) = loopback_gateway().await;
     let metrics = gateway.metrics();
     assert_eq!(metrics.trunk_up(), None);
     gateway
@@ -116,12 +113,7 @@ async fn a_trunk_not_registered_with_is_asked_with_options_and_shown_up_or_down(
     );
     // A trunk that answers nothing (a socket that never replies) is down.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let gateway = Gateway::start(
-        GatewayConfig::new("127.0.0.1:0".parse().unwrap()),
-        Arc::new(Nowhere::default()),
-    )
-    .await
-    .unwrap();
+    let (gateway, _) = loopback_gateway().await;
     let metrics = gateway.metrics();
     gateway
         .keep_alive(
