@@ -20,7 +20,8 @@ pub struct AccountConfig {
     /// What signs requests (Twilio's and Plivo's Auth Token, Telnyx's API key, the Vonage
     /// application's private key, Exotel's `API_KEY:API_TOKEN`).
     pub secret: String,
-    /// The REST API's base (the carrier's own unless an emulator's).
+    /// The REST API's base (the carrier's own unless an emulator's); a SIP trunk's `vox sip`
+    /// call control.
     pub api_url: Option<String>,
     /// `VOX_PUBLIC_URL`: the base the carrier reaches the edge's webhooks at.
     pub public_url: String,
@@ -113,10 +114,14 @@ pub fn client(config: AccountConfig) -> Result<Arc<dyn AccountCarrier>, String> 
                 numbers: config.numbers,
             },
         ))),
-        CarrierKind::Sip => Err(
-            "calling out through a SIP trunk is not built yet (vox sip answers \
-             inbound calls)"
-                .into(),
-        ),
+        // The trunk is reached through its `vox sip` gateway, whose call control is `api_url`.
+        CarrierKind::Sip => Ok(Arc::new(crate::sip::SipCarrier::new(
+            crate::sip::SipConfig {
+                account: config.account,
+                secret: config.secret,
+                control_url: config.api_url,
+                numbers: config.numbers,
+            },
+        ))),
     }
 }

@@ -357,14 +357,14 @@ pub async fn through_telnyx(
 const DEMO_SIP_ACCOUNT: &str = "Demo: vox sip on loopback";
 
 /// Saves the trunk `vox up`'s SIP gateway serves (a `sip` account owning the demo number, its
-/// trunk on loopback) and returns its id.
-pub async fn sip_trunk(store: &dyn Store) -> anyhow::Result<i64> {
+/// trunk on loopback, its gateway's call control at `control_url`) and returns its id.
+pub async fn sip_trunk(store: &dyn Store, control_url: Option<String>) -> anyhow::Result<i64> {
     let account = store::NewCarrierAccount {
         carrier: contracts::telephony::CarrierKind::Sip,
         name: DEMO_SIP_ACCOUNT.to_owned(),
         account_sid: "127.0.0.1".to_owned(),
         secret: Some("-".to_owned()),
-        api_url: None,
+        api_url: control_url,
         numbers: vec![contracts::E164Number::parse(DEMO_NUMBER)?],
         webhook_key: None,
         trunk: None,

@@ -3,7 +3,8 @@
 //! The gateway answers SIP on UDP and TCP at `VOX_SIP_LISTEN`, asks the Backend's telephony edge
 //! (`VOXBRIDGE_URL`, the fleet secret) where each INVITE of the trunk account `VOX_SIP_ACCOUNT`
 //! goes, and bridges its RTP to a worker. `/health` and `/metrics` are served on
-//! `127.0.0.1:VOX_SIP_HEALTH_PORT`. It reads its trunk's settings from the Backend (retrying while
+//! `127.0.0.1:VOX_SIP_HEALTH_PORT`; the call control the dialler and the edge use (place, hang
+//! up, transfer; `sip::api`, guarded by the trunk's control token) on `VOX_SIP_CONTROL_LISTEN`. It reads its trunk's settings from the Backend (retrying while
 //! the Backend cannot answer) and registers with the trunk when they say so, else sends it an
 //! OPTIONS every 30 s to see it is there. On SIGTERM it drains:
 //! it unregisters, new INVITEs get 503 with Retry-After, live calls have `VOX_SIP_DRAIN_SECONDS`
@@ -21,6 +22,7 @@ pub const DEFAULT_SIP_RTP_PORTS: RangeInclusive<u16> = 10_000..=20_000;
 pub const DEFAULT_SIP_RTP_TIMEOUT_SECONDS: u32 = 30;
 pub const DEFAULT_SIP_HEALTH_PORT: u16 = 8092;
 pub const DEFAULT_SIP_DRAIN_SECONDS: u32 = 300;
+pub const DEFAULT_SIP_CONTROL_LISTEN: &str = "127.0.0.1:8093";
 
 /// The settings of `vox sip`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct SipSettings {
     pub external_ip: Option<IpAddr>,
     pub rtp_timeout_seconds: u32,
     pub health_port: u16,
+    /// The call control's HTTP address (the account's `api_url` names it).
+    pub control_listen: SocketAddr,
     pub drain_seconds: u32,
     /// The networks SIP is taken from; `None`: from anywhere.
     pub allowed_networks: Option<egress::Allowed>,
@@ -96,6 +100,11 @@ impl SipSettings {
                 "VOX_SIP_HEALTH_PORT",
                 text("VOX_SIP_HEALTH_PORT"),
                 DEFAULT_SIP_HEALTH_PORT,
+            )?,
+            control_listen: parsed(
+                "VOX_SIP_CONTROL_LISTEN",
+                text("VOX_SIP_CONTROL_LISTEN"),
+                DEFAULT_SIP_CONTROL_LISTEN.parse().expect("a valid default"),
             )?,
             drain_seconds: parsed(
                 "VOX_SIP_DRAIN_SECONDS",
@@ -187,7 +196,7 @@ pub(crate) async fn start(
 }
 
 /// The trunk's settings from the Backend, asked again (1 s, doubling to 30 s) until it answers.
-async fn trunk_settings(
+pub(crate) async fn trunk_settings(
     edge: &sip::edge::EdgeRouter,
     backend: &str,
     account: i64,
@@ -218,25 +227,7 @@ async fn registration(
         .context("the trunk registers but has no username")?;
     let outbound_proxy = match &trunk.outbound_proxy {
         None => None,
-        Some(proxy) => {
-            let has_port = match proxy.strip_prefix('[') {
-                Some(rest) => rest.contains("]:"),
-                None => proxy.contains(':'),
-            };
-            let target = if has_port {
-                proxy.clone()
-            } else {
-                format!("{proxy}:5060")
-            };
-            let mut resolved = tokio::net::lookup_host(target.as_str())
-                .await
-                .with_context(|| format!("resolve the outbound proxy {proxy}"))?;
-            Some(
-                resolved
-                    .next()
-                    .with_context(|| format!("the outbound proxy {proxy} has no address"))?,
-            )
-        }
+        Some(proxy) => Some(resolve_proxy(proxy).await?),
     };
     Ok(Some(sip::register::RegisterConfig {
         registrar: trunk.address.clone(),
@@ -246,6 +237,25 @@ async fn registration(
         outbound_proxy,
         expires: REGISTER_EXPIRES_SECONDS,
     }))
+}
+
+/// An outbound proxy's `host[:port]` resolved (SIP's port 5060 when it names none).
+async fn resolve_proxy(proxy: &str) -> anyhow::Result<SocketAddr> {
+    let has_port = match proxy.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => proxy.contains(':'),
+    };
+    let target = if has_port {
+        proxy.to_owned()
+    } else {
+        format!("{proxy}:5060")
+    };
+    let mut resolved = tokio::net::lookup_host(target.as_str())
+        .await
+        .with_context(|| format!("resolve the outbound proxy {proxy}"))?;
+    resolved
+        .next()
+        .with_context(|| format!("the outbound proxy {proxy} has no address"))
 }
 
 /// How often a trunk vox does not register with is sent an OPTIONS.
@@ -274,6 +284,49 @@ pub(crate) async fn serve_health(
     Ok(address)
 }
 
+/// Serves `gateway`'s call control on `listen` (port 0: a free one), reporting to `edge`; the
+/// API (its trunk set once known) and its address.
+pub(crate) async fn serve_control(
+    gateway: &sip::gateway::Gateway,
+    edge: &sip::edge::EdgeRouter,
+    listen: SocketAddr,
+) -> anyhow::Result<(sip::api::Api, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen} (VOX_SIP_CONTROL_LISTEN): is it taken?"))?;
+    let address = listener.local_addr().context("the control address")?;
+    let api = sip::api::Api::new(gateway.control(), std::sync::Arc::new(edge.clone()));
+    tokio::spawn(serve::serve(
+        listener,
+        api.router(),
+        serve::Limits::default(),
+        std::future::pending(),
+    ));
+    Ok((api, address))
+}
+
+/// What the call control dials through: the trunk's address and credentials, its proxy, the
+/// token the Backend derived.
+pub(crate) async fn api_trunk(trunk: &sip::edge::Trunk) -> anyhow::Result<sip::api::ApiTrunk> {
+    let outbound_proxy = match &trunk.outbound_proxy {
+        None => None,
+        Some(proxy) => Some(resolve_proxy(proxy).await?),
+    };
+    Ok(sip::api::ApiTrunk {
+        trunk: sip::outbound::OutboundTrunk {
+            address: trunk.address.clone(),
+            tcp: trunk.tcp,
+            username: trunk.username.clone(),
+            password: trunk.password.clone(),
+            outbound_proxy,
+        },
+        token: trunk
+            .control_token
+            .clone()
+            .context("the Backend gave no control token (is it older than this gateway?)")?,
+    })
+}
+
 /// `vox sip`: the gateway until SIGTERM, then a drain.
 pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
     settings.require(Requirement::Sip)?;
@@ -288,6 +341,8 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
     };
     let gateway = start(sip.gateway(), backend, account, secret.expose_secret()).await?;
     let health_addr = serve_health(&gateway, sip.health_port).await?;
+    let edge = sip::edge::EdgeRouter::new(backend, account, secret.expose_secret());
+    let (api, control_addr) = serve_control(&gateway, &edge, sip.control_listen).await?;
     tracing::info!(sip = %gateway.sip_addr, account, backend = %backend, "vox sip started");
     if sip.allowed_networks.is_none() && !sip.listen.ip().is_loopback() {
         tracing::warn!(
@@ -295,7 +350,7 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     println!(
-        "vox sip {}: SIP on {} (UDP and TCP) for carrier account {account} · RTP ports {}-{}{} · health and metrics on http://{health_addr}",
+        "vox sip {}: SIP on {} (UDP and TCP) for carrier account {account} · RTP ports {}-{}{} · health and metrics on http://{health_addr} · call control on http://{control_addr}",
         crate::VERSION,
         gateway.sip_addr,
         sip.rtp_ports.start(),
@@ -304,9 +359,12 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
             .map(|ip| format!(" · external address {ip}"))
             .unwrap_or_default(),
     );
-    let edge = sip::edge::EdgeRouter::new(backend, account, secret.expose_secret());
     tokio::select! {
         trunk = trunk_settings(&edge, backend, account) => {
+            match api_trunk(&trunk).await {
+                Ok(dialled) => api.set_trunk(dialled),
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "vox sip cannot place calls"),
+            }
             match registration(&trunk).await {
                 // A trunk vox does not register with is asked whether it is there.
                 Ok(None) => gateway.keep_alive(&trunk.address, trunk.tcp, KEEP_ALIVE_EVERY)?,
@@ -349,6 +407,7 @@ mod tests {
             register,
             outbound_proxy: proxy.map(str::to_owned),
             tcp: true,
+            control_token: Some("token".into()),
         }
     }
 

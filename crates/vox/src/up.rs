@@ -269,7 +269,8 @@ async fn local_llm(settings: &Settings) -> Option<Result<Sidecar, String>> {
 }
 
 /// `vox sip` on 127.0.0.1:`port` for the demo's loopback trunk, its health and metrics on
-/// 127.0.0.1:`VOX_SIP_HEALTH_PORT`.
+/// 127.0.0.1:`VOX_SIP_HEALTH_PORT`, its call control on `VOX_SIP_CONTROL_LISTEN` (the trunk's
+/// `api_url`, so a campaign dialling through the trunk places its calls here).
 async fn sip_gateway(
     settings: &Settings,
     store: &dyn store::Store,
@@ -277,18 +278,36 @@ async fn sip_gateway(
     secret: &str,
     port: u16,
 ) -> anyhow::Result<sip::gateway::Gateway> {
-    let account = crate::demo::sip_trunk(store)
-        .await
-        .context("save the demo's SIP trunk")?;
     let config = sip::gateway::GatewayConfig {
         rtp_ports: settings.sip.rtp_ports.clone(),
         rtp_timeout: Duration::from_secs(settings.sip.rtp_timeout_seconds.into()),
         ..sip::gateway::GatewayConfig::new(([127, 0, 0, 1], port).into())
     };
+    // The account is saved once the control's address is known; the router reads its id first.
+    let account = crate::demo::sip_trunk(store, None)
+        .await
+        .context("save the demo's SIP trunk")?;
     let gateway = crate::sip_gateway::start(config, bridge_url, account, secret)
         .await
         .context("VOX_UP_SIP")?;
     crate::sip_gateway::serve_health(&gateway, settings.sip.health_port).await?;
+    let edge = sip::edge::EdgeRouter::new(bridge_url, account, secret);
+    let (api, control) =
+        crate::sip_gateway::serve_control(&gateway, &edge, settings.sip.control_listen).await?;
+    crate::demo::sip_trunk(store, Some(format!("http://{control}")))
+        .await
+        .context("save the demo's SIP trunk")?;
+    // The Backend serves once everything is started: its trunk settings are read then.
+    let backend = bridge_url.to_owned();
+    tokio::spawn(async move {
+        let trunk = crate::sip_gateway::trunk_settings(&edge, &backend, account).await;
+        match crate::sip_gateway::api_trunk(&trunk).await {
+            Ok(trunk) => api.set_trunk(trunk),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "vox sip cannot place calls")
+            }
+        }
+    });
     Ok(gateway)
 }
 

@@ -6,10 +6,14 @@
 //! caller's phone understands: an unrouted number 404 Not Found, a full fleet 486 Busy Here, a
 //! Backend that cannot be reached or errs 503 Service Unavailable. How each call's media ended is
 //! posted to `…/ended`. `…/trunk` gives the trunk's settings (its address, credentials and whether
-//! vox registers with it), read once at start.
+//! vox registers with it), read once at start. A call vox places (`EdgeCall`) reports its ringing
+//! and its failure to `…/progress`, and its answer there too, which attaches a worker and answers
+//! its media URL; a transfer's NOTIFYs go to `…/progress` as well.
 
+use crate::control::Transfers;
 use crate::gateway::{IncomingCall, Refusal, Routed, Router};
 use crate::media::{Ended, MediaStats};
+use crate::outbound::{Dial, Outbound, Progress};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -76,6 +80,9 @@ pub struct Trunk {
     pub register: bool,
     pub outbound_proxy: Option<String>,
     pub tcp: bool,
+    /// What the dialler and the edge present to the gateway's call control (derived from the
+    /// trunk's secret by the Backend).
+    pub control_token: Option<String>,
 }
 
 impl std::fmt::Debug for Trunk {
@@ -87,7 +94,7 @@ impl std::fmt::Debug for Trunk {
             .field("register", &self.register)
             .field("outbound_proxy", &self.outbound_proxy)
             .field("tcp", &self.tcp)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,6 +111,7 @@ impl Trunk {
                 .unwrap_or(false),
             outbound_proxy: text("outbound_proxy"),
             tcp: text("transport").as_deref() == Some("tcp"),
+            control_token: text("control_token"),
         })
     }
 }
@@ -155,8 +163,17 @@ impl Router for EdgeRouter {
     }
 
     async fn ended(&self, call: &IncomingCall, ended: &Ended, stats: &MediaStats) {
+        self.post_ended(&call.sip_call_id, ended, stats).await;
+    }
+}
+
+impl EdgeRouter {
+    /// Tells `…/ended` how a call's media ended.
+    async fn post_ended(&self, sip_call_id: &str, ended: &Ended, stats: &MediaStats) {
         let (reason, detail) = match ended {
             Ended::HungUp => ("hung_up", None),
+            Ended::Requested => ("hung_up_by_vox", None),
+            Ended::Transferred => ("transferred", None),
             Ended::Worker(reason) => ("worker", reason.clone()),
             Ended::RtpTimeout => ("rtp_timeout", None),
             Ended::WorkerLost(error) => ("worker_lost", Some(error.clone())),
@@ -168,10 +185,95 @@ impl Router for EdgeRouter {
                 stats.rtp_in, stats.rtp_out, stats.lost, stats.jitter_ms
             )
         });
-        let body = json!({"sip_call_id": call.sip_call_id, "reason": reason, "detail": detail});
+        let body = json!({"sip_call_id": sip_call_id, "reason": reason, "detail": detail});
         if let Err(error) = self.post("ended", &body).await {
-            tracing::warn!(%error, sip_call_id = %call.sip_call_id, "could not tell the Backend how a call ended");
+            tracing::warn!(%error, sip_call_id, "could not tell the Backend how a call ended");
         }
+    }
+
+    /// Posts to `…/progress`; a failure is logged (the call goes on).
+    async fn progress(&self, body: Value) -> Option<(u16, Value)> {
+        match self.post("progress", &body).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                Some((status, response.json().await.unwrap_or(Value::Null)))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not tell the Backend how a call is getting on");
+                None
+            }
+        }
+    }
+
+    /// The `Outbound` of one call vox places for the Backend's call `call_id`.
+    pub fn call(&self, call_id: i64) -> std::sync::Arc<dyn Outbound> {
+        std::sync::Arc::new(EdgeCall {
+            edge: self.clone(),
+            call_id,
+        })
+    }
+}
+
+/// A call vox places for the Backend: its progress and answer go to the edge's `…/progress`.
+struct EdgeCall {
+    edge: EdgeRouter,
+    call_id: i64,
+}
+
+#[async_trait::async_trait]
+impl Outbound for EdgeCall {
+    async fn progress(&self, _: &Dial, sip_call_id: &str, progress: Progress) {
+        let mut body = json!({"sip_call_id": sip_call_id, "call_id": self.call_id});
+        match progress {
+            Progress::Ringing { early_media } => {
+                body["event"] = json!("ringing");
+                body["early_media"] = json!(early_media);
+            }
+            // `answered` follows at once, and carries it.
+            Progress::Answered => return,
+            Progress::Failed { code, reason } => {
+                body["event"] = json!("failed");
+                body["code"] = json!(code);
+                body["reason"] = json!(reason);
+            }
+        }
+        self.edge.progress(body).await;
+    }
+
+    async fn answered(&self, _: &Dial, sip_call_id: &str) -> Result<Routed, Refusal> {
+        let body =
+            json!({"sip_call_id": sip_call_id, "call_id": self.call_id, "event": "answered"});
+        let Some((status, answer)) = self.edge.progress(body).await else {
+            return Err(Refusal {
+                code: 503,
+                reason: "the Backend could not be reached".into(),
+            });
+        };
+        if status != 200 {
+            return Err(refusal(status, &answer));
+        }
+        let media_url = answer
+            .get("media_url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| refusal(502, &answer))?
+            .to_owned();
+        Ok(Routed {
+            media_url,
+            parameters: json!({"call_id": self.call_id, "sip_call_id": sip_call_id}),
+        })
+    }
+
+    async fn ended(&self, _: &Dial, sip_call_id: &str, ended: &Ended, stats: &MediaStats) {
+        self.edge.post_ended(sip_call_id, ended, stats).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Transfers for EdgeRouter {
+    async fn progress(&self, sip_call_id: &str, code: u16, reason: &str, last: bool) {
+        let body = json!({"sip_call_id": sip_call_id, "event": "transfer", "code": code,
+            "reason": reason, "last": last});
+        EdgeRouter::progress(self, body).await;
     }
 }
 

@@ -156,6 +156,8 @@ pub(crate) struct Shared {
     pub(crate) sessions: parking_lot::Mutex<HashMap<String, crate::reoffer::Session>>,
     /// Each call with a session timer: its interval and what its refreshes tell.
     timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
+    /// The live calls by SIP Call-ID, for `Control`.
+    pub(crate) calls: crate::control::Calls,
 }
 
 impl Gateway {
@@ -238,6 +240,7 @@ impl Gateway {
             registered_user: parking_lot::Mutex::new(None),
             sessions: parking_lot::Mutex::new(HashMap::new()),
             timers: parking_lot::Mutex::new(HashMap::new()),
+            calls: crate::control::Calls::default(),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -253,6 +256,13 @@ impl Gateway {
             cancel,
             shared,
         })
+    }
+
+    /// A handle to place, hang up and transfer calls with (`control::api` serves it).
+    pub fn control(&self) -> crate::control::Control {
+        crate::control::Control {
+            shared: self.shared.clone(),
+        }
     }
 
     /// What the gateway counts (for `/health` and `/metrics`).
@@ -352,8 +362,9 @@ impl Gateway {
     }
 }
 
-/// Follows dialogs: a new offer in a call is answered (`reoffered`), a terminated dialog is
-/// removed, which cancels its call's token (ending its media).
+/// Follows dialogs: a new offer in a call is answered (`reoffered`), a NOTIFY of a transfer's
+/// progress told (`control::notified`), a terminated dialog is removed, which cancels its call's
+/// token (ending its media).
 pub(crate) async fn follow_dialogs(
     shared: Arc<Shared>,
     mut states: rsipstack::dialog::dialog::DialogStateReceiver,
@@ -366,6 +377,14 @@ pub(crate) async fn follow_dialogs(
             }
             DialogState::Updated(id, request, handle) => {
                 tokio::spawn(reoffered(shared.clone(), id, request, handle));
+            }
+            DialogState::Notify(id, request, handle) => {
+                tokio::spawn(crate::control::notified(
+                    shared.clone(),
+                    id,
+                    request,
+                    handle,
+                ));
             }
             _ => {}
         }
@@ -648,8 +667,10 @@ pub(crate) async fn bridge_call(
         jitter_depth: shared.config.jitter_depth,
         rtcp_interval: Duration::from_secs(5),
     };
-    // The other side's BYE or CANCEL, a shutdown's grace, or a session timer run out.
+    // The other side's BYE or CANCEL, a shutdown's grace, a session timer run out, or an end
+    // asked for (`Control`: the Backend's hang-up, a transfer done).
     let lapsed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asked = shared.calls.bridged(id);
     let hung_up = {
         let (over, hang_up) = (over.clone(), shared.hang_up.clone());
         let (id, lapsed) = (id.clone(), lapsed.clone());
@@ -663,6 +684,7 @@ pub(crate) async fn bridge_call(
             tokio::select! {
                 () = over.cancelled() => {}
                 () = hang_up.cancelled() => {}
+                () = asked.cancelled() => {}
                 () = expired => {
                     tracing::info!(%id, "the session timer ran out without a refresh");
                     lapsed.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -673,8 +695,13 @@ pub(crate) async fn bridge_call(
     let (mut ended, stats) =
         media::bridge(pair, config, &routed.media_url, routed.parameters, hung_up).await;
     shared.timers.lock().remove(&id.to_string());
-    if ended == Ended::HungUp && lapsed.load(std::sync::atomic::Ordering::Relaxed) {
-        ended = Ended::SessionExpired;
+    let why = shared.calls.close(&id.call_id);
+    if ended == Ended::HungUp {
+        if lapsed.load(std::sync::atomic::Ordering::Relaxed) {
+            ended = Ended::SessionExpired;
+        } else if let Some(why) = why {
+            ended = why;
+        }
     }
     if !over.is_cancelled() {
         if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(id) {

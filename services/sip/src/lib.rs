@@ -10,8 +10,11 @@
 //! is the `Router` over the Backend's telephony edge and `metrics` what `vox sip` serves on
 //! `/health` and `/metrics`; `register` keeps the gateway registered with a trunk that wants it,
 //! and `keepalive` asks one that does not whether it is there. `outbound` places calls through
-//! a trunk.
+//! a trunk; `control` hangs up and transfers live calls, and `api` serves both over HTTP to the
+//! dialler and the edge.
 
+pub mod api;
+pub mod control;
 pub mod dtmf;
 pub mod edge;
 pub mod gateway;

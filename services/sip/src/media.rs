@@ -54,6 +54,10 @@ pub enum Ended {
     RtpTimeout,
     /// The SIP side hung up (a BYE, a CANCEL, a drain).
     HungUp,
+    /// The Backend asked the gateway to hang up (`Control::hang_up`).
+    Requested,
+    /// A transfer (REFER) took the caller to its target; vox left the call.
+    Transferred,
     /// The worker's socket could not be opened or failed.
     WorkerLost(String),
     /// The session timer ran out with no refresh from the phone's side (RFC 4028): vox hung up.

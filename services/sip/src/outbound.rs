@@ -27,6 +27,8 @@ pub struct OutboundTrunk {
     /// The digest username, when the trunk challenges.
     pub username: Option<String>,
     pub password: String,
+    /// Where INVITEs are sent when not to `address` itself (the Request-URI still names it).
+    pub outbound_proxy: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for OutboundTrunk {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for OutboundTrunk {
             .field("tcp", &self.tcp)
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("outbound_proxy", &self.outbound_proxy)
             .finish()
     }
 }
@@ -81,6 +84,8 @@ pub enum DialError {
     NoPort,
     #[error("the INVITE could not be built: {0}")]
     Invite(String),
+    #[error("the gateway is draining: it places no new calls")]
+    Draining,
 }
 
 impl Gateway {
@@ -92,162 +97,198 @@ impl Gateway {
         dial: Dial,
         outbound: Arc<dyn Outbound>,
     ) -> Result<String, DialError> {
-        let shared = self.shared.clone();
-        let trunk_uri = crate::register::trunk_uri(&trunk.address, trunk.tcp)?;
-        let pair = shared.ports.open().await.map_err(|_| DialError::NoPort)?;
-        let local = shared.local(&pair);
-        let host = shared.contact.host_with_port.clone();
-        let user = |user: &str| rsipstack::sip::Uri {
-            auth: Some(rsipstack::sip::Auth {
-                user: user.to_owned(),
-                password: None,
-            }),
-            ..shared.contact.clone()
-        };
-        let mut callee = trunk_uri.clone();
-        callee.auth = Some(rsipstack::sip::Auth {
-            user: dial.to.clone(),
+        self.control().dial(trunk, dial, outbound).await
+    }
+}
+
+/// `Gateway::dial` on the gateway's shared state.
+pub(crate) async fn dial(
+    shared: Arc<crate::gateway::Shared>,
+    trunk: &OutboundTrunk,
+    dial: Dial,
+    outbound: Arc<dyn Outbound>,
+) -> Result<String, DialError> {
+    if shared.metrics.draining() {
+        return Err(DialError::Draining);
+    }
+    let trunk_uri = crate::register::trunk_uri(&trunk.address, trunk.tcp)?;
+    let pair = shared.ports.open().await.map_err(|_| DialError::NoPort)?;
+    let local = shared.local(&pair);
+    let host = shared.contact.host_with_port.clone();
+    let user = |user: &str| rsipstack::sip::Uri {
+        auth: Some(rsipstack::sip::Auth {
+            user: user.to_owned(),
             password: None,
-        });
-        let sip_call_id = format!("{:032x}@vox", rand::random::<u128>());
-        let identity = Header::Other(
-            "P-Asserted-Identity".into(),
-            format!("<sip:{}@{host}>", dial.caller_id),
-        );
-        let option = InviteOption {
-            caller: user(&dial.caller_id),
-            callee,
-            content_type: Some("application/sdp".into()),
-            offer: Some(sdp::offer(&local, Direction::SendRecv).into_bytes()),
-            contact: user("vox"),
-            credential: trunk.username.as_ref().map(|username| Credential {
-                username: username.clone(),
-                password: trunk.password.clone(),
-                realm: None,
-                auth_username: None,
-            }),
-            headers: Some(vec![identity]),
-            call_id: Some(sip_call_id.clone()),
-            ..InviteOption::default()
-        };
-        let (states_tx, mut states) = shared.dialogs.new_dialog_state_channel();
-        let (dialog, invited) = shared
-            .dialogs
-            .do_invite_async(option, states_tx)
-            .map_err(|e| DialError::Invite(e.to_string()))?;
-        // Ringing as it comes; a terminated dialog leaves the layer.
-        {
-            let (outbound, dial, id) = (outbound.clone(), dial.clone(), sip_call_id.clone());
-            let (followed_tx, followed) = shared.dialogs.new_dialog_state_channel();
-            tokio::spawn(crate::gateway::follow_dialogs(shared.clone(), followed));
-            tokio::spawn(async move {
-                while let Some(state) = states.recv().await {
-                    if let DialogState::Early(_, response) = &state {
-                        let early_media = !response.body.is_empty();
-                        outbound
-                            .progress(&dial, &id, Progress::Ringing { early_media })
-                            .await;
-                    }
-                    // New offers and the end, as for every dialog.
-                    let _ = followed_tx.send(state);
-                }
-            });
-        }
-        let id = sip_call_id.clone();
+        }),
+        ..shared.contact.clone()
+    };
+    let mut callee = trunk_uri.clone();
+    callee.auth = Some(rsipstack::sip::Auth {
+        user: dial.to.clone(),
+        password: None,
+    });
+    let sip_call_id = format!("{:032x}@vox", rand::random::<u128>());
+    let identity = Header::Other(
+        "P-Asserted-Identity".into(),
+        format!("<sip:{}@{host}>", dial.caller_id),
+    );
+    let option = InviteOption {
+        caller: user(&dial.caller_id),
+        callee,
+        content_type: Some("application/sdp".into()),
+        offer: Some(sdp::offer(&local, Direction::SendRecv).into_bytes()),
+        contact: user("vox"),
+        credential: trunk.username.as_ref().map(|username| Credential {
+            username: username.clone(),
+            password: trunk.password.clone(),
+            realm: None,
+            auth_username: None,
+        }),
+        headers: Some(vec![identity]),
+        call_id: Some(sip_call_id.clone()),
+        destination: trunk.outbound_proxy.map(|proxy| {
+            let mut proxy = rsipstack::transport::SipAddr::from(proxy);
+            if trunk.tcp {
+                proxy.r#type = Some(rsipstack::sip::Transport::Tcp);
+            }
+            proxy
+        }),
+        ..InviteOption::default()
+    };
+    let (states_tx, mut states) = shared.dialogs.new_dialog_state_channel();
+    let (dialog, invited) = shared
+        .dialogs
+        .do_invite_async(option, states_tx)
+        .map_err(|e| DialError::Invite(e.to_string()))?;
+    // Ringing as it comes; a terminated dialog leaves the layer.
+    {
+        let (outbound, dial, id) = (outbound.clone(), dial.clone(), sip_call_id.clone());
+        let (followed_tx, followed) = shared.dialogs.new_dialog_state_channel();
+        tokio::spawn(crate::gateway::follow_dialogs(shared.clone(), followed));
         tokio::spawn(async move {
-            let over = dialog.cancel_token().clone();
-            let answered = match tokio::time::timeout(dial.ring_timeout, invited).await {
-                Ok(Ok(Ok((dialog_id, response)))) => Ok((dialog_id, response)),
-                Ok(Ok(Err(error))) => Err((503, error.to_string())),
-                Ok(Err(error)) => Err((503, error.to_string())),
-                Err(_) => {
-                    // Rang out: CANCEL (the trunk answers 487).
-                    let _ = dialog.cancel().await;
-                    Err((487, "no answer within the ring timeout".to_owned()))
-                }
-            };
-            let (dialog_id, response) = match answered {
-                Ok((dialog_id, Some(response)))
-                    if response.status_code.kind() == StatusCodeKind::Successful =>
-                {
-                    (dialog_id, response)
-                }
-                Ok((_, Some(response))) => {
-                    let failed = Progress::Failed {
-                        code: response.status_code.code(),
-                        reason: response.status_code.to_string(),
-                    };
-                    outbound.progress(&dial, &id, failed).await;
-                    return;
-                }
-                Ok((_, None)) => {
-                    let failed = Progress::Failed {
-                        code: 408,
-                        reason: "the trunk never answered the INVITE".into(),
-                    };
-                    outbound.progress(&dial, &id, failed).await;
-                    return;
-                }
-                Err((code, reason)) => {
+            while let Some(state) = states.recv().await {
+                if let DialogState::Early(_, response) = &state {
+                    let early_media = !response.body.is_empty();
                     outbound
-                        .progress(&dial, &id, Progress::Failed { code, reason })
+                        .progress(&dial, &id, Progress::Ringing { early_media })
                         .await;
-                    return;
                 }
-            };
-            outbound.progress(&dial, &id, Progress::Answered).await;
-            let hang_up = |dialog_id| {
-                let shared = shared.clone();
-                async move {
-                    if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(&dialog_id) {
-                        let _ = dialog.bye().await;
-                    }
-                    shared.dialogs.remove_dialog(&dialog_id);
-                }
-            };
-            // The callee's description decides the codec (the first of ours it lists).
-            let negotiated = std::str::from_utf8(&response.body)
-                .map_err(|_| sdp::SdpError::Malformed("the answer is not text".into()))
-                .and_then(sdp::parse)
-                .and_then(|answer| sdp::answer(&answer, &local).map(|(_, n)| n));
-            let negotiated = match negotiated {
-                Ok(negotiated) => negotiated,
-                Err(error) => {
-                    tracing::warn!(%error, sip_call_id = %id, "the callee's answer cannot be spoken");
-                    hang_up(dialog_id).await;
-                    let ended = Ended::WorkerLost(format!("the callee's SDP: {error}"));
-                    outbound
-                        .ended(&dial, &id, &ended, &MediaStats::default())
-                        .await;
-                    return;
-                }
-            };
-            let routed = match outbound.answered(&dial, &id).await {
-                Ok(routed) => routed,
-                Err(refusal) => {
-                    tracing::info!(sip_call_id = %id, reason = %refusal.reason, "hanging up an answered call");
-                    hang_up(dialog_id).await;
-                    let ended = Ended::Worker(Some(refusal.reason));
-                    outbound
-                        .ended(&dial, &id, &ended, &MediaStats::default())
-                        .await;
-                    return;
-                }
-            };
-            shared.sessions.lock().insert(
-                dialog_id.to_string(),
-                crate::reoffer::Session {
-                    local: local.clone(),
-                    negotiated: negotiated.clone(),
-                },
-            );
-            let (ended, stats) = crate::gateway::bridge_call(
-                &shared, pair, negotiated, routed, &over, &dialog_id, None,
-            )
-            .await;
-            tracing::info!(sip_call_id = %id, ?ended, ?stats, "outbound call over");
-            outbound.ended(&dial, &id, &ended, &stats).await;
+                // New offers and the end, as for every dialog.
+                let _ = followed_tx.send(state);
+            }
         });
-        Ok(sip_call_id)
+    }
+    let id = sip_call_id.clone();
+    let asked = shared.calls.open(&sip_call_id);
+    tokio::spawn(async move {
+        // However the call ends, it leaves the live calls.
+        let _closed = Closed(shared.clone(), id.clone());
+        let over = dialog.cancel_token().clone();
+        let rang = tokio::select! {
+            rang = tokio::time::timeout(dial.ring_timeout, invited) => rang.map_err(|_| {
+                "no answer within the ring timeout"
+            }),
+            () = asked.cancelled() => Err("canceled by vox"),
+        };
+        let answered = match rang {
+            Ok(Ok(Ok((dialog_id, response)))) => Ok((dialog_id, response)),
+            Ok(Ok(Err(error))) => Err((503, error.to_string())),
+            Ok(Err(error)) => Err((503, error.to_string())),
+            Err(why) => {
+                // Rang out, or ended from here: CANCEL (the trunk answers 487).
+                let _ = dialog.cancel().await;
+                Err((487, why.to_owned()))
+            }
+        };
+        let (dialog_id, response) = match answered {
+            Ok((dialog_id, Some(response)))
+                if response.status_code.kind() == StatusCodeKind::Successful =>
+            {
+                (dialog_id, response)
+            }
+            Ok((_, Some(response))) => {
+                let failed = Progress::Failed {
+                    code: response.status_code.code(),
+                    reason: response.status_code.to_string(),
+                };
+                outbound.progress(&dial, &id, failed).await;
+                return;
+            }
+            Ok((_, None)) => {
+                let failed = Progress::Failed {
+                    code: 408,
+                    reason: "the trunk never answered the INVITE".into(),
+                };
+                outbound.progress(&dial, &id, failed).await;
+                return;
+            }
+            Err((code, reason)) => {
+                outbound
+                    .progress(&dial, &id, Progress::Failed { code, reason })
+                    .await;
+                return;
+            }
+        };
+        outbound.progress(&dial, &id, Progress::Answered).await;
+        let hang_up = |dialog_id| {
+            let shared = shared.clone();
+            async move {
+                if let Some(Dialog::Invite(dialog)) = shared.dialogs.get_dialog(&dialog_id) {
+                    let _ = dialog.bye().await;
+                }
+                shared.dialogs.remove_dialog(&dialog_id);
+            }
+        };
+        // The callee's description decides the codec (the first of ours it lists).
+        let negotiated = std::str::from_utf8(&response.body)
+            .map_err(|_| sdp::SdpError::Malformed("the answer is not text".into()))
+            .and_then(sdp::parse)
+            .and_then(|answer| sdp::answer(&answer, &local).map(|(_, n)| n));
+        let negotiated = match negotiated {
+            Ok(negotiated) => negotiated,
+            Err(error) => {
+                tracing::warn!(%error, sip_call_id = %id, "the callee's answer cannot be spoken");
+                hang_up(dialog_id).await;
+                let ended = Ended::WorkerLost(format!("the callee's SDP: {error}"));
+                outbound
+                    .ended(&dial, &id, &ended, &MediaStats::default())
+                    .await;
+                return;
+            }
+        };
+        let routed = match outbound.answered(&dial, &id).await {
+            Ok(routed) => routed,
+            Err(refusal) => {
+                tracing::info!(sip_call_id = %id, reason = %refusal.reason, "hanging up an answered call");
+                hang_up(dialog_id).await;
+                let ended = Ended::Worker(Some(refusal.reason));
+                outbound
+                    .ended(&dial, &id, &ended, &MediaStats::default())
+                    .await;
+                return;
+            }
+        };
+        shared.sessions.lock().insert(
+            dialog_id.to_string(),
+            crate::reoffer::Session {
+                local: local.clone(),
+                negotiated: negotiated.clone(),
+            },
+        );
+        let (ended, stats) =
+            crate::gateway::bridge_call(&shared, pair, negotiated, routed, &over, &dialog_id, None)
+                .await;
+        tracing::info!(sip_call_id = %id, ?ended, ?stats, "outbound call over");
+        outbound.ended(&dial, &id, &ended, &stats).await;
+    });
+    Ok(sip_call_id)
+}
+
+/// Forgets a placed call when its task ends, however it ends.
+struct Closed(Arc<crate::gateway::Shared>, String);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        self.0.calls.close(&self.1);
     }
 }

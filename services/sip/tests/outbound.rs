@@ -5,55 +5,13 @@
 
 mod support;
 
-use parking_lot::Mutex;
-use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
-use sip::media::{Ended, MediaStats};
-use sip::outbound::{Dial, Outbound, OutboundTrunk, Progress};
+use sip::gateway::{Gateway, GatewayConfig};
+use sip::media::Ended;
+use sip::outbound::{Dial, OutboundTrunk, Progress};
 use sip::testing::{SippServer, until};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The telephony edge's part: notes the progress, gives an answered call a worker that greets
-/// and ends the call after a moment.
-#[derive(Default)]
-struct Edge {
-    progress: Mutex<Vec<Progress>>,
-    ended: Mutex<Vec<Ended>>,
-}
-
-#[async_trait::async_trait]
-impl Outbound for Edge {
-    async fn progress(&self, _: &Dial, _: &str, progress: Progress) {
-        self.progress.lock().push(progress);
-    }
-
-    async fn answered(&self, _: &Dial, _: &str) -> Result<Routed, Refusal> {
-        let (media_url, _, _) = support::worker(1600, Some(Duration::from_millis(600))).await;
-        Ok(Routed {
-            media_url,
-            parameters: serde_json::json!({}),
-        })
-    }
-
-    async fn ended(&self, _: &Dial, _: &str, ended: &Ended, _: &MediaStats) {
-        self.ended.lock().push(ended.clone());
-    }
-}
-
-/// Inbound calls are not part of these tests.
-struct NoInbound;
-
-#[async_trait::async_trait]
-impl Router for NoInbound {
-    async fn route(&self, _: &IncomingCall) -> Result<Routed, Refusal> {
-        Err(Refusal {
-            code: 404,
-            reason: "no inbound call expected".into(),
-        })
-    }
-
-    async fn ended(&self, _: &IncomingCall, _: &Ended, _: &MediaStats) {}
-}
+use support::{Edge, NoInbound};
 
 async fn gateway(ports: std::ops::RangeInclusive<u16>) -> Gateway {
     let config = GatewayConfig {
@@ -70,6 +28,7 @@ fn trunk(callee: &SippServer, password: Option<&str>) -> OutboundTrunk {
         tcp: false,
         username: password.map(|_| "vox".to_owned()),
         password: password.unwrap_or("-").to_owned(),
+        outbound_proxy: None,
     }
 }
 

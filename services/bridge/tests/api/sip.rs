@@ -302,7 +302,124 @@ async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(
     assert_eq!(app.store.list_carrier_accounts().await.unwrap().len(), 1);
 }
 
+async fn a_call_vox_sip_places_moves_with_its_progress_and_is_attached_when_answered(app: TestApp) {
+    let (fleet, attached) = fake_fleet(202, 0).await;
+    save_fleets(&app, &[&fleet]).await;
+    let trunk = trunk(&app).await;
+    let path = format!("{trunk}/progress");
+    let post = |body: Value| {
+        let (app, path) = (&app, &path);
+        async move { gateway(app, path, &body, Some(FLEET_SECRET)).await }
+    };
+    let call = crate::telnyx::placed(&app).await;
+    let progress =
+        |event: &str| json!({"sip_call_id": "out-1@vox", "call_id": call.0, "event": event});
+    // Without the fleet secret: 401, nothing moves.
+    let (status, _, _) = error_of(gateway(&app, &path, &progress("ringing"), None).await).await;
+    assert_eq!(status, 401);
+    let mut ringing = progress("ringing");
+    ringing["early_media"] = json!(true);
+    assert_eq!(post(ringing).await.status(), 204);
+    assert_eq!(
+        app.store.call(call).await.unwrap().state,
+        CallState::Ringing
+    );
+    let answered = post(progress("answered")).await;
+    assert_eq!(answered.status(), 200);
+    let answer: Value = answered.json().await.unwrap();
+    assert!(answer["media_url"].as_str().unwrap().starts_with("ws://"));
+    let attaching = app.store.call(call).await.unwrap();
+    assert_eq!(attaching.state, CallState::Attaching);
+    assert_eq!(attaching.carrier_call_id.as_deref(), Some("out-1@vox"));
+    let attach = attached.lock()[0].1.clone();
+    assert_eq!(
+        (
+            attach["direction"].as_str(),
+            attach["media_protocol"].as_str()
+        ),
+        (Some("outbound"), Some("vox"))
+    );
+    // The answer again (a retry) attaches nobody twice.
+    let (status, _, _) = error_of(post(progress("answered")).await).await;
+    assert_eq!(status, 409);
+    assert_eq!(attached.lock().len(), 1);
+    // A transfer's NOTIFYs are kept with the call.
+    let notify =
+        json!({"sip_call_id": "out-1@vox", "event": "transfer", "code": 200, "last": true});
+    assert_eq!(post(notify).await.status(), 204);
+    let events: Vec<String> = app
+        .store
+        .telephony_events(call)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    assert_eq!(events, ["early_media", "answered", "transfer.200"]);
+
+    // A final failure ends an unanswered call with its status's outcome.
+    for (code, outcome) in [
+        (486, CallOutcomeCode::DialBusy),
+        (487, CallOutcomeCode::DialNoAnswer),
+        (404, CallOutcomeCode::DialInvalidNumber),
+        (503, CallOutcomeCode::DialFailed),
+    ] {
+        let call = crate::telnyx::placed(&app).await;
+        let leg = format!("out-{code}@vox");
+        let failed = json!({"sip_call_id": leg, "call_id": call.0, "event": "failed",
+            "code": code, "reason": "from the trunk"});
+        assert_eq!(post(failed).await.status(), 204);
+        let ended = app.store.call(call).await.unwrap();
+        assert_eq!(ended.outcome, Some(outcome), "{code}");
+        assert!(ended.state.is_terminal());
+    }
+    // Bad progress names its field and moves nothing.
+    let other = crate::telnyx::placed(&app).await;
+    for (body, field) in [
+        (
+            json!({"sip_call_id": "x@vox", "event": "ringing"}),
+            "call_id",
+        ),
+        (
+            json!({"sip_call_id": "x@vox", "call_id": other.0, "event": "failed"}),
+            "code",
+        ),
+        (
+            json!({"sip_call_id": "x@vox", "call_id": other.0, "event": "failed", "code": 180}),
+            "code",
+        ),
+        (
+            json!({"sip_call_id": "x@vox", "call_id": other.0, "event": "rang"}),
+            "event",
+        ),
+    ] {
+        let (status, _, named) = error_of(post(body.clone()).await).await;
+        assert_eq!((status, named.as_deref()), (422, Some(field)), "{body}");
+    }
+    assert_eq!(
+        app.store.call(other).await.unwrap().state,
+        CallState::Dialing
+    );
+    // Progress naming a call with another leg (not placed as this one) is refused.
+    let stray = json!({"sip_call_id": "stray@vox", "call_id": call.0, "event": "ringing"});
+    let (status, _, _) = error_of(post(stray).await).await;
+    assert_eq!(status, 409);
+    // The trunk's settings carry the token the dialler presents to the gateway.
+    let read: Value = gateway(
+        &app,
+        &format!("{trunk}/trunk"),
+        &json!({}),
+        Some(FLEET_SECRET),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["control_token"], telephony::sip::control_token("-"));
+}
+
 api_tests!(
+    a_call_vox_sip_places_moves_with_its_progress_and_is_attached_when_answered,
     an_invite_from_vox_sip_is_routed_attached_and_answered_with_the_workers_url,
     sip_invites_nobody_can_take_or_that_make_no_sense_are_refused,
     a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown,

@@ -23,12 +23,16 @@ const DEFAULT_CPS: f64 = 1.0;
 
 impl CarrierFactory for AccountCarriers {
     fn build(&self, account: &CarrierAccount, secret: String) -> Result<Arc<dyn Carrier>, String> {
-        let public_url = self.public_url.clone().ok_or_else(|| {
-            format!(
-                "VOX_PUBLIC_URL is not set, so {} cannot reach the telephony edge's webhooks",
-                account.carrier
-            )
-        })?;
+        // A SIP trunk's gateway reaches the edge by VOXBRIDGE_URL, not a public URL.
+        let public_url = match (&self.public_url, account.carrier) {
+            (Some(url), _) => url.clone(),
+            (None, contracts::telephony::CarrierKind::Sip) => String::new(),
+            (None, carrier) => {
+                return Err(format!(
+                    "VOX_PUBLIC_URL is not set, so {carrier} cannot reach the telephony edge's webhooks"
+                ));
+            }
+        };
         let client = telephony::client(telephony::AccountConfig {
             account: account.id,
             carrier: account.carrier,

@@ -1,4 +1,7 @@
-//! What the gateway's tests share: a worker's media socket speaking vox's protocol.
+//! What the gateway's tests share: a worker's media socket speaking vox's protocol, an edge's ear.
+
+// Each test binary uses a part of it.
+#![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
@@ -72,4 +75,85 @@ pub async fn worker(
         }
     });
     (url, heard, task)
+}
+
+/// The telephony edge's part for calls vox places: notes the progress and each transfer's
+/// NOTIFYs, gives an answered call a worker that sends `bot` samples and ends the call after
+/// `end_after` (never, when `None`).
+pub struct Edge {
+    pub progress: Mutex<Vec<sip::outbound::Progress>>,
+    pub ended: Mutex<Vec<sip::media::Ended>>,
+    pub transfers: Mutex<Vec<(u16, bool)>>,
+    pub end_after: Option<Duration>,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Self {
+            progress: Mutex::default(),
+            ended: Mutex::default(),
+            transfers: Mutex::default(),
+            end_after: Some(Duration::from_millis(600)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl sip::outbound::Outbound for Edge {
+    async fn progress(&self, _: &sip::outbound::Dial, _: &str, progress: sip::outbound::Progress) {
+        self.progress.lock().push(progress);
+    }
+
+    async fn answered(
+        &self,
+        _: &sip::outbound::Dial,
+        _: &str,
+    ) -> Result<sip::gateway::Routed, sip::gateway::Refusal> {
+        let (media_url, _, _) = worker(1600, self.end_after).await;
+        Ok(sip::gateway::Routed {
+            media_url,
+            parameters: json!({}),
+        })
+    }
+
+    async fn ended(
+        &self,
+        _: &sip::outbound::Dial,
+        _: &str,
+        ended: &sip::media::Ended,
+        _: &sip::media::MediaStats,
+    ) {
+        self.ended.lock().push(ended.clone());
+    }
+}
+
+#[async_trait::async_trait]
+impl sip::control::Transfers for Edge {
+    async fn progress(&self, _: &str, code: u16, _: &str, last: bool) {
+        self.transfers.lock().push((code, last));
+    }
+}
+
+/// Inbound calls are not part of the outbound tests: each is refused 404.
+pub struct NoInbound;
+
+#[async_trait::async_trait]
+impl sip::gateway::Router for NoInbound {
+    async fn route(
+        &self,
+        _: &sip::gateway::IncomingCall,
+    ) -> Result<sip::gateway::Routed, sip::gateway::Refusal> {
+        Err(sip::gateway::Refusal {
+            code: 404,
+            reason: "no inbound call expected".into(),
+        })
+    }
+
+    async fn ended(
+        &self,
+        _: &sip::gateway::IncomingCall,
+        _: &sip::media::Ended,
+        _: &sip::media::MediaStats,
+    ) {
+    }
 }

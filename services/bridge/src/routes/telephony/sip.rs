@@ -7,9 +7,13 @@
 //! an unrouted number is 404 and a full fleet 503, which the gateway turns into SIP statuses.
 //! `ended` keeps how the media ended; the worker's result ends the call itself. `trunk` gives the
 //! gateway its trunk's settings, the password with them (the fleet secret guards it as it guards
-//! the attach).
+//! the attach), and the control token the dialler presents to the gateway. `progress` follows a
+//! call vox placed: ringing moves it, a final failure ends it with its SIP status's outcome
+//! (`telephony::sip::outcome`), and the answer attaches a worker within the 2-second rule and
+//! answers its media URL (none free: the call ends `dial.abandoned` and the gateway hangs up); a
+//! transfer's NOTIFYs are kept as `transfer.{code}`.
 
-use super::{Leg, Webhook, connect_to_worker};
+use super::{Leg, Webhook, connect_to_worker, edge_move};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
@@ -19,7 +23,7 @@ use chrono::Utc;
 use contracts::attach::MediaProtocol;
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
-use contracts::{CallId, E164Number};
+use contracts::{CallId, CallOutcomeCode, CallState, E164Number};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use store::{CarrierAccount, NewTelephonyEvent};
@@ -59,6 +63,10 @@ pub(crate) enum EndReason {
     WorkerLost,
     /// The session timer ran out with no refresh from the trunk (RFC 4028).
     SessionExpired,
+    /// The Backend or the dialler asked the gateway to hang up.
+    HungUpByVox,
+    /// A transfer (REFER) took the caller to its target.
+    Transferred,
 }
 
 impl EndReason {
@@ -69,6 +77,8 @@ impl EndReason {
             EndReason::RtpTimeout => "rtp_timeout",
             EndReason::WorkerLost => "worker_lost",
             EndReason::SessionExpired => "session_expired",
+            EndReason::HungUpByVox => "hung_up_by_vox",
+            EndReason::Transferred => "transferred",
         }
     }
 }
@@ -102,6 +112,7 @@ pub(super) async fn handle(
     match hook {
         "invite" => invite(state, account, body(&webhook)?).await,
         "ended" => ended(state, account, body(&webhook)?).await,
+        "progress" => progress(state, account, body(&webhook)?).await,
         "trunk" => trunk(state, account).await,
         other => Err(ApiError::not_found(format!("no SIP hook {other:?}"))),
     }
@@ -119,6 +130,8 @@ pub(crate) struct TrunkView {
     outbound_proxy: Option<String>,
     transport: contracts::telephony::SipTransport,
     numbers: Vec<String>,
+    /// What the dialler and the edge present to the gateway's call control.
+    control_token: String,
 }
 
 async fn trunk(state: &AppState, account: &CarrierAccount) -> ApiResult<Response> {
@@ -127,6 +140,7 @@ async fn trunk(state: &AppState, account: &CarrierAccount) -> ApiResult<Response
     Ok(Json(TrunkView {
         address: account.account_sid.clone(),
         username: settings.username,
+        control_token: telephony::sip::control_token(&password),
         password,
         register: settings.register,
         outbound_proxy: settings.outbound_proxy,
@@ -260,6 +274,165 @@ async fn ended(
             ended.sip_call_id
         )));
     }
-    state.store.record_telephony_event(event, None).await?;
+    // Over after the answer but before a worker had it: the callee was abandoned.
+    let abandoned = call
+        .as_ref()
+        .filter(|c| c.state == CallState::Answered)
+        .map(|c| {
+            let leg = Leg {
+                account,
+                call_sid: &ended.sip_call_id,
+                media_protocol: MediaProtocol::Vox,
+            };
+            let detail = serde_json::json!({"detail": ended.detail});
+            let mut moved = edge_move(c.id, CallState::Abandoned, leg, detail);
+            moved.outcome = Some(CallOutcomeCode::DialAbandoned);
+            moved
+        });
+    state.store.record_telephony_event(event, abandoned).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What happened to a call vox placed, or to a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProgressEvent {
+    /// 180, or 183 with early media.
+    Ringing,
+    /// 200: the callee answered; the edge attaches a worker.
+    Answered,
+    /// A final failure before an answer (`code`: its SIP status).
+    Failed,
+    /// A NOTIFY of a transfer's progress (`code`: its sipfrag status; `last` when final).
+    Transfer,
+}
+
+/// How a call vox placed is getting on.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Progress {
+    pub sip_call_id: String,
+    /// The call the dialler placed (all but `transfer`).
+    #[serde(default)]
+    pub call_id: Option<CallId>,
+    pub event: ProgressEvent,
+    #[serde(default)]
+    pub early_media: Option<bool>,
+    #[serde(default)]
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub last: Option<bool>,
+}
+
+async fn progress(state: &AppState, account: &CarrierAccount, p: Progress) -> ApiResult<Response> {
+    let payload = serde_json::json!({
+        "early_media": p.early_media, "code": p.code, "reason": p.reason, "last": p.last,
+    });
+    let call = match (p.event, p.call_id) {
+        // A transfer of any call the gateway carries, inbound ones too.
+        (ProgressEvent::Transfer, _) => state
+            .store
+            .call_by_carrier_call_id(&p.sip_call_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no call is SIP call {}", p.sip_call_id)))?,
+        (_, Some(id)) => super::placed_call(state, id, CarrierKind::Sip, &[&p.sip_call_id]).await?,
+        (_, None) => {
+            return Err(ApiError::invalid(
+                "call_id",
+                "is required: the call vox placed",
+            ));
+        }
+    };
+    let leg = Leg {
+        account,
+        call_sid: &p.sip_call_id,
+        media_protocol: MediaProtocol::Vox,
+    };
+    let detail = |what: String| serde_json::json!({ "detail": what, "sip": p.code });
+    match p.event {
+        ProgressEvent::Transfer => {
+            let code = p
+                .code
+                .ok_or_else(|| ApiError::invalid("code", "is required"))?;
+            let name = format!("transfer.{code}");
+            let kept = event(account, Some(call.id), &p.sip_call_id, name, payload);
+            state.store.record_telephony_event(kept, None).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        ProgressEvent::Ringing => {
+            let moved = edge_move(call.id, CallState::Ringing, leg, detail("ringing".into()));
+            let name = if p.early_media == Some(true) {
+                "early_media"
+            } else {
+                "ringing"
+            };
+            let kept = event(account, Some(call.id), &p.sip_call_id, name.into(), payload);
+            state
+                .store
+                .record_telephony_event(kept, Some(moved))
+                .await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        ProgressEvent::Failed => {
+            let code = p
+                .code
+                .ok_or_else(|| ApiError::invalid("code", "is required"))?;
+            let outcome = telephony::sip::outcome(code).ok_or_else(|| {
+                ApiError::invalid("code", format!("{code} is not a final failure"))
+            })?;
+            let why = format!("SIP {code} {}", p.reason.as_deref().unwrap_or(""));
+            let moved = match call.state {
+                CallState::Answered => {
+                    let mut moved = edge_move(call.id, CallState::Abandoned, leg, detail(why));
+                    moved.outcome = Some(CallOutcomeCode::DialAbandoned);
+                    Some(moved)
+                }
+                state if state.is_terminal() => None,
+                _ => {
+                    let mut moved = edge_move(call.id, outcome.end_state(), leg, detail(why));
+                    moved.outcome = Some(outcome);
+                    Some(moved)
+                }
+            };
+            let name = format!("failed.{code}");
+            let kept = event(account, Some(call.id), &p.sip_call_id, name, payload);
+            state.store.record_telephony_event(kept, moved).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        ProgressEvent::Answered => {
+            let moved = edge_move(call.id, CallState::Answered, leg, detail("answered".into()));
+            let kept = event(
+                account,
+                Some(call.id),
+                &p.sip_call_id,
+                "answered".into(),
+                payload,
+            );
+            let kept = state
+                .store
+                .record_telephony_event(kept, Some(moved))
+                .await?;
+            let Some(answered) = kept.moved else {
+                // Ended meanwhile (the dialler canceled it) or a redelivery: nobody takes it.
+                return Err(ApiError::conflict(
+                    "conflict.call",
+                    format!("call {} is {}, not dialling", call.id, call.state),
+                ));
+            };
+            match connect_to_worker(state, leg, &answered, CallDirection::Outbound).await? {
+                Ok(accepted) => Ok(Json(Answer {
+                    call_id: call.id,
+                    media_url: accepted.media_url,
+                })
+                .into_response()),
+                Err(message) => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "fleet.capacity_exhausted",
+                    message,
+                )),
+            }
+        }
+    }
 }
