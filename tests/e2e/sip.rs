@@ -3,7 +3,9 @@
 //!
 //! The real Backend (its telephony edge) and fleet worker, the gateway (`sip::gateway`) with the
 //! router `vox sip` runs (`sip::edge::EdgeRouter`), and SIPp (Debian's `sip-tester`) as the
-//! trunk's caller and as its registrar, all on loopback.
+//! trunk's caller and as its registrar, all on loopback. Then a campaign dials through the trunk:
+//! the dialler's `SipCarrier` asks the gateway's call control to place each call, and SIPp as the
+//! trunk's callees answers one and is busy for the other.
 
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::{CarrierKind, SipTrunk};
@@ -144,4 +146,81 @@ async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_
     .await;
     gateway.shutdown(Duration::ZERO).await;
     registrar.finish().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_dials_through_a_sip_trunk_and_each_call_ends_with_what_the_trunk_said() {
+    use crate::sim::carrier::{campaign_through, finished, start_dialler};
+    use contracts::CallOutcomeCode;
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = platform(store.clone()).await;
+    store
+        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
+        .await
+        .unwrap();
+    // SIPp answers the first contact (who hangs up after 3 s) and is busy for the second.
+    let callees = sip::testing::SippServer::start_with("campaign_callee", &["-m", "2"]).unwrap();
+    // The gateway's call control, where the trunk account says the dialler reaches it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let account = store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Sip,
+            name: "loopback trunk".into(),
+            account_sid: callees.addr.to_string(),
+            secret: Some("trunk-password".into()),
+            api_url: Some(control),
+            numbers: vec![E164Number::parse(NUMBER).unwrap()],
+            webhook_key: None,
+            trunk: None,
+        })
+        .await
+        .unwrap();
+    let edge = EdgeRouter::new(&platform.bridge_url, account.id.0, SECRET);
+    let gateway = Gateway::start(
+        GatewayConfig {
+            rtp_ports: 41_000..=41_999,
+            rtp_timeout: Duration::from_secs(10),
+            ..GatewayConfig::new("127.0.0.1:0".parse().unwrap())
+        },
+        Arc::new(edge.clone()),
+    )
+    .await
+    .unwrap();
+    let api = sip::api::Api::new(gateway.control(), Arc::new(edge.clone()));
+    api.set_trunk(edge.trunk().await.unwrap().api_trunk(None).unwrap());
+    tokio::spawn(axum::serve(listener, api.router()).into_future());
+    let campaign = campaign_through(&store, account.id, test_support::bots::booking_bot(), 2).await;
+    let dialler = start_dialler(store.clone(), &platform, "sip-dialler");
+    let calls = finished(&*store, campaign, 2, Duration::from_secs(60)).await;
+    callees.finish().await.unwrap();
+    let _ = dialler.stop.send(());
+    let _ = dialler.task.await;
+    let to = |n: &str| {
+        calls
+            .iter()
+            .find(|c| c.to.as_ref().map(|t| t.as_str()) == Some(n))
+            .unwrap_or_else(|| panic!("no call to {n}: {calls:?}"))
+    };
+    let answered = to("+14155550000");
+    assert_eq!(answered.direction, CallDirection::Outbound);
+    assert_eq!(answered.state, CallState::Completed, "{answered:?}");
+    assert!(answered.worker_id.is_some() && answered.result.is_some());
+    let kept = |call: &store::Call| {
+        let store = store.clone();
+        let id = call.id;
+        async move {
+            let events = store.telephony_events(id).await.unwrap();
+            events.into_iter().map(|(e, _)| e).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        kept(answered).await,
+        ["ringing", "answered", "ended.hung_up"]
+    );
+    let busy = to("+14155550001");
+    assert_eq!(busy.outcome, Some(CallOutcomeCode::DialBusy), "{busy:?}");
+    assert_eq!(kept(busy).await, ["failed.486"]);
+    gateway.shutdown(Duration::ZERO).await;
 }

@@ -312,19 +312,7 @@ pub(crate) async fn api_trunk(trunk: &sip::edge::Trunk) -> anyhow::Result<sip::a
         None => None,
         Some(proxy) => Some(resolve_proxy(proxy).await?),
     };
-    Ok(sip::api::ApiTrunk {
-        trunk: sip::outbound::OutboundTrunk {
-            address: trunk.address.clone(),
-            tcp: trunk.tcp,
-            username: trunk.username.clone(),
-            password: trunk.password.clone(),
-            outbound_proxy,
-        },
-        token: trunk
-            .control_token
-            .clone()
-            .context("the Backend gave no control token (is it older than this gateway?)")?,
-    })
+    trunk.api_trunk(outbound_proxy).map_err(anyhow::Error::msg)
 }
 
 /// `vox sip`: the gateway until SIGTERM, then a drain.

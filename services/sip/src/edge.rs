@@ -99,6 +99,27 @@ impl std::fmt::Debug for Trunk {
 }
 
 impl Trunk {
+    /// What the call control dials through (`outbound_proxy` resolved by the caller); an error
+    /// when the Backend gave no control token.
+    pub fn api_trunk(
+        &self,
+        outbound_proxy: Option<std::net::SocketAddr>,
+    ) -> Result<crate::api::ApiTrunk, String> {
+        Ok(crate::api::ApiTrunk {
+            trunk: crate::outbound::OutboundTrunk {
+                address: self.address.clone(),
+                tcp: self.tcp,
+                username: self.username.clone(),
+                password: self.password.clone(),
+                outbound_proxy,
+            },
+            token: self
+                .control_token
+                .clone()
+                .ok_or("the Backend gave no control token (is it older than this gateway?)")?,
+        })
+    }
+
     fn from_json(body: &Value) -> Result<Self, String> {
         let text = |field: &str| body.get(field).and_then(Value::as_str).map(str::to_owned);
         Ok(Self {

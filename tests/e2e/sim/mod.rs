@@ -1,7 +1,7 @@
 //! The simulator end to end: campaigns through the dialler, inbound load, personas, carriers.
 
 mod campaign;
-mod carrier;
+pub(crate) mod carrier;
 mod exotel;
 mod load;
 mod persona;
