@@ -489,11 +489,12 @@ try {
   await page.getByRole('button', { name: 'Save account' }).click();
   await page.getByText('Registering needs the username the trunk gave you.').waitFor();
   await page.getByLabel('Username').fill('vox');
+  await page.getByLabel('vox sip call control').fill('http://10.0.1.20:8093');
   await page.getByRole('button', { name: 'Save account' }).click();
   await page.getByText('Saved Office PBX.').waitFor();
   await page.getByTestId('carrier-accounts').getByText('Office PBX').waitFor();
   const trunks = await page.getByTestId('carrier-accounts').innerText();
-  check(trunks.includes('pbx.example.com:5080 · UDP · registers as vox'), `the trunk is shown as ${trunks}`);
+  check(trunks.includes('pbx.example.com:5080 · UDP · registers as vox · vox sip control http://10.0.1.20:8093'), `the trunk is shown as ${trunks}`);
   check(!(await page.locator('body').innerText()).includes('pbx-digest-password'), 'the trunk password is shown');
   await page.screenshot({ path: join(shots, 'carriers.png'), fullPage: true });
 
@@ -502,6 +503,9 @@ try {
   await page.getByRole('link', { name: 'Bots' }).click();
   await page.getByRole('cell', { name: 'Dental reminders' }).click();
   await page.getByLabel('Number to call').fill('+1415555');
+  // Both the carrier account and the SIP trunk can place it: the Twilio account is picked.
+  await page.getByRole('textbox', { name: 'Carrier account' }).click();
+  await page.getByRole('option', { name: 'Twilio main (twilio)' }).click();
   await page.getByLabel('{{name}}').fill('Ada');
   await page.getByRole('button', { name: 'Call', exact: true }).click();
   await page.locator('.mantine-TextInput-error').first().waitFor();

@@ -219,10 +219,11 @@ fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
     let dir = tempfile::tempdir().unwrap();
     let health_port = free_port();
     // With its SIP gateway on loopback (VOX_UP_SIP).
-    let (sip_port, sip_health) = (free_port(), free_port());
+    let (sip_port, sip_health, sip_control) = (free_port(), free_port(), free_port());
     let sip = [
         ("VOX_UP_SIP", sip_port.to_string()),
         ("VOX_SIP_HEALTH_PORT", sip_health.to_string()),
+        ("VOX_SIP_CONTROL_LISTEN", format!("127.0.0.1:{sip_control}")),
         ("VOX_SIP_RTP_PORTS", "34000-34199".to_owned()),
     ];
     let (up, port, said) = start_up_with(dir.path(), health_port, &sip);
@@ -299,6 +300,7 @@ fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
     let mut with_sip = env(fleet_urls.join(","));
     with_sip.push(("VOX_SIP_LISTEN", gateway.clone()));
     with_sip.push(("VOX_SIP_HEALTH_PORT", sip_health.to_string()));
+    with_sip.push(("VOX_SIP_CONTROL_LISTEN", format!("127.0.0.1:{sip_control}")));
     let mut command = Command::new(binary("vox"));
     command.args(["check", "--sip"]).env_clear();
     let passed = command
@@ -307,7 +309,7 @@ fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
         .unwrap();
     let said = String::from_utf8_lossy(&passed.stdout).into_owned();
     assert!(passed.status.success(), "{said}");
-    assert!(said.contains("ok: 7 check(s) passed"), "{said}");
+    assert!(said.contains("ok: 8 check(s) passed"), "{said}");
     let metrics = http_get(sip_health, "/metrics");
     assert!(
         metrics.contains("vox_sip_invite_responses_total{code=\"200\"} 1"),

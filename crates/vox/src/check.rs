@@ -21,27 +21,41 @@ pub struct Targets {
     pub fleets: Vec<String>,
     /// The dialler's health server (`http://127.0.0.1:HEALTH_PORT`), unless skipped.
     pub dialler: Option<String>,
-    /// `vox sip`: its SIP address and its health server, with `--sip`.
-    pub sip: Option<(SocketAddr, String)>,
+    /// `vox sip`, with `--sip`.
+    pub sip: Option<SipTargets>,
+}
+
+/// Where `vox sip` answers: SIP, its health server, its call control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipTargets {
+    pub sip: SocketAddr,
+    /// `http://127.0.0.1:VOX_SIP_HEALTH_PORT`.
+    pub health: String,
+    /// `http://VOX_SIP_CONTROL_LISTEN`.
+    pub control: String,
 }
 
 impl Targets {
     pub fn from_settings(settings: &Settings, skip_dialler: bool, sip: bool) -> Self {
-        let gateway = |listen: SocketAddr| {
-            // A gateway on every address answers on loopback too.
+        // A gateway on every address answers on loopback too.
+        let reachable = |listen: SocketAddr| {
             let ip = match listen.ip() {
                 ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
                 ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
                 ip => ip,
             };
-            let health = format!("http://127.0.0.1:{}", settings.sip.health_port);
-            (SocketAddr::new(ip, listen.port()), health)
+            SocketAddr::new(ip, listen.port())
+        };
+        let gateway = || SipTargets {
+            sip: reachable(settings.sip.listen),
+            health: format!("http://127.0.0.1:{}", settings.sip.health_port),
+            control: format!("http://{}", reachable(settings.sip.control_listen)),
         };
         Self {
             backend: settings.voxbridge_url.clone(),
             fleets: settings.fleet_urls.clone(),
             dialler: (!skip_dialler).then(|| format!("http://127.0.0.1:{}", settings.health_port)),
-            sip: sip.then(|| gateway(settings.sip.listen)),
+            sip: sip.then(gateway),
         }
     }
 }
@@ -205,6 +219,27 @@ async fn sip_health(client: &reqwest::Client, base: &str) -> Option<String> {
     }
 }
 
+/// The call control answers, and has its trunk: a request without the trunk's token is refused
+/// 401 (503 `sip.starting` means it has not read the trunk's settings, so it places no call).
+async fn sip_control(client: &reqwest::Client, base: &str) -> Option<String> {
+    let response = client
+        .post(format!("{base}/calls"))
+        .timeout(TIMEOUT)
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => return Some(format!("unreachable: {error}")),
+    };
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    match (status, body["error"]["code"].as_str()) {
+        (401, Some("auth.unauthorized")) => None,
+        (503, Some("sip.starting")) => Some("it has not read its trunk's settings yet".into()),
+        (status, _) => Some(format!("answered {status}, not vox sip's call control")),
+    }
+}
+
 /// One check on its way: what is wrong, if anything.
 type Check<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + 'a>>;
 
@@ -230,9 +265,16 @@ pub async fn run(targets: &Targets) -> Vec<Outcome> {
             Box::pin(dialler_metrics(&client, base)),
         ));
     }
-    if let Some((address, health)) = &targets.sip {
-        checks.push((format!("sip {address}"), Box::pin(sip_options(*address))));
+    if let Some(sip) = &targets.sip {
+        let name = format!("sip {}", sip.sip);
+        checks.push((name, Box::pin(sip_options(sip.sip))));
+        let health = &sip.health;
         checks.push(("sip health".into(), Box::pin(sip_health(&client, health))));
+        let control = &sip.control;
+        checks.push((
+            "sip control".into(),
+            Box::pin(sip_control(&client, control)),
+        ));
     }
     let (names, futures): (Vec<String>, Vec<_>) = checks.into_iter().unzip();
     let problems = futures_util::future::join_all(futures).await;

@@ -404,9 +404,11 @@ fn sip_refuses_to_start_without_its_trunk_and_serves_is_checked_and_stops_on_sig
     // Backend that is not there (no call is placed).
     let sip = format!("127.0.0.1:{}", test_support::paths::free_port());
     let health = test_support::paths::free_port().to_string();
+    let control = format!("127.0.0.1:{}", test_support::paths::free_port());
     let env = [
         ("VOX_SIP_LISTEN", sip.as_str()),
         ("VOX_SIP_HEALTH_PORT", health.as_str()),
+        ("VOX_SIP_CONTROL_LISTEN", control.as_str()),
         ("VOX_SIP_ACCOUNT", "1"),
         ("VOX_SIP_RTP_PORTS", "33000-33099"),
         ("VOXCORE_SECRET", "fleet-secret-0123456789"),
@@ -436,12 +438,17 @@ fn sip_refuses_to_start_without_its_trunk_and_serves_is_checked_and_stops_on_sig
     assert!(answered.contains("\"calls_up\":0"), "{answered}");
     let metrics = http_get(port, "/metrics");
     assert!(metrics.contains("vox_sip_calls_up 0"), "{metrics}");
-    // `vox check --sip`: an OPTIONS answered 200 and the health server; a gateway that is not
-    // there is named.
-    let checked = vox(&["check", "--sip", "--skip-dialler"], &env[..2]);
+    // `vox check --sip`: an OPTIONS answered 200 and the health server; the call control answers
+    // but, with no Backend to read the trunk from, places no call, and says so; a gateway that is
+    // not there is named.
+    let checked = vox(&["check", "--sip", "--skip-dialler"], &env[..3]);
     let said = String::from_utf8_lossy(&checked.stdout).into_owned();
-    assert!(checked.status.success(), "{said}{}", stderr(&checked));
-    assert!(said.contains("2 check(s) passed"), "{said}");
+    assert_eq!(checked.status.code(), Some(1), "{said}{}", stderr(&checked));
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("FAIL sip control: it has not read its trunk's settings"),
+        "{said}"
+    );
     let elsewhere = [
         ("VOX_SIP_LISTEN", "127.0.0.1:9"),
         ("VOX_SIP_HEALTH_PORT", health.as_str()),

@@ -10,7 +10,7 @@ type Dialled = components['schemas']['Dialled'];
 
 export function CallNumber({ botId, variables, canCall }: { botId: number; variables: string[]; canCall: boolean }) {
   // SIP trunks answer inbound calls through vox sip; calling out through one is not built yet.
-  const { data: accounts, error: loadError } = useLoad(async () => (await api.send<AccountView[]>('GET', '/api/v1/carrier-accounts')).filter((a) => a.carrier !== 'sip'), []);
+  const { data: accounts, error: loadError } = useLoad(async () => await api.send<AccountView[]>('GET', '/api/v1/carrier-accounts'), []);
   const [to, setTo] = useState('');
   const [accountId, setAccountId] = useState<string | null>(null);
   const [from, setFrom] = useState<string | null>(null);

@@ -131,7 +131,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       name: draft.name.trim(),
       account_sid: draft.accountSid.trim(),
       numbers: draft.numbers.split('\n').map((n) => n.replace(/[\s()-]/g, '')).filter(Boolean),
-      api_url: draft.carrier === 'sip' ? null : draft.apiUrl.trim() || null,
+      api_url: draft.apiUrl.trim() || null,
       ...(draft.carrier === 'sip' ? { trunk } : {}),
       ...(draft.secret ? { secret: draft.secret } : {}),
       ...(draft.webhookKey.trim() ? { webhook_key: draft.webhookKey.trim() } : {}),
@@ -176,8 +176,9 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     {a.name}
                     <Text size="xs" c="dimmed">
                       {a.account_sid}
-                      {a.api_url ? ` · API ${a.api_url}` : ''}
+                      {a.api_url && a.carrier !== 'sip' ? ` · API ${a.api_url}` : ''}
                       {a.trunk ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}` : ''}
+                      {a.carrier === 'sip' && a.api_url ? ` · vox sip control ${a.api_url}` : ''}
                     </Text>
                   </Table.Td>
                   <Table.Td>{CARRIERS.find((c) => c.value === a.carrier)?.label ?? a.carrier}</Table.Td>
@@ -289,6 +290,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     <Select label="Transport" data={[{ value: 'udp', label: 'UDP' }, { value: 'tcp', label: 'TCP' }]} value={draft.transport} onChange={(v) => set({ transport: v === 'tcp' ? 'tcp' : 'udp' })} />
                   </Group>
                   <Checkbox label="Register with the trunk (it sends inbound calls to wherever vox sip registered)" checked={draft.register} onChange={(e) => set({ register: e.currentTarget.checked })} />
+                  <TextInput label="vox sip call control" description="Where the dialler reaches this trunk's vox sip to place calls (VOX_SIP_CONTROL_LISTEN); empty is http://127.0.0.1:8093" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
                 </>
               ) : (
                 <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />

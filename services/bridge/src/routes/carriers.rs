@@ -39,7 +39,9 @@ pub(crate) struct AccountBody {
     #[serde(default)]
     #[schemars(schema_with = "contracts::shape::optional_non_blank")]
     secret: Option<String>,
-    /// The carrier's REST API base, for an emulator; the carrier's own when absent.
+    /// The carrier's REST API base, for an emulator; the carrier's own when absent. For a SIP
+    /// trunk, its `vox sip` call control (`VOX_SIP_CONTROL_LISTEN`), `http://127.0.0.1:8093` when
+    /// absent.
     #[serde(default)]
     #[schemars(regex(pattern = contracts::shape::HTTP_URL))]
     api_url: Option<String>,

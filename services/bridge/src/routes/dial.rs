@@ -18,7 +18,7 @@ use carrier::{CarrierError, Dial};
 use chrono::Utc;
 use contracts::calling_window::CallingWindows;
 use contracts::runtime_config::CallDirection;
-use contracts::telephony::CarrierAccountId;
+use contracts::telephony::{CarrierAccountId, CarrierKind};
 use contracts::{BotId, CallId, CallState, TimeZoneName};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -158,7 +158,8 @@ async fn dial(
             ));
         }
     }
-    if state.config.public_url.is_none() {
+    // A SIP trunk's gateway reaches the edge by VOXBRIDGE_URL; a carrier needs the public URL.
+    if state.config.public_url.is_none() && account.carrier != CarrierKind::Sip {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "telephony.public_url",
