@@ -245,6 +245,10 @@ pub enum ToolSpec {
         filler: Option<String>,
     },
     EndCall,
+    /// Presses keys on the call (`send_digits`), to find its way through another system's menu:
+    /// RFC 4733 telephone-events over `vox sip`; a carrier whose media stream cannot send keys
+    /// answers the model an error.
+    SendDigits,
     Transfer {
         /// E.164 number or SIP URI to transfer to.
         #[schemars(regex(pattern = r"^(\+[1-9][0-9]{7,14}$|sip:)"))]

@@ -141,6 +141,8 @@ pub struct StartParams {
     pub output_rate: SampleRate,
     /// Whether the caller may interrupt the bot.
     pub allow_interruptions: bool,
+    /// Whether the transport can press keys on the call (`TransportMessage::Dtmf`).
+    pub sends_digits: bool,
 }
 
 impl Default for StartParams {
@@ -149,6 +151,7 @@ impl Default for StartParams {
             input_rate: SampleRate::Hz16000,
             output_rate: SampleRate::Hz16000,
             allow_interruptions: true,
+            sends_digits: false,
         }
     }
 }
@@ -193,6 +196,8 @@ pub struct ToolCallRecord {
 pub enum TransportMessage {
     /// Drop the audio buffered at the carrier (barge-in).
     Clear,
+    /// Press these keys on the call (RFC 4733 telephone-events where the transport sends them).
+    Dtmf(String),
 }
 
 /// Why a call ended.

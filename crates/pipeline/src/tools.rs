@@ -36,6 +36,10 @@ pub trait KnowledgeClient: Send + Sync {
 pub const SEARCH_KNOWLEDGE: &str = "search_knowledge";
 /// Name of the built-in tool that ends the call.
 pub const END_CALL: &str = "end_call";
+/// Name of the built-in tool that presses keys on the call.
+pub const SEND_DIGITS: &str = "send_digits";
+/// The keys a phone has (RFC 4733's events 0–15), at most 32 at once.
+const DIGITS: &str = "^[0-9*#A-Da-d]{1,32}$";
 /// Name of the built-in tool that transfers the call.
 pub const TRANSFER_CALL: &str = "transfer_call";
 /// Name of the built-in tool that sets the call's disposition.
@@ -50,6 +54,7 @@ enum Tool {
         filler: Option<String>,
     },
     EndCall,
+    SendDigits,
     Transfer {
         destination: String,
     },
@@ -81,7 +86,11 @@ impl Tool {
 pub enum ToolAction {
     Continue,
     EndCall,
-    Transfer { destination: String },
+    /// Press these keys on the call (upper case, checked).
+    SendDigits(String),
+    Transfer {
+        destination: String,
+    },
     Disposition(String),
 }
 
@@ -111,7 +120,7 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
-    fn error(message: impl Into<String>) -> Self {
+    pub fn error(message: impl Into<String>) -> Self {
         Self {
             result: json!({ "error": message.into() }),
             action: ToolAction::Continue,
@@ -173,6 +182,7 @@ impl ToolSet {
                     filler: filler.clone(),
                 },
                 ToolSpec::EndCall => Tool::EndCall,
+                ToolSpec::SendDigits => Tool::SendDigits,
                 ToolSpec::Transfer { destination } => Tool::Transfer {
                     destination: destination.clone(),
                 },
@@ -230,6 +240,21 @@ impl ToolSet {
                     description: "End the call after saying goodbye.".to_owned(),
                     parameters: json!({ "type": "object", "properties": {} }),
                 },
+                Tool::SendDigits => ToolDefinition {
+                    name: SEND_DIGITS.to_owned(),
+                    description: "Press keys on the phone, as a person would to choose from an \
+                                  automated menu (\"press 1 for sales\")."
+                        .to_owned(),
+                    parameters: json!({
+                        "type": "object",
+                        "properties": { "digits": {
+                            "type": "string",
+                            "pattern": DIGITS,
+                            "description": "The keys in order: 0-9, * and #",
+                        } },
+                        "required": ["digits"],
+                    }),
+                },
                 Tool::Transfer { .. } => ToolDefinition {
                     name: TRANSFER_CALL.to_owned(),
                     description: "Transfer the caller to a human agent.".to_owned(),
@@ -266,6 +291,7 @@ impl ToolSet {
         self.tools.iter().find(|tool| match tool {
             Tool::Webhook { definition, .. } => definition.name == name,
             Tool::EndCall => name == END_CALL,
+            Tool::SendDigits => name == SEND_DIGITS,
             Tool::Transfer { .. } => name == TRANSFER_CALL,
             Tool::SetDisposition { .. } => name == SET_DISPOSITION,
             Tool::SearchKnowledge(search) => name == SEARCH_KNOWLEDGE && !search.every_turn,
@@ -369,6 +395,26 @@ impl ToolSet {
                 result: json!({ "ok": true }),
                 action: ToolAction::EndCall,
             },
+            Tool::SendDigits => {
+                let digits = call.arguments.get("digits").and_then(Value::as_str);
+                match digits {
+                    Some(digits)
+                        if (1..=32).contains(&digits.len())
+                            && digits
+                                .chars()
+                                .all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c)) =>
+                    {
+                        let digits = digits.to_ascii_uppercase();
+                        ToolOutcome {
+                            result: json!({ "ok": true, "pressed": digits }),
+                            action: ToolAction::SendDigits(digits),
+                        }
+                    }
+                    other => ToolOutcome::error(format!(
+                        "digits must be 1 to 32 of 0-9, *, # and A-D, got {other:?}"
+                    )),
+                }
+            }
             Tool::Transfer { destination } => ToolOutcome {
                 result: json!({ "ok": true }),
                 action: ToolAction::Transfer {

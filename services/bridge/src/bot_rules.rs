@@ -223,7 +223,7 @@ fn tools(spec: &BotSpec, outbound: &egress::Allowed) -> ApiResult<()> {
                     ));
                 }
             }
-            ToolSpec::SetDisposition { .. } | ToolSpec::EndCall => {}
+            ToolSpec::SetDisposition { .. } | ToolSpec::EndCall | ToolSpec::SendDigits => {}
         }
     }
     Ok(())

@@ -2,7 +2,8 @@
 //!
 //! The worker speaks vox's own protocol (`services/fleet/src/media/vox.rs`): a `start` at 8 kHz,
 //! binary 16-bit PCM both ways, `dtmf`, `mark` (echoed once the audio before it has played),
-//! `clear` (barge-in: unplayed audio dropped) and `end`. The phone side is RTP in the negotiated
+//! `clear` (barge-in: unplayed audio dropped), `dtmf` with `digits` (the bot's keys, sent as
+//! RFC 4733 telephone-events in place of its audio) and `end`. The phone side is RTP in the negotiated
 //! G.711 law, one packet per packet time both ways: the caller's packets go through the jitter
 //! buffer (a lost one becomes silence, so the worker's clock keeps time), the bot's audio is sent
 //! on a steady clock (silence between its words, so NAT bindings stay open), telephone-events
@@ -233,6 +234,8 @@ pub async fn bridge(
     let mut jitter = JitterBuffer::new(config.jitter_depth, 50);
     let mut keys = KeyReader::default();
     let mut outgoing = Outgoing::default();
+    // The keys the bot presses, sent in place of its audio (which waits).
+    let mut pressing = crate::dtmf::KeySender::default();
     let ssrc: u32 = rand::random();
     let mut sequence: u16 = rand::random();
     let mut timestamp: u32 = rand::random();
@@ -322,6 +325,20 @@ pub async fn bridge(
                             .to_owned(),
                     ),
                     Some("clear") => outgoing.clear(),
+                    Some("dtmf") => {
+                        let digits = value
+                            .get("digits")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        if negotiated.telephone_event.is_some() {
+                            pressing.push(digits);
+                        } else {
+                            tracing::warn!(
+                                digits,
+                                "the phone takes no telephone-events: the bot's keys are not sent"
+                            );
+                        }
+                    }
                     Some("end") => {
                         let reason = value
                             .get("reason")
@@ -354,15 +371,32 @@ pub async fn bridge(
                     }
                 }
                 // The bot's next frame to the phone, when the phone may hear it.
-                let (frame, due) = outgoing.frame(frame_len);
+                // A key the bot presses goes in place of its audio, which waits.
+                let key = negotiated
+                    .telephone_event
+                    .and_then(|pt| Some((pt, pressing.next(timestamp, frame_len as u16)?)));
+                let (frame, due) = match key {
+                    Some(_) => (Vec::new(), Vec::new()),
+                    None => outgoing.frame(frame_len),
+                };
                 if negotiated.direction.sends() {
-                    let packet = Packet {
-                        marker: std::mem::take(&mut first_out),
-                        payload_type: negotiated.payload_type,
-                        sequence,
-                        timestamp,
-                        ssrc,
-                        payload: negotiated.codec.encode(&frame),
+                    let packet = match key {
+                        Some((payload_type, key)) => Packet {
+                            marker: key.first,
+                            payload_type,
+                            sequence,
+                            timestamp: key.timestamp,
+                            ssrc,
+                            payload: key.payload.to_vec(),
+                        },
+                        None => Packet {
+                            marker: std::mem::take(&mut first_out),
+                            payload_type: negotiated.payload_type,
+                            sequence,
+                            timestamp,
+                            ssrc,
+                            payload: negotiated.codec.encode(&frame),
+                        },
                     };
                     if socket.send_to(&packet.to_bytes(), remote).await.is_ok() {
                         stats.rtp_out += 1;

@@ -254,3 +254,53 @@ async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
     .await;
     assert!(matches!(ended, Ended::WorkerLost(_)), "{ended:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_the_bot_presses_reach_the_phone_as_telephone_events_before_its_next_words() {
+    // The bot says 400 samples, then presses 1, 2 and #.
+    let (url, _, _) = support::worker_pressing(400, None, Some("12#")).await;
+    let leg = pair().await;
+    let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let phone_address = phone.local_addr().unwrap();
+    let listening = tokio::spawn(async move {
+        // Every packet for 1.5 s: three keys take (7 + 3) packets of 20 ms each.
+        let mut packets = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+        let mut buffer = [0u8; 2048];
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout_at(until, phone.recv_from(&mut buffer)).await
+        {
+            packets.push(Packet::parse(&buffer[..n]).unwrap());
+        }
+        packets
+    });
+    let (_, _) = bridge(
+        leg,
+        config(phone_address, Duration::from_millis(1400)),
+        &url,
+        json!({}),
+        std::future::pending(),
+    )
+    .await;
+    let packets = listening.await.unwrap();
+    let mut reader = sip::dtmf::KeyReader::default();
+    let events: Vec<&Packet> = packets.iter().filter(|p| p.payload_type == 101).collect();
+    let keys: Vec<char> = events
+        .iter()
+        .filter_map(|p| reader.read(p.timestamp, &p.payload))
+        .collect();
+    assert_eq!(keys, ['1', '2', '#']);
+    // Each key is marked at its first packet and ends with the end bit three times.
+    assert_eq!(events.len(), 3 * 7, "{events:?}");
+    assert_eq!(events.iter().filter(|p| p.marker).count(), 3);
+    // The bot's words before the keys went out as audio, and the stream's numbering runs on.
+    let first_key = packets.iter().position(|p| p.payload_type == 101).unwrap();
+    assert!(
+        packets[..first_key]
+            .iter()
+            .any(|p| p.payload_type == 0 && p.payload.iter().any(|b| *b != 0xFF)),
+        "no audio before the keys"
+    );
+    let sequences: Vec<u16> = packets.iter().map(|p| p.sequence).collect();
+    assert!(sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+}

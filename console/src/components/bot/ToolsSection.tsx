@@ -1,4 +1,4 @@
-// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), knowledge search (which bases, when it runs, how many passages, the latency budget), end call, transfer and set disposition.
+// The bot builder's tools: webhooks (URL, JSON-schema arguments, timeout, a filler line), knowledge search (which bases, when it runs, how many passages, the latency budget), end call, press keys, transfer and set disposition.
 import { ActionIcon, Button, Card, Group, JsonInput, Menu, MultiSelect, NumberInput, Select, Stack, TagsInput, Text, TextInput } from '@mantine/core';
 import { api, type components } from '../../api/client';
 import { useLoad } from '../../lib/load';
@@ -16,6 +16,7 @@ const NEW_TOOLS: Record<ToolSpec['type'], () => ToolSpec> = {
     timeout_ms: 5000,
   }),
   end_call: () => ({ type: 'end_call' }),
+  send_digits: () => ({ type: 'send_digits' }),
   transfer: () => ({ type: 'transfer', destination: '' }),
   set_disposition: () => ({ type: 'set_disposition', allowed: [] }),
   search_knowledge: () => ({ type: 'search_knowledge', knowledge_base_ids: [], top_k: 3, timeout_ms: 1500 }),
@@ -24,6 +25,7 @@ const NEW_TOOLS: Record<ToolSpec['type'], () => ToolSpec> = {
 const LABELS: Record<ToolSpec['type'], string> = {
   webhook: 'Webhook',
   end_call: 'End the call',
+  send_digits: 'Press keys (an automated menu; vox sip calls)',
   transfer: 'Transfer to a person',
   set_disposition: 'Set the disposition',
   search_knowledge: 'Search knowledge bases',

@@ -8,6 +8,7 @@
 
 use crate::frame::{
     CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame, ToolCallRecord,
+    TransportMessage,
 };
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
@@ -37,6 +38,8 @@ pub struct LlmProcessor {
     unconfirmed: Option<usize>,
     /// What the knowledge search found for the caller's last words, for this reply only.
     retrieved: Option<String>,
+    /// Whether the transport can press keys (from the start).
+    sends_digits: bool,
 }
 
 impl std::fmt::Debug for LlmProcessor {
@@ -65,6 +68,7 @@ impl LlmProcessor {
             stall_timeout: Duration::from_secs(10),
             unconfirmed: None,
             retrieved: None,
+            sends_digits: false,
         }
     }
 
@@ -280,7 +284,12 @@ impl LlmProcessor {
                     out.down(DataFrame::Speak(filler.to_owned()));
                 }
                 let started = Instant::now();
-                let outcome = self.tools.execute(&call).await;
+                let mut outcome = self.tools.execute(&call).await;
+                if matches!(outcome.action, ToolAction::SendDigits(_)) && !self.sends_digits {
+                    outcome = crate::tools::ToolOutcome::error(
+                        "this call's carrier cannot press keys (only vox sip's calls can)",
+                    );
+                }
                 out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),
@@ -298,6 +307,9 @@ impl LlmProcessor {
                         out.up(SystemFrame::Call(CallEvent::Disposition(value)))
                     }
                     ToolAction::EndCall => end = Some(EndReason::BotEnded),
+                    ToolAction::SendDigits(digits) => {
+                        out.down(SystemFrame::Transport(TransportMessage::Dtmf(digits)))
+                    }
                     ToolAction::Transfer { destination } => {
                         end = Some(EndReason::Transferred { destination })
                     }
@@ -327,7 +339,8 @@ impl Processor for LlmProcessor {
         out: &Outbox,
     ) -> Result<(), ProcessorError> {
         match frame {
-            Frame::System(SystemFrame::Start(_)) => {
+            Frame::System(SystemFrame::Start(params)) => {
+                self.sends_digits = params.sends_digits;
                 out.forward(frame, direction);
                 if let Some(first) = self.first_message.clone() {
                     self.unconfirmed = Some(self.messages.len());

@@ -4,9 +4,13 @@ use crate::support::*;
 use async_trait::async_trait;
 use contracts::runtime_config::{Retrieval, ToolSpec};
 use pipeline::assemble::Assembly;
-use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, words};
+use pipeline::assemble::session_config;
+use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test_with, words};
 use pipeline::tools::WebhookClient;
-use pipeline::{CallEvent, EndReason, LlmEvent, Message, ToolCall};
+use pipeline::{
+    CallEvent, EndReason, Frame, LlmEvent, Message, StartParams, SystemFrame, ToolCall,
+    TransportMessage,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +75,17 @@ async fn run_bot(
     replies: Vec<Vec<LlmEvent>>,
     tweak: impl FnOnce(&mut Assembly),
 ) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
+    run_bot_on(tools, said, replies, tweak, StartParams::default()).await
+}
+
+/// `run_bot` on a transport described by `start`.
+async fn run_bot_on(
+    tools: Vec<ToolSpec>,
+    said: &str,
+    replies: Vec<Vec<LlmEvent>>,
+    tweak: impl FnOnce(&mut Assembly),
+    start: StartParams,
+) -> (pipeline::testing::TestOutput, Vec<pipeline::LlmRequest>) {
     let mut bot = spec();
     bot.tools = tools;
     let llm = ScriptedLlm::new("llm", replies);
@@ -83,7 +98,8 @@ async fn run_bot(
     tweak(&mut assembly);
     let mut inputs = utterance();
     inputs.push(TestInput::Wait(Duration::from_secs(8)));
-    let out = run_test(build(&bot, assembly), inputs).await;
+    let config = session_config(&bot, start);
+    let out = run_test_with(build(&bot, assembly), inputs, config).await;
     let mut all = Vec::new();
     while let Ok(request) = requests.try_recv() {
         all.push(request);
@@ -234,6 +250,63 @@ async fn the_transfer_tool_ends_the_call_with_its_destination() {
         EndReason::Transferred {
             destination: "+14155550100".to_owned()
         }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_digits_presses_the_keys_where_the_transport_can_and_says_so_where_it_cannot() {
+    let replies = || {
+        vec![
+            vec![call("send_digits", json!({ "digits": "1#" }))],
+            vec![call("send_digits", json!({ "digits": "9 then 1" }))],
+            words("Done."),
+        ]
+    };
+    let pressed = |out: &pipeline::testing::TestOutput| -> Vec<String> {
+        out.down
+            .iter()
+            .filter_map(|f| match f {
+                Frame::System(SystemFrame::Transport(TransportMessage::Dtmf(d))) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let keys = StartParams {
+        sends_digits: true,
+        ..StartParams::default()
+    };
+    let (out, requests) = run_bot_on(
+        vec![ToolSpec::SendDigits],
+        "Press one.",
+        replies(),
+        |_| {},
+        keys,
+    )
+    .await;
+    assert_eq!(pressed(&out), ["1#"]);
+    assert_eq!(tool_results(&requests[1])[0]["pressed"], "1#");
+    assert!(
+        tool_results(&requests[2])[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("digits must be")
+    );
+    // A carrier whose media stream cannot press keys: the model is told, nothing is sent.
+    let start = StartParams::default();
+    let (out, requests) = run_bot_on(
+        vec![ToolSpec::SendDigits],
+        "Press one.",
+        replies(),
+        |_| {},
+        start,
+    )
+    .await;
+    assert!(pressed(&out).is_empty());
+    assert!(
+        tool_results(&requests[1])[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot press keys")
     );
 }
 

@@ -185,6 +185,10 @@ impl<'a> LiveCall<'a> {
                 let messages = self.media.protocol.clear();
                 let _ = send_all(&mut self.media.socket, messages).await;
             }
+            Some(Frame::System(SystemFrame::Transport(TransportMessage::Dtmf(digits)))) => {
+                let messages = self.media.protocol.dtmf(&digits);
+                let _ = send_all(&mut self.media.socket, messages).await;
+            }
             _ => {}
         }
     }

@@ -131,6 +131,7 @@ async fn converse(
         input_rate: media.rate,
         output_rate: media.rate,
         allow_interruptions: true,
+        sends_digits: media.protocol.sends_digits(),
     };
     let handle = pipeline::spawn(processors, session_config(spec, start));
     let live = live::LiveCall::new(

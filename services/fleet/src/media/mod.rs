@@ -91,6 +91,14 @@ pub trait Protocol: Send {
     fn clear(&mut self) -> Vec<WsMessage>;
     /// Asks the carrier to report when the audio sent so far has played.
     fn mark(&mut self, name: &str) -> Vec<WsMessage>;
+    /// Whether the protocol can press keys on the call ([`Protocol::dtmf`]).
+    fn sends_digits(&self) -> bool {
+        false
+    }
+    /// Presses `digits` on the call (none where the protocol cannot: see `sends_digits`).
+    fn dtmf(&mut self, _digits: &str) -> Vec<WsMessage> {
+        Vec::new()
+    }
     /// Messages to send before closing the socket to hang up.
     fn hangup(&mut self, reason: &str) -> Vec<WsMessage>;
 }

@@ -7,8 +7,9 @@
 //! `{"type":"dtmf","digit":"5"}`, `{"type":"mark","name":…}` (echoing a mark once the audio before
 //! it has played) and `{"type":"hangup"}`. Worker → client: binary bot audio, `{"type":"clear"}`
 //! (drop what is buffered: barge-in), `{"type":"mark","name":…}`, `{"type":"transcript",
-//! "speaker":"user"|"assistant","text":…,"interrupted":bool}` for a live transcript, and
-//! `{"type":"end","reason":…}` before the worker closes the socket.
+//! "speaker":"user"|"assistant","text":…,"interrupted":bool}` for a live transcript,
+//! `{"type":"dtmf","digits":"1#"}` when the bot presses keys (`vox sip` sends them as RFC 4733
+//! telephone-events), and `{"type":"end","reason":…}` before the worker closes the socket.
 
 use super::{Inbound, MediaError, Protocol, StreamStart, WsMessage, json, str_at};
 use audio::SampleRate;
@@ -103,6 +104,16 @@ impl Protocol for Vox {
         vec![WsMessage::Text(json!({"type": "clear"}).to_string())]
     }
 
+    fn sends_digits(&self) -> bool {
+        true
+    }
+
+    fn dtmf(&mut self, digits: &str) -> Vec<WsMessage> {
+        vec![WsMessage::Text(
+            json!({"type": "dtmf", "digits": digits}).to_string(),
+        )]
+    }
+
     fn mark(&mut self, name: &str) -> Vec<WsMessage> {
         vec![WsMessage::Text(
             json!({"type": "mark", "name": name}).to_string(),
@@ -113,5 +124,25 @@ impl Protocol for Vox {
         vec![WsMessage::Text(
             json!({"type": "end", "reason": reason}).to_string(),
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bots_keys_go_to_vox_sip_as_one_dtmf_message_and_other_carriers_send_none() {
+        let mut vox = Vox::new(SampleRate::Hz8000);
+        assert!(vox.sends_digits());
+        let sent = vox.dtmf("12#");
+        let [WsMessage::Text(text)] = sent.as_slice() else {
+            panic!("{sent:?}")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(value, json!({"type": "dtmf", "digits": "12#"}));
+        let mut twilio = super::super::twilio::Twilio::default();
+        assert!(!twilio.sends_digits());
+        assert!(twilio.dtmf("1").is_empty());
     }
 }

@@ -25,6 +25,15 @@ pub async fn worker(
     bot: usize,
     end_after: Option<Duration>,
 ) -> (String, Arc<Mutex<Heard>>, tokio::task::JoinHandle<()>) {
+    worker_pressing(bot, end_after, None).await
+}
+
+/// `worker`, whose bot presses `keys` (a `dtmf` message) after its audio.
+pub async fn worker_pressing(
+    bot: usize,
+    end_after: Option<Duration>,
+    keys: Option<&'static str>,
+) -> (String, Arc<Mutex<Heard>>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/ws/vox/token", listener.local_addr().unwrap());
     let heard = Arc::new(Mutex::new(Heard::default()));
@@ -52,6 +61,10 @@ pub async fn worker(
                             tx.send(Message::Binary(audio.into())).await.unwrap();
                             let mark = json!({"type": "mark", "name": "greeting"});
                             tx.send(Message::Text(mark.to_string().into())).await.unwrap();
+                            if let Some(keys) = keys {
+                                let press = json!({"type": "dtmf", "digits": keys});
+                                tx.send(Message::Text(press.to_string().into())).await.unwrap();
+                            }
                         }
                         log.lock().texts.push(value);
                     }
