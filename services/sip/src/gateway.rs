@@ -155,7 +155,7 @@ pub(crate) struct Shared {
     /// Each bridged call's media as last agreed, by dialog id, for new offers in the call.
     pub(crate) sessions: parking_lot::Mutex<HashMap<String, crate::reoffer::Session>>,
     /// Each call with a session timer: its interval and what its refreshes tell.
-    timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
+    pub(crate) timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
     /// The live calls by SIP Call-ID, for `Control`.
     pub(crate) calls: crate::control::Calls,
 }

@@ -6,7 +6,8 @@
 //! (rsipstack answers the challenge). Ringing (180) and early media (183 with SDP) are reported as
 //! they come; no answer within the ring timeout is a CANCEL. On the 200 the `Outbound` says where
 //! the call's media goes (the worker the telephony edge attaches), and the call is bridged as an
-//! inbound one is, until a BYE from either side. A final failure is reported with its SIP status.
+//! inbound one is, until a BYE from either side. The INVITE offers session timers (`timer`): when
+//! the trunk agrees, vox refreshes the session or expects the trunk to. A final failure is reported with its SIP status.
 
 use crate::gateway::{Gateway, Refusal, Routed};
 use crate::media::{Ended, MediaStats};
@@ -144,7 +145,11 @@ pub(crate) async fn dial(
             realm: None,
             auth_username: None,
         }),
-        headers: Some(vec![identity]),
+        headers: Some(
+            std::iter::once(identity)
+                .chain(crate::timer::offered(shared.config.min_session_expires))
+                .collect(),
+        ),
         call_id: Some(sip_call_id.clone()),
         destination: trunk.outbound_proxy.map(|proxy| {
             let mut proxy = rsipstack::transport::SipAddr::from(proxy);
@@ -275,9 +280,23 @@ pub(crate) async fn dial(
                 negotiated: negotiated.clone(),
             },
         );
-        let (ended, stats) =
-            crate::gateway::bridge_call(&shared, pair, negotiated, routed, &over, &dialog_id, None)
-                .await;
+        // Session timers, when the trunk agreed to them: vox refreshes unless the trunk does.
+        let timer = crate::timer::agreed_by(&response);
+        if let Some((interval, crate::timer::Refresher::Vox)) = timer {
+            let refreshing = crate::timer::refresh(shared.clone(), dialog_id.clone(), interval);
+            let stop = over.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = refreshing => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
+        let interval = timer.map(|(interval, _)| interval);
+        let (ended, stats) = crate::gateway::bridge_call(
+            &shared, pair, negotiated, routed, &over, &dialog_id, interval,
+        )
+        .await;
         tracing::info!(sip_call_id = %id, ?ended, ?stats, "outbound call over");
         outbound.ended(&dial, &id, &ended, &stats).await;
     });

@@ -1,7 +1,8 @@
 //! Outbound calls through a trunk, SIPp as the callee behind it: rung with early media (183 with
 //! SDP), answered with the caller ID in P-Asserted-Identity and bridged to a worker until vox's
 //! BYE; busy (486); challenged 401 (the digest checked by SIPp's `verifyauth`) with the right and
-//! a wrong password, and 407 by a proxy; and cancelled when it rings past its timeout (487).
+//! a wrong password, and 407 by a proxy; cancelled when it rings past its timeout (487); and
+//! session timers agreed in the 200, refreshed by vox or ended when the trunk lets them lapse.
 
 mod support;
 
@@ -141,4 +142,36 @@ async fn a_call_ringing_past_its_timeout_is_cancelled() {
         edge.progress.lock()[0],
         Progress::Ringing { early_media: false }
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_trunk_agrees_to_session_timers_is_refreshed_by_vox_or_ended_when_it_lapses() {
+    let gateway = gateway(34_600..=34_799).await;
+    // vox refreshes: SIPp checks two re-INVITEs a second apart, then the worker's end.
+    let callee = SippServer::start("refreshing_callee").unwrap();
+    let edge = Arc::new(Edge {
+        end_after: Some(Duration::from_millis(2600)),
+        ..Edge::default()
+    });
+    let ring = Duration::from_secs(10);
+    gateway
+        .dial(&trunk(&callee, None), dial(ring), edge.clone())
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the call ended", || !edge.ended.lock().is_empty()).await;
+    assert!(matches!(edge.ended.lock()[0], Ended::Worker(_)));
+    // The trunk refreshes but never does: the lapsed session is ended with vox's BYE.
+    let callee = SippServer::start("lapsing_callee").unwrap();
+    let edge = Arc::new(Edge {
+        end_after: None,
+        ..Edge::default()
+    });
+    gateway
+        .dial(&trunk(&callee, None), dial(ring), edge.clone())
+        .await
+        .unwrap();
+    callee.finish().await.unwrap();
+    until("the call ended", || !edge.ended.lock().is_empty()).await;
+    assert_eq!(edge.ended.lock()[0], Ended::SessionExpired);
 }
