@@ -158,6 +158,8 @@ pub(crate) struct Shared {
     pub(crate) timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
     /// The live calls by SIP Call-ID, for `Control`.
     pub(crate) calls: crate::control::Calls,
+    /// Each bridged call's media as a new offer agreed it, for its leg to follow.
+    agreed: parking_lot::Mutex<HashMap<String, tokio::sync::watch::Sender<crate::sdp::Negotiated>>>,
 }
 
 impl Gateway {
@@ -241,6 +243,7 @@ impl Gateway {
             sessions: parking_lot::Mutex::new(HashMap::new()),
             timers: parking_lot::Mutex::new(HashMap::new()),
             calls: crate::control::Calls::default(),
+            agreed: parking_lot::Mutex::new(HashMap::new()),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -400,9 +403,17 @@ async fn reoffered(
     handle: rsipstack::dialog::dialog::TransactionHandle,
 ) {
     let answered = match shared.sessions.lock().get_mut(&id.to_string()) {
-        Some(session) => crate::reoffer::reanswer(session, &request.body),
+        Some(session) => crate::reoffer::reanswer(session, &request.body)
+            .map(|answer| (answer, session.negotiated.clone())),
         None => Err((491, "the call is not bridged yet".to_owned())),
     };
+    // The leg follows what was agreed (a codec change, hold, a new address).
+    let answered = answered.map(|(answer, negotiated)| {
+        if let Some(agreed) = shared.agreed.lock().get(&id.to_string()) {
+            agreed.send_replace(negotiated);
+        }
+        answer
+    });
     let sent = match answered {
         Ok(sdp) => {
             let mut headers = vec![Header::ContentType("application/sdp".into())];
@@ -661,11 +672,14 @@ pub(crate) async fn bridge_call(
         let entry = (interval, refreshed.clone());
         shared.timers.lock().insert(id.to_string(), entry);
     }
+    let (agreed, renegotiated) = tokio::sync::watch::channel(negotiated.clone());
+    shared.agreed.lock().insert(id.to_string(), agreed);
     let config = LegConfig {
         negotiated,
         rtp_timeout: shared.config.rtp_timeout,
         jitter_depth: shared.config.jitter_depth,
         rtcp_interval: Duration::from_secs(5),
+        renegotiated: Some(renegotiated),
     };
     // The other side's BYE or CANCEL, a shutdown's grace, a session timer run out, or an end
     // asked for (`Control`: the Backend's hang-up, a transfer done).
@@ -710,6 +724,7 @@ pub(crate) async fn bridge_call(
         shared.dialogs.remove_dialog(id);
     }
     shared.sessions.lock().remove(&id.to_string());
+    shared.agreed.lock().remove(&id.to_string());
     shared.metrics.call_ended(&stats);
     shared.call_over.notify_waiters();
     (ended, stats)

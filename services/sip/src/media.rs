@@ -11,6 +11,10 @@
 //! packet came from, not only where its SDP said. A leg without RTP for `rtp_timeout` ends, so a
 //! vanished phone never holds a worker's slot.
 //!
+//! A new offer in the call (`reoffer`) may change the codec, the payload types, the direction or
+//! the address: the leg follows what was agreed (`LegConfig::renegotiated`), the caller's
+//! buffered audio in the old codec dropped.
+//!
 //! RTCP runs on the pair's odd port: a sender report with a block about the caller's stream every
 //! `rtcp_interval` (5 s in a call) (to where the phone's RTCP comes from, else the RTP address's port + 1), and the
 //! phone's own reports read for the loss and jitter it heard.
@@ -44,6 +48,8 @@ pub struct LegConfig {
     pub jitter_depth: usize,
     /// How often a sender report goes out (RFC 3550's 5 s minimum, for a phone call).
     pub rtcp_interval: Duration,
+    /// What a new offer in the call agreed (a codec change, hold): the leg follows it.
+    pub renegotiated: Option<tokio::sync::watch::Receiver<Negotiated>>,
 }
 
 /// Why a call's media ended.
@@ -91,6 +97,7 @@ enum Event {
     WorkerGone(Option<String>),
     Tick,
     HangUp,
+    Renegotiated(Negotiated),
 }
 
 /// The bot's audio waiting to be sent, and the marks to echo once it has played.
@@ -221,11 +228,22 @@ pub async fn bridge(
             }
         });
     }
+    if let Some(mut changes) = config.renegotiated.clone() {
+        let events = events.clone();
+        tasks.spawn(async move {
+            while changes.changed().await.is_ok() {
+                let agreed = changes.borrow_and_update().clone();
+                if events.send(Event::Renegotiated(agreed)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
     tasks.spawn(async move {
         hang_up.await;
         let _ = events.send(Event::HangUp).await;
     });
-    let negotiated = config.negotiated.clone();
+    let mut negotiated = config.negotiated.clone();
     let frame_len = negotiated.ptime_ms as usize * PER_MS;
     let started = Instant::now();
     let mut remote = negotiated.remote;
@@ -355,7 +373,8 @@ pub async fn bridge(
             Event::WorkerGone(Some(error)) => break Ended::WorkerLost(error),
             Event::Worker(_) => {}
             Event::Tick => {
-                if last_rtp.elapsed() >= config.rtp_timeout {
+                // A phone that agreed to send nothing (held `inactive`) is not silent.
+                if negotiated.direction.receives() && last_rtp.elapsed() >= config.rtp_timeout {
                     break Ended::RtpTimeout;
                 }
                 // The caller's next frame to the worker: a lost one is silence.
@@ -443,6 +462,27 @@ pub async fn bridge(
                         stats.rtcp_out += 1;
                     }
                 }
+            }
+            Event::Renegotiated(agreed) => {
+                if agreed.codec != negotiated.codec {
+                    tracing::info!(
+                        from = negotiated.codec.name(),
+                        to = agreed.codec.name(),
+                        "the call changes codec"
+                    );
+                    // What is buffered is in the old codec.
+                    jitter = JitterBuffer::new(config.jitter_depth, 50);
+                }
+                if !latched {
+                    remote = agreed.remote;
+                }
+                // Its silence is counted from the new agreement (a resumed call).
+                last_rtp = Instant::now();
+                // The packet time (and so the clock) stays as first agreed.
+                negotiated = Negotiated {
+                    ptime_ms: negotiated.ptime_ms,
+                    ..agreed
+                };
             }
             Event::HangUp => {
                 let _ = to_worker

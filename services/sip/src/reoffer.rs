@@ -1,12 +1,14 @@
-//! New offers in an answered call (re-INVITE, UPDATE): hold and unhold answered, the codec kept.
+//! New offers in an answered call (re-INVITE, UPDATE): hold and unhold answered, codecs changed.
 //!
 //! RFC 3264 §8: an offer inside a dialog may change the direction (a phone holding the call sends
 //! `sendonly` or `inactive`, answered `recvonly` or `inactive`), the address or the codecs. vox
-//! answers on the same RTP port with the codec the call already speaks (its payload type as the new
-//! offer numbers it) and its `o=` version one up. An offer without that codec is refused 488 and
-//! the call goes on as it was (RFC 3261 §14.2); a re-INVITE without an offer gets vox's current
-//! description as its offer. The bridge keeps its codec and keeps sending on hold (a held phone
-//! discards what it receives); the call is never dropped for a new offer.
+//! answers on the same RTP port with the codec the call already speaks when the offer keeps it (its
+//! payload type as the new offer numbers it), else with the first of the offer's codecs vox speaks
+//! (PCMU to PCMA, or back), and its `o=` version one up; the bridge switches to what was agreed.
+//! An offer with no codec vox speaks is refused 488 and the call goes on as it was (RFC 3261
+//! §14.2); a re-INVITE without an offer gets vox's current description as its offer. On hold the
+//! bridge sends nothing where it agreed to receive only, and a phone held `inactive` is not ended
+//! as silent; the call is never dropped for a new offer.
 
 use crate::sdp::{self, Direction, Local, Negotiated};
 
@@ -31,13 +33,18 @@ pub(crate) fn reanswer(session: &mut Session, body: &[u8]) -> Result<String, (u1
     let offer = std::str::from_utf8(body)
         .map_err(|_| (488, "the offer is not text".to_owned()))
         .and_then(|text| sdp::parse(text).map_err(|e| (488, e.to_string())))?;
-    let codec = session.negotiated.codec;
-    let Some(&(_, payload_type)) = offer.codecs.iter().find(|(c, _)| *c == codec) else {
+    let current = session.negotiated.codec;
+    let Some(&(codec, payload_type)) = offer
+        .codecs
+        .iter()
+        .find(|(c, _)| *c == current)
+        .or_else(|| offer.codecs.first())
+    else {
         return Err((
             488,
             format!(
-                "the call speaks {} and the new offer does not",
-                codec.name()
+                "the call speaks {} and the new offer names no codec vox speaks",
+                current.name()
             ),
         ));
     };
@@ -115,12 +122,28 @@ mod tests {
     }
 
     #[test]
-    fn an_offer_without_the_calls_codec_is_refused_488_and_changes_nothing() {
+    fn an_offer_of_another_codec_vox_speaks_switches_the_call_to_it() {
+        let mut call = session();
+        let switched = reanswer(
+            &mut call,
+            offer("sendrecv", "8 101", "a=rtpmap:8 PCMA/8000\r\n").as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            switched.contains("m=audio 10000 RTP/AVP 8 101"),
+            "{switched}"
+        );
+        assert_eq!(call.negotiated.codec, Codec::Pcma);
+        assert_eq!(call.negotiated.payload_type, 8);
+    }
+
+    #[test]
+    fn an_offer_with_no_codec_vox_speaks_is_refused_488_and_changes_nothing() {
         let mut call = session();
         let before = call.clone();
         let refused = reanswer(
             &mut call,
-            offer("sendrecv", "8 101", "a=rtpmap:8 PCMA/8000\r\n").as_bytes(),
+            offer("sendrecv", "18 101", "a=rtpmap:18 G729/8000\r\n").as_bytes(),
         );
         assert_eq!(refused.map_err(|(code, _)| code), Err(488));
         assert_eq!(call, before);

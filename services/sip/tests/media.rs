@@ -32,6 +32,7 @@ fn config(remote: std::net::SocketAddr, timeout: Duration) -> LegConfig {
         rtp_timeout: timeout,
         jitter_depth: 3,
         rtcp_interval: Duration::from_millis(300),
+        renegotiated: None,
     }
 }
 
@@ -303,4 +304,85 @@ async fn the_keys_the_bot_presses_reach_the_phone_as_telephone_events_before_its
     );
     let sequences: Vec<u16> = packets.iter().map(|p| p.sequence).collect();
     assert!(sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_moved_to_another_codec_sends_and_hears_in_it() {
+    // The bot speaks for 2 s; halfway the call moves from PCMU to PCMA (a re-INVITE agreed it).
+    let (url, heard, _) = worker(16_000, None).await;
+    let leg = pair().await;
+    let leg_address = leg.rtp.local_addr().unwrap();
+    let phone = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let mut config = config(phone.local_addr().unwrap(), Duration::from_millis(1500));
+    let (agreed, renegotiated) = tokio::sync::watch::channel(config.negotiated.clone());
+    config.renegotiated = Some(renegotiated);
+    let pcma = Negotiated {
+        codec: Codec::Pcma,
+        payload_type: 8,
+        ..config.negotiated.clone()
+    };
+    let listening = {
+        let phone = phone.clone();
+        tokio::spawn(async move {
+            let mut packets = Vec::new();
+            let until = tokio::time::Instant::now() + Duration::from_millis(1200);
+            let mut buffer = [0u8; 2048];
+            while let Ok(Ok((n, _))) =
+                tokio::time::timeout_at(until, phone.recv_from(&mut buffer)).await
+            {
+                packets.push(Packet::parse(&buffer[..n]).unwrap());
+            }
+            packets
+        })
+    };
+    let phone_side = {
+        let phone = phone.clone();
+        tokio::spawn(async move {
+            // PCMU for 400 ms, then the move, then PCMA (loud) for 400 ms.
+            for sequence in 0..20u16 {
+                phone
+                    .send_to(&voice(sequence).to_bytes(), leg_address)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            agreed.send_replace(pcma);
+            for sequence in 20..40u16 {
+                let packet = Packet {
+                    payload_type: 8,
+                    payload: Codec::Pcma.encode(&[3000; 160]),
+                    ..voice(sequence)
+                };
+                phone
+                    .send_to(&packet.to_bytes(), leg_address)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let (_, stats) = bridge(leg, config, &url, json!({}), std::future::pending()).await;
+    phone_side.await.unwrap();
+    let packets = listening.await.unwrap();
+    let types: Vec<u8> = packets.iter().map(|p| p.payload_type).collect();
+    let switched = types.iter().position(|t| *t == 8).expect("never PCMA");
+    assert!(
+        switched > 0 && types[..switched].iter().all(|t| *t == 0),
+        "{types:?}"
+    );
+    assert!(types[switched..].iter().all(|t| *t == 8), "{types:?}");
+    // The bot's audio in PCMA decodes to what it said (2000), not to noise.
+    let decoded = Codec::Pcma.decode(&packets[switched + 1].payload);
+    assert!(
+        decoded.iter().all(|s| (s - 2000).abs() < 100),
+        "{:?}",
+        &decoded[..4]
+    );
+    // Both halves of the caller's audio reached the worker loud: PCMA decoded as PCMA.
+    assert_eq!(stats.rtp_in, 40);
+    assert!(
+        heard.lock().loud_samples >= 30 * 160,
+        "{}",
+        heard.lock().loud_samples
+    );
 }
