@@ -92,6 +92,10 @@ pub struct SipTrunk {
     pub outbound_proxy: Option<String>,
     #[serde(default)]
     pub transport: SipTransport,
+    /// Challenge the trunk's INVITEs (401, digest of `username` and the password): a PBX that
+    /// authenticates to vox rather than being let in by its address.
+    #[serde(default)]
+    pub authenticate_callers: bool,
 }
 
 crate::ids::id_type!(

@@ -141,6 +141,12 @@ pub(crate) fn carrier_account(account: &NewCarrierAccount, creating: bool) -> Re
                     "is required to register (the trunk's digest username)",
                 ));
             }
+            if trunk.authenticate_callers && trunk.username.is_none() {
+                return Err(StoreError::invalid(
+                    "trunk.username",
+                    "is required to challenge callers (the username they authenticate as)",
+                ));
+            }
         }
         (None, _) => {}
     }

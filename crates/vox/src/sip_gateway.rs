@@ -258,6 +258,14 @@ async fn resolve_proxy(proxy: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("the outbound proxy {proxy} has no address"))
 }
 
+/// Has the gateway challenge the trunk's INVITEs when its settings say so.
+pub(crate) fn challenge(gateway: &sip::gateway::Gateway, trunk: &sip::edge::Trunk) {
+    if let (true, Some(username)) = (trunk.authenticate_callers, &trunk.username) {
+        println!("vox sip: callers authenticate as {username}");
+        gateway.challenge_callers(username.clone(), trunk.password.clone());
+    }
+}
+
 /// How often a trunk vox does not register with is sent an OPTIONS.
 const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(30);
 
@@ -353,6 +361,7 @@ pub async fn sip(settings: &Settings) -> anyhow::Result<()> {
                 Ok(dialled) => api.set_trunk(dialled),
                 Err(error) => tracing::error!(error = %format!("{error:#}"), "vox sip cannot place calls"),
             }
+            challenge(&gateway, &trunk);
             match registration(&trunk).await {
                 // A trunk vox does not register with is asked whether it is there.
                 Ok(None) => gateway.keep_alive(&trunk.address, trunk.tcp, KEEP_ALIVE_EVERY)?,
@@ -396,6 +405,7 @@ mod tests {
             outbound_proxy: proxy.map(str::to_owned),
             tcp: true,
             control_token: Some("token".into()),
+            authenticate_callers: false,
         }
     }
 

@@ -83,6 +83,8 @@ pub struct Trunk {
     /// What the dialler and the edge present to the gateway's call control (derived from the
     /// trunk's secret by the Backend).
     pub control_token: Option<String>,
+    /// Challenge the trunk's INVITEs for `username` and `password`.
+    pub authenticate_callers: bool,
 }
 
 impl std::fmt::Debug for Trunk {
@@ -133,6 +135,10 @@ impl Trunk {
             outbound_proxy: text("outbound_proxy"),
             tcp: text("transport").as_deref() == Some("tcp"),
             control_token: text("control_token"),
+            authenticate_callers: body
+                .get("authenticate_callers")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }

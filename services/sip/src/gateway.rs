@@ -158,6 +158,8 @@ pub(crate) struct Shared {
     pub(crate) timers: parking_lot::Mutex<HashMap<String, (Duration, Arc<tokio::sync::Notify>)>>,
     /// The live calls by SIP Call-ID, for `Control`.
     pub(crate) calls: crate::control::Calls,
+    /// The credentials callers must present (a trunk saved to challenge them).
+    challenge: parking_lot::Mutex<Option<Arc<crate::challenge::Challenge>>>,
     /// Each bridged call's media as a new offer agreed it, for its leg to follow.
     agreed: parking_lot::Mutex<HashMap<String, tokio::sync::watch::Sender<crate::sdp::Negotiated>>>,
 }
@@ -244,6 +246,7 @@ impl Gateway {
             timers: parking_lot::Mutex::new(HashMap::new()),
             calls: crate::control::Calls::default(),
             agreed: parking_lot::Mutex::new(HashMap::new()),
+            challenge: parking_lot::Mutex::new(None),
         });
         let serving = cancel.clone();
         tokio::spawn(async move {
@@ -266,6 +269,12 @@ impl Gateway {
         crate::control::Control {
             shared: self.shared.clone(),
         }
+    }
+
+    /// Challenges every INVITE from now on (401) for a digest of `username` and `password`.
+    pub fn challenge_callers(&self, username: String, password: String) {
+        let challenge = crate::challenge::Challenge::new(username, password);
+        *self.shared.challenge.lock() = Some(Arc::new(challenge));
     }
 
     /// What the gateway counts (for `/health` and `/metrics`).
@@ -500,6 +509,25 @@ async fn invite(
     states: rsipstack::dialog::dialog::DialogStateSender,
 ) {
     let request = tx.original.clone();
+    let challenge = shared.challenge.lock().clone();
+    if let Some(challenge) = challenge {
+        match challenge.verify(&request) {
+            crate::challenge::Verdict::Accepted => {}
+            crate::challenge::Verdict::Challenge(header) => {
+                shared.metrics.responded(401);
+                let _ = tx
+                    .reply_with(StatusCode::Unauthorized, vec![header], None)
+                    .await;
+                return;
+            }
+            crate::challenge::Verdict::Refused(why) => {
+                tracing::warn!(%why, "refused a caller's credentials");
+                shared.metrics.responded(403);
+                let _ = tx.reply(StatusCode::Forbidden).await;
+                return;
+            }
+        }
+    }
     let offer = match std::str::from_utf8(&request.body)
         .map_err(|_| SdpError::Malformed("the body is not text".into()))
         .and_then(sdp::parse)

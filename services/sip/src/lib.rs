@@ -14,6 +14,7 @@
 //! dialler and the edge.
 
 pub mod api;
+mod challenge;
 pub mod control;
 pub mod dtmf;
 pub mod edge;

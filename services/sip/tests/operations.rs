@@ -192,3 +192,27 @@ async fn session_timers_are_agreed_refreshed_refused_below_the_minimum_and_a_lap
     until("the lapsed call ended", || lapsing.ended.lock().len() == 1).await;
     assert_eq!(*lapsing.ended.lock(), [Ended::SessionExpired]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pbx_that_authenticates_is_challenged_let_in_with_its_digest_and_refused_without_it() {
+    let (gateway, workers) = gateway(35_400..=35_599).await;
+    gateway.challenge_callers("pbx".into(), "pbx-password".into());
+    // SIPp answers the 401 with the digest of its -au/-ap.
+    let right = ["-au", "pbx", "-ap", "pbx-password"];
+    sip::testing::sipp_with(gateway.sip_addr, "authenticating_caller", NUMBER, &right)
+        .await
+        .unwrap();
+    until("the call ended", || workers.ended.lock().len() == 1).await;
+    let metrics = gateway.metrics();
+    assert_eq!((metrics.responses(401), metrics.responses(200)), (1, 1));
+    // The wrong password: 403 where SIPp wanted its 200, and no call.
+    let wrong = ["-au", "pbx", "-ap", "guess"];
+    let refused =
+        sip::testing::sipp_with(gateway.sip_addr, "authenticating_caller", NUMBER, &wrong).await;
+    assert!(refused.unwrap_err().contains("403"));
+    assert_eq!(metrics.responses(403), 1);
+    assert_eq!(metrics.responses(200), 1);
+    // Without credentials at all the built-in caller is only ever challenged.
+    let challenged = sip::testing::sipp(gateway.sip_addr, "uac", NUMBER).await;
+    assert!(challenged.unwrap_err().contains("401"));
+}

@@ -28,11 +28,12 @@ type Draft = {
   // A SIP trunk's settings.
   username: string;
   register: boolean;
+  authenticateCallers: boolean;
   outboundProxy: string;
   transport: 'udp' | 'tcp';
 };
 
-const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '', username: '', register: false, outboundProxy: '', transport: 'udp' });
+const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '', username: '', register: false, authenticateCallers: false, outboundProxy: '', transport: 'udp' });
 
 /// A SIP trunk's `host[:port]`, as the Backend checks it.
 const SIP_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$/;
@@ -73,6 +74,7 @@ function check(draft: Draft): Record<string, string> {
     if (!SIP_HOST.test(draft.accountSid.trim())) found.account_sid = 'The trunk address is host[:port], e.g. sip.example.com or 203.0.113.5:5060.';
     if (draft.id === null && !draft.secret) found.secret = 'The digest password (any placeholder for a trunk that checks your IP address).';
     if (draft.register && !draft.username.trim()) found['trunk.username'] = 'Registering needs the username the trunk gave you.';
+    else if (draft.authenticateCallers && !draft.username.trim()) found['trunk.username'] = 'Challenging callers needs the username they authenticate as.';
     if (draft.outboundProxy.trim() && !SIP_HOST.test(draft.outboundProxy.trim())) found['trunk.outbound_proxy'] = 'host[:port], like the trunk address.';
   } else if (draft.carrier === 'plivo') {
     if (!/^[MS]A[A-Z0-9]{18}$/.test(draft.accountSid.trim())) found.account_sid = 'Plivo Auth IDs are MA (or SA) and 18 capital letters or digits.';
@@ -109,6 +111,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       apiUrl: account.api_url ?? '',
       username: account.trunk?.username ?? '',
       register: account.trunk?.register ?? false,
+      authenticateCallers: account.trunk?.authenticate_callers ?? false,
       outboundProxy: account.trunk?.outbound_proxy ?? '',
       transport: account.trunk?.transport ?? 'udp',
     });
@@ -123,6 +126,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
     const trunk: SipTrunk = {
       username: draft.username.trim() || null,
       register: draft.register,
+      authenticate_callers: draft.authenticateCallers,
       outbound_proxy: draft.outboundProxy.trim() || null,
       transport: draft.transport,
     };
@@ -177,7 +181,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     <Text size="xs" c="dimmed">
                       {a.account_sid}
                       {a.api_url && a.carrier !== 'sip' ? ` · API ${a.api_url}` : ''}
-                      {a.trunk ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}` : ''}
+                      {a.trunk ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}${a.trunk.authenticate_callers ? ' · challenges callers' : ''}` : ''}
                       {a.carrier === 'sip' && a.api_url ? ` · vox sip control ${a.api_url}` : ''}
                     </Text>
                   </Table.Td>
@@ -290,6 +294,7 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     <Select label="Transport" data={[{ value: 'udp', label: 'UDP' }, { value: 'tcp', label: 'TCP' }]} value={draft.transport} onChange={(v) => set({ transport: v === 'tcp' ? 'tcp' : 'udp' })} />
                   </Group>
                   <Checkbox label="Register with the trunk (it sends inbound calls to wherever vox sip registered)" checked={draft.register} onChange={(e) => set({ register: e.currentTarget.checked })} />
+                  <Checkbox label="Challenge its calls (a PBX that authenticates to vox with the username and password)" checked={draft.authenticateCallers} onChange={(e) => set({ authenticateCallers: e.currentTarget.checked })} />
                   <TextInput label="vox sip call control" description="Where the dialler reaches this trunk's vox sip to place calls (VOX_SIP_CONTROL_LISTEN); empty is http://127.0.0.1:8093" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
                 </>
               ) : (

@@ -301,6 +301,7 @@ async fn a_sip_trunk_keeps_its_settings_and_only_a_sip_account_has_them(store: A
         register: true,
         outbound_proxy: Some("proxy.example.com:5080".into()),
         transport: SipTransport::Tcp,
+        authenticate_callers: true,
     };
     let mut sip = account("trunk");
     sip.carrier = CarrierKind::Sip;

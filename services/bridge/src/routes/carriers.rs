@@ -521,6 +521,12 @@ fn sip_trunk(body: &AccountBody) -> ApiResult<()> {
             "an outbound proxy is host[:port] like the trunk's address",
         ));
     }
+    if trunk.authenticate_callers && trunk.username.is_none() {
+        return Err(ApiError::invalid(
+            "trunk.username",
+            "is required to challenge callers: the username they authenticate as",
+        ));
+    }
     if trunk.register && trunk.username.is_none() {
         return Err(ApiError::invalid(
             "trunk.username",

@@ -208,7 +208,8 @@ async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(
         "secret": "digest-password",
         "numbers": ["+14155550199"],
         "trunk": {"username": "vox-user", "register": true,
-                  "outbound_proxy": "[2001:db8::1]:5080", "transport": "tcp"},
+                  "outbound_proxy": "[2001:db8::1]:5080", "transport": "tcp",
+                  "authenticate_callers": true},
     });
     let created = app
         .post("/api/v1/carrier-accounts", Some(&app.admin), &good)
@@ -240,6 +241,7 @@ async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(
     assert_eq!(read["password"], "digest-password");
     assert_eq!(read["register"], true);
     assert_eq!(read["transport"], "tcp");
+    assert_eq!(read["authenticate_callers"], true);
     assert_eq!(read["numbers"], json!(["+14155550199"]));
     let (status, _, _) = error_of(gateway(&app, &path, &json!({}), None).await).await;
     assert_eq!(status, 401);
@@ -276,6 +278,10 @@ async fn a_sip_trunk_is_saved_with_its_settings_and_its_password_is_never_shown(
         (with(json!({"account_sid": "-host"})), "account_sid"),
         (with(json!({"webhook_key": "key"})), "webhook_key"),
         (with(json!({"trunk": {"register": true}})), "trunk.username"),
+        (
+            with(json!({"trunk": {"authenticate_callers": true}})),
+            "trunk.username",
+        ),
         (
             with(json!({"trunk": {"outbound_proxy": "proxy.example.com:0"}})),
             "trunk.outbound_proxy",

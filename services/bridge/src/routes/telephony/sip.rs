@@ -132,6 +132,8 @@ pub(crate) struct TrunkView {
     numbers: Vec<String>,
     /// What the dialler and the edge present to the gateway's call control.
     control_token: String,
+    /// Challenge the trunk's INVITEs for `username` and `password`.
+    authenticate_callers: bool,
 }
 
 async fn trunk(state: &AppState, account: &CarrierAccount) -> ApiResult<Response> {
@@ -141,6 +143,7 @@ async fn trunk(state: &AppState, account: &CarrierAccount) -> ApiResult<Response
         address: account.account_sid.clone(),
         username: settings.username,
         control_token: telephony::sip::control_token(&password),
+        authenticate_callers: settings.authenticate_callers,
         password,
         register: settings.register,
         outbound_proxy: settings.outbound_proxy,
