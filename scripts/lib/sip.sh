@@ -1,16 +1,22 @@
 # shellcheck shell=bash
-# The SIP software `vox sip`'s tests call and answer with: SIPp (Debian's `sip-tester`).
+# The SIP software `vox sip`'s tests call and answer with: SIPp (Debian's `sip-tester`), Kamailio
+# (a registrar and proxy with digest auth) and baresip (a softphone playing and recording audio).
 # Installed from Debian's packages when missing and running as root.
 
 sip_install() {
-    if command -v sipp >/dev/null; then
+    local missing=()
+    command -v sipp >/dev/null || missing+=(sip-tester)
+    command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
+    command -v baresip >/dev/null || missing+=(baresip-core)
+    if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
     if [ "$(id -u)" -ne 0 ]; then
-        echo "error: SIPp is missing; install it (Debian: apt-get install sip-tester) or run as root" >&2
+        echo "error: ${missing[*]} missing; install them (Debian: apt-get install ${missing[*]}) or run as root" >&2
         return 69
     fi
-    echo "==> installing SIPp from Debian's packages"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null
-    command -v sipp >/dev/null || { echo "error: install of sip-tester failed" >&2; return 69; }
+    echo "==> installing ${missing[*]} from Debian's packages"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    command -v sipp >/dev/null && [ -x /usr/sbin/kamailio ] && command -v baresip >/dev/null \
+        || { echo "error: install of ${missing[*]} failed" >&2; return 69; }
 }

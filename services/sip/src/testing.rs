@@ -1,4 +1,4 @@
-//! What tests of `vox sip` share (feature `test-util`): SIPp as a caller and as a trunk's server.
+//! What tests of `vox sip` share (feature `test-util`): SIPp as caller and trunk, Kamailio, baresip.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -148,5 +148,81 @@ pub async fn until(what: &str, done: impl Fn() -> bool) {
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Kamailio (Debian's package) on 127.0.0.1, running `config` from this crate's
+/// `tests/kamailio/` with `LISTEN` its address; stopped when dropped.
+#[derive(Debug)]
+pub struct Kamailio {
+    pub addr: std::net::SocketAddr,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Starts it and waits (up to 10 s) until it answers SIP.
+    pub async fn start(config: &str) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let template = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/kamailio")
+            .join(format!("{config}.cfg"));
+        let text = std::fs::read_to_string(&template).map_err(|e| e.to_string())?;
+        let file = dir.path().join("kamailio.cfg");
+        std::fs::write(&file, text.replace("LISTEN", &addr.to_string()))
+            .map_err(|e| e.to_string())?;
+        let binary = ["/usr/sbin/kamailio", "kamailio"]
+            .into_iter()
+            .find(|b| std::path::Path::new(b).exists())
+            .unwrap_or("kamailio");
+        let child = tokio::process::Command::new(binary)
+            .arg("-f")
+            .arg(&file)
+            .args(["-DD", "-E", "-Y"])
+            .arg(dir.path())
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("Kamailio could not run (apt-get install kamailio): {e}"))?;
+        let kamailio = Self {
+            addr,
+            _child: child,
+            _dir: dir,
+        };
+        kamailio.answering().await?;
+        Ok(kamailio)
+    }
+
+    /// Sends OPTIONS until any answer comes.
+    async fn answering(&self) -> Result<(), String> {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let local = socket.local_addr().map_err(|e| e.to_string())?;
+        let options = format!(
+            "OPTIONS sip:{addr} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKready\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:test@{local}>;tag=1\r\nTo: <sip:{addr}>\r\n\
+             Call-ID: ready@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            addr = self.addr
+        );
+        let mut buffer = [0u8; 2048];
+        for _ in 0..50 {
+            socket
+                .send_to(options.as_bytes(), self.addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let wait = std::time::Duration::from_millis(200);
+            if let Ok(Ok(_)) = tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await {
+                return Ok(());
+            }
+        }
+        Err(format!("Kamailio never answered on {}", self.addr))
     }
 }

@@ -5,35 +5,14 @@
 
 mod support;
 
-use parking_lot::Mutex;
-use sip::gateway::{Gateway, GatewayConfig, IncomingCall, Refusal, Routed, Router};
-use sip::media::{Ended, MediaStats};
+use sip::gateway::{Gateway, GatewayConfig};
+use sip::media::Ended;
 use sip::testing::until;
 use std::sync::Arc;
 use std::time::Duration;
+use support::Workers;
 
 const NUMBER: &str = "14155550100";
-
-/// Routes every call to a fresh worker socket (the bot says a greeting, then listens).
-#[derive(Default)]
-struct Workers {
-    ended: Mutex<Vec<Ended>>,
-}
-
-#[async_trait::async_trait]
-impl Router for Workers {
-    async fn route(&self, _: &IncomingCall) -> Result<Routed, Refusal> {
-        let (media_url, _, _) = support::worker(1600, None).await;
-        Ok(Routed {
-            media_url,
-            parameters: serde_json::json!({}),
-        })
-    }
-
-    async fn ended(&self, _: &IncomingCall, ended: &Ended, _: &MediaStats) {
-        self.ended.lock().push(ended.clone());
-    }
-}
 
 async fn gateway(ports: std::ops::RangeInclusive<u16>) -> (Gateway, Arc<Workers>) {
     let workers = Arc::new(Workers::default());

@@ -170,3 +170,35 @@ impl sip::gateway::Router for NoInbound {
     ) {
     }
 }
+
+/// Routes every call to a fresh worker socket (the bot says a greeting, then listens), noting
+/// each call and how it ended.
+#[derive(Default)]
+pub struct Workers {
+    pub calls: Mutex<Vec<sip::gateway::IncomingCall>>,
+    pub ended: Mutex<Vec<sip::media::Ended>>,
+}
+
+#[async_trait::async_trait]
+impl sip::gateway::Router for Workers {
+    async fn route(
+        &self,
+        call: &sip::gateway::IncomingCall,
+    ) -> Result<sip::gateway::Routed, sip::gateway::Refusal> {
+        self.calls.lock().push(call.clone());
+        let (media_url, _, _) = worker(1600, None).await;
+        Ok(sip::gateway::Routed {
+            media_url,
+            parameters: json!({}),
+        })
+    }
+
+    async fn ended(
+        &self,
+        _: &sip::gateway::IncomingCall,
+        ended: &sip::media::Ended,
+        _: &sip::media::MediaStats,
+    ) {
+        self.ended.lock().push(ended.clone());
+    }
+}
