@@ -1,6 +1,6 @@
 //! The end-to-end suites in one test binary.
 //!
-//! The fleet worker, the PSTN simulator's campaigns and callers, `vox sip` with SIPp, `vox up`,
+//! The fleet worker, the PSTN simulator's campaigns and callers, `vox sip` with SIPp and baresip, `vox up`,
 //! the deployment, and the kill tests (every process killed mid-campaign).
 //!
 //! Each starts real parts on loopback: the Backend, fleet workers, the local STT sidecar, `vox`
@@ -12,6 +12,7 @@ mod deploy;
 mod kill;
 mod sim;
 mod sip;
+mod softphone;
 mod support;
 mod up;
 mod worker;

@@ -1,5 +1,9 @@
 //! What tests of `vox sip` share (feature `test-util`): SIPp as caller and trunk, Kamailio, baresip.
 
+mod baresip;
+
+pub use baresip::{Baresip, Namespace, Role};
+
 use std::path::PathBuf;
 use std::process::Output;
 

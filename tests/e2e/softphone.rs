@@ -1,0 +1,191 @@
+//! baresip (Debian's `baresip-core`) as a softphone talking to the bot through `vox sip`.
+//!
+//! It calls in, and answers a campaign's call, with the caller's words from a file; what it hears
+//! is recorded and transcribed by the local whisper sidecar. The real Backend, fleet worker and
+//! gateway run here; baresip runs in a network namespace the test creates (it never puts a
+//! loopback address in its SDP), reached over a veth pair (`sip::testing::Namespace`).
+
+use audio::SampleRate;
+use contracts::telephony::CarrierKind;
+use contracts::{CallState, E164Number};
+use sip::edge::EdgeRouter;
+use sip::gateway::{Gateway, GatewayConfig};
+use sip::testing::{Baresip, Namespace, Role};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{CallFilter, CarrierAccount, NewCarrierAccount, Page, Store};
+use test_support::bots::{booking_bot, route_booking_bot, speech};
+use test_support::platform::{SECRET, platform};
+
+const NUMBER: &str = "+14155550100";
+
+/// The caller: quiet while the bot greets, then "Hello, I would like to book an appointment for
+/// Tuesday morning, please.", then quiet while the bot answers (baresip hangs up when it ends).
+fn caller() -> Vec<i16> {
+    let second = 8_000;
+    let mut samples = vec![0; second * 9 / 2];
+    samples.extend(speech(SampleRate::Hz8000));
+    samples.extend(vec![0; second * 16]);
+    samples
+}
+
+/// What whisper heard in `samples` (8 kHz), lower case without punctuation.
+async fn transcribe(samples: &[i16]) -> String {
+    let wav = audio::wav::encode(SampleRate::Hz8000, 1, samples).unwrap();
+    let part = reqwest::multipart::Part::bytes(wav)
+        .file_name("heard.wav")
+        .mime_str("audio/wav")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", part)
+        .text("model", "whisper-1")
+        .text("language", "en");
+    let url = format!(
+        "{}/audio/transcriptions",
+        test_support::whisper::sidecar_url()
+    );
+    let response = reqwest::Client::new()
+        .post(url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["text"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect()
+}
+
+/// A SIP trunk account whose peer is `peer`, owning `NUMBER`, its call control at `control`.
+async fn trunk(store: &dyn Store, peer: SocketAddr, control: Option<String>) -> CarrierAccount {
+    store
+        .create_carrier_account(NewCarrierAccount {
+            carrier: CarrierKind::Sip,
+            name: "softphone trunk".into(),
+            account_sid: peer.to_string(),
+            secret: Some("-".into()),
+            api_url: control,
+            numbers: vec![E164Number::parse(NUMBER).unwrap()],
+            webhook_key: None,
+            trunk: None,
+        })
+        .await
+        .unwrap()
+}
+
+/// The gateway on the namespace's pair, routing through the Backend's edge as `account`.
+async fn gateway(
+    namespace: &Namespace,
+    edge: EdgeRouter,
+    ports: std::ops::RangeInclusive<u16>,
+) -> Gateway {
+    Gateway::start(
+        GatewayConfig {
+            rtp_ports: ports,
+            rtp_timeout: Duration::from_secs(10),
+            ..GatewayConfig::new(SocketAddr::new(namespace.host, 0))
+        },
+        Arc::new(edge),
+    )
+    .await
+    .unwrap()
+}
+
+/// Asserts that the softphone heard the greeting ("Hello, this is the clinic. How can I help?")
+/// and then the goodbye ("Booked. Goodbye.", which whisper's tiny model hears at 8 kHz as
+/// "well goodbye"), and that the call was booked with the caller's words in its transcript.
+async fn assert_heard_the_bot(heard: &[i16], call: &store::Call) {
+    assert!(heard.len() > 8_000 * 3, "{} samples", heard.len());
+    let text = transcribe(heard).await;
+    let greeting = text.find("clinic");
+    let goodbye = text.find("goodbye");
+    assert!(
+        greeting.is_some() && goodbye.is_some() && greeting < goodbye,
+        "the softphone heard: {text:?}"
+    );
+    crate::sim::carrier::assert_booked_and_recorded_at(8_000, &[call]);
+}
+
+/// The one call in the store once it is final.
+async fn final_call(store: &dyn Store) -> store::Call {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let calls = store
+            .list_calls(CallFilter::default(), Page::first(10))
+            .await
+            .unwrap()
+            .items;
+        if let [call] = calls.as_slice()
+            && call.state.is_terminal()
+        {
+            return call.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{calls:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_softphone_calling_in_through_vox_sip_is_greeted_heard_and_booked_by_the_bot() {
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = platform(store.clone()).await;
+    store
+        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
+        .await
+        .unwrap();
+    route_booking_bot(&*store, NUMBER).await;
+    let namespace = Namespace::create().unwrap();
+    let account = trunk(&*store, SocketAddr::new(namespace.peer, 5060), None).await;
+    let edge = EdgeRouter::new(&platform.bridge_url, account.id.0, SECRET);
+    let gateway = gateway(&namespace, edge, 42_000..=42_099).await;
+    let dial = format!(
+        "sip:{}@{}",
+        NUMBER.trim_start_matches('+'),
+        gateway.sip_addr
+    );
+    let phone = Baresip::start(&namespace, "caller", &caller(), Role::Dial(dial)).unwrap();
+    let heard = phone.heard(Duration::from_secs(50)).await.unwrap();
+    let call = final_call(&*store).await;
+    assert_eq!(call.state, CallState::Completed, "{call:?}");
+    assert_heard_the_bot(&heard, &call).await;
+    gateway.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_softphone_answering_a_campaigns_call_through_vox_sip_is_greeted_heard_and_booked() {
+    use crate::sim::carrier::{campaign_through, finished, start_dialler};
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = platform(store.clone()).await;
+    store
+        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
+        .await
+        .unwrap();
+    let namespace = Namespace::create().unwrap();
+    // The campaign's one contact, +14155550000, is the softphone's user.
+    let phone = Baresip::start(&namespace, "+14155550000", &caller(), Role::Answer).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let account = trunk(&*store, phone.addr, Some(control)).await;
+    let edge = EdgeRouter::new(&platform.bridge_url, account.id.0, SECRET);
+    let gateway = gateway(&namespace, edge.clone(), 42_100..=42_199).await;
+    let api = sip::api::Api::new(gateway.control(), Arc::new(edge.clone()));
+    api.set_trunk(edge.trunk().await.unwrap().api_trunk(None).unwrap());
+    tokio::spawn(axum::serve(listener, api.router()).into_future());
+    let campaign = campaign_through(&store, account.id, booking_bot(), 1).await;
+    let dialler = start_dialler(store.clone(), &platform, "softphone-dialler");
+    let heard = phone.heard(Duration::from_secs(60)).await.unwrap();
+    let calls = finished(&*store, campaign, 1, Duration::from_secs(30)).await;
+    let _ = dialler.stop.send(());
+    let _ = dialler.task.await;
+    assert_eq!(calls[0].state, CallState::Completed, "{calls:?}");
+    assert_heard_the_bot(&heard, &calls[0]).await;
+    gateway.shutdown(Duration::ZERO).await;
+}
