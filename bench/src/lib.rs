@@ -1,13 +1,15 @@
 //! Shared pieces of the benchmark harnesses.
 //!
 //! Fresh databases on each backend, a seeded running campaign, fake speech providers, the pacing
-//! simulation, the Debian FAQ as a retrieval set, and an open-loop HTTP load generator.
+//! simulation, the Debian FAQ as a retrieval set, an open-loop HTTP load generator, and the
+//! worker the load benchmarks run.
 
 pub mod fake_providers;
 pub mod faq;
 pub mod open_loop;
 pub mod pacing_sim;
 pub mod speech;
+pub mod worker_load;
 
 use anyhow::Context;
 use contracts::CampaignId;

@@ -17,6 +17,7 @@ const BENCHMARKS: &[(&str, &str)] = &[
     ("pacing", env!("CARGO_BIN_EXE_pacing")),
     ("pipeline_turn", env!("CARGO_BIN_EXE_pipeline_turn")),
     ("registry", env!("CARGO_BIN_EXE_registry")),
+    ("sip_load", env!("CARGO_BIN_EXE_sip_load")),
     ("whole_turn", env!("CARGO_BIN_EXE_whole_turn")),
 ];
 

@@ -12,24 +12,13 @@
 //! and the pipeline's added latency per turn (voice-to-voice minus the three provider latencies),
 //! with ratios against the one-call baseline of the same run.
 
-use anyhow::Context;
-use audio::{Resampler, SampleRate, g711, wav};
-use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use base64::Engine;
+use bench::worker_load::{
+    Fakes, Shared, attach, backend, percentile, proc_stat, speech_8k, start_worker, twilio_caller,
+};
 use clap::Parser;
-use contracts::call_result::CallResult;
-use contracts::runtime_config::{BotRef, BotSpec, CallDirection, CallInfo, RuntimeConfig};
-use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex as StdMutex;
-use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
-
-const SECRET: &str = "bench-fleet-secret-0123456789";
 
 /// Concurrent real-time calls on one fleet worker process: pacing, CPU, memory, latency.
 #[derive(Debug, Parser)]
@@ -46,177 +35,6 @@ struct Args {
     /// The vox binary to run as the worker.
     #[arg(long, default_value = "target/release/vox")]
     vox: String,
-}
-
-#[derive(Default)]
-struct Fakes {
-    latency: Duration,
-    base: String,
-    results: StdMutex<Vec<CallResult>>,
-}
-
-type Shared = Arc<Fakes>;
-
-fn spec(base: &str) -> BotSpec {
-    let mut spec = bench::speech::openai_compatible_bot(base);
-    spec.first_message = Some("Hello.".into());
-    spec.limits.max_duration_secs = 600;
-    spec.limits.silence_timeout_secs = 120;
-    spec
-}
-
-async fn config(
-    State(f): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Json<RuntimeConfig> {
-    let id: i64 = q.get("call_id").and_then(|v| v.parse().ok()).unwrap_or(1);
-    Json(RuntimeConfig {
-        call_id: contracts::CallId(id),
-        bot: BotRef {
-            bot_id: contracts::BotId(1),
-            version: 1,
-            name: "bench".into(),
-        },
-        spec: spec(&f.base),
-        call: CallInfo {
-            direction: CallDirection::Outbound,
-            campaign_id: None,
-            from: None,
-            to: None,
-            attempt: 1,
-            created_at: chrono::Utc::now(),
-        },
-        contact: None,
-    })
-}
-
-async fn result(
-    State(f): State<Shared>,
-    Path(_id): Path<i64>,
-    Json(body): Json<CallResult>,
-) -> Json<Value> {
-    f.results.lock().push(body);
-    Json(json!({"ok": true}))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn proc_stat(pid: u32) -> anyhow::Result<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let rss_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .context("VmRSS")?
-        .trim()
-        .trim_end_matches(" kB")
-        .trim()
-        .parse()?;
-    Ok((ticks / 100.0, rss_kb / 1024.0))
-}
-
-/// One caller: streams 20 ms of μ-law every 20 ms, speaks every `every`, and records the gaps
-/// between the bot's frames while the bot talks.
-async fn caller(
-    media_url: String,
-    speech: Arc<Vec<i16>>,
-    run_for: Duration,
-    phase: usize,
-    jitter: Arc<StdMutex<Vec<f64>>>,
-) -> anyhow::Result<()> {
-    let (socket, _) = tokio_tungstenite::connect_async(&media_url).await?;
-    let (mut tx, mut rx) = socket.split();
-    let sid = "MZbench";
-    tx.send(Message::Text(
-        json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-            .to_string()
-            .into(),
-    ))
-    .await?;
-    tx.send(Message::Text(json!({"event": "start", "sequenceNumber": "1", "streamSid": sid, "start": {"streamSid": sid, "callSid": "CA1", "accountSid": "AC1", "tracks": ["inbound"], "customParameters": {}, "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}).to_string().into())).await?;
-    let reader = tokio::spawn(async move {
-        // Each bot utterance starts a schedule at its first frame; a frame is late by how much it
-        // arrives after the moment the audio before it would have finished playing.
-        let mut utterance: Option<(Instant, f64)> = None;
-        let mut last_arrival: Option<Instant> = None;
-        let mut gaps = Vec::new();
-        while let Some(Ok(message)) = rx.next().await {
-            let Message::Text(text) = message else {
-                continue;
-            };
-            let value: Value = serde_json::from_str(&text).unwrap_or_default();
-            if value["event"] != "media" {
-                continue;
-            }
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(value["media"]["payload"].as_str().unwrap_or_default())
-                .unwrap_or_default();
-            let now = Instant::now();
-            let carried_ms = bytes.len() as f64 / 8.0;
-            let new_utterance =
-                last_arrival.is_none_or(|t| now.duration_since(t) > Duration::from_millis(400));
-            if new_utterance {
-                utterance = Some((now, 0.0));
-            }
-            if let Some((start, played_ms)) = utterance.as_mut() {
-                let due_ms = *played_ms;
-                let at_ms = now.duration_since(*start).as_secs_f64() * 1000.0;
-                gaps.push((at_ms - due_ms).max(0.0));
-                *played_ms += carried_ms;
-            }
-            last_arrival = Some(now);
-        }
-        gaps
-    });
-    let start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut position = 0usize;
-    let cycle = 8 * 50; // a sentence every 8 s, the callers spread over the cycle like real traffic
-    let mut frame_no = 0usize;
-    let offset = phase % cycle;
-    while start.elapsed() < run_for {
-        tick.tick().await;
-        let in_cycle = (frame_no + offset) % cycle;
-        let samples: Vec<i16> = if in_cycle >= 100 && position < speech.len() {
-            let end = (position + 160).min(speech.len());
-            let mut s = speech[position..end].to_vec();
-            s.resize(160, 0);
-            position = end;
-            s
-        } else {
-            if in_cycle < 100 {
-                position = 0;
-            }
-            vec![0; 160]
-        };
-        frame_no += 1;
-        let payload = base64::engine::general_purpose::STANDARD.encode(g711::encode_ulaw(&samples));
-        let message = json!({"event": "media", "streamSid": sid, "sequenceNumber": frame_no.to_string(), "media": {"track": "inbound", "chunk": frame_no.to_string(), "timestamp": (frame_no * 20).to_string(), "payload": payload}});
-        if tx
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-    let _ = tx.send(Message::Text(json!({"event": "stop", "streamSid": sid, "sequenceNumber": "0", "stop": {"callSid": "CA1", "accountSid": "AC1"}}).to_string().into())).await;
-    let _ = tx.close().await;
-    let gaps = reader.await?;
-    jitter.lock().extend(gaps);
-    Ok(())
 }
 
 struct Level {
@@ -246,22 +64,9 @@ async fn run_level(
     let mut tasks = Vec::new();
     for i in 0..calls {
         *next_id += 1;
-        let body = json!({"call_id": *next_id, "direction": "outbound", "carrier": "twilio", "carrier_call_id": format!("CA{next_id}"),
-            "media_protocol": "twilio", "answered_at": chrono::Utc::now(), "amd": "human"});
-        let reply: Value = client
-            .post(format!("{worker_url}/attach"))
-            .bearer_auth(SECRET)
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let url = reply["media_url"]
-            .as_str()
-            .context("attach refused")?
-            .to_owned();
+        let url = attach(&client, worker_url, *next_id, "twilio").await?;
         let phase = i * 400 / calls.max(1);
-        tasks.push(tokio::spawn(caller(
+        tasks.push(tokio::spawn(twilio_caller(
             url,
             speech.clone(),
             Duration::from_secs(seconds),
@@ -340,71 +145,12 @@ async fn main() -> anyhow::Result<()> {
         base: base.clone(),
         results: StdMutex::default(),
     });
-    let app = Router::new()
-        .route("/api/v1/config", get(config))
-        .route("/api/v1/calls/{id}/result", post(result))
-        .with_state(fakes.clone())
-        .merge(bench::fake_providers::router(fakes.latency, 1.5));
+    let app = backend(&fakes);
     tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = tokio::process::Command::new(&args.vox)
-        .arg("core")
-        .env("VOXCORE_SECRET", SECRET)
-        .env("VOXBRIDGE_URL", &base)
-        .env("VOXCORE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("MAX_CONCURRENT_CALLS", "2000")
-        .env("OPENAI_API_KEY", "bench")
-        // The fake providers are where the platform sends OpenAI, so the key may go there.
-        .env("PROVIDER_BASE_URLS", format!("openai={base}/v1"))
-        .env("VOXCORE_OUTBOX", dir.path().join("outbox"))
-        .env(
-            "OBJECT_STORE_URL",
-            format!("file://{}", dir.path().join("recordings").display()),
-        )
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("unused.db").display()),
-        )
-        .env("RUST_LOG", "error")
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "start {} (build it with cargo build --release -p vox)",
-                args.vox
-            )
-        })?;
-    let pid = child.id().context("worker pid")?;
-    let worker_url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if http
-            .get(format!("{worker_url}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::ensure!(up, "the worker did not start");
+    let worker = start_worker(&args.vox, &base).await?;
+    let (pid, worker_url) = (worker.pid, worker.url.clone());
     let (_, idle_rss) = proc_stat(pid)?;
-
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/audio/tests/data/speech_16k.wav"
-    ))?;
-    let mut down = Resampler::new(SampleRate::Hz16000, SampleRate::Hz8000)?;
-    let mut speech = down.process(&wav::decode(&bytes)?.samples);
-    speech.extend(down.flush());
-    let speech = Arc::new(speech);
+    let speech = Arc::new(speech_8k()?);
 
     println!(
         "fleet_load: one vox core process, Twilio μ-law 8 kHz streams, providers answering after {} ms each, {} s per level; idle RSS {idle_rss:.1} MB",
@@ -464,6 +210,6 @@ async fn main() -> anyhow::Result<()> {
             row.cpu_per_call / base.cpu_per_call,
         );
     }
-    child.kill().await?;
+    drop(worker);
     Ok(())
 }
