@@ -1,4 +1,4 @@
-//! The gateway's call control over HTTP: the dialler places calls, the edge ends and transfers them.
+//! The gateway's call control over HTTP: the dialler places calls, the edge ends and moves them.
 //!
 //! - `POST /calls` `{"call_id", "to", "from", "ring_timeout_seconds"}` places a call through the
 //!   trunk for the Backend's call `call_id`: `201 {"sip_call_id"}` once the INVITE is on its way;

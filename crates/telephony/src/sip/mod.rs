@@ -1,4 +1,4 @@
-//! `vox sip` as the dialler's carrier: SIP final responses as outcomes, the gateway's control client.
+//! `vox sip` as the dialler's carrier: SIP final responses as outcomes, the control client.
 //!
 //! `SipCarrier` (`control.rs`) places, cancels, hangs up and transfers calls through the gateway's
 //! call-control API, presenting the token `control_token` derives from the trunk's secret.

@@ -1,4 +1,4 @@
-//! What tests of `vox sip` share (feature `test-util`): SIPp as caller and trunk, Kamailio, baresip.
+//! What tests of `vox sip` share (feature `test-util`): SIPp, Kamailio and baresip.
 
 mod baresip;
 
