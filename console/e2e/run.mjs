@@ -484,11 +484,11 @@ try {
   await page.getByRole('option', { name: 'SIP trunk (vox sip)' }).click();
   await page.getByLabel('Account name').fill('Office PBX');
   await page.getByLabel('Trunk address').fill('pbx.example.com:5080');
-  await page.getByLabel('Password').fill('pbx-digest-password');
+  await page.getByLabel('Password', { exact: true }).fill('pbx-digest-password');
   await page.getByLabel('Register with the trunk', { exact: false }).check();
   await page.getByRole('button', { name: 'Save account' }).click();
   await page.getByText('Registering needs the username the trunk gave you.').waitFor();
-  await page.getByLabel('Username').fill('vox');
+  await page.getByLabel('Username', { exact: true }).fill('vox');
   await page.getByLabel('vox sip call control').fill('http://10.0.1.20:8093');
   await page.getByRole('button', { name: 'Save account' }).click();
   await page.getByText('Saved Office PBX.').waitFor();
