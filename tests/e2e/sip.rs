@@ -22,16 +22,36 @@ use test_support::platform::{SECRET, platform};
 
 const NUMBER: &str = "+14155550100";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_register_is_registered()
- {
-    let db = store::testing::sqlite().await;
-    let store = db.store.clone();
+/// The Backend and a worker on loopback, the Backend's fleet being that worker.
+pub(crate) async fn routing_platform(
+    store: &Arc<dyn store::Store>,
+) -> test_support::platform::Platform {
     let platform = platform(store.clone()).await;
     store
         .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
         .await
         .unwrap();
+    platform
+}
+
+/// Serves `gateway`'s call control on `listener` (the trunk account's `api_url`) with the trunk
+/// settings `edge` reads from the Backend, as `vox sip` does.
+pub(crate) async fn serve_call_control(
+    listener: tokio::net::TcpListener,
+    gateway: &Gateway,
+    edge: &EdgeRouter,
+) {
+    let api = sip::api::Api::new(gateway.control(), Arc::new(edge.clone()));
+    api.set_trunk(edge.trunk().await.unwrap().api_trunk(None).unwrap());
+    tokio::spawn(axum::serve(listener, api.router()).into_future());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sip_call_through_vox_sip_reaches_its_routed_bot_and_a_trunk_saved_to_register_is_registered()
+ {
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = routing_platform(&store).await;
     route_booking_bot(&*store, NUMBER).await;
     let trunk = store
         .create_carrier_account(NewCarrierAccount {
@@ -154,11 +174,7 @@ async fn a_campaign_dials_through_a_sip_trunk_and_each_call_ends_with_what_the_t
     use contracts::CallOutcomeCode;
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
-    let platform = platform(store.clone()).await;
-    store
-        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
-        .await
-        .unwrap();
+    let platform = routing_platform(&store).await;
     // SIPp answers the first contact (who hangs up after 3 s) and is busy for the second.
     let callees = sip::testing::SippServer::start_with("campaign_callee", &["-m", "2"]).unwrap();
     // The gateway's call control, where the trunk account says the dialler reaches it.
@@ -188,9 +204,7 @@ async fn a_campaign_dials_through_a_sip_trunk_and_each_call_ends_with_what_the_t
     )
     .await
     .unwrap();
-    let api = sip::api::Api::new(gateway.control(), Arc::new(edge.clone()));
-    api.set_trunk(edge.trunk().await.unwrap().api_trunk(None).unwrap());
-    tokio::spawn(axum::serve(listener, api.router()).into_future());
+    serve_call_control(listener, &gateway, &edge).await;
     let campaign = campaign_through(&store, account.id, test_support::bots::booking_bot(), 2).await;
     let dialler = start_dialler(store.clone(), &platform, "sip-dialler");
     let calls = finished(&*store, campaign, 2, Duration::from_secs(60)).await;

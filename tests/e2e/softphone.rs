@@ -5,6 +5,7 @@
 //! gateway run here; baresip runs in a network namespace the test creates (it never puts a
 //! loopback address in its SDP), reached over a veth pair (`sip::testing::Namespace`).
 
+use crate::sip::{routing_platform, serve_call_control};
 use audio::SampleRate;
 use contracts::telephony::CarrierKind;
 use contracts::{CallState, E164Number};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::{CallFilter, CarrierAccount, NewCarrierAccount, Page, Store};
 use test_support::bots::{booking_bot, route_booking_bot, speech};
-use test_support::platform::{SECRET, platform};
+use test_support::platform::SECRET;
 
 const NUMBER: &str = "+14155550100";
 
@@ -135,11 +136,7 @@ async fn final_call(store: &dyn Store) -> store::Call {
 async fn a_softphone_calling_in_through_vox_sip_is_greeted_heard_and_booked_by_the_bot() {
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
-    let platform = platform(store.clone()).await;
-    store
-        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
-        .await
-        .unwrap();
+    let platform = routing_platform(&store).await;
     route_booking_bot(&*store, NUMBER).await;
     let namespace = Namespace::create().unwrap();
     let account = trunk(&*store, SocketAddr::new(namespace.peer, 5060), None).await;
@@ -163,11 +160,7 @@ async fn a_softphone_answering_a_campaigns_call_through_vox_sip_is_greeted_heard
     use crate::sim::carrier::{campaign_through, finished, start_dialler};
     let db = store::testing::sqlite().await;
     let store = db.store.clone();
-    let platform = platform(store.clone()).await;
-    store
-        .put_setting("fleet.urls", serde_json::json!([platform.worker_url]), None)
-        .await
-        .unwrap();
+    let platform = routing_platform(&store).await;
     let namespace = Namespace::create().unwrap();
     // The campaign's one contact, +14155550000, is the softphone's user.
     let phone = Baresip::start(&namespace, "+14155550000", &caller(), Role::Answer).unwrap();
@@ -176,9 +169,7 @@ async fn a_softphone_answering_a_campaigns_call_through_vox_sip_is_greeted_heard
     let account = trunk(&*store, phone.addr, Some(control)).await;
     let edge = EdgeRouter::new(&platform.bridge_url, account.id.0, SECRET);
     let gateway = gateway(&namespace, edge.clone(), 42_100..=42_199).await;
-    let api = sip::api::Api::new(gateway.control(), Arc::new(edge.clone()));
-    api.set_trunk(edge.trunk().await.unwrap().api_trunk(None).unwrap());
-    tokio::spawn(axum::serve(listener, api.router()).into_future());
+    serve_call_control(listener, &gateway, &edge).await;
     let campaign = campaign_through(&store, account.id, booking_bot(), 1).await;
     let dialler = start_dialler(store.clone(), &platform, "softphone-dialler");
     let heard = phone.heard(Duration::from_secs(60)).await.unwrap();
