@@ -165,15 +165,19 @@ pub(crate) async fn dial(
         .dialogs
         .do_invite_async(option, states_tx)
         .map_err(|e| DialError::Invite(e.to_string()))?;
-    // Ringing as it comes; a terminated dialog leaves the layer.
+    // Ringing as it comes; a terminated dialog leaves the layer. The edge hears a call's progress
+    // in order: the answer waits for a ringing report still being posted.
+    let reports = Arc::new(tokio::sync::Mutex::new(()));
     {
         let (outbound, dial, id) = (outbound.clone(), dial.clone(), sip_call_id.clone());
+        let reports = reports.clone();
         let (followed_tx, followed) = shared.dialogs.new_dialog_state_channel();
         tokio::spawn(crate::gateway::follow_dialogs(shared.clone(), followed));
         tokio::spawn(async move {
             while let Some(state) = states.recv().await {
                 if let DialogState::Early(_, response) = &state {
                     let early_media = !response.body.is_empty();
+                    let _in_order = reports.lock().await;
                     outbound
                         .progress(&dial, &id, Progress::Ringing { early_media })
                         .await;
@@ -261,7 +265,10 @@ pub(crate) async fn dial(
                 return;
             }
         };
-        let routed = match outbound.answered(&dial, &id).await {
+        let in_order = reports.lock().await;
+        let answered = outbound.answered(&dial, &id).await;
+        drop(in_order);
+        let routed = match answered {
             Ok(routed) => routed,
             Err(refusal) => {
                 tracing::info!(sip_call_id = %id, reason = %refusal.reason, "hanging up an answered call");
