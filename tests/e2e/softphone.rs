@@ -1,6 +1,6 @@
 //! baresip (Debian's `baresip-core`) as a softphone talking to the bot through `vox sip`.
 //!
-//! It calls in with the caller's words from a file; what it hears
+//! It calls in, and answers a campaign's call, with the caller's words from a file; what it hears
 //! is recorded and transcribed by the local whisper sidecar. The real Backend, fleet worker and
 //! gateway run here; baresip runs in a network namespace the test creates (it never puts a
 //! loopback address in its SDP), reached over a veth pair (`sip::testing::Namespace`).
@@ -152,5 +152,31 @@ async fn a_softphone_calling_in_through_vox_sip_is_greeted_heard_and_booked_by_t
     let call = final_call(&*store).await;
     assert_eq!(call.state, CallState::Completed, "{call:?}");
     assert_heard_the_bot(&heard, &call).await;
+    gateway.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_softphone_answering_a_campaigns_call_through_vox_sip_is_greeted_heard_and_booked() {
+    use crate::sim::carrier::{campaign_through, finished, start_dialler};
+    let db = store::testing::sqlite().await;
+    let store = db.store.clone();
+    let platform = routing_platform(&store).await;
+    let namespace = Namespace::create().unwrap();
+    // The campaign's one contact, +14155550000, is the softphone's user.
+    let phone = Baresip::start(&namespace, "+14155550000", &caller(), Role::Answer).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let account = trunk(&*store, phone.addr, Some(control)).await;
+    let edge = EdgeRouter::new(&platform.bridge_url, account.id.0, SECRET);
+    let gateway = gateway(&namespace, edge.clone(), 42_100..=42_199).await;
+    crate::sip::serve_call_control(listener, &gateway, &edge).await;
+    let campaign = campaign_through(&store, account.id, test_support::bots::booking_bot(), 1).await;
+    let dialler = start_dialler(store.clone(), &platform, "softphone-dialler");
+    let heard = phone.heard(Duration::from_secs(60)).await.unwrap();
+    let calls = finished(&*store, campaign, 1, Duration::from_secs(30)).await;
+    let _ = dialler.stop.send(());
+    let _ = dialler.task.await;
+    assert_eq!(calls[0].state, CallState::Completed, "{calls:?}");
+    assert_heard_the_bot(&heard, &calls[0]).await;
     gateway.shutdown(Duration::ZERO).await;
 }

@@ -19,6 +19,9 @@ fn scripted_line(start: &str, steps: BTreeMap<String, FlowStep>) -> BotSpec {
     let mut stt = ProviderSettings::named("whisper");
     stt.options
         .insert("base_url".to_owned(), json!(sidecar_url()));
+    // One sidecar thread serves every call of every test in the process: under the whole suite a
+    // transcription can queue behind several others for longer than the 10 s default.
+    stt.options.insert("timeout_ms".to_owned(), json!(60_000));
     let mut spec = BotSpec::new(
         "en-US",
         "A scripted booking line.",
