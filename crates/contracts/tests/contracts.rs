@@ -104,6 +104,13 @@ fn sample_spec() -> BotSpec {
             .into_iter()
             .collect(),
         }),
+        turn: TurnSettings {
+            vad: VadEngine::Silero,
+            mode: TurnMode::Smart,
+            stop_secs: Some(0.3),
+            threshold: 0.6,
+            incomplete_wait_secs: 2.5,
+        },
         variables: vec!["name".into()],
     }
 }

@@ -1,18 +1,18 @@
 //! Builds a call's pipeline from a bot spec and its provider chains.
 //!
-//! VAD → STT → user turns → LLM or flow → TTS → output.
+//! VAD → (turn model) → STT → user turns → LLM or flow → TTS → output.
 
 use crate::frame::StartParams;
 use crate::processor::Processor;
 use crate::processors::{
-    AudioOutput, FlowProcessor, LlmProcessor, SttProcessor, TtsProcessor, UserAggregator,
-    VadProcessor,
+    AudioOutput, FlowProcessor, LlmProcessor, PunctuationEndOfTurn, SttProcessor, TtsProcessor,
+    TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor,
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
 use crate::tools::{KnowledgeClient, ToolSet, WebhookClient};
 use audio::VadParams;
-use contracts::runtime_config::BotSpec;
+use contracts::runtime_config::{BotSpec, TurnMode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +64,12 @@ pub struct Assembly {
     pub knowledge: Option<Arc<dyn KnowledgeClient>>,
     /// Sent with every webhook tool call (the call's ids).
     pub call_context: serde_json::Value,
+    /// The detector's tuning; a bot's `turn.stop_secs` (or `smart` mode's default) replaces its
+    /// stop.
     pub vad: VadParams,
+    /// The worker's turn model, for bots in `smart` mode; without it they fall back to `vad` mode
+    /// at its default stop, and the call's record says so.
+    pub turn_model: Option<Arc<dyn TurnModel>>,
 }
 
 impl std::fmt::Debug for Assembly {
@@ -96,14 +101,44 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
             ))
         }
     };
-    Ok(vec![
-        Box::new(VadProcessor::new(assembly.vad)),
-        Box::new(SttProcessor::new(assembly.providers.stt)),
-        Box::new(UserAggregator::default()),
+    let turn = &spec.turn;
+    let wait = Duration::from_secs_f32(turn.incomplete_wait_secs.clamp(0.0, 10.0));
+    let model = match turn.mode {
+        TurnMode::Smart => assembly.turn_model,
+        TurnMode::Vad => None,
+    };
+    let mut vad = assembly.vad;
+    match (turn.mode, &model) {
+        // No model: `vad` mode at the detector's own stop (a smart stop would cut callers off).
+        (TurnMode::Smart, None) => {}
+        (TurnMode::Smart, Some(_)) => vad.stop_secs = turn.stop_secs(),
+        (TurnMode::Vad, _) => vad.stop_secs = turn.stop_secs.unwrap_or(vad.stop_secs),
+    }
+    let mut processors: Vec<Box<dyn Processor>> = vec![Box::new(VadProcessor::new(vad))];
+    let policy = match model {
+        Some(model) => {
+            processors.push(Box::new(TurnProcessor::new(model, turn.threshold, wait)));
+            TurnPolicy::Model
+        }
+        None => TurnPolicy::Text(Box::new(PunctuationEndOfTurn)),
+    };
+    let aggregator = match policy {
+        TurnPolicy::Model => UserAggregator::new(policy, wait),
+        text => UserAggregator::new(text, UserAggregator::TEXT_WAIT),
+    };
+    processors.extend([
+        Box::new(SttProcessor::new(assembly.providers.stt)) as Box<dyn Processor>,
+        Box::new(aggregator),
         brain,
         Box::new(TtsProcessor::new(assembly.providers.tts)),
         Box::new(AudioOutput::default()),
-    ])
+    ]);
+    Ok(processors)
+}
+
+/// Whether a call of `spec` assembled with `assembly` asks for the turn model and has none.
+pub fn lacks_turn_model(spec: &BotSpec, assembly: &Assembly) -> bool {
+    spec.turn.mode == TurnMode::Smart && assembly.turn_model.is_none()
 }
 
 /// The session limits of a call running `spec`.

@@ -47,6 +47,8 @@ pub enum SystemFrame {
     Dtmf(char),
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    /// The turn model's verdict on the caller's turn, at a stop of their speech.
+    TurnDecision(TurnDecision),
     BotStartedSpeaking,
     BotStoppedSpeaking,
     /// What the caller actually heard of the bot's last turn (upstream from the output).
@@ -102,11 +104,25 @@ pub enum CallEvent {
     ToolCalled(ToolCallRecord),
     /// The call's disposition, set by a tool or a flow.
     Disposition(String),
+    /// The turn model judged a pause in the caller's speech.
+    Turn(TurnDecision),
     /// A field the flow collected, for the call's analysis.
     Field {
         name: String,
         value: serde_json::Value,
     },
+}
+
+/// The turn model's verdict on a pause in the caller's speech.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnDecision {
+    /// Whether the caller finished (the probability was above the bot's threshold).
+    pub complete: bool,
+    /// The model's probability that the turn is complete; `None` when the model failed (the turn
+    /// is then taken as complete, as a plain VAD stop would be).
+    pub probability: Option<f32>,
+    /// How long the model took.
+    pub inference: std::time::Duration,
 }
 
 impl Frame {

@@ -1,6 +1,6 @@
 //! The speech pipeline: frames flow through processors, one session per call.
 //!
-//! VAD → STT → user turns → LLM or flow → TTS → output.
+//! VAD → (turn model) → STT → user turns → LLM or flow → TTS → output.
 //!
 //! `pipeline` knows nothing of HTTP, SQL or any vendor: providers implement the traits in
 //! [`services`], transports feed [`session::Command`]s and read the frames that leave the session.
@@ -19,7 +19,7 @@ pub mod tools;
 
 pub use frame::{
     AudioChunk, CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, PipelineError,
-    StartParams, SystemFrame, ToolCallRecord, Transcript, TransportMessage,
+    StartParams, SystemFrame, ToolCallRecord, Transcript, TransportMessage, TurnDecision,
 };
 pub use processor::{Outbox, Processor, ProcessorError};
 pub use services::{

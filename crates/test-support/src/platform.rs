@@ -182,6 +182,25 @@ pub async fn worker(backend: &Backend, max_calls: u32) -> RunningWorker {
     running
 }
 
+/// A worker (one call at a time) that also runs Smart Turn, for bots in `turn.mode: smart`.
+pub async fn smart_turn_worker(backend: &Backend) -> RunningWorker {
+    use crate::paths::{ONNXRUNTIME_LIB, SMART_TURN_ONNX, model};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = worker_config(
+        &backend.url,
+        dir.path().join("outbox"),
+        &backend.recordings,
+        1,
+    );
+    config.models = fleet::config::NeuralModels {
+        onnxruntime: Some(model(ONNXRUNTIME_LIB)),
+        smart_turn: Some(model(SMART_TURN_ONNX)),
+    };
+    let mut running = start_worker(config).await;
+    running._dir = Some(dir);
+    running
+}
+
 /// The Backend and one fleet worker (two calls at a time), spawned on loopback over `store`.
 pub struct Platform {
     pub bridge_url: String,

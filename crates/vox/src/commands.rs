@@ -325,7 +325,29 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
             .base_urls
             .insert("llama".to_owned(), url.clone());
     }
+    config.models = neural_models(settings, false);
     Ok(config)
+}
+
+/// Where `scripts/up` (and `scripts/test`) unpack ONNX Runtime and Smart Turn.
+const DEFAULT_ONNXRUNTIME: &str =
+    "target/models/onnxruntime/onnxruntime/capi/libonnxruntime.so.1.32.0";
+const DEFAULT_SMART_TURN_MODEL: &str =
+    "target/models/pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx";
+
+/// The worker's neural models from `VOX_ONNXRUNTIME` and `SMART_TURN_MODEL`; with `defaults`
+/// (`vox up`), the files `scripts/up` unpacks stand in for unset ones that exist.
+pub fn neural_models(settings: &Settings, defaults: bool) -> fleet::config::NeuralModels {
+    let or_default = |given: &Option<std::path::PathBuf>, default: &str| {
+        given.clone().or_else(|| {
+            let path = std::path::PathBuf::from(default);
+            (defaults && path.is_file()).then_some(path)
+        })
+    };
+    fleet::config::NeuralModels {
+        onnxruntime: or_default(&settings.onnxruntime, DEFAULT_ONNXRUNTIME),
+        smart_turn: or_default(&settings.smart_turn_model, DEFAULT_SMART_TURN_MODEL),
+    }
 }
 
 /// A fleet worker until SIGTERM, then a drain.

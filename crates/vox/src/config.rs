@@ -237,6 +237,12 @@ pub struct Settings {
     /// `WHISPER_MODEL`: the ggml model `vox up` serves with the `vox-whisper` sidecar (default
     /// `target/models/whisper/ggml-tiny.en.bin`, where `scripts/up` puts it).
     pub whisper_model: Option<PathBuf>,
+    /// `VOX_ONNXRUNTIME`: ONNX Runtime's shared library, which the in-process models run on
+    /// (`vox up` defaults to where `scripts/up` unpacks it from PyPI's onnxruntime).
+    pub onnxruntime: Option<PathBuf>,
+    /// `SMART_TURN_MODEL`: Smart Turn v3.2 (ONNX), for bots in `turn.mode: smart` (`vox up`
+    /// defaults to where `scripts/up` unpacks it from PyPI's pipecat-ai).
+    pub smart_turn_model: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -355,6 +361,8 @@ impl Settings {
                 parsed("VOX_UP_WORKERS", text("VOX_UP_WORKERS"), 4)?,
             )?,
             whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
+            onnxruntime: text("VOX_ONNXRUNTIME").map(PathBuf::from),
+            smart_turn_model: text("SMART_TURN_MODEL").map(PathBuf::from),
             embedding_model_dir: text("EMBEDDING_MODEL_DIR").map(PathBuf::from),
             embeddings_url: text("EMBEDDINGS_URL")
                 .map(|url| with_scheme("EMBEDDINGS_URL", url, &["http://", "https://"]))

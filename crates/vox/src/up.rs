@@ -439,6 +439,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .base_urls
                 .insert("llama".to_owned(), url.clone());
         }
+        worker.models = crate::commands::neural_models(settings, true);
         let worker = fleet::Worker::bind(worker)
             .await
             .with_context(|| format!("start fleet worker {worker_id}"))?;

@@ -43,7 +43,32 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
             "must be between 1 and 600",
         ));
     }
+    turn(&spec.turn)?;
     flow(spec)
+}
+
+fn turn(turn: &contracts::runtime_config::TurnSettings) -> ApiResult<()> {
+    let within = |field: &str, value: f32, low: f32, high: f32, unit: &str| {
+        if (low..=high).contains(&value) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                format!("spec.turn.{field}"),
+                format!("must be between {low} and {high}{unit}, not {value}"),
+            ))
+        }
+    };
+    if let Some(stop) = turn.stop_secs {
+        within("stop_secs", stop, 0.1, 3.0, " seconds")?;
+    }
+    within("threshold", turn.threshold, 0.05, 0.95, "")?;
+    within(
+        "incomplete_wait_secs",
+        turn.incomplete_wait_secs,
+        0.0,
+        10.0,
+        " seconds",
+    )
 }
 
 fn provider(

@@ -83,6 +83,19 @@ pub struct WorkerConfig {
     pub http_limits: serve::Limits,
     /// The capacity registry the worker heartbeats into (`REDIS_URL`), when there is one.
     pub registry: Option<crate::registration::RegistryLink>,
+    /// The local neural models bots may ask for (`turn.mode: smart`).
+    pub models: NeuralModels,
+}
+
+/// Where the in-process neural models are; a bot asking for one the worker lacks falls back (and
+/// its call's record says so).
+#[derive(Debug, Clone, Default)]
+pub struct NeuralModels {
+    /// `VOX_ONNXRUNTIME`: ONNX Runtime's shared library (`libonnxruntime.so` from PyPI's
+    /// `onnxruntime`), which the models run on.
+    pub onnxruntime: Option<PathBuf>,
+    /// `SMART_TURN_MODEL`: Smart Turn v3.2 (`smart-turn-v3.2-cpu.onnx` from PyPI's `pipecat-ai`).
+    pub smart_turn: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -129,6 +142,7 @@ impl WorkerConfig {
             outbound: egress::Policy::default(),
             http_limits: serve::Limits::default(),
             registry: None,
+            models: NeuralModels::default(),
         }
     }
 }

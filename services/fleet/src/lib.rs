@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod fleet_health;
 pub mod media;
+pub mod models;
 pub mod outbox;
 pub mod post_call;
 pub mod registration;
@@ -47,6 +48,8 @@ pub struct Shared {
     pub backend_down: std::sync::atomic::AtomicBool,
     /// The address actually bound (a TCP port of 0 becomes the real one).
     local_http: Option<String>,
+    /// Smart Turn, when the worker has it (`SMART_TURN_MODEL`), for bots in `turn.mode: smart`.
+    pub turn_model: Option<Arc<dyn pipeline::processors::TurnModel>>,
 }
 
 impl Shared {
@@ -231,6 +234,7 @@ impl Worker {
                 (Bound::Unix(listener), None)
             }
         };
+        let turn_model = models::turn_model(&config.models)?;
         let client = BridgeClient::new(
             &config.config_url,
             &config.bridge_url,
@@ -245,6 +249,7 @@ impl Worker {
             outbox_broken: std::sync::atomic::AtomicBool::new(false),
             backend_down: std::sync::atomic::AtomicBool::new(false),
             local_http,
+            turn_model,
             config,
         });
         Ok(Self { shared, listener })

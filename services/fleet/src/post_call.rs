@@ -58,6 +58,25 @@ pub fn conversation(report: &SessionReport) -> Conversation {
                 out.transcript
                     .push(entry(Speaker::Tool, &call.name, false, Some(detail)));
             }
+            SystemFrame::Call(CallEvent::Turn(decision)) => {
+                let verdict = if decision.complete {
+                    "complete"
+                } else {
+                    "incomplete"
+                };
+                let detail = json!({
+                    "kind": "turn",
+                    "complete": decision.complete,
+                    "probability": decision.probability,
+                    "inference_ms": decision.inference.as_secs_f64() * 1_000.0,
+                });
+                out.transcript.push(entry(
+                    Speaker::System,
+                    &format!("turn {verdict}"),
+                    false,
+                    Some(detail),
+                ));
+            }
             SystemFrame::Call(CallEvent::Disposition(value)) => {
                 out.disposition = Some(value.clone());
             }

@@ -1,6 +1,7 @@
 //! The user-turn aggregator.
 //!
-//! Transcripts between speech start and stop become one `UserTurn`, with an end-of-turn hook.
+//! Transcripts between speech start and stop become one `UserTurn`. Whether a pause ends the turn
+//! is the [`TurnPolicy`]'s call: a text hook (the default), or the turn model's `TurnDecision`.
 //!
 //! The assistant side of the context is kept where the audio is played ([`AudioOutput`](super::AudioOutput)
 //! reports what was heard) and applied by the LLM processor, which owns the context.
@@ -41,25 +42,40 @@ impl EndOfTurn for PunctuationEndOfTurn {
     }
 }
 
+/// What decides that a pause ends the caller's turn.
+#[derive(Debug)]
+pub enum TurnPolicy {
+    /// The transcript so far, read by a hook.
+    Text(Box<dyn EndOfTurn>),
+    /// The turn model's `TurnDecision`, which follows each `UserStoppedSpeaking`.
+    Model,
+}
+
 /// Collects final transcripts into user turns.
 #[derive(Debug)]
 pub struct UserAggregator {
-    end_of_turn: Box<dyn EndOfTurn>,
+    policy: TurnPolicy,
     /// How long to wait for more speech after an incomplete-sounding turn.
     incomplete_wait: Duration,
     speaking: bool,
     /// The caller stopped speaking and STT's final answer for it has not come yet.
     awaiting_transcript: bool,
+    /// `Model`: the verdict on the last stop, once it came.
+    verdict: Option<bool>,
     text: String,
 }
 
 impl UserAggregator {
-    pub fn new(end_of_turn: Box<dyn EndOfTurn>, incomplete_wait: Duration) -> Self {
+    /// The text hook's wait after an incomplete-sounding turn.
+    pub const TEXT_WAIT: Duration = Duration::from_millis(1_200);
+
+    pub fn new(policy: TurnPolicy, incomplete_wait: Duration) -> Self {
         Self {
-            end_of_turn,
+            policy,
             incomplete_wait,
             speaking: false,
             awaiting_transcript: false,
+            verdict: None,
             text: String::new(),
         }
     }
@@ -68,10 +84,18 @@ impl UserAggregator {
         if self.speaking || self.awaiting_transcript || self.text.trim().is_empty() {
             return;
         }
-        if !self.end_of_turn.is_complete(&self.text) {
+        let complete = match &self.policy {
+            TurnPolicy::Text(hook) => hook.is_complete(&self.text),
+            TurnPolicy::Model => match self.verdict {
+                Some(complete) => complete,
+                None => return,
+            },
+        };
+        if !complete {
             // Cancelled by the interruption that more speech brings; the text is kept.
             tokio::time::sleep(self.incomplete_wait).await;
         }
+        self.verdict = None;
         let text = std::mem::take(&mut self.text).trim().to_owned();
         out.up(SystemFrame::Call(CallEvent::UserSaid(text.clone())));
         out.down(SystemFrame::UserTurn(text));
@@ -80,7 +104,10 @@ impl UserAggregator {
 
 impl Default for UserAggregator {
     fn default() -> Self {
-        Self::new(Box::new(PunctuationEndOfTurn), Duration::from_millis(1_200))
+        Self::new(
+            TurnPolicy::Text(Box::new(PunctuationEndOfTurn)),
+            Self::TEXT_WAIT,
+        )
     }
 }
 
@@ -101,6 +128,7 @@ impl Processor for UserAggregator {
                 if direction == Direction::Downstream =>
             {
                 self.speaking = true;
+                self.verdict = None;
                 out.forward(frame, direction);
             }
             Frame::System(SystemFrame::UserStoppedSpeaking)
@@ -121,6 +149,10 @@ impl Processor for UserAggregator {
                 if !self.speaking {
                     self.awaiting_transcript = false;
                 }
+                self.maybe_finish(out).await;
+            }
+            Frame::System(SystemFrame::TurnDecision(decision)) => {
+                self.verdict = Some(decision.complete);
                 self.maybe_finish(out).await;
             }
             Frame::System(SystemFrame::InterimTranscription(_)) => {}

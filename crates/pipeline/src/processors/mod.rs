@@ -6,12 +6,14 @@ mod llm;
 mod output;
 mod stt;
 mod tts;
+mod turn;
 mod vad;
 
-pub use aggregators::{EndOfTurn, PunctuationEndOfTurn, UserAggregator};
+pub use aggregators::{EndOfTurn, PunctuationEndOfTurn, TurnPolicy, UserAggregator};
 pub use flow::FlowProcessor;
 pub use llm::LlmProcessor;
 pub use output::{AudioOutput, heard_part};
 pub use stt::SttProcessor;
 pub use tts::{TtsProcessor, take_sentence};
+pub use turn::{TurnModel, TurnProcessor};
 pub use vad::VadProcessor;

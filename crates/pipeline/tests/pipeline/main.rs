@@ -7,3 +7,4 @@ mod fallback;
 mod flow;
 mod runner;
 mod tools;
+mod turn;

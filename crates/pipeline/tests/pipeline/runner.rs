@@ -3,7 +3,9 @@
 use crate::support::*;
 use async_trait::async_trait;
 use pipeline::assemble::session_config;
-use pipeline::processors::{AudioOutput, EndOfTurn, PunctuationEndOfTurn, UserAggregator};
+use pipeline::processors::{
+    AudioOutput, EndOfTurn, PunctuationEndOfTurn, TurnPolicy, UserAggregator,
+};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, run_test_with};
 use pipeline::{
     ControlFrame, DataFrame, Direction, EndReason, Frame, Outbox, Processor, ProcessorError,
@@ -179,8 +181,10 @@ async fn the_max_duration_ends_a_call_even_while_people_talk() {
 
 #[tokio::test(start_paused = true)]
 async fn the_user_aggregator_waits_for_more_after_a_turn_that_trails_off() {
-    let aggregator =
-        UserAggregator::new(Box::new(PunctuationEndOfTurn), Duration::from_millis(1_000));
+    let aggregator = UserAggregator::new(
+        TurnPolicy::Text(Box::new(PunctuationEndOfTurn)),
+        Duration::from_millis(1_000),
+    );
     let stopped = |t: &str| {
         vec![
             TestInput::Frame(SystemFrame::UserStartedSpeaking.into()),

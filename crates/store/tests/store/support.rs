@@ -40,6 +40,7 @@ pub fn spec(prompt: &str) -> BotSpec {
         limits: Default::default(),
         voicemail: Default::default(),
         flow: None,
+        turn: Default::default(),
         variables: vec![],
     }
 }

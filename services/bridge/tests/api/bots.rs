@@ -83,6 +83,18 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             "spec.limits.max_duration_secs",
         ),
         (
+            json!({"turn": {"mode": "smart", "stop_secs": 0.01}}),
+            "spec.turn.stop_secs",
+        ),
+        (
+            json!({"turn": {"mode": "smart", "threshold": 1.5}}),
+            "spec.turn.threshold",
+        ),
+        (
+            json!({"turn": {"mode": "smart", "incomplete_wait_secs": 60}}),
+            "spec.turn.incomplete_wait_secs",
+        ),
+        (
             json!({"flow": {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi", "next": "gone"}}}}),
             "spec.flow.steps.hello",
         ),

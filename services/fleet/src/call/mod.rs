@@ -117,7 +117,15 @@ async fn converse(
         Screened::Over(packaged) => return *packaged,
     };
     let analysis_llms = chains.llm.clone();
-    let processors = match pipeline(spec, assembly(shared, call_id, &config, chains)) {
+    let assembly = assembly(shared, call_id, &config, chains);
+    let no_turn_model = pipeline::assemble::lacks_turn_model(spec, &assembly);
+    if no_turn_model {
+        tracing::warn!(
+            call_id = call_id.0,
+            "the bot asks for turn.mode smart and this worker has no SMART_TURN_MODEL; using vad"
+        );
+    }
+    let processors = match pipeline(spec, assembly) {
         Ok(processors) => processors,
         Err(detail) => {
             media.hang_up(&detail).await;
@@ -142,7 +150,23 @@ async fn converse(
         clock,
         &handle,
     );
-    let ended = live.run(handle).await;
+    let mut ended = live.run(handle).await;
+    if no_turn_model {
+        // The call's record says why its turns were taken by silence alone.
+        ended.report.events.insert(
+            0,
+            pipeline::LoggedEvent {
+                at: std::time::Duration::ZERO,
+                event: pipeline::SystemFrame::Error(pipeline::PipelineError {
+                    source: "turn".to_owned(),
+                    message: "this worker has no Smart Turn model (SMART_TURN_MODEL); the \
+                              caller's turns ended after a plain VAD stop"
+                        .to_owned(),
+                    fatal: false,
+                }),
+            },
+        );
+    }
 
     let (outcome, end_detail) = package::outcome(spec, &ended);
     // A carrier's call is moved to the transfer target by the telephony edge, before the media
@@ -249,5 +273,6 @@ fn assembly(
             "contact_id": config.contact.as_ref().map(|c| c.contact_id.0),
         }),
         vad: Default::default(),
+        turn_model: shared.turn_model.clone(),
     }
 }
