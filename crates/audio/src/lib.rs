@@ -23,4 +23,4 @@ pub use error::AudioError;
 pub use mix::{StereoRecorder, Track};
 pub use pcm::{FRAME_MS, SampleRate, pcm_from_le_bytes, pcm_to_le_bytes, rms_volume};
 pub use resample::Resampler;
-pub use vad::{VadEvent, VadParams, VadState, VoiceDetector};
+pub use vad::{SpeechClassifier, VadEvent, VadParams, VadState, VoiceDetector};

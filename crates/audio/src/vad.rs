@@ -1,8 +1,10 @@
 //! Voice activity detection.
 //!
-//! The WebRTC VAD (libfvad) per 10 ms, a loudness gate and start/stop hysteresis.
+//! The WebRTC VAD (libfvad) per 10 ms, or another [`SpeechClassifier`] (Silero), a loudness gate
+//! and start/stop hysteresis.
 //!
-//! A frame counts as speech when enough of its 10 ms pieces are voiced (`confidence`) and its
+//! A frame counts as speech when enough of its 10 ms pieces are voiced (`confidence`; with another
+//! classifier, its confidence for the frame reaches `confidence`) and its
 //! smoothed loudness reaches `min_volume`. Speech must last `start_secs` before
 //! [`VadEvent::Started`] and silence `stop_secs` before [`VadEvent::Stopped`], so a cough does not
 //! start a turn and a breath does not end one (the same state machine as Pipecat's `VADAnalyzer`).
@@ -49,6 +51,18 @@ pub enum VadEvent {
     Stopped,
 }
 
+/// A speech classifier that stands in for libfvad: how sure it is that a 20 ms frame is speech.
+pub trait SpeechClassifier: Send + std::fmt::Debug {
+    /// Confidence in 0..1 that `frame` (20 ms at the detector's rate) is speech.
+    fn confidence(&mut self, frame: &[i16]) -> f32;
+}
+
+/// Who decides whether a frame is voiced.
+enum Classifier {
+    Webrtc(Fvad),
+    Other(Box<dyn SpeechClassifier>),
+}
+
 /// libfvad's instance, movable between threads.
 struct Fvad(webrtc_vad::Vad);
 
@@ -59,7 +73,7 @@ unsafe impl Send for Fvad {}
 
 /// The detector for one audio stream.
 pub struct VoiceDetector {
-    fvad: Fvad,
+    classifier: Classifier,
     params: VadParams,
     rate: SampleRate,
     /// 24 kHz is analysed at 8 kHz (libfvad has no 24 kHz mode).
@@ -108,7 +122,7 @@ impl VoiceDetector {
             webrtc_vad::Vad::new_with_rate_and_mode(fvad_rate, webrtc_vad::VadMode::Aggressive);
         let frame_secs = crate::FRAME_MS as f32 / 1000.0;
         Ok(Self {
-            fvad: Fvad(vad),
+            classifier: Classifier::Webrtc(Fvad(vad)),
             params,
             rate,
             decimate,
@@ -120,6 +134,17 @@ impl VoiceDetector {
             pending: Vec::new(),
             piece: Vec::new(),
         })
+    }
+
+    /// The detector with `classifier` deciding which frames are speech in place of libfvad.
+    pub fn with_classifier(
+        rate: SampleRate,
+        params: VadParams,
+        classifier: Box<dyn SpeechClassifier>,
+    ) -> Result<Self, AudioError> {
+        let mut detector = Self::new(rate, params)?;
+        detector.classifier = Classifier::Other(classifier);
+        Ok(detector)
     }
 
     pub fn state(&self) -> VadState {
@@ -157,6 +182,14 @@ impl VoiceDetector {
     fn frame_is_speech(&mut self, frame: &[i16]) -> bool {
         let volume = rms_volume(frame);
         self.smoothed_volume += VOLUME_SMOOTHING * (volume - self.smoothed_volume);
+        let fvad = match &mut self.classifier {
+            Classifier::Webrtc(fvad) => fvad,
+            Classifier::Other(classifier) => {
+                let confidence = classifier.confidence(frame);
+                return confidence >= self.params.confidence
+                    && self.smoothed_volume >= self.params.min_volume;
+            }
+        };
         let piece_len = frame.len() / 2;
         let mut voiced = 0u32;
         for half in frame.chunks_exact(piece_len) {
@@ -168,7 +201,7 @@ impl VoiceDetector {
                     (c.iter().map(|&s| i32::from(s)).sum::<i32>() / self.decimate as i32) as i16
                 }));
             }
-            if self.fvad.0.is_voice_segment(&self.piece).unwrap_or(false) {
+            if fvad.0.is_voice_segment(&self.piece).unwrap_or(false) {
                 voiced += 1;
             }
         }

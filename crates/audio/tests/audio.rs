@@ -398,3 +398,42 @@ fn vad_refuses_parameters_outside_their_range() {
         Err(AudioError::InvalidParameter(_))
     ));
 }
+
+/// A classifier that calls a frame speech exactly when told to, whatever it sounds like.
+#[derive(Debug)]
+struct Told(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl audio::SpeechClassifier for Told {
+    fn confidence(&mut self, _frame: &[i16]) -> f32 {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+#[test]
+fn another_classifier_replaces_webrtcs_and_the_loudness_gate_and_hysteresis_still_apply() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rate = SampleRate::Hz16000;
+    let says = std::sync::Arc::new(AtomicBool::new(false));
+    let classifier = Box::new(Told(says.clone()));
+    let mut detector =
+        VoiceDetector::with_classifier(rate, VadParams::default(), classifier).unwrap();
+    // Real speech the classifier calls quiet starts nothing.
+    assert_eq!(events(&mut detector, &padded_speech(), rate), vec![]);
+    // Silence it calls speech starts nothing either: the loudness gate holds.
+    says.store(true, Ordering::SeqCst);
+    assert_eq!(events(&mut detector, &vec![0; 16_000], rate), vec![]);
+    // A loud tone it calls speech starts a turn after start_secs, and ends 0.8 s after it says
+    // quiet.
+    let tone = sine(rate, 440.0, 1_000, 8_000.0);
+    let seen = events(&mut detector, &tone, rate);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, VadEvent::Started);
+    assert!((200..=600).contains(&seen[0].1), "{seen:?}");
+    says.store(false, Ordering::SeqCst);
+    let seen = events(&mut detector, &tone, rate);
+    assert_eq!(seen, vec![(VadEvent::Stopped, 800)]);
+}

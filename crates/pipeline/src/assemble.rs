@@ -6,13 +6,13 @@ use crate::frame::StartParams;
 use crate::processor::Processor;
 use crate::processors::{
     AudioOutput, FlowProcessor, LlmProcessor, PunctuationEndOfTurn, SttProcessor, TtsProcessor,
-    TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor,
+    TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor, VoiceModel,
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
 use crate::tools::{KnowledgeClient, ToolSet, WebhookClient};
 use audio::VadParams;
-use contracts::runtime_config::{BotSpec, TurnMode};
+use contracts::runtime_config::{BotSpec, TurnMode, VadEngine};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +70,8 @@ pub struct Assembly {
     /// The worker's turn model, for bots in `smart` mode; without it they fall back to `vad` mode
     /// at its default stop, and the call's record says so.
     pub turn_model: Option<Arc<dyn TurnModel>>,
+    /// The worker's Silero VAD, for bots with `turn.vad: silero`; without it they get WebRTC's.
+    pub voice_model: Option<Arc<dyn VoiceModel>>,
 }
 
 impl std::fmt::Debug for Assembly {
@@ -114,7 +116,12 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
         (TurnMode::Smart, Some(_)) => vad.stop_secs = turn.stop_secs(),
         (TurnMode::Vad, _) => vad.stop_secs = turn.stop_secs.unwrap_or(vad.stop_secs),
     }
-    let mut processors: Vec<Box<dyn Processor>> = vec![Box::new(VadProcessor::new(vad))];
+    let mut detector = VadProcessor::new(vad);
+    if let (VadEngine::Silero, Some(voice)) = (turn.vad, assembly.voice_model) {
+        // Silero's confidence is a probability; pipecat's default bar for it is 0.7 too.
+        detector = detector.with_model(voice);
+    }
+    let mut processors: Vec<Box<dyn Processor>> = vec![Box::new(detector)];
     let policy = match model {
         Some(model) => {
             processors.push(Box::new(TurnProcessor::new(model, turn.threshold, wait)));
@@ -136,9 +143,24 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
     Ok(processors)
 }
 
-/// Whether a call of `spec` assembled with `assembly` asks for the turn model and has none.
-pub fn lacks_turn_model(spec: &BotSpec, assembly: &Assembly) -> bool {
-    spec.turn.mode == TurnMode::Smart && assembly.turn_model.is_none()
+/// What a call of `spec` assembled with `assembly` asks for and does without, in words for the
+/// call's record: a model the worker lacks (the call falls back to WebRTC's VAD and a plain stop).
+pub fn fallbacks(spec: &BotSpec, assembly: &Assembly) -> Vec<String> {
+    let mut missing = Vec::new();
+    if spec.turn.mode == TurnMode::Smart && assembly.turn_model.is_none() {
+        missing.push(
+            "this worker has no Smart Turn model (SMART_TURN_MODEL); the caller's turns ended \
+             after a plain VAD stop"
+                .to_owned(),
+        );
+    }
+    if spec.turn.vad == VadEngine::Silero && assembly.voice_model.is_none() {
+        missing.push(
+            "this worker has no Silero VAD model (SILERO_VAD_MODEL); WebRTC's VAD heard the caller"
+                .to_owned(),
+        );
+    }
+    missing
 }
 
 /// The session limits of a call running `spec`.

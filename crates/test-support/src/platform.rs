@@ -182,9 +182,10 @@ pub async fn worker(backend: &Backend, max_calls: u32) -> RunningWorker {
     running
 }
 
-/// A worker (one call at a time) that also runs Smart Turn, for bots in `turn.mode: smart`.
+/// A worker (one call at a time) that also runs Smart Turn and Silero VAD (`turn.mode: smart`,
+/// `turn.vad: silero`).
 pub async fn smart_turn_worker(backend: &Backend) -> RunningWorker {
-    use crate::paths::{ONNXRUNTIME_LIB, SMART_TURN_ONNX, model};
+    use crate::paths::{ONNXRUNTIME_LIB, SILERO_ONNX, SMART_TURN_ONNX, model};
     let dir = tempfile::tempdir().unwrap();
     let mut config = worker_config(
         &backend.url,
@@ -195,6 +196,7 @@ pub async fn smart_turn_worker(backend: &Backend) -> RunningWorker {
     config.models = fleet::config::NeuralModels {
         onnxruntime: Some(model(ONNXRUNTIME_LIB)),
         smart_turn: Some(model(SMART_TURN_ONNX)),
+        silero: Some(model(SILERO_ONNX)),
     };
     let mut running = start_worker(config).await;
     running._dir = Some(dir);

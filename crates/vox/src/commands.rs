@@ -329,13 +329,16 @@ pub fn core_config(settings: &Settings) -> anyhow::Result<fleet::WorkerConfig> {
     Ok(config)
 }
 
-/// Where `scripts/up` (and `scripts/test`) unpack ONNX Runtime and Smart Turn.
+/// Where `scripts/up` (and `scripts/test`) unpack ONNX Runtime, Smart Turn and Silero VAD.
 const DEFAULT_ONNXRUNTIME: &str =
     "target/models/onnxruntime/onnxruntime/capi/libonnxruntime.so.1.32.0";
 const DEFAULT_SMART_TURN_MODEL: &str =
     "target/models/pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx";
+const DEFAULT_SILERO_VAD_MODEL: &str =
+    "target/models/pipecat/pipecat/audio/vad/data/silero_vad.onnx";
 
-/// The worker's neural models from `VOX_ONNXRUNTIME` and `SMART_TURN_MODEL`; with `defaults`
+/// The worker's neural models from `VOX_ONNXRUNTIME`, `SMART_TURN_MODEL` and `SILERO_VAD_MODEL`;
+/// with `defaults`
 /// (`vox up`), the files `scripts/up` unpacks stand in for unset ones that exist.
 pub fn neural_models(settings: &Settings, defaults: bool) -> fleet::config::NeuralModels {
     let or_default = |given: &Option<std::path::PathBuf>, default: &str| {
@@ -347,6 +350,7 @@ pub fn neural_models(settings: &Settings, defaults: bool) -> fleet::config::Neur
     fleet::config::NeuralModels {
         onnxruntime: or_default(&settings.onnxruntime, DEFAULT_ONNXRUNTIME),
         smart_turn: or_default(&settings.smart_turn_model, DEFAULT_SMART_TURN_MODEL),
+        silero: or_default(&settings.silero_vad_model, DEFAULT_SILERO_VAD_MODEL),
     }
 }
 

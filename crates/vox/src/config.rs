@@ -243,6 +243,9 @@ pub struct Settings {
     /// `SMART_TURN_MODEL`: Smart Turn v3.2 (ONNX), for bots in `turn.mode: smart` (`vox up`
     /// defaults to where `scripts/up` unpacks it from PyPI's pipecat-ai).
     pub smart_turn_model: Option<PathBuf>,
+    /// `SILERO_VAD_MODEL`: Silero VAD (ONNX), for bots with `turn.vad: silero` (`vox up`
+    /// defaults to where `scripts/up` unpacks it from PyPI's pipecat-ai).
+    pub silero_vad_model: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -363,6 +366,7 @@ impl Settings {
             whisper_model: text("WHISPER_MODEL").map(PathBuf::from),
             onnxruntime: text("VOX_ONNXRUNTIME").map(PathBuf::from),
             smart_turn_model: text("SMART_TURN_MODEL").map(PathBuf::from),
+            silero_vad_model: text("SILERO_VAD_MODEL").map(PathBuf::from),
             embedding_model_dir: text("EMBEDDING_MODEL_DIR").map(PathBuf::from),
             embeddings_url: text("EMBEDDINGS_URL")
                 .map(|url| with_scheme("EMBEDDINGS_URL", url, &["http://", "https://"]))

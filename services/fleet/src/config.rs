@@ -96,6 +96,8 @@ pub struct NeuralModels {
     pub onnxruntime: Option<PathBuf>,
     /// `SMART_TURN_MODEL`: Smart Turn v3.2 (`smart-turn-v3.2-cpu.onnx` from PyPI's `pipecat-ai`).
     pub smart_turn: Option<PathBuf>,
+    /// `SILERO_VAD_MODEL`: Silero VAD (`silero_vad.onnx` from PyPI's `pipecat-ai`).
+    pub silero: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerConfig {

@@ -50,6 +50,8 @@ pub struct Shared {
     local_http: Option<String>,
     /// Smart Turn, when the worker has it (`SMART_TURN_MODEL`), for bots in `turn.mode: smart`.
     pub turn_model: Option<Arc<dyn pipeline::processors::TurnModel>>,
+    /// Silero VAD, when the worker has it (`SILERO_VAD_MODEL`), for bots with `turn.vad: silero`.
+    pub voice_model: Option<Arc<dyn pipeline::processors::VoiceModel>>,
 }
 
 impl Shared {
@@ -235,6 +237,7 @@ impl Worker {
             }
         };
         let turn_model = models::turn_model(&config.models)?;
+        let voice_model = models::voice_model(&config.models)?;
         let client = BridgeClient::new(
             &config.config_url,
             &config.bridge_url,
@@ -250,6 +253,7 @@ impl Worker {
             backend_down: std::sync::atomic::AtomicBool::new(false),
             local_http,
             turn_model,
+            voice_model,
             config,
         });
         Ok(Self { shared, listener })

@@ -1,8 +1,8 @@
-//! The worker's in-process neural models (Smart Turn), loaded once at start and shared by calls.
+//! The worker's in-process neural models (Smart Turn, Silero VAD), loaded once at start.
 
 use crate::config::NeuralModels;
 use anyhow::Context;
-use pipeline::processors::TurnModel;
+use pipeline::processors::{TurnModel, VoiceModel};
 use std::sync::Arc;
 
 /// Smart Turn v3.2 as the pipeline's turn model.
@@ -15,17 +15,81 @@ impl TurnModel for SmartTurn {
     }
 }
 
+/// Silero VAD as the pipeline's voice model.
+#[derive(Debug)]
+struct Silero(Arc<neural::Silero>);
+
+impl VoiceModel for Silero {
+    fn classifier(
+        &self,
+        rate: audio::SampleRate,
+    ) -> Result<Box<dyn audio::SpeechClassifier>, String> {
+        let stream =
+            neural::SileroStream::new(self.0.clone(), rate.hz()).map_err(|e| e.to_string())?;
+        Ok(Box::new(SileroFrames {
+            stream,
+            pending: Vec::new(),
+            last: 0.0,
+        }))
+    }
+}
+
+/// One call's Silero stream fed 20 ms frames: it scores each whole 32 ms window and answers a
+/// frame with the latest window's probability.
+#[derive(Debug)]
+struct SileroFrames {
+    stream: neural::SileroStream,
+    pending: Vec<f32>,
+    last: f32,
+}
+
+impl audio::SpeechClassifier for SileroFrames {
+    fn confidence(&mut self, frame: &[i16]) -> f32 {
+        self.pending
+            .extend(frame.iter().map(|&s| f32::from(s) / 32_768.0));
+        let window = self.stream.window();
+        while self.pending.len() >= window {
+            let scored: Vec<f32> = self.pending.drain(..window).collect();
+            match self.stream.probability(&scored) {
+                Ok(p) => self.last = p,
+                Err(error) => {
+                    tracing::warn!(%error, "Silero VAD failed on a window; taken as quiet");
+                    self.last = 0.0;
+                }
+            }
+        }
+        self.last
+    }
+}
+
+fn runtime(models: &NeuralModels, setting: &str) -> anyhow::Result<neural::Runtime> {
+    let library = models.onnxruntime.as_ref().with_context(|| {
+        format!(
+            "{setting} is set but VOX_ONNXRUNTIME is not: point it at libonnxruntime.so \
+             (scripts/up unpacks it from PyPI's onnxruntime)"
+        )
+    })?;
+    neural::Runtime::load(library).context("loading ONNX Runtime")
+}
+
+/// Silero VAD when `models` names it; a path set that cannot be loaded stops the worker.
+pub fn voice_model(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn VoiceModel>>> {
+    let Some(path) = &models.silero else {
+        return Ok(None);
+    };
+    let runtime = runtime(models, "SILERO_VAD_MODEL")?;
+    let model = neural::Silero::load(&runtime, path).context("loading SILERO_VAD_MODEL")?;
+    tracing::info!(model = %path.display(), "Silero VAD loaded");
+    Ok(Some(Arc::new(Silero(model))))
+}
+
 /// The turn model `models` names, or none when it names none; a path that is set but cannot be
 /// loaded stops the worker (a misconfigured model should not go unnoticed until a call).
 pub fn turn_model(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn TurnModel>>> {
     let Some(path) = &models.smart_turn else {
         return Ok(None);
     };
-    let library = models.onnxruntime.as_ref().context(
-        "SMART_TURN_MODEL is set but VOX_ONNXRUNTIME is not: point it at libonnxruntime.so \
-         (scripts/up unpacks it from PyPI's onnxruntime)",
-    )?;
-    let runtime = neural::Runtime::load(library).context("loading ONNX Runtime")?;
+    let runtime = runtime(models, "SMART_TURN_MODEL")?;
     let model = neural::SmartTurn::load(&runtime, path).context("loading SMART_TURN_MODEL")?;
     // The first inference initialises the session's kernels; no call should pay for it.
     model

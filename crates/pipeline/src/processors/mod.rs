@@ -16,4 +16,4 @@ pub use output::{AudioOutput, heard_part};
 pub use stt::SttProcessor;
 pub use tts::{TtsProcessor, take_sentence};
 pub use turn::{TurnModel, TurnProcessor};
-pub use vad::VadProcessor;
+pub use vad::{VadProcessor, VoiceModel};

@@ -1,17 +1,25 @@
 //! Turns caller audio into speaking events.
 //!
-//! `UserStartedSpeaking` (with an interruption) and `UserStoppedSpeaking`.
+//! `UserStartedSpeaking` (with an interruption) and `UserStoppedSpeaking`. The detector is
+//! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`.
 
 use crate::frame::{Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
 use async_trait::async_trait;
-use audio::{VadEvent, VadParams, VoiceDetector};
+use audio::{SpeechClassifier, VadEvent, VadParams, VoiceDetector};
+use std::sync::Arc;
+
+/// A neural voice activity model: a classifier for each call's audio at its rate.
+pub trait VoiceModel: Send + Sync + std::fmt::Debug {
+    fn classifier(&self, rate: audio::SampleRate) -> Result<Box<dyn SpeechClassifier>, String>;
+}
 
 /// Runs the voice activity detector on `InputAudio` and passes the audio on.
 #[derive(Debug)]
 pub struct VadProcessor {
     params: VadParams,
+    model: Option<Arc<dyn VoiceModel>>,
     detector: Option<VoiceDetector>,
     input_rate: audio::SampleRate,
     allow_interruptions: bool,
@@ -21,10 +29,17 @@ impl VadProcessor {
     pub fn new(params: VadParams) -> Self {
         Self {
             params,
+            model: None,
             detector: None,
             input_rate: audio::SampleRate::Hz16000,
             allow_interruptions: true,
         }
+    }
+
+    /// `model`'s classifier decides which frames are speech, in place of WebRTC's.
+    pub fn with_model(mut self, model: Arc<dyn VoiceModel>) -> Self {
+        self.model = Some(model);
+        self
     }
 }
 
@@ -44,10 +59,17 @@ impl Processor for VadProcessor {
             Frame::System(SystemFrame::Start(params)) => {
                 self.allow_interruptions = params.allow_interruptions;
                 self.input_rate = params.input_rate;
-                self.detector = Some(
-                    VoiceDetector::new(params.input_rate, self.params)
-                        .map_err(|e| ProcessorError::fatal(format!("VAD: {e}")))?,
-                );
+                let detector = match &self.model {
+                    Some(model) => {
+                        let classifier = model
+                            .classifier(params.input_rate)
+                            .map_err(|e| ProcessorError::fatal(format!("VAD: {e}")))?;
+                        VoiceDetector::with_classifier(params.input_rate, self.params, classifier)
+                    }
+                    None => VoiceDetector::new(params.input_rate, self.params),
+                };
+                self.detector =
+                    Some(detector.map_err(|e| ProcessorError::fatal(format!("VAD: {e}")))?);
             }
             Frame::System(SystemFrame::InputAudio(chunk)) if direction == Direction::Downstream => {
                 if chunk.rate != self.input_rate {

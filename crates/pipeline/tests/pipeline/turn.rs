@@ -1,7 +1,7 @@
 //! The turn model's stage and the aggregator answering on its verdicts.
 
 use crate::support::*;
-use pipeline::assemble::{Assembly, lacks_turn_model, pipeline};
+use pipeline::assemble::{Assembly, fallbacks, pipeline};
 use pipeline::processors::{TurnModel, TurnPolicy, TurnProcessor, UserAggregator};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, run_test_with};
 use pipeline::{AudioChunk, CallEvent, Frame, SessionConfig, StartParams, SystemFrame};
@@ -191,9 +191,13 @@ fn a_smart_bot_gets_the_turn_stage_only_where_the_worker_has_a_model() {
         turn_model: Some(model),
         ..providers()
     };
-    assert!(!lacks_turn_model(&bot, &with));
+    assert!(fallbacks(&bot, &with).is_empty());
     assert_eq!(names(with)[..3], ["vad", "turn", "stt"]);
     let without = providers();
-    assert!(lacks_turn_model(&bot, &without));
+    assert!(fallbacks(&bot, &without)[0].contains("SMART_TURN_MODEL"));
     assert_eq!(names(without)[..2], ["vad", "stt"]);
+    bot.turn.vad = contracts::runtime_config::VadEngine::Silero;
+    let missing = fallbacks(&bot, &providers());
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(missing[1].contains("SILERO_VAD_MODEL"), "{missing:?}");
 }

@@ -118,12 +118,9 @@ async fn converse(
     };
     let analysis_llms = chains.llm.clone();
     let assembly = assembly(shared, call_id, &config, chains);
-    let no_turn_model = pipeline::assemble::lacks_turn_model(spec, &assembly);
-    if no_turn_model {
-        tracing::warn!(
-            call_id = call_id.0,
-            "the bot asks for turn.mode smart and this worker has no SMART_TURN_MODEL; using vad"
-        );
+    let fallbacks = pipeline::assemble::fallbacks(spec, &assembly);
+    for fallback in &fallbacks {
+        tracing::warn!(call_id = call_id.0, "{fallback}");
     }
     let processors = match pipeline(spec, assembly) {
         Ok(processors) => processors,
@@ -151,21 +148,18 @@ async fn converse(
         &handle,
     );
     let mut ended = live.run(handle).await;
-    if no_turn_model {
-        // The call's record says why its turns were taken by silence alone.
-        ended.report.events.insert(
-            0,
-            pipeline::LoggedEvent {
-                at: std::time::Duration::ZERO,
-                event: pipeline::SystemFrame::Error(pipeline::PipelineError {
-                    source: "turn".to_owned(),
-                    message: "this worker has no Smart Turn model (SMART_TURN_MODEL); the \
-                              caller's turns ended after a plain VAD stop"
-                        .to_owned(),
-                    fatal: false,
-                }),
-            },
-        );
+    // The call's record says which model it asked for and did without.
+    for (i, message) in fallbacks.into_iter().enumerate() {
+        let event = pipeline::SystemFrame::Error(pipeline::PipelineError {
+            source: "turn".to_owned(),
+            message,
+            fatal: false,
+        });
+        let at = std::time::Duration::ZERO;
+        ended
+            .report
+            .events
+            .insert(i, pipeline::LoggedEvent { at, event });
     }
 
     let (outcome, end_detail) = package::outcome(spec, &ended);
@@ -274,5 +268,6 @@ fn assembly(
         }),
         vad: Default::default(),
         turn_model: shared.turn_model.clone(),
+        voice_model: shared.voice_model.clone(),
     }
 }
