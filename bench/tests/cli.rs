@@ -18,6 +18,7 @@ const BENCHMARKS: &[(&str, &str)] = &[
     ("pipeline_turn", env!("CARGO_BIN_EXE_pipeline_turn")),
     ("registry", env!("CARGO_BIN_EXE_registry")),
     ("sip_load", env!("CARGO_BIN_EXE_sip_load")),
+    ("turn_model", env!("CARGO_BIN_EXE_turn_model")),
     ("whole_turn", env!("CARGO_BIN_EXE_whole_turn")),
 ];
 

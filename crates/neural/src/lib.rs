@@ -10,7 +10,7 @@ pub mod silero;
 pub mod smart_turn;
 
 pub use runtime::{LIBRARY_ENV, Runtime};
-pub use silero::{Silero, SileroStream};
+pub use silero::{Silero, SileroFrames, SileroStream};
 pub use smart_turn::SmartTurn;
 
 use std::path::PathBuf;

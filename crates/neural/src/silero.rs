@@ -121,3 +121,38 @@ impl SileroStream {
         Ok(probability)
     }
 }
+
+/// A stream fed 20 ms frames, as the voice detector classifies them: each whole window is scored
+/// as it fills and a frame is answered with the latest window's probability.
+#[derive(Debug)]
+pub struct SileroFrames {
+    stream: SileroStream,
+    pending: Vec<f32>,
+    last: f32,
+}
+
+impl SileroFrames {
+    pub fn new(stream: SileroStream) -> Self {
+        Self {
+            stream,
+            pending: Vec::new(),
+            last: 0.0,
+        }
+    }
+}
+
+impl audio::SpeechClassifier for SileroFrames {
+    fn confidence(&mut self, frame: &[i16]) -> f32 {
+        self.pending
+            .extend(frame.iter().map(|&s| f32::from(s) / 32_768.0));
+        let window = self.stream.window();
+        while self.pending.len() >= window {
+            let scored: Vec<f32> = self.pending.drain(..window).collect();
+            self.last = self.stream.probability(&scored).unwrap_or_else(|error| {
+                tracing::warn!(%error, "Silero VAD failed on a window; taken as quiet");
+                0.0
+            });
+        }
+        self.last
+    }
+}

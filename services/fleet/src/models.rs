@@ -26,39 +26,7 @@ impl VoiceModel for Silero {
     ) -> Result<Box<dyn audio::SpeechClassifier>, String> {
         let stream =
             neural::SileroStream::new(self.0.clone(), rate.hz()).map_err(|e| e.to_string())?;
-        Ok(Box::new(SileroFrames {
-            stream,
-            pending: Vec::new(),
-            last: 0.0,
-        }))
-    }
-}
-
-/// One call's Silero stream fed 20 ms frames: it scores each whole 32 ms window and answers a
-/// frame with the latest window's probability.
-#[derive(Debug)]
-struct SileroFrames {
-    stream: neural::SileroStream,
-    pending: Vec<f32>,
-    last: f32,
-}
-
-impl audio::SpeechClassifier for SileroFrames {
-    fn confidence(&mut self, frame: &[i16]) -> f32 {
-        self.pending
-            .extend(frame.iter().map(|&s| f32::from(s) / 32_768.0));
-        let window = self.stream.window();
-        while self.pending.len() >= window {
-            let scored: Vec<f32> = self.pending.drain(..window).collect();
-            match self.stream.probability(&scored) {
-                Ok(p) => self.last = p,
-                Err(error) => {
-                    tracing::warn!(%error, "Silero VAD failed on a window; taken as quiet");
-                    self.last = 0.0;
-                }
-            }
-        }
-        self.last
+        Ok(Box::new(neural::SileroFrames::new(stream)))
     }
 }
 
