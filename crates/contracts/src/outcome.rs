@@ -47,6 +47,8 @@ outcome_codes! {
     CallMaxDuration = "call.max_duration" => Completed,
     /// Nobody spoke for longer than the bot's silence timeout.
     CallSilenceTimeout = "call.silence_timeout" => Completed,
+    /// The caller stayed silent through the bot's idle prompts; the bot said goodbye and hung up.
+    CallIdleTimeout = "call.idle_timeout" => Completed,
     /// The bot transferred the call to a person.
     CallTransferred = "call.transferred" => Completed,
     /// The line was busy.

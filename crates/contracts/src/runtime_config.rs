@@ -116,6 +116,9 @@ pub struct BotSpec {
     /// How the bot hears the caller and decides that their turn is over.
     #[serde(default)]
     pub turn: TurnSettings,
+    /// What the bot says to a caller who has gone quiet.
+    #[serde(default)]
+    pub idle: IdleSettings,
     /// Contact variables the prompt and first message may use as `{{name}}`, besides
     /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
     #[serde(default)]
@@ -146,6 +149,7 @@ impl BotSpec {
             voicemail: VoicemailBehaviour::default(),
             flow: None,
             turn: TurnSettings::default(),
+            idle: IdleSettings::default(),
             variables: Vec::new(),
         }
     }
@@ -415,6 +419,34 @@ impl TurnSettings {
             TurnMode::Vad => 0.8,
             TurnMode::Smart => 0.2,
         })
+    }
+}
+
+/// Re-prompting a caller who has gone quiet, then ending the call with `call.idle_timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdleSettings {
+    /// Seconds of quiet on both sides before the bot prompts; 0 (the default) never prompts, and
+    /// `limits.silence_timeout_secs` alone ends a silent call. Must be below that timeout.
+    #[schemars(range(max = 600))]
+    pub after_secs: u32,
+    /// What the bot says, one line per prompt in turn (the last one repeats).
+    pub prompts: Vec<String>,
+    /// Prompts before the bot gives up.
+    #[schemars(range(min = 1, max = 5))]
+    pub max_prompts: u32,
+    /// Said before hanging up once the prompts are spent.
+    pub goodbye: String,
+}
+
+impl Default for IdleSettings {
+    fn default() -> Self {
+        Self {
+            after_secs: 0,
+            prompts: vec!["Are you still there?".to_owned()],
+            max_prompts: 2,
+            goodbye: "I'll let you go now. Goodbye.".to_owned(),
+        }
     }
 }
 

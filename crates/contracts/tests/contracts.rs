@@ -111,6 +111,12 @@ fn sample_spec() -> BotSpec {
             threshold: 0.6,
             incomplete_wait_secs: 2.5,
         },
+        idle: IdleSettings {
+            after_secs: 8,
+            prompts: vec!["Hello?".into(), "Are you there?".into()],
+            max_prompts: 3,
+            goodbye: "Goodbye for now.".into(),
+        },
         variables: vec!["name".into()],
     }
 }

@@ -1,12 +1,13 @@
 //! Builds a call's pipeline from a bot spec and its provider chains.
 //!
-//! VAD → (turn model) → STT → user turns → LLM or flow → TTS → output.
+//! VAD → (idle prompts) → (turn model) → STT → user turns → LLM or flow → TTS → output.
 
 use crate::frame::StartParams;
 use crate::processor::Processor;
 use crate::processors::{
-    AudioOutput, FlowProcessor, LlmProcessor, PunctuationEndOfTurn, SttProcessor, TtsProcessor,
-    TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor, VoiceModel,
+    AudioOutput, FlowProcessor, IdlePolicy, IdleProcessor, LlmProcessor, PunctuationEndOfTurn,
+    SttProcessor, TtsProcessor, TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor,
+    VoiceModel,
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
@@ -122,6 +123,15 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
         detector = detector.with_model(voice);
     }
     let mut processors: Vec<Box<dyn Processor>> = vec![Box::new(detector)];
+    let idle = &spec.idle;
+    if idle.after_secs > 0 {
+        processors.push(Box::new(IdleProcessor::new(IdlePolicy {
+            after: Duration::from_secs(u64::from(idle.after_secs)),
+            prompts: idle.prompts.clone(),
+            max_prompts: idle.max_prompts,
+            goodbye: idle.goodbye.clone(),
+        })));
+    }
     let policy = match model {
         Some(model) => {
             processors.push(Box::new(TurnProcessor::new(model, turn.threshold, wait)));

@@ -229,6 +229,8 @@ pub enum EndReason {
     MaxDuration,
     /// Nobody spoke for `silence_timeout_secs`.
     SilenceTimeout,
+    /// The caller stayed silent through the bot's idle prompts.
+    IdleTimeout,
     /// A provider failed and no fallback was left.
     ProviderFailed { provider: String, message: String },
     /// A processor failed or panicked.

@@ -44,7 +44,52 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
         ));
     }
     turn(&spec.turn)?;
+    idle(spec)?;
     flow(spec)
+}
+
+fn idle(spec: &BotSpec) -> ApiResult<()> {
+    let idle = &spec.idle;
+    if idle.after_secs == 0 {
+        return Ok(());
+    }
+    let timeout = spec.limits.silence_timeout_secs;
+    if idle.after_secs >= timeout {
+        return Err(ApiError::invalid(
+            "spec.idle.after_secs",
+            format!(
+                "must be below limits.silence_timeout_secs ({timeout}), which ends a silent call \
+                 before any prompt"
+            ),
+        ));
+    }
+    if !(1..=5).contains(&idle.max_prompts) {
+        return Err(ApiError::invalid(
+            "spec.idle.max_prompts",
+            "must be between 1 and 5",
+        ));
+    }
+    if idle.prompts.is_empty() {
+        return Err(ApiError::invalid(
+            "spec.idle.prompts",
+            "needs at least one line to say",
+        ));
+    }
+    for (i, prompt) in idle.prompts.iter().enumerate() {
+        if prompt.trim().is_empty() || prompt.len() > 500 {
+            return Err(ApiError::invalid(
+                format!("spec.idle.prompts[{i}]"),
+                "must be between 1 and 500 characters",
+            ));
+        }
+    }
+    if idle.goodbye.trim().is_empty() || idle.goodbye.len() > 500 {
+        return Err(ApiError::invalid(
+            "spec.idle.goodbye",
+            "must be between 1 and 500 characters",
+        ));
+    }
+    Ok(())
 }
 
 fn turn(turn: &contracts::runtime_config::TurnSettings) -> ApiResult<()> {

@@ -102,6 +102,7 @@ pub fn outcome(reason: &EndReason, spec: &BotSpec) -> CallOutcomeCode {
         EndReason::Transferred { .. } => CallOutcomeCode::CallTransferred,
         EndReason::MaxDuration => CallOutcomeCode::CallMaxDuration,
         EndReason::SilenceTimeout => CallOutcomeCode::CallSilenceTimeout,
+        EndReason::IdleTimeout => CallOutcomeCode::CallIdleTimeout,
         EndReason::ProviderFailed { provider, .. } => {
             let in_chain = |settings: &contracts::runtime_config::ProviderSettings| {
                 let mut next = Some(settings);

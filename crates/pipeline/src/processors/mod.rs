@@ -2,6 +2,7 @@
 
 mod aggregators;
 mod flow;
+mod idle;
 mod llm;
 mod output;
 mod stt;
@@ -11,6 +12,7 @@ mod vad;
 
 pub use aggregators::{EndOfTurn, PunctuationEndOfTurn, TurnPolicy, UserAggregator};
 pub use flow::FlowProcessor;
+pub use idle::{IdlePolicy, IdleProcessor};
 pub use llm::LlmProcessor;
 pub use output::{AudioOutput, heard_part};
 pub use stt::SttProcessor;

@@ -5,6 +5,7 @@ mod support;
 mod conversation;
 mod fallback;
 mod flow;
+mod idle;
 mod runner;
 mod tools;
 mod turn;

@@ -41,6 +41,7 @@ pub fn spec(prompt: &str) -> BotSpec {
         voicemail: Default::default(),
         flow: None,
         turn: Default::default(),
+        idle: Default::default(),
         variables: vec![],
     }
 }

@@ -94,6 +94,15 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             json!({"turn": {"mode": "smart", "incomplete_wait_secs": 60}}),
             "spec.turn.incomplete_wait_secs",
         ),
+        (json!({"idle": {"after_secs": 30}}), "spec.idle.after_secs"),
+        (
+            json!({"idle": {"after_secs": 5, "prompts": ["Hello?", " "]}}),
+            "spec.idle.prompts[1]",
+        ),
+        (
+            json!({"idle": {"after_secs": 5, "max_prompts": 9}}),
+            "spec.idle.max_prompts",
+        ),
         (
             json!({"flow": {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi", "next": "gone"}}}}),
             "spec.flow.steps.hello",
