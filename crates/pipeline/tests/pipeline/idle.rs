@@ -1,8 +1,9 @@
 //! Idle prompts: a caller who goes quiet is prompted, then told goodbye.
 
+use crate::support::unpaced;
 use pipeline::processors::{IdlePolicy, IdleProcessor};
 use pipeline::testing::{TestInput, run_test};
-use pipeline::{AudioChunk, DataFrame, EndReason, Frame, SystemFrame};
+use pipeline::{DataFrame, EndReason, Frame, SystemFrame};
 use std::time::Duration;
 
 fn idle() -> Vec<Box<dyn pipeline::Processor>> {
@@ -16,14 +17,7 @@ fn idle() -> Vec<Box<dyn pipeline::Processor>> {
 
 /// `ms` of quiet caller audio at 16 kHz, as the transport streams it.
 fn quiet(ms: usize) -> Vec<TestInput> {
-    (0..ms / 20)
-        .map(|_| {
-            TestInput::Frame(
-                SystemFrame::InputAudio(AudioChunk::new(vec![0; 320], audio::SampleRate::Hz16000))
-                    .into(),
-            )
-        })
-        .collect()
+    unpaced(ms, audio::SampleRate::Hz16000, 0)
 }
 
 fn spoken(frames: &[Frame]) -> Vec<String> {

@@ -43,6 +43,17 @@ pub fn paced(samples: &[i16], rate: SampleRate) -> Vec<TestInput> {
     inputs
 }
 
+/// `ms` of caller audio at `rate` (every sample `level`) in 20 ms frames, sent at once: for
+/// processors that count the audio rather than the clock.
+pub fn unpaced(ms: usize, rate: SampleRate, level: i16) -> Vec<TestInput> {
+    (0..ms / 20)
+        .map(|_| {
+            let frame = vec![level; rate.frame_samples()];
+            TestInput::Frame(SystemFrame::InputAudio(AudioChunk::new(frame, rate)).into())
+        })
+        .collect()
+}
+
 /// Silence as the transport delivers it.
 pub fn silence(ms: u64, rate: SampleRate) -> Vec<TestInput> {
     paced(&vec![0; rate.samples_in_ms(ms) as usize], rate)

@@ -4,7 +4,7 @@ use crate::support::*;
 use pipeline::assemble::{Assembly, fallbacks, pipeline};
 use pipeline::processors::{TurnModel, TurnPolicy, TurnProcessor, UserAggregator};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, run_test_with};
-use pipeline::{AudioChunk, CallEvent, Frame, SessionConfig, StartParams, SystemFrame};
+use pipeline::{CallEvent, Frame, SessionConfig, StartParams, SystemFrame};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -50,17 +50,9 @@ fn frame(frame: SystemFrame) -> TestInput {
     TestInput::Frame(frame.into())
 }
 
-/// `ms` of caller audio at `rate` in 20 ms chunks.
+/// `ms` of caller audio at `rate`.
 fn audio(ms: usize, rate: audio::SampleRate) -> Vec<TestInput> {
-    let chunk = rate.hz() as usize / 50;
-    (0..ms / 20)
-        .map(|_| {
-            frame(SystemFrame::InputAudio(AudioChunk::new(
-                vec![300; chunk],
-                rate,
-            )))
-        })
-        .collect()
+    unpaced(ms, rate, 300)
 }
 
 /// Speech of `ms` at 16 kHz saying `words`, as the VAD and the STT report it.
