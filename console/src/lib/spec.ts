@@ -17,6 +17,10 @@ export const WHISPER_DEFAULT_URL = 'http://127.0.0.1:8178/v1';
 /// Variables every call has without a contact column.
 export const BUILTIN_VARIABLES = ['phone', 'call_id', 'campaign_id', 'contact_id'];
 
+// The same defaults as contracts::runtime_config (TurnSettings, IdleSettings).
+export const DEFAULT_TURN: BotSpec['turn'] = { vad: 'webrtc', mode: 'vad', threshold: 0.5, incomplete_wait_secs: 3 };
+export const DEFAULT_IDLE: BotSpec['idle'] = { after_secs: 0, prompts: ['Are you still there?'], max_prompts: 2, goodbye: "I'll let you go now. Goodbye." };
+
 export function blankSpec(): BotSpec {
   return {
     language: 'en-US',
@@ -32,6 +36,8 @@ export function blankSpec(): BotSpec {
     limits: { max_duration_secs: 600, silence_timeout_secs: 20 },
     voicemail: { action: 'hangup' },
     flow: null,
+    turn: DEFAULT_TURN,
+    idle: DEFAULT_IDLE,
     variables: [],
   } as BotSpec;
 }

@@ -11,6 +11,7 @@ import { FlowEditor } from '../components/bot/FlowEditor';
 import { TestCall } from '../components/bot/TestCall';
 import { ToolsSection } from '../components/bot/ToolsSection';
 import { Versions } from '../components/bot/Versions';
+import { TurnSection } from '../components/bot/TurnSection';
 import { CallSection, VoiceSection } from '../components/bot/VoiceSection';
 import { Failed } from '../components/Failed';
 import { blankSpec, checkSpec, type BotSpec } from '../lib/spec';
@@ -126,6 +127,7 @@ export function Bot({ role }: { role: string }) {
               <Tabs.List>
                 <Tabs.Tab value="basics">Basics</Tabs.Tab>
                 <Tabs.Tab value="voice">Voice and models</Tabs.Tab>
+                <Tabs.Tab value="turn">Turn-taking</Tabs.Tab>
                 <Tabs.Tab value="tools">Tools</Tabs.Tab>
                 <Tabs.Tab value="analysis">Analysis and quality</Tabs.Tab>
                 <Tabs.Tab value="call">Limits and voicemail</Tabs.Tab>
@@ -136,6 +138,9 @@ export function Bot({ role }: { role: string }) {
               </Tabs.Panel>
               <Tabs.Panel value="voice" pt="sm">
                 <VoiceSection {...section} />
+              </Tabs.Panel>
+              <Tabs.Panel value="turn" pt="sm">
+                <TurnSection {...section} />
               </Tabs.Panel>
               <Tabs.Panel value="tools" pt="sm">
                 <ToolsSection {...section} />

@@ -7,6 +7,7 @@ import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
 import { messageOf } from '../lib/load';
 import { ToolLine } from '../components/call/ToolLine';
+import { describeTurn } from '../lib/turn';
 
 function when(at?: string | null) {
   return at ? new Date(at).toLocaleString() : '—';
@@ -89,7 +90,13 @@ export function Call() {
                 <Text size="xs" c="dimmed">
                   {line.speaker} · {(line.at_ms / 1000).toFixed(1)} s{line.interrupted ? ' · interrupted' : ''}
                 </Text>
-                {line.speaker === 'tool' ? <ToolLine text={line.text} detail={line.detail} /> : <Text size="sm">{line.text}</Text>}
+                {line.speaker === 'tool' ? (
+                  <ToolLine text={line.text} detail={line.detail} />
+                ) : (
+                  <Text size="sm" data-testid={describeTurn(line.detail) ? 'turn-verdict' : undefined}>
+                    {describeTurn(line.detail)?.summary ?? line.text}
+                  </Text>
+                )}
               </Paper>
             </Group>
           ))}

@@ -1,0 +1,130 @@
+// The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict) and what a caller who goes quiet hears.
+import { NumberInput, SegmentedControl, SimpleGrid, Stack, Text, Textarea, TextInput } from '@mantine/core';
+import { DEFAULT_IDLE, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
+import type { SectionProps } from './edit';
+
+type Turn = BotSpec['turn'];
+type Idle = BotSpec['idle'];
+
+export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
+  const turn: Turn = { ...DEFAULT_TURN, ...spec.turn };
+  const idle: Idle = { ...DEFAULT_IDLE, ...spec.idle };
+  const setTurn = (patch: Partial<Turn>) => change((s) => ({ ...s, turn: { ...DEFAULT_TURN, ...s.turn, ...patch } }));
+  const setIdle = (patch: Partial<Idle>) => change((s) => ({ ...s, idle: { ...DEFAULT_IDLE, ...s.idle, ...patch } }));
+  const smart = turn.mode === 'smart';
+  return (
+    <Stack gap="sm">
+      <Text fw={600} size="sm">
+        Hearing the caller
+      </Text>
+      <SegmentedControl
+        aria-label="Voice activity detector"
+        data={[
+          { value: 'webrtc', label: 'WebRTC VAD' },
+          { value: 'silero', label: 'Silero VAD (neural)' },
+        ]}
+        value={turn.vad}
+        readOnly={readOnly}
+        onChange={(vad) => setTurn({ vad: vad as Turn['vad'] })}
+      />
+      <Text fw={600} size="sm">
+        When the caller's turn is over
+      </Text>
+      <SegmentedControl
+        aria-label="End of turn"
+        data={[
+          { value: 'vad', label: 'After a fixed quiet' },
+          { value: 'smart', label: 'Smart Turn decides' },
+        ]}
+        value={turn.mode}
+        readOnly={readOnly}
+        onChange={(mode) => setTurn({ mode: mode as Turn['mode'], stop_secs: null })}
+      />
+      <SimpleGrid cols={{ base: 1, sm: 3 }}>
+        <NumberInput
+          label="Quiet before a stop (seconds)"
+          description={smart ? 'Smart Turn is asked then (default 0.2)' : 'The turn ends then (default 0.8)'}
+          min={0.1}
+          max={3}
+          step={0.1}
+          decimalScale={2}
+          placeholder={smart ? '0.2' : '0.8'}
+          value={turn.stop_secs ?? ''}
+          readOnly={readOnly}
+          onChange={(v) => setTurn({ stop_secs: v === '' ? null : Number(v) })}
+          error={errors['spec.turn.stop_secs']}
+        />
+        {smart && (
+          <NumberInput
+            label="Complete above (probability)"
+            min={0.05}
+            max={0.95}
+            step={0.05}
+            decimalScale={2}
+            value={turn.threshold}
+            readOnly={readOnly}
+            onChange={(v) => setTurn({ threshold: Number(v) })}
+            error={errors['spec.turn.threshold']}
+          />
+        )}
+        {smart && (
+          <NumberInput
+            label="Wait after an unfinished turn (seconds)"
+            min={0}
+            max={10}
+            step={0.5}
+            decimalScale={1}
+            value={turn.incomplete_wait_secs}
+            readOnly={readOnly}
+            onChange={(v) => setTurn({ incomplete_wait_secs: Number(v) })}
+            error={errors['spec.turn.incomplete_wait_secs']}
+          />
+        )}
+      </SimpleGrid>
+      <Text fw={600} size="sm">
+        A caller who goes quiet
+      </Text>
+      <SimpleGrid cols={{ base: 1, sm: 2 }}>
+        <NumberInput
+          label="Prompt after (seconds of quiet)"
+          description="0: never prompt"
+          min={0}
+          max={600}
+          value={idle.after_secs}
+          readOnly={readOnly}
+          onChange={(v) => setIdle({ after_secs: Number(v) || 0 })}
+          error={errors['spec.idle.after_secs']}
+        />
+        <NumberInput
+          label="Prompts before hanging up"
+          min={1}
+          max={5}
+          value={idle.max_prompts}
+          readOnly={readOnly}
+          onChange={(v) => setIdle({ max_prompts: Number(v) || 1 })}
+          error={errors['spec.idle.max_prompts']}
+        />
+      </SimpleGrid>
+      {idle.after_secs > 0 && (
+        <>
+          <Textarea
+            label="Prompts"
+            description="One per line, said in turn; the last one repeats"
+            value={idle.prompts.join('\n')}
+            readOnly={readOnly}
+            autosize
+            onChange={(e) => setIdle({ prompts: e.currentTarget.value.split('\n') })}
+            error={errors['spec.idle.prompts'] ?? Object.entries(errors).find(([k]) => k.startsWith('spec.idle.prompts['))?.[1]}
+          />
+          <TextInput
+            label="Goodbye"
+            value={idle.goodbye}
+            readOnly={readOnly}
+            onChange={(e) => setIdle({ goodbye: e.currentTarget.value })}
+            error={errors['spec.idle.goodbye']}
+          />
+        </>
+      )}
+    </Stack>
+  );
+}
