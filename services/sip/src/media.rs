@@ -3,7 +3,8 @@
 //! The worker speaks vox's own protocol (`services/fleet/src/media/vox.rs`): a `start` at 8 kHz,
 //! binary 16-bit PCM both ways, `dtmf`, `mark` (echoed once the audio before it has played),
 //! `clear` (barge-in: unplayed audio dropped), `dtmf` with `digits` (the bot's keys, sent as
-//! RFC 4733 telephone-events in place of its audio) and `end`. The phone side is RTP in the negotiated
+//! RFC 4733 telephone-events in place of its audio) and `end` (the audio sent before it is still
+//! played out, up to 10 s, before the call ends). The phone side is RTP in the negotiated
 //! G.711 law, one packet per packet time both ways: the caller's packets go through the jitter
 //! buffer (a lost one becomes silence, so the worker's clock keeps time), the bot's audio is sent
 //! on a steady clock (silence between its words, so NAT bindings stay open), telephone-events
@@ -143,6 +144,9 @@ impl Outgoing {
     }
 }
 
+/// The longest a call plays out the worker's last audio after the worker ended it.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 fn text(value: serde_json::Value) -> Message {
     Message::Text(value.to_string().into())
 }
@@ -271,9 +275,12 @@ pub async fn bridge(
             .map(|a| a.ip().to_string())
             .unwrap_or_default()
     );
+    // The worker ended the call: what it sent is still played out (its last words), then the
+    // call ends, at most `DRAIN_LIMIT` later.
+    let mut ending: Option<(Ended, Instant)> = None;
     let ended = loop {
         let Some(event) = rx.recv().await else {
-            break Ended::HungUp;
+            break ending.map_or(Ended::HungUp, |(end, _)| end);
         };
         match event {
             Event::Rtp(bytes, from) => {
@@ -362,14 +369,27 @@ pub async fn bridge(
                             .get("reason")
                             .and_then(serde_json::Value::as_str)
                             .map(str::to_owned);
-                        break Ended::Worker(reason);
+                        if outgoing.samples.is_empty() {
+                            break Ended::Worker(reason);
+                        }
+                        ending = Some((Ended::Worker(reason), Instant::now() + DRAIN_LIMIT));
                     }
                     _ => {}
                 }
             }
             Event::Worker(Message::Close(_)) | Event::WorkerGone(None) => {
-                break Ended::Worker(None);
+                if let Some((end, _)) = ending.take_if(|_| outgoing.samples.is_empty()) {
+                    break end;
+                }
+                if ending.is_none() {
+                    if outgoing.samples.is_empty() {
+                        break Ended::Worker(None);
+                    }
+                    ending = Some((Ended::Worker(None), Instant::now() + DRAIN_LIMIT));
+                }
             }
+            // A socket that fails once the worker has said `end` changes nothing.
+            Event::WorkerGone(Some(_)) if ending.is_some() => {}
             Event::WorkerGone(Some(error)) => break Ended::WorkerLost(error),
             Event::Worker(_) => {}
             Event::Tick => {
@@ -383,7 +403,7 @@ pub async fn bridge(
                     Frame::Lost => Some(vec![0; frame_len]),
                     Frame::Filling => None,
                 };
-                if let Some(samples) = samples {
+                if let Some(samples) = samples.filter(|_| ending.is_none()) {
                     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
                     if to_worker.send(Message::Binary(bytes.into())).await.is_err() {
                         break Ended::WorkerLost("the worker's socket closed".into());
@@ -424,6 +444,11 @@ pub async fn bridge(
                 }
                 sequence = sequence.wrapping_add(1);
                 timestamp = timestamp.wrapping_add(frame_len as u32);
+                if let Some((end, _)) = ending
+                    .take_if(|(_, limit)| outgoing.samples.is_empty() || Instant::now() >= *limit)
+                {
+                    break end;
+                }
                 for name in due {
                     let mark = serde_json::json!({"type": "mark", "name": name});
                     if to_worker.send(text(mark)).await.is_err() {

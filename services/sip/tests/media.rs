@@ -256,6 +256,40 @@ async fn a_silent_phone_ends_the_call_and_a_worker_that_ends_it_is_heard() {
     assert!(matches!(ended, Ended::WorkerLost(_)), "{ended:?}");
 }
 
+/// A bot that says its last second and hangs up at once is heard to the end: the leg plays out
+/// what the worker sent before its `end`, then ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bots_last_words_are_played_out_before_the_call_ends() {
+    let (url, _, _) = worker(8_000, Some(Duration::from_millis(100))).await;
+    let phone = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let listening = phone.clone();
+    let loud = tokio::spawn(async move {
+        let mut loud = 0;
+        let mut buffer = [0u8; 1500];
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(3), listening.recv_from(&mut buffer)).await
+        {
+            let packet = Packet::parse(&buffer[..n]).unwrap();
+            let samples = Codec::Pcmu.decode(&packet.payload);
+            if samples.iter().any(|s| s.abs() > 1_000) {
+                loud += 1;
+            }
+        }
+        loud
+    });
+    let (ended, _) = bridge(
+        pair().await,
+        config(phone.local_addr().unwrap(), Duration::from_secs(5)),
+        &url,
+        json!({}),
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(ended, Ended::Worker(Some("the bot hung up".into())));
+    // One second of the bot's voice: fifty 20 ms packets.
+    assert_eq!(loud.await.unwrap(), 50);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keys_the_bot_presses_reach_the_phone_as_telephone_events_before_its_next_words() {
     // The bot says 400 samples, then presses 1, 2 and #.

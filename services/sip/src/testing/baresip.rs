@@ -182,8 +182,8 @@ impl Baresip {
         command
             .args(["netns", "exec", &namespace.name, "baresip", "-f"])
             .arg(dir.path())
-            // It quits by itself after a minute whatever happens.
-            .args(["-t", "60"]);
+            // It quits by itself after a minute and a half whatever happens.
+            .args(["-t", "90"]);
         if let Role::Dial(uri) = &role {
             command.arg("-e").arg(format!("/dial {uri}"));
         }
