@@ -380,6 +380,8 @@ async fn a_call_moved_to_another_codec_sends_and_hears_in_it() {
                     .unwrap();
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            // A re-INVITE takes a round trip: the last PCMU packet is in before the move.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             agreed.send_replace(pcma);
             for sequence in 20..40u16 {
                 let packet = Packet {
