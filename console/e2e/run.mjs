@@ -244,18 +244,6 @@ try {
   await page.getByRole('tab', { name: 'Limits and voicemail' }).click();
   await page.getByText('Leave a message after the beep').click();
   await page.getByLabel('Voicemail message').fill('Hello, this is the dental clinic. Please call us back.');
-  // Turn-taking: Smart Turn, and idle prompts the Backend refuses while they would come after the
-  // silence timeout has already ended the call.
-  await page.getByRole('tab', { name: 'Turn-taking' }).click();
-  await page.getByText('Smart Turn decides').click();
-  await page.getByLabel('Wait after an unfinished turn (seconds)').waitFor();
-  await page.getByLabel('Prompt after (seconds of quiet)').fill('30');
-  await page.getByRole('button', { name: 'Create bot' }).click();
-  await page.getByText('must be below limits.silence_timeout_secs', { exact: false }).first().waitFor();
-  check((await page.getByTestId('spec-errors').innerText()).includes('spec.idle.after_secs'), 'the Backend did not name spec.idle.after_secs');
-  await page.getByLabel('Prompt after (seconds of quiet)').fill('8');
-  await page.getByLabel('Prompts').fill('Are you still there?');
-  await page.screenshot({ path: join(shots, 'bot-turn-taking.png'), fullPage: true });
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('Saved as version 1.').waitFor();
   await page.screenshot({ path: join(shots, 'bot-builder.png'), fullPage: true });
