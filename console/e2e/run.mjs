@@ -244,6 +244,17 @@ try {
   await page.getByRole('tab', { name: 'Limits and voicemail' }).click();
   await page.getByText('Leave a message after the beep').click();
   await page.getByLabel('Voicemail message').fill('Hello, this is the dental clinic. Please call us back.');
+  // Turn-taking: Smart Turn, and idle prompts; a blank prompt line is refused by the Backend.
+  await page.getByRole('tab', { name: 'Turn-taking' }).click();
+  await page.getByText('Smart Turn decides').click();
+  await page.getByRole('textbox', { name: 'Wait after an unfinished turn (seconds)' }).waitFor();
+  await page.getByRole('textbox', { name: 'Prompt after (seconds of quiet)' }).fill('8');
+  await page.getByRole('textbox', { name: 'Prompts', exact: true }).fill('Are you still there?\n ');
+  await page.getByRole('button', { name: 'Create bot' }).click();
+  await page.getByText('must be between 1 and 500 characters', { exact: false }).first().waitFor();
+  check((await page.getByTestId('spec-errors').innerText()).includes('spec.idle.prompts[1]'), 'the Backend did not name spec.idle.prompts[1]');
+  await page.getByRole('textbox', { name: 'Prompts', exact: true }).fill('Are you still there?\nHello? I can\'t hear you.');
+  await page.screenshot({ path: join(shots, 'bot-turn-taking.png'), fullPage: true });
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('Saved as version 1.').waitFor();
   await page.screenshot({ path: join(shots, 'bot-builder.png'), fullPage: true });

@@ -427,15 +427,20 @@ impl TurnSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct IdleSettings {
     /// Seconds of quiet on both sides before the bot prompts; 0 (the default) never prompts, and
-    /// `limits.silence_timeout_secs` alone ends a silent call. Must be below that timeout.
+    /// `limits.silence_timeout_secs` alone ends a silent call. With prompts on, the silence timeout
+    /// counts from the moment a prompt is due, so the prompts always come first; it still ends a
+    /// call whose audio stopped altogether.
     #[schemars(range(max = 600))]
     pub after_secs: u32,
-    /// What the bot says, one line per prompt in turn (the last one repeats).
+    /// What the bot says, one line per prompt in turn (the last one repeats): 1 to 5 lines of 1 to
+    /// 500 characters.
+    #[schemars(schema_with = "crate::shape::idle_prompts")]
     pub prompts: Vec<String>,
     /// Prompts before the bot gives up.
     #[schemars(range(min = 1, max = 5))]
     pub max_prompts: u32,
-    /// Said before hanging up once the prompts are spent.
+    /// Said before hanging up once the prompts are spent (1 to 500 characters).
+    #[schemars(schema_with = "crate::shape::spoken_line")]
     pub goodbye: String,
 }
 

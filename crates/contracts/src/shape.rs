@@ -20,6 +20,24 @@ pub fn non_blank(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "pattern": format!("[^{WHITE_SPACE}]") })
 }
 
+/// The longest line a bot is given to say word for word (an idle prompt, a goodbye), in characters.
+pub const SPOKEN_LINE_MAX: usize = 500;
+
+/// A line for the bot to say: not blank, at most [`SPOKEN_LINE_MAX`] characters.
+pub fn spoken_line(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "pattern": format!("[^{WHITE_SPACE}]"),
+        "maxLength": SPOKEN_LINE_MAX
+    })
+}
+
+/// One to five [`spoken_line`]s.
+pub fn idle_prompts(generator: &mut SchemaGenerator) -> Schema {
+    let line = spoken_line(generator);
+    json_schema!({ "type": "array", "items": line, "minItems": 1, "maxItems": 5 })
+}
+
 /// An email address as users are checked: no whitespace, a local part without `@`, and a domain
 /// with a dot.
 pub fn email(_: &mut SchemaGenerator) -> Schema {

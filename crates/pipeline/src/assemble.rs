@@ -174,14 +174,17 @@ pub fn fallbacks(spec: &BotSpec, assembly: &Assembly) -> Vec<String> {
 }
 
 /// The session limits of a call running `spec`.
+///
+/// With idle prompts on, the silence timeout counts from the moment a prompt is due: each prompt
+/// is the bot speaking, which starts the silence clock again, so the prompts always come first and
+/// the timeout still ends a call whose audio stopped altogether (the prompts' clock is that audio).
 pub fn session_config(spec: &BotSpec, start: StartParams) -> SessionConfig {
+    let silence = spec.limits.silence_timeout_secs + spec.idle.after_secs;
     SessionConfig {
         start,
         max_duration: Some(Duration::from_secs(u64::from(
             spec.limits.max_duration_secs,
         ))),
-        silence_timeout: Some(Duration::from_secs(u64::from(
-            spec.limits.silence_timeout_secs,
-        ))),
+        silence_timeout: Some(Duration::from_secs(u64::from(silence))),
     }
 }

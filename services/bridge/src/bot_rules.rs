@@ -49,44 +49,33 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
 }
 
 fn idle(spec: &BotSpec) -> ApiResult<()> {
+    // Checked whether or not prompts are on, as the schema says: a bot turned on later keeps them.
     let idle = &spec.idle;
-    if idle.after_secs == 0 {
-        return Ok(());
-    }
-    let timeout = spec.limits.silence_timeout_secs;
-    if idle.after_secs >= timeout {
-        return Err(ApiError::invalid(
-            "spec.idle.after_secs",
-            format!(
-                "must be below limits.silence_timeout_secs ({timeout}), which ends a silent call \
-                 before any prompt"
-            ),
-        ));
-    }
     if !(1..=5).contains(&idle.max_prompts) {
         return Err(ApiError::invalid(
             "spec.idle.max_prompts",
             "must be between 1 and 5",
         ));
     }
-    if idle.prompts.is_empty() {
+    if !(1..=5).contains(&idle.prompts.len()) {
         return Err(ApiError::invalid(
             "spec.idle.prompts",
-            "needs at least one line to say",
+            "must hold 1 to 5 lines to say",
         ));
     }
     for (i, prompt) in idle.prompts.iter().enumerate() {
-        if prompt.trim().is_empty() || prompt.len() > 500 {
-            return Err(ApiError::invalid(
-                format!("spec.idle.prompts[{i}]"),
-                "must be between 1 and 500 characters",
-            ));
-        }
+        spoken_line(&format!("spec.idle.prompts[{i}]"), prompt)?;
     }
-    if idle.goodbye.trim().is_empty() || idle.goodbye.len() > 500 {
+    spoken_line("spec.idle.goodbye", &idle.goodbye)
+}
+
+/// A line said word for word: what [`contracts::shape::spoken_line`] admits.
+fn spoken_line(field: &str, line: &str) -> ApiResult<()> {
+    let max = contracts::shape::SPOKEN_LINE_MAX;
+    if contracts::shape::is_blank(line) || line.chars().count() > max {
         return Err(ApiError::invalid(
-            "spec.idle.goodbye",
-            "must be between 1 and 500 characters",
+            field,
+            format!("must be between 1 and {max} characters, not blank"),
         ));
     }
     Ok(())

@@ -145,6 +145,21 @@ fn quiet_bot(
     let mut bot = spec();
     bot.limits.max_duration_secs = max_duration_secs;
     bot.limits.silence_timeout_secs = silence_timeout_secs;
+    assembled(bot)
+}
+
+/// A bot with idle prompts due after 8 s, a 5 s silence timeout and one prompt before goodbye.
+fn prompting_bot() -> (Vec<Box<dyn Processor>>, pipeline::SessionConfig) {
+    let mut bot = spec();
+    bot.limits.silence_timeout_secs = 5;
+    bot.idle.after_secs = 8;
+    bot.idle.max_prompts = 1;
+    assembled(bot)
+}
+
+fn assembled(
+    bot: contracts::runtime_config::BotSpec,
+) -> (Vec<Box<dyn Processor>>, pipeline::SessionConfig) {
     let processors = build(
         &bot,
         chains(
@@ -167,6 +182,32 @@ async fn the_silence_timeout_ends_a_call_nobody_speaks_in() {
     let duration = out.report.duration;
     assert!(
         duration > Duration::from_secs(10) && duration < Duration::from_secs(13),
+        "{duration:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_prompts_due_after_the_silence_timeout_still_come_and_end_the_call_idle() {
+    let (processors, config) = prompting_bot();
+    let mut inputs = utterance();
+    inputs.extend(silence(40_000, audio::SampleRate::Hz16000));
+    let out = run_test_with(processors, inputs, config).await;
+    assert_eq!(out.report.end_reason, EndReason::IdleTimeout);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_idle_prompts_on_the_silence_timeout_still_ends_a_call_whose_audio_stopped() {
+    let (processors, config) = prompting_bot();
+    let mut inputs = utterance();
+    inputs.extend(silence(2_000, audio::SampleRate::Hz16000));
+    // The carrier's audio stops: the prompts' clock stops with it, the session's does not.
+    inputs.push(TestInput::Wait(Duration::from_secs(60)));
+    let out = run_test_with(processors, inputs, config).await;
+    assert_eq!(out.report.end_reason, EndReason::SilenceTimeout);
+    // 4.3 s of speech, 0.8 s to stop, the short reply, then 5 + 8 s of silence.
+    let duration = out.report.duration;
+    assert!(
+        duration > Duration::from_secs(18) && duration < Duration::from_secs(21),
         "{duration:?}"
     );
 }

@@ -94,7 +94,14 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             json!({"turn": {"mode": "smart", "incomplete_wait_secs": 60}}),
             "spec.turn.incomplete_wait_secs",
         ),
-        (json!({"idle": {"after_secs": 30}}), "spec.idle.after_secs"),
+        (
+            json!({"idle": {"after_secs": 5, "prompts": []}}),
+            "spec.idle.prompts",
+        ),
+        (
+            json!({"idle": {"goodbye": "x".repeat(501)}}),
+            "spec.idle.goodbye",
+        ),
         (
             json!({"idle": {"after_secs": 5, "prompts": ["Hello?", " "]}}),
             "spec.idle.prompts[1]",
