@@ -254,6 +254,7 @@ try {
   await page.getByText('must be between 1 and 500 characters', { exact: false }).first().waitFor();
   check((await page.getByTestId('spec-errors').innerText()).includes('spec.idle.prompts[1]'), 'the Backend did not name spec.idle.prompts[1]');
   await page.getByRole('textbox', { name: 'Prompts', exact: true }).fill('Are you still there?\nHello? I can\'t hear you.');
+  await page.getByRole('textbox', { name: 'More backchannels' }).fill('no worries, sounds good');
   await page.screenshot({ path: join(shots, 'bot-turn-taking.png'), fullPage: true });
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('Saved as version 1.').waitFor();

@@ -17,8 +17,9 @@ export const WHISPER_DEFAULT_URL = 'http://127.0.0.1:8178/v1';
 /// Variables every call has without a contact column.
 export const BUILTIN_VARIABLES = ['phone', 'call_id', 'campaign_id', 'contact_id'];
 
-// The same defaults as contracts::runtime_config (TurnSettings, IdleSettings).
+// The same defaults as contracts::runtime_config (TurnSettings, InterruptionSettings, IdleSettings).
 export const DEFAULT_TURN: BotSpec['turn'] = { vad: 'webrtc', mode: 'vad', threshold: 0.5, incomplete_wait_secs: 3 };
+export const DEFAULT_INTERRUPTIONS: BotSpec['interruptions'] = { min_duration_secs: 0.5, min_words: 1, backchannels: [], resume_after_secs: 1.5 };
 export const DEFAULT_IDLE: BotSpec['idle'] = { after_secs: 0, prompts: ['Are you still there?'], max_prompts: 2, goodbye: "I'll let you go now. Goodbye." };
 
 export function blankSpec(): BotSpec {
@@ -38,6 +39,7 @@ export function blankSpec(): BotSpec {
     flow: null,
     turn: DEFAULT_TURN,
     idle: DEFAULT_IDLE,
+    interruptions: DEFAULT_INTERRUPTIONS,
     variables: [],
   } as BotSpec;
 }

@@ -1,6 +1,6 @@
-// Unit tests of how the call page reads a turn verdict from the transcript: a verdict in words, a failed model, and detail that is not a verdict.
+// Unit tests of how the call page reads turn-taking events from the transcript: turn verdicts (a failed model too), interruption verdicts, and detail that is neither.
 import { describe, expect, it } from 'vitest';
-import { describeTurn } from './turn';
+import { describeEvent, describeInterruption, describeTurn } from './turn';
 
 describe('describeTurn', () => {
   it('puts a verdict, its probability and its cost in words', () => {
@@ -18,5 +18,26 @@ describe('describeTurn', () => {
     expect(describeTurn(null)).toBeNull();
     expect(describeTurn({ name: 'search_knowledge' })).toBeNull();
     expect(describeTurn({ kind: 'turn' })).toBeNull();
+  });
+});
+
+describe('describeInterruption', () => {
+  it('puts each verdict, what was heard and the pause in words', () => {
+    expect(describeInterruption({ kind: 'interruption', verdict: 'backchannel', heard: 'Mhm.', paused_ms: 640.2 })).toBe('Backchannel, the bot went on: “Mhm.” (paused 640 ms)');
+    expect(describeInterruption({ kind: 'interruption', verdict: 'false', heard: '', paused_ms: 900 })).toBe('False interruption, the bot went on (paused 900 ms)');
+    expect(describeInterruption({ kind: 'interruption', verdict: 'real', heard: 'Wait.', paused_ms: 1200 })).toBe('Interrupted the bot: “Wait.” (paused 1200 ms)');
+  });
+
+  it('is null for an unknown verdict or another kind', () => {
+    expect(describeInterruption({ kind: 'interruption', verdict: 'maybe' })).toBeNull();
+    expect(describeInterruption({ kind: 'turn', complete: true })).toBeNull();
+  });
+});
+
+describe('describeEvent', () => {
+  it('tells turn verdicts and interruptions apart', () => {
+    expect(describeEvent({ kind: 'turn', complete: true, probability: 0.9, inference_ms: 60 })?.testId).toBe('turn-verdict');
+    expect(describeEvent({ kind: 'interruption', verdict: 'real', heard: 'Stop.', paused_ms: 400 })?.testId).toBe('interruption');
+    expect(describeEvent({ name: 'book' })).toBeNull();
   });
 });

@@ -7,7 +7,7 @@ import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
 import { messageOf } from '../lib/load';
 import { ToolLine } from '../components/call/ToolLine';
-import { describeTurn } from '../lib/turn';
+import { describeEvent } from '../lib/turn';
 
 function when(at?: string | null) {
   return at ? new Date(at).toLocaleString() : '—';
@@ -93,8 +93,8 @@ export function Call() {
                 {line.speaker === 'tool' ? (
                   <ToolLine text={line.text} detail={line.detail} />
                 ) : (
-                  <Text size="sm" data-testid={describeTurn(line.detail) ? 'turn-verdict' : undefined}>
-                    {describeTurn(line.detail)?.summary ?? line.text}
+                  <Text size="sm" data-testid={describeEvent(line.detail)?.testId}>
+                    {describeEvent(line.detail)?.summary ?? line.text}
                   </Text>
                 )}
               </Paper>

@@ -119,6 +119,9 @@ pub struct BotSpec {
     /// What the bot says to a caller who has gone quiet.
     #[serde(default)]
     pub idle: IdleSettings,
+    /// When the caller's voice stops the bot mid-sentence.
+    #[serde(default)]
+    pub interruptions: InterruptionSettings,
     /// Contact variables the prompt and first message may use as `{{name}}`, besides
     /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
     #[serde(default)]
@@ -150,6 +153,7 @@ impl BotSpec {
             flow: None,
             turn: TurnSettings::default(),
             idle: IdleSettings::default(),
+            interruptions: InterruptionSettings::default(),
             variables: Vec::new(),
         }
     }
@@ -451,6 +455,40 @@ impl Default for IdleSettings {
             prompts: vec!["Are you still there?".to_owned()],
             max_prompts: 2,
             goodbye: "I'll let you go now. Goodbye.".to_owned(),
+        }
+    }
+}
+
+/// When the caller's voice stops the bot mid-sentence.
+///
+/// The bot pauses the moment the caller starts speaking over it. Speech that lasts
+/// `min_duration_secs` and has `min_words` words that are not backchannels interrupts it: what it
+/// had left to say is dropped. Anything else (a cough, a "mhm") resumes it where it paused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct InterruptionSettings {
+    /// Seconds of speech an interruption needs.
+    #[schemars(range(min = 0.0, max = 3.0))]
+    pub min_duration_secs: f32,
+    /// Words an interruption needs, backchannels not counted; 0: any sound long enough.
+    #[schemars(range(max = 10))]
+    pub min_words: u32,
+    /// Words that never interrupt, besides the language's own list ("mhm", "yeah", "okay", …).
+    #[schemars(schema_with = "crate::shape::backchannels")]
+    pub backchannels: Vec<String>,
+    /// How long the bot stays paused, after the caller stops, for words that would make it an
+    /// interruption; then it goes on where it paused.
+    #[schemars(range(min = 0.3, max = 5.0))]
+    pub resume_after_secs: f32,
+}
+
+impl Default for InterruptionSettings {
+    fn default() -> Self {
+        Self {
+            min_duration_secs: 0.5,
+            min_words: 1,
+            backchannels: Vec::new(),
+            resume_after_secs: 1.5,
         }
     }
 }

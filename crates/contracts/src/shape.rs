@@ -38,6 +38,15 @@ pub fn idle_prompts(generator: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "array", "items": line, "minItems": 1, "maxItems": 5 })
 }
 
+/// Up to 50 backchannel words or phrases of 1 to 40 characters, not blank.
+pub fn backchannels(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "maxLength": 40 },
+        "maxItems": 50
+    })
+}
+
 /// An email address as users are checked: no whitespace, a local part without `@`, and a domain
 /// with a dot.
 pub fn email(_: &mut SchemaGenerator) -> Schema {

@@ -117,6 +117,12 @@ fn sample_spec() -> BotSpec {
             max_prompts: 3,
             goodbye: "Goodbye for now.".into(),
         },
+        interruptions: InterruptionSettings {
+            min_duration_secs: 0.4,
+            min_words: 2,
+            backchannels: vec!["no worries".into()],
+            resume_after_secs: 1.0,
+        },
         variables: vec!["name".into()],
     }
 }

@@ -1,13 +1,13 @@
 //! Builds a call's pipeline from a bot spec and its provider chains.
 //!
-//! VAD → (idle prompts) → (turn model) → STT → user turns → LLM or flow → TTS → output.
+//! VAD → (idle prompts) → (turn model) → STT → barge-in → user turns → LLM or flow → TTS → output.
 
 use crate::frame::StartParams;
 use crate::processor::Processor;
 use crate::processors::{
-    AudioOutput, FlowProcessor, IdlePolicy, IdleProcessor, LlmProcessor, PunctuationEndOfTurn,
-    SttProcessor, TtsProcessor, TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor,
-    VoiceModel,
+    AudioOutput, BargeInPolicy, BargeInProcessor, FlowProcessor, IdlePolicy, IdleProcessor,
+    LlmProcessor, PauseSwitch, PunctuationEndOfTurn, SttProcessor, TtsProcessor, TurnModel,
+    TurnPolicy, TurnProcessor, UserAggregator, VadProcessor, VoiceModel, backchannels_for,
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
@@ -143,14 +143,33 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
         TurnPolicy::Model => UserAggregator::new(policy, wait),
         text => UserAggregator::new(text, UserAggregator::TEXT_WAIT),
     };
+    let pause = PauseSwitch::default();
     processors.extend([
         Box::new(SttProcessor::new(assembly.providers.stt)) as Box<dyn Processor>,
+        Box::new(BargeInProcessor::new(barge_in(spec, &vad), pause.clone())),
         Box::new(aggregator),
         brain,
         Box::new(TtsProcessor::new(assembly.providers.tts)),
-        Box::new(AudioOutput::default()),
+        Box::new(AudioOutput::default().with_pause(pause)),
     ]);
     Ok(processors)
+}
+
+/// What makes the caller's speech over the bot an interruption, for a bot of `spec` whose detector
+/// runs with `vad`.
+fn barge_in(spec: &BotSpec, vad: &audio::VadParams) -> BargeInPolicy {
+    let settings = &spec.interruptions;
+    let own = settings.backchannels.iter().map(String::as_str);
+    BargeInPolicy {
+        min_duration: Duration::from_secs_f32(settings.min_duration_secs.max(0.0)),
+        min_words: settings.min_words as usize,
+        backchannels: BargeInPolicy::phrases(
+            backchannels_for(&spec.language).iter().copied().chain(own),
+        ),
+        resume_after: Duration::from_secs_f32(settings.resume_after_secs.max(0.0)),
+        vad_start: Duration::from_secs_f32(vad.start_secs.max(0.0)),
+        vad_stop: Duration::from_secs_f32(vad.stop_secs.max(0.0)),
+    }
 }
 
 /// What a call of `spec` assembled with `assembly` asks for and does without, in words for the

@@ -106,11 +106,45 @@ pub enum CallEvent {
     Disposition(String),
     /// The turn model judged a pause in the caller's speech.
     Turn(TurnDecision),
+    /// The caller spoke over the bot: an interruption, or a sound the bot went on after.
+    Interruption(InterruptionRecord),
     /// A field the flow collected, for the call's analysis.
     Field {
         name: String,
         value: serde_json::Value,
     },
+}
+
+/// What the caller's speech over the bot turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterruptionKind {
+    /// Long enough, with words: the bot stopped and dropped what it had left to say.
+    Real,
+    /// A sound without enough words (a cough, a noise): the bot went on where it paused.
+    False,
+    /// Only backchannel words ("mhm", "yeah"): the bot went on where it paused.
+    Backchannel,
+}
+
+impl InterruptionKind {
+    /// The kind in the call's record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterruptionKind::Real => "real",
+            InterruptionKind::False => "false",
+            InterruptionKind::Backchannel => "backchannel",
+        }
+    }
+}
+
+/// The caller's speech over the bot, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptionRecord {
+    pub kind: InterruptionKind,
+    /// What the caller said, as far as speech-to-text heard it.
+    pub text: String,
+    /// How long the bot was paused before the verdict.
+    pub paused: Duration,
 }
 
 /// The turn model's verdict on a pause in the caller's speech.

@@ -45,6 +45,7 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
     }
     turn(&spec.turn)?;
     idle(spec)?;
+    interruptions(&spec.interruptions)?;
     flow(spec)
 }
 
@@ -81,16 +82,60 @@ fn spoken_line(field: &str, line: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// `value` of `spec.<field>` is within `low..=high`.
+fn within(field: &str, value: f32, low: f32, high: f32, unit: &str) -> ApiResult<()> {
+    if (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            format!("spec.{field}"),
+            format!("must be between {low} and {high}{unit}, not {value}"),
+        ))
+    }
+}
+
+fn interruptions(settings: &contracts::runtime_config::InterruptionSettings) -> ApiResult<()> {
+    let seconds = " seconds";
+    within(
+        "interruptions.min_duration_secs",
+        settings.min_duration_secs,
+        0.0,
+        3.0,
+        seconds,
+    )?;
+    within(
+        "interruptions.resume_after_secs",
+        settings.resume_after_secs,
+        0.3,
+        5.0,
+        seconds,
+    )?;
+    if settings.min_words > 10 {
+        return Err(ApiError::invalid(
+            "spec.interruptions.min_words",
+            "must be between 0 and 10",
+        ));
+    }
+    if settings.backchannels.len() > 50 {
+        return Err(ApiError::invalid(
+            "spec.interruptions.backchannels",
+            "must hold at most 50 words or phrases",
+        ));
+    }
+    for (i, phrase) in settings.backchannels.iter().enumerate() {
+        if contracts::shape::is_blank(phrase) || phrase.chars().count() > 40 {
+            return Err(ApiError::invalid(
+                format!("spec.interruptions.backchannels[{i}]"),
+                "must be between 1 and 40 characters, not blank",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn turn(turn: &contracts::runtime_config::TurnSettings) -> ApiResult<()> {
     let within = |field: &str, value: f32, low: f32, high: f32, unit: &str| {
-        if (low..=high).contains(&value) {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(
-                format!("spec.turn.{field}"),
-                format!("must be between {low} and {high}{unit}, not {value}"),
-            ))
-        }
+        within(&format!("turn.{field}"), value, low, high, unit)
     };
     if let Some(stop) = turn.stop_secs {
         within("stop_secs", stop, 0.1, 3.0, " seconds")?;

@@ -77,6 +77,21 @@ pub fn conversation(report: &SessionReport) -> Conversation {
                     Some(detail),
                 ));
             }
+            SystemFrame::Call(CallEvent::Interruption(record)) => {
+                let kind = record.kind.as_str();
+                let detail = json!({
+                    "kind": "interruption",
+                    "verdict": kind,
+                    "heard": record.text,
+                    "paused_ms": record.paused.as_millis() as u64,
+                });
+                out.transcript.push(entry(
+                    Speaker::System,
+                    &format!("interruption {kind}"),
+                    false,
+                    Some(detail),
+                ));
+            }
             SystemFrame::Call(CallEvent::Disposition(value)) => {
                 out.disposition = Some(value.clone());
             }
@@ -466,6 +481,37 @@ mod tests {
         )
         .await;
         assert_eq!(out, Analysis::default());
+    }
+
+    #[test]
+    fn an_interruption_verdict_is_a_system_line_of_the_transcript_at_its_moment() {
+        let record = pipeline::InterruptionRecord {
+            kind: pipeline::InterruptionKind::Backchannel,
+            text: "Mhm.".into(),
+            paused: std::time::Duration::from_millis(640),
+        };
+        let report = pipeline::SessionReport {
+            end_reason: EndReason::CallerHungUp,
+            duration: std::time::Duration::from_secs(9),
+            turns: Vec::new(),
+            events: vec![pipeline::LoggedEvent {
+                at: std::time::Duration::from_millis(4_200),
+                event: SystemFrame::Call(CallEvent::Interruption(record)),
+            }],
+        };
+        let transcript = conversation(&report).transcript;
+        assert_eq!(transcript.len(), 1);
+        let line = &transcript[0];
+        assert_eq!(
+            (line.speaker, line.text.as_str(), line.at_ms),
+            (Speaker::System, "interruption backchannel", 4_200)
+        );
+        assert_eq!(
+            line.detail,
+            Some(
+                json!({"kind": "interruption", "verdict": "backchannel", "heard": "Mhm.", "paused_ms": 640})
+            )
+        );
     }
 
     #[test]

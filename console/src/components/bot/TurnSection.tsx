@@ -1,16 +1,20 @@
-// The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict) and what a caller who goes quiet hears.
+// The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict), what interrupts the bot, and what a caller who goes quiet hears.
 import { NumberInput, SegmentedControl, SimpleGrid, Stack, Text, Textarea, TextInput } from '@mantine/core';
-import { DEFAULT_IDLE, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
+import { DEFAULT_IDLE, DEFAULT_INTERRUPTIONS, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
 import type { SectionProps } from './edit';
 
 type Turn = BotSpec['turn'];
 type Idle = BotSpec['idle'];
+type Interruptions = BotSpec['interruptions'];
 
 export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
   const turn: Turn = { ...DEFAULT_TURN, ...spec.turn };
   const idle: Idle = { ...DEFAULT_IDLE, ...spec.idle };
   const setTurn = (patch: Partial<Turn>) => change((s) => ({ ...s, turn: { ...DEFAULT_TURN, ...s.turn, ...patch } }));
   const setIdle = (patch: Partial<Idle>) => change((s) => ({ ...s, idle: { ...DEFAULT_IDLE, ...s.idle, ...patch } }));
+  const barge: Interruptions = { ...DEFAULT_INTERRUPTIONS, ...spec.interruptions };
+  const setBarge = (patch: Partial<Interruptions>) =>
+    change((s) => ({ ...s, interruptions: { ...DEFAULT_INTERRUPTIONS, ...s.interruptions, ...patch } }));
   const smart = turn.mode === 'smart';
   return (
     <Stack gap="sm">
@@ -81,6 +85,53 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
           />
         )}
       </SimpleGrid>
+      <Text fw={600} size="sm">
+        A caller who speaks over the bot
+      </Text>
+      <Text size="xs" c="dimmed">
+        The bot pauses at once; speech this long with this many words (backchannels such as “mhm” never count) interrupts it, anything else lets it go on where it paused.
+      </Text>
+      <SimpleGrid cols={{ base: 1, sm: 3 }}>
+        <NumberInput
+          label="Interrupts after (seconds of speech)"
+          min={0}
+          max={3}
+          step={0.1}
+          decimalScale={2}
+          value={barge.min_duration_secs}
+          readOnly={readOnly}
+          onChange={(v) => setBarge({ min_duration_secs: Number(v) || 0 })}
+          error={errors['spec.interruptions.min_duration_secs']}
+        />
+        <NumberInput
+          label="Words needed to interrupt"
+          min={0}
+          max={10}
+          value={barge.min_words}
+          readOnly={readOnly}
+          onChange={(v) => setBarge({ min_words: Number(v) || 0 })}
+          error={errors['spec.interruptions.min_words']}
+        />
+        <NumberInput
+          label="Go on after (seconds without words)"
+          min={0.3}
+          max={5}
+          step={0.1}
+          decimalScale={2}
+          value={barge.resume_after_secs}
+          readOnly={readOnly}
+          onChange={(v) => setBarge({ resume_after_secs: Number(v) || 0 })}
+          error={errors['spec.interruptions.resume_after_secs']}
+        />
+      </SimpleGrid>
+      <TextInput
+        label="More backchannels"
+        description="Comma-separated words or phrases that never interrupt, besides the language's own list"
+        value={barge.backchannels.join(', ')}
+        readOnly={readOnly}
+        onChange={(e) => setBarge({ backchannels: e.currentTarget.value.split(',').map((w) => w.trimStart()).filter((w, i, all) => w !== '' || i === all.length - 1) })}
+        error={errors['spec.interruptions.backchannels'] ?? Object.entries(errors).find(([k]) => k.startsWith('spec.interruptions.backchannels['))?.[1]}
+      />
       <Text fw={600} size="sm">
         A caller who goes quiet
       </Text>

@@ -1,6 +1,7 @@
 //! The processors a call's pipeline is built from, in the order they usually stand.
 
 mod aggregators;
+mod barge_in;
 mod flow;
 mod idle;
 mod llm;
@@ -11,6 +12,7 @@ mod turn;
 mod vad;
 
 pub use aggregators::{EndOfTurn, PunctuationEndOfTurn, TurnPolicy, UserAggregator};
+pub use barge_in::{BargeInPolicy, BargeInProcessor, Pause, PauseSwitch, backchannels_for, words};
 pub use flow::FlowProcessor;
 pub use idle::{IdlePolicy, IdleProcessor};
 pub use llm::LlmProcessor;

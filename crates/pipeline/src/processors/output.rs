@@ -13,6 +13,7 @@ use crate::frame::{
 };
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
+use crate::processors::PauseSwitch;
 use async_trait::async_trait;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -31,6 +32,7 @@ pub struct AudioOutput {
     heard: String,
     sentence: Option<(String, Duration)>,
     first_audio_pending: bool,
+    pause: PauseSwitch,
 }
 
 impl Default for AudioOutput {
@@ -65,7 +67,14 @@ impl AudioOutput {
             heard: String::new(),
             sentence: None,
             first_audio_pending: false,
+            pause: PauseSwitch::default(),
         }
+    }
+
+    /// Plays only while `switch` is not paused (the barge-in stage holds its other end).
+    pub fn with_pause(mut self, switch: PauseSwitch) -> Self {
+        self.pause = switch;
+        self
     }
 
     fn finish_sentence(&mut self) {
@@ -102,6 +111,9 @@ impl AudioOutput {
         self.start_speaking(out);
         let frame = chunk.rate.frame_samples();
         for piece in chunk.samples.chunks(frame) {
+            // A pause shifts the rest of the schedule by its length.
+            let paused = self.pause.wait().await;
+            self.play_start += paused;
             let due = self.play_start + self.sent;
             let send_at = due.checked_sub(self.lead).unwrap_or(due);
             // Only wait when ahead of the lead: a timer costs a wake-up even when already due.

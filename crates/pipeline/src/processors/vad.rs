@@ -1,6 +1,6 @@
 //! Turns caller audio into speaking events.
 //!
-//! `UserStartedSpeaking` (with an interruption) and `UserStoppedSpeaking`. The detector is
+//! `UserStartedSpeaking` and `UserStoppedSpeaking`; the barge-in stage decides what interrupts. The detector is
 //! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`.
 
 use crate::frame::{Direction, Frame, SystemFrame};
@@ -22,7 +22,6 @@ pub struct VadProcessor {
     model: Option<Arc<dyn VoiceModel>>,
     detector: Option<VoiceDetector>,
     input_rate: audio::SampleRate,
-    allow_interruptions: bool,
 }
 
 impl VadProcessor {
@@ -32,7 +31,6 @@ impl VadProcessor {
             model: None,
             detector: None,
             input_rate: audio::SampleRate::Hz16000,
-            allow_interruptions: true,
         }
     }
 
@@ -57,7 +55,6 @@ impl Processor for VadProcessor {
     ) -> Result<(), ProcessorError> {
         match &frame {
             Frame::System(SystemFrame::Start(params)) => {
-                self.allow_interruptions = params.allow_interruptions;
                 self.input_rate = params.input_rate;
                 let detector = match &self.model {
                     Some(model) => {
@@ -88,9 +85,7 @@ impl Processor for VadProcessor {
                 out.forward(frame, direction);
                 match event {
                     Some(VadEvent::Started) => {
-                        if self.allow_interruptions {
-                            out.down(SystemFrame::Interruption);
-                        }
+                        // Whether it interrupts the bot is the barge-in stage's call.
                         out.down(SystemFrame::UserStartedSpeaking);
                         out.up(SystemFrame::UserStartedSpeaking);
                     }

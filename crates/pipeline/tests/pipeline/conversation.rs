@@ -5,7 +5,10 @@
 use crate::support::*;
 use audio::SampleRate;
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test};
-use pipeline::{AudioChunk, CallEvent, DataFrame, Frame, Message, SystemFrame, TransportMessage};
+use pipeline::{
+    AudioChunk, CallEvent, DataFrame, Frame, InterruptionKind, Message, SystemFrame,
+    TransportMessage,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,13 +159,16 @@ async fn an_interruption_drops_the_bots_queued_words_but_keeps_the_callers() {
     inputs.push(TestInput::Wait(Duration::from_secs(3)));
     let out = run_test(processors, inputs).await;
     let said: Vec<CallEvent> = call_events(&out.up);
+    assert_eq!(said.len(), 3, "{said:?}");
+    assert_eq!(said[0], CallEvent::UserSaid("Count for me.".to_owned()));
+    let CallEvent::Interruption(record) = &said[1] else {
+        panic!("{said:?}")
+    };
     assert_eq!(
-        said,
-        vec![
-            CallEvent::UserSaid("Count for me.".to_owned()),
-            CallEvent::UserSaid("Stop.".to_owned())
-        ]
+        (record.kind, record.text.as_str()),
+        (InterruptionKind::Real, "Stop.")
     );
+    assert_eq!(said[2], CallEvent::UserSaid("Stop.".to_owned()));
     let spoken = heard(&out.up);
     assert!(spoken[0].1 && !spoken[0].0.contains("Eight"), "{spoken:?}");
     assert_eq!(requests_of(requests).len(), 2);

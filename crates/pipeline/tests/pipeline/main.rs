@@ -2,6 +2,7 @@
 
 mod support;
 
+mod barge_in;
 mod conversation;
 mod fallback;
 mod flow;

@@ -42,6 +42,7 @@ pub fn spec(prompt: &str) -> BotSpec {
         flow: None,
         turn: Default::default(),
         idle: Default::default(),
+        interruptions: Default::default(),
         variables: vec![],
     }
 }

@@ -111,6 +111,18 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             "spec.idle.max_prompts",
         ),
         (
+            json!({"interruptions": {"min_duration_secs": 4}}),
+            "spec.interruptions.min_duration_secs",
+        ),
+        (
+            json!({"interruptions": {"min_words": 11}}),
+            "spec.interruptions.min_words",
+        ),
+        (
+            json!({"interruptions": {"backchannels": ["mhm", " "]}}),
+            "spec.interruptions.backchannels[1]",
+        ),
+        (
             json!({"flow": {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi", "next": "gone"}}}}),
             "spec.flow.steps.hello",
         ),

@@ -1,0 +1,148 @@
+//! Barge-in: the caller's speech over the bot pauses it, then interrupts it or lets it go on.
+
+use crate::support::*;
+use audio::SampleRate;
+use pipeline::processors::{BargeInPolicy, backchannels_for};
+use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test};
+use pipeline::{CallEvent, Frame, InterruptionKind, SystemFrame, TransportMessage};
+use std::sync::Arc;
+use std::time::Duration;
+
+const LONG_REPLY: &str = "We have openings on Tuesday at nine, at eleven, and at two in the \
+                          afternoon. Which one would you like?";
+
+fn policy(language: &str, own: &[&str]) -> BargeInPolicy {
+    BargeInPolicy {
+        min_duration: Duration::from_millis(500),
+        min_words: 1,
+        backchannels: BargeInPolicy::phrases(backchannels_for(language).iter().chain(own).copied()),
+        resume_after: Duration::from_millis(1_500),
+        vad_start: Duration::from_millis(200),
+        vad_stop: Duration::from_millis(800),
+    }
+}
+
+#[test]
+fn backchannels_are_matched_as_whole_phrases_whatever_their_spelling() {
+    let en = policy("en-US", &["no worries"]);
+    for said in [
+        "Mhm.",
+        "Mm-hmm, yeah.",
+        "uh huh okay",
+        "Yeah, yeah. Right.",
+        "No worries!",
+    ] {
+        assert!(en.is_backchannel(said), "{said}");
+    }
+    for said in ["Yeah but I want Wednesday", "No.", "Wait", "", "  "] {
+        assert!(!en.is_backchannel(said), "{said}");
+    }
+    let es = policy("es-MX", &[]);
+    assert!(es.is_backchannel("Vale, sí."));
+    assert!(!es.is_backchannel("Mm-hmm, yeah."));
+}
+
+#[test]
+fn a_verdict_needs_the_duration_and_the_words_and_backchannels_never_count() {
+    let en = policy("en", &[]);
+    let long = Duration::from_millis(900);
+    let short = Duration::from_millis(300);
+    assert_eq!(en.judge("Stop, please.", long), InterruptionKind::Real);
+    assert_eq!(en.judge("Stop, please.", short), InterruptionKind::False);
+    assert_eq!(en.judge("", long), InterruptionKind::False);
+    assert_eq!(en.judge("Okay.", long), InterruptionKind::Backchannel);
+    let mut wordy = en.clone();
+    wordy.min_words = 3;
+    assert_eq!(wordy.judge("Stop, please.", long), InterruptionKind::False);
+    assert_eq!(
+        wordy.judge("Stop, please, wait.", long),
+        InterruptionKind::Real
+    );
+}
+
+/// A caller who asks, then makes a sound over the reply that speech-to-text hears as `heard`.
+async fn sound_over_the_reply(heard: &str, sound: &[i16]) -> pipeline::testing::TestOutput {
+    let llm = ScriptedLlm::texts("llm", &[LONG_REPLY, "Unexpected second reply."]);
+    let stt = ScriptedStt::new("stt", &["Any openings on Tuesday?", heard]);
+    let processors = build(
+        &spec(),
+        chains(
+            vec![Arc::new(stt)],
+            vec![Arc::new(llm)],
+            vec![Arc::new(ToneTts::new("tts"))],
+        ),
+    );
+    let mut inputs = utterance();
+    inputs.extend(silence(1_500, SampleRate::Hz16000));
+    inputs.extend(paced(sound, SampleRate::Hz16000));
+    inputs.extend(silence(1_000, SampleRate::Hz16000));
+    inputs.push(TestInput::Wait(Duration::from_secs(20)));
+    run_test(processors, inputs).await
+}
+
+fn interruptions(up: &[Frame]) -> Vec<(InterruptionKind, String)> {
+    call_events(up)
+        .into_iter()
+        .filter_map(|event| match event {
+            CallEvent::Interruption(record) => Some((record.kind, record.text)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn user_turns(up: &[Frame]) -> usize {
+    call_events(up)
+        .iter()
+        .filter(|event| matches!(event, CallEvent::UserSaid(_)))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backchannel_over_the_bot_lets_it_finish_and_never_reaches_the_llm() {
+    let out = sound_over_the_reply("Mm-hmm.", &speech_16k()[..16_000]).await;
+    assert_eq!(
+        interruptions(&out.up),
+        vec![(InterruptionKind::Backchannel, "Mm-hmm.".to_owned())]
+    );
+    // The whole reply was heard, and the caller's one turn is the question.
+    assert_eq!(heard(&out.up), vec![(LONG_REPLY.to_owned(), false)]);
+    assert_eq!(user_turns(&out.up), 1);
+    assert!(
+        !out.down.contains(&Frame::System(SystemFrame::Transport(
+            TransportMessage::Clear
+        ))),
+        "the carrier's buffer was cleared"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sound_without_words_is_a_false_interruption_and_the_bot_resumes_where_it_paused() {
+    let out = sound_over_the_reply("", &speech_16k()[..12_000]).await;
+    assert_eq!(
+        interruptions(&out.up),
+        vec![(InterruptionKind::False, String::new())]
+    );
+    assert_eq!(heard(&out.up), vec![(LONG_REPLY.to_owned(), false)]);
+    assert_eq!(user_turns(&out.up), 1);
+    // Nothing of the reply was lost to the pause: all of its audio went out.
+    let reply_audio = Duration::from_secs_f64(
+        LONG_REPLY.chars().count() as f64 * ToneTts::new("tts").per_char.as_secs_f64(),
+    );
+    let sent = audio_out(&out.down);
+    assert!(
+        sent + Duration::from_millis(100) >= reply_audio,
+        "{sent:?} of {reply_audio:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn words_over_the_bot_interrupt_it_and_become_the_callers_turn() {
+    let out = sound_over_the_reply("Wait, Wednesday please.", &speech_16k()).await;
+    assert_eq!(
+        interruptions(&out.up),
+        vec![(InterruptionKind::Real, "Wait, Wednesday please.".to_owned())]
+    );
+    let heard = heard(&out.up);
+    assert!(heard[0].1, "{heard:?}");
+    assert_eq!(user_turns(&out.up), 2);
+}
