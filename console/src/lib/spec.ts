@@ -66,6 +66,7 @@ export function targets(step: FlowStep): string[] {
   switch (step.type) {
     case 'say':
     case 'set_field':
+    case 'send_digits':
       return [step.next];
     case 'ask':
       return [...step.branches.map((b) => b.next), step.otherwise];

@@ -1,7 +1,7 @@
 //! Pure audio DSP for calls.
 //!
-//! 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer, voice activity detection
-//! and answering-machine detection.
+//! 16-bit PCM frames, G.711, resampling, WAV, the stereo recording mixer, voice activity detection,
+//! answering-machine detection and in-band DTMF.
 //!
 //! ## Design Notes
 //! Nothing here is async and nothing does I/O: every function takes samples or bytes and returns
@@ -11,6 +11,7 @@
 //! of the wrong size) is refused with an [`AudioError`], never a panic.
 
 pub mod amd;
+pub mod dtmf;
 mod error;
 pub mod g711;
 mod mix;

@@ -1,10 +1,10 @@
 //! The audio crate's suite.
 //!
-//! G.711 against the reference tables, resampling, WAV, the stereo recorder and the VAD.
+//! G.711 against the reference tables, resampling, WAV, the stereo recorder, the VAD and DTMF.
 
 use audio::{
     AudioError, Resampler, SampleRate, StereoRecorder, Track, VadEvent, VadParams, VoiceDetector,
-    g711, pcm_from_le_bytes, wav,
+    dtmf, g711, pcm_from_le_bytes, wav,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
@@ -436,4 +436,67 @@ fn another_classifier_replaces_webrtcs_and_the_loudness_gate_and_hysteresis_stil
     says.store(false, Ordering::SeqCst);
     let seen = events(&mut detector, &tone, rate);
     assert_eq!(seen, vec![(VadEvent::Stopped, 800)]);
+}
+
+const ALL_KEYS: &str = "123A456B789C*0#D";
+
+#[test]
+fn every_dtmf_key_sent_is_heard_once_at_phone_and_wideband_rates() {
+    for rate in [SampleRate::Hz8000, SampleRate::Hz16000] {
+        let audio = dtmf::tones(ALL_KEYS, rate).unwrap();
+        assert_eq!(dtmf::Detector::new(rate).keys(&audio), ALL_KEYS, "{rate:?}");
+        // The same key twice is two presses: the gap between them is heard.
+        let audio = dtmf::tones("55#", rate).unwrap();
+        assert_eq!(dtmf::Detector::new(rate).keys(&audio), "55#");
+    }
+}
+
+#[test]
+fn dtmf_keys_survive_a_g711_carrier() {
+    let audio = dtmf::tones("0123456789*#", SampleRate::Hz8000).unwrap();
+    for carried in [
+        g711::decode_ulaw(&g711::encode_ulaw(&audio)),
+        g711::decode_alaw(&g711::encode_alaw(&audio)),
+    ] {
+        assert_eq!(
+            dtmf::Detector::new(SampleRate::Hz8000).keys(&carried),
+            "0123456789*#"
+        );
+    }
+}
+
+#[test]
+fn speech_single_tones_and_quiet_are_not_heard_as_keys() {
+    let rate = SampleRate::Hz16000;
+    assert_eq!(dtmf::Detector::new(rate).keys(&speech_16k()), "");
+    assert_eq!(
+        dtmf::Detector::new(rate).keys(&sine(rate, 697.0, 500, 12_000.0)),
+        ""
+    );
+    assert_eq!(
+        dtmf::Detector::new(rate).keys(&sine(rate, 1336.0, 500, 12_000.0)),
+        ""
+    );
+    assert_eq!(dtmf::Detector::new(rate).keys(&vec![0; 16_000]), "");
+    // A whisper of a key, at −60 dBFS, is below what the detector listens to.
+    let faint: Vec<i16> = dtmf::tones("5", rate)
+        .unwrap()
+        .iter()
+        .map(|&x| x / 400)
+        .collect();
+    assert_eq!(dtmf::Detector::new(rate).keys(&faint), "");
+}
+
+#[test]
+fn a_key_that_is_not_on_the_keypad_is_refused() {
+    let error = dtmf::tones("12x", SampleRate::Hz8000).unwrap_err();
+    assert!(error.to_string().contains("'x'"), "{error}");
+    let mut detector = dtmf::Detector::new(SampleRate::Hz8000);
+    assert!(matches!(
+        detector.push(&[0; 10]),
+        Err(AudioError::FrameSize {
+            expected: 160,
+            got: 10
+        })
+    ));
 }

@@ -258,8 +258,8 @@ pub enum ToolSpec {
     },
     EndCall,
     /// Presses keys on the call (`send_digits`), to find its way through another system's menu:
-    /// RFC 4733 telephone-events over `vox sip`; a carrier whose media stream cannot send keys
-    /// answers the model an error.
+    /// RFC 4733 telephone-events over `vox sip`, in-band DTMF tones in the bot's audio on the
+    /// carriers' media streams (which have no key events).
     SendDigits,
     Transfer {
         /// E.164 number or SIP URI to transfer to.
@@ -560,6 +560,13 @@ pub enum FlowStep {
         text: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disposition: Option<String>,
+    },
+    /// Presses `digits` on the call (to choose from another system's menu), then goes to `next`:
+    /// RFC 4733 events over `vox sip`, in-band DTMF tones on the carriers' media streams.
+    SendDigits {
+        #[schemars(regex(pattern = r"^[0-9*#A-Da-d]{1,32}$"))]
+        digits: String,
+        next: String,
     },
     /// Says `text` (when given), then moves the caller to `destination` (E.164) through the
     /// carrier, and the call ends `call.transferred`.

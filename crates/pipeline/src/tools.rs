@@ -94,6 +94,45 @@ pub enum ToolAction {
     Disposition(String),
 }
 
+/// How a call's keys are pressed: as events its transport sends (RFC 4733 on `vox sip`'s calls),
+/// or as in-band DTMF tones in the bot's audio (every media-stream carrier passes them on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keypad {
+    Events,
+    Tones(audio::SampleRate),
+}
+
+impl Default for Keypad {
+    fn default() -> Self {
+        Keypad::Tones(audio::SampleRate::Hz16000)
+    }
+}
+
+impl Keypad {
+    /// The keypad of a call started with `params`.
+    pub fn of(params: &crate::frame::StartParams) -> Self {
+        if params.sends_digits {
+            Keypad::Events
+        } else {
+            Keypad::Tones(params.output_rate)
+        }
+    }
+}
+
+/// Presses `digits` (checked keypad keys) on the call, after what the bot was saying.
+pub fn press_keys(digits: &str, keypad: Keypad, out: &crate::processor::Outbox) {
+    use crate::frame::{AudioChunk, DataFrame, SystemFrame, TransportMessage};
+    match keypad {
+        Keypad::Events => out.down(SystemFrame::Transport(TransportMessage::Dtmf(
+            digits.to_owned(),
+        ))),
+        Keypad::Tones(rate) => match audio::dtmf::tones(digits, rate) {
+            Ok(samples) => out.down(DataFrame::OutputAudio(AudioChunk::new(samples, rate))),
+            Err(error) => tracing::warn!(%error, "keys not pressed"),
+        },
+    }
+}
+
 /// The most of a tool's result a call's record keeps: the transcript is stored with the call and
 /// shown to viewers, and its size must not put the call's result past the Backend's limit (M3).
 pub const RECORDED_RESULT_BYTES: usize = 16 << 10;

@@ -429,7 +429,9 @@ fn flow(spec: &BotSpec) -> ApiResult<()> {
     for (name, step) in &flow.steps {
         let field = format!("spec.flow.steps.{name}");
         let targets: Vec<&String> = match step {
-            FlowStep::Say { next, .. } | FlowStep::SetField { next, .. } => vec![next],
+            FlowStep::Say { next, .. }
+            | FlowStep::SetField { next, .. }
+            | FlowStep::SendDigits { next, .. } => vec![next],
             FlowStep::Ask {
                 branches,
                 otherwise,
@@ -441,6 +443,17 @@ fn flow(spec: &BotSpec) -> ApiResult<()> {
                 .collect(),
             FlowStep::End { .. } | FlowStep::Transfer { .. } => vec![],
         };
+        if let FlowStep::SendDigits { digits, .. } = step
+            && !((1..=32).contains(&digits.len())
+                && digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c)))
+        {
+            return Err(ApiError::invalid(
+                format!("{field}.digits"),
+                "must be 1 to 32 keys: 0-9, *, # and A-D",
+            ));
+        }
         if let FlowStep::Transfer { destination, .. } = step
             && let Err(error) = contracts::E164Number::parse(destination)
         {

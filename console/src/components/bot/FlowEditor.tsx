@@ -1,4 +1,4 @@
-// The bot builder's deterministic flow editor: named steps (say, ask with keyword or DTMF branches, set a field, end, transfer), where each goes next, and the start.
+// The bot builder's deterministic flow editor: named steps (say, ask with keyword or DTMF branches, set a field, press keys, end, transfer), where each goes next, and the start.
 import { ActionIcon, Button, Card, Group, Select, Stack, Switch, TagsInput, Text, TextInput, Textarea } from '@mantine/core';
 import { useState } from 'react';
 import type { Flow, FlowStep } from '../../lib/spec';
@@ -8,6 +8,7 @@ const STEP_TYPES = [
   { value: 'say', label: 'Say' },
   { value: 'ask', label: 'Ask and branch' },
   { value: 'set_field', label: 'Set a field' },
+  { value: 'send_digits', label: 'Press keys' },
   { value: 'end', label: 'End the call' },
   { value: 'transfer', label: 'Transfer the call' },
 ];
@@ -31,6 +32,8 @@ function fresh(type: string, next: string): FlowStep {
       return { type: 'ask', prompt: '', branches: [], otherwise: next };
     case 'set_field':
       return { type: 'set_field', field: '', value: '', next };
+    case 'send_digits':
+      return { type: 'send_digits', digits: '', next };
     case 'transfer':
       return { type: 'transfer', text: '', destination: '' };
     default:
@@ -44,7 +47,7 @@ function renamed(flow: Flow, from: string, to: string): Flow {
   const steps: Record<string, FlowStep> = {};
   for (const [name, step] of Object.entries(flow.steps)) {
     let moved: FlowStep = step;
-    if (step.type === 'say' || step.type === 'set_field') moved = { ...step, next: point(step.next) };
+    if (step.type === 'say' || step.type === 'set_field' || step.type === 'send_digits') moved = { ...step, next: point(step.next) };
     if (step.type === 'ask') moved = { ...step, otherwise: point(step.otherwise), branches: step.branches.map((b) => ({ ...b, next: point(b.next) })) };
     steps[point(name)] = moved;
   }
@@ -131,6 +134,20 @@ function Step({ name, step, names, flowChange, errors, readOnly }: { name: strin
           <Group grow align="flex-end">
             <TextInput label="Field" value={step.field} readOnly={readOnly} onChange={(e) => set({ ...step, field: e.currentTarget.value })} />
             <TextInput label="Value" value={String(step.value ?? '')} readOnly={readOnly} onChange={(e) => set({ ...step, value: e.currentTarget.value })} />
+            {goTo('Then', step.next, (next) => set({ ...step, next }))}
+          </Group>
+        )}
+        {step.type === 'send_digits' && (
+          <Group grow align="flex-end">
+            <TextInput
+              label="Keys to press"
+              description="0-9, * and #, in order"
+              placeholder="1"
+              value={step.digits}
+              readOnly={readOnly}
+              onChange={(e) => set({ ...step, digits: e.currentTarget.value })}
+              error={errors[`spec.flow.steps.${name}.digits`]}
+            />
             {goTo('Then', step.next, (next) => set({ ...step, next }))}
           </Group>
         )}

@@ -1,6 +1,6 @@
 //! The deterministic flow.
 //!
-//! Say, ask, branch on keywords or DTMF, set fields, end; no LLM, fully predictable.
+//! Say, ask, branch on keywords or DTMF, set fields, press keys, end; no LLM, fully predictable.
 
 use crate::frame::{CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame};
 use crate::processor::{Outbox, Processor, ProcessorError};
@@ -17,6 +17,8 @@ pub struct FlowProcessor {
     flow: Flow,
     /// The `ask` step waiting for an answer.
     waiting: Option<String>,
+    /// How this call's keys are pressed (from the start).
+    keypad: crate::tools::Keypad,
 }
 
 impl FlowProcessor {
@@ -24,6 +26,7 @@ impl FlowProcessor {
         Self {
             flow,
             waiting: None,
+            keypad: crate::tools::Keypad::default(),
         }
     }
 
@@ -62,6 +65,10 @@ impl FlowProcessor {
                     self.waiting = None;
                     out.down(ControlFrame::End(EndReason::BotEnded));
                     return Ok(());
+                }
+                FlowStep::SendDigits { digits, next } => {
+                    crate::tools::press_keys(&digits.to_ascii_uppercase(), self.keypad, out);
+                    step = next.clone();
                 }
                 FlowStep::Transfer { text, destination } => {
                     if let Some(text) = text {
@@ -149,7 +156,8 @@ impl Processor for FlowProcessor {
         out: &Outbox,
     ) -> Result<(), ProcessorError> {
         match frame {
-            Frame::System(SystemFrame::Start(_)) => {
+            Frame::System(SystemFrame::Start(params)) => {
+                self.keypad = crate::tools::Keypad::of(&params);
                 out.forward(frame, direction);
                 let start = self.flow.start.clone();
                 self.run_from(start, out)?;

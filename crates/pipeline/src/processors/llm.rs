@@ -8,7 +8,6 @@
 
 use crate::frame::{
     CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame, ToolCallRecord,
-    TransportMessage,
 };
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
@@ -38,8 +37,8 @@ pub struct LlmProcessor {
     unconfirmed: Option<usize>,
     /// What the knowledge search found for the caller's last words, for this reply only.
     retrieved: Option<String>,
-    /// Whether the transport can press keys (from the start).
-    sends_digits: bool,
+    /// How this call's keys are pressed (from the start).
+    keypad: crate::tools::Keypad,
 }
 
 impl std::fmt::Debug for LlmProcessor {
@@ -68,7 +67,7 @@ impl LlmProcessor {
             stall_timeout: Duration::from_secs(10),
             unconfirmed: None,
             retrieved: None,
-            sends_digits: false,
+            keypad: crate::tools::Keypad::default(),
         }
     }
 
@@ -284,12 +283,7 @@ impl LlmProcessor {
                     out.down(DataFrame::Speak(filler.to_owned()));
                 }
                 let started = Instant::now();
-                let mut outcome = self.tools.execute(&call).await;
-                if matches!(outcome.action, ToolAction::SendDigits(_)) && !self.sends_digits {
-                    outcome = crate::tools::ToolOutcome::error(
-                        "this call's carrier cannot press keys (only vox sip's calls can)",
-                    );
-                }
+                let outcome = self.tools.execute(&call).await;
                 out.up(SystemFrame::Call(CallEvent::ToolCalled(ToolCallRecord {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),
@@ -308,7 +302,7 @@ impl LlmProcessor {
                     }
                     ToolAction::EndCall => end = Some(EndReason::BotEnded),
                     ToolAction::SendDigits(digits) => {
-                        out.down(SystemFrame::Transport(TransportMessage::Dtmf(digits)))
+                        crate::tools::press_keys(&digits, self.keypad, out)
                     }
                     ToolAction::Transfer { destination } => {
                         end = Some(EndReason::Transferred { destination })
@@ -340,7 +334,7 @@ impl Processor for LlmProcessor {
     ) -> Result<(), ProcessorError> {
         match frame {
             Frame::System(SystemFrame::Start(params)) => {
-                self.sends_digits = params.sends_digits;
+                self.keypad = crate::tools::Keypad::of(&params);
                 out.forward(frame, direction);
                 if let Some(first) = self.first_message.clone() {
                     self.unconfirmed = Some(self.messages.len());

@@ -1,9 +1,12 @@
-//! Deterministic flows: say, ask, branch on keywords or DTMF, set fields, end.
+//! Deterministic flows: say, ask, branch on keywords or DTMF, set fields, press keys, end.
 
 use crate::support::*;
 use contracts::runtime_config::{Flow, FlowBranch, FlowStep};
+use pipeline::testing::run_test_with;
 use pipeline::testing::{ScriptedStt, TestInput, ToneTts, run_test};
-use pipeline::{CallEvent, EndReason, Frame, SystemFrame};
+use pipeline::{
+    CallEvent, DataFrame, EndReason, Frame, StartParams, SystemFrame, TransportMessage,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,4 +175,94 @@ async fn a_flow_that_loops_without_asking_ends_the_call_instead_of_spinning() {
     };
     assert_eq!(provider, "flow");
     assert!(message.contains("loops"));
+}
+
+/// A flow that says a line, presses `digits`, then ends.
+fn keys_flow_bot(digits: &str) -> contracts::runtime_config::BotSpec {
+    let mut steps = std::collections::BTreeMap::new();
+    steps.insert(
+        "hello".to_owned(),
+        FlowStep::Say {
+            text: "Calling the front desk.".to_owned(),
+            next: "press".to_owned(),
+        },
+    );
+    steps.insert(
+        "press".to_owned(),
+        FlowStep::SendDigits {
+            digits: digits.to_owned(),
+            next: "bye".to_owned(),
+        },
+    );
+    steps.insert(
+        "bye".to_owned(),
+        FlowStep::End {
+            text: None,
+            disposition: None,
+        },
+    );
+    let mut bot = spec();
+    bot.flow = Some(Flow {
+        start: "hello".to_owned(),
+        steps,
+    });
+    bot
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_press_keys_step_sends_events_where_the_transport_can_and_tones_elsewhere() {
+    let run = |start: StartParams| async move {
+        let bot = keys_flow_bot("2#");
+        let processors = build(
+            &bot,
+            chains(
+                vec![Arc::new(ScriptedStt::new("stt", &[]))],
+                vec![],
+                vec![Arc::new(ToneTts::new("tts"))],
+            ),
+        );
+        let config = pipeline::assemble::session_config(&bot, start);
+        run_test_with(
+            processors,
+            vec![TestInput::Wait(Duration::from_secs(8))],
+            config,
+        )
+        .await
+    };
+    let sip = run(StartParams {
+        sends_digits: true,
+        ..StartParams::default()
+    })
+    .await;
+    let events: Vec<&Frame> = sip
+        .down
+        .iter()
+        .filter(|f| {
+            matches!(
+                f,
+                Frame::System(SystemFrame::Transport(TransportMessage::Dtmf(_)))
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [&Frame::System(SystemFrame::Transport(
+            TransportMessage::Dtmf("2#".to_owned())
+        ))]
+    );
+    assert_eq!(sip.report.end_reason, EndReason::BotEnded);
+
+    let media_stream = run(StartParams::default()).await;
+    let audio: Vec<i16> = media_stream
+        .down
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Data(DataFrame::OutputAudio(chunk)) => Some(chunk.samples.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let rate = StartParams::default().output_rate;
+    assert_eq!(audio::dtmf::Detector::new(rate).keys(&audio), "2#");
+    assert_eq!(media_stream.report.end_reason, EndReason::BotEnded);
 }

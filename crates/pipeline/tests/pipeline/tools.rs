@@ -8,7 +8,7 @@ use pipeline::assemble::session_config;
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test_with, words};
 use pipeline::tools::WebhookClient;
 use pipeline::{
-    CallEvent, EndReason, Frame, LlmEvent, Message, StartParams, SystemFrame, ToolCall,
+    CallEvent, DataFrame, EndReason, Frame, LlmEvent, Message, StartParams, SystemFrame, ToolCall,
     TransportMessage,
 };
 use serde_json::{Value, json};
@@ -254,7 +254,8 @@ async fn the_transfer_tool_ends_the_call_with_its_destination() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn send_digits_presses_the_keys_where_the_transport_can_and_says_so_where_it_cannot() {
+async fn send_digits_presses_keys_as_events_where_the_transport_can_and_as_tones_in_the_audio_elsewhere()
+ {
     let replies = || {
         vec![
             vec![call("send_digits", json!({ "digits": "1#" }))],
@@ -291,7 +292,8 @@ async fn send_digits_presses_the_keys_where_the_transport_can_and_says_so_where_
             .unwrap()
             .contains("digits must be")
     );
-    // A carrier whose media stream cannot press keys: the model is told, nothing is sent.
+    // A carrier's media stream has no key events: the keys are in-band tones in the bot's audio,
+    // and a DTMF detector listening to that audio hears them.
     let start = StartParams::default();
     let (out, requests) = run_bot_on(
         vec![ToolSpec::SendDigits],
@@ -302,12 +304,18 @@ async fn send_digits_presses_the_keys_where_the_transport_can_and_says_so_where_
     )
     .await;
     assert!(pressed(&out).is_empty());
-    assert!(
-        tool_results(&requests[1])[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot press keys")
-    );
+    assert_eq!(tool_results(&requests[1])[0]["pressed"], "1#");
+    let audio: Vec<i16> = out
+        .down
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Data(DataFrame::OutputAudio(chunk)) => Some(chunk.samples.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut detector = audio::dtmf::Detector::new(start.output_rate);
+    assert_eq!(detector.keys(&audio), "1#");
 }
 
 /// A knowledge base in memory: one passage per search after `delay`, recording the queries.

@@ -127,6 +127,10 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             "spec.flow.steps.hello",
         ),
         (
+            json!({"flow": {"start": "keys", "steps": {"keys": {"type": "send_digits", "digits": "1 then 2", "next": "keys"}}}}),
+            "spec.flow.steps.keys.digits",
+        ),
+        (
             json!({"flow": {"start": "hand", "steps": {"hand": {"type": "transfer", "destination": "front desk"}}}}),
             "spec.flow.steps.hand.destination",
         ),
