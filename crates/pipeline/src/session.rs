@@ -147,8 +147,12 @@ async fn run_processor(mut processor: Box<dyn Processor>, mut rx: QueueReceiver,
             tokio::pin!(work);
             let mut system_open = cancellable;
             loop {
+                // The work is polled first: a frame whose work finishes at once (caller audio
+                // on its way to the STT, a transcript) is never lost to an interruption that
+                // arrived while it was queued; only work that has to wait is cancelled.
                 tokio::select! {
                     biased;
+                    result = &mut work => break Some(result),
                     next = rx.recv_system(), if system_open => match next {
                         Some(item) if interrupts(&item.0) => {
                             cancelled_by = Some(item);
@@ -157,7 +161,6 @@ async fn run_processor(mut processor: Box<dyn Processor>, mut rx: QueueReceiver,
                         Some(item) => deferred.push_back(item),
                         None => system_open = false,
                     },
-                    result = &mut work => break Some(result),
                 }
             }
         };

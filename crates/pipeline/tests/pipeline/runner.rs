@@ -102,6 +102,47 @@ async fn an_interruption_cancels_running_work_and_drops_queued_data_but_not_syst
     );
 }
 
+/// Forwards every frame at once.
+#[derive(Debug)]
+struct Forwards;
+
+#[async_trait]
+impl Processor for Forwards {
+    fn name(&self) -> &'static str {
+        "forwards"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
+        out.forward(frame, direction);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_frame_queued_just_before_an_interruption_is_not_lost_to_it() {
+    // The transcript and the interruption reach each stage's queue together (as the caller's
+    // audio and the VAD's events do): the transcript's work finishes at once and is not cancelled.
+    let heard = SystemFrame::Transcription(pipeline::Transcript {
+        text: "hello".to_owned(),
+        provider: "stt".to_owned(),
+    });
+    let inputs = vec![
+        TestInput::Frame(heard.clone().into()),
+        TestInput::Frame(SystemFrame::Interruption.into()),
+    ];
+    let out = run_test(vec![Box::new(Forwards), Box::new(Forwards)], inputs).await;
+    let system: Vec<&SystemFrame> = system_frames(&out.down)
+        .into_iter()
+        .filter(|f| matches!(f, SystemFrame::Transcription(_) | SystemFrame::Interruption))
+        .collect();
+    assert_eq!(system, vec![&heard, &SystemFrame::Interruption]);
+}
+
 #[derive(Debug)]
 struct Panics;
 
