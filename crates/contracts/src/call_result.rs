@@ -114,6 +114,10 @@ pub struct CallTimings {
     pub ended_at: DateTime<Utc>,
     #[serde(default)]
     pub turns: Vec<TurnTiming>,
+    /// Replies the LLM started on a draft of the caller's turn and threw away because the caller
+    /// went on (`turn.preemptive`).
+    #[serde(default)]
+    pub drafts_dropped: u32,
 }
 
 /// Per-turn latencies in milliseconds, measured from the end of the user's speech.

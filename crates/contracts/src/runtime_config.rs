@@ -402,6 +402,10 @@ pub struct TurnSettings {
     /// anyway, in seconds.
     #[schemars(range(min = 0.0, max = 10.0))]
     pub incomplete_wait_secs: f32,
+    /// Start the LLM's reply on the caller's words while the turn is still being judged (or
+    /// waits as unfinished); a caller who goes on drops it. The bot speaks only once the turn is
+    /// final either way. Costs a model request per dropped draft.
+    pub preemptive: bool,
 }
 
 impl Default for TurnSettings {
@@ -412,6 +416,7 @@ impl Default for TurnSettings {
             stop_secs: None,
             threshold: 0.5,
             incomplete_wait_secs: 3.0,
+            preemptive: true,
         }
     }
 }
@@ -446,6 +451,9 @@ pub struct IdleSettings {
     /// Said before hanging up once the prompts are spent (1 to 500 characters).
     #[schemars(schema_with = "crate::shape::spoken_line")]
     pub goodbye: String,
+    /// The LLM words each prompt for the conversation so far; the `prompts` lines are said when
+    /// it fails, and by flows.
+    pub generate: bool,
 }
 
 impl Default for IdleSettings {
@@ -455,6 +463,7 @@ impl Default for IdleSettings {
             prompts: vec!["Are you still there?".to_owned()],
             max_prompts: 2,
             goodbye: "I'll let you go now. Goodbye.".to_owned(),
+            generate: false,
         }
     }
 }

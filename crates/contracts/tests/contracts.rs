@@ -110,12 +110,14 @@ fn sample_spec() -> BotSpec {
             stop_secs: Some(0.3),
             threshold: 0.6,
             incomplete_wait_secs: 2.5,
+            preemptive: false,
         },
         idle: IdleSettings {
             after_secs: 8,
             prompts: vec!["Hello?".into(), "Are you there?".into()],
             max_prompts: 3,
             goodbye: "Goodbye for now.".into(),
+            generate: true,
         },
         interruptions: InterruptionSettings {
             min_duration_secs: 0.4,
@@ -218,6 +220,7 @@ fn call_result_round_trips_and_names_outcome_by_code() {
                 tts_first_audio_ms: Some(450),
                 first_audio_sent_ms: Some(470),
             }],
+            drafts_dropped: 1,
         },
         machine_detected: false,
         amd: Some(AmdCheck {

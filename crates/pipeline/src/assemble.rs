@@ -130,6 +130,8 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
             prompts: idle.prompts.clone(),
             max_prompts: idle.max_prompts,
             goodbye: idle.goodbye.clone(),
+            // A flow has no LLM to word them.
+            generate: idle.generate && spec.flow.is_none(),
         })));
     }
     let policy = match model {
@@ -142,7 +144,9 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
     let aggregator = match policy {
         TurnPolicy::Model => UserAggregator::new(policy, wait),
         text => UserAggregator::new(text, UserAggregator::TEXT_WAIT),
-    };
+    }
+    // Drafts are for the LLM: a flow answers at once.
+    .with_drafts(turn.preemptive && spec.flow.is_none());
     let pause = PauseSwitch::default();
     processors.extend([
         Box::new(SttProcessor::new(assembly.providers.stt)) as Box<dyn Processor>,

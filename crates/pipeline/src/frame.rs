@@ -43,6 +43,10 @@ pub enum SystemFrame {
     Transcription(Transcript),
     /// A finished user turn, ready for the LLM or the flow.
     UserTurn(String),
+    /// The caller's turn so far, before it is final (the turn model has not answered, or judged
+    /// it unfinished): the LLM may start its reply on it. The `UserTurn` that follows uses that
+    /// draft when its text is the same; more speech drops it.
+    DraftTurn(String),
     /// A keypad digit from the caller.
     Dtmf(char),
     UserStartedSpeaking,
@@ -78,6 +82,9 @@ pub enum DataFrame {
     LlmText(String),
     /// Text the bot must say as it is (first message, a tool's filler, a flow's line).
     Speak(String),
+    /// The caller has gone quiet: the LLM words a short prompt for them, or `fallback` is said
+    /// when it cannot.
+    IdlePrompt { fallback: String },
     /// TTS starts speaking a sentence; the output tracks what of it was heard.
     TtsSentence(String),
 }
@@ -108,6 +115,8 @@ pub enum CallEvent {
     Turn(TurnDecision),
     /// The caller spoke over the bot: an interruption, or a sound the bot went on after.
     Interruption(InterruptionRecord),
+    /// A reply the LLM started on a draft of the caller's turn was thrown away (they went on).
+    DraftDropped,
     /// A field the flow collected, for the call's analysis.
     Field {
         name: String,

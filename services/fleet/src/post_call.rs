@@ -26,6 +26,8 @@ pub struct Conversation {
     pub disposition: Option<String>,
     /// Fields a flow collected.
     pub fields: Map<String, Value>,
+    /// Replies started on a draft of the caller's turn and thrown away.
+    pub drafts_dropped: u32,
 }
 
 /// Builds the transcript (who said what and when) from the session's events.
@@ -92,6 +94,7 @@ pub fn conversation(report: &SessionReport) -> Conversation {
                     Some(detail),
                 ));
             }
+            SystemFrame::Call(CallEvent::DraftDropped) => out.drafts_dropped += 1,
             SystemFrame::Call(CallEvent::Disposition(value)) => {
                 out.disposition = Some(value.clone());
             }
@@ -512,6 +515,23 @@ mod tests {
                 json!({"kind": "interruption", "verdict": "backchannel", "heard": "Mhm.", "paused_ms": 640})
             )
         );
+    }
+
+    #[test]
+    fn dropped_drafts_are_counted_and_leave_no_line_in_the_transcript() {
+        let dropped = |ms| pipeline::LoggedEvent {
+            at: std::time::Duration::from_millis(ms),
+            event: SystemFrame::Call(CallEvent::DraftDropped),
+        };
+        let report = pipeline::SessionReport {
+            end_reason: EndReason::CallerHungUp,
+            duration: std::time::Duration::from_secs(9),
+            turns: Vec::new(),
+            events: vec![dropped(1_000), dropped(5_000)],
+        };
+        let conversation = conversation(&report);
+        assert_eq!(conversation.drafts_dropped, 2);
+        assert!(conversation.transcript.is_empty());
     }
 
     #[test]

@@ -239,6 +239,7 @@ pub(crate) fn machine_result(
             started_at,
             ended_at: Utc::now().max(started_at),
             turns: Vec::new(),
+            drafts_dropped: 0,
         },
         machine_detected: true,
         amd: Some(AmdCheck {

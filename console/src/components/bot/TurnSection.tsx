@@ -1,5 +1,5 @@
 // The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict), what interrupts the bot, and what a caller who goes quiet hears.
-import { NumberInput, SegmentedControl, SimpleGrid, Stack, Text, Textarea, TextInput } from '@mantine/core';
+import { NumberInput, SegmentedControl, SimpleGrid, Stack, Switch, Text, Textarea, TextInput } from '@mantine/core';
 import { DEFAULT_IDLE, DEFAULT_INTERRUPTIONS, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
 import type { SectionProps } from './edit';
 
@@ -85,6 +85,13 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
           />
         )}
       </SimpleGrid>
+      <Switch
+        label="Start the reply while the turn is judged"
+        description="The model starts on the caller's words at once and the bot speaks when the turn is final; a caller who goes on costs a dropped request"
+        checked={turn.preemptive}
+        disabled={readOnly}
+        onChange={(e) => setTurn({ preemptive: e.currentTarget.checked })}
+      />
       <Text fw={600} size="sm">
         A caller who speaks over the bot
       </Text>
@@ -158,6 +165,13 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
       </SimpleGrid>
       {idle.after_secs > 0 && (
         <>
+          <Switch
+            label="Let the model word each prompt"
+            description="For the conversation so far; the lines below are said when it fails (and by flows)"
+            checked={idle.generate}
+            disabled={readOnly}
+            onChange={(e) => setIdle({ generate: e.currentTarget.checked })}
+          />
           <Textarea
             label="Prompts"
             description="One per line, said in turn; the last one repeats"

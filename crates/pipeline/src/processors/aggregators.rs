@@ -63,6 +63,9 @@ pub struct UserAggregator {
     /// `Model`: the verdict on the last stop, once it came.
     verdict: Option<bool>,
     text: String,
+    /// Whether to send `DraftTurn`s, and the text of the last one sent.
+    drafts: bool,
+    drafted: Option<String>,
 }
 
 impl UserAggregator {
@@ -77,7 +80,25 @@ impl UserAggregator {
             awaiting_transcript: false,
             verdict: None,
             text: String::new(),
+            drafts: false,
+            drafted: None,
         }
+    }
+
+    /// Sends the turn so far as a `DraftTurn` while the verdict on it is awaited or is
+    /// "unfinished", so the LLM can start on it (the bot's `turn.preemptive`).
+    pub fn with_drafts(mut self, drafts: bool) -> Self {
+        self.drafts = drafts;
+        self
+    }
+
+    fn draft(&mut self, out: &Outbox) {
+        let text = self.text.trim();
+        if !self.drafts || self.drafted.as_deref() == Some(text) {
+            return;
+        }
+        self.drafted = Some(text.to_owned());
+        out.down(SystemFrame::DraftTurn(text.to_owned()));
     }
 
     async fn maybe_finish(&mut self, out: &Outbox) {
@@ -88,14 +109,19 @@ impl UserAggregator {
             TurnPolicy::Text(hook) => hook.is_complete(&self.text),
             TurnPolicy::Model => match self.verdict {
                 Some(complete) => complete,
-                None => return,
+                None => {
+                    self.draft(out);
+                    return;
+                }
             },
         };
         if !complete {
+            self.draft(out);
             // Cancelled by the interruption that more speech brings; the text is kept.
             tokio::time::sleep(self.incomplete_wait).await;
         }
         self.verdict = None;
+        self.drafted = None;
         let text = std::mem::take(&mut self.text).trim().to_owned();
         out.up(SystemFrame::Call(CallEvent::UserSaid(text.clone())));
         out.down(SystemFrame::UserTurn(text));
@@ -129,6 +155,8 @@ impl Processor for UserAggregator {
             {
                 self.speaking = true;
                 self.verdict = None;
+                // The LLM drops its draft at the interruption that comes with more speech.
+                self.drafted = None;
                 out.forward(frame, direction);
             }
             Frame::System(SystemFrame::UserStoppedSpeaking)

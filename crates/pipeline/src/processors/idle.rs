@@ -20,6 +20,9 @@ pub struct IdlePolicy {
     pub prompts: Vec<String>,
     pub max_prompts: u32,
     pub goodbye: String,
+    /// The LLM words each prompt (`IdlePrompt`, with the line as its fallback) instead of the
+    /// line being said as it is.
+    pub generate: bool,
 }
 
 /// Counts the quiet in the caller's audio and prompts.
@@ -67,7 +70,13 @@ impl IdleProcessor {
         }
         let index = (self.prompted as usize).min(self.policy.prompts.len().saturating_sub(1));
         if let Some(prompt) = self.policy.prompts.get(index) {
-            out.down(DataFrame::Speak(prompt.clone()));
+            if self.policy.generate {
+                out.down(DataFrame::IdlePrompt {
+                    fallback: prompt.clone(),
+                });
+            } else {
+                out.down(DataFrame::Speak(prompt.clone()));
+            }
         }
         self.prompted += 1;
     }

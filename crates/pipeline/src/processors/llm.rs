@@ -23,6 +23,11 @@ use tokio::time::Instant;
 /// Most model round trips in one reply (each tool round is one).
 const MAX_TOOL_ROUNDS: usize = 5;
 
+/// What the model is told when the caller has gone quiet.
+const IDLE_NOTE: &str = "\n\nThe caller has said nothing for a while. Reply with one short \
+                         sentence, in the conversation's language, checking whether they are \
+                         still there and inviting them to go on. Say nothing else.";
+
 /// The LLM stage.
 pub struct LlmProcessor {
     chain: Vec<Arc<dyn LanguageModel>>,
@@ -39,6 +44,8 @@ pub struct LlmProcessor {
     retrieved: Option<String>,
     /// How this call's keys are pressed (from the start).
     keypad: crate::tools::Keypad,
+    /// A reply started on a draft of the caller's turn.
+    draft: Option<super::draft::Draft>,
 }
 
 impl std::fmt::Debug for LlmProcessor {
@@ -68,6 +75,7 @@ impl LlmProcessor {
             unconfirmed: None,
             retrieved: None,
             keypad: crate::tools::Keypad::default(),
+            draft: None,
         }
     }
 
@@ -83,11 +91,77 @@ impl LlmProcessor {
     }
 
     fn add_user(&mut self, text: String) {
-        if let Some(Message::User(previous)) = self.messages.last_mut() {
-            previous.push(' ');
-            previous.push_str(&text);
-        } else {
-            self.messages.push(Message::User(text));
+        with_user(&mut self.messages, text);
+    }
+
+    /// The request of the next model round.
+    fn request(&self, messages: Vec<Message>) -> LlmRequest {
+        let system = match &self.retrieved {
+            Some(passages) => format!(
+                "{}\n\nThe knowledge base's passages for the caller's last words (answer from \
+                 them when they fit; say so when none does):\n{passages}",
+                self.system
+            ),
+            None => self.system.clone(),
+        };
+        LlmRequest {
+            system,
+            messages,
+            tools: self.tools.definitions(),
+        }
+    }
+
+    /// Starts a reply on `text`, the caller's turn so far, dropping an earlier draft. A bot that
+    /// searches its knowledge base before every reply does not draft (the search needs the final
+    /// words).
+    fn start_draft(&mut self, text: String, out: &Outbox) {
+        self.drop_draft(out);
+        let Some(model) = self.chain.get(self.active).cloned() else {
+            return;
+        };
+        if self.tools.retrieves_every_turn() {
+            return;
+        }
+        let mut messages = self.messages.clone();
+        with_user(&mut messages, text);
+        let request = self.request(messages);
+        self.draft = Some(super::draft::Draft::start(
+            self.active,
+            model,
+            request,
+            self.stall_timeout,
+        ));
+    }
+
+    /// A short line for a caller who has gone quiet, worded by the model for the conversation so
+    /// far (not kept in it, as a fixed prompt is not); `None` when the model fails or says nothing.
+    async fn idle_prompt(&mut self) -> Option<String> {
+        let model = self.chain.get(self.active)?.clone();
+        let mut request = self.request(self.messages.clone());
+        request.system.push_str(IDLE_NOTE);
+        request.tools.clear();
+        let collect = async {
+            let mut stream = model.stream(&request).await.ok()?;
+            let mut line = String::new();
+            while let Some(event) = stream.next().await {
+                if let LlmEvent::Text(text) = event.ok()? {
+                    line.push_str(&text);
+                }
+            }
+            Some(line)
+        };
+        let line = tokio::time::timeout(self.stall_timeout, collect)
+            .await
+            .ok()
+            .flatten()?;
+        let line = line.trim();
+        (!line.is_empty()).then(|| line.to_owned())
+    }
+
+    /// Throws the draft away, counted in the call's record.
+    fn drop_draft(&mut self, out: &Outbox) {
+        if self.draft.take().is_some() {
+            out.up(SystemFrame::Call(CallEvent::DraftDropped));
         }
     }
 
@@ -151,18 +225,17 @@ impl LlmProcessor {
         out: &Outbox,
         first_token: &mut bool,
     ) -> Option<Vec<ToolCall>> {
-        let system = match &self.retrieved {
-            Some(passages) => format!(
-                "{}\n\nThe knowledge base's passages for the caller's last words (answer from \
-                 them when they fit; say so when none does):\n{passages}",
-                self.system
-            ),
-            None => self.system.clone(),
-        };
-        let request = LlmRequest {
-            system,
-            messages: self.messages.clone(),
-            tools: self.tools.definitions(),
+        let request = self.request(self.messages.clone());
+        // A draft of this very request has been answering since before the turn was final.
+        let mut drafted = match self.draft.take() {
+            Some(draft) => {
+                let stream = draft.into_stream(self.active, &request);
+                if stream.is_none() {
+                    out.up(SystemFrame::Call(CallEvent::DraftDropped));
+                }
+                stream
+            }
+            None => None,
         };
         self.messages.push(Message::Assistant {
             text: String::new(),
@@ -173,45 +246,48 @@ impl LlmProcessor {
             let has_fallback = self.active + 1 < self.chain.len();
             let mut produced = false;
             let mut calls = Vec::new();
-            let failure =
-                match tokio::time::timeout(self.stall_timeout, provider.stream(&request)).await {
-                    Err(_) => Some(ProviderError::Timeout {
-                        provider: provider.name().to_owned(),
-                        after: self.stall_timeout,
-                    }),
-                    Ok(Err(error)) => Some(error),
-                    Ok(Ok(mut stream)) => loop {
-                        match tokio::time::timeout(self.stall_timeout, stream.next()).await {
-                            Err(_) => {
-                                break Some(ProviderError::Timeout {
-                                    provider: provider.name().to_owned(),
-                                    after: self.stall_timeout,
-                                });
-                            }
-                            Ok(None) => break None,
-                            Ok(Some(Err(error))) => break Some(error),
-                            Ok(Some(Ok(LlmEvent::Text(text)))) => {
-                                produced = true;
-                                if *first_token {
-                                    *first_token = false;
-                                    out.down(SystemFrame::Metric(TurnMark::now(
-                                        MarkKind::LlmFirstToken,
-                                    )));
-                                }
-                                if let Some(Message::Assistant { text: reply, .. }) =
-                                    self.messages.last_mut()
-                                {
-                                    reply.push_str(&text);
-                                }
-                                out.down(DataFrame::LlmText(text));
-                            }
-                            Ok(Some(Ok(LlmEvent::ToolCall(call)))) => {
-                                produced = true;
-                                calls.push(call);
-                            }
+            let opened = match drafted.take() {
+                Some(stream) => Ok(Ok(stream)),
+                None => tokio::time::timeout(self.stall_timeout, provider.stream(&request)).await,
+            };
+            let failure = match opened {
+                Err(_) => Some(ProviderError::Timeout {
+                    provider: provider.name().to_owned(),
+                    after: self.stall_timeout,
+                }),
+                Ok(Err(error)) => Some(error),
+                Ok(Ok(mut stream)) => loop {
+                    match tokio::time::timeout(self.stall_timeout, stream.next()).await {
+                        Err(_) => {
+                            break Some(ProviderError::Timeout {
+                                provider: provider.name().to_owned(),
+                                after: self.stall_timeout,
+                            });
                         }
-                    },
-                };
+                        Ok(None) => break None,
+                        Ok(Some(Err(error))) => break Some(error),
+                        Ok(Some(Ok(LlmEvent::Text(text)))) => {
+                            produced = true;
+                            if *first_token {
+                                *first_token = false;
+                                out.down(SystemFrame::Metric(TurnMark::now(
+                                    MarkKind::LlmFirstToken,
+                                )));
+                            }
+                            if let Some(Message::Assistant { text: reply, .. }) =
+                                self.messages.last_mut()
+                            {
+                                reply.push_str(&text);
+                            }
+                            out.down(DataFrame::LlmText(text));
+                        }
+                        Ok(Some(Ok(LlmEvent::ToolCall(call)))) => {
+                            produced = true;
+                            calls.push(call);
+                        }
+                    }
+                },
+            };
             match failure {
                 None => {
                     if let Some(Message::Assistant { tool_calls, .. }) = self.messages.last_mut() {
@@ -350,7 +426,13 @@ impl Processor for LlmProcessor {
                 self.retrieve(out).await;
                 self.reply(out).await;
             }
+            Frame::System(SystemFrame::DraftTurn(text)) => self.start_draft(text, out),
+            Frame::Data(DataFrame::IdlePrompt { fallback }) => {
+                let line = self.idle_prompt().await.unwrap_or(fallback);
+                out.down(DataFrame::Speak(line));
+            }
             Frame::System(SystemFrame::Interruption) => {
+                self.drop_draft(out);
                 self.repair_tool_results();
                 out.forward(frame, direction);
             }
@@ -364,5 +446,16 @@ impl Processor for LlmProcessor {
             other => out.forward(other, direction),
         }
         Ok(())
+    }
+}
+
+/// `messages` with the caller's `text` added: to their last message when the conversation ends
+/// with theirs.
+fn with_user(messages: &mut Vec<Message>, text: String) {
+    if let Some(Message::User(previous)) = messages.last_mut() {
+        previous.push(' ');
+        previous.push_str(&text);
+    } else {
+        messages.push(Message::User(text));
     }
 }

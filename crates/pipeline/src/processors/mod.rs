@@ -2,6 +2,7 @@
 
 mod aggregators;
 mod barge_in;
+mod draft;
 mod flow;
 mod idle;
 mod llm;

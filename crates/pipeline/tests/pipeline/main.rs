@@ -4,6 +4,7 @@ mod support;
 
 mod barge_in;
 mod conversation;
+mod draft;
 mod fallback;
 mod flow;
 mod idle;

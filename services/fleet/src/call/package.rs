@@ -52,6 +52,7 @@ pub fn minimal_result(
             started_at,
             ended_at: Utc::now().max(started_at),
             turns: Vec::new(),
+            drafts_dropped: 0,
         },
         machine_detected: false,
         amd: None,
@@ -158,6 +159,7 @@ pub(super) async fn package(
         tracing::warn!(call_id = call_id.0, %problem, "post-call analysis");
     }
     findings.extend(analysis.findings);
+    let drafts_dropped = conversation.drafts_dropped;
     let mut fields = conversation.fields;
     fields.extend(analysis.fields);
 
@@ -190,6 +192,7 @@ pub(super) async fn package(
                     first_audio_sent_ms: ms(t.first_audio_sent),
                 })
                 .collect(),
+            drafts_dropped,
         },
         machine_detected: false,
         amd,

@@ -1,0 +1,154 @@
+//! Preemptive replies: the LLM starts on the caller's words while the turn is still being judged.
+
+use async_trait::async_trait;
+use pipeline::processors::{LlmProcessor, TurnPolicy, UserAggregator};
+use pipeline::testing::{ScriptedLlm, TestInput, run_test};
+use pipeline::tools::ToolSet;
+use pipeline::{
+    CallEvent, DataFrame, Direction, Frame, LlmRequest, Message, Outbox, Processor, ProcessorError,
+    SystemFrame, Transcript, TurnDecision,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// When the bot's first words left the LLM.
+#[derive(Debug, Clone, Default)]
+struct FirstWords(Arc<Mutex<Option<Instant>>>);
+
+#[async_trait]
+impl Processor for FirstWords {
+    fn name(&self) -> &'static str {
+        "first_words"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
+        if matches!(frame, Frame::Data(DataFrame::LlmText(_))) {
+            self.0.lock().unwrap().get_or_insert_with(Instant::now);
+        }
+        out.forward(frame, direction);
+        Ok(())
+    }
+}
+
+fn frame(frame: SystemFrame) -> TestInput {
+    TestInput::Frame(frame.into())
+}
+
+/// Speech the STT heard as `words`, stopped.
+fn said(words: &str) -> Vec<TestInput> {
+    vec![
+        frame(SystemFrame::UserStartedSpeaking),
+        frame(SystemFrame::UserStoppedSpeaking),
+        frame(SystemFrame::Transcription(Transcript {
+            text: words.to_owned(),
+            provider: "stt".to_owned(),
+        })),
+    ]
+}
+
+fn verdict(complete: bool) -> TestInput {
+    frame(SystemFrame::TurnDecision(TurnDecision {
+        complete,
+        probability: Some(if complete { 0.9 } else { 0.1 }),
+        inference: Duration::from_millis(60),
+    }))
+}
+
+/// The aggregator on turn-model verdicts, drafting or not, then an LLM whose every word takes
+/// 250 ms; returns the output, the requests the LLM got and when its first words left it.
+async fn run(
+    drafts: bool,
+    inputs: Vec<TestInput>,
+) -> (pipeline::testing::TestOutput, Vec<LlmRequest>, Instant) {
+    let llm = ScriptedLlm::texts(
+        "llm",
+        &["Tuesday works.", "Tuesday works.", "Tuesday works."],
+    )
+    .with_delay(Duration::from_millis(250));
+    let mut requests = llm.record_requests();
+    let first = FirstWords::default();
+    let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
+    let processors: Vec<Box<dyn Processor>> = vec![
+        Box::new(
+            UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(drafts),
+        ),
+        Box::new(LlmProcessor::new(
+            vec![Arc::new(llm)],
+            "You book appointments.".to_owned(),
+            None,
+            tools,
+        )),
+        Box::new(first.clone()),
+    ];
+    let out = run_test(processors, inputs).await;
+    let mut sent = Vec::new();
+    while let Ok(request) = requests.try_recv() {
+        sent.push(request);
+    }
+    let at = first.0.lock().unwrap().expect("the bot said nothing");
+    (out, sent, at)
+}
+
+fn dropped(out: &pipeline::testing::TestOutput) -> usize {
+    out.up
+        .iter()
+        .filter(|f| matches!(f, Frame::System(SystemFrame::Call(CallEvent::DraftDropped))))
+        .count()
+}
+
+/// The caller's turn, a 300 ms decision, then time for the reply.
+fn decided_turn() -> Vec<TestInput> {
+    let mut inputs = said("Book me for Tuesday.");
+    inputs.push(TestInput::Wait(Duration::from_millis(300)));
+    inputs.push(verdict(true));
+    inputs.push(TestInput::Wait(Duration::from_secs(2)));
+    inputs
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_drafted_while_the_turn_model_decides_answers_as_soon_as_the_turn_is_final() {
+    let started = Instant::now();
+    let (out, requests, first) = run(true, decided_turn()).await;
+    // One request, made at the stop: its first word was ready before the verdict, and left with it.
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].messages,
+        vec![Message::User("Book me for Tuesday.".to_owned())]
+    );
+    assert_eq!(dropped(&out), 0);
+    let after = first - started;
+    assert!(after < Duration::from_millis(320), "{after:?}");
+
+    // Without drafts the model starts at the verdict, and its first word comes 250 ms later.
+    let started = Instant::now();
+    let (_, requests, first) = run(false, decided_turn()).await;
+    assert_eq!(requests.len(), 1);
+    let after = first - started;
+    assert!(after >= Duration::from_millis(550), "{after:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_who_goes_on_drops_the_draft_and_the_reply_answers_the_whole_turn() {
+    let mut inputs = said("I want to book");
+    inputs.push(verdict(false));
+    inputs.push(TestInput::Wait(Duration::from_millis(500)));
+    // They go on: the interruption that more speech brings, then the rest of the turn.
+    inputs.push(frame(SystemFrame::Interruption));
+    inputs.extend(said("for Tuesday."));
+    inputs.push(verdict(true));
+    inputs.push(TestInput::Wait(Duration::from_secs(2)));
+    let (out, requests, _) = run(true, inputs).await;
+    assert_eq!(dropped(&out), 1);
+    let last = requests.last().unwrap();
+    assert_eq!(
+        last.messages,
+        vec![Message::User("I want to book for Tuesday.".to_owned())]
+    );
+    assert_eq!(requests.len(), 2, "{requests:?}");
+}
