@@ -8,13 +8,13 @@ use pipeline::{
     CallEvent, DataFrame, Direction, Frame, LlmRequest, Message, Outbox, Processor, ProcessorError,
     SystemFrame, Transcript, TurnDecision,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// When the bot's first words left the LLM.
 #[derive(Debug, Clone, Default)]
-struct FirstWords(Arc<Mutex<Option<Instant>>>);
+struct FirstWords(Arc<OnceLock<Instant>>);
 
 #[async_trait]
 impl Processor for FirstWords {
@@ -29,7 +29,7 @@ impl Processor for FirstWords {
         out: &Outbox,
     ) -> Result<(), ProcessorError> {
         if matches!(frame, Frame::Data(DataFrame::LlmText(_))) {
-            self.0.lock().unwrap().get_or_insert_with(Instant::now);
+            self.0.get_or_init(Instant::now);
         }
         out.forward(frame, direction);
         Ok(())
@@ -91,7 +91,7 @@ async fn run(
     while let Ok(request) = requests.try_recv() {
         sent.push(request);
     }
-    let at = first.0.lock().unwrap().expect("the bot said nothing");
+    let at = *first.0.get().expect("the bot said nothing");
     (out, sent, at)
 }
 
