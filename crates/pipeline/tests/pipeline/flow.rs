@@ -4,9 +4,7 @@ use crate::support::*;
 use contracts::runtime_config::{Flow, FlowBranch, FlowStep};
 use pipeline::testing::run_test_with;
 use pipeline::testing::{ScriptedStt, TestInput, ToneTts, run_test};
-use pipeline::{
-    CallEvent, DataFrame, EndReason, Frame, StartParams, SystemFrame, TransportMessage,
-};
+use pipeline::{CallEvent, EndReason, Frame, StartParams, SystemFrame, TransportMessage};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,16 +251,7 @@ async fn a_press_keys_step_sends_events_where_the_transport_can_and_tones_elsewh
     assert_eq!(sip.report.end_reason, EndReason::BotEnded);
 
     let media_stream = run(StartParams::default()).await;
-    let audio: Vec<i16> = media_stream
-        .down
-        .iter()
-        .filter_map(|f| match f {
-            Frame::Data(DataFrame::OutputAudio(chunk)) => Some(chunk.samples.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
     let rate = StartParams::default().output_rate;
-    assert_eq!(audio::dtmf::Detector::new(rate).keys(&audio), "2#");
+    assert_eq!(keys_heard(&media_stream.down, rate), "2#");
     assert_eq!(media_stream.report.end_reason, EndReason::BotEnded);
 }

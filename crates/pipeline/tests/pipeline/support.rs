@@ -134,3 +134,16 @@ pub fn audio_out(down: &[Frame]) -> Duration {
         })
         .sum()
 }
+
+/// The keypad keys a DTMF detector hears in the bot audio that left the pipeline at `rate`.
+pub fn keys_heard(down: &[Frame], rate: SampleRate) -> String {
+    let samples: Vec<i16> = down
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Data(pipeline::DataFrame::OutputAudio(chunk)) => Some(chunk.samples.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    audio::dtmf::Detector::new(rate).keys(&samples)
+}

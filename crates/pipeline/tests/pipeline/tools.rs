@@ -8,7 +8,7 @@ use pipeline::assemble::session_config;
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test_with, words};
 use pipeline::tools::WebhookClient;
 use pipeline::{
-    CallEvent, DataFrame, EndReason, Frame, LlmEvent, Message, StartParams, SystemFrame, ToolCall,
+    CallEvent, EndReason, Frame, LlmEvent, Message, StartParams, SystemFrame, ToolCall,
     TransportMessage,
 };
 use serde_json::{Value, json};
@@ -305,17 +305,7 @@ async fn send_digits_presses_keys_as_events_where_the_transport_can_and_as_tones
     .await;
     assert!(pressed(&out).is_empty());
     assert_eq!(tool_results(&requests[1])[0]["pressed"], "1#");
-    let audio: Vec<i16> = out
-        .down
-        .iter()
-        .filter_map(|f| match f {
-            Frame::Data(DataFrame::OutputAudio(chunk)) => Some(chunk.samples.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let mut detector = audio::dtmf::Detector::new(start.output_rate);
-    assert_eq!(detector.keys(&audio), "1#");
+    assert_eq!(keys_heard(&out.down, start.output_rate), "1#");
 }
 
 /// A knowledge base in memory: one passage per search after `delay`, recording the queries.

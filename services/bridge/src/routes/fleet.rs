@@ -106,6 +106,14 @@ async fn config(
             contracts::E164Number::parse(text).map_err(|e| ApiError::invalid("to", e.to_string()))
         })
         .transpose()?;
+    // Checked whatever else is given: a malformed number is refused, not ignored.
+    let from = query
+        .from
+        .as_deref()
+        .map(|text| {
+            contracts::E164Number::parse(text).map_err(|e| ApiError::invalid("from", e.to_string()))
+        })
+        .transpose()?;
     let routed = match (&to, query.bot_id) {
         (Some(number), None) => Some(
             super::settings::bot_for_number(&state, number)
@@ -119,14 +127,6 @@ async fn config(
         (Some(id), None) => CallId(id),
         (None, Some(bot_id)) => {
             // An inbound or test call without a campaign: the Backend opens its record here.
-            let from = query
-                .from
-                .as_deref()
-                .map(|text| {
-                    contracts::E164Number::parse(text)
-                        .map_err(|e| ApiError::invalid("from", e.to_string()))
-                })
-                .transpose()?;
             state
                 .store
                 .create_call(NewCall {

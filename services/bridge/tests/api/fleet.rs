@@ -72,6 +72,10 @@ async fn config_needs_the_fleet_secret_and_renders_the_contact(app: TestApp) {
     );
     assert_eq!(config["contact"]["phone"], "+442071838750");
     assert_eq!(config["call"]["direction"], "outbound");
+    // A malformed caller number is refused with a call_id too, where it is not used.
+    let bad = format!("/api/v1/config?call_id={call_id}&from=%C3%AFD");
+    let (status, _, field) = error_of(app.get(&bad, Some(FLEET_SECRET)).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("from")));
 }
 
 /// The worker that takes a call names itself: the record says which worker carried the call
