@@ -107,6 +107,8 @@ pub struct ScriptedStt {
     pub behaviour: Behaviour,
     /// How long opening the stream takes (a vendor's handshake).
     pub open_delay: Duration,
+    /// How long each final result takes after the speech stops (a batch model transcribing).
+    pub final_delay: Duration,
     next: Arc<AtomicUsize>,
 }
 
@@ -117,6 +119,7 @@ impl ScriptedStt {
             transcripts: transcripts.iter().map(|s| (*s).to_owned()).collect(),
             behaviour: Behaviour::Works,
             open_delay: Duration::ZERO,
+            final_delay: Duration::ZERO,
             next: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -143,10 +146,14 @@ impl SpeechToText for ScriptedStt {
         let transcripts = self.transcripts.clone();
         let next = self.next.clone();
         let behaviour = self.behaviour.clone();
+        let delay = self.final_delay;
         tokio::spawn(async move {
             while let Some(input) = input_rx.recv().await {
                 if input != SttInput::SpeechStopped {
                     continue;
+                }
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 let index = next.fetch_add(1, Ordering::SeqCst);
                 if let Behaviour::FailsAfter(n, error) = &behaviour

@@ -401,6 +401,11 @@ impl Processor for BargeInProcessor {
             return Ok(());
         };
         match &frame {
+            Frame::System(SystemFrame::UserStartedSpeaking) => {
+                // They go on before their words came back: the same speech, still judged.
+                candidate.stopped = None;
+                self.switch.set(Pause::Paused { until: None });
+            }
             Frame::System(SystemFrame::UserStoppedSpeaking) => {
                 let now = Instant::now();
                 candidate.stopped = Some(now);

@@ -146,3 +146,44 @@ async fn words_over_the_bot_interrupt_it_and_become_the_callers_turn() {
     assert!(heard[0].1, "{heard:?}");
     assert_eq!(user_turns(&out.up), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_who_goes_on_before_their_words_come_back_is_judged_on_all_they_said() {
+    // "Mhm", a pause long enough for the detector to stop, then words, all over the reply; the
+    // speech-to-text answers each stop 1.2 s later, after the caller has gone on.
+    let llm = ScriptedLlm::texts("llm", &[LONG_REPLY, "Wednesday then."]);
+    let mut stt = ScriptedStt::new(
+        "stt",
+        &[
+            "Any openings on Tuesday?",
+            "Mhm.",
+            "Wait, Wednesday please.",
+        ],
+    );
+    stt.final_delay = Duration::from_millis(1_200);
+    let processors = build(
+        &spec(),
+        chains(
+            vec![Arc::new(stt)],
+            vec![Arc::new(llm)],
+            vec![Arc::new(ToneTts::new("tts"))],
+        ),
+    );
+    let mut inputs = utterance();
+    inputs.extend(silence(2_500, SampleRate::Hz16000));
+    inputs.extend(paced(&speech_16k()[..12_000], SampleRate::Hz16000));
+    inputs.extend(silence(900, SampleRate::Hz16000));
+    inputs.extend(paced(&speech_16k(), SampleRate::Hz16000));
+    inputs.extend(silence(1_000, SampleRate::Hz16000));
+    inputs.push(TestInput::Wait(Duration::from_secs(20)));
+    let out = run_test(processors, inputs).await;
+    assert_eq!(
+        interruptions(&out.up),
+        vec![(
+            InterruptionKind::Real,
+            "Mhm. Wait, Wednesday please.".to_owned()
+        )]
+    );
+    assert!(heard(&out.up)[0].1, "the reply was interrupted");
+    assert_eq!(user_turns(&out.up), 2);
+}
