@@ -61,6 +61,10 @@ impl PauseSwitch {
 
     /// Waits while the switch is paused and its deadline, if any, is ahead; returns how long.
     pub async fn wait(&self) -> Duration {
+        // The output asks before every frame: playing is the common answer, and costs no clock.
+        if *self.state.borrow() == Pause::Playing {
+            return Duration::ZERO;
+        }
         let mut rx = self.state.subscribe();
         let started = Instant::now();
         loop {
@@ -225,7 +229,11 @@ impl BargeInPolicy {
 
     /// Whether `text` is nothing but backchannel phrases, back to back ("yeah okay", "mm hmm").
     pub fn is_backchannel(&self, text: &str) -> bool {
-        let said = words(text);
+        self.covers(&words(text))
+    }
+
+    /// Whether `said` (normalised words) is nothing but backchannel phrases, and not empty.
+    fn covers(&self, said: &[String]) -> bool {
         // Every way to cover the first `i` words with phrases, shortest first.
         let mut covered = vec![false; said.len() + 1];
         covered[0] = true;
@@ -245,9 +253,10 @@ impl BargeInPolicy {
 
     /// The verdict on speech of `duration` heard as `text`.
     pub fn judge(&self, text: &str, duration: Duration) -> InterruptionKind {
-        if !words(text).is_empty() && self.is_backchannel(text) {
+        let said = words(text);
+        if self.covers(&said) {
             InterruptionKind::Backchannel
-        } else if duration >= self.min_duration && words(text).len() >= self.min_words {
+        } else if duration >= self.min_duration && said.len() >= self.min_words {
             InterruptionKind::Real
         } else {
             InterruptionKind::False

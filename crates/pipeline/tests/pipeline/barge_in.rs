@@ -62,22 +62,27 @@ fn a_verdict_needs_the_duration_and_the_words_and_backchannels_never_count() {
 
 /// A caller who asks, then makes a sound over the reply that speech-to-text hears as `heard`.
 async fn sound_over_the_reply(heard: &str, sound: &[i16]) -> pipeline::testing::TestOutput {
-    let llm = ScriptedLlm::texts("llm", &[LONG_REPLY, "Unexpected second reply."]);
     let stt = ScriptedStt::new("stt", &["Any openings on Tuesday?", heard]);
-    let processors = build(
-        &spec(),
-        chains(
-            vec![Arc::new(stt)],
-            vec![Arc::new(llm)],
-            vec![Arc::new(ToneTts::new("tts"))],
-        ),
-    );
+    let processors = long_reply_bot(stt, "Unexpected second reply.");
     let mut inputs = utterance();
     inputs.extend(silence(1_500, SampleRate::Hz16000));
     inputs.extend(paced(sound, SampleRate::Hz16000));
     inputs.extend(silence(1_000, SampleRate::Hz16000));
     inputs.push(TestInput::Wait(Duration::from_secs(20)));
     run_test(processors, inputs).await
+}
+
+/// A bot that answers its caller's first turn with [`LONG_REPLY`] and the next with `then`.
+fn long_reply_bot(stt: ScriptedStt, then: &str) -> Vec<Box<dyn pipeline::Processor>> {
+    let llm = ScriptedLlm::texts("llm", &[LONG_REPLY, then]);
+    build(
+        &spec(),
+        chains(
+            vec![Arc::new(stt)],
+            vec![Arc::new(llm)],
+            vec![Arc::new(ToneTts::new("tts"))],
+        ),
+    )
 }
 
 fn interruptions(up: &[Frame]) -> Vec<(InterruptionKind, String)> {
@@ -151,7 +156,6 @@ async fn words_over_the_bot_interrupt_it_and_become_the_callers_turn() {
 async fn a_caller_who_goes_on_before_their_words_come_back_is_judged_on_all_they_said() {
     // "Mhm", a pause long enough for the detector to stop, then words, all over the reply; the
     // speech-to-text answers each stop 1.2 s later, after the caller has gone on.
-    let llm = ScriptedLlm::texts("llm", &[LONG_REPLY, "Wednesday then."]);
     let mut stt = ScriptedStt::new(
         "stt",
         &[
@@ -161,14 +165,7 @@ async fn a_caller_who_goes_on_before_their_words_come_back_is_judged_on_all_they
         ],
     );
     stt.final_delay = Duration::from_millis(1_200);
-    let processors = build(
-        &spec(),
-        chains(
-            vec![Arc::new(stt)],
-            vec![Arc::new(llm)],
-            vec![Arc::new(ToneTts::new("tts"))],
-        ),
-    );
+    let processors = long_reply_bot(stt, "Wednesday then.");
     let mut inputs = utterance();
     inputs.extend(silence(2_500, SampleRate::Hz16000));
     inputs.extend(paced(&speech_16k()[..12_000], SampleRate::Hz16000));
