@@ -164,6 +164,28 @@ pub(crate) struct Shared {
     agreed: parking_lot::Mutex<HashMap<String, tokio::sync::watch::Sender<crate::sdp::Negotiated>>>,
 }
 
+/// Binds the UDP socket; with TCP on, the same port must be free for TCP too. A port the
+/// system picked (`:0`) may be free for UDP and held by a TCP connection: then another is
+/// picked, a few times over, before giving up.
+async fn bind_udp(listen: SocketAddr, tcp: bool) -> Result<tokio::net::UdpSocket, String> {
+    let tries = if listen.port() == 0 && tcp { 20 } else { 1 };
+    let mut last = String::new();
+    for _ in 0..tries {
+        let socket = tokio::net::UdpSocket::bind(listen)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !tcp {
+            return Ok(socket);
+        }
+        let bound = socket.local_addr().map_err(|e| e.to_string())?;
+        match std::net::TcpListener::bind(bound) {
+            Ok(_) => return Ok(socket),
+            Err(e) => last = format!("TCP: {e}"),
+        }
+    }
+    Err(last)
+}
+
 impl Gateway {
     pub async fn start(
         config: GatewayConfig,
@@ -187,9 +209,7 @@ impl Gateway {
                 async move { allowed }
             });
         }
-        let socket = tokio::net::UdpSocket::bind(config.listen)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let socket = bind_udp(config.listen, config.tcp).await.map_err(failed)?;
         let sip_addr = socket.local_addr().map_err(|e| failed(e.to_string()))?;
         let external = config
             .external_ip
@@ -201,8 +221,7 @@ impl Gateway {
         transports.add_transport(udp.into());
         if config.tcp {
             // rsipstack binds its listener when the endpoint serves and only logs a failure:
-            // a taken TCP port is found here, with the reason.
-            std::net::TcpListener::bind(sip_addr).map_err(|e| failed(format!("TCP: {e}")))?;
+            // `bind_udp` found the TCP port free, or said why not.
             let tcp = TcpListenerConnection::new(sip_addr, external)
                 .await
                 .map_err(|e| failed(e.to_string()))?;

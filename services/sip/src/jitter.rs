@@ -98,6 +98,11 @@ impl JitterBuffer {
             self.jitter16 = self.jitter16 + d - self.jitter16.div_ceil(16).min(self.jitter16);
         }
         self.last_transit = Some(transit);
+        // What the receiver reports (RFC 3550 A.1) counts every packet that came, in time for
+        // playout or not: a late packet counted as received must move the highest too, or the
+        // loss comes out negative.
+        self.highest = Some(self.highest.map_or(extended, |h| h.max(extended)));
+        self.first = Some(self.first.map_or(extended, |f| f.min(extended)));
         if self.next.is_some_and(|next| extended < next) {
             self.stats.late += 1;
             return;
@@ -106,8 +111,6 @@ impl JitterBuffer {
             self.stats.duplicates += 1;
             return;
         }
-        self.highest = Some(self.highest.map_or(extended, |h| h.max(extended)));
-        self.first = Some(self.first.map_or(extended, |f| f.min(extended)));
         self.frames.insert(extended, payload);
         while self.frames.len() > self.max {
             if let Some((first, _)) = self.frames.pop_first() {
@@ -194,6 +197,30 @@ mod tests {
         buffer.push(13, 2080, 2300, frame(13));
         let stats = buffer.stats();
         assert_eq!((stats.played, stats.lost, stats.late), (4, 1, 1));
+    }
+
+    #[test]
+    fn packets_that_come_after_their_time_still_count_toward_the_highest_sequence() {
+        // A stalled receiver's clock runs ahead of the packets: all of them come late.
+        let mut buffer = JitterBuffer::new(1, 50);
+        buffer.push(1, 160, 160, frame(1));
+        assert_eq!(buffer.pop(), Frame::Audio(frame(1)));
+        for _ in 0..3 {
+            assert_eq!(buffer.pop(), Frame::Lost);
+        }
+        for sequence in 2..5u16 {
+            buffer.push(
+                sequence,
+                u32::from(sequence) * 160,
+                900,
+                frame(sequence as u8),
+            );
+        }
+        let (first, highest) = buffer.span().unwrap();
+        let stats = buffer.stats();
+        assert_eq!((stats.received, stats.late), (4, 3));
+        // Four expected, four came: nothing lost, never less than nothing.
+        assert_eq!(highest - first + 1, stats.received);
     }
 
     #[test]
