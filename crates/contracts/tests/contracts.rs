@@ -110,7 +110,8 @@ fn sample_spec() -> BotSpec {
             stop_secs: Some(0.3),
             threshold: 0.6,
             incomplete_wait_secs: 2.5,
-            preemptive: false,
+            preemptive: true,
+            speak_drafts: true,
         },
         idle: IdleSettings {
             after_secs: 8,

@@ -1,14 +1,17 @@
-//! The local neural models vox runs in process through ONNX Runtime: Smart Turn and Silero VAD.
+//! The local neural models vox runs in process through ONNX Runtime: Smart Turn, Silero VAD and
+//! Piper voices.
 //!
 //! [`Runtime`] loads ONNX Runtime's shared library once per process; each model keeps a small pool
 //! of sessions shared by all calls. Nothing here downloads: model files come from PyPI wheels the
 //! scripts unpack (`scripts/lib/models.sh`).
 
 pub mod features;
+pub mod piper;
 mod runtime;
 pub mod silero;
 pub mod smart_turn;
 
+pub use piper::Piper;
 pub use runtime::{LIBRARY_ENV, Runtime};
 pub use silero::{Silero, SileroFrames, SileroStream};
 pub use smart_turn::SmartTurn;

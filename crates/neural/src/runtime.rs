@@ -8,7 +8,7 @@ use crate::NeuralError;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -74,23 +74,46 @@ impl Runtime {
     }
 }
 
-/// Sessions of one model shared by every call: a call takes an idle one (or opens one more) and
-/// gives it back, so concurrent calls never wait on each other and idle ones are reused.
+/// Sessions of one model shared by every call: a call takes an idle one (or opens one more, up to
+/// a cap) and gives it back, so concurrent calls never wait on each other below the cap and idle
+/// ones are reused.
 #[derive(Debug)]
 pub(crate) struct Sessions {
     runtime: Runtime,
     path: PathBuf,
-    idle: Mutex<Vec<Session>>,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+    max: usize,
+}
+
+#[derive(Debug)]
+struct Pool {
+    idle: Vec<Session>,
+    open: usize,
 }
 
 impl Sessions {
-    /// Opens the model once to check it, keeping that session.
+    /// Opens the model once to check it, keeping that session; more open as calls need them.
     pub(crate) fn open(runtime: &Runtime, path: &Path) -> Result<Self, NeuralError> {
+        Self::open_capped(runtime, path, usize::MAX)
+    }
+
+    /// As [`Self::open`], with at most `max` sessions open: a run past that waits for one.
+    pub(crate) fn open_capped(
+        runtime: &Runtime,
+        path: &Path,
+        max: usize,
+    ) -> Result<Self, NeuralError> {
         let first = runtime.session(path)?;
         Ok(Self {
             runtime: runtime.clone(),
             path: path.to_owned(),
-            idle: Mutex::new(vec![first]),
+            pool: Mutex::new(Pool {
+                idle: vec![first],
+                open: 1,
+            }),
+            returned: Condvar::new(),
+            max: max.max(1),
         })
     }
 
@@ -99,13 +122,33 @@ impl Sessions {
         &self,
         f: impl FnOnce(&mut Session) -> Result<T, NeuralError>,
     ) -> Result<T, NeuralError> {
-        let taken = self.idle.lock().pop();
+        let taken = {
+            let mut pool = self.pool.lock();
+            loop {
+                if let Some(session) = pool.idle.pop() {
+                    break Some(session);
+                }
+                if pool.open < self.max {
+                    pool.open += 1;
+                    break None;
+                }
+                self.returned.wait(&mut pool);
+            }
+        };
         let mut session = match taken {
             Some(session) => session,
-            None => self.runtime.session(&self.path)?,
+            None => match self.runtime.session(&self.path) {
+                Ok(session) => session,
+                Err(error) => {
+                    self.pool.lock().open -= 1;
+                    self.returned.notify_one();
+                    return Err(error);
+                }
+            },
         };
         let result = f(&mut session);
-        self.idle.lock().push(session);
+        self.pool.lock().idle.push(session);
+        self.returned.notify_one();
         result
     }
 }

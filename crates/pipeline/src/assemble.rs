@@ -96,12 +96,15 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
             }
             let tools = ToolSet::new(&spec.tools, assembly.webhooks, assembly.call_context)?
                 .with_knowledge(assembly.knowledge);
-            Box::new(LlmProcessor::new(
-                assembly.providers.llm,
-                spec.system_prompt.clone(),
-                spec.first_message.clone(),
-                tools,
-            ))
+            Box::new(
+                LlmProcessor::new(
+                    assembly.providers.llm,
+                    spec.system_prompt.clone(),
+                    spec.first_message.clone(),
+                    tools,
+                )
+                .with_draft_speech(spec.turn.preemptive && spec.turn.speak_drafts),
+            )
         }
     };
     let turn = &spec.turn;

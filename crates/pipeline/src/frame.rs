@@ -87,6 +87,9 @@ pub enum DataFrame {
     IdlePrompt { fallback: String },
     /// TTS starts speaking a sentence; the output tracks what of it was heard.
     TtsSentence(String),
+    /// The first sentence of a reply the LLM started on a draft of the caller's turn: the TTS
+    /// may start making its audio, held until the reply itself asks for that sentence.
+    DraftSentence(String),
 }
 
 /// Control frames: ordered with data, dropped on interruption.

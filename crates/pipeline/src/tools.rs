@@ -94,8 +94,10 @@ pub enum ToolAction {
     Disposition(String),
 }
 
-/// How a call's keys are pressed: as events its transport sends (RFC 4733 on `vox sip`'s calls),
-/// or as in-band DTMF tones in the bot's audio (every media-stream carrier passes them on).
+/// How a call's keys are pressed: as events its transport carries out (RFC 4733 on `vox sip`'s
+/// calls; the carrier's own verb on Telnyx, Vonage and Plivo, whose worker plays tones when the
+/// verb fails), or as in-band DTMF tones in the bot's audio (Twilio, Exotel: every media-stream
+/// carrier passes them on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keypad {
     Events,

@@ -5,7 +5,7 @@
 use crate::http::Endpoint;
 use crate::llm::{AnthropicLlm, OpenAiLlm};
 use crate::stt::{DeepgramStt, OpenAiStt};
-use crate::tts::{CartesiaTts, ElevenLabsTts, EspeakTts, OpenAiTts};
+use crate::tts::{CartesiaTts, ElevenLabsTts, EspeakTts, OpenAiTts, PiperTts, PiperVoice};
 use contracts::runtime_config::{BotSpec, ProviderSettings};
 use pipeline::assemble::ProviderChains;
 use pipeline::{LanguageModel, SpeechToText, TextToSpeech};
@@ -30,6 +30,8 @@ pub struct ProviderEnv {
     /// The guarded client for bots' own provider servers (no redirects, every resolved address
     /// checked against `outbound`); `None`: one is built per chain.
     pub guarded_http: Option<reqwest::Client>,
+    /// The worker's Piper voice (`PIPER_VOICE_MODEL`), for bots whose TTS is `piper`.
+    pub piper: Option<Arc<dyn PiperVoice>>,
 }
 
 impl std::fmt::Debug for ProviderEnv {
@@ -339,32 +341,52 @@ fn tts(
             voice: voice(&language.to_lowercase()),
             ..EspeakTts::default()
         })),
-        "piper" => Err(BuildError::Unavailable {
-            capability: Capability::Tts,
-            provider: "piper".to_owned(),
-            reason: "Piper voices are not built yet; use \"espeak\"",
-        }),
+        "piper" => match &env.piper {
+            Some(voice) => Ok(Arc::new(PiperTts::new(voice.clone()))),
+            None => Err(BuildError::Unavailable {
+                capability: Capability::Tts,
+                provider: "piper".to_owned(),
+                reason: "this worker has no Piper voice (PIPER_VOICE_MODEL)",
+            }),
+        },
         _ => Err(r.unknown(settings)),
+    }
+}
+
+/// One chain's providers, built in order. A local provider this worker lacks (`Unavailable`: no
+/// Piper voice, no local LLM server) is left out when another in the chain builds, so a bot that
+/// asks for a local voice first still speaks on a worker without it; any other error refuses the
+/// chain.
+fn built<T: ?Sized>(
+    settings: &ProviderSettings,
+    one: impl Fn(&ProviderSettings) -> Result<Arc<T>, BuildError>,
+) -> Result<Vec<Arc<T>>, BuildError> {
+    let mut providers = Vec::new();
+    let mut missing = None;
+    for settings in chain(settings) {
+        match one(settings) {
+            Ok(provider) => providers.push(provider),
+            Err(error @ BuildError::Unavailable { .. }) => {
+                tracing::warn!(%error, "left out of the chain");
+                missing.get_or_insert(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    match missing {
+        Some(error) if providers.is_empty() => Err(error),
+        _ => Ok(providers),
     }
 }
 
 /// Every provider chain of `spec`. A flow bot gets no LLM chain.
 pub fn build_chains(spec: &BotSpec, env: &ProviderEnv) -> Result<ProviderChains, BuildError> {
-    let stt = chain(&spec.stt)
-        .into_iter()
-        .map(|s| stt(s, &spec.language, env))
-        .collect::<Result<_, _>>()?;
-    let tts = chain(&spec.tts)
-        .into_iter()
-        .map(|s| tts(s, &spec.language, env))
-        .collect::<Result<_, _>>()?;
+    let stt = built(&spec.stt, |s| stt(s, &spec.language, env))?;
+    let tts = built(&spec.tts, |s| tts(s, &spec.language, env))?;
     let llm = if spec.flow.is_some() {
         Vec::new()
     } else {
-        chain(&spec.llm)
-            .into_iter()
-            .map(|s| llm(s, env))
-            .collect::<Result<_, _>>()?
+        built(&spec.llm, |s| llm(s, env))?
     };
     Ok(ProviderChains { stt, llm, tts })
 }

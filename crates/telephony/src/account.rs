@@ -55,6 +55,16 @@ pub trait AccountCarrier: Carrier {
         number: &str,
         caller_id: Option<&str>,
     ) -> Result<(), CarrierError>;
+    /// Presses `digits` (keypad keys, checked) on the call with the carrier's own verb: the
+    /// carrier plays the tones into the call. A carrier without one answers `Unsupported`, and
+    /// the worker plays the tones in the bot's audio instead.
+    async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), CarrierError> {
+        let _ = (call_id, digits);
+        Err(CarrierError::Unsupported(format!(
+            "{} has no verb to press keys on a call",
+            self.name()
+        )))
+    }
 }
 
 /// The REST client of `config`'s account; an error says why its carrier cannot be used yet.

@@ -171,9 +171,20 @@ pub fn booking_bot() -> BotSpec {
     spec
 }
 
-/// A line that greets, then moves the caller to `destination` through the carrier.
+/// The keys [`transfer_bot`] presses first.
+pub const TRANSFER_KEYS: &str = "12#";
+
+/// A line that presses [`TRANSFER_KEYS`] (as it would to pass another system's menu), greets,
+/// then moves the caller to `destination` through the carrier.
 pub fn transfer_bot(destination: &str) -> BotSpec {
     let mut steps = BTreeMap::new();
+    steps.insert(
+        "press".to_owned(),
+        FlowStep::SendDigits {
+            digits: TRANSFER_KEYS.to_owned(),
+            next: "hand_over".to_owned(),
+        },
+    );
     steps.insert(
         "hand_over".to_owned(),
         FlowStep::Transfer {
@@ -181,7 +192,7 @@ pub fn transfer_bot(destination: &str) -> BotSpec {
             destination: destination.to_owned(),
         },
     );
-    let mut spec = scripted_line("hand_over", steps);
+    let mut spec = scripted_line("press", steps);
     spec.limits.max_duration_secs = 60;
     spec
 }

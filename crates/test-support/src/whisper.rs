@@ -43,3 +43,33 @@ pub fn sidecar_url() -> String {
     })
     .clone()
 }
+
+/// What the sidecar's whisper heard in `samples` at `rate`, lower case without punctuation.
+#[cfg(feature = "platform")]
+pub async fn transcribe(samples: &[i16], rate: audio::SampleRate) -> String {
+    let wav = audio::wav::encode(rate, 1, samples).unwrap();
+    let part = reqwest::multipart::Part::bytes(wav)
+        .file_name("heard.wav")
+        .mime_str("audio/wav")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", part)
+        .text("model", "whisper-1")
+        .text("language", "en");
+    let url = format!("{}/audio/transcriptions", sidecar_url());
+    let response = reqwest::Client::new()
+        .post(url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["text"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect()
+}

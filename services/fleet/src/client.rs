@@ -134,6 +134,28 @@ impl BridgeClient {
         ))
     }
 
+    /// `POST {bridge}/api/v1/calls/{id}/digits`: the telephony edge presses `digits` on the call
+    /// with its carrier's own verb. An error (a carrier without one answers 422) says why.
+    pub async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), String> {
+        let url = format!("{}/api/v1/calls/{}/digits", self.bridge_url, call_id.0);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.secret.expose_secret())
+            .json(&serde_json::json!({ "digits": digits }))
+            .send()
+            .await
+            .map_err(|e| format!("the Backend is unreachable: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(format!(
+            "the Backend answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        ))
+    }
+
     /// Whether the Backend answers its `GET /health` with 200 now.
     pub async fn backend_up(&self) -> bool {
         let health = self

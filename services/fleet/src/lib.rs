@@ -238,6 +238,9 @@ impl Worker {
         };
         let turn_model = models::turn_model(&config.models)?;
         let voice_model = models::voice_model(&config.models)?;
+        if config.providers.piper.is_none() {
+            config.providers.piper = models::piper_voice(&config.models)?;
+        }
         let client = BridgeClient::new(
             &config.config_url,
             &config.bridge_url,

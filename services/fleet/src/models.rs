@@ -1,8 +1,10 @@
-//! The worker's in-process neural models (Smart Turn, Silero VAD), loaded once at start.
+//! The worker's in-process neural models (Smart Turn, Silero VAD, a Piper voice), loaded once at
+//! start.
 
 use crate::config::NeuralModels;
 use anyhow::Context;
 use pipeline::processors::{TurnModel, VoiceModel};
+use providers::tts::PiperVoice;
 use std::sync::Arc;
 
 /// Smart Turn v3.2 as the pipeline's turn model.
@@ -65,4 +67,38 @@ pub fn turn_model(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn TurnMo
         .context("a first Smart Turn inference")?;
     tracing::info!(model = %path.display(), "Smart Turn loaded");
     Ok(Some(Arc::new(SmartTurn(model))))
+}
+
+/// A Piper voice as the TTS provider's voice.
+#[derive(Debug)]
+struct Piper(Arc<neural::Piper>);
+
+impl PiperVoice for Piper {
+    fn espeak_voice(&self) -> &str {
+        self.0.espeak_voice()
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.0.sample_rate()
+    }
+
+    fn speak(&self, phonemes: &str) -> Result<Vec<i16>, String> {
+        self.0.speak(phonemes).map_err(|e| e.to_string())
+    }
+}
+
+/// The Piper voice `models` names, or none; a path that is set but cannot be loaded stops the
+/// worker. At most as many sentences are synthesised at once as the host has cores (each run
+/// keeps a core busy; more would only queue inside ONNX Runtime and hold more memory).
+pub fn piper_voice(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn PiperVoice>>> {
+    let Some(path) = &models.piper else {
+        return Ok(None);
+    };
+    let runtime = runtime(models, "PIPER_VOICE_MODEL")?;
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let voice = neural::Piper::load(&runtime, path, cores).context("loading PIPER_VOICE_MODEL")?;
+    // The first run initialises the session's kernels; no caller should wait for it.
+    voice.speak("hɛlˈoʊ.").context("a first Piper synthesis")?;
+    tracing::info!(model = %path.display(), "Piper voice loaded");
+    Ok(Some(Arc::new(Piper(voice))))
 }

@@ -187,6 +187,11 @@ async fn a_campaign_through_telnyx_is_dialled_recorded_hung_up_followed_and_tran
     let stats = emulator.stats();
     eprintln!("emulator: {stats:?}");
     assert_eq!(stats.transferred_to, vec!["+14155550177".to_owned()]);
+    // The bot pressed its keys first, with the carrier's own verb (`actions/send_dtmf`).
+    assert_eq!(
+        stats.digits,
+        vec![test_support::bots::TRANSFER_KEYS.to_owned()]
+    );
     assert_eq!(calls[0].outcome, Some(CallOutcomeCode::CallTransferred));
     let kept = store.telephony_events(calls[0].id).await.unwrap();
     assert!(

@@ -171,6 +171,11 @@ async fn a_campaign_through_vonage_is_dialled_recorded_followed_and_transferred(
     let stats = emulator.stats();
     eprintln!("emulator: {stats:?}");
     assert_eq!(stats.transferred_to, vec!["+14155550177".to_owned()]);
+    // The bot pressed its keys first, with the carrier's own verb (`PUT …/dtmf`).
+    assert_eq!(
+        stats.digits,
+        vec![test_support::bots::TRANSFER_KEYS.to_owned()]
+    );
     assert_eq!(calls[0].outcome, Some(CallOutcomeCode::CallTransferred));
     let kept = store.telephony_events(calls[0].id).await.unwrap();
     assert!(

@@ -126,8 +126,9 @@ async fn a_vox_protocol_call_books_through_the_flow_with_a_live_transcript() {
     );
 }
 
-/// The same call with `turn.mode: smart` and `turn.vad: silero` on a worker running Smart Turn and
-/// Silero VAD (ONNX Runtime from PyPI's wheel): Silero hears the caller, the bot answers, and
+/// The same call with `turn.mode: smart`, `turn.vad: silero` and the Piper voice on a worker running
+/// Smart Turn, Silero VAD and Piper (ONNX Runtime from PyPI's wheel): Piper greets, Silero hears
+/// the caller, the bot answers, and
 /// each pause the model judged is in the transcript with its
 /// probability; a turn whose last verdict was incomplete is answered only after the 3 s wait
 /// (espeak-ng's flat voice at 8 kHz often sounds unfinished to the model).
@@ -139,6 +140,7 @@ async fn a_smart_turn_bot_with_silero_books_a_twilio_caller_and_keeps_the_models
     let mut bot = flow_bot(GREETING);
     bot.turn.mode = TurnMode::Smart;
     bot.turn.vad = VadEngine::Silero;
+    bot.tts = contracts::runtime_config::ProviderSettings::named("piper");
     let call_id = answered_call(&backend.store, bot).await;
     let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Twilio).await;
     let mut carrier = caller::Twilio::default();
@@ -387,4 +389,42 @@ async fn audio_pushed_faster_than_real_time_ends_the_call_with_a_protocol_error(
     // The worker serves the next call.
     let next = answered_call(&backend.store, flow_bot(GREETING)).await;
     attach_ok(&worker.url, next, MediaProtocol::Vox).await;
+}
+
+/// A Telnyx stream with no carrier account behind it: the worker asks the Backend's edge to press
+/// the bot's keys with Telnyx's verb, the edge refuses (the call did not come through a carrier
+/// account), and the worker plays them as tones in its audio instead, where a phone hears them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_the_carrier_cannot_press_are_played_as_tones_in_the_bots_audio() {
+    let backend = backend().await;
+    let worker = worker(&backend, 1).await;
+    let bot = test_support::bots::transfer_bot("+14155550177");
+    let call_id = answered_call(&backend.store, bot).await;
+    let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Telnyx).await;
+    let mut carrier = caller::Telnyx::default();
+    let rate = carrier.rate();
+    // The caller stays silent: the bot presses its keys, greets and transfers.
+    caller::drive(
+        &accepted.media_url,
+        &mut carrier,
+        &[],
+        Plan::AnswerThePrompt,
+        LIMIT,
+    )
+    .await;
+    let result = result_of(&backend.store, call_id, Duration::from_secs(30)).await;
+    assert_eq!(
+        result.outcome,
+        CallOutcomeCode::CallTransferred,
+        "{result:#?}"
+    );
+    let recording = result.recording.as_ref().expect("a recording reference");
+    let path = backend
+        .recordings
+        .join(recording.uri.strip_prefix("file://").unwrap());
+    let bot = wav::decode(&std::fs::read(&path).unwrap())
+        .unwrap()
+        .channel(1);
+    let heard = audio::dtmf::Detector::new(rate).keys(&bot);
+    assert_eq!(heard, test_support::bots::TRANSFER_KEYS);
 }

@@ -1,7 +1,7 @@
 //! The fleet worker end to end.
 //!
-//! A real Backend, real speech (espeak-ng in, whisper.cpp STT, espeak-ng TTS), each carrier's media
-//! protocol, attach, durable delivery and drain.
+//! A real Backend, real speech (espeak-ng in, whisper.cpp STT, espeak-ng and Piper TTS), each
+//! carrier's media protocol, attach, durable delivery and drain.
 
 mod support;
 
@@ -11,3 +11,4 @@ mod attach;
 mod calls;
 mod delivery;
 mod knowledge;
+mod voice;

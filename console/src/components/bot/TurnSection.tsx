@@ -92,6 +92,15 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
         disabled={readOnly}
         onChange={(e) => setTurn({ preemptive: e.currentTarget.checked })}
       />
+      {turn.preemptive && (
+        <Switch
+          label="Also start the voice on the early reply"
+          description="Its first sentence is voiced while the turn is judged and played once it is final: the bot answers sooner, and a caller who goes on costs a voice request too"
+          checked={turn.speak_drafts ?? false}
+          disabled={readOnly}
+          onChange={(e) => setTurn({ speak_drafts: e.currentTarget.checked })}
+        />
+      )}
       <Text fw={600} size="sm">
         A caller who speaks over the bot
       </Text>

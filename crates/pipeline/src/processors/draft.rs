@@ -4,8 +4,11 @@
 //! (or while an unfinished-sounding turn waits). When the final turn asks exactly the same request
 //! of the same provider, the reply is read from the buffer, so the model's time to first token
 //! overlaps the decision instead of following it. Anything else (the caller went on, the context
-//! changed) drops the draft; dropping it aborts the request.
+//! changed) drops the draft; dropping it aborts the request. With `speak` (`turn.speak_drafts`),
+//! the reply's first sentence goes down to the TTS as a `DraftSentence` as soon as the model has
+//! said it, so its audio can be made while the turn is judged.
 
+use crate::frame::DataFrame;
 use crate::services::{LanguageModel, LlmEvent, LlmRequest, ProviderError};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -37,11 +40,13 @@ impl Drop for Draft {
 
 impl Draft {
     /// Sends `request` to `model` (the chain's `provider`th) now; `stall` bounds its start.
+    /// `speak` is where the first sentence goes, when it should.
     pub(crate) fn start(
         provider: usize,
         model: Arc<dyn LanguageModel>,
         request: LlmRequest,
         stall: Duration,
+        speak: Option<crate::processor::Outbox>,
     ) -> Self {
         let (tx, events) = mpsc::unbounded_channel();
         let sent = request.clone();
@@ -57,10 +62,25 @@ impl Draft {
                     let _ = tx.send(Err(error));
                 }
                 Ok(Ok(mut stream)) => {
+                    let mut first = speak.map(|out| (out, String::new()));
                     while let Some(event) = stream.next().await {
+                        if let (Some((out, text)), Ok(LlmEvent::Text(piece))) = (&mut first, &event)
+                        {
+                            text.push_str(piece);
+                            if let Some(sentence) = super::tts::take_sentence(text) {
+                                out.down(DataFrame::DraftSentence(sentence));
+                                first = None;
+                            }
+                        }
                         if tx.send(event).is_err() {
                             return;
                         }
+                    }
+                    // A one-sentence reply ends without the space that closes a sentence.
+                    if let Some((out, text)) = first
+                        && !text.trim().is_empty()
+                    {
+                        out.down(DataFrame::DraftSentence(text.trim().to_owned()));
                     }
                 }
             }

@@ -46,6 +46,8 @@ pub struct LlmProcessor {
     keypad: crate::tools::Keypad,
     /// A reply started on a draft of the caller's turn.
     draft: Option<super::draft::Draft>,
+    /// A draft's first sentence goes to the TTS at once (`turn.speak_drafts`).
+    speak_drafts: bool,
 }
 
 impl std::fmt::Debug for LlmProcessor {
@@ -76,7 +78,15 @@ impl LlmProcessor {
             retrieved: None,
             keypad: crate::tools::Keypad::default(),
             draft: None,
+            speak_drafts: false,
         }
+    }
+
+    /// A draft's first sentence goes to the TTS as soon as the model has said it, so its audio
+    /// is ready when the turn is final (a dropped draft's audio is thrown away).
+    pub fn with_draft_speech(mut self, on: bool) -> Self {
+        self.speak_drafts = on;
+        self
     }
 
     /// Changes how long a provider may stay silent before it counts as failed.
@@ -130,6 +140,7 @@ impl LlmProcessor {
             model,
             request,
             self.stall_timeout,
+            self.speak_drafts.then(|| out.clone()),
         ));
     }
 

@@ -1,6 +1,9 @@
 //! The TTS stage: LLM text gathered into sentences, each spoken through the active provider.
 //!
-//! A failing provider is replaced by the next in its chain mid-call.
+//! A failing provider is replaced by the next in its chain mid-call. A draft's first sentence
+//! (`DraftSentence`, with `turn.speak_drafts`) is synthesised at once in the background and its
+//! audio held; when the reply then speaks that very sentence, the held audio is played instead of
+//! asking again, and anything else throws it away.
 
 use crate::frame::{AudioChunk, ControlFrame, DataFrame, Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};
@@ -9,8 +12,82 @@ use crate::services::{ProviderError, TextToSpeech};
 use async_trait::async_trait;
 use audio::SampleRate;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+type Audio = BoxStream<'static, Result<Vec<i16>, ProviderError>>;
+
+/// A draft's first sentence being synthesised ahead of its reply.
+struct Prefetch {
+    sentence: String,
+    /// The provider (index in the chain) making it.
+    provider: usize,
+    audio: mpsc::UnboundedReceiver<Result<Vec<i16>, ProviderError>>,
+    /// Aborted when the prefetch is thrown away, detached when its audio is played.
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Prefetch {
+    /// Starts synthesising `sentence` on the `index`th provider; `stall` bounds its start.
+    fn start(
+        sentence: String,
+        index: usize,
+        provider: Arc<dyn TextToSpeech>,
+        rate: SampleRate,
+        stall: Duration,
+    ) -> Self {
+        let (tx, audio) = mpsc::unbounded_channel();
+        let text = sentence.clone();
+        let task = tokio::spawn(async move {
+            match tokio::time::timeout(stall, provider.synthesize(&text, rate)).await {
+                Err(_) => {
+                    let _ = tx.send(Err(ProviderError::Timeout {
+                        provider: provider.name().to_owned(),
+                        after: stall,
+                    }));
+                }
+                Ok(Err(error)) => {
+                    let _ = tx.send(Err(error));
+                }
+                Ok(Ok(mut stream)) => {
+                    while let Some(piece) = stream.next().await {
+                        if tx.send(piece).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            sentence,
+            provider: index,
+            audio,
+            task: Some(task),
+        }
+    }
+
+    /// The held audio (and what is still coming) as a stream; the task runs to its end.
+    fn into_stream(mut self) -> Audio {
+        let (_, closed) = mpsc::unbounded_channel();
+        let audio = std::mem::replace(&mut self.audio, closed);
+        self.task = None;
+        futures_util::stream::unfold(audio, |mut audio| async move {
+            audio.recv().await.map(|piece| (piece, audio))
+        })
+        .boxed()
+    }
+}
 
 /// The TTS stage.
 pub struct TtsProcessor {
@@ -21,6 +98,8 @@ pub struct TtsProcessor {
     in_response: bool,
     first_audio_pending: bool,
     stall_timeout: Duration,
+    /// A draft's first sentence, synthesised ahead.
+    prefetch: Option<Prefetch>,
 }
 
 impl std::fmt::Debug for TtsProcessor {
@@ -62,6 +141,7 @@ impl TtsProcessor {
             in_response: false,
             first_audio_pending: false,
             stall_timeout: Duration::from_secs(10),
+            prefetch: None,
         }
     }
 
@@ -77,6 +157,13 @@ impl TtsProcessor {
             return;
         }
         out.down(DataFrame::TtsSentence(sentence.clone()));
+        // Audio made ahead for this very sentence on the active provider is played as it is;
+        // a prefetch of anything else is thrown away.
+        let mut ahead = self
+            .prefetch
+            .take()
+            .filter(|p| p.sentence == sentence && p.provider == self.active)
+            .map(Prefetch::into_stream);
         loop {
             let Some(provider) = self.chain.get(self.active).cloned() else {
                 return;
@@ -87,12 +174,17 @@ impl TtsProcessor {
                 provider: provider.name().to_owned(),
                 after: self.stall_timeout,
             };
-            let failure = match tokio::time::timeout(
-                self.stall_timeout,
-                provider.synthesize(&sentence, self.rate),
-            )
-            .await
-            {
+            let opened = match ahead.take() {
+                Some(audio) => Ok(Ok(audio)),
+                None => {
+                    tokio::time::timeout(
+                        self.stall_timeout,
+                        provider.synthesize(&sentence, self.rate),
+                    )
+                    .await
+                }
+            };
+            let failure = match opened {
                 Err(_) => Some(timeout(provider.as_ref())),
                 Ok(Err(error)) => Some(error),
                 Ok(Ok(mut stream)) => loop {
@@ -161,7 +253,20 @@ impl Processor for TtsProcessor {
             Frame::System(SystemFrame::Interruption) => {
                 self.text.clear();
                 self.in_response = false;
+                self.prefetch = None;
                 out.forward(frame, direction);
+            }
+            Frame::Data(DataFrame::DraftSentence(sentence)) => {
+                // A draft for the next turn while a reply is still being spoken waits its turn.
+                if let (false, Some(provider)) = (self.in_response, self.chain.get(self.active)) {
+                    self.prefetch = Some(Prefetch::start(
+                        sentence,
+                        self.active,
+                        provider.clone(),
+                        self.rate,
+                        self.stall_timeout,
+                    ));
+                }
             }
             Frame::Control(ControlFrame::LlmResponseStart) => {
                 self.in_response = true;

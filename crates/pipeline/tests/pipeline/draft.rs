@@ -152,3 +152,148 @@ async fn a_caller_who_goes_on_drops_the_draft_and_the_reply_answers_the_whole_tu
     );
     assert_eq!(requests.len(), 2, "{requests:?}");
 }
+
+/// A TTS whose first audio comes 200 ms after it is asked; it reports each sentence it was asked
+/// for, and when.
+#[derive(Debug)]
+struct SlowTts(tokio::sync::mpsc::UnboundedSender<(String, Instant)>);
+
+#[async_trait]
+impl pipeline::TextToSpeech for SlowTts {
+    fn name(&self) -> &str {
+        "slow"
+    }
+
+    async fn synthesize(
+        &self,
+        text: &str,
+        rate: audio::SampleRate,
+    ) -> Result<
+        futures_util::stream::BoxStream<'static, Result<Vec<i16>, pipeline::ProviderError>>,
+        pipeline::ProviderError,
+    > {
+        use futures_util::StreamExt;
+        let _ = self.0.send((text.to_owned(), Instant::now()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let chunk = vec![1_000i16; rate.samples_in_ms(100) as usize];
+        Ok(futures_util::stream::iter(vec![Ok(chunk)]).boxed())
+    }
+}
+
+/// When the bot's first audio left the TTS, and which sentences it spoke.
+#[derive(Debug, Clone, Default)]
+struct FirstAudio(Arc<OnceLock<Instant>>);
+
+#[async_trait]
+impl Processor for FirstAudio {
+    fn name(&self) -> &'static str {
+        "first_audio"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: Direction,
+        out: &Outbox,
+    ) -> Result<(), ProcessorError> {
+        if matches!(frame, Frame::Data(DataFrame::OutputAudio(_))) {
+            self.0.get_or_init(Instant::now);
+        }
+        out.forward(frame, direction);
+        Ok(())
+    }
+}
+
+/// The drafting aggregator, an LLM answering `replies` (250 ms a word) that speaks its drafts or
+/// not, and the slow TTS: the output, what the TTS was asked (and when) and the first audio.
+async fn spoken(
+    speak_drafts: bool,
+    replies: &[&str],
+    inputs: Vec<TestInput>,
+) -> (pipeline::testing::TestOutput, Vec<(String, Instant)>, Instant) {
+    let llm = ScriptedLlm::texts("llm", replies).with_delay(Duration::from_millis(250));
+    let (asked, mut asks) = tokio::sync::mpsc::unbounded_channel();
+    let first = FirstAudio::default();
+    let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
+    let processors: Vec<Box<dyn Processor>> = vec![
+        Box::new(
+            UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(true),
+        ),
+        Box::new(
+            LlmProcessor::new(
+                vec![Arc::new(llm)],
+                "You book appointments.".to_owned(),
+                None,
+                tools,
+            )
+            .with_draft_speech(speak_drafts),
+        ),
+        Box::new(pipeline::processors::TtsProcessor::new(vec![Arc::new(
+            SlowTts(asked),
+        )])),
+        Box::new(first.clone()),
+    ];
+    let out = run_test(processors, inputs).await;
+    let mut sentences = Vec::new();
+    while let Ok(ask) = asks.try_recv() {
+        sentences.push(ask);
+    }
+    let at = *first.0.get().expect("the bot said nothing");
+    (out, sentences, at)
+}
+
+/// A turn judged for a second: the draft's reply is whole long before.
+fn slow_verdict() -> Vec<TestInput> {
+    let mut inputs = said("Book me for Tuesday.");
+    inputs.push(TestInput::Wait(Duration::from_secs(1)));
+    inputs.push(verdict(true));
+    inputs.push(TestInput::Wait(Duration::from_secs(2)));
+    inputs
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_that_speaks_its_drafts_has_the_first_sentences_audio_ready_when_the_turn_is_final() {
+    let started = Instant::now();
+    let (_, asked, first) = spoken(true, &["Tuesday works."], slow_verdict()).await;
+    // The TTS was asked once, as soon as the draft's sentence was whole (two words, 500 ms),
+    // long before the verdict; its audio came out with the verdict, not before.
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].0, "Tuesday works.");
+    assert!(asked[0].1 - started < Duration::from_millis(600), "{asked:?}");
+    let after = first - started;
+    assert!(
+        (Duration::from_secs(1)..Duration::from_millis(1_050)).contains(&after),
+        "{after:?}"
+    );
+
+    // Without, the TTS is asked at the verdict and its audio comes 200 ms later.
+    let started = Instant::now();
+    let (_, asked, first) = spoken(false, &["Tuesday works."], slow_verdict()).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].1 - started >= Duration::from_secs(1), "{asked:?}");
+    assert!(first - started >= Duration::from_millis(1_200));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_drafts_audio_is_made_but_never_played() {
+    let mut inputs = said("I want to book");
+    inputs.push(verdict(false));
+    inputs.push(TestInput::Wait(Duration::from_millis(800)));
+    inputs.push(frame(SystemFrame::Interruption));
+    inputs.extend(said("for Tuesday."));
+    inputs.push(verdict(true));
+    inputs.push(TestInput::Wait(Duration::from_secs(2)));
+    let (out, asked, _) = spoken(true, &["Which day?", "Tuesday works."], inputs).await;
+    let asked: Vec<&str> = asked.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(asked, ["Which day?", "Tuesday works."]);
+    // Only the final reply's sentence was spoken.
+    let spoken: Vec<&str> = out
+        .down
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Data(DataFrame::TtsSentence(s)) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spoken, ["Tuesday works."]);
+}

@@ -1,4 +1,5 @@
-//! Text-to-speech: ElevenLabs, Cartesia, OpenAI-compatible speech, and local espeak-ng.
+//! Text-to-speech: ElevenLabs, Cartesia, OpenAI-compatible speech, and the local voices (Piper,
+//! espeak-ng).
 //!
 //! ElevenLabs and Cartesia stream over WebSocket, OpenAI-compatible speech over HTTP.
 
@@ -6,11 +7,13 @@ pub mod cartesia;
 pub mod elevenlabs;
 pub mod espeak;
 pub mod openai;
+pub mod piper;
 
 pub use cartesia::CartesiaTts;
 pub use elevenlabs::ElevenLabsTts;
 pub use espeak::EspeakTts;
 pub use openai::OpenAiTts;
+pub use piper::{PiperTts, PiperVoice};
 
 use crate::ws::{Socket, close_error};
 use audio::{Resampler, SampleRate};

@@ -192,6 +192,39 @@ fn chains_follow_the_fallbacks_and_refuse_what_cannot_be_built() {
     ));
 }
 
+#[test]
+fn a_local_voice_this_worker_lacks_is_left_out_when_its_chain_has_another() {
+    let mut env = ProviderEnv::default();
+    for vendor in ["deepgram", "openai"] {
+        env.keys.insert(vendor.to_owned(), "k".to_owned());
+    }
+    // No Piper voice loaded: espeak-ng speaks for it.
+    let bot = spec(
+        provider("openai", None),
+        provider("piper", Some(provider("espeak", None))),
+    );
+    let chains = build_chains(&bot, &env).unwrap();
+    let tts: Vec<&str> = chains.tts.iter().map(|p| p.name()).collect();
+    assert_eq!(tts, vec!["espeak"]);
+    // Alone, it is refused, naming what the worker lacks.
+    let bot = spec(provider("openai", None), provider("piper", None));
+    match build_chains(&bot, &env) {
+        Err(BuildError::Unavailable { reason, .. }) => {
+            assert!(reason.contains("PIPER_VOICE_MODEL"), "{reason}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A fallback that is wrong is still refused, not skipped.
+    let bot = spec(
+        provider("openai", None),
+        provider("piper", Some(provider("speakomatic", None))),
+    );
+    assert!(matches!(
+        build_chains(&bot, &env),
+        Err(BuildError::Unknown { .. })
+    ));
+}
+
 /// H1: a bot's own `base_url` for a keyed vendor gets no platform key: the chain is refused
 /// before any request, unless the platform itself sends the vendor there.
 #[test]

@@ -300,6 +300,16 @@ impl AccountCarrier for PlivoCarrier {
         self.move_to(call_id, self.webhooks.transfer(call_id, number, caller_id))
             .await
     }
+
+    /// `POST /v1/Account/{auth_id}/Call/{call_uuid}/DTMF/` on the A leg (the person called).
+    async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), CarrierError> {
+        let id = self.leg(call_id)?;
+        let url = self.url(&format!("Call/{id}/DTMF"));
+        let body = json!({"digits": digits, "leg": "aleg"});
+        self.send(reqwest::Method::POST, &url, Some(&body), call_id)
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]

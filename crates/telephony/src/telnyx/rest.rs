@@ -358,6 +358,12 @@ impl AccountCarrier for TelnyxCarrier {
         }
         self.action(call_id, "transfer", body).await
     }
+
+    /// `POST /v2/calls/{call_control_id}/actions/send_dtmf`: each key 250 ms (Telnyx's default).
+    async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), CarrierError> {
+        let body = json!({"digits": digits, "duration_millis": 250});
+        self.action(call_id, "send_dtmf", body).await
+    }
 }
 
 #[cfg(test)]

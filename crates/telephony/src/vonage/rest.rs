@@ -282,6 +282,20 @@ impl AccountCarrier for VonageCarrier {
         self.transfer_to(call_id, ncco::connect_number(number, caller_id))
             .await
     }
+
+    /// `PUT /v1/calls/{uuid}/dtmf`: Vonage plays the keys into the call.
+    async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), CarrierError> {
+        let uuid = self.leg(call_id)?;
+        let url = self.url(&format!("/{uuid}/dtmf"));
+        self.send(
+            reqwest::Method::PUT,
+            &url,
+            &json!({"digits": digits}),
+            call_id,
+        )
+        .await
+        .map(|_| ())
+    }
 }
 
 #[cfg(test)]

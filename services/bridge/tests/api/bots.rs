@@ -110,6 +110,7 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
             json!({"idle": {"after_secs": 5, "max_prompts": 9}}),
             "spec.idle.max_prompts",
         ),
+        (json!({"idle": {"after_secs": 601}}), "spec.idle.after_secs"),
         (
             json!({"interruptions": {"min_duration_secs": 4}}),
             "spec.interruptions.min_duration_secs",

@@ -1,7 +1,7 @@
 //! The conversation loop.
 //!
 //! A closed set of events (carrier message, frame for the transport, frame at the upstream end, the
-//! session's end), one handler each.
+//! carrier's answer to pressed keys, the session's end), one handler each.
 //!
 //! A malformed carrier message or a second start ends the call, with the reason in its result; a
 //! socket that closes or fails is the caller hanging up.
@@ -19,7 +19,7 @@ use pipeline::{
     TransportMessage,
 };
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinError;
 use tokio::time::Instant;
 
@@ -31,9 +31,14 @@ enum Event {
     Output(Option<Frame>),
     /// A frame that reached the upstream end: speaking events, what was said and heard.
     Upstream(Option<Frame>),
+    /// The Backend's answer to keys pressed with the carrier's verb.
+    CarrierKeys(Option<KeysAnswer>),
     /// The session is over.
     Ended(Result<SessionReport, JoinError>),
 }
+
+/// Keys pressed through the carrier, and the Backend's answer.
+type KeysAnswer = (String, Result<(), String>);
 
 /// How the conversation ended, for packaging.
 pub(super) struct Ended {
@@ -59,6 +64,9 @@ pub(super) struct LiveCall<'a> {
     user_started: Option<Duration>,
     media_error: Option<MediaError>,
     caller_gone: bool,
+    /// Where keys go on a carrier with a verb for them (the Backend's edge), and its answers.
+    carrier_keys: Option<crate::client::BridgeClient>,
+    keys_answered: (UnboundedSender<KeysAnswer>, UnboundedReceiver<KeysAnswer>),
 }
 
 impl<'a> LiveCall<'a> {
@@ -81,7 +89,17 @@ impl<'a> LiveCall<'a> {
             user_started: None,
             media_error: None,
             caller_gone: false,
+            carrier_keys: None,
+            keys_answered: tokio::sync::mpsc::unbounded_channel(),
         }
+    }
+
+    /// Keys go through `client` (the Backend's edge) where the protocol's carrier has a verb.
+    pub fn with_carrier_keys(mut self, client: crate::client::BridgeClient) -> Self {
+        if self.media.protocol.carrier_keys() {
+            self.carrier_keys = Some(client);
+        }
+        self
     }
 
     /// Runs the call until its session ends; audio that came before the session goes in first.
@@ -95,12 +113,14 @@ impl<'a> LiveCall<'a> {
                 message = self.media.socket.next(), if !self.caller_gone => Event::Carrier(message),
                 frame = handle.output.recv() => Event::Output(frame),
                 frame = handle.upstream.recv() => Event::Upstream(frame),
+                answer = self.keys_answered.1.recv() => Event::CarrierKeys(answer),
                 report = &mut handle.report => Event::Ended(report),
             };
             match event {
                 Event::Carrier(message) => self.on_carrier(message),
                 Event::Output(frame) => self.on_output(frame).await,
                 Event::Upstream(frame) => self.on_upstream(frame).await,
+                Event::CarrierKeys(answer) => self.on_carrier_keys(answer).await,
                 Event::Ended(report) => return self.end(report),
             }
         }
@@ -186,10 +206,44 @@ impl<'a> LiveCall<'a> {
                 let _ = send_all(&mut self.media.socket, messages).await;
             }
             Some(Frame::System(SystemFrame::Transport(TransportMessage::Dtmf(digits)))) => {
-                let messages = self.media.protocol.dtmf(&digits);
-                let _ = send_all(&mut self.media.socket, messages).await;
+                if let Some(client) = self.carrier_keys.clone() {
+                    // The request must not hold up the call's audio: its answer is an event.
+                    let (call_id, answers) = (self.call_id, self.keys_answered.0.clone());
+                    tokio::spawn(async move {
+                        let answer = client.send_digits(call_id, &digits).await;
+                        let _ = answers.send((digits, answer));
+                    });
+                } else {
+                    let messages = self.media.protocol.dtmf(&digits);
+                    let _ = send_all(&mut self.media.socket, messages).await;
+                }
             }
             _ => {}
+        }
+    }
+
+    /// The carrier pressed the keys, or could not: then they are played as tones in the bot's
+    /// audio, as on a carrier without the verb.
+    async fn on_carrier_keys(&mut self, answer: Option<KeysAnswer>) {
+        let Some((digits, Err(why))) = answer else {
+            return;
+        };
+        if self.caller_gone {
+            return;
+        }
+        tracing::info!(call_id = self.call_id.0, %digits, %why, "the carrier did not press the keys; playing them as tones");
+        let rate = self.media.rate;
+        match audio::dtmf::tones(&digits, rate) {
+            Ok(samples) => {
+                let at = self.clock.elapsed().as_micros() as u64 * u64::from(rate.hz()) / 1_000_000;
+                self.recorder.write(Track::Bot, at, &samples);
+                let messages = self.media.protocol.audio(&samples);
+                if !send_all(&mut self.media.socket, messages).await {
+                    self.caller_gone = true;
+                    self.hang_up_session();
+                }
+            }
+            Err(error) => tracing::warn!(call_id = self.call_id.0, %error, "keys not pressed"),
         }
     }
 

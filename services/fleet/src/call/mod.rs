@@ -136,7 +136,7 @@ async fn converse(
         input_rate: media.rate,
         output_rate: media.rate,
         allow_interruptions: true,
-        sends_digits: media.protocol.sends_digits(),
+        sends_digits: media.protocol.sends_digits() || media.protocol.carrier_keys(),
     };
     let handle = pipeline::spawn(processors, session_config(spec, start));
     let live = live::LiveCall::new(
@@ -146,7 +146,8 @@ async fn converse(
         caller_samples,
         clock,
         &handle,
-    );
+    )
+    .with_carrier_keys(shared.client.clone());
     let mut ended = live.run(handle).await;
     // The call's record says which model it asked for and did without.
     for (i, message) in fallbacks.into_iter().enumerate() {

@@ -95,6 +95,12 @@ pub trait Protocol: Send {
     fn sends_digits(&self) -> bool {
         false
     }
+    /// Whether the carrier behind the protocol has a REST verb that presses keys on the call
+    /// (Telnyx, Vonage, Plivo): the worker asks the Backend to use it, and plays the tones in
+    /// its own audio when that fails.
+    fn carrier_keys(&self) -> bool {
+        false
+    }
     /// Presses `digits` on the call (none where the protocol cannot: see `sends_digits`).
     fn dtmf(&mut self, _digits: &str) -> Vec<WsMessage> {
         Vec::new()

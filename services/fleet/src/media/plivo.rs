@@ -139,6 +139,10 @@ impl Protocol for Plivo {
         )]
     }
 
+    fn carrier_keys(&self) -> bool {
+        true
+    }
+
     fn hangup(&mut self, _reason: &str) -> Vec<WsMessage> {
         Vec::new()
     }

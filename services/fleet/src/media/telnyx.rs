@@ -229,6 +229,10 @@ impl Protocol for Telnyx {
         )]
     }
 
+    fn carrier_keys(&self) -> bool {
+        true
+    }
+
     fn hangup(&mut self, _reason: &str) -> Vec<WsMessage> {
         Vec::new()
     }

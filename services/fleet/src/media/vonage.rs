@@ -123,6 +123,10 @@ impl Protocol for Vonage {
         )]
     }
 
+    fn carrier_keys(&self) -> bool {
+        true
+    }
+
     fn hangup(&mut self, _reason: &str) -> Vec<WsMessage> {
         // The last partial frame, padded with silence to 20 ms.
         if self.pending.is_empty() {

@@ -13,6 +13,9 @@
 //!   …/Request/{request_uuid}/` cancels a call not yet answered, `DELETE …/Call/{call_uuid}/`
 //!   hangs up, `POST …/Call/{call_uuid}/` with `legs=aleg` and `aleg_url` moves the caller to new
 //!   XML; errors are `{"api_id", "error"}` with 400, 401, 404 and 5xx;
+//! - <https://www.plivo.com/docs/voice/api/call/send-digits> (the SDK's `send_digits`): `POST
+//!   …/Call/{call_uuid}/DTMF/` with `digits` (0-9, `*`, `#`, `w`/`W` to wait) and `leg` (`aleg`,
+//!   the default, or `bleg`), 202 `{"api_id", "message": "digits sent"}`;
 //! - <https://www.plivo.com/docs/voice/concepts/signature-validation>: every callback signed with
 //!   `X-Plivo-Signature-V3` over the URL, its parameters and `X-Plivo-Signature-V3-Nonce`;
 //! - <https://www.plivo.com/docs/voice/troubleshooting/hangup-causes>: a canceled call ends
@@ -72,6 +75,8 @@ pub struct PlivoStats {
     pub hung_up: u64,
     /// Numbers callers were moved to by `<Dial>`.
     pub transferred_to: Vec<String>,
+    /// What `…/DTMF/` pressed on live calls, a request each.
+    pub digits: Vec<String>,
     pub webhooks: u64,
     pub webhook_failures: u64,
     pub machine_verdicts: u64,
@@ -190,6 +195,7 @@ impl PlivoEmulator {
                 "/v1/Account/{account}/Call/{uuid}/",
                 post(update).delete(hang_up),
             )
+            .route("/v1/Account/{account}/Call/{uuid}/DTMF/", post(send_digits))
             .route("/v1/Account/{account}/Request/{uuid}/", delete(cancel))
             .with_state(shared.clone());
         let forever = std::future::pending();
@@ -378,6 +384,37 @@ async fn update(
         return error(StatusCode::NOT_FOUND, "call not found");
     }
     let reply = json!({"api_id": uuid_like(), "message": "call transferred"});
+    (StatusCode::ACCEPTED, Json(reply)).into_response()
+}
+
+/// Plivo plays the keys into the live call; the conversation goes on.
+async fn send_digits(
+    State(shared): State<Arc<Shared>>,
+    Path((account, uuid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorised(&shared, &account, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "authentication failed");
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(digits) = text(&body, "digits")
+        .filter(|d| d.chars().all(|c| c.is_ascii_digit() || "*#wW".contains(c)))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "digits must be 0-9, * and #, with w and W to wait",
+        );
+    };
+    if !matches!(text(&body, "leg"), None | Some("aleg" | "bleg")) {
+        return error(StatusCode::BAD_REQUEST, "leg must be aleg or bleg");
+    }
+    let live = shared.calls.lock().get(&uuid).is_some_and(|l| l.answered);
+    if !live {
+        return error(StatusCode::NOT_FOUND, "call not found");
+    }
+    shared.stats.lock().digits.push(digits.to_owned());
+    let reply = json!({"api_id": uuid_like(), "message": "digits sent"});
     (StatusCode::ACCEPTED, Json(reply)).into_response()
 }
 

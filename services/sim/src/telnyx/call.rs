@@ -294,6 +294,7 @@ async fn answered_call(
             None => return (End("normal_clearing", "callee", 200), None, said),
             Some(Command::Hangup) => return (hung_up(), None, said),
             Some(Command::Answer) => {}
+            Some(Command::SendDtmf(digits)) => shared.stats.lock().digits.push(digits),
             Some(Command::Transfer(number)) => {
                 shared.stats.lock().transferred_to.push(number);
                 return (End("normal_clearing", "caller", 200), None, said);
@@ -341,19 +342,22 @@ async fn stream(
     started["stream_id"] = json!(stream_id);
     hooks.send("streaming.started", started).await;
     let talk = callee::converse_over(wire, url, part, &shared.voice);
-    let talked = tokio::select! {
-        talked = talk => talked,
-        command = commands.recv() => {
-            return match command {
+    tokio::pin!(talk);
+    let talked = loop {
+        tokio::select! {
+            talked = &mut talk => break talked,
+            command = commands.recv() => match command {
+                // Telnyx plays the keys into the call; the conversation goes on.
+                Some(Command::SendDtmf(digits)) => shared.stats.lock().digits.push(digits),
                 Some(Command::Transfer(number)) => {
                     shared.stats.lock().transferred_to.push(number);
-                    (End("normal_clearing", "caller", 200), None)
+                    return (End("normal_clearing", "caller", 200), None);
                 }
                 _ => {
                     shared.stats.lock().hung_up += 1;
-                    (End("normal_clearing", "caller", 200), None)
+                    return (End("normal_clearing", "caller", 200), None);
                 }
-            };
+            },
         }
     };
     hooks.event("streaming.stopped", "answered").await;
@@ -387,6 +391,7 @@ async fn stream(
                 shared.stats.lock().transferred_to.push(number);
                 return (End("normal_clearing", "caller", 200), Some(talk));
             }
+            Some(Command::SendDtmf(digits)) => shared.stats.lock().digits.push(digits),
             Some(_) => {}
             None => {
                 shared.stats.lock().left_in_silence += 1;

@@ -8,8 +8,10 @@
 //!   `Authorization: Bearer` (the API key), JSON; `connection_id`, `to`, `from`, `timeout_secs`,
 //!   `webhook_url`, `client_state`, `command_id` (a repeated id is the same command, not a second
 //!   call), `answering_machine_detection`; the reply `{"data": {"call_control_id", ...}}`;
-//! - the command pages `…/actions/{answer, hangup, streaming_start, speak, transfer}`; a command
-//!   to a call that is over answers 422 with error 90018 "Call has already ended";
+//! - the command pages `…/actions/{answer, hangup, streaming_start, speak, transfer, send_dtmf}`
+//!   (<https://developers.telnyx.com/api-reference/call-commands/send-dtmf>: `digits` of 0-9, A-D,
+//!   `*`, `#` and the pauses `w`/`W`, `duration_millis` 100–500, default 250); a command to a call
+//!   that is over answers 422 with error 90018 "Call has already ended";
 //! - <https://developers.telnyx.com/docs/errors>: `{"errors": [{"code", "title", "detail",
 //!   "source"}]}`, 10009 (authentication), 10011 (too many requests), 10016 (not E.164);
 //! - <https://developers.telnyx.com/docs/voice/programmable-voice/receiving-webhooks>: every event
@@ -94,6 +96,8 @@ pub struct TelnyxStats {
     pub spoken: Vec<String>,
     /// Numbers calls were transferred to.
     pub transferred_to: Vec<String>,
+    /// What `actions/send_dtmf` pressed, a command each.
+    pub digits: Vec<String>,
     pub webhooks: u64,
     pub webhook_failures: u64,
     pub machine_verdicts: u64,
@@ -109,6 +113,7 @@ enum Command {
     Stream { url: String },
     Speak(String),
     Transfer(String),
+    SendDtmf(String),
 }
 
 /// A live call's command channel and the `client_state` its webhooks carry.
@@ -485,6 +490,35 @@ async fn command(
                 );
             }
         },
+        "send_dtmf" => {
+            let digits = field(&body, "digits").unwrap_or_default();
+            let valid = !digits.is_empty()
+                && digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "ABCD*#wW".contains(c));
+            if !valid {
+                let detail = "digits must be 0-9, A-D, * and #, with w and W as pauses.";
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "10015",
+                    "Bad Request",
+                    detail,
+                    "/digits",
+                );
+            }
+            let duration = body.get("duration_millis").map(Value::as_i64);
+            if duration.is_some_and(|d| !d.is_some_and(|d| (100..=500).contains(&d))) {
+                let detail = "duration_millis must be between 100 and 500.";
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "10015",
+                    "Bad Request",
+                    detail,
+                    "/duration_millis",
+                );
+            }
+            Command::SendDtmf(digits.to_owned())
+        }
         other => {
             let detail = format!("The command {other:?} is not one the emulator carries out.");
             return error(

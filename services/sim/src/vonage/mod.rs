@@ -10,6 +10,8 @@
 //!   `answer_url`, `event_url`, `ringing_timer`, 201 `{"uuid", "status", "direction",
 //!   "conversation_uuid"}`; `PUT /v1/calls/{uuid}` with `hangup` or `transfer` to an inline NCCO,
 //!   204, 404 for an unknown call; errors as problem details (`type`, `title`, `detail`);
+//!   `PUT /v1/calls/{uuid}/dtmf` with `digits` (0-9, `*`, `#`, `p` to pause), 200 `{"message":
+//!   "DTMF sent", "uuid"}`;
 //! - <https://developer.vonage.com/en/voice/voice-api/webhook-reference>: the answer webhook's
 //!   body (`uuid`, `conversation_uuid`, `from`, `to`) and the event webhook's statuses in order
 //!   (`started`, `ringing`, `answered`, then `completed`, or `busy`, `unanswered`, `failed`,
@@ -81,6 +83,8 @@ pub struct VonageStats {
     pub transferred_to: Vec<String>,
     /// What `talk` actions said.
     pub spoken: Vec<String>,
+    /// What `PUT …/dtmf` pressed on live calls, a request each.
+    pub digits: Vec<String>,
     pub webhooks: u64,
     pub webhook_failures: u64,
     pub machine_verdicts: u64,
@@ -187,6 +191,7 @@ impl VonageEmulator {
         let router = Router::new()
             .route("/v1/calls", post(create))
             .route("/v1/calls/{uuid}", put(modify))
+            .route("/v1/calls/{uuid}/dtmf", put(send_digits))
             .with_state(shared.clone());
         let forever = std::future::pending();
         let server = tokio::spawn(async move {
@@ -401,4 +406,40 @@ async fn modify(
         );
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Vonage plays the keys into the live call; the conversation goes on.
+async fn send_digits(
+    State(shared): State<Arc<Shared>>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorised(&shared, &headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid Token");
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(digits) = body
+        .get("digits")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit() || "*#p".contains(c)))
+    else {
+        let invalid = json!({"type": "https://developer.nexmo.com/api-errors#bad-request",
+            "title": "Bad Request", "detail": "Invalid parameters",
+            "invalid_parameters": [{"name": "digits", "reason": "must be 0-9, *, # or p"}]});
+        return (StatusCode::BAD_REQUEST, Json(invalid)).into_response();
+    };
+    if !shared.calls.lock().contains_key(&uuid) {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("call {uuid} was not found"),
+        );
+    }
+    shared.stats.lock().digits.push(digits.to_owned());
+    (
+        StatusCode::OK,
+        Json(json!({"message": "DTMF sent", "uuid": uuid})),
+    )
+        .into_response()
 }

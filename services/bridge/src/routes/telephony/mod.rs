@@ -8,7 +8,8 @@
 //! the caller hears the abandon message and the call ends `dial.abandoned`. The dialler follows
 //! these moves from the store. One file per carrier (`twilio.rs`, `telnyx.rs`, `plivo.rs`,
 //! `vonage.rs`, `exotel.rs`, and `sip.rs` for vox's own SIP gateway); Exotel's URLs carry the
-//! account's key, as Exotel signs nothing, and `vox sip` presents the fleet secret.
+//! account's key, as Exotel signs nothing, and `vox sip` presents the fleet secret. What a
+//! worker's bot asks of a live call's carrier (transfer, keys) is in `verbs.rs`.
 
 mod exotel;
 
@@ -17,7 +18,10 @@ mod plivo;
 mod sip;
 mod telnyx;
 mod twilio;
+mod verbs;
 mod vonage;
+
+pub(crate) use verbs::{DigitsBody, TransferBody};
 
 use super::test_call::fleet_client;
 use crate::AppState;
@@ -55,7 +59,8 @@ pub fn router() -> Router<AppState> {
             "/telephony/exotel/{account}/{key}/{hook}",
             get(exotel::hook).post(exotel::hook),
         )
-        .route("/calls/{id}/transfer", post(transfer))
+        .route("/calls/{id}/transfer", post(verbs::transfer))
+        .route("/calls/{id}/digits", post(verbs::send_digits))
 }
 
 /// One webhook as it arrived: the URL the carrier called, its headers and its body.
@@ -447,79 +452,4 @@ pub(crate) async fn end_at_carrier(state: &AppState, call: &store::Call) {
     };
     let (state, call) = (state.clone(), call.id);
     tokio::spawn(async move { hang_up(&state, &account, call, &leg).await });
-}
-
-/// `POST /api/v1/calls/{id}/transfer` (the fleet secret): a worker's bot transfers its caller.
-pub(crate) async fn transfer(
-    State(state): State<AppState>,
-    _fleet: crate::auth::Fleet,
-    headers: HeaderMap,
-    crate::error::ApiPath(id): crate::error::ApiPath<i64>,
-    crate::error::ApiJson(body): crate::error::ApiJson<TransferBody>,
-) -> ApiResult<StatusCode> {
-    let call_id = contracts::CallId(id);
-    let call = state.store.call(call_id).await?;
-    let to = contracts::E164Number::parse(&body.to)
-        .map_err(|e| ApiError::invalid("to", e.to_string()))?;
-    let (Some(sid), Some(account)) = (
-        call.carrier_call_id.clone(),
-        state.store.carrier_account_of_call(call_id).await?,
-    ) else {
-        return Err(ApiError::refused(
-            "call_id",
-            format!("call {call_id} did not come through a carrier account"),
-        ));
-    };
-    if call.state.is_terminal() {
-        return Err(ApiError::conflict(
-            "conflict.call",
-            format!("call {call_id} is over ({})", call.state),
-        ));
-    }
-    let account = state.store.carrier_account(account).await?;
-    // A carrier that fetches the transfer's instructions (Plivo's `aleg_url`) is sent to
-    // `VOX_PUBLIC_URL`, else to the base the worker reached this Backend at.
-    let secret = state.store.carrier_account_secret(account.id).await?;
-    let mut config = config(&state, &account, secret);
-    config.public_url = public_base(&state, &headers);
-    let client = telephony::client(config)
-        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found.carrier", e))?;
-    client.follow(call_id, &sid);
-    client
-        .transfer(call_id, to.as_str(), call.from.as_ref().map(|f| f.as_str()))
-        .await
-        .map_err(|e| match e {
-            // A verb the carrier lacks (Exotel's Voicebot cannot transfer): the call's state.
-            carrier::CarrierError::Unsupported(why) => {
-                ApiError::refused("call_id", format!("call {call_id}: {why}"))
-            }
-            other => ApiError::new(StatusCode::BAD_GATEWAY, "carrier.failed", other.to_string()),
-        })?;
-    state
-        .store
-        .record_telephony_event(
-            store::NewTelephonyEvent {
-                carrier: account.carrier,
-                account_id: account.id,
-                call_id: Some(call_id),
-                carrier_call_id: sid,
-                event: "transfer".into(),
-                sequence: 0,
-                payload: serde_json::json!({ "to": to.as_str() }),
-                received_at: Utc::now(),
-            },
-            None,
-        )
-        .await?;
-    tracing::info!(%call_id, to = to.as_str(), "transferred at the carrier");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Where a bot moves its caller.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TransferBody {
-    /// The target number, E.164.
-    #[schemars(schema_with = "contracts::shape::phone")]
-    pub to: String,
 }
