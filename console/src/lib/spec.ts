@@ -20,6 +20,7 @@ export const BUILTIN_VARIABLES = ['phone', 'call_id', 'campaign_id', 'contact_id
 // The same defaults as contracts::runtime_config (TurnSettings, InterruptionSettings, IdleSettings).
 export const DEFAULT_TURN: BotSpec['turn'] = { vad: 'webrtc', mode: 'vad', threshold: 0.5, incomplete_wait_secs: 3, preemptive: true, speak_drafts: false };
 export const DEFAULT_INTERRUPTIONS: BotSpec['interruptions'] = { min_duration_secs: 0.5, min_words: 1, backchannels: [], resume_after_secs: 1.5 };
+export const DEFAULT_IVR: BotSpec['ivr'] = { enabled: false, menu_quiet_secs: 2 };
 export const DEFAULT_IDLE: BotSpec['idle'] = { after_secs: 0, prompts: ['Are you still there?'], max_prompts: 2, goodbye: "I'll let you go now. Goodbye.", generate: false };
 
 export function blankSpec(): BotSpec {
@@ -40,6 +41,7 @@ export function blankSpec(): BotSpec {
     turn: DEFAULT_TURN,
     idle: DEFAULT_IDLE,
     interruptions: DEFAULT_INTERRUPTIONS,
+    ivr: DEFAULT_IVR,
     variables: [],
   } as BotSpec;
 }

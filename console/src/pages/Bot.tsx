@@ -24,7 +24,7 @@ function tabOf(field: string): string {
   if (/^spec\.(analysis|qc_rules)/.test(field)) return 'analysis';
   if (/^spec\.(limits|voicemail)/.test(field)) return 'call';
   if (field.startsWith('spec.flow')) return 'flow';
-  if (/^spec\.(turn|idle|interruptions)/.test(field)) return 'turn';
+  if (/^spec\.(turn|idle|interruptions|ivr)/.test(field)) return 'turn';
   return 'basics';
 }
 

@@ -122,6 +122,9 @@ pub struct BotSpec {
     /// When the caller's voice stops the bot mid-sentence.
     #[serde(default)]
     pub interruptions: InterruptionSettings,
+    /// Calling into another system's automated menu.
+    #[serde(default)]
+    pub ivr: IvrSettings,
     /// Contact variables the prompt and first message may use as `{{name}}`, besides
     /// [`BUILTIN_VARIABLES`]; a template naming anything else is refused when the bot is saved.
     #[serde(default)]
@@ -154,6 +157,7 @@ impl BotSpec {
             turn: TurnSettings::default(),
             idle: IdleSettings::default(),
             interruptions: InterruptionSettings::default(),
+            ivr: IvrSettings::default(),
             variables: Vec::new(),
         }
     }
@@ -258,8 +262,8 @@ pub enum ToolSpec {
     },
     EndCall,
     /// Presses keys on the call (`send_digits`), to find its way through another system's menu:
-    /// RFC 4733 telephone-events over `vox sip`, in-band DTMF tones in the bot's audio on the
-    /// carriers' media streams (which have no key events).
+    /// RFC 4733 telephone-events over `vox sip`, the carrier's own verb on Telnyx, Vonage and
+    /// Plivo, in-band DTMF tones in the bot's audio on the other carriers' media streams.
     SendDigits,
     Transfer {
         /// E.164 number or SIP URI to transfer to.
@@ -378,6 +382,30 @@ impl Default for CallLimits {
         Self {
             max_duration_secs: 600,
             silence_timeout_secs: 20,
+        }
+    }
+}
+
+/// A bot that calls into automated phone menus ("press 1 for sales, press 2 for support") waits
+/// each menu out before it acts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct IvrSettings {
+    /// The bot does not speak first (no first message: the menu talks first); a turn ends only
+    /// after `menu_quiet_secs` of quiet, so the pauses between a menu's options do not end it
+    /// (the turn model is not asked: it judges people); and an LLM bot is told it is at a menu,
+    /// with the Press keys tool. A flow keeps its own steps and gets the menu's timing.
+    pub enabled: bool,
+    /// Quiet that ends a menu's turn, in seconds.
+    #[schemars(range(min = 0.5, max = 10.0))]
+    pub menu_quiet_secs: f32,
+}
+
+impl Default for IvrSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            menu_quiet_secs: 2.0,
         }
     }
 }

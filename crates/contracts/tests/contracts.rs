@@ -126,6 +126,10 @@ fn sample_spec() -> BotSpec {
             backchannels: vec!["no worries".into()],
             resume_after_secs: 1.0,
         },
+        ivr: IvrSettings {
+            enabled: true,
+            menu_quiet_secs: 3.5,
+        },
         variables: vec!["name".into()],
     }
 }

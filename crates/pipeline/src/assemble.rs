@@ -13,9 +13,15 @@ use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
 use crate::tools::{KnowledgeClient, ToolSet, WebhookClient};
 use audio::VadParams;
-use contracts::runtime_config::{BotSpec, TurnMode, VadEngine};
+use contracts::runtime_config::{BotSpec, ToolSpec, TurnMode, VadEngine};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What an LLM bot in IVR mode is told after its own prompt.
+pub const IVR_NOTE: &str = "\n\nThis call reaches an automated phone menu first, not a person. \
+    Listen to the whole menu, then choose the option that serves your goal and press its keys \
+    with the send_digits tool; say nothing to the menu. If none fits, wait for the menu to \
+    repeat or choose the operator. Once a person answers, talk to them as usual.";
 
 /// The providers of one call, each a fallback chain (primary first).
 #[derive(Clone, Default)]
@@ -94,27 +100,36 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
             if assembly.providers.llm.is_empty() {
                 return Err("a bot without a flow needs an LLM provider".to_owned());
             }
-            let tools = ToolSet::new(&spec.tools, assembly.webhooks, assembly.call_context)?
+            let ivr = spec.ivr.enabled;
+            let mut specs = spec.tools.clone();
+            if ivr && !specs.contains(&ToolSpec::SendDigits) {
+                specs.push(ToolSpec::SendDigits);
+            }
+            let tools = ToolSet::new(&specs, assembly.webhooks, assembly.call_context)?
                 .with_knowledge(assembly.knowledge);
+            let (system, first_message) = if ivr {
+                // The menu talks first.
+                (format!("{}{IVR_NOTE}", spec.system_prompt), None)
+            } else {
+                (spec.system_prompt.clone(), spec.first_message.clone())
+            };
             Box::new(
-                LlmProcessor::new(
-                    assembly.providers.llm,
-                    spec.system_prompt.clone(),
-                    spec.first_message.clone(),
-                    tools,
-                )
-                .with_draft_speech(spec.turn.preemptive && spec.turn.speak_drafts),
+                LlmProcessor::new(assembly.providers.llm, system, first_message, tools)
+                    .with_draft_speech(spec.turn.preemptive && spec.turn.speak_drafts),
             )
         }
     };
     let turn = &spec.turn;
     let wait = Duration::from_secs_f32(turn.incomplete_wait_secs.clamp(0.0, 10.0));
-    let model = match turn.mode {
-        TurnMode::Smart => assembly.turn_model,
-        TurnMode::Vad => None,
+    // A menu is not a person: its turn ends after its own quiet, and the turn model (trained on
+    // people) is not asked.
+    let model = match (turn.mode, spec.ivr.enabled) {
+        (TurnMode::Smart, false) => assembly.turn_model,
+        _ => None,
     };
     let mut vad = assembly.vad;
     match (turn.mode, &model) {
+        _ if spec.ivr.enabled => vad.stop_secs = spec.ivr.menu_quiet_secs.clamp(0.5, 10.0),
         // No model: `vad` mode at the detector's own stop (a smart stop would cut callers off).
         (TurnMode::Smart, None) => {}
         (TurnMode::Smart, Some(_)) => vad.stop_secs = turn.stop_secs(),
@@ -183,7 +198,7 @@ fn barge_in(spec: &BotSpec, vad: &audio::VadParams) -> BargeInPolicy {
 /// call's record: a model the worker lacks (the call falls back to WebRTC's VAD and a plain stop).
 pub fn fallbacks(spec: &BotSpec, assembly: &Assembly) -> Vec<String> {
     let mut missing = Vec::new();
-    if spec.turn.mode == TurnMode::Smart && assembly.turn_model.is_none() {
+    if spec.turn.mode == TurnMode::Smart && !spec.ivr.enabled && assembly.turn_model.is_none() {
         missing.push(
             "this worker has no Smart Turn model (SMART_TURN_MODEL); the caller's turns ended \
              after a plain VAD stop"

@@ -46,6 +46,14 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
     turn(&spec.turn)?;
     idle(spec)?;
     interruptions(&spec.interruptions)?;
+    // Checked whether or not the mode is on, as the schema says.
+    within(
+        "ivr.menu_quiet_secs",
+        spec.ivr.menu_quiet_secs,
+        0.5,
+        10.0,
+        " seconds",
+    )?;
     flow(spec)
 }
 

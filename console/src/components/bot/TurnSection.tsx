@@ -1,11 +1,12 @@
-// The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict), what interrupts the bot, and what a caller who goes quiet hears.
+// The bot builder's turn-taking: which detector hears the caller, what ends a turn (a quiet, or Smart Turn's verdict), what interrupts the bot, what a caller who goes quiet hears, and IVR mode for calls into automated menus.
 import { NumberInput, SegmentedControl, SimpleGrid, Stack, Switch, Text, Textarea, TextInput } from '@mantine/core';
-import { DEFAULT_IDLE, DEFAULT_INTERRUPTIONS, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
+import { DEFAULT_IDLE, DEFAULT_INTERRUPTIONS, DEFAULT_IVR, DEFAULT_TURN, type BotSpec } from '../../lib/spec';
 import type { SectionProps } from './edit';
 
 type Turn = BotSpec['turn'];
 type Idle = BotSpec['idle'];
 type Interruptions = BotSpec['interruptions'];
+type Ivr = BotSpec['ivr'];
 
 export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
   const turn: Turn = { ...DEFAULT_TURN, ...spec.turn };
@@ -15,6 +16,8 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
   const barge: Interruptions = { ...DEFAULT_INTERRUPTIONS, ...spec.interruptions };
   const setBarge = (patch: Partial<Interruptions>) =>
     change((s) => ({ ...s, interruptions: { ...DEFAULT_INTERRUPTIONS, ...s.interruptions, ...patch } }));
+  const ivr: Ivr = { ...DEFAULT_IVR, ...spec.ivr };
+  const setIvr = (patch: Partial<Ivr>) => change((s) => ({ ...s, ivr: { ...DEFAULT_IVR, ...s.ivr, ...patch } }));
   const smart = turn.mode === 'smart';
   return (
     <Stack gap="sm">
@@ -198,6 +201,29 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
             error={errors['spec.idle.goodbye']}
           />
         </>
+      )}
+      <Text fw={600} size="sm">
+        Calling into automated menus
+      </Text>
+      <Switch
+        label="IVR mode"
+        description="The menu talks first, so the bot says no first message; a turn ends only after the menu's quiet, so the pauses between its options do not end it; the model is told it is at a menu and gets the Press keys tool"
+        checked={ivr.enabled}
+        disabled={readOnly}
+        onChange={(e) => setIvr({ enabled: e.currentTarget.checked })}
+      />
+      {ivr.enabled && (
+        <NumberInput
+          label="A menu is over after (seconds of quiet)"
+          min={0.5}
+          max={10}
+          step={0.5}
+          decimalScale={1}
+          value={ivr.menu_quiet_secs}
+          readOnly={readOnly}
+          onChange={(v) => setIvr({ menu_quiet_secs: Number(v) })}
+          error={errors['spec.ivr.menu_quiet_secs']}
+        />
       )}
     </Stack>
   );

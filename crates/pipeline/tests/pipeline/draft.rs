@@ -210,15 +210,17 @@ async fn spoken(
     speak_drafts: bool,
     replies: &[&str],
     inputs: Vec<TestInput>,
-) -> (pipeline::testing::TestOutput, Vec<(String, Instant)>, Instant) {
+) -> (
+    pipeline::testing::TestOutput,
+    Vec<(String, Instant)>,
+    Instant,
+) {
     let llm = ScriptedLlm::texts("llm", replies).with_delay(Duration::from_millis(250));
     let (asked, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let first = FirstAudio::default();
     let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
     let processors: Vec<Box<dyn Processor>> = vec![
-        Box::new(
-            UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(true),
-        ),
+        Box::new(UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(true)),
         Box::new(
             LlmProcessor::new(
                 vec![Arc::new(llm)],
@@ -259,7 +261,10 @@ async fn a_bot_that_speaks_its_drafts_has_the_first_sentences_audio_ready_when_t
     // long before the verdict; its audio came out with the verdict, not before.
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert_eq!(asked[0].0, "Tuesday works.");
-    assert!(asked[0].1 - started < Duration::from_millis(600), "{asked:?}");
+    assert!(
+        asked[0].1 - started < Duration::from_millis(600),
+        "{asked:?}"
+    );
     let after = first - started;
     assert!(
         (Duration::from_secs(1)..Duration::from_millis(1_050)).contains(&after),

@@ -8,6 +8,7 @@ mod draft;
 mod fallback;
 mod flow;
 mod idle;
+mod ivr;
 mod runner;
 mod tools;
 mod turn;

@@ -43,6 +43,7 @@ pub fn spec(prompt: &str) -> BotSpec {
         turn: Default::default(),
         idle: Default::default(),
         interruptions: Default::default(),
+        ivr: Default::default(),
         variables: vec![],
     }
 }

@@ -112,6 +112,10 @@ async fn invalid_bots_are_refused_naming_the_field(app: TestApp) {
         ),
         (json!({"idle": {"after_secs": 601}}), "spec.idle.after_secs"),
         (
+            json!({"ivr": {"enabled": true, "menu_quiet_secs": 0.2}}),
+            "spec.ivr.menu_quiet_secs",
+        ),
+        (
             json!({"interruptions": {"min_duration_secs": 4}}),
             "spec.interruptions.min_duration_secs",
         ),
