@@ -22,8 +22,11 @@ pub trait EndOfTurn: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, Default)]
 pub struct PunctuationEndOfTurn;
 
+/// Words an English sentence does not end on: a caller who stops after one is going on.
 const TRAILING_WORDS: &[&str] = &[
-    "and", "or", "but", "so", "because", "um", "uh", "the", "a", "to", "with", "my", "is",
+    "and", "or", "but", "so", "because", "um", "uh", "the", "a", "an", "to", "with", "my", "is",
+    "for", "of", "from", "about", "your", "our", "their", "into", "than", "if", "whether", "like",
+    "would", "should",
 ];
 
 impl EndOfTurn for PunctuationEndOfTurn {
@@ -107,8 +110,11 @@ impl UserAggregator {
         }
         let complete = match &self.policy {
             TurnPolicy::Text(hook) => hook.is_complete(&self.text),
+            // The sound and the words must both say done: a turn model hears a pause after
+            // "an appointment for" as an ending as often as not (docs/benchmarks.md, turn
+            // accuracy), and no sentence ends on "for".
             TurnPolicy::Model => match self.verdict {
-                Some(complete) => complete,
+                Some(complete) => complete && PunctuationEndOfTurn.is_complete(&self.text),
                 None => {
                     self.draft(out);
                     return;

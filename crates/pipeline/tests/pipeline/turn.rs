@@ -102,6 +102,26 @@ async fn a_pause_the_model_calls_complete_ends_the_turn_without_waiting() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_pause_the_model_calls_complete_after_a_word_no_sentence_ends_on_still_waits() {
+    let (model, _) = scripted(&[0.9]);
+    let mut inputs = said(1_000, "I'd like an appointment for.");
+    inputs.push(TestInput::Wait(Duration::from_millis(900)));
+    inputs.push(frame(SystemFrame::Interruption));
+    inputs.extend(said(800, "next Tuesday."));
+    inputs.push(TestInput::Wait(Duration::from_millis(50)));
+    let out = run_test(stages(model), inputs).await;
+    // The model heard an ending both times; the words said the first was not one.
+    assert_eq!(
+        verdicts(&out.up),
+        vec![(true, Some(0.9)), (true, Some(0.9))]
+    );
+    assert_eq!(
+        turns(&out.down),
+        vec!["I'd like an appointment for. next Tuesday."]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_pause_called_incomplete_waits_and_the_speech_after_it_joins_the_same_turn() {
     let (model, mut heard) = scripted(&[0.1, 0.8]);
     let mut inputs = said(1_000, "I want to book and");
