@@ -115,34 +115,30 @@ impl BridgeClient {
     /// through the carrier. Said before the media closes, so the carrier has the new
     /// instructions when the stream ends.
     pub async fn transfer(&self, call_id: CallId, to: &str) -> Result<(), String> {
-        let url = format!("{}/api/v1/calls/{}/transfer", self.bridge_url, call_id.0);
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.secret.expose_secret())
-            .json(&serde_json::json!({ "to": to }))
-            .send()
+        self.call_verb(call_id, "transfer", serde_json::json!({ "to": to }))
             .await
-            .map_err(|e| format!("the Backend is unreachable: {e}"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        Err(format!(
-            "the Backend answered {status}: {}",
-            response.text().await.unwrap_or_default()
-        ))
     }
 
     /// `POST {bridge}/api/v1/calls/{id}/digits`: the telephony edge presses `digits` on the call
     /// with its carrier's own verb. An error (a carrier without one answers 422) says why.
     pub async fn send_digits(&self, call_id: CallId, digits: &str) -> Result<(), String> {
-        let url = format!("{}/api/v1/calls/{}/digits", self.bridge_url, call_id.0);
+        self.call_verb(call_id, "digits", serde_json::json!({ "digits": digits }))
+            .await
+    }
+
+    /// `POST {bridge}/api/v1/calls/{id}/{verb}` with `body`, the fleet secret as Bearer.
+    async fn call_verb(
+        &self,
+        call_id: CallId,
+        verb: &str,
+        body: serde_json::Value,
+    ) -> Result<(), String> {
+        let url = format!("{}/api/v1/calls/{}/{verb}", self.bridge_url, call_id.0);
         let response = self
             .http
             .post(url)
             .bearer_auth(self.secret.expose_secret())
-            .json(&serde_json::json!({ "digits": digits }))
+            .json(&body)
             .send()
             .await
             .map_err(|e| format!("the Backend is unreachable: {e}"))?;

@@ -70,14 +70,20 @@ fn assert_booked(result: &CallResult) {
     );
 }
 
+/// The WAV the worker stored for `result`'s call.
+fn stored_recording(backend: &Backend, result: &CallResult) -> wav::Wav {
+    let recording = result.recording.as_ref().expect("a recording reference");
+    let path = backend
+        .recordings
+        .join(recording.uri.strip_prefix("file://").unwrap());
+    wav::decode(&std::fs::read(&path).unwrap()).unwrap()
+}
+
 /// The stereo WAV the worker stored: caller left (with sound when the caller spoke), bot right.
 fn assert_recording(backend: &Backend, result: &CallResult, rate: SampleRate, caller_spoke: bool) {
     let recording = result.recording.as_ref().expect("a recording reference");
     assert_eq!((recording.channels, recording.sample_rate), (2, rate.hz()));
-    let path = backend
-        .recordings
-        .join(recording.uri.strip_prefix("file://").unwrap());
-    let decoded = wav::decode(&std::fs::read(&path).unwrap()).unwrap();
+    let decoded = stored_recording(backend, result);
     assert_eq!(decoded.channels, 2);
     let energy = |channel: Vec<i16>| channel.iter().map(|s| i64::from(*s).abs()).sum::<i64>();
     assert_eq!(
@@ -418,13 +424,7 @@ async fn keys_the_carrier_cannot_press_are_played_as_tones_in_the_bots_audio() {
         CallOutcomeCode::CallTransferred,
         "{result:#?}"
     );
-    let recording = result.recording.as_ref().expect("a recording reference");
-    let path = backend
-        .recordings
-        .join(recording.uri.strip_prefix("file://").unwrap());
-    let bot = wav::decode(&std::fs::read(&path).unwrap())
-        .unwrap()
-        .channel(1);
+    let bot = stored_recording(&backend, &result).channel(1);
     let heard = audio::dtmf::Detector::new(rate).keys(&bot);
     assert_eq!(heard, test_support::bots::TRANSFER_KEYS);
 }

@@ -12,14 +12,30 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// When the bot's first words left the LLM.
-#[derive(Debug, Clone, Default)]
-struct FirstWords(Arc<OnceLock<Instant>>);
+/// When the first frame that `wanted` picks passed: the bot's first words, its first audio.
+#[derive(Debug, Clone)]
+struct First {
+    at: Arc<OnceLock<Instant>>,
+    wanted: fn(&Frame) -> bool,
+}
+
+impl First {
+    fn of(wanted: fn(&Frame) -> bool) -> Self {
+        Self {
+            at: Arc::default(),
+            wanted,
+        }
+    }
+
+    fn at(&self) -> Instant {
+        *self.at.get().expect("the bot said nothing")
+    }
+}
 
 #[async_trait]
-impl Processor for FirstWords {
+impl Processor for First {
     fn name(&self) -> &'static str {
-        "first_words"
+        "first"
     }
 
     async fn process(
@@ -28,8 +44,8 @@ impl Processor for FirstWords {
         direction: Direction,
         out: &Outbox,
     ) -> Result<(), ProcessorError> {
-        if matches!(frame, Frame::Data(DataFrame::LlmText(_))) {
-            self.0.get_or_init(Instant::now);
+        if (self.wanted)(&frame) {
+            self.at.get_or_init(Instant::now);
         }
         out.forward(frame, direction);
         Ok(())
@@ -72,7 +88,7 @@ async fn run(
     )
     .with_delay(Duration::from_millis(250));
     let mut requests = llm.record_requests();
-    let first = FirstWords::default();
+    let first = First::of(|f| matches!(f, Frame::Data(DataFrame::LlmText(_))));
     let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
     let processors: Vec<Box<dyn Processor>> = vec![
         Box::new(
@@ -91,7 +107,7 @@ async fn run(
     while let Ok(request) = requests.try_recv() {
         sent.push(request);
     }
-    let at = *first.0.get().expect("the bot said nothing");
+    let at = first.at();
     (out, sent, at)
 }
 
@@ -180,30 +196,6 @@ impl pipeline::TextToSpeech for SlowTts {
     }
 }
 
-/// When the bot's first audio left the TTS, and which sentences it spoke.
-#[derive(Debug, Clone, Default)]
-struct FirstAudio(Arc<OnceLock<Instant>>);
-
-#[async_trait]
-impl Processor for FirstAudio {
-    fn name(&self) -> &'static str {
-        "first_audio"
-    }
-
-    async fn process(
-        &mut self,
-        frame: Frame,
-        direction: Direction,
-        out: &Outbox,
-    ) -> Result<(), ProcessorError> {
-        if matches!(frame, Frame::Data(DataFrame::OutputAudio(_))) {
-            self.0.get_or_init(Instant::now);
-        }
-        out.forward(frame, direction);
-        Ok(())
-    }
-}
-
 /// The drafting aggregator, an LLM answering `replies` (250 ms a word) that speaks its drafts or
 /// not, and the slow TTS: the output, what the TTS was asked (and when) and the first audio.
 async fn spoken(
@@ -217,7 +209,7 @@ async fn spoken(
 ) {
     let llm = ScriptedLlm::texts("llm", replies).with_delay(Duration::from_millis(250));
     let (asked, mut asks) = tokio::sync::mpsc::unbounded_channel();
-    let first = FirstAudio::default();
+    let first = First::of(|f| matches!(f, Frame::Data(DataFrame::OutputAudio(_))));
     let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
     let processors: Vec<Box<dyn Processor>> = vec![
         Box::new(UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(true)),
@@ -240,7 +232,7 @@ async fn spoken(
     while let Ok(ask) = asks.try_recv() {
         sentences.push(ask);
     }
-    let at = *first.0.get().expect("the bot said nothing");
+    let at = first.at();
     (out, sentences, at)
 }
 
