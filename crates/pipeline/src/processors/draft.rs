@@ -8,16 +8,13 @@
 //! the reply's first sentence goes down to the TTS as a `DraftSentence` as soon as the model has
 //! said it, so its audio can be made while the turn is judged.
 
+use super::ahead::Ahead;
 use crate::frame::DataFrame;
 use crate::services::{LanguageModel, LlmEvent, LlmRequest, ProviderError};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
-type Events = mpsc::UnboundedReceiver<Result<LlmEvent, ProviderError>>;
 
 /// A request started early, and what it has answered so far.
 #[derive(Debug)]
@@ -25,17 +22,7 @@ pub(crate) struct Draft {
     /// The index of the provider in the chain it was sent to.
     provider: usize,
     request: LlmRequest,
-    events: Option<Events>,
-    /// Aborted when the draft is dropped, detached when its reply is used.
-    task: Option<JoinHandle<()>>,
-}
-
-impl Drop for Draft {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+    reply: Ahead<Result<LlmEvent, ProviderError>>,
 }
 
 impl Draft {
@@ -48,9 +35,8 @@ impl Draft {
         stall: Duration,
         speak: Option<crate::processor::Outbox>,
     ) -> Self {
-        let (tx, events) = mpsc::unbounded_channel();
         let sent = request.clone();
-        let task = tokio::spawn(async move {
+        let reply = Ahead::spawn(|tx| async move {
             match tokio::time::timeout(stall, model.stream(&sent)).await {
                 Err(_) => {
                     let _ = tx.send(Err(ProviderError::Timeout {
@@ -88,29 +74,17 @@ impl Draft {
         Self {
             provider,
             request,
-            events: Some(events),
-            task: Some(task),
+            reply,
         }
     }
 
     /// The draft's reply as a stream, when `request` to the `provider`th model is the one it
     /// started; `None` (and the draft is dropped) otherwise.
     pub(crate) fn into_stream(
-        mut self,
+        self,
         provider: usize,
         request: &LlmRequest,
     ) -> Option<BoxStream<'static, Result<LlmEvent, ProviderError>>> {
-        if self.provider != provider || self.request != *request {
-            return None;
-        }
-        let events = self.events.take()?;
-        // The task must finish its stream: detached, not aborted.
-        self.task = None;
-        Some(
-            futures_util::stream::unfold(events, |mut events| async move {
-                events.recv().await.map(|event| (event, events))
-            })
-            .boxed(),
-        )
+        (self.provider == provider && self.request == *request).then(|| self.reply.into_stream())
     }
 }

@@ -1,6 +1,7 @@
 //! The processors a call's pipeline is built from, in the order they usually stand.
 
 mod aggregators;
+mod ahead;
 mod barge_in;
 mod draft;
 mod flow;

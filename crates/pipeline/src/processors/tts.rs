@@ -5,6 +5,7 @@
 //! audio held; when the reply then speaks that very sentence, the held audio is played instead of
 //! asking again, and anything else throws it away.
 
+use super::ahead::Ahead;
 use crate::frame::{AudioChunk, ControlFrame, DataFrame, Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
@@ -12,30 +13,16 @@ use crate::services::{ProviderError, TextToSpeech};
 use async_trait::async_trait;
 use audio::SampleRate;
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
-type Audio = BoxStream<'static, Result<Vec<i16>, ProviderError>>;
 
 /// A draft's first sentence being synthesised ahead of its reply.
+#[derive(Debug)]
 struct Prefetch {
     sentence: String,
     /// The provider (index in the chain) making it.
     provider: usize,
-    audio: mpsc::UnboundedReceiver<Result<Vec<i16>, ProviderError>>,
-    /// Aborted when the prefetch is thrown away, detached when its audio is played.
-    task: Option<JoinHandle<()>>,
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+    audio: Ahead<Result<Vec<i16>, ProviderError>>,
 }
 
 impl Prefetch {
@@ -47,9 +34,8 @@ impl Prefetch {
         rate: SampleRate,
         stall: Duration,
     ) -> Self {
-        let (tx, audio) = mpsc::unbounded_channel();
         let text = sentence.clone();
-        let task = tokio::spawn(async move {
+        let audio = Ahead::spawn(|tx| async move {
             match tokio::time::timeout(stall, provider.synthesize(&text, rate)).await {
                 Err(_) => {
                     let _ = tx.send(Err(ProviderError::Timeout {
@@ -73,19 +59,7 @@ impl Prefetch {
             sentence,
             provider: index,
             audio,
-            task: Some(task),
         }
-    }
-
-    /// The held audio (and what is still coming) as a stream; the task runs to its end.
-    fn into_stream(mut self) -> Audio {
-        let (_, closed) = mpsc::unbounded_channel();
-        let audio = std::mem::replace(&mut self.audio, closed);
-        self.task = None;
-        futures_util::stream::unfold(audio, |mut audio| async move {
-            audio.recv().await.map(|piece| (piece, audio))
-        })
-        .boxed()
     }
 }
 
@@ -163,7 +137,7 @@ impl TtsProcessor {
             .prefetch
             .take()
             .filter(|p| p.sentence == sentence && p.provider == self.active)
-            .map(Prefetch::into_stream);
+            .map(|p| p.audio.into_stream());
         loop {
             let Some(provider) = self.chain.get(self.active).cloned() else {
                 return;

@@ -192,14 +192,7 @@ impl<'a> LiveCall<'a> {
         }
         match frame {
             Some(Frame::Data(DataFrame::OutputAudio(chunk))) => {
-                let rate = u64::from(self.media.rate.hz());
-                let at = self.clock.elapsed().as_micros() as u64 * rate / 1_000_000;
-                self.recorder.write(Track::Bot, at, &chunk.samples);
-                let messages = self.media.protocol.audio(&chunk.samples);
-                if !send_all(&mut self.media.socket, messages).await {
-                    self.caller_gone = true;
-                    self.hang_up_session();
-                }
+                self.bot_audio(&chunk.samples).await
             }
             Some(Frame::System(SystemFrame::Transport(TransportMessage::Clear))) => {
                 let messages = self.media.protocol.clear();
@@ -232,18 +225,22 @@ impl<'a> LiveCall<'a> {
             return;
         }
         tracing::info!(call_id = self.call_id.0, %digits, %why, "the carrier did not press the keys; playing them as tones");
-        let rate = self.media.rate;
-        match audio::dtmf::tones(&digits, rate) {
-            Ok(samples) => {
-                let at = self.clock.elapsed().as_micros() as u64 * u64::from(rate.hz()) / 1_000_000;
-                self.recorder.write(Track::Bot, at, &samples);
-                let messages = self.media.protocol.audio(&samples);
-                if !send_all(&mut self.media.socket, messages).await {
-                    self.caller_gone = true;
-                    self.hang_up_session();
-                }
-            }
+        match audio::dtmf::tones(&digits, self.media.rate) {
+            Ok(samples) => self.bot_audio(&samples).await,
             Err(error) => tracing::warn!(call_id = self.call_id.0, %error, "keys not pressed"),
+        }
+    }
+
+    /// The bot's audio to the caller, recorded where the call's clock is; a socket that no longer
+    /// takes it is the caller gone.
+    async fn bot_audio(&mut self, samples: &[i16]) {
+        let rate = u64::from(self.media.rate.hz());
+        let at = self.clock.elapsed().as_micros() as u64 * rate / 1_000_000;
+        self.recorder.write(Track::Bot, at, samples);
+        let messages = self.media.protocol.audio(samples);
+        if !send_all(&mut self.media.socket, messages).await {
+            self.caller_gone = true;
+            self.hang_up_session();
         }
     }
 
