@@ -93,7 +93,7 @@ const TELNYX_CONNECTION: &str = r"^[0-9]{1,32}$";
 const TELNYX_KEY: &str = r"^[A-Za-z0-9+/]{43}=$";
 
 /// The rules that depend on the carrier, as JSON Schema `if`/`then`: each carrier's account id,
-/// and a webhook key only where the carrier has one.
+/// and a webhook key only where the carrier has one (elsewhere it may be left out or null).
 fn per_carrier_rules(schema: &mut schemars::Schema) {
     let rule = |carrier: &str, then: serde_json::Value| {
         serde_json::json!({
@@ -108,16 +108,14 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
             rule(
                 "twilio",
                 serde_json::json!({
-                    "properties": {"account_sid": {"pattern": TWILIO_SID}},
-                    "not": {"required": ["webhook_key"]},
+                    "properties": {"account_sid": {"pattern": TWILIO_SID}, "webhook_key": {"type": "null"}},
                 })
             ),
             // Plivo verifies webhooks with the Auth Token too.
             rule(
                 "plivo",
                 serde_json::json!({
-                    "properties": {"account_sid": {"pattern": PLIVO_AUTH_ID}},
-                    "not": {"required": ["webhook_key"]},
+                    "properties": {"account_sid": {"pattern": PLIVO_AUTH_ID}, "webhook_key": {"type": "null"}},
                 })
             ),
             // Vonage signs the REST API's tokens with the private key (the secret) and webhooks
@@ -138,8 +136,8 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                     "properties": {
                         "account_sid": {"pattern": EXOTEL_ACCOUNT},
                         "secret": {"pattern": EXOTEL_SECRET},
+                        "webhook_key": {"type": "null"},
                     },
-                    "not": {"required": ["webhook_key"]},
                 })
             ),
             // A SIP trunk: its address, a proxy like it, a username to register; no webhooks.
@@ -153,8 +151,8 @@ fn per_carrier_rules(schema: &mut schemars::Schema) {
                             "if": {"properties": {"register": {"const": true}}, "required": ["register"]},
                             "then": {"required": ["username"], "properties": {"username": {"type": "string"}}},
                         },
+                        "webhook_key": {"type": "null"},
                     },
-                    "not": {"required": ["webhook_key"]},
                 })
             ),
             // Trunk settings are a SIP trunk's only.

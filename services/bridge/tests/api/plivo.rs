@@ -409,6 +409,26 @@ async fn an_inbound_plivo_call_is_streamed_to_its_bot_and_transfers_through_pliv
 }
 
 async fn plivo_accounts_need_an_auth_id_and_no_webhook_key(app: TestApp) {
+    // A null key is no key: the API takes it and the documented schema allows it.
+    let null_key = json!({"carrier": "plivo", "name": "null key", "account_sid": AUTH_ID,
+        "secret": TOKEN, "webhook_key": null});
+    let response = app
+        .post("/api/v1/carrier-accounts", Some(&app.admin), &null_key)
+        .await;
+    assert_eq!(response.status(), 201);
+    let schema = bridge::openapi::document()["components"]["schemas"]["NewAccountBody"].clone();
+    let plivo_rule = schema["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rule| rule["if"]["properties"]["carrier"]["const"] == "plivo")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        plivo_rule["then"]["properties"]["webhook_key"],
+        json!({"type": "null"})
+    );
+
     let good = json!({"carrier": "plivo", "name": "IN", "account_sid": AUTH_ID,
         "secret": TOKEN, "numbers": ["+14155550199"]});
     let saved = app
