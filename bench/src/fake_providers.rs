@@ -50,29 +50,39 @@ async fn transcribe(State(latency): State<Latency>, _request: Bytes) -> Json<Val
 
 async fn chat(State(latency): State<Latency>, _request: Bytes) -> impl IntoResponse {
     pause(latency).await;
+    ([("content-type", "text/event-stream")], chat_stream())
+}
+
+/// The whole SSE body of a streamed reply: "Sure, I can book that for you." in two chunks.
+pub(crate) fn chat_stream() -> String {
     let chunk = |text: &str| {
         format!(
             "data: {}\n\n",
             json!({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake", "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": null}]})
         )
     };
-    let body = format!(
+    format!(
         "{}{}data: {}\n\ndata: [DONE]\n\n",
         chunk("Sure,"),
         chunk(" I can book that for you."),
         json!({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    );
-    ([("content-type", "text/event-stream")], body)
+    )
 }
 
 async fn speech(State(latency): State<Latency>, samples: usize) -> impl IntoResponse {
     pause(latency).await;
-    // A 440 Hz tone at 24 kHz, the rate of `response_format: pcm`.
-    let pcm: Vec<u8> = (0..samples)
+    (
+        [("content-type", "application/octet-stream")],
+        tone_pcm(samples),
+    )
+}
+
+/// `samples` of a 440 Hz tone at 24 kHz (the rate of `response_format: pcm`), little-endian.
+pub(crate) fn tone_pcm(samples: usize) -> Vec<u8> {
+    (0..samples)
         .flat_map(|i| {
             let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 24_000.0).sin() * 8_000.0) as i16;
             s.to_le_bytes()
         })
-        .collect();
-    ([("content-type", "application/octet-stream")], pcm)
+        .collect()
 }

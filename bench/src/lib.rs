@@ -5,6 +5,7 @@
 //! worker the load benchmarks run.
 
 pub mod fake_providers;
+pub mod fake_voice;
 pub mod faq;
 pub mod open_loop;
 pub mod pacing_sim;

@@ -1,7 +1,7 @@
 //! What the speech benchmarks share.
 //!
-//! The spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, and percentiles
-//! of durations.
+//! The spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, speech without
+//! its quiet ends, and percentiles of durations.
 
 use anyhow::Context;
 use audio::wav;
@@ -40,6 +40,16 @@ pub fn openai_compatible_bot(base: &str) -> BotSpec {
         with_base("vllm"),
         with_base("openai"),
     )
+}
+
+/// `samples` without the quiet before and after the speech (10 ms pieces under −36 dBFS).
+pub fn trimmed(samples: &[i16], rate: audio::SampleRate) -> &[i16] {
+    let loud = |piece: &[i16]| piece.iter().any(|s| s.unsigned_abs() > 500);
+    let piece = rate.samples_in_ms(10) as usize;
+    let pieces: Vec<&[i16]> = samples.chunks(piece).collect();
+    let first = pieces.iter().position(|p| loud(p)).unwrap_or(0);
+    let last = pieces.iter().rposition(|p| loud(p)).map_or(0, |i| i + 1);
+    &samples[(first * piece).min(samples.len())..(last * piece).min(samples.len())]
 }
 
 /// The `p` quantile of sorted samples (nearest rank).

@@ -83,6 +83,9 @@ async function finishedCall(base, botId) {
           duration_ms: 84,
         },
       },
+      { speaker: 'system', text: 'turn complete', at_ms: 2000, detail: { kind: 'turn', complete: true, probability: 0.93, inference_ms: 61 } },
+      { speaker: 'system', text: 'interruption backchannel', at_ms: 2300, detail: { kind: 'interruption', verdict: 'backchannel', heard: 'Mhm.', paused_ms: 420 } },
+      { speaker: 'system', text: 'idle prompt 1 of 2', at_ms: 2500, detail: { kind: 'idle', step: 'prompt', number: 1, of: 2 } },
       { speaker: 'assistant', text: 'Booked for Tuesday at ten. Goodbye.', at_ms: 2600 },
     ],
     analysis: { interest: 'high' },
@@ -350,6 +353,14 @@ try {
   await tool.getByText('Knowledge searched before the reply: “cleaning price”').waitFor();
   await tool.getByText('1 passage from prices.md').click();
   await tool.getByText('A cleaning costs $80.').waitFor();
+  // Turn-taking on the transcript and on its time line: a verdict, a backchannel, an idle prompt.
+  await page.getByTestId('turn-verdict').getByText('Turn complete (p 0.93, 61 ms)').waitFor();
+  await page.getByTestId('interruption').getByText('Backchannel, the bot went on: “Mhm.” (paused 420 ms)').waitFor();
+  await page.getByTestId('idle').getByText('Caller quiet: prompt 1 of 2').waitFor();
+  await page.getByTestId('turn-counts').getByText('1 turn verdict · 1 interruption (1 backchannel) · 1 idle prompt').waitFor();
+  const marks = await page.getByTestId('turn-timeline').getByRole('listitem').all();
+  check(marks.length === 3, `the time line has ${marks.length} marks, not 3`);
+  await page.getByTestId('turn-timeline').getByRole('listitem', { name: '2.5 s: Caller quiet: prompt 1 of 2' }).waitFor();
   const player = page.getByTestId('recording');
   await player.waitFor();
   const duration = await player.evaluate(

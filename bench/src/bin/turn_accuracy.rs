@@ -74,16 +74,6 @@ fn pause_ms(turn: usize, part: usize) -> u64 {
     400 + ((turn * 37 + part * 11) % 9) as u64 * 100
 }
 
-/// `samples` without the quiet before and after the speech (10 ms pieces under −36 dBFS).
-fn trimmed(samples: &[i16]) -> &[i16] {
-    let loud = |piece: &[i16]| piece.iter().any(|s| s.unsigned_abs() > 500);
-    let piece = RATE.samples_in_ms(10) as usize;
-    let pieces: Vec<&[i16]> = samples.chunks(piece).collect();
-    let first = pieces.iter().position(|p| loud(p)).unwrap_or(0);
-    let last = pieces.iter().rposition(|p| loud(p)).map_or(0, |i| i + 1);
-    &samples[(first * piece).min(samples.len())..(last * piece).min(samples.len())]
-}
-
 /// A turn spoken whole by `speak`, a comma where the caller pauses (so the words before a pause
 /// keep the rising tone of a sentence going on), then each comma's short pause found (the longest
 /// quiet runs) and stretched to the turn's pause; 0.5 s of quiet before, 3.5 s after.
@@ -105,7 +95,7 @@ where
         .collect::<Vec<_>>()
         .join(" ");
     let spoken = speak(text).await?;
-    let spoken = trimmed(&spoken);
+    let spoken = bench::speech::trimmed(&spoken, RATE);
     // Quiet runs of 10 ms pieces: (first piece, pieces).
     let piece = RATE.samples_in_ms(10) as usize;
     let pieces: Vec<&[i16]> = spoken.chunks(piece).collect();

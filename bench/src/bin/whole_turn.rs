@@ -59,8 +59,11 @@ async fn vox_turns(base: &str, speech: &[i16], args: &Args) -> anyhow::Result<Tu
     let spec = spec(base);
     let env = ProviderEnv {
         keys: [("openai".to_owned(), "bench".to_owned())].into(),
-        // The fakes are where this platform sends OpenAI: its key may go there.
-        base_urls: [("openai".to_owned(), format!("{base}/v1"))].into(),
+        // The fakes are where this platform sends OpenAI and its self-hosted servers: its key
+        // may go there, and their loopback address is the platform's own.
+        base_urls: ["openai", "whisper", "vllm"]
+            .map(|vendor| (vendor.to_owned(), format!("{base}/v1")))
+            .into(),
         http: Some(reqwest::Client::new()),
         ..ProviderEnv::default()
     };

@@ -1,6 +1,6 @@
 // Unit tests of how the call page reads turn-taking events from the transcript: turn verdicts (a failed model too), interruption verdicts, and detail that is neither.
 import { describe, expect, it } from 'vitest';
-import { describeEvent, describeInterruption, describeTurn } from './turn';
+import { describeEvent, describeIdle, describeInterruption, describeTurn, turnTimeline } from './turn';
 
 describe('describeTurn', () => {
   it('puts a verdict, its probability and its cost in words', () => {
@@ -39,5 +39,40 @@ describe('describeEvent', () => {
     expect(describeEvent({ kind: 'turn', complete: true, probability: 0.9, inference_ms: 60 })?.testId).toBe('turn-verdict');
     expect(describeEvent({ kind: 'interruption', verdict: 'real', heard: 'Stop.', paused_ms: 400 })?.testId).toBe('interruption');
     expect(describeEvent({ name: 'book' })).toBeNull();
+  });
+});
+
+describe('describeIdle', () => {
+  it('puts prompts and the goodbye in words', () => {
+    expect(describeIdle({ kind: 'idle', step: 'prompt', number: 1, of: 2 })).toBe('Caller quiet: prompt 1 of 2');
+    expect(describeIdle({ kind: 'idle', step: 'goodbye' })).toBe('Caller still quiet: goodbye, call ended');
+    expect(describeIdle({ kind: 'idle', step: 'nap' })).toBeNull();
+    expect(describeEvent({ kind: 'idle', step: 'goodbye' })?.testId).toBe('idle');
+  });
+});
+
+describe('turnTimeline', () => {
+  const lines = [
+    { at_ms: 0 },
+    { at_ms: 1000, detail: { kind: 'turn', complete: false, probability: 0.2, inference_ms: 50 } },
+    { at_ms: 2000, detail: { kind: 'turn', complete: true, probability: 0.9, inference_ms: 50 } },
+    { at_ms: 3000, detail: { kind: 'interruption', verdict: 'backchannel', heard: 'Mhm.', paused_ms: 500 } },
+    { at_ms: 6000, detail: { kind: 'idle', step: 'prompt', number: 1, of: 2 } },
+  ];
+
+  it('places each event on the call and counts them by kind', () => {
+    const timeline = turnTimeline(lines, 8000);
+    expect(timeline.marks.map((m) => [m.kind, m.left])).toEqual([
+      ['turn', 12.5],
+      ['turn', 25],
+      ['interruption', 37.5],
+      ['idle', 75],
+    ]);
+    expect(timeline.counts).toBe('2 turn verdicts (1 not finished) · 1 interruption (1 backchannel) · 1 idle prompt');
+  });
+
+  it('uses the last line as the end when the length is unknown, and is empty without events', () => {
+    expect(turnTimeline(lines, null).marks.at(-1)?.left).toBe(100);
+    expect(turnTimeline([{ at_ms: 10 }], 100)).toEqual({ marks: [], counts: '' });
   });
 });

@@ -1,4 +1,4 @@
-// One call: its timings, the transcript as a chat (tool calls with what they found), the stereo recording in a player that can seek, the analysis, QC findings and the state history.
+// One call: its timings, the transcript as a chat (tool calls with what they found; turn verdicts, interruptions and idle prompts also on a time line), the stereo recording in a player that can seek, the analysis, QC findings and the state history.
 import { Badge, Button, Card, Group, Loader, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
@@ -7,6 +7,7 @@ import { api, type CallDetail } from '../api/client';
 import { stateColor } from './Calls';
 import { messageOf } from '../lib/load';
 import { ToolLine } from '../components/call/ToolLine';
+import { TurnTimeline } from '../components/call/TurnTimeline';
 import { describeEvent } from '../lib/turn';
 
 function when(at?: string | null) {
@@ -77,6 +78,7 @@ export function Call() {
         <Text fw={600} mb="xs">
           Transcript
         </Text>
+        <TurnTimeline lines={result?.transcript ?? []} durationMs={result?.recording?.duration_ms} />
         <Stack gap={6}>
           {(result?.transcript ?? []).map((line, i) => (
             <Group key={i} justify={line.speaker === 'assistant' ? 'flex-end' : line.speaker === 'user' ? 'flex-start' : 'center'}>

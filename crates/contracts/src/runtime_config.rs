@@ -430,9 +430,10 @@ pub struct TurnSettings {
     /// anyway, in seconds.
     #[schemars(range(min = 0.0, max = 10.0))]
     pub incomplete_wait_secs: f32,
-    /// Start the LLM's reply on the caller's words while the turn is still being judged (or
-    /// waits as unfinished); a caller who goes on drops it. The bot speaks only once the turn is
-    /// final either way. Costs a model request per dropped draft.
+    /// Start the LLM's reply on the caller's words as soon as the STT gives final words for them
+    /// (with a streaming STT, often before the VAD's stop) and while the turn is judged (or waits
+    /// as unfinished); a caller who goes on drops it. The bot speaks only once the turn is final
+    /// either way. Costs a model request per dropped draft.
     pub preemptive: bool,
     /// With `preemptive`, the TTS also starts on the draft's first sentence, its audio held
     /// until the turn is final: the bot answers sooner, and a dropped draft's audio costs a TTS

@@ -120,11 +120,22 @@ pub enum CallEvent {
     Interruption(InterruptionRecord),
     /// A reply the LLM started on a draft of the caller's turn was thrown away (they went on).
     DraftDropped,
+    /// The caller stayed quiet for the bot's `idle.after_secs`: it prompted them, or said goodbye.
+    Idle(IdleStep),
     /// A field the flow collected, for the call's analysis.
     Field {
         name: String,
         value: serde_json::Value,
     },
+}
+
+/// What the bot did about a caller who went quiet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleStep {
+    /// The `number`th prompt of at most `of` since the caller last spoke.
+    Prompt { number: u32, of: u32 },
+    /// The prompts are spent: the goodbye, and the call ends with `call.idle_timeout`.
+    Goodbye,
 }
 
 /// What the caller's speech over the bot turned out to be.

@@ -18,9 +18,9 @@ pub mod testing;
 pub mod tools;
 
 pub use frame::{
-    AudioChunk, CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, InterruptionKind,
-    InterruptionRecord, PipelineError, StartParams, SystemFrame, ToolCallRecord, Transcript,
-    TransportMessage, TurnDecision,
+    AudioChunk, CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, IdleStep,
+    InterruptionKind, InterruptionRecord, PipelineError, StartParams, SystemFrame, ToolCallRecord,
+    Transcript, TransportMessage, TurnDecision,
 };
 pub use processor::{Outbox, Processor, ProcessorError};
 pub use services::{

@@ -10,7 +10,8 @@ use contracts::call_result::{QcFinding, Speaker, TranscriptEntry};
 use contracts::runtime_config::{AnalysisField, AnalysisFieldKind, BotSpec, QcRule};
 use futures_util::StreamExt;
 use pipeline::{
-    CallEvent, EndReason, LanguageModel, LlmEvent, LlmRequest, Message, SessionReport, SystemFrame,
+    CallEvent, EndReason, IdleStep, LanguageModel, LlmEvent, LlmRequest, Message, SessionReport,
+    SystemFrame,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -93,6 +94,20 @@ pub fn conversation(report: &SessionReport) -> Conversation {
                     false,
                     Some(detail),
                 ));
+            }
+            SystemFrame::Call(CallEvent::Idle(step)) => {
+                let (text, detail) = match step {
+                    IdleStep::Prompt { number, of } => (
+                        format!("idle prompt {number} of {of}"),
+                        json!({"kind": "idle", "step": "prompt", "number": number, "of": of}),
+                    ),
+                    IdleStep::Goodbye => (
+                        "idle goodbye".to_owned(),
+                        json!({"kind": "idle", "step": "goodbye"}),
+                    ),
+                };
+                out.transcript
+                    .push(entry(Speaker::System, &text, false, Some(detail)));
             }
             SystemFrame::Call(CallEvent::DraftDropped) => out.drafts_dropped += 1,
             SystemFrame::Call(CallEvent::Disposition(value)) => {
@@ -514,6 +529,45 @@ mod tests {
             Some(
                 json!({"kind": "interruption", "verdict": "backchannel", "heard": "Mhm.", "paused_ms": 640})
             )
+        );
+    }
+
+    #[test]
+    fn idle_prompts_and_the_goodbye_are_system_lines_of_the_transcript_at_their_moments() {
+        let step = |ms, step| pipeline::LoggedEvent {
+            at: std::time::Duration::from_millis(ms),
+            event: SystemFrame::Call(CallEvent::Idle(step)),
+        };
+        let report = pipeline::SessionReport {
+            end_reason: EndReason::IdleTimeout,
+            duration: std::time::Duration::from_secs(30),
+            turns: Vec::new(),
+            events: vec![
+                step(8_000, IdleStep::Prompt { number: 1, of: 2 }),
+                step(16_000, IdleStep::Goodbye),
+            ],
+        };
+        let transcript = conversation(&report).transcript;
+        let lines: Vec<_> = transcript
+            .iter()
+            .map(|l| (l.speaker, l.text.as_str(), l.at_ms, l.detail.clone()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    Speaker::System,
+                    "idle prompt 1 of 2",
+                    8_000,
+                    Some(json!({"kind": "idle", "step": "prompt", "number": 1, "of": 2}))
+                ),
+                (
+                    Speaker::System,
+                    "idle goodbye",
+                    16_000,
+                    Some(json!({"kind": "idle", "step": "goodbye"}))
+                ),
+            ]
         );
     }
 

@@ -88,8 +88,9 @@ impl UserAggregator {
         }
     }
 
-    /// Sends the turn so far as a `DraftTurn` while the verdict on it is awaited or is
-    /// "unfinished", so the LLM can start on it (the bot's `turn.preemptive`).
+    /// Sends the turn so far as a `DraftTurn` once the STT gave final words for it (even before
+    /// the VAD's stop), while the verdict on it is awaited or is "unfinished", so the LLM can start
+    /// on it (the bot's `turn.preemptive`).
     pub fn with_drafts(mut self, drafts: bool) -> Self {
         self.drafts = drafts;
         self
@@ -105,7 +106,16 @@ impl UserAggregator {
     }
 
     async fn maybe_finish(&mut self, out: &Outbox) {
-        if self.speaking || self.awaiting_transcript || self.text.trim().is_empty() {
+        if self.text.trim().is_empty() {
+            return;
+        }
+        if self.speaking {
+            // The STT heard a pause and gave its final words before the VAD's stop: the reply
+            // can start on them now (the caller going on replaces or drops it).
+            self.draft(out);
+            return;
+        }
+        if self.awaiting_transcript {
             return;
         }
         let complete = match &self.policy {

@@ -3,10 +3,13 @@
 //! It stands right after the VAD, where it sees the caller's audio (its clock: the transport
 //! streams audio through silence too), the caller's speaking events on their way down and the
 //! bot's on their way up. When neither side has spoken for `after`, it sends the next prompt down
-//! to be spoken; after `max_prompts` of them, the goodbye and `End(IdleTimeout)`. Any speech from
-//! the caller starts the count again, and so do the prompts themselves.
+//! to be spoken; after `max_prompts` of them, the goodbye and `End(IdleTimeout)`. Each step goes
+//! up as `CallEvent::Idle` for the call's transcript. Any speech from the caller starts the count
+//! again, and so do the prompts themselves.
 
-use crate::frame::{ControlFrame, DataFrame, Direction, EndReason, Frame, SystemFrame};
+use crate::frame::{
+    CallEvent, ControlFrame, DataFrame, Direction, EndReason, Frame, IdleStep, SystemFrame,
+};
 use crate::processor::{Outbox, Processor, ProcessorError};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -64,10 +67,15 @@ impl IdleProcessor {
         self.quiet_samples = 0;
         if self.prompted >= self.policy.max_prompts {
             self.ended = true;
+            out.up(SystemFrame::Call(CallEvent::Idle(IdleStep::Goodbye)));
             out.down(DataFrame::Speak(self.policy.goodbye.clone()));
             out.down(ControlFrame::End(EndReason::IdleTimeout));
             return;
         }
+        out.up(SystemFrame::Call(CallEvent::Idle(IdleStep::Prompt {
+            number: self.prompted + 1,
+            of: self.policy.max_prompts,
+        })));
         let index = (self.prompted as usize).min(self.policy.prompts.len().saturating_sub(1));
         if let Some(prompt) = self.policy.prompts.get(index) {
             if self.policy.generate {

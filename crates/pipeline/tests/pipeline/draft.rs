@@ -169,6 +169,56 @@ async fn a_caller_who_goes_on_drops_the_draft_and_the_reply_answers_the_whole_tu
     assert_eq!(requests.len(), 2, "{requests:?}");
 }
 
+fn transcript(words: &str) -> TestInput {
+    frame(SystemFrame::Transcription(Transcript {
+        text: words.to_owned(),
+        provider: "stt".to_owned(),
+    }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn final_words_heard_before_the_vads_stop_start_the_reply_and_more_words_replace_it() {
+    // The STT ends an utterance at a short pause, before the VAD's stop; the VAD stops 200 ms
+    // later, the answer to Finalize is empty and the verdict takes 50 ms.
+    let started = Instant::now();
+    let inputs = vec![
+        frame(SystemFrame::UserStartedSpeaking),
+        transcript("Book me for Tuesday."),
+        TestInput::Wait(Duration::from_millis(200)),
+        frame(SystemFrame::UserStoppedSpeaking),
+        transcript(""),
+        TestInput::Wait(Duration::from_millis(50)),
+        verdict(true),
+        TestInput::Wait(Duration::from_secs(2)),
+    ];
+    let (out, requests, first) = run(true, inputs).await;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(dropped(&out), 0);
+    // The model started with the final words, not at the stop 200 ms later.
+    let after = first - started;
+    assert!(after < Duration::from_millis(270), "{after:?}");
+
+    // More final words while the VAD still hears speech replace the draft.
+    let inputs = vec![
+        frame(SystemFrame::UserStartedSpeaking),
+        transcript("I want to book"),
+        TestInput::Wait(Duration::from_millis(300)),
+        transcript("for Tuesday."),
+        TestInput::Wait(Duration::from_millis(200)),
+        frame(SystemFrame::UserStoppedSpeaking),
+        transcript(""),
+        verdict(true),
+        TestInput::Wait(Duration::from_secs(2)),
+    ];
+    let (out, requests, _) = run(true, inputs).await;
+    assert_eq!(dropped(&out), 1);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests[1].messages,
+        vec![Message::User("I want to book for Tuesday.".to_owned())]
+    );
+}
+
 /// A TTS whose first audio comes 200 ms after it is asked; it reports each sentence it was asked
 /// for, and when.
 #[derive(Debug)]

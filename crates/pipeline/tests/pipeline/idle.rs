@@ -6,7 +6,7 @@ use pipeline::ProviderError;
 use pipeline::processors::{IdlePolicy, IdleProcessor};
 use pipeline::testing::{Behaviour, ScriptedLlm, ScriptedStt, ToneTts};
 use pipeline::testing::{TestInput, run_test};
-use pipeline::{DataFrame, EndReason, Frame, SystemFrame};
+use pipeline::{CallEvent, DataFrame, EndReason, Frame, IdleStep, SystemFrame};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,24 @@ async fn a_silent_caller_is_prompted_in_turn_then_told_goodbye_and_the_call_ends
         vec!["Are you still there?", "Hello?", "Goodbye."]
     );
     assert_eq!(out.report.end_reason, EndReason::IdleTimeout);
+    // Each step is in the call's record, in order.
+    let steps: Vec<IdleStep> = out
+        .report
+        .events
+        .iter()
+        .filter_map(|e| match e.event {
+            SystemFrame::Call(CallEvent::Idle(step)) => Some(step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            IdleStep::Prompt { number: 1, of: 2 },
+            IdleStep::Prompt { number: 2, of: 2 },
+            IdleStep::Goodbye,
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

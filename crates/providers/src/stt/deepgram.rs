@@ -38,7 +38,9 @@ impl DeepgramStt {
             endpoint,
             model: model.to_owned(),
             language: language.to_owned(),
-            endpointing_ms: 300,
+            // Final words at a 100 ms pause: the reply's draft can start on them before the VAD's
+            // stop (the turn's end is vox's call, at the VAD's stop, with `Finalize`).
+            endpointing_ms: 100,
         }
     }
 
