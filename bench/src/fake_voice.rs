@@ -125,6 +125,19 @@ pub async fn serve(fakes: Arc<Fakes>, speech_secs: f64) -> std::io::Result<std::
     Ok(address)
 }
 
+/// A bot that hears through `deepgram` and answers and speaks through `openai`: what
+/// [`provider_env`] points at the fakes.
+pub fn bot() -> contracts::runtime_config::BotSpec {
+    use contracts::runtime_config::{BotSpec, ProviderSettings};
+    BotSpec::new(
+        "en-US",
+        "You book appointments.",
+        ProviderSettings::named("deepgram"),
+        ProviderSettings::named("openai"),
+        ProviderSettings::named("openai"),
+    )
+}
+
 /// Where a pipeline's `deepgram` and `openai` providers reach the fakes at `address` (as the
 /// platform's own endpoints, so its keys may go there).
 pub fn provider_env(address: std::net::SocketAddr) -> providers::factory::ProviderEnv {

@@ -80,6 +80,46 @@ pub async fn piper_clips(
     Ok(clips)
 }
 
+/// A call of `spec` on `assembly`'s providers and models, 8 kHz in and out, as a phone call runs.
+pub fn spawn_phone_call(
+    spec: &BotSpec,
+    assembly: pipeline::assemble::Assembly,
+) -> anyhow::Result<pipeline::SessionHandle> {
+    let processors = pipeline::assemble::pipeline(spec, assembly).map_err(anyhow::Error::msg)?;
+    let config = pipeline::SessionConfig {
+        start: pipeline::StartParams {
+            input_rate: audio::SampleRate::Hz8000,
+            output_rate: audio::SampleRate::Hz8000,
+            ..pipeline::StartParams::default()
+        },
+        ..pipeline::SessionConfig::default()
+    };
+    Ok(pipeline::spawn(processors, config))
+}
+
+/// Runs `script` (under `bench/`) with `python` and `args`; its standard output. Pipecat logs every
+/// event on standard error: its tail is shown only when the run failed.
+pub async fn run_python(python: &str, script: &str, args: &[String]) -> anyhow::Result<String> {
+    let path = format!("{}/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::process::Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .await
+        .with_context(|| {
+            format!("run {python} (run scripts/bench-pipecat to install pipecat-ai)")
+        })?;
+    if !out.status.success() {
+        let log = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        for line in tail.iter().rev() {
+            eprintln!("{line}");
+        }
+        anyhow::bail!("{script} failed: {}", out.status);
+    }
+    String::from_utf8(out.stdout).with_context(|| format!("{script} printed non-UTF-8"))
+}
+
 /// The `p` quantile of sorted samples (nearest rank).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

@@ -26,13 +26,9 @@ use audio::SampleRate;
 use bench::fake_voice::{Fakes, Latencies, voiced};
 use bench::speech::{ms, percentile};
 use clap::Parser;
-use contracts::runtime_config::{BotSpec, ProviderSettings};
 use futures_util::StreamExt;
-use pipeline::assemble::{self, Assembly};
-use pipeline::{
-    AudioChunk, CallEvent, Command, DataFrame, Frame, InterruptionKind, SessionConfig, StartParams,
-    SystemFrame,
-};
+use pipeline::assemble::Assembly;
+use pipeline::{AudioChunk, CallEvent, Command, DataFrame, Frame, InterruptionKind, SystemFrame};
 use providers::factory::build_chains;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -96,13 +92,7 @@ async fn trial(
     };
     let fakes = Fakes::new(latencies, &[(text.to_owned(), voiced(clip, RATE))], seed);
     let address = bench::fake_voice::serve(fakes, 4.0).await?;
-    let mut spec = BotSpec::new(
-        "en-US",
-        "You book appointments.",
-        ProviderSettings::named("deepgram"),
-        ProviderSettings::named("openai"),
-        ProviderSettings::named("openai"),
-    );
+    let mut spec = bench::fake_voice::bot();
     spec.first_message =
         Some("Hello, this is the dental clinic calling about your appointment.".to_owned());
     let env = bench::fake_voice::provider_env(address);
@@ -111,16 +101,7 @@ async fn trial(
         vad,
         ..Assembly::default()
     };
-    let processors = assemble::pipeline(&spec, assembly).map_err(anyhow::Error::msg)?;
-    let config = SessionConfig {
-        start: StartParams {
-            input_rate: RATE,
-            output_rate: RATE,
-            ..StartParams::default()
-        },
-        ..SessionConfig::default()
-    };
-    let handle = pipeline::spawn(processors, config);
+    let handle = bench::speech::spawn_phone_call(&spec, assembly)?;
     let (first_audio, mut started) = tokio::sync::watch::channel(None::<Instant>);
     let mut output = handle.output;
     let frames = tokio::spawn(async move {

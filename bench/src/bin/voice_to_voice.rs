@@ -30,11 +30,9 @@ use audio::SampleRate;
 use bench::fake_voice::{Fakes, Latencies, Stage, voiced};
 use bench::speech::{ms, percentile};
 use clap::Parser;
-use contracts::runtime_config::{BotSpec, ProviderSettings, TurnMode, TurnSettings, VadEngine};
-use pipeline::assemble::{self, Assembly};
-use pipeline::{
-    AudioChunk, CallEvent, Command, DataFrame, Frame, SessionConfig, StartParams, SystemFrame,
-};
+use contracts::runtime_config::{TurnMode, TurnSettings, VadEngine};
+use pipeline::assemble::Assembly;
+use pipeline::{AudioChunk, CallEvent, Command, DataFrame, Frame, SystemFrame};
 use providers::factory::build_chains;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -131,13 +129,7 @@ async fn vox(
     fakes: Arc<Fakes>,
 ) -> anyhow::Result<Vec<(Kind, f64)>> {
     let address = bench::fake_voice::serve(fakes, 1.0).await?;
-    let mut spec = BotSpec::new(
-        "en-US",
-        "You book appointments.",
-        ProviderSettings::named("deepgram"),
-        ProviderSettings::named("openai"),
-        ProviderSettings::named("openai"),
-    );
+    let mut spec = bench::fake_voice::bot();
     spec.limits.max_duration_secs = 3_600;
     spec.limits.silence_timeout_secs = 600;
     spec.turn = TurnSettings {
@@ -155,16 +147,7 @@ async fn vox(
         voice_model: Some(fleet::models::voice_model(&models)?.context("no Silero VAD")?),
         ..Assembly::default()
     };
-    let processors = assemble::pipeline(&spec, assembly).map_err(anyhow::Error::msg)?;
-    let config = SessionConfig {
-        start: StartParams {
-            input_rate: RATE,
-            output_rate: RATE,
-            ..StartParams::default()
-        },
-        ..SessionConfig::default()
-    };
-    let handle = pipeline::spawn(processors, config);
+    let handle = bench::speech::spawn_phone_call(&spec, assembly)?;
     let mut output = handle.output;
     let replies = tokio::spawn(async move {
         let mut moments = Vec::new();
@@ -249,33 +232,21 @@ async fn vox(
 /// Pipecat's moments, from `bench/pipecat/voice.py` on the same clips (WAVs in `wavs`).
 async fn pipecat(args: &Args, wavs: &Path, fakes: Arc<Fakes>) -> anyhow::Result<Vec<(Kind, f64)>> {
     let address = bench::fake_voice::serve(fakes, 1.0).await?;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/pipecat/voice.py");
-    let out = tokio::process::Command::new(&args.python)
-        .arg(script)
-        .args(["--deepgram-url", &format!("ws://{address}")])
-        .args(["--base-url", &format!("http://{address}/v1")])
-        .arg("--wavs")
-        .arg(wavs)
-        .args(["--turns", &args.turns.to_string()])
-        .args(["--sentences", &SENTENCES.len().to_string()])
-        .args(["--gap", &args.gap.to_string()])
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "run {} (run scripts/bench-pipecat to install pipecat-ai)",
-                args.python
-            )
-        })?;
-    if !out.status.success() {
-        let log = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        for line in tail.iter().rev() {
-            eprintln!("{line}");
-        }
-        anyhow::bail!("voice.py failed: {}", out.status);
-    }
-    let text = String::from_utf8(out.stdout).context("voice.py printed non-UTF-8")?;
+    let argv = [
+        "--deepgram-url".to_owned(),
+        format!("ws://{address}"),
+        "--base-url".to_owned(),
+        format!("http://{address}/v1"),
+        "--wavs".to_owned(),
+        wavs.display().to_string(),
+        "--turns".to_owned(),
+        args.turns.to_string(),
+        "--sentences".to_owned(),
+        SENTENCES.len().to_string(),
+        "--gap".to_owned(),
+        args.gap.to_string(),
+    ];
+    let text = bench::speech::run_python(&args.python, "pipecat/voice.py", &argv).await?;
     text.lines()
         .filter_map(|l| l.strip_prefix("PIPECAT_EVENT="))
         .map(|line| {

@@ -151,34 +151,17 @@ fn pair_turns(ends: &[Instant], starts: &[Instant]) -> anyhow::Result<Vec<Durati
 
 /// Pipecat: the same turns through `bench/pipecat/turn.py`, one figure per line.
 async fn pipecat_turns(base: &str, wav: &str, args: &Args) -> anyhow::Result<Turns> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/pipecat/turn.py");
-    let out = tokio::process::Command::new(&args.python)
-        .arg(script)
-        .args(["--base-url", &format!("{base}/v1"), "--wav", wav])
-        .args([
-            "--turns",
-            &args.turns.to_string(),
-            "--gap",
-            &args.gap.to_string(),
-        ])
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "run {} (run scripts/bench-pipecat to install pipecat-ai)",
-                args.python
-            )
-        })?;
-    // Pipecat logs every event at DEBUG on stderr: shown only when the run failed.
-    if !out.status.success() {
-        let log = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        for line in tail.iter().rev() {
-            eprintln!("{line}");
-        }
-        anyhow::bail!("turn.py failed: {}", out.status);
-    }
-    let text = String::from_utf8(out.stdout).context("turn.py printed non-UTF-8")?;
+    let argv = [
+        "--base-url".to_owned(),
+        format!("{base}/v1"),
+        "--wav".to_owned(),
+        wav.to_owned(),
+        "--turns".to_owned(),
+        args.turns.to_string(),
+        "--gap".to_owned(),
+        args.gap.to_string(),
+    ];
+    let text = bench::speech::run_python(&args.python, "pipecat/turn.py", &argv).await?;
     let mut turns = Turns {
         heard: Vec::new(),
         decided: Vec::new(),
