@@ -29,12 +29,15 @@ pub struct Fakes {
     pub latency: Duration,
     pub base: String,
     pub results: Mutex<Vec<CallResult>>,
+    /// The bot's turn-taking (`turn: smart` needs a worker started with the models).
+    pub turn: contracts::runtime_config::TurnSettings,
 }
 
 pub type Shared = Arc<Fakes>;
 
-fn spec(base: &str) -> BotSpec {
+fn spec(base: &str, turn: &contracts::runtime_config::TurnSettings) -> BotSpec {
     let mut spec = crate::speech::openai_compatible_bot(base);
+    spec.turn = turn.clone();
     spec.first_message = Some("Hello.".into());
     spec.limits.max_duration_secs = 600;
     spec.limits.silence_timeout_secs = 120;
@@ -53,7 +56,7 @@ async fn config(
             version: 1,
             name: "bench".into(),
         },
-        spec: spec(&f.base),
+        spec: spec(&f.base, &f.turn),
         call: CallInfo {
             direction: CallDirection::Outbound,
             campaign_id: None,
@@ -147,11 +150,27 @@ pub async fn wait_up(url: &str, what: &str) -> anyhow::Result<()> {
     anyhow::bail!("{what} did not start")
 }
 
-/// Starts the worker and waits until it answers.
-pub async fn start_worker(vox: &str, base: &str) -> anyhow::Result<Worker> {
+/// Starts the worker (with `models`' Smart Turn and Silero when given) and waits until it answers.
+pub async fn start_worker(
+    vox: &str,
+    base: &str,
+    models: Option<&fleet::config::NeuralModels>,
+) -> anyhow::Result<Worker> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
-    let child = tokio::process::Command::new(vox)
+    let mut command = tokio::process::Command::new(vox);
+    if let Some(models) = models {
+        for (name, path) in [
+            ("VOX_ONNXRUNTIME", &models.onnxruntime),
+            ("SMART_TURN_MODEL", &models.smart_turn),
+            ("SILERO_VAD_MODEL", &models.silero),
+        ] {
+            if let Some(path) = path {
+                command.env(name, path);
+            }
+        }
+    }
+    let child = command
         .arg("core")
         .env("VOXCORE_SECRET", SECRET)
         .env("VOXBRIDGE_URL", base)

@@ -35,6 +35,13 @@ struct Args {
     /// The vox binary to run as the worker.
     #[arg(long, default_value = "target/release/vox")]
     vox: String,
+    /// The bot ends turns with Smart Turn after Silero VAD (`turn: {mode: smart, vad: silero}`),
+    /// the worker loading both from `--models`; without it, WebRTC VAD and a fixed stop.
+    #[arg(long)]
+    smart: bool,
+    /// Where `scripts/test` unpacked ONNX Runtime, Smart Turn and Silero.
+    #[arg(long, default_value = "target/models")]
+    models: std::path::PathBuf,
 }
 
 struct Level {
@@ -116,6 +123,23 @@ async fn run_level(
             stage(|t| t.tts_first_audio_ms),
             stage(|t| t.first_audio_sent_ms)
         );
+        // The turn model's verdicts, each with its inference time, are in the transcripts.
+        let mut inference: Vec<f64> = results
+            .iter()
+            .flat_map(|r| r.transcript.iter())
+            .filter_map(|line| line.detail.as_ref())
+            .filter(|detail| detail["kind"] == "turn")
+            .filter_map(|detail| detail["inference_ms"].as_f64())
+            .collect();
+        inference.sort_by(f64::total_cmp);
+        if !inference.is_empty() {
+            println!(
+                "  {calls} calls, Smart Turn: {} decisions, inference p50 {:.1} ms, p99 {:.1} ms",
+                inference.len(),
+                percentile(&inference, 0.5),
+                percentile(&inference, 0.99)
+            );
+        }
     }
     let mut gaps = jitter.lock().clone();
     gaps.sort_by(f64::total_cmp);
@@ -144,17 +168,33 @@ async fn main() -> anyhow::Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         base: base.clone(),
         results: StdMutex::default(),
+        turn: if args.smart {
+            contracts::runtime_config::TurnSettings {
+                mode: contracts::runtime_config::TurnMode::Smart,
+                vad: contracts::runtime_config::VadEngine::Silero,
+                ..Default::default()
+            }
+        } else {
+            Default::default()
+        },
     });
     let app = backend(&fakes);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let worker = start_worker(&args.vox, &base).await?;
+    let models = bench::speech::neural_models(&args.models);
+    let worker = start_worker(&args.vox, &base, args.smart.then_some(&models)).await?;
     let (pid, worker_url) = (worker.pid, worker.url.clone());
     let (_, idle_rss) = proc_stat(pid)?;
     let speech = Arc::new(speech_8k()?);
 
     println!(
-        "fleet_load: one vox core process, Twilio μ-law 8 kHz streams, providers answering after {} ms each, {} s per level; idle RSS {idle_rss:.1} MB",
-        args.latency_ms, args.seconds
+        "fleet_load: one vox core process, Twilio μ-law 8 kHz streams, providers answering after {} ms each, {} s per level, turns ended by {}; idle RSS {idle_rss:.1} MB",
+        args.latency_ms,
+        args.seconds,
+        if args.smart {
+            "Smart Turn after Silero VAD"
+        } else {
+            "WebRTC VAD and a 0.8 s stop"
+        }
     );
     let mut next_id = 0;
     let baseline = run_level(

@@ -386,6 +386,7 @@ async fn main() -> anyhow::Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         base: base.clone(),
         results: Mutex::default(),
+        turn: Default::default(),
     });
     let edge_state = Arc::new(Edge::default());
     let app = backend(&fakes).merge(
@@ -394,7 +395,7 @@ async fn main() -> anyhow::Result<()> {
             .with_state(edge_state.clone()),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let worker = start_worker(&args.vox, &base).await?;
+    let worker = start_worker(&args.vox, &base, None).await?;
 
     let sip_port = std::net::UdpSocket::bind("127.0.0.1:0")?
         .local_addr()?
@@ -433,7 +434,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  baseline done: the worker's media over Twilio Media Streams");
     // A fresh worker, so memory the baseline's calls left to its allocator is not counted as free.
     drop(worker);
-    let worker = start_worker(&args.vox, &base).await?;
+    let worker = start_worker(&args.vox, &base, None).await?;
     let (_, worker_idle) = proc_stat(worker.pid)?;
     *edge_state.worker_url.lock() = worker.url.clone();
     tokio::spawn(edge_state.clone().refill());
