@@ -35,9 +35,9 @@ pub struct Fakes {
 
 pub type Shared = Arc<Fakes>;
 
-fn spec(base: &str, turn: &contracts::runtime_config::TurnSettings) -> BotSpec {
+fn spec(base: &str, turn: contracts::runtime_config::TurnSettings) -> BotSpec {
     let mut spec = crate::speech::openai_compatible_bot(base);
-    spec.turn = turn.clone();
+    spec.turn = turn;
     spec.first_message = Some("Hello.".into());
     spec.limits.max_duration_secs = 600;
     spec.limits.silence_timeout_secs = 120;
@@ -56,7 +56,7 @@ async fn config(
             version: 1,
             name: "bench".into(),
         },
-        spec: spec(&f.base, &f.turn),
+        spec: spec(&f.base, f.turn),
         call: CallInfo {
             direction: CallDirection::Outbound,
             campaign_id: None,
