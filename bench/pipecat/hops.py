@@ -7,7 +7,6 @@ against vox's figure from the same command.
 """
 
 import asyncio
-import statistics
 import time
 
 from pipecat.frames.frames import EndFrame, SystemFrame

@@ -19,15 +19,8 @@ import wave
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import (
-    EndFrame,
-    InputAudioRawFrame,
-    TTSAudioRawFrame,
-    TTSStartedFrame,
-    UserStoppedSpeakingFrame,
-)
+from pipecat.frames.frames import EndFrame, UserStoppedSpeakingFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -44,26 +37,10 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
+from common import Clock, ReplySink, worker_for
+
 RATE = 16000
 FRAME_SAMPLES = RATE // 50
-
-
-class ReplySink(FrameProcessor):
-    """Times the first audio frame of each reply."""
-
-    def __init__(self):
-        super().__init__()
-        self.starts: list[float] = []
-        self._speaking = False
-
-    async def process_frame(self, frame, direction):
-        await super().process_frame(frame, direction)
-        if isinstance(frame, TTSStartedFrame):
-            self._speaking = True
-        elif isinstance(frame, TTSAudioRawFrame) and self._speaking:
-            self.starts.append(time.perf_counter())
-            self._speaking = False
-        await self.push_frame(frame, direction)
 
 
 class TurnProbe(FrameProcessor):
@@ -110,20 +87,12 @@ async def main():
     )
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.2)))
     probe = TurnProbe()
-    sink = ReplySink()
+    starts: list[float] = []
+    sink = ReplySink(lambda: starts.append(time.perf_counter()))
     pipeline = Pipeline(
         [vad, stt, aggregators.user(), probe, llm, tts, sink, aggregators.assistant()]
     )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(audio_in_sample_rate=RATE, audio_out_sample_rate=24000),
-        cancel_on_idle_timeout=False,
-    )
-    started = asyncio.Event()
-
-    @worker.event_handler("on_pipeline_started")
-    async def _on_started(worker, frame):
-        started.set()
+    worker, started = worker_for(pipeline, RATE)
 
     ends: list[float] = []
 
@@ -134,17 +103,11 @@ async def main():
             speech[i : i + FRAME_SAMPLES * 2] for i in range(0, len(speech), FRAME_SAMPLES * 2)
         ]
         gap_frames = round(args.gap / 0.02)
-        next_at = time.perf_counter()
+        clock = Clock(worker, RATE)
         for _ in range(args.turns):
             frames = speech_frames + [silence] * gap_frames
             for i, pcm in enumerate(frames):
-                next_at += 0.02
-                delay = next_at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await worker.queue_frame(
-                    InputAudioRawFrame(audio=pcm, sample_rate=RATE, num_channels=1)
-                )
+                await clock.send(pcm)
                 if i + 1 == len(speech_frames):
                     ends.append(time.perf_counter())
         await worker.queue_frame(EndFrame())
@@ -155,7 +118,7 @@ async def main():
 
     for turn, end in enumerate(ends):
         following = ends[turn + 1] if turn + 1 < len(ends) else float("inf")
-        reply = next((s for s in sink.starts if end < s < following), None)
+        reply = next((s for s in starts if end < s < following), None)
         if reply is None:
             raise SystemExit(f"turn {turn} got no reply before the next one")
         decision = next((d for d in probe.decisions if end < d < reply), None)

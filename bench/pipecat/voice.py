@@ -21,16 +21,8 @@ import wave
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import (
-    EndFrame,
-    InputAudioRawFrame,
-    TTSAudioRawFrame,
-    TTSStartedFrame,
-    UserStoppedSpeakingFrame,
-    VADUserStoppedSpeakingFrame,
-)
+from pipecat.frames.frames import EndFrame, UserStoppedSpeakingFrame, VADUserStoppedSpeakingFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -41,6 +33,8 @@ from pipecat.services.deepgram.stt import DeepgramSTTService
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.workers.runner import WorkerRunner
+
+from common import Clock, ReplySink, worker_for
 
 RATE = 8000
 FRAME_SAMPLES = RATE // 50
@@ -60,23 +54,6 @@ class TurnProbe(FrameProcessor):
                 event("vad_stop", time.time())
             elif isinstance(frame, UserStoppedSpeakingFrame):
                 event("turn", time.time())
-        await self.push_frame(frame, direction)
-
-
-class ReplySink(FrameProcessor):
-    """Times the first audio frame of each reply."""
-
-    def __init__(self):
-        super().__init__()
-        self._speaking = False
-
-    async def process_frame(self, frame, direction):
-        await super().process_frame(frame, direction)
-        if isinstance(frame, TTSStartedFrame):
-            self._speaking = True
-        elif isinstance(frame, TTSAudioRawFrame) and self._speaking:
-            event("audio", time.time())
-            self._speaking = False
         await self.push_frame(frame, direction)
 
 
@@ -107,19 +84,9 @@ async def main():
             vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.2)),
         ),
     )
-    pipeline = Pipeline(
-        [stt, aggregators.user(), TurnProbe(), llm, tts, ReplySink(), aggregators.assistant()]
-    )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(audio_in_sample_rate=RATE, audio_out_sample_rate=24000),
-        cancel_on_idle_timeout=False,
-    )
-    started = asyncio.Event()
-
-    @worker.event_handler("on_pipeline_started")
-    async def _on_started(worker, frame):
-        started.set()
+    sink = ReplySink(lambda: event("audio", time.time()))
+    pipeline = Pipeline([stt, aggregators.user(), TurnProbe(), llm, tts, sink, aggregators.assistant()])
+    worker, started = worker_for(pipeline, RATE)
 
     async def feed():
         await asyncio.wait_for(started.wait(), timeout=60)
@@ -128,25 +95,15 @@ async def main():
         silence = bytes(FRAME_SAMPLES * 2)
         step = FRAME_SAMPLES * 2
         gap_frames = round(args.gap / 0.02)
-        next_at = time.perf_counter()
+        clock = Clock(worker, RATE)
         # A second of quiet before the first words, as a call's audio starts.
         for _ in range(50):
-            next_at += 0.02
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await worker.queue_frame(InputAudioRawFrame(audio=silence, sample_rate=RATE, num_channels=1))
+            await clock.send(silence)
         for turn in range(args.turns):
             clip = clips[turn % len(clips)]
             speech_frames = [clip[i : i + step].ljust(step, b"\0") for i in range(0, len(clip), step)]
             for i, pcm in enumerate(speech_frames + [silence] * gap_frames):
-                next_at += 0.02
-                delay = next_at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await worker.queue_frame(
-                    InputAudioRawFrame(audio=pcm, sample_rate=RATE, num_channels=1)
-                )
+                await clock.send(pcm)
                 if i + 1 == len(speech_frames):
                     event("end", time.time())
         await worker.queue_frame(EndFrame())
