@@ -51,6 +51,9 @@ pub enum SystemFrame {
     Dtmf(char),
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    /// The VAD hears voiced audio that may become speech (`true`, before its start), or that
+    /// faded before its start (`false`): the barge-in stage pauses the bot on it at once.
+    SpeechOnset(bool),
     /// The turn model's verdict on the caller's turn, at a stop of their speech.
     TurnDecision(TurnDecision),
     BotStartedSpeaking,

@@ -4,8 +4,10 @@
 //! and (upstream, from the output) whether the bot is speaking. A caller who starts speaking while
 //! the bot is silent interrupts at once, as before: whatever the bot was preparing is dropped. A
 //! caller who starts over the bot *pauses* it through the [`PauseSwitch`] the output holds (the
-//! caller hears silence within a frame), and their speech is held back from the turn aggregator
-//! until it is judged, the way LiveKit's agents treat a possible interruption:
+//! caller hears silence within a frame) at the VAD's `SpeechOnset`, a few voiced frames into the
+//! sound and before the VAD's start (a sound that fades first lets the bot go on). From the start
+//! their speech is held back from the turn aggregator until it is judged, the way LiveKit's agents
+//! treat a possible interruption:
 //!
 //! - **real**: at least `min_duration` of speech and `min_words` words that are not all
 //!   backchannels. An `Interruption` goes down (the output drops the rest of the bot's words) and
@@ -285,7 +287,13 @@ pub struct BargeInProcessor {
     candidate: Option<Candidate>,
     /// A real interruption's speech, until the output reports what the caller heard.
     after_heard: Option<Vec<Frame>>,
+    /// Paused at a `SpeechOnset`, before the VAD's start made the caller's sound a candidate.
+    tentative: bool,
 }
+
+/// How long a pause at a `SpeechOnset` lasts at most without the VAD's start (it ends sooner when
+/// the sound fades first).
+const ONSET_PAUSE: Duration = Duration::from_millis(500);
 
 impl BargeInProcessor {
     pub fn new(policy: BargeInPolicy, switch: PauseSwitch) -> Self {
@@ -296,6 +304,7 @@ impl BargeInProcessor {
             bot_speaking: false,
             candidate: None,
             after_heard: None,
+            tentative: false,
         }
     }
 
@@ -386,9 +395,27 @@ impl Processor for BargeInProcessor {
             }
             Frame::System(SystemFrame::BotStoppedSpeaking) if !downstream => {
                 self.bot_speaking = false;
+                if std::mem::take(&mut self.tentative) {
+                    self.switch.set(Pause::Playing);
+                }
                 self.release(out);
             }
+            Frame::System(SystemFrame::SpeechOnset(onset)) if downstream => {
+                // The caller stops hearing the bot at their first voiced frames; the VAD's start
+                // makes the sound a candidate, or its fading lets the bot go on.
+                if *onset && self.allow && self.bot_speaking && self.candidate.is_none() {
+                    self.tentative = true;
+                    self.switch.set(Pause::Paused {
+                        until: Some(Instant::now() + ONSET_PAUSE),
+                    });
+                } else if !*onset && std::mem::take(&mut self.tentative) && self.candidate.is_none()
+                {
+                    self.switch.set(Pause::Playing);
+                }
+                return Ok(());
+            }
             Frame::System(SystemFrame::UserStartedSpeaking) if downstream && self.allow => {
+                self.tentative = false;
                 if !self.bot_speaking {
                     out.down(SystemFrame::Interruption);
                 } else if self.candidate.is_none() {

@@ -1,14 +1,21 @@
 //! Turns caller audio into speaking events.
 //!
 //! `UserStartedSpeaking` and `UserStoppedSpeaking`; the barge-in stage decides what interrupts. The detector is
-//! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`.
+//! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`. Before the
+//! start, after [`ONSET`] of voiced audio (one frame), `SpeechOnset(true)` lets the barge-in stage pause the bot
+//! at once (`SpeechOnset(false)` if the sound fades first).
 
 use crate::frame::{Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};
 use crate::processor::{Outbox, Processor, ProcessorError};
 use async_trait::async_trait;
-use audio::{SpeechClassifier, VadEvent, VadParams, VoiceDetector};
+use audio::{SpeechClassifier, VadEvent, VadParams, VadState, VoiceDetector};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Voiced audio (a frame the detector calls speech), on the way to the VAD's start, after which
+/// `SpeechOnset(true)` goes down.
+pub const ONSET: Duration = Duration::from_millis(20);
 
 /// A neural voice activity model: a classifier for each call's audio at its rate.
 pub trait VoiceModel: Send + Sync + std::fmt::Debug {
@@ -22,6 +29,9 @@ pub struct VadProcessor {
     model: Option<Arc<dyn VoiceModel>>,
     detector: Option<VoiceDetector>,
     input_rate: audio::SampleRate,
+    /// Voiced audio heard on the way to a start, and whether `SpeechOnset(true)` went for it.
+    starting: Duration,
+    onset: bool,
 }
 
 impl VadProcessor {
@@ -31,6 +41,8 @@ impl VadProcessor {
             model: None,
             detector: None,
             input_rate: audio::SampleRate::Hz16000,
+            starting: Duration::ZERO,
+            onset: false,
         }
     }
 
@@ -82,9 +94,29 @@ impl Processor for VadProcessor {
                     .as_mut()
                     .ok_or_else(|| ProcessorError::fatal("audio before Start"))?;
                 let event = detector.push(&chunk.samples);
+                let state = detector.state();
+                let length = chunk.duration();
                 out.forward(frame, direction);
+                match (state, event) {
+                    (VadState::Starting, _) => {
+                        self.starting += length;
+                        if self.starting >= ONSET && !self.onset {
+                            self.onset = true;
+                            out.down(SystemFrame::SpeechOnset(true));
+                        }
+                    }
+                    (VadState::Quiet, None) if self.onset => {
+                        out.down(SystemFrame::SpeechOnset(false));
+                        self.onset = false;
+                    }
+                    _ => {}
+                }
+                if state != VadState::Starting {
+                    self.starting = Duration::ZERO;
+                }
                 match event {
                     Some(VadEvent::Started) => {
+                        self.onset = false;
                         // Whether it interrupts the bot is the barge-in stage's call.
                         out.down(SystemFrame::UserStartedSpeaking);
                         out.up(SystemFrame::UserStartedSpeaking);

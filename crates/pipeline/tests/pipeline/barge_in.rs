@@ -184,3 +184,78 @@ async fn a_caller_who_goes_on_before_their_words_come_back_is_judged_on_all_they
     assert!(heard(&out.up)[0].1, "the reply was interrupted");
     assert_eq!(user_turns(&out.up), 2);
 }
+
+/// Says the bot is speaking as the call starts, and notes for each caller frame after it whether
+/// the bot's audio is paused.
+#[derive(Debug)]
+struct PausedProbe {
+    switch: pipeline::processors::PauseSwitch,
+    seen: tokio::sync::mpsc::UnboundedSender<bool>,
+}
+
+#[async_trait::async_trait]
+impl pipeline::Processor for PausedProbe {
+    fn name(&self) -> &'static str {
+        "paused_probe"
+    }
+
+    async fn process(
+        &mut self,
+        frame: Frame,
+        direction: pipeline::Direction,
+        out: &pipeline::Outbox,
+    ) -> Result<(), pipeline::ProcessorError> {
+        match &frame {
+            Frame::System(SystemFrame::Start(_)) => out.up(SystemFrame::BotStartedSpeaking),
+            Frame::System(SystemFrame::InputAudio(_)) => {
+                let waiting = tokio::time::timeout(Duration::from_millis(1), self.switch.wait());
+                let _ = self.seen.send(waiting.await.is_err());
+            }
+            _ => {}
+        }
+        out.forward(frame, direction);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_bot_falls_silent_at_the_callers_first_voiced_frames_and_goes_on_when_a_short_sound_fades()
+ {
+    let switch = pipeline::processors::PauseSwitch::default();
+    let (seen, mut paused) = tokio::sync::mpsc::unbounded_channel();
+    let processors: Vec<Box<dyn pipeline::Processor>> = vec![
+        Box::new(pipeline::processors::VadProcessor::new(
+            audio::VadParams::default(),
+        )),
+        Box::new(pipeline::processors::BargeInProcessor::new(
+            policy("en", &[]),
+            switch.clone(),
+        )),
+        Box::new(PausedProbe { switch, seen }),
+    ];
+    // 120 ms of loud speech: past the onset, short of the VAD's 200 ms start.
+    let speech = speech_16k();
+    let loud = speech
+        .chunks(320)
+        .position(|f| f.iter().any(|s| s.unsigned_abs() > 4_000))
+        .unwrap()
+        * 320;
+    let mut inputs = silence(200, SampleRate::Hz16000);
+    inputs.extend(paced(&speech[loud..loud + 1_920], SampleRate::Hz16000));
+    inputs.extend(silence(400, SampleRate::Hz16000));
+    let out = run_test(processors, inputs).await;
+    let mut seen = Vec::new();
+    while let Ok(p) = paused.try_recv() {
+        seen.push(p);
+    }
+    let first = seen.iter().position(|&p| p).expect("the bot never paused");
+    // Paused within the sound's first 100 ms (the frame at 200 ms is the sound's first).
+    assert!(first <= 10 + 5, "paused at frame {first}: {seen:?}");
+    // It went on once the sound faded, and nothing was judged: the VAD never started.
+    assert!(!seen.last().unwrap(), "{seen:?}");
+    assert!(interruptions(&out.up).is_empty());
+    assert!(
+        !out.down
+            .contains(&Frame::System(SystemFrame::UserStartedSpeaking))
+    );
+}
