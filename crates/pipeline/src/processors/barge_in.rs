@@ -4,10 +4,10 @@
 //! and (upstream, from the output) whether the bot is speaking. A caller who starts speaking while
 //! the bot is silent interrupts at once, as before: whatever the bot was preparing is dropped. A
 //! caller who starts over the bot *pauses* it through the [`PauseSwitch`] the output holds (the
-//! caller hears silence within a frame) at the VAD's `SpeechOnset`, a few voiced frames into the
-//! sound and before the VAD's start (a sound that fades first lets the bot go on). From the start
-//! their speech is held back from the turn aggregator until it is judged, the way LiveKit's agents
-//! treat a possible interruption:
+//! caller hears silence within a frame) at the VAD's `SpeechOnset`, its first voiced frame, before
+//! the VAD's start (a sound that fades first lets the bot go on). From the start their speech is
+//! held back from the turn aggregator until it is judged, the way LiveKit's agents treat a
+//! possible interruption:
 //!
 //! - **real**: at least `min_duration` of speech and `min_words` words that are not all
 //!   backchannels. An `Interruption` goes down (the output drops the rest of the bot's words) and
@@ -408,8 +408,8 @@ impl Processor for BargeInProcessor {
                     self.switch.set(Pause::Paused {
                         until: Some(Instant::now() + ONSET_PAUSE),
                     });
-                } else if !*onset && std::mem::take(&mut self.tentative) && self.candidate.is_none()
-                {
+                } else if !*onset && std::mem::take(&mut self.tentative) {
+                    // (A candidate clears `tentative`: the VAD's start made the sound one.)
                     self.switch.set(Pause::Playing);
                 }
                 return Ok(());

@@ -1,9 +1,9 @@
 //! Turns caller audio into speaking events.
 //!
 //! `UserStartedSpeaking` and `UserStoppedSpeaking`; the barge-in stage decides what interrupts. The detector is
-//! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`. Before the
-//! start, after [`ONSET`] of voiced audio (one frame), `SpeechOnset(true)` lets the barge-in stage pause the bot
-//! at once (`SpeechOnset(false)` if the sound fades first).
+//! WebRTC's, or a [`VoiceModel`]'s classifier (Silero) for bots with `turn.vad: silero`. At the
+//! detector's first voiced frame, before its start, `SpeechOnset(true)` lets the barge-in stage
+//! pause the bot at once (`SpeechOnset(false)` if the sound fades first).
 
 use crate::frame::{Direction, Frame, SystemFrame};
 use crate::metrics::{MarkKind, TurnMark};
@@ -11,11 +11,6 @@ use crate::processor::{Outbox, Processor, ProcessorError};
 use async_trait::async_trait;
 use audio::{SpeechClassifier, VadEvent, VadParams, VadState, VoiceDetector};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Voiced audio (a frame the detector calls speech), on the way to the VAD's start, after which
-/// `SpeechOnset(true)` goes down.
-pub const ONSET: Duration = Duration::from_millis(20);
 
 /// A neural voice activity model: a classifier for each call's audio at its rate.
 pub trait VoiceModel: Send + Sync + std::fmt::Debug {
@@ -29,8 +24,7 @@ pub struct VadProcessor {
     model: Option<Arc<dyn VoiceModel>>,
     detector: Option<VoiceDetector>,
     input_rate: audio::SampleRate,
-    /// Voiced audio heard on the way to a start, and whether `SpeechOnset(true)` went for it.
-    starting: Duration,
+    /// Whether `SpeechOnset(true)` went for the sound on its way to a start.
     onset: bool,
 }
 
@@ -41,7 +35,6 @@ impl VadProcessor {
             model: None,
             detector: None,
             input_rate: audio::SampleRate::Hz16000,
-            starting: Duration::ZERO,
             onset: false,
         }
     }
@@ -94,25 +87,18 @@ impl Processor for VadProcessor {
                     .as_mut()
                     .ok_or_else(|| ProcessorError::fatal("audio before Start"))?;
                 let event = detector.push(&chunk.samples);
-                let state = detector.state();
-                let length = chunk.duration();
                 out.forward(frame, direction);
-                match (state, event) {
-                    (VadState::Starting, _) => {
-                        self.starting += length;
-                        if self.starting >= ONSET && !self.onset {
-                            self.onset = true;
-                            out.down(SystemFrame::SpeechOnset(true));
-                        }
+                // `Starting` is the detector's state from its first voiced frame to its start.
+                match (detector.state(), self.onset) {
+                    (VadState::Starting, false) => {
+                        self.onset = true;
+                        out.down(SystemFrame::SpeechOnset(true));
                     }
-                    (VadState::Quiet, None) if self.onset => {
-                        out.down(SystemFrame::SpeechOnset(false));
+                    (VadState::Quiet, true) if event.is_none() => {
                         self.onset = false;
+                        out.down(SystemFrame::SpeechOnset(false));
                     }
                     _ => {}
-                }
-                if state != VadState::Starting {
-                    self.starting = Duration::ZERO;
                 }
                 match event {
                     Some(VadEvent::Started) => {
