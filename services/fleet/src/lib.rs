@@ -52,6 +52,9 @@ pub struct Shared {
     pub turn_model: Option<Arc<dyn pipeline::processors::TurnModel>>,
     /// Silero VAD, when the worker has it (`SILERO_VAD_MODEL`), for bots with `turn.vad: silero`.
     pub voice_model: Option<Arc<dyn pipeline::processors::VoiceModel>>,
+    /// The words check for bots in `turn.mode: smart`: the host's `vox-llm` (`LOCAL_LLM_URL`)
+    /// when it has one, else the words rule alone.
+    pub words: Option<Arc<dyn pipeline::processors::EndOfTurn>>,
 }
 
 impl Shared {
@@ -238,6 +241,7 @@ impl Worker {
         };
         let turn_model = models::turn_model(&config.models)?;
         let voice_model = models::voice_model(&config.models)?;
+        let words = providers::words_check(&config.providers);
         if config.providers.piper.is_none() {
             config.providers.piper = models::piper_voice(&config.models)?;
         }
@@ -257,6 +261,7 @@ impl Worker {
             local_http,
             turn_model,
             voice_model,
+            words,
             config,
         });
         Ok(Self { shared, listener })

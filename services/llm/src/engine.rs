@@ -6,6 +6,11 @@
 //! by side over one copy of the weights. Generation stops when the model ends its turn, when the
 //! token budget is spent, or when the caller's `on_text` says stop (a stop sequence, or a client
 //! that went away).
+//!
+//! The same model also reads a caller's words for whether they end a turn ([`Engine::end_of_turn`]):
+//! LiveKit's turn detector asks a small chat model how likely the user's message ends right there
+//! (<https://docs.livekit.io/agents/build/turns/turn-detector/>); this asks SmolLM2 the same
+//! question zero-shot, one forward pass over the prompt.
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -154,6 +159,75 @@ impl Engine {
     /// `prompt` as the model's tokens.
     pub fn tokenize(&self, prompt: &str) -> Vec<LlamaToken> {
         self.model.vocab().tokenize(prompt.as_bytes(), false, true)
+    }
+
+    /// How likely the user's message `text` ends where it stops, on the current thread: the
+    /// chance that the model's next token after it is the end of the message or a full stop,
+    /// question or exclamation mark. One forward pass over the chat prompt (an empty system
+    /// message, then `text` as the user's).
+    pub fn end_of_turn(&self, text: &str) -> Result<f32, EngineError> {
+        let decode = |e: &dyn std::fmt::Display| EngineError::Decode(e.to_string());
+        let template = self
+            .model
+            .chat_template(None)
+            .map_err(|e| EngineError::Template(e.to_string()))?;
+        // An empty system prompt: the template's default persona read the words worse on the
+        // development set (docs/benchmarks.md, turn accuracy).
+        let messages = [("system", ""), ("user", text)]
+            .into_iter()
+            .map(|(role, text)| LlamaChatMessage::new(role.to_owned(), text.to_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::Template(e.to_string()))?;
+        let whole = self
+            .model
+            .apply_chat_template(&template, &messages, false)
+            .map_err(|e| EngineError::Template(e.to_string()))?;
+        // The prompt stops where the user's words do; what the template puts after them starts
+        // with the token that ends a message.
+        let cut = whole
+            .rfind(text)
+            .map(|at| at + text.len())
+            .ok_or_else(|| EngineError::Template("the template dropped the message".into()))?;
+        let (prompt, after) = whole.split_at(cut);
+        let prompt = self.tokenize(prompt);
+        let mut ends: Vec<LlamaToken> = self.tokenize(after).into_iter().take(1).collect();
+        for mark in [".", "?", "!"] {
+            ends.extend(self.model.vocab().tokenize(mark.as_bytes(), false, false));
+        }
+        let tokens = prompt.len() as u32 + 1;
+        if tokens > self.context_tokens {
+            return Err(EngineError::Decode(format!(
+                "{tokens} prompt tokens do not fit {} tokens",
+                self.context_tokens
+            )));
+        }
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(tokens))
+            .with_n_batch(tokens)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut context = self
+            .model
+            .new_context(backend()?, params)
+            .map_err(|e| decode(&e))?;
+        let mut batch = LlamaBatch::new(prompt.len(), 1);
+        let last = prompt.len() as i32 - 1;
+        for (i, token) in (0i32..).zip(prompt.iter().copied()) {
+            batch
+                .add(token, i, &[0], i == last)
+                .map_err(|e| decode(&e))?;
+        }
+        context.decode(&mut batch).map_err(|e| decode(&e))?;
+        let logits = context.get_logits_ith(last);
+        let top = logits.iter().copied().fold(f32::MIN, f32::max);
+        let total: f32 = logits.iter().map(|l| (l - top).exp()).sum();
+        ends.sort();
+        ends.dedup();
+        Ok(ends
+            .iter()
+            .filter_map(|t| logits.get(t.0 as usize))
+            .map(|l| (l - top).exp() / total)
+            .sum())
     }
 
     /// Generates after `prompt` on the current thread, at most `max_tokens`, calling `on_text` once

@@ -11,6 +11,10 @@
 //! Errors before it use OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, 400
 //! naming the field. Replies beyond `parallel` wait their turn; `GET /health` says how many run and
 //! wait. A client that goes away stops its reply at the next token.
+//!
+//! `POST /v1/end-of-turn` is vox's own: `{"text"}` (a caller's words so far) answers
+//! `{"probability"}`, how likely the words end the caller's turn ([`Engine::end_of_turn`]). Checks
+//! take their own permits, so a long reply never holds a caller's turn up.
 
 use crate::engine::{Engine, Finish};
 use crate::request::{ChatRequest, Invalid};
@@ -39,6 +43,8 @@ pub struct Server {
     /// Longest reply when a request names no `max_tokens`.
     pub default_max_tokens: usize,
     permits: Arc<Semaphore>,
+    /// End-of-turn checks at once (`parallel` of them, beside the replies).
+    checks: Arc<Semaphore>,
     parallel: usize,
     waiting: AtomicUsize,
     replies: AtomicU64,
@@ -59,6 +65,7 @@ impl Server {
             model_name,
             default_max_tokens: default_max_tokens.max(1),
             permits: Arc::new(Semaphore::new(parallel)),
+            checks: Arc::new(Semaphore::new(parallel)),
             parallel,
             waiting: AtomicUsize::new(0),
             replies: AtomicU64::new(0),
@@ -76,6 +83,7 @@ impl Server {
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(complete))
+        .route("/v1/end-of-turn", post(end_of_turn))
         .route("/health", get(health))
         .with_state(server)
 }
@@ -141,6 +149,42 @@ async fn health(State(server): State<Arc<Server>>) -> Json<Value> {
         "waiting": server.waiting.load(Ordering::Relaxed),
         "tokens_generated": server.tokens.load(Ordering::Relaxed),
     }))
+}
+
+/// Longest text an end-of-turn check reads, in characters.
+pub const MAX_CHECK_CHARS: usize = 2_000;
+
+async fn end_of_turn(
+    State(server): State<Arc<Server>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid("body", format!("not a JSON document: {e}")))?;
+    let text = match value.get("text") {
+        Some(Value::String(text)) if text.trim().is_empty() => {
+            return Err(ApiError::invalid("text", "must not be empty"));
+        }
+        Some(Value::String(text)) if text.chars().count() > MAX_CHECK_CHARS => {
+            return Err(ApiError::invalid(
+                "text",
+                format!("must be at most {MAX_CHECK_CHARS} characters"),
+            ));
+        }
+        Some(Value::String(text)) => text.trim().to_owned(),
+        _ => return Err(ApiError::invalid("text", "must be a string")),
+    };
+    let _permit = server
+        .checks
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::server("the sidecar is shutting down"))?;
+    let engine = server.engine.clone();
+    let probability = tokio::task::spawn_blocking(move || engine.end_of_turn(&text))
+        .await
+        .map_err(|e| ApiError::server(format!("the check's task failed: {e}")))?
+        .map_err(|e| ApiError::server(e.to_string()))?;
+    Ok(Json(json!({ "probability": probability })))
 }
 
 /// What the generating thread reports.

@@ -380,3 +380,74 @@ fn tempfile_with(text: &str) -> String {
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
+
+#[test]
+fn the_model_reads_words_that_stop_mid_sentence_as_less_likely_to_end_the_turn() {
+    let engine = engine();
+    let cut = engine
+        .end_of_turn("i would like to book an appointment for")
+        .unwrap();
+    let whole = engine
+        .end_of_turn("i would like to book an appointment for next tuesday morning")
+        .unwrap();
+    assert!(cut < 0.005 && whole > 0.05, "{cut} against {whole}");
+}
+
+#[tokio::test]
+async fn the_end_of_turn_check_over_the_sidecar_holds_unfinished_words_and_passes_finished_ones() {
+    use pipeline::processors::EndOfTurn;
+    let check = providers::turn::SidecarEndOfTurn::new(&format!("{}/v1", shared()), None);
+    // "me" may end a sentence, so only the model holds this one.
+    assert!(pipeline::processors::PunctuationEndOfTurn::reads_complete(
+        "Can you tell me"
+    ));
+    let p = check.probability("Can you tell me").await.unwrap();
+    assert!(p < check.threshold, "{p}");
+    assert!(!check.is_complete("Can you tell me").await);
+    assert!(
+        check
+            .is_complete("Can you tell me what time you close on Fridays?")
+            .await
+    );
+    // The punctuation the STT chose does not decide.
+    let plain = check
+        .probability("I need to cancel my appointment on Thursday")
+        .await;
+    let dotted = check
+        .probability("I need to cancel my appointment on Thursday.")
+        .await;
+    assert_eq!(plain.unwrap(), dotted.unwrap());
+}
+
+#[tokio::test]
+async fn an_end_of_turn_check_without_words_is_refused_naming_the_text() {
+    for body in [
+        json!({}),
+        json!({"text": "  "}),
+        json!({"text": 3}),
+        json!({"text": "a".repeat(2_001)}),
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/end-of-turn", shared()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let reply: Value = response.json().await.unwrap();
+        assert_eq!(reply["error"]["param"], "text", "{reply}");
+    }
+}
+
+#[tokio::test]
+async fn a_sidecar_that_cannot_be_reached_leaves_the_words_rule_to_decide() {
+    use pipeline::processors::EndOfTurn;
+    let check = providers::turn::SidecarEndOfTurn::new("http://127.0.0.1:9/v1", None);
+    assert!(check.probability("Can you tell me").await.is_err());
+    assert!(check.is_complete("Can you tell me").await);
+    assert!(
+        !check
+            .is_complete("I would like to book an appointment for")
+            .await
+    );
+}

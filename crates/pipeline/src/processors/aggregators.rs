@@ -1,7 +1,8 @@
 //! The user-turn aggregator.
 //!
 //! Transcripts between speech start and stop become one `UserTurn`. Whether a pause ends the turn
-//! is the [`TurnPolicy`]'s call: a text hook (the default), or the turn model's `TurnDecision`.
+//! is the [`TurnPolicy`]'s call: a text hook (the default), or the turn model's `TurnDecision`
+//! and a check of the words.
 //!
 //! The assistant side of the context is kept where the audio is played ([`AudioOutput`](super::AudioOutput)
 //! reports what was heard) and applied by the LLM processor, which owns the context.
@@ -9,13 +10,16 @@
 use crate::frame::{CallEvent, Direction, Frame, SystemFrame};
 use crate::processor::{Outbox, Processor, ProcessorError};
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// Decides whether what the user said so far is a finished turn. A smarter model (a turn
 /// classifier, an LLM) can stand in here; the pipeline only asks the question.
+#[async_trait]
 pub trait EndOfTurn: Send + Sync + std::fmt::Debug {
     /// `true` when the text reads as complete; `false` makes the aggregator wait a little longer.
-    fn is_complete(&self, text: &str) -> bool;
+    async fn is_complete(&self, text: &str) -> bool;
 }
 
 /// The default hook: a turn that trails off ("and", "so", "um", a comma) is not finished.
@@ -29,8 +33,9 @@ const TRAILING_WORDS: &[&str] = &[
     "would", "should",
 ];
 
-impl EndOfTurn for PunctuationEndOfTurn {
-    fn is_complete(&self, text: &str) -> bool {
+impl PunctuationEndOfTurn {
+    /// Whether `text` ends on neither a comma, an ellipsis nor a word no sentence ends on.
+    pub fn reads_complete(text: &str) -> bool {
         let text = text.trim();
         if text.ends_with(',') || text.ends_with("...") {
             return false;
@@ -45,13 +50,42 @@ impl EndOfTurn for PunctuationEndOfTurn {
     }
 }
 
+#[async_trait]
+impl EndOfTurn for PunctuationEndOfTurn {
+    async fn is_complete(&self, text: &str) -> bool {
+        Self::reads_complete(text)
+    }
+}
+
+/// A words check started when the words came, ahead of the verdict it joins; aborted if dropped.
+#[derive(Debug)]
+struct Check {
+    text: String,
+    task: JoinHandle<bool>,
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// What decides that a pause ends the caller's turn.
 #[derive(Debug)]
 pub enum TurnPolicy {
     /// The transcript so far, read by a hook.
     Text(Box<dyn EndOfTurn>),
-    /// The turn model's `TurnDecision`, which follows each `UserStoppedSpeaking`.
-    Model,
+    /// The turn model's `TurnDecision`, which follows each `UserStoppedSpeaking`, and a check of
+    /// the words: both must say done. A turn model hears a pause after "an appointment for" as
+    /// an ending as often as not (docs/benchmarks.md, turn accuracy).
+    Model(Arc<dyn EndOfTurn>),
+}
+
+impl TurnPolicy {
+    /// The turn model's verdicts, the words checked by [`PunctuationEndOfTurn`].
+    pub fn model() -> Self {
+        Self::Model(Arc::new(PunctuationEndOfTurn))
+    }
 }
 
 /// Collects final transcripts into user turns.
@@ -69,6 +103,8 @@ pub struct UserAggregator {
     /// Whether to send `DraftTurn`s, and the text of the last one sent.
     drafts: bool,
     drafted: Option<String>,
+    /// `Model`: the words check of the text so far, started when the words came.
+    check: Option<Check>,
 }
 
 impl UserAggregator {
@@ -85,6 +121,7 @@ impl UserAggregator {
             text: String::new(),
             drafts: false,
             drafted: None,
+            check: None,
         }
     }
 
@@ -105,6 +142,35 @@ impl UserAggregator {
         out.down(SystemFrame::DraftTurn(text.to_owned()));
     }
 
+    /// `Model`: starts checking the words so far, so the check runs beside the turn model's.
+    fn check_ahead(&mut self) {
+        let TurnPolicy::Model(words) = &self.policy else {
+            return;
+        };
+        let text = self.text.trim();
+        if text.is_empty() || self.check.as_ref().is_some_and(|c| c.text == text) {
+            return;
+        }
+        let (words, owned) = (words.clone(), text.to_owned());
+        self.check = Some(Check {
+            text: text.to_owned(),
+            task: tokio::spawn(async move { words.is_complete(&owned).await }),
+        });
+    }
+
+    /// `Model`: the words check's answer on the text so far (the one started ahead if it is for
+    /// this text).
+    async fn words_complete(&mut self, words: Arc<dyn EndOfTurn>) -> bool {
+        let text = self.text.trim().to_owned();
+        match self.check.take() {
+            Some(mut check) if check.text == text => match (&mut check.task).await {
+                Ok(complete) => complete,
+                Err(_) => words.is_complete(&text).await,
+            },
+            _ => words.is_complete(&text).await,
+        }
+    }
+
     async fn maybe_finish(&mut self, out: &Outbox) {
         if self.text.trim().is_empty() {
             return;
@@ -119,12 +185,14 @@ impl UserAggregator {
             return;
         }
         let complete = match &self.policy {
-            TurnPolicy::Text(hook) => hook.is_complete(&self.text),
-            // The sound and the words must both say done: a turn model hears a pause after
-            // "an appointment for" as an ending as often as not (docs/benchmarks.md, turn
-            // accuracy), and no sentence ends on "for".
-            TurnPolicy::Model => match self.verdict {
-                Some(complete) => complete && PunctuationEndOfTurn.is_complete(&self.text),
+            TurnPolicy::Text(hook) => hook.is_complete(&self.text).await,
+            // The sound and the words must both say done.
+            TurnPolicy::Model(words) => match self.verdict {
+                Some(true) => {
+                    let words = words.clone();
+                    self.words_complete(words).await
+                }
+                Some(false) => false,
                 None => {
                     self.draft(out);
                     return;
@@ -138,6 +206,7 @@ impl UserAggregator {
         }
         self.verdict = None;
         self.drafted = None;
+        self.check = None;
         let text = std::mem::take(&mut self.text).trim().to_owned();
         out.up(SystemFrame::Call(CallEvent::UserSaid(text.clone())));
         out.down(SystemFrame::UserTurn(text));
@@ -190,6 +259,7 @@ impl Processor for UserAggregator {
                     }
                     self.text.push_str(words);
                 }
+                self.check_ahead();
                 if !self.speaking {
                     self.awaiting_transcript = false;
                 }

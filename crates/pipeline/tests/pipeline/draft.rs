@@ -92,7 +92,7 @@ async fn run(
     let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
     let processors: Vec<Box<dyn Processor>> = vec![
         Box::new(
-            UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(drafts),
+            UserAggregator::new(TurnPolicy::model(), Duration::from_secs(3)).with_drafts(drafts),
         ),
         Box::new(LlmProcessor::new(
             vec![Arc::new(llm)],
@@ -262,7 +262,9 @@ async fn spoken(
     let first = First::of(|f| matches!(f, Frame::Data(DataFrame::OutputAudio(_))));
     let tools = ToolSet::new(&[], None, serde_json::Value::Null).unwrap();
     let processors: Vec<Box<dyn Processor>> = vec![
-        Box::new(UserAggregator::new(TurnPolicy::Model, Duration::from_secs(3)).with_drafts(true)),
+        Box::new(
+            UserAggregator::new(TurnPolicy::model(), Duration::from_secs(3)).with_drafts(true),
+        ),
         Box::new(
             LlmProcessor::new(
                 vec![Arc::new(llm)],

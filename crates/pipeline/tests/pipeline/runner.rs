@@ -3,9 +3,7 @@
 use crate::support::*;
 use async_trait::async_trait;
 use pipeline::assemble::session_config;
-use pipeline::processors::{
-    AudioOutput, EndOfTurn, PunctuationEndOfTurn, TurnPolicy, UserAggregator,
-};
+use pipeline::processors::{AudioOutput, PunctuationEndOfTurn, TurnPolicy, UserAggregator};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, run_test_with};
 use pipeline::{
     ControlFrame, DataFrame, Direction, EndReason, Frame, Outbox, Processor, ProcessorError,
@@ -297,8 +295,8 @@ async fn the_user_aggregator_waits_for_more_after_a_turn_that_trails_off() {
             "I want to book and a cleaning.".to_owned()
         )]
     );
-    assert!(!PunctuationEndOfTurn.is_complete("so, um"));
-    assert!(PunctuationEndOfTurn.is_complete("Tuesday works."));
+    assert!(!PunctuationEndOfTurn::reads_complete("so, um"));
+    assert!(PunctuationEndOfTurn::reads_complete("Tuesday works."));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use pipeline::assemble::{Assembly, fallbacks, pipeline};
-use pipeline::processors::{TurnModel, TurnPolicy, TurnProcessor, UserAggregator};
+use pipeline::processors::{EndOfTurn, TurnModel, TurnPolicy, TurnProcessor, UserAggregator};
 use pipeline::testing::{ScriptedLlm, ScriptedStt, TestInput, ToneTts, run_test, run_test_with};
 use pipeline::{CallEvent, Frame, SessionConfig, StartParams, SystemFrame};
 use std::sync::Arc;
@@ -40,10 +40,33 @@ impl TurnModel for ScriptedTurns {
 const WAIT: Duration = Duration::from_secs(3);
 
 fn stages(model: Arc<ScriptedTurns>) -> Vec<Box<dyn pipeline::Processor>> {
+    stages_reading(model, TurnPolicy::model())
+}
+
+fn stages_reading(
+    model: Arc<ScriptedTurns>,
+    policy: TurnPolicy,
+) -> Vec<Box<dyn pipeline::Processor>> {
     vec![
         Box::new(TurnProcessor::new(model, 0.5, WAIT)),
-        Box::new(UserAggregator::new(TurnPolicy::Model, WAIT)),
+        Box::new(UserAggregator::new(policy, WAIT)),
     ]
+}
+
+/// A fake reader of words (a language model's check): takes 100 ms, finds a question finished
+/// only when it ends on a question mark, and reports each text it was asked about.
+#[derive(Debug)]
+struct ScriptedWords {
+    asked: mpsc::UnboundedSender<String>,
+}
+
+#[async_trait::async_trait]
+impl EndOfTurn for ScriptedWords {
+    async fn is_complete(&self, text: &str) -> bool {
+        let _ = self.asked.send(text.to_owned());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text.ends_with('?')
+    }
 }
 
 fn frame(frame: SystemFrame) -> TestInput {
@@ -119,6 +142,31 @@ async fn a_pause_the_model_calls_complete_after_a_word_no_sentence_ends_on_still
         turns(&out.down),
         vec!["I'd like an appointment for. next Tuesday."]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_the_model_calls_complete_waits_while_the_words_read_as_going_on() {
+    let (model, _) = scripted(&[0.9]);
+    let (asked, mut texts) = mpsc::unbounded_channel();
+    let words = TurnPolicy::Model(Arc::new(ScriptedWords { asked }));
+    // "me" may end a sentence: only the reader of words holds this pause.
+    let mut inputs = said(1_000, "Can you tell me");
+    inputs.push(TestInput::Wait(Duration::from_millis(900)));
+    inputs.push(frame(SystemFrame::Interruption));
+    inputs.extend(said(800, "what time you close on Fridays?"));
+    inputs.push(TestInput::Wait(Duration::from_millis(300)));
+    let out = run_test(stages_reading(model, words), inputs).await;
+    assert_eq!(
+        turns(&out.down),
+        vec!["Can you tell me what time you close on Fridays?"]
+    );
+    // Each text was read once, when its words came.
+    assert_eq!(texts.recv().await.unwrap(), "Can you tell me");
+    assert_eq!(
+        texts.recv().await.unwrap(),
+        "Can you tell me what time you close on Fridays?"
+    );
+    assert!(texts.try_recv().is_err());
 }
 
 #[tokio::test(start_paused = true)]

@@ -270,5 +270,6 @@ fn assembly(
         vad: Default::default(),
         turn_model: shared.turn_model.clone(),
         voice_model: shared.voice_model.clone(),
+        words: shared.words.clone(),
     }
 }
