@@ -7,56 +7,13 @@ use pipeline::processors::{TurnModel, VoiceModel};
 use providers::tts::PiperVoice;
 use std::sync::Arc;
 
-/// Smart Turn v3.2 as the pipeline's turn model, at most `Gate::most` inferences at once (one a
-/// core): decisions that come together beyond that wait their turn rather than share the cores and
-/// all come late.
+/// Smart Turn v3.2 as the pipeline's turn model.
 #[derive(Debug)]
-struct SmartTurn {
-    model: neural::SmartTurn,
-    gate: Gate,
-}
+struct SmartTurn(neural::SmartTurn);
 
 impl TurnModel for SmartTurn {
     fn probability(&self, audio: &[f32]) -> Result<f32, String> {
-        let _running = self.gate.enter();
-        self.model.probability(audio).map_err(|e| e.to_string())
-    }
-}
-
-/// A counting gate for blocking threads.
-#[derive(Debug)]
-struct Gate {
-    running: parking_lot::Mutex<usize>,
-    freed: parking_lot::Condvar,
-    most: usize,
-}
-
-impl Gate {
-    fn new(most: usize) -> Self {
-        Self {
-            running: parking_lot::Mutex::new(0),
-            freed: parking_lot::Condvar::new(),
-            most: most.max(1),
-        }
-    }
-
-    /// Waits for a place; the place is given back when the guard drops.
-    fn enter(&self) -> impl Drop + '_ {
-        let mut running = self.running.lock();
-        while *running >= self.most {
-            self.freed.wait(&mut running);
-        }
-        *running += 1;
-        Leave(self)
-    }
-}
-
-struct Leave<'a>(&'a Gate);
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        *self.0.running.lock() -= 1;
-        self.0.freed.notify_one();
+        self.0.probability(audio).map_err(|e| e.to_string())
     }
 }
 
@@ -109,11 +66,7 @@ pub fn turn_model(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn TurnMo
         .probability(&vec![0.0; 16_000])
         .context("a first Smart Turn inference")?;
     tracing::info!(model = %path.display(), "Smart Turn loaded");
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(Some(Arc::new(SmartTurn {
-        model,
-        gate: Gate::new(cores),
-    })))
+    Ok(Some(Arc::new(SmartTurn(model))))
 }
 
 /// A Piper voice as the TTS provider's voice.
@@ -148,42 +101,4 @@ pub fn piper_voice(models: &NeuralModels) -> anyhow::Result<Option<Arc<dyn Piper
     voice.speak("hɛlˈoʊ.").context("a first Piper synthesis")?;
     tracing::info!(model = %path.display(), "Piper voice loaded");
     Ok(Some(Arc::new(Piper(voice))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Gate;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn no_more_than_the_gates_number_of_inferences_run_at_once_and_every_one_runs() {
-        let gate = Arc::new(Gate::new(2));
-        let (now, most, done) = (
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (gate, now, most, done) =
-                    (gate.clone(), now.clone(), most.clone(), done.clone());
-                std::thread::spawn(move || {
-                    let _running = gate.enter();
-                    let running = now.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(running, Ordering::SeqCst);
-                    // Long enough for the others to pile up at the gate.
-                    std::thread::yield_now();
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    now.fetch_sub(1, Ordering::SeqCst);
-                    done.fetch_add(1, Ordering::SeqCst);
-                })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        assert_eq!(done.load(Ordering::SeqCst), 8);
-        assert!(most.load(Ordering::SeqCst) <= 2, "{most:?}");
-    }
 }
