@@ -280,7 +280,8 @@ impl Settings {
             Some(path) => read_toml(&path)?,
             None => HashMap::new(),
         };
-        Self::from_source(&Layered { env, file })
+        let layered = Layered { env, file };
+        Self::from_source(&crate::legacy::Legacy::new(&layered)?)
     }
 
     fn from_source(source: &impl Source) -> Result<Self, ConfigError> {

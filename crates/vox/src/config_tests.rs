@@ -234,3 +234,71 @@ fn vox_sip_needs_its_trunk_account_the_fleet_secret_and_the_backend() {
         &["VOX_SIP_ACCOUNT", "VOXCORE_SECRET", "VOXBRIDGE_URL"],
     );
 }
+
+#[test]
+fn the_original_platforms_minio_settings_stand_in_only_for_the_s3_settings_left_unset() {
+    let minio = [
+        ("MINIO_ENDPOINT", "minio.internal:9000"),
+        ("MINIO_ACCESS_KEY", "minio-user"),
+        ("MINIO_SECRET_KEY", "minio-secret"),
+        ("MINIO_BUCKET", "recordings"),
+    ];
+    let settings = Settings::load(&env(&minio), None).unwrap();
+    assert_eq!(settings.object_store_url, "s3://recordings");
+    // MinIO's client speaks HTTPS unless told otherwise.
+    assert_eq!(
+        settings.s3_endpoint.as_deref(),
+        Some("https://minio.internal:9000")
+    );
+    assert_eq!(settings.s3_access_key_id.as_deref(), Some("minio-user"));
+    assert_eq!(
+        settings.s3_secret_access_key.unwrap().expose_secret(),
+        "minio-secret"
+    );
+    let mut ours = minio.to_vec();
+    ours.extend([
+        ("S3_ENDPOINT", "http://127.0.0.1:9100"),
+        ("OBJECT_STORE_URL", "file:///var/lib/vox/recordings"),
+        ("MINIO_SECURE", "false"),
+    ]);
+    let settings = Settings::load(&env(&ours), None).unwrap();
+    assert_eq!(
+        settings.s3_endpoint.as_deref(),
+        Some("http://127.0.0.1:9100")
+    );
+    assert_eq!(settings.object_store_url, "file:///var/lib/vox/recordings");
+    assert_eq!(settings.s3_access_key_id.as_deref(), Some("minio-user"));
+}
+
+#[test]
+fn malformed_minio_settings_are_refused_naming_the_setting() {
+    for (setting, value, says) in [
+        ("MINIO_ENDPOINT", "http://localhost:9000", "no scheme"),
+        ("MINIO_ENDPOINT", "localhost:9000/recordings", "no path"),
+        ("MINIO_ENDPOINT", "localhost:nine", "is not a port"),
+        ("MINIO_ENDPOINT", ":9000", "host is empty"),
+        ("MINIO_ENDPOINT", "::1:9000", "IPv6"),
+        ("MINIO_SECURE", "maybe", "true or false"),
+        ("MINIO_BUCKET", "Recordings_2024", "bucket name"),
+    ] {
+        let error = Settings::load(&env(&[(setting, value)]), None).unwrap_err();
+        assert_eq!(error.setting, setting, "{value}: {error}");
+        assert!(error.problem.contains(says), "{value}: {error}");
+    }
+    for endpoint in ["localhost", "10.0.0.5:9000", "[::1]:9000", "[::1]"] {
+        let settings = Settings::load(&env(&[("MINIO_ENDPOINT", endpoint)]), None);
+        assert!(settings.is_ok(), "{endpoint}: {settings:?}");
+    }
+}
+
+#[test]
+fn the_original_platforms_mongodb_settings_are_refused_pointing_at_database_url() {
+    for setting in ["MONGODB_URI", "MONGODB_DB"] {
+        let error = Settings::load(&env(&[(setting, "voxbridge")]), None).unwrap_err();
+        assert_eq!(error.setting, setting);
+        assert!(
+            error.problem.contains("DATABASE_URL") && error.problem.contains("docs/migration.md"),
+            "{error}"
+        );
+    }
+}

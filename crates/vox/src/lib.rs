@@ -8,6 +8,7 @@ pub mod check;
 pub mod commands;
 pub mod config;
 pub mod demo;
+mod legacy;
 pub mod providers;
 pub mod sip_gateway;
 pub mod telemetry;

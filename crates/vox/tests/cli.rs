@@ -51,6 +51,34 @@ fn a_malformed_setting_exits_64_naming_it_without_showing_secrets() {
     assert_eq!(output.status.code(), Some(64));
     assert!(stderr(&output).contains("JWT_SECRET"));
     assert!(!stderr(&output).contains("sesame"));
+
+    let output = vox(&["migrate"], &[("MINIO_ENDPOINT", "https://minio:9000")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("MINIO_ENDPOINT"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_old_env_file_naming_mongodb_exits_64_pointing_at_database_url_and_the_migration_guide() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("vox.db");
+    let output = vox(
+        &["migrate"],
+        &[
+            ("MONGODB_URI", "mongodb://admin:hunter22@db:27017"),
+            ("DATABASE_URL", &format!("sqlite://{}", db.display())),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    let message = stderr(&output);
+    assert!(message.contains("MONGODB_URI"), "{message}");
+    assert!(message.contains("DATABASE_URL") && message.contains("docs/migration.md"));
+    assert!(!message.contains("hunter22"), "{message}");
+    // Nothing was created.
+    assert!(!db.exists());
 }
 
 #[test]
