@@ -77,7 +77,9 @@ pub struct ContactInfo {
     /// Imported columns, usable as `{{name}}` in prompts.
     #[serde(default)]
     pub variables: Map<String, Value>,
-    /// Data from the operator's CRM for this contact, passed through untouched.
+    /// What the operator's CRM lookup answered for this contact when the call started (a JSON
+    /// object, passed through untouched; its fields are also `{{crm.<field>}}` in prompts).
+    /// Absent when no lookup is configured or it failed (the call's record says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crm: Option<Value>,
 }

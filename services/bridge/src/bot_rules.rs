@@ -235,11 +235,15 @@ fn templates(spec: &BotSpec) -> ApiResult<()> {
         let Some(text) = text else { continue };
         let used =
             template::variables(text).map_err(|message| ApiError::invalid(field, message))?;
-        if let Some(unknown) = used.iter().find(|name| !declared.contains(name.as_str())) {
+        // `crm.<field>` is whatever the CRM lookup answers: it cannot be declared ahead.
+        if let Some(unknown) = used
+            .iter()
+            .find(|name| !declared.contains(name.as_str()) && !name.starts_with("crm."))
+        {
             return Err(ApiError::invalid(
                 field,
                 format!(
-                    "{{{{{unknown}}}}} is not a declared variable; add it to spec.variables or use one of {}",
+                    "{{{{{unknown}}}}} is not a declared variable; add it to spec.variables, use one of {} or a CRM lookup's crm.<field>",
                     BUILTIN_VARIABLES.join(", ")
                 ),
             ));

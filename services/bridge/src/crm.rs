@@ -34,7 +34,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scope::Campaign => "campaign",
             Scope::Bot => "bot",

@@ -10,6 +10,7 @@ mod bot_rules;
 pub mod cleanup;
 mod convert;
 pub mod crm;
+pub mod crm_lookup;
 pub mod error;
 pub mod import;
 pub mod kb;
@@ -129,6 +130,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Knowledge bases: the indexer and the search indexes.
     pub knowledge: Arc<kb::Knowledge>,
+    /// CRM lookups at call start, and the answers kept.
+    pub crm_lookups: Arc<crm_lookup::Lookups>,
 }
 
 /// A bound, not yet serving, Backend.
@@ -148,8 +151,10 @@ impl App {
             .with_context(|| format!("bind the Backend API to {address}"))?;
         let tokens = Tokens::new(&config.jwt_secret, config.access_ttl, config.refresh_ttl);
         let knowledge = Arc::new(kb::Knowledge::new(store.clone(), config.embedder.clone()));
+        let crm_lookups = Arc::new(crm_lookup::Lookups::new(config.outbound_allowed.clone()));
         let state = AppState {
             knowledge,
+            crm_lookups,
             store,
             tokens: Arc::new(tokens),
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),

@@ -14,12 +14,15 @@ pub fn variables(template: &str) -> Result<Vec<String>, String> {
             .find("}}")
             .ok_or_else(|| "a '{{' is never closed with '}}'".to_owned())?;
         let name = after[..end].trim();
-        let well_formed = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !well_formed {
+        let identifier = |name: &str| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+        };
+        // `crm.<field>`: a field of the CRM lookup's answer (crm_lookup.rs).
+        if !identifier(name) && !name.strip_prefix("crm.").is_some_and(identifier) {
             return Err(format!(
-                "{{{{{name}}}}} is not a variable name (letters, digits, '_')"
+                "{{{{{name}}}}} is not a variable name (letters, digits, '_'; crm.<field> for the CRM lookup's)"
             ));
         }
         if !names.iter().any(|n| n == name) {
@@ -66,6 +69,13 @@ mod tests {
         );
         assert!(variables("Hi {{name").is_err());
         assert!(variables("Hi {{first name}}").is_err());
+        assert_eq!(
+            variables("A {{crm.tier}} caller").unwrap(),
+            vec!["crm.tier"]
+        );
+        assert!(variables("{{crm.}}").is_err());
+        assert!(variables("{{crm.a.b}}").is_err());
+        assert!(variables("{{other.tier}}").is_err());
         assert!(variables("plain").unwrap().is_empty());
     }
 

@@ -1,6 +1,9 @@
-//! CRM webhooks per campaign or bot, and the delivery outbox with retry of dead letters.
+//! CRM webhooks and lookups per campaign or bot, and the delivery outbox with retry of dead
+//! letters.
 //!
-//! A webhook's secret is write-only.
+//! A webhook (where finished calls are pushed) and a lookup (asked at call start,
+//! `crm_lookup.rs`) have the same shape, `{url, secret}`, and the same rules; a secret is
+//! write-only. The handlers take which one from their route (`LOOKUP`).
 
 use super::audit;
 use crate::AppState;
@@ -21,7 +24,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/crm/webhooks/{scope}/{id}",
-            get(read).put(save).delete(remove),
+            get(read::<false>)
+                .put(save::<false>)
+                .delete(remove::<false>),
+        )
+        .route(
+            "/crm/lookups/{scope}/{id}",
+            get(read::<true>).put(save::<true>).delete(remove::<true>),
         )
         .route("/crm/deliveries", get(list))
         .route("/crm/deliveries/{id}/retry", post(retry))
@@ -42,28 +51,41 @@ async fn check_owner(state: &AppState, scope: Scope, id: i64) -> ApiResult<()> {
     Ok(())
 }
 
-async fn stored(state: &AppState, scope: Scope, id: i64) -> ApiResult<Webhook> {
-    state
-        .store
-        .setting(&setting_key(scope, id))
-        .await?
-        .and_then(|setting| serde_json::from_value(setting.value).ok())
-        .ok_or_else(|| ApiError::not_found("no webhook is configured here"))
+/// The setting's key and the audit's names for a webhook or a lookup.
+fn key(lookup: bool, scope: Scope, id: i64) -> String {
+    if lookup {
+        crate::crm_lookup::setting_key(scope, id)
+    } else {
+        setting_key(scope, id)
+    }
 }
 
-async fn read(
+fn kind(lookup: bool) -> &'static str {
+    if lookup { "lookup" } else { "webhook" }
+}
+
+async fn stored(state: &AppState, lookup: bool, scope: Scope, id: i64) -> ApiResult<Webhook> {
+    state
+        .store
+        .setting(&key(lookup, scope, id))
+        .await?
+        .and_then(|setting| serde_json::from_value(setting.value).ok())
+        .ok_or_else(|| ApiError::not_found(format!("no {} is configured here", kind(lookup))))
+}
+
+async fn read<const LOOKUP: bool>(
     State(state): State<AppState>,
     _: Authorized<role::Viewer>,
     ApiPath((scope, id)): ApiPath<(Scope, i64)>,
 ) -> ApiResult<Json<WebhookView>> {
-    let webhook = stored(&state, scope, id).await?;
+    let webhook = stored(&state, LOOKUP, scope, id).await?;
     Ok(Json(WebhookView {
         url: webhook.url,
         secret_set: true,
     }))
 }
 
-async fn save(
+async fn save<const LOOKUP: bool>(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath((scope, id)): ApiPath<(Scope, i64)>,
@@ -85,14 +107,18 @@ async fn save(
     let value = serde_json::to_value(&body).map_err(ApiError::internal)?;
     state
         .store
-        .put_setting(&setting_key(scope, id), value, principal.user_id)
+        .put_setting(&key(LOOKUP, scope, id), value, principal.user_id)
         .await?;
     audit(
         &state,
         &principal,
-        "crm.webhook.save",
-        "crm_webhook",
-        setting_key(scope, id),
+        if LOOKUP {
+            "crm.lookup.save"
+        } else {
+            "crm.webhook.save"
+        },
+        if LOOKUP { "crm_lookup" } else { "crm_webhook" },
+        key(LOOKUP, scope, id),
         None,
         Some(json!({"url": body.url})),
     )
@@ -103,22 +129,26 @@ async fn save(
     }))
 }
 
-async fn remove(
+async fn remove<const LOOKUP: bool>(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
     ApiPath((scope, id)): ApiPath<(Scope, i64)>,
 ) -> ApiResult<StatusCode> {
-    let before = stored(&state, scope, id).await?;
+    let before = stored(&state, LOOKUP, scope, id).await?;
     state
         .store
-        .put_setting(&setting_key(scope, id), Value::Null, principal.user_id)
+        .put_setting(&key(LOOKUP, scope, id), Value::Null, principal.user_id)
         .await?;
     audit(
         &state,
         &principal,
-        "crm.webhook.remove",
-        "crm_webhook",
-        setting_key(scope, id),
+        if LOOKUP {
+            "crm.lookup.remove"
+        } else {
+            "crm.webhook.remove"
+        },
+        if LOOKUP { "crm_lookup" } else { "crm_webhook" },
+        key(LOOKUP, scope, id),
         Some(json!({"url": before.url})),
         None,
     )

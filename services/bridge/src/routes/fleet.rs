@@ -74,8 +74,13 @@ fn rendered(
     call: &Call,
     contact: Option<&ContactInfo>,
     own: &Map<String, Value>,
+    crm: Option<&Map<String, Value>>,
 ) -> BotSpec {
     let mut values: Map<String, Value> = contact.map(|c| c.variables.clone()).unwrap_or_default();
+    // The CRM's fields as `{{crm.<field>}}`, under the call's own values.
+    for (field, value) in crm.into_iter().flatten() {
+        values.insert(format!("crm.{field}"), value.clone());
+    }
     values.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     values.insert("call_id".into(), json!(call.id.to_string()));
     if let Some(id) = call.campaign_id {
@@ -153,11 +158,30 @@ async fn config(
     // One query: the call, its bot version's spec and its contact.
     let runtime = state.store.call_runtime(call_id).await?;
     let call = &runtime.call;
+    // What the operator's CRM knows: asked about the contact's number, else the other party's.
+    let phone = match (&runtime.contact, call.direction) {
+        (Some((_, phone, _)), _) => Some(phone.to_string()),
+        (None, CallDirection::Inbound) => call.from.as_ref().map(ToString::to_string),
+        (None, _) => call.to.as_ref().map(ToString::to_string),
+    };
+    let crm = state
+        .crm_lookups
+        .for_call(
+            &*state.store,
+            call,
+            runtime.contact.as_ref().map(|(id, _, _)| id.0),
+            phone.as_deref(),
+        )
+        .await;
     // A worker asking for an answered call's config has taken it: the call is now in progress.
     if matches!(call.state, CallState::Answered | CallState::Attaching) {
         let mut transition =
             Transition::new(call.id, call.state, CallState::InProgress, Utc::now());
-        transition.detail = Some(json!({ "source": "runtime_config" }));
+        let mut detail = json!({ "source": "runtime_config" });
+        if let Some(note) = crm.note() {
+            detail["crm_lookup"] = note;
+        }
+        transition.detail = Some(detail);
         transition.worker_id = worker_id;
         super::move_unless_stale(&*state.store, transition).await?;
     }
@@ -167,7 +191,7 @@ async fn config(
             contact_id,
             phone,
             variables,
-            crm: None,
+            crm: crm.found().map(|object| Value::Object(object.clone())),
         });
     let config = RuntimeConfig {
         call_id: call.id,
@@ -176,7 +200,13 @@ async fn config(
             version: call.bot_version,
             name: runtime.bot_name.clone(),
         },
-        spec: rendered(&runtime.spec, call, contact.as_ref(), &runtime.variables),
+        spec: rendered(
+            &runtime.spec,
+            call,
+            contact.as_ref(),
+            &runtime.variables,
+            crm.found(),
+        ),
         call: CallInfo {
             direction: call.direction,
             campaign_id: call.campaign_id,

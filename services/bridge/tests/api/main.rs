@@ -7,6 +7,7 @@ mod auth;
 mod bots;
 mod campaigns;
 mod crm;
+mod crm_lookup;
 mod exotel;
 mod fleet;
 mod health;
