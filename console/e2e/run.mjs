@@ -341,8 +341,18 @@ try {
       body: JSON.stringify({ email, password }),
     })
   ).json();
-  const bots = await (await fetch(`${base}/api/v1/bots`, { headers: { authorization: `Bearer ${login.access_token}` } })).json();
-  const callId = await finishedCall(base, bots.items[0].id);
+  const admin = { authorization: `Bearer ${login.access_token}`, 'content-type': 'application/json' };
+  const bots = await (await fetch(`${base}/api/v1/bots`, { headers: admin })).json();
+  // A campaign whose bot was archived still shows that bot, by name, in its settings.
+  const botId = bots.items[0].id;
+  check((await fetch(`${base}/api/v1/bots/${botId}/archive`, { method: 'POST', headers: admin, body: '{}' })).ok, 'the bot was not archived');
+  await page.getByRole('link', { name: 'Spring cleaning' }).click();
+  await page.getByTestId('live-view').waitFor();
+  const shownBot = await page.getByRole('textbox', { name: 'Bot' }).inputValue();
+  check(shownBot === 'Dental reminders (archived)', `the archived bot shows as ${JSON.stringify(shownBot)}`);
+  check((await fetch(`${base}/api/v1/bots/${botId}/restore`, { method: 'POST', headers: admin, body: '{}' })).ok, 'the bot was not restored');
+  await page.getByRole('link', { name: 'All campaigns' }).click();
+  const callId = await finishedCall(base, botId);
   await page.getByRole('link', { name: 'Calls' }).click();
   await page.getByRole('cell', { name: `#${callId}` }).waitFor();
   await page.screenshot({ path: join(shots, 'calls.png'), fullPage: true });

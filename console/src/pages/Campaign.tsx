@@ -19,8 +19,13 @@ export function Campaign({ role }: { role: string }) {
     setError(null);
     try {
       const [c, b] = await Promise.all([api.send<CampaignView>('GET', `/api/v1/campaigns/${id}`), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
+      // An archived bot is left out of the list: the campaign still shows its own by name.
+      let list = b.items;
+      if (!list.some((bot) => bot.id === c.bot_id)) {
+        list = [...list, await api.send<BotView>('GET', `/api/v1/bots/${c.bot_id}`)];
+      }
       setCampaign(c);
-      setBots(b.items);
+      setBots(list);
     } catch (e) {
       setError(messageOf(e));
     }

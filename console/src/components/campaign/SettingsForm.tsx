@@ -80,7 +80,7 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
         {saved && <Alert color="green">Saved.</Alert>}
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput label="Campaign name" value={s.name} readOnly={readOnly} onChange={(e) => set({ name: e.currentTarget.value })} error={errors.name} />
-          <Select label="Bot" data={bots.map((b) => ({ value: String(b.id), label: b.name }))} value={String(s.bot_id)} readOnly={readOnly} allowDeselect={false} onChange={(v) => v && set({ bot_id: Number(v) as unknown as Settings['bot_id'] })} error={errors.bot_id} />
+          <Select label="Bot" data={bots.map((b) => ({ value: String(b.id), label: b.archived ? `${b.name} (archived)` : b.name, disabled: b.archived && b.id !== s.bot_id }))} value={String(s.bot_id)} readOnly={readOnly} allowDeselect={false} onChange={(v) => v && set({ bot_id: Number(v) as unknown as Settings['bot_id'] })} error={errors.bot_id} />
           <TextInput type="datetime-local" label="Starts dialling at" description="Empty: as soon as it runs" value={toLocal(s.starts_at)} readOnly={readOnly} onChange={(e) => set({ starts_at: fromLocal(e.currentTarget.value) })} error={errors.starts_at} />
           <TextInput type="datetime-local" label="Stops dialling at" description="Empty: when its contacts are done" value={toLocal(s.ends_at)} readOnly={readOnly} onChange={(e) => set({ ends_at: fromLocal(e.currentTarget.value) })} error={errors.ends_at} />
         </SimpleGrid>
