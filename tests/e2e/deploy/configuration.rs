@@ -148,7 +148,8 @@ fn every_env_file_a_unit_names_has_an_example() {
 
 #[test]
 fn the_systemd_units_pass_systemd_analyze_verify() {
-    // The units name /opt/vox/bin/vox; verify them against this build's binary instead.
+    // The units name their service's link (/opt/vox/<service>/current/bin/vox); verify them
+    // against this build's binary instead.
     let dir = tempfile::tempdir().unwrap();
     let vox = test_support::paths::binary("vox");
     let vox = vox.to_str().expect("a UTF-8 path");
@@ -159,9 +160,11 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
         if !(name.ends_with(".service") || name.ends_with(".timer")) {
             continue;
         }
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("/opt/vox/bin/vox", vox)
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for service in ["voxbridge", "voxcore", "voxdialler", "voxsip"] {
+            text = text.replace(&format!("/opt/vox/{service}/current/bin/vox"), vox);
+        }
+        let text = text
             .replace("User=vox", "User=root")
             .replace("Group=www-data", "Group=root");
         // A template is verified as one of its instances.

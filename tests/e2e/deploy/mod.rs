@@ -7,5 +7,6 @@ mod api_tls;
 mod configuration;
 mod containers;
 mod haproxy;
+mod install;
 mod nginx;
 mod registry;
