@@ -5,8 +5,9 @@
 #
 # The seeds' deploy step (check out, install, restart systemd, health check, roll back) for one
 # vox binary: the release's files are copied once into $VOX_ROOT/releases/VERSION (from
-# VOX_BUILD_DIR, target/release by default: vox, and vox-whisper and vox-llm when built), then,
-# one service at a time:
+# VOX_BUILD_DIR, target/release by default: vox, and vox-whisper and vox-llm when built; and the
+# console's build from VOX_CONSOLE_DIST, console/dist by default, into console/, which the API
+# host's nginx serves), then, one service at a time:
 #   1. voxbridge only: `vox migrate` of the new release with voxbridge.env (migrations are
 #      forward-compatible: the release before still runs on the migrated database);
 #   2. <service>/previous becomes what ran, <service>/current the new release;
@@ -36,6 +37,8 @@ if [ ! -d "$release" ]; then
     for binary in vox vox-whisper vox-llm; do
         if [ -x "$build/$binary" ]; then cp "$build/$binary" "$staging/bin/"; fi
     done
+    console="${VOX_CONSOLE_DIST:-console/dist}"
+    if [ -f "$console/index.html" ]; then cp -R "$console" "$staging/console"; fi
     chmod 0755 "$staging"
     mv -T "$staging" "$release"
     echo "==> release $version installed in $release"

@@ -75,9 +75,21 @@ async fn the_api_is_served_over_tls_and_never_in_clear_on_its_port() {
     let mut platform = Platform::start();
     let (ca, cert, key) = certificates(&platform);
     let port = free_port();
+    // A console build: nginx's workers read it as they would a release's.
+    let console = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(console.path().join("index.html"), "<title>vox console</title>").unwrap();
+        std::fs::create_dir(console.path().join("assets")).unwrap();
+        std::fs::write(console.path().join("assets/app-1a2b.js"), "console.log(1)").unwrap();
+        for dir in [console.path(), &console.path().join("assets")] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
     let rendered = Command::new(repo_root().join("deploy/nginx/render-api.sh"))
         .env("CERTIFICATE", &cert)
         .env("CERTIFICATE_KEY", &key)
+        .env("CONSOLE_DIR", console.path())
         .env("LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "UPSTREAM",
@@ -111,6 +123,27 @@ async fn the_api_is_served_over_tls_and_never_in_clear_on_its_port() {
         .await
         .unwrap();
     assert!(signed_in["access_token"].is_string(), "{signed_in}");
+
+    // The console from the same origin: its pages (a route of the app too) and its assets.
+    for page in ["/", "/campaigns/5"] {
+        let got = client.get(format!("{base}{page}")).send().await.unwrap();
+        assert_eq!(got.status(), 200, "{page}");
+        assert!(got.text().await.unwrap().contains("vox console"), "{page}");
+    }
+    let asset = client
+        .get(format!("{base}/assets/app-1a2b.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 200);
+    assert!(asset.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let api = client
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    assert!(api.text().await.unwrap().contains("openapi"));
 
     // Plain HTTP on the TLS port gets nginx's refusal, never the API.
     let clear = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
