@@ -111,7 +111,9 @@ async function waitUp(url, what) {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(url)).ok) return;
-    } catch {}
+    } catch {
+      // Not listening yet: try again.
+    }
     check(i < 100, `${what} did not come up`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -182,9 +184,16 @@ try {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
       // The test call's microphone: granted without a prompt, fed from a silent file.
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${microphone}`,
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${microphone}`,
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
@@ -256,7 +265,7 @@ try {
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('must be between 1 and 500 characters', { exact: false }).first().waitFor();
   check((await page.getByTestId('spec-errors').innerText()).includes('spec.idle.prompts[1]'), 'the Backend did not name spec.idle.prompts[1]');
-  await page.getByRole('textbox', { name: 'Prompts', exact: true }).fill('Are you still there?\nHello? I can\'t hear you.');
+  await page.getByRole('textbox', { name: 'Prompts', exact: true }).fill("Are you still there?\nHello? I can't hear you.");
   await page.getByRole('textbox', { name: 'More backchannels' }).fill('no worries, sounds good');
   await page.screenshot({ path: join(shots, 'bot-turn-taking.png'), fullPage: true });
   await page.getByRole('button', { name: 'Create bot' }).click();
@@ -596,14 +605,22 @@ try {
   await page.getByRole('cell', { name: 'Dental reminders' }).click();
   await page.getByText('Version 3', { exact: false }).waitFor();
   check((await page.getByRole('button', { name: 'Save a new version' }).count()) === 0, 'a viewer is offered Save');
-  check((await page.getByRole('button', { name: 'Start a test call' }).isDisabled()), 'a viewer may start a test call');
+  check(await page.getByRole('button', { name: 'Start a test call' }).isDisabled(), 'a viewer may start a test call');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
-  console.log('console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed');
+  console.log(
+    'console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed',
+  );
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];
   if (page) {
-    console.error('page text at the failure:\n' + (await page.locator('body').innerText().catch(() => '')));
+    console.error(
+      'page text at the failure:\n' +
+        (await page
+          .locator('body')
+          .innerText()
+          .catch(() => '')),
+    );
     await page.screenshot({ path: join(root, 'target', 'console-e2e-failure.png') }).catch(() => {});
   }
   throw error;

@@ -54,10 +54,7 @@ export function App() {
     return (
       <Routes>
         <Route path="/sign-in" element={<SignIn onSignedIn={() => setSession(api.session)} />} />
-        <Route
-          path="*"
-          element={<Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />}
-        />
+        <Route path="*" element={<Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />} />
       </Routes>
     );
   }

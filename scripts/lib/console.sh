@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The console's checks: its dependencies from the npm registry (exactly the lockfile's), the type
-# check and production build (API types generated from the Backend's OpenAPI document), the Vitest
+# The console's checks: its dependencies from the npm registry (exactly the lockfile's), ESLint and
+# Prettier (npm run lint), the type check and production build (API types generated from the Backend's OpenAPI document), the Vitest
 # unit tests, and the end-to-end test in Debian's Chromium against a real `vox bridge`. Chromium is
 # installed from Debian's packages when missing and running as root.
 
@@ -22,12 +22,13 @@ console_install() {
 }
 
 console_test() {
-    echo "==> console: npm ci, build, unit tests, end-to-end in Chromium"
+    echo "==> console: npm ci, lint (ESLint, Prettier), build, unit tests, end-to-end in Chromium"
     # target/debug/vox comes from scripts/test's one build of the tests and their binaries.
     [ -x target/debug/vox ] || { echo "error: target/debug/vox is not built (cargo test --workspace --no-run)" >&2; return 70; }
     (
         cd console
         npm ci --no-audit --no-fund --loglevel=error
+        npm run --silent lint
         npm run --silent build
         npm test --silent
         CHROMIUM="$(command -v chromium)" VOX_BIN="$PWD/../target/debug/vox" npm run --silent e2e

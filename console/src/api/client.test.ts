@@ -49,11 +49,7 @@ describe('Api', () => {
     const api = new Api('http://vox', store, fetcher);
     const page = await api.send<{ items: unknown[] }>('GET', '/api/v1/bots');
     expect(page.items).toEqual([]);
-    expect(seen.map((s) => s.url)).toEqual([
-      'http://vox/api/v1/bots',
-      'http://vox/api/v1/auth/refresh',
-      'http://vox/api/v1/bots',
-    ]);
+    expect(seen.map((s) => s.url)).toEqual(['http://vox/api/v1/bots', 'http://vox/api/v1/auth/refresh', 'http://vox/api/v1/bots']);
     expect(seen[0].auth).toBe('Bearer old');
     expect(JSON.parse(seen[1].body!)).toEqual({ refresh_token: 'r1' });
     expect(seen[2].auth).toBe('Bearer new');
@@ -65,8 +61,7 @@ describe('Api', () => {
     let refreshes = 0;
     const fetcher = (async (url: string, init: RequestInit) => {
       const auth = ((init.headers ?? {}) as Record<string, string>).authorization;
-      const reply = (status: number, body: unknown) =>
-        new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+      const reply = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
       if (url.endsWith('/auth/refresh')) {
         refreshes += 1;
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -98,11 +93,9 @@ describe('Api', () => {
   });
 
   it("keeps the field the Backend's refusal names", async () => {
-    const { fetcher } = scripted([
-      [422, { error: { code: 'validation.invalid', message: 'must not be empty', field: 'spec.system_prompt' } }],
-    ]);
+    const { fetcher } = scripted([[422, { error: { code: 'validation.invalid', message: 'must not be empty', field: 'spec.system_prompt' } }]]);
     const api = new Api('http://vox', memory(session('a')), fetcher);
-    const error = (await api.send("POST", "/api/v1/bots", {}).catch((e: unknown) => e)) as ApiError;
+    const error = (await api.send('POST', '/api/v1/bots', {}).catch((e: unknown) => e)) as ApiError;
     expect(error).toBeInstanceOf(ApiError);
     expect([error.status, error.code, error.field]).toEqual([422, 'validation.invalid', 'spec.system_prompt']);
   });

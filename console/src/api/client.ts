@@ -47,12 +47,7 @@ async function refused(response: Response): Promise<ApiError> {
   try {
     const body = await response.json();
     const error = body?.error ?? {};
-    return new ApiError(
-      response.status,
-      error.code ?? 'unknown',
-      error.message ?? response.statusText,
-      error.field ?? undefined,
-    );
+    return new ApiError(response.status, error.code ?? 'unknown', error.message ?? response.statusText, error.field ?? undefined);
   } catch {
     return new ApiError(response.status, 'unknown', response.statusText || 'the request failed');
   }

@@ -17,6 +17,8 @@ export function useLoad<T>(fetch: () => Promise<T>, deps: DependencyList) {
     } catch (e) {
       setError(messageOf(e));
     }
+    // The caller's `deps` say when `fetch` (a fresh closure each render) means something new.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     void reload();
@@ -48,6 +50,8 @@ export function usePoll<T>(fetch: () => Promise<T>, everyMs: number, deps: Depen
       stopped = true;
       clearTimeout(timer);
     };
+    // As in useLoad: the caller's `deps` stand for `fetch`.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [everyMs, ...deps]);
   return { data, error };
 }

@@ -28,11 +28,7 @@ describe('bot spec checks', () => {
   it('wants a knowledge search to name a base and keep its limits, by the Backend fields', () => {
     const tool = { type: 'search_knowledge' as const, knowledge_base_ids: [] as number[], top_k: 0, timeout_ms: 50 };
     const spec = { ...blankSpec(), system_prompt: 'Answer from the FAQ.', tools: [tool] };
-    expect(Object.keys(checkSpec('Bot', spec)).sort()).toEqual([
-      'spec.tools[0].knowledge_base_ids',
-      'spec.tools[0].timeout_ms',
-      'spec.tools[0].top_k',
-    ]);
+    expect(Object.keys(checkSpec('Bot', spec)).sort()).toEqual(['spec.tools[0].knowledge_base_ids', 'spec.tools[0].timeout_ms', 'spec.tools[0].top_k']);
     const good = { ...spec, tools: [{ ...tool, knowledge_base_ids: [3], top_k: 3, timeout_ms: 1500 }] };
     expect(checkSpec('Bot', good)).toEqual({});
   });

@@ -58,9 +58,7 @@ export function usedVariables(text: string | null | undefined): string[] {
 /// Placeholders of the prompt and first message that are neither declared nor built in.
 export function undeclared(spec: BotSpec): string[] {
   const known = new Set([...spec.variables, ...BUILTIN_VARIABLES]);
-  return [...usedVariables(spec.system_prompt), ...usedVariables(spec.first_message)].filter(
-    (name, i, all) => !known.has(name) && all.indexOf(name) === i,
-  );
+  return [...usedVariables(spec.system_prompt), ...usedVariables(spec.first_message)].filter((name, i, all) => !known.has(name) && all.indexOf(name) === i);
 }
 
 /// Where each step of a flow may go next.

@@ -35,9 +35,7 @@ export function Bots({ role }: { role: string }) {
         )}
       </Group>
       {load.state === 'loading' && <Loader />}
-      {load.state === 'failed' && (
-        <Failed title="The bots could not be loaded" message={load.message} onRetry={refresh} />
-      )}
+      {load.state === 'failed' && <Failed title="The bots could not be loaded" message={load.message} onRetry={refresh} />}
       {load.state === 'ready' && load.bots.length === 0 && <Text c="dimmed">No bots yet.</Text>}
       {load.state === 'ready' && load.bots.length > 0 && (
         <Table striped>

@@ -38,9 +38,7 @@ export function Call() {
   }, [load]);
 
   if (error) {
-    return (
-      <Failed title={`Call ${id} could not be loaded`} message={error} onRetry={load} />
-    );
+    return <Failed title={`Call ${id} could not be loaded`} message={error} onRetry={load} />;
   }
   if (!call) return <Loader />;
   const result = call.result;

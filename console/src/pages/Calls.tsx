@@ -54,9 +54,7 @@ export function Calls() {
         <Select label="State" placeholder="Any" data={STATES} value={state} onChange={setState} clearable w={180} />
         <TextInput label="Words in the transcript" value={text} onChange={(e) => setText(e.currentTarget.value)} w={260} />
       </Group>
-      {status === 'failed' && (
-        <Failed title="The calls could not be loaded" message={error} onRetry={() => load(null)} />
-      )}
+      {status === 'failed' && <Failed title="The calls could not be loaded" message={error} onRetry={() => load(null)} />}
       {status === 'ready' && calls.length === 0 && <Text c="dimmed">No calls match.</Text>}
       {calls.length > 0 && (
         <Table striped highlightOnHover>

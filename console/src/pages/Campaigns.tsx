@@ -23,10 +23,7 @@ export function Campaigns({ role }: { role: string }) {
   const load = useCallback(async () => {
     setError(null);
     try {
-      const [c, b] = await Promise.all([
-        api.send<{ items: CampaignView[] }>('GET', '/api/v1/campaigns'),
-        api.send<{ items: BotView[] }>('GET', '/api/v1/bots'),
-      ]);
+      const [c, b] = await Promise.all([api.send<{ items: CampaignView[] }>('GET', '/api/v1/campaigns'), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
       setCampaigns(c.items);
       setBots(b.items);
     } catch (e) {
@@ -52,9 +49,7 @@ export function Campaigns({ role }: { role: string }) {
     <Stack>
       <Title order={2}>Campaigns</Title>
       {canEdit && <NewCampaign bots={bots} onCreated={load} />}
-      {error && (
-        <Failed title="The campaigns could not be loaded" message={error} onRetry={load} />
-      )}
+      {error && <Failed title="The campaigns could not be loaded" message={error} onRetry={load} />}
       {!campaigns && !error && <Loader />}
       {campaigns && campaigns.length === 0 && <Text c="dimmed">No campaigns yet.</Text>}
       {campaigns && campaigns.length > 0 && (
@@ -149,13 +144,7 @@ function NewCampaign({ bots, onCreated }: { bots: BotView[]; onCreated: () => vo
           {errors.form && <Alert color="red">{errors.form}</Alert>}
           <Group grow align="start">
             <TextInput label="Campaign name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} />
-            <Select
-              label="Bot"
-              data={bots.map((b) => ({ value: String(b.id), label: b.name }))}
-              value={bot}
-              onChange={setBot}
-              error={errors.bot_id}
-            />
+            <Select label="Bot" data={bots.map((b) => ({ value: String(b.id), label: b.name }))} value={bot} onChange={setBot} error={errors.bot_id} />
             <TextInput label="Default region" placeholder="US" value={region} onChange={(e) => setRegion(e.currentTarget.value)} error={errors.default_region} />
             <NumberInput label="Attempts per contact" min={1} value={attempts} onChange={setAttempts} error={errors.max_attempts} />
           </Group>

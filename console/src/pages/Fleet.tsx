@@ -60,7 +60,11 @@ export function Fleet() {
                 <Text fw={600}>{fleet.url}</Text>
                 {fleet.health ? <Badge color="green">answering</Badge> : <Badge color="red">unreachable</Badge>}
               </Group>
-              {fleet.error && <Text size="sm" c="red">{fleet.error}</Text>}
+              {fleet.error && (
+                <Text size="sm" c="red">
+                  {fleet.error}
+                </Text>
+              )}
               {fleet.health && (
                 <Table>
                   <Table.Thead>

@@ -93,8 +93,7 @@ export function KnowledgeBase({ role }: { role: string }) {
         <div>
           <Title order={2}>{detail.knowledge_base.name}</Title>
           <Text c="dimmed" size="sm">
-            {detail.knowledge_base.description} · {detail.knowledge_base.documents} documents · {detail.knowledge_base.chunks} chunks · embedded with{' '}
-            {detail.embedding_model ?? 'no model'}
+            {detail.knowledge_base.description} · {detail.knowledge_base.documents} documents · {detail.knowledge_base.chunks} chunks · embedded with {detail.embedding_model ?? 'no model'}
           </Text>
         </div>
         {editor && (
@@ -112,9 +111,7 @@ export function KnowledgeBase({ role }: { role: string }) {
           </Group>
         )}
       </Group>
-      {!detail.embedding_model && (
-        <Alert color="yellow">No embedding model is configured on the Backend (EMBEDDING_MODEL_DIR or EMBEDDINGS_URL): uploads and searches are off.</Alert>
-      )}
+      {!detail.embedding_model && <Alert color="yellow">No embedding model is configured on the Backend (EMBEDDING_MODEL_DIR or EMBEDDINGS_URL): uploads and searches are off.</Alert>}
       {notice && (
         <Alert color="blue" withCloseButton onClose={() => setNotice(null)}>
           {notice}

@@ -42,12 +42,7 @@ export function KnowledgeBases({ role }: { role: string }) {
       {role !== 'viewer' && (
         <Card withBorder>
           <Group align="flex-end">
-            <TextInput
-              label="Name"
-              value={name}
-              onChange={(e) => setName(e.currentTarget.value)}
-              error={problem?.field === 'name' ? problem.message : undefined}
-            />
+            <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={problem?.field === 'name' ? problem.message : undefined} />
             <TextInput
               label="Description"
               style={{ flex: 1 }}

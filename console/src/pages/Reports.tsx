@@ -35,14 +35,8 @@ export function Reports() {
   useEffect(() => {
     void (async () => {
       try {
-        const [c, b] = await Promise.all([
-          api.send<{ items: CampaignView[] }>('GET', '/api/v1/campaigns'),
-          api.send<{ items: BotView[] }>('GET', '/api/v1/bots'),
-        ]);
-        setChoices([
-          ...c.items.map((x) => ({ value: `campaign_id=${x.id}`, label: `Campaign: ${x.name}` })),
-          ...b.items.map((x) => ({ value: `bot_id=${x.id}`, label: `Bot: ${x.name}` })),
-        ]);
+        const [c, b] = await Promise.all([api.send<{ items: CampaignView[] }>('GET', '/api/v1/campaigns'), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
+        setChoices([...c.items.map((x) => ({ value: `campaign_id=${x.id}`, label: `Campaign: ${x.name}` })), ...b.items.map((x) => ({ value: `bot_id=${x.id}`, label: `Bot: ${x.name}` }))]);
       } catch {
         // The scope list is a convenience: the report still loads for all calls.
       }
@@ -105,9 +99,7 @@ export function Reports() {
           Export CSV
         </Button>
       </Group>
-      {error && (
-        <Failed title="The report could not be loaded" message={error} onRetry={load} />
-      )}
+      {error && <Failed title="The report could not be loaded" message={error} onRetry={load} />}
       {!report && !error && <Loader />}
       {report && (
         <>

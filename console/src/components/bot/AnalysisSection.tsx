@@ -38,9 +38,7 @@ export function AnalysisSection({ spec, change, errors, readOnly }: SectionProps
               <TextInput label="What it means" value={f.description} readOnly={readOnly} onChange={(e) => setField(i, { ...f, description: e.currentTarget.value })} />
               {remove(`Remove field ${i + 1}`, () => change((s) => ({ ...s, analysis: without(s.analysis, i) })))}
             </Group>
-            {f.type === 'enum' && (
-              <TagsInput label="Options" value={f.options ?? []} readOnly={readOnly} onChange={(options) => setField(i, { ...f, options })} error={errors[`${field}.options`]} />
-            )}
+            {f.type === 'enum' && <TagsInput label="Options" value={f.options ?? []} readOnly={readOnly} onChange={(options) => setField(i, { ...f, options })} error={errors[`${field}.options`]} />}
           </Card>
         );
       })}

@@ -17,7 +17,16 @@ function starter(): Flow {
   return {
     start: 'greet',
     steps: {
-      greet: { type: 'ask', prompt: 'Hello! Can you confirm your appointment? Say yes or no, or press 1 or 2.', field: 'confirmed', branches: [{ keywords: ['yes'], dtmf: '1', next: 'yes' }, { keywords: ['no'], dtmf: '2', next: 'no' }], otherwise: 'no' },
+      greet: {
+        type: 'ask',
+        prompt: 'Hello! Can you confirm your appointment? Say yes or no, or press 1 or 2.',
+        field: 'confirmed',
+        branches: [
+          { keywords: ['yes'], dtmf: '1', next: 'yes' },
+          { keywords: ['no'], dtmf: '2', next: 'no' },
+        ],
+        otherwise: 'no',
+      },
       yes: { type: 'end', text: 'Thank you, see you then. Goodbye.', disposition: 'confirmed' },
       no: { type: 'end', text: 'We will call you to find another time. Goodbye.', disposition: 'declined' },
     },
@@ -54,7 +63,21 @@ function renamed(flow: Flow, from: string, to: string): Flow {
   return { start: point(flow.start), steps };
 }
 
-function Step({ name, step, names, flowChange, errors, readOnly }: { name: string; step: FlowStep; names: string[]; flowChange: (f: (flow: Flow) => Flow) => void; errors: SectionProps['errors']; readOnly: boolean }) {
+function Step({
+  name,
+  step,
+  names,
+  flowChange,
+  errors,
+  readOnly,
+}: {
+  name: string;
+  step: FlowStep;
+  names: string[];
+  flowChange: (f: (flow: Flow) => Flow) => void;
+  errors: SectionProps['errors'];
+  readOnly: boolean;
+}) {
   const [draft, setDraft] = useState(name);
   const set = (next: FlowStep) => flowChange((f) => ({ ...f, steps: { ...f.steps, [name]: next } }));
   const goTo = (label: string, value: string, onChange: (v: string) => void) => (
@@ -112,8 +135,18 @@ function Step({ name, step, names, flowChange, errors, readOnly }: { name: strin
             <TextInput label="Keep the answer in the analysis field" value={step.field ?? ''} readOnly={readOnly} onChange={(e) => set({ ...step, field: e.currentTarget.value || null })} />
             {step.branches.map((b, i) => (
               <Group key={i} align="flex-end" grow>
-                <TagsInput label={`When the caller says (branch ${i + 1})`} value={b.keywords ?? []} readOnly={readOnly} onChange={(keywords) => set({ ...step, branches: replaced(step.branches, i, { ...b, keywords }) })} />
-                <TextInput label="or presses" value={b.dtmf ?? ''} readOnly={readOnly} onChange={(e) => set({ ...step, branches: replaced(step.branches, i, { ...b, dtmf: e.currentTarget.value || null }) })} />
+                <TagsInput
+                  label={`When the caller says (branch ${i + 1})`}
+                  value={b.keywords ?? []}
+                  readOnly={readOnly}
+                  onChange={(keywords) => set({ ...step, branches: replaced(step.branches, i, { ...b, keywords }) })}
+                />
+                <TextInput
+                  label="or presses"
+                  value={b.dtmf ?? ''}
+                  readOnly={readOnly}
+                  onChange={(e) => set({ ...step, branches: replaced(step.branches, i, { ...b, dtmf: e.currentTarget.value || null }) })}
+                />
                 {goTo('go to', b.next, (next) => set({ ...step, branches: replaced(step.branches, i, { ...b, next }) }))}
                 {!readOnly && (
                   <ActionIcon variant="subtle" color="red" aria-label={`Remove branch ${i + 1}`} onClick={() => set({ ...step, branches: without(step.branches, i) })}>
@@ -185,7 +218,15 @@ export function FlowEditor({ spec, change, errors, readOnly }: SectionProps) {
       />
       {flow && (
         <>
-          <Select label="Starts at" data={names} value={flow.start} readOnly={readOnly} allowDeselect={false} onChange={(start) => start && flowChange((f) => ({ ...f, start }))} error={errors['spec.flow.start']} />
+          <Select
+            label="Starts at"
+            data={names}
+            value={flow.start}
+            readOnly={readOnly}
+            allowDeselect={false}
+            onChange={(start) => start && flowChange((f) => ({ ...f, start }))}
+            error={errors['spec.flow.start']}
+          />
           {Object.entries(flow.steps).map(([name, step]) => (
             <Step key={name} name={name} step={step} names={names} flowChange={flowChange} errors={errors} readOnly={readOnly} />
           ))}

@@ -78,18 +78,47 @@ export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
                   </ActionIcon>
                 )}
               </Group>
-              {errors[field] && <Text c="red" size="sm">{errors[field]}</Text>}
+              {errors[field] && (
+                <Text c="red" size="sm">
+                  {errors[field]}
+                </Text>
+              )}
               {tool.type === 'webhook' && (
                 <>
                   <Group grow align="flex-start">
                     <TextInput label="Tool name" value={tool.name} readOnly={readOnly} onChange={(e) => set(i, { ...tool, name: e.currentTarget.value })} error={errors[`${field}.name`]} />
                     <TextInput label="Webhook URL" value={tool.url} readOnly={readOnly} onChange={(e) => set(i, { ...tool, url: e.currentTarget.value })} error={errors[`${field}.url`]} />
                   </Group>
-                  <TextInput label="Description" description="When the model should call it" value={tool.description} readOnly={readOnly} onChange={(e) => set(i, { ...tool, description: e.currentTarget.value })} />
-                  <Parameters value={tool.parameters} readOnly={readOnly} onChange={(parameters) => set(i, { ...tool, parameters: parameters as typeof tool.parameters })} error={errors[`${field}.parameters`]} />
+                  <TextInput
+                    label="Description"
+                    description="When the model should call it"
+                    value={tool.description}
+                    readOnly={readOnly}
+                    onChange={(e) => set(i, { ...tool, description: e.currentTarget.value })}
+                  />
+                  <Parameters
+                    value={tool.parameters}
+                    readOnly={readOnly}
+                    onChange={(parameters) => set(i, { ...tool, parameters: parameters as typeof tool.parameters })}
+                    error={errors[`${field}.parameters`]}
+                  />
                   <Group grow align="flex-start">
-                    <NumberInput label="Timeout (ms)" min={100} max={30000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
-                    <TextInput label="Filler" description="Said while the webhook runs" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
+                    <NumberInput
+                      label="Timeout (ms)"
+                      min={100}
+                      max={30000}
+                      value={tool.timeout_ms}
+                      readOnly={readOnly}
+                      onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })}
+                      error={errors[`${field}.timeout_ms`]}
+                    />
+                    <TextInput
+                      label="Filler"
+                      description="Said while the webhook runs"
+                      value={tool.filler ?? ''}
+                      readOnly={readOnly}
+                      onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })}
+                    />
                   </Group>
                 </>
               )}
@@ -117,14 +146,43 @@ export function ToolsSection({ spec, change, errors, readOnly }: SectionProps) {
                     error={errors[`${field}.retrieval`]}
                   />
                   <Group grow align="flex-start">
-                    <NumberInput label="Passages per search" min={1} max={10} value={tool.top_k} readOnly={readOnly} onChange={(v) => set(i, { ...tool, top_k: Number(v) || 0 })} error={errors[`${field}.top_k`]} />
-                    <NumberInput label="Latency budget (ms)" min={100} max={10000} value={tool.timeout_ms} readOnly={readOnly} onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })} error={errors[`${field}.timeout_ms`]} />
-                    <TextInput label="Filler" description="Said while it searches (when the model asks)" value={tool.filler ?? ''} readOnly={readOnly} onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })} />
+                    <NumberInput
+                      label="Passages per search"
+                      min={1}
+                      max={10}
+                      value={tool.top_k}
+                      readOnly={readOnly}
+                      onChange={(v) => set(i, { ...tool, top_k: Number(v) || 0 })}
+                      error={errors[`${field}.top_k`]}
+                    />
+                    <NumberInput
+                      label="Latency budget (ms)"
+                      min={100}
+                      max={10000}
+                      value={tool.timeout_ms}
+                      readOnly={readOnly}
+                      onChange={(v) => set(i, { ...tool, timeout_ms: Number(v) || 0 })}
+                      error={errors[`${field}.timeout_ms`]}
+                    />
+                    <TextInput
+                      label="Filler"
+                      description="Said while it searches (when the model asks)"
+                      value={tool.filler ?? ''}
+                      readOnly={readOnly}
+                      onChange={(e) => set(i, { ...tool, filler: e.currentTarget.value || null })}
+                    />
                   </Group>
                 </>
               )}
               {tool.type === 'transfer' && (
-                <TextInput label="Transfer to" description="E.164 number or SIP URI" value={tool.destination} readOnly={readOnly} onChange={(e) => set(i, { ...tool, destination: e.currentTarget.value })} error={errors[`${field}.destination`]} />
+                <TextInput
+                  label="Transfer to"
+                  description="E.164 number or SIP URI"
+                  value={tool.destination}
+                  readOnly={readOnly}
+                  onChange={(e) => set(i, { ...tool, destination: e.currentTarget.value })}
+                  error={errors[`${field}.destination`]}
+                />
               )}
               {tool.type === 'set_disposition' && (
                 <TagsInput label="Allowed dispositions" value={tool.allowed} readOnly={readOnly} onChange={(allowed) => set(i, { ...tool, allowed })} error={errors[`${field}.allowed`]} />

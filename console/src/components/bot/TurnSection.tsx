@@ -14,8 +14,7 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
   const setTurn = (patch: Partial<Turn>) => change((s) => ({ ...s, turn: { ...DEFAULT_TURN, ...s.turn, ...patch } }));
   const setIdle = (patch: Partial<Idle>) => change((s) => ({ ...s, idle: { ...DEFAULT_IDLE, ...s.idle, ...patch } }));
   const barge: Interruptions = { ...DEFAULT_INTERRUPTIONS, ...spec.interruptions };
-  const setBarge = (patch: Partial<Interruptions>) =>
-    change((s) => ({ ...s, interruptions: { ...DEFAULT_INTERRUPTIONS, ...s.interruptions, ...patch } }));
+  const setBarge = (patch: Partial<Interruptions>) => change((s) => ({ ...s, interruptions: { ...DEFAULT_INTERRUPTIONS, ...s.interruptions, ...patch } }));
   const ivr: Ivr = { ...DEFAULT_IVR, ...spec.ivr };
   const setIvr = (patch: Partial<Ivr>) => change((s) => ({ ...s, ivr: { ...DEFAULT_IVR, ...s.ivr, ...patch } }));
   const smart = turn.mode === 'smart';
@@ -148,7 +147,14 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
         description="Comma-separated words or phrases that never interrupt, besides the language's own list"
         value={barge.backchannels.join(', ')}
         readOnly={readOnly}
-        onChange={(e) => setBarge({ backchannels: e.currentTarget.value.split(',').map((w) => w.trimStart()).filter((w, i, all) => w !== '' || i === all.length - 1) })}
+        onChange={(e) =>
+          setBarge({
+            backchannels: e.currentTarget.value
+              .split(',')
+              .map((w) => w.trimStart())
+              .filter((w, i, all) => w !== '' || i === all.length - 1),
+          })
+        }
         error={errors['spec.interruptions.backchannels'] ?? Object.entries(errors).find(([k]) => k.startsWith('spec.interruptions.backchannels['))?.[1]}
       />
       <Text fw={600} size="sm">
@@ -193,13 +199,7 @@ export function TurnSection({ spec, change, errors, readOnly }: SectionProps) {
             onChange={(e) => setIdle({ prompts: e.currentTarget.value.split('\n') })}
             error={errors['spec.idle.prompts'] ?? Object.entries(errors).find(([k]) => k.startsWith('spec.idle.prompts['))?.[1]}
           />
-          <TextInput
-            label="Goodbye"
-            value={idle.goodbye}
-            readOnly={readOnly}
-            onChange={(e) => setIdle({ goodbye: e.currentTarget.value })}
-            error={errors['spec.idle.goodbye']}
-          />
+          <TextInput label="Goodbye" value={idle.goodbye} readOnly={readOnly} onChange={(e) => setIdle({ goodbye: e.currentTarget.value })} error={errors['spec.idle.goodbye']} />
         </>
       )}
       <Text fw={600} size="sm">

@@ -55,7 +55,10 @@ export function Versions({ botId, current, canEdit, onRestore }: { botId: number
         <Table.Tbody>
           {versions.map((v) => (
             <Table.Tr key={v.version}>
-              <Table.Td>v{v.version}{v.version === current ? ' (current)' : ''}</Table.Td>
+              <Table.Td>
+                v{v.version}
+                {v.version === current ? ' (current)' : ''}
+              </Table.Td>
               <Table.Td>{new Date(v.created_at).toLocaleString()}</Table.Td>
               <Table.Td>
                 {canEdit && v.version !== current && (

@@ -31,27 +31,15 @@ function Provider({ kind, label, providers, spec, change, errors, readOnly }: Se
             onChange={(provider) => provider && set({ provider })}
             error={errors[`${field}.provider`] ?? errors[field]}
           />
-          <TextInput
-            label="Model"
-            placeholder="the provider's default"
-            value={settings.model ?? ''}
-            readOnly={readOnly}
-            onChange={(e) => set({ model: e.currentTarget.value || null })}
-          />
+          <TextInput label="Model" placeholder="the provider's default" value={settings.model ?? ''} readOnly={readOnly} onChange={(e) => set({ model: e.currentTarget.value || null })} />
           {kind === 'tts' && (
-            <TextInput
-              label="Voice"
-              placeholder="the provider's default"
-              value={settings.voice ?? ''}
-              readOnly={readOnly}
-              onChange={(e) => set({ voice: e.currentTarget.value || null })}
-            />
+            <TextInput label="Voice" placeholder="the provider's default" value={settings.voice ?? ''} readOnly={readOnly} onChange={(e) => set({ voice: e.currentTarget.value || null })} />
           )}
         </Group>
         <Group grow align="flex-start">
           <JsonInput
             label="Options"
-            description="Vendor options, e.g. {&quot;base_url&quot;: &quot;http://127.0.0.1:8080/v1&quot;}"
+            description='Vendor options, e.g. {"base_url": "http://127.0.0.1:8080/v1"}'
             value={options}
             readOnly={readOnly}
             autosize

@@ -18,15 +18,7 @@ export function TurnTimeline({ lines, durationMs }: { lines: { at_ms: number; de
       <Text size="sm" data-testid="turn-counts">
         {timeline.counts}
       </Text>
-      <Box
-        pos="relative"
-        h={18}
-        bg="gray.1"
-        style={{ borderRadius: 4 }}
-        data-testid="turn-timeline"
-        role="list"
-        aria-label="Turn-taking time line"
-      >
+      <Box pos="relative" h={18} bg="gray.1" style={{ borderRadius: 4 }} data-testid="turn-timeline" role="list" aria-label="Turn-taking time line">
         {timeline.marks.map((mark, i) => (
           <Tooltip key={i} label={`${(mark.atMs / 1000).toFixed(1)} s · ${mark.summary}`}>
             <Box

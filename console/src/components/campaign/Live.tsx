@@ -12,7 +12,14 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 export function LiveView({ campaignId }: { campaignId: number }) {
   const { data: live, error } = usePoll(() => api.send<Live>('GET', `/api/v1/campaigns/${campaignId}/live`), EVERY_MS, [campaignId]);
 
-  if (!live) return error ? <Alert color="red" title="The live view could not be loaded">{error} (retrying)</Alert> : <Text c="dimmed">Loading the live view…</Text>;
+  if (!live)
+    return error ? (
+      <Alert color="red" title="The live view could not be loaded">
+        {error} (retrying)
+      </Alert>
+    ) : (
+      <Text c="dimmed">Loading the live view…</Text>
+    );
   const hour = live.last_hour;
   const target = live.abandon_target;
   const over = hour.abandon_rate > target;
@@ -47,13 +54,14 @@ export function LiveView({ campaignId }: { campaignId: number }) {
             <Group justify="space-between">
               <Text size="sm">
                 Pacing: <b>{pacing.decision.applied.replace('_', ' ')}</b>
-                {pacing.decision.dial_level != null && <> · dial level {pacing.decision.dial_level.toFixed(2)}</>} · {pacing.decision.dials} dial(s) placed at the last decision · {pacing.decision.slots.toFixed(1)} slot(s) held
+                {pacing.decision.dial_level != null && <> · dial level {pacing.decision.dial_level.toFixed(2)}</>} · {pacing.decision.dials} dial(s) placed at the last decision ·{' '}
+                {pacing.decision.slots.toFixed(1)} slot(s) held
               </Text>
               {pacing.stale ? <Badge color="yellow">no decision since {new Date(pacing.decided_at).toLocaleTimeString()}</Badge> : <Badge color="green">deciding</Badge>}
             </Group>
             <Text size="xs" c="dimmed">
-              Aiming at {pct(pacing.decision.aimed_abandon_rate)} abandoned · measured {pct(pacing.decision.abandon_recent)} (30 min), {pct(pacing.decision.abandon_legal)} (legal window) · answer rate {pct(pacing.decision.answer_rate)} · AHT{' '}
-              {pacing.decision.aht_seconds != null ? `${pacing.decision.aht_seconds.toFixed(0)} s` : '–'} · by {pacing.holder}
+              Aiming at {pct(pacing.decision.aimed_abandon_rate)} abandoned · measured {pct(pacing.decision.abandon_recent)} (30 min), {pct(pacing.decision.abandon_legal)} (legal window) · answer rate{' '}
+              {pct(pacing.decision.answer_rate)} · AHT {pacing.decision.aht_seconds != null ? `${pacing.decision.aht_seconds.toFixed(0)} s` : '–'} · by {pacing.holder}
             </Text>
           </Stack>
         ) : (

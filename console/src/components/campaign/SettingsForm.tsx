@@ -80,14 +80,42 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
         {saved && <Alert color="green">Saved.</Alert>}
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput label="Campaign name" value={s.name} readOnly={readOnly} onChange={(e) => set({ name: e.currentTarget.value })} error={errors.name} />
-          <Select label="Bot" data={bots.map((b) => ({ value: String(b.id), label: b.archived ? `${b.name} (archived)` : b.name, disabled: b.archived && b.id !== s.bot_id }))} value={String(s.bot_id)} readOnly={readOnly} allowDeselect={false} onChange={(v) => v && set({ bot_id: Number(v) as unknown as Settings['bot_id'] })} error={errors.bot_id} />
-          <TextInput type="datetime-local" label="Starts dialling at" description="Empty: as soon as it runs" value={toLocal(s.starts_at)} readOnly={readOnly} onChange={(e) => set({ starts_at: fromLocal(e.currentTarget.value) })} error={errors.starts_at} />
-          <TextInput type="datetime-local" label="Stops dialling at" description="Empty: when its contacts are done" value={toLocal(s.ends_at)} readOnly={readOnly} onChange={(e) => set({ ends_at: fromLocal(e.currentTarget.value) })} error={errors.ends_at} />
+          <Select
+            label="Bot"
+            data={bots.map((b) => ({ value: String(b.id), label: b.archived ? `${b.name} (archived)` : b.name, disabled: b.archived && b.id !== s.bot_id }))}
+            value={String(s.bot_id)}
+            readOnly={readOnly}
+            allowDeselect={false}
+            onChange={(v) => v && set({ bot_id: Number(v) as unknown as Settings['bot_id'] })}
+            error={errors.bot_id}
+          />
+          <TextInput
+            type="datetime-local"
+            label="Starts dialling at"
+            description="Empty: as soon as it runs"
+            value={toLocal(s.starts_at)}
+            readOnly={readOnly}
+            onChange={(e) => set({ starts_at: fromLocal(e.currentTarget.value) })}
+            error={errors.starts_at}
+          />
+          <TextInput
+            type="datetime-local"
+            label="Stops dialling at"
+            description="Empty: when its contacts are done"
+            value={toLocal(s.ends_at)}
+            readOnly={readOnly}
+            onChange={(e) => set({ ends_at: fromLocal(e.currentTarget.value) })}
+            error={errors.ends_at}
+          />
         </SimpleGrid>
         <Text fw={600} size="sm">
           Calling windows (each contact's own time zone; none: any time)
         </Text>
-        {errors.calling_windows && <Text c="red" size="sm">{errors.calling_windows}</Text>}
+        {errors.calling_windows && (
+          <Text c="red" size="sm">
+            {errors.calling_windows}
+          </Text>
+        )}
         {windows.map((w, i) => (
           <Card withBorder padding="xs" key={i} data-testid={`window-${i}`}>
             <Group align="flex-end">
@@ -108,7 +136,11 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
                 </ActionIcon>
               )}
             </Group>
-            {windowError(i) && <Text c="red" size="sm">{windowError(i)}</Text>}
+            {windowError(i) && (
+              <Text c="red" size="sm">
+                {windowError(i)}
+              </Text>
+            )}
           </Card>
         ))}
         {!readOnly && (
@@ -118,11 +150,44 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
         )}
         <SimpleGrid cols={{ base: 1, sm: 3 }}>
           <NumberInput label="Attempts per contact" min={1} max={20} value={s.max_attempts} readOnly={readOnly} onChange={(v) => set({ max_attempts: Number(v) || 1 })} error={errors.max_attempts} />
-          <NumberInput label="At most per contact in 24 hours" placeholder="no daily cap" min={1} value={dialler.max_attempts_per_day ?? ''} readOnly={readOnly} onChange={(v) => setDialler({ max_attempts_per_day: v === '' ? undefined : Number(v) })} error={errors['dialler.max_attempts_per_day']} />
-          <NumberInput label="Concurrent calls, at most" min={1} value={s.concurrency_cap} readOnly={readOnly} onChange={(v) => set({ concurrency_cap: Number(v) || 1 })} error={errors.concurrency_cap} />
+          <NumberInput
+            label="At most per contact in 24 hours"
+            placeholder="no daily cap"
+            min={1}
+            value={dialler.max_attempts_per_day ?? ''}
+            readOnly={readOnly}
+            onChange={(v) => setDialler({ max_attempts_per_day: v === '' ? undefined : Number(v) })}
+            error={errors['dialler.max_attempts_per_day']}
+          />
+          <NumberInput
+            label="Concurrent calls, at most"
+            min={1}
+            value={s.concurrency_cap}
+            readOnly={readOnly}
+            onChange={(v) => set({ concurrency_cap: Number(v) || 1 })}
+            error={errors.concurrency_cap}
+          />
           <NumberInput label="Weight (share of the fleet)" min={1} value={s.weight} readOnly={readOnly} onChange={(v) => set({ weight: Number(v) || 1 })} error={errors.weight} />
-          <NumberInput label="Abandon-rate target (%)" clampBehavior="none" min={0.1} max={10} step={0.1} decimalScale={2} value={s.abandon_target * 100} readOnly={readOnly} onChange={(v) => set({ abandon_target: (Number(v) || 0) / 100 })} error={errors.abandon_target} />
-          <TextInput label="Caller ID" description="One of your inbound numbers, E.164" value={s.caller_id ?? ''} readOnly={readOnly} onChange={(e) => set({ caller_id: e.currentTarget.value || null })} error={errors.caller_id} />
+          <NumberInput
+            label="Abandon-rate target (%)"
+            clampBehavior="none"
+            min={0.1}
+            max={10}
+            step={0.1}
+            decimalScale={2}
+            value={s.abandon_target * 100}
+            readOnly={readOnly}
+            onChange={(v) => set({ abandon_target: (Number(v) || 0) / 100 })}
+            error={errors.abandon_target}
+          />
+          <TextInput
+            label="Caller ID"
+            description="One of your inbound numbers, E.164"
+            value={s.caller_id ?? ''}
+            readOnly={readOnly}
+            onChange={(e) => set({ caller_id: e.currentTarget.value || null })}
+            error={errors.caller_id}
+          />
           <Select
             label="Dial through"
             description="A carrier account, or the PSTN simulator"
@@ -149,9 +214,26 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
             error={errors['dialler.pacing']}
           />
           {mode === 'ratio' && (
-            <NumberInput label="Dials per free slot" min={1} max={5} step={0.1} decimalScale={2} value={dialler.ratio_level ?? 1.5} readOnly={readOnly} onChange={(v) => setDialler({ ratio_level: Number(v) || 1 })} error={errors['dialler.ratio_level']} />
+            <NumberInput
+              label="Dials per free slot"
+              min={1}
+              max={5}
+              step={0.1}
+              decimalScale={2}
+              value={dialler.ratio_level ?? 1.5}
+              readOnly={readOnly}
+              onChange={(v) => setDialler({ ratio_level: Number(v) || 1 })}
+              error={errors['dialler.ratio_level']}
+            />
           )}
-          <TextInput label="Default region" description="For numbers without a country code, e.g. US" value={s.default_region ?? ''} readOnly={readOnly} onChange={(e) => set({ default_region: (e.currentTarget.value || null) as typeof s.default_region })} error={errors.default_region} />
+          <TextInput
+            label="Default region"
+            description="For numbers without a country code, e.g. US"
+            value={s.default_region ?? ''}
+            readOnly={readOnly}
+            onChange={(e) => set({ default_region: (e.currentTarget.value || null) as typeof s.default_region })}
+            error={errors.default_region}
+          />
         </SimpleGrid>
         <Text fw={600} size="sm">
           Retry after (minutes; empty: the default)

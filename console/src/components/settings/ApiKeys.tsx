@@ -13,10 +13,7 @@ export function ApiKeys() {
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const { data: keys, error: loadError, reload: load } = useLoad(
-    async () => (await api.send<{ items: ApiKeyView[] }>('GET', '/api/v1/api-keys')).items,
-    [],
-  );
+  const { data: keys, error: loadError, reload: load } = useLoad(async () => (await api.send<{ items: ApiKeyView[] }>('GET', '/api/v1/api-keys')).items, []);
 
   async function create(event: FormEvent) {
     event.preventDefault();
@@ -68,7 +65,15 @@ export function ApiKeys() {
                     <Code>{k.prefix}…</Code>
                   </Table.Td>
                   <Table.Td>{k.role}</Table.Td>
-                  <Table.Td>{k.revoked_at ? <Badge color="gray">revoked</Badge> : <Button size="xs" variant="subtle" color="red" onClick={() => revoke(k.id)}>Revoke</Button>}</Table.Td>
+                  <Table.Td>
+                    {k.revoked_at ? (
+                      <Badge color="gray">revoked</Badge>
+                    ) : (
+                      <Button size="xs" variant="subtle" color="red" onClick={() => revoke(k.id)}>
+                        Revoke
+                      </Button>
+                    )}
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

@@ -33,7 +33,21 @@ type Draft = {
   transport: 'udp' | 'tcp';
 };
 
-const blank = (): Draft => ({ id: null, carrier: 'twilio', name: '', accountSid: '', secret: '', webhookKey: '', numbers: '', apiUrl: '', username: '', register: false, authenticateCallers: false, outboundProxy: '', transport: 'udp' });
+const blank = (): Draft => ({
+  id: null,
+  carrier: 'twilio',
+  name: '',
+  accountSid: '',
+  secret: '',
+  webhookKey: '',
+  numbers: '',
+  apiUrl: '',
+  username: '',
+  register: false,
+  authenticateCallers: false,
+  outboundProxy: '',
+  transport: 'udp',
+});
 
 /// A SIP trunk's `host[:port]`, as the Backend checks it.
 const SIP_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$/;
@@ -62,7 +76,8 @@ function check(draft: Draft): Record<string, string> {
     if (draft.id === null && !draft.secret) found.secret = 'The API key is needed to place and control calls.';
     if ((draft.id === null || draft.webhookKey) && !/^[A-Za-z0-9+/]{43}=$/.test(draft.webhookKey.trim())) found.webhook_key = 'The public key from Keys & Credentials: 44 characters of base64.';
   } else if (draft.carrier === 'vonage') {
-    if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(draft.accountSid.trim())) found.account_sid = 'Vonage application ids are UUIDs (Applications in the dashboard).';
+    if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(draft.accountSid.trim()))
+      found.account_sid = 'Vonage application ids are UUIDs (Applications in the dashboard).';
     if (draft.id === null && !draft.secret) found.secret = "The application's private key signs every request to Vonage.";
     if (draft.secret && !/^\s*-----BEGIN (RSA )?PRIVATE KEY-----/.test(draft.secret)) found.secret = 'Paste the whole private.key file, from -----BEGIN PRIVATE KEY-----.';
     if (draft.id === null && !draft.webhookKey.trim()) found.webhook_key = 'The signature secret (API settings) verifies Vonage webhooks.';
@@ -83,7 +98,10 @@ function check(draft: Draft): Record<string, string> {
     if (!/^AC[0-9a-fA-F]{32}$/.test(draft.accountSid.trim())) found.account_sid = 'Twilio Account SIDs are AC and 32 hex digits.';
     if (draft.id === null && !draft.secret) found.secret = 'The Auth Token is needed to place calls and check webhooks.';
   }
-  const numbers = draft.numbers.split('\n').map((n) => n.trim()).filter(Boolean);
+  const numbers = draft.numbers
+    .split('\n')
+    .map((n) => n.trim())
+    .filter(Boolean);
   const bad = numbers.findIndex((n) => !/^\+[1-9]\d{6,14}$/.test(n.replace(/[\s()-]/g, '')));
   if (bad >= 0) found.numbers = `Line ${bad + 1}: an E.164 number, e.g. +14155550100.`;
   if (draft.apiUrl && !/^https?:\/\/.+/.test(draft.apiUrl.trim())) found.api_url = 'http(s)://host:port, or leave empty for the carrier itself.';
@@ -134,7 +152,10 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
       carrier: draft.carrier,
       name: draft.name.trim(),
       account_sid: draft.accountSid.trim(),
-      numbers: draft.numbers.split('\n').map((n) => n.replace(/[\s()-]/g, '')).filter(Boolean),
+      numbers: draft.numbers
+        .split('\n')
+        .map((n) => n.replace(/[\s()-]/g, ''))
+        .filter(Boolean),
       api_url: draft.apiUrl.trim() || null,
       ...(draft.carrier === 'sip' ? { trunk } : {}),
       ...(draft.secret ? { secret: draft.secret } : {}),
@@ -181,7 +202,9 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     <Text size="xs" c="dimmed">
                       {a.account_sid}
                       {a.api_url && a.carrier !== 'sip' ? ` · API ${a.api_url}` : ''}
-                      {a.trunk ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}${a.trunk.authenticate_callers ? ' · challenges callers' : ''}` : ''}
+                      {a.trunk
+                        ? ` · ${a.trunk.transport.toUpperCase()}${a.trunk.register ? ` · registers as ${a.trunk.username}` : a.trunk.username ? ` · user ${a.trunk.username}` : ''}${a.trunk.outbound_proxy ? ` · via ${a.trunk.outbound_proxy}` : ''}${a.trunk.authenticate_callers ? ' · challenges callers' : ''}`
+                        : ''}
                       {a.carrier === 'sip' && a.api_url ? ` · vox sip control ${a.api_url}` : ''}
                     </Text>
                   </Table.Td>
@@ -206,7 +229,11 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                       </Stack>
                     ) : (
                       <Text size="xs" c="orange">
-                        {a.carrier === 'sip' ? 'Its calls reach vox sip, which asks the Backend where each goes.' : a.carrier === 'exotel' ? "Shown to admins once VOX_PUBLIC_URL is set (Exotel's URLs carry the account's key)." : 'Set VOX_PUBLIC_URL so the carrier can reach vox.'}
+                        {a.carrier === 'sip'
+                          ? 'Its calls reach vox sip, which asks the Backend where each goes.'
+                          : a.carrier === 'exotel'
+                            ? "Shown to admins once VOX_PUBLIC_URL is set (Exotel's URLs carry the account's key)."
+                            : 'Set VOX_PUBLIC_URL so the carrier can reach vox.'}
                       </Text>
                     )}
                   </Table.Td>
@@ -245,7 +272,13 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                 <TextInput label="Account name" value={draft.name} onChange={(e) => set({ name: e.currentTarget.value })} error={errors.name} />
               </Group>
               <Group grow align="start">
-                <TextInput label={(LABELS[draft.carrier] ?? LABELS.twilio).sid} placeholder={(LABELS[draft.carrier] ?? LABELS.twilio).sidHint} value={draft.accountSid} onChange={(e) => set({ accountSid: e.currentTarget.value })} error={errors.account_sid} />
+                <TextInput
+                  label={(LABELS[draft.carrier] ?? LABELS.twilio).sid}
+                  placeholder={(LABELS[draft.carrier] ?? LABELS.twilio).sidHint}
+                  value={draft.accountSid}
+                  onChange={(e) => set({ accountSid: e.currentTarget.value })}
+                  error={errors.account_sid}
+                />
                 {draft.carrier === 'vonage' ? (
                   <Textarea
                     label={LABELS.vonage.secret}
@@ -258,13 +291,13 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                     maxRows={6}
                   />
                 ) : (
-                <PasswordInput
-                  label={(LABELS[draft.carrier] ?? LABELS.twilio).secret}
-                  description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
-                  value={draft.secret}
-                  onChange={(e) => set({ secret: e.currentTarget.value })}
-                  error={errors.secret}
-                />
+                  <PasswordInput
+                    label={(LABELS[draft.carrier] ?? LABELS.twilio).secret}
+                    description={draft.id === null ? 'Write-only: never shown again' : 'Leave empty to keep the saved one'}
+                    value={draft.secret}
+                    onChange={(e) => set({ secret: e.currentTarget.value })}
+                    error={errors.secret}
+                  />
                 )}
               </Group>
               {draft.carrier === 'vonage' && (
@@ -285,20 +318,68 @@ export function CarrierAccounts({ canEdit }: { canEdit: boolean }) {
                   error={errors.webhook_key}
                 />
               )}
-              <Textarea label="Numbers" description="The numbers this account owns, one per line: caller IDs and inbound numbers" value={draft.numbers} onChange={(e) => set({ numbers: e.currentTarget.value })} error={errors.numbers} autosize minRows={2} />
+              <Textarea
+                label="Numbers"
+                description="The numbers this account owns, one per line: caller IDs and inbound numbers"
+                value={draft.numbers}
+                onChange={(e) => set({ numbers: e.currentTarget.value })}
+                error={errors.numbers}
+                autosize
+                minRows={2}
+              />
               {draft.carrier === 'sip' ? (
                 <>
                   <Group grow align="start">
-                    <TextInput label="Username" description="The digest username the trunk challenges for; empty if it checks your IP address" value={draft.username} onChange={(e) => set({ username: e.currentTarget.value })} error={errors['trunk.username']} />
-                    <TextInput label="Outbound proxy" description="host[:port] every request goes through first; usually empty" value={draft.outboundProxy} onChange={(e) => set({ outboundProxy: e.currentTarget.value })} error={errors['trunk.outbound_proxy']} />
-                    <Select label="Transport" data={[{ value: 'udp', label: 'UDP' }, { value: 'tcp', label: 'TCP' }]} value={draft.transport} onChange={(v) => set({ transport: v === 'tcp' ? 'tcp' : 'udp' })} />
+                    <TextInput
+                      label="Username"
+                      description="The digest username the trunk challenges for; empty if it checks your IP address"
+                      value={draft.username}
+                      onChange={(e) => set({ username: e.currentTarget.value })}
+                      error={errors['trunk.username']}
+                    />
+                    <TextInput
+                      label="Outbound proxy"
+                      description="host[:port] every request goes through first; usually empty"
+                      value={draft.outboundProxy}
+                      onChange={(e) => set({ outboundProxy: e.currentTarget.value })}
+                      error={errors['trunk.outbound_proxy']}
+                    />
+                    <Select
+                      label="Transport"
+                      data={[
+                        { value: 'udp', label: 'UDP' },
+                        { value: 'tcp', label: 'TCP' },
+                      ]}
+                      value={draft.transport}
+                      onChange={(v) => set({ transport: v === 'tcp' ? 'tcp' : 'udp' })}
+                    />
                   </Group>
-                  <Checkbox label="Register with the trunk (it sends inbound calls to wherever vox sip registered)" checked={draft.register} onChange={(e) => set({ register: e.currentTarget.checked })} />
-                  <Checkbox label="Challenge its calls (a PBX that authenticates to vox with the username and password)" checked={draft.authenticateCallers} onChange={(e) => set({ authenticateCallers: e.currentTarget.checked })} />
-                  <TextInput label="vox sip call control" description="Where the dialler reaches this trunk's vox sip to place calls (VOX_SIP_CONTROL_LISTEN); empty is http://127.0.0.1:8093" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
+                  <Checkbox
+                    label="Register with the trunk (it sends inbound calls to wherever vox sip registered)"
+                    checked={draft.register}
+                    onChange={(e) => set({ register: e.currentTarget.checked })}
+                  />
+                  <Checkbox
+                    label="Challenge its calls (a PBX that authenticates to vox with the username and password)"
+                    checked={draft.authenticateCallers}
+                    onChange={(e) => set({ authenticateCallers: e.currentTarget.checked })}
+                  />
+                  <TextInput
+                    label="vox sip call control"
+                    description="Where the dialler reaches this trunk's vox sip to place calls (VOX_SIP_CONTROL_LISTEN); empty is http://127.0.0.1:8093"
+                    value={draft.apiUrl}
+                    onChange={(e) => set({ apiUrl: e.currentTarget.value })}
+                    error={errors.api_url}
+                  />
                 </>
               ) : (
-                <TextInput label="API URL" description="Only for an emulator; empty is the carrier's own API" value={draft.apiUrl} onChange={(e) => set({ apiUrl: e.currentTarget.value })} error={errors.api_url} />
+                <TextInput
+                  label="API URL"
+                  description="Only for an emulator; empty is the carrier's own API"
+                  value={draft.apiUrl}
+                  onChange={(e) => set({ apiUrl: e.currentTarget.value })}
+                  error={errors.api_url}
+                />
               )}
               <Group>
                 <Button type="submit">{draft.id === null ? 'Save account' : 'Save changes'}</Button>

@@ -17,10 +17,7 @@ export function Dnc({ canEdit }: { canEdit: boolean }) {
   const [progress, setProgress] = useState<number | null>(null);
   const [report, setReport] = useState<ImportReport | null>(null);
 
-  const { data: entries, error: loadError, reload: load } = useLoad(
-    async () => (await api.send<{ items: DncView[] }>('GET', '/api/v1/dnc')).items,
-    [],
-  );
+  const { data: entries, error: loadError, reload: load } = useLoad(async () => (await api.send<{ items: DncView[] }>('GET', '/api/v1/dnc')).items, []);
 
   async function add(event: FormEvent) {
     event.preventDefault();

@@ -26,7 +26,10 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
     event.preventDefault();
     setFieldError(undefined);
     setSaved(false);
-    const urls = (text ?? '').split('\n').map((u) => u.trim()).filter(Boolean);
+    const urls = (text ?? '')
+      .split('\n')
+      .map((u) => u.trim())
+      .filter(Boolean);
     const bad = urls.findIndex((u) => !/^(https?:\/\/.+|unix:\/.+)$/.test(u));
     if (bad >= 0) return setFieldError(`Line ${bad + 1}: http(s)://host:port or unix:/path.sock.`);
     try {
@@ -46,7 +49,16 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
           {saved && <Alert color="green">Saved.</Alert>}
           {text === null && !error && <Loader size="sm" />}
           {text !== null && (
-            <Textarea label="Fleet URLs" description="One per line; the dialler, inbound calls and test calls attach through them" value={text} readOnly={!canEdit} onChange={(e) => setText(e.currentTarget.value)} error={fieldError} autosize minRows={2} />
+            <Textarea
+              label="Fleet URLs"
+              description="One per line; the dialler, inbound calls and test calls attach through them"
+              value={text}
+              readOnly={!canEdit}
+              onChange={(e) => setText(e.currentTarget.value)}
+              error={fieldError}
+              autosize
+              minRows={2}
+            />
           )}
           {canEdit && (
             <Button type="submit" w="fit-content">

@@ -31,8 +31,20 @@ function ProviderKey({ settingKey, label, isSet, onSaved }: { settingKey: string
   }
   return (
     <Group align="end" wrap="nowrap">
-      <PasswordInput label={`${label} API key`} placeholder={isSet ? 'set; paste a new key to replace it' : 'not set'} value={value} onChange={(e) => setValue(e.currentTarget.value)} error={error} style={{ flex: 1 }} autoComplete="off" />
-      {isSet && <Badge color="green" mb={8}>set</Badge>}
+      <PasswordInput
+        label={`${label} API key`}
+        placeholder={isSet ? 'set; paste a new key to replace it' : 'not set'}
+        value={value}
+        onChange={(e) => setValue(e.currentTarget.value)}
+        error={error}
+        style={{ flex: 1 }}
+        autoComplete="off"
+      />
+      {isSet && (
+        <Badge color="green" mb={8}>
+          set
+        </Badge>
+      )}
       <Button variant="light" onClick={save}>
         Save
       </Button>

@@ -10,10 +10,7 @@ export function Users({ me }: { me: string }) {
   const [error, setError] = useState<string | null>(null);
   const [form, setForm] = useState({ email: '', name: '', password: '', role: 'operator' });
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const { data: users, error: loadError, reload: load } = useLoad(
-    async () => (await api.send<{ items: UserView[] }>('GET', '/api/v1/users?limit=200')).items,
-    [],
-  );
+  const { data: users, error: loadError, reload: load } = useLoad(async () => (await api.send<{ items: UserView[] }>('GET', '/api/v1/users?limit=200')).items, []);
 
   async function create(event: FormEvent) {
     event.preventDefault();
@@ -60,7 +57,15 @@ export function Users({ me }: { me: string }) {
                   <Table.Td>{u.name}</Table.Td>
                   <Table.Td>{u.email}</Table.Td>
                   <Table.Td>
-                    <Select aria-label={`Role of ${u.email}`} data={ROLES} value={u.role} allowDeselect={false} disabled={u.email === me} onChange={(role) => role && role !== u.role && update(u, { role })} w={130} />
+                    <Select
+                      aria-label={`Role of ${u.email}`}
+                      data={ROLES}
+                      value={u.role}
+                      allowDeselect={false}
+                      disabled={u.email === me}
+                      onChange={(role) => role && role !== u.role && update(u, { role })}
+                      w={130}
+                    />
                   </Table.Td>
                   <Table.Td>{u.disabled ? <Badge color="gray">disabled</Badge> : <Badge color="green">active</Badge>}</Table.Td>
                   <Table.Td>
