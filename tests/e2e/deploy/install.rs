@@ -195,3 +195,19 @@ fn a_rollback_with_no_earlier_version_and_bad_input_change_nothing() {
         "nothing was installed or linked"
     );
 }
+
+/// The Jenkinsfile deploys only from a green main, after every test, and only through install.sh
+/// (so a failed health check rolls back and fails the build). No Jenkins runs here: this reads it.
+#[test]
+fn the_jenkinsfile_deploys_only_a_green_main_through_install_sh() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let jenkinsfile = std::fs::read_to_string(repo.join("Jenkinsfile")).unwrap();
+    let test = jenkinsfile.find("stage('Test')").expect("a Test stage");
+    let deploy = jenkinsfile.find("stage('Deploy')").expect("a Deploy stage");
+    assert!(test < deploy, "the tests run before the deploy");
+    assert!(jenkinsfile[test..deploy].contains("sh 'scripts/test'"));
+    let deploy = &jenkinsfile[deploy..];
+    assert!(deploy.contains("when { branch 'main' }"));
+    assert!(deploy.contains("deploy/install.sh ${version} ${services}"));
+    assert!(!deploy.contains("systemctl"), "restarts go through install.sh");
+}
