@@ -79,7 +79,11 @@ async fn the_api_is_served_over_tls_and_never_in_clear_on_its_port() {
     let console = tempfile::tempdir().unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::write(console.path().join("index.html"), "<title>vox console</title>").unwrap();
+        std::fs::write(
+            console.path().join("index.html"),
+            "<title>vox console</title>",
+        )
+        .unwrap();
         std::fs::create_dir(console.path().join("assets")).unwrap();
         std::fs::write(console.path().join("assets/app-1a2b.js"), "console.log(1)").unwrap();
         for dir in [console.path(), &console.path().join("assets")] {
@@ -136,7 +140,12 @@ async fn the_api_is_served_over_tls_and_never_in_clear_on_its_port() {
         .await
         .unwrap();
     assert_eq!(asset.status(), 200);
-    assert!(asset.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let api = client
         .get(format!("{base}/api/v1/openapi.json"))
         .send()

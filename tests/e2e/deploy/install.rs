@@ -162,13 +162,19 @@ fn a_release_that_fails_its_health_check_is_rolled_back_and_a_rollback_by_hand_s
     let second = host.run("install.sh", "good", &["1.2.0", "voxbridge"]);
     assert!(second.status.success(), "{}", said(&second));
     assert_eq!(
-        (host.link("current").as_deref(), host.link("previous").as_deref()),
+        (
+            host.link("current").as_deref(),
+            host.link("previous").as_deref()
+        ),
         (Some("1.2.0"), Some("1.0.0"))
     );
     let back = host.run("rollback.sh", "good", &["voxbridge"]);
     assert!(back.status.success(), "{}", said(&back));
     assert_eq!(
-        (host.link("current").as_deref(), host.link("previous").as_deref()),
+        (
+            host.link("current").as_deref(),
+            host.link("previous").as_deref()
+        ),
         (Some("1.0.0"), Some("1.2.0"))
     );
     assert!(host.healthy());
@@ -179,14 +185,23 @@ fn a_rollback_with_no_earlier_version_and_bad_input_change_nothing() {
     let host = Host::new();
     let nothing = host.run("rollback.sh", "good", &["voxbridge"]);
     assert_eq!(nothing.status.code(), Some(1));
-    assert!(said(&nothing).contains("no earlier version"), "{}", said(&nothing));
+    assert!(
+        said(&nothing).contains("no earlier version"),
+        "{}",
+        said(&nothing)
+    );
     for args in [
         &["../1.0", "voxbridge"][..],
         &["1.0.0", "voxweb"][..],
         &["1.0.0"][..],
     ] {
         let refused = host.run("install.sh", "good", args);
-        assert_eq!(refused.status.code(), Some(64), "{args:?}: {}", said(&refused));
+        assert_eq!(
+            refused.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            said(&refused)
+        );
     }
     let refused = host.run("rollback.sh", "good", &["voxweb"]);
     assert_eq!(refused.status.code(), Some(64));
@@ -209,5 +224,8 @@ fn the_jenkinsfile_deploys_only_a_green_main_through_install_sh() {
     let deploy = &jenkinsfile[deploy..];
     assert!(deploy.contains("when { branch 'main' }"));
     assert!(deploy.contains("deploy/install.sh ${version} ${services}"));
-    assert!(!deploy.contains("systemctl"), "restarts go through install.sh");
+    assert!(
+        !deploy.contains("systemctl"),
+        "restarts go through install.sh"
+    );
 }
