@@ -359,6 +359,12 @@ try {
   await page.getByTestId('live-view').waitFor();
   const shownBot = await page.getByRole('textbox', { name: 'Bot' }).inputValue();
   check(shownBot === 'Dental reminders (archived)', `the archived bot shows as ${JSON.stringify(shownBot)}`);
+  // The campaign's slot quota: none yet, and without a capacity registry the Backend says why it cannot be set.
+  const quota = page.getByTestId('campaign-quota');
+  await quota.getByText('None: the campaign takes any free slot.').waitFor();
+  await quota.getByLabel('Slots at once').fill('2');
+  await quota.getByRole('button', { name: 'Set quota' }).click();
+  await quota.getByText('without a capacity registry', { exact: false }).waitFor();
   check((await fetch(`${base}/api/v1/bots/${botId}/restore`, { method: 'POST', headers: admin, body: '{}' })).ok, 'the bot was not restored');
   await page.getByRole('link', { name: 'All campaigns' }).click();
   const callId = await finishedCall(base, botId);

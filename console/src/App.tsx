@@ -90,7 +90,7 @@ export function App() {
           <Route path="/knowledge" element={<KnowledgeBases role={session.user.role} />} />
           <Route path="/knowledge/:id" element={<KnowledgeBase role={session.user.role} />} />
           <Route path="/calls" element={<Calls />} />
-          <Route path="/fleet" element={<Fleet />} />
+          <Route path="/fleet" element={<Fleet role={session.user.role} />} />
           <Route path="/settings" element={<Settings role={session.user.role} />} />
           <Route
             path="/reports"

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { api, type BotView, type CampaignView } from '../api/client';
 import { LiveView } from '../components/campaign/Live';
+import { QuotaCard } from '../components/campaign/Quota';
 import { SettingsForm } from '../components/campaign/SettingsForm';
 import { Failed } from '../components/Failed';
 import { ACTIONS } from './Campaigns';
@@ -77,6 +78,7 @@ export function Campaign({ role }: { role: string }) {
           Settings
         </Text>
         <SettingsForm key={campaign.state} campaign={campaign} bots={bots} readOnly={!canEdit || campaign.state === 'completed'} onSaved={setCampaign} />
+        <QuotaCard campaignId={campaign.id} readOnly={!canEdit} />
       </Card>
     </Stack>
   );

@@ -1,13 +1,15 @@
-// Fleet status: each fleet's workers (calls, free slots, draining, down), the totals, the capacity registry's view when there is one, and the dialler's leader lease, refreshed every five seconds.
+// Fleet status: each fleet's workers (calls, free slots, draining, down), the totals, the capacity registry's view when there is one (with draining a worker or a host), and the dialler's leader lease, refreshed every five seconds.
 import { Alert, Badge, Card, Group, Loader, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { api, type components } from '../api/client';
 import { Figure } from '../components/Figure';
+import { DrainForm } from '../components/fleet/DrainForm';
 import { usePoll } from '../lib/load';
 
 type FleetStatus = components['schemas']['FleetStatus'];
 const EVERY_MS = 5000;
 
-export function Fleet() {
+export function Fleet({ role }: { role: string }) {
+  const canEdit = role !== 'viewer';
   const { data: status, error } = usePoll(() => api.send<FleetStatus>('GET', '/api/v1/fleet/status'), EVERY_MS, []);
 
   const dialler = status?.dialler;
@@ -51,6 +53,7 @@ export function Fleet() {
                   {status.registry.workers} workers heartbeating, {status.registry.slots} slots, {status.registry.free} free, {status.registry.draining} draining
                 </Text>
               )}
+              {canEdit && <DrainForm />}
             </Card>
           )}
           {status.fleets.length === 0 && <Text c="dimmed">No fleet is configured: add one under Settings → Fleets and routing.</Text>}

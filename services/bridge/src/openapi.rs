@@ -6,7 +6,8 @@
 //! operation here has no route, so the document stays complete.
 
 use crate::routes::{
-    calls, carriers, crm as crm_routes, dial, knowledge_bases, live, ops, reports, settings,
+    calls, capacity, carriers, crm as crm_routes, dial, knowledge_bases, live, ops, reports,
+    settings,
 };
 use contracts::api;
 use schemars::generate::SchemaSettings;
@@ -158,6 +159,9 @@ fn operations() -> Vec<Op> {
         op!("get" "/api/v1/crm/lookups/{scope}/{id}", Viewer, "A campaign's or bot's CRM lookup, asked at call start (never its secret)", query: None, request: Nothing, 200 => json::<crm_routes::WebhookView>()),
         op!("put" "/api/v1/crm/lookups/{scope}/{id}", Operator, "Set a CRM lookup: the URL the Backend POSTs the contact's number and ids to when a call starts, signed like a push; its JSON object becomes contact.crm", query: None, request: json::<crate::crm::Webhook>(), 200 => json::<crm_routes::WebhookView>()),
         op!("delete" "/api/v1/crm/lookups/{scope}/{id}", Operator, "Remove a CRM lookup", query: None, request: Nothing, 204 => Body::None),
+        op!("post" "/api/v1/fleet/drain", Operator, "Drain or put back one worker or every worker of a host: a drained worker keeps its calls and gets no new one (409 without a capacity registry)", query: None, request: json::<capacity::DrainRequest>(), 200 => json::<capacity::DrainView>()),
+        op!("get" "/api/v1/fleet/quotas/campaign/{id}", Viewer, "A campaign's quota of slots held at once (null: none)", query: None, request: Nothing, 200 => json::<capacity::QuotaRequest>()),
+        op!("put" "/api/v1/fleet/quotas/campaign/{id}", Operator, "Set or lift (null) a campaign's quota of slots held at once", query: None, request: json::<capacity::QuotaRequest>(), 200 => json::<capacity::QuotaRequest>()),
         op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
         op!("post" "/api/v1/calls", Operator, "Call a number now with a bot through a carrier account (DNC and calling windows checked first)", query: None, request: json::<dial::DialBody>(), 201 => json::<dial::Dialled>()),
@@ -458,6 +462,11 @@ mod tests {
             ),
             ("/api/v1", "routes/crm.rs", include_str!("routes/crm.rs")),
             ("/api/v1", "routes/live.rs", include_str!("routes/live.rs")),
+            (
+                "/api/v1",
+                "routes/capacity.rs",
+                include_str!("routes/capacity.rs"),
+            ),
             (
                 "/api/v1",
                 "routes/test_call.rs",

@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod bots;
 pub(crate) mod calls;
 pub(crate) mod campaigns;
+pub(crate) mod capacity;
 pub(crate) mod carriers;
 pub(crate) mod crm;
 pub(crate) mod dial;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(reports::router())
         .merge(live::router())
+        .merge(capacity::router())
         .merge(test_call::router())
         .merge(knowledge_bases::router())
         .merge(telephony::router())

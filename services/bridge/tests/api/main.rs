@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod bots;
 mod campaigns;
+mod capacity;
 mod crm;
 mod crm_lookup;
 mod exotel;

@@ -1,0 +1,204 @@
+//! Capacity controls over the registry: draining a worker or a whole host, and a campaign's quota
+//! of slots held at once; each one audited.
+//!
+//! A drained worker keeps its calls and gets no new one; a drained host's workers too, those that
+//! register later included (the registry's own rules, `crates/registry`). A quota is kept in the
+//! settings as well (`capacity.quota.campaign.<id>`), so it can be read back and outlives the
+//! registry's Redis. A Backend without a registry (no `REDIS_URL`, and not `vox up`'s in-process
+//! one) has nothing to control: 409.
+
+use super::audit;
+use crate::AppState;
+use crate::auth::{Authorized, role};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use contracts::CampaignId;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/fleet/drain", post(drain)).route(
+        "/fleet/quotas/campaign/{id}",
+        get(read_quota).put(set_quota),
+    )
+}
+
+/// Longest worker id or host name taken.
+const MAX_NAME: usize = 200;
+/// Most slots a quota may name.
+pub const MAX_QUOTA: u32 = 100_000;
+
+/// Drain (or undrain) one worker or every worker of a host.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DrainRequest {
+    /// The worker, as it registers (`VOXCORE_WORKER_ID`).
+    #[serde(default)]
+    worker_id: Option<String>,
+    /// The host its workers run on, for all of them.
+    #[serde(default)]
+    host: Option<String>,
+    /// `true` drains, `false` puts back into service.
+    draining: bool,
+}
+
+/// What was drained or put back.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct DrainView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
+    draining: bool,
+}
+
+/// A campaign's quota: `null` lifts it.
+#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuotaRequest {
+    /// Slots the campaign's calls may hold at once across the platform (0 stops new calls).
+    #[schemars(range(max = 100_000))]
+    slots: Option<u32>,
+}
+
+fn registry(state: &AppState) -> ApiResult<Arc<dyn registry::Registry>> {
+    state.config.registry.clone().ok_or_else(|| {
+        ApiError::conflict(
+            "capacity.no_registry",
+            "the platform runs without a capacity registry (REDIS_URL): workers and quotas cannot be controlled",
+        )
+    })
+}
+
+fn unavailable(error: registry::RegistryError) -> ApiError {
+    match error {
+        registry::RegistryError::Invalid { field, message } => ApiError::invalid(field, message),
+        other => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "capacity.registry_unavailable",
+            other.to_string(),
+        ),
+    }
+}
+
+fn name(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > MAX_NAME || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be 1 to {MAX_NAME} characters, none of them control characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+async fn drain(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiJson(body): ApiJson<DrainRequest>,
+) -> ApiResult<Json<DrainView>> {
+    let (worker_id, host) = match (&body.worker_id, &body.host) {
+        (Some(worker), None) => (Some(name("worker_id", worker)?), None),
+        (None, Some(host)) => (None, Some(name("host", host)?)),
+        _ => {
+            return Err(ApiError::invalid(
+                "worker_id",
+                "give exactly one of worker_id or host",
+            ));
+        }
+    };
+    let registry = registry(&state)?;
+    match (&worker_id, &host) {
+        (Some(worker), _) => registry.drain_worker(worker, body.draining).await,
+        (_, Some(host)) => registry.drain_host(host, body.draining).await,
+        _ => unreachable!("checked above"),
+    }
+    .map_err(unavailable)?;
+    let (entity, id) = match (&worker_id, &host) {
+        (Some(worker), _) => ("worker", worker.clone()),
+        (_, host) => ("host", host.clone().unwrap_or_default()),
+    };
+    audit(
+        &state,
+        &principal,
+        if body.draining {
+            "fleet.drain"
+        } else {
+            "fleet.undrain"
+        },
+        entity,
+        id,
+        None,
+        Some(json!({ "draining": body.draining })),
+    )
+    .await?;
+    Ok(Json(DrainView {
+        worker_id,
+        host,
+        draining: body.draining,
+    }))
+}
+
+fn quota_key(id: i64) -> String {
+    format!("capacity.quota.campaign.{id}")
+}
+
+async fn stored_quota(state: &AppState, id: i64) -> ApiResult<Option<u32>> {
+    Ok(state
+        .store
+        .setting(&quota_key(id))
+        .await?
+        .and_then(|setting| setting.value.as_u64())
+        .and_then(|slots| u32::try_from(slots).ok()))
+}
+
+async fn read_quota(
+    State(state): State<AppState>,
+    _: Authorized<role::Viewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<QuotaRequest>> {
+    state.store.campaign(CampaignId(id)).await?;
+    Ok(Json(QuotaRequest {
+        slots: stored_quota(&state, id).await?,
+    }))
+}
+
+async fn set_quota(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<role::Operator>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<QuotaRequest>,
+) -> ApiResult<Json<QuotaRequest>> {
+    if body.slots.is_some_and(|slots| slots > MAX_QUOTA) {
+        return Err(ApiError::invalid(
+            "slots",
+            format!("must be at most {MAX_QUOTA}, or null to lift the quota"),
+        ));
+    }
+    state.store.campaign(CampaignId(id)).await?;
+    let registry = registry(&state)?;
+    let before = stored_quota(&state, id).await?;
+    registry
+        .set_quota(&registry::QuotaScope::Campaign(id.to_string()), body.slots)
+        .await
+        .map_err(unavailable)?;
+    let value = body.slots.map_or(Value::Null, |slots| json!(slots));
+    state
+        .store
+        .put_setting(&quota_key(id), value, principal.user_id)
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "campaign.quota",
+        "campaign",
+        id,
+        Some(json!({ "slots": before })),
+        Some(json!({ "slots": body.slots })),
+    )
+    .await?;
+    Ok(Json(body))
+}
