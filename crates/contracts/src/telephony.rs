@@ -75,6 +75,17 @@ pub enum SipTransport {
 /// `host[:port]`) and its password (the account's secret, write-only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Registering and challenging callers both need the username (the Backend refuses them without).
+#[schemars(extend("allOf" = [
+    {
+        "if": {"properties": {"register": {"const": true}}, "required": ["register"]},
+        "then": {"required": ["username"], "properties": {"username": {"type": "string"}}}
+    },
+    {
+        "if": {"properties": {"authenticate_callers": {"const": true}}, "required": ["authenticate_callers"]},
+        "then": {"required": ["username"], "properties": {"username": {"type": "string"}}}
+    }
+]))]
 pub struct SipTrunk {
     /// The digest username the trunk challenges for (401/407), and the user of the address it
     /// registers; absent for a trunk that authenticates vox by its IP address.

@@ -84,14 +84,17 @@ async fn webhook_for_target(store: &dyn Store, target: &str) -> store::Result<Op
     }
 }
 
-/// Queues the call's record for its campaign's webhook, else its bot's; nothing when neither has one.
-pub async fn enqueue_for_call(store: &dyn Store, call: &Call, payload: Value) -> store::Result<()> {
-    let candidates = call
-        .campaign_id
+/// Whose CRM settings a call uses, in order: its campaign's, then its bot's.
+pub(crate) fn owners(call: &Call) -> impl Iterator<Item = (Scope, i64)> {
+    call.campaign_id
         .map(|id| (Scope::Campaign, id.0))
         .into_iter()
-        .chain(std::iter::once((Scope::Bot, call.bot_id.0)));
-    for (scope, id) in candidates {
+        .chain(std::iter::once((Scope::Bot, call.bot_id.0)))
+}
+
+/// Queues the call's record for its campaign's webhook, else its bot's; nothing when neither has one.
+pub async fn enqueue_for_call(store: &dyn Store, call: &Call, payload: Value) -> store::Result<()> {
+    for (scope, id) in owners(call) {
         if webhook(store, scope, id).await?.is_some() {
             let delivery = NewCrmDelivery {
                 call_id: call.id,

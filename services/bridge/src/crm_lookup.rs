@@ -172,12 +172,7 @@ impl Lookups {
 
 /// The call's campaign's lookup, else its bot's, with the setting's key.
 async fn configured(store: &dyn Store, call: &Call) -> store::Result<Option<(String, Webhook)>> {
-    let candidates = call
-        .campaign_id
-        .map(|id| (Scope::Campaign, id.0))
-        .into_iter()
-        .chain(std::iter::once((Scope::Bot, call.bot_id.0)));
-    for (scope, id) in candidates {
+    for (scope, id) in crate::crm::owners(call) {
         let key = setting_key(scope, id);
         if let Some(setting) = store.setting(&key).await?
             && let Ok(lookup) = serde_json::from_value::<Webhook>(setting.value)

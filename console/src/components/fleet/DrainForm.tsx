@@ -16,7 +16,7 @@ export function DrainForm() {
     setBusy(true);
     setSaid(null);
     try {
-      const body = target === 'worker' ? { worker_id: name, draining } : { host: name, draining };
+      const body = { target, name: name.trim(), draining };
       await api.send('POST', '/api/v1/fleet/drain', body);
       setSaid({ ok: true, text: `${target === 'worker' ? 'Worker' : 'Host'} ${name.trim()} ${draining ? 'is draining: it keeps its calls and gets no new one' : 'takes calls again'}.` });
     } catch (e) {

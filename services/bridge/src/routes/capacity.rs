@@ -26,32 +26,35 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// Longest worker id or host name taken.
+/// Longest worker id or host name taken (in characters).
 const MAX_NAME: usize = 200;
 /// Most slots a quota may name.
 pub const MAX_QUOTA: u32 = 100_000;
 
-/// Drain (or undrain) one worker or every worker of a host.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DrainRequest {
-    /// The worker, as it registers (`VOXCORE_WORKER_ID`).
-    #[serde(default)]
-    worker_id: Option<String>,
-    /// The host its workers run on, for all of them.
-    #[serde(default)]
-    host: Option<String>,
-    /// `true` drains, `false` puts back into service.
-    draining: bool,
+/// What a drain applies to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Target {
+    /// One worker, by the id it registers with (`VOXCORE_WORKER_ID`).
+    Worker,
+    /// Every worker of a host, those registering later included.
+    Host,
 }
 
-/// What was drained or put back.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub(crate) struct DrainView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    worker_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host: Option<String>,
+/// Drain (or undrain) one worker or every worker of a host.
+#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DrainRequest {
+    target: Target,
+    /// The worker's id or the host's name: 1 to 200 characters, no control characters.
+    #[schemars(
+        length(min = 1, max = 200),
+        regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
+    name: String,
+    /// `true` drains, `false` puts back into service.
     draining: bool,
 }
 
@@ -84,43 +87,24 @@ fn unavailable(error: registry::RegistryError) -> ApiError {
     }
 }
 
-fn name(field: &str, value: &str) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > MAX_NAME || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be 1 to {MAX_NAME} characters, none of them control characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 async fn drain(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
     ApiJson(body): ApiJson<DrainRequest>,
-) -> ApiResult<Json<DrainView>> {
-    let (worker_id, host) = match (&body.worker_id, &body.host) {
-        (Some(worker), None) => (Some(name("worker_id", worker)?), None),
-        (None, Some(host)) => (None, Some(name("host", host)?)),
-        _ => {
-            return Err(ApiError::invalid(
-                "worker_id",
-                "give exactly one of worker_id or host",
-            ));
-        }
-    };
+) -> ApiResult<Json<DrainRequest>> {
+    let chars = body.name.chars().count();
+    if chars == 0 || chars > MAX_NAME || body.name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} characters, none of them control characters"),
+        ));
+    }
     let registry = registry(&state)?;
-    match (&worker_id, &host) {
-        (Some(worker), _) => registry.drain_worker(worker, body.draining).await,
-        (_, Some(host)) => registry.drain_host(host, body.draining).await,
-        _ => unreachable!("checked above"),
+    match body.target {
+        Target::Worker => registry.drain_worker(&body.name, body.draining).await,
+        Target::Host => registry.drain_host(&body.name, body.draining).await,
     }
     .map_err(unavailable)?;
-    let (entity, id) = match (&worker_id, &host) {
-        (Some(worker), _) => ("worker", worker.clone()),
-        (_, host) => ("host", host.clone().unwrap_or_default()),
-    };
     audit(
         &state,
         &principal,
@@ -129,17 +113,16 @@ async fn drain(
         } else {
             "fleet.undrain"
         },
-        entity,
-        id,
+        match body.target {
+            Target::Worker => "worker",
+            Target::Host => "host",
+        },
+        &body.name,
         None,
         Some(json!({ "draining": body.draining })),
     )
     .await?;
-    Ok(Json(DrainView {
-        worker_id,
-        host,
-        draining: body.draining,
-    }))
+    Ok(Json(body))
 }
 
 fn quota_key(id: i64) -> String {

@@ -35,15 +35,8 @@ async fn saving_a_bot_makes_a_new_version_and_keeps_the_old_one(app: TestApp) {
         first["spec"]["system_prompt"],
         "You remind {{name}} of the appointment."
     );
-    let audit: Value = app
-        .get("/api/v1/audit", Some(&app.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let update = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = app.audit_log().await;
+    let update = audit
         .iter()
         .find(|e| e["action"] == "bot.update")
         .expect("audited");

@@ -52,19 +52,9 @@ fn rand_id() -> u64 {
 }
 
 async fn audited(app: &TestApp, action: &str) -> Vec<Value> {
-    let audit: Value = app
-        .get("/api/v1/audit", Some(&app.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == action)
-        .cloned()
-        .collect()
+    let mut entries = app.audit_log().await;
+    entries.retain(|e| e["action"] == action);
+    entries
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,24 +67,24 @@ async fn a_drained_worker_or_host_gets_no_new_call_until_put_back_and_each_chang
                     .await
             }
         };
-        let drained = drain(json!({"worker_id": "w1", "draining": true})).await;
+        let drained = drain(json!({"target": "worker", "name": "w1", "draining": true})).await;
         assert_eq!(drained.status(), 200);
         assert_eq!(
             drained.json::<Value>().await.unwrap(),
-            json!({"worker_id": "w1", "draining": true})
+            json!({"target": "worker", "name": "w1", "draining": true})
         );
         for _ in 0..3 {
             assert_eq!(reserve(&registry, None).await.unwrap(), "w2");
         }
         assert_eq!(
-            drain(json!({"host": "fleet-b", "draining": true}))
+            drain(json!({"target": "host", "name": "fleet-b", "draining": true}))
                 .await
                 .status(),
             200
         );
         assert_eq!(reserve(&registry, None).await, Err(Refusal::NoCapacity));
         assert_eq!(
-            drain(json!({"worker_id": "w1", "draining": false}))
+            drain(json!({"target": "worker", "name": "w1", "draining": false}))
                 .await
                 .status(),
             200
@@ -140,22 +130,32 @@ async fn bad_capacity_requests_are_refused_naming_the_field_and_change_nothing()
     for (app, registry) in apps().await {
         for (body, field) in [
             (
-                json!({"worker_id": "w1", "host": "fleet-a", "draining": true}),
-                "worker_id",
+                json!({"target": "rack", "name": "a", "draining": true}),
+                "target",
             ),
-            (json!({"draining": true}), "worker_id"),
-            (json!({"host": "  ", "draining": true}), "host"),
+            (json!({"target": "worker", "draining": true}), "name"),
             (
-                json!({"worker_id": "w\u{7}1", "draining": true}),
-                "worker_id",
+                json!({"target": "host", "name": "", "draining": true}),
+                "name",
+            ),
+            (
+                json!({"target": "worker", "name": "w\u{7}1", "draining": true}),
+                "name",
+            ),
+            (
+                json!({"target": "worker", "name": "x".repeat(201), "draining": true}),
+                "name",
             ),
         ] {
-            let (status, _, named) = error_of(
-                app.post("/api/v1/fleet/drain", Some(&app.admin), &body)
-                    .await,
-            )
-            .await;
-            assert_eq!((status, named.as_deref()), (422, Some(field)), "{body}");
+            let response = app
+                .post("/api/v1/fleet/drain", Some(&app.admin), &body)
+                .await;
+            let (status, _, named) = error_of(response).await;
+            assert_eq!(status, 422, "{body}");
+            assert!(
+                named.as_deref().is_some_and(|f| f.contains(field)),
+                "{body}: {named:?}"
+            );
         }
         let campaign = crate::campaigns::campaign(&app, None).await;
         let path = format!("/api/v1/fleet/quotas/campaign/{campaign}");
@@ -176,7 +176,7 @@ async fn bad_capacity_requests_are_refused_naming_the_field_and_change_nothing()
         let viewer = app
             .user_token("viewer@example.com", store::Role::Viewer)
             .await;
-        let body = json!({"worker_id": "w1", "draining": true});
+        let body = json!({"target": "worker", "name": "w1", "draining": true});
         assert_eq!(
             app.post("/api/v1/fleet/drain", Some(&viewer), &body)
                 .await
@@ -193,7 +193,7 @@ async fn bad_capacity_requests_are_refused_naming_the_field_and_change_nothing()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_registry_there_is_nothing_to_control() {
     let app = spawn_app(Backend::Sqlite).await;
-    let body = json!({"host": "fleet-a", "draining": true});
+    let body = json!({"target": "host", "name": "fleet-a", "draining": true});
     let (status, code, _) = error_of(
         app.post("/api/v1/fleet/drain", Some(&app.admin), &body)
             .await,

@@ -143,6 +143,17 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// The audit log's entries, newest first, as the admin reads them.
+    pub async fn audit_log(&self) -> Vec<Value> {
+        let audit: Value = self
+            .get("/api/v1/audit", Some(&self.admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        audit["items"].as_array().unwrap().clone()
+    }
+
     /// Creates a bot as the admin and returns its JSON.
     pub async fn create_bot(&self, spec: Value) -> Value {
         let response = self

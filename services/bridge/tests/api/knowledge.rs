@@ -215,18 +215,8 @@ async fn uploads_are_indexed_in_the_background_and_found_by_meaning_and_by_name(
     assert_eq!(reindexed["queued"], 1);
     let detail = settled(&app, base).await;
     assert_eq!(detail["knowledge_base"]["chunks"], 1, "{detail}");
-    let audit: Value = app
-        .get("/api/v1/audit", Some(&app.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let audit = app.audit_log().await;
+    let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(
         actions.contains(&"knowledge.upload") && actions.contains(&"knowledge.reindex"),
         "{actions:?}"
