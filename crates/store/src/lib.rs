@@ -308,6 +308,8 @@ pub trait Store: KnowledgeStore + Send + Sync + std::fmt::Debug {
     async fn pacing(&self, campaign: CampaignId) -> Result<Option<PacingRecord>>;
     /// How many of a campaign's calls are in each live state (states with none are left out).
     async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>>;
+    /// How many calls not yet ended have a channel id starting with `prefix` (a widget key's).
+    async fn live_calls_with_carrier_prefix(&self, prefix: &str) -> Result<i64>;
 
     // The telephony edge.
     async fn create_carrier_account(&self, account: NewCarrierAccount) -> Result<CarrierAccount>;

@@ -133,6 +133,7 @@ pub async fn new_call(store: &Arc<dyn Store>, bot_id: BotId) -> CallId {
             to: None,
             state: CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now: Utc::now(),
         })
         .await

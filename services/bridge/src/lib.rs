@@ -20,6 +20,7 @@ pub mod recordings;
 pub(crate) mod routes;
 mod template;
 pub mod throttle;
+pub mod widget;
 
 use auth::{LoginLimiter, Tokens};
 use secrecy::SecretString;
@@ -132,6 +133,8 @@ pub struct AppState {
     pub knowledge: Arc<kb::Knowledge>,
     /// CRM lookups at call start, and the answers kept.
     pub crm_lookups: Arc<crm_lookup::Lookups>,
+    /// Website widgets' rate limits, and the lock their call starts take.
+    pub widgets: Arc<widget::Widgets>,
 }
 
 /// A bound, not yet serving, Backend.
@@ -155,6 +158,7 @@ impl App {
         let state = AppState {
             knowledge,
             crm_lookups,
+            widgets: Default::default(),
             store,
             tokens: Arc::new(tokens),
             limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(15 * 60))),

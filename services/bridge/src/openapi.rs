@@ -107,6 +107,10 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/bots/{id}/archive", Operator, "Archive a bot: campaigns and numbers can no longer start calls with it; it stays readable", query: None, request: Nothing, 200 => json::<api::BotView>()),
         op!("post" "/api/v1/bots/{id}/restore", Operator, "Put an archived bot back in use", query: None, request: Nothing, 200 => json::<api::BotView>()),
         op!("post" "/api/v1/bots/{id}/test-call", Operator, "Open a web call to the bot on a free fleet worker; the reply's media_url speaks the vox media protocol", query: None, request: Nothing, 201 => json::<contracts::attach::AttachAccepted>()),
+        op!("get" "/api/v1/bots/{id}/widget", Viewer, "The bot's website widget: its publishable key, allowed origins and limits", query: None, request: Nothing, 200 => json::<crate::widget::Widget>()),
+        op!("put" "/api/v1/bots/{id}/widget", Operator, "Give the bot a website widget or change it (the key is made once and kept)", query: None, request: json::<crate::widget::SaveWidget>(), 200 => json::<crate::widget::Widget>()),
+        op!("delete" "/api/v1/bots/{id}/widget", Operator, "Take the bot's website widget away: its key stops working", query: None, request: Nothing, 204 => Body::None),
+        op!("post" "/api/v1/widget/calls", Public, "A website visitor's call to a bot, from a page on one of its widget's allowed origins (rate-limited per visitor and key, capped per key); the reply's media_url speaks the vox media protocol", query: None, request: json::<crate::routes::widget::WidgetCallRequest>(), 201 => json::<crate::routes::widget::WidgetCall>()),
         op!("get" "/api/v1/bots/{id}/versions", Viewer, "Every version of a bot, newest first", query: None, request: Nothing, 200 => json::<Vec<api::BotVersionView>>()),
         op!("get" "/api/v1/bots/{id}/versions/{version}", Viewer, "One version of a bot", query: None, request: Nothing, 200 => json::<api::BotVersionView>()),
         op!("get" "/api/v1/campaigns", Viewer, "List campaigns", query: query::<crate::routes::campaigns::ListQuery>(), request: Nothing, 200 => json::<Page<api::CampaignView>>()),
@@ -478,6 +482,11 @@ mod tests {
                 include_str!("routes/knowledge_bases.rs"),
             ),
             ("/api/v1", "routes/dial.rs", include_str!("routes/dial.rs")),
+            (
+                "/api/v1",
+                "routes/widget.rs",
+                include_str!("routes/widget.rs"),
+            ),
             (
                 "/api/v1",
                 "routes/carriers.rs",

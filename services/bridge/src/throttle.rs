@@ -1,4 +1,5 @@
-//! `Throttle`, a sliding-window limit per caller, for requests that cost the fleet (test calls).
+//! `Throttle`, a sliding-window limit per caller, for requests that cost the fleet (test calls,
+//! website widget calls).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -25,6 +26,12 @@ impl Throttle {
 
     /// Takes one request for `key` at `now`, or `Err` with the whole seconds until one is free.
     pub fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        self.take_up_to(key, self.max, now)
+    }
+
+    /// [`Throttle::take`] with this key's own limit (a widget's, set per key); at least one.
+    pub fn take_up_to(&self, key: &str, max: usize, now: Instant) -> Result<(), u64> {
+        let max = max.max(1);
         let mut taken = self.taken.lock();
         if taken.len() >= Self::MAX_KEYS {
             taken.retain(|_, times| {
@@ -40,7 +47,7 @@ impl Throttle {
         {
             times.pop_front();
         }
-        if times.len() >= self.max {
+        if times.len() >= max {
             let oldest = *times.front().expect("max is at least one");
             let wait = self.window.saturating_sub(now.duration_since(oldest));
             return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));

@@ -57,6 +57,8 @@ pub struct NewCall {
     pub state: CallState,
     /// The call's own template variables (an on-demand call's); empty for the rest.
     pub variables: serde_json::Map<String, Value>,
+    /// The id the call's channel gives it, when known at creation (a website widget's call).
+    pub carrier_call_id: Option<String>,
     pub now: DateTime<Utc>,
 }
 

@@ -58,8 +58,8 @@ pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
     let mut tx = super::super::begin_write(pool).await?;
     let sql = format!(
         "INSERT INTO calls (direction, campaign_id, contact_id, bot_id, bot_version, attempt, state, \
-         from_number, to_number, created_at, state_changed_at, answered_at, variables) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, $10, $11) RETURNING {CALL_COLUMNS}"
+         from_number, to_number, created_at, state_changed_at, answered_at, variables, carrier_call_id) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, $10, $11, $12) RETURNING {CALL_COLUMNS}"
     );
     let row: CallRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(call.direction.as_str())
@@ -76,6 +76,7 @@ pub(super) async fn create_call(pool: &Pool, call: NewCall) -> Result<Call> {
             (!call.variables.is_empty())
                 .then(|| to_json(&serde_json::Value::Object(call.variables))),
         )
+        .bind(call.carrier_call_id)
         .fetch_one(&mut *tx)
         .await?;
     let created = Call::try_from(row)?;
@@ -523,6 +524,30 @@ pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime>
 }
 
 /// How many of a campaign's calls are in each live (not yet ended) state.
+pub(super) async fn live_calls_with_carrier_prefix(pool: &Pool, prefix: &str) -> Result<i64> {
+    let live: Vec<&str> = CallState::ALL
+        .iter()
+        .filter(|state| !state.is_terminal())
+        .map(|state| state.as_str())
+        .collect();
+    // `substr` rather than `LIKE`: a prefix's `%` or `_` are not patterns.
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM calls WHERE substr(carrier_call_id, 1, ",
+    );
+    query
+        .push_bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
+        .push(") = ")
+        .push_bind(prefix)
+        .push(" AND state IN (");
+    let mut states = query.separated(", ");
+    for state in live {
+        states.push_bind(state);
+    }
+    query.push(")");
+    let (count,): (i64,) = query.build_query_as().fetch_one(pool).await?;
+    Ok(count)
+}
+
 pub(super) async fn live_call_counts(
     pool: &Pool,
     campaign: CampaignId,

@@ -343,6 +343,9 @@ impl Store for ThisStore {
     async fn pacing(&self, campaign: CampaignId) -> Result<Option<PacingRecord>> {
         ops::pacing(&self.pool, campaign).await
     }
+    async fn live_calls_with_carrier_prefix(&self, prefix: &str) -> Result<i64> {
+        calls::live_calls_with_carrier_prefix(&self.pool, prefix).await
+    }
     async fn live_call_counts(&self, campaign: CampaignId) -> Result<Vec<(CallState, i64)>> {
         calls::live_call_counts(&self.pool, campaign).await
     }

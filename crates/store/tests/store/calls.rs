@@ -19,6 +19,7 @@ async fn inbound_call(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> 
             to: None,
             state: CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now,
         })
         .await
@@ -387,6 +388,7 @@ async fn a_long_bots_call_in_progress_is_reaped_only_after_its_own_limit(store: 
             to: None,
             state: CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now: start,
         })
         .await
@@ -417,7 +419,60 @@ async fn a_long_bots_call_in_progress_is_reaped_only_after_its_own_limit(store: 
     );
 }
 
+async fn live_calls_are_counted_by_their_channel_ids_prefix_taken_literally(store: Arc<dyn Store>) {
+    let now = at(2026, 11, 23, 9, 0);
+    let bot_id = bot(&*store).await;
+    let web = |id: &str| NewCall {
+        direction: CallDirection::Web,
+        bot_id,
+        campaign_id: None,
+        contact_id: None,
+        from: None,
+        to: None,
+        state: CallState::Answered,
+        variables: Default::default(),
+        carrier_call_id: Some(id.to_owned()),
+        now,
+    };
+    let first = store.create_call(web("widget:wk_a:1")).await.unwrap();
+    assert_eq!(first.carrier_call_id.as_deref(), Some("widget:wk_a:1"));
+    store.create_call(web("widget:wk_a:2")).await.unwrap();
+    store.create_call(web("widget:wk_b:1")).await.unwrap();
+    store.create_call(web("widget:wk_a_1")).await.unwrap();
+    assert_eq!(
+        store
+            .live_calls_with_carrier_prefix("widget:wk_a:")
+            .await
+            .unwrap(),
+        2
+    );
+    // `_` and `%` are the prefix's own characters, not patterns.
+    assert_eq!(
+        store
+            .live_calls_with_carrier_prefix("widget:wk_%")
+            .await
+            .unwrap(),
+        0
+    );
+    // An ended call no longer counts.
+    store
+        .transition(
+            Transition::new(first.id, CallState::Answered, CallState::Failed, now)
+                .with_outcome(CallOutcomeCode::FleetAttachFailed),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .live_calls_with_carrier_prefix("widget:wk_a:")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 both_backends!(
+    live_calls_are_counted_by_their_channel_ids_prefix_taken_literally,
     a_long_bots_call_in_progress_is_reaped_only_after_its_own_limit,
     a_real_result_replaces_fleet_attach_failed_and_nothing_else,
     a_result_is_recorded_once_with_its_end_move,

@@ -200,6 +200,7 @@ async fn live_call_counts_count_one_campaigns_calls_that_have_not_ended(store: A
         to: None,
         state,
         variables: Default::default(),
+        carrier_call_id: None,
         now,
     };
     store

@@ -130,6 +130,7 @@ pub async fn web_call(store: &dyn Store, bot_id: BotId, now: DateTime<Utc>) -> C
             to: None,
             state: CallState::Queued,
             variables: Default::default(),
+            carrier_call_id: None,
             now,
         })
         .await

@@ -178,6 +178,7 @@ async fn dial(
             to: Some(to.clone()),
             state: CallState::Queued,
             variables: body.variables.clone(),
+            carrier_call_id: None,
             now,
         })
         .await?;

@@ -143,6 +143,7 @@ async fn config(
                     to,
                     state: CallState::Answered,
                     variables: Default::default(),
+                    carrier_call_id: None,
                     now: Utc::now(),
                 })
                 .await?

@@ -18,6 +18,7 @@ pub(crate) mod settings;
 pub(crate) mod telephony;
 pub(crate) mod test_call;
 pub(crate) mod users;
+pub(crate) mod widget;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(capacity::router())
         .merge(test_call::router())
+        .merge(widget::router())
         .merge(knowledge_bases::router())
         .merge(telephony::router())
         .fallback(|| async { ApiError::not_found("no such route") });

@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/bots/{id}/test-call", post(test_call))
 }
 
-const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// What a 429 for a busy fleet asks the caller to wait: a registry reservation lapses in 10 s.
 const BUSY_RETRY_AFTER_SECS: u64 = 10;
 
@@ -92,35 +92,55 @@ async fn test_call(
             to: None,
             state: CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now,
         })
         .await?;
+    let accepted = attach_web_call(
+        &state,
+        &fleet,
+        &call,
+        format!("console-{}", call.id),
+        "test_call",
+    )
+    .await?;
+    audit(
+        &state,
+        &principal,
+        "bots.test_call",
+        "calls",
+        call.id,
+        None,
+        Some(json!({ "bot_id": bot.id, "worker_id": accepted.worker_id })),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(accepted)))
+}
+
+/// Attaches a web call just created (`answered`) to a free worker for the browser; when no
+/// worker takes it, the call ends `failed` (its event says `source` and why) and the answer is
+/// 429 when every worker is busy, 503 otherwise.
+pub(crate) async fn attach_web_call(
+    state: &AppState,
+    fleet: &FleetClient,
+    call: &store::Call,
+    channel_id: String,
+    source: &str,
+) -> ApiResult<AttachAccepted> {
     let request = AttachRequest {
         call_id: call.id,
         direction: CallDirection::Web,
         campaign_id: None,
         carrier: "browser".into(),
-        carrier_call_id: format!("console-{}", call.id),
+        carrier_call_id: channel_id,
         media_protocol: MediaProtocol::Vox,
         from: None,
         to: None,
-        answered_at: now,
+        answered_at: call.answered_at.unwrap_or(call.created_at),
         amd: None,
     };
     let (all_full, reasons) = match fleet.attach(&request).await {
-        Ok(accepted) => {
-            audit(
-                &state,
-                &principal,
-                "bots.test_call",
-                "calls",
-                call.id,
-                None,
-                Some(json!({ "bot_id": bot.id, "worker_id": accepted.worker_id })),
-            )
-            .await?;
-            return Ok((StatusCode::CREATED, Json(accepted)));
-        }
+        Ok(accepted) => return Ok(accepted),
         Err(AttachError::NoCapacity {
             failed, reasons, ..
         }) => (failed == 0, reasons),
@@ -129,11 +149,7 @@ async fn test_call(
             vec![format!("a worker refused the call: {status} {body}")],
         ),
     };
-    // Nobody took it: the call ends here instead of waiting for the stale reaper.
-    let mut end = Transition::new(call.id, CallState::Answered, CallState::Failed, Utc::now())
-        .with_outcome(CallOutcomeCode::FleetAttachFailed);
-    end.detail = Some(json!({ "source": "test_call", "reasons": reasons }));
-    super::move_unless_stale(&*state.store, end).await?;
+    end_unattached(state, call, source, reasons.clone()).await?;
     let reasons = reasons.join("; ");
     if all_full {
         // Busy is the caller's to wait out: 429 with the time a slot takes to come back.
@@ -148,4 +164,18 @@ async fn test_call(
         "fleet.attach_failed",
         format!("no worker took the call ({reasons})"),
     ))
+}
+
+/// Nobody took the call: it ends here instead of waiting for the stale reaper.
+async fn end_unattached(
+    state: &AppState,
+    call: &store::Call,
+    source: &str,
+    reasons: Vec<String>,
+) -> ApiResult<()> {
+    let mut end = Transition::new(call.id, CallState::Answered, CallState::Failed, Utc::now())
+        .with_outcome(CallOutcomeCode::FleetAttachFailed);
+    end.detail = Some(json!({ "source": source, "reasons": reasons }));
+    super::move_unless_stale(&*state.store, end).await?;
+    Ok(())
 }

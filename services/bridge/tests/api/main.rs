@@ -23,3 +23,4 @@ mod sip;
 mod telephony;
 mod telnyx;
 mod vonage;
+mod widget;

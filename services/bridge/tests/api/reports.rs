@@ -104,6 +104,7 @@ async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wron
                     to: Some(E164Number::parse(to).unwrap()),
                     state: CallState::Answered,
                     variables: Default::default(),
+                    carrier_call_id: None,
                     now,
                 })
                 .await
@@ -133,6 +134,7 @@ async fn the_machine_report_counts_verdicts_and_the_evidence_that_some_were_wron
             to: None,
             state: CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now: now + chrono::Duration::minutes(5),
         })
         .await
@@ -182,6 +184,7 @@ async fn the_export_streams_more_calls_than_one_page() {
                 to: None,
                 state: contracts::CallState::Queued,
                 variables: Default::default(),
+                carrier_call_id: None,
                 now: chrono::Utc::now(),
             })
             .await

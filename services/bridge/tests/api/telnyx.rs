@@ -155,6 +155,7 @@ pub(crate) async fn placed(app: &TestApp) -> CallId {
             to: Some(E164Number::parse("+442071838750").unwrap()),
             state: CallState::Queued,
             variables: Default::default(),
+            carrier_call_id: None,
             now: Utc::now(),
         })
         .await

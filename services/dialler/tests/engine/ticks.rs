@@ -258,6 +258,7 @@ async fn a_new_dialler_restores_each_campaigns_pacing_history_from_the_store(
                 to: None,
                 state: CallState::Queued,
                 variables: Default::default(),
+                carrier_call_id: None,
                 now: at,
             })
             .await
@@ -332,6 +333,7 @@ async fn a_restored_legal_window_near_its_cap_keeps_a_new_dialler_progressive(
                 to: None,
                 state: CallState::Answered,
                 variables: Default::default(),
+                carrier_call_id: None,
                 now: at,
             })
             .await

@@ -280,6 +280,7 @@ pub(crate) async fn open_inbound(
             to: Some(to),
             state: contracts::CallState::Answered,
             variables: Default::default(),
+            carrier_call_id: None,
             now: Utc::now(),
         })
         .await?;
