@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { widgetChecks } from './widget.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -290,6 +291,9 @@ try {
   await page.screenshot({ path: join(shots, 'test-call.png'), fullPage: true });
   await page.getByRole('button', { name: 'Hang up' }).click();
   await page.getByText('you hung up').waitFor();
+
+  // The bot's website widget, on an operator's page of its own origin.
+  await widgetChecks({ page, browser, base, shots, check, greeting: 'Can you confirm your appointment?', email, password });
 
   // Restoring version 1 saves it as version 3.
   await page.getByRole('button', { name: 'Restore v1' }).click();
@@ -615,7 +619,7 @@ try {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
   console.log(
-    'console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed',
+    'console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, the website widget on another origin (a call with captions, a refused site, the cap), a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed',
   );
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];

@@ -11,6 +11,7 @@ import { FlowEditor } from '../components/bot/FlowEditor';
 import { TestCall } from '../components/bot/TestCall';
 import { ToolsSection } from '../components/bot/ToolsSection';
 import { Versions } from '../components/bot/Versions';
+import { WidgetCard } from '../components/bot/Widget';
 import { TurnSection } from '../components/bot/TurnSection';
 import { CallSection, VoiceSection } from '../components/bot/VoiceSection';
 import { Failed } from '../components/Failed';
@@ -170,6 +171,7 @@ export function Bot({ role }: { role: string }) {
         <>
           <TestCall botId={bot.id as unknown as number} canCall={!readOnly} />
           <CallNumber botId={bot.id as unknown as number} variables={bot.spec.variables ?? []} canCall={!readOnly} />
+          <WidgetCard botId={bot.id as unknown as number} readOnly={readOnly} />
           <Card withBorder>
             <Text fw={600} mb="xs">
               Versions

@@ -60,7 +60,43 @@ pub fn email(_: &mut SchemaGenerator) -> Schema {
 /// letter) or a dotted-quad IPv4 address, a port up to 65535, then a path, query or fragment
 /// without spaces or control characters:
 /// what [`is_http_url`] accepts, and every such URL the URL parser reads as written.
-pub const HTTP_URL: &str = "^https?://(([A-Za-z0-9_~-]+\\.)*[A-Za-z][A-Za-z0-9_~-]*\\.?|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][^\\x00-\\x20\\x7f]*)?$";
+pub const HTTP_URL: &str = concat!("^https?://", host_port!(), "([/?#][^\\x00-\\x20\\x7f]*)?$");
+
+/// The host and port of an [`HTTP_URL`], as a pattern (a macro, so that `concat!` can use it).
+macro_rules! host_port {
+    () => {
+        "(([A-Za-z0-9_~-]+\\.)*[A-Za-z][A-Za-z0-9_~-]*\\.?|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    };
+}
+use host_port;
+
+/// A web page's origin as an operator writes it: an [`HTTP_URL`]'s scheme, host and port, and
+/// at most a `/` after them (what [`is_web_origin`] accepts).
+pub const WEB_ORIGIN: &str = concat!("^https?://", host_port!(), "/?$");
+
+/// What a [`WEB_ORIGIN`] is, for error messages.
+pub const WEB_ORIGIN_RULE: &str =
+    "must be a site's origin: http(s)://host[:port], with no path, query or wildcard";
+
+/// Whether `origin` is a [`WEB_ORIGIN`].
+pub fn is_web_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or_default();
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    is_http_url(origin) && !rest.contains(['/', '?', '#'])
+}
+
+/// The sites a website widget may be used on: 1 to 50 [`WEB_ORIGIN`]s.
+pub fn web_origins(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 50,
+        "items": { "type": "string", "pattern": WEB_ORIGIN },
+    })
+}
 
 /// What an [`HTTP_URL`] is, for error messages.
 pub const HTTP_URL_RULE: &str = "must be an http(s) URL whose host is a name (letters, digits, '.', '_', '~', '-'; the last label starting with a letter) or an IPv4 address";
@@ -335,6 +371,29 @@ mod tests {
         ] {
             assert!(!is_http_url(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_web_origin_is_an_http_urls_scheme_host_and_port_alone() {
+        for good in [
+            "https://shop.example.com",
+            "https://shop.example.com/",
+            "http://127.0.0.1:8080",
+        ] {
+            assert!(is_web_origin(good), "{good}");
+        }
+        for bad in [
+            "",
+            "shop.example.com",
+            "https://shop.example.com/page",
+            "https://shop.example.com//",
+            "https://shop.example.com?x",
+            "https://shop.example.com/#x",
+            "https://*.example.com",
+        ] {
+            assert!(!is_web_origin(bad), "{bad}");
+        }
+        assert!(WEB_ORIGIN.ends_with("[0-9]{1,4}))?/?$"));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct Widget {
 #[serde(deny_unknown_fields)]
 pub struct SaveWidget {
     /// Each an origin: `https://shop.example.com`, `http://localhost:3000` (no path, no wildcard).
-    #[schemars(length(min = 1, max = 50))]
+    #[schemars(schema_with = "contracts::shape::web_origins")]
     pub allowed_origins: Vec<String>,
     /// Default 3.
     #[schemars(range(min = 1, max = 60))]
