@@ -2,6 +2,7 @@
 import { Alert, Badge, Card, Group, Loader, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { api, type components } from '../api/client';
 import { Figure } from '../components/Figure';
+import { ClientQuotaForm } from '../components/fleet/ClientQuota';
 import { DrainForm } from '../components/fleet/DrainForm';
 import { usePoll } from '../lib/load';
 
@@ -54,6 +55,7 @@ export function Fleet({ role }: { role: string }) {
                 </Text>
               )}
               {canEdit && <DrainForm />}
+              {canEdit && <ClientQuotaForm />}
             </Card>
           )}
           {status.fleets.length === 0 && <Text c="dimmed">No fleet is configured: add one under Settings → Fleets and routing.</Text>}

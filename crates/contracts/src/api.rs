@@ -193,6 +193,11 @@ pub struct CampaignSettings {
     /// Pacing mode and retry policy per outcome, read by the dialler.
     #[serde(default)]
     pub dialler: Map<String, Value>,
+    /// Whom the campaign calls for (an operator's customer): its calls count against that
+    /// client's quota of slots (`/fleet/quotas/client/{name}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::shape::optional_client")]
+    pub client: Option<String>,
 }
 
 fn default_max_attempts() -> i64 {

@@ -29,6 +29,10 @@ pub struct AttachRequest {
     /// The carrier's answering-machine verdict, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amd: Option<AmdVerdict>,
+    /// Whom the call is made for (the campaign's or the inbound number's client), for the
+    /// capacity registry's client quotas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// The WebSocket media shape the call's audio will arrive in.

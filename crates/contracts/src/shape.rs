@@ -223,6 +223,23 @@ pub fn optional_region(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": ["string", "null"], "enum": REGIONS.iter().map(|r| Some(*r)).chain([None]).collect::<Vec<_>>() })
 }
 
+/// Whom calls are made for (an operator's own customer), as quotas name it: a letter or digit,
+/// then up to 63 letters, digits, `.`, `_` or `-`.
+pub const CLIENT_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
+/// Whether `name` is a [`CLIENT_NAME`].
+pub fn is_client_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// An optional [`CLIENT_NAME`].
+pub fn optional_client(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["string", "null"], "pattern": CLIENT_NAME })
+}
+
 /// A bot's declared variable names, as `{{name}}` uses them.
 pub fn variable_names(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "array", "items": { "type": "string", "pattern": VARIABLE_NAME } })
@@ -394,6 +411,16 @@ mod tests {
             assert!(!is_web_origin(bad), "{bad}");
         }
         assert!(WEB_ORIGIN.ends_with("[0-9]{1,4}))?/?$"));
+    }
+
+    #[test]
+    fn a_client_name_is_a_short_label() {
+        for good in ["acme", "Acme-2.eu_west", &"a".repeat(64)] {
+            assert!(is_client_name(good), "{good}");
+        }
+        for bad in ["", "-acme", "acme corp", "acmé", &"a".repeat(65)] {
+            assert!(!is_client_name(bad), "{bad}");
+        }
     }
 
     #[test]

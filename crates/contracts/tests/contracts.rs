@@ -253,6 +253,7 @@ fn attach_request_and_reply_round_trip() {
         to: Some(E164Number::parse("+442071838750").unwrap()),
         answered_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
         amd: Some(AmdVerdict::Human),
+        client: None,
     };
     let json = round_trip(&request);
     assert_eq!(json["media_protocol"], "vox");

@@ -166,7 +166,7 @@ impl FleetClient {
     ) -> Result<AttachAccepted, AttachError> {
         let claimant = Claimant {
             campaign: request.campaign_id.map(|id| id.0.to_string()),
-            client: None,
+            client: request.client.clone(),
         };
         let mut failed = 0;
         let mut reasons = Vec::new();

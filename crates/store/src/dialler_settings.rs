@@ -49,6 +49,14 @@ pub fn carrier_account(settings: &Value) -> Option<contracts::telephony::Carrier
 }
 
 /// The most dials one contact may get in any 24 hours, when the campaign caps it.
+/// Whom the campaign calls for (`settings.client`), for the registry's client quotas.
+pub fn client(settings: &Value) -> Option<String> {
+    settings
+        .get("client")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 pub fn max_attempts_per_day(settings: &Value) -> Option<i64> {
     dialler(settings)?
         .get("max_attempts_per_day")?

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod bot_rules;
+pub mod capacity;
 pub mod cleanup;
 mod convert;
 pub mod crm;
@@ -52,6 +53,9 @@ pub struct BridgeConfig {
     pub stale_in_progress_timeout: Duration,
     /// How often the CRM outbox is sent; `None` leaves it to the caller (tests drive it).
     pub crm_interval: Option<Duration>,
+    /// How often the drains and quotas kept in the settings are applied to the registry again
+    /// (a Redis that restarted empty gets them back); `None` leaves it to the caller.
+    pub capacity_interval: Option<Duration>,
     /// The object store's local directory (`OBJECT_STORE_URL=file://…`), where recordings are.
     pub recordings_dir: Option<std::path::PathBuf>,
     /// The S3-compatible bucket (`OBJECT_STORE_URL=s3://…`), for `s3://` recordings.
@@ -104,6 +108,7 @@ impl BridgeConfig {
             body_limit: Self::DEFAULT_BODY_LIMIT,
             stale_in_progress_timeout: Duration::from_secs(30 * 60),
             crm_interval: Some(Duration::from_secs(2)),
+            capacity_interval: Some(Duration::from_secs(30)),
             recordings_dir: None,
             s3_recordings: None,
             console_dir: None,
@@ -195,8 +200,22 @@ impl App {
             tokio::spawn(crm::periodic(self.state.store.clone(), interval, client))
         });
         let indexer = tokio::spawn(self.state.knowledge.clone().run_indexer());
+        let controls = match (
+            &self.state.config.registry,
+            self.state.config.capacity_interval,
+        ) {
+            (Some(registry), Some(interval)) => Some(tokio::spawn(capacity::periodic(
+                self.state.store.clone(),
+                registry.clone(),
+                interval,
+            ))),
+            _ => None,
+        };
         let served = served_future.await;
         indexer.abort();
+        if let Some(controls) = controls {
+            controls.abort();
+        }
         cleanup.abort();
         if let Some(crm) = crm {
             crm.abort();

@@ -166,6 +166,8 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/fleet/drain", Operator, "Drain or put back one worker or every worker of a host: a drained worker keeps its calls and gets no new one (409 without a capacity registry)", query: None, request: json::<capacity::DrainRequest>(), 200 => json::<capacity::DrainRequest>()),
         op!("get" "/api/v1/fleet/quotas/campaign/{id}", Viewer, "A campaign's quota of slots held at once (null: none)", query: None, request: Nothing, 200 => json::<capacity::QuotaRequest>()),
         op!("put" "/api/v1/fleet/quotas/campaign/{id}", Operator, "Set or lift (null) a campaign's quota of slots held at once", query: None, request: json::<capacity::QuotaRequest>(), 200 => json::<capacity::QuotaRequest>()),
+        op!("get" "/api/v1/fleet/quotas/client/{client}", Viewer, "A client's quota of slots held at once by all the calls made for it (null: none)", query: None, request: Nothing, 200 => json::<capacity::QuotaRequest>()),
+        op!("put" "/api/v1/fleet/quotas/client/{client}", Operator, "Set or lift (null) a client's quota of slots held at once (its campaigns' and inbound numbers' calls)", query: None, request: json::<capacity::QuotaRequest>(), 200 => json::<capacity::QuotaRequest>()),
         op!("get" "/api/v1/crm/deliveries", Viewer, "The CRM outbox", query: query::<crm_routes::ListQuery>(), request: Nothing, 200 => json::<Page<crm_routes::DeliveryView>>()),
         op!("post" "/api/v1/crm/deliveries/{id}/retry", Operator, "Requeue a dead-lettered delivery", query: None, request: Nothing, 200 => json::<crm_routes::DeliveryView>()),
         op!("post" "/api/v1/calls", Operator, "Call a number now with a bot through a carrier account (DNC and calling windows checked first)", query: None, request: json::<dial::DialBody>(), 201 => json::<dial::Dialled>()),
@@ -210,6 +212,7 @@ fn path_parameter(name: &str, generator: &mut SchemaGenerator) -> Option<Value> 
         "action" => of::<crate::routes::campaigns::Action>(generator).to_value(),
         "scope" => of::<crate::crm::Scope>(generator).to_value(),
         "key" => of::<settings::SettingKey>(generator).to_value(),
+        "client" => json!({ "type": "string", "pattern": contracts::shape::CLIENT_NAME }),
         // A carrier's webhook URL, as the Backend gave it: anything else is 404.
         "carrier" | "account" | "hook" => json!({ "type": "string" }),
         _ => return None,

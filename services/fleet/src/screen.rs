@@ -316,6 +316,7 @@ mod tests {
             to: None,
             answered_at: Utc::now(),
             amd,
+            client: None,
         }
     }
 

@@ -243,6 +243,7 @@ mod tests {
             to: None,
             answered_at: Utc::now(),
             amd: None,
+            client: None,
         }
     }
 

@@ -252,6 +252,7 @@ async fn one_call(
         to: Some(config.number.clone()),
         answered_at: Utc::now(),
         amd: None,
+        client: None,
     };
     // Like a carrier's queue: a full fleet is asked again until a slot frees or the wait is over.
     let deadline = Instant::now() + SLOT_WAIT;

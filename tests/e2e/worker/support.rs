@@ -31,6 +31,7 @@ pub fn attach_request(call_id: CallId, protocol: MediaProtocol) -> AttachRequest
         answered_at: Utc::now(),
         // The carrier screened the call: the bot's own machine check is tested on its own.
         amd: Some(AmdVerdict::Human),
+        client: None,
     }
 }
 

@@ -234,6 +234,15 @@ export function SettingsForm({ campaign, bots, readOnly, onSaved }: { campaign: 
             onChange={(e) => set({ default_region: (e.currentTarget.value || null) as typeof s.default_region })}
             error={errors.default_region}
           />
+          <TextInput
+            label="Client"
+            description="Whom the campaign calls for: its calls count against that client's slot quota"
+            placeholder="acme"
+            value={s.client ?? ''}
+            readOnly={readOnly}
+            onChange={(e) => set({ client: e.currentTarget.value.trim() || null })}
+            error={errors.client}
+          />
         </SimpleGrid>
         <Text fw={600} size="sm">
           Retry after (minutes; empty: the default)

@@ -73,12 +73,19 @@ export function Fleets({ canEdit }: { canEdit: boolean }) {
 
 export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
   const loaded = useLoad(async () => {
-    const [routes, bots] = await Promise.all([api.send<InboundRoute[]>('GET', '/api/v1/inbound-numbers'), api.send<{ items: BotView[] }>('GET', '/api/v1/bots')]);
-    return { routes, bots: bots.items };
+    const [routes, bots, fleets] = await Promise.all([
+      api.send<InboundRoute[]>('GET', '/api/v1/inbound-numbers'),
+      api.send<{ items: BotView[] }>('GET', '/api/v1/bots'),
+      api.send<{ urls: string[] }>('GET', '/api/v1/fleets'),
+    ]);
+    return { routes, bots: bots.items, fleets: fleets.urls };
   }, []);
   const { error: loadError, reload: load } = loaded;
   const routes = loaded.data?.routes ?? null;
   const bots = loaded.data?.bots ?? [];
+  const fleets = loaded.data?.fleets ?? [];
+  const [fleet, setFleet] = useState<string | null>(null);
+  const [client, setClient] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [number, setNumber] = useState('');
   const [botId, setBotId] = useState<string | null>(null);
@@ -91,7 +98,7 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
     setErrors(found);
     if (Object.keys(found).length > 0) return;
     try {
-      await api.send('PUT', `/api/v1/inbound-numbers/${encodeURIComponent(number.trim())}`, { bot_id: Number(botId) });
+      await api.send('PUT', `/api/v1/inbound-numbers/${encodeURIComponent(number.trim())}`, { bot_id: Number(botId), fleet: fleet || null, client: client.trim() || null });
       setNumber('');
       await load();
     } catch (e) {
@@ -122,6 +129,8 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
                 <Table.Tr key={r.number}>
                   <Table.Td>{r.number}</Table.Td>
                   <Table.Td>{botName(r.bot_id)}</Table.Td>
+                  <Table.Td>{r.fleet ? `fleet ${r.fleet}` : 'any fleet'}</Table.Td>
+                  <Table.Td>{r.client ? `for ${r.client}` : ''}</Table.Td>
                   <Table.Td>
                     {canEdit && (
                       <Button size="xs" variant="subtle" color="red" onClick={() => unroute(r.number)}>
@@ -140,6 +149,8 @@ export function InboundNumbers({ canEdit }: { canEdit: boolean }) {
             <Group align="start">
               <TextInput label="Inbound number" placeholder="+14155550100" value={number} onChange={(e) => setNumber(e.currentTarget.value)} error={errors.number} />
               <Select label="Answered by" data={bots.map((b) => ({ value: String(b.id), label: b.name }))} value={botId} onChange={setBotId} error={errors.bot_id} />
+              <Select label="Fleet" placeholder="Any fleet" clearable data={fleets} value={fleet} onChange={setFleet} error={errors.fleet} />
+              <TextInput label="Client" placeholder="optional" value={client} onChange={(e) => setClient(e.currentTarget.value)} error={errors.client} />
               <Button type="submit" mt={25}>
                 Route
               </Button>

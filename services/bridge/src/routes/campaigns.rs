@@ -36,6 +36,14 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
     if let Some(region) = &settings.default_region {
         phone::check_region("default_region", region)?;
     }
+    if let Some(client) = &settings.client
+        && !contracts::shape::is_client_name(client)
+    {
+        return Err(ApiError::invalid(
+            "client",
+            "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
     if let (Some(starts), Some(ends)) = (settings.starts_at, settings.ends_at)
         && ends <= starts
     {
@@ -55,6 +63,7 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
             "starts_at": settings.starts_at,
             "ends_at": settings.ends_at,
             "dialler": settings.dialler,
+            "client": settings.client,
         }),
     })
 }
@@ -124,6 +133,7 @@ fn to_view(campaign: &Campaign) -> CampaignView {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            client: store::dialler_settings::client(&config.settings),
         },
         created_at: campaign.created_at,
         updated_at: campaign.updated_at,

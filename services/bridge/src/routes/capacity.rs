@@ -1,11 +1,12 @@
-//! Capacity controls over the registry: draining a worker or a whole host, and a campaign's quota
-//! of slots held at once; each one audited.
+//! Capacity controls over the registry: draining a worker or a whole host, and a campaign's or a
+//! client's quota of slots held at once; each one audited.
 //!
 //! A drained worker keeps its calls and gets no new one; a drained host's workers too, those that
-//! register later included (the registry's own rules, `crates/registry`). A quota is kept in the
-//! settings as well (`capacity.quota.campaign.<id>`), so it can be read back and outlives the
-//! registry's Redis. A Backend without a registry (no `REDIS_URL`, and not `vox up`'s in-process
-//! one) has nothing to control: 409.
+//! register later included (the registry's own rules, `crates/registry`). Every control is kept in
+//! the settings as well (`capacity.quota.<campaign|client>.<name>`,
+//! `capacity.drain.<worker|host>.<name>`), so it can be read back, and `crate::capacity` puts it
+//! back into a registry whose Redis lost it. A Backend without a registry (no `REDIS_URL`, and not
+//! `vox up`'s in-process one) has nothing to control: 409.
 
 use super::audit;
 use crate::AppState;
@@ -20,10 +21,16 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/fleet/drain", post(drain)).route(
-        "/fleet/quotas/campaign/{id}",
-        get(read_quota).put(set_quota),
-    )
+    Router::new()
+        .route("/fleet/drain", post(drain))
+        .route(
+            "/fleet/quotas/campaign/{id}",
+            get(read_quota::<false>).put(set_quota::<false>),
+        )
+        .route(
+            "/fleet/quotas/client/{client}",
+            get(read_quota::<true>).put(set_quota::<true>),
+        )
 }
 
 /// Longest worker id or host name taken (in characters).
@@ -36,7 +43,7 @@ pub const MAX_QUOTA: u32 = 100_000;
     Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Target {
+pub enum Target {
     /// One worker, by the id it registers with (`VOXCORE_WORKER_ID`).
     Worker,
     /// Every worker of a host, those registering later included.
@@ -58,11 +65,12 @@ pub(crate) struct DrainRequest {
     draining: bool,
 }
 
-/// A campaign's quota: `null` lifts it.
+/// A campaign's or a client's quota: `null` lifts it.
 #[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QuotaRequest {
-    /// Slots the campaign's calls may hold at once across the platform (0 stops new calls).
+    /// Slots the campaign's (or the client's) calls may hold at once across the platform (0 stops
+    /// new calls).
     #[schemars(range(max = 100_000))]
     slots: Option<u32>,
 }
@@ -105,6 +113,19 @@ async fn drain(
         Target::Host => registry.drain_host(&body.name, body.draining).await,
     }
     .map_err(unavailable)?;
+    let value = if body.draining {
+        json!(true)
+    } else {
+        Value::Null
+    };
+    state
+        .store
+        .put_setting(
+            &crate::capacity::drain_key(body.target, &body.name),
+            value,
+            principal.user_id,
+        )
+        .await?;
     audit(
         &state,
         &principal,
@@ -125,34 +146,52 @@ async fn drain(
     Ok(Json(body))
 }
 
-fn quota_key(id: i64) -> String {
-    format!("capacity.quota.campaign.{id}")
+/// The registry's scope of a quota route's `name`, checked: a client's well-formed name
+/// (`CLIENT`), else a campaign that exists.
+async fn quota_scope<const CLIENT: bool>(
+    state: &AppState,
+    name: &str,
+) -> ApiResult<registry::QuotaScope> {
+    if CLIENT {
+        if !contracts::shape::is_client_name(name) {
+            return Err(ApiError::invalid(
+                "client",
+                "a client's name is 1 to 64 letters, digits, '.', '_' or '-'",
+            ));
+        }
+        return Ok(registry::QuotaScope::Client(name.to_owned()));
+    }
+    let id: i64 = name
+        .parse()
+        .map_err(|_| ApiError::invalid("id", "a campaign's id is a number"))?;
+    state.store.campaign(CampaignId(id)).await?;
+    Ok(registry::QuotaScope::Campaign(id.to_string()))
 }
 
-async fn stored_quota(state: &AppState, id: i64) -> ApiResult<Option<u32>> {
+async fn stored_quota(state: &AppState, scope: &registry::QuotaScope) -> ApiResult<Option<u32>> {
     Ok(state
         .store
-        .setting(&quota_key(id))
+        .setting(&crate::capacity::quota_key(scope))
         .await?
         .and_then(|setting| setting.value.as_u64())
         .and_then(|slots| u32::try_from(slots).ok()))
 }
 
-async fn read_quota(
+async fn read_quota<const CLIENT: bool>(
     State(state): State<AppState>,
     _: Authorized<role::Viewer>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<QuotaRequest>> {
-    state.store.campaign(CampaignId(id)).await?;
+    let scope = quota_scope::<CLIENT>(&state, &name).await?;
     Ok(Json(QuotaRequest {
-        slots: stored_quota(&state, id).await?,
+        slots: stored_quota(&state, &scope).await?,
     }))
 }
 
-async fn set_quota(
+async fn set_quota<const CLIENT: bool>(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<role::Operator>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<QuotaRequest>,
 ) -> ApiResult<Json<QuotaRequest>> {
     if body.slots.is_some_and(|slots| slots > MAX_QUOTA) {
@@ -161,24 +200,29 @@ async fn set_quota(
             format!("must be at most {MAX_QUOTA}, or null to lift the quota"),
         ));
     }
-    state.store.campaign(CampaignId(id)).await?;
+    let scope = quota_scope::<CLIENT>(&state, &name).await?;
     let registry = registry(&state)?;
-    let before = stored_quota(&state, id).await?;
+    let before = stored_quota(&state, &scope).await?;
     registry
-        .set_quota(&registry::QuotaScope::Campaign(id.to_string()), body.slots)
+        .set_quota(&scope, body.slots)
         .await
         .map_err(unavailable)?;
     let value = body.slots.map_or(Value::Null, |slots| json!(slots));
     state
         .store
-        .put_setting(&quota_key(id), value, principal.user_id)
+        .put_setting(
+            &crate::capacity::quota_key(&scope),
+            value,
+            principal.user_id,
+        )
         .await?;
+    let entity = if CLIENT { "client" } else { "campaign" };
     audit(
         &state,
         &principal,
-        "campaign.quota",
-        "campaign",
-        id,
+        &format!("{entity}.quota"),
+        entity,
+        &name,
         Some(json!({ "slots": before })),
         Some(json!({ "slots": body.slots })),
     )

@@ -269,14 +269,54 @@ async fn save_fleets(
     Ok(Json(body))
 }
 
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct InboundRoute {
     number: String,
     bot_id: BotId,
+    /// The saved fleet (one of `/fleets`) that takes the number's calls; absent: any free worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fleet: Option<String>,
+    /// Whom the number answers for: its calls count against that client's quota of slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
+}
+
+/// Where a routed number's calls go: its bot, and optionally its own fleet and client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberRoute {
+    pub bot: BotId,
+    pub fleet: Option<String>,
+    pub client: Option<String>,
 }
 
 fn number_key(number: &str) -> String {
     format!("{INBOUND_PREFIX}{}", number.trim_start_matches('+'))
+}
+
+/// A route as kept: the bot's id alone (as routes were first kept), or `{bot_id, fleet, client}`.
+fn route_of(value: &Value) -> Option<NumberRoute> {
+    if let Some(bot) = value.as_i64() {
+        return Some(NumberRoute {
+            bot: BotId(bot),
+            fleet: None,
+            client: None,
+        });
+    }
+    let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+    Some(NumberRoute {
+        bot: BotId(value.get("bot_id")?.as_i64()?),
+        fleet: text("fleet"),
+        client: text("client"),
+    })
+}
+
+/// How calls to `number` are routed, when they are.
+pub async fn route_for_number(
+    state: &AppState,
+    number: &contracts::E164Number,
+) -> ApiResult<Option<NumberRoute>> {
+    let setting = state.store.setting(&number_key(number.as_str())).await?;
+    Ok(setting.and_then(|s| route_of(&s.value)))
 }
 
 /// The bot that answers calls to `number`, when one is routed.
@@ -284,8 +324,9 @@ pub async fn bot_for_number(
     state: &AppState,
     number: &contracts::E164Number,
 ) -> ApiResult<Option<BotId>> {
-    let setting = state.store.setting(&number_key(number.as_str())).await?;
-    Ok(setting.and_then(|s| s.value.as_i64()).map(BotId))
+    Ok(route_for_number(state, number)
+        .await?
+        .map(|route| route.bot))
 }
 
 async fn inbound(
@@ -297,9 +338,12 @@ async fn inbound(
         .iter()
         .filter_map(|s| {
             let digits = s.key.strip_prefix(INBOUND_PREFIX)?;
+            let route = route_of(&s.value)?;
             Some(InboundRoute {
                 number: format!("+{digits}"),
-                bot_id: BotId(s.value.as_i64()?),
+                bot_id: route.bot,
+                fleet: route.fleet,
+                client: route.client,
             })
         })
         .collect();
@@ -307,8 +351,16 @@ async fn inbound(
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RouteBody {
     bot_id: BotId,
+    /// One of the saved fleets' URLs: only that fleet takes the number's calls.
+    #[serde(default)]
+    fleet: Option<String>,
+    /// Whom the number answers for (a client's name, as its quota names it).
+    #[serde(default)]
+    #[schemars(schema_with = "contracts::shape::optional_client")]
+    client: Option<String>,
 }
 
 async fn route_number(
@@ -318,6 +370,22 @@ async fn route_number(
     ApiJson(body): ApiJson<RouteBody>,
 ) -> ApiResult<Json<InboundRoute>> {
     let number = phone::e164("number", &number)?;
+    if let Some(client) = &body.client
+        && !contracts::shape::is_client_name(client)
+    {
+        return Err(ApiError::invalid(
+            "client",
+            "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
+    if let Some(fleet) = &body.fleet
+        && !stored_fleets(&state).await?.urls.contains(fleet)
+    {
+        return Err(ApiError::unknown(
+            "fleet",
+            "is not one of the saved fleets (Settings → Fleets)",
+        ));
+    }
     match state.store.bot(body.bot_id).await {
         Err(store::StoreError::NotFound { .. }) => {
             return Err(ApiError::unknown(
@@ -327,18 +395,22 @@ async fn route_number(
         }
         other => other.map(drop)?,
     }
-    state
-        .store
-        .put_setting(
-            &number_key(number.as_str()),
-            json!(body.bot_id.0),
-            principal.user_id,
-        )
-        .await?;
     let route = InboundRoute {
         number: number.to_string(),
         bot_id: body.bot_id,
+        fleet: body.fleet,
+        client: body.client,
     };
+    // A plain route keeps the first form, which older binaries read.
+    let value = if route.fleet.is_none() && route.client.is_none() {
+        json!(body.bot_id.0)
+    } else {
+        json!({ "bot_id": route.bot_id.0, "fleet": route.fleet, "client": route.client })
+    };
+    state
+        .store
+        .put_setting(&number_key(number.as_str()), value, principal.user_id)
+        .await?;
     audit(
         &state,
         &principal,

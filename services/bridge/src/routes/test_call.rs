@@ -138,6 +138,7 @@ pub(crate) async fn attach_web_call(
         to: None,
         answered_at: call.answered_at.unwrap_or(call.created_at),
         amd: None,
+        client: None,
     };
     let (all_full, reasons) = match fleet.attach(&request).await {
         Ok(accepted) => return Ok(accepted),

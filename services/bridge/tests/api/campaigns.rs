@@ -26,7 +26,8 @@ async fn a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy(app: Test
         "weight": 3,
         "abandon_target": 0.02,
         "caller_id": "+14155550100",
-        "dialler": {"pacing": "predictive", "retry": {"dial.busy": {"after_minutes": 45}}}
+        "dialler": {"pacing": "predictive", "retry": {"dial.busy": {"after_minutes": 45}}},
+        "client": "acme-dental"
     });
     let created: Value = app
         .post("/api/v1/campaigns", Some(&app.admin), &body)
@@ -52,10 +53,18 @@ async fn a_campaign_keeps_its_schedule_windows_pacing_and_retry_policy(app: Test
         "abandon_target",
         "caller_id",
         "dialler",
+        "client",
     ] {
         assert_eq!(read[field], body[field], "{field}");
     }
     assert_eq!(read["state"], "draft");
+    // A client's name is a label: one with a space is refused, naming the field.
+    let mut bad = body.clone();
+    bad["name"] = json!("Renewals 2");
+    bad["client"] = json!("acme dental");
+    let (status, _, field) =
+        error_of(app.post("/api/v1/campaigns", Some(&app.admin), &bad).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("client")));
 }
 
 async fn campaign_states_move_only_by_checked_actions(app: TestApp) {

@@ -1,5 +1,6 @@
-//! Capacity controls through the API: draining a worker or a host and a campaign's quota, seen in
-//! the registry's own reservations, audited; and what is refused.
+//! Capacity controls through the API: draining a worker or a host and a campaign's or a client's
+//! quota, seen in the registry's own reservations, audited, applied again to a registry that lost
+//! them; and what is refused.
 
 use crate::helpers::*;
 use registry::{Claimant, InProcess, Refusal, Registry, WorkerInfo};
@@ -36,6 +37,11 @@ async fn reserve(registry: &InProcess, campaign: Option<i64>) -> Result<String, 
         campaign: campaign.map(|c| c.to_string()),
         client: None,
     };
+    reserve_as(registry, claimant).await
+}
+
+/// [`reserve`] for any claimant.
+async fn reserve_as(registry: &InProcess, claimant: Claimant) -> Result<String, Refusal> {
     let id = format!("probe-{}", rand_id());
     let slot = registry
         .reserve(&id, &claimant, 10_000, NOW)
@@ -125,6 +131,117 @@ async fn a_campaigns_quota_caps_its_slots_is_read_back_and_lifted() {
     }
 }
 
+fn for_client(client: &str) -> Claimant {
+    Claimant {
+        campaign: None,
+        client: Some(client.into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_quota_caps_the_slots_of_every_call_made_for_it() {
+    for (app, registry) in apps().await {
+        let path = "/api/v1/fleet/quotas/client/acme";
+        let none: Value = app.get(path, Some(&app.admin)).await.json().await.unwrap();
+        assert_eq!(none, json!({"slots": null}));
+        assert_eq!(
+            app.put(path, Some(&app.admin), &json!({"slots": 1}))
+                .await
+                .status(),
+            200
+        );
+        // One slot held for acme (a reservation kept), and the next of its calls is refused.
+        let held = registry
+            .reserve("acme-1", &for_client("acme"), 10_000, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            reserve_as(&registry, for_client("acme")).await,
+            Err(Refusal::ClientQuota)
+        );
+        assert!(reserve_as(&registry, for_client("globex")).await.is_ok());
+        registry.release(&held.id).await.unwrap();
+        assert!(reserve_as(&registry, for_client("acme")).await.is_ok());
+        let read: Value = app.get(path, Some(&app.admin)).await.json().await.unwrap();
+        assert_eq!(read, json!({"slots": 1}));
+        let changes = audited(&app, "client.quota").await;
+        assert_eq!(changes[0]["entity_id"], "acme");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_controls_are_applied_again_to_a_registry_that_lost_them() {
+    for (app, _) in apps().await {
+        let campaign = crate::campaigns::campaign(&app, None).await;
+        for (path, slots) in [
+            ("/api/v1/fleet/quotas/client/acme".to_owned(), json!(0)),
+            (
+                format!("/api/v1/fleet/quotas/campaign/{campaign}"),
+                json!(0),
+            ),
+            ("/api/v1/fleet/quotas/client/globex".to_owned(), json!(null)),
+        ] {
+            let set = app
+                .put(&path, Some(&app.admin), &json!({ "slots": slots }))
+                .await;
+            assert_eq!(set.status(), 200);
+        }
+        for body in [
+            json!({"target": "host", "name": "fleet-a", "draining": true}),
+            json!({"target": "worker", "name": "w2", "draining": true}),
+            json!({"target": "worker", "name": "w2", "draining": false}),
+        ] {
+            let drained = app
+                .post("/api/v1/fleet/drain", Some(&app.admin), &body)
+                .await;
+            assert_eq!(drained.status(), 200);
+        }
+        // A registry that starts empty (Redis restarted without its data), the same workers back.
+        let fresh = InProcess::new();
+        for (worker, host) in [("w1", "fleet-a"), ("w2", "fleet-b")] {
+            let info = WorkerInfo {
+                worker_id: worker.into(),
+                url: format!("http://{host}/{worker}"),
+                host: host.into(),
+                slots: 1,
+                busy: 0,
+            };
+            fresh.heartbeat(&info, 3_600_000, NOW).await.unwrap();
+        }
+        assert!(reserve_as(&fresh, for_client("acme")).await.is_ok());
+        let applied = bridge::capacity::apply_kept(&*app.store, &fresh)
+            .await
+            .unwrap();
+        assert_eq!(
+            applied,
+            bridge::capacity::Applied {
+                quotas: 2,
+                drains: 1
+            }
+        );
+        assert_eq!(
+            reserve_as(&fresh, for_client("acme")).await,
+            Err(Refusal::ClientQuota)
+        );
+        assert_eq!(
+            reserve(&fresh, Some(campaign)).await,
+            Err(Refusal::CampaignQuota)
+        );
+        // fleet-a stays drained; w2 was put back.
+        for _ in 0..3 {
+            assert_eq!(reserve(&fresh, None).await.unwrap(), "w2");
+        }
+        // Applying again changes nothing.
+        assert_eq!(
+            bridge::capacity::apply_kept(&*app.store, &fresh)
+                .await
+                .unwrap(),
+            applied
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_capacity_requests_are_refused_naming_the_field_and_change_nothing() {
     for (app, registry) in apps().await {
@@ -165,6 +282,17 @@ async fn bad_capacity_requests_are_refused_naming_the_field_and_change_nothing()
         )
         .await;
         assert_eq!((status, named.as_deref()), (422, Some("slots")));
+        for path in [
+            "/api/v1/fleet/quotas/client/acme%20corp",
+            "/api/v1/fleet/quotas/campaign/first",
+        ] {
+            let (status, _, named) =
+                error_of(app.put(path, Some(&app.admin), &json!({"slots": 1})).await).await;
+            assert!(
+                matches!((status, named.as_deref()), (422, Some("client" | "id"))),
+                "{path}: {status} {named:?}"
+            );
+        }
         let missing = "/api/v1/fleet/quotas/campaign/999999";
         assert_eq!(
             app.put(missing, Some(&app.admin), &json!({"slots": 1}))

@@ -42,6 +42,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut BridgeConf
         SecretString::from(FLEET_SECRET),
     );
     config.crm_interval = None;
+    config.capacity_interval = None;
     // The tests' receivers (CRM webhooks, tools) listen on loopback, a private network.
     config.outbound_allowed = egress::Allowed::parse("127.0.0.0/8").unwrap();
     tweak(&mut config);

@@ -502,7 +502,88 @@ async fn a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id(ap
     );
 }
 
+async fn a_number_with_its_own_fleet_and_client_sends_its_calls_there_and_says_for_whom(
+    app: TestApp,
+) {
+    let (shared, shared_seen) = fake_fleet(202, 0).await;
+    let (own, own_seen) = fake_fleet(202, 0).await;
+    save_fleets(&app, &[&shared, &own]).await;
+    let account = account(&app).await;
+    let bot = app.create_bot(bot_spec()).await;
+    let path = "/api/v1/inbound-numbers/+14155550199";
+    // A fleet that is not saved, a client's name with a space: refused by field, nothing kept.
+    for (body, status, field) in [
+        (
+            json!({"bot_id": bot["id"], "fleet": "http://127.0.0.1:9/elsewhere"}),
+            404,
+            "fleet",
+        ),
+        (
+            json!({"bot_id": bot["id"], "client": "acme corp"}),
+            422,
+            "client",
+        ),
+    ] {
+        let (got, _, named) = error_of(app.put(path, Some(&app.admin), &body).await).await;
+        assert_eq!((got, named.as_deref()), (status, Some(field)), "{body}");
+    }
+    let routes: serde_json::Value = app
+        .get("/api/v1/inbound-numbers", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(routes, json!([]));
+    let body = json!({"bot_id": bot["id"], "fleet": own, "client": "acme"});
+    let route: serde_json::Value = app
+        .put(path, Some(&app.admin), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(route["fleet"], json!(own));
+    assert_eq!(route["client"], "acme");
+    let routes: serde_json::Value = app
+        .get("/api/v1/inbound-numbers", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(routes, json!([route]));
+    let voice = format!("{account}/voice");
+    let params = [
+        ("CallSid", "CA7"),
+        ("From", "+14155550123"),
+        ("To", "+14155550199"),
+        ("Direction", "inbound"),
+    ];
+    let answer = twilio(&app, &voice, &params, Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("<Connect><Stream"), "{answer}");
+    // The first saved fleet was free, but the number's own took the call, for acme.
+    assert!(shared_seen.lock().is_empty());
+    assert_eq!(own_seen.lock().len(), 1);
+    assert_eq!(own_seen.lock()[0].1["client"], "acme");
+    // A plain route (the first form) still reads, and its calls go to any fleet.
+    let plain = app
+        .put(path, Some(&app.admin), &json!({"bot_id": bot["id"]}))
+        .await;
+    assert_eq!(plain.status(), 200);
+    let params = [
+        ("CallSid", "CA8"),
+        ("From", "+14155550123"),
+        ("To", "+14155550199"),
+    ];
+    twilio(&app, &voice, &params, Some(TOKEN)).await;
+    assert_eq!(shared_seen.lock().len(), 1);
+    assert!(shared_seen.lock()[0].1.get("client").is_none());
+}
+
 api_tests!(
+    a_number_with_its_own_fleet_and_client_sends_its_calls_there_and_says_for_whom,
     a_campaign_names_an_existing_carrier_account_that_owns_its_caller_id,
     an_answered_call_is_streamed_to_a_worker_once_its_signature_checks_out,
     an_answered_call_nobody_can_take_hears_the_abandon_message_and_ends_abandoned,

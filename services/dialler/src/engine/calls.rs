@@ -107,6 +107,7 @@ impl Engine {
                 dialled: now,
                 answered: None,
                 amd: None,
+                client: store::dialler_settings::client(&campaign.config.settings),
                 state: CallState::Leased,
                 phase: Phase::Unplaced,
                 adopted: false,
@@ -494,6 +495,7 @@ impl Engine {
             to: Some(live.to.clone()),
             answered_at: live.answered.unwrap_or_else(Utc::now),
             amd: live.amd,
+            client: live.client.clone(),
         };
         let accepted = self.fleet.attach(&request).await?;
         self.record(call_id, CallState::Attaching, now, |t| {

@@ -89,6 +89,8 @@ struct Live {
     dialled: DateTime<Utc>,
     answered: Option<DateTime<Utc>>,
     amd: Option<AmdVerdict>,
+    /// Whom the campaign calls for, for the registry's client quotas.
+    client: Option<String>,
     /// The call's state in the store.
     state: CallState,
     phase: Phase,

@@ -107,6 +107,7 @@ impl Engine {
                 dialled: call.created_at,
                 answered: call.answered_at,
                 amd: None,
+                client: store::dialler_settings::client(&campaign.config.settings),
                 state,
                 phase: if state == CallState::Answered {
                     Phase::Waiting {

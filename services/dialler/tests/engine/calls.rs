@@ -23,7 +23,11 @@ async fn placed(carrier: &crate::support::ScriptedCarrier) -> Vec<CallId> {
 }
 
 async fn an_answered_call_goes_to_a_worker_and_its_media_is_connected(store: Arc<dyn Store>) {
-    campaign(&*store, 5).await;
+    let id = campaign(&*store, 5).await;
+    // Made for a client: the attach says so, for the registry's client quotas.
+    let mut config = store.campaign(id).await.unwrap().config;
+    config.settings["client"] = serde_json::json!("acme");
+    store.update_campaign(id, config).await.unwrap();
     let (w, url) = worker("w1", 1).await;
     let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
     engine.tick(secs(0)).await.unwrap();
@@ -46,6 +50,7 @@ async fn an_answered_call_goes_to_a_worker_and_its_media_is_connected(store: Arc
     assert_eq!(attached[0].call_id, call);
     assert_eq!(attached[0].carrier, "sim");
     assert_eq!(attached[0].amd, Some(AmdVerdict::Human));
+    assert_eq!(attached[0].client.as_deref(), Some("acme"));
     let connected = carrier.log.lock().connected.clone();
     assert_eq!(
         connected,

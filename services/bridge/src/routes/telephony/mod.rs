@@ -35,7 +35,8 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use contracts::attach::{AttachAccepted, AttachRequest};
 use contracts::telephony::{CarrierAccountId, CarrierKind};
-use fleet_client::AttachError;
+use fleet_client::{AttachError, FleetClient};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;
 use store::CarrierAccount;
@@ -155,11 +156,22 @@ pub(crate) enum Attached {
     Nobody(String),
 }
 
-/// Reserves a worker for the call, asking again while the fleet is full, up to the grace period.
-pub(crate) async fn attach(state: &AppState, request: &AttachRequest) -> Attached {
-    let fleet = match fleet_client(state, GRACE).await {
-        Ok(fleet) => fleet,
-        Err(error) => return Attached::Nobody(error.message),
+/// Reserves a worker for the call, asking again while the fleet is full, up to the grace period;
+/// with `own_fleet` (an inbound number's), only that saved fleet is asked.
+pub(crate) async fn attach(
+    state: &AppState,
+    request: &AttachRequest,
+    own_fleet: Option<&str>,
+) -> Attached {
+    let fleet = match own_fleet {
+        Some(url) => match own_fleet_client(state, url).await {
+            Ok(fleet) => fleet,
+            Err(why) => return Attached::Nobody(why),
+        },
+        None => match fleet_client(state, GRACE).await {
+            Ok(fleet) => fleet,
+            Err(error) => return Attached::Nobody(error.message),
+        },
     };
     let deadline = tokio::time::Instant::now() + GRACE;
     loop {
@@ -180,6 +192,45 @@ pub(crate) async fn attach(state: &AppState, request: &AttachRequest) -> Attache
             }
         }
     }
+}
+
+/// The one saved fleet an inbound number names. It is asked directly, not through the capacity
+/// registry: the registry picks among all workers, and a worker refuses a call it has no slot
+/// for, so the registry's next reservation on it just goes elsewhere.
+async fn own_fleet_client(state: &AppState, url: &str) -> Result<FleetClient, String> {
+    let saved = super::settings::reachable_fleets(state)
+        .await
+        .map_err(|error| error.message)?;
+    if !saved.iter().any(|fleet| fleet == url) {
+        return Err(format!(
+            "the number's fleet {url} is no longer a saved fleet within FLEET_NETWORKS"
+        ));
+    }
+    Ok(FleetClient::new(
+        vec![url.to_owned()],
+        state.config.voxcore_secret.expose_secret().to_owned(),
+        GRACE,
+    ))
+}
+
+/// Which fleet takes `call` (an inbound number's own) and whom it is made for (the number's or
+/// the campaign's client).
+async fn placement(
+    state: &AppState,
+    call: &store::Call,
+) -> ApiResult<(Option<String>, Option<String>)> {
+    if let Some(campaign) = call.campaign_id {
+        let campaign = state.store.campaign(campaign).await?;
+        return Ok((
+            None,
+            store::dialler_settings::client(&campaign.config.settings),
+        ));
+    }
+    let route = match &call.to {
+        Some(number) => super::settings::route_for_number(state, number).await?,
+        None => None,
+    };
+    Ok(route.map_or((None, None), |route| (route.fleet, route.client)))
 }
 
 /// A verified request's parameters.
@@ -325,6 +376,7 @@ pub(crate) async fn connect_to_worker(
     direction: contracts::runtime_config::CallDirection,
 ) -> ApiResult<Result<AttachAccepted, &'static str>> {
     use contracts::{CallOutcomeCode, CallState};
+    let (own_fleet, client) = placement(state, call).await?;
     let request = AttachRequest {
         call_id: call.id,
         direction,
@@ -336,8 +388,9 @@ pub(crate) async fn connect_to_worker(
         to: call.to.clone(),
         answered_at: Utc::now(),
         amd: None,
+        client,
     };
-    match attach(state, &request).await {
+    match attach(state, &request, own_fleet.as_deref()).await {
         Attached::Worker(accepted) => {
             // The worker may have taken the call (in progress) before this move lands: its leg
             // and worker are kept either way.
