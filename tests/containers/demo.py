@@ -111,12 +111,12 @@ def main():
         detail = call(base, "GET", f"/api/v1/calls/{summary['id']}", token=token)
         result = detail.get("result") or {}
         said = [line["text"] for line in result.get("transcript", []) if line.get("speaker") == "assistant"]
-        # What the caller heard: a caller who speaks over the greeting cuts it short, so the
-        # first line is the greeting or the start of it, and the last is one of the goodbyes.
+        # What the caller heard: a caller who speaks over the greeting cuts it short (or off), so
+        # each line is the start of the greeting or a goodbye, and the call ends on a goodbye.
         greeting = BOT["spec"]["flow"]["steps"]["hello"]["prompt"]
         goodbyes = [step.get("text") for step in BOT["spec"]["flow"]["steps"].values() if step["type"] == "end"]
-        heard = said[0].rstrip(" ,.?") if said else ""
-        if not heard or not greeting.startswith(heard) or said[-1] not in goodbyes:
+        ours = all(text in goodbyes or greeting.startswith(text.rstrip(" ,.?")) for text in said)
+        if not said or not ours or said[-1] not in goodbyes:
             sys.exit(f"call {summary['id']}'s transcript is not the bot's: {said}")
         uri = (result.get("recording") or {}).get("uri", "")
         if not uri.startswith("s3://"):
