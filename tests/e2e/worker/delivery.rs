@@ -43,7 +43,8 @@ async fn a_result_waits_out_a_backend_outage_and_a_worker_restart_and_arrives_on
     let mut worker = start_worker(config).await;
     let call_id = answered_call(&db.store, flow_bot("Hello.")).await;
     let accepted = attach_ok(&worker.url, call_id, MediaProtocol::Exotel).await;
-    // Let the worker fetch the runtime config, then take the Backend down mid-call.
+    // Once the worker has fetched the runtime config (the call is in progress), the Backend goes
+    // down mid-call.
     let media_url = accepted.media_url.clone();
     let call = tokio::spawn(async move {
         let mut carrier = caller::Exotel::default();
@@ -56,7 +57,14 @@ async fn a_result_waits_out_a_backend_outage_and_a_worker_restart_and_arrives_on
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.store.call(call_id).await.unwrap().state != contracts::CallState::InProgress {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never fetched the call's runtime config"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop_tx.send(()).unwrap();
     backend_task.await.unwrap().unwrap();
     call.await.unwrap();

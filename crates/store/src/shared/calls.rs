@@ -523,13 +523,18 @@ pub(super) async fn call_runtime(pool: &Pool, id: CallId) -> Result<CallRuntime>
     })
 }
 
-/// How many of a campaign's calls are in each live (not yet ended) state.
+/// Appends ` state IN (…)` with every live (not yet ended) state.
+fn push_live_states(query: &mut QueryBuilder<Db>) {
+    query.push(" state IN (");
+    let mut states = query.separated(", ");
+    for state in CallState::ALL.iter().filter(|state| !state.is_terminal()) {
+        states.push_bind(state.as_str());
+    }
+    query.push(")");
+}
+
+/// How many calls not yet ended have a channel id starting with `prefix`.
 pub(super) async fn live_calls_with_carrier_prefix(pool: &Pool, prefix: &str) -> Result<i64> {
-    let live: Vec<&str> = CallState::ALL
-        .iter()
-        .filter(|state| !state.is_terminal())
-        .map(|state| state.as_str())
-        .collect();
     // `substr` rather than `LIKE`: a prefix's `%` or `_` are not patterns.
     let mut query = QueryBuilder::<Db>::new(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM calls WHERE substr(carrier_call_id, 1, ",
@@ -538,34 +543,23 @@ pub(super) async fn live_calls_with_carrier_prefix(pool: &Pool, prefix: &str) ->
         .push_bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
         .push(") = ")
         .push_bind(prefix)
-        .push(" AND state IN (");
-    let mut states = query.separated(", ");
-    for state in live {
-        states.push_bind(state);
-    }
-    query.push(")");
+        .push(" AND");
+    push_live_states(&mut query);
     let (count,): (i64,) = query.build_query_as().fetch_one(pool).await?;
     Ok(count)
 }
 
+/// How many of a campaign's calls are in each live (not yet ended) state.
 pub(super) async fn live_call_counts(
     pool: &Pool,
     campaign: CampaignId,
 ) -> Result<Vec<(CallState, i64)>> {
-    let live: Vec<&str> = CallState::ALL
-        .iter()
-        .filter(|state| !state.is_terminal())
-        .map(|state| state.as_str())
-        .collect();
     let mut query = QueryBuilder::<Db>::new(
         "SELECT state, CAST(COUNT(*) AS BIGINT) AS count FROM calls WHERE campaign_id = ",
     );
-    query.push_bind(campaign.0).push(" AND state IN (");
-    let mut states = query.separated(", ");
-    for state in live {
-        states.push_bind(state);
-    }
-    query.push(") GROUP BY state");
+    query.push_bind(campaign.0).push(" AND");
+    push_live_states(&mut query);
+    query.push(" GROUP BY state");
     let rows: Vec<StateCountRow> = query.build_query_as().fetch_all(pool).await?;
     rows.into_iter().map(TryFrom::try_from).collect()
 }

@@ -80,22 +80,7 @@ async fn test_call(
         return Err(ApiError::refused("bot_id", "the bot is archived"));
     }
     let fleet = fleet_client(&state, ATTACH_TIMEOUT).await?;
-    let now = Utc::now();
-    let call = state
-        .store
-        .create_call(NewCall {
-            direction: CallDirection::Web,
-            bot_id: bot.id,
-            campaign_id: None,
-            contact_id: None,
-            from: None,
-            to: None,
-            state: CallState::Answered,
-            variables: Default::default(),
-            carrier_call_id: None,
-            now,
-        })
-        .await?;
+    let call = open_web_call(&state, bot.id, None).await?;
     let accepted = attach_web_call(
         &state,
         &fleet,
@@ -115,6 +100,29 @@ async fn test_call(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(accepted)))
+}
+
+/// A web call for `bot`, answered now (a browser is on the line), with its channel id when known.
+pub(crate) async fn open_web_call(
+    state: &AppState,
+    bot: BotId,
+    channel_id: Option<String>,
+) -> ApiResult<store::Call> {
+    Ok(state
+        .store
+        .create_call(NewCall {
+            direction: CallDirection::Web,
+            bot_id: bot,
+            campaign_id: None,
+            contact_id: None,
+            from: None,
+            to: None,
+            state: CallState::Answered,
+            variables: Default::default(),
+            carrier_call_id: channel_id,
+            now: Utc::now(),
+        })
+        .await?)
 }
 
 /// Attaches a web call just created (`answered`) to a free worker for the browser; when no

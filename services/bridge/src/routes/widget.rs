@@ -6,7 +6,7 @@
 //! itself is the key's: an origin it does not list gets 403 and no call.
 
 use super::audit;
-use super::test_call::{ATTACH_TIMEOUT, attach_web_call, fleet_client};
+use super::test_call::{ATTACH_TIMEOUT, attach_web_call, fleet_client, open_web_call};
 use crate::AppState;
 use crate::auth::{Authorized, role};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -18,11 +18,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use contracts::runtime_config::CallDirection;
-use contracts::{BotId, CallId, CallState};
+use contracts::{BotId, CallId};
 use serde_json::json;
 use std::net::SocketAddr;
-use store::NewCall;
 
 pub fn router() -> Router<AppState> {
     let public = Router::new()
@@ -193,24 +191,8 @@ async fn start_call(
                 widget::BUSY_RETRY_AFTER_SECS,
             ));
         }
-        state
-            .store
-            .create_call(NewCall {
-                direction: CallDirection::Web,
-                bot_id: bot.id,
-                campaign_id: None,
-                contact_id: None,
-                from: None,
-                to: None,
-                state: CallState::Answered,
-                variables: Default::default(),
-                carrier_call_id: Some(format!(
-                    "{prefix}{}",
-                    hex::encode(rand::random::<[u8; 8]>())
-                )),
-                now: Utc::now(),
-            })
-            .await?
+        let channel = format!("{prefix}{}", hex::encode(rand::random::<[u8; 8]>()));
+        open_web_call(&state, bot.id, Some(channel)).await?
     };
     let channel = call.carrier_call_id.clone().unwrap_or_default();
     let accepted = attach_web_call(&state, &fleet, &call, channel, "widget").await?;

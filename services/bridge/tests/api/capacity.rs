@@ -9,21 +9,26 @@ use std::sync::Arc;
 
 const NOW: u64 = 1_000_000;
 
+/// Two one-slot workers, w1 on host fleet-a and w2 on fleet-b, registered for an hour.
+async fn two_workers(registry: &InProcess) {
+    for (worker, host) in [("w1", "fleet-a"), ("w2", "fleet-b")] {
+        let info = WorkerInfo {
+            worker_id: worker.into(),
+            url: format!("http://{host}/{worker}"),
+            host: host.into(),
+            slots: 1,
+            busy: 0,
+        };
+        registry.heartbeat(&info, 3_600_000, NOW).await.unwrap();
+    }
+}
+
 /// A Backend on each store with an in-process registry holding two one-slot workers on two hosts.
 async fn apps() -> Vec<(TestApp, Arc<InProcess>)> {
     let mut apps = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let registry = Arc::new(InProcess::new());
-        for (worker, host) in [("w1", "fleet-a"), ("w2", "fleet-b")] {
-            let info = WorkerInfo {
-                worker_id: worker.into(),
-                url: format!("http://{host}/{worker}"),
-                host: host.into(),
-                slots: 1,
-                busy: 0,
-            };
-            registry.heartbeat(&info, 3_600_000, NOW).await.unwrap();
-        }
+        two_workers(&registry).await;
         let shared: Arc<dyn Registry> = registry.clone();
         let app = spawn_app_with(backend, move |config| config.registry = Some(shared)).await;
         apps.push((app, registry));
@@ -199,16 +204,7 @@ async fn the_kept_controls_are_applied_again_to_a_registry_that_lost_them() {
         }
         // A registry that starts empty (Redis restarted without its data), the same workers back.
         let fresh = InProcess::new();
-        for (worker, host) in [("w1", "fleet-a"), ("w2", "fleet-b")] {
-            let info = WorkerInfo {
-                worker_id: worker.into(),
-                url: format!("http://{host}/{worker}"),
-                host: host.into(),
-                slots: 1,
-                busy: 0,
-            };
-            fresh.heartbeat(&info, 3_600_000, NOW).await.unwrap();
-        }
+        two_workers(&fresh).await;
         assert!(reserve_as(&fresh, for_client("acme")).await.is_ok());
         let applied = bridge::capacity::apply_kept(&*app.store, &fresh)
             .await
