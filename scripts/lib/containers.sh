@@ -84,6 +84,7 @@ containers_stop() {
     [ -n "${CONTAINERS_API_PID:-}" ] || return 0
     containers_compose down -v --timeout 30 >/dev/null 2>&1 || true
     kill "$CONTAINERS_HEALTH_PID" "$CONTAINERS_API_PID" 2>/dev/null || true
+    rm -rf "${CONTAINERS_SOCKET_DIR:-}"
     CONTAINERS_HEALTH_PID=
     CONTAINERS_API_PID=
 }
@@ -131,8 +132,9 @@ containers_test() {
     containers_base
     containers_images
     # podman's Docker API for docker-compose, and the health checks systemd would run.
-    local socket="$CONTAINERS_DIR/podman.sock"
-    rm -f "$socket"
+    # Under /tmp: a Unix socket's path has at most 107 bytes, which a deep checkout can pass.
+    CONTAINERS_SOCKET_DIR=$(mktemp -d /tmp/vox-podman.XXXXXX)
+    local socket="$CONTAINERS_SOCKET_DIR/podman.sock"
     podman system service --time=0 "unix://$socket" >"$CONTAINERS_DIR/podman-service.log" 2>&1 &
     CONTAINERS_API_PID=$!
     # A check that fails (a service still starting) must not end the loop under `set -e`.
