@@ -227,6 +227,10 @@ pub fn optional_region(_: &mut SchemaGenerator) -> Schema {
 /// then up to 63 letters, digits, `.`, `_` or `-`.
 pub const CLIENT_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 
+/// What a [`CLIENT_NAME`] is, for error messages.
+pub const CLIENT_NAME_RULE: &str =
+    "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
 /// Whether `name` is a [`CLIENT_NAME`].
 pub fn is_client_name(name: &str) -> bool {
     let mut chars = name.chars();

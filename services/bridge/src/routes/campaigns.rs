@@ -41,7 +41,7 @@ fn to_store(settings: &CampaignSettings) -> ApiResult<NewCampaign> {
     {
         return Err(ApiError::invalid(
             "client",
-            "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            contracts::shape::CLIENT_NAME_RULE,
         ));
     }
     if let (Some(starts), Some(ends)) = (settings.starts_at, settings.ends_at)

@@ -156,7 +156,7 @@ async fn quota_scope<const CLIENT: bool>(
         if !contracts::shape::is_client_name(name) {
             return Err(ApiError::invalid(
                 "client",
-                "a client's name is 1 to 64 letters, digits, '.', '_' or '-'",
+                contracts::shape::CLIENT_NAME_RULE,
             ));
         }
         return Ok(registry::QuotaScope::Client(name.to_owned()));

@@ -375,7 +375,7 @@ async fn route_number(
     {
         return Err(ApiError::invalid(
             "client",
-            "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            contracts::shape::CLIENT_NAME_RULE,
         ));
     }
     if let Some(fleet) = &body.fleet
