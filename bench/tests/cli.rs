@@ -59,3 +59,63 @@ fn every_benchmark_refuses_an_unknown_option_with_exit_two_naming_it() {
         );
     }
 }
+
+/// A workload directory holding one file, `name`, with `text`.
+fn workloads(name: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join(name), text).expect("write the workload");
+    dir
+}
+
+const TINY: &str = r#"
+name = "tiny"
+pools = [5]
+hours = 0.5
+[[campaign]]
+human = 0.25
+machine = 0.25
+no_answer = 0.30
+busy = 0.08
+handle_mean = 60
+handle_cv = 0.8
+"#;
+
+#[test]
+fn the_pacing_benchmark_refuses_a_broken_workload_file_naming_the_file_and_the_fault() {
+    let dir = workloads("broken.toml", &TINY.replace("busy = 0.08", "busy = 0.5"));
+    let out = Command::new(env!("CARGO_BIN_EXE_pacing"))
+        .args(["--sweep", "0", "--workloads"])
+        .arg(dir.path())
+        .output()
+        .expect("run pacing");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("broken.toml") && stderr.contains("the shares add up to 1.300"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_pacing_benchmark_judges_each_workload_and_counts_the_cells_it_ran() {
+    let dir = workloads("tiny.toml", TINY);
+    let out = Command::new(env!("CARGO_BIN_EXE_pacing"))
+        .args(["--sweep", "0", "--small-seeds", "1", "--workloads"])
+        .arg(dir.path())
+        .output()
+        .expect("run pacing");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("| tiny | 5 | "), "{stdout}");
+    assert!(
+        stdout.contains("Summary: 1 workload × pool cells"),
+        "{stdout}"
+    );
+    let unknown = Command::new(env!("CARGO_BIN_EXE_pacing"))
+        .args(["--only", "nosuch", "--workloads"])
+        .arg(dir.path())
+        .output()
+        .expect("run pacing");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no workload is named \"nosuch\""));
+}

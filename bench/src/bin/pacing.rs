@@ -1,88 +1,59 @@
-//! Benchmark: the production pacer against progressive, fixed-ratio and VICIdial-like dialling.
+//! Benchmark: the production pacer against the best compliant fixed ratio, on a family of workloads.
 //!
-//! All run in the deterministic discrete-event simulation of `pacing.md`, on the same random
-//! streams.
+//! Every workload of `bench/workloads/*.toml` (`pacing.md`'s W1, W2, W3, W5 and the populations
+//! that found the pacer's faults) and a seeded random sweep of new ones (`pacing_sim::family`)
+//! run, at each of their pool sizes, in the deterministic discrete-event simulation of
+//! `pacing.md`, on the same random streams for every policy:
 //!
-//! For each workload (W1, W2, W3 non-stationary, W5 three campaigns sharing a pool) and pool size
-//! (10, 50, 200 slots) every policy runs the same seeds (10 for 10 slots, 3 above: the same dial
-//! meets the same callee under every policy), 8 simulated hours each. Printed per policy: slot
-//! utilisation (human talk), abandon rate over the run and in the worst clock hour, means over
-//! seeds, with the progressive baseline's utilisation as the ratio's denominator. Then the detail
-//! of the predictive pacer (observed vs true abandon, AMD false-negative waste, customer wait,
-//! connects and dials per hour) and the goal check against `pacing.md`'s "very good" anchors.
+//! - **vox**: `dialler::pacing::Pacer`, the production code, in its predictive mode at its
+//!   default 2 % target;
+//! - **progressive**: the same pacer dialling one call per free slot, the baseline of the ratios;
+//! - **the best compliant fixed ratio**: the highest VICIdial RATIO level that keeps the rule on
+//!   every seed, found per workload and pool (`judge::best_ratio`);
+//! - **VICIdial-like**: a model of `AST_VDadapt.pl`'s adaptive level, max 3, HARD_LIMIT 3 %.
+//!
+//! The rule: every run ≤ 3 % abandon and every clock hour ≤ 5 %, and no compliant fixed ratio
+//! beats vox's utilisation by more than 0.01. A last line counts the workloads where vox is
+//! beaten and where it broke a limit; then W1's "very good" anchors.
 
-use bench::pacing_sim::workload::{self, Workload};
-use bench::pacing_sim::{Outcome, Policy, Vicidial, run};
+use anyhow::Context;
+use bench::pacing_sim::judge::{self, HOUR_CAP, Judged, RUN_CAP};
+use bench::pacing_sim::workload::Workload;
+use bench::pacing_sim::{Policy, Vicidial, family};
 use clap::Parser;
 use dialler::pacing::{Mode, PacingConfig};
+use std::path::PathBuf;
 use std::time::Instant;
 
-/// The production pacer against progressive, fixed-ratio and VICIdial-like dialling.
+/// The production pacer against the best compliant fixed ratio, on a family of workloads.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Workloads to run.
-    #[arg(long, default_value = "W1,W2,W3,W5")]
-    workloads: String,
-    /// Pool sizes.
-    #[arg(long, default_value = "10,50,200")]
-    slots: String,
-    /// Simulated hours per run.
-    #[arg(long, default_value_t = 8.0)]
-    hours: f64,
-    /// Seeds for pools of 20 slots or fewer (abandon rates are noisy there), and for the rest.
-    #[arg(long, default_value_t = 10)]
+    /// The directory of workload files.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads"))]
+    workloads: PathBuf,
+    /// Only the named workloads (comma-separated; empty: all).
+    #[arg(long, default_value = "")]
+    only: String,
+    /// Random workloads drawn for the sweep.
+    #[arg(long, default_value_t = 12)]
+    sweep: usize,
+    /// The sweep's seed; a new one every run unless given.
+    #[arg(long)]
+    sweep_seed: Option<u64>,
+    /// Seeds per pool of 20 slots or fewer (their abandon rates are noisy), and per larger pool.
+    #[arg(long, default_value_t = 6)]
     small_seeds: u64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     seeds: u64,
-}
-
-fn predictive(target: f64) -> Policy {
-    Policy::Pacer(PacingConfig {
-        abandon_target: target,
-        ..PacingConfig::default()
-    })
-}
-
-fn mode(mode: Mode) -> Policy {
-    Policy::Pacer(PacingConfig {
-        mode,
-        ..PacingConfig::default()
-    })
-}
-
-fn policies(workload: &str) -> Vec<(String, Policy)> {
-    let mut list = vec![("progressive (tick 2 s)".to_owned(), mode(Mode::Progressive))];
-    let ratios: &[f64] = match workload {
-        "W2" => &[2.0, 2.5, 3.0, 4.0],
-        "W5" => &[1.5],
-        _ => &[1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
-    };
-    for &level in ratios {
-        list.push((format!("ratio {level}"), mode(Mode::FixedRatio { level })));
-    }
-    let vici: &[f64] = match workload {
-        "W1" => &[1.5, 3.0],
-        "W5" => &[],
-        _ => &[3.0],
-    };
-    for &max in vici {
-        list.push((
-            format!("VICIdial-like HARD, max {max}"),
-            Policy::Vicidial(Vicidial::new(max)),
-        ));
-    }
-    let targets: &[f64] = if workload == "W1" {
-        &[0.015, 0.02, 0.025]
-    } else {
-        &[0.02]
-    };
-    for &t in targets {
-        list.push((
-            format!("**vox predictive, target {}**", percent(t)),
-            predictive(t),
-        ));
-    }
-    list
+    /// Simulated hours per run instead of each workload's own (a quicker look).
+    #[arg(long)]
+    hours: Option<f64>,
+    /// Only these pool sizes of the named workloads (comma-separated; empty: each one's own).
+    #[arg(long, default_value = "")]
+    pools: String,
+    /// Print each drawn workload as TOML (to keep one in `bench/workloads/`).
+    #[arg(long)]
+    print_draws: bool,
 }
 
 fn percent(x: f64) -> String {
@@ -96,182 +67,255 @@ fn percent(x: f64) -> String {
     }
 }
 
-/// Runs every seed on both cores and averages.
-fn averaged(w: &Workload, policy: &Policy, slots: usize, hours: f64, seeds: u64) -> Mean {
-    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..=seeds)
-            .map(|seed| scope.spawn(move || run(w, policy, slots, hours, seed)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a simulation panicked"))
-            .collect()
-    });
-    Mean::of(&outcomes)
+fn cell(j: &Judged) -> String {
+    let (run, hour) = j.worst();
+    format!("{:.3} / {} / {}", j.util(), percent(run), percent(hour))
 }
 
-#[derive(Debug, Clone, Default)]
-struct Mean {
-    runs: usize,
-    util: f64,
-    util_ci: f64,
-    abandon: f64,
-    worst: f64,
-    observed: f64,
-    fn_waste: f64,
-    connects: f64,
-    dials: f64,
-    wait_p99: f64,
-    jain: f64,
-    per_campaign: Vec<(f64, f64)>,
+/// One workload at one pool size, every policy.
+struct Row {
+    workload: String,
+    slots: usize,
+    vox: Judged,
+    progressive: Judged,
+    level: f64,
+    ratio: Judged,
+    vicidial: Judged,
 }
 
-impl Mean {
-    fn of(o: &[Outcome]) -> Self {
-        let n = o.len() as f64;
-        let mean = |f: &dyn Fn(&Outcome) -> f64| o.iter().map(f).sum::<f64>() / n;
-        let util = mean(&|x| x.utilisation);
-        let sd = (o
-            .iter()
-            .map(|x| (x.utilisation - util).powi(2))
-            .sum::<f64>()
-            / (n - 1.0).max(1.0))
-        .sqrt();
-        let campaigns = o[0].per_campaign.len();
+impl Row {
+    fn run(w: &Workload, slots: usize, seeds: &[u64]) -> Self {
+        let vox = judge::judge(
+            w,
+            &Policy::Pacer(PacingConfig::default()),
+            slots,
+            seeds,
+            false,
+        );
+        let progressive = judge::judge(
+            w,
+            &Policy::Pacer(PacingConfig {
+                mode: Mode::Progressive,
+                ..PacingConfig::default()
+            }),
+            slots,
+            seeds,
+            false,
+        );
+        let (level, ratio) = judge::best_ratio(w, slots, seeds);
+        let vicidial = judge::judge(
+            w,
+            &Policy::Vicidial(Vicidial::new(3.0)),
+            slots,
+            seeds,
+            false,
+        );
         Self {
-            runs: o.len(),
-            util,
-            util_ci: 1.96 * sd / n.sqrt(),
-            abandon: mean(&|x| x.abandon),
-            worst: mean(&|x| x.worst_hour),
-            observed: mean(&|x| x.observed_abandon),
-            fn_waste: mean(&|x| x.fn_waste),
-            connects: mean(&|x| x.connects_per_hour),
-            dials: mean(&|x| x.dials_per_hour),
-            wait_p99: mean(&|x| x.wait[2]),
-            jain: mean(&|x| x.jain),
-            per_campaign: (0..campaigns)
-                .map(|c| {
-                    (
-                        mean(&|x| x.per_campaign[c].0),
-                        mean(&|x| x.per_campaign[c].1),
-                    )
-                })
-                .collect(),
+            workload: w.name.clone(),
+            slots,
+            vox,
+            progressive,
+            level,
+            ratio,
+            vicidial,
         }
     }
 
-    fn cell(&self) -> String {
-        format!(
-            "{:.3} / {} / {}",
-            self.util,
-            percent(self.abandon),
-            percent(self.worst)
-        )
+    fn beaten_by(&self) -> f64 {
+        self.ratio.util() - self.vox.util()
     }
+
+    fn verdict(&self) -> String {
+        let mut v = Vec::new();
+        if !self.vox.complies() {
+            let (run, hour) = self.vox.worst();
+            v.push(format!(
+                "**limit broken** (run {} > {} or hour {} > {})",
+                percent(run),
+                percent(RUN_CAP),
+                percent(hour),
+                percent(HOUR_CAP)
+            ));
+        }
+        if self.beaten_by() > 0.01 {
+            v.push(format!("**beaten by {:.3}**", self.beaten_by()));
+        }
+        if v.is_empty() {
+            "ok".into()
+        } else {
+            v.join(", ")
+        }
+    }
+
+    fn print(&self) {
+        let base = self.progressive.util().max(1e-9);
+        println!(
+            "| {} | {} | {} | ×{:.2} | {:.3}: {} | {} | {:+.3} | {} |",
+            self.workload,
+            self.slots,
+            cell(&self.vox),
+            self.vox.util() / base,
+            self.level,
+            cell(&self.ratio),
+            cell(&self.vicidial),
+            self.vox.util() - self.ratio.util(),
+            self.verdict()
+        );
+    }
+}
+
+fn header() {
+    println!(
+        "| workload | N | vox: util / worst run / worst hour | vox ÷ progressive | best compliant ratio: level: util / run / hour | VICIdial-like max 3 | vox − ratio | verdict |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let slots: Vec<usize> = args
-        .slots
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
     let started = Instant::now();
-    for name in args.workloads.split(',').map(str::trim) {
-        let w = match name {
-            "W1" => workload::w1(),
-            "W2" => workload::w2(),
-            "W3" => workload::w3(),
-            "W5" => workload::w5(),
-            other => anyhow::bail!("unknown workload {other:?} (W1, W2, W3, W5)"),
+    let mut named = Workload::load_dir(&args.workloads).map_err(anyhow::Error::msg)?;
+    if !args.only.is_empty() {
+        let only: Vec<&str> = args.only.split(',').map(str::trim).collect();
+        for name in &only {
+            anyhow::ensure!(
+                named.iter().any(|w| w.name == *name),
+                "no workload is named {name:?} in {}",
+                args.workloads.display()
+            );
+        }
+        named.retain(|w| only.contains(&w.name.as_str()));
+    }
+    let pools: Vec<usize> = args
+        .pools
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim().parse().context("--pools lists pool sizes"))
+        .collect::<anyhow::Result<_>>()?;
+    for w in &mut named {
+        if !pools.is_empty() {
+            w.pools.retain(|p| pools.contains(p));
+        }
+        if let Some(h) = args.hours {
+            w.hours = h;
+        }
+    }
+    let sweep_seed = args.sweep_seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs())
+    });
+    let drawn: Vec<Workload> = (0..args.sweep)
+        .map(|i| {
+            let mut w = family::draw(sweep_seed, i);
+            if let Some(h) = args.hours {
+                w.hours = h;
+            }
+            w
+        })
+        .collect();
+    let seeds_for = |slots: usize| -> Vec<u64> {
+        let n = if slots <= 20 {
+            args.small_seeds
+        } else {
+            args.seeds
         };
-        println!(
-            "\n### {name} ({} h per run; util / abandon / worst hour, means over seeds)\n",
-            args.hours
-        );
-        let header: Vec<String> = slots.iter().map(|n| format!("N={n}")).collect();
-        println!("| policy | {} | util ÷ progressive |", header.join(" | "));
-        println!("|---|{}---|", "---|".repeat(slots.len()));
-        let mut baseline: Vec<f64> = Vec::new();
-        let mut details = Vec::new();
-        for (label, policy) in policies(name) {
-            let means: Vec<Mean> = slots
-                .iter()
-                .map(|&n| {
-                    let seeds = if n <= 20 {
-                        args.small_seeds
-                    } else {
-                        args.seeds
-                    };
-                    averaged(&w, &policy, n, args.hours, seeds)
-                })
-                .collect();
-            if baseline.is_empty() {
-                baseline = means.iter().map(|m| m.util).collect();
-            }
-            let ratios: Vec<String> = means
-                .iter()
-                .zip(&baseline)
-                .map(|(m, b)| format!("×{:.2}", m.util / b))
-                .collect();
-            let cells: Vec<String> = means.iter().map(Mean::cell).collect();
-            println!(
-                "| {label} | {} | {} |",
-                cells.join(" | "),
-                ratios.join(" / ")
-            );
-            if label.contains("predictive, target 2.0 %") {
-                details = means;
-            }
+        (1..=n).collect()
+    };
+    println!(
+        "Rule: every run ≤ {} abandon, every clock hour ≤ {}, no compliant fixed ratio more than 0.010 above vox's utilisation. util is the mean over seeds; run and hour are the worst seed's. Seeds: {} for pools of 20 or fewer, {} above.\n",
+        percent(RUN_CAP),
+        percent(HOUR_CAP),
+        args.small_seeds,
+        args.seeds
+    );
+    let mut rows = Vec::new();
+    println!("### Named workloads (`bench/workloads/`)\n");
+    header();
+    for w in &named {
+        for &slots in &w.pools {
+            let row = Row::run(w, slots, &seeds_for(slots));
+            row.print();
+            rows.push(row);
         }
-        println!("\nvox predictive, target 2 %, in detail:\n");
-        println!(
-            "| slots | runs | util (95 % CI) | true abandon | observed abandon | FN waste | connects/h | dials/h | wait p99 | Jain | per campaign: talk share / abandon |"
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for (n, m) in slots.iter().zip(&details) {
-            let total: f64 = m.per_campaign.iter().map(|c| c.0).sum();
-            let per: Vec<String> = m
-                .per_campaign
-                .iter()
-                .map(|c| format!("{:.2} / {}", c.0 / total.max(1e-9), percent(c.1)))
-                .collect();
+    }
+    println!(
+        "\n### Sweep: {} workloads drawn with seed {sweep_seed}\n",
+        drawn.len()
+    );
+    header();
+    for w in &drawn {
+        let row = Row::run(w, w.pools[0], &seeds_for(w.pools[0]));
+        row.print();
+        rows.push(row);
+    }
+    println!("\nThe drawn workloads (reproduce with `--sweep-seed {sweep_seed}`):\n");
+    for w in &drawn {
+        let shapes: Vec<String> = w
+            .campaigns
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:.0} % human, {:.0} s (CV {}), {:?}",
+                    c.human * 100.0,
+                    c.handle_mean,
+                    c.handle_cv,
+                    c.trend
+                )
+            })
+            .collect();
+        println!("- {}: {} slots; {}", w.name, w.pools[0], shapes.join(" + "));
+        if args.print_draws {
             println!(
-                "| {n} | {} | {:.3} ± {:.3} | {} | {} | {} | {:.0} | {:.0} | {:.2} s | {:.3} | {} |",
-                m.runs,
-                m.util,
-                m.util_ci,
-                percent(m.abandon),
-                percent(m.observed),
-                percent(m.fn_waste),
-                m.connects,
-                m.dials,
-                m.wait_p99,
-                m.jain,
-                per.join("; ")
+                "\n```toml\n{}```\n",
+                toml::to_string(w).context("a draw as TOML")?
             );
         }
-        if name == "W1" {
-            println!();
-            for (n, m) in slots.iter().zip(&details) {
-                let anchor = match n {
-                    10 => 0.78,
-                    50 => 0.90,
-                    200 => 0.95,
-                    _ => continue,
-                };
-                let met = m.util >= anchor && m.abandon <= 0.03 && m.worst <= 0.05;
-                println!(
-                    "goal N={n}: util {:.3} vs ≥ {anchor}, abandon {} ≤ 3 %, worst hour {} ≤ 5 %: {}",
-                    m.util,
-                    percent(m.abandon),
-                    percent(m.worst),
-                    if met { "met" } else { "NOT met" }
-                );
+    }
+    let beaten = rows.iter().filter(|r| r.beaten_by() > 0.01).count();
+    let broken = rows.iter().filter(|r| !r.vox.complies()).count();
+    println!(
+        "\nSummary: {} workload × pool cells; vox beaten by a compliant fixed ratio in {beaten}, a limit broken in {broken} (goal: 0 and 0).",
+        rows.len()
+    );
+    let anchors = [(10, 0.78), (50, 0.90), (200, 0.95)];
+    for row in rows.iter().filter(|r| r.workload == "W1") {
+        let Some((_, anchor)) = anchors.iter().find(|a| a.0 == row.slots) else {
+            continue;
+        };
+        let (run, hour) = row.vox.worst();
+        println!(
+            "W1 anchor N={}: util {:.3} vs ≥ {anchor} with every run ≤ 3 % ({}) and hour ≤ 5 % ({}): {}",
+            row.slots,
+            row.vox.util(),
+            percent(run),
+            percent(hour),
+            if row.vox.util() >= *anchor && row.vox.complies() {
+                "met"
+            } else {
+                "NOT met"
             }
-        }
+        );
+    }
+    println!("\nvox in detail (means over seeds):\n");
+    println!(
+        "| workload | N | true abandon | observed abandon | AMD false-negative waste | connects/h | dials/h | wait p99 | Jain |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let v = &r.vox;
+        println!(
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} s | {:.3} |",
+            r.workload,
+            r.slots,
+            percent(v.mean(|o| o.abandon)),
+            percent(v.mean(|o| o.observed_abandon)),
+            percent(v.mean(|o| o.fn_waste)),
+            v.mean(|o| o.connects_per_hour),
+            v.mean(|o| o.dials_per_hour),
+            v.mean(|o| o.wait[2]),
+            v.mean(|o| o.jain)
+        );
     }
     eprintln!("\n(ran in {:.0} s)", started.elapsed().as_secs_f64());
     Ok(())

@@ -8,6 +8,8 @@
 //! observe: free slots, conversation ages, dials ringing, calls being screened, calls waiting,
 //! and the classified (not true) outcomes.
 
+pub mod family;
+pub mod judge;
 mod vicidial;
 pub mod workload;
 
@@ -210,7 +212,7 @@ impl Sim<'_> {
                 call.phase = Phase::Done;
                 let campaign = &mut self.campaigns[call.campaign];
                 campaign.ringing.remove(&id);
-                campaign.learn_dial(now - call.dialled, Resolution::Unanswered);
+                campaign.learn_dial(call.dialled, now - call.dialled, Resolution::Unanswered);
             }
             Event::Classify(id) => self.classify(now, id),
             Event::Grace(id) => {
@@ -242,15 +244,16 @@ impl Sim<'_> {
         let c = self.calls[id].campaign;
         let call = &mut self.calls[id];
         call.classified = now;
-        let elapsed = now - call.dialled;
+        let dialled = call.dialled;
+        let elapsed = now - dialled;
         let campaign = &mut self.campaigns[c];
         campaign.screening -= 1;
         if !human {
             call.phase = Phase::Done;
-            campaign.learn_dial(elapsed, Resolution::Machine);
+            campaign.learn_dial(dialled, elapsed, Resolution::Machine);
             return;
         }
-        campaign.learn_dial(elapsed, Resolution::Human);
+        campaign.learn_dial(dialled, elapsed, Resolution::Human);
         if self.free > 0 {
             self.connect(now, id);
         } else {
@@ -362,7 +365,14 @@ impl Sim<'_> {
         let index = self.campaigns[c].dialled;
         self.campaigns[c].dialled += 1;
         self.tally.dials += 1;
-        let fate = fate(self.seed, c, index, now, &self.workload.campaigns[c]);
+        let fate = fate(
+            self.seed,
+            c,
+            index,
+            now,
+            self.workload.hours,
+            &self.workload.campaigns[c],
+        );
         let id = self.calls.len();
         self.calls.push(Call {
             campaign: c,
@@ -425,9 +435,9 @@ impl Sim<'_> {
 }
 
 impl Campaign {
-    fn learn_dial(&mut self, elapsed: f64, resolution: Resolution) {
+    fn learn_dial(&mut self, placed: f64, elapsed: f64, resolution: Resolution) {
         if let Decider::Pacer(p) = &mut self.deciding {
-            p.history.record_dial(elapsed, resolution);
+            p.history.record_dial(placed, elapsed, resolution);
         }
     }
 

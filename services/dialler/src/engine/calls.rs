@@ -371,11 +371,20 @@ impl Engine {
                 Phase::Waiting { .. } if outcome == CallOutcomeCode::DialMachine => {
                     // The carrier's verdict came after the answer (asynchronous AMD).
                     self.stats.machines += 1;
+                    self.machine_after_all(&live, None);
                     self.end(call_id, outcome, &detail, at).await;
                 }
                 Phase::Waiting { .. } => {
                     // The callee hung up while waiting for a slot: it was abandoned.
                     self.abandon(call_id, at, false).await;
+                }
+                Phase::Talking { since } if outcome == CallOutcomeCode::DialMachine => {
+                    // The bot's own screening found a machine: the slot is free again, and the
+                    // pacer learns a machine's dial, not a conversation with a person.
+                    self.stats.machines += 1;
+                    self.machine_after_all(&live, Some(since));
+                    self.live.remove(&call_id);
+                    self.attach_waiting(at).await;
                 }
                 Phase::Talking { since } => {
                     // The worker posts the result; the slot is free again.
@@ -389,11 +398,23 @@ impl Engine {
         }
     }
 
-    fn learn(&mut self, live: &Live, at: DateTime<Utc>, resolution: Resolution) {
-        if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
+    /// A call learnt as a human at its answer was a machine (see `History::machine_after_all`).
+    fn machine_after_all(&mut self, live: &Live, connected: Option<DateTime<Utc>>) {
+        if let (Some(pacer), Some(answered)) = (self.pacers.get_mut(&live.campaign), live.answered)
+        {
             pacer
                 .history
-                .record_dial(secs(at) - secs(live.dialled), resolution);
+                .machine_after_all(secs(answered) - secs(live.dialled), connected.map(secs));
+        }
+    }
+
+    fn learn(&mut self, live: &Live, at: DateTime<Utc>, resolution: Resolution) {
+        if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
+            pacer.history.record_dial(
+                secs(live.dialled),
+                secs(at) - secs(live.dialled),
+                resolution,
+            );
         }
     }
 

@@ -200,6 +200,13 @@ pub struct Engine {
     pub stats: Stats,
 }
 
+impl Engine {
+    /// A campaign's pacer, once a tick has made it.
+    pub fn pacer(&self, campaign: CampaignId) -> Option<&Pacer> {
+        self.pacers.get(&campaign)
+    }
+}
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")

@@ -78,12 +78,12 @@ impl Engine {
                 (CallState::Machine, Some(answered)) => {
                     pacer
                         .history
-                        .record_dial(answered - dialled, Resolution::Machine);
+                        .record_dial(dialled, answered - dialled, Resolution::Machine);
                 }
                 (CallState::Completed, Some(answered)) => {
                     pacer
                         .history
-                        .record_dial(answered - dialled, Resolution::Human);
+                        .record_dial(dialled, answered - dialled, Resolution::Human);
                     recent.push((answered, false));
                     if let Some(ended) = ended {
                         pacer.history.record_conversation(ended - answered);
@@ -92,14 +92,14 @@ impl Engine {
                 (CallState::Abandoned, Some(answered)) => {
                     pacer
                         .history
-                        .record_dial(answered - dialled, Resolution::Human);
+                        .record_dial(dialled, answered - dialled, Resolution::Human);
                     recent.push((answered, true));
                 }
                 (CallState::NoAnswer | CallState::Busy | CallState::Failed, _) => {
                     if let Some(ended) = ended {
                         pacer
                             .history
-                            .record_dial(ended - dialled, Resolution::Unanswered);
+                            .record_dial(dialled, ended - dialled, Resolution::Unanswered);
                     }
                 }
                 _ => {}

@@ -18,8 +18,10 @@ pub enum Resolution {
 }
 
 /// Dials and conversations kept for estimates (the most recent; older ones age out, so the
-/// estimates follow a list whose answer rate changes through the day).
-const DIALS_KEPT: usize = 1_000;
+/// estimates follow a list whose answer rate changes through the day). Arrivals are learnt from
+/// the `ARRIVAL_COHORT` most recently placed dials of those kept that have all had time to resolve.
+const DIALS_KEPT: usize = 4_000;
+const ARRIVAL_COHORT: usize = 1_000;
 const CONVERSATIONS_KEPT: usize = 500;
 
 /// Counts of human-answered calls and abandons in fixed time buckets over a rolling span.
@@ -88,6 +90,25 @@ impl Window {
         }
     }
 
+    /// (answered humans, abandoned) in the bucket that starts at `start`.
+    pub fn bucket(&self, start: f64) -> (u64, u64) {
+        self.buckets
+            .iter()
+            .rev()
+            .find(|b| b.0 == start)
+            .map_or((0, 0), |b| (b.1, b.2))
+    }
+
+    /// Takes back one connected (not abandoned) human recorded at `at`.
+    pub fn forget(&mut self, at: f64) {
+        let start = (at / self.bucket_secs).floor() * self.bucket_secs;
+        if let Some(b) = self.buckets.iter_mut().find(|b| b.0 == start)
+            && b.1 > b.2
+        {
+            b.1 -= 1;
+        }
+    }
+
     /// Abandoned / (answered humans) within the span; `None` before any.
     pub fn rate(&self, now: f64) -> Option<f64> {
         let (n, a) = self.totals(now);
@@ -98,8 +119,9 @@ impl Window {
 /// A campaign's history, fed by the dialler as calls resolve and end.
 #[derive(Debug, Clone)]
 pub struct History {
-    /// (seconds from dial to resolution, resolution) of the most recent dials.
-    dials: VecDeque<(f64, Resolution)>,
+    /// (when placed, seconds from dial to resolution, resolution) of the most recently resolved
+    /// dials.
+    dials: VecDeque<(f64, f64, Resolution)>,
     conversations: VecDeque<f64>,
     pub(crate) recent: Window,
     pub(crate) legal: Window,
@@ -119,12 +141,12 @@ impl History {
         }
     }
 
-    /// A dial resolved `elapsed` seconds after it was placed.
-    pub fn record_dial(&mut self, elapsed: f64, resolution: Resolution) {
+    /// A dial placed at `placed` resolved `elapsed` seconds later.
+    pub fn record_dial(&mut self, placed: f64, elapsed: f64, resolution: Resolution) {
         if self.dials.len() == DIALS_KEPT {
             self.dials.pop_front();
         }
-        self.dials.push_back((elapsed.max(0.0), resolution));
+        self.dials.push_back((placed, elapsed.max(0.0), resolution));
     }
 
     /// A human-answered call got a slot (`abandoned: false`) or did not in time (`true`).
@@ -135,6 +157,27 @@ impl History {
         }
         self.recent.record(now, abandoned);
         self.legal.record(now, abandoned);
+    }
+
+    /// A call counted as a human when it was answered, `elapsed` seconds after its dial, was a
+    /// machine after all (the carrier's late verdict, or the bot's own screening once it had a
+    /// slot, from `connected`): the dial becomes a machine's, and the connection leaves the
+    /// abandon windows. Its time on the slot is no conversation, so it is not recorded as one.
+    pub fn machine_after_all(&mut self, elapsed: f64, connected: Option<f64>) {
+        let elapsed = elapsed.max(0.0);
+        if let Some(dial) = self
+            .dials
+            .iter_mut()
+            .rev()
+            .find(|d| d.2 == Resolution::Human && (d.1 - elapsed).abs() < 1e-6)
+        {
+            dial.2 = Resolution::Machine;
+        }
+        if let Some(at) = connected {
+            self.recent.forget(at);
+            self.legal.forget(at);
+            self.humans = self.humans.saturating_sub(1);
+        }
     }
 
     /// Seeds what the store remembers after a restart: the legal window's counts per hour
@@ -176,7 +219,7 @@ impl History {
         (!self.dials.is_empty()).then(|| {
             self.dials
                 .iter()
-                .filter(|d| d.1 == Resolution::Human)
+                .filter(|d| d.2 == Resolution::Human)
                 .count() as f64
                 / self.dials.len() as f64
         })
@@ -199,7 +242,7 @@ impl History {
 
     /// Of answered calls, the share classified human (`prior` before 20 answers).
     pub fn human_given_answered(&self, prior: f64) -> f64 {
-        let (h, m) = self.dials.iter().fold((0u32, 0u32), |(h, m), d| match d.1 {
+        let (h, m) = self.dials.iter().fold((0u32, 0u32), |(h, m), d| match d.2 {
             Resolution::Human => (h + 1, m),
             Resolution::Machine => (h, m + 1),
             Resolution::Unanswered => (h, m),
@@ -210,14 +253,33 @@ impl History {
         f64::from(h) / f64::from(h + m)
     }
 
-    /// The resolution times, sorted, for `Arrivals`.
-    pub fn arrivals(&self) -> Arrivals {
-        let mut all: Vec<f64> = self.dials.iter().map(|d| d.0).collect();
-        let mut human: Vec<f64> = self
-            .dials
+    /// The resolution times, sorted, for `Arrivals`: of the most recent dials placed long enough
+    /// before `now` that all of them have resolved (the 99th percentile of resolution times).
+    ///
+    /// Taking the most recently *resolved* dials instead is biased whenever the dial rate moves:
+    /// a burst's busy lines resolve in seconds and its people in ten, so just after a burst the
+    /// recent resolutions hold few people, the pacer believes the list went cold and dials
+    /// harder still (a collapse of the answer rate made it place 1,800 dials in 4 s on a pool of
+    /// 200).
+    pub fn arrivals(&self, now: f64) -> Arrivals {
+        let mut elapsed: Vec<f64> = self.dials.iter().map(|d| d.1).collect();
+        elapsed.sort_by(f64::total_cmp);
+        let settle = elapsed
+            .get(((elapsed.len() as f64 - 1.0) * 0.99).round() as usize)
+            .copied()
+            .unwrap_or(0.0);
+        let mut settled: Vec<&(f64, f64, Resolution)> =
+            self.dials.iter().filter(|d| d.0 + settle <= now).collect();
+        if settled.len() < 50 {
+            settled = self.dials.iter().collect();
+        }
+        settled.sort_by(|a, b| b.0.total_cmp(&a.0));
+        settled.truncate(ARRIVAL_COHORT);
+        let mut all: Vec<f64> = settled.iter().map(|d| d.1).collect();
+        let mut human: Vec<f64> = settled
             .iter()
-            .filter(|d| d.1 == Resolution::Human)
-            .map(|d| d.0)
+            .filter(|d| d.2 == Resolution::Human)
+            .map(|d| d.1)
             .collect();
         all.sort_by(f64::total_cmp);
         human.sort_by(f64::total_cmp);
@@ -286,15 +348,30 @@ mod tests {
     fn human_within_counts_humans_among_dials_unresolved_at_that_age() {
         let mut h = History::new(1_800.0, 86_400.0);
         for t in [5.0, 10.0, 20.0] {
-            h.record_dial(t, Resolution::Human);
+            h.record_dial(0.0, t, Resolution::Human);
         }
-        h.record_dial(30.0, Resolution::Unanswered);
-        let a = h.arrivals();
+        h.record_dial(0.0, 30.0, Resolution::Unanswered);
+        let a = h.arrivals(100.0);
         // At age 0 all four are unresolved; two become human by 12 s.
         assert!((a.human_within(0.0, 12.0) - 0.5).abs() < 1e-12);
         // At age 12 two are left (20 s human, 30 s unanswered): one within 12 s.
         assert!((a.human_within(12.0, 12.0) - 0.5).abs() < 1e-12);
         // Past every resolution: nothing is expected.
         assert_eq!(a.human_within(40.0, 12.0), 0.0);
+    }
+
+    #[test]
+    fn a_machine_found_after_the_answer_is_a_machines_dial_and_leaves_the_abandon_windows() {
+        let mut h = History::new(1_800.0, 86_400.0);
+        h.record_dial(0.0, 9.0, Resolution::Human);
+        h.record_dial(0.0, 11.0, Resolution::Human);
+        h.record_human(20.0, false);
+        h.record_human(21.0, true);
+        h.machine_after_all(9.0, Some(20.0));
+        assert_eq!(h.answer_rate(), Some(0.5));
+        assert_eq!(h.humans(), 1);
+        // Only the abandoned one is left: the rate is over real people.
+        assert_eq!(h.recent.totals(30.0), (1, 1));
+        assert_eq!(h.legal.totals(30.0), (1, 1));
     }
 }

@@ -2,15 +2,20 @@
 
 use super::*;
 
-/// A pacer that has seen `humans` human answers out of four times as many dials (25 % human,
-/// answered 9 s after the dial; the rest unanswered at 30 s) and conversations of about 120 s.
+/// A pacer aiming at 2 % that has seen `humans` human answers out of four times as many dials
+/// (25 % human, answered 9 s after the dial; the rest unanswered at 30 s) and conversations of
+/// about 120 s.
 fn seasoned(humans: usize) -> Pacer {
-    let mut p = Pacer::new(PacingConfig::default());
+    let mut p = Pacer::new(PacingConfig {
+        abandon_target: 0.02,
+        ..PacingConfig::default()
+    });
     for i in 0..humans {
-        p.history.record_dial(9.0, Resolution::Human);
-        p.history.record_dial(25.0, Resolution::Machine);
-        p.history.record_dial(30.0, Resolution::Unanswered);
-        p.history.record_dial(4.0, Resolution::Unanswered);
+        p.history.record_dial(i as f64, 9.0, Resolution::Human);
+        p.history.record_dial(i as f64, 25.0, Resolution::Machine);
+        p.history
+            .record_dial(i as f64, 30.0, Resolution::Unanswered);
+        p.history.record_dial(i as f64, 4.0, Resolution::Unanswered);
         p.history.record_human(i as f64, false);
         p.history.record_conversation(60.0 + (i % 5) as f64 * 30.0);
     }
@@ -166,4 +171,30 @@ fn small_pools_aim_below_the_target() {
     assert!((d.alpha - 0.015).abs() < 1e-12, "{d:?}");
     let d = small.decide(1_000.0, &snapshot(50.0, 2.0, &[30.0; 48], &[]));
     assert!((d.alpha - 0.02).abs() < 1e-12, "{d:?}");
+}
+
+#[test]
+fn an_hour_that_has_spent_its_abandons_is_dialled_progressively_until_the_next_clock_hour() {
+    let mut p = seasoned(200);
+    // Only the hour's rule is under test here, not the legal window's.
+    p.config.legal_cap = 1.0;
+    for _ in 0..30 {
+        p.history.record_human(900.0, true);
+    }
+    let busy = [30.0; 40];
+    let d = p.decide(1_000.0, &snapshot(50.0, 10.0, &busy, &[]));
+    assert_eq!((d.dials, d.applied), (10, Applied::HourGuard));
+    // A new clock hour starts with its whole allowance.
+    let d = p.decide(3_700.0, &snapshot(50.0, 10.0, &busy, &[]));
+    assert_eq!(d.applied, Applied::Predictive, "{d:?}");
+}
+
+#[test]
+fn a_pool_of_calls_about_to_end_may_dial_more_than_a_step_in_one_decision() {
+    let mut p = seasoned(200);
+    // Every slot busy with a call 170 s old, when conversations last 60–180 s: most free within
+    // H, many more than the 3 % step's 1.5 humans (6 dials).
+    let d = p.decide(1_000.0, &snapshot(50.0, 0.0, &[170.0; 50], &[]));
+    assert_eq!(d.applied, Applied::Predictive);
+    assert!(d.dials > 6, "{d:?}");
 }

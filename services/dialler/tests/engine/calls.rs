@@ -331,6 +331,43 @@ async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
     );
 }
 
+async fn a_machine_the_bot_finds_after_attach_is_learnt_as_a_machine_not_a_conversation(
+    store: Arc<dyn Store>,
+) {
+    let id = campaign(&*store, 5).await;
+    let (_w, url) = worker("w1", 2).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let calls = placed(&carrier).await;
+    for (call, outcome) in [
+        (calls[0], CallOutcomeCode::DialMachine),
+        (calls[1], CallOutcomeCode::CallCompleted),
+    ] {
+        // No carrier verdict: the bot screens once it has the call.
+        engine
+            .on_event(CarrierEvent::Answered {
+                call_id: call,
+                at: secs(9),
+                amd: None,
+            })
+            .await;
+        engine
+            .on_event(CarrierEvent::Ended {
+                call_id: call,
+                at: secs(30),
+                outcome,
+                detail: "the worker's result".into(),
+            })
+            .await;
+    }
+    let history = &engine.pacer(id).unwrap().history;
+    // One person, one machine: the machine's 21 s on a slot is no conversation.
+    assert_eq!(history.humans(), 1);
+    assert_eq!(history.answer_rate(), Some(0.5));
+    assert_eq!(history.mean_handle(), Some(21.0));
+    assert_eq!(engine.stats.machines, 1);
+}
+
 /// Runs `seconds` of a campaign: a tick every 2 s, and every placed call answered by a person
 /// 4 s after it was placed; `placed_at` gathers each call with its second.
 async fn run_answering(
@@ -394,4 +431,5 @@ both_backends!(
     a_number_the_carrier_refuses_is_never_retried,
     a_rate_limited_call_is_placed_next_tick_after_the_compliance_checks_again,
     a_freed_slot_goes_to_a_waiting_call_at_once,
+    a_machine_the_bot_finds_after_attach_is_learnt_as_a_machine_not_a_conversation,
 );
