@@ -10,7 +10,10 @@
 //! - supply `S = free + Σ_busy P(call ends within H + grace | its age)` (the handle-time law, lognormal,
 //!   fitted to the campaign's conversations);
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
-//!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from recent dials);
+//!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from the most
+//!   recently placed dials that have all resolved);
+//! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
+//!   dial to a person, so late arrivals are foreseen too;
 //! - `O = E[max(0, D − S)]` under a normal approximation of `D − S`;
 //! - `α_eff = α_target · k`, and every minute `k ← k · exp(g · (α_target − observed) / α_target)`
 //!   on the abandon rate observed over the last 30 minutes, `k ∈ [0.2, 3]`.
@@ -96,7 +99,7 @@ impl Default for PacingConfig {
             hour_cap: 0.05,
             lookahead_secs: 8.0,
             grace_secs: 2.0,
-            lookahead_quantiles: [0.5, 0.9],
+            lookahead_quantiles: [0.5, 0.75],
             max_step: 0.03,
             warmup_humans: 50,
             small_pool_slots: 20.0,
