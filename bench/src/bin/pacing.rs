@@ -1,4 +1,4 @@
-//! Benchmark: the production pacer against the best compliant fixed ratio, on a family of workloads.
+//! Benchmark: the production pacer against the best compliant fixed ratio, on a workload family.
 //!
 //! Every workload of `bench/workloads/*.toml` (`pacing.md`'s W1, W2, W3, W5 and the populations
 //! that found the pacer's faults) and a seeded random sweep of new ones (`pacing_sim::family`)
