@@ -51,6 +51,10 @@ struct Args {
     /// Only these pool sizes of the named workloads (comma-separated; empty: each one's own).
     #[arg(long, default_value = "")]
     pools: String,
+    /// Run vox alone, without progressive, the ratio search or VICIdial-like (a quicker look
+    /// while changing the pacer; nothing is judged against a ratio).
+    #[arg(long)]
+    vox_only: bool,
     /// Print each drawn workload as TOML (to keep one in `bench/workloads/`).
     #[arg(long)]
     print_draws: bool,
@@ -84,7 +88,7 @@ struct Row {
 }
 
 impl Row {
-    fn run(w: &Workload, slots: usize, seeds: &[u64]) -> Self {
+    fn run(w: &Workload, slots: usize, seeds: &[u64], vox_only: bool) -> Self {
         let vox = judge::judge(
             w,
             &Policy::Pacer(PacingConfig::default()),
@@ -92,6 +96,17 @@ impl Row {
             seeds,
             false,
         );
+        if vox_only {
+            return Self {
+                workload: w.name.clone(),
+                slots,
+                vox,
+                progressive: Judged::default(),
+                level: 0.0,
+                ratio: Judged::default(),
+                vicidial: Judged::default(),
+            };
+        }
         let progressive = judge::judge(
             w,
             &Policy::Pacer(PacingConfig {
@@ -234,7 +249,7 @@ fn main() -> anyhow::Result<()> {
     header();
     for w in &named {
         for &slots in &w.pools {
-            let row = Row::run(w, slots, &seeds_for(slots));
+            let row = Row::run(w, slots, &seeds_for(slots), args.vox_only);
             row.print();
             rows.push(row);
         }
@@ -245,7 +260,7 @@ fn main() -> anyhow::Result<()> {
     );
     header();
     for w in &drawn {
-        let row = Row::run(w, w.pools[0], &seeds_for(w.pools[0]));
+        let row = Row::run(w, w.pools[0], &seeds_for(w.pools[0]), args.vox_only);
         row.print();
         rows.push(row);
     }
