@@ -56,6 +56,29 @@ def call(base, method, path, body=None, token=None):
         sys.exit(f"{method} {path}: {error.code} {error.read().decode()[:300]}")
 
 
+def judge(base, token, call_id, greeting, goodbyes):
+    """What is wrong with a completed call, or None: its transcript must be the bot's words, ending
+    on a goodbye, and its recording in the S3 store. A caller who gives up on the bot (the
+    simulator's people hang up after 30 s) ends it before the goodbye: that call is reported and
+    another is waited for, so a slow turn on a loaded machine shows as such; any other fault ends
+    the test."""
+    detail = call(base, "GET", f"/api/v1/calls/{call_id}", token=token)
+    result = detail.get("result") or {}
+    said = [line["text"] for line in result.get("transcript", []) if line.get("speaker") == "assistant"]
+    # What the caller heard: a caller who speaks over the greeting cuts it short (or off), so
+    # each line is the start of the greeting or a goodbye, and the call ends on a goodbye.
+    ours = all(text in goodbyes or greeting.startswith(text.rstrip(" ,.?")) for text in said)
+    if not said or not ours:
+        return f"has a transcript that is not the bot's: {said}"
+    if said[-1] not in goodbyes:
+        return f"ended ({detail.get('outcome')}) before the bot's goodbye: {said}"
+    uri = (result.get("recording") or {}).get("uri", "")
+    if not uri.startswith("s3://"):
+        return f"has no recording in the S3 store: {uri!r}"
+    call(base, "GET", f"/api/v1/calls/{call_id}/recording/link", token=token)
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", required=True)
@@ -90,38 +113,36 @@ def main():
     call(base, "POST", f"/api/v1/campaigns/{campaign['id']}/contacts", contacts, token)
     call(base, "POST", f"/api/v1/campaigns/{campaign['id']}/start", {}, token)
     started = time.monotonic()
+    greeting = BOT["spec"]["flow"]["steps"]["hello"]["prompt"]
+    goodbyes = [step.get("text") for step in BOT["spec"]["flow"]["steps"].values() if step["type"] == "end"]
+    judged = {}
     while True:
         calls = call(base, "GET", f"/api/v1/calls?campaign_id={campaign['id']}&limit=100", token=token)["items"]
         states = {}
         for c in calls:
             states[c["state"]] = states.get(c["state"], 0) + 1
         completed = [c for c in calls if c["state"] == "completed"]
+        for summary in completed:
+            if summary["id"] not in judged:
+                judged[summary["id"]] = judge(base, token, summary["id"], greeting, goodbyes)
+                fault = judged[summary["id"]]
+                if fault and not fault.startswith("ended"):
+                    sys.exit(f"call {summary['id']} {fault}")
+                if fault:
+                    print(f"    call {summary['id']} {fault}; waiting for another", flush=True)
+        good = [c for c in completed if not judged[c["id"]]]
         elapsed = time.monotonic() - started
         print(f"    demo campaign after {elapsed:.0f} s: {json.dumps(states, sort_keys=True)}", flush=True)
-        if len(completed) >= WANTED:
+        if len(good) >= WANTED:
             break
         live = [c for c in calls if c["state"] not in ("completed", "failed", "busy", "no_answer", "machine", "canceled", "abandoned")]
         if len(calls) >= CONTACTS and not live:
-            sys.exit(f"every contact was called and only {len(completed)} calls completed (wanted {WANTED})")
+            sys.exit(f"every contact was called and only {len(good)} calls completed with the bot's words and a recording (wanted {WANTED})")
         if elapsed > DEADLINE_S:
             outcomes = sorted({str(c.get("outcome")) for c in calls})
-            sys.exit(f"only {len(completed)} of the wanted {WANTED} calls completed in {DEADLINE_S} s (outcomes: {outcomes})")
+            sys.exit(f"only {len(good)} of the wanted {WANTED} calls completed with the bot's words and a recording in {DEADLINE_S} s (outcomes: {outcomes})")
         time.sleep(5)
-    for summary in completed[:WANTED]:
-        detail = call(base, "GET", f"/api/v1/calls/{summary['id']}", token=token)
-        result = detail.get("result") or {}
-        said = [line["text"] for line in result.get("transcript", []) if line.get("speaker") == "assistant"]
-        # What the caller heard: a caller who speaks over the greeting cuts it short (or off), so
-        # each line is the start of the greeting or a goodbye, and the call ends on a goodbye.
-        greeting = BOT["spec"]["flow"]["steps"]["hello"]["prompt"]
-        goodbyes = [step.get("text") for step in BOT["spec"]["flow"]["steps"].values() if step["type"] == "end"]
-        ours = all(text in goodbyes or greeting.startswith(text.rstrip(" ,.?")) for text in said)
-        if not said or not ours or said[-1] not in goodbyes:
-            sys.exit(f"call {summary['id']}'s transcript is not the bot's: {said}")
-        uri = (result.get("recording") or {}).get("uri", "")
-        if not uri.startswith("s3://"):
-            sys.exit(f"call {summary['id']}'s recording is not in the S3 store: {uri!r}")
-        call(base, "GET", f"/api/v1/calls/{summary['id']}/recording/link", token=token)
+    completed = good
     # The callers say "Yes, I would like to book…": heard by the STT sidecar, the flow books.
     dispositions = [c.get("disposition") for c in completed]
     if "booked" not in dispositions:
