@@ -1,15 +1,26 @@
-"""What the Pipecat sides of the side-by-side benchmarks (`turn.py`, `voice.py`) share.
+"""What the Pipecat sides of the benchmarks (`hops.py`, `turn.py`, `voice.py`) share.
 
 A sink that reports each reply's first audio frame, a worker whose start can be awaited, and a
-clock that feeds caller audio in real time, one 20 ms frame every 20 ms on a fixed schedule.
+clock that feeds caller audio in real time, one 20 ms frame every 20 ms on a fixed schedule; and
+`quiet_logs()`, which every side calls first.
 """
 
 import asyncio
+import sys
 import time
+
+from loguru import logger
 
 from pipecat.frames.frames import InputAudioRawFrame, TTSAudioRawFrame, TTSStartedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor
+
+
+def quiet_logs():
+    """Pipecat logs through loguru at DEBUG by default, a line per frame event; vox's side logs
+    nothing while it is measured. Both are measured at the same level: warnings and errors only."""
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
 
 
 class ReplySink(FrameProcessor):

@@ -15,6 +15,8 @@ from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from common import quiet_logs
+
 HOPS = 2000
 
 
@@ -76,4 +78,5 @@ async def main():
 
 
 if __name__ == "__main__":
+    quiet_logs()
     asyncio.run(main())

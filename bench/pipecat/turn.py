@@ -37,7 +37,7 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from common import Clock, ReplySink, worker_for
+from common import Clock, ReplySink, quiet_logs, worker_for
 
 RATE = 16000
 FRAME_SAMPLES = RATE // 50
@@ -128,4 +128,5 @@ async def main():
 
 
 if __name__ == "__main__":
+    quiet_logs()
     asyncio.run(main())

@@ -34,7 +34,7 @@ from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.workers.runner import WorkerRunner
 
-from common import Clock, ReplySink, worker_for
+from common import Clock, ReplySink, quiet_logs, worker_for
 
 RATE = 8000
 FRAME_SAMPLES = RATE // 50
@@ -114,4 +114,5 @@ async def main():
 
 
 if __name__ == "__main__":
+    quiet_logs()
     asyncio.run(main())

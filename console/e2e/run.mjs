@@ -228,6 +228,7 @@ try {
   await page.getByRole('link', { name: 'Bots' }).click();
 
   // The bot builder checks before sending, then the Backend's refusal lands at its field.
+  const offered = page.waitForResponse((r) => r.url().endsWith('/api/v1/providers') && r.ok());
   await page.getByRole('link', { name: 'New bot' }).click();
   await page.getByRole('button', { name: 'Create bot' }).click();
   await page.getByText('Give the bot a name.').waitFor();
@@ -245,6 +246,13 @@ try {
   await languageError.first().waitFor();
   check((await page.getByTestId('spec-errors').innerText()).includes('spec.language'), 'the Backend did not name spec.language');
   await page.getByLabel('Language').fill('en-US');
+  // The voices offered are those this deployment runs: its workers have no Piper voice.
+  await offered;
+  await page.getByRole('tab', { name: 'Voice and models' }).click();
+  await page.getByRole('textbox', { name: 'Text to speech provider' }).click();
+  await page.getByRole('option', { name: 'espeak', exact: true }).waitFor();
+  check((await page.getByRole('option', { name: 'piper' }).count()) === 0, 'the console offers piper on a deployment without a Piper voice');
+  await page.keyboard.press('Escape');
   // A webhook tool, an analysis field and a voicemail message.
   await page.getByRole('tab', { name: 'Tools' }).click();
   await page.getByRole('button', { name: 'Add a tool' }).click();
@@ -619,7 +627,7 @@ try {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to vox' }).waitFor();
   console.log(
-    'console e2e: sign-in, the fleet setting, the bot builder (field errors, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, the website widget on another origin (a call with captions, a refused site, the cap), a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed',
+    'console e2e: sign-in, the fleet setting, the bot builder (field errors, only the voices the deployment runs, tools, analysis, voicemail, a flow, versions with diff and restore) and a test call from the browser through a real worker, the website widget on another origin (a call with captions, a refused site, the cap), a campaign with a CSV import, its start, its settings and live view, a finished call with its transcript and recording, reports and the CSV export, fleet status, a knowledge base (uploads, indexing, a failed PDF, search), API keys, the DNC list and its CSV import, users, provider keys, the audit log, a carrier account and a SIP trunk, a call to a number through it, reload, phone width, an expired session, sign-out and a viewer read-only view passed',
   );
 } catch (error) {
   const page = browser?.contexts()[0]?.pages()[0];

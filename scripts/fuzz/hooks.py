@@ -7,8 +7,10 @@ the generator's *valid* cases within them, mirroring the server's checks and not
 
 - a bot's spec: tool names unique (one `search_knowledge`), analysis field names unique, an
   `enum` analysis field lists options, a tool's `required` names its own properties, `{{names}}`
-  in the prompt and first message are declared variables, a flow's steps lead to steps that exist
-  (services/bridge/src/bot_rules.rs);
+  in the prompt and first message are declared variables, a flow's steps lead to steps that exist,
+  and each voice chain has a provider the deployment runs (the fuzzed `vox bridge` runs no local
+  service, FLEET_LOCAL_PROVIDERS; services/bridge/src/bot_rules.rs, crates/contracts/src/
+  local_services.rs);
 - a report's window: `until` after `since`, at most 400 days later (crates/store/src/validate.rs);
 - a campaign's `ends_at` after its `starts_at` (services/bridge/src/routes/campaigns.rs);
 - a batch of contacts names each number once (crates/store/src/validate.rs);
@@ -66,9 +68,29 @@ def _required_ok(schema):
     return all(_required_ok(p) for p in properties.values()) and _required_ok(schema.get("items"))
 
 
+# Providers that need a service of the deployment's own, unless they name their own server.
+LOCAL_ALWAYS = {"piper"}
+LOCAL_WITHOUT_BASE_URL = {"llama", "whisper"}
+
+
+def _chain_runs(settings):
+    """`unrunnable_chain` on a deployment that runs no local service: some link needs none."""
+    while isinstance(settings, dict):
+        provider = settings.get("provider")
+        options = settings.get("options") if isinstance(settings.get("options"), dict) else {}
+        local = provider in LOCAL_ALWAYS or (provider in LOCAL_WITHOUT_BASE_URL and "base_url" not in options)
+        if not local:
+            return True
+        settings = settings.get("fallback")
+    return False
+
+
 def _spec_ok(spec):
     if not isinstance(spec, dict):
         return True
+    slots = ["stt", "tts"] + (["llm"] if spec.get("flow") is None else [])
+    if any(isinstance(spec.get(slot), dict) and not _chain_runs(spec[slot]) for slot in slots):
+        return False
     variables = spec.get("variables") or []
     declared = BUILTIN_VARIABLES | {v for v in variables if isinstance(v, str)} if isinstance(variables, list) else BUILTIN_VARIABLES
     for key in ("system_prompt", "first_message"):

@@ -21,15 +21,24 @@ console_install() {
     command -v chromium >/dev/null || { echo "error: install of chromium failed" >&2; return 69; }
 }
 
-console_test() {
-    echo "==> console: npm ci, lint (ESLint, Prettier), build, unit tests, end-to-end in Chromium"
-    # target/debug/vox comes from scripts/test's one build of the tests and their binaries.
-    [ -x target/debug/vox ] || { echo "error: target/debug/vox is not built (cargo test --workspace --no-run)" >&2; return 70; }
+# The console's build, before the Rust tests: `vox up`'s end-to-end test checks it is served.
+console_build() {
+    echo "==> console: npm ci, lint (ESLint, Prettier), build"
     (
         cd console
         npm ci --no-audit --no-fund --loglevel=error
         npm run --silent lint
         npm run --silent build
+    )
+}
+
+console_test() {
+    echo "==> console: unit tests, end-to-end in Chromium"
+    # target/debug/vox comes from scripts/test's one build of the tests and their binaries.
+    [ -x target/debug/vox ] || { echo "error: target/debug/vox is not built (cargo test --workspace --no-run)" >&2; return 70; }
+    [ -f console/dist/index.html ] || { echo "error: the console is not built (console_build)" >&2; return 70; }
+    (
+        cd console
         npm test --silent
         CHROMIUM="$(command -v chromium)" VOX_BIN="$PWD/../target/debug/vox" npm run --silent e2e
     )

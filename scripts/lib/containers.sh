@@ -155,6 +155,7 @@ containers_test() {
         JWT_SECRET=compose-test-jwt-secret-0123456789 VOXCORE_SECRET=compose-test-fleet-secret-0123456789 \
         MINIO_ROOT_PASSWORD=compose-test-s3-secret NGINX_IMAGE=localhost/vox-test-nginx \
         WHISPER_MODEL_DIR="${VOX_MODELS_DIR:-$PWD/target/models}/whisper" WHISPER_URL=http://whisper:8178/v1 \
+        FLEET_LOCAL_PROVIDERS=whisper \
         VOX_TEST_POPULATION="$PWD/tests/containers/population.json" \
         VOXCORE_PUBLIC_URL=http://fleet:8091
     local status=0 phase

@@ -1,5 +1,8 @@
 //! `vox up` end to end: every part starts on embedded defaults, the demo is seeded once.
 //!
+//! With the models and the console built, what the README promises: the sidecar up, the demo's
+//! calls completed with transcripts, the console served.
+//!
 //! `vox check` passes against it and names what fails, SIGTERM stops it cleanly, and a taken port,
 //! a read-only data directory or a second `vox up` on the same data are refused with the reason and
 //! the data left alone. With `VOX_UP_SIP`, SIPp's call through its SIP gateway reaches the demo bot
@@ -99,16 +102,20 @@ fn sign_in(port: u16, password: &str) -> String {
     json(&answer)["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The first admin's password, which the first run prints once.
+fn password_of(said: &[String]) -> String {
+    said.iter()
+        .find_map(|l| l.strip_prefix("first run: created admin@vox.local with password "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no password: {said:?}"))
+        .to_owned()
+}
+
 #[test]
 fn up_runs_every_part_seeds_the_demo_once_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (first, port, said) = start_up(dir.path());
-    let password = said
-        .iter()
-        .find_map(|l| l.strip_prefix("first run: created admin@vox.local with password "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no password: {said:?}"))
-        .to_owned();
+    let password = password_of(&said);
     assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
     let token = sign_in(port, &password);
     let campaigns = json(&http(port, "GET", "/api/v1/campaigns", Some(&token), None));
@@ -157,6 +164,111 @@ fn up_runs_every_part_seeds_the_demo_once_and_stops_on_sigterm() {
     assert_eq!(campaigns["items"].as_array().map(Vec::len), Some(1));
     assert!(terminate(second).success());
     assert_eq!(std::fs::read_to_string(&secrets).unwrap(), kept);
+}
+
+/// What the README promises a new user, with the models `scripts/up` fetches (here where
+/// `scripts/test` put them) and the console built: the speech-to-text sidecar up, the demo
+/// campaign's calls ending `completed` with the caller's words heard in their transcripts, and the
+/// console served, within four minutes.
+#[test]
+fn up_with_its_models_completes_demo_calls_with_transcripts_and_serves_the_console() {
+    use test_support::paths::{ONNXRUNTIME_LIB, PIPER_ONNX, WHISPER_GGML, model, repo_root};
+    let console = repo_root().join("console/dist");
+    let index = std::fs::read_to_string(console.join("index.html")).unwrap_or_else(|e| {
+        panic!(
+            "{}/index.html: {e}: scripts/test builds the console before the tests (npm --prefix \
+             console run build)",
+            console.display()
+        )
+    });
+    let path = |p: std::path::PathBuf| p.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (up, port, said) = start_up_with(
+        dir.path(),
+        0,
+        &[
+            ("WHISPER_MODEL", path(model(WHISPER_GGML))),
+            ("PIPER_VOICE_MODEL", path(model(PIPER_ONNX))),
+            ("VOX_ONNXRUNTIME", path(model(ONNXRUNTIME_LIB))),
+            ("CONSOLE_DIR", path(console)),
+        ],
+    );
+    // The sidecar started (the line says what `vox up` runs), and the console is served, at `/`
+    // and at a client-side route.
+    let banner = said.last().unwrap();
+    assert!(banner.contains("speech-to-text on"), "{said:?}");
+    for page in ["/", "/calls"] {
+        let answer = http_get(port, page);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{page}: {answer}");
+        assert_eq!(body(&answer), index, "{page} is not the console");
+    }
+    let token = sign_in(port, &password_of(&said));
+    // What it runs is what it offers: the Piper voice and the sidecar.
+    let offers = json(&http(port, "GET", "/api/v1/providers", Some(&token), None));
+    assert_eq!(
+        offers["local"],
+        serde_json::json!(["piper", "whisper"]),
+        "{offers}"
+    );
+
+    // The demo campaign's calls: two completed, each with the bot's words and the caller's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let calls = json(&http(
+            port,
+            "GET",
+            "/api/v1/calls?limit=100",
+            Some(&token),
+            None,
+        ));
+        let items = calls["items"].as_array().cloned().unwrap_or_default();
+        for call in items.iter().filter(|c| c["state"] == "completed") {
+            let id = call["id"].as_i64().unwrap();
+            if !seen.insert(id) {
+                continue;
+            }
+            let detail = json(&http(
+                port,
+                "GET",
+                &format!("/api/v1/calls/{id}"),
+                Some(&token),
+                None,
+            ));
+            let lines = detail["result"]["transcript"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let said_by = |speaker: &str| -> Vec<String> {
+                lines
+                    .iter()
+                    .filter(|l| l["speaker"] == speaker)
+                    .filter_map(|l| l["text"].as_str())
+                    .filter(|text| !text.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let (bot, caller) = (said_by("assistant"), said_by("user"));
+            assert!(
+                !bot.is_empty(),
+                "call {id} completed without the bot's words: {detail}"
+            );
+            if !caller.is_empty() {
+                heard.push((id, caller));
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let states: Vec<_> = items.iter().map(|c| c["state"].to_string()).collect();
+            panic!(
+                "in 240 s, {} demo call(s) completed with the caller heard ({heard:?}); the \
+                 calls: {states:?}",
+                heard.len()
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(terminate(up).success());
 }
 
 fn refused(output: &Output) -> String {
@@ -233,13 +345,7 @@ fn vox_check_passes_against_a_running_up_and_names_each_failing_part() {
             .any(|l| l.starts_with(&format!("SIP gateway on {gateway} (UDP and TCP)"))),
         "{said:?}"
     );
-    let password = said
-        .iter()
-        .find_map(|l| l.strip_prefix("first run: created admin@vox.local with password "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    let token = sign_in(port, &password);
+    let token = sign_in(port, &password_of(&said));
     let fleets = json(&http(port, "GET", "/api/v1/fleets", Some(&token), None));
     let fleet_urls: Vec<&str> = fleets["urls"]
         .as_array()

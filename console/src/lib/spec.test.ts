@@ -1,7 +1,27 @@
 // Unit tests of the bot spec checks the console makes before sending, and of the version diff.
 import { describe, expect, it } from 'vitest';
 import { canonical, diffLines } from './diff';
-import { blankSpec, checkSpec, undeclared, usedVariables } from './spec';
+import { blankSpec, checkSpec, providerChoices, providerNeeds, TTS_PROVIDERS, undeclared, usedVariables } from './spec';
+
+describe('provider choices', () => {
+  const offers = [
+    { provider: 'espeak', available: true },
+    { provider: 'piper', available: false, needs: 'a Piper voice on the workers (PIPER_VOICE_MODEL)' },
+  ];
+
+  it('offers only what the deployment runs, keeping a saved choice visible but disabled', () => {
+    const values = (current: string | null) => providerChoices(TTS_PROVIDERS, offers, current).map((c) => c.value);
+    expect(values('espeak')).not.toContain('piper');
+    expect(values('espeak')).toContain('espeak');
+    expect(providerChoices(TTS_PROVIDERS, offers, 'piper').find((c) => c.value === 'piper')).toEqual({ value: 'piper', label: 'piper (not on this deployment)', disabled: true });
+    expect(providerNeeds(offers, 'piper')).toContain('PIPER_VOICE_MODEL');
+    expect(providerNeeds(offers, 'espeak')).toBeNull();
+  });
+
+  it('offers every provider until the deployment has said what it runs', () => {
+    expect(providerChoices(TTS_PROVIDERS, null, 'espeak').map((c) => c.value)).toEqual(TTS_PROVIDERS);
+  });
+});
 
 describe('bot spec checks', () => {
   it('finds each placeholder once, with or without spaces', () => {

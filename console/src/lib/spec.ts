@@ -12,6 +12,30 @@ export type ProviderSettings = { provider: string; model?: string | null; voice?
 export const STT_PROVIDERS = ['whisper', 'deepgram', 'openai'];
 export const LLM_PROVIDERS = ['openai', 'anthropic', 'groq', 'vllm', 'llamacpp', 'ollama', 'llama'];
 export const TTS_PROVIDERS = ['espeak', 'piper', 'elevenlabs', 'cartesia', 'openai'];
+/// Each slot's providers and whether this deployment runs them (`GET /api/v1/providers`).
+export type ProviderOffers = components['schemas']['ProviderOffers'];
+export type ProviderOffer = ProviderOffers['tts'][number];
+export type ProviderChoice = { value: string; label: string; disabled?: boolean };
+
+/// A slot's choices in the bot builder: the providers this deployment can run, in `all`'s order.
+/// One it cannot run (a Piper voice the workers lack) is not offered; a saved bot's current
+/// choice stays visible, disabled and marked. Before the offers load (or if they fail), every
+/// provider is offered and the Backend's check at save names the field.
+export function providerChoices(all: string[], offers: ProviderOffer[] | null | undefined, current: string | null | undefined): ProviderChoice[] {
+  return all.flatMap((name): ProviderChoice[] => {
+    const offer = offers?.find((o) => o.provider === name);
+    if (!offer || offer.available) return [{ value: name, label: name }];
+    if (name === current) return [{ value: name, label: `${name} (not on this deployment)`, disabled: true }];
+    return [];
+  });
+}
+
+/// What the current provider needs that this deployment lacks, if anything.
+export function providerNeeds(offers: ProviderOffer[] | null | undefined, current: string | null | undefined): string | null {
+  const offer = offers?.find((o) => o.provider === current);
+  return offer && !offer.available ? `${offer.provider} needs ${offer.needs ?? 'what this deployment does not run'}` : null;
+}
+
 /// Where `vox-whisper serve` listens unless told otherwise.
 export const WHISPER_DEFAULT_URL = 'http://127.0.0.1:8178/v1';
 /// Variables every call has without a contact column.

@@ -25,6 +25,7 @@ pub mod calling_window;
 pub mod error;
 pub mod health;
 pub mod ids;
+pub mod local_services;
 pub mod outcome;
 pub mod phone;
 pub mod runtime_config;

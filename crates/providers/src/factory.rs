@@ -305,6 +305,17 @@ fn stt(
             settings.model.as_deref().unwrap_or("whisper-1"),
             Some(iso),
         ))),
+        // The host's `vox-whisper` sidecar (WHISPER_URL), when the bot names no server of its own.
+        "whisper"
+            if Resolver::option(settings, "base_url").is_none()
+                && !env.base_urls.contains_key("whisper") =>
+        {
+            Err(BuildError::Unavailable {
+                capability: Capability::Stt,
+                provider: "whisper".to_owned(),
+                reason: "no speech-to-text sidecar is configured (WHISPER_URL, vox-whisper)",
+            })
+        }
         // A whisper server (whisper.cpp, faster-whisper) with an OpenAI-compatible route.
         "whisper" => Ok(Arc::new(OpenAiStt::new(
             r.endpoint(settings, None, false)?,

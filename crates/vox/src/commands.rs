@@ -70,6 +70,7 @@ fn bridge_config(settings: &Settings) -> anyhow::Result<bridge::BridgeConfig> {
     config.console_dir = console_dir(settings);
     config.public_url = settings.vox_public_url.clone();
     config.provider_base_urls = settings.provider_base_urls.iter().cloned().collect();
+    config.local_services = settings.fleet_local_providers.clone();
     config.outbound_allowed = settings.outbound_allowed.clone();
     config.fleet_networks = settings.fleet_networks.clone();
     config.trusted_proxies = settings.trusted_proxies.clone();

@@ -187,6 +187,10 @@ pub struct Settings {
     /// endpoint for a keyed vendor). The platform's key goes only to these or the vendor's own
     /// URL, and a bot may point a keyed vendor only here.
     pub provider_base_urls: Vec<(String, String)>,
+    /// `FLEET_LOCAL_PROVIDERS`: the local providers the deployment's workers run (`piper`,
+    /// `llama`, `whisper`), for the Backend's check of a bot's voice chains; `vox up` sets it
+    /// from what it started.
+    pub fleet_local_providers: contracts::local_services::LocalServices,
     /// `OUTBOUND_ALLOWED_NETWORKS`: private networks (CIDRs) that webhook tools may reach;
     /// loopback, private and link-local addresses are refused otherwise.
     pub outbound_allowed: egress::Allowed,
@@ -404,6 +408,10 @@ impl Settings {
                 })
                 .collect(),
             provider_base_urls: crate::providers::base_urls(text("PROVIDER_BASE_URLS"))?,
+            fleet_local_providers: contracts::local_services::parse_local_services(
+                &text("FLEET_LOCAL_PROVIDERS").unwrap_or_default(),
+            )
+            .map_err(|why| problem("FLEET_LOCAL_PROVIDERS", why))?,
             outbound_allowed: {
                 let networks = text("OUTBOUND_ALLOWED_NETWORKS");
                 crate::providers::allowed_networks("OUTBOUND_ALLOWED_NETWORKS", networks, "")?

@@ -31,6 +31,18 @@ fn defaults_describe_the_embedded_platform() {
     assert_eq!(settings.max_concurrent_calls, 1);
     assert_eq!(settings.health_port, 8090);
     assert!(settings.fleet_urls.is_empty());
+    assert!(settings.fleet_local_providers.is_empty());
+}
+
+#[test]
+fn the_local_providers_the_workers_run_are_read_by_name() {
+    use contracts::local_services::LocalService;
+    let settings =
+        Settings::load(&env(&[("FLEET_LOCAL_PROVIDERS", "whisper, piper")]), None).unwrap();
+    assert_eq!(
+        settings.fleet_local_providers,
+        [LocalService::Piper, LocalService::Whisper].into()
+    );
 }
 
 #[test]
@@ -45,6 +57,7 @@ fn malformed_settings_are_named() {
         ("FLEET_URLS", "http://a:9000, ftp://b"),
         ("JWT_SECRET", "short"),
         ("VOX_UP_CARRIER", "pigeon"),
+        ("FLEET_LOCAL_PROVIDERS", "piper,kokoro"),
     ];
     for (name, value) in cases {
         let error = Settings::load(&env(&[(name, value)]), None).unwrap_err();

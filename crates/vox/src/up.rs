@@ -7,6 +7,7 @@
 use crate::commands::{console_dir, open_store, s3_recordings, shutdown_signal};
 use crate::config::{CarrierChoice, Settings};
 use anyhow::Context;
+use contracts::local_services::LocalService;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -352,6 +353,29 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     config.outbound_allowed = settings.outbound_allowed.clone();
     config.fleet_networks = settings.fleet_networks.clone();
     config.trusted_proxies = settings.trusted_proxies.clone();
+    let sidecar = whisper(settings).await;
+    if let Err(why) = &sidecar {
+        println!(
+            "speech-to-text is off: {why}; bots using the whisper provider will not hear callers"
+        );
+    }
+    let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
+    let llm = local_llm(settings).await;
+    if let Some(Err(why)) = &llm {
+        println!("the local LLM is off: {why}; bots using the llama provider fall back or end");
+    }
+    let llm_url = llm
+        .as_ref()
+        .and_then(|started| started.as_ref().ok())
+        .map(|s| s.url.clone());
+    // What the workers below run: the Backend refuses a bot that needs anything else, and the
+    // console does not offer it.
+    let models = crate::commands::neural_models(settings, true);
+    let mut local = settings.fleet_local_providers.clone();
+    local.extend(whisper_url.as_ref().map(|_| LocalService::Whisper));
+    local.extend(llm_url.as_ref().map(|_| LocalService::Llama));
+    local.extend(models.piper.as_ref().map(|_| LocalService::Piper));
+    config.local_services = local;
     let console = config.console_dir.is_some();
     let app = bridge::App::build(config, store.clone())
         .await
@@ -374,22 +398,6 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
     let bridge_url = format!("http://127.0.0.1:{}", app.port());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-
-    let sidecar = whisper(settings).await;
-    if let Err(why) = &sidecar {
-        println!(
-            "speech-to-text is off: {why}; bots using the whisper provider will not hear callers"
-        );
-    }
-    let whisper_url = sidecar.as_ref().ok().map(|s| s.url.clone());
-    let llm = local_llm(settings).await;
-    if let Some(Err(why)) = &llm {
-        println!("the local LLM is off: {why}; bots using the llama provider fall back or end");
-    }
-    let llm_url = llm
-        .as_ref()
-        .and_then(|started| started.as_ref().ok())
-        .map(|s| s.url.clone());
 
     let mut worker_urls = Vec::new();
     for index in 1..=settings.vox_up_workers {
@@ -439,7 +447,7 @@ pub async fn up(settings: &Settings) -> anyhow::Result<()> {
                 .base_urls
                 .insert("llama".to_owned(), url.clone());
         }
-        worker.models = crate::commands::neural_models(settings, true);
+        worker.models = models.clone();
         let worker = fleet::Worker::bind(worker)
             .await
             .with_context(|| format!("start fleet worker {worker_id}"))?;

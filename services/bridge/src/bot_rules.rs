@@ -1,9 +1,11 @@
 //! Checks a bot spec before it is saved.
 //!
-//! Known providers, sound tool schemas, declared template variables, a flow whose steps all exist.
+//! Known providers that this deployment can run, sound tool schemas, declared template variables,
+//! a flow whose steps all exist.
 
 use crate::error::{ApiError, ApiResult};
 use crate::template;
+use contracts::local_services::unrunnable_chain;
 use contracts::runtime_config::{
     AnalysisFieldKind, BUILTIN_VARIABLES, BotSpec, FlowStep, KEYED_PROVIDERS, LLM_PROVIDERS,
     ProviderSettings, STT_PROVIDERS, TTS_PROVIDERS, ToolSpec,
@@ -28,6 +30,20 @@ pub fn check(spec: &BotSpec, config: &crate::BridgeConfig) -> ApiResult<()> {
     provider("spec.stt", &spec.stt, STT_PROVIDERS, allowed, outbound)?;
     provider("spec.llm", &spec.llm, LLM_PROVIDERS, allowed, outbound)?;
     provider("spec.tts", &spec.tts, TTS_PROVIDERS, allowed, outbound)?;
+    // A chain the deployment cannot run would fail every call at its start: refuse it now. A
+    // flow bot has no LLM chain.
+    let mut chains = vec![("spec.stt", &spec.stt), ("spec.tts", &spec.tts)];
+    if spec.flow.is_none() {
+        chains.insert(1, ("spec.llm", &spec.llm));
+    }
+    for (field, settings) in chains {
+        if let Some(why) = unrunnable_chain(settings, &config.local_services) {
+            return Err(ApiError::invalid(
+                format!("{field}.provider"),
+                format!("{} {why}", settings.provider),
+            ));
+        }
+    }
     templates(spec)?;
     tools(spec, &config.outbound_allowed)?;
     analysis(spec)?;

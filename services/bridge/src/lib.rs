@@ -69,6 +69,10 @@ pub struct BridgeConfig {
     /// `PROVIDER_BASE_URLS`: where the platform sends each keyed vendor besides its own URL; a
     /// bot may point a keyed vendor only there (the platform's key never goes elsewhere).
     pub provider_base_urls: std::collections::BTreeMap<String, String>,
+    /// `FLEET_LOCAL_PROVIDERS`: what the deployment serves its bots on its own hosts (a Piper
+    /// voice, the local LLM, the speech-to-text sidecar). A voice chain that needs only what it
+    /// lacks is refused, and the console does not offer those providers.
+    pub local_services: contracts::local_services::LocalServices,
     /// `OUTBOUND_ALLOWED_NETWORKS`: the private networks a bot's webhook tools may name.
     pub outbound_allowed: egress::Allowed,
     /// `FLEET_NETWORKS`: where saved fleets may be. The Backend sends `VOXCORE_SECRET` to its
@@ -114,6 +118,7 @@ impl BridgeConfig {
             console_dir: None,
             public_url: None,
             provider_base_urls: Default::default(),
+            local_services: Default::default(),
             outbound_allowed: Default::default(),
             fleet_networks: egress::Allowed::parse(Self::DEFAULT_FLEET_NETWORKS)
                 .expect("the default fleet networks parse"),

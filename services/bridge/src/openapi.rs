@@ -113,6 +113,7 @@ fn operations() -> Vec<Op> {
         op!("post" "/api/v1/widget/calls", Public, "A website visitor's call to a bot, from a page on one of its widget's allowed origins (rate-limited per visitor and key, capped per key); the reply's media_url speaks the vox media protocol", query: None, request: json::<crate::routes::widget::WidgetCallRequest>(), 201 => json::<crate::routes::widget::WidgetCall>()),
         op!("get" "/api/v1/bots/{id}/versions", Viewer, "Every version of a bot, newest first", query: None, request: Nothing, 200 => json::<Vec<api::BotVersionView>>()),
         op!("get" "/api/v1/bots/{id}/versions/{version}", Viewer, "One version of a bot", query: None, request: Nothing, 200 => json::<api::BotVersionView>()),
+        op!("get" "/api/v1/providers", Viewer, "The voice providers of each slot (STT, LLM, TTS), and whether this deployment can run them", query: None, request: Nothing, 200 => json::<contracts::local_services::ProviderOffers>()),
         op!("get" "/api/v1/campaigns", Viewer, "List campaigns", query: query::<crate::routes::campaigns::ListQuery>(), request: Nothing, 200 => json::<Page<api::CampaignView>>()),
         op!("post" "/api/v1/campaigns", Operator, "Create a campaign (draft)", query: None, request: json::<api::CampaignSettings>(), 201 => json::<api::CampaignView>()),
         op!("get" "/api/v1/campaigns/{id}", Viewer, "A campaign", query: None, request: Nothing, 200 => json::<api::CampaignView>()),
@@ -263,7 +264,7 @@ fn parameters(op: &Op, generator: &mut SchemaGenerator) -> Vec<Value> {
 fn rules(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("post", "/api/v1/bots") | ("put", "/api/v1/bots/{id}") => {
-            " Also: webhook tool names are unique and `search_knowledge` appears once; analysis field names are unique and an `enum` field lists options; a tool's `required` names its own properties; every `{{name}}` in the prompt and first message is a declared variable or a built-in one; a flow's `start` and every step it leads to exist (422 naming the field otherwise)."
+            " Also: webhook tool names are unique and `search_knowledge` appears once; analysis field names are unique and an `enum` field lists options; a tool's `required` names its own properties; every `{{name}}` in the prompt and first message is a declared variable or a built-in one; a flow's `start` and every step it leads to exist; each voice chain (`stt`, `tts`, and `llm` unless the bot is a flow) has a provider this deployment can run, as `GET /api/v1/providers` says (422 naming the field otherwise)."
         }
         ("get", "/api/v1/reports/calls") | ("get", "/api/v1/reports/amd") => {
             " Also: `until` is after `since`, at most 400 days later (422 otherwise)."

@@ -1,7 +1,9 @@
-// The bot builder's speech providers (STT, LLM, TTS: vendor, model, voice, options, a fallback), call limits and voicemail behaviour.
+// The bot builder's speech providers (STT, LLM, TTS: vendor, model, voice, options, a fallback; only those the deployment runs), call limits and voicemail behaviour.
 import { Card, Group, JsonInput, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Text, TextInput, Textarea } from '@mantine/core';
 import { useState } from 'react';
-import { LLM_PROVIDERS, STT_PROVIDERS, TTS_PROVIDERS, type BotSpec, type ProviderSettings } from '../../lib/spec';
+import { api } from '../../api/client';
+import { useLoad } from '../../lib/load';
+import { LLM_PROVIDERS, STT_PROVIDERS, TTS_PROVIDERS, providerChoices, providerNeeds, type BotSpec, type ProviderOffer, type ProviderOffers, type ProviderSettings } from '../../lib/spec';
 import type { SectionProps } from './edit';
 
 type Kind = 'stt' | 'llm' | 'tts';
@@ -11,7 +13,7 @@ const KINDS: { kind: Kind; label: string; providers: string[] }[] = [
   { kind: 'tts', label: 'Text to speech', providers: TTS_PROVIDERS },
 ];
 
-function Provider({ kind, label, providers, spec, change, errors, readOnly }: SectionProps & { kind: Kind; label: string; providers: string[] }) {
+function Provider({ kind, label, providers, offers, spec, change, errors, readOnly }: SectionProps & { kind: Kind; label: string; providers: string[]; offers: ProviderOffer[] | null }) {
   const settings: ProviderSettings = spec[kind];
   const field = `spec.${kind}`;
   const [options, setOptions] = useState(JSON.stringify(settings.options ?? {}, null, 2));
@@ -24,7 +26,8 @@ function Provider({ kind, label, providers, spec, change, errors, readOnly }: Se
         <Group grow align="flex-start">
           <Select
             label={`${label} provider`}
-            data={providers}
+            data={providerChoices(providers, offers, settings.provider)}
+            description={providerNeeds(offers, settings.provider) ?? undefined}
             value={settings.provider}
             readOnly={readOnly}
             allowDeselect={false}
@@ -59,8 +62,8 @@ function Provider({ kind, label, providers, spec, change, errors, readOnly }: Se
           />
           <Select
             label="Fallback provider"
-            description="Takes over when this one fails"
-            data={providers}
+            description={providerNeeds(offers, settings.fallback?.provider) ?? 'Takes over when this one fails'}
+            data={providerChoices(providers, offers, settings.fallback?.provider)}
             clearable
             readOnly={readOnly}
             value={settings.fallback?.provider ?? null}
@@ -74,10 +77,12 @@ function Provider({ kind, label, providers, spec, change, errors, readOnly }: Se
 }
 
 export function VoiceSection(props: SectionProps) {
+  // Which providers this deployment runs; until it answers, every one is offered.
+  const { data: offers } = useLoad(() => api.send<ProviderOffers>('GET', '/api/v1/providers'), []);
   return (
     <Stack gap="sm">
       {KINDS.map((k) => (
-        <Provider key={k.kind} {...props} {...k} />
+        <Provider key={k.kind} {...props} {...k} offers={offers ? offers[k.kind] : null} />
       ))}
     </Stack>
   );

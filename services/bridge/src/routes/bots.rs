@@ -1,4 +1,4 @@
-//! Bots: create, read, save a new version, version history, archive.
+//! Bots: create, read, save a new version, version history, archive; the providers on offer.
 
 use super::{audit, snapshot};
 use crate::auth::{Authorized, role};
@@ -21,6 +21,18 @@ pub fn router() -> Router<AppState> {
         .route("/bots/{id}/restore", post(restore))
         .route("/bots/{id}/versions", get(versions))
         .route("/bots/{id}/versions/{version}", get(version))
+        .route("/providers", get(providers))
+}
+
+/// The providers of each voice slot, and whether this deployment can run them: the console
+/// offers only those that can.
+async fn providers(
+    State(state): State<AppState>,
+    _: Authorized<role::Viewer>,
+) -> Json<contracts::local_services::ProviderOffers> {
+    Json(contracts::local_services::ProviderOffers::new(
+        &state.config.local_services,
+    ))
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]

@@ -363,3 +363,80 @@ async fn a_bots_own_provider_server_on_a_private_address_is_refused_unless_allow
         .await;
     assert_eq!(response.status(), 201);
 }
+
+/// Issue 27: a voice chain that needs only what the deployment does not run (a Piper voice, the
+/// local LLM) would fail every call at its start; it is refused at save, by field, and the
+/// console's list of providers says what each one needs.
+#[tokio::test]
+async fn a_voice_chain_the_deployment_cannot_run_is_refused_by_field_and_not_offered() {
+    use contracts::local_services::LocalService;
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.local_services = [LocalService::Whisper].into();
+    })
+    .await;
+    let save = |spec: Value| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/bots",
+                Some(&app.admin),
+                &json!({"name": "Local voice", "spec": spec}),
+            )
+            .await
+        }
+    };
+    // The sample bot speaks with Piper alone: this deployment has no Piper voice.
+    let answer = save(bot_spec()).await;
+    assert_eq!(answer.status(), 422);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "spec.tts.provider", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("PIPER_VOICE_MODEL"), "{message}");
+    let bots: Value = app
+        .get("/api/v1/bots", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bots["items"], json!([]), "a refused bot was saved");
+    // With a voice that can run as its fallback, it saves (calls speak with espeak-ng).
+    let mut spec = bot_spec();
+    spec["tts"]["fallback"] = json!({"provider": "espeak"});
+    assert_eq!(save(spec.clone()).await.status(), 201);
+    // The local LLM alone is refused; with a server of the bot's own it needs nothing here.
+    spec["llm"] = json!({"provider": "llama"});
+    let (status, _, field) = error_of(save(spec.clone()).await).await;
+    assert_eq!((status, field.as_deref()), (422, Some("spec.llm.provider")));
+    spec["llm"] = json!({"provider": "llama", "options": {"base_url": "http://127.0.0.1:8179/v1"}});
+    assert_eq!(save(spec).await.status(), 201);
+
+    // What the console offers: every provider of each slot, and what the missing ones need.
+    let offers: Value = app
+        .get("/api/v1/providers", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let offer = |slot: &str, name: &str| {
+        offers[slot]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["provider"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed under {slot}: {offers}"))
+            .clone()
+    };
+    assert_eq!(offer("tts", "piper")["available"], false);
+    assert!(
+        offer("tts", "piper")["needs"]
+            .as_str()
+            .unwrap()
+            .contains("PIPER_VOICE_MODEL")
+    );
+    assert_eq!(offer("llm", "llama")["available"], false);
+    assert_eq!(offer("tts", "espeak")["available"], true);
+    assert_eq!(offer("stt", "whisper")["available"], true);
+    assert_eq!(offers["local"], json!(["whisper"]));
+    // Signed-in users only.
+    assert_eq!(app.get("/api/v1/providers", None).await.status(), 401);
+}

@@ -45,6 +45,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut BridgeConf
     config.capacity_interval = None;
     // The tests' receivers (CRM webhooks, tools) listen on loopback, a private network.
     config.outbound_allowed = egress::Allowed::parse("127.0.0.0/8").unwrap();
+    // A deployment that runs every local provider (the sample bot asks for Piper and whisper).
+    config.local_services = contracts::local_services::LocalService::ALL.into();
     tweak(&mut config);
     let app = App::build(config, db.store.clone())
         .await
