@@ -163,6 +163,22 @@ impl Row {
     }
 
     fn print(&self) {
+        // `--vox-only` runs none of the others: their columns say so rather than compare with
+        // nothing.
+        if self.progressive.outcomes.is_empty() {
+            let verdict = if self.vox.complies() {
+                "(vox only)".to_owned()
+            } else {
+                self.verdict()
+            };
+            println!(
+                "| {} | {} | {} | — | — | — | — | {verdict} |",
+                self.workload,
+                self.slots,
+                cell(&self.vox)
+            );
+            return;
+        }
         let base = self.progressive.util().max(1e-9);
         println!(
             "| {} | {} | {} | ×{:.2} | {:.3}: {} | {} | {:+.3} | {} |",

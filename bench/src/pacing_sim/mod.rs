@@ -224,10 +224,23 @@ impl Sim<'_> {
                 let call = &mut self.calls[id];
                 call.phase = Phase::Done;
                 let held = now - call.started;
+                let machine = matches!(
+                    call.fate,
+                    Fate::Answered {
+                        truly_human: false,
+                        ..
+                    }
+                );
                 let campaign = &mut self.campaigns[call.campaign];
                 campaign.busy.remove(&id);
+                // A machine the screening missed is found by the bot on its slot: the dialler
+                // hears it as the call's `dial.machine` result (`History::machine_after_all`).
                 if let Decider::Pacer(p) = &mut campaign.deciding {
-                    p.history.record_conversation(held);
+                    if machine {
+                        p.history.machine_after_all(Some(held));
+                    } else {
+                        p.history.record_conversation(held);
+                    }
                 }
                 self.free += 1;
                 if let Some(next) = self.waiting.pop_front() {

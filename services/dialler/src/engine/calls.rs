@@ -380,9 +380,9 @@ impl Engine {
                 }
                 Phase::Talking { since } if outcome == CallOutcomeCode::DialMachine => {
                     // The bot's own screening found a machine: the slot is free again, and the
-                    // pacer learns a machine's dial, not a conversation with a person.
+                    // pacer learns how long a machine held it, not a conversation with a person.
                     self.stats.machines += 1;
-                    self.machine_after_all(&live, Some(since));
+                    self.machine_after_all(&live, Some((since, at)));
                     self.live.remove(&call_id);
                     self.attach_waiting(at).await;
                 }
@@ -398,13 +398,13 @@ impl Engine {
         }
     }
 
-    /// A call learnt as a human at its answer was a machine (see `History::machine_after_all`).
-    fn machine_after_all(&mut self, live: &Live, connected: Option<DateTime<Utc>>) {
-        if let (Some(pacer), Some(answered)) = (self.pacers.get_mut(&live.campaign), live.answered)
-        {
+    /// A call learnt as a human at its answer was a machine (see `History::machine_after_all`):
+    /// found on its slot at `at` after holding it since `connected`, or before it had one.
+    fn machine_after_all(&mut self, live: &Live, held: Option<(DateTime<Utc>, DateTime<Utc>)>) {
+        if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
             pacer
                 .history
-                .machine_after_all(secs(answered) - secs(live.dialled), connected.map(secs));
+                .machine_after_all(held.map(|(since, at)| secs(at) - secs(since)));
         }
     }
 

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 /// How a dial resolved, as the dialler saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
-    /// Answered and classified human: it needs a slot.
+    /// Answered and classified human: it needs a slot (a machine the screening missed too, which
+    /// holds its slot until the bot finds it).
     Human,
     /// Answered by a machine (carrier AMD or the bot): no slot.
     Machine,
@@ -22,7 +23,7 @@ pub enum Resolution {
 /// the `ARRIVAL_COHORT` most recently placed dials of those kept that have all had time to resolve.
 const DIALS_KEPT: usize = 4_000;
 const ARRIVAL_COHORT: usize = 1_000;
-const CONVERSATIONS_KEPT: usize = 500;
+const HOLDS_KEPT: usize = 500;
 
 /// Counts of human-answered calls and abandons in fixed time buckets over a rolling span.
 #[derive(Debug, Clone)]
@@ -122,7 +123,9 @@ pub struct History {
     /// (when placed, seconds from dial to resolution, resolution) of the most recently resolved
     /// dials.
     dials: VecDeque<(f64, f64, Resolution)>,
-    conversations: VecDeque<f64>,
+    /// (seconds a slot was held, whether the bot found a machine on it) of the most recent calls
+    /// that had a slot.
+    holds: VecDeque<(f64, bool)>,
     pub(crate) recent: Window,
     pub(crate) legal: Window,
     humans: u64,
@@ -133,7 +136,7 @@ impl History {
     pub fn new(recent_secs: f64, legal_secs: f64) -> Self {
         Self {
             dials: VecDeque::with_capacity(DIALS_KEPT),
-            conversations: VecDeque::with_capacity(CONVERSATIONS_KEPT),
+            holds: VecDeque::with_capacity(HOLDS_KEPT),
             recent: Window::new(60.0, recent_secs),
             legal: Window::new(3_600.0, legal_secs),
             humans: 0,
@@ -159,24 +162,19 @@ impl History {
         self.legal.record(now, abandoned);
     }
 
-    /// A call counted as a human when it was answered, `elapsed` seconds after its dial, was a
-    /// machine after all (the carrier's late verdict, or the bot's own screening once it had a
-    /// slot, from `connected`): the dial becomes a machine's, and the connection leaves the
-    /// abandon windows. Its time on the slot is no conversation, so it is not recorded as one.
-    pub fn machine_after_all(&mut self, elapsed: f64, connected: Option<f64>) {
-        let elapsed = elapsed.max(0.0);
-        if let Some(dial) = self
-            .dials
-            .iter_mut()
-            .rev()
-            .find(|d| d.2 == Resolution::Human && (d.1 - elapsed).abs() < 1e-6)
-        {
-            dial.2 = Resolution::Machine;
-        }
-        if let Some(at) = connected {
-            self.recent.forget(at);
-            self.legal.forget(at);
-            self.humans = self.humans.saturating_sub(1);
+    /// A call counted as a human when it was answered was a machine after all: the bot's own
+    /// screening found it `held` seconds after it got its slot (`None`: the carrier's late verdict
+    /// while it waited for one).
+    ///
+    /// Its dial stays one that needed a slot: the pacer predicts the calls that will need one,
+    /// and such machines do, until they are found. Its time on the slot is kept apart from the
+    /// conversations (slots held by them free sooner, [`Holds`]). It stays in the abandon windows:
+    /// an abandoned call's nature is never known, so abandoned / classified-human is the rate that
+    /// is unbiased for the people among them (taking the found machines out of the denominator
+    /// only would overstate it by the share of machines, a third of the "people" on a cold list).
+    pub fn machine_after_all(&mut self, held: Option<f64>) {
+        if let Some(held) = held {
+            self.record_hold(held, true);
         }
     }
 
@@ -197,10 +195,23 @@ impl History {
 
     /// A conversation that held a slot for `secs` ended.
     pub fn record_conversation(&mut self, secs: f64) {
-        if self.conversations.len() == CONVERSATIONS_KEPT {
-            self.conversations.pop_front();
+        self.record_hold(secs, false);
+    }
+
+    fn record_hold(&mut self, secs: f64, machine: bool) {
+        if self.holds.len() == HOLDS_KEPT {
+            self.holds.pop_front();
         }
-        self.conversations.push_back(secs);
+        self.holds.push_back((secs, machine));
+    }
+
+    /// Of the recent calls that had a slot, how many were machines the bot found on it.
+    pub fn found_machines(&self) -> usize {
+        self.holds.iter().filter(|h| h.1).count()
+    }
+
+    fn conversations(&self) -> impl Iterator<Item = f64> + '_ {
+        self.holds.iter().filter(|h| !h.1).map(|h| h.0)
     }
 
     /// Human-answered calls seen since the pacer started.
@@ -210,8 +221,10 @@ impl History {
 
     /// Mean length of the recent conversations (average handle time); `None` before any.
     pub fn mean_handle(&self) -> Option<f64> {
-        (!self.conversations.is_empty())
-            .then(|| self.conversations.iter().sum::<f64>() / self.conversations.len() as f64)
+        let (n, sum) = self
+            .conversations()
+            .fold((0, 0.0), |(n, s), x| (n + 1, s + x));
+        (n > 0).then(|| sum / f64::from(n))
     }
 
     /// Share of recent dials answered by a person (classified human); `None` before any.
@@ -225,19 +238,30 @@ impl History {
         })
     }
 
-    /// The handle-time distribution: fitted to the conversations that ended, once there are 20 and
-    /// the first connection is three prior means old; `prior` before. (Early on, the only
-    /// conversations to have ended are the short ones: a fit then would think every call short,
-    /// expect slots to free sooner than they do, and overdial.)
-    pub fn handle_time(&self, now: f64, prior: LogNormal) -> LogNormal {
+    /// How long slots are held: the conversations' law, fitted to those that ended once there are
+    /// 20 and the first connection is three prior means old (`prior` before: early on, the only
+    /// conversations to have ended are the short ones, and a fit then would expect slots to free
+    /// sooner than they do); and, once the bot has found 10 machines on slots, theirs and their
+    /// share of the slots' calls.
+    pub fn holds(&self, now: f64, prior: LogNormal) -> Holds {
         let prior_mean = (prior.mu + prior.sigma * prior.sigma / 2.0).exp();
         let settled = self
             .first_connect
             .is_some_and(|first| now - first >= 3.0 * prior_mean);
-        if self.conversations.len() < 20 || !settled {
-            return prior;
+        let conversation = if self.conversations().count() < 20 || !settled {
+            prior
+        } else {
+            LogNormal::fit(self.conversations()).unwrap_or(prior)
+        };
+        let machines: Vec<f64> = self.holds.iter().filter(|h| h.1).map(|h| h.0).collect();
+        let machine = (machines.len() >= 10)
+            .then(|| LogNormal::fit(machines.iter().copied()))
+            .flatten()
+            .map(|law| (law, machines.len() as f64 / self.holds.len() as f64));
+        Holds {
+            conversation,
+            machine,
         }
-        LogNormal::fit(self.conversations.iter().copied()).unwrap_or(prior)
     }
 
     /// Of answered calls, the share classified human (`prior` before 20 answers).
@@ -284,6 +308,34 @@ impl History {
         all.sort_by(f64::total_cmp);
         human.sort_by(f64::total_cmp);
         Arrivals { all, human }
+    }
+}
+
+/// How long a slot is held by the call on it: a conversation, or a machine the screening missed
+/// until the bot finds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Holds {
+    pub conversation: LogNormal,
+    /// The found machines' law and their share of the calls that had a slot.
+    pub machine: Option<(LogNormal, f64)>,
+}
+
+impl Holds {
+    /// P(a slot held for `age` seconds frees within `h` more). Which kind of call is on it is not
+    /// known, but its age tells: a machine is found early, so an old call is most likely a
+    /// conversation (the two laws weighed by each one's chance of lasting `age`).
+    pub fn ends_within(&self, age: f64, h: f64) -> f64 {
+        let conversation = self.conversation.ends_within(age, h);
+        let Some((machine, share)) = self.machine else {
+            return conversation;
+        };
+        let lasted_machine = share * (1.0 - machine.cdf(age));
+        let lasted_conversation = (1.0 - share) * (1.0 - self.conversation.cdf(age));
+        let total = lasted_machine + lasted_conversation;
+        if total <= 1e-12 {
+            return conversation;
+        }
+        (lasted_machine * machine.ends_within(age, h) + lasted_conversation * conversation) / total
     }
 }
 
@@ -361,17 +413,36 @@ mod tests {
     }
 
     #[test]
-    fn a_machine_found_after_the_answer_is_a_machines_dial_and_leaves_the_abandon_windows() {
+    fn a_machine_found_on_a_slot_still_needed_one_and_frees_young_slots_sooner() {
         let mut h = History::new(1_800.0, 86_400.0);
         h.record_dial(0.0, 9.0, Resolution::Human);
         h.record_dial(0.0, 11.0, Resolution::Human);
         h.record_human(20.0, false);
         h.record_human(21.0, true);
-        h.machine_after_all(9.0, Some(20.0));
-        assert_eq!(h.answer_rate(), Some(0.5));
-        assert_eq!(h.humans(), 1);
-        // Only the abandoned one is left: the rate is over real people.
-        assert_eq!(h.recent.totals(30.0), (1, 1));
-        assert_eq!(h.legal.totals(30.0), (1, 1));
+        for i in 0..30 {
+            h.record_conversation(60.0 + f64::from(i % 5) * 10.0);
+        }
+        let prior = LogNormal::from_mean_cv(120.0, 0.8);
+        let before = h.holds(10_000.0, prior);
+        assert!(before.machine.is_none());
+        for i in 0..10 {
+            h.machine_after_all(Some(12.0 + f64::from(i % 3)));
+        }
+        // Both dials needed a slot, and the abandon windows are as they were.
+        assert_eq!(h.answer_rate(), Some(1.0));
+        assert_eq!(h.recent.totals(30.0), (2, 1));
+        assert_eq!(h.humans(), 2);
+        // A fourth of the slots' calls were machines found in about 13 s: a young slot is one of
+        // them a fourth of the time and frees within 10 s then; one older than that is a
+        // conversation.
+        let holds = h.holds(10_000.0, prior);
+        let (_, share) = holds.machine.unwrap();
+        assert!((share - 0.25).abs() < 1e-12);
+        let young = holds.ends_within(5.0, 10.0);
+        assert!((0.2..0.3).contains(&young), "{young}: {holds:?}");
+        assert!(before.ends_within(5.0, 10.0) < 0.05, "{before:?}");
+        let old = holds.ends_within(40.0, 10.0) - before.ends_within(40.0, 10.0);
+        assert!(old.abs() < 1e-3, "{old}");
+        assert!((h.mean_handle().unwrap() - 80.0).abs() < 1e-9);
     }
 }

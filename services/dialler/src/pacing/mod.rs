@@ -8,7 +8,8 @@
 //! free within a look-ahead `H` stays under `α_eff · E[demand]`, where
 //!
 //! - supply `S = free + Σ_busy P(call ends within H + grace | its age)` (the handle-time law, lognormal,
-//!   fitted to the campaign's conversations);
+//!   fitted to the campaign's conversations, mixed by age with the law of the machines the bot
+//!   found on their slots);
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from the most
 //!   recently placed dials that have all resolved);
@@ -27,7 +28,7 @@
 mod history;
 pub mod overflow;
 
-pub use history::{Arrivals, History, Resolution, Window};
+pub use history::{Arrivals, History, Holds, Resolution, Window};
 use overflow::{LogNormal, expected_overflow};
 
 /// How a campaign paces, chosen per campaign.
@@ -320,7 +321,7 @@ impl Pacer {
             self.config.prior_handle_mean_secs,
             self.config.prior_handle_cv,
         );
-        let handle = self.history.handle_time(now, prior);
+        let handle = self.history.holds(now, prior);
         let human = self
             .history
             .human_given_answered(self.config.prior_human_given_answered);
@@ -411,7 +412,7 @@ impl Balance {
         grace: f64,
         s: &Snapshot<'_>,
         arrivals: &Arrivals,
-        handle: &LogNormal,
+        handle: &Holds,
         human: f64,
     ) -> Self {
         let (mut supply, mut supply_var) = (s.free.max(0.0), 0.0);

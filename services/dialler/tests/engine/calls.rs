@@ -331,7 +331,7 @@ async fn a_freed_slot_goes_to_a_waiting_call_at_once(store: Arc<dyn Store>) {
     );
 }
 
-async fn a_machine_the_bot_finds_after_attach_is_learnt_as_a_machine_not_a_conversation(
+async fn a_machine_the_bot_finds_after_attach_needed_its_slot_but_held_it_for_no_conversation(
     store: Arc<dyn Store>,
 ) {
     let id = campaign(&*store, 5).await;
@@ -361,10 +361,12 @@ async fn a_machine_the_bot_finds_after_attach_is_learnt_as_a_machine_not_a_conve
             .await;
     }
     let history = &engine.pacer(id).unwrap().history;
-    // One person, one machine: the machine's 21 s on a slot is no conversation.
-    assert_eq!(history.humans(), 1);
-    assert_eq!(history.answer_rate(), Some(0.5));
+    // Both needed a slot when they were answered (the pacer predicts that demand); the machine's
+    // 21 s on its slot is kept as a found machine's, not as a conversation.
+    assert_eq!(history.humans(), 2);
+    assert_eq!(history.answer_rate(), Some(1.0));
     assert_eq!(history.mean_handle(), Some(21.0));
+    assert_eq!(history.found_machines(), 1);
     assert_eq!(engine.stats.machines, 1);
 }
 
@@ -431,5 +433,5 @@ both_backends!(
     a_number_the_carrier_refuses_is_never_retried,
     a_rate_limited_call_is_placed_next_tick_after_the_compliance_checks_again,
     a_freed_slot_goes_to_a_waiting_call_at_once,
-    a_machine_the_bot_finds_after_attach_is_learnt_as_a_machine_not_a_conversation,
+    a_machine_the_bot_finds_after_attach_needed_its_slot_but_held_it_for_no_conversation,
 );
