@@ -1,4 +1,4 @@
-//! What a deployment serves its bots on its own hosts: a Piper voice, a local LLM, a Whisper sidecar.
+//! The services a deployment runs for bots on its own hosts: Piper, a local LLM, a Whisper sidecar.
 //!
 //! A bot's provider that needs one of these runs only where the deployment configured it
 //! (`FLEET_LOCAL_PROVIDERS` for the Backend, what `vox up` started); the Backend refuses a voice
