@@ -77,6 +77,8 @@ def _chain_runs(settings):
     """`unrunnable_chain` on a deployment that runs no local service: some link needs none."""
     while isinstance(settings, dict):
         provider = settings.get("provider")
+        if not isinstance(provider, str):
+            return True  # not a provider name: the schema refuses it, not this rule
         options = settings.get("options") if isinstance(settings.get("options"), dict) else {}
         local = provider in LOCAL_ALWAYS or (provider in LOCAL_WITHOUT_BASE_URL and "base_url" not in options)
         if not local:
