@@ -246,9 +246,10 @@ try {
   await languageError.first().waitFor();
   check((await page.getByTestId('spec-errors').innerText()).includes('spec.language'), 'the Backend did not name spec.language');
   await page.getByLabel('Language').fill('en-US');
-  // The voices offered are those this deployment runs: its workers have no Piper voice.
-  await offered;
+  // The voices offered are those this deployment runs: its workers have no Piper voice. (The
+  // tab's panel asks for them when it first shows, or asked when the page opened.)
   await page.getByRole('tab', { name: 'Voice and models' }).click();
+  await offered;
   await page.getByRole('textbox', { name: 'Text to speech provider' }).click();
   await page.getByRole('option', { name: 'espeak', exact: true }).waitFor();
   check((await page.getByRole('option', { name: 'piper' }).count()) === 0, 'the console offers piper on a deployment without a Piper voice');
