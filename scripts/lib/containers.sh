@@ -23,6 +23,9 @@ containers_install() {
     command -v runc >/dev/null || missing+=(runc)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    # Compose's services find each other by name: podman's CNI networks need the dnsname plugin,
+    # which Debian's podman only recommends (a fresh machine without it cannot resolve `postgres`).
+    [ -x /usr/lib/cni/dnsname ] || missing+=(golang-github-containernetworking-plugin-dnsname)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
     fi
