@@ -237,7 +237,7 @@ impl Sim<'_> {
                 // hears it as the call's `dial.machine` result (`History::machine_after_all`).
                 if let Decider::Pacer(p) = &mut campaign.deciding {
                     if machine {
-                        p.history.machine_after_all(Some(held));
+                        p.history.machine_after_all(held);
                     } else {
                         p.history.record_conversation(held);
                     }

@@ -369,9 +369,9 @@ impl Engine {
                     self.end(call_id, outcome, &detail, at).await;
                 }
                 Phase::Waiting { .. } if outcome == CallOutcomeCode::DialMachine => {
-                    // The carrier's verdict came after the answer (asynchronous AMD).
+                    // The carrier's verdict came after the answer (asynchronous AMD), before
+                    // the call had a slot: it held none, so the pacer has nothing to learn.
                     self.stats.machines += 1;
-                    self.machine_after_all(&live, None);
                     self.end(call_id, outcome, &detail, at).await;
                 }
                 Phase::Waiting { .. } => {
@@ -382,7 +382,7 @@ impl Engine {
                     // The bot's own screening found a machine: the slot is free again, and the
                     // pacer learns how long a machine held it, not a conversation with a person.
                     self.stats.machines += 1;
-                    self.machine_after_all(&live, Some((since, at)));
+                    self.machine_after_all(&live, since, at);
                     self.live.remove(&call_id);
                     self.attach_waiting(at).await;
                 }
@@ -398,13 +398,11 @@ impl Engine {
         }
     }
 
-    /// A call learnt as a human at its answer was a machine (see `History::machine_after_all`):
-    /// found on its slot at `at` after holding it since `connected`, or before it had one.
-    fn machine_after_all(&mut self, live: &Live, held: Option<(DateTime<Utc>, DateTime<Utc>)>) {
+    /// A call learnt as a human at its answer was a machine, found on its slot at `at` after
+    /// holding it since `since` (see `History::machine_after_all`).
+    fn machine_after_all(&mut self, live: &Live, since: DateTime<Utc>, at: DateTime<Utc>) {
         if let Some(pacer) = self.pacers.get_mut(&live.campaign) {
-            pacer
-                .history
-                .machine_after_all(held.map(|(since, at)| secs(at) - secs(since)));
+            pacer.history.machine_after_all(secs(at) - secs(since));
         }
     }
 

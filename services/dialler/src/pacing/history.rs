@@ -100,16 +100,6 @@ impl Window {
             .map_or((0, 0), |b| (b.1, b.2))
     }
 
-    /// Takes back one connected (not abandoned) human recorded at `at`.
-    pub fn forget(&mut self, at: f64) {
-        let start = (at / self.bucket_secs).floor() * self.bucket_secs;
-        if let Some(b) = self.buckets.iter_mut().find(|b| b.0 == start)
-            && b.1 > b.2
-        {
-            b.1 -= 1;
-        }
-    }
-
     /// Abandoned / (answered humans) within the span; `None` before any.
     pub fn rate(&self, now: f64) -> Option<f64> {
         let (n, a) = self.totals(now);
@@ -163,8 +153,8 @@ impl History {
     }
 
     /// A call counted as a human when it was answered was a machine after all: the bot's own
-    /// screening found it `held` seconds after it got its slot (`None`: the carrier's late verdict
-    /// while it waited for one).
+    /// screening found it `held` seconds after it got its slot. (The carrier's late verdict on a
+    /// call still waiting for a slot teaches nothing: it held none.)
     ///
     /// Its dial stays one that needed a slot: the pacer predicts the calls that will need one,
     /// and such machines do, until they are found. Its time on the slot is kept apart from the
@@ -172,10 +162,8 @@ impl History {
     /// an abandoned call's nature is never known, so abandoned / classified-human is the rate that
     /// is unbiased for the people among them (taking the found machines out of the denominator
     /// only would overstate it by the share of machines, a third of the "people" on a cold list).
-    pub fn machine_after_all(&mut self, held: Option<f64>) {
-        if let Some(held) = held {
-            self.record_hold(held, true);
-        }
+    pub fn machine_after_all(&mut self, held: f64) {
+        self.record_hold(held, true);
     }
 
     /// Seeds what the store remembers after a restart: the legal window's counts per hour
@@ -426,7 +414,7 @@ mod tests {
         let before = h.holds(10_000.0, prior);
         assert!(before.machine.is_none());
         for i in 0..10 {
-            h.machine_after_all(Some(12.0 + f64::from(i % 3)));
+            h.machine_after_all(12.0 + f64::from(i % 3));
         }
         // Both dials needed a slot, and the abandon windows are as they were.
         assert_eq!(h.answer_rate(), Some(1.0));
