@@ -6,7 +6,7 @@
 //! `pacing.md`, on the same random streams for every policy:
 //!
 //! - **vox**: `dialler::pacing::Pacer`, the production code, in its predictive mode at its
-//!   default 2 % target;
+//!   default: a campaign's 3 % target, aimed at no more than 85 % of the 3 % cap;
 //! - **progressive**: the same pacer dialling one call per free slot, the baseline of the ratios;
 //! - **the best compliant fixed ratio**: the highest VICIdial RATIO level that keeps the rule on
 //!   every seed, found per workload and pool (`judge::best_ratio`);
@@ -254,7 +254,7 @@ fn main() -> anyhow::Result<()> {
         (1..=n).collect()
     };
     println!(
-        "Rule: every run ≤ {} abandon, every clock hour ≤ {}, no compliant fixed ratio more than 0.010 above vox's utilisation. util is the mean over seeds; run and hour are the worst seed's. Seeds: {} for pools of 20 or fewer, {} above.\n",
+        "Rule: every run ≤ {} abandon, every clock hour ≤ {}, no compliant fixed ratio more than 0.010 above vox's utilisation. util is the mean over seeds; run and hour are the worst seed's, of its worst campaign. Seeds: {} for pools of 20 or fewer, {} above.\n",
         percent(RUN_CAP),
         percent(HOUR_CAP),
         args.small_seeds,

@@ -1,6 +1,8 @@
 //! The rule a pacer must keep on every workload, and the best fixed ratio that keeps it.
 //!
-//! The rule (issue 26): every run at most 3 % abandon, every clock hour of every run at most 5 %.
+//! The rule (issue 26): every run at most 3 % abandon, every clock hour of every run at most 5 %,
+//! for each campaign of a run: the legal abandon rate is a campaign's, so a pool's other
+//! campaigns must not dilute one campaign's abandons with their people.
 //! A policy is judged over several seeds (the same callees for every policy, see `workload::fate`)
 //! and keeps the rule only if every seed's run does. The best compliant fixed ratio is the
 //! highest dial level that keeps it, found by growing the level until a run breaks the rule and
@@ -34,10 +36,10 @@ impl Judged {
         self.outcomes.iter().map(f).sum::<f64>() / self.outcomes.len() as f64
     }
 
-    /// The highest run abandon rate and the highest hour's.
+    /// The highest run abandon rate and the highest hour's, of any campaign.
     pub fn worst(&self) -> (f64, f64) {
         self.outcomes.iter().fold((0.0, 0.0), |(r, h), o| {
-            (f64::max(r, o.abandon), f64::max(h, o.worst_hour))
+            (f64::max(r, o.worst_run), f64::max(h, o.worst_hour))
         })
     }
 

@@ -38,6 +38,10 @@ pub struct Outcome {
     /// Slot-seconds spent on machines AMD called human, over N × T.
     pub fn_waste: f64,
     pub abandon: f64,
+    /// The abandon rate of the campaign with the highest, over the run (the legal rate is a
+    /// campaign's, so a pool's other campaigns do not dilute it).
+    pub worst_run: f64,
+    /// The highest abandon rate of any campaign in any clock hour.
     pub worst_hour: f64,
     /// The dialler's own estimate (classified humans).
     pub observed_abandon: f64,
@@ -104,8 +108,6 @@ struct Tally {
     abandoned: u64,
     observed_connected: u64,
     observed_abandoned: u64,
-    /// Per hour: (true connected, true abandoned).
-    hours: Vec<(u64, u64)>,
     dials: u64,
     waits: Vec<f64>,
 }
@@ -121,6 +123,8 @@ struct Campaign {
     human_talk: f64,
     connected: u64,
     abandoned: u64,
+    /// Per clock hour: (true connected, true abandoned).
+    hours: Vec<(u64, u64)>,
 }
 
 enum Decider {
@@ -161,6 +165,7 @@ pub fn run(workload: &Workload, policy: &Policy, slots: usize, hours: f64, seed:
             human_talk: 0.0,
             connected: 0,
             abandoned: 0,
+            hours: vec![(0, 0); hours.ceil() as usize],
         })
         .collect();
     let mut sim = Sim {
@@ -174,10 +179,7 @@ pub fn run(workload: &Workload, policy: &Policy, slots: usize, hours: f64, seed:
         campaigns,
         free: slots,
         waiting: VecDeque::new(),
-        tally: Tally {
-            hours: vec![(0, 0); hours.ceil() as usize],
-            ..Tally::default()
-        },
+        tally: Tally::default(),
     };
     sim.schedule(0.0, Event::Tick);
     while let Some(Scheduled(t, _, event)) = sim.queue.pop() {
@@ -303,7 +305,7 @@ impl Sim<'_> {
             campaign.human_talk += talk;
             campaign.connected += 1;
             self.tally.connected += 1;
-            self.tally.hours[(call.classified / 3_600.0) as usize].0 += 1;
+            campaign.hours[(call.classified / 3_600.0) as usize].0 += 1;
         } else {
             self.tally.fn_talk += talk;
         }
@@ -324,7 +326,7 @@ impl Sim<'_> {
         {
             campaign.abandoned += 1;
             self.tally.abandoned += 1;
-            self.tally.hours[(call.classified / 3_600.0) as usize].1 += 1;
+            campaign.hours[(call.classified / 3_600.0) as usize].1 += 1;
         }
     }
 
@@ -436,7 +438,17 @@ impl Sim<'_> {
             utilisation: t.human_talk / capacity,
             fn_waste: t.fn_talk / capacity,
             abandon: rate(t.connected, t.abandoned),
-            worst_hour: t.hours.iter().map(|h| rate(h.0, h.1)).fold(0.0, f64::max),
+            worst_run: self
+                .campaigns
+                .iter()
+                .map(|c| rate(c.connected, c.abandoned))
+                .fold(0.0, f64::max),
+            worst_hour: self
+                .campaigns
+                .iter()
+                .flat_map(|c| c.hours.iter())
+                .map(|h| rate(h.0, h.1))
+                .fold(0.0, f64::max),
             observed_abandon: rate(t.observed_connected, t.observed_abandoned),
             connects_per_hour: t.connected as f64 / hours,
             dials_per_hour: t.dials as f64 / hours,

@@ -119,6 +119,7 @@ pub struct History {
     pub(crate) recent: Window,
     pub(crate) legal: Window,
     humans: u64,
+    abandons: u64,
     first_connect: Option<f64>,
 }
 
@@ -130,6 +131,7 @@ impl History {
             recent: Window::new(60.0, recent_secs),
             legal: Window::new(3_600.0, legal_secs),
             humans: 0,
+            abandons: 0,
             first_connect: None,
         }
     }
@@ -145,6 +147,7 @@ impl History {
     /// A human-answered call got a slot (`abandoned: false`) or did not in time (`true`).
     pub fn record_human(&mut self, now: f64, abandoned: bool) {
         self.humans += 1;
+        self.abandons += u64::from(abandoned);
         if !abandoned && self.first_connect.is_none() {
             self.first_connect = Some(now);
         }
@@ -172,6 +175,7 @@ impl History {
         for &(start, humans, abandoned) in legal_hours {
             self.legal.seed(start, humans, abandoned);
             self.humans += humans;
+            self.abandons += abandoned;
         }
         for &(at, abandoned) in recent {
             self.recent.record(at, abandoned);
@@ -205,6 +209,11 @@ impl History {
     /// Human-answered calls seen since the pacer started.
     pub fn humans(&self) -> u64 {
         self.humans
+    }
+
+    /// Human-answered calls abandoned since the pacer started.
+    pub fn abandons(&self) -> u64 {
+        self.abandons
     }
 
     /// Mean length of the recent conversations (average handle time); `None` before any.
@@ -295,7 +304,25 @@ impl History {
             .collect();
         all.sort_by(f64::total_cmp);
         human.sort_by(f64::total_cmp);
-        Arrivals { all, human }
+        Arrivals {
+            all,
+            human,
+            surge: 1.0,
+        }
+    }
+
+    /// Of the resolved dials placed between `from` and `to` seconds ago: how many, and how many
+    /// became people within `by` seconds of the dial.
+    pub fn early_people(&self, now: f64, from: f64, to: f64, by: f64) -> (usize, usize) {
+        self.dials
+            .iter()
+            .filter(|d| d.0 >= now - from && d.0 <= now - to)
+            .fold((0, 0), |(n, h), d| {
+                (
+                    n + 1,
+                    h + usize::from(d.2 == Resolution::Human && d.1 <= by),
+                )
+            })
     }
 }
 
@@ -332,6 +359,8 @@ impl Holds {
 pub struct Arrivals {
     all: Vec<f64>,
     human: Vec<f64>,
+    /// How many times more people the newest dials bring than the cohort says (1 but in a surge).
+    surge: f64,
 }
 
 impl Arrivals {
@@ -340,12 +369,20 @@ impl Arrivals {
         self.all.len() >= 50
     }
 
+    /// The same, but the newest dials bring `surge` times the people the cohort says.
+    pub fn surged(self, surge: f64) -> Self {
+        Self {
+            surge: surge.max(1.0),
+            ..self
+        }
+    }
+
     /// The share of recent dials that became humans needing a slot.
     pub fn human_share(&self) -> f64 {
         if self.all.is_empty() {
             return 0.0;
         }
-        self.human.len() as f64 / self.all.len() as f64
+        (self.human.len() as f64 / self.all.len() as f64 * self.surge).min(1.0)
     }
 
     /// The `p` quantile of the time from dial to a human needing a slot; `None` before any.
@@ -366,7 +403,7 @@ impl Arrivals {
             return 0.0;
         }
         let humans = later(&self.human, age) - later(&self.human, age + h);
-        humans as f64 / unresolved as f64
+        (humans as f64 / unresolved as f64 * self.surge).min(1.0)
     }
 }
 

@@ -16,14 +16,17 @@
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
 //! - `O = E[max(0, D − S)]` under a normal approximation of `D − S`;
-//! - `α_eff = α_target · k`, and every minute `k ← k · exp(g · (α_target − observed) / α_target)`
-//!   on the abandon rate observed over the last 30 minutes, `k ∈ [0.2, 3]`.
+//! - `α_eff = α · k`, where `α` is the campaign's target (at most `aim_ceiling` of the legal cap,
+//!   lower on a small pool), lowered to what the legal window and the clock hour can still afford, and `k` corrects the model's bias: the abandons it expected
+//!   (`Σ α_eff` over the people answered) against those that happened, over the last
+//!   `bias_memory_humans` people.
 //!
 //! It dials progressively (one call per free slot, counting calls already on their way) until it
-//! has seen enough human answers, whenever the legal window's abandon rate reaches the guard
-//! (95 % of its cap), and for the rest of a clock hour that has spent its abandons (`hour_cap`,
-//! 5 %: the aim is lowered as the hour's allowance shrinks); on the way to the legal guard, from 70 % of the cap, the abandon it aims at tapers to
-//! nothing, so it slows down rather than flapping between modes.
+//! has seen enough human answers, when the legal window can afford no more abandons
+//! ([`Applied::LegalGuard`]), and for the rest of a clock hour that has spent its `hour_cap`
+//! (5 %, [`Applied::HourGuard`]). What either can afford is a budget, not a switch: the rate the
+//! rest of the period may run at and still keep it under its cap with two deviations to spare, so
+//! the pacer slows down as a window nears its cap and is not stopped by the noise of a young one.
 
 mod history;
 pub mod overflow;
@@ -46,20 +49,22 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacingConfig {
     pub mode: Mode,
-    /// Abandoned / human-answered calls the pacer aims for (0.02 = 2 %).
+    /// Abandoned / human-answered calls the pacer aims for (0.03 = 3 %, a campaign's default; the
+    /// aim is at most `aim_ceiling` of the legal cap).
     pub abandon_target: f64,
     /// The legal limit on the abandon rate over `legal_window_secs` (0.03 = 3 %, the US rule).
     pub legal_cap: f64,
     /// The regulatory window (30 days in the US).
     pub legal_window_secs: f64,
-    /// Fall back to progressive when the legal window's rate reaches this share of the cap.
-    pub legal_guard: f64,
     /// The most abandons in any clock hour, as a share of the people answered in it (0.05): the
     /// pacer's own promise, stricter than a regulator's day or month.
     pub hour_cap: f64,
-    /// From this share of the cap up to `legal_guard`, the abandon the pacer aims at shrinks
-    /// linearly to nothing, so it slows down as the window nears its cap instead of switching.
-    pub legal_taper_from: f64,
+    /// Abandons come in clumps of about this many (people who answer together to a full pool):
+    /// what a window or an hour can still afford is counted in clumps.
+    pub abandon_clump: f64,
+    /// The pacer never aims above this share of the legal cap, whatever the campaign's target:
+    /// a realised rate scatters about its aim, and the window must not.
+    pub aim_ceiling: f64,
     /// Look-ahead `H`, seconds: the floor of the learnt value (about ring-to-answer plus screening).
     pub lookahead_secs: f64,
     /// How long an answered person may wait for a slot before the call is abandoned (the
@@ -77,10 +82,18 @@ pub struct PacingConfig {
     /// rate is noisy and overshoots.
     pub small_pool_slots: f64,
     pub small_pool_factor: f64,
-    /// Feedback: period, window and gain of the `k` update.
+    /// How often `k` is re-estimated, and the window of the recent abandon rate (for the metrics,
+    /// and for how many people the next hour brings).
     pub feedback_every_secs: f64,
     pub feedback_window_secs: f64,
-    pub feedback_gain: f64,
+    /// `k`'s memory, in people answered (the older ones weigh less, by `1 − 1/memory` each).
+    pub bias_memory_humans: f64,
+    /// Its prior: `k` starts at `bias_prior_k` and moves as the evidence outweighs
+    /// `bias_prior_abandons` expected abandons. It starts cautious: the model's normal
+    /// approximation is optimistic on a small pool of short calls (people arrive in clumps), and
+    /// an hour broken at the start cannot be mended later.
+    pub bias_prior_abandons: f64,
+    pub bias_prior_k: f64,
     /// Handle time assumed before 20 conversations are seen.
     pub prior_handle_mean_secs: f64,
     pub prior_handle_cv: f64,
@@ -92,12 +105,12 @@ impl Default for PacingConfig {
     fn default() -> Self {
         Self {
             mode: Mode::Predictive,
-            abandon_target: 0.02,
+            abandon_target: 0.03,
             legal_cap: 0.03,
             legal_window_secs: 30.0 * 86_400.0,
-            legal_guard: 0.95,
-            legal_taper_from: 0.7,
+            aim_ceiling: 0.85,
             hour_cap: 0.05,
+            abandon_clump: 2.0,
             lookahead_secs: 8.0,
             grace_secs: 2.0,
             lookahead_quantiles: [0.5, 0.75],
@@ -107,7 +120,9 @@ impl Default for PacingConfig {
             small_pool_factor: 0.75,
             feedback_every_secs: 60.0,
             feedback_window_secs: 1_800.0,
-            feedback_gain: 0.1,
+            bias_memory_humans: 2_000.0,
+            bias_prior_abandons: 5.0,
+            bias_prior_k: 0.5,
             prior_handle_mean_secs: 120.0,
             prior_handle_cv: 0.8,
             prior_human_given_answered: 0.5,
@@ -140,7 +155,7 @@ pub enum Applied {
     Progressive,
     /// Predictive is configured but there are not enough human answers yet.
     WarmingUp,
-    /// The legal window's abandon rate is near its cap.
+    /// The legal window can afford no more abandons.
     LegalGuard,
     /// This clock hour has spent its abandons.
     HourGuard,
@@ -180,20 +195,29 @@ pub struct Pacer {
     pub history: History,
     k: f64,
     last_feedback: Option<f64>,
+    /// People and abandons counted at the last `k` estimate.
+    seen: (u64, u64),
+    /// Σ α_eff and decisions since the last estimate (progressive ones aim at nothing).
+    aimed: (f64, u32),
+    /// Abandons that happened and that the aims expected, decayed by the memory.
+    bias: (f64, f64),
 }
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Self {
         let history = History::new(config.feedback_window_secs, config.legal_window_secs);
         Self {
+            k: config.bias_prior_k,
             config,
             history,
-            k: 1.0,
             last_feedback: None,
+            seen: (0, 0),
+            aimed: (0.0, 0),
+            bias: (0.0, 0.0),
         }
     }
 
-    /// The feedback multiplier on the abandon target.
+    /// The correction of the model's bias: expected ÷ realised abandons.
     pub fn k(&self) -> f64 {
         self.k
     }
@@ -226,69 +250,110 @@ impl Pacer {
             }
             Mode::Predictive => {}
         }
-        if let Some(rate) = self.history.legal.rate(now)
-            && rate >= self.config.legal_cap * self.config.legal_guard
-        {
+        let decision = self.decide_predictive(now, s);
+        self.aimed.0 += decision.alpha;
+        self.aimed.1 += 1;
+        decision
+    }
+
+    fn decide_predictive(&mut self, now: f64, s: &Snapshot<'_>) -> Decision {
+        let progressive = |applied| Decision {
+            dials: progressive_dials(s),
+            applied,
+            alpha: 0.0,
+            expected_overflow: 0.0,
+        };
+        let legal = self.legal_allowance(now);
+        if legal <= 0.0 {
             return progressive(Applied::LegalGuard);
         }
         let arrivals = self.history.arrivals(now);
         if self.history.humans() < self.config.warmup_humans || !arrivals.is_informed() {
             return progressive(Applied::WarmingUp);
         }
-        self.feedback(now, s.slots);
+        let surge = self.surge(now, s, &arrivals);
+        let arrivals = arrivals.surged(surge);
+        self.feedback(now);
         let hour = self.hour_allowance(now);
         if hour <= 0.0 {
             return progressive(Applied::HourGuard);
         }
-        // `k` is also how far the realised rate is from the aim (it settles where aiming at
-        // `target · k` yields `target`), so the hour's allowance is aimed at through it too.
-        let alpha = (self.target(s.slots) * self.legal_taper(now)).min(hour) * self.k;
+        // `k` corrects the aim by the model's bias, but a budget is a limit, not an aim: a `k`
+        // above 1 (the model expects more abandons than happen) is an estimate from a few
+        // abandons, and spending a budget on it broke the small pools' hours, so it raises
+        // only the target.
+        let budget = hour.min(legal) * self.k.min(1.0);
+        let alpha = (self.target(s.slots) * self.k).min(budget);
         self.predictive(now, s, &arrivals, alpha)
     }
 
-    /// The abandon rate the rest of this clock hour may run at and still keep the hour within
-    /// `hour_cap` with two standard deviations to spare: the rest of the hour may have `allowed`
-    /// abandons, and at a rate α its abandons are about Poisson with mean `m = α · rest`, so
-    /// `m + 2√m ≤ allowed`. An hour of few people is noisy: in an hour of 30, two abandons break
-    /// 5 %, and this allows next to none once the first has happened. People still to come this
-    /// hour are estimated from the feedback window's rate.
+    /// How many times more people the newest dials bring than the arrivals' cohort foresees: 1
+    /// unless significantly more (two deviations) of the dials placed in the last
+    /// `SURGE_FROM` seconds became people within `SURGE_BY` seconds of their dial. The cohort
+    /// is of dials that have all resolved, so it is a minute or more behind the list; when the
+    /// list turns warm (a cold spell ends), its people flood in on the calls dialled for a cold
+    /// one, and the clock hour breaks before the cohort sees them. Counting early people among
+    /// the newest dials (those still ringing included) sees it within a minute or two, and is
+    /// not fooled by a change in the dial rate.
+    fn surge(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals) -> f64 {
+        let (resolved, people) = self
+            .history
+            .early_people(now, SURGE_FROM, SURGE_BY, SURGE_BY);
+        let ringing = s
+            .ringing
+            .iter()
+            .filter(|&&age| (SURGE_BY..=SURGE_FROM).contains(&age))
+            .count();
+        let expected = (resolved + ringing) as f64 * arrivals.human_within(0.0, SURGE_BY);
+        let people = people as f64;
+        if people >= 3.0 && people > expected + 2.0 * expected.sqrt() {
+            (people / expected.max(0.5)).min(5.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// People expected in the next `secs`, at the feedback window's rate.
+    fn people_within(&self, now: f64, secs: f64) -> f64 {
+        let (recent, _) = self.history.recent.totals(now);
+        recent as f64 / self.config.feedback_window_secs * secs
+    }
+
+    /// The rate the legal window can afford for the next hour: as the clock hour's, but over the
+    /// window (a campaign may stop at any time, so it is kept under the cap at every moment).
+    fn legal_allowance(&self, now: f64) -> f64 {
+        let (humans, abandoned) = self.history.legal.totals(now);
+        let rest = self.people_within(now, 3_600.0);
+        allowance(
+            self.config.legal_cap,
+            humans,
+            abandoned,
+            rest,
+            self.config.abandon_clump,
+        )
+    }
+
+    /// The rate the rest of this clock hour may run at and keep the hour within `hour_cap`.
     fn hour_allowance(&self, now: f64) -> f64 {
         let start = (now / 3_600.0).floor() * 3_600.0;
         let (humans, abandoned) = self.history.legal.bucket(start);
-        let (recent, _) = self.history.recent.totals(now);
-        let rest = recent as f64 / self.config.feedback_window_secs * (start + 3_600.0 - now);
-        if rest < 1.0 {
-            return f64::INFINITY;
-        }
-        let allowed = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
-        if allowed <= 0.0 {
-            return 0.0;
-        }
-        ((1.0 + allowed).sqrt() - 1.0).powi(2) / rest
+        let rest = self.people_within(now, start + 3_600.0 - now);
+        allowance(
+            self.config.hour_cap,
+            humans,
+            abandoned,
+            rest,
+            self.config.abandon_clump,
+        )
     }
 
-    /// 1 while the legal window is well under its cap, falling to 0 at the guard.
-    fn legal_taper(&self, now: f64) -> f64 {
-        let Some(rate) = self.history.legal.rate(now) else {
-            return 1.0;
-        };
-        let from = self.config.legal_cap * self.config.legal_taper_from;
-        let to = self.config.legal_cap * self.config.legal_guard;
-        if to <= from {
-            return 1.0;
-        }
-        ((to - rate) / (to - from)).clamp(0.0, 1.0)
-    }
-
-    /// The abandon rate aimed at: the campaign's target, but no higher than where the legal
-    /// taper starts (a campaign's default target is the 3 % cap itself; aimed at, it keeps the
-    /// pacer in the taper, lurching between bold and timid, which cost W1 at 50 slots 0.02 of
-    /// its utilisation against aiming at 2 %), and lower on a small pool.
+    /// The abandon rate aimed at: the campaign's target, but no higher than `aim_ceiling` of the
+    /// cap (a campaign's default target is the 3 % cap itself), and lower on a small pool.
     fn target(&self, slots: f64) -> f64 {
         let target = self
             .config
             .abandon_target
-            .min(self.config.legal_cap * self.config.legal_taper_from);
+            .min(self.config.legal_cap * self.config.aim_ceiling);
         if slots <= self.config.small_pool_slots {
             target * self.config.small_pool_factor
         } else {
@@ -296,23 +361,37 @@ impl Pacer {
         }
     }
 
-    /// Every `feedback_every_secs`, nudge `k` by how the recent abandon rate compares to target.
-    fn feedback(&mut self, now: f64, slots: f64) {
+    /// Every `feedback_every_secs`, re-estimates `k`: the people answered since the last estimate
+    /// were expected to bring `people × mean α_eff` abandons (the model's promise), and brought
+    /// what they brought. `k` is the ratio of the two over the memory, so it settles where aiming
+    /// at `target · k` yields the target, without the lag and overshoot of nudging it step by
+    /// step against a 30-minute rate.
+    fn feedback(&mut self, now: f64) {
+        let counted = (self.history.humans(), self.history.abandons());
         let Some(last) = self.last_feedback else {
             self.last_feedback = Some(now);
+            self.seen = counted;
+            self.aimed = (0.0, 0);
             return;
         };
         if now - last < self.config.feedback_every_secs {
             return;
         }
         self.last_feedback = Some(now);
-        let (humans, abandoned) = self.history.recent.totals(now);
-        if humans < 20 {
-            return;
-        }
-        let target = self.target(slots);
-        let observed = abandoned as f64 / humans as f64;
-        self.k = (self.k * (self.config.feedback_gain * (target - observed) / target).exp())
+        let people = counted.0.saturating_sub(self.seen.0) as f64;
+        let abandons = counted.1.saturating_sub(self.seen.1) as f64;
+        self.seen = counted;
+        let aimed = if self.aimed.1 == 0 {
+            0.0
+        } else {
+            self.aimed.0 / f64::from(self.aimed.1)
+        };
+        self.aimed = (0.0, 0);
+        let forget = (1.0 - 1.0 / self.config.bias_memory_humans.max(1.0)).powf(people);
+        self.bias.0 = self.bias.0 * forget + abandons;
+        self.bias.1 = self.bias.1 * forget + people * aimed;
+        let prior = self.config.bias_prior_abandons;
+        self.k = ((self.bias.1 + prior * self.config.bias_prior_k) / (self.bias.0 + prior))
             .clamp(0.2, 3.0);
     }
 
@@ -421,6 +500,12 @@ impl Balance {
             supply += p;
             supply_var += p * (1.0 - p);
         }
+        // A campaign holding more than its share (its people took slots another campaign's calls
+        // freed) gives back what it holds beyond: those slots are the other campaigns' when they
+        // free. Counted as its own, they let a campaign of short calls take over a shared pool
+        // and starve the others, whose people then find no slot.
+        let over = (s.busy.len() as f64 + s.waiting as f64 - s.slots).max(0.0);
+        supply = (supply - over).max(0.0);
         let (mut demand, mut demand_var) = (s.waiting as f64, 0.0);
         demand += s.screening as f64 * human;
         demand_var += s.screening as f64 * human * (1.0 - human);
@@ -445,6 +530,71 @@ impl Balance {
         let var = self.demand_var + n * self.q_new * (1.0 - self.q_new) + self.supply_var;
         (expected_overflow(d - self.supply, var.sqrt()), d)
     }
+}
+
+/// `poisson_mean_within` by the normal approximation: `m + z√m ≤ k + ½`.
+fn normal_mean_within(k: u64, tail: f64) -> f64 {
+    let z = -overflow::normal_quantile(tail);
+    let root = (k as f64 + 0.5 + z * z / 4.0).sqrt() - z / 2.0;
+    root * root
+}
+
+/// The newest dials watched for a surge of people: placed between these many seconds ago, their
+/// people counted if they came within `SURGE_BY` seconds of the dial (most people answer within
+/// 15 s).
+const SURGE_FROM: f64 = 150.0;
+const SURGE_BY: f64 = 15.0;
+
+/// How unlikely the rest of a period may be to break its cap: 0.5 %. An hour is judged alone, and
+/// a pacer runs thousands of them.
+const PERIOD_TAIL: f64 = 0.005;
+
+/// The rate the rest of a period may run at and keep the period within `cap` but for a
+/// `PERIOD_TAIL` chance: the period has had `humans` people and `abandoned` abandons, and `rest`
+/// more people are expected; the rest may have `allowed = cap · (humans + rest) − abandoned`
+/// abandons. They come in clumps of `clump` (people who answer together to a full pool), the
+/// clumps about Poisson: at a rate α their count has mean `α · rest / clump`, and more than
+/// `⌊allowed / clump⌋` of them may have only a `PERIOD_TAIL` chance. An hour of few people is
+/// where this bites: a 10-slot pool of 6-minute calls has 80 people an hour, and 5 abandons, two
+/// clumps and a single, break 5 %. 0 when nothing is left (a period already over its cap
+/// included); unbounded when no one more is expected.
+fn allowance(cap: f64, humans: u64, abandoned: u64, rest: f64, clump: f64) -> f64 {
+    let clump = clump.max(1.0);
+    let allowed = cap * (humans as f64 + rest) - abandoned as f64;
+    if abandoned > 0 && allowed <= 0.0 {
+        return 0.0;
+    }
+    if rest < 1.0 {
+        return f64::INFINITY;
+    }
+    clump * poisson_mean_within((allowed / clump).floor().max(0.0) as u64, PERIOD_TAIL) / rest
+}
+
+/// The largest Poisson mean `m` with `P(X > k) ≤ tail`: exactly (by bisection on the CDF) for
+/// small `k`, by the normal approximation with a continuity correction above 200.
+fn poisson_mean_within(k: u64, tail: f64) -> f64 {
+    if k > 200 {
+        return normal_mean_within(k, tail);
+    }
+    let kf = k as f64;
+    let cdf = |m: f64| {
+        let (mut term, mut sum) = ((-m).exp(), 0.0);
+        for i in 0..=k {
+            sum += term;
+            term *= m / (i + 1) as f64;
+        }
+        sum
+    };
+    let (mut lo, mut hi) = (0.0, kf + 10.0 * (kf + 1.0).sqrt() + 10.0);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if 1.0 - cdf(mid) <= tail {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// One dial per free slot, less the calls already on their way to one.

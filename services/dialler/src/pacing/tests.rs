@@ -4,10 +4,11 @@ use super::*;
 
 /// A pacer aiming at 2 % that has seen `humans` human answers out of four times as many dials
 /// (25 % human, answered 9 s after the dial; the rest unanswered at 30 s) and conversations of
-/// about 120 s.
+/// about 120 s, and believes its model unbiased (`k` = 1).
 fn seasoned(humans: usize) -> Pacer {
     let mut p = Pacer::new(PacingConfig {
         abandon_target: 0.02,
+        bias_prior_k: 1.0,
         ..PacingConfig::default()
     });
     for i in 0..humans {
@@ -119,10 +120,11 @@ fn fixed_ratio_keeps_level_times_slots_dialling_or_talking() {
 }
 
 #[test]
-fn the_legal_guard_falls_back_to_progressive_as_the_window_nears_its_cap() {
+fn the_legal_window_is_dialled_progressively_once_it_can_afford_no_more_abandons() {
     let mut p = seasoned(200);
-    // 200 humans so far, none abandoned: add abandons up to 2.8 % of the window (cap 3 %).
-    for _ in 0..6 {
+    // 20 abandons in 220 people (9 %): even the 440 people the next hour brings at the recent
+    // rate, none of them abandoned, would leave the window at the 3 % cap.
+    for _ in 0..20 {
         p.history.record_human(500.0, true);
     }
     let d = p.decide(1_000.0, &snapshot(50.0, 10.0, &[30.0; 40], &[]));
@@ -130,43 +132,73 @@ fn the_legal_guard_falls_back_to_progressive_as_the_window_nears_its_cap() {
 }
 
 #[test]
-fn the_aim_tapers_as_the_legal_window_climbs_toward_the_guard() {
+fn the_aim_shrinks_as_the_legal_window_spends_its_allowance() {
     let mut p = seasoned(200);
-    // 5 abandons in 205 humans is 2.44 %: between the taper's start (70 % of 3 %) and the guard
-    // (95 %), so the pacer aims at (2.85 − 2.44) / (2.85 − 2.1) of its target.
+    // 5 abandons in 205 people is 2.4 %. The next hour brings 410 more (the recent rate), and the
+    // window may then hold 3 % of 615, 13.45 more abandons, 6 clumps of two; at α the clumps
+    // are about Poisson with mean 410 α / 2, and more than 6 must have under a 0.5 % chance:
+    // α = 2 · 2.2 / 410, 1.1 %, under the 2 % target.
     for _ in 0..5 {
         p.history.record_human(500.0, true);
     }
     let d = p.decide(1_000.0, &snapshot(50.0, 10.0, &[30.0; 40], &[]));
     assert_eq!(d.applied, Applied::Predictive);
-    let rate = 5.0 / 205.0;
-    let expected = 0.02 * (0.0285 - rate) / (0.0285 - 0.021);
+    let expected = 2.0 * poisson_mean_within(6, 0.005) / 410.0;
     assert!((d.alpha - expected).abs() < 1e-9, "{d:?} vs {expected}");
+    assert!(expected < 0.02, "{expected}");
+    // Without those abandons the window affords more, though a young window of 600 people
+    // cannot afford the whole target either (18 abandons, 9 clumps).
     let calm = seasoned(200).decide(1_000.0, &snapshot(50.0, 10.0, &[30.0; 40], &[]));
-    assert!((calm.alpha - 0.02).abs() < 1e-12, "{calm:?}");
+    let young = 2.0 * poisson_mean_within(9, 0.005) / 400.0;
+    assert!((calm.alpha - young).abs() < 1e-9, "{calm:?} vs {young}");
+    assert!(d.alpha < calm.alpha && calm.alpha < 0.02, "{d:?} {calm:?}");
 }
 
 #[test]
-fn feedback_lowers_the_target_when_abandons_run_above_it_and_raises_it_when_below() {
-    let mut hot = seasoned(200);
+fn k_is_the_abandons_the_aims_expected_against_those_that_happened() {
+    // Only `k` is under test here, not the windows' caps.
+    let uncapped = |mut p: Pacer| {
+        p.config.legal_cap = 1.0;
+        p.config.hour_cap = 1.0;
+        p
+    };
     let s = snapshot(50.0, 10.0, &[30.0; 40], &[]);
+    let mut hot = uncapped(seasoned(200));
     hot.decide(1_000.0, &s);
-    for i in 0..5 {
-        hot.history.record_human(1_010.0 + f64::from(i), true);
+    // 100 people aimed at 2 % were expected to bring 2 abandons; they brought 10. With the prior
+    // of 5 abandons at k = 1: k = (2 + 5) / (10 + 5).
+    for i in 0..100 {
+        hot.history
+            .record_human(1_010.0 + f64::from(i) * 0.1, i < 10);
     }
-    // 5 of 205 recent answers abandoned is 2.4 %: above the 2 % target, under the legal guard.
     hot.decide(1_061.0, &s);
-    assert!(hot.k() < 1.0, "{}", hot.k());
+    assert!((hot.k() - 7.0 / 15.0).abs() < 1e-9, "{}", hot.k());
 
-    let mut cool = seasoned(200);
+    let mut cool = uncapped(seasoned(200));
     cool.decide(1_000.0, &s);
+    for i in 0..100 {
+        cool.history
+            .record_human(1_010.0 + f64::from(i) * 0.1, false);
+    }
     cool.decide(1_061.0, &s);
-    assert!(cool.k() > 1.0, "{}", cool.k());
+    assert!((cool.k() - 7.0 / 5.0).abs() < 1e-9, "{}", cool.k());
+    // The next aim is corrected by it.
+    let d = cool.decide(1_062.0, &s);
+    assert!((d.alpha - 0.02 * 7.0 / 5.0).abs() < 1e-9, "{d:?}");
+}
+
+#[test]
+fn a_new_pacer_starts_cautious_until_its_abandons_say_otherwise() {
+    let p = Pacer::new(PacingConfig::default());
+    assert_eq!(p.k(), 0.5);
 }
 
 #[test]
 fn small_pools_aim_below_the_target() {
     let mut small = seasoned(200);
+    // Only the target is under test here, not what the windows can afford.
+    small.config.legal_cap = 1.0;
+    small.config.hour_cap = 1.0;
     let d = small.decide(1_000.0, &snapshot(10.0, 2.0, &[30.0; 8], &[]));
     assert!((d.alpha - 0.015).abs() < 1e-12, "{d:?}");
     let d = small.decide(1_000.0, &snapshot(50.0, 2.0, &[30.0; 48], &[]));
@@ -197,4 +229,87 @@ fn a_pool_of_calls_about_to_end_may_dial_more_than_a_step_in_one_decision() {
     let d = p.decide(1_000.0, &snapshot(50.0, 0.0, &[170.0; 50], &[]));
     assert_eq!(d.applied, Applied::Predictive);
     assert!(d.dials > 6, "{d:?}");
+}
+
+#[test]
+fn an_hour_of_few_people_allows_next_to_no_abandon_once_it_has_had_one() {
+    // A fresh hour of 34 people may have one abandon (5 % of 34 is 1.7): the chance of a
+    // second must stay under 0.5 %, so the mean is 0.1035 (e^−m (1 + m) = 0.995).
+    let m = poisson_mean_within(1, 0.005);
+    assert!((m - 0.1035).abs() < 1e-3, "{m}");
+    assert!((allowance(0.05, 0, 0, 34.0, 1.0) - m / 34.0).abs() < 1e-12);
+    // Once it has had it, the rest may have none: 1 − e^−m ≤ 0.5 %.
+    let after = allowance(0.05, 10, 1, 24.0, 1.0);
+    assert!((after - 0.005_012_5 / 24.0).abs() < 1e-6, "{after}");
+    // Abandons in clumps of two: an hour of 80 may have 4, two clumps.
+    let clumped = allowance(0.05, 0, 0, 80.0, 2.0);
+    assert!((clumped - 2.0 * poisson_mean_within(2, 0.005) / 80.0).abs() < 1e-12);
+    assert!(clumped < allowance(0.05, 0, 0, 80.0, 1.0));
+    // A period over its cap affords nothing, one with no one more to come is unbounded.
+    assert_eq!(allowance(0.05, 10, 2, 0.0, 1.0), 0.0);
+    assert_eq!(allowance(0.05, 10, 0, 0.0, 1.0), f64::INFINITY);
+    // Large periods: the normal approximation takes over where the exact sum stops, and they
+    // agree there.
+    let (exact, normal) = (
+        poisson_mean_within(200, 0.005),
+        normal_mean_within(200, 0.005),
+    );
+    assert!((normal - exact).abs() / exact < 0.01, "{exact} vs {normal}");
+    assert_eq!(
+        poisson_mean_within(201, 0.005),
+        normal_mean_within(201, 0.005)
+    );
+}
+
+#[test]
+fn a_surge_of_people_among_the_newest_dials_is_seen_before_the_cohort_sees_it() {
+    // The cohort: a quarter of dials become people 9 s after the dial.
+    let newest = |people: usize| {
+        let mut p = seasoned(200);
+        for i in 0..40 {
+            let placed = 860.0 + f64::from(i) * 3.0;
+            let (elapsed, resolution) = if (i as usize) < people {
+                (9.0, Resolution::Human)
+            } else {
+                (30.0, Resolution::Unanswered)
+            };
+            p.history.record_dial(placed, elapsed, resolution);
+        }
+        p
+    };
+    let s = snapshot(50.0, 10.0, &[30.0; 40], &[]);
+    // 20 of the 40 newest dials reached a person within 15 s, where 10 were expected.
+    let hot = newest(20);
+    let arrivals = hot.history.arrivals(1_000.0);
+    let surge = hot.surge(1_000.0, &s, &arrivals);
+    // (The cohort holds most of the 40 too, so its quarter is a little more than a quarter.)
+    assert!((1.8..2.0).contains(&surge), "{surge}");
+    assert!(
+        arrivals.clone().surged(surge).human_within(0.0, 15.0)
+            > arrivals.human_within(0.0, 15.0) * 1.8
+    );
+    // 12 where 10 were expected is noise.
+    let calm = newest(12);
+    assert_eq!(
+        calm.surge(1_000.0, &s, &calm.history.arrivals(1_000.0)),
+        1.0
+    );
+    // Calls of that age still ringing count too: 20 of 80 is the cohort's quarter.
+    let ringing = [60.0; 40];
+    let s = snapshot(50.0, 10.0, &[30.0; 40], &ringing);
+    assert_eq!(hot.surge(1_000.0, &s, &arrivals), 1.0);
+}
+
+#[test]
+fn a_campaign_over_its_share_does_not_count_on_the_slots_it_holds_beyond_it() {
+    let mut p = seasoned(200);
+    // 40 calls near their end: within its share of 40 slots the slots they free take its new
+    // people; with a share of 36, four of them are another campaign's; with a share of 5 it holds
+    // eight times its share and dials nothing.
+    let busy = [170.0; 40];
+    let within = p.decide(1_000.0, &snapshot(40.0, 0.0, &busy, &[])).dials;
+    let over = p.decide(1_000.0, &snapshot(36.0, 0.0, &busy, &[])).dials;
+    let far_over = p.decide(1_000.0, &snapshot(5.0, 0.0, &busy, &[])).dials;
+    assert!(within > 0 && over < within, "{over} vs {within}");
+    assert_eq!(far_over, 0);
 }
