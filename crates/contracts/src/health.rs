@@ -76,8 +76,8 @@ pub struct DiallerHealth {
 /// shown by the Backend's live view of the campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PacingDecision {
-    /// The rule that decided: `progressive`, `warming_up`, `legal_guard`, `fixed_ratio` or
-    /// `predictive`.
+    /// The rule that decided: `progressive`, `warming_up`, `legal_guard`, `hour_guard`,
+    /// `fixed_ratio` or `predictive`.
     pub applied: String,
     /// Calls this decision placed.
     pub dials: u32,
