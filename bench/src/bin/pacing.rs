@@ -12,8 +12,8 @@
 //!   every seed, found per workload and pool (`judge::best_ratio`);
 //! - **VICIdial-like**: a model of `AST_VDadapt.pl`'s adaptive level, max 3, HARD_LIMIT 3 %.
 //!
-//! The rule: every run ≤ 3 % abandon and every clock hour ≤ 5 %, and no compliant fixed ratio
-//! beats vox's utilisation by more than 0.01. A last line counts the workloads where vox is
+//! The rule: every run ≤ 3 % abandon and every clock hour ≤ 5 %, for each campaign, and no
+//! compliant fixed ratio beats vox's utilisation by more than 0.01. A last line counts the workloads where vox is
 //! beaten and where it broke a limit; then W1's "very good" anchors.
 
 use anyhow::Context;
