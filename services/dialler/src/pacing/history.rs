@@ -311,12 +311,12 @@ impl History {
         }
     }
 
-    /// Of the resolved dials placed between `from` and `to` seconds ago: how many, and how many
-    /// became people within `by` seconds of the dial.
-    pub fn early_people(&self, now: f64, from: f64, to: f64, by: f64) -> (usize, usize) {
+    /// Of the resolved dials placed between `from` and `by` seconds ago (old enough to have
+    /// reached a person within `by`): how many, and how many became people within `by` seconds.
+    pub fn early_people(&self, now: f64, from: f64, by: f64) -> (usize, usize) {
         self.dials
             .iter()
-            .filter(|d| d.0 >= now - from && d.0 <= now - to)
+            .filter(|d| d.0 >= now - from && d.0 <= now - by)
             .fold((0, 0), |(n, h), d| {
                 (
                     n + 1,

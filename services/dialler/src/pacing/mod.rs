@@ -7,26 +7,27 @@
 //! largest `n` such that the expected overflow of human-answered calls over the slots that will be
 //! free within a look-ahead `H` stays under `α_eff · E[demand]`, where
 //!
-//! - supply `S = free + Σ_busy P(call ends within H + grace | its age)` (the handle-time law, lognormal,
-//!   fitted to the campaign's conversations, mixed by age with the law of the machines the bot
-//!   found on their slots);
+//! - supply `S = free + Σ_busy P(call ends within H + grace | its age)`, less what it holds
+//!   beyond its share (the handle-time law, lognormal, fitted to the campaign's conversations,
+//!   mixed by age with the law of the machines the bot found on their slots);
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from the most
 //!   recently placed dials that have all resolved);
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
 //! - `O = E[max(0, D − S)]` under a normal approximation of `D − S`;
-//! - `α_eff = α · k`, where `α` is the campaign's target (at most `aim_ceiling` of the legal cap,
-//!   lower on a small pool), lowered to what the legal window and the clock hour can still afford, and `k` corrects the model's bias: the abandons it expected
-//!   (`Σ α_eff` over the people answered) against those that happened, over the last
-//!   `bias_memory_humans` people.
+//! - `α_eff = α · k`, where `α` is the campaign's target (at most `aim_ceiling` of the cap,
+//!   lower on a small pool), lowered to what the legal window and the clock hour can still
+//!   afford, and `k` corrects the model's bias: the abandons it expected (`Σ α_eff` over the
+//!   people answered) against those that happened, over the last `bias_memory_humans` people.
 //!
 //! It dials progressively (one call per free slot, counting calls already on their way) until it
 //! has seen enough human answers, when the legal window can afford no more abandons
 //! ([`Applied::LegalGuard`]), and for the rest of a clock hour that has spent its `hour_cap`
 //! (5 %, [`Applied::HourGuard`]). What either can afford is a budget, not a switch: the rate the
-//! rest of the period may run at and still keep it under its cap with two deviations to spare, so
-//! the pacer slows down as a window nears its cap and is not stopped by the noise of a young one.
+//! rest of the period may run at with only a small chance of breaking its cap, abandons counted
+//! in clumps (`allowance`), so the pacer slows down as a window nears its cap and is not
+//! stopped by the noise of a young one.
 
 mod history;
 pub mod overflow;
@@ -229,14 +230,8 @@ impl Pacer {
 
     /// How many dials to place now.
     pub fn decide(&mut self, now: f64, s: &Snapshot<'_>) -> Decision {
-        let progressive = |applied| Decision {
-            dials: progressive_dials(s),
-            applied,
-            alpha: 0.0,
-            expected_overflow: 0.0,
-        };
         match self.config.mode {
-            Mode::Progressive => return progressive(Applied::Progressive),
+            Mode::Progressive => return progressive(s, Applied::Progressive),
             Mode::FixedRatio { level } => {
                 let target = (level * s.slots).round();
                 let engaged = (s.ringing.len() + s.screening + s.busy.len() + s.waiting) as f64;
@@ -257,27 +252,21 @@ impl Pacer {
     }
 
     fn decide_predictive(&mut self, now: f64, s: &Snapshot<'_>) -> Decision {
-        let progressive = |applied| Decision {
-            dials: progressive_dials(s),
-            applied,
-            alpha: 0.0,
-            expected_overflow: 0.0,
-        };
         let legal = self.legal_allowance(now);
         if legal <= 0.0 {
-            return progressive(Applied::LegalGuard);
+            return progressive(s, Applied::LegalGuard);
         }
         let arrivals = self.history.arrivals(now);
         if self.history.humans() < self.config.warmup_humans || !arrivals.is_informed() {
-            return progressive(Applied::WarmingUp);
+            return progressive(s, Applied::WarmingUp);
         }
-        let surge = self.surge(now, s, &arrivals);
-        let arrivals = arrivals.surged(surge);
         self.feedback(now);
         let hour = self.hour_allowance(now);
         if hour <= 0.0 {
-            return progressive(Applied::HourGuard);
+            return progressive(s, Applied::HourGuard);
         }
+        let surge = self.surge(now, s, &arrivals);
+        let arrivals = arrivals.surged(surge);
         // `k` corrects the aim by the model's bias, but a budget is a limit, not an aim: a `k`
         // above 1 (the model expects more abandons than happen) is an estimate from a few
         // abandons, and spending a budget on it broke the small pools' hours, so it raises
@@ -296,9 +285,7 @@ impl Pacer {
     /// the newest dials (those still ringing included) sees it within a minute or two, and is
     /// not fooled by a change in the dial rate.
     fn surge(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals) -> f64 {
-        let (resolved, people) = self
-            .history
-            .early_people(now, SURGE_FROM, SURGE_BY, SURGE_BY);
+        let (resolved, people) = self.history.early_people(now, SURGE_FROM, SURGE_BY);
         let ringing = s
             .ringing
             .iter()
@@ -428,10 +415,8 @@ impl Pacer {
         if balances[0].q_new <= 0.0 {
             // No recent dial became a human within H: nothing to predict from.
             return Decision {
-                dials: progressive_dials(s),
-                applied: Applied::WarmingUp,
                 alpha,
-                expected_overflow: 0.0,
+                ..progressive(s, Applied::WarmingUp)
             };
         }
         let supply = balances[0].supply;
@@ -595,6 +580,16 @@ fn poisson_mean_within(k: u64, tail: f64) -> f64 {
         }
     }
     lo
+}
+
+/// A progressive decision, for `applied`'s reason.
+fn progressive(s: &Snapshot<'_>, applied: Applied) -> Decision {
+    Decision {
+        dials: progressive_dials(s),
+        applied,
+        alpha: 0.0,
+        expected_overflow: 0.0,
+    }
 }
 
 /// One dial per free slot, less the calls already on their way to one.
