@@ -11,11 +11,14 @@
 //!   beyond its share (the handle-time law, lognormal, fitted to the campaign's conversations,
 //!   mixed by age with the law of the machines the bot found on their slots);
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
-//!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from the most
-//!   recently placed dials that have all resolved);
+//!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from a cohort of
+//!   the most recently placed dials that have all resolved, large enough to hold some hundreds
+//!   of people, cut to its newest dials when those say the list turned warm);
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
-//! - `O = E[max(0, D − S)]` under a normal approximation of `D − S`;
+//! - `O = E[max(0, D − S)]`, from the exact laws of `D` and `S` (sums of independent chances) on
+//!   a pool of some tens of slots, whose counts are few and skewed, and under a normal
+//!   approximation of `D − S` above;
 //! - `α_eff = α · k`, where `α` is the campaign's target (at most `aim_ceiling` of the cap,
 //!   lower on a small pool), lowered to what the legal window and the clock hour can still
 //!   afford, and `k` corrects the model's bias: the abandons it expected (`Σ α_eff` over the
@@ -29,9 +32,11 @@
 //! in clumps (`allowance`), so the pacer slows down as a window nears its cap and is not
 //! stopped by the noise of a young one.
 
+mod count;
 mod history;
 pub mod overflow;
 
+use count::{Count, expected_excess};
 pub use history::{Arrivals, History, Holds, Resolution, Window};
 use overflow::{LogNormal, expected_overflow};
 
@@ -90,9 +95,9 @@ pub struct PacingConfig {
     /// `k`'s memory, in people answered (the older ones weigh less, by `1 − 1/memory` each).
     pub bias_memory_humans: f64,
     /// Its prior: `k` starts at `bias_prior_k` and moves as the evidence outweighs
-    /// `bias_prior_abandons` expected abandons. It starts cautious: the model's normal
-    /// approximation is optimistic on a small pool of short calls (people arrive in clumps), and
-    /// an hour broken at the start cannot be mended later.
+    /// `bias_prior_abandons` expected abandons. It starts cautious: the model counts the slots
+    /// and people of the look-ahead as wholes, and on a small pool a person who answers early
+    /// finds no slot that frees late in it; and an hour broken at the start cannot be mended.
     pub bias_prior_abandons: f64,
     pub bias_prior_k: f64,
     /// Handle time assumed before 20 conversations are seen.
@@ -405,13 +410,6 @@ impl Pacer {
                 });
             Balance::at(h, self.config.grace_secs, s, arrivals, &handle, human)
         });
-        let fits = |n: usize| {
-            balances.iter().all(|b| {
-                let (o, d) = b.overflow(n);
-                // The tolerance lets a pacer with no demand at all dial (O is then a crumb).
-                o <= alpha * d + 1e-9
-            })
-        };
         if balances[0].q_new <= 0.0 {
             // No recent dial became a human within H: nothing to predict from.
             return Decision {
@@ -435,14 +433,29 @@ impl Pacer {
         // `O(n) − α·E[D(n)]` is convex in n, so the n that fit are one run of numbers: walk up
         // to its end. It may start above 0: with no demand yet, `O(0)` is a crumb of the supply's
         // spread that `α·E[D]` only covers once a few dials are counted.
+        // On a small pool the people to come are counted exactly, one dial more at each `n`.
+        let mut exact: Vec<Option<Count>> = balances
+            .iter()
+            .map(|b| b.exact.as_ref().map(|e| e.demand.clone()))
+            .collect();
         let mut dials = 0;
         let mut found = false;
         for n in 0..=most {
-            if fits(n) {
+            let fits = balances.iter().zip(&exact).all(|(b, demand)| {
+                let (o, d) = b.overflow_given(n, demand.as_ref());
+                // The tolerance lets a pacer with no demand at all dial (O is then a crumb).
+                o <= alpha * d + 1e-9
+            });
+            if fits {
                 dials = n;
                 found = true;
             } else if found {
                 break;
+            }
+            for (b, demand) in balances.iter().zip(&mut exact) {
+                if let Some(demand) = demand {
+                    demand.add(b.q_new);
+                }
             }
         }
         // Never fewer than progressive: its dials each have a free slot waiting, so they cannot
@@ -458,7 +471,7 @@ impl Pacer {
 }
 
 /// Supply and demand of slots within one look-ahead `H`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Balance {
     /// `free + Σ_busy P(call ends within H + grace | its age)`, and its variance.
     supply: f64,
@@ -468,7 +481,24 @@ struct Balance {
     demand_var: f64,
     /// P(a dial placed now is a person needing a slot within H).
     q_new: f64,
+    /// The exact laws, on a pool small enough (`EXACT_TERMS`).
+    exact: Option<Exact>,
 }
+
+/// The people to come and the slots to free within H as exact counts, and what is certain now.
+#[derive(Debug, Clone)]
+struct Exact {
+    waiting: f64,
+    demand: Count,
+    free: f64,
+    supply: Count,
+    over: f64,
+}
+
+/// The pacer counts exactly when a balance has at most this many chances (calls on slots,
+/// screening and ringing): a pool of some tens of slots. Above, the counts are sums of so many
+/// chances that the normal approximation is close, and the exact laws cost more.
+const EXACT_TERMS: usize = 150;
 
 impl Balance {
     fn at(
@@ -491,6 +521,23 @@ impl Balance {
         // and starve the others, whose people then find no slot.
         let over = (s.busy.len() as f64 + s.waiting as f64 - s.slots).max(0.0);
         supply = (supply - over).max(0.0);
+        let exact = (s.busy.len() + s.screening + s.ringing.len() <= EXACT_TERMS).then(|| {
+            let mut supply = Count::none();
+            for &age in s.busy {
+                supply.add(handle.ends_within(age, h + grace));
+            }
+            let mut demand = Count::none().with(s.screening, human);
+            for &age in s.ringing {
+                demand.add(arrivals.human_within(age, h));
+            }
+            Exact {
+                waiting: s.waiting as f64,
+                demand,
+                free: s.free.max(0.0),
+                supply,
+                over,
+            }
+        });
         let (mut demand, mut demand_var) = (s.waiting as f64, 0.0);
         demand += s.screening as f64 * human;
         demand_var += s.screening as f64 * human * (1.0 - human);
@@ -505,14 +552,25 @@ impl Balance {
             demand,
             demand_var,
             q_new: arrivals.human_within(0.0, h),
+            exact,
         }
     }
 
     /// The expected overflow `O` and demand `E[D]` with `n` more dials.
     fn overflow(&self, n: usize) -> (f64, f64) {
-        let n = n as f64;
-        let d = self.demand + n * self.q_new;
-        let var = self.demand_var + n * self.q_new * (1.0 - self.q_new) + self.supply_var;
+        let demand = self.exact.as_ref().map(|e| e.demand.with(n, self.q_new));
+        self.overflow_given(n, demand.as_ref())
+    }
+
+    /// The same, given the exact count of the people to come with those dials (when this
+    /// balance counts exactly).
+    fn overflow_given(&self, n: usize, demand: Option<&Count>) -> (f64, f64) {
+        let d = self.demand + n as f64 * self.q_new;
+        if let (Some(e), Some(demand)) = (&self.exact, demand) {
+            let o = expected_excess(e.waiting, demand, e.free, &e.supply, e.over);
+            return (o, d);
+        }
+        let var = self.demand_var + n as f64 * self.q_new * (1.0 - self.q_new) + self.supply_var;
         (expected_overflow(d - self.supply, var.sqrt()), d)
     }
 }

@@ -206,6 +206,69 @@ fn small_pools_aim_below_the_target() {
 }
 
 #[test]
+fn a_small_pool_counts_its_people_exactly() {
+    let p = seasoned(200);
+    let arrivals = p.history.arrivals(1_000.0);
+    let holds = p
+        .history
+        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8));
+    // Four slots, one free, three calls on slots, two dials ringing, and one more dial.
+    let busy = [30.0, 60.0, 150.0];
+    let ringing = [2.0, 6.0];
+    let s = snapshot(4.0, 1.0, &busy, &ringing);
+    let (h, grace) = (10.0, 2.0);
+    let balance = Balance::at(h, grace, &s, &arrivals, &holds, 0.3);
+    assert!(balance.exact.is_some());
+    // Every outcome of the six chances, weighed: the people beyond the slots.
+    let frees: Vec<f64> = busy
+        .iter()
+        .map(|&a| holds.ends_within(a, h + grace))
+        .collect();
+    let mut people: Vec<f64> = ringing
+        .iter()
+        .map(|&a| arrivals.human_within(a, h))
+        .collect();
+    people.push(arrivals.human_within(0.0, h));
+    let mut want = 0.0;
+    for outcome in 0u32..64 {
+        let happens = |i: usize| outcome >> i & 1 == 1;
+        let chance = |i: usize, p: f64| if happens(i) { p } else { 1.0 - p };
+        let weight: f64 = frees
+            .iter()
+            .chain(&people)
+            .enumerate()
+            .map(|(i, &p)| chance(i, p))
+            .product();
+        let slots = 1 + (0..3).filter(|&i| happens(i)).count();
+        let arrived = (3..6).filter(|&i| happens(i)).count();
+        want += weight * arrived.saturating_sub(slots) as f64;
+    }
+    let (got, _) = balance.overflow(1);
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    // The normal approximation of the same balance is another number.
+    let normal = Balance {
+        exact: None,
+        ..balance.clone()
+    };
+    assert!((normal.overflow(1).0 - want).abs() > 1e-4);
+}
+
+#[test]
+fn a_large_pool_is_counted_by_the_normal_approximation() {
+    let p = seasoned(200);
+    let arrivals = p.history.arrivals(1_000.0);
+    let holds = p
+        .history
+        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8));
+    let s = snapshot(200.0, 10.0, &[60.0; 190], &[2.0; 100]);
+    assert!(
+        Balance::at(10.0, 2.0, &s, &arrivals, &holds, 0.3)
+            .exact
+            .is_none()
+    );
+}
+
+#[test]
 fn an_hour_that_has_spent_its_abandons_is_dialled_progressively_until_the_next_clock_hour() {
     let mut p = seasoned(200);
     // Only the hour's rule is under test here, not the legal window's.
