@@ -225,6 +225,12 @@ impl History {
         self.holds.iter().filter(|h| !h.1).map(|h| h.0)
     }
 
+    /// How many of the recent conversations ended, and the seconds they held their slots.
+    pub fn ended_conversations(&self) -> (usize, f64) {
+        self.conversations()
+            .fold((0, 0.0), |(n, s), x| (n + 1, s + x))
+    }
+
     /// Human-answered calls seen since the pacer started.
     pub fn humans(&self) -> u64 {
         self.humans
@@ -258,8 +264,11 @@ impl History {
     /// 20 and the first connection is three prior means old (`prior` before: early on, the only
     /// conversations to have ended are the short ones, and a fit then would expect slots to free
     /// sooner than they do); and, once the bot has found 10 machines on slots, theirs and their
-    /// share of the slots' calls.
-    pub fn holds(&self, now: f64, prior: LogNormal) -> Holds {
+    /// share of the slots' calls: of those that ended and the `on_slots` still on a slot (machines
+    /// are found in seconds and conversations end in minutes, so at a campaign's start the calls
+    /// that ended are nearly all machines, and their share among them alone had the pacer expect
+    /// every young slot to free at once: 221 dials in one decision on 178 slots of 10-minute calls).
+    pub fn holds(&self, now: f64, prior: LogNormal, on_slots: usize) -> Holds {
         let prior_mean = (prior.mu + prior.sigma * prior.sigma / 2.0).exp();
         let settled = self
             .first_connect
@@ -273,7 +282,10 @@ impl History {
         let machine = (machines.len() >= 10)
             .then(|| LogNormal::fit(machines.iter().copied()))
             .flatten()
-            .map(|law| (law, machines.len() as f64 / self.holds.len() as f64));
+            .map(|law| {
+                let calls = (self.holds.len() + on_slots) as f64;
+                (law, machines.len() as f64 / calls)
+            });
         Holds {
             conversation,
             machine,
@@ -543,6 +555,23 @@ mod tests {
     }
 
     #[test]
+    fn the_machines_share_counts_the_calls_still_on_slots() {
+        // A campaign of long calls a minute old: ten machines found, no conversation ended yet,
+        // ninety calls still on slots. A tenth of its calls were machines, not all of them.
+        let mut h = History::new(1_800.0, 86_400.0);
+        for i in 0..10 {
+            h.machine_after_all(12.0 + f64::from(i % 3));
+        }
+        let prior = LogNormal::from_mean_cv(120.0, 0.8);
+        let (_, share) = h.holds(60.0, prior, 90).machine.unwrap();
+        assert!((share - 0.1).abs() < 1e-12);
+        // A slot 5 s old is a machine about to be found a tenth of the time, not nearly always.
+        let young = h.holds(60.0, prior, 90).ends_within(5.0, 10.0);
+        assert!(young < 0.2, "{young}");
+        assert!(h.holds(60.0, prior, 0).ends_within(5.0, 10.0) > 0.9);
+    }
+
+    #[test]
     fn a_machine_found_on_a_slot_still_needed_one_and_frees_young_slots_sooner() {
         let mut h = History::new(1_800.0, 86_400.0);
         h.record_dial(0.0, 9.0, Resolution::Human);
@@ -553,7 +582,7 @@ mod tests {
             h.record_conversation(60.0 + f64::from(i % 5) * 10.0);
         }
         let prior = LogNormal::from_mean_cv(120.0, 0.8);
-        let before = h.holds(10_000.0, prior);
+        let before = h.holds(10_000.0, prior, 0);
         assert!(before.machine.is_none());
         for i in 0..10 {
             h.machine_after_all(12.0 + f64::from(i % 3));
@@ -565,7 +594,7 @@ mod tests {
         // A fourth of the slots' calls were machines found in about 13 s: a young slot is one of
         // them a fourth of the time and frees within 10 s then; one older than that is a
         // conversation.
-        let holds = h.holds(10_000.0, prior);
+        let holds = h.holds(10_000.0, prior, 0);
         let (_, share) = holds.machine.unwrap();
         assert!((share - 0.25).abs() < 1e-12);
         let young = holds.ends_within(5.0, 10.0);

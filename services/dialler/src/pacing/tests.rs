@@ -211,7 +211,7 @@ fn a_small_pool_counts_its_people_exactly() {
     let arrivals = p.history.arrivals(1_000.0);
     let holds = p
         .history
-        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8));
+        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8), 0);
     // Four slots, one free, three calls on slots, two dials ringing, and one more dial.
     let busy = [30.0, 60.0, 150.0];
     let ringing = [2.0, 6.0];
@@ -259,13 +259,29 @@ fn a_large_pool_is_counted_by_the_normal_approximation() {
     let arrivals = p.history.arrivals(1_000.0);
     let holds = p
         .history
-        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8));
+        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8), 0);
     let s = snapshot(200.0, 10.0, &[60.0; 190], &[2.0; 100]);
     assert!(
         Balance::at(10.0, 2.0, &s, &arrivals, &holds, 0.3)
             .exact
             .is_none()
     );
+}
+
+#[test]
+fn until_its_conversations_end_a_campaign_counts_on_the_time_its_slots_have_been_held() {
+    let mean = |law: LogNormal| (law.mu + law.sigma * law.sigma / 2.0).exp();
+    let mut p = Pacer::new(PacingConfig::default());
+    // Nothing on slots: the prior's two minutes.
+    assert!((mean(p.handle_prior(&[])) - 120.0).abs() < 1e-6);
+    // Fifty calls a hundred seconds old and none ended: 5,000 s held without an end seen, the
+    // mean taken as that (as if one had just ended), far longer than the prior's.
+    assert!((mean(p.handle_prior(&[100.0; 50])) - 5_000.0).abs() < 1e-6);
+    // Thirty 30-second conversations ended: from twenty ended, what they say alone.
+    for _ in 0..30 {
+        p.history.record_conversation(30.0);
+    }
+    assert!((mean(p.handle_prior(&[10.0; 10])) - 1_000.0 / 30.0).abs() < 1e-6);
 }
 
 #[test]
