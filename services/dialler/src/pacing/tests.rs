@@ -205,13 +205,19 @@ fn small_pools_aim_below_the_target() {
     assert!((d.alpha - 0.02).abs() < 1e-12, "{d:?}");
 }
 
+/// What a `seasoned(200)` pacer has learnt of arrivals and holds.
+fn learnt() -> (Arrivals, Holds) {
+    let p = seasoned(200);
+    let prior = LogNormal::from_mean_cv(120.0, 0.8);
+    (
+        p.history.arrivals(1_000.0),
+        p.history.holds(1_000.0, prior, 0),
+    )
+}
+
 #[test]
 fn a_small_pool_counts_its_people_exactly() {
-    let p = seasoned(200);
-    let arrivals = p.history.arrivals(1_000.0);
-    let holds = p
-        .history
-        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8), 0);
+    let (arrivals, holds) = learnt();
     // Four slots, one free, three calls on slots, two dials ringing, and one more dial.
     let busy = [30.0, 60.0, 150.0];
     let ringing = [2.0, 6.0];
@@ -255,11 +261,7 @@ fn a_small_pool_counts_its_people_exactly() {
 
 #[test]
 fn a_large_pool_is_counted_by_the_normal_approximation() {
-    let p = seasoned(200);
-    let arrivals = p.history.arrivals(1_000.0);
-    let holds = p
-        .history
-        .holds(1_000.0, LogNormal::from_mean_cv(120.0, 0.8), 0);
+    let (arrivals, holds) = learnt();
     let s = snapshot(200.0, 10.0, &[60.0; 190], &[2.0; 100]);
     assert!(
         Balance::at(10.0, 2.0, &s, &arrivals, &holds, 0.3)
