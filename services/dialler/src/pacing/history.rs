@@ -243,10 +243,8 @@ impl History {
 
     /// Mean length of the recent conversations (average handle time); `None` before any.
     pub fn mean_handle(&self) -> Option<f64> {
-        let (n, sum) = self
-            .conversations()
-            .fold((0, 0.0), |(n, s), x| (n + 1, s + x));
-        (n > 0).then(|| sum / f64::from(n))
+        let (n, sum) = self.ended_conversations();
+        (n > 0).then(|| sum / n as f64)
     }
 
     /// Share of recent dials answered by a person (classified human); `None` before any.

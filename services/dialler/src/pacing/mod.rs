@@ -526,11 +526,18 @@ impl Balance {
         handle: &Holds,
         human: f64,
     ) -> Self {
+        // Each chance is worked out once and goes into the normal law's moments and, on a pool
+        // small enough, into the exact count.
+        let counted = s.busy.len() + s.screening + s.ringing.len() <= EXACT_TERMS;
+        let (mut frees, mut people) = (Count::none(), Count::none());
         let (mut supply, mut supply_var) = (s.free.max(0.0), 0.0);
         for &age in s.busy {
             let p = handle.ends_within(age, h + grace);
             supply += p;
             supply_var += p * (1.0 - p);
+            if counted {
+                frees.add(p);
+            }
         }
         // A campaign holding more than its share (its people took slots another campaign's calls
         // freed) gives back what it holds beyond: those slots are the other campaigns' when they
@@ -538,31 +545,27 @@ impl Balance {
         // and starve the others, whose people then find no slot.
         let over = (s.busy.len() as f64 + s.waiting as f64 - s.slots).max(0.0);
         supply = (supply - over).max(0.0);
-        let exact = (s.busy.len() + s.screening + s.ringing.len() <= EXACT_TERMS).then(|| {
-            let mut supply = Count::none();
-            for &age in s.busy {
-                supply.add(handle.ends_within(age, h + grace));
-            }
-            let mut demand = Count::none().with(s.screening, human);
-            for &age in s.ringing {
-                demand.add(arrivals.human_within(age, h));
-            }
-            Exact {
-                waiting: s.waiting as f64,
-                demand,
-                free: s.free.max(0.0),
-                supply,
-                over,
-            }
-        });
         let (mut demand, mut demand_var) = (s.waiting as f64, 0.0);
         demand += s.screening as f64 * human;
         demand_var += s.screening as f64 * human * (1.0 - human);
+        if counted {
+            people = people.with(s.screening, human);
+        }
         for &age in s.ringing {
             let q = arrivals.human_within(age, h);
             demand += q;
             demand_var += q * (1.0 - q);
+            if counted {
+                people.add(q);
+            }
         }
+        let exact = counted.then(|| Exact {
+            waiting: s.waiting as f64,
+            demand: people,
+            free: s.free.max(0.0),
+            supply: frees,
+            over,
+        });
         Self {
             supply,
             supply_var,
