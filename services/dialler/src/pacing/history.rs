@@ -341,6 +341,22 @@ impl History {
         }
     }
 
+    /// How many times more people per dial all the kept dials brought than `arrivals`' cohort,
+    /// at least 1 and at most `most`: for a list in a cold spell, how much warmer it has been
+    /// (and may turn again).
+    pub fn warmth(&self, arrivals: &Arrivals, most: f64) -> f64 {
+        let people = self
+            .dials
+            .iter()
+            .filter(|d| d.2 == Resolution::Human)
+            .count();
+        let cohort = arrivals.human.len() as f64 / arrivals.all.len().max(1) as f64;
+        if people == 0 || cohort <= 0.0 {
+            return 1.0;
+        }
+        (people as f64 / self.dials.len() as f64 / cohort).clamp(1.0, most)
+    }
+
     /// Of the resolved dials placed between `from` and `by` seconds ago (old enough to have
     /// reached a person within `by`): how many, and how many became people within `by` seconds.
     pub fn early_people(&self, now: f64, from: f64, by: f64) -> (usize, usize) {
@@ -550,6 +566,35 @@ mod tests {
         dialled(&mut h, 0.0, 2_000, 0.5, 4);
         dialled(&mut h, 1_000.0, 400, 0.5, 20);
         assert_eq!(h.arrivals(1_500.0).all.len(), 1_000);
+    }
+
+    #[test]
+    fn a_cold_spell_is_measured_against_the_warmth_of_every_kept_dial() {
+        // 2,000 dials of which a fourth became people, then 1,200 of which a twentieth did: the
+        // cohort is the newest thousand (a twentieth), all the kept dials a 560th of 3,200.
+        let mut h = History::new(1_800.0, 86_400.0);
+        dialled(&mut h, 0.0, 2_000, 0.5, 4);
+        dialled(&mut h, 1_000.0, 1_200, 0.5, 20);
+        let a = h.arrivals(1_700.0);
+        assert!(
+            (a.human_share() - 0.05).abs() < 1e-12,
+            "{}",
+            a.human_share()
+        );
+        assert!(
+            (h.warmth(&a, 5.0) - 3.5).abs() < 1e-9,
+            "{}",
+            h.warmth(&a, 5.0)
+        );
+        assert_eq!(h.warmth(&a, 2.0), 2.0);
+        // A steady list is as warm as it has been; a warming one is not in a cold spell.
+        let mut steady = History::new(1_800.0, 86_400.0);
+        dialled(&mut steady, 0.0, 3_000, 0.5, 10);
+        assert!((steady.warmth(&steady.arrivals(1_600.0), 5.0) - 1.0).abs() < 1e-9);
+        let mut warming = History::new(1_800.0, 86_400.0);
+        dialled(&mut warming, 0.0, 2_000, 0.5, 20);
+        dialled(&mut warming, 1_000.0, 1_200, 0.5, 4);
+        assert_eq!(warming.warmth(&warming.arrivals(1_700.0), 5.0), 1.0);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from a cohort of
 //!   the most recently placed dials that have all resolved, large enough to hold some hundreds
-//!   of people, cut to its newest dials when those say the list turned warm);
+//!   of people, cut to its newest dials when those say the list turned warm, and on a clock
+//!   hour one clump of abandons would break, raised to the warmth the list had before a cold
+//!   spell);
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
 //! - `O = E[max(0, D − S)]`, from the exact laws of `D` and `S` (sums of independent chances) on
@@ -271,7 +273,9 @@ impl Pacer {
         if hour <= 0.0 {
             return progressive(s, Applied::HourGuard);
         }
-        let surge = self.surge(now, s, &arrivals);
+        let surge = self
+            .surge(now, s, &arrivals)
+            .max(self.cold_spell(now, &arrivals));
         let arrivals = arrivals.surged(surge);
         // `k` corrects the aim by the model's bias, but a budget is a limit, not an aim: a `k`
         // above 1 (the model expects more abandons than happen) is an estimate from a few
@@ -300,7 +304,7 @@ impl Pacer {
         let expected = (resolved + ringing) as f64 * arrivals.human_within(0.0, SURGE_BY);
         let people = people as f64;
         if people >= 3.0 && people > expected + 2.0 * expected.sqrt() {
-            (people / expected.max(0.5)).min(5.0)
+            (people / expected.max(0.5)).min(SURGE_MOST)
         } else {
             1.0
         }
@@ -338,6 +342,26 @@ impl Pacer {
             rest,
             self.config.abandon_clump,
         )
+    }
+
+    /// How many times more people the dials may bring than the cohort says, on a clock hour that
+    /// one clump of abandons would break (5 % of fewer than 40 people): as many as the kept dials
+    /// brought, when the list is in a cold spell (`History::warmth`), else 1. A campaign of so few
+    /// people a spell of cold has dialled many calls for each slot, and when the list turns warm
+    /// again they bring a person each at once, before the surge is seen (`surge` needs three).
+    /// On 3.5 slots of 6-minute calls sharing a pool, the first minute after a cold spell ended
+    /// broke an hour of 12 people with one abandon. Fewer dials on a campaign that small cost
+    /// little: it had slots free while its list was cold.
+    fn cold_spell(&self, now: f64, arrivals: &Arrivals) -> f64 {
+        let start = (now / 3_600.0).floor() * 3_600.0;
+        let (humans, abandoned) = self.history.legal.bucket(start);
+        let rest = self.people_within(now, start + 3_600.0 - now);
+        let room = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
+        if room < self.config.abandon_clump {
+            self.history.warmth(arrivals, SURGE_MOST)
+        } else {
+            1.0
+        }
     }
 
     /// The abandon rate aimed at: the campaign's target, but no higher than `aim_ceiling` of the
@@ -607,6 +631,8 @@ fn normal_mean_within(k: u64, tail: f64) -> f64 {
 /// 15 s).
 const SURGE_FROM: f64 = 150.0;
 const SURGE_BY: f64 = 15.0;
+/// The most times more people than the cohort says that a decision foresees.
+const SURGE_MOST: f64 = 5.0;
 
 /// How unlikely the rest of a period may be to break its cap: 0.5 %. An hour is judged alone, and
 /// a pacer runs thousands of them.

@@ -394,3 +394,38 @@ fn a_campaign_over_its_share_does_not_count_on_the_slots_it_holds_beyond_it() {
     assert!(within > 0 && over < within, "{over} vs {within}");
     assert_eq!(far_over, 0);
 }
+
+#[test]
+fn an_hour_one_clump_of_abandons_would_break_is_dialled_as_if_a_cold_list_turned_warm_again() {
+    // A list whose fourth became people, then a twentieth (the kept dials brought 3.5 times the
+    // cohort's people).
+    let with_people = |people: usize| {
+        let mut p = Pacer::new(PacingConfig::default());
+        for i in 0..3_200 {
+            let (every, placed) = if i < 2_000 {
+                (4, f64::from(i) * 0.5)
+            } else {
+                (20, 1_000.0 + f64::from(i - 2_000) * 0.5)
+            };
+            let resolution = if i % every == 0 {
+                Resolution::Human
+            } else {
+                Resolution::Unanswered
+            };
+            p.history.record_dial(placed, 5.0, resolution);
+        }
+        // `people` answered in the last half hour: the next hour expects twice as many.
+        for i in 0..people {
+            p.history.record_human(2_000.0 + i as f64, false);
+        }
+        p
+    };
+    let now = 3_600.0;
+    // Thirty people in the next hour: 5 % of them is 1.5 abandons, less than a clump of two.
+    let few = with_people(15);
+    let arrivals = few.history.arrivals(now);
+    assert!((few.cold_spell(now, &arrivals) - 3.5).abs() < 1e-9);
+    // Two hundred: the hour can take a clump, and the cohort is trusted.
+    let many = with_people(100);
+    assert_eq!(many.cold_spell(now, &many.history.arrivals(now)), 1.0);
+}
