@@ -15,7 +15,7 @@
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from a cohort of
 //!   the most recently placed dials that have all resolved, large enough to hold some hundreds
 //!   of people, cut to its newest dials when those say the list turned warm, and on a clock
-//!   hour one clump of abandons would break, raised to the warmth the list had before a cold
+//!   hour two clumps of abandons would break, raised to the warmth the list had before a cold
 //!   spell);
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
@@ -345,19 +345,19 @@ impl Pacer {
     }
 
     /// How many times more people the dials may bring than the cohort says, on a clock hour that
-    /// one clump of abandons would break (5 % of fewer than 40 people): as many as the kept dials
-    /// brought, when the list is in a cold spell (`History::warmth`), else 1. A campaign of so few
-    /// people a spell of cold has dialled many calls for each slot, and when the list turns warm
-    /// again they bring a person each at once, before the surge is seen (`surge` needs three).
-    /// On 3.5 slots of 6-minute calls sharing a pool, the first minute after a cold spell ended
-    /// broke an hour of 12 people with one abandon. Fewer dials on a campaign that small cost
-    /// little: it had slots free while its list was cold.
+    /// `THIN_HOUR_CLUMPS` clumps of abandons would break (5 % of fewer than 80 people): as many as
+    /// the kept dials brought, when the list is in a cold spell (`History::warmth`), else 1. In a
+    /// cold spell a campaign of so few people has dialled many calls for each slot, and when the
+    /// list turns warm again they bring a person each at once, before the surge is seen (`surge`
+    /// needs three). On 3.5 slots of 6-minute calls sharing a pool, the first minute after a cold
+    /// spell ended broke an hour of 12 people with one abandon. Fewer dials on a campaign that
+    /// small cost little: it had slots free while its list was cold.
     fn cold_spell(&self, now: f64, arrivals: &Arrivals) -> f64 {
         let start = (now / 3_600.0).floor() * 3_600.0;
         let (humans, abandoned) = self.history.legal.bucket(start);
         let rest = self.people_within(now, start + 3_600.0 - now);
         let room = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
-        if room < self.config.abandon_clump {
+        if room < THIN_HOUR_CLUMPS * self.config.abandon_clump {
             self.history.warmth(arrivals, SURGE_MOST)
         } else {
             1.0
@@ -633,6 +633,9 @@ const SURGE_FROM: f64 = 150.0;
 const SURGE_BY: f64 = 15.0;
 /// The most times more people than the cohort says that a decision foresees.
 const SURGE_MOST: f64 = 5.0;
+/// An hour that this many clumps of abandons would break is thin: its dials foresee the list
+/// turning warm again (`Pacer::cold_spell`).
+const THIN_HOUR_CLUMPS: f64 = 2.0;
 
 /// How unlikely the rest of a period may be to break its cap: 0.5 %. An hour is judged alone, and
 /// a pacer runs thousands of them.

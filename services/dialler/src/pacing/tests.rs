@@ -396,7 +396,7 @@ fn a_campaign_over_its_share_does_not_count_on_the_slots_it_holds_beyond_it() {
 }
 
 #[test]
-fn an_hour_one_clump_of_abandons_would_break_is_dialled_as_if_a_cold_list_turned_warm_again() {
+fn an_hour_two_clumps_of_abandons_would_break_is_dialled_as_if_a_cold_list_turned_warm_again() {
     // A list whose fourth became people, then a twentieth (the kept dials brought 3.5 times the
     // cohort's people).
     let with_people = |people: usize| {
@@ -421,11 +421,11 @@ fn an_hour_one_clump_of_abandons_would_break_is_dialled_as_if_a_cold_list_turned
         p
     };
     let now = 3_600.0;
-    // Thirty people in the next hour: 5 % of them is 1.5 abandons, less than a clump of two.
+    // Thirty people in the next hour: 5 % of them is 1.5 abandons, less than two clumps of two.
     let few = with_people(15);
     let arrivals = few.history.arrivals(now);
     assert!((few.cold_spell(now, &arrivals) - 3.5).abs() < 1e-9);
-    // Two hundred: the hour can take a clump, and the cohort is trusted.
+    // Two hundred: the hour can take five clumps, and the cohort is trusted.
     let many = with_people(100);
     assert_eq!(many.cold_spell(now, &many.history.arrivals(now)), 1.0);
 }
