@@ -104,6 +104,25 @@ pub struct SippServer {
     dir: tempfile::TempDir,
 }
 
+/// A port free on UDP now, for a SIPp server to bind a moment later, and never one given to
+/// another server of this process: two tests starting servers at once were given the same port
+/// (the kernel hands out a port again as soon as it is released), and one SIPp could not bind it.
+fn server_port() -> Result<u16, String> {
+    static GIVEN: parking_lot::Mutex<Vec<u16>> = parking_lot::const_mutex(Vec::new());
+    let mut given = GIVEN.lock();
+    for _ in 0..100 {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err("no UDP port free that no other SIPp server was given".into())
+}
+
 impl SippServer {
     pub fn start(scenario: &str) -> Result<Self, String> {
         Self::start_with(scenario, &[])
@@ -112,11 +131,7 @@ impl SippServer {
     /// `start` with more of SIPp's options (`-m 2` for two calls).
     pub fn start_with(scenario: &str, options: &[&str]) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        // A port free on UDP now; SIPp binds it a moment later.
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+        let port = server_port()?;
         let child = tokio::process::Command::new("sipp")
             .arg("-sf")
             .arg(scenario_file(scenario))
