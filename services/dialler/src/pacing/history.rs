@@ -267,7 +267,7 @@ impl History {
     /// that ended are nearly all machines, and their share among them alone had the pacer expect
     /// every young slot to free at once: 221 dials in one decision on 178 slots of 10-minute calls).
     pub fn holds(&self, now: f64, prior: LogNormal, on_slots: usize) -> Holds {
-        let prior_mean = (prior.mu + prior.sigma * prior.sigma / 2.0).exp();
+        let prior_mean = prior.mean();
         let settled = self
             .first_connect
             .is_some_and(|first| now - first >= 3.0 * prior_mean);

@@ -330,11 +330,21 @@ impl Pacer {
         )
     }
 
-    /// The rate the rest of this clock hour may run at and keep the hour within `hour_cap`.
-    fn hour_allowance(&self, now: f64) -> f64 {
+    /// This clock hour's people and abandons so far, and the people the rest of it is expected
+    /// to bring.
+    fn this_hour(&self, now: f64) -> (u64, u64, f64) {
         let start = (now / 3_600.0).floor() * 3_600.0;
         let (humans, abandoned) = self.history.legal.bucket(start);
-        let rest = self.people_within(now, start + 3_600.0 - now);
+        (
+            humans,
+            abandoned,
+            self.people_within(now, start + 3_600.0 - now),
+        )
+    }
+
+    /// The rate the rest of this clock hour may run at and keep the hour within `hour_cap`.
+    fn hour_allowance(&self, now: f64) -> f64 {
+        let (humans, abandoned, rest) = self.this_hour(now);
         allowance(
             self.config.hour_cap,
             humans,
@@ -353,9 +363,7 @@ impl Pacer {
     /// spell ended broke an hour of 12 people with one abandon. Fewer dials on a campaign that
     /// small cost little: it had slots free while its list was cold.
     fn cold_spell(&self, now: f64, arrivals: &Arrivals) -> f64 {
-        let start = (now / 3_600.0).floor() * 3_600.0;
-        let (humans, abandoned) = self.history.legal.bucket(start);
-        let rest = self.people_within(now, start + 3_600.0 - now);
+        let (humans, abandoned, rest) = self.this_hour(now);
         let room = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
         if room < THIN_HOUR_CLUMPS * self.config.abandon_clump {
             self.history.warmth(arrivals, SURGE_MOST)

@@ -84,6 +84,11 @@ impl LogNormal {
         })
     }
 
+    /// Its mean, `e^(μ + σ²/2)`.
+    pub fn mean(&self) -> f64 {
+        (self.mu + self.sigma * self.sigma / 2.0).exp()
+    }
+
     pub fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
             return 0.0;
@@ -128,8 +133,7 @@ mod tests {
     #[test]
     fn lognormal_from_mean_and_cv_has_that_mean() {
         let d = LogNormal::from_mean_cv(120.0, 0.8);
-        let mean = (d.mu + d.sigma * d.sigma / 2.0).exp();
-        assert!((mean - 120.0).abs() < 1e-9);
+        assert!((d.mean() - 120.0).abs() < 1e-9);
     }
 
     #[test]
