@@ -14,7 +14,7 @@ mod vicidial;
 pub mod workload;
 
 use dialler::fair_share::{self, Claim};
-use dialler::pacing::{Pacer, PacingConfig, Resolution, Snapshot};
+use dialler::pacing::{self, Lender, Pacer, PacingConfig, Resolution, Snapshot};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 pub use vicidial::Vicidial;
@@ -344,30 +344,60 @@ impl Sim<'_> {
         let promised = self.waiting.len();
         let mut pool_free = self.free.saturating_sub(promised) as f64;
         let slots = self.slots;
-        let mut decisions = Vec::with_capacity(self.campaigns.len());
-        for (campaign, &share) in self.campaigns.iter_mut().zip(&shares) {
-            let busy: Vec<f64> = campaign.busy.values().map(|s| now - s).collect();
-            let ringing: Vec<f64> = campaign.ringing.values().map(|d| now - d).collect();
+        let ages: Vec<(Vec<f64>, Vec<f64>)> = self
+            .campaigns
+            .iter()
+            .map(|c| {
+                (
+                    c.busy.values().map(|s| now - s).collect(),
+                    c.ringing.values().map(|d| now - d).collect(),
+                )
+            })
+            .collect();
+        let mut snapshots = Vec::with_capacity(self.campaigns.len());
+        for ((campaign, &share), (busy, ringing)) in self.campaigns.iter().zip(&shares).zip(&ages) {
             // Its free share: what its share leaves after its own conversations, within the pool's.
             let free = (share - busy.len() as f64 - campaign.waiting as f64)
                 .max(0.0)
                 .min(pool_free);
             pool_free -= free;
-            let snapshot = Snapshot {
+            snapshots.push(Snapshot {
                 slots: share,
                 free,
-                busy: &busy,
-                ringing: &ringing,
+                busy,
+                ringing,
                 screening: campaign.screening,
                 waiting: campaign.waiting,
                 headroom: 10 * slots,
-            };
-            let dials = match &mut campaign.deciding {
-                Decider::Pacer(p) => p.decide(now, &snapshot).dials,
-                Decider::Vicidial(v) => v.decide(now, &snapshot),
-            };
-            decisions.push(dials);
+                lent: 0.0,
+            });
         }
+        // The production pacers of a shared pool lend each other their spare slots, as the
+        // dialler's engine does.
+        if snapshots.len() > 1 {
+            let lenders: Vec<Lender> = self
+                .campaigns
+                .iter()
+                .zip(&snapshots)
+                .zip(&claims)
+                .map(|((c, s), claim)| match &c.deciding {
+                    Decider::Pacer(p) => p.lender(now, s, claim.weight),
+                    Decider::Vicidial(_) => Lender::apart(claim.weight),
+                })
+                .collect();
+            for (snapshot, lent) in snapshots.iter_mut().zip(pacing::lent(&lenders)) {
+                snapshot.lent = lent;
+            }
+        }
+        let decisions: Vec<usize> = self
+            .campaigns
+            .iter_mut()
+            .zip(&snapshots)
+            .map(|(campaign, snapshot)| match &mut campaign.deciding {
+                Decider::Pacer(p) => p.decide(now, snapshot).dials,
+                Decider::Vicidial(v) => v.decide(now, snapshot),
+            })
+            .collect();
         // Dials change only their own campaign's ringing set, so deciding all first is the same.
         for (c, dials) in decisions.into_iter().enumerate() {
             for _ in 0..dials {

@@ -19,7 +19,7 @@ pub use carriers::{AccountCarriers, CarrierFactory};
 use crate::carrier::{Carrier, CarrierEvent};
 use crate::fair_share::{self, Claim};
 use crate::fleet::FleetClient;
-use crate::pacing::{Applied, Decision, Mode, Pacer, PacingConfig, Snapshot};
+use crate::pacing::{self, Applied, Decision, Lender, Mode, Pacer, PacingConfig, Snapshot};
 use chrono::{DateTime, Utc};
 use contracts::attach::AmdVerdict;
 use contracts::health::PacingDecision;
@@ -431,39 +431,59 @@ impl Engine {
             .collect();
         let shares = fair_share::shares(pool, &claims);
         let mut free_left = f64::from(fleet_free) - self.waiting.len() as f64;
-        for ((campaign, share), seen) in campaigns.iter().zip(shares).zip(observed) {
-            let Observed {
-                busy,
-                ringing,
-                waiting,
-                in_flight,
-            } = seen;
-            let free = (share - busy.len() as f64 - waiting as f64)
+        let mut snapshots = Vec::with_capacity(campaigns.len());
+        for ((campaign, &share), seen) in campaigns.iter().zip(&shares).zip(&observed) {
+            let free = (share - seen.busy.len() as f64 - seen.waiting as f64)
                 .max(0.0)
                 .min(free_left.max(0.0));
             free_left -= free;
             let headroom =
-                (campaign.config.concurrency_cap.max(0) as usize).saturating_sub(in_flight);
-            let snapshot = Snapshot {
+                (campaign.config.concurrency_cap.max(0) as usize).saturating_sub(seen.in_flight);
+            snapshots.push(Snapshot {
                 slots: share,
                 free,
-                busy: &busy,
-                ringing: &ringing,
+                busy: &seen.busy,
+                ringing: &seen.ringing,
                 screening: 0,
-                waiting,
+                waiting: seen.waiting,
                 headroom,
-            };
+                lent: 0.0,
+            });
             if !self.pacers.contains_key(&campaign.id) {
                 let pacer = self.restored_pacer(campaign, now).await;
                 self.pacers.insert(campaign.id, pacer);
             }
+        }
+        // Campaigns sharing the pool lend each other the slots of their shares they will leave
+        // unused (`pacing::lent`).
+        if snapshots.len() > 1 {
+            let lenders: Vec<Lender> = campaigns
+                .iter()
+                .zip(&snapshots)
+                .zip(&claims)
+                .map(
+                    |((campaign, snapshot), claim)| match self.pacers.get(&campaign.id) {
+                        Some(pacer) => pacer.lender(secs(now), snapshot, claim.weight),
+                        None => Lender::apart(claim.weight),
+                    },
+                )
+                .collect();
+            for (snapshot, lent) in snapshots.iter_mut().zip(pacing::lent(&lenders)) {
+                snapshot.lent = lent;
+            }
+        }
+        for ((campaign, share), (snapshot, seen)) in campaigns
+            .iter()
+            .zip(shares)
+            .zip(snapshots.iter().zip(&observed))
+        {
             let Some(pacer) = self.pacers.get_mut(&campaign.id) else {
                 continue;
             };
             pacer.config.abandon_target = campaign.config.abandon_target;
-            let decision = pacer.decide(secs(now), &snapshot);
+            let decision = pacer.decide(secs(now), snapshot);
             self.stats.decisions.insert(campaign.id, decision);
-            let shown = shown_decision(pacer, &decision, share, in_flight, now);
+            let shown = shown_decision(pacer, &decision, share, seen.in_flight, now);
             self.show_decision(campaign.id, &shown, now).await;
             if decision.dials > 0 {
                 report.dials += self.dial(campaign, decision.dials, now).await?;

@@ -7,10 +7,11 @@
 //! largest `n` such that the expected overflow of human-answered calls over the slots that will be
 //! free within a look-ahead `H` stays under `α_eff · E[demand]`, where
 //!
-//! - supply `S = free + Σ_busy P(call ends within H + grace | its age)`, less what it holds
-//!   beyond its share (the handle-time law, lognormal, fitted to the campaign's conversations,
-//!   and until then no shorter than its slots have been held; mixed by age with the law of the
-//!   machines the bot found on their slots);
+//! - supply `S = free + lent + Σ_busy P(call ends within H + grace | its age)`, less what it
+//!   holds beyond its share (the handle-time law, lognormal, fitted to the campaign's
+//!   conversations, and until then no shorter than its slots have been held; mixed by age with
+//!   the law of the machines the bot found on their slots; `lent`, slots the other campaigns of
+//!   a shared pool are expected to leave unused, [`lent`]);
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from a cohort of
 //!   the most recently placed dials that have all resolved, large enough to hold some hundreds
@@ -37,10 +38,12 @@
 
 mod count;
 mod history;
+mod lending;
 pub mod overflow;
 
 use count::{Count, expected_excess};
 pub use history::{Arrivals, History, Holds, Resolution, Window};
+pub use lending::{Lender, lent};
 use overflow::{LogNormal, expected_overflow};
 
 /// How a campaign paces, chosen per campaign.
@@ -156,6 +159,9 @@ pub struct Snapshot<'a> {
     pub waiting: usize,
     /// The most new dials allowed now (contacts ready, concurrency and line caps).
     pub headroom: usize,
+    /// Slots of the other campaigns' shares lent to this one: what they are expected to leave
+    /// unused within the look-ahead ([`lent`]); 0 for a campaign alone.
+    pub lent: f64,
 }
 
 /// Why a decision was progressive or predictive.
@@ -363,13 +369,30 @@ impl Pacer {
     /// spell ended broke an hour of 12 people with one abandon. Fewer dials on a campaign that
     /// small cost little: it had slots free while its list was cold.
     fn cold_spell(&self, now: f64, arrivals: &Arrivals) -> f64 {
-        let (humans, abandoned, rest) = self.this_hour(now);
-        let room = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
-        if room < THIN_HOUR_CLUMPS * self.config.abandon_clump {
+        if self.thin_hour(now, THIN_HOUR_CLUMPS) {
             self.history.warmth(arrivals, SURGE_MOST)
         } else {
             1.0
         }
+    }
+
+    /// Whether `clumps` clumps of abandons would break this clock hour: the abandons it may still
+    /// have, 5 % of its people (those it had and those the recent rate promises) less those it
+    /// had, are fewer.
+    fn thin_hour(&self, now: f64, clumps: f64) -> bool {
+        let (humans, abandoned, rest) = self.this_hour(now);
+        let room = self.config.hour_cap * (humans as f64 + rest) - abandoned as f64;
+        room < clumps * self.config.abandon_clump
+    }
+
+    /// The look-ahead `H` at a quantile of the time from dial to a person, within its floor and
+    /// a minute.
+    fn lookahead(&self, arrivals: &Arrivals, quantile: f64) -> f64 {
+        arrivals
+            .human_quantile(quantile)
+            .map_or(self.config.lookahead_secs, |q| {
+                q.clamp(self.config.lookahead_secs, 60.0)
+            })
     }
 
     /// The abandon rate aimed at: the campaign's target, but no higher than `aim_ceiling` of the
@@ -452,11 +475,7 @@ impl Pacer {
         // land together past a short H (they made 34 % abandon in the first minutes of a
         // collapse).
         let balances = self.config.lookahead_quantiles.map(|quantile| {
-            let h = arrivals
-                .human_quantile(quantile)
-                .map_or(self.config.lookahead_secs, |q| {
-                    q.clamp(self.config.lookahead_secs, 60.0)
-                });
+            let h = self.lookahead(arrivals, quantile);
             Balance::at(h, self.config.grace_secs, s, arrivals, &handle, human)
         });
         if balances[0].q_new <= 0.0 {
@@ -562,7 +581,8 @@ impl Balance {
         // small enough, into the exact count.
         let counted = s.busy.len() + s.screening + s.ringing.len() <= EXACT_TERMS;
         let (mut frees, mut people) = (Count::none(), Count::none());
-        let (mut supply, mut supply_var) = (s.free.max(0.0), 0.0);
+        let free = s.free.max(0.0) + s.lent.max(0.0);
+        let (mut supply, mut supply_var) = (free, 0.0);
         for &age in s.busy {
             let p = handle.ends_within(age, h + grace);
             supply += p;
@@ -591,10 +611,10 @@ impl Balance {
                 people.add(q);
             }
         }
-        let exact = counted.then(|| Exact {
+        let exact = counted.then_some(Exact {
             waiting: s.waiting as f64,
             demand: people,
-            free: s.free.max(0.0),
+            free,
             supply: frees,
             over,
         });

@@ -32,6 +32,7 @@ fn snapshot<'a>(slots: f64, free: f64, busy: &'a [f64], ringing: &'a [f64]) -> S
         screening: 0,
         waiting: 0,
         headroom: 1_000,
+        lent: 0.0,
     }
 }
 
@@ -427,4 +428,101 @@ fn an_hour_two_clumps_of_abandons_would_break_is_dialled_as_if_a_cold_list_turne
     // Two hundred: the hour can take five clumps, and the cohort is trusted.
     let many = with_people(100);
     assert_eq!(many.cold_spell(now, &many.history.arrivals(now)), 1.0);
+}
+
+fn lender(spare: f64, weight: f64, borrows: bool) -> Lender {
+    Lender {
+        spare,
+        weight,
+        borrows,
+    }
+}
+
+#[test]
+fn half_of_a_campaigns_spare_slots_is_lent_to_the_others_by_weight() {
+    let lent = lent(&[
+        lender(4.0, 1.0, true),
+        lender(0.0, 1.0, true),
+        lender(0.0, 3.0, true),
+    ]);
+    // Half of the first one's 4 spare slots, a quarter of it to the second and three to the third.
+    assert_eq!(lent, vec![0.0, 0.5, 1.5]);
+}
+
+#[test]
+fn a_campaign_that_does_not_borrow_is_lent_nothing_and_its_part_is_not_lent_to_others() {
+    let lent = lent(&[
+        lender(4.0, 1.0, true),
+        lender(0.0, 1.0, false),
+        lender(2.0, 1.0, true),
+    ]);
+    // The first is lent a half of the third's half; the third a half of the first's half.
+    assert_eq!(lent, vec![0.5, 0.0, 1.0]);
+}
+
+#[test]
+fn a_campaign_alone_is_lent_nothing() {
+    assert_eq!(lent(&[lender(5.0, 1.0, true)]), vec![0.0]);
+}
+
+#[test]
+fn a_campaign_still_learning_its_list_neither_lends_nor_borrows() {
+    let p = seasoned(10);
+    let s = snapshot(10.0, 6.0, &[30.0; 4], &[]);
+    assert_eq!(p.lender(100.0, &s, 2.0), Lender::apart(2.0));
+}
+
+#[test]
+fn a_learnt_campaign_offers_the_free_slots_its_people_to_come_will_not_take() {
+    let p = seasoned(200);
+    // Six free slots, nothing ringing, and no progressive dial allowed: all six are spare, and
+    // its calls that end within the look-ahead add a little.
+    let s = Snapshot {
+        headroom: 0,
+        ..snapshot(10.0, 6.0, &[30.0; 4], &[])
+    };
+    let offered = p.lender(1_000.0, &s, 1.0);
+    assert!(offered.borrows);
+    assert!(offered.spare >= 6.0 && offered.spare < 7.0, "{offered:?}");
+    // With ten calls ringing, some of its free slots are its own people's.
+    let ringing = [2.0; 10];
+    let busier = p.lender(
+        1_000.0,
+        &Snapshot {
+            ringing: &ringing,
+            ..s
+        },
+        1.0,
+    );
+    assert!(busier.spare < offered.spare, "{busier:?}");
+}
+
+#[test]
+fn a_campaign_whose_hour_five_clumps_of_abandons_would_break_neither_lends_nor_borrows() {
+    // Twenty people in the last half hour, none yet in this clock hour: the rest of it expects
+    // about thirty-six, and 5 % of them is under two abandons.
+    let mut p = seasoned(200);
+    let now = 4_000.0;
+    for i in 0..20 {
+        p.history.record_human(3_000.0 + f64::from(i), false);
+    }
+    let s = snapshot(10.0, 6.0, &[30.0; 4], &[]);
+    assert_eq!(p.lender(now, &s, 1.0), Lender::apart(1.0));
+}
+
+#[test]
+fn slots_lent_to_a_campaign_let_it_dial_more() {
+    let mut p = seasoned(200);
+    let busy = [60.0; 10];
+    let alone = p.decide(1_000.0, &snapshot(10.0, 0.0, &busy, &[])).dials;
+    let lent = p
+        .decide(
+            1_000.0,
+            &Snapshot {
+                lent: 3.0,
+                ..snapshot(10.0, 0.0, &busy, &[])
+            },
+        )
+        .dials;
+    assert!(lent > alone, "{lent} vs {alone}");
 }
