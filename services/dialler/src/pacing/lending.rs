@@ -97,12 +97,7 @@ impl Pacer {
         if !arrivals.is_informed() {
             return Lender::apart(weight);
         }
-        let handle = self
-            .history
-            .holds(now, self.handle_prior(s.busy), s.busy.len());
-        let human = self
-            .history
-            .human_given_answered(self.config.prior_human_given_answered);
+        let (handle, human) = self.learnt_laws(now, s.busy);
         let h = self.lookahead(&arrivals, self.config.lookahead_quantiles[0]);
         let own = Snapshot { lent: 0.0, ..*s };
         let b = Balance::at(h, self.config.grace_secs, &own, &arrivals, &handle, human);

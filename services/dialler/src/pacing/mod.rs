@@ -461,13 +461,18 @@ impl Pacer {
         LogNormal::from_mean_cv(mean.max(1.0), self.config.prior_handle_cv)
     }
 
-    fn predictive(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals, alpha: f64) -> Decision {
-        let handle = self
-            .history
-            .holds(now, self.handle_prior(s.busy), s.busy.len());
+    /// What the campaign has learnt of its slots and its answers: the law of when its busy slots
+    /// free, and `P(human | answered)`.
+    fn learnt_laws(&self, now: f64, busy: &[f64]) -> (Holds, f64) {
+        let handle = self.history.holds(now, self.handle_prior(busy), busy.len());
         let human = self
             .history
             .human_given_answered(self.config.prior_human_given_answered);
+        (handle, human)
+    }
+
+    fn predictive(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals, alpha: f64) -> Decision {
+        let (handle, human) = self.learnt_laws(now, s.busy);
         // Each H covers a share of the human arrivals of a dial placed now; a dial's human who
         // lands after H is in no decision's demand until the next ticks, when it can no longer be
         // un-dialled. So the dials must fit at the median arrival and at a late one: a list whose
