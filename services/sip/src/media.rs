@@ -278,8 +278,16 @@ pub async fn bridge(
     // The worker ended the call: what it sent is still played out (its last words), then the
     // call ends, at most `DRAIN_LIMIT` later.
     let mut ending: Option<(Ended, Instant)> = None;
+    // What the phone agreed, read directly when its RTP outruns the event that says so.
+    let agreement = config.renegotiated.clone();
+    // Events taken again, in order, before the next one is received.
+    let mut replay: Vec<Event> = Vec::new();
     let ended = loop {
-        let Some(event) = rx.recv().await else {
+        let next = match replay.pop() {
+            Some(event) => Some(event),
+            None => rx.recv().await,
+        };
+        let Some(event) = next else {
             break ending.map_or(Ended::HungUp, |(end, _)| end);
         };
         match event {
@@ -288,6 +296,20 @@ pub async fn bridge(
                     stats.ignored += 1;
                     continue;
                 };
+                // A phone sends in a new codec as soon as it has answered the re-INVITE, which
+                // can be before the new agreement's event is taken here: take it first.
+                let newer = agreement
+                    .as_ref()
+                    .map(|a| a.borrow().clone())
+                    .filter(|agreed| {
+                        packet.payload_type != negotiated.payload_type
+                            && agreed.payload_type == packet.payload_type
+                    });
+                if let Some(agreed) = newer {
+                    replay.push(Event::Rtp(bytes, from));
+                    replay.push(Event::Renegotiated(agreed));
+                    continue;
+                }
                 if Some(packet.payload_type) == negotiated.telephone_event {
                     if let Some(key) = keys.read(packet.timestamp, &packet.payload) {
                         stats.keys.push(key);
