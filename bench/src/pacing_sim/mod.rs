@@ -6,7 +6,9 @@
 //! The policy under test is the production pacer (`dialler::pacing::Pacer`) in each of its modes,
 //! or the VICIdial-like adaptive baseline (`vicidial.rs`). The pacer sees only what a dialler can
 //! observe: free slots, conversation ages, dials ringing, calls being screened, calls waiting,
-//! and the classified (not true) outcomes.
+//! and the classified (not true) outcomes. A freed slot goes to the oldest waiting person who may
+//! take it: on a shared pool, as the dialler's engine does, not one a thin campaign holds for its
+//! own calls on the way (`pacing::may_take`).
 
 pub mod family;
 pub mod judge;
@@ -144,6 +146,10 @@ struct Sim<'w> {
     free: usize,
     /// Answered humans waiting for a slot, oldest first.
     waiting: VecDeque<usize>,
+    /// Each campaign's fair share of the slots, and whether it holds its unused share for its
+    /// calls on the way (`pacing::held`), as of the last tick.
+    shares: Vec<f64>,
+    holds: Vec<bool>,
     tally: Tally,
 }
 
@@ -179,6 +185,8 @@ pub fn run(workload: &Workload, policy: &Policy, slots: usize, hours: f64, seed:
         campaigns,
         free: slots,
         waiting: VecDeque::new(),
+        shares: Vec::new(),
+        holds: vec![false; workload.campaigns.len()],
         tally: Tally::default(),
     };
     sim.schedule(0.0, Event::Tick);
@@ -215,6 +223,7 @@ impl Sim<'_> {
                 let campaign = &mut self.campaigns[call.campaign];
                 campaign.ringing.remove(&id);
                 campaign.learn_dial(call.dialled, now - call.dialled, Resolution::Unanswered);
+                self.admit(now);
             }
             Event::Classify(id) => self.classify(now, id),
             Event::Grace(id) => {
@@ -245,9 +254,7 @@ impl Sim<'_> {
                     }
                 }
                 self.free += 1;
-                if let Some(next) = self.waiting.pop_front() {
-                    self.connect(now, next);
-                }
+                self.admit(now);
             }
         }
     }
@@ -266,16 +273,46 @@ impl Sim<'_> {
         if !human {
             call.phase = Phase::Done;
             campaign.learn_dial(dialled, elapsed, Resolution::Machine);
+            self.admit(now);
             return;
         }
         campaign.learn_dial(dialled, elapsed, Resolution::Human);
-        if self.free > 0 {
+        if self.may_take(c) {
             self.connect(now, id);
         } else {
             self.calls[id].phase = Phase::Waiting;
             self.campaigns[c].waiting += 1;
             self.waiting.push_back(id);
             self.schedule(now + GRACE, Event::Grace(id));
+        }
+    }
+
+    /// What the campaigns other than `c` hold of the free slots now.
+    fn held_by_others(&self, c: usize) -> usize {
+        self.campaigns
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != c)
+            .map(|(j, other)| {
+                let on_way = other.ringing.len() + other.screening + other.waiting;
+                pacing::held(self.holds[j], self.shares[j], other.busy.len(), on_way)
+            })
+            .sum()
+    }
+
+    /// Whether a person of campaign `c` may take a free slot now.
+    fn may_take(&self, c: usize) -> bool {
+        let busy = self.campaigns[c].busy.len();
+        pacing::may_take(self.free, busy, self.shares[c], self.held_by_others(c))
+    }
+
+    /// Connects the waiting people, oldest first, that may take a free slot.
+    fn admit(&mut self, now: f64) {
+        while let Some(at) =
+            (0..self.waiting.len()).find(|&i| self.may_take(self.calls[self.waiting[i]].campaign))
+        {
+            let next = self.waiting.remove(at).expect("an index of the queue");
+            self.connect(now, next);
         }
     }
 
@@ -388,7 +425,10 @@ impl Sim<'_> {
             for (snapshot, lent) in snapshots.iter_mut().zip(pacing::lent(&lenders)) {
                 snapshot.lent = lent;
             }
+            self.holds = lenders.iter().map(|l| l.holds).collect();
         }
+        self.shares = shares;
+        self.admit(now);
         let decisions: Vec<usize> = self
             .campaigns
             .iter_mut()

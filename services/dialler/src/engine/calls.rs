@@ -7,13 +7,14 @@ use super::{Engine, Live, Phase, secs};
 use crate::carrier::Carrier;
 use crate::carrier::{CarrierError, CarrierEvent, Dial};
 use crate::fleet::AttachError;
-use crate::pacing::Resolution;
+use crate::pacing::{self, Resolution};
 use chrono::{DateTime, Utc};
 use contracts::attach::{AmdVerdict, AttachRequest};
 use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId, ContactId};
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Campaign, Lease, Transition, retry};
@@ -367,6 +368,7 @@ impl Engine {
                     };
                     self.learn(&live, at, resolution);
                     self.end(call_id, outcome, &detail, at).await;
+                    self.release_held(at).await;
                 }
                 Phase::Waiting { .. } if outcome == CallOutcomeCode::DialMachine => {
                     // The carrier's verdict came after the answer (asynchronous AMD), before
@@ -444,6 +446,7 @@ impl Engine {
                 at,
             )
             .await;
+            self.release_held(at).await;
             return;
         }
         // A human, or no verdict: the bot screens for a machine itself once attached.
@@ -461,11 +464,16 @@ impl Engine {
 
     /// Gives free workers to waiting calls, oldest first, until one finds none.
     pub(super) async fn attach_waiting(&mut self, now: DateTime<Utc>) {
-        while let Some(&call_id) = self.waiting.front() {
+        let mut next = 0;
+        while let Some(&call_id) = self.waiting.get(next) {
+            if !self.may_take(call_id).await {
+                next += 1;
+                continue;
+            }
             match self.attach(call_id, now).await {
                 Ok(()) => {
                     self.breaker.succeeded();
-                    self.waiting.pop_front();
+                    self.waiting.remove(next);
                     if let Some(live) = self.live.get(&call_id)
                         && let Some(pacer) = self.pacers.get_mut(&live.campaign)
                     {
@@ -487,7 +495,7 @@ impl Engine {
                     return;
                 }
                 Err(refused @ AttachError::Refused { .. }) => {
-                    self.waiting.pop_front();
+                    self.waiting.remove(next);
                     let detail = refused.to_string();
                     if let Some(live) = self.live.get(&call_id) {
                         let _ = live.carrier.play_and_hang_up(call_id, "").await;
@@ -497,6 +505,53 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A dial on the way that ends without a person leaves what its campaign held of the pool
+    /// (`pacing::held`) to the calls waiting.
+    async fn release_held(&mut self, at: DateTime<Utc>) {
+        if self.holdings.values().any(|h| h.holds) {
+            self.attach_waiting(at).await;
+        }
+    }
+
+    /// Whether waiting call `call_id` may take a free worker now: beyond its campaign's share, not
+    /// one that a campaign in a thin clock hour holds for its own calls on the way
+    /// (`pacing::may_take`). Asks the fleet how many are free only when some other campaign holds.
+    async fn may_take(&self, call_id: CallId) -> bool {
+        let Some(campaign) = self.live.get(&call_id).map(|l| l.campaign) else {
+            return true;
+        };
+        if !self.holdings.iter().any(|(c, h)| h.holds && *c != campaign) {
+            return true;
+        }
+        let mut busy: HashMap<CampaignId, usize> = HashMap::new();
+        let mut on_way: HashMap<CampaignId, usize> = HashMap::new();
+        for live in self.live.values() {
+            let count = match live.phase {
+                Phase::Talking { .. } => &mut busy,
+                Phase::Unplaced | Phase::Ringing | Phase::Waiting { .. } => &mut on_way,
+            };
+            *count.entry(live.campaign).or_default() += 1;
+        }
+        let count = |counts: &HashMap<CampaignId, usize>, c| counts.get(c).copied().unwrap_or(0);
+        let own = self
+            .holdings
+            .get(&campaign)
+            .map_or(f64::INFINITY, |h| h.share);
+        let held: usize = self
+            .holdings
+            .iter()
+            .filter(|(c, _)| **c != campaign)
+            .map(|(c, h)| pacing::held(h.holds, h.share, count(&busy, c), count(&on_way, c)))
+            .sum();
+        // An unknown count lets the fleet decide, as before holds.
+        let free = self
+            .fleet
+            .available()
+            .await
+            .map_or(usize::MAX, |f| f as usize);
+        pacing::may_take(free, count(&busy, &campaign), own, held)
     }
 
     async fn attach(&mut self, call_id: CallId, now: DateTime<Utc>) -> Result<(), AttachError> {

@@ -98,6 +98,14 @@ struct Live {
     adopted: bool,
 }
 
+/// One campaign's share of a shared pool, and whether it holds what its conversations leave of
+/// it for its own calls on the way.
+#[derive(Debug, Clone, Copy)]
+struct Holding {
+    share: f64,
+    holds: bool,
+}
+
 /// One campaign's live calls as the pacer sees them: conversation ages, ringing ages, calls
 /// waiting for a worker, and all of them together.
 #[derive(Debug, Default)]
@@ -188,6 +196,9 @@ pub struct Engine {
     pacers: HashMap<CampaignId, Pacer>,
     live: HashMap<CallId, Live>,
     waiting: VecDeque<CallId>,
+    /// Each running campaign's share of the pool and whether it holds the unused slots of it
+    /// for its own calls on the way (`pacing::held`), as of the last tick.
+    holdings: HashMap<CampaignId, Holding>,
     /// Builds the carriers of campaigns that name a carrier account.
     factory: Option<Arc<dyn CarrierFactory>>,
     accounts: HashMap<contracts::telephony::CarrierAccountId, carriers::Built>,
@@ -283,6 +294,7 @@ impl Engine {
             pacers: HashMap::new(),
             live: HashMap::new(),
             waiting: VecDeque::new(),
+            holdings: HashMap::new(),
             factory: None,
             accounts: HashMap::new(),
             edge_cursor: None,
@@ -471,6 +483,17 @@ impl Engine {
             for (snapshot, lent) in snapshots.iter_mut().zip(pacing::lent(&lenders)) {
                 snapshot.lent = lent;
             }
+            self.holdings = campaigns
+                .iter()
+                .zip(&shares)
+                .zip(&lenders)
+                .map(|((campaign, &share), lender)| {
+                    let holds = lender.holds;
+                    (campaign.id, Holding { share, holds })
+                })
+                .collect();
+        } else {
+            self.holdings.clear();
         }
         for ((campaign, share), (snapshot, seen)) in campaigns
             .iter()

@@ -21,6 +21,14 @@
 //!
 //! Only half of the spare is lent: a borrower counts the lent slots as certain, and the whole of
 //! it broke hours of a 20-slot pool (`mixed-pool`) and of 8- to 14-slot ones.
+//!
+//! Not lending is not enough for a campaign whose hour two clumps would break: its dials were
+//! placed for the free slots of its share, but the pool gives a free slot to whoever is answered
+//! first, and a neighbour's surplus person took one (on 8 slots shared by three, a campaign of
+//! 5-minute calls and 18 people an hour lost one to its neighbour: 5.6 %). So such a campaign
+//! *holds* the unused slots of its share for its own calls on the way (`held`), and a person
+//! whose campaign already has its share takes a free slot only where nobody holds it
+//! (`may_take`); she waits for one, as she would on a full pool.
 
 use super::overflow::expected_overflow;
 use super::{Balance, Mode, Pacer, Snapshot, progressive_dials};
@@ -41,6 +49,8 @@ pub struct Lender {
     pub weight: f64,
     /// Whether it counts slots lent to it.
     pub borrows: bool,
+    /// Whether its unused share is held for its own calls on the way (`held`): a thin hour's.
+    pub holds: bool,
 }
 
 impl Lender {
@@ -50,8 +60,28 @@ impl Lender {
             spare: 0.0,
             weight,
             borrows: false,
+            holds: false,
         }
     }
+}
+
+/// What one campaign holds of the pool now: of the slots of its `share` its conversations leave
+/// unused, as many as it has people waiting and dials on the way (ringing or being screened),
+/// when it `holds` (`Lender::holds`), and none otherwise.
+pub fn held(holds: bool, share: f64, busy: usize, on_way: usize) -> usize {
+    if !holds {
+        return 0;
+    }
+    let unused = (share - busy as f64).max(0.0).ceil() as usize;
+    unused.min(on_way)
+}
+
+/// Whether a person of a campaign with `busy` conversations on its `share` may take one of the
+/// pool's `free` slots, when the other campaigns hold `held_by_others` of them: within its share
+/// she may take any; beyond it, only one nobody holds. So a thin hour's people find the slots of
+/// its share that its dials were placed for, not a neighbour's surplus in them.
+pub fn may_take(free: usize, busy: usize, share: f64, held_by_others: usize) -> bool {
+    free > 0 && ((busy as f64) < share || free > held_by_others)
 }
 
 /// The slots lent to each campaign, in order: `LEND_SHARE` of every other campaign's spare,
@@ -87,10 +117,16 @@ impl Pacer {
     /// What this campaign offers its pool and whether it borrows, given what it observes now
     /// (`s.lent` is ignored).
     pub fn lender(&self, now: f64, s: &Snapshot<'_>, weight: f64) -> Lender {
-        if self.config.mode != Mode::Predictive
-            || self.history.humans() < self.config.warmup_humans
-            || self.thin_hour(now, THIN_LENDING_CLUMPS)
-        {
+        if self.config.mode != Mode::Predictive {
+            return Lender::apart(weight);
+        }
+        if self.thin_hour(now, THIN_LENDING_CLUMPS) {
+            return Lender {
+                holds: self.thin_hour(now, super::THIN_HOUR_CLUMPS),
+                ..Lender::apart(weight)
+            };
+        }
+        if self.history.humans() < self.config.warmup_humans {
             return Lender::apart(weight);
         }
         let arrivals = self.history.arrivals(now);
@@ -108,6 +144,7 @@ impl Pacer {
             spare: expected_overflow(mean, var.sqrt()),
             weight,
             borrows: true,
+            holds: false,
         }
     }
 }

@@ -43,7 +43,7 @@ pub mod overflow;
 
 use count::{Count, expected_excess};
 pub use history::{Arrivals, History, Holds, Resolution, Window};
-pub use lending::{Lender, lent};
+pub use lending::{Lender, held, lent, may_take};
 use overflow::{LogNormal, expected_overflow};
 
 /// How a campaign paces, chosen per campaign.

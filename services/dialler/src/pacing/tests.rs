@@ -435,6 +435,7 @@ fn lender(spare: f64, weight: f64, borrows: bool) -> Lender {
         spare,
         weight,
         borrows,
+        holds: false,
     }
 }
 
@@ -469,7 +470,8 @@ fn a_campaign_alone_is_lent_nothing() {
 fn a_campaign_still_learning_its_list_neither_lends_nor_borrows() {
     let p = seasoned(10);
     let s = snapshot(10.0, 6.0, &[30.0; 4], &[]);
-    assert_eq!(p.lender(100.0, &s, 2.0), Lender::apart(2.0));
+    let offered = p.lender(100.0, &s, 2.0);
+    assert!(!offered.borrows && offered.spare == 0.0, "{offered:?}");
 }
 
 #[test]
@@ -507,7 +509,44 @@ fn a_campaign_whose_hour_five_clumps_of_abandons_would_break_neither_lends_nor_b
         p.history.record_human(3_000.0 + f64::from(i), false);
     }
     let s = snapshot(10.0, 6.0, &[30.0; 4], &[]);
-    assert_eq!(p.lender(now, &s, 1.0), Lender::apart(1.0));
+    // Two clumps would break it too: it holds the unused slots of its share for its own calls.
+    let offered = p.lender(now, &s, 1.0);
+    assert_eq!(
+        offered,
+        Lender {
+            holds: true,
+            ..Lender::apart(1.0)
+        }
+    );
+    // Two hundred more people: five clumps would not, and it lends.
+    for i in 0..200 {
+        p.history.record_human(3_100.0 + f64::from(i), false);
+    }
+    let offered = p.lender(now, &s, 1.0);
+    assert!(offered.borrows && !offered.holds, "{offered:?}");
+}
+
+#[test]
+fn a_thin_campaign_holds_the_unused_slots_of_its_share_for_its_calls_on_the_way() {
+    // A share of 3 with one conversation: two unused, held for at most its calls on the way.
+    assert_eq!(held(true, 3.0, 1, 5), 2);
+    assert_eq!(held(true, 3.0, 1, 1), 1);
+    // A part of a slot unused is a slot a person of its may need.
+    assert_eq!(held(true, 2.5, 2, 4), 1);
+    // Beyond its share it holds nothing, and a campaign that does not hold holds nothing.
+    assert_eq!(held(true, 2.0, 3, 4), 0);
+    assert_eq!(held(false, 3.0, 0, 5), 0);
+}
+
+#[test]
+fn a_person_beyond_her_campaigns_share_may_not_take_a_slot_another_campaign_holds() {
+    // One free slot, held by another campaign: not for a person whose campaign has its share...
+    assert!(!may_take(1, 3, 3.0, 1));
+    // ...but for one within her campaign's share, and for anyone when more are free.
+    assert!(may_take(1, 2, 3.0, 1));
+    assert!(may_take(2, 3, 3.0, 1));
+    // No free slot is no slot.
+    assert!(!may_take(0, 0, 3.0, 0));
 }
 
 #[test]

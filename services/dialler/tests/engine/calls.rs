@@ -3,7 +3,7 @@
 //! Answers go to workers (the next worker on 429); unanswered calls and refused numbers end with
 //! the contact's next attempt.
 
-use crate::support::{both_backends, campaign, engine, engine_over, secs, worker};
+use crate::support::{both_backends, campaign, engine, engine_over, named_campaign, secs, worker};
 use contracts::attach::AmdVerdict;
 use contracts::{CallId, CallOutcomeCode, CallState};
 use dialler::carrier::CarrierEvent;
@@ -422,7 +422,76 @@ async fn a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_e
     assert!(engine.stats.attached >= 2, "{:?}", engine.stats);
 }
 
+/// The calls `carrier` placed for `campaign`.
+async fn placed_for(
+    carrier: &crate::support::ScriptedCarrier,
+    campaign: contracts::CampaignId,
+) -> Vec<CallId> {
+    carrier
+        .log
+        .lock()
+        .placed
+        .iter()
+        .filter(|d| d.campaign_id == Some(campaign))
+        .map(|d| d.call_id)
+        .collect()
+}
+
+async fn a_person_beyond_her_campaigns_share_waits_while_a_thin_campaign_holds_the_free_slots(
+    store: Arc<dyn Store>,
+) {
+    // The first campaign dials four alone; then a second starts, and the pool of four is shared
+    // two and two. Both are new, their hours thin: each holds the unused slots of its share.
+    let first = campaign(&*store, 6).await;
+    let (w, url) = worker("w1", 4).await;
+    let (mut engine, carrier, _) = engine(store.clone(), "dialler-a", vec![url]);
+    engine.tick(secs(0)).await.unwrap();
+    let firsts = placed_for(&carrier, first).await;
+    assert_eq!(firsts.len(), 4);
+    let second = named_campaign(&*store, "Renewals", 6).await;
+    engine.tick(secs(1)).await.unwrap();
+    let seconds = placed_for(&carrier, second).await;
+    assert_eq!(seconds.len(), 2, "the second campaign dials its share");
+    let answer = |call_id, at| CarrierEvent::Answered {
+        call_id,
+        at: secs(at),
+        amd: None,
+    };
+    // Two people of the first campaign take its share.
+    engine.on_event(answer(firsts[0], 5)).await;
+    engine.on_event(answer(firsts[1], 5)).await;
+    assert_eq!(*w.free.lock(), 2);
+    // A third is beyond it: the two free slots are the second campaign's, for its two dials.
+    engine.on_event(answer(firsts[2], 6)).await;
+    assert_eq!(
+        store.call(firsts[2]).await.unwrap().state,
+        CallState::Answered
+    );
+    assert_eq!(*w.free.lock(), 2);
+    // One of those dials goes unanswered: it held a slot no longer, and she takes it at once.
+    engine
+        .on_event(CarrierEvent::Ended {
+            call_id: seconds[0],
+            at: secs(7),
+            outcome: CallOutcomeCode::DialNoAnswer,
+            detail: "no answer".into(),
+        })
+        .await;
+    assert_eq!(
+        store.call(firsts[2]).await.unwrap().state,
+        CallState::Attaching
+    );
+    // The other's person finds the slot held for her.
+    engine.on_event(answer(seconds[1], 8)).await;
+    assert_eq!(
+        store.call(seconds[1]).await.unwrap().state,
+        CallState::Attaching
+    );
+    assert_eq!(*w.free.lock(), 0);
+}
+
 both_backends!(
+    a_person_beyond_her_campaigns_share_waits_while_a_thin_campaign_holds_the_free_slots,
     a_fleet_that_fails_every_attach_stops_the_dials_instead_of_abandoning_everyone,
     with_a_registry_the_call_goes_to_the_worker_it_reserves,
     an_answered_call_goes_to_a_worker_and_its_media_is_connected,

@@ -34,6 +34,11 @@ pub fn secs(s: i64) -> DateTime<Utc> {
 
 /// A running campaign with `contacts` due contacts (no calling windows), `max_attempts` 3.
 pub async fn campaign(store: &dyn Store, contacts: usize) -> CampaignId {
+    named_campaign(store, "Reminders", contacts).await
+}
+
+/// `campaign`, named `name` (campaign names are unique).
+pub async fn named_campaign(store: &dyn Store, name: &str, contacts: usize) -> CampaignId {
     let spec = serde_json::from_value(json!({
         "language": "en-US",
         "system_prompt": "You remind people.",
@@ -42,7 +47,7 @@ pub async fn campaign(store: &dyn Store, contacts: usize) -> CampaignId {
         "tts": {"provider": "espeak"}
     }))
     .unwrap();
-    store::testing::running_campaign(store, "Reminders", spec, contacts, 3, 100).await
+    store::testing::running_campaign(store, name, spec, contacts, 3, 100).await
 }
 
 /// What the scripted carrier was asked.
