@@ -13,11 +13,18 @@ use std::time::Duration;
 use store::{ContactStatus, Store};
 
 async fn placed(carrier: &crate::support::ScriptedCarrier) -> Vec<CallId> {
-    carrier
-        .log
-        .lock()
-        .placed
+    placed_if(carrier, |_| true)
+}
+
+/// The calls `carrier` placed that `keep` keeps.
+fn placed_if(
+    carrier: &crate::support::ScriptedCarrier,
+    keep: impl Fn(&dialler::carrier::Dial) -> bool,
+) -> Vec<CallId> {
+    let log = carrier.log.lock();
+    log.placed
         .iter()
+        .filter(|d| keep(d))
         .map(|d| d.call_id)
         .collect()
 }
@@ -427,14 +434,7 @@ async fn placed_for(
     carrier: &crate::support::ScriptedCarrier,
     campaign: contracts::CampaignId,
 ) -> Vec<CallId> {
-    carrier
-        .log
-        .lock()
-        .placed
-        .iter()
-        .filter(|d| d.campaign_id == Some(campaign))
-        .map(|d| d.call_id)
-        .collect()
+    placed_if(carrier, |d| d.campaign_id == Some(campaign))
 }
 
 async fn a_person_beyond_her_campaigns_share_waits_while_a_thin_campaign_holds_the_free_slots(
