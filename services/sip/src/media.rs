@@ -298,13 +298,11 @@ pub async fn bridge(
                 };
                 // A phone sends in a new codec as soon as it has answered the re-INVITE, which
                 // can be before the new agreement's event is taken here: take it first.
-                let newer = agreement
-                    .as_ref()
-                    .map(|a| a.borrow().clone())
-                    .filter(|agreed| {
-                        packet.payload_type != negotiated.payload_type
-                            && agreed.payload_type == packet.payload_type
-                    });
+                // Read only for a packet not in the agreed codec: not on every frame.
+                let newer = (packet.payload_type != negotiated.payload_type)
+                    .then(|| agreement.as_ref().map(|a| a.borrow().clone()))
+                    .flatten()
+                    .filter(|agreed| agreed.payload_type == packet.payload_type);
                 if let Some(agreed) = newer {
                     replay.push(Event::Rtp(bytes, from));
                     replay.push(Event::Renegotiated(agreed));

@@ -14,7 +14,6 @@ use contracts::runtime_config::CallDirection;
 use contracts::telephony::CarrierKind;
 use contracts::{CallId, CallOutcomeCode, CallState, CampaignId, ContactId};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Campaign, Lease, Transition, retry};
@@ -466,7 +465,7 @@ impl Engine {
     pub(super) async fn attach_waiting(&mut self, now: DateTime<Utc>) {
         let mut next = 0;
         while let Some(&call_id) = self.waiting.get(next) {
-            if !self.may_take(call_id).await {
+            if !self.may_take(call_id, now).await {
                 next += 1;
                 continue;
             }
@@ -518,40 +517,35 @@ impl Engine {
     /// Whether waiting call `call_id` may take a free worker now: beyond its campaign's share, not
     /// one that a campaign in a thin clock hour holds for its own calls on the way
     /// (`pacing::may_take`). Asks the fleet how many are free only when some other campaign holds.
-    async fn may_take(&self, call_id: CallId) -> bool {
+    async fn may_take(&self, call_id: CallId, now: DateTime<Utc>) -> bool {
         let Some(campaign) = self.live.get(&call_id).map(|l| l.campaign) else {
             return true;
         };
         if !self.holdings.iter().any(|(c, h)| h.holds && *c != campaign) {
             return true;
         }
-        let mut busy: HashMap<CampaignId, usize> = HashMap::new();
-        let mut on_way: HashMap<CampaignId, usize> = HashMap::new();
-        for live in self.live.values() {
-            let count = match live.phase {
-                Phase::Talking { .. } => &mut busy,
-                Phase::Unplaced | Phase::Ringing | Phase::Waiting { .. } => &mut on_way,
-            };
-            *count.entry(live.campaign).or_default() += 1;
-        }
-        let count = |counts: &HashMap<CampaignId, usize>, c| counts.get(c).copied().unwrap_or(0);
-        let own = self
-            .holdings
-            .get(&campaign)
-            .map_or(f64::INFINITY, |h| h.share);
         let held: usize = self
             .holdings
             .iter()
             .filter(|(c, _)| **c != campaign)
-            .map(|(c, h)| pacing::held(h.holds, h.share, count(&busy, c), count(&on_way, c)))
+            .map(|(&c, h)| {
+                let seen = self.observe(c, now);
+                let on_way = seen.ringing.len() + seen.waiting;
+                pacing::held(h.holds, h.share, seen.busy.len(), on_way)
+            })
             .sum();
+        let own = self
+            .holdings
+            .get(&campaign)
+            .map_or(f64::INFINITY, |h| h.share);
+        let busy = self.observe(campaign, now).busy.len();
         // An unknown count lets the fleet decide, as before holds.
         let free = self
             .fleet
             .available()
             .await
             .map_or(usize::MAX, |f| f as usize);
-        pacing::may_take(free, count(&busy, &campaign), own, held)
+        pacing::may_take(free, busy, own, held)
     }
 
     async fn attach(&mut self, call_id: CallId, now: DateTime<Utc>) -> Result<(), AttachError> {

@@ -488,8 +488,13 @@ impl Engine {
                 .zip(&shares)
                 .zip(&lenders)
                 .map(|((campaign, &share), lender)| {
-                    let holds = lender.holds;
-                    (campaign.id, Holding { share, holds })
+                    (
+                        campaign.id,
+                        Holding {
+                            share,
+                            holds: lender.holds,
+                        },
+                    )
                 })
                 .collect();
         } else {
