@@ -407,6 +407,7 @@ impl Sim<'_> {
                 waiting: campaign.waiting,
                 headroom: 10 * slots,
                 lent: 0.0,
+                shared: self.campaigns.len() > 1,
             });
         }
         // The production pacers of a shared pool lend each other their spare slots, as the

@@ -460,6 +460,7 @@ impl Engine {
                 waiting: seen.waiting,
                 headroom,
                 lent: 0.0,
+                shared: campaigns.len() > 1,
             });
             if !self.pacers.contains_key(&campaign.id) {
                 let pacer = self.restored_pacer(campaign, now).await;

@@ -31,9 +31,10 @@
 //! It dials progressively (one call per free slot, counting calls already on their way) until it
 //! has seen enough human answers, when the legal window can afford no more abandons
 //! ([`Applied::LegalGuard`]), and for the rest of a clock hour that has spent its `hour_cap`
-//! (5 %, [`Applied::HourGuard`]). What either can afford is a budget, not a switch: the rate the
-//! rest of the period may run at with only a small chance of breaking its cap, abandons counted
-//! in clumps (`allowance`), so the pacer slows down as a window nears its cap and is not
+//! (5 %, [`Applied::HourGuard`]) or, on a pool of its own, that a single clump of abandons would
+//! break. What the window or the hour can afford is otherwise a budget, not a switch: the rate
+//! the rest of the period may run at with only a small chance of breaking its cap, abandons
+//! counted in clumps (`allowance`), so the pacer slows down as a window nears its cap and is not
 //! stopped by the noise of a young one.
 
 mod count;
@@ -162,6 +163,10 @@ pub struct Snapshot<'a> {
     /// Slots of the other campaigns' shares lent to this one: what they are expected to leave
     /// unused within the look-ahead ([`lent`]); 0 for a campaign alone.
     pub lent: f64,
+    /// Whether other campaigns share the pool. A campaign alone has no neighbour's free slot to
+    /// take its surplus person and no holds (`held`) to keep its share for its own people, so an
+    /// hour one clump of abandons would break is dialled progressively to its end.
+    pub shared: bool,
 }
 
 /// Why a decision was progressive or predictive.
@@ -216,6 +221,11 @@ pub struct Pacer {
     aimed: (f64, u32),
     /// Abandons that happened and that the aims expected, decayed by the memory.
     bias: (f64, f64),
+    /// The start of the last clock hour found too thin for one clump of abandons on a pool of
+    /// its own (`too_thin_alone`): it is dialled progressively to its end.
+    thin_hour: Option<f64>,
+    /// Since when the pacer has decided without a pause (`PAUSE_SECS`), and its last decision.
+    deciding: Option<(f64, f64)>,
 }
 
 impl Pacer {
@@ -229,6 +239,8 @@ impl Pacer {
             seen: (0, 0),
             aimed: (0.0, 0),
             bias: (0.0, 0.0),
+            thin_hour: None,
+            deciding: None,
         }
     }
 
@@ -266,6 +278,10 @@ impl Pacer {
     }
 
     fn decide_predictive(&mut self, now: f64, s: &Snapshot<'_>) -> Decision {
+        self.deciding = match self.deciding {
+            Some((since, last)) if now - last <= PAUSE_SECS => Some((since, now)),
+            _ => Some((now, now)),
+        };
         let legal = self.legal_allowance(now);
         if legal <= 0.0 {
             return progressive(s, Applied::LegalGuard);
@@ -276,7 +292,7 @@ impl Pacer {
         }
         self.feedback(now);
         let hour = self.hour_allowance(now);
-        if hour <= 0.0 {
+        if hour <= 0.0 || self.too_thin_alone(now, s) {
             return progressive(s, Applied::HourGuard);
         }
         let surge = self
@@ -374,6 +390,31 @@ impl Pacer {
         } else {
             1.0
         }
+    }
+
+    /// Whether this clock hour, on a pool of the campaign's own, is one that a single clump of
+    /// abandons would break (5 % of fewer than about 40 people), now or earlier in it: then it is
+    /// dialled progressively to its end. Its budget (`allowance`) is small but not zero, and on 6
+    /// slots of 7-minute calls two people who answered within a second to a full pool broke an
+    /// hour of 38. It is kept to the hour's end because the count of people the hour is expected
+    /// to bring crosses 40 now and then, and the dials of those moments, on an hour dialled
+    /// progressively until then, broke one of 18 people on 5 slots of 10-minute calls. That
+    /// count is the rate of the last `feedback_window_secs`, so an hour is judged only once the
+    /// pacer has decided that long without a pause: a campaign just started or resumed would
+    /// be judged on a window it was not dialling in. A campaign sharing a pool is kept by its
+    /// holds instead, and progressive would idle its share.
+    fn too_thin_alone(&mut self, now: f64, s: &Snapshot<'_>) -> bool {
+        if s.shared {
+            return false;
+        }
+        let start = (now / 3_600.0).floor() * 3_600.0;
+        let steady = self
+            .deciding
+            .is_some_and(|(since, _)| now - since >= self.config.feedback_window_secs);
+        if steady && self.thin_hour(now, 1.0) {
+            self.thin_hour = Some(start);
+        }
+        self.thin_hour == Some(start)
     }
 
     /// Whether `clumps` clumps of abandons would break this clock hour: the abandons it may still
@@ -669,6 +710,10 @@ const SURGE_MOST: f64 = 5.0;
 /// An hour that this many clumps of abandons would break is thin: its dials foresee the list
 /// turning warm again (`Pacer::cold_spell`).
 const THIN_HOUR_CLUMPS: f64 = 2.0;
+
+/// A pacer not asked to decide for this long was paused (its campaign stopped, or its dialler):
+/// what it counts over a recent window no longer tells the rate its people come at.
+const PAUSE_SECS: f64 = 60.0;
 
 /// How unlikely the rest of a period may be to break its cap: 0.5 %. An hour is judged alone, and
 /// a pacer runs thousands of them.

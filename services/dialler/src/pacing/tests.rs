@@ -33,6 +33,7 @@ fn snapshot<'a>(slots: f64, free: f64, busy: &'a [f64], ringing: &'a [f64]) -> S
         waiting: 0,
         headroom: 1_000,
         lent: 0.0,
+        shared: false,
     }
 }
 
@@ -393,6 +394,53 @@ fn a_campaign_over_its_share_does_not_count_on_the_slots_it_holds_beyond_it() {
     let far_over = p.decide(1_000.0, &snapshot(5.0, 0.0, &busy, &[])).dials;
     assert!(within > 0 && over < within, "{over} vs {within}");
     assert_eq!(far_over, 0);
+}
+
+#[test]
+fn a_campaign_alone_dials_an_hour_one_clump_would_break_progressively_to_its_end() {
+    // Twenty people in the last half hour, none yet in this clock hour: the rest of it expects
+    // about thirty-six, and 5 % of them is under one clump of two abandons.
+    let mut p = seasoned(200);
+    for i in 0..20 {
+        p.history.record_human(3_000.0 + f64::from(i), false);
+    }
+    let busy = [30.0; 4];
+    let alone = snapshot(10.0, 6.0, &busy, &[]);
+    let shared = Snapshot {
+        shared: true,
+        ..alone
+    };
+    // It has decided every 30 s for the last half hour.
+    for t in (2_200..4_000).step_by(30) {
+        p.decide(f64::from(t), &alone);
+    }
+    let d = p.decide(4_000.0, &alone);
+    assert_eq!((d.dials, d.applied), (6, Applied::HourGuard));
+    // A campaign sharing its pool is kept by its holds instead.
+    assert_eq!(
+        p.clone().decide(4_000.0, &shared).applied,
+        Applied::Predictive
+    );
+    // Two hundred more people: the hour could now take clumps, but it stays progressive.
+    for i in 0..200 {
+        p.history.record_human(3_100.0 + f64::from(i), false);
+    }
+    assert_eq!(p.decide(5_000.0, &alone).applied, Applied::HourGuard);
+    // A pacer that has just started (or resumed) does not judge the hour on a window it was
+    // not dialling in.
+    let mut fresh = seasoned(200);
+    for i in 0..20 {
+        fresh.history.record_human(3_000.0 + f64::from(i), false);
+    }
+    assert_eq!(fresh.decide(4_000.0, &alone).applied, Applied::Predictive);
+    // The next clock hour, with as many people to come, is dialled predictively again.
+    for i in 0..200 {
+        p.history.record_human(6_000.0 + f64::from(i), false);
+    }
+    for t in (5_000..7_300).step_by(30) {
+        p.decide(f64::from(t), &alone);
+    }
+    assert_eq!(p.decide(7_300.0, &alone).applied, Applied::Predictive);
 }
 
 #[test]
