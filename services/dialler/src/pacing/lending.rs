@@ -12,11 +12,12 @@
 //! is lent to the others, split by their weights, and a borrower counts what it is lent as free
 //! slots. Two kinds of campaign neither lend nor borrow:
 //!
-//! - one whose clock hour `THIN_LENDING_CLUMPS` clumps of abandons would break (5 % of fewer than
-//!   200 people): a borrower's people that find the lent slots taken are abandoned, and a
-//!   lender's people find its slots held by calls of another campaign, and either hour breaks at
-//!   two or three abandons (lending to and from them broke hours of 8- to 20-slot pools at 6 to
-//!   16 %);
+//! - one whose clock hour two clumps of abandons would break (`THIN_HOUR_CLUMPS`, 5 % of fewer
+//!   than 80 people): a borrower's people that find the lent slots taken are abandoned, and a
+//!   lender's people find its slots held by calls of another campaign, and such an hour breaks
+//!   at two abandons. It holds its share instead (below). Before the holds the bar had to be
+//!   five clumps (200 people): with none, lending broke hours of 8- to 20-slot pools at 6 to
+//!   16 %, and at two clumps a 13-slot pool's at 5.3 %. With the holds, two clumps keep them;
 //! - one still learning its list (its spare is not known), or not paced predictively.
 //!
 //! Only half of the spare is lent: a borrower counts the lent slots as certain, and the whole of
@@ -35,10 +36,6 @@ use super::{Balance, Mode, Pacer, Snapshot, progressive_dials};
 
 /// The share of a campaign's spare slots lent to the others.
 const LEND_SHARE: f64 = 0.5;
-
-/// A campaign's hour is too thin to lend or borrow when this many clumps of abandons would
-/// break it.
-const THIN_LENDING_CLUMPS: f64 = 5.0;
 
 /// What one campaign of a shared pool offers and may take.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,9 +117,9 @@ impl Pacer {
         if self.config.mode != Mode::Predictive {
             return Lender::apart(weight);
         }
-        if self.thin_hour(now, THIN_LENDING_CLUMPS) {
+        if self.thin_hour(now, super::THIN_HOUR_CLUMPS) {
             return Lender {
-                holds: self.thin_hour(now, super::THIN_HOUR_CLUMPS),
+                holds: true,
                 ..Lender::apart(weight)
             };
         }

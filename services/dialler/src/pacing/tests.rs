@@ -548,7 +548,7 @@ fn a_learnt_campaign_offers_the_free_slots_its_people_to_come_will_not_take() {
 }
 
 #[test]
-fn a_campaign_whose_hour_five_clumps_of_abandons_would_break_neither_lends_nor_borrows() {
+fn a_campaign_whose_hour_two_clumps_of_abandons_would_break_holds_and_neither_lends_nor_borrows() {
     // Twenty people in the last half hour, none yet in this clock hour: the rest of it expects
     // about thirty-six, and 5 % of them is under two abandons.
     let mut p = seasoned(200);
@@ -557,7 +557,6 @@ fn a_campaign_whose_hour_five_clumps_of_abandons_would_break_neither_lends_nor_b
         p.history.record_human(3_000.0 + f64::from(i), false);
     }
     let s = snapshot(10.0, 6.0, &[30.0; 4], &[]);
-    // Two clumps would break it too: it holds the unused slots of its share for its own calls.
     let offered = p.lender(now, &s, 1.0);
     assert_eq!(
         offered,
@@ -566,11 +565,13 @@ fn a_campaign_whose_hour_five_clumps_of_abandons_would_break_neither_lends_nor_b
             ..Lender::apart(1.0)
         }
     );
-    // Two hundred more people: five clumps would not, and it lends.
-    for i in 0..200 {
+    // Forty more (about a hundred and seven to come): two clumps would not break the hour, five
+    // would, and it lends and borrows without holding.
+    for i in 0..40 {
         p.history.record_human(3_100.0 + f64::from(i), false);
     }
     let offered = p.lender(now, &s, 1.0);
+    assert!(p.thin_hour(now, 5.0), "{offered:?}");
     assert!(offered.borrows && !offered.holds, "{offered:?}");
 }
 
