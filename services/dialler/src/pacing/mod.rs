@@ -223,7 +223,7 @@ pub struct Pacer {
     bias: (f64, f64),
     /// The start of the last clock hour found too thin for one clump of abandons on a pool of
     /// its own (`too_thin_alone`): it is dialled progressively to its end.
-    thin_hour: Option<f64>,
+    progressive_hour: Option<f64>,
     /// Since when the pacer has decided without a pause (`PAUSE_SECS`), and its last decision.
     deciding: Option<(f64, f64)>,
 }
@@ -239,7 +239,7 @@ impl Pacer {
             seen: (0, 0),
             aimed: (0.0, 0),
             bias: (0.0, 0.0),
-            thin_hour: None,
+            progressive_hour: None,
             deciding: None,
         }
     }
@@ -412,9 +412,9 @@ impl Pacer {
             .deciding
             .is_some_and(|(since, _)| now - since >= self.config.feedback_window_secs);
         if steady && self.thin_hour(now, 1.0) {
-            self.thin_hour = Some(start);
+            self.progressive_hour = Some(start);
         }
-        self.thin_hour == Some(start)
+        self.progressive_hour == Some(start)
     }
 
     /// Whether `clumps` clumps of abandons would break this clock hour: the abandons it may still
