@@ -355,7 +355,7 @@ impl Pacer {
     /// This clock hour's people and abandons so far, and the people the rest of it is expected
     /// to bring.
     fn this_hour(&self, now: f64) -> (u64, u64, f64) {
-        let start = (now / 3_600.0).floor() * 3_600.0;
+        let start = hour_start(now);
         let (humans, abandoned) = self.history.legal.bucket(start);
         (
             humans,
@@ -407,11 +407,11 @@ impl Pacer {
         if s.shared {
             return false;
         }
-        let start = (now / 3_600.0).floor() * 3_600.0;
+        let start = hour_start(now);
         let steady = self
             .deciding
             .is_some_and(|(since, _)| now - since >= self.config.feedback_window_secs);
-        if steady && self.thin_hour(now, 1.0) {
+        if steady && self.thin_hour(now, ALONE_THIN_CLUMPS) {
             self.progressive_hour = Some(start);
         }
         self.progressive_hour == Some(start)
@@ -711,6 +711,10 @@ const SURGE_MOST: f64 = 5.0;
 /// turning warm again (`Pacer::cold_spell`).
 const THIN_HOUR_CLUMPS: f64 = 2.0;
 
+/// An hour of a campaign alone on its pool that this many clumps of abandons would break is
+/// dialled progressively to its end (`Pacer::too_thin_alone`).
+const ALONE_THIN_CLUMPS: f64 = 1.0;
+
 /// A pacer not asked to decide for this long was paused (its campaign stopped, or its dialler):
 /// what it counts over a recent window no longer tells the rate its people come at.
 const PAUSE_SECS: f64 = 60.0;
@@ -765,6 +769,11 @@ fn poisson_mean_within(k: u64, tail: f64) -> f64 {
         }
     }
     lo
+}
+
+/// The start of the clock hour holding `now`.
+fn hour_start(now: f64) -> f64 {
+    (now / 3_600.0).floor() * 3_600.0
 }
 
 /// A progressive decision, for `applied`'s reason.
