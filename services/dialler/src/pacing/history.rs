@@ -357,6 +357,15 @@ impl History {
         (people as f64 / self.dials.len() as f64 / cohort).clamp(1.0, most)
     }
 
+    /// The resolved dials placed in the last `within` seconds: each one's age and whether it
+    /// became a person needing a slot.
+    pub fn placed_within(&self, now: f64, within: f64) -> impl Iterator<Item = (f64, bool)> + '_ {
+        self.dials
+            .iter()
+            .filter(move |d| d.0 >= now - within)
+            .map(move |d| (now - d.0, d.2 == Resolution::Human))
+    }
+
     /// Of the resolved dials placed between `from` and `by` seconds ago (old enough to have
     /// reached a person within `by`): how many, and how many became people within `by` seconds.
     pub fn early_people(&self, now: f64, from: f64, by: f64) -> (usize, usize) {

@@ -15,9 +15,10 @@
 //! - demand `D = waiting + Σ_screening P(human | answered) + Σ_ringing P(human within H | still
 //!   unresolved at its age) + n · P(human within H | just dialled)` (empirical, from a cohort of
 //!   the most recently placed dials that have all resolved, large enough to hold some hundreds
-//!   of people, cut to its newest dials when those say the list turned warm, and on a clock
-//!   hour two clumps of abandons would break, raised to the warmth the list had before a cold
-//!   spell);
+//!   of people, cut to its newest dials when those say the list turned warm, raised as many
+//!   times as the people of the dials of the last seconds outnumber what it foresaw for them
+//!   (`surge`), and on a clock hour two clumps of abandons would break, raised to the warmth the
+//!   list had before a cold spell);
 //! - the dials must fit at two look-aheads, the median and the 75th percentile of the time from
 //!   dial to a person, so late arrivals are foreseen too;
 //! - `O = E[max(0, D − S)]`, from the exact laws of `D` and `S` (sums of independent chances) on
@@ -41,6 +42,7 @@ mod count;
 mod history;
 mod lending;
 pub mod overflow;
+mod surge;
 
 use count::{Count, expected_excess};
 pub use history::{Arrivals, History, Holds, Resolution, Window};
@@ -308,30 +310,6 @@ impl Pacer {
         self.predictive(now, s, &arrivals, alpha)
     }
 
-    /// How many times more people the newest dials bring than the arrivals' cohort foresees: 1
-    /// unless significantly more (two deviations) of the dials placed in the last
-    /// `SURGE_FROM` seconds became people within `SURGE_BY` seconds of their dial. The cohort
-    /// is of dials that have all resolved, so it is a minute or more behind the list; when the
-    /// list turns warm (a cold spell ends), its people flood in on the calls dialled for a cold
-    /// one, and the clock hour breaks before the cohort sees them. Counting early people among
-    /// the newest dials (those still ringing included) sees it within a minute or two, and is
-    /// not fooled by a change in the dial rate.
-    fn surge(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals) -> f64 {
-        let (resolved, people) = self.history.early_people(now, SURGE_FROM, SURGE_BY);
-        let ringing = s
-            .ringing
-            .iter()
-            .filter(|&&age| (SURGE_BY..=SURGE_FROM).contains(&age))
-            .count();
-        let expected = (resolved + ringing) as f64 * arrivals.human_within(0.0, SURGE_BY);
-        let people = people as f64;
-        if people >= 3.0 && people > expected + 2.0 * expected.sqrt() {
-            (people / expected.max(0.5)).min(SURGE_MOST)
-        } else {
-            1.0
-        }
-    }
-
     /// People expected in the next `secs`, at the feedback window's rate.
     fn people_within(&self, now: f64, secs: f64) -> f64 {
         let (recent, _) = self.history.recent.totals(now);
@@ -374,22 +352,6 @@ impl Pacer {
             rest,
             self.config.abandon_clump,
         )
-    }
-
-    /// How many times more people the dials may bring than the cohort says, on a clock hour that
-    /// `THIN_HOUR_CLUMPS` clumps of abandons would break (5 % of fewer than 80 people): as many as
-    /// the kept dials brought, when the list is in a cold spell (`History::warmth`), else 1. In a
-    /// cold spell a campaign of so few people has dialled many calls for each slot, and when the
-    /// list turns warm again they bring a person each at once, before the surge is seen (`surge`
-    /// needs three). On 3.5 slots of 6-minute calls sharing a pool, the first minute after a cold
-    /// spell ended broke an hour of 12 people with one abandon. Fewer dials on a campaign that
-    /// small cost little: it had slots free while its list was cold.
-    fn cold_spell(&self, now: f64, arrivals: &Arrivals) -> f64 {
-        if self.thin_hour(now, THIN_HOUR_CLUMPS) {
-            self.history.warmth(arrivals, SURGE_MOST)
-        } else {
-            1.0
-        }
     }
 
     /// Whether this clock hour, on a pool of the campaign's own, is one that a single clump of
@@ -700,13 +662,6 @@ fn normal_mean_within(k: u64, tail: f64) -> f64 {
     root * root
 }
 
-/// The newest dials watched for a surge of people: placed between these many seconds ago, their
-/// people counted if they came within `SURGE_BY` seconds of the dial (most people answer within
-/// 15 s).
-const SURGE_FROM: f64 = 150.0;
-const SURGE_BY: f64 = 15.0;
-/// The most times more people than the cohort says that a decision foresees.
-const SURGE_MOST: f64 = 5.0;
 /// An hour that this many clumps of abandons would break is thin: its dials foresee the list
 /// turning warm again (`Pacer::cold_spell`).
 const THIN_HOUR_CLUMPS: f64 = 2.0;

@@ -383,6 +383,40 @@ fn a_surge_of_people_among_the_newest_dials_is_seen_before_the_cohort_sees_it() 
 }
 
 #[test]
+fn a_list_that_turns_warm_is_seen_as_the_first_people_of_its_newest_dials_answer() {
+    // The cohort: a quarter of dials become people 9 s after the dial. The list turned warm 15 s
+    // ago: of the 13 dials placed since, old enough (9 s or more) to have reached a person, `people`
+    // did, where the cohort says 3.25; the 17 younger ones still ring.
+    let warm = |people: usize| {
+        let mut p = seasoned(200);
+        let mut ringing = vec![];
+        for i in 0..30 {
+            let placed = 985.0 + f64::from(i) * 0.5;
+            if (i as usize) < people {
+                p.history.record_dial(placed, 9.0, Resolution::Human);
+            } else {
+                ringing.push(1_000.0 - placed);
+            }
+        }
+        (p, ringing)
+    };
+    let (hot, ringing) = warm(12);
+    let s = snapshot(50.0, 10.0, &[30.0; 40], &ringing);
+    let arrivals = hot.history.arrivals(1_000.0);
+    // Too young for the look at the dials of the last 150 s, whose people are counted at 15 s.
+    assert_eq!(hot.settled_surge(1_000.0, &s, &arrivals), 1.0);
+    let surge = hot.surge(1_000.0, &s, &arrivals);
+    assert!((surge - 12.0 / 3.25).abs() < 1e-9, "{surge}");
+    // Five where 3.25 were expected is noise.
+    let (calm, ringing) = warm(5);
+    let s = snapshot(50.0, 10.0, &[30.0; 40], &ringing);
+    assert_eq!(
+        calm.surge(1_000.0, &s, &calm.history.arrivals(1_000.0)),
+        1.0
+    );
+}
+
+#[test]
 fn a_campaign_over_its_share_does_not_count_on_the_slots_it_holds_beyond_it() {
     let mut p = seasoned(200);
     // 40 calls near their end: within its share of 40 slots the slots they free take its new
