@@ -4,7 +4,9 @@
 //! behind the list. When a list turns warm (a cold spell ends), its people flood in on the calls
 //! dialled for a cold one, and the clock hour breaks before the cohort sees them. The pacer
 //! looks for the surge among the newest dials, those still ringing included, and foresees as
-//! many times more people as it finds there.
+//! many times more people as it finds there (`Pacer::surge`). On an hour too thin to wait for
+//! the surge to show, it foresees the warmth the list had before its cold spell
+//! (`Pacer::cold_spell`).
 
 use super::{Arrivals, Pacer, Snapshot, THIN_HOUR_CLUMPS};
 
@@ -19,7 +21,7 @@ const SURGE_BY: f64 = 15.0;
 const EARLY_WINDOWS: [f64; 3] = [20.0, 40.0, 80.0];
 const EARLY_Z: f64 = 3.0;
 /// The most times more people than the cohort says that a decision foresees.
-pub(super) const SURGE_MOST: f64 = 5.0;
+const SURGE_MOST: f64 = 5.0;
 
 impl Pacer {
     /// How many times more people the newest dials bring than the arrivals' cohort foresees: 1
