@@ -508,3 +508,22 @@ impl<R: role::MinRole + Send + Sync> FromRequestParts<AppState> for Authorized<R
         Ok(Authorized(principal, std::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The algorithm, version and cost parameters of a PHC string (`$argon2id$v=19$m=…,t=…,p=…`).
+    fn cost(phc: &str) -> Vec<&str> {
+        phc.split('$').skip(1).take(3).collect()
+    }
+
+    #[tokio::test]
+    async fn the_decoy_hash_costs_what_a_users_hash_costs_and_verifies_nothing() {
+        let users = hash_password("correct horse battery".into()).await.unwrap();
+        assert_eq!(cost(decoy_hash()), cost(&users));
+        assert_eq!(cost(&users).len(), 3, "{users}");
+        assert!(verify_password("correct horse battery".into(), Some(users)).await);
+        assert!(!verify_password("correct horse battery".into(), None).await);
+    }
+}

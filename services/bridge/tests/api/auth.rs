@@ -121,22 +121,30 @@ async fn an_unknown_email_is_refused_as_slowly_as_a_known_one(app: TestApp) {
             started.elapsed()
         }
     };
-    // Warm the decoy hash first; then both take an argon2 verification. Samples alternate and
-    // the fastest of each are compared: waiting adds time but never takes it away, and the
-    // argon2 slots are shared with whatever else runs in this process (the flood test above), so
-    // only the fastest sample shows what a sign-in itself costs (four tries on the known account
-    // stay under its limit of five).
+    // Warm the decoy hash first; then both take an argon2 verification, some 20 ms, where a
+    // refusal without one takes a millisecond or two (that the decoy costs what a user's hash
+    // costs is `auth::tests`'s). Samples alternate, and their medians are compared, within a
+    // factor of four: the argon2 slots and the two cores are shared with whatever else runs in
+    // this process (the flood test above, the other store's run of this one), and under that
+    // load a fastest sample of each once found a lucky unknown one four times faster than every
+    // known one, and medians of eight 3.4 times. Two known accounts take four tries each, under
+    // the limit of five an account has; the address has 17 of its 20.
+    app.user_token("viewer@example.com", Role::Viewer).await;
     time("warm@example.com".into()).await;
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
-    for i in 0..4 {
-        known.push(time("admin@example.com".into()).await);
+    for i in 0..8 {
+        let account = ["admin@example.com", "viewer@example.com"][i % 2];
+        known.push(time(account.into()).await);
         unknown.push(time(format!("nobody{i}@example.com")).await);
     }
-    let known = known.into_iter().min().unwrap_or_default();
-    let unknown = unknown.into_iter().min().unwrap_or_default();
+    let median = |mut samples: Vec<std::time::Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (known, unknown) = (median(known), median(unknown));
     assert!(
-        unknown >= known / 2,
-        "fastest unknown {unknown:?} against fastest known {known:?}"
+        unknown >= known / 4,
+        "median unknown {unknown:?} against median known {known:?}"
     );
 }
 
