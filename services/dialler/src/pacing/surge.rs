@@ -43,11 +43,14 @@ impl Pacer {
     /// people too many before `settled_surge` or the cohort saw it, and broke the hour at 5.9 %.
     fn early_surge(&self, now: f64, s: &Snapshot<'_>, arrivals: &Arrivals) -> f64 {
         let longest = EARLY_WINDOWS[EARLY_WINDOWS.len() - 1];
-        let resolved: Vec<(f64, bool)> = self.history.placed_within(now, longest).collect();
-        let ringing = s.ringing.iter().map(|&age| (age, false));
+        let ringing = s
+            .ringing
+            .iter()
+            .filter(|&&age| age <= longest)
+            .map(|&age| (age, false));
         // (people, expected people, variance) per window.
         let mut seen = [(0.0, 0.0, 0.0); EARLY_WINDOWS.len()];
-        for (age, person) in resolved.into_iter().chain(ringing) {
+        for (age, person) in self.history.placed_within(now, longest).chain(ringing) {
             let p = arrivals.human_within(0.0, age);
             for (window, seen) in EARLY_WINDOWS.iter().zip(&mut seen) {
                 if age <= *window {
