@@ -59,16 +59,33 @@ impl Count {
     }
 }
 
-/// `E[max(0, waiting + D − max(0, free + S − over))]`: the people (`waiting` now, `D` to come)
-/// beyond the slots (`free` now, `S` to free, less `over` held beyond a share), `D` and `S`
-/// independent.
-pub fn expected_excess(waiting: f64, demand: &Count, free: f64, supply: &Count, over: f64) -> f64 {
+/// How many more people a slot serves within the look-ahead: a person who gets one may free it
+/// again in time for another (`share`, the chance of that), but a slot lent by another campaign
+/// serves one person and is the pool's again after her.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reuse {
+    pub share: f64,
+    pub lent: f64,
+}
+
+/// `E[max(0, waiting + D − slots)]`: the people (`waiting` now, `D` to come) beyond the slots
+/// (`B = max(0, free + S − over)`: `free` now, `S` to free, less `over` held beyond a share; those
+/// not lent serve `1 + share` people each), `D` and `S` independent.
+pub fn expected_excess(
+    waiting: f64,
+    demand: &Count,
+    free: f64,
+    supply: &Count,
+    over: f64,
+    reuse: Reuse,
+) -> f64 {
     let mut total = 0.0;
     for (s, ps) in supply.pmf().iter().enumerate() {
         if *ps == 0.0 {
             continue;
         }
-        let slots = (free + s as f64 - over).max(0.0);
+        let base = (free + s as f64 - over).max(0.0);
+        let slots = base + reuse.share * (base - reuse.lent).max(0.0);
         let mut excess = 0.0;
         for (d, pd) in demand.pmf().iter().enumerate() {
             let people = waiting + d as f64;
@@ -115,14 +132,31 @@ mod tests {
     fn the_excess_counts_people_beyond_the_slots_in_every_case() {
         // One person surely waiting, one slot free with chance ½: ½ person left over.
         let free = Count::none().with(1, 0.5);
-        let got = expected_excess(1.0, &Count::none(), 0.0, &free, 0.0);
+        let got = expected_excess(1.0, &Count::none(), 0.0, &free, 0.0, Reuse::default());
         assert!((got - 0.5).abs() < 1e-12);
         // Two people with chance ½ each, one slot free now: only both at once overflow (¼).
         let people = Count::none().with(2, 0.5);
-        let got = expected_excess(0.0, &people, 1.0, &Count::none(), 0.0);
+        let got = expected_excess(0.0, &people, 1.0, &Count::none(), 0.0, Reuse::default());
         assert!((got - 0.25).abs() < 1e-12);
         // A slot held beyond the share is not the campaign's.
-        let got = expected_excess(0.0, &people, 1.0, &Count::none(), 1.0);
+        let got = expected_excess(0.0, &people, 1.0, &Count::none(), 1.0, Reuse::default());
+        assert!((got - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_slot_freed_again_within_the_look_ahead_serves_part_of_another_person_unless_it_was_lent() {
+        // Two people surely coming, one slot free, and a half chance that the first one's call
+        // ends in time for the second: half a person left over.
+        let two = Count::none().with(2, 1.0);
+        let reuse = Reuse {
+            share: 0.5,
+            lent: 0.0,
+        };
+        let got = expected_excess(0.0, &two, 1.0, &Count::none(), 0.0, reuse);
+        assert!((got - 0.5).abs() < 1e-12);
+        // The same slot lent by another campaign serves the first person only.
+        let lent = Reuse { lent: 1.0, ..reuse };
+        let got = expected_excess(0.0, &two, 1.0, &Count::none(), 0.0, lent);
         assert!((got - 1.0).abs() < 1e-12);
     }
 
@@ -131,7 +165,7 @@ mod tests {
         // Twenty calls ringing with a 10 % chance each, four slots free: the exact overflow is
         // well above what a normal law of the same mean and variance gives.
         let people = Count::none().with(20, 0.1);
-        let exact = expected_excess(0.0, &people, 4.0, &Count::none(), 0.0);
+        let exact = expected_excess(0.0, &people, 4.0, &Count::none(), 0.0, Reuse::default());
         let normal = super::super::overflow::expected_overflow(2.0 - 4.0, (20.0 * 0.09f64).sqrt());
         assert!(exact > 1.3 * normal, "exact {exact}, normal {normal}");
     }

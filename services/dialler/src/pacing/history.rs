@@ -449,6 +449,25 @@ impl Holds {
         }
         (lasted_machine * machine.ends_within(age, h) + lasted_conversation * conversation) / total
     }
+
+    /// P(a person who lands within `h` frees her slot again within `h + grace`): the mean, over
+    /// when she lands (`landed(t)`, the chance that she has by `t`), of a new hold's chance of
+    /// ending in the time left. A pool of short calls (or of machines the bot finds) serves
+    /// more than one person of a look-ahead with some of its slots.
+    pub fn freed_again_within(&self, h: f64, grace: f64, landed: impl Fn(f64) -> f64) -> f64 {
+        const STEPS: usize = 16;
+        let (mut weighed, mut total) = (0.0, 0.0);
+        for i in 0..STEPS {
+            let (from, to) = (
+                h * i as f64 / STEPS as f64,
+                h * (i + 1) as f64 / STEPS as f64,
+            );
+            let p = (landed(to) - landed(from)).max(0.0);
+            weighed += p * self.ends_within(0.0, h + grace - (from + to) / 2.0);
+            total += p;
+        }
+        if total <= 0.0 { 0.0 } else { weighed / total }
+    }
 }
 
 /// The empirical law of when dials turn into humans who need a slot.

@@ -247,9 +247,11 @@ fn a_small_pool_counts_its_people_exactly() {
             .enumerate()
             .map(|(i, &p)| chance(i, p))
             .product();
-        let slots = 1 + (0..3).filter(|&i| happens(i)).count();
-        let arrived = (3..6).filter(|&i| happens(i)).count();
-        want += weight * arrived.saturating_sub(slots) as f64;
+        // Each slot serves `1 + reuse` people: calls of one to three minutes rarely end within
+        // the 12 s, but the chance is counted.
+        let slots = (1 + (0..3).filter(|&i| happens(i)).count()) as f64 * (1.0 + balance.reuse);
+        let arrived = (3..6).filter(|&i| happens(i)).count() as f64;
+        want += weight * (arrived - slots).max(0.0);
     }
     let (got, _) = balance.overflow(1);
     assert!((got - want).abs() < 1e-12, "{got} vs {want}");
@@ -259,6 +261,43 @@ fn a_small_pool_counts_its_people_exactly() {
         ..balance.clone()
     };
     assert!((normal.overflow(1).0 - want).abs() > 1e-4);
+}
+
+#[test]
+fn a_slot_whose_person_frees_it_again_within_the_look_ahead_serves_another() {
+    let (arrivals, _) = learnt();
+    let calls = |mean: f64| Holds {
+        conversation: LogNormal::from_mean_cv(mean, 0.5),
+        machine: None,
+    };
+    let (short, long) = (calls(10.0), calls(300.0));
+    let (h, grace) = (10.0, 2.0);
+    // The chance is a mean of the chances of ending within `grace` to `h + grace`, weighed by
+    // when the people land: late landers have less time left.
+    let landing = |t: f64| arrivals.human_within(0.0, t);
+    let reuse = short.freed_again_within(h, grace, landing);
+    assert!(short.conversation.cdf(grace) < reuse, "{reuse}");
+    assert!(reuse < short.conversation.cdf(h + grace), "{reuse}");
+    let early = short.freed_again_within(h, grace, |t| if t > 0.0 { 1.0 } else { 0.0 });
+    let late = short.freed_again_within(h, grace, |t| if t >= h { 1.0 } else { 0.0 });
+    assert!(late < reuse && reuse < early, "{late} {reuse} {early}");
+    assert!(long.freed_again_within(h, grace, landing) < 1e-4);
+    // A large pool of short calls overflows less with it than it would without.
+    let s = snapshot(200.0, 10.0, &[60.0; 190], &[2.0; 100]);
+    let balance = Balance::at(h, grace, &s, &arrivals, &short, 0.3);
+    assert!((balance.reuse - reuse).abs() < 1e-12);
+    let once = Balance {
+        reuse: 0.0,
+        ..balance.clone()
+    };
+    let n = 300;
+    assert!(balance.overflow(n).0 < 0.9 * once.overflow(n).0);
+    // Slots lent by other campaigns serve one person each: all of them lent, no reuse.
+    let lent = Balance {
+        lent: balance.supply,
+        ..balance.clone()
+    };
+    assert_eq!(lent.overflow(n).0, once.overflow(n).0);
 }
 
 #[test]
