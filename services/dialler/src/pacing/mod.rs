@@ -558,11 +558,9 @@ struct Balance {
     /// P(a dial placed now is a person needing a slot within H).
     q_new: f64,
     /// The chance that a person who gets a slot within H frees it again within H + grace, for a
-    /// later person of the same look-ahead (`Holds::freed_again_within`).
-    reuse: f64,
-    /// The slots other campaigns lend (in `supply`): each serves one person, and is the pool's
-    /// again once she frees it.
-    lent: f64,
+    /// later person of the same look-ahead (`Holds::freed_again_within`), and the slots other
+    /// campaigns lend (in `supply`), which serve one person each.
+    reuse: Reuse,
     /// The exact laws, on a pool small enough (`EXACT_TERMS`).
     exact: Option<Exact>,
 }
@@ -638,8 +636,10 @@ impl Balance {
             demand,
             demand_var,
             q_new: arrivals.human_within(0.0, h),
-            reuse: handle.freed_again_within(h, grace, |t| arrivals.human_within(0.0, t)),
-            lent: s.lent.max(0.0),
+            reuse: Reuse {
+                share: handle.freed_again_within(h, grace, |t| arrivals.human_within(0.0, t)),
+                lent: s.lent.max(0.0),
+            },
             exact,
         }
     }
@@ -655,11 +655,7 @@ impl Balance {
     fn overflow_given(&self, n: usize, demand: Option<&Count>) -> (f64, f64) {
         let d = self.demand + n as f64 * self.q_new;
         if let (Some(e), Some(demand)) = (&self.exact, demand) {
-            let reuse = Reuse {
-                share: self.reuse,
-                lent: self.lent,
-            };
-            let o = expected_excess(e.waiting, demand, e.free, &e.supply, e.over, reuse);
+            let o = expected_excess(e.waiting, demand, e.free, &e.supply, e.over, self.reuse);
             return (o, d);
         }
         let var = self.demand_var + n as f64 * self.q_new * (1.0 - self.q_new) + self.supply_var;
@@ -667,7 +663,8 @@ impl Balance {
         // finds), and a later person of the same H takes it: each slot of the campaign's serves
         // `1 + reuse` of the people who find one (a pool of 28 s calls used 0.83 of its slots at
         // 0.5 % abandon, its model foreseeing fifteen times that).
-        let supply = self.supply + self.reuse * d.min((self.supply - self.lent).max(0.0));
+        let supply =
+            self.supply + self.reuse.share * d.min((self.supply - self.reuse.lent).max(0.0));
         (expected_overflow(d - supply, var.sqrt()), d)
     }
 }

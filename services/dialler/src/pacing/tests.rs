@@ -249,7 +249,8 @@ fn a_small_pool_counts_its_people_exactly() {
             .product();
         // Each slot serves `1 + reuse` people: calls of one to three minutes rarely end within
         // the 12 s, but the chance is counted.
-        let slots = (1 + (0..3).filter(|&i| happens(i)).count()) as f64 * (1.0 + balance.reuse);
+        let slots =
+            (1 + (0..3).filter(|&i| happens(i)).count()) as f64 * (1.0 + balance.reuse.share);
         let arrived = (3..6).filter(|&i| happens(i)).count() as f64;
         want += weight * (arrived - slots).max(0.0);
     }
@@ -285,16 +286,19 @@ fn a_slot_whose_person_frees_it_again_within_the_look_ahead_serves_another() {
     // A large pool of short calls overflows less with it than it would without.
     let s = snapshot(200.0, 10.0, &[60.0; 190], &[2.0; 100]);
     let balance = Balance::at(h, grace, &s, &arrivals, &short, 0.3);
-    assert!((balance.reuse - reuse).abs() < 1e-12);
+    assert!((balance.reuse.share - reuse).abs() < 1e-12);
     let once = Balance {
-        reuse: 0.0,
+        reuse: Reuse::default(),
         ..balance.clone()
     };
     let n = 300;
     assert!(balance.overflow(n).0 < 0.9 * once.overflow(n).0);
     // Slots lent by other campaigns serve one person each: all of them lent, no reuse.
     let lent = Balance {
-        lent: balance.supply,
+        reuse: Reuse {
+            lent: balance.supply,
+            ..balance.reuse
+        },
         ..balance.clone()
     };
     assert_eq!(lent.overflow(n).0, once.overflow(n).0);
